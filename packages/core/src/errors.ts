@@ -1,0 +1,68 @@
+/**
+ * The one error type of longrun. Every failure that crosses a package boundary is a LongrunError
+ * with a code from a closed set, a `retryable` flag that tells the caller whether trying the same
+ * call again can succeed, and the underlying `cause`. Driver errors are translated once, at the
+ * adapter boundary.
+ */
+export const errorCodes = {
+  /** The caller passed something malformed; fix the call. */
+  INVALID_ARGUMENT: { retryable: false },
+  /** A payload is not plain JSON data (bigint, NaN, cycle, function, too large, too deep). */
+  INVALID_PAYLOAD: { retryable: false },
+  /** The named session, wait or checkpoint does not exist. */
+  NOT_FOUND: { retryable: false },
+  /** Another append took the expected seq first; re-read the head and decide again. */
+  SEQ_CONFLICT: { retryable: false },
+  /** The caller's lease epoch is no longer current: another worker owns the session. Stop. */
+  LEASE_LOST: { retryable: false },
+  /** A store URL that does not parse or names an unsupported scheme. */
+  STORE_URL_INVALID: { retryable: false },
+  /** The store cannot be reached or the connection dropped before the outcome was known. */
+  STORE_UNAVAILABLE: { retryable: true },
+  /** The store ran out of disk space; nothing of the failed write was committed. */
+  STORAGE_FULL: { retryable: true },
+  /** The database was written by a newer longrun; upgrade longrun before opening it. */
+  SCHEMA_TOO_NEW: { retryable: false },
+  /** The store's durability settings are unsafe and the caller did not opt out by name. */
+  DURABILITY_UNSAFE: { retryable: false },
+  /** A state transition that the session's current state does not allow. */
+  INVALID_STATE: { retryable: false },
+  /** A bug or an invariant violation inside longrun. */
+  INTERNAL: { retryable: false },
+} as const satisfies Record<string, { retryable: boolean }>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export interface LongrunErrorOptions {
+  cause?: unknown;
+  /** Overrides the code's default, e.g. a timeout that may or may not have committed. */
+  retryable?: boolean;
+  details?: Record<string, unknown>;
+}
+
+export class LongrunError extends Error {
+  override readonly name = 'LongrunError';
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: LongrunErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options.retryable ?? errorCodes[code].retryable;
+    this.details = options.details;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; retryable: boolean } {
+    return { code: this.code, message: this.message, retryable: this.retryable };
+  }
+}
+
+export function isLongrunError(error: unknown, code?: ErrorCode): error is LongrunError {
+  return error instanceof LongrunError && (code === undefined || error.code === code);
+}
+
+/** True when trying the same operation again may succeed (transient store trouble). */
+export function isRetryable(error: unknown): boolean {
+  return error instanceof LongrunError && error.retryable;
+}

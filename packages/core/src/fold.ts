@@ -1,0 +1,130 @@
+import { LongrunError } from './errors.ts';
+import type { EffectClass, StoredEvent, ToolCall, TokenUsage, WaitSpec } from './events.ts';
+import type { JsonValue } from './json.ts';
+
+export interface OpenCall extends ToolCall {
+  /** Set once `tool.started` is durable: the key the tool was (or will be) run with. */
+  started: { effect: EffectClass; idempotencyKey: string } | null;
+  /** Set once the call has exactly one result in the log. */
+  result: { ok: boolean; output: JsonValue; interrupted: boolean } | null;
+}
+
+export type FoldedStatus = 'running' | 'waiting' | 'completed' | 'failed';
+
+/**
+ * The state a worker needs to take the next step, folded from the log. It is plain JSON so that
+ * a checkpoint can store it, and its size does not grow with the number of steps: only the
+ * current step's calls are kept, never the whole conversation.
+ */
+export interface SessionState {
+  agent: string;
+  input: JsonValue;
+  status: FoldedStatus;
+  /** Seq of the last event folded in. */
+  seq: number;
+  /** Model turns recorded so far. */
+  steps: number;
+  /** Tool calls of the latest model turn, in call order. */
+  calls: OpenCall[];
+  wait: ({ waitId: string } & WaitSpec) | null;
+  /** The payload of the latest resolved wait, for the next step to read. */
+  lastWake: { waitId: string; payload: JsonValue } | null;
+  usage: TokenUsage;
+  toolCallsCompleted: number;
+  output: JsonValue | null;
+  failure: { code: string; message: string } | null;
+}
+
+export function initialState(): SessionState {
+  return {
+    agent: '',
+    input: null,
+    status: 'running',
+    seq: 0,
+    steps: 0,
+    calls: [],
+    wait: null,
+    lastWake: null,
+    usage: { inputTokens: 0, outputTokens: 0 },
+    toolCallsCompleted: 0,
+    output: null,
+    failure: null,
+  };
+}
+
+/** Folds events in seq order into a state. Pure: the same events always give the same state. */
+export function fold(events: Iterable<StoredEvent>, from: SessionState = initialState()): SessionState {
+  let state = from;
+  for (const event of events) state = applyEvent(state, event);
+  return state;
+}
+
+export function applyEvent(state: SessionState, event: StoredEvent): SessionState {
+  if (event.seq !== state.seq + 1) {
+    throw new LongrunError(
+      'INTERNAL',
+      `fold expected seq ${state.seq + 1} but got ${event.seq} in session ${event.sessionId}: the log has a gap`,
+    );
+  }
+  const next: SessionState = { ...state, seq: event.seq };
+  switch (event.type) {
+    case 'session.created':
+      return { ...next, agent: event.data.agent, input: event.data.input };
+    case 'model.responded':
+      return {
+        ...next,
+        steps: next.steps + 1,
+        calls: event.data.toolCalls.map((call) => ({ ...call, started: null, result: null })),
+        usage: {
+          inputTokens: next.usage.inputTokens + event.data.usage.inputTokens,
+          outputTokens: next.usage.outputTokens + event.data.usage.outputTokens,
+        },
+      };
+    case 'tool.started':
+      return updateCall(next, event.data.callIndex, (call) => ({
+        ...call,
+        started: { effect: event.data.effect, idempotencyKey: event.data.idempotencyKey },
+      }));
+    case 'tool.completed':
+      return {
+        ...updateCall(next, event.data.callIndex, (call) => ({
+          ...call,
+          result: { ok: event.data.ok, output: event.data.output, interrupted: false },
+        })),
+        toolCallsCompleted: next.toolCallsCompleted + 1,
+      };
+    case 'tool.interrupted':
+      return updateCall(next, event.data.callIndex, (call) => ({
+        ...call,
+        result: { ok: false, output: 'outcome unknown: the worker stopped while this call ran', interrupted: true },
+      }));
+    case 'wait.started':
+      return { ...next, status: 'waiting', wait: event.data };
+    case 'wait.resolved':
+      return {
+        ...next,
+        status: 'running',
+        wait: null,
+        lastWake: { waitId: event.data.waitId, payload: event.data.payload },
+      };
+    case 'session.completed':
+      return { ...next, status: 'completed', output: event.data.output };
+    case 'session.failed':
+      return { ...next, status: 'failed', failure: { code: event.data.code, message: event.data.message } };
+  }
+}
+
+function updateCall(state: SessionState, callIndex: number, change: (call: OpenCall) => OpenCall): SessionState {
+  const index = state.calls.findIndex((call) => call.callIndex === callIndex);
+  if (index < 0) {
+    throw new LongrunError('INTERNAL', `event names call ${callIndex}, which the latest model turn did not make`);
+  }
+  const calls = state.calls.slice();
+  calls[index] = change(calls[index] as OpenCall);
+  return { ...state, calls };
+}
+
+/** Calls of the latest turn that have no result yet, in call order. */
+export function pendingCalls(state: SessionState): OpenCall[] {
+  return state.calls.filter((call) => call.result === null);
+}

@@ -1,0 +1,37 @@
+import { randomUUID } from 'node:crypto';
+import { LongrunError } from './errors.ts';
+
+declare const brand: unique symbol;
+type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+export type SessionId = Brand<string, 'SessionId'>;
+export type WorkerId = Brand<string, 'WorkerId'>;
+
+// Ids are URL- and path-safe so that they can never be used for traversal in a file name or route.
+const idPattern = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
+function checkId(kind: string, value: unknown): string {
+  if (typeof value !== 'string' || !idPattern.test(value) || value.includes('..')) {
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      `${kind} must be 1–128 characters of letters, digits, '_', '-', '.' or ':' (got ${JSON.stringify(String(value)).slice(0, 80)})`,
+    );
+  }
+  return value;
+}
+
+export function sessionId(value: unknown): SessionId {
+  return checkId('session id', value) as SessionId;
+}
+
+export function workerId(value: unknown): WorkerId {
+  return checkId('worker id', value) as WorkerId;
+}
+
+export function newSessionId(): SessionId {
+  return `ses_${randomUUID().replaceAll('-', '')}` as SessionId;
+}
+
+export function newWorkerId(): WorkerId {
+  return `wkr_${randomUUID().replaceAll('-', '').slice(0, 16)}` as WorkerId;
+}

@@ -1,0 +1,74 @@
+import { LongrunError } from './errors.ts';
+
+export type JsonPrimitive = string | number | boolean | null;
+export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** Limits that keep one event small enough to append in one fsync'd transaction. */
+export const payloadLimits = {
+  /** Serialized bytes of one event's data. Larger outputs belong in the blob store. */
+  maxBytes: 4 * 1024 * 1024,
+  /** Nesting depth of arrays and objects. */
+  maxDepth: 64,
+} as const;
+
+/**
+ * Serializes a payload after checking that it is plain JSON data that round-trips exactly:
+ * no bigint (JSON cannot hold it), no NaN or ±Infinity (JSON.stringify would turn them into
+ * null), no integers beyond 2^53 (they would come back as other numbers), no cycles, functions,
+ * symbols, undefined, or class instances. Throws INVALID_PAYLOAD with the offending path.
+ */
+export function encodePayload(value: unknown, what = 'payload'): string {
+  checkJson(value, what, 0, new Set());
+  const text = JSON.stringify(value);
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > payloadLimits.maxBytes) {
+    throw new LongrunError(
+      'INVALID_PAYLOAD',
+      `${what} is ${bytes} bytes, over the ${payloadLimits.maxBytes}-byte limit for one event; store large outputs as blobs and keep a reference in the event`,
+    );
+  }
+  return text;
+}
+
+export function decodePayload(text: string): JsonValue {
+  return JSON.parse(text) as JsonValue;
+}
+
+function invalid(path: string, why: string): LongrunError {
+  return new LongrunError('INVALID_PAYLOAD', `${path} ${why}; payloads must be plain JSON data`);
+}
+
+function checkJson(value: unknown, path: string, depth: number, seen: Set<object>): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) throw invalid(path, `is ${value}`);
+      if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+        throw invalid(path, `is an integer beyond 2^53 (${value}) that JSON cannot round-trip; send it as a string`);
+      }
+      return;
+    case 'bigint':
+      throw invalid(path, 'is a bigint; send it as a decimal string');
+    case 'object':
+      break;
+    default:
+      throw invalid(path, `is a ${typeof value}`);
+  }
+  if (value === null) return;
+  if (depth >= payloadLimits.maxDepth) throw invalid(path, `nests deeper than ${payloadLimits.maxDepth} levels`);
+  if (seen.has(value)) throw invalid(path, 'is a cycle');
+  seen.add(value);
+  if (Array.isArray(value)) {
+    value.forEach((item: unknown, i) => checkJson(item, `${path}[${i}]`, depth + 1, seen));
+  } else {
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) throw invalid(path, 'is not a plain object');
+    for (const [key, item] of Object.entries(value)) {
+      checkJson(item, `${path}.${key}`, depth + 1, seen);
+    }
+  }
+  seen.delete(value);
+}

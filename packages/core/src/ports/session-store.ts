@@ -1,0 +1,202 @@
+import type { EffectClass, NewEvent, StoredEvent } from '../events.ts';
+import type { SessionId, WorkerId } from '../ids.ts';
+import type { JsonValue } from '../json.ts';
+
+/** Where a session stands. Whether a worker holds it is the lease's business, not the status's. */
+export type SessionStatus =
+  | 'queued'
+  | 'running'
+  | 'waiting'
+  | 'paused'
+  | 'completed'
+  | 'failed'
+  | 'cancelled';
+
+export const terminalStatuses: readonly SessionStatus[] = ['completed', 'failed', 'cancelled'];
+
+export interface SessionRecord {
+  id: SessionId;
+  agent: string;
+  status: SessionStatus;
+  /** Why the session is paused, failed or waiting, in words a person can act on. */
+  statusReason: string | null;
+  /** Seq of the last committed event. */
+  headSeq: number;
+  leaseOwner: WorkerId | null;
+  /** Incremented on every claim; 0 before the first. */
+  leaseEpoch: number;
+  leaseExpiresAtMs: number | null;
+  /** A waiting session becomes claimable at this time (timer waits). */
+  wakeAtMs: number | null;
+  /** The signal name a waiting session waits for. */
+  waitingFor: string | null;
+  createdAtMs: number;
+  updatedAtMs: number;
+}
+
+/** What a writer proves it holds. Every write by a worker carries it and is rejected if stale. */
+export interface LeaseFence {
+  sessionId: SessionId;
+  owner: WorkerId;
+  epoch: number;
+}
+
+export interface Lease extends LeaseFence {
+  expiresAtMs: number;
+  /** The session's head seq at claim time. */
+  headSeq: number;
+}
+
+export type EffectStatus = 'started' | 'completed' | 'unknown';
+
+/** The record of one tool call's side effect, keyed by (session, step, call index). */
+export interface EffectRecord {
+  sessionId: SessionId;
+  step: number;
+  callIndex: number;
+  tool: string;
+  effect: EffectClass;
+  idempotencyKey: string;
+  status: EffectStatus;
+  /** Times the call was started; more than 1 means a resumed step re-ran it. */
+  attempts: number;
+  updatedAtMs: number;
+}
+
+/**
+ * A change to an effect record, committed with the append that carries it. `started` inserts the
+ * record, or counts one more attempt of an existing one; `completed` and `unknown` settle it.
+ */
+export interface EffectChange {
+  step: number;
+  callIndex: number;
+  tool: string;
+  effect: EffectClass;
+  idempotencyKey: string;
+  status: EffectStatus;
+}
+
+/** A status change committed with an append. */
+export interface StatusChange {
+  status: SessionStatus;
+  reason?: string | null;
+  /** For `waiting`: when a timer wait makes the session claimable again. */
+  wakeAtMs?: number | null;
+  /** For `waiting`: the signal that makes the session claimable again. */
+  waitingFor?: string | null;
+}
+
+export interface AppendRequest {
+  fence: LeaseFence;
+  /** The head seq the writer read; the events get expectedSeq+1, expectedSeq+2, … */
+  expectedSeq: number;
+  events: NewEvent[];
+  effects?: EffectChange[];
+  status?: StatusChange;
+  /** Replaces the session's checkpoint, in the same transaction. `seq` ≤ the new head. */
+  checkpoint?: { seq: number; state: JsonValue };
+  /** Signals the events consumed, marked so they are delivered once. */
+  consumeSignals?: string[];
+  /** Gives the lease up in the same transaction (the session is waiting or finished). */
+  releaseLease?: boolean;
+}
+
+export interface AppendResult {
+  headSeq: number;
+  atMs: number;
+}
+
+export interface Checkpoint {
+  sessionId: SessionId;
+  seq: number;
+  state: JsonValue;
+}
+
+export interface Signal {
+  id: string;
+  sessionId: SessionId;
+  name: string;
+  payload: JsonValue;
+  createdAtMs: number;
+}
+
+export interface DurabilityReport {
+  /** True when every acknowledged commit survives a power loss. */
+  safe: boolean;
+  /** Each setting as the store found it and as it runs now, e.g. `synchronous=FULL`. */
+  settings: Record<string, string>;
+  /** What was changed or accepted and why, for the start-up report. */
+  notes: string[];
+}
+
+/** Behaviour that differs between stores, tested as capabilities rather than by store name. */
+export interface StoreCapabilities {
+  /** A dead worker's leases are detected through its connection, before they expire. */
+  connectionScopedLiveness: boolean;
+  /** Several processes on several hosts can share the store. */
+  multiHost: boolean;
+}
+
+/** A worker's presence in the store; while it is held, its leases are its own. */
+export interface WorkerRegistration {
+  workerId: WorkerId;
+  /** Resolves when the registration was lost (e.g. its connection dropped) and could not be restored. */
+  close(): Promise<void>;
+}
+
+export interface CreateSessionInput {
+  id?: SessionId;
+  agent: string;
+  input: JsonValue;
+}
+
+export interface ListSessionsQuery {
+  status?: SessionStatus;
+  limit?: number;
+  /** Keyset pagination: sessions created after this one. */
+  afterId?: SessionId;
+}
+
+/**
+ * The session store port: the append-only log, leases, effect records, checkpoints, signals and
+ * waits. Every write a worker makes is fenced by its lease epoch in the same transaction.
+ * Implementations: @longrun/store-sqlite and @longrun/store-postgres; both pass
+ * @longrun/store-conformance.
+ */
+export interface SessionStore {
+  readonly kind: string;
+  readonly capabilities: StoreCapabilities;
+  /** Creates or upgrades the schema. Safe to run twice and concurrently. */
+  migrate(): Promise<void>;
+  durability(): DurabilityReport;
+  /** The store's clock, epoch milliseconds. Lease expiry and timers use only this clock. */
+  nowMs(): Promise<number>;
+  close(): Promise<void>;
+
+  createSession(input: CreateSessionInput): Promise<SessionRecord>;
+  getSession(id: SessionId): Promise<SessionRecord>;
+  listSessions(query?: ListSessionsQuery): Promise<SessionRecord[]>;
+  readEvents(id: SessionId, afterSeq?: number, limit?: number): Promise<StoredEvent[]>;
+  latestCheckpoint(id: SessionId): Promise<Checkpoint | null>;
+  listEffects(id: SessionId): Promise<EffectRecord[]>;
+  pendingSignals(id: SessionId, name: string): Promise<Signal[]>;
+
+  /** Appends events and their side rows atomically, if `fence` is current and the head is `expectedSeq`. */
+  append(request: AppendRequest): Promise<AppendResult>;
+  /** Idempotent: saving the same seq twice is a no-op; an older seq never replaces a newer one. */
+  saveCheckpoint(fence: LeaseFence, checkpoint: { seq: number; state: JsonValue }): Promise<void>;
+
+  registerWorker(workerId: WorkerId, onLost?: (error: Error) => void): Promise<WorkerRegistration>;
+  /** Claims one claimable session, or returns null. */
+  claimNext(owner: WorkerId, leaseMs: number): Promise<Lease | null>;
+  /** Claims this session if it is claimable now, or returns null. */
+  claim(id: SessionId, owner: WorkerId, leaseMs: number): Promise<Lease | null>;
+  /** Claims, with a new epoch, every unfinished session this owner held (a restarted process). */
+  reclaimOwned(owner: WorkerId, leaseMs: number): Promise<Lease[]>;
+  /** Extends the lease; throws LEASE_LOST if the epoch is no longer current. */
+  renewLease(fence: LeaseFence, leaseMs: number): Promise<Lease>;
+  releaseLease(fence: LeaseFence): Promise<void>;
+
+  /** Delivers a signal; a session waiting for it becomes claimable. Not fenced: anyone may signal. */
+  sendSignal(id: SessionId, name: string, payload: JsonValue): Promise<Signal>;
+}

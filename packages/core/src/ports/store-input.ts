@@ -1,0 +1,116 @@
+import { LongrunError } from '../errors.ts';
+import { eventSchemaVersion, isEventType } from '../events.ts';
+import { encodePayload } from '../json.ts';
+import type { AppendRequest, EffectChange, LeaseFence, StatusChange } from './session-store.ts';
+import { sessionId, workerId } from '../ids.ts';
+
+/**
+ * Input checks shared by every store, so each rejects bad input the same way, with a typed error,
+ * before it opens a transaction. They return the payloads already encoded for storage.
+ */
+export interface EncodedEvent {
+  type: string;
+  v: number;
+  data: string;
+}
+
+export interface EncodedAppend {
+  events: EncodedEvent[];
+  newHeadSeq: number;
+  effects: EffectChange[];
+  status: StatusChange | undefined;
+  checkpoint: { seq: number; state: string } | undefined;
+  consumeSignals: string[];
+  releaseLease: boolean;
+}
+
+const effectClasses = new Set(['pure', 'idempotent', 'keyed', 'unsafe']);
+const effectStatuses = new Set(['started', 'completed', 'unknown']);
+const sessionStatuses = new Set(['queued', 'running', 'waiting', 'paused', 'completed', 'failed', 'cancelled']);
+
+function bad(message: string): LongrunError {
+  return new LongrunError('INVALID_ARGUMENT', message);
+}
+
+export function checkCount(name: string, value: unknown, min = 0): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw bad(`${name} must be an integer ≥ ${min} (got ${String(value)})`);
+  }
+  return value;
+}
+
+export function checkLeaseMs(leaseMs: unknown): number {
+  checkCount('leaseMs', leaseMs, 1);
+  if ((leaseMs as number) > 24 * 3600 * 1000) throw bad('leaseMs must be at most 24 hours');
+  return leaseMs as number;
+}
+
+export function checkFence(fence: LeaseFence): LeaseFence {
+  if (typeof fence !== 'object' || fence === null) throw bad('fence must be { sessionId, owner, epoch }');
+  return {
+    sessionId: sessionId(fence.sessionId),
+    owner: workerId(fence.owner),
+    epoch: checkCount('fence.epoch', fence.epoch, 1),
+  };
+}
+
+export function checkName(what: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 200) {
+    throw bad(`${what} must be a non-empty string of at most 200 characters`);
+  }
+  return value;
+}
+
+function checkEffect(change: EffectChange, i: number): EffectChange {
+  const at = `effects[${i}]`;
+  checkCount(`${at}.step`, change.step);
+  checkCount(`${at}.callIndex`, change.callIndex);
+  checkName(`${at}.tool`, change.tool);
+  checkName(`${at}.idempotencyKey`, change.idempotencyKey);
+  if (!effectClasses.has(change.effect)) throw bad(`${at}.effect must be pure, idempotent, keyed or unsafe`);
+  if (!effectStatuses.has(change.status)) throw bad(`${at}.status must be started, completed or unknown`);
+  return change;
+}
+
+export function encodeAppend(request: AppendRequest): EncodedAppend {
+  if (typeof request !== 'object' || request === null) throw bad('append request must be an object');
+  checkFence(request.fence);
+  const expectedSeq = checkCount('expectedSeq', request.expectedSeq);
+  if (!Array.isArray(request.events)) throw bad('events must be an array');
+  const events = request.events.map((e, i) => {
+    const type: unknown = (e as { type?: unknown } | null)?.type;
+    if (!isEventType(type)) throw bad(`events[${i}].type ${JSON.stringify(type)} is not a known event type`);
+    return { type, v: eventSchemaVersion, data: encodePayload(e.data, `events[${i}].data`) };
+  });
+  const newHeadSeq = expectedSeq + events.length;
+  const status = request.status;
+  if (status !== undefined && !sessionStatuses.has(status.status)) {
+    throw bad(`status ${JSON.stringify(status.status)} is not a session status`);
+  }
+  let checkpoint: EncodedAppend['checkpoint'];
+  if (request.checkpoint !== undefined) {
+    const seq = checkCount('checkpoint.seq', request.checkpoint.seq, 1);
+    if (seq > newHeadSeq) throw bad(`checkpoint.seq ${seq} is past the head seq ${newHeadSeq} this append makes`);
+    checkpoint = { seq, state: encodePayload(request.checkpoint.state, 'checkpoint.state') };
+  }
+  return {
+    events,
+    newHeadSeq,
+    effects: (request.effects ?? []).map(checkEffect),
+    status,
+    checkpoint,
+    consumeSignals: (request.consumeSignals ?? []).map((id) => checkName('signal id', id)),
+    releaseLease: request.releaseLease === true,
+  };
+}
+
+/**
+ * The status a session takes when an append changes it. A session that starts waiting for a
+ * signal already in its inbox does not wait at all: it is queued to be claimed again at once.
+ */
+export function effectiveStatus(status: StatusChange, signalAlreadyPending: boolean): StatusChange {
+  if (status.status === 'waiting' && status.waitingFor != null && signalAlreadyPending) {
+    return { ...status, status: 'queued', waitingFor: null, wakeAtMs: null };
+  }
+  return status;
+}

@@ -1,0 +1,51 @@
+/**
+ * Every statement the SQLite store runs. The claim rule is the heart of it: a session is
+ * claimable when it is queued or running (a running one whose lease lapsed had a worker die),
+ * or waiting on a timer that is due — and nobody holds a live lease on it.
+ */
+const claimable = `
+  (status IN ('queued', 'running') OR (status = 'waiting' AND wake_at_ms IS NOT NULL AND wake_at_ms <= ?1))
+  AND (lease_owner IS NULL OR lease_expires_at_ms <= ?2)`;
+
+export const sql = {
+  insertSession: `INSERT INTO sessions (id, agent, status, head_seq, created_at_ms, updated_at_ms)
+    VALUES (?, ?, 'queued', 1, ?, ?) ON CONFLICT (id) DO NOTHING`,
+  getSession: `SELECT * FROM sessions WHERE id = ?`,
+  listSessions: `SELECT * FROM sessions
+    WHERE (?1 IS NULL OR status = ?1)
+      AND (?2 IS NULL OR (created_at_ms, id) > (SELECT created_at_ms, id FROM sessions WHERE id = ?3))
+    ORDER BY created_at_ms, id LIMIT ?4`,
+  insertEvent: `INSERT INTO events (session_id, seq, type, v, data, at_ms, epoch) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  readEvents: `SELECT * FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+  readCheckpoint: `SELECT * FROM checkpoints WHERE session_id = ?`,
+  upsertCheckpoint: `INSERT INTO checkpoints (session_id, seq, state, saved_at_ms) VALUES (?, ?, ?, ?)
+    ON CONFLICT (session_id) DO UPDATE SET seq = excluded.seq, state = excluded.state, saved_at_ms = excluded.saved_at_ms
+    WHERE excluded.seq > checkpoints.seq`,
+  listEffects: `SELECT * FROM effects WHERE session_id = ? ORDER BY step, call_index`,
+  upsertEffect: `INSERT INTO effects
+      (session_id, step, call_index, tool, effect, idempotency_key, status, attempts, updated_at_ms)
+    VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)
+    ON CONFLICT (session_id, step, call_index) DO UPDATE SET
+      status = excluded.status,
+      attempts = effects.attempts + (excluded.status = 'started'),
+      updated_at_ms = excluded.updated_at_ms`,
+  advanceHead: `UPDATE sessions SET head_seq = ?1, updated_at_ms = ?2
+    WHERE id = ?3 AND lease_epoch = ?4 AND lease_owner = ?5 AND head_seq = ?6`,
+  setStatus: `UPDATE sessions SET status = ?1, status_reason = ?2, wake_at_ms = ?3, waiting_for = ?4 WHERE id = ?5`,
+  nextClaimable: `SELECT id FROM sessions WHERE ${claimable} ORDER BY updated_at_ms LIMIT 1`,
+  claimableById: `SELECT id FROM sessions WHERE id = ?3 AND ${claimable}`,
+  ownedUnfinished: `SELECT id FROM sessions WHERE lease_owner = ? AND status IN ('queued', 'running')`,
+  claim: `UPDATE sessions SET lease_owner = ?1, lease_epoch = lease_epoch + 1, lease_expires_at_ms = ?2,
+      status = 'running', status_reason = NULL, wake_at_ms = NULL, waiting_for = NULL, updated_at_ms = ?3
+    WHERE id = ?4 RETURNING lease_epoch, head_seq`,
+  renewLease: `UPDATE sessions SET lease_expires_at_ms = ?1, updated_at_ms = ?2
+    WHERE id = ?3 AND lease_epoch = ?4 AND lease_owner = ?5`,
+  releaseLease: `UPDATE sessions SET lease_owner = NULL, lease_expires_at_ms = NULL, updated_at_ms = ?1
+    WHERE id = ?2 AND lease_epoch = ?3 AND lease_owner = ?4`,
+  insertSignal: `INSERT INTO signals (id, session_id, name, payload, created_at_ms) VALUES (?, ?, ?, ?, ?)`,
+  pendingSignals: `SELECT * FROM signals WHERE session_id = ? AND name = ? AND consumed_at_ms IS NULL
+    ORDER BY created_at_ms, id`,
+  consumeSignal: `UPDATE signals SET consumed_at_ms = ?1 WHERE id = ?2 AND session_id = ?3 AND consumed_at_ms IS NULL`,
+  wakeForSignal: `UPDATE sessions SET status = 'queued', waiting_for = NULL, wake_at_ms = NULL, updated_at_ms = ?1
+    WHERE id = ?2 AND status = 'waiting' AND waiting_for = ?3`,
+} as const;
