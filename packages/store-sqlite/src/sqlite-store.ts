@@ -92,7 +92,11 @@ export class SqliteStore implements SessionStore {
       if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
       db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
     } catch (error) {
-      throw translateSqliteError(error, `opening SQLite database ${options.path}`);
+      throw new LongrunError(
+        'STORE_UNAVAILABLE',
+        `cannot open SQLite database ${options.path}: ${(error as Error).message}. Check that its directory exists and this process may write it.`,
+        { cause: error, retryable: false },
+      );
     }
     try {
       const durability = applyDurability(db, options);

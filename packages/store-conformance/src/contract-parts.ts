@@ -1,0 +1,135 @@
+import { expect, it } from 'vitest';
+import { event, type JsonValue } from '@longrun/core';
+import { claimedSession, expectCode, leaseMs, workerB, type ContractContext } from './contract-helpers.ts';
+
+const awkwardValues: Record<string, JsonValue> = {
+  maxSafeInteger: Number.MAX_SAFE_INTEGER,
+  minSafeInteger: Number.MIN_SAFE_INTEGER,
+  fraction: 0.1 + 0.2,
+  tiny: 5e-324,
+  unicode: 'naïve café — 日本語 — עברית — 🧪🚀 — \u0000 nul — \u2028 line sep',
+  loneSurrogate: 'broken \ud800 pair',
+  protoKey: JSON.parse('{"__proto__": {"polluted": true}, "constructor": "x"}') as JsonValue,
+  nested: { a: [1, [2, [3, { b: null }]]], empty: {}, emptyList: [] },
+  bools: [true, false, null],
+};
+
+/** Payloads come back with the same JS types and values, byte for byte. */
+export function jsonCases(ctx: ContractContext): void {
+  it('round-trips awkward JSON values with their JS types', async () => {
+    const lease = await claimedSession(ctx.store);
+    const output = awkwardValues;
+    await ctx.store.append({
+      fence: lease,
+      expectedSeq: 1,
+      events: [event('tool.completed', { step: 1, callIndex: 0, tool: 't', ok: true, output, attempt: 1 })],
+    });
+    const [, stored] = await ctx.store.readEvents(lease.sessionId);
+    const data = stored?.data as { output: Record<string, unknown> };
+    expect(JSON.stringify(data.output)).toBe(JSON.stringify(output));
+    expect(typeof data.output.maxSafeInteger).toBe('number');
+    expect(data.output.maxSafeInteger).toBe(Number.MAX_SAFE_INTEGER);
+    expect(Object.getPrototypeOf(data.output.protoKey)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('round-trips a large payload', async () => {
+    const lease = await claimedSession(ctx.store);
+    const big = 'x'.repeat(1024 * 1024) + '🧪';
+    await ctx.store.append({
+      fence: lease,
+      expectedSeq: 1,
+      events: [event('tool.completed', { step: 1, callIndex: 0, tool: 't', ok: true, output: big, attempt: 1 })],
+    });
+    const [, stored] = await ctx.store.readEvents(lease.sessionId);
+    expect((stored?.data as { output: string }).output).toBe(big);
+  });
+
+  it('refuses payloads JSON cannot round-trip, and lands nothing', async () => {
+    const lease = await claimedSession(ctx.store);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const bad: unknown[] = [10n, Number.NaN, Infinity, 2 ** 60, cyclic, () => 1, new Date(0), 'x'.repeat(5 * 1024 * 1024)];
+    for (const output of bad) {
+      await expectCode(
+        ctx.store.append({
+          fence: lease,
+          expectedSeq: 1,
+          events: [event('tool.completed', { step: 1, callIndex: 0, tool: 't', ok: true, output: output as JsonValue, attempt: 1 })],
+        }),
+        'INVALID_PAYLOAD',
+      );
+    }
+    await expectCode(ctx.store.createSession({ agent: 'a', input: 10n as never }), 'INVALID_PAYLOAD');
+    expect(await ctx.store.readEvents(lease.sessionId)).toHaveLength(1);
+  });
+}
+
+/** Waits are rows: a waiting session holds no lease and is claimable again only when it resolves. */
+export function waitsAndSignals(ctx: ContractContext): void {
+  it('parks a session on a signal and wakes it when the signal arrives', async () => {
+    const lease = await claimedSession(ctx.store);
+    await ctx.store.append({
+      fence: lease,
+      expectedSeq: 1,
+      events: [event('wait.started', { waitId: 'w1', kind: 'signal', signal: 'go' })],
+      status: { status: 'waiting', waitingFor: 'go', reason: 'waiting for signal go' },
+      releaseLease: true,
+    });
+    expect(await ctx.store.getSession(lease.sessionId)).toMatchObject({ status: 'waiting', leaseOwner: null, waitingFor: 'go' });
+    ctx.clock.advance(leaseMs * 100);
+    expect(await ctx.store.claimNext(workerB, leaseMs)).toBeNull();
+    await ctx.store.sendSignal(lease.sessionId, 'other', null);
+    expect(await ctx.store.claimNext(workerB, leaseMs)).toBeNull();
+    const signal = await ctx.store.sendSignal(lease.sessionId, 'go', { approved: true });
+    const next = await ctx.store.claimNext(workerB, leaseMs);
+    expect(next).toMatchObject({ sessionId: lease.sessionId, epoch: 2 });
+    expect((await ctx.store.pendingSignals(lease.sessionId, 'go')).map((s) => s.payload)).toEqual([{ approved: true }]);
+    await ctx.store.append({
+      fence: next!,
+      expectedSeq: 2,
+      events: [event('wait.resolved', { waitId: 'w1', signalId: signal.id, payload: { approved: true } })],
+      consumeSignals: [signal.id],
+    });
+    expect(await ctx.store.pendingSignals(lease.sessionId, 'go')).toEqual([]);
+    await expectCode(
+      ctx.store.append({ fence: next!, expectedSeq: 3, events: [], consumeSignals: [signal.id] }),
+      'INVALID_STATE',
+    );
+  });
+
+  it('does not wait for a signal that already arrived', async () => {
+    const lease = await claimedSession(ctx.store);
+    await ctx.store.sendSignal(lease.sessionId, 'go', 1);
+    await ctx.store.append({
+      fence: lease,
+      expectedSeq: 1,
+      events: [event('wait.started', { waitId: 'w1', kind: 'signal', signal: 'go' })],
+      status: { status: 'waiting', waitingFor: 'go' },
+      releaseLease: true,
+    });
+    expect((await ctx.store.getSession(lease.sessionId)).status).toBe('queued');
+    expect(await ctx.store.claimNext(workerB, leaseMs)).toMatchObject({ sessionId: lease.sessionId });
+  });
+
+  it('wakes a timer wait at its time by the store clock', async () => {
+    const lease = await claimedSession(ctx.store);
+    const untilMs = ctx.clock.nowMs() + 60_000;
+    await ctx.store.append({
+      fence: lease,
+      expectedSeq: 1,
+      events: [event('wait.started', { waitId: 'w1', kind: 'timer', untilMs })],
+      status: { status: 'waiting', wakeAtMs: untilMs },
+      releaseLease: true,
+    });
+    ctx.clock.advance(59_999);
+    expect(await ctx.store.claimNext(workerB, leaseMs)).toBeNull();
+    ctx.clock.advance(1);
+    expect(await ctx.store.claimNext(workerB, leaseMs)).toMatchObject({ sessionId: lease.sessionId, epoch: 2 });
+    expect((await ctx.store.getSession(lease.sessionId)).status).toBe('running');
+  });
+
+  it('refuses a signal for a session that does not exist', async () => {
+    await expectCode(ctx.store.sendSignal('ses_nope' as never, 'go', null), 'NOT_FOUND');
+  });
+}

@@ -1,0 +1,256 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock, isLongrunError, workerId } from '@longrun/core';
+import type { ContractHarness } from './harness.ts';
+import { jsonCases, waitsAndSignals } from './contract-parts.ts';
+import {
+  claimedSession,
+  expectCode,
+  leaseMs,
+  toolEvent,
+  workerA,
+  workerB,
+  type ContractContext,
+} from './contract-helpers.ts';
+
+/**
+ * The contract every session store passes. Time is a ManualClock injected into the store, so
+ * expiry is tested without sleeping.
+ */
+export function sessionStoreContract(name: string, harness: ContractHarness): void {
+  describe(`${name} session store contract`, () => {
+    const ctx = {} as ContractContext;
+    beforeEach(async () => {
+      ctx.clock = new ManualClock();
+      ctx.db = await harness.createDatabase();
+      ctx.store = await ctx.db.open(ctx.clock);
+    });
+    afterEach(async () => {
+      await ctx.store.close();
+      await ctx.db.drop();
+    });
+
+    describe('the log', () => logContract(ctx));
+    describe('leases and fencing', () => leaseContract(ctx));
+    describe('checkpoints, effects and transactions', () => recordsContract(ctx));
+    describe('waits and signals', () => waitsAndSignals(ctx));
+    describe('JSON round trips', () => jsonCases(ctx));
+    describe('schema and durability', () => schemaContract(ctx));
+  });
+}
+
+function logContract(ctx: ContractContext): void {
+  it('creates a session at seq 1, queued, never leased', async () => {
+    const s = await ctx.store.createSession({ agent: 'contract', input: { a: 1 } });
+    expect(s).toMatchObject({ agent: 'contract', status: 'queued', headSeq: 1, leaseEpoch: 0, leaseOwner: null });
+    expect(typeof s.createdAtMs).toBe('number');
+    const events = await ctx.store.readEvents(s.id);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ seq: 1, type: 'session.created', v: 1, epoch: 0 });
+    expect(events[0]?.data).toEqual({ agent: 'contract', input: { a: 1 } });
+  });
+
+  it('keeps seq contiguous from 1 across appends and pages', async () => {
+    const lease = await claimedSession(ctx.store);
+    let head = lease.headSeq;
+    for (let step = 0; step < 5; step++) {
+      const result = await ctx.store.append({ fence: lease, expectedSeq: head, events: [toolEvent(step), toolEvent(step)] });
+      expect(result.headSeq).toBe(head + 2);
+      head = result.headSeq;
+    }
+    const all = await ctx.store.readEvents(lease.sessionId);
+    expect(all.map((e) => e.seq)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+    const page = await ctx.store.readEvents(lease.sessionId, 4, 3);
+    expect(page.map((e) => e.seq)).toEqual([5, 6, 7]);
+    expect(all.every((e) => typeof e.seq === 'number' && typeof e.atMs === 'number')).toBe(true);
+    expect(all.slice(1).every((e) => e.epoch === 1)).toBe(true);
+    expect((await ctx.store.getSession(lease.sessionId)).headSeq).toBe(11);
+  });
+
+  it('lets exactly one of two appends at the same expected seq win', async () => {
+    const lease = await claimedSession(ctx.store);
+    const results = await Promise.allSettled([
+      ctx.store.append({ fence: lease, expectedSeq: 1, events: [toolEvent(1)] }),
+      ctx.store.append({ fence: lease, expectedSeq: 1, events: [toolEvent(2)] }),
+    ]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const lost = results.find((r) => r.status === 'rejected');
+    expect(isLongrunError(lost?.reason, 'SEQ_CONFLICT')).toBe(true);
+    expect((await ctx.store.readEvents(lease.sessionId)).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it('refuses unknown ids, traversal ids and unknown event types with typed errors', async () => {
+    await expectCode(ctx.store.getSession('ses_missing' as never), 'NOT_FOUND');
+    await expectCode(ctx.store.getSession('../../etc/passwd' as never), 'INVALID_ARGUMENT');
+    await expectCode(ctx.store.readEvents('a/b' as never), 'INVALID_ARGUMENT');
+    const lease = await claimedSession(ctx.store);
+    await expectCode(
+      ctx.store.append({ fence: lease, expectedSeq: 1, events: [{ type: 'made.up', data: {} } as never] }),
+      'INVALID_ARGUMENT',
+    );
+    await expectCode(ctx.store.append({ fence: lease, expectedSeq: -1, events: [] }), 'INVALID_ARGUMENT');
+    await expectCode(ctx.store.createSession({ id: lease.sessionId, agent: 'x', input: null }), 'INVALID_STATE');
+  });
+
+  it('lists sessions by status with keyset pages', async () => {
+    const ids = [];
+    for (let i = 0; i < 5; i++) {
+      ctx.clock.advance(1);
+      ids.push((await ctx.store.createSession({ agent: 'contract', input: i })).id);
+    }
+    await ctx.store.claim(ids[0]!, workerA, leaseMs);
+    const queued = await ctx.store.listSessions({ status: 'queued' });
+    expect(queued.map((s) => s.id)).toEqual(ids.slice(1));
+    const first = await ctx.store.listSessions({ limit: 2 });
+    const second = await ctx.store.listSessions({ limit: 2, afterId: first[1]!.id });
+    expect([...first, ...second].map((s) => s.id)).toEqual(ids.slice(0, 4));
+  });
+}
+
+function leaseContract(ctx: ContractContext): void {
+  it('claims with epoch 1 and refuses a second holder while the lease lives', async () => {
+    const lease = await claimedSession(ctx.store);
+    expect(lease).toMatchObject({ owner: workerA, epoch: 1, headSeq: 1 });
+    expect(lease.expiresAtMs).toBe(ctx.clock.nowMs() + leaseMs);
+    expect(await ctx.store.claim(lease.sessionId, workerB, leaseMs)).toBeNull();
+    expect(await ctx.store.claimNext(workerB, leaseMs)).toBeNull();
+    expect((await ctx.store.getSession(lease.sessionId)).status).toBe('running');
+  });
+
+  it('expires leases by the store clock, not before', async () => {
+    const lease = await claimedSession(ctx.store);
+    ctx.clock.advance(leaseMs - 1);
+    expect(await ctx.store.claimNext(workerB, leaseMs)).toBeNull();
+    ctx.clock.advance(1);
+    const taken = await ctx.store.claimNext(workerB, leaseMs);
+    expect(taken).toMatchObject({ sessionId: lease.sessionId, owner: workerB, epoch: 2 });
+  });
+
+  it('fences every write of a superseded holder in the same transaction', async () => {
+    const old = await claimedSession(ctx.store);
+    ctx.clock.advance(leaseMs);
+    const current = await ctx.store.claim(old.sessionId, workerB, leaseMs);
+    expect(current?.epoch).toBe(2);
+    await expectCode(ctx.store.append({ fence: old, expectedSeq: 1, events: [toolEvent(1)] }), 'LEASE_LOST');
+    await expectCode(ctx.store.renewLease(old, leaseMs), 'LEASE_LOST');
+    await expectCode(ctx.store.saveCheckpoint(old, { seq: 1, state: {} }), 'LEASE_LOST');
+    await ctx.store.releaseLease(old); // a stale release changes nothing
+    expect((await ctx.store.getSession(old.sessionId)).leaseOwner).toBe(workerB);
+    expect(await ctx.store.readEvents(old.sessionId)).toHaveLength(1);
+    await ctx.store.append({ fence: current!, expectedSeq: 1, events: [toolEvent(1)] });
+    expect((await ctx.store.readEvents(old.sessionId)).map((e) => e.epoch)).toEqual([0, 2]);
+  });
+
+  it('renews a live lease and releases it for the next claimer', async () => {
+    const lease = await claimedSession(ctx.store);
+    ctx.clock.advance(leaseMs - 1);
+    const renewed = await ctx.store.renewLease(lease, leaseMs);
+    expect(renewed.expiresAtMs).toBe(ctx.clock.nowMs() + leaseMs);
+    ctx.clock.advance(leaseMs - 1);
+    expect(await ctx.store.claimNext(workerB, leaseMs)).toBeNull();
+    await ctx.store.releaseLease(renewed);
+    expect(await ctx.store.claimNext(workerB, leaseMs)).toMatchObject({ epoch: 2, owner: workerB });
+  });
+
+  it('lets a restarted owner reclaim its unfinished sessions with a new epoch', async () => {
+    const lease = await claimedSession(ctx.store);
+    const other = await ctx.store.createSession({ agent: 'contract', input: null });
+    const reclaimed = await ctx.store.reclaimOwned(workerA, leaseMs);
+    expect(reclaimed.map((l) => [l.sessionId, l.epoch])).toEqual([[lease.sessionId, 2]]);
+    expect((await ctx.store.getSession(other.id)).leaseOwner).toBeNull();
+    await expectCode(ctx.store.append({ fence: lease, expectedSeq: 1, events: [] }), 'LEASE_LOST');
+  });
+
+  it('gives exactly one of several simultaneous claimers the lease', async () => {
+    const peers = await Promise.all([1, 2, 3].map(() => ctx.db.open(ctx.clock)));
+    try {
+      for (let trial = 0; trial < 20; trial++) {
+        const s = await ctx.store.createSession({ agent: 'race', input: trial });
+        const claims = await Promise.all(
+          [ctx.store, ...peers].map((store, i) => store.claim(s.id, workerId(`racer-${i}`), leaseMs)),
+        );
+        expect(claims.filter((c) => c !== null)).toHaveLength(1);
+      }
+    } finally {
+      await Promise.all(peers.map((p) => p.close()));
+    }
+  });
+
+  it('never claims a finished or paused session', async () => {
+    for (const status of ['completed', 'failed', 'cancelled', 'paused'] as const) {
+      const lease = await claimedSession(ctx.store);
+      await ctx.store.append({ fence: lease, expectedSeq: 1, events: [], status: { status }, releaseLease: true });
+    }
+    ctx.clock.advance(leaseMs * 10);
+    expect(await ctx.store.claimNext(workerB, leaseMs)).toBeNull();
+  });
+}
+
+function recordsContract(ctx: ContractContext): void {
+  it('keeps one checkpoint: the same seq twice is a no-op, an older one never replaces a newer', async () => {
+    const lease = await claimedSession(ctx.store);
+    await ctx.store.append({ fence: lease, expectedSeq: 1, events: [toolEvent(1), toolEvent(2)] });
+    await ctx.store.saveCheckpoint(lease, { seq: 3, state: { n: 3 } });
+    await ctx.store.saveCheckpoint(lease, { seq: 3, state: { n: 3 } });
+    await ctx.store.saveCheckpoint(lease, { seq: 2, state: { n: 2 } });
+    expect(await ctx.store.latestCheckpoint(lease.sessionId)).toMatchObject({ seq: 3, state: { n: 3 } });
+    await expectCode(ctx.store.saveCheckpoint(lease, { seq: 9, state: {} }), 'INVALID_ARGUMENT');
+    await ctx.store.append({ fence: lease, expectedSeq: 3, events: [toolEvent(3)], checkpoint: { seq: 4, state: { n: 4 } } });
+    expect(await ctx.store.latestCheckpoint(lease.sessionId)).toMatchObject({ seq: 4, state: { n: 4 } });
+  });
+
+  it('records effects by (session, step, call) and counts attempts', async () => {
+    const lease = await claimedSession(ctx.store);
+    const change = { step: 1, callIndex: 0, tool: 'ledger', effect: 'keyed', idempotencyKey: 'k-1-0' } as const;
+    await ctx.store.append({ fence: lease, expectedSeq: 1, events: [], effects: [{ ...change, status: 'started' }] });
+    await ctx.store.append({ fence: lease, expectedSeq: 1, events: [], effects: [{ ...change, status: 'started' }] });
+    let effects = await ctx.store.listEffects(lease.sessionId);
+    expect(effects).toMatchObject([{ step: 1, callIndex: 0, status: 'started', attempts: 2, idempotencyKey: 'k-1-0' }]);
+    await ctx.store.append({ fence: lease, expectedSeq: 1, events: [toolEvent(1)], effects: [{ ...change, status: 'completed' }] });
+    effects = await ctx.store.listEffects(lease.sessionId);
+    expect(effects).toMatchObject([{ status: 'completed', attempts: 2 }]);
+  });
+
+  it('rolls back the whole append when any part of it fails', async () => {
+    const lease = await claimedSession(ctx.store);
+    const effect = { step: 1, callIndex: 0, tool: 't', effect: 'pure', idempotencyKey: 'k', status: 'started' } as const;
+    await expectCode(
+      ctx.store.append({
+        fence: lease,
+        expectedSeq: 1,
+        events: [toolEvent(1)],
+        effects: [effect],
+        checkpoint: { seq: 2, state: { partial: true } },
+        status: { status: 'completed' },
+        consumeSignals: ['sig_does_not_exist'],
+      }),
+      'INVALID_STATE',
+    );
+    expect(await ctx.store.readEvents(lease.sessionId)).toHaveLength(1);
+    expect(await ctx.store.listEffects(lease.sessionId)).toEqual([]);
+    expect(await ctx.store.latestCheckpoint(lease.sessionId)).toBeNull();
+    expect(await ctx.store.getSession(lease.sessionId)).toMatchObject({ headSeq: 1, status: 'running' });
+  });
+}
+
+function schemaContract(ctx: ContractContext): void {
+  it('runs migrations twice and concurrently without harm', async () => {
+    await ctx.store.migrate();
+    await ctx.store.migrate();
+    const peers = await Promise.all([1, 2, 3, 4].map(() => ctx.db.open(ctx.clock)));
+    await Promise.all(peers.map((p) => p.migrate()));
+    await Promise.all(peers.map((p) => p.close()));
+    const s = await ctx.store.createSession({ agent: 'after-migrations', input: null });
+    expect((await ctx.store.getSession(s.id)).agent).toBe('after-migrations');
+  });
+
+  it('refuses a database written by a newer schema version', async () => {
+    await ctx.db.writeNewerSchemaVersion();
+    await expectCode(ctx.db.open(ctx.clock), 'SCHEMA_TOO_NEW');
+  });
+
+  it('reports durability settings that keep every acknowledged commit', () => {
+    const report = ctx.store.durability();
+    expect(report.safe).toBe(true);
+    expect(Object.keys(report.settings).length).toBeGreaterThan(0);
+  });
+}

@@ -1,0 +1,43 @@
+import type { ClientBase } from 'pg';
+import { LongrunError } from '@longrun/core';
+import { latestSchemaVersion, migrations } from './migrations.ts';
+import type { SchemaName } from './schema-name.ts';
+
+/**
+ * Brings the schema to the latest version in one transaction that first takes a transaction-level
+ * advisory lock (namespace, 0), so two processes that migrate at once are serialized and the
+ * second finds nothing to do. Key 0 is never a worker's lock key (those start at 1). Refuses a
+ * newer schema. `nowMs` is null to use the server's clock.
+ */
+export async function migratePostgres(client: ClientBase, s: SchemaName, nowMs: number | null): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1::int, 0)', [s.lockNamespace]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s.quoted}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s.quoted}.longrun_meta (key text PRIMARY KEY, value text NOT NULL)`);
+    const found = await client.query(`SELECT value FROM ${s.quoted}.longrun_meta WHERE key = 'schema_version'`);
+    const current = found.rows.length === 0 ? 0 : Number((found.rows[0] as { value: string }).value);
+    if (current > latestSchemaVersion) {
+      throw new LongrunError(
+        'SCHEMA_TOO_NEW',
+        `schema ${s.name} is at version ${current}, written by a newer longrun; this longrun knows versions up to ${latestSchemaVersion}. Upgrade longrun to open it.`,
+      );
+    }
+    for (const migration of migrations) {
+      if (migration.version <= current) continue;
+      await client.query(migration.sql(s));
+      await client.query(
+        `INSERT INTO ${s.quoted}.longrun_meta (key, value) VALUES
+           ('schema_version', $1),
+           ('migrated_at_ms', coalesce($2::bigint, floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint)::text)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+        [String(migration.version), nowMs],
+      );
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    // A dead connection cannot roll back; the server discards the transaction with it.
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,88 @@
+import {
+  LongrunError,
+  decodePayload,
+  sessionId,
+  workerId,
+  type Checkpoint,
+  type EffectRecord,
+  type EffectClass,
+  type EffectStatus,
+  type EventType,
+  type SessionRecord,
+  type SessionStatus,
+  type Signal,
+  type StoredEvent,
+} from '@longrun/core';
+
+// The one place rows become port types. pg returns int8 (bigint) as a string, to avoid losing
+// precision past 2^53; every value here is a count or an epoch-ms time, so it must fit a safe
+// integer, and one that does not is a corrupted row, not something to round silently.
+export type Row = Record<string, unknown>;
+
+export function num(v: unknown, column = 'value'): number {
+  const n = typeof v === 'string' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n)) {
+    throw new LongrunError('INTERNAL', `column ${column} holds ${String(v)}, not a safe integer`);
+  }
+  return n;
+}
+
+const numOrNull = (v: unknown, column: string): number | null => (v === null ? null : num(v, column));
+const strOrNull = (v: unknown): string | null => (v === null ? null : (v as string));
+
+export function toSession(row: Row): SessionRecord {
+  return {
+    id: sessionId(row.id),
+    agent: row.agent as string,
+    status: row.status as SessionStatus,
+    statusReason: strOrNull(row.status_reason),
+    headSeq: num(row.head_seq, 'head_seq'),
+    leaseOwner: row.lease_owner === null ? null : workerId(row.lease_owner),
+    leaseEpoch: num(row.lease_epoch, 'lease_epoch'),
+    leaseExpiresAtMs: numOrNull(row.lease_expires_at_ms, 'lease_expires_at_ms'),
+    wakeAtMs: numOrNull(row.wake_at_ms, 'wake_at_ms'),
+    waitingFor: strOrNull(row.waiting_for),
+    createdAtMs: num(row.created_at_ms, 'created_at_ms'),
+    updatedAtMs: num(row.updated_at_ms, 'updated_at_ms'),
+  };
+}
+
+export function toEvent(row: Row): StoredEvent {
+  return {
+    sessionId: sessionId(row.session_id),
+    seq: num(row.seq, 'seq'),
+    type: row.type as EventType,
+    v: num(row.v, 'v'),
+    data: decodePayload(row.data as string),
+    atMs: num(row.at_ms, 'at_ms'),
+    epoch: num(row.epoch, 'epoch'),
+  } as StoredEvent;
+}
+
+export function toCheckpoint(row: Row): Checkpoint {
+  return { sessionId: sessionId(row.session_id), seq: num(row.seq, 'seq'), state: decodePayload(row.state as string) };
+}
+
+export function toEffect(row: Row): EffectRecord {
+  return {
+    sessionId: sessionId(row.session_id),
+    step: num(row.step, 'step'),
+    callIndex: num(row.call_index, 'call_index'),
+    tool: row.tool as string,
+    effect: row.effect as EffectClass,
+    idempotencyKey: row.idempotency_key as string,
+    status: row.status as EffectStatus,
+    attempts: num(row.attempts, 'attempts'),
+    updatedAtMs: num(row.updated_at_ms, 'updated_at_ms'),
+  };
+}
+
+export function toSignal(row: Row): Signal {
+  return {
+    id: row.id as string,
+    sessionId: sessionId(row.session_id),
+    name: row.name as string,
+    payload: decodePayload(row.payload as string),
+    createdAtMs: num(row.created_at_ms, 'created_at_ms'),
+  };
+}

@@ -1,0 +1,83 @@
+import type { SchemaName } from './schema-name.ts';
+
+/**
+ * Every statement the Postgres store runs, for one schema. In each statement that needs the time,
+ * `$1` is the injected time or NULL for the server's clock; the `now` CTE evaluates it once per statement (a CTE calling a
+ * volatile function is materialized, so every comparison in the statement sees the same instant).
+ *
+ * The claim rule is the SQLite store's: a session is claimable when it is queued or running (a
+ * running one whose lease lapsed had a worker die), or waiting on a timer that is due — and
+ * nobody holds a live lease on it. Postgres adds one way for a lease to be dead before it
+ * expires: its owner registered a worker whose advisory lock is no longer held, i.e. the
+ * worker's connection, and with it most likely the worker, is gone.
+ */
+export type Statements = ReturnType<typeof statements>;
+
+export function statements(schema: SchemaName) {
+  const s = schema.quoted;
+  const now = `now AS (SELECT ${s}.now_ms($1::bigint) AS ms)`;
+  // Registered workers whose liveness lock is not held. Materialized: pg_locks is read once.
+  const deadOwners = `dead AS MATERIALIZED (
+    SELECT w.worker_id FROM ${s}.workers w WHERE NOT EXISTS (
+      SELECT 1 FROM pg_locks l
+      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND l.classid = ${schema.lockNamespace}::oid AND l.objid = w.lock_key::oid))`;
+  const claimable = `
+    (c.status IN ('queued', 'running') OR (c.status = 'waiting' AND c.wake_at_ms IS NOT NULL AND c.wake_at_ms <= now.ms))
+    AND (c.lease_owner IS NULL OR c.lease_expires_at_ms <= now.ms OR c.lease_owner IN (SELECT worker_id FROM dead))`;
+  // $2 owner, $3 leaseMs. Takes the row locked by the target CTE (SKIP LOCKED: never wait on
+  // another claimer; a row it just claimed is re-checked against the rule and dropped).
+  const claimTarget = `UPDATE ${s}.sessions t SET lease_owner = $2, lease_epoch = t.lease_epoch + 1,
+      lease_expires_at_ms = now.ms + $3::bigint, status = 'running', status_reason = NULL, wake_at_ms = NULL,
+      waiting_for = NULL, updated_at_ms = now.ms
+    FROM target, now WHERE t.id = target.id
+    RETURNING t.id, t.lease_epoch, t.head_seq, t.lease_expires_at_ms`;
+  return {
+    nowMs: `SELECT ${s}.now_ms($1::bigint) AS ms`,
+    createSession: `WITH ${now},
+      created AS (INSERT INTO ${s}.sessions (id, agent, status, head_seq, created_at_ms, updated_at_ms)
+        SELECT $2::text, $3::text, 'queued', 1, now.ms, now.ms FROM now ON CONFLICT (id) DO NOTHING RETURNING *),
+      first AS (INSERT INTO ${s}.events (session_id, seq, type, v, data, at_ms, epoch)
+        SELECT id, 1, 'session.created', 1, $4::text, created_at_ms, 0 FROM created)
+      SELECT * FROM created`,
+    getSession: `SELECT * FROM ${s}.sessions WHERE id = $1`,
+    listSessions: `SELECT * FROM ${s}.sessions
+      WHERE ($1::text IS NULL OR status = $1)
+        AND ($2::text IS NULL OR (created_at_ms, id) > (SELECT created_at_ms, id FROM ${s}.sessions WHERE id = $2))
+      ORDER BY created_at_ms, id LIMIT $3`,
+    readEvents: `SELECT * FROM ${s}.events WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+    readCheckpoint: `SELECT * FROM ${s}.checkpoints WHERE session_id = $1`,
+    listEffects: `SELECT * FROM ${s}.effects WHERE session_id = $1 ORDER BY step, call_index`,
+    pendingSignals: `SELECT * FROM ${s}.signals WHERE session_id = $1 AND name = $2 AND consumed_at_ms IS NULL
+      ORDER BY created_at_ms, id`,
+    append: `SELECT ${s}.append_events($1::bigint, $2, $3, $4, $5, $6::text[], $7::integer[], $8::text[], $9::jsonb,
+      $10::jsonb, $11::jsonb, $12, $13, $14::text[], $15) AS at_ms`,
+    checkFence: `SELECT 1 FROM ${s}.check_fence($1, $2, $3::bigint)`,
+    saveCheckpoint: `SELECT ${s}.save_checkpoint($1::bigint, $2, $3, $4, $5, $6)`,
+    sendSignal: `SELECT ${s}.send_signal($1::bigint, $2, $3, $4, $5) AS created_at_ms`,
+    claimNext: `WITH ${now}, ${deadOwners},
+      target AS (SELECT c.id FROM ${s}.sessions c, now WHERE ${claimable}
+        ORDER BY c.updated_at_ms LIMIT 1 FOR UPDATE OF c SKIP LOCKED)
+      ${claimTarget}`,
+    claimById: `WITH ${now}, ${deadOwners},
+      target AS (SELECT c.id FROM ${s}.sessions c, now WHERE c.id = $4 AND ${claimable} FOR UPDATE OF c SKIP LOCKED)
+      ${claimTarget}`,
+    reclaimOwned: `WITH ${now},
+      target AS (SELECT c.id FROM ${s}.sessions c WHERE c.lease_owner = $2 AND c.status IN ('queued', 'running')
+        ORDER BY c.created_at_ms, c.id FOR UPDATE OF c)
+      ${claimTarget}`,
+    renewLease: `WITH ${now}
+      UPDATE ${s}.sessions t SET lease_expires_at_ms = now.ms + $2::bigint, updated_at_ms = now.ms
+      FROM now WHERE t.id = $3 AND t.lease_epoch = $4 AND t.lease_owner = $5
+      RETURNING t.head_seq, t.lease_expires_at_ms`,
+    releaseLease: `WITH ${now}
+      UPDATE ${s}.sessions t SET lease_owner = NULL, lease_expires_at_ms = NULL, updated_at_ms = now.ms
+      FROM now WHERE t.id = $2 AND t.lease_epoch = $3 AND t.lease_owner = $4`,
+    registerWorker: `WITH ${now}
+      INSERT INTO ${s}.workers (worker_id, registered_at_ms) SELECT $2::text, now.ms FROM now
+      ON CONFLICT (worker_id) DO UPDATE SET registered_at_ms = excluded.registered_at_ms
+      RETURNING lock_key`,
+    tryWorkerLock: `SELECT pg_try_advisory_lock(${schema.lockNamespace}, $1::int) AS locked`,
+  } as const;
+}
