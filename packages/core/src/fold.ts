@@ -27,8 +27,8 @@ export interface SessionState {
   /** Tool calls of the latest model turn, in call order. */
   calls: OpenCall[];
   wait: ({ waitId: string } & WaitSpec) | null;
-  /** The payload of the latest resolved wait, for the next step to read. */
-  lastWake: { waitId: string; payload: JsonValue } | null;
+  /** The latest resolved wait: its payload, and how many model turns had been taken when it resolved. */
+  lastWake: { waitId: string; payload: JsonValue; afterSteps: number } | null;
   usage: TokenUsage;
   toolCallsCompleted: number;
   output: JsonValue | null;
@@ -105,7 +105,7 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
         ...next,
         status: 'running',
         wait: null,
-        lastWake: { waitId: event.data.waitId, payload: event.data.payload },
+        lastWake: { waitId: event.data.waitId, payload: event.data.payload, afterSteps: next.steps },
       };
     case 'session.completed':
       return { ...next, status: 'completed', output: event.data.output };

@@ -1,0 +1,101 @@
+import { performance } from 'node:perf_hooks';
+import {
+  encodePayload,
+  event,
+  type EffectChange,
+  type JsonValue,
+  type NewEvent,
+  type OpenCall,
+  type SessionId,
+  type SessionStore,
+} from '@longrun/core';
+import { idempotencyKeyFor, type ToolContext, type ToolDefinition, type VerifyOutcome } from './program.ts';
+
+export interface RunCallInput {
+  store: SessionStore;
+  sessionId: SessionId;
+  step: number;
+  call: OpenCall;
+  tool: ToolDefinition | undefined;
+  /** The call was started by a runner that died before recording its result. */
+  interrupted: boolean;
+  signal: AbortSignal;
+  append(events: NewEvent[], extra: { effects?: EffectChange[] }): Promise<void>;
+  startEvents(events: NewEvent[], effects: EffectChange[]): void;
+}
+
+export interface CallResult {
+  /** The call's one result event, not yet appended: the caller commits it with the next call's start. */
+  events: NewEvent[];
+  effects: EffectChange[];
+  toolMs: number;
+}
+
+/**
+ * Runs one tool call, or decides what to do with one a dead worker left started (DESIGN §4):
+ * `pure`, `idempotent` and `keyed` calls run again — keyed ones with the same idempotency key —
+ * while an `unsafe` call is never repeated blindly: its `verify` settles it, or its outcome is
+ * recorded as unknown and the model gets an error result instead.
+ */
+export async function runCall(input: RunCallInput): Promise<CallResult> {
+  const { call, tool, step } = input;
+  const base = { step, callIndex: call.callIndex, tool: call.tool };
+  if (tool === undefined) {
+    const output = `unknown tool ${JSON.stringify(call.tool)}; the call was not run`;
+    return { events: [event('tool.completed', { ...base, ok: false, output, attempt: 0 })], effects: [], toolMs: 0 };
+  }
+  if (call.started === null) {
+    const events: NewEvent[] = [];
+    const effects: EffectChange[] = [];
+    input.startEvents(events, effects);
+    await input.append(events, { effects });
+  }
+  const idempotencyKey = idempotencyKeyFor(input.sessionId, step, call.callIndex);
+  const effect = { ...base, tool: tool.name, effect: tool.effect, idempotencyKey };
+  let attempt = 1;
+  const context = (): ToolContext => ({ sessionId: input.sessionId, step, callIndex: call.callIndex, idempotencyKey, attempt, signal: input.signal });
+  if (input.interrupted) {
+    const record = (await input.store.listEffects(input.sessionId)).find((r) => r.step === step && r.callIndex === call.callIndex);
+    attempt = (record?.attempts ?? 1) + 1;
+    if (tool.effect === 'unsafe') {
+      const verdict: VerifyOutcome = tool.verify ? await tool.verify(call.args, context()) : { applied: 'unknown' };
+      if (verdict.applied === true) {
+        return completed(base, true, verdict.output, attempt - 1, effect, 0);
+      }
+      if (verdict.applied === 'unknown') {
+        return {
+          events: [event('tool.interrupted', { ...base, outcome: 'unknown' })],
+          effects: [{ ...effect, status: 'unknown' }],
+          toolMs: 0,
+        };
+      }
+    }
+    await input.append([], { effects: [{ ...effect, status: 'started' }] });
+  }
+  const startedAt = performance.now();
+  let ok = true;
+  let output: JsonValue;
+  try {
+    output = await tool.run(call.args, context());
+    encodePayload(output, `output of tool ${tool.name}`);
+  } catch (error) {
+    ok = false;
+    output = `tool ${tool.name} failed: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  return completed(base, ok, output, attempt, effect, performance.now() - startedAt);
+}
+
+function completed(
+  base: { step: number; callIndex: number; tool: string },
+  ok: boolean,
+  output: JsonValue,
+  attempt: number,
+  effect: Omit<EffectChange, 'status'>,
+  toolMs: number,
+): CallResult {
+  return {
+    events: [event('tool.completed', { ...base, ok, output, attempt })],
+    effects: [{ ...effect, status: 'completed' }],
+    toolMs,
+  };
+}

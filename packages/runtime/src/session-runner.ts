@@ -1,0 +1,238 @@
+import { performance } from 'node:perf_hooks';
+import {
+  LongrunError,
+  applyEvent,
+  event,
+  pendingCalls,
+  type AppendRequest,
+  type EffectChange,
+  type Lease,
+  type LongrunError as LongrunErrorType,
+  type NewEvent,
+  type OpenCall,
+  type SessionState,
+  type SessionStore,
+  type StoredEvent,
+} from '@longrun/core';
+import { appendDurably } from './durable-append.ts';
+import { loadState } from './load-state.ts';
+import { idempotencyKeyFor, type StepProgram, type ToolDefinition } from './program.ts';
+import { runCall } from './run-call.ts';
+
+export interface RunnerHooks {
+  /** Events just acknowledged by the store, in seq order. */
+  onAppended?(events: readonly StoredEvent[]): void;
+  /** A write keeps failing for a transient reason (full disk, lost connection); the runner keeps trying. */
+  onStall?(sessionId: string, error: LongrunErrorType): void;
+  onRecovered?(sessionId: string): void;
+  /** Wall time of one step and the parts of it spent in the model and in tools, milliseconds. */
+  onStepTimed?(timing: { sessionId: string; step: number; totalMs: number; modelMs: number; toolMs: number }): void;
+}
+
+export interface SessionRunnerOptions {
+  store: SessionStore;
+  program: StepProgram;
+  lease: Lease;
+  /** Aborted when the lease is lost or the worker stops. */
+  signal: AbortSignal;
+  /** A checkpoint is written with the append that makes the log this many events past the last one. */
+  checkpointEvery?: number;
+  hooks?: RunnerHooks;
+}
+
+export type RunOutcome = 'completed' | 'failed' | 'waiting' | 'stopped';
+
+/**
+ * Runs one claimed session from wherever its log stands until it finishes, starts waiting, or
+ * the lease is lost. Every decision is made from the folded log and recorded before it acts:
+ * `tool.started` is durable before a tool runs, so a resumed runner knows what may have happened.
+ */
+export class SessionRunner {
+  readonly #o: SessionRunnerOptions;
+  readonly #tools: Map<string, ToolDefinition>;
+  readonly #checkpointEvery: number;
+  /** Calls this runner started itself; a started call not in here was interrupted by a crash. */
+  readonly #startedHere = new Set<string>();
+  #state!: SessionState;
+  #lastCheckpointSeq = 0;
+
+  constructor(options: SessionRunnerOptions) {
+    this.#o = options;
+    this.#tools = new Map(options.program.tools.map((t) => [t.name, t]));
+    this.#checkpointEvery = options.checkpointEvery ?? 64;
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  async run(): Promise<RunOutcome> {
+    const { state } = await loadState(this.#o.store, this.#o.lease.sessionId);
+    this.#state = state;
+    this.#lastCheckpointSeq = state.seq;
+    if (state.seq !== this.#o.lease.headSeq && state.seq < this.#o.lease.headSeq) {
+      throw new LongrunError('INTERNAL', `loaded seq ${state.seq} but the lease saw head ${this.#o.lease.headSeq}`);
+    }
+    while (!this.#o.signal.aborted) {
+      const s = this.#state;
+      if (s.status === 'completed' || s.status === 'failed') return s.status;
+      if (s.status === 'waiting') {
+        if (!(await this.#resolveWait())) return 'waiting';
+        continue;
+      }
+      const pending = pendingCalls(s);
+      if (pending.length > 0) {
+        await this.#runCall(pending[0] as OpenCall, pending[1]);
+        continue;
+      }
+      const outcome = await this.#decide();
+      if (outcome !== null) return outcome;
+    }
+    return 'stopped';
+  }
+
+  /** Asks the model for the next step and records its decision. */
+  async #decide(): Promise<RunOutcome | null> {
+    const startedAt = performance.now();
+    const decision = await this.#o.program.decide(this.#state);
+    const modelMs = performance.now() - startedAt;
+    const step = this.#state.steps + 1;
+    if (decision.kind === 'finish') {
+      await this.#append([event('session.completed', { output: decision.output })], {
+        status: { status: 'completed' },
+        releaseLease: true,
+      });
+      return 'completed';
+    }
+    if (decision.kind === 'wait') {
+      const waitId = `w${this.#state.seq + 1}`;
+      await this.#append([event('wait.started', { waitId, ...decision.wait })], {
+        status:
+          decision.wait.kind === 'timer'
+            ? { status: 'waiting', wakeAtMs: decision.wait.untilMs, reason: `timer until ${new Date(decision.wait.untilMs).toISOString()}` }
+            : { status: 'waiting', waitingFor: decision.wait.signal, reason: `waiting for signal ${decision.wait.signal}` },
+        releaseLease: true,
+      });
+      return 'waiting'; // the lease went with the append; the store wakes the session
+    }
+    const toolCalls = decision.toolCalls.map((c, callIndex) => ({ callIndex, tool: c.tool, args: c.args }));
+    const events: NewEvent[] = [event('model.responded', { step, text: decision.text, toolCalls, usage: decision.usage })];
+    const effects: EffectChange[] = [];
+    const first = toolCalls[0];
+    if (first !== undefined) this.#startEvents(step, first, events, effects, { chained: true });
+    this.#step = { startedAt, modelMs, toolMs: 0 };
+    await this.#append(events, { effects });
+    if (toolCalls.length === 0) this.#timeStep(step);
+    return null;
+  }
+
+  /** Timing of the step this runner is in; null for a step it resumed after a crash. */
+  #step: { startedAt: number; modelMs: number; toolMs: number } | null = null;
+
+  #timeStep(step: number): void {
+    if (this.#step === null) return;
+    const { startedAt, modelMs, toolMs } = this.#step;
+    this.#o.hooks?.onStepTimed?.({
+      sessionId: this.#o.lease.sessionId,
+      step,
+      totalMs: performance.now() - startedAt,
+      modelMs,
+      toolMs,
+    });
+    this.#step = null;
+  }
+
+  /**
+   * Adds `tool.started` (and its effect record) for a call whose tool is known. A start is
+   * chained into the commit before it (saving an fsync) unless the tool is `unsafe`: an unsafe
+   * call's start is committed right before it runs, so a crash in between cannot make a call
+   * that never ran look interrupted.
+   */
+  #startEvents(
+    step: number,
+    call: { callIndex: number; tool: string },
+    events: NewEvent[],
+    effects: EffectChange[],
+    how: { chained: boolean } = { chained: false },
+  ): void {
+    const tool = this.#tools.get(call.tool);
+    if (tool === undefined) return; // an unknown tool gets an error result, never a start
+    if (how.chained && tool.effect === 'unsafe') return;
+    const idempotencyKey = idempotencyKeyFor(this.#o.lease.sessionId, step, call.callIndex);
+    events.push(event('tool.started', { step, callIndex: call.callIndex, tool: tool.name, effect: tool.effect, idempotencyKey }));
+    effects.push({ step, callIndex: call.callIndex, tool: tool.name, effect: tool.effect, idempotencyKey, status: 'started' });
+    this.#startedHere.add(`${step}:${call.callIndex}`);
+  }
+
+  /** Runs (or recovers) one call, recording its result together with the next call's start. */
+  async #runCall(call: OpenCall, next: OpenCall | undefined): Promise<void> {
+    const step = this.#state.steps;
+    const interrupted = call.started !== null && !this.#startedHere.has(`${step}:${call.callIndex}`);
+    const result = await runCall({
+      store: this.#o.store,
+      sessionId: this.#o.lease.sessionId,
+      step,
+      call,
+      tool: this.#tools.get(call.tool),
+      interrupted,
+      signal: this.#o.signal,
+      append: (events, extra) => this.#append(events, extra),
+      startEvents: (events, effects) => this.#startEvents(step, call, events, effects),
+    });
+    if (this.#o.signal.aborted) return;
+    if (this.#step !== null) this.#step.toolMs += result.toolMs;
+    const { events, effects } = result;
+    if (next !== undefined) this.#startEvents(step, next, events, effects, { chained: true });
+    await this.#append(events, { effects, checkpoint: true });
+    if (next === undefined) this.#timeStep(step);
+  }
+
+  /** A claimed waiting session: resolves its wait if it can, else parks it again. */
+  async #resolveWait(): Promise<boolean> {
+    const wait = this.#state.wait;
+    if (wait === null) throw new LongrunError('INTERNAL', 'waiting state without a wait');
+    if (wait.kind === 'timer') {
+      if ((await this.#o.store.nowMs()) >= wait.untilMs) {
+        await this.#append([event('wait.resolved', { waitId: wait.waitId, signalId: null, payload: null })], {});
+        return true;
+      }
+      await this.#append([], { status: { status: 'waiting', wakeAtMs: wait.untilMs }, releaseLease: true });
+      return false;
+    }
+    const [signal] = await this.#o.store.pendingSignals(this.#o.lease.sessionId, wait.signal);
+    if (signal === undefined) {
+      await this.#append([], { status: { status: 'waiting', waitingFor: wait.signal }, releaseLease: true });
+      return false;
+    }
+    await this.#append([event('wait.resolved', { waitId: wait.waitId, signalId: signal.id, payload: signal.payload })], {
+      consumeSignals: [signal.id],
+    });
+    return true;
+  }
+
+  async #append(
+    events: NewEvent[],
+    extra: Omit<AppendRequest, 'fence' | 'expectedSeq' | 'events' | 'checkpoint'> & { checkpoint?: boolean },
+  ): Promise<void> {
+    const expectedSeq = this.#state.seq;
+    let next = this.#state;
+    events.forEach((e, i) => {
+      next = applyEvent(next, { ...e, sessionId: this.#o.lease.sessionId, seq: expectedSeq + 1 + i, v: 1, atMs: 0, epoch: 0 } as StoredEvent);
+    });
+    const { checkpoint, ...rest } = extra;
+    const request: AppendRequest = { ...rest, fence: this.#o.lease, expectedSeq, events };
+    if (checkpoint === true && next.seq - this.#lastCheckpointSeq >= this.#checkpointEvery) {
+      request.checkpoint = { seq: next.seq, state: next as never };
+    }
+    const sessionId = this.#o.lease.sessionId;
+    const hooks = this.#o.hooks;
+    const { events: stored } = await appendDurably(this.#o.store, request, {
+      signal: this.#o.signal,
+      onStall: (error) => hooks?.onStall?.(sessionId, error),
+      onRecovered: () => hooks?.onRecovered?.(sessionId),
+    });
+    this.#state = next;
+    if (request.checkpoint) this.#lastCheckpointSeq = next.seq;
+    if (stored.length > 0) hooks?.onAppended?.(stored);
+  }
+}

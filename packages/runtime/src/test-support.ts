@@ -1,0 +1,35 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SessionId, SessionStore, StoredEvent } from '@longrun/core';
+import { Worker, type WorkerOptions } from './worker.ts';
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `longrun-${prefix}-`));
+}
+
+/** Runs a worker until the session reaches one of `statuses`, bounded by `timeoutMs`. */
+export async function runUntil(
+  options: WorkerOptions,
+  sessionId: SessionId,
+  statuses: readonly string[] = ['completed', 'failed'],
+  timeoutMs = 20_000,
+): Promise<void> {
+  const worker = new Worker({ pollMs: 5, ...options });
+  await worker.start();
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      const s = await options.store.getSession(sessionId);
+      if (statuses.includes(s.status)) return;
+      if (Date.now() > deadline) throw new Error(`session ${sessionId} still ${s.status} after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  } finally {
+    await worker.stop();
+  }
+}
+
+export async function allEvents(store: SessionStore, id: SessionId): Promise<StoredEvent[]> {
+  return store.readEvents(id, 0, 100_000);
+}
