@@ -1,0 +1,1 @@
+export { openStore, redact, storeUrlHelp, type OpenStoreOptions } from './store-url.ts';

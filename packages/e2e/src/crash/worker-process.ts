@@ -1,0 +1,40 @@
+/**
+ * A worker process for crash tests: `node worker-process.ts <storeUrl> <workerId> <dir>`.
+ * Runs the sample ledger program and reports on stdout, one line each:
+ *   `ready`                      after start-up (registration and reclaim done)
+ *   `ack <sessionId> <seq>`      for every event the store acknowledged
+ *   `ended <sessionId> <outcome>`
+ * Test harnesses kill it with SIGKILL at random instants, or freeze it with SIGSTOP.
+ */
+import { workerId } from '@longrun/core';
+import { Worker, ledgerProgram } from '@longrun/runtime';
+import { openStore } from '@longrun/cli';
+
+const [storeUrl = '', id = '', dir = ''] = process.argv.slice(2);
+const leaseMs = Number(process.env.LONGRUN_LEASE_MS ?? 2_000);
+const pollMs = Number(process.env.LONGRUN_POLL_MS ?? 20);
+const out = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+const store = await openStore(storeUrl, { applicationName: `longrun-crash-${id}` });
+const worker = new Worker({
+  store,
+  workerId: workerId(id),
+  programs: [ledgerProgram({ dir })],
+  leaseMs,
+  pollMs,
+  checkpointEvery: Number(process.env.LONGRUN_CHECKPOINT_EVERY ?? 16),
+  hooks: {
+    onAppended: (events) => {
+      for (const e of events) out(`ack ${e.sessionId} ${e.seq}`);
+    },
+    onSessionEnded: (sessionId, outcome) => out(`ended ${sessionId} ${outcome}`),
+  },
+  log: (entry) => process.stderr.write(`${JSON.stringify(entry)}\n`),
+});
+await worker.start();
+out('ready');
+process.on('SIGTERM', () => {
+  void worker.stop().then(() => store.close()).then(() => process.exit(0));
+});
