@@ -1,0 +1,75 @@
+import { sessionId, type SessionStatus } from '@longrun/core';
+import { defaultStore, intFlag, parseFlags, UsageError } from '../args.ts';
+import { describeEvent } from '../event-lines.ts';
+import { exitCodes } from '../exit-codes.ts';
+import { openStore } from '../store-url.ts';
+import { usage } from '../usage.ts';
+
+const statuses = ['queued', 'running', 'waiting', 'paused', 'completed', 'failed', 'cancelled'];
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(
+    argv,
+    { store: { type: 'string' }, json: { type: 'boolean' }, status: { type: 'string' }, limit: { type: 'string' } },
+    usage.sessions,
+  );
+  const [sub, ...args] = positionals;
+  if (values.help || sub === undefined) {
+    process.stdout.write(`${usage.sessions}\n`);
+    return values.help ? exitCodes.ok : exitCodes.usage;
+  }
+  if (values.status !== undefined && !statuses.includes(values.status)) {
+    throw new UsageError(`--status must be one of ${statuses.join(', ')}`);
+  }
+  const store = await openStore(values.store ?? defaultStore);
+  const out = (line: string): boolean => process.stdout.write(`${line}\n`);
+  try {
+    switch (sub) {
+      case 'list': {
+        const list = await store.listSessions({
+          ...(values.status ? { status: values.status as SessionStatus } : {}),
+          limit: intFlag(values.limit, 'limit', 50) || 50,
+        });
+        if (values.json) out(JSON.stringify(list));
+        else for (const s of list) out(`${s.id}  ${s.status.padEnd(9)}  ${s.agent.padEnd(14)} seq ${s.headSeq}  ${new Date(s.createdAtMs).toISOString()}${s.statusReason ? `  (${s.statusReason})` : ''}`);
+        return exitCodes.ok;
+      }
+      case 'show': {
+        const id = sessionId(required(args[0], 'session id'));
+        const session = await store.getSession(id);
+        const events = await store.readEvents(id, 0, 100_000);
+        if (values.json) out(JSON.stringify({ session, events }));
+        else {
+          out(`${session.id}  ${session.status}${session.statusReason ? ` (${session.statusReason})` : ''}  agent ${session.agent}  lease epoch ${session.leaseEpoch}`);
+          for (const e of events) {
+            const line = describeEvent(e);
+            if (line !== null) out(line);
+          }
+        }
+        return exitCodes.ok;
+      }
+      case 'signal': {
+        const id = sessionId(required(args[0], 'session id'));
+        const name = required(args[1], 'signal name');
+        let payload = null;
+        try {
+          payload = args[2] === undefined ? null : JSON.parse(args[2]);
+        } catch {
+          throw new UsageError(`the signal payload must be JSON (got ${JSON.stringify(args[2])})`);
+        }
+        const signal = await store.sendSignal(id, name, payload);
+        out(values.json ? JSON.stringify(signal) : `sent ${signal.id} to ${id}`);
+        return exitCodes.ok;
+      }
+      default:
+        throw new UsageError(`unknown sessions subcommand ${JSON.stringify(sub)}\n\n${usage.sessions}`);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+function required(value: string | undefined, what: string): string {
+  if (value === undefined) throw new UsageError(`missing ${what}\n\n${usage.sessions}`);
+  return value;
+}

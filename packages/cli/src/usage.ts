@@ -1,0 +1,37 @@
+export const usage = {
+  main: `longrun — durable runtime for long-running agents
+
+Usage: longrun <command> [options]
+
+Commands:
+  demo                 run the sample durable session on the embedded SQLite store, with live progress;
+                       interrupt it at any time (Ctrl-C, kill -9) and run it again: it resumes
+  worker               claim and run sessions from a store until stopped
+  sessions list        list sessions
+  sessions show <id>   show one session and its events
+  sessions signal <id> <name> [json]
+                       deliver a signal to a session (wakes a session waiting for it)
+  doctor               open the store and report its durability settings
+
+Global options:
+  --store <url>        SQLite file or postgres:// URL (default ./.longrun/longrun.db)
+  --json               machine-readable output
+  -h, --help           help for a command
+
+Exit codes: 0 ok, 1 failed, 2 bad command line, 3 store unavailable, 130 interrupted.`,
+  demo: `longrun demo [--store <url>] [--steps N] [--delay-ms N] [--crash-at-step N] [--new] [--json]
+
+Runs the sample ledger agent: each step a scripted model asks for a tool call, half of them a keyed
+effect on an external ledger (./.longrun/demo/ledger). Halfway it waits on a durable 2 s timer.
+  --steps N           model turns (default 40)
+  --delay-ms N        simulated tool latency (default 120)
+  --crash-at-step N   kill this process with SIGKILL when step N starts, to watch the next run resume
+  --new               start a new demo session even if an unfinished one exists`,
+  worker: `longrun worker [--store <url>] [--worker-id ID] [--concurrency N] [--lease-ms N] [--dir DIR]
+
+Claims runnable sessions and runs them until SIGINT/SIGTERM. Runs the sample ledger agent.`,
+  sessions: `longrun sessions list [--status S] [--limit N] [--json]
+longrun sessions show <id> [--json]
+longrun sessions signal <id> <name> [json-payload]`,
+  doctor: `longrun doctor [--store <url>] [--json]`,
+} as const;
