@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { openStore } from '@longrun/cli';
+import { normalizeTranscript } from '@longrun/runtime';
+import { join } from 'node:path';
+import { FileLedger } from '@longrun/runtime';
+import { targets } from '../store-targets.ts';
+import { WorkerHandle } from '../crash/worker-handle.ts';
+import { referenceTranscript, waitForStatus } from '../crash/reference-run.ts';
+
+const input = { steps: 60, toolDelayMs: 5 };
+const leaseMs = 600;
+
+/**
+ * A worker frozen with SIGSTOP past its lease, then thawed after another worker took over:
+ * every write the frozen worker tries is rejected (its epoch is stale) and none lands.
+ */
+for (const target of targets) {
+  describe.runIf(target.run)(`a frozen worker, ${target.name}`, () => {
+    it('is fenced after a takeover: none of its writes land', { timeout: 120_000 }, async () => {
+      const reference = await referenceTranscript(target.make, input);
+      const t = await target.make();
+      const store = await openStore(t.url);
+      try {
+        const session = await store.createSession({ agent: 'ledger', input });
+        const env = { LONGRUN_LEASE_MS: String(leaseMs) };
+        const frozen = new WorkerHandle(t.url, 'frozen', t.dir, env);
+        await frozen.until(() => frozen.acked.length >= 10, 20_000, '10 acks');
+        frozen.child.kill('SIGSTOP');
+        const frozenEpoch = (await store.getSession(session.id)).leaseEpoch;
+        // Wait, by the store's clock, until the frozen worker's lease has lapsed.
+        for (let i = 0; i < 500; i++) {
+          const s = await store.getSession(session.id);
+          if (s.leaseExpiresAtMs !== null && s.leaseExpiresAtMs <= (await store.nowMs())) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const taker = new WorkerHandle(t.url, 'taker', t.dir, env);
+        await taker.until(() => taker.acked.length >= 5, 20_000, 'takeover acks');
+        const takeoverSeq = Math.min(...taker.acked.map((a) => a.seq));
+        frozen.child.kill('SIGCONT');
+        await frozen.until(() => /LEASE_LOST|lease lost|fenced/.test(frozen.stderr), 20_000, 'a fenced write');
+        await waitForStatus(store, session.id, ['completed'], 60_000);
+        await Promise.all([frozen.kill('SIGKILL'), taker.kill('SIGKILL')]);
+
+        const events = await store.readEvents(session.id, 0, 100_000);
+        const lateFromFrozen = events.filter((e) => e.seq >= takeoverSeq && e.epoch <= frozenEpoch);
+        expect(lateFromFrozen, 'writes of the frozen worker after the takeover').toEqual([]);
+        expect(frozen.acked.every((a) => a.seq < takeoverSeq)).toBe(true);
+        const epochs = events.map((e) => e.epoch);
+        expect(epochs).toEqual(epochs.slice().sort((a, b) => a - b));
+        expect(normalizeTranscript(events)).toEqual(reference);
+        const applied = new FileLedger(join(t.dir, 'ledger')).applied().map((a) => a.entry);
+        expect(new Set(applied).size).toBe(applied.length);
+        expect(applied).toHaveLength(input.steps / 2);
+      } finally {
+        await store.close();
+        await t.drop();
+      }
+    });
+  });
+}
