@@ -60,8 +60,8 @@ interface PendingAppend {
 /**
  * The embedded session store: one SQLite file, WAL, every commit fsync'd (synchronous=FULL).
  *
- * Appends are group-committed: appends issued in the same turn of the event loop (typically by
- * many sessions of one worker) share one transaction and one fsync, each inside its own savepoint
+ * Appends are group-committed: appends issued before the event loop's next check phase (typically
+ * by many sessions of one worker) share one transaction and one fsync, each inside its own savepoint
  * so that one stale fence rolls back only its own writes. Each is acknowledged after the commit.
  */
 export class SqliteStore implements SessionStore {
@@ -207,7 +207,7 @@ export class SqliteStore implements SessionStore {
     if (this.#closed) return Promise.reject(new LongrunError('STORE_UNAVAILABLE', 'the SQLite store is closed'));
     return new Promise((resolve, reject) => {
       this.#pending.push({ request, encoded, resolve, reject });
-      if (this.#pending.length === 1) queueMicrotask(() => this.#flush());
+      if (this.#pending.length === 1) setImmediate(() => this.#flush());
     });
   }
 

@@ -1,0 +1,53 @@
+/**
+ * `npm run bench`: measures the durable core and prints one JSON document (also written to
+ * bench-results/latest.json). Figures are medians and tail percentiles; machines are noisy.
+ * LONGRUN_BENCH_QUICK=1 runs a shorter version; LONGRUN_BENCH_ONLY=sqlite|postgres picks a store.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { postgresStatus, sqliteTarget, postgresTarget } from '../store-targets.ts';
+import { measureStepOverhead } from './step-overhead.ts';
+import { measureThroughput } from './throughput.ts';
+import { measureTakeover } from './takeover.ts';
+import { measureSqliteCommit } from './commit-baseline.ts';
+
+const quick = process.env.LONGRUN_BENCH_QUICK === '1';
+const only = process.env.LONGRUN_BENCH_ONLY;
+const lengths = quick ? [50, 200] : [50, 200, 800];
+const concurrencies = [1, 8, 32];
+
+const stores = [
+  { name: 'sqlite', make: sqliteTarget, run: only === undefined || only === 'sqlite' },
+  { name: 'postgres', make: postgresTarget, run: (only === undefined || only === 'postgres') && postgresStatus.ok },
+];
+
+const results: Record<string, unknown> = {
+  node: process.version,
+  cpus: availableParallelism(),
+  date: new Date().toISOString(),
+  quick,
+};
+if (!postgresStatus.ok) results.postgresSkipped = postgresStatus.reason;
+results.sqliteCommitBaselineMs = measureSqliteCommit();
+
+for (const store of stores) {
+  if (!store.run) continue;
+  const log = (what: string): boolean => process.stderr.write(`[bench] ${store.name}: ${what}\n`);
+  const out: Record<string, unknown> = {};
+  log('step overhead');
+  const overhead = [];
+  for (const steps of lengths) overhead.push(await measureStepOverhead(store.make, steps));
+  out.stepOverhead = overhead;
+  log('throughput');
+  const throughput = [];
+  for (const sessions of concurrencies) throughput.push(await measureThroughput(store.make, sessions, quick ? 50 : 200));
+  out.throughput = throughput;
+  log('takeover after kill -9');
+  out.takeover = await measureTakeover(store.make, quick ? 5 : 15);
+  results[store.name] = out;
+}
+
+const text = JSON.stringify(results, null, 2);
+mkdirSync('bench-results', { recursive: true });
+writeFileSync('bench-results/latest.json', `${text}\n`);
+process.stdout.write(`${text}\n`);
