@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isLongrunError } from '@longrun/core';
+import { openStore } from './store-url.ts';
+
+const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+
+function longrun(args: string[], cwd: string): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [main, ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('the longrun command', () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'longrun-cli-'));
+
+  it('runs the demo to completion, resumes it after a SIGKILL, and lists it', () => {
+    const crashed = longrun(['demo', '--steps', '6', '--delay-ms', '5', '--crash-at-step', '3'], cwd);
+    expect(crashed.code).toBeNull(); // killed by its own SIGKILL
+    expect(crashed.stdout).toMatch(/SIGKILL now, with the tool call in flight/);
+    const resumed = longrun(['demo', '--steps', '6', '--delay-ms', '5'], cwd);
+    expect(resumed.stderr).toBe('');
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toMatch(/resuming at step 3/);
+    expect(resumed.stdout).toMatch(/attempt 2: resumed after a crash, same idempotency key/);
+    expect(resumed.stdout).toMatch(/completed: \d+ events, 6 tool calls recorded, 1 re-run/);
+    const list = longrun(['sessions', 'list', '--json'], cwd);
+    expect(JSON.parse(list.stdout)).toMatchObject([{ agent: 'ledger-demo', status: 'completed' }]);
+  });
+
+  it('reports the durability of the store', () => {
+    const r = longrun(['doctor', '--json'], cwd);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ store: 'sqlite', durability: { safe: true, settings: { synchronous: 'FULL' } } });
+  });
+
+  it.each([
+    [['frobnicate'], 2, /unknown command "frobnicate"/],
+    [['demo', '--stepz', '3'], 2, /Unknown option '--stepz'/],
+    [['demo', '--steps', 'many'], 2, /--steps must be a non-negative integer/],
+    [['sessions', 'show', '../../etc/passwd'], 2, /session id must be/],
+    [['sessions', 'show', 'ses_unknown'], 1, /session ses_unknown does not exist \[NOT_FOUND\]/],
+    [['sessions', 'list', '--store', 'mysql://x'], 2, /unsupported store URL scheme .*STORE_URL_INVALID/s],
+    [['sessions', 'list', '--store', 'postgres://u:secret@127.0.0.1:1/db'], 3, /STORE_UNAVAILABLE/],
+  ] as const)('refuses %j with exit %i and a message that says what to do', (args, code, message) => {
+    const r = longrun([...args], cwd);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/secret/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack traces for expected errors
+  });
+});
+
+describe('store URLs', () => {
+  it('refuses URLs that do not parse, with the expected forms', async () => {
+    for (const url of ['', 'postgres://[::1', 'redis://127.0.0.1/0', 'sqlite:']) {
+      const error = await openStore(url).catch((e: unknown) => e);
+      expect(isLongrunError(error, 'STORE_URL_INVALID'), url).toBe(true);
+      expect((error as Error).message).toMatch(/SQLite file .* or a PostgreSQL URL/);
+    }
+  });
+});
