@@ -1,6 +1,13 @@
-import type { ClientConfig } from 'pg';
-import { LongrunError } from '@longrun/core';
-import type { ServerTarget } from './translate-error.ts';
+import pg from 'pg';
+import { LongrunError, type DurabilityReport } from '@longrun/core';
+import {
+  checkDurability,
+  chooseSynchronousCommit,
+  readServerDurability,
+  type PostgresDurabilityOptions,
+  type ServerDurability,
+} from './durability.ts';
+import { translatePgError, type ServerTarget } from './translate-error.ts';
 
 const expectedForm = 'postgres://user:password@host:5432/database';
 
@@ -16,9 +23,11 @@ export function parseStoreUrl(raw: unknown): ParsedUrl {
     if (typeof raw !== 'string' || raw.trim() === '') throw new TypeError('empty');
     url = new URL(raw);
   } catch (error) {
-    throw new LongrunError('STORE_URL_INVALID', `the PostgreSQL store URL does not parse; expected ${expectedForm}`, {
-      cause: error,
-    });
+    throw new LongrunError(
+      'STORE_URL_INVALID',
+      `the PostgreSQL store URL does not parse; expected ${expectedForm}`,
+      { cause: error },
+    );
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     throw new LongrunError(
@@ -49,17 +58,87 @@ export interface ConnectionSettings {
  * The pg config for one connection. Settings go into the connection string itself, because pg
  * lets connection-string parameters override the config object's fields.
  */
-export function clientConfig(parsed: ParsedUrl, c: ConnectionSettings): ClientConfig {
+export function clientConfig(parsed: ParsedUrl, c: ConnectionSettings): pg.ClientConfig {
   const url = new URL(parsed.url.href);
   const own = c.settings.map((setting) => `-c ${setting}`).join(' ');
   const given = url.searchParams.get('options');
   // Later -c settings win, so longrun's come after the URL's.
   if (own !== '') url.searchParams.set('options', given === null ? own : `${given} ${own}`);
-  if (!url.searchParams.has('application_name')) url.searchParams.set('application_name', c.applicationName);
+  if (!url.searchParams.has('application_name'))
+    url.searchParams.set('application_name', c.applicationName);
   return {
     connectionString: url.href,
     // Without it an unreachable host hangs in the kernel's connect timeout (minutes).
     connectionTimeoutMillis: c.connectTimeoutMs,
     keepAlive: true,
   };
+}
+
+export interface PoolOptions extends PostgresDurabilityOptions {
+  url: string;
+  poolSize: number;
+  applicationName: string;
+  connectTimeoutMs: number;
+}
+
+/** A pool whose every connection runs with the durability settings longrun checked. */
+export interface OpenedPool {
+  pool: pg.Pool;
+  target: ServerTarget;
+  /** For a worker's dedicated liveness connection: the pool's settings plus TCP keepalives. */
+  livenessConfig: pg.ClientConfig;
+  durability: DurabilityReport;
+}
+
+/**
+ * Reads the server's durability defaults on an untuned connection, then opens the pool with
+ * longrun's settings and checks on a pooled connection that they took.
+ */
+export async function openPool(options: PoolOptions): Promise<OpenedPool> {
+  const parsed = parseStoreUrl(options.url);
+  const translate = (error: unknown, doing: string): LongrunError =>
+    translatePgError(error, doing, parsed.target);
+  const server = await probeServer(parsed, options, translate);
+  const chosen = chooseSynchronousCommit(options, server);
+  const durable = `synchronous_commit=${chosen}`;
+  const config = clientConfig(parsed, { ...options, settings: [durable] });
+  // The server probes an idle liveness connection, so a worker whose host vanished (no FIN, no
+  // RST) loses its lock in about 10 + 3 × 5 s instead of the kernel default of hours.
+  const keepalives = [
+    'tcp_keepalives_idle=10',
+    'tcp_keepalives_interval=5',
+    'tcp_keepalives_count=3',
+  ];
+  const livenessConfig = clientConfig(parsed, { ...options, settings: [durable, ...keepalives] });
+  const pool = new pg.Pool({ ...config, max: options.poolSize });
+  // A pooled connection that dies (server restart, pg_terminate_backend) emits 'error'; with no
+  // listener Node would crash the process. The pool drops it and the next query reconnects.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
+  try {
+    const shown = await pool.query(`SELECT current_setting('synchronous_commit') AS value`);
+    const actual = String((shown.rows[0] as { value: unknown }).value);
+    const durability = checkDurability(options, server, chosen, actual);
+    return { pool, target: parsed.target, livenessConfig, durability };
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw translate(error, 'opening the PostgreSQL connection pool');
+  }
+}
+
+async function probeServer(
+  parsed: ParsedUrl,
+  options: PoolOptions,
+  translate: (error: unknown, doing: string) => LongrunError,
+): Promise<ServerDurability> {
+  const client = new pg.Client(clientConfig(parsed, { ...options, settings: [] }));
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return await readServerDurability(client);
+  } catch (error) {
+    throw translate(error, 'connecting to PostgreSQL');
+  } finally {
+    await client.end().catch(() => {});
+  }
 }

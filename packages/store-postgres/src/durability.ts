@@ -30,7 +30,10 @@ export async function readServerDurability(client: ClientBase): Promise<ServerDu
  * is kept. `local` and `remote_write` also flush locally, but are replaced by `on` so that a
  * failover to a synchronous standby loses nothing acknowledged.
  */
-export function chooseSynchronousCommit(options: PostgresDurabilityOptions, server: ServerDurability): string {
+export function chooseSynchronousCommit(
+  options: PostgresDurabilityOptions,
+  server: ServerDurability,
+): string {
   const unsafe = options.allowUnsafeDurability;
   if (unsafe !== undefined && unsafe !== 'synchronous_commit=off') {
     throw new LongrunError(
@@ -67,12 +70,20 @@ export function checkDurability(
   }
   const notes: string[] = [];
   if (server.synchronousCommit === actual) {
-    notes.push(`server default synchronous_commit=${actual}; longrun sets it on every connection anyway, so a role or database setting cannot weaken it`);
+    notes.push(
+      `server default synchronous_commit=${actual}; longrun sets it on every connection anyway, so a role or database setting cannot weaken it`,
+    );
   } else {
-    notes.push(`server default synchronous_commit=${server.synchronousCommit} overridden to ${actual} on every longrun connection`);
+    notes.push(
+      `server default synchronous_commit=${server.synchronousCommit} overridden to ${actual} on every longrun connection`,
+    );
   }
-  if (optedOut) notes.push('synchronous_commit=off by explicit opt-out: a server crash may drop the last acknowledged commits');
-  if (server.fsync !== 'on') notes.push(`server runs with fsync=${server.fsync}: a crash may corrupt the database`);
+  if (optedOut)
+    notes.push(
+      'synchronous_commit=off by explicit opt-out: a server crash may drop the last acknowledged commits',
+    );
+  if (server.fsync !== 'on')
+    notes.push(`server runs with fsync=${server.fsync}: a crash may corrupt the database`);
   return {
     safe: !optedOut && server.fsync === 'on',
     settings: {

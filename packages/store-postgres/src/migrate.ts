@@ -9,14 +9,23 @@ import type { SchemaName } from './schema-name.ts';
  * second finds nothing to do. Key 0 is never a worker's lock key (those start at 1). Refuses a
  * newer schema. `nowMs` is null to use the server's clock.
  */
-export async function migratePostgres(client: ClientBase, s: SchemaName, nowMs: number | null): Promise<void> {
+export async function migratePostgres(
+  client: ClientBase,
+  s: SchemaName,
+  nowMs: number | null,
+): Promise<void> {
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1::int, 0)', [s.lockNamespace]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${s.quoted}`);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${s.quoted}.longrun_meta (key text PRIMARY KEY, value text NOT NULL)`);
-    const found = await client.query(`SELECT value FROM ${s.quoted}.longrun_meta WHERE key = 'schema_version'`);
-    const current = found.rows.length === 0 ? 0 : Number((found.rows[0] as { value: string }).value);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${s.quoted}.longrun_meta (key text PRIMARY KEY, value text NOT NULL)`,
+    );
+    const found = await client.query(
+      `SELECT value FROM ${s.quoted}.longrun_meta WHERE key = 'schema_version'`,
+    );
+    const current =
+      found.rows.length === 0 ? 0 : Number((found.rows[0] as { value: string }).value);
     if (current > latestSchemaVersion) {
       throw new LongrunError(
         'SCHEMA_TOO_NEW',

@@ -3,7 +3,14 @@ import { sessionStoreContract } from '@longrun/store-conformance';
 import { event, isLongrunError, workerId, type SessionStore } from '@longrun/core';
 import { PostgresStore } from './postgres-store.ts';
 import { latestSchemaVersion } from './migrations.ts';
-import { describeWithServer, dropSchema, probeTestServer, randomSchema, testUrl, withAdmin } from './test-server.ts';
+import {
+  describeWithServer,
+  dropSchema,
+  probeTestServer,
+  randomSchema,
+  testUrl,
+  withAdmin,
+} from './test-server.ts';
 
 const unavailable = await probeTestServer();
 
@@ -20,7 +27,9 @@ describeWithServer('postgres', unavailable, () => {
         },
         async writeNewerSchemaVersion() {
           await withAdmin((c) =>
-            c.query(`UPDATE "${schema}".longrun_meta SET value = $1 WHERE key = 'schema_version'`, [String(latestSchemaVersion + 1)]),
+            c.query(`UPDATE "${schema}".longrun_meta SET value = $1 WHERE key = 'schema_version'`, [
+              String(latestSchemaVersion + 1),
+            ]),
           );
         },
         async drop() {
@@ -38,16 +47,28 @@ describeWithServer('postgres store specifics', unavailable, () => {
     for (const step of cleanup.splice(0).reverse()) await step();
   });
 
-  async function openStore(options: { url?: string; applicationName?: string } = {}): Promise<PostgresStore> {
+  async function openStore(
+    options: { url?: string; applicationName?: string } = {},
+  ): Promise<PostgresStore> {
     const schema = randomSchema();
-    const store = await PostgresStore.open({ url: options.url ?? testUrl, schema, applicationName: options.applicationName });
-    cleanup.push(() => dropSchema(schema), () => store.close());
+    const store = await PostgresStore.open({
+      url: options.url ?? testUrl,
+      schema,
+      applicationName: options.applicationName,
+    });
+    cleanup.push(
+      () => dropSchema(schema),
+      () => store.close(),
+    );
     return store;
   }
 
   it('runs every connection with synchronous_commit=on and reports the default it overrode', async () => {
     const store = await openStore();
-    expect(store.durability()).toMatchObject({ safe: true, settings: { synchronous_commit: 'on' } });
+    expect(store.durability()).toMatchObject({
+      safe: true,
+      settings: { synchronous_commit: 'on' },
+    });
     // A connection whose default is off (as a role or database setting would make it) is overridden.
     const url = new URL(testUrl);
     url.searchParams.set('options', '-c synchronous_commit=off');
@@ -56,18 +77,29 @@ describeWithServer('postgres store specifics', unavailable, () => {
       safe: true,
       settings: { synchronous_commit: 'on', 'synchronous_commit (server default)': 'off' },
     });
-    expect(relaxedByDefault.durability().notes.join(' ')).toMatch(/synchronous_commit=off overridden to on/);
+    expect(relaxedByDefault.durability().notes.join(' ')).toMatch(
+      /synchronous_commit=off overridden to on/,
+    );
   });
 
   it('turns synchronous_commit off only when opted out by name', async () => {
     const schema = randomSchema();
-    const optedOut = await PostgresStore.open({ url: testUrl, schema, allowUnsafeDurability: 'synchronous_commit=off' });
-    expect(optedOut.durability()).toMatchObject({ safe: false, settings: { synchronous_commit: 'off' } });
+    const optedOut = await PostgresStore.open({
+      url: testUrl,
+      schema,
+      allowUnsafeDurability: 'synchronous_commit=off',
+    });
+    expect(optedOut.durability()).toMatchObject({
+      safe: false,
+      settings: { synchronous_commit: 'off' },
+    });
     await optedOut.close();
     await dropSchema(schema);
-    const error = await PostgresStore.open({ url: testUrl, schema, allowUnsafeDurability: 'fsync=off' as never }).catch(
-      (e: unknown) => e,
-    );
+    const error = await PostgresStore.open({
+      url: testUrl,
+      schema,
+      allowUnsafeDurability: 'fsync=off' as never,
+    }).catch((e: unknown) => e);
     expect(isLongrunError(error, 'INVALID_ARGUMENT')).toBe(true);
   });
 
@@ -78,18 +110,23 @@ describeWithServer('postgres store specifics', unavailable, () => {
       expect((error as Error).message).toContain('postgres://user:password@host:5432/database');
     }
     const started = Date.now();
-    const refused = await PostgresStore.open({ url: 'postgres://postgres:secret@127.0.0.1:1/test' }).catch((e: unknown) => e);
+    const refused = await PostgresStore.open({
+      url: 'postgres://postgres:secret@127.0.0.1:1/test',
+    }).catch((e: unknown) => e);
     expect(isLongrunError(refused, 'STORE_UNAVAILABLE')).toBe(true);
     expect((refused as { retryable: boolean }).retryable).toBe(true);
     expect((refused as Error).message).toMatch(/127\.0\.0\.1:1\/test.*host, port/);
     expect((refused as Error).message).not.toContain('secret');
     // A non-routable address: without a connect timeout this would hang for minutes.
-    const blackhole = await PostgresStore.open({ url: 'postgres://postgres@10.255.255.1:5432/test', connectTimeoutMs: 300 }).catch(
-      (e: unknown) => e,
-    );
+    const blackhole = await PostgresStore.open({
+      url: 'postgres://postgres@10.255.255.1:5432/test',
+      connectTimeoutMs: 300,
+    }).catch((e: unknown) => e);
     expect(isLongrunError(blackhole, 'STORE_UNAVAILABLE')).toBe(true);
     expect(Date.now() - started).toBeLessThan(3000);
-    const badSchema = await PostgresStore.open({ url: testUrl, schema: 'Robert"; DROP' }).catch((e: unknown) => e);
+    const badSchema = await PostgresStore.open({ url: testUrl, schema: 'Robert"; DROP' }).catch(
+      (e: unknown) => e,
+    );
     expect(isLongrunError(badSchema, 'INVALID_ARGUMENT')).toBe(true);
   });
 
@@ -109,18 +146,36 @@ describeWithServer('postgres store specifics', unavailable, () => {
     // An unhandled 'error' event from pg would crash the worker; Vitest fails the run on one.
     const applicationName = randomSchema('lr_app');
     const store = await openStore({ applicationName });
-    const sessions = await Promise.all([0, 1, 2, 3].map(() => store.createSession({ agent: 'chaos', input: null })));
+    const sessions = await Promise.all(
+      [0, 1, 2, 3].map(() => store.createSession({ agent: 'chaos', input: null })),
+    );
     const leases = await Promise.all(sessions.map((s) => store.claim(s.id, workerId('w'), 60_000)));
     const terminate = (): Promise<unknown> =>
       withAdmin((c) =>
-        c.query('SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = $1', [applicationName]),
+        c.query(
+          'SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = $1',
+          [applicationName],
+        ),
       );
     const failures: unknown[] = [];
     const appendAll = (round: number): Promise<void>[] =>
       leases.map(async (lease) => {
         const head = (await store.getSession(lease!.sessionId)).headSeq;
         await store
-          .append({ fence: lease!, expectedSeq: head, events: [event('tool.completed', { step: round, callIndex: 0, tool: 't', ok: true, output: null, attempt: 1 })] })
+          .append({
+            fence: lease!,
+            expectedSeq: head,
+            events: [
+              event('tool.completed', {
+                step: round,
+                callIndex: 0,
+                tool: 't',
+                ok: true,
+                output: null,
+                attempt: 1,
+              }),
+            ],
+          })
           .catch((e: unknown) => failures.push(e));
       });
     for (let round = 0; round < 5; round++) {
@@ -128,7 +183,9 @@ describeWithServer('postgres store specifics', unavailable, () => {
     }
     // Every failure is a retryable STORE_UNAVAILABLE (or a SEQ_CONFLICT when the dropped append had committed).
     for (const failure of failures) {
-      expect(isLongrunError(failure, 'STORE_UNAVAILABLE') || isLongrunError(failure, 'SEQ_CONFLICT')).toBe(true);
+      expect(
+        isLongrunError(failure, 'STORE_UNAVAILABLE') || isLongrunError(failure, 'SEQ_CONFLICT'),
+      ).toBe(true);
       if (isLongrunError(failure, 'STORE_UNAVAILABLE')) expect(failure.retryable).toBe(true);
     }
     await terminate();
@@ -140,9 +197,13 @@ describeWithServer('postgres store specifics', unavailable, () => {
     let written = 0;
     for (let attempt = 0; attempt < 5 && written === 0; attempt++) {
       const head = (await store.getSession(leases[0]!.sessionId)).headSeq;
-      written = await store
-        .append({ fence: leases[0]!, expectedSeq: head, events: [] })
-        .then((r) => r.headSeq, (e: unknown) => (isLongrunError(e, 'STORE_UNAVAILABLE') ? 0 : Promise.reject(e)));
+      written = await store.append({ fence: leases[0]!, expectedSeq: head, events: [] }).then(
+        (r) => r.headSeq,
+        (e: unknown) => {
+          if (isLongrunError(e, 'STORE_UNAVAILABLE')) return 0;
+          throw e;
+        },
+      );
     }
     expect(written).toBeGreaterThan(0);
   });

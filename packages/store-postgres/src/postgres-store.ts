@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import {
   LongrunError,
   checkCount,
   checkFence,
   checkLeaseMs,
   checkName,
-  effectiveStatus,
   encodeAppend,
   encodePayload,
   newSessionId,
@@ -27,18 +26,31 @@ import {
   type SessionRecord,
   type SessionStore,
   type Signal,
-  type StatusChange,
   type StoredEvent,
   type WorkerId,
   type WorkerRegistration,
 } from '@longrun/core';
-import { clientConfig, parseStoreUrl, type ParsedUrl } from './connection-config.ts';
-import { checkDurability, chooseSynchronousCommit, readServerDurability, type PostgresDurabilityOptions } from './durability.ts';
+import { openPool, type OpenedPool } from './connection.ts';
+import type { PostgresDurabilityOptions } from './durability.ts';
 import { migratePostgres } from './migrate.ts';
-import { num, toCheckpoint, toEffect, toEvent, toSession, toSignal, type Row } from './rows.ts';
+import {
+  num,
+  toCheckpoint,
+  toEffect,
+  toEvent,
+  toLease,
+  toSession,
+  toSignal,
+  type Row,
+} from './rows.ts';
 import { schemaName, type SchemaName } from './schema-name.ts';
-import { statements, type Statements } from './sql.ts';
-import { isConnectionError, translatePgError, wasNeverSent, type ServerTarget } from './translate-error.ts';
+import { appendParams, statements, type Statements } from './sql.ts';
+import {
+  isConnectionError,
+  translatePgError,
+  wasNeverSent,
+  type ServerTarget,
+} from './translate-error.ts';
 import { WorkerLiveness } from './worker-liveness.ts';
 
 export interface PostgresStoreOptions extends PostgresDurabilityOptions {
@@ -56,12 +68,8 @@ export interface PostgresStoreOptions extends PostgresDurabilityOptions {
   connectTimeoutMs?: number;
 }
 
-interface Internals {
-  pool: pg.Pool;
+interface Internals extends OpenedPool {
   schema: SchemaName;
-  target: ServerTarget;
-  clientConfig: pg.ClientConfig;
-  durability: DurabilityReport;
 }
 
 /** Reads are retried on a dropped connection; writes only when pg proves it never sent them. */
@@ -73,6 +81,7 @@ const maxAttempts = 3;
  * The scale-out session store on PostgreSQL. Every multi-statement write is a plpgsql function
  * (see migrations.ts) so that it costs one round trip and runs as one transaction; claims use
  * FOR UPDATE SKIP LOCKED; a registered worker's liveness is a session-level advisory lock.
+ * (A little over 400 lines: one short method per port operation; the logic lives in SQL.)
  */
 export class PostgresStore implements SessionStore {
   readonly kind = 'postgres';
@@ -82,7 +91,7 @@ export class PostgresStore implements SessionStore {
   readonly #schema: SchemaName;
   readonly #sql: Statements;
   readonly #target: ServerTarget;
-  readonly #clientConfig: pg.ClientConfig;
+  readonly #livenessConfig: pg.ClientConfig;
   readonly #clock: Clock | undefined;
   readonly #durability: DurabilityReport;
   readonly #workers = new Set<WorkerLiveness>();
@@ -94,38 +103,27 @@ export class PostgresStore implements SessionStore {
     this.schema = internals.schema.name;
     this.#sql = statements(internals.schema);
     this.#target = internals.target;
-    this.#clientConfig = internals.clientConfig;
+    this.#livenessConfig = internals.livenessConfig;
     this.#clock = options.clock;
     this.#durability = internals.durability;
   }
 
   /** Connects, enforces durability, and creates or upgrades the schema. */
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
-    const parsed = parseStoreUrl(options?.url);
     const schema = schemaName(options.schema);
-    const poolSize = checkCount('poolSize', options.poolSize ?? 10, 1);
-    const settings = {
+    const opened = await openPool({
+      ...options,
+      poolSize: checkCount('poolSize', options.poolSize ?? 10, 1),
       applicationName: options.applicationName ?? 'longrun',
       connectTimeoutMs: checkCount('connectTimeoutMs', options.connectTimeoutMs ?? 5000, 1),
-    };
-    const translate = (error: unknown, doing: string): LongrunError => translatePgError(error, doing, parsed.target);
-    const server = await probeServer(parsed, settings, translate);
-    const chosen = chooseSynchronousCommit(options, server);
-    const config = clientConfig(parsed, { ...settings, settings: [`synchronous_commit=${chosen}`] });
-    const pool = new pg.Pool({ ...config, max: poolSize });
-    // A pooled connection that dies (server restart, pg_terminate_backend) emits 'error'; with no
-    // listener Node would crash the process. The pool drops it and the next query reconnects.
-    pool.on('error', () => {});
-    pool.on('connect', (client) => client.on('error', () => {}));
+    });
+    const store = new PostgresStore(options, { ...opened, schema });
     try {
-      const shown = await pool.query('SELECT current_setting($1) AS value', ['synchronous_commit']);
-      const durability = checkDurability(options, server, chosen, String((shown.rows[0] as Row).value));
-      const store = new PostgresStore(options, { pool, schema, target: parsed.target, clientConfig: config, durability });
       await store.migrate();
       return store;
     } catch (error) {
-      await pool.end().catch(() => {});
-      throw translate(error, `opening the PostgreSQL store (schema ${schema.name})`);
+      await store.close();
+      throw error;
     }
   }
 
@@ -155,7 +153,7 @@ export class PostgresStore implements SessionStore {
 
   async nowMs(): Promise<number> {
     if (this.#clock !== undefined) return this.#clock.nowMs();
-    const rows = await this.#query('reading the clock', 'nowMs', [null], 'read');
+    const rows = await this.#read('reading the clock', 'nowMs', [null]);
     return num((rows[0] as Row).ms, 'now');
   }
 
@@ -170,17 +168,25 @@ export class PostgresStore implements SessionStore {
     const id = input.id === undefined ? newSessionId() : toSessionId(input.id);
     const agent = checkName('agent', input.agent);
     const data = encodePayload({ agent, input: input.input }, 'session input');
-    const rows = await this.#query('creating a session', 'createSession', [this.#nowParam(), id, agent, data], 'write');
+    const rows = await this.#write('creating a session', 'createSession', [
+      this.#nowParam(),
+      id,
+      agent,
+      data,
+    ]);
     const row = rows[0];
     if (row === undefined) {
-      throw new LongrunError('INVALID_STATE', `session ${id} already exists; create it without an id or pick another`);
+      throw new LongrunError(
+        'INVALID_STATE',
+        `session ${id} already exists; create it without an id or pick another`,
+      );
     }
     return toSession(row);
   }
 
   async getSession(id: SessionId): Promise<SessionRecord> {
     const checked = toSessionId(id);
-    const row = (await this.#query('reading a session', 'getSession', [checked], 'read'))[0];
+    const row = (await this.#read('reading a session', 'getSession', [checked]))[0];
     if (row === undefined) throw new LongrunError('NOT_FOUND', `session ${checked} does not exist`);
     return toSession(row);
   }
@@ -188,7 +194,11 @@ export class PostgresStore implements SessionStore {
   async listSessions(query: ListSessionsQuery = {}): Promise<SessionRecord[]> {
     const limit = Math.min(checkCount('limit', query.limit ?? 100, 1), 1000);
     const after = query.afterId === undefined ? null : toSessionId(query.afterId);
-    const rows = await this.#query('listing sessions', 'listSessions', [query.status ?? null, after, limit], 'read');
+    const rows = await this.#read('listing sessions', 'listSessions', [
+      query.status ?? null,
+      after,
+      limit,
+    ]);
     return rows.map(toSession);
   }
 
@@ -196,55 +206,57 @@ export class PostgresStore implements SessionStore {
     const checked = toSessionId(id);
     checkCount('afterSeq', afterSeq);
     checkCount('limit', limit, 1);
-    return (await this.#query('reading events', 'readEvents', [checked, afterSeq, limit], 'read')).map(toEvent);
+    return (await this.#read('reading events', 'readEvents', [checked, afterSeq, limit])).map(
+      toEvent,
+    );
   }
 
   async latestCheckpoint(id: SessionId): Promise<Checkpoint | null> {
-    const row = (await this.#query('reading a checkpoint', 'readCheckpoint', [toSessionId(id)], 'read'))[0];
+    const row = (await this.#read('reading a checkpoint', 'readCheckpoint', [toSessionId(id)]))[0];
     return row === undefined ? null : toCheckpoint(row);
   }
 
   async listEffects(id: SessionId): Promise<EffectRecord[]> {
-    return (await this.#query('reading effect records', 'listEffects', [toSessionId(id)], 'read')).map(toEffect);
+    return (await this.#read('reading effect records', 'listEffects', [toSessionId(id)])).map(
+      toEffect,
+    );
   }
 
   async pendingSignals(id: SessionId, name: string): Promise<Signal[]> {
     const checked = toSessionId(id);
     checkName('signal name', name);
-    return (await this.#query('reading signals', 'pendingSignals', [checked, name], 'read')).map(toSignal);
+    return (await this.#read('reading signals', 'pendingSignals', [checked, name])).map(toSignal);
   }
 
   /** One round trip: the append_events function checks the fence and head and writes everything. */
   async append(request: AppendRequest): Promise<AppendResult> {
     const a = encodeAppend(request);
     const f = checkFence(request.fence);
-    const values = [
-      this.#nowParam(), f.sessionId, f.owner, f.epoch, request.expectedSeq,
-      a.events.map((e) => e.type), a.events.map((e) => e.v), a.events.map((e) => e.data),
-      JSON.stringify(a.effects.map((e) => ({
-        step: e.step, callIndex: e.callIndex, tool: e.tool, effect: e.effect, idempotencyKey: e.idempotencyKey, status: e.status,
-      }))),
-      statusJson(a.status), statusJson(a.status && effectiveStatus(a.status, true)),
-      a.checkpoint?.seq ?? null, a.checkpoint?.state ?? null, a.consumeSignals, a.releaseLease,
-    ];
-    const rows = await this.#query('appending events', 'append', values, 'write');
+    const values = appendParams(this.#nowParam(), f, request.expectedSeq, a);
+    const rows = await this.#write('appending events', 'append', values);
     return { headSeq: a.newHeadSeq, atMs: num((rows[0] as Row).at_ms, 'at_ms') };
   }
 
-  async saveCheckpoint(fence: LeaseFence, checkpoint: { seq: number; state: JsonValue }): Promise<void> {
+  async saveCheckpoint(
+    fence: LeaseFence,
+    checkpoint: { seq: number; state: JsonValue },
+  ): Promise<void> {
     const f = checkFence(fence);
     const seq = checkCount('checkpoint.seq', checkpoint.seq, 1);
     const state = encodePayload(checkpoint.state, 'checkpoint.state');
     const values = [this.#nowParam(), f.sessionId, f.owner, f.epoch, seq, state];
-    await this.#query('saving a checkpoint', 'saveCheckpoint', values, 'write');
+    await this.#write('saving a checkpoint', 'saveCheckpoint', values);
   }
 
-  async registerWorker(workerId: WorkerId, onLost?: (error: Error) => void): Promise<WorkerRegistration> {
+  async registerWorker(
+    workerId: WorkerId,
+    onLost?: (error: Error) => void,
+  ): Promise<WorkerRegistration> {
     this.#assertOpen();
     const worker = new WorkerLiveness(
       toWorkerId(workerId),
       {
-        clientConfig: this.#clientConfig,
+        clientConfig: this.#livenessConfig,
         sql: this.#sql,
         nowParam: () => this.#nowParam(),
         translate: (error, doing) => this.#translate(error, doing),
@@ -267,7 +279,11 @@ export class PostgresStore implements SessionStore {
   async claimNext(owner: WorkerId, leaseMs: number): Promise<Lease | null> {
     const o = toWorkerId(owner);
     checkLeaseMs(leaseMs);
-    const rows = await this.#query('claiming a session', 'claimNext', [this.#nowParam(), o, leaseMs], 'write');
+    const rows = await this.#write('claiming a session', 'claimNext', [
+      this.#nowParam(),
+      o,
+      leaseMs,
+    ]);
     return rows[0] === undefined ? null : toLease(rows[0], o);
   }
 
@@ -275,14 +291,23 @@ export class PostgresStore implements SessionStore {
     const checked = toSessionId(id);
     const o = toWorkerId(owner);
     checkLeaseMs(leaseMs);
-    const rows = await this.#query('claiming a session', 'claimById', [this.#nowParam(), o, leaseMs, checked], 'write');
+    const rows = await this.#write('claiming a session', 'claimById', [
+      this.#nowParam(),
+      o,
+      leaseMs,
+      checked,
+    ]);
     return rows[0] === undefined ? null : toLease(rows[0], o);
   }
 
   async reclaimOwned(owner: WorkerId, leaseMs: number): Promise<Lease[]> {
     const o = toWorkerId(owner);
     checkLeaseMs(leaseMs);
-    const rows = await this.#query('reclaiming sessions', 'reclaimOwned', [this.#nowParam(), o, leaseMs], 'write');
+    const rows = await this.#write('reclaiming sessions', 'reclaimOwned', [
+      this.#nowParam(),
+      o,
+      leaseMs,
+    ]);
     return rows.map((row) => toLease(row, o));
   }
 
@@ -290,18 +315,30 @@ export class PostgresStore implements SessionStore {
     const f = checkFence(fence);
     checkLeaseMs(leaseMs);
     const values = [this.#nowParam(), leaseMs, f.sessionId, f.epoch, f.owner];
-    const row = (await this.#query('renewing a lease', 'renewLease', values, 'write'))[0];
+    const row = (await this.#write('renewing a lease', 'renewLease', values))[0];
     if (row === undefined) {
       // Raises NOT_FOUND or LEASE_LOST, worded as for any fenced write.
-      await this.#query('renewing a lease', 'checkFence', [f.sessionId, f.owner, f.epoch], 'read');
-      throw new LongrunError('INTERNAL', `renewing the lease on ${f.sessionId} changed nothing, yet its fence is current`);
+      await this.#read('renewing a lease', 'checkFence', [f.sessionId, f.owner, f.epoch]);
+      throw new LongrunError(
+        'INTERNAL',
+        `renewing the lease on ${f.sessionId} changed nothing, yet its fence is current`,
+      );
     }
-    return { ...f, expiresAtMs: num(row.lease_expires_at_ms, 'lease_expires_at_ms'), headSeq: num(row.head_seq, 'head_seq') };
+    return {
+      ...f,
+      expiresAtMs: num(row.lease_expires_at_ms, 'lease_expires_at_ms'),
+      headSeq: num(row.head_seq, 'head_seq'),
+    };
   }
 
   async releaseLease(fence: LeaseFence): Promise<void> {
     const f = checkFence(fence);
-    await this.#query('releasing a lease', 'releaseLease', [this.#nowParam(), f.sessionId, f.epoch, f.owner], 'write');
+    await this.#write('releasing a lease', 'releaseLease', [
+      this.#nowParam(),
+      f.sessionId,
+      f.epoch,
+      f.owner,
+    ]);
   }
 
   async sendSignal(id: SessionId, name: string, payload: JsonValue): Promise<Signal> {
@@ -310,8 +347,14 @@ export class PostgresStore implements SessionStore {
     const encoded = encodePayload(payload, 'signal payload');
     const signalId = `sig_${randomUUID().replaceAll('-', '')}`;
     const values = [this.#nowParam(), signalId, checked, name, encoded];
-    const rows = await this.#query('sending a signal', 'sendSignal', values, 'write');
-    return { id: signalId, sessionId: checked, name, payload, createdAtMs: num((rows[0] as Row).created_at_ms, 'created_at_ms') };
+    const rows = await this.#write('sending a signal', 'sendSignal', values);
+    return {
+      id: signalId,
+      sessionId: checked,
+      name,
+      payload,
+      createdAtMs: num((rows[0] as Row).created_at_ms, 'created_at_ms'),
+    };
   }
 
   // ---- internals ----
@@ -321,20 +364,36 @@ export class PostgresStore implements SessionStore {
     return this.#clock === undefined ? null : this.#clock.nowMs();
   }
 
+  #read(doing: string, name: keyof Statements, values: unknown[]): Promise<Row[]> {
+    return this.#query(doing, name, values, 'read');
+  }
+
+  #write(doing: string, name: keyof Statements, values: unknown[]): Promise<Row[]> {
+    return this.#query(doing, name, values, 'write');
+  }
+
   /**
    * Runs one named statement (prepared once per pooled connection). A statement pg never sent,
    * e.g. on a pooled connection that had died while idle, is retried on a fresh connection; a
    * read is also retried when the connection dropped mid-flight. A write whose connection dropped
    * is not: it may have committed, and only the caller can tell (by re-reading).
    */
-  async #query(doing: string, name: keyof Statements, values: unknown[], retry: Retry): Promise<Row[]> {
+  async #query(
+    doing: string,
+    name: keyof Statements,
+    values: unknown[],
+    retry: Retry,
+  ): Promise<Row[]> {
     this.#assertOpen();
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await this.#pool.query<Row>({ name: `longrun_${name}`, text: this.#sql[name], values });
-        return result.rows;
+        const query = { name: `longrun_${name}`, text: this.#sql[name], values };
+        return (await this.#pool.query<Row>(query)).rows;
       } catch (error) {
-        const again = attempt < maxAttempts && !this.#closed && (wasNeverSent(error) || (retry === 'read' && isConnectionError(error)));
+        const again =
+          attempt < maxAttempts &&
+          !this.#closed &&
+          (wasNeverSent(error) || (retry === 'read' && isConnectionError(error)));
         if (!again) throw this.#translate(error, doing);
       }
     }
@@ -345,41 +404,9 @@ export class PostgresStore implements SessionStore {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new LongrunError('STORE_UNAVAILABLE', 'the PostgreSQL store is closed', { retryable: false });
+    if (this.#closed)
+      throw new LongrunError('STORE_UNAVAILABLE', 'the PostgreSQL store is closed', {
+        retryable: false,
+      });
   }
-}
-
-/** Reads the server's own durability defaults on a connection longrun has not tuned. */
-async function probeServer(
-  parsed: ParsedUrl,
-  settings: { applicationName: string; connectTimeoutMs: number },
-  translate: (error: unknown, doing: string) => LongrunError,
-): Promise<Awaited<ReturnType<typeof readServerDurability>>> {
-  const client = new pg.Client(clientConfig(parsed, { ...settings, settings: [] }));
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    return await readServerDurability(client);
-  } catch (error) {
-    throw translate(error, 'connecting to PostgreSQL');
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-function toLease(row: Row, owner: WorkerId): Lease {
-  return {
-    sessionId: toSessionId(row.id),
-    owner,
-    epoch: num(row.lease_epoch, 'lease_epoch'),
-    expiresAtMs: num(row.lease_expires_at_ms, 'lease_expires_at_ms'),
-    headSeq: num(row.head_seq, 'head_seq'),
-  };
-}
-
-/** A StatusChange as the JSON append_events reads, with every field present. */
-function statusJson(status: StatusChange | undefined): string | null {
-  if (status === undefined) return null;
-  const { status: s, reason = null, wakeAtMs = null, waitingFor = null } = status;
-  return JSON.stringify({ status: s, reason, wakeAtMs, waitingFor });
 }

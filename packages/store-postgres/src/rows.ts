@@ -8,10 +8,12 @@ import {
   type EffectClass,
   type EffectStatus,
   type EventType,
+  type Lease,
   type SessionRecord,
   type SessionStatus,
   type Signal,
   type StoredEvent,
+  type WorkerId,
 } from '@longrun/core';
 
 // The one place rows become port types. pg returns int8 (bigint) as a string, to avoid losing
@@ -27,7 +29,8 @@ export function num(v: unknown, column = 'value'): number {
   return n;
 }
 
-const numOrNull = (v: unknown, column: string): number | null => (v === null ? null : num(v, column));
+const numOrNull = (v: unknown, column: string): number | null =>
+  v === null ? null : num(v, column);
 const strOrNull = (v: unknown): string | null => (v === null ? null : (v as string));
 
 export function toSession(row: Row): SessionRecord {
@@ -60,7 +63,11 @@ export function toEvent(row: Row): StoredEvent {
 }
 
 export function toCheckpoint(row: Row): Checkpoint {
-  return { sessionId: sessionId(row.session_id), seq: num(row.seq, 'seq'), state: decodePayload(row.state as string) };
+  return {
+    sessionId: sessionId(row.session_id),
+    seq: num(row.seq, 'seq'),
+    state: decodePayload(row.state as string),
+  };
 }
 
 export function toEffect(row: Row): EffectRecord {
@@ -84,5 +91,15 @@ export function toSignal(row: Row): Signal {
     name: row.name as string,
     payload: decodePayload(row.payload as string),
     createdAtMs: num(row.created_at_ms, 'created_at_ms'),
+  };
+}
+
+export function toLease(row: Row, owner: WorkerId): Lease {
+  return {
+    sessionId: sessionId(row.id),
+    owner,
+    epoch: num(row.lease_epoch, 'lease_epoch'),
+    expiresAtMs: num(row.lease_expires_at_ms, 'lease_expires_at_ms'),
+    headSeq: num(row.head_seq, 'head_seq'),
   };
 }

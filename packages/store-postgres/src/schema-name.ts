@@ -26,7 +26,11 @@ export function schemaName(name: string | undefined): SchemaName {
       `schema must be a lower-case SQL identifier (letters, digits, '_'; not starting with pg_), got ${JSON.stringify(value)}`,
     );
   }
-  return { name: value, quoted: `"${value}"`, lockNamespace: fnv1a(`longrun:${value}`) & 0x7fffffff };
+  return {
+    name: value,
+    quoted: `"${value}"`,
+    lockNamespace: fnv1a(`longrun:${value}`) & 0x7fffffff,
+  };
 }
 
 /** 32-bit FNV-1a: stable across processes and versions; two schemas colliding is a 1-in-2^31 chance. */

@@ -1,9 +1,16 @@
+import {
+  effectiveStatus,
+  type EncodedAppend,
+  type LeaseFence,
+  type StatusChange,
+} from '@longrun/core';
 import type { SchemaName } from './schema-name.ts';
 
 /**
- * Every statement the Postgres store runs, for one schema. In each statement that needs the time,
- * `$1` is the injected time or NULL for the server's clock; the `now` CTE evaluates it once per statement (a CTE calling a
- * volatile function is materialized, so every comparison in the statement sees the same instant).
+ * Every statement the Postgres store runs, for one schema. In each statement that needs the
+ * time, `$1` is the injected time or NULL for the server's clock; the `now` CTE evaluates it once
+ * per statement (a CTE calling a volatile function is materialized, so every comparison in the
+ * statement sees the same instant).
  *
  * The claim rule is the SQLite store's: a session is claimable when it is queued or running (a
  * running one whose lease lapsed had a worker die), or waiting on a timer that is due — and
@@ -16,7 +23,9 @@ export type Statements = ReturnType<typeof statements>;
 export function statements(schema: SchemaName) {
   const s = schema.quoted;
   const now = `now AS (SELECT ${s}.now_ms($1::bigint) AS ms)`;
-  // Registered workers whose liveness lock is not held. Materialized: pg_locks is read once.
+  // Registered workers whose liveness lock is not held. Materialized, so pg_locks (which briefly
+  // locks the whole lock table) is read at most once per statement, and only when some candidate
+  // session has a live lease (CTEs run lazily, and the OR below reaches it last).
   const deadOwners = `dead AS MATERIALIZED (
     SELECT w.worker_id FROM ${s}.workers w WHERE NOT EXISTS (
       SELECT 1 FROM pg_locks l
@@ -74,10 +83,61 @@ export function statements(schema: SchemaName) {
     releaseLease: `WITH ${now}
       UPDATE ${s}.sessions t SET lease_owner = NULL, lease_expires_at_ms = NULL, updated_at_ms = now.ms
       FROM now WHERE t.id = $2 AND t.lease_epoch = $3 AND t.lease_owner = $4`,
-    registerWorker: `WITH ${now}
-      INSERT INTO ${s}.workers (worker_id, registered_at_ms) SELECT $2::text, now.ms FROM now
-      ON CONFLICT (worker_id) DO UPDATE SET registered_at_ms = excluded.registered_at_ms
-      RETURNING lock_key`,
-    tryWorkerLock: `SELECT pg_try_advisory_lock(${schema.lockNamespace}, $1::int) AS locked`,
+    // Row and lock in one statement: whenever another connection can see the row, it can also
+    // see the lock, so pruneWorkers never mistakes a worker that is registering for a dead one.
+    registerWorker: `WITH ${now},
+      registered AS (INSERT INTO ${s}.workers (worker_id, registered_at_ms) SELECT $2::text, now.ms FROM now
+        ON CONFLICT (worker_id) DO UPDATE SET registered_at_ms = excluded.registered_at_ms
+        RETURNING lock_key)
+      SELECT lock_key, pg_try_advisory_lock(${schema.lockNamespace}, lock_key) AS locked FROM registered`,
+    // Dead workers that hold no lease are forgotten, so the claim rule's scan of workers stays
+    // as small as the live fleet (worker ids may be fresh on every process start).
+    pruneWorkers: `WITH ${deadOwners}
+      DELETE FROM ${s}.workers w USING dead
+      WHERE w.worker_id = dead.worker_id
+        AND NOT EXISTS (SELECT 1 FROM ${s}.sessions c WHERE c.lease_owner = w.worker_id)`,
   } as const;
+}
+
+/** The parameters of `append`, in the order append_events takes them. */
+export function appendParams(
+  nowMs: number | null,
+  fence: LeaseFence,
+  expectedSeq: number,
+  a: EncodedAppend,
+): unknown[] {
+  const effects = a.effects.map((e) => ({
+    step: e.step,
+    callIndex: e.callIndex,
+    tool: e.tool,
+    effect: e.effect,
+    idempotencyKey: e.idempotencyKey,
+    status: e.status,
+  }));
+  return [
+    nowMs,
+    fence.sessionId,
+    fence.owner,
+    fence.epoch,
+    expectedSeq,
+    a.events.map((e) => e.type),
+    a.events.map((e) => e.v),
+    a.events.map((e) => e.data),
+    JSON.stringify(effects),
+    statusJson(a.status),
+    // The status to take instead if the signal it would wait for is already pending: core's
+    // effectiveStatus decides it, so the rule lives in one place; SQL only checks the inbox.
+    statusJson(a.status && effectiveStatus(a.status, true)),
+    a.checkpoint?.seq ?? null,
+    a.checkpoint?.state ?? null,
+    a.consumeSignals,
+    a.releaseLease,
+  ];
+}
+
+/** A StatusChange as the JSON append_events reads, with every field present. */
+function statusJson(status: StatusChange | undefined): string | null {
+  if (status === undefined) return null;
+  const { status: s, reason = null, wakeAtMs = null, waitingFor = null } = status;
+  return JSON.stringify({ status: s, reason, wakeAtMs, waitingFor });
 }

@@ -25,7 +25,11 @@ export async function probeTestServer(): Promise<string | null> {
 }
 
 /** Runs `define` when the server is up; otherwise reports the suite as not run (failing in CI). */
-export function describeWithServer(title: string, unavailable: string | null, define: () => void): void {
+export function describeWithServer(
+  title: string,
+  unavailable: string | null,
+  define: () => void,
+): void {
   if (unavailable === null) {
     describe(title, define);
     return;
@@ -63,7 +67,11 @@ export async function dropSchema(schema: string): Promise<void> {
 }
 
 /** Polls `check` every `everyMs` until it returns a value, for at most `withinMs`; bounded. */
-export async function eventually<T>(check: () => Promise<T | null | undefined>, withinMs = 10_000, everyMs = 25): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | null | undefined>,
+  withinMs = 10_000,
+  everyMs = 25,
+): Promise<T> {
   const deadline = Date.now() + withinMs;
   for (;;) {
     const value = await check();

@@ -23,8 +23,17 @@ const fromStoreState = {
 
 // Socket-level failures: the server is down, unreachable, or the connection dropped.
 const networkCodes = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH',
-  'ENETUNREACH', 'ENETDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENOENT',
 ]);
 
 // pg reports a dropped or never-established connection only in words.
@@ -49,7 +58,13 @@ export interface ServerTarget {
 export function isConnectionError(error: unknown): boolean {
   const e = (error ?? {}) as PgDriverError;
   const code = typeof e.code === 'string' ? e.code : '';
-  if (networkCodes.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') {
+  if (
+    networkCodes.has(code) ||
+    code.startsWith('08') ||
+    code === '57P01' ||
+    code === '57P02' ||
+    code === '57P03'
+  ) {
     return true;
   }
   if (Array.isArray(e.errors) && e.errors.some(isConnectionError)) return true;
@@ -59,18 +74,26 @@ export function isConnectionError(error: unknown): boolean {
 /** True when pg refused the statement before sending it: retrying it cannot apply it twice. */
 export function wasNeverSent(error: unknown): boolean {
   const message = (error as PgDriverError | null)?.message;
-  return typeof message === 'string' && /not queryable|timeout exceeded when trying to connect/i.test(message);
+  return (
+    typeof message === 'string' &&
+    /not queryable|timeout exceeded when trying to connect/i.test(message)
+  );
 }
 
 /** Translates a pg error into a LongrunError, once, at the adapter boundary. */
-export function translatePgError(error: unknown, doing: string, target: ServerTarget): LongrunError {
+export function translatePgError(
+  error: unknown,
+  doing: string,
+  target: ServerTarget,
+): LongrunError {
   if (isLongrunError(error)) return error;
   const e = (error ?? {}) as PgDriverError;
   const code = typeof e.code === 'string' ? e.code : '';
   const message = typeof e.message === 'string' && e.message !== '' ? e.message : describe(error);
   const text = `${doing}: ${message}`;
   const own = fromStoreState[code as keyof typeof fromStoreState];
-  if (own !== undefined) return new LongrunError(own, message, { cause: error, details: parseDetail(e.detail) });
+  if (own !== undefined)
+    return new LongrunError(own, message, { cause: error, details: parseDetail(e.detail) });
   const where = `${target.host}:${target.port}/${target.database}`;
   if (isConnectionError(error)) {
     return new LongrunError(
@@ -82,7 +105,12 @@ export function translatePgError(error: unknown, doing: string, target: ServerTa
   return translateServerError(code, text, where, error);
 }
 
-function translateServerError(code: string, text: string, where: string, error: unknown): LongrunError {
+function translateServerError(
+  code: string,
+  text: string,
+  where: string,
+  error: unknown,
+): LongrunError {
   const unavailable = (hint: string, retryable = true): LongrunError =>
     new LongrunError('STORE_UNAVAILABLE', `${text}. ${hint}`, { cause: error, retryable });
   switch (code) {
@@ -95,24 +123,35 @@ function translateServerError(code: string, text: string, where: string, error: 
     case '53200': // out_of_memory
     case '53300': // too_many_connections
     case '53400': // configuration_limit_exceeded
-      return unavailable(`The server at ${where} is out of resources (memory or connections); retry, or lower poolSize.`);
+      return unavailable(
+        `The server at ${where} is out of resources (memory or connections); retry, or lower poolSize.`,
+      );
     case '40001': // serialization_failure
     case '40P01': // deadlock_detected
     case '55P03': // lock_not_available
     case '57014': // query_canceled (statement_timeout); the transaction rolled back
       return unavailable('The statement was rolled back by the server; retry.');
     case '25006': // read_only_sql_transaction
-      return unavailable(`${where} is a read-only server (a standby?); point the store URL at the primary.`);
+      return unavailable(
+        `${where} is a read-only server (a standby?); point the store URL at the primary.`,
+      );
     case '28000':
     case '28P01':
       return unavailable(`Check the user name and password in the store URL for ${where}.`, false);
     case '3D000':
-      return unavailable(`The database does not exist on ${where}; create it (createdb) or fix the URL.`, false);
+      return unavailable(
+        `The database does not exist on ${where}; create it (createdb) or fix the URL.`,
+        false,
+      );
     case '42501':
-      return unavailable('The database user lacks a privilege longrun needs (CREATE on the database, or on the schema).', false);
+      return unavailable(
+        'The database user lacks a privilege longrun needs (CREATE on the database, or on the schema).',
+        false,
+      );
     default:
       // Class 22 (data exception): input that passed the shared checks but not PostgreSQL's types.
-      if (code.startsWith('22')) return new LongrunError('INVALID_ARGUMENT', text, { cause: error });
+      if (code.startsWith('22'))
+        return new LongrunError('INVALID_ARGUMENT', text, { cause: error });
       return new LongrunError('INTERNAL', text, { cause: error });
   }
 }

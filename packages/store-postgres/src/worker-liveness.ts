@@ -1,7 +1,6 @@
 import pg from 'pg';
 import { LongrunError, type WorkerId, type WorkerRegistration } from '@longrun/core';
 import type { Statements } from './sql.ts';
-import { num } from './rows.ts';
 
 export interface LivenessConfig {
   clientConfig: pg.ClientConfig;
@@ -33,7 +32,11 @@ export class WorkerLiveness implements WorkerRegistration {
   #reconnecting = false;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(workerId: WorkerId, config: LivenessConfig, onLost: ((error: Error) => void) | undefined) {
+  constructor(
+    workerId: WorkerId,
+    config: LivenessConfig,
+    onLost: ((error: Error) => void) | undefined,
+  ) {
     this.workerId = workerId;
     this.#config = config;
     this.#onLost = onLost;
@@ -60,16 +63,20 @@ export class WorkerLiveness implements WorkerRegistration {
     client.on('end', () => this.#dropped(client, new Error('the liveness connection ended')));
     try {
       await client.connect();
-      const registered = await client.query(this.#config.sql.registerWorker, [this.#config.nowParam(), this.workerId]);
-      const lockKey = num((registered.rows[0] as { lock_key: unknown }).lock_key, 'lock_key');
-      const locked = await client.query(this.#config.sql.tryWorkerLock, [lockKey]);
-      if ((locked.rows[0] as { locked: boolean }).locked !== true) {
+      const registered = await client.query(this.#config.sql.registerWorker, [
+        this.#config.nowParam(),
+        this.workerId,
+      ]);
+      const locked = registered.rows[0] as { locked: boolean };
+      if (locked.locked !== true) {
         throw new LongrunError(
           'INVALID_STATE',
           `worker ${this.workerId} is already registered by another live connection; give each worker process its own id`,
           { retryable: true },
         );
       }
+      // Housekeeping only: a failure here leaves a few stale rows for the next registration.
+      await client.query(this.#config.sql.pruneWorkers).catch(() => {});
       return client;
     } catch (error) {
       this.#client = null;

@@ -137,10 +137,13 @@ export interface StoreCapabilities {
   multiHost: boolean;
 }
 
-/** A worker's presence in the store; while it is held, its leases are its own. */
+/**
+ * A worker's presence in the store; while it is held, its leases are its own. Losing it (the
+ * connection dropped and could not be restored) is reported through `registerWorker`'s `onLost`.
+ */
 export interface WorkerRegistration {
   workerId: WorkerId;
-  /** Resolves when the registration was lost (e.g. its connection dropped) and could not be restored. */
+  /** Ends the registration. On stores with connection-scoped liveness, the worker's sessions become claimable at once. */
   close(): Promise<void>;
 }
 

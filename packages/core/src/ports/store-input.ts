@@ -87,6 +87,8 @@ export function encodeAppend(request: AppendRequest): EncodedAppend {
   if (status !== undefined && !sessionStatuses.has(status.status)) {
     throw bad(`status ${JSON.stringify(status.status)} is not a session status`);
   }
+  if (status?.wakeAtMs != null) checkCount('status.wakeAtMs', status.wakeAtMs);
+  if (status?.waitingFor != null) checkName('status.waitingFor', status.waitingFor);
   let checkpoint: EncodedAppend['checkpoint'];
   if (request.checkpoint !== undefined) {
     const seq = checkCount('checkpoint.seq', request.checkpoint.seq, 1);
