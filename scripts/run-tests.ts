@@ -20,8 +20,6 @@ const defaultTimeoutS = 2400;
 const killGraceMs = 10_000;
 /** How long processes vitest started may take to exit after vitest itself has. */
 const leftoverGraceMs = 2_000;
-/** How many skipped test names to print; the count is always printed. */
-const skippedNamesShown = 10;
 
 interface RunOutcome {
   code: number | null;
@@ -42,7 +40,7 @@ interface VitestReport {
     name: string;
     status: string;
     message: string;
-    assertionResults: { status: string; fullName: string }[];
+    assertionResults: { status: string }[];
   }[];
 }
 
@@ -60,7 +58,9 @@ function readTimeoutS(): number {
   const seconds = Number(raw);
   // setTimeout holds at most 2^31-1 ms (about 24 days).
   if (!(seconds > 0 && seconds * 1000 <= 2 ** 31 - 1)) {
-    throw new Error(`LONGRUN_TEST_TIMEOUT_S must be a number of seconds in (0, 2147483], got '${raw}'`);
+    throw new Error(
+      `LONGRUN_TEST_TIMEOUT_S must be a number of seconds in (0, 2147483], got '${raw}'`,
+    );
   }
   return seconds;
 }
@@ -150,16 +150,17 @@ function runVitest(args: string[], timeoutS: number): Promise<RunOutcome> {
 }
 
 function readReport(): VitestReport | string {
-  if (!existsSync(reportPath)) return `vitest wrote no JSON report at ${relative(root, reportPath)}`;
+  const shownPath = relative(root, reportPath);
+  if (!existsSync(reportPath)) return `vitest wrote no JSON report at ${shownPath}`;
   try {
     const report = JSON.parse(readFileSync(reportPath, 'utf8')) as VitestReport;
     const counts = [report.numPassedTests, report.numFailedTests, report.numPendingTests];
     if (!counts.every(Number.isInteger) || !Array.isArray(report.testResults)) {
-      return `${relative(root, reportPath)} is not a Vitest JSON report`;
+      return `${shownPath} is not a Vitest JSON report`;
     }
     return report;
   } catch (error) {
-    return `cannot read ${relative(root, reportPath)}: ${(error as Error).message}`;
+    return `cannot read ${shownPath}: ${(error as Error).message}`;
   }
 }
 
@@ -170,24 +171,15 @@ function summarize(report: VitestReport): Summary {
     skipped: report.numPendingTests + (report.numTodoTests || 0),
     notes: [],
   };
-  const skippedNames: string[] = [];
   for (const file of report.testResults) {
     const path = relative(root, file.name);
-    const tests = file.assertionResults;
     // A file can fail with no failed test: it did not load, or a beforeAll/afterAll hook threw.
-    if (file.status === 'failed' && !tests.some((t) => t.status === 'failed')) {
+    if (file.status === 'failed' && !file.assertionResults.some((t) => t.status === 'failed')) {
       summary.failed += 1;
-      summary.notes.push(`FAILED ${path}: ${file.message.split('\n')[0] || 'failed outside any test'}`);
+      summary.notes.push(
+        `FAILED ${path}: ${file.message.split('\n')[0] || 'failed outside any test'}`,
+      );
     }
-    for (const t of tests) {
-      if (t.status === 'skipped' || t.status === 'pending' || t.status === 'todo') {
-        skippedNames.push(`${path} > ${t.fullName}`);
-      }
-    }
-  }
-  for (const name of skippedNames.slice(0, skippedNamesShown)) summary.notes.push(`skipped: ${name}`);
-  if (skippedNames.length > skippedNamesShown) {
-    summary.notes.push(`skipped: … and ${skippedNames.length - skippedNamesShown} more`);
   }
   return summary;
 }
@@ -205,7 +197,9 @@ function judge(outcome: RunOutcome, report: VitestReport | string): Summary {
   const summary = summarize(report);
   if (outcome.code !== 0 && outcome.signal === null && summary.failed === 0) {
     // Unhandled errors, "no test files found", a bad CLI flag: vitest failed the run without a test.
-    reasons.push(`vitest exited with code ${outcome.code} although no test failed (see its output)`);
+    reasons.push(
+      `vitest exited with code ${outcome.code} although no test failed (see its output)`,
+    );
   }
   if (reasons.length > 0 && summary.failed === 0) summary.failed = 1;
   summary.notes.push(...leaks, ...reasons);
@@ -226,13 +220,11 @@ async function main(): Promise<Summary> {
   return judge(outcome, readReport());
 }
 
-const summary = await main().catch(
-  (error: unknown): Summary => ({
-    passed: 0,
-    failed: 1,
-    skipped: 0,
-    notes: [`run-tests: ${error instanceof Error ? error.message : String(error)}`],
-  }),
-);
+const summary = await main().catch((error: unknown): Summary => ({
+  passed: 0,
+  failed: 1,
+  skipped: 0,
+  notes: [`run-tests: ${error instanceof Error ? error.message : String(error)}`],
+}));
 process.stdout.write(['', ...summary.notes, formatCounts(summary)].join('\n') + '\n');
 process.exitCode = summary.failed > 0 ? 1 : 0;

@@ -9,8 +9,15 @@ import { openStore } from './store-url.ts';
 
 const main = fileURLToPath(new URL('./main.ts', import.meta.url));
 
-function longrun(args: string[], cwd: string): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [main, ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
+function longrun(
+  args: string[],
+  cwd: string,
+): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [main, ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -18,7 +25,10 @@ describe('the longrun command', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'longrun-cli-'));
 
   it('runs the demo to completion, resumes it after a SIGKILL, and lists it', () => {
-    const crashed = longrun(['demo', '--steps', '6', '--delay-ms', '5', '--crash-at-step', '3'], cwd);
+    const crashed = longrun(
+      ['demo', '--steps', '6', '--delay-ms', '5', '--crash-at-step', '3'],
+      cwd,
+    );
     expect(crashed.code).toBeNull(); // killed by its own SIGKILL
     expect(crashed.stdout).toMatch(/SIGKILL now, with the tool call in flight/);
     const resumed = longrun(['demo', '--steps', '6', '--delay-ms', '5'], cwd);
@@ -34,7 +44,10 @@ describe('the longrun command', () => {
   it('reports the durability of the store', () => {
     const r = longrun(['doctor', '--json'], cwd);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ store: 'sqlite', durability: { safe: true, settings: { synchronous: 'FULL' } } });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      store: 'sqlite',
+      durability: { safe: true, settings: { synchronous: 'FULL' } },
+    });
   });
 
   it.each([
@@ -43,15 +56,22 @@ describe('the longrun command', () => {
     [['demo', '--steps', 'many'], 2, /--steps must be a non-negative integer/],
     [['sessions', 'show', '../../etc/passwd'], 2, /session id must be/],
     [['sessions', 'show', 'ses_unknown'], 1, /session ses_unknown does not exist \[NOT_FOUND\]/],
-    [['sessions', 'list', '--store', 'mysql://x'], 2, /unsupported store URL scheme .*STORE_URL_INVALID/s],
+    [
+      ['sessions', 'list', '--store', 'mysql://x'],
+      2,
+      /unsupported store URL scheme .*STORE_URL_INVALID/s,
+    ],
     [['sessions', 'list', '--store', 'postgres://u:secret@127.0.0.1:1/db'], 3, /STORE_UNAVAILABLE/],
-  ] as const)('refuses %j with exit %i and a message that says what to do', (args, code, message) => {
-    const r = longrun([...args], cwd);
-    expect(r.code).toBe(code);
-    expect(r.stderr).toMatch(message);
-    expect(r.stderr).not.toMatch(/secret/);
-    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack traces for expected errors
-  });
+  ] as const)(
+    'refuses %j with exit %i and a message that says what to do',
+    (args, code, message) => {
+      const r = longrun([...args], cwd);
+      expect(r.code).toBe(code);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/secret/);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack traces for expected errors
+    },
+  );
 });
 
 describe('store URLs', () => {

@@ -13,7 +13,10 @@ export function describeEvent(e: StoredEvent, totalSteps?: number): string | nul
     case 'tool.started':
       return null;
     case 'tool.completed': {
-      const again = e.data.attempt > 1 ? ` (attempt ${e.data.attempt}: resumed after a crash, same idempotency key)` : '';
+      const again =
+        e.data.attempt > 1
+          ? ` (attempt ${e.data.attempt}: resumed after a crash, same idempotency key)`
+          : '';
       return `${seq}          ${e.data.ok ? '✓' : '✗'} ${e.data.tool}${again}`;
     }
     case 'tool.interrupted':

@@ -15,8 +15,13 @@ export const exitCodes = {
 
 export function exitCodeFor(error: unknown): number {
   if (isLongrunError(error)) {
-    if (error.code === 'INVALID_ARGUMENT' || error.code === 'STORE_URL_INVALID') return exitCodes.usage;
-    if (error.code === 'STORE_UNAVAILABLE' || error.code === 'SCHEMA_TOO_NEW' || error.code === 'DURABILITY_UNSAFE') {
+    if (error.code === 'INVALID_ARGUMENT' || error.code === 'STORE_URL_INVALID')
+      return exitCodes.usage;
+    if (
+      error.code === 'STORE_UNAVAILABLE' ||
+      error.code === 'SCHEMA_TOO_NEW' ||
+      error.code === 'DURABILITY_UNSAFE'
+    ) {
       return exitCodes.storeUnavailable;
     }
   }

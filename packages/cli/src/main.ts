@@ -19,7 +19,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const load = commands[name];
   if (load === undefined) {
-    process.stderr.write(`longrun: unknown command ${JSON.stringify(name)}; run longrun --help for the list\n`);
+    process.stderr.write(
+      `longrun: unknown command ${JSON.stringify(name)}; run longrun --help for the list\n`,
+    );
     return exitCodes.usage;
   }
   return (await load()).run(rest);

@@ -14,7 +14,10 @@ export const storeUrlHelp =
  * Opens the store a URL names: `postgres://…` or `postgresql://…` (an optional `schema` query
  * parameter picks the schema), `sqlite:<path>`, or a plain file path for SQLite.
  */
-export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<SessionStore> {
+export async function openStore(
+  url: string,
+  options: OpenStoreOptions = {},
+): Promise<SessionStore> {
   if (typeof url !== 'string' || url.trim() === '') {
     throw new LongrunError('STORE_URL_INVALID', `no store given; ${storeUrlHelp}`);
   }
@@ -23,21 +26,43 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     try {
       parsed = new URL(url);
     } catch (error) {
-      throw new LongrunError('STORE_URL_INVALID', `cannot parse store URL ${JSON.stringify(redact(url))}; ${storeUrlHelp}`, { cause: error });
+      throw new LongrunError(
+        'STORE_URL_INVALID',
+        `cannot parse store URL ${JSON.stringify(redact(url))}; ${storeUrlHelp}`,
+        { cause: error },
+      );
     }
     const schema = parsed.searchParams.get('schema') ?? undefined;
     parsed.searchParams.delete('schema');
     // Loaded on demand: a SQLite process (the embedded default) never pays for pg's start-up.
     const { PostgresStore } = await import('@longrun/store-postgres');
-    return PostgresStore.open({ url: parsed.toString(), ...(schema === undefined ? {} : { schema }), ...options });
+    return PostgresStore.open({
+      url: parsed.toString(),
+      ...(schema === undefined ? {} : { schema }),
+      ...options,
+    });
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !url.startsWith('sqlite:')) {
-    throw new LongrunError('STORE_URL_INVALID', `unsupported store URL scheme in ${JSON.stringify(redact(url))}; ${storeUrlHelp}`);
+    throw new LongrunError(
+      'STORE_URL_INVALID',
+      `unsupported store URL scheme in ${JSON.stringify(redact(url))}; ${storeUrlHelp}`,
+    );
   }
-  const path = url.startsWith('sqlite://') ? url.slice('sqlite://'.length) : url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
-  if (path === '') throw new LongrunError('STORE_URL_INVALID', `the SQLite URL ${JSON.stringify(url)} names no file; ${storeUrlHelp}`);
+  const path = url.startsWith('sqlite://')
+    ? url.slice('sqlite://'.length)
+    : url.startsWith('sqlite:')
+      ? url.slice('sqlite:'.length)
+      : url;
+  if (path === '')
+    throw new LongrunError(
+      'STORE_URL_INVALID',
+      `the SQLite URL ${JSON.stringify(url)} names no file; ${storeUrlHelp}`,
+    );
   const { SqliteStore } = await import('@longrun/store-sqlite');
-  return SqliteStore.open({ path: path === ':memory:' ? path : resolve(path), ...(options.clock ? { clock: options.clock } : {}) });
+  return SqliteStore.open({
+    path: path === ':memory:' ? path : resolve(path),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
 }
 
 /** The URL without its password, for messages. */

@@ -53,7 +53,10 @@ export function initialState(): SessionState {
 }
 
 /** Folds events in seq order into a state. Pure: the same events always give the same state. */
-export function fold(events: Iterable<StoredEvent>, from: SessionState = initialState()): SessionState {
+export function fold(
+  events: Iterable<StoredEvent>,
+  from: SessionState = initialState(),
+): SessionState {
   let state = from;
   for (const event of events) state = applyEvent(state, event);
   return state;
@@ -96,7 +99,11 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
     case 'tool.interrupted':
       return updateCall(next, event.data.callIndex, (call) => ({
         ...call,
-        result: { ok: false, output: 'outcome unknown: the worker stopped while this call ran', interrupted: true },
+        result: {
+          ok: false,
+          output: 'outcome unknown: the worker stopped while this call ran',
+          interrupted: true,
+        },
       }));
     case 'wait.started':
       return { ...next, status: 'waiting', wait: event.data };
@@ -105,19 +112,34 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
         ...next,
         status: 'running',
         wait: null,
-        lastWake: { waitId: event.data.waitId, payload: event.data.payload, afterSteps: next.steps },
+        lastWake: {
+          waitId: event.data.waitId,
+          payload: event.data.payload,
+          afterSteps: next.steps,
+        },
       };
     case 'session.completed':
       return { ...next, status: 'completed', output: event.data.output };
     case 'session.failed':
-      return { ...next, status: 'failed', failure: { code: event.data.code, message: event.data.message } };
+      return {
+        ...next,
+        status: 'failed',
+        failure: { code: event.data.code, message: event.data.message },
+      };
   }
 }
 
-function updateCall(state: SessionState, callIndex: number, change: (call: OpenCall) => OpenCall): SessionState {
+function updateCall(
+  state: SessionState,
+  callIndex: number,
+  change: (call: OpenCall) => OpenCall,
+): SessionState {
   const index = state.calls.findIndex((call) => call.callIndex === callIndex);
   if (index < 0) {
-    throw new LongrunError('INTERNAL', `event names call ${callIndex}, which the latest model turn did not make`);
+    throw new LongrunError(
+      'INTERNAL',
+      `event names call ${callIndex}, which the latest model turn did not make`,
+    );
   }
   const calls = state.calls.slice();
   calls[index] = change(calls[index] as OpenCall);

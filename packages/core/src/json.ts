@@ -47,7 +47,10 @@ function checkJson(value: unknown, path: string, depth: number, seen: Set<object
     case 'number':
       if (!Number.isFinite(value)) throw invalid(path, `is ${value}`);
       if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
-        throw invalid(path, `is an integer beyond 2^53 (${value}) that JSON cannot round-trip; send it as a string`);
+        throw invalid(
+          path,
+          `is an integer beyond 2^53 (${value}) that JSON cannot round-trip; send it as a string`,
+        );
       }
       return;
     case 'bigint':
@@ -58,7 +61,8 @@ function checkJson(value: unknown, path: string, depth: number, seen: Set<object
       throw invalid(path, `is a ${typeof value}`);
   }
   if (value === null) return;
-  if (depth >= payloadLimits.maxDepth) throw invalid(path, `nests deeper than ${payloadLimits.maxDepth} levels`);
+  if (depth >= payloadLimits.maxDepth)
+    throw invalid(path, `nests deeper than ${payloadLimits.maxDepth} levels`);
   if (seen.has(value)) throw invalid(path, 'is a cycle');
   seen.add(value);
   if (Array.isArray(value)) {

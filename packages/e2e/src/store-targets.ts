@@ -16,15 +16,22 @@ export interface StoreTarget {
 
 export async function sqliteTarget(): Promise<StoreTarget> {
   const dir = mkdtempSync(join(tmpdir(), 'longrun-e2e-'));
-  return { kind: 'sqlite', url: join(dir, 'longrun.db'), dir, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    kind: 'sqlite',
+    url: join(dir, 'longrun.db'),
+    dir,
+    drop: async () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 export async function postgresTarget(): Promise<StoreTarget> {
   const dir = mkdtempSync(join(tmpdir(), 'longrun-e2e-'));
   const schema = `e2e_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+  const url = new URL(pgUrl);
+  url.searchParams.set('schema', schema);
   return {
     kind: 'postgres',
-    url: `${pgUrl}?schema=${schema}`,
+    url: url.toString(),
     dir,
     async drop() {
       const client = new pg.Client({ connectionString: pgUrl });
@@ -40,7 +47,9 @@ export async function postgresTarget(): Promise<StoreTarget> {
  * Whether the test Postgres server answers. When it does not, the Postgres suites say so loudly;
  * under CI=true they fail instead of being skipped.
  */
-export async function postgresAvailability(): Promise<{ ok: true } | { ok: false; reason: string }> {
+export async function postgresAvailability(): Promise<
+  { ok: true } | { ok: false; reason: string }
+> {
   const client = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 3_000 });
   client.on('error', () => undefined);
   try {
@@ -48,7 +57,10 @@ export async function postgresAvailability(): Promise<{ ok: true } | { ok: false
     await client.query('SELECT 1');
     return { ok: true };
   } catch (error) {
-    return { ok: false, reason: `${pgUrl.replace(/:[^@/]*@/, ':***@')}: ${(error as Error).message}` };
+    return {
+      ok: false,
+      reason: `${pgUrl.replace(/:[^@/]*@/, ':***@')}: ${(error as Error).message}`,
+    };
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -62,7 +74,11 @@ if (!postgresStatus.ok) {
 }
 
 /** The targets a cross-store suite runs on. */
-export const targets: { name: 'sqlite' | 'postgres'; make: () => Promise<StoreTarget>; run: boolean }[] = [
+export const targets: {
+  name: 'sqlite' | 'postgres';
+  make: () => Promise<StoreTarget>;
+  run: boolean;
+}[] = [
   { name: 'sqlite', make: sqliteTarget, run: true },
   { name: 'postgres', make: postgresTarget, run: postgresStatus.ok },
 ];

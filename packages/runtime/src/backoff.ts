@@ -1,5 +1,10 @@
 /** Exponential backoff with full jitter, in milliseconds, capped. */
-export function backoffMs(attempt: number, baseMs = 50, capMs = 5_000, random: () => number = Math.random): number {
+export function backoffMs(
+  attempt: number,
+  baseMs = 50,
+  capMs = 5_000,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20));
   return Math.max(1, Math.floor(random() * ceiling));
 }

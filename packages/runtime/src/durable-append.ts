@@ -55,7 +55,10 @@ export async function appendDurably(
 }
 
 /** The request's events if the log already holds them under the writer's epoch, else null. */
-async function findCommitted(store: SessionStore, request: AppendRequest): Promise<StoredEvent[] | null> {
+async function findCommitted(
+  store: SessionStore,
+  request: AppendRequest,
+): Promise<StoredEvent[] | null> {
   const n = request.events.length;
   if (n === 0) return null;
   const found = await store.readEvents(request.fence.sessionId, request.expectedSeq, n);
@@ -70,15 +73,12 @@ async function findCommitted(store: SessionStore, request: AppendRequest): Promi
 }
 
 function asStored(request: AppendRequest, result: AppendResult): StoredEvent[] {
-  return request.events.map(
-    (e, i) =>
-      ({
-        ...e,
-        sessionId: request.fence.sessionId,
-        seq: request.expectedSeq + 1 + i,
-        v: 1,
-        atMs: result.atMs,
-        epoch: request.fence.epoch,
-      }) as StoredEvent,
-  );
+  return request.events.map((e, i) => ({
+    ...e,
+    sessionId: request.fence.sessionId,
+    seq: request.expectedSeq + 1 + i,
+    v: 1,
+    atMs: result.atMs,
+    epoch: request.fence.epoch,
+  }));
 }

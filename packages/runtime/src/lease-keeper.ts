@@ -68,7 +68,9 @@ export class LeaseKeeper {
         if (isLongrunError(error, 'LEASE_LOST')) return this.#lose(`lease lost: ${error.message}`);
         const sinceMs = performance.now() - this.#lastRenewedAt;
         if (sinceMs >= (leaseMs * 2) / 3) {
-          return this.#lose(`lease not renewed for ${Math.round(sinceMs)} ms: ${(error as Error).message}`);
+          return this.#lose(
+            `lease not renewed for ${Math.round(sinceMs)} ms: ${(error as Error).message}`,
+          );
         }
         waitMs = Math.max(1, Math.floor(intervalMs / 4));
       }

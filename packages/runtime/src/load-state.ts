@@ -6,7 +6,10 @@ const pageSize = 1_000;
  * Rebuilds a session's state from its checkpoint plus the tail of the log after it, so a resume
  * reads only what happened since the last checkpoint.
  */
-export async function loadState(store: SessionStore, id: SessionId): Promise<{ state: SessionState; tailEvents: number }> {
+export async function loadState(
+  store: SessionStore,
+  id: SessionId,
+): Promise<{ state: SessionState; tailEvents: number }> {
   const checkpoint = await store.latestCheckpoint(id);
   let state = checkpoint === null ? undefined : (checkpoint.state as unknown as SessionState);
   let afterSeq = checkpoint?.seq ?? 0;

@@ -1,4 +1,12 @@
-import type { EffectClass, JsonObject, JsonValue, SessionId, SessionState, TokenUsage, WaitSpec } from '@longrun/core';
+import type {
+  EffectClass,
+  JsonObject,
+  JsonValue,
+  SessionId,
+  SessionState,
+  TokenUsage,
+  WaitSpec,
+} from '@longrun/core';
 
 /** What the tool receives besides its arguments. */
 export interface ToolContext {
@@ -16,7 +24,8 @@ export interface ToolContext {
   signal: AbortSignal;
 }
 
-export type VerifyOutcome = { applied: true; output: JsonValue } | { applied: false } | { applied: 'unknown' };
+export type VerifyOutcome =
+  { applied: true; output: JsonValue } | { applied: false } | { applied: 'unknown' };
 
 export interface ToolDefinition {
   name: string;
@@ -28,7 +37,12 @@ export interface ToolDefinition {
 
 /** What the model decided to do next. */
 export type ModelDecision =
-  | { kind: 'tool-calls'; text: string; toolCalls: { tool: string; args: JsonObject }[]; usage: TokenUsage }
+  | {
+      kind: 'tool-calls';
+      text: string;
+      toolCalls: { tool: string; args: JsonObject }[];
+      usage: TokenUsage;
+    }
   | { kind: 'wait'; wait: WaitSpec }
   | { kind: 'finish'; output: JsonValue };
 

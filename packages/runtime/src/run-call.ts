@@ -9,7 +9,12 @@ import {
   type SessionId,
   type SessionStore,
 } from '@longrun/core';
-import { idempotencyKeyFor, type ToolContext, type ToolDefinition, type VerifyOutcome } from './program.ts';
+import {
+  idempotencyKeyFor,
+  type ToolContext,
+  type ToolDefinition,
+  type VerifyOutcome,
+} from './program.ts';
 
 export interface RunCallInput {
   store: SessionStore;
@@ -42,7 +47,11 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
   const base = { step, callIndex: call.callIndex, tool: call.tool };
   if (tool === undefined) {
     const output = `unknown tool ${JSON.stringify(call.tool)}; the call was not run`;
-    return { events: [event('tool.completed', { ...base, ok: false, output, attempt: 0 })], effects: [], toolMs: 0 };
+    return {
+      events: [event('tool.completed', { ...base, ok: false, output, attempt: 0 })],
+      effects: [],
+      toolMs: 0,
+    };
   }
   if (call.started === null) {
     const events: NewEvent[] = [];
@@ -53,12 +62,23 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
   const idempotencyKey = idempotencyKeyFor(input.sessionId, step, call.callIndex);
   const effect = { ...base, tool: tool.name, effect: tool.effect, idempotencyKey };
   let attempt = 1;
-  const context = (): ToolContext => ({ sessionId: input.sessionId, step, callIndex: call.callIndex, idempotencyKey, attempt, signal: input.signal });
+  const context = (): ToolContext => ({
+    sessionId: input.sessionId,
+    step,
+    callIndex: call.callIndex,
+    idempotencyKey,
+    attempt,
+    signal: input.signal,
+  });
   if (input.interrupted) {
-    const record = (await input.store.listEffects(input.sessionId)).find((r) => r.step === step && r.callIndex === call.callIndex);
+    const record = (await input.store.listEffects(input.sessionId)).find(
+      (r) => r.step === step && r.callIndex === call.callIndex,
+    );
     attempt = (record?.attempts ?? 1) + 1;
     if (tool.effect === 'unsafe') {
-      const verdict: VerifyOutcome = tool.verify ? await tool.verify(call.args, context()) : { applied: 'unknown' };
+      const verdict: VerifyOutcome = tool.verify
+        ? await tool.verify(call.args, context())
+        : { applied: 'unknown' };
       if (verdict.applied === true) {
         return completed(base, true, verdict.output, attempt - 1, effect, 0);
       }

@@ -11,7 +11,10 @@ import type { StepProgram, ToolDefinition } from './program.ts';
 
 async function fresh(clock?: ManualClock): Promise<{ store: SqliteStore; dir: string }> {
   const dir = tempDir('runner');
-  return { store: await SqliteStore.open({ path: join(dir, 'db.sqlite'), ...(clock ? { clock } : {}) }), dir };
+  return {
+    store: await SqliteStore.open({ path: join(dir, 'db.sqlite'), ...(clock ? { clock } : {}) }),
+    dir,
+  };
 }
 
 async function referenceTranscript(input: object): Promise<string[]> {
@@ -35,9 +38,12 @@ describe('the durable step loop', () => {
     expect(events.filter((e) => e.type === 'model.responded')).toHaveLength(20);
     expect(events.filter((e) => e.type === 'tool.completed')).toHaveLength(20);
     const ledger = new FileLedger(join(dir, 'ledger'));
-    expect(ledger.applied().map((a) => a.entry).sort()).toEqual(
-      Array.from({ length: 10 }, (_, i) => `step-${2 * i + 1}`).sort(),
-    );
+    expect(
+      ledger
+        .applied()
+        .map((a) => a.entry)
+        .sort(),
+    ).toEqual(Array.from({ length: 10 }, (_, i) => `step-${2 * i + 1}`).sort());
     expect((await store.getSession(s.id)).status).toBe('completed');
     await store.close();
   });
@@ -52,13 +58,24 @@ describe('the durable step loop', () => {
       const controller = new AbortController();
       let seen = 1;
       const runner = new SessionRunner({
-        store, program, lease, signal: controller.signal,
-        hooks: { onAppended: (events) => { seen += events.length; if (seen >= stopAfter + 1) controller.abort(); } },
+        store,
+        program,
+        lease,
+        signal: controller.signal,
+        hooks: {
+          onAppended: (events) => {
+            seen += events.length;
+            if (seen >= stopAfter + 1) controller.abort();
+          },
+        },
       });
       await runner.run().catch(() => undefined);
       await store.releaseLease(lease);
       await runUntil({ store, programs: [program] }, s.id);
-      expect(normalizeTranscript(await allEvents(store, s.id)), `stopped after ${stopAfter} appends`).toEqual(reference);
+      expect(
+        normalizeTranscript(await allEvents(store, s.id)),
+        `stopped after ${stopAfter} appends`,
+      ).toEqual(reference);
       await store.close();
     }
   });
@@ -71,7 +88,7 @@ describe('the durable step loop', () => {
       name: 'charge',
       effect: 'keyed',
       async run(args, ctx) {
-        ledger.apply(ctx.idempotencyKey, String(args.n));
+        ledger.apply(ctx.idempotencyKey, JSON.stringify(args.n));
         if (crash) {
           crash = false;
           throw new SimulatedCrash();
@@ -137,7 +154,10 @@ describe('the durable step loop', () => {
   it('waits on a timer holding no lease, then resumes when it is due', async () => {
     const clock = new ManualClock(Date.now());
     const { store, dir } = await fresh(clock);
-    const s = await store.createSession({ agent: 'ledger', input: { steps: 4, waitEvery: 2, waitMs: 60_000 } });
+    const s = await store.createSession({
+      agent: 'ledger',
+      input: { steps: 4, waitEvery: 2, waitMs: 60_000 },
+    });
     const program = ledgerProgram({ dir, nowMs: () => clock.nowMs() });
     await runUntil({ store, programs: [program] }, s.id, ['waiting']);
     expect(await store.getSession(s.id)).toMatchObject({ status: 'waiting', leaseOwner: null });
@@ -168,7 +188,12 @@ describe('the durable step loop', () => {
     const stale = (await store.claim(s.id, workerId('stale'), 1_000))!;
     clock.advance(1_000);
     const current = (await store.claim(s.id, workerId('current'), 60_000))!;
-    const runner = new SessionRunner({ store, program, lease: stale, signal: new AbortController().signal });
+    const runner = new SessionRunner({
+      store,
+      program,
+      lease: stale,
+      signal: new AbortController().signal,
+    });
     await expect(runner.run()).rejects.toMatchObject({ code: 'LEASE_LOST' });
     expect((await allEvents(store, s.id)).length).toBe(1);
     expect(current.epoch).toBe(2);
@@ -183,7 +208,12 @@ function oneCallProgram(tool: ToolDefinition): StepProgram {
     tools: [tool],
     async decide(state) {
       if (state.steps === 0) {
-        return { kind: 'tool-calls', text: '', toolCalls: [{ tool: tool.name, args: { n: 1 } }], usage: { inputTokens: 1, outputTokens: 1 } };
+        return {
+          kind: 'tool-calls',
+          text: '',
+          toolCalls: [{ tool: tool.name, args: { n: 1 } }],
+          usage: { inputTokens: 1, outputTokens: 1 },
+        };
       }
       return { kind: 'finish', output: null };
     },
@@ -194,7 +224,7 @@ function oneCallProgram(tool: ToolDefinition): StepProgram {
  * Runs until the tool throws SimulatedCrash, then abandons the runner as a killed process would:
  * no result is recorded and the lease is simply left to the next claimer.
  */
-async function runWithCrash(store: SessionStore, program: StepProgram, id: never | string): Promise<void> {
+async function runWithCrash(store: SessionStore, program: StepProgram, id: string): Promise<void> {
   const lease = (await store.claim(id as never, workerId('doomed'), 60_000))!;
   const crashing: StepProgram = {
     ...program,
@@ -210,9 +240,15 @@ async function runWithCrash(store: SessionStore, program: StepProgram, id: never
       },
     })),
   };
-  const runner = new SessionRunner({ store, program: crashing, lease, signal: new AbortController().signal });
+  const runner = new SessionRunner({
+    store,
+    program: crashing,
+    lease,
+    signal: new AbortController().signal,
+  });
   void runner.run();
-  for (let i = 0; i < 200 && !(await store.listEffects(id as never)).length; i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 200 && !(await store.listEffects(id as never)).length; i++)
+    await new Promise((r) => setTimeout(r, 5));
   await new Promise((r) => setTimeout(r, 20));
   await store.releaseLease(lease);
 }

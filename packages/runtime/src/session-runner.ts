@@ -26,7 +26,13 @@ export interface RunnerHooks {
   onStall?(sessionId: string, error: LongrunErrorType): void;
   onRecovered?(sessionId: string): void;
   /** Wall time of one step and the parts of it spent in the model and in tools, milliseconds. */
-  onStepTimed?(timing: { sessionId: string; step: number; totalMs: number; modelMs: number; toolMs: number }): void;
+  onStepTimed?(timing: {
+    sessionId: string;
+    step: number;
+    totalMs: number;
+    modelMs: number;
+    toolMs: number;
+  }): void;
 }
 
 export interface SessionRunnerOptions {
@@ -71,7 +77,10 @@ export class SessionRunner {
     this.#state = state;
     this.#lastCheckpointSeq = state.seq;
     if (state.seq !== this.#o.lease.headSeq && state.seq < this.#o.lease.headSeq) {
-      throw new LongrunError('INTERNAL', `loaded seq ${state.seq} but the lease saw head ${this.#o.lease.headSeq}`);
+      throw new LongrunError(
+        'INTERNAL',
+        `loaded seq ${state.seq} but the lease saw head ${this.#o.lease.headSeq}`,
+      );
     }
     while (!this.#o.signal.aborted) {
       const s = this.#state;
@@ -109,14 +118,28 @@ export class SessionRunner {
       await this.#append([event('wait.started', { waitId, ...decision.wait })], {
         status:
           decision.wait.kind === 'timer'
-            ? { status: 'waiting', wakeAtMs: decision.wait.untilMs, reason: `timer until ${new Date(decision.wait.untilMs).toISOString()}` }
-            : { status: 'waiting', waitingFor: decision.wait.signal, reason: `waiting for signal ${decision.wait.signal}` },
+            ? {
+                status: 'waiting',
+                wakeAtMs: decision.wait.untilMs,
+                reason: `timer until ${new Date(decision.wait.untilMs).toISOString()}`,
+              }
+            : {
+                status: 'waiting',
+                waitingFor: decision.wait.signal,
+                reason: `waiting for signal ${decision.wait.signal}`,
+              },
         releaseLease: true,
       });
       return 'waiting'; // the lease went with the append; the store wakes the session
     }
-    const toolCalls = decision.toolCalls.map((c, callIndex) => ({ callIndex, tool: c.tool, args: c.args }));
-    const events: NewEvent[] = [event('model.responded', { step, text: decision.text, toolCalls, usage: decision.usage })];
+    const toolCalls = decision.toolCalls.map((c, callIndex) => ({
+      callIndex,
+      tool: c.tool,
+      args: c.args,
+    }));
+    const events: NewEvent[] = [
+      event('model.responded', { step, text: decision.text, toolCalls, usage: decision.usage }),
+    ];
     const effects: EffectChange[] = [];
     const first = toolCalls[0];
     if (first !== undefined) this.#startEvents(step, first, events, effects, { chained: true });
@@ -159,15 +182,31 @@ export class SessionRunner {
     if (tool === undefined) return; // an unknown tool gets an error result, never a start
     if (how.chained && tool.effect === 'unsafe') return;
     const idempotencyKey = idempotencyKeyFor(this.#o.lease.sessionId, step, call.callIndex);
-    events.push(event('tool.started', { step, callIndex: call.callIndex, tool: tool.name, effect: tool.effect, idempotencyKey }));
-    effects.push({ step, callIndex: call.callIndex, tool: tool.name, effect: tool.effect, idempotencyKey, status: 'started' });
+    events.push(
+      event('tool.started', {
+        step,
+        callIndex: call.callIndex,
+        tool: tool.name,
+        effect: tool.effect,
+        idempotencyKey,
+      }),
+    );
+    effects.push({
+      step,
+      callIndex: call.callIndex,
+      tool: tool.name,
+      effect: tool.effect,
+      idempotencyKey,
+      status: 'started',
+    });
     this.#startedHere.add(`${step}:${call.callIndex}`);
   }
 
   /** Runs (or recovers) one call, recording its result together with the next call's start. */
   async #runCall(call: OpenCall, next: OpenCall | undefined): Promise<void> {
     const step = this.#state.steps;
-    const interrupted = call.started !== null && !this.#startedHere.has(`${step}:${call.callIndex}`);
+    const interrupted =
+      call.started !== null && !this.#startedHere.has(`${step}:${call.callIndex}`);
     const result = await runCall({
       store: this.#o.store,
       sessionId: this.#o.lease.sessionId,
@@ -193,31 +232,58 @@ export class SessionRunner {
     if (wait === null) throw new LongrunError('INTERNAL', 'waiting state without a wait');
     if (wait.kind === 'timer') {
       if ((await this.#o.store.nowMs()) >= wait.untilMs) {
-        await this.#append([event('wait.resolved', { waitId: wait.waitId, signalId: null, payload: null })], {});
+        await this.#append(
+          [event('wait.resolved', { waitId: wait.waitId, signalId: null, payload: null })],
+          {},
+        );
         return true;
       }
-      await this.#append([], { status: { status: 'waiting', wakeAtMs: wait.untilMs }, releaseLease: true });
+      await this.#append([], {
+        status: { status: 'waiting', wakeAtMs: wait.untilMs },
+        releaseLease: true,
+      });
       return false;
     }
     const [signal] = await this.#o.store.pendingSignals(this.#o.lease.sessionId, wait.signal);
     if (signal === undefined) {
-      await this.#append([], { status: { status: 'waiting', waitingFor: wait.signal }, releaseLease: true });
+      await this.#append([], {
+        status: { status: 'waiting', waitingFor: wait.signal },
+        releaseLease: true,
+      });
       return false;
     }
-    await this.#append([event('wait.resolved', { waitId: wait.waitId, signalId: signal.id, payload: signal.payload })], {
-      consumeSignals: [signal.id],
-    });
+    await this.#append(
+      [
+        event('wait.resolved', {
+          waitId: wait.waitId,
+          signalId: signal.id,
+          payload: signal.payload,
+        }),
+      ],
+      {
+        consumeSignals: [signal.id],
+      },
+    );
     return true;
   }
 
   async #append(
     events: NewEvent[],
-    extra: Omit<AppendRequest, 'fence' | 'expectedSeq' | 'events' | 'checkpoint'> & { checkpoint?: boolean },
+    extra: Omit<AppendRequest, 'fence' | 'expectedSeq' | 'events' | 'checkpoint'> & {
+      checkpoint?: boolean;
+    },
   ): Promise<void> {
     const expectedSeq = this.#state.seq;
     let next = this.#state;
     events.forEach((e, i) => {
-      next = applyEvent(next, { ...e, sessionId: this.#o.lease.sessionId, seq: expectedSeq + 1 + i, v: 1, atMs: 0, epoch: 0 } as StoredEvent);
+      next = applyEvent(next, {
+        ...e,
+        sessionId: this.#o.lease.sessionId,
+        seq: expectedSeq + 1 + i,
+        v: 1,
+        atMs: 0,
+        epoch: 0,
+      });
     });
     const { checkpoint, ...rest } = extra;
     const request: AppendRequest = { ...rest, fence: this.#o.lease, expectedSeq, events };

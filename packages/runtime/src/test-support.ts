@@ -22,7 +22,8 @@ export async function runUntil(
     for (;;) {
       const s = await options.store.getSession(sessionId);
       if (statuses.includes(s.status)) return;
-      if (Date.now() > deadline) throw new Error(`session ${sessionId} still ${s.status} after ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`session ${sessionId} still ${s.status} after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 5));
     }
   } finally {

@@ -1,7 +1,14 @@
 import type { JsonValue, StoredEvent } from '@longrun/core';
 
 /** Fields that legitimately differ between an interrupted run and an uninterrupted one. */
-const volatileFields = new Set(['atMs', 'epoch', 'attempt', 'untilMs', 'sessionId', 'idempotencyKey']);
+const volatileFields = new Set([
+  'atMs',
+  'epoch',
+  'attempt',
+  'untilMs',
+  'sessionId',
+  'idempotencyKey',
+]);
 
 function strip(value: JsonValue): JsonValue {
   if (Array.isArray(value)) return value.map(strip);

@@ -13,7 +13,13 @@ import type { StepProgram } from './program.ts';
 import { SessionRunner, type RunOutcome, type RunnerHooks } from './session-runner.ts';
 
 export interface WorkerLog {
-  (entry: { level: 'info' | 'warn' | 'error'; msg: string; sessionId?: string; seq?: number; [k: string]: unknown }): void;
+  (entry: {
+    level: 'info' | 'warn' | 'error';
+    msg: string;
+    sessionId?: string;
+    seq?: number;
+    [k: string]: unknown;
+  }): void;
 }
 
 export interface WorkerOptions {
@@ -27,7 +33,9 @@ export interface WorkerOptions {
   /** Sessions run at once by this worker. */
   concurrency?: number;
   checkpointEvery?: number;
-  hooks?: RunnerHooks & { onSessionEnded?(sessionId: string, outcome: RunOutcome | 'error', error?: unknown): void };
+  hooks?: RunnerHooks & {
+    onSessionEnded?(sessionId: string, outcome: RunOutcome | 'error', error?: unknown): void;
+  };
   log?: WorkerLog;
 }
 
@@ -136,9 +144,19 @@ export class Worker {
       const session = await store.getSession(lease.sessionId);
       const program = this.#programs.get(session.agent);
       if (program === undefined) {
-        throw new LongrunError('INVALID_STATE', `no program named ${JSON.stringify(session.agent)} is registered with this worker`);
+        throw new LongrunError(
+          'INVALID_STATE',
+          `no program named ${JSON.stringify(session.agent)} is registered with this worker`,
+        );
       }
-      const runner = new SessionRunner({ store, program, lease, signal: stopOrLost, checkpointEvery: this.#o.checkpointEvery, hooks });
+      const runner = new SessionRunner({
+        store,
+        program,
+        lease,
+        signal: stopOrLost,
+        checkpointEvery: this.#o.checkpointEvery,
+        hooks,
+      });
       const outcome = await runner.run();
       await keeper.stop();
       if (outcome === 'stopped') await store.releaseLease(keeper.lease).catch(() => undefined);
@@ -152,7 +170,9 @@ export class Worker {
       }
       const reason = `stopped by an error: ${(error as Error).message}`;
       this.#log('error', reason, lease.sessionId);
-      await this.#pause(keeper.lease, reason).catch(() => store.releaseLease(keeper.lease).catch(() => undefined));
+      await this.#pause(keeper.lease, reason).catch(() =>
+        store.releaseLease(keeper.lease).catch(() => undefined),
+      );
       hooks?.onSessionEnded?.(lease.sessionId, 'error', error);
     }
   }
@@ -163,10 +183,21 @@ export class Worker {
    */
   async #pause(lease: Lease, reason: string): Promise<void> {
     const { headSeq } = await this.#o.store.getSession(lease.sessionId);
-    await this.#o.store.append({ fence: lease, expectedSeq: headSeq, events: [], status: { status: 'paused', reason }, releaseLease: true });
+    await this.#o.store.append({
+      fence: lease,
+      expectedSeq: headSeq,
+      events: [],
+      status: { status: 'paused', reason },
+      releaseLease: true,
+    });
   }
 
   #log(level: 'info' | 'warn' | 'error', msg: string, sessionId?: string): void {
-    this.#o.log?.({ level, msg, workerId: this.id, ...(sessionId === undefined ? {} : { sessionId }) });
+    this.#o.log?.({
+      level,
+      msg,
+      workerId: this.id,
+      ...(sessionId === undefined ? {} : { sessionId }),
+    });
   }
 }

@@ -23,7 +23,14 @@ export async function expectCode(promise: Promise<unknown>, code: ErrorCode): Pr
 }
 
 export function toolEvent(step: number): NewEvent {
-  return event('tool.completed', { step, callIndex: 0, tool: 't', ok: true, output: { step }, attempt: 1 });
+  return event('tool.completed', {
+    step,
+    callIndex: 0,
+    tool: 't',
+    ok: true,
+    output: { step },
+    attempt: 1,
+  });
 }
 
 export interface ContractContext {
@@ -39,4 +46,3 @@ export async function claimedSession(store: SessionStore): Promise<Lease> {
   if (lease === null) throw new Error('a new session must be claimable');
   return lease;
 }
-

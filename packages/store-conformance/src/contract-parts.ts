@@ -1,6 +1,12 @@
 import { expect, it } from 'vitest';
 import { event, type JsonValue } from '@longrun/core';
-import { claimedSession, expectCode, leaseMs, workerB, type ContractContext } from './contract-helpers.ts';
+import {
+  claimedSession,
+  expectCode,
+  leaseMs,
+  workerB,
+  type ContractContext,
+} from './contract-helpers.ts';
 
 const awkwardValues: Record<string, JsonValue> = {
   maxSafeInteger: Number.MAX_SAFE_INTEGER,
@@ -22,7 +28,9 @@ export function jsonCases(ctx: ContractContext): void {
     await ctx.store.append({
       fence: lease,
       expectedSeq: 1,
-      events: [event('tool.completed', { step: 1, callIndex: 0, tool: 't', ok: true, output, attempt: 1 })],
+      events: [
+        event('tool.completed', { step: 1, callIndex: 0, tool: 't', ok: true, output, attempt: 1 }),
+      ],
     });
     const [, stored] = await ctx.store.readEvents(lease.sessionId);
     const data = stored?.data as { output: Record<string, unknown> };
@@ -39,7 +47,16 @@ export function jsonCases(ctx: ContractContext): void {
     await ctx.store.append({
       fence: lease,
       expectedSeq: 1,
-      events: [event('tool.completed', { step: 1, callIndex: 0, tool: 't', ok: true, output: big, attempt: 1 })],
+      events: [
+        event('tool.completed', {
+          step: 1,
+          callIndex: 0,
+          tool: 't',
+          ok: true,
+          output: big,
+          attempt: 1,
+        }),
+      ],
     });
     const [, stored] = await ctx.store.readEvents(lease.sessionId);
     expect((stored?.data as { output: string }).output).toBe(big);
@@ -49,18 +66,39 @@ export function jsonCases(ctx: ContractContext): void {
     const lease = await claimedSession(ctx.store);
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    const bad: unknown[] = [10n, Number.NaN, Infinity, 2 ** 60, cyclic, () => 1, new Date(0), 'x'.repeat(5 * 1024 * 1024)];
+    const bad: unknown[] = [
+      10n,
+      Number.NaN,
+      Infinity,
+      2 ** 60,
+      cyclic,
+      () => 1,
+      new Date(0),
+      'x'.repeat(5 * 1024 * 1024),
+    ];
     for (const output of bad) {
       await expectCode(
         ctx.store.append({
           fence: lease,
           expectedSeq: 1,
-          events: [event('tool.completed', { step: 1, callIndex: 0, tool: 't', ok: true, output: output as JsonValue, attempt: 1 })],
+          events: [
+            event('tool.completed', {
+              step: 1,
+              callIndex: 0,
+              tool: 't',
+              ok: true,
+              output: output as JsonValue,
+              attempt: 1,
+            }),
+          ],
         }),
         'INVALID_PAYLOAD',
       );
     }
-    await expectCode(ctx.store.createSession({ agent: 'a', input: 10n as never }), 'INVALID_PAYLOAD');
+    await expectCode(
+      ctx.store.createSession({ agent: 'a', input: 10n as never }),
+      'INVALID_PAYLOAD',
+    );
     expect(await ctx.store.readEvents(lease.sessionId)).toHaveLength(1);
   });
 }
@@ -76,7 +114,11 @@ export function waitsAndSignals(ctx: ContractContext): void {
       status: { status: 'waiting', waitingFor: 'go', reason: 'waiting for signal go' },
       releaseLease: true,
     });
-    expect(await ctx.store.getSession(lease.sessionId)).toMatchObject({ status: 'waiting', leaseOwner: null, waitingFor: 'go' });
+    expect(await ctx.store.getSession(lease.sessionId)).toMatchObject({
+      status: 'waiting',
+      leaseOwner: null,
+      waitingFor: 'go',
+    });
     ctx.clock.advance(leaseMs * 100);
     expect(await ctx.store.claimNext(workerB, leaseMs)).toBeNull();
     await ctx.store.sendSignal(lease.sessionId, 'other', null);
@@ -84,11 +126,15 @@ export function waitsAndSignals(ctx: ContractContext): void {
     const signal = await ctx.store.sendSignal(lease.sessionId, 'go', { approved: true });
     const next = await ctx.store.claimNext(workerB, leaseMs);
     expect(next).toMatchObject({ sessionId: lease.sessionId, epoch: 2 });
-    expect((await ctx.store.pendingSignals(lease.sessionId, 'go')).map((s) => s.payload)).toEqual([{ approved: true }]);
+    expect((await ctx.store.pendingSignals(lease.sessionId, 'go')).map((s) => s.payload)).toEqual([
+      { approved: true },
+    ]);
     await ctx.store.append({
       fence: next!,
       expectedSeq: 2,
-      events: [event('wait.resolved', { waitId: 'w1', signalId: signal.id, payload: { approved: true } })],
+      events: [
+        event('wait.resolved', { waitId: 'w1', signalId: signal.id, payload: { approved: true } }),
+      ],
       consumeSignals: [signal.id],
     });
     expect(await ctx.store.pendingSignals(lease.sessionId, 'go')).toEqual([]);
@@ -109,7 +155,9 @@ export function waitsAndSignals(ctx: ContractContext): void {
       releaseLease: true,
     });
     expect((await ctx.store.getSession(lease.sessionId)).status).toBe('queued');
-    expect(await ctx.store.claimNext(workerB, leaseMs)).toMatchObject({ sessionId: lease.sessionId });
+    expect(await ctx.store.claimNext(workerB, leaseMs)).toMatchObject({
+      sessionId: lease.sessionId,
+    });
   });
 
   it('wakes a timer wait at its time by the store clock', async () => {
@@ -125,7 +173,10 @@ export function waitsAndSignals(ctx: ContractContext): void {
     ctx.clock.advance(59_999);
     expect(await ctx.store.claimNext(workerB, leaseMs)).toBeNull();
     ctx.clock.advance(1);
-    expect(await ctx.store.claimNext(workerB, leaseMs)).toMatchObject({ sessionId: lease.sessionId, epoch: 2 });
+    expect(await ctx.store.claimNext(workerB, leaseMs)).toMatchObject({
+      sessionId: lease.sessionId,
+      epoch: 2,
+    });
     expect((await ctx.store.getSession(lease.sessionId)).status).toBe('running');
   });
 

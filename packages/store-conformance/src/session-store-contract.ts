@@ -41,7 +41,13 @@ export function sessionStoreContract(name: string, harness: ContractHarness): vo
 function logContract(ctx: ContractContext): void {
   it('creates a session at seq 1, queued, never leased', async () => {
     const s = await ctx.store.createSession({ agent: 'contract', input: { a: 1 } });
-    expect(s).toMatchObject({ agent: 'contract', status: 'queued', headSeq: 1, leaseEpoch: 0, leaseOwner: null });
+    expect(s).toMatchObject({
+      agent: 'contract',
+      status: 'queued',
+      headSeq: 1,
+      leaseEpoch: 0,
+      leaseOwner: null,
+    });
     expect(typeof s.createdAtMs).toBe('number');
     const events = await ctx.store.readEvents(s.id);
     expect(events).toHaveLength(1);
@@ -53,7 +59,11 @@ function logContract(ctx: ContractContext): void {
     const lease = await claimedSession(ctx.store);
     let head = lease.headSeq;
     for (let step = 0; step < 5; step++) {
-      const result = await ctx.store.append({ fence: lease, expectedSeq: head, events: [toolEvent(step), toolEvent(step)] });
+      const result = await ctx.store.append({
+        fence: lease,
+        expectedSeq: head,
+        events: [toolEvent(step), toolEvent(step)],
+      });
       expect(result.headSeq).toBe(head + 2);
       head = result.headSeq;
     }
@@ -84,11 +94,21 @@ function logContract(ctx: ContractContext): void {
     await expectCode(ctx.store.readEvents('a/b' as never), 'INVALID_ARGUMENT');
     const lease = await claimedSession(ctx.store);
     await expectCode(
-      ctx.store.append({ fence: lease, expectedSeq: 1, events: [{ type: 'made.up', data: {} } as never] }),
+      ctx.store.append({
+        fence: lease,
+        expectedSeq: 1,
+        events: [{ type: 'made.up', data: {} } as never],
+      }),
       'INVALID_ARGUMENT',
     );
-    await expectCode(ctx.store.append({ fence: lease, expectedSeq: -1, events: [] }), 'INVALID_ARGUMENT');
-    await expectCode(ctx.store.createSession({ id: lease.sessionId, agent: 'x', input: null }), 'INVALID_STATE');
+    await expectCode(
+      ctx.store.append({ fence: lease, expectedSeq: -1, events: [] }),
+      'INVALID_ARGUMENT',
+    );
+    await expectCode(
+      ctx.store.createSession({ id: lease.sessionId, agent: 'x', input: null }),
+      'INVALID_STATE',
+    );
   });
 
   it('lists sessions by status with keyset pages', async () => {
@@ -130,7 +150,10 @@ function leaseContract(ctx: ContractContext): void {
     ctx.clock.advance(leaseMs);
     const current = await ctx.store.claim(old.sessionId, workerB, leaseMs);
     expect(current?.epoch).toBe(2);
-    await expectCode(ctx.store.append({ fence: old, expectedSeq: 1, events: [toolEvent(1)] }), 'LEASE_LOST');
+    await expectCode(
+      ctx.store.append({ fence: old, expectedSeq: 1, events: [toolEvent(1)] }),
+      'LEASE_LOST',
+    );
     await expectCode(ctx.store.renewLease(old, leaseMs), 'LEASE_LOST');
     await expectCode(ctx.store.saveCheckpoint(old, { seq: 1, state: {} }), 'LEASE_LOST');
     await ctx.store.releaseLease(old); // a stale release changes nothing
@@ -166,7 +189,9 @@ function leaseContract(ctx: ContractContext): void {
       for (let trial = 0; trial < 20; trial++) {
         const s = await ctx.store.createSession({ agent: 'race', input: trial });
         const claims = await Promise.all(
-          [ctx.store, ...peers].map((store, i) => store.claim(s.id, workerId(`racer-${i}`), leaseMs)),
+          [ctx.store, ...peers].map((store, i) =>
+            store.claim(s.id, workerId(`racer-${i}`), leaseMs),
+          ),
         );
         expect(claims.filter((c) => c !== null)).toHaveLength(1);
       }
@@ -178,7 +203,13 @@ function leaseContract(ctx: ContractContext): void {
   it('never claims a finished or paused session', async () => {
     for (const status of ['completed', 'failed', 'cancelled', 'paused'] as const) {
       const lease = await claimedSession(ctx.store);
-      await ctx.store.append({ fence: lease, expectedSeq: 1, events: [], status: { status }, releaseLease: true });
+      await ctx.store.append({
+        fence: lease,
+        expectedSeq: 1,
+        events: [],
+        status: { status },
+        releaseLease: true,
+      });
     }
     ctx.clock.advance(leaseMs * 10);
     expect(await ctx.store.claimNext(workerB, leaseMs)).toBeNull();
@@ -192,27 +223,68 @@ function recordsContract(ctx: ContractContext): void {
     await ctx.store.saveCheckpoint(lease, { seq: 3, state: { n: 3 } });
     await ctx.store.saveCheckpoint(lease, { seq: 3, state: { n: 3 } });
     await ctx.store.saveCheckpoint(lease, { seq: 2, state: { n: 2 } });
-    expect(await ctx.store.latestCheckpoint(lease.sessionId)).toMatchObject({ seq: 3, state: { n: 3 } });
+    expect(await ctx.store.latestCheckpoint(lease.sessionId)).toMatchObject({
+      seq: 3,
+      state: { n: 3 },
+    });
     await expectCode(ctx.store.saveCheckpoint(lease, { seq: 9, state: {} }), 'INVALID_ARGUMENT');
-    await ctx.store.append({ fence: lease, expectedSeq: 3, events: [toolEvent(3)], checkpoint: { seq: 4, state: { n: 4 } } });
-    expect(await ctx.store.latestCheckpoint(lease.sessionId)).toMatchObject({ seq: 4, state: { n: 4 } });
+    await ctx.store.append({
+      fence: lease,
+      expectedSeq: 3,
+      events: [toolEvent(3)],
+      checkpoint: { seq: 4, state: { n: 4 } },
+    });
+    expect(await ctx.store.latestCheckpoint(lease.sessionId)).toMatchObject({
+      seq: 4,
+      state: { n: 4 },
+    });
   });
 
   it('records effects by (session, step, call) and counts attempts', async () => {
     const lease = await claimedSession(ctx.store);
-    const change = { step: 1, callIndex: 0, tool: 'ledger', effect: 'keyed', idempotencyKey: 'k-1-0' } as const;
-    await ctx.store.append({ fence: lease, expectedSeq: 1, events: [], effects: [{ ...change, status: 'started' }] });
-    await ctx.store.append({ fence: lease, expectedSeq: 1, events: [], effects: [{ ...change, status: 'started' }] });
+    const change = {
+      step: 1,
+      callIndex: 0,
+      tool: 'ledger',
+      effect: 'keyed',
+      idempotencyKey: 'k-1-0',
+    } as const;
+    await ctx.store.append({
+      fence: lease,
+      expectedSeq: 1,
+      events: [],
+      effects: [{ ...change, status: 'started' }],
+    });
+    await ctx.store.append({
+      fence: lease,
+      expectedSeq: 1,
+      events: [],
+      effects: [{ ...change, status: 'started' }],
+    });
     let effects = await ctx.store.listEffects(lease.sessionId);
-    expect(effects).toMatchObject([{ step: 1, callIndex: 0, status: 'started', attempts: 2, idempotencyKey: 'k-1-0' }]);
-    await ctx.store.append({ fence: lease, expectedSeq: 1, events: [toolEvent(1)], effects: [{ ...change, status: 'completed' }] });
+    expect(effects).toMatchObject([
+      { step: 1, callIndex: 0, status: 'started', attempts: 2, idempotencyKey: 'k-1-0' },
+    ]);
+    await ctx.store.append({
+      fence: lease,
+      expectedSeq: 1,
+      events: [toolEvent(1)],
+      effects: [{ ...change, status: 'completed' }],
+    });
     effects = await ctx.store.listEffects(lease.sessionId);
     expect(effects).toMatchObject([{ status: 'completed', attempts: 2 }]);
   });
 
   it('rolls back the whole append when any part of it fails', async () => {
     const lease = await claimedSession(ctx.store);
-    const effect = { step: 1, callIndex: 0, tool: 't', effect: 'pure', idempotencyKey: 'k', status: 'started' } as const;
+    const effect = {
+      step: 1,
+      callIndex: 0,
+      tool: 't',
+      effect: 'pure',
+      idempotencyKey: 'k',
+      status: 'started',
+    } as const;
     await expectCode(
       ctx.store.append({
         fence: lease,
@@ -228,7 +300,10 @@ function recordsContract(ctx: ContractContext): void {
     expect(await ctx.store.readEvents(lease.sessionId)).toHaveLength(1);
     expect(await ctx.store.listEffects(lease.sessionId)).toEqual([]);
     expect(await ctx.store.latestCheckpoint(lease.sessionId)).toBeNull();
-    expect(await ctx.store.getSession(lease.sessionId)).toMatchObject({ headSeq: 1, status: 'running' });
+    expect(await ctx.store.getSession(lease.sessionId)).toMatchObject({
+      headSeq: 1,
+      status: 'running',
+    });
   });
 }
 

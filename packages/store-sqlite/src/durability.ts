@@ -13,7 +13,10 @@ export interface SqliteDurabilityOptions {
  * Puts the connection in WAL mode with synchronous=FULL (every commit fsync'd before it is
  * acknowledged), reads both settings back, and refuses to run if they did not take.
  */
-export function applyDurability(db: DatabaseSync, options: SqliteDurabilityOptions): DurabilityReport {
+export function applyDurability(
+  db: DatabaseSync,
+  options: SqliteDurabilityOptions,
+): DurabilityReport {
   const unsafe = options.allowUnsafeDurability;
   if (unsafe !== undefined && unsafe !== 'synchronous=NORMAL') {
     throw new LongrunError(
@@ -25,7 +28,10 @@ export function applyDurability(db: DatabaseSync, options: SqliteDurabilityOptio
   const journal = String(db.prepare('PRAGMA journal_mode = WAL').get()?.journal_mode);
   db.exec(`PRAGMA synchronous = ${unsafe === undefined ? 'FULL' : 'NORMAL'}`);
   const synchronous = Number(db.prepare('PRAGMA synchronous').get()?.synchronous);
-  const settings = { journal_mode: journal, synchronous: ['OFF', 'NORMAL', 'FULL', 'EXTRA'][synchronous] ?? String(synchronous) };
+  const settings = {
+    journal_mode: journal,
+    synchronous: ['OFF', 'NORMAL', 'FULL', 'EXTRA'][synchronous] ?? String(synchronous),
+  };
   const notes: string[] = [];
   const memory = journal === 'memory';
   if (journal !== 'wal' && !memory) {
@@ -36,9 +42,14 @@ export function applyDurability(db: DatabaseSync, options: SqliteDurabilityOptio
   }
   if (memory) notes.push('in-memory database: nothing survives the process');
   if (unsafe !== undefined) {
-    notes.push('synchronous=NORMAL by explicit opt-out: a power loss may drop the last acknowledged commits');
+    notes.push(
+      'synchronous=NORMAL by explicit opt-out: a power loss may drop the last acknowledged commits',
+    );
   } else if (synchronous < 2) {
-    throw new LongrunError('DURABILITY_UNSAFE', `SQLite kept synchronous=${settings.synchronous}; longrun needs FULL`);
+    throw new LongrunError(
+      'DURABILITY_UNSAFE',
+      `SQLite kept synchronous=${settings.synchronous}; longrun needs FULL`,
+    );
   }
   return { safe: !memory && unsafe === undefined && synchronous >= 2, settings, notes };
 }

@@ -50,7 +50,11 @@ export function toEvent(row: Row): StoredEvent {
 }
 
 export function toCheckpoint(row: Row): Checkpoint {
-  return { sessionId: sessionId(row.session_id), seq: num(row.seq), state: decodePayload(row.state as string) };
+  return {
+    sessionId: sessionId(row.session_id),
+    seq: num(row.seq),
+    state: decodePayload(row.state as string),
+  };
 }
 
 export function toEffect(row: Row): EffectRecord {

@@ -16,7 +16,9 @@ sessionStoreContract('sqlite', {
       open: (clock) => SqliteStore.open({ path, clock }),
       async writeNewerSchemaVersion() {
         const db = new DatabaseSync(path);
-        db.prepare(`UPDATE longrun_meta SET value = ? WHERE key = 'schema_version'`).run(String(latestSchemaVersion + 1));
+        db.prepare(`UPDATE longrun_meta SET value = ? WHERE key = 'schema_version'`).run(
+          String(latestSchemaVersion + 1),
+        );
         db.close();
       },
       async drop() {
@@ -30,25 +32,37 @@ describe('sqlite store specifics', () => {
   it('runs WAL with synchronous=FULL and reports it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'longrun-sqlite-'));
     const store = await SqliteStore.open({ path: join(dir, 'a.db') });
-    expect(store.durability()).toMatchObject({ safe: true, settings: { journal_mode: 'wal', synchronous: 'FULL' } });
+    expect(store.durability()).toMatchObject({
+      safe: true,
+      settings: { journal_mode: 'wal', synchronous: 'FULL' },
+    });
     await store.close();
-    const relaxed = await SqliteStore.open({ path: join(dir, 'a.db'), allowUnsafeDurability: 'synchronous=NORMAL' });
-    expect(relaxed.durability()).toMatchObject({ safe: false, settings: { synchronous: 'NORMAL' } });
+    const relaxed = await SqliteStore.open({
+      path: join(dir, 'a.db'),
+      allowUnsafeDurability: 'synchronous=NORMAL',
+    });
+    expect(relaxed.durability()).toMatchObject({
+      safe: false,
+      settings: { synchronous: 'NORMAL' },
+    });
     expect(relaxed.durability().notes.join(' ')).toMatch(/power loss/);
     await relaxed.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('refuses an opt-out it does not know by name', async () => {
-    const error = await SqliteStore.open({ path: '/tmp/x.db', allowUnsafeDurability: 'synchronous=OFF' as never }).catch(
-      (e: unknown) => e,
-    );
+    const error = await SqliteStore.open({
+      path: '/tmp/x.db',
+      allowUnsafeDurability: 'synchronous=OFF' as never,
+    }).catch((e: unknown) => e);
     expect(isLongrunError(error, 'INVALID_ARGUMENT')).toBe(true);
   });
 
   it('says what to do when the file cannot be opened', async () => {
     // The parent "directory" is a regular file, so neither mkdir nor open can succeed.
-    const error = await SqliteStore.open({ path: '/etc/hostname/longrun.db' }).catch((e: unknown) => e);
+    const error = await SqliteStore.open({ path: '/etc/hostname/longrun.db' }).catch(
+      (e: unknown) => e,
+    );
     expect(isLongrunError(error)).toBe(true);
     expect((error as Error).message).toMatch(/directory exists/i);
   });
@@ -56,7 +70,10 @@ describe('sqlite store specifics', () => {
   it('refuses a file that is not a SQLite database', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'longrun-sqlite-'));
     const path = join(dir, 'junk.db');
-    (await import('node:fs')).writeFileSync(path, 'this is not a database, it is a text file'.repeat(200));
+    (await import('node:fs')).writeFileSync(
+      path,
+      'this is not a database, it is a text file'.repeat(200),
+    );
     const error = await SqliteStore.open({ path }).catch((e: unknown) => e);
     expect(isLongrunError(error)).toBe(true);
     expect((error as Error).message).toMatch(/not a (healthy SQLite )?database/i);

@@ -85,7 +85,10 @@ export class SqliteStore implements SessionStore {
   /** Opens (creating if needed) the database file, enforces durability and migrates the schema. */
   static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
     if (typeof options?.path !== 'string' || options.path.length === 0) {
-      throw new LongrunError('INVALID_ARGUMENT', 'SQLite store needs a file path, e.g. ./.longrun/longrun.db');
+      throw new LongrunError(
+        'INVALID_ARGUMENT',
+        'SQLite store needs a file path, e.g. ./.longrun/longrun.db',
+      );
     }
     let db: DatabaseSync;
     try {
@@ -137,7 +140,9 @@ export class SqliteStore implements SessionStore {
   /** Bytes the database occupies after its WAL is checkpointed into the main file. */
   sizeBytes(): number {
     this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-    const row = this.#db.prepare('SELECT page_count * page_size AS bytes FROM pragma_page_count, pragma_page_size').get();
+    const row = this.#db
+      .prepare('SELECT page_count * page_size AS bytes FROM pragma_page_count, pragma_page_size')
+      .get();
     return (row as { bytes: number }).bytes;
   }
 
@@ -149,7 +154,10 @@ export class SqliteStore implements SessionStore {
       const now = this.#clock.nowMs();
       const inserted = this.#stmt(sql.insertSession).run(id, agent, now, now);
       if (inserted.changes === 0) {
-        throw new LongrunError('INVALID_STATE', `session ${id} already exists; create it without an id or pick another`);
+        throw new LongrunError(
+          'INVALID_STATE',
+          `session ${id} already exists; create it without an id or pick another`,
+        );
       }
       this.#stmt(sql.insertEvent).run(id, 1, 'session.created', 1, data, now, 0);
       return this.#session(id);
@@ -175,7 +183,9 @@ export class SqliteStore implements SessionStore {
     const checked = toSessionId(id);
     checkCount('afterSeq', afterSeq);
     checkCount('limit', limit, 1);
-    return this.#run('reading events', () => this.#stmt(sql.readEvents).all(checked, afterSeq, limit).map(toEvent));
+    return this.#run('reading events', () =>
+      this.#stmt(sql.readEvents).all(checked, afterSeq, limit).map(toEvent),
+    );
   }
 
   async latestCheckpoint(id: SessionId): Promise<Checkpoint | null> {
@@ -188,37 +198,44 @@ export class SqliteStore implements SessionStore {
 
   async listEffects(id: SessionId): Promise<EffectRecord[]> {
     const checked = toSessionId(id);
-    return this.#run('reading effect records', () => this.#stmt(sql.listEffects).all(checked).map(toEffect));
+    return this.#run('reading effect records', () =>
+      this.#stmt(sql.listEffects).all(checked).map(toEffect),
+    );
   }
 
   async pendingSignals(id: SessionId, name: string): Promise<Signal[]> {
     const checked = toSessionId(id);
     checkName('signal name', name);
-    return this.#run('reading signals', () => this.#stmt(sql.pendingSignals).all(checked, name).map(toSignal));
+    return this.#run('reading signals', () =>
+      this.#stmt(sql.pendingSignals).all(checked, name).map(toSignal),
+    );
   }
 
-  append(request: AppendRequest): Promise<AppendResult> {
-    let encoded: EncodedAppend;
-    try {
-      encoded = encodeAppend(request);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (this.#closed) return Promise.reject(new LongrunError('STORE_UNAVAILABLE', 'the SQLite store is closed'));
+  // An async function runs synchronously up to its first await: the append is queued during the
+  // call, so appends issued one after another keep their order in the batch.
+  async append(request: AppendRequest): Promise<AppendResult> {
+    const encoded = encodeAppend(request);
+    if (this.#closed) throw new LongrunError('STORE_UNAVAILABLE', 'the SQLite store is closed');
     return new Promise((resolve, reject) => {
       this.#pending.push({ request, encoded, resolve, reject });
       if (this.#pending.length === 1) setImmediate(() => this.#flush());
     });
   }
 
-  async saveCheckpoint(fence: LeaseFence, checkpoint: { seq: number; state: JsonValue }): Promise<void> {
+  async saveCheckpoint(
+    fence: LeaseFence,
+    checkpoint: { seq: number; state: JsonValue },
+  ): Promise<void> {
     const f = checkFence(fence);
     const seq = checkCount('checkpoint.seq', checkpoint.seq, 1);
     const state = encodePayload(checkpoint.state, 'checkpoint.state');
     this.#tx('saving a checkpoint', () => {
       const session = this.#fenced(f);
       if (seq > session.headSeq) {
-        throw new LongrunError('INVALID_ARGUMENT', `checkpoint seq ${seq} is past the session's head seq ${session.headSeq}`);
+        throw new LongrunError(
+          'INVALID_ARGUMENT',
+          `checkpoint seq ${seq} is past the session's head seq ${session.headSeq}`,
+        );
       }
       this.#stmt(sql.upsertCheckpoint).run(f.sessionId, seq, state, this.#clock.nowMs());
     });
@@ -266,7 +283,13 @@ export class SqliteStore implements SessionStore {
     checkLeaseMs(leaseMs);
     return this.#tx('renewing a lease', () => {
       const now = this.#clock.nowMs();
-      const done = this.#stmt(sql.renewLease).run(now + leaseMs, now, f.sessionId, f.epoch, f.owner);
+      const done = this.#stmt(sql.renewLease).run(
+        now + leaseMs,
+        now,
+        f.sessionId,
+        f.epoch,
+        f.owner,
+      );
       if (done.changes === 0) this.#fenced(f);
       const s = this.#session(f.sessionId);
       return { ...f, expiresAtMs: now + leaseMs, headSeq: s.headSeq };
@@ -300,13 +323,15 @@ export class SqliteStore implements SessionStore {
     const batch = this.#pending;
     this.#pending = [];
     if (batch.length === 0) return;
-    const outcomes: (AppendResult | unknown)[] = [];
+    const outcomes: (AppendResult | AppendFailure)[] = [];
     try {
       this.#db.exec('BEGIN IMMEDIATE');
       for (const item of batch) {
         this.#db.exec('SAVEPOINT append');
         try {
-          outcomes.push(this.#applyAppend(item.request.fence, item.request.expectedSeq, item.encoded));
+          outcomes.push(
+            this.#applyAppend(item.request.fence, item.request.expectedSeq, item.encoded),
+          );
           this.#db.exec('RELEASE append');
         } catch (error) {
           this.#db.exec('ROLLBACK TO append');
@@ -323,14 +348,22 @@ export class SqliteStore implements SessionStore {
     }
     batch.forEach((item, i) => {
       const outcome = outcomes[i];
-      if (outcome instanceof AppendFailure) item.reject(translateSqliteError(outcome.error, 'appending events'));
+      if (outcome instanceof AppendFailure)
+        item.reject(translateSqliteError(outcome.error, 'appending events'));
       else item.resolve(outcome as AppendResult);
     });
   }
 
   #applyAppend(fence: LeaseFence, expectedSeq: number, a: EncodedAppend): AppendResult {
     const now = this.#clock.nowMs();
-    const moved = this.#stmt(sql.advanceHead).run(a.newHeadSeq, now, fence.sessionId, fence.epoch, fence.owner, expectedSeq);
+    const moved = this.#stmt(sql.advanceHead).run(
+      a.newHeadSeq,
+      now,
+      fence.sessionId,
+      fence.epoch,
+      fence.owner,
+      expectedSeq,
+    );
     if (moved.changes === 0) {
       const session = this.#fenced(fence);
       throw new LongrunError(
@@ -340,26 +373,58 @@ export class SqliteStore implements SessionStore {
       );
     }
     a.events.forEach((e, i) => {
-      this.#stmt(sql.insertEvent).run(fence.sessionId, expectedSeq + 1 + i, e.type, e.v, e.data, now, fence.epoch);
+      this.#stmt(sql.insertEvent).run(
+        fence.sessionId,
+        expectedSeq + 1 + i,
+        e.type,
+        e.v,
+        e.data,
+        now,
+        fence.epoch,
+      );
     });
     for (const e of a.effects) {
       this.#stmt(sql.upsertEffect).run(
-        fence.sessionId, e.step, e.callIndex, e.tool, e.effect, e.idempotencyKey, e.status, now,
+        fence.sessionId,
+        e.step,
+        e.callIndex,
+        e.tool,
+        e.effect,
+        e.idempotencyKey,
+        e.status,
+        now,
       );
     }
-    if (a.checkpoint) this.#stmt(sql.upsertCheckpoint).run(fence.sessionId, a.checkpoint.seq, a.checkpoint.state, now);
+    if (a.checkpoint)
+      this.#stmt(sql.upsertCheckpoint).run(
+        fence.sessionId,
+        a.checkpoint.seq,
+        a.checkpoint.state,
+        now,
+      );
     for (const signalId of a.consumeSignals) {
       if (this.#stmt(sql.consumeSignal).run(now, signalId, fence.sessionId).changes === 0) {
-        throw new LongrunError('INVALID_STATE', `signal ${signalId} is not pending for session ${fence.sessionId}`);
+        throw new LongrunError(
+          'INVALID_STATE',
+          `signal ${signalId} is not pending for session ${fence.sessionId}`,
+        );
       }
     }
     if (a.status) {
       const pending =
-        a.status.waitingFor != null && this.#stmt(sql.pendingSignals).get(fence.sessionId, a.status.waitingFor) !== undefined;
+        a.status.waitingFor != null &&
+        this.#stmt(sql.pendingSignals).get(fence.sessionId, a.status.waitingFor) !== undefined;
       const s = effectiveStatus(a.status, pending);
-      this.#stmt(sql.setStatus).run(s.status, s.reason ?? null, s.wakeAtMs ?? null, s.waitingFor ?? null, fence.sessionId);
+      this.#stmt(sql.setStatus).run(
+        s.status,
+        s.reason ?? null,
+        s.wakeAtMs ?? null,
+        s.waitingFor ?? null,
+        fence.sessionId,
+      );
     }
-    if (a.releaseLease) this.#stmt(sql.releaseLease).run(now, fence.sessionId, fence.epoch, fence.owner);
+    if (a.releaseLease)
+      this.#stmt(sql.releaseLease).run(now, fence.sessionId, fence.epoch, fence.owner);
     return { headSeq: a.newHeadSeq, atMs: now };
   }
 

@@ -34,14 +34,22 @@ export function translateSqliteError(error: unknown, doing: string): LongrunErro
       );
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      return new LongrunError('STORE_UNAVAILABLE', `${text}. Another process held the database lock too long; retry.`, {
-        cause: error,
-      });
+      return new LongrunError(
+        'STORE_UNAVAILABLE',
+        `${text}. Another process held the database lock too long; retry.`,
+        {
+          cause: error,
+        },
+      );
     case SQLITE_IOERR:
     case SQLITE_NOMEM:
-      return new LongrunError('STORE_UNAVAILABLE', `${text}. The write may not have happened; retry.`, {
-        cause: error,
-      });
+      return new LongrunError(
+        'STORE_UNAVAILABLE',
+        `${text}. The write may not have happened; retry.`,
+        {
+          cause: error,
+        },
+      );
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
       return new LongrunError(

@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
-import { terminalStatuses, workerId, type SessionRecord, type SessionStore, type StoredEvent } from '@longrun/core';
+import {
+  terminalStatuses,
+  workerId,
+  type SessionRecord,
+  type SessionStore,
+  type StoredEvent,
+} from '@longrun/core';
 import { Worker, ledgerProgram, loadState } from '@longrun/runtime';
 import { defaultStore, intFlag, parseFlags } from '../args.ts';
 import { exitCodes } from '../exit-codes.ts';
@@ -32,8 +38,17 @@ export async function run(argv: string[]): Promise<number> {
 
   const store = await openStore(storeUrl);
   const durability = store.durability();
-  say(`longrun demo — ${store.kind} store ${storeUrl} (${Object.entries(durability.settings).map(([k, v]) => `${k}=${v}`).join(', ')})`);
-  const session = await pickSession(store, Boolean(values.new), { steps, toolDelayMs: delayMs, waitEvery: Math.floor(steps / 2), waitMs: 2_000 });
+  say(
+    `longrun demo — ${store.kind} store ${storeUrl} (${Object.entries(durability.settings)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')})`,
+  );
+  const session = await pickSession(store, Boolean(values.new), {
+    steps,
+    toolDelayMs: delayMs,
+    waitEvery: Math.floor(steps / 2),
+    waitMs: 2_000,
+  });
   const { state } = await loadState(store, session.id);
   say(
     session.headSeq === 1
@@ -52,7 +67,9 @@ export async function run(argv: string[]): Promise<number> {
   const done = new Promise<string>((r) => (finished = r));
   const worker = new Worker({
     store,
-    workerId: workerId(`demo-${createHash('sha256').update(resolve(storeUrl)).digest('hex').slice(0, 12)}`),
+    workerId: workerId(
+      `demo-${createHash('sha256').update(resolve(storeUrl)).digest('hex').slice(0, 12)}`,
+    ),
     programs: [ledgerProgram({ dir: join(storeDir, 'demo'), name: agent })],
     pollMs: 20,
     hooks: {
@@ -89,13 +106,19 @@ export async function run(argv: string[]): Promise<number> {
   return outcome === 'completed' ? exitCodes.ok : exitCodes.failed;
 }
 
-async function pickSession(store: SessionStore, fresh: boolean, input: Record<string, number>): Promise<SessionRecord> {
+async function pickSession(
+  store: SessionStore,
+  fresh: boolean,
+  input: Record<string, number>,
+): Promise<SessionRecord> {
   if (!fresh) {
     let afterId: SessionRecord['id'] | undefined;
     let unfinished: SessionRecord | undefined;
     for (;;) {
       const page = await store.listSessions({ limit: 500, ...(afterId ? { afterId } : {}) });
-      unfinished = page.filter((s) => s.agent === agent && !terminalStatuses.includes(s.status)).at(-1) ?? unfinished;
+      unfinished =
+        page.filter((s) => s.agent === agent && !terminalStatuses.includes(s.status)).at(-1) ??
+        unfinished;
       if (page.length < 500) break;
       afterId = page.at(-1)?.id;
     }
@@ -107,7 +130,9 @@ async function pickSession(store: SessionStore, fresh: boolean, input: Record<st
 /** --crash-at-step: dies like a killed machine right after the step's tool call is recorded as started. */
 function maybeCrash(event: StoredEvent, crashAtStep: number): void {
   if (crashAtStep > 0 && event.type === 'tool.started' && event.data.step === crashAtStep) {
-    process.stdout.write(`  ✗ --crash-at-step ${crashAtStep}: SIGKILL now, with the tool call in flight\n`);
+    process.stdout.write(
+      `  ✗ --crash-at-step ${crashAtStep}: SIGKILL now, with the tool call in flight\n`,
+    );
     process.kill(process.pid, 'SIGKILL');
   }
 }

@@ -3,18 +3,32 @@ import { openStore } from '../store-url.ts';
 import { usage } from '../usage.ts';
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { store: { type: 'string' }, json: { type: 'boolean' } }, usage.doctor);
+  const { values } = parseFlags(
+    argv,
+    { store: { type: 'string' }, json: { type: 'boolean' } },
+    usage.doctor,
+  );
   if (values.help) return (process.stdout.write(`${usage.doctor}\n`), 0);
   const store = await openStore(values.store ?? defaultStore);
   try {
-    const report = { store: store.kind, capabilities: store.capabilities, durability: store.durability() };
+    const report = {
+      store: store.kind,
+      capabilities: store.capabilities,
+      durability: store.durability(),
+    };
     if (values.json) process.stdout.write(`${JSON.stringify(report)}\n`);
     else {
       const { durability } = report;
       process.stdout.write(`store: ${store.kind}\n`);
-      process.stdout.write(`durability: ${durability.safe ? 'safe' : 'UNSAFE'} (${Object.entries(durability.settings).map(([k, v]) => `${k}=${v}`).join(', ')})\n`);
+      process.stdout.write(
+        `durability: ${durability.safe ? 'safe' : 'UNSAFE'} (${Object.entries(durability.settings)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')})\n`,
+      );
       for (const note of durability.notes) process.stdout.write(`  note: ${note}\n`);
-      process.stdout.write(`dead-worker detection: ${store.capabilities.connectionScopedLiveness ? 'by connection (no TTL wait)' : 'at process restart, or when the lease expires'}\n`);
+      process.stdout.write(
+        `dead-worker detection: ${store.capabilities.connectionScopedLiveness ? 'by connection (no TTL wait)' : 'at process restart, or when the lease expires'}\n`,
+      );
     }
     return report.durability.safe ? 0 : 1;
   } finally {

@@ -1,4 +1,4 @@
-import { sessionId, type SessionStatus } from '@longrun/core';
+import { sessionId, type JsonValue, type SessionStatus } from '@longrun/core';
 import { defaultStore, intFlag, parseFlags, UsageError } from '../args.ts';
 import { describeEvent } from '../event-lines.ts';
 import { exitCodes } from '../exit-codes.ts';
@@ -10,7 +10,12 @@ const statuses = ['queued', 'running', 'waiting', 'paused', 'completed', 'failed
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
     argv,
-    { store: { type: 'string' }, json: { type: 'boolean' }, status: { type: 'string' }, limit: { type: 'string' } },
+    {
+      store: { type: 'string' },
+      json: { type: 'boolean' },
+      status: { type: 'string' },
+      limit: { type: 'string' },
+    },
     usage.sessions,
   );
   const [sub, ...args] = positionals;
@@ -31,7 +36,11 @@ export async function run(argv: string[]): Promise<number> {
           limit: intFlag(values.limit, 'limit', 50) || 50,
         });
         if (values.json) out(JSON.stringify(list));
-        else for (const s of list) out(`${s.id}  ${s.status.padEnd(9)}  ${s.agent.padEnd(14)} seq ${s.headSeq}  ${new Date(s.createdAtMs).toISOString()}${s.statusReason ? `  (${s.statusReason})` : ''}`);
+        else
+          for (const s of list)
+            out(
+              `${s.id}  ${s.status.padEnd(9)}  ${s.agent.padEnd(14)} seq ${s.headSeq}  ${new Date(s.createdAtMs).toISOString()}${s.statusReason ? `  (${s.statusReason})` : ''}`,
+            );
         return exitCodes.ok;
       }
       case 'show': {
@@ -40,7 +49,9 @@ export async function run(argv: string[]): Promise<number> {
         const events = await store.readEvents(id, 0, 100_000);
         if (values.json) out(JSON.stringify({ session, events }));
         else {
-          out(`${session.id}  ${session.status}${session.statusReason ? ` (${session.statusReason})` : ''}  agent ${session.agent}  lease epoch ${session.leaseEpoch}`);
+          out(
+            `${session.id}  ${session.status}${session.statusReason ? ` (${session.statusReason})` : ''}  agent ${session.agent}  lease epoch ${session.leaseEpoch}`,
+          );
           for (const e of events) {
             const line = describeEvent(e);
             if (line !== null) out(line);
@@ -51,9 +62,9 @@ export async function run(argv: string[]): Promise<number> {
       case 'signal': {
         const id = sessionId(required(args[0], 'session id'));
         const name = required(args[1], 'signal name');
-        let payload = null;
+        let payload: JsonValue = null;
         try {
-          payload = args[2] === undefined ? null : JSON.parse(args[2]);
+          payload = args[2] === undefined ? null : (JSON.parse(args[2]) as JsonValue);
         } catch {
           throw new UsageError(`the signal payload must be JSON (got ${JSON.stringify(args[2])})`);
         }
@@ -62,7 +73,9 @@ export async function run(argv: string[]): Promise<number> {
         return exitCodes.ok;
       }
       default:
-        throw new UsageError(`unknown sessions subcommand ${JSON.stringify(sub)}\n\n${usage.sessions}`);
+        throw new UsageError(
+          `unknown sessions subcommand ${JSON.stringify(sub)}\n\n${usage.sessions}`,
+        );
     }
   } finally {
     await store.close();

@@ -20,24 +20,36 @@ export async function run(argv: string[]): Promise<number> {
     usage.worker,
   );
   if (values.help) return (process.stdout.write(`${usage.worker}\n`), exitCodes.ok);
-  const store = await openStore(values.store ?? defaultStore, { applicationName: 'longrun-worker' });
+  const store = await openStore(values.store ?? defaultStore, {
+    applicationName: 'longrun-worker',
+  });
   // On SQLite a stable id lets a restarted worker reclaim its sessions at once; on Postgres a
   // dead worker is detected through its connection, so a fresh id per process is fine.
-  const id = values['worker-id'] ?? (store.capabilities.connectionScopedLiveness ? newWorkerId() : `${hostname()}-worker`);
+  const id =
+    values['worker-id'] ??
+    (store.capabilities.connectionScopedLiveness ? newWorkerId() : `${hostname()}-worker`);
   const worker = new Worker({
     store,
     workerId: workerId(id),
-    programs: [ledgerProgram({ dir: resolve(values.dir ?? '.longrun/work') }), ledgerProgram({ dir: resolve(values.dir ?? '.longrun/demo'), name: 'ledger-demo' })],
+    programs: [
+      ledgerProgram({ dir: resolve(values.dir ?? '.longrun/work') }),
+      ledgerProgram({ dir: resolve(values.dir ?? '.longrun/demo'), name: 'ledger-demo' }),
+    ],
     concurrency: intFlag(values.concurrency, 'concurrency', 32),
     leaseMs: intFlag(values['lease-ms'], 'lease-ms', 15_000),
-    log: (entry) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`),
+    log: (entry) =>
+      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`),
     hooks: {
       onSessionEnded: (sessionId, outcome) =>
-        process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), msg: 'session ended', sessionId, outcome })}\n`),
+        process.stdout.write(
+          `${JSON.stringify({ time: new Date().toISOString(), msg: 'session ended', sessionId, outcome })}\n`,
+        ),
     },
   });
   await worker.start();
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), msg: 'worker started', workerId: worker.id, store: store.kind, durability: store.durability() })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ time: new Date().toISOString(), msg: 'worker started', workerId: worker.id, store: store.kind, durability: store.durability() })}\n`,
+  );
   await new Promise<void>((resolveStop) => {
     process.once('SIGINT', resolveStop);
     process.once('SIGTERM', resolveStop);

@@ -4,13 +4,7 @@ import type { JsonValue } from '../json.ts';
 
 /** Where a session stands. Whether a worker holds it is the lease's business, not the status's. */
 export type SessionStatus =
-  | 'queued'
-  | 'running'
-  | 'waiting'
-  | 'paused'
-  | 'completed'
-  | 'failed'
-  | 'cancelled';
+  'queued' | 'running' | 'waiting' | 'paused' | 'completed' | 'failed' | 'cancelled';
 
 export const terminalStatuses: readonly SessionStatus[] = ['completed', 'failed', 'cancelled'];
 

@@ -26,7 +26,15 @@ export interface EncodedAppend {
 
 const effectClasses = new Set(['pure', 'idempotent', 'keyed', 'unsafe']);
 const effectStatuses = new Set(['started', 'completed', 'unknown']);
-const sessionStatuses = new Set(['queued', 'running', 'waiting', 'paused', 'completed', 'failed', 'cancelled']);
+const sessionStatuses = new Set([
+  'queued',
+  'running',
+  'waiting',
+  'paused',
+  'completed',
+  'failed',
+  'cancelled',
+]);
 
 function bad(message: string): LongrunError {
   return new LongrunError('INVALID_ARGUMENT', message);
@@ -46,7 +54,8 @@ export function checkLeaseMs(leaseMs: unknown): number {
 }
 
 export function checkFence(fence: LeaseFence): LeaseFence {
-  if (typeof fence !== 'object' || fence === null) throw bad('fence must be { sessionId, owner, epoch }');
+  if (typeof fence !== 'object' || fence === null)
+    throw bad('fence must be { sessionId, owner, epoch }');
   return {
     sessionId: sessionId(fence.sessionId),
     owner: workerId(fence.owner),
@@ -67,19 +76,23 @@ function checkEffect(change: EffectChange, i: number): EffectChange {
   checkCount(`${at}.callIndex`, change.callIndex);
   checkName(`${at}.tool`, change.tool);
   checkName(`${at}.idempotencyKey`, change.idempotencyKey);
-  if (!effectClasses.has(change.effect)) throw bad(`${at}.effect must be pure, idempotent, keyed or unsafe`);
-  if (!effectStatuses.has(change.status)) throw bad(`${at}.status must be started, completed or unknown`);
+  if (!effectClasses.has(change.effect))
+    throw bad(`${at}.effect must be pure, idempotent, keyed or unsafe`);
+  if (!effectStatuses.has(change.status))
+    throw bad(`${at}.status must be started, completed or unknown`);
   return change;
 }
 
 export function encodeAppend(request: AppendRequest): EncodedAppend {
-  if (typeof request !== 'object' || request === null) throw bad('append request must be an object');
+  if (typeof request !== 'object' || request === null)
+    throw bad('append request must be an object');
   checkFence(request.fence);
   const expectedSeq = checkCount('expectedSeq', request.expectedSeq);
   if (!Array.isArray(request.events)) throw bad('events must be an array');
   const events = request.events.map((e, i) => {
     const type: unknown = (e as { type?: unknown } | null)?.type;
-    if (!isEventType(type)) throw bad(`events[${i}].type ${JSON.stringify(type)} is not a known event type`);
+    if (!isEventType(type))
+      throw bad(`events[${i}].type ${JSON.stringify(type)} is not a known event type`);
     return { type, v: eventSchemaVersion, data: encodePayload(e.data, `events[${i}].data`) };
   });
   const newHeadSeq = expectedSeq + events.length;
@@ -92,7 +105,8 @@ export function encodeAppend(request: AppendRequest): EncodedAppend {
   let checkpoint: EncodedAppend['checkpoint'];
   if (request.checkpoint !== undefined) {
     const seq = checkCount('checkpoint.seq', request.checkpoint.seq, 1);
-    if (seq > newHeadSeq) throw bad(`checkpoint.seq ${seq} is past the head seq ${newHeadSeq} this append makes`);
+    if (seq > newHeadSeq)
+      throw bad(`checkpoint.seq ${seq} is past the head seq ${newHeadSeq} this append makes`);
     checkpoint = { seq, state: encodePayload(request.checkpoint.state, 'checkpoint.state') };
   }
   return {

@@ -13,7 +13,9 @@ export function measureSqliteCommit(commits = 500): { p50: number; p99: number; 
   const dir = mkdtempSync(join(tmpdir(), 'longrun-commit-'));
   const db = new DatabaseSync(join(dir, 'baseline.db'));
   try {
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; CREATE TABLE t (id INTEGER PRIMARY KEY, data TEXT)');
+    db.exec(
+      'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; CREATE TABLE t (id INTEGER PRIMARY KEY, data TEXT)',
+    );
     const insert = db.prepare('INSERT INTO t (data) VALUES (?)');
     const begin = db.prepare('BEGIN IMMEDIATE');
     const commit = db.prepare('COMMIT');

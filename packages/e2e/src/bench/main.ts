@@ -18,7 +18,11 @@ const concurrencies = [1, 8, 32];
 
 const stores = [
   { name: 'sqlite', make: sqliteTarget, run: only === undefined || only === 'sqlite' },
-  { name: 'postgres', make: postgresTarget, run: (only === undefined || only === 'postgres') && postgresStatus.ok },
+  {
+    name: 'postgres',
+    make: postgresTarget,
+    run: (only === undefined || only === 'postgres') && postgresStatus.ok,
+  },
 ];
 
 const results: Record<string, unknown> = {
@@ -40,7 +44,8 @@ for (const store of stores) {
   out.stepOverhead = overhead;
   log('throughput');
   const throughput = [];
-  for (const sessions of concurrencies) throughput.push(await measureThroughput(store.make, sessions, quick ? 50 : 200));
+  for (const sessions of concurrencies)
+    throughput.push(await measureThroughput(store.make, sessions, quick ? 50 : 200));
   out.throughput = throughput;
   log('takeover after kill -9');
   out.takeover = await measureTakeover(store.make, quick ? 5 : 15);

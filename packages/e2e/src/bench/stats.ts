@@ -12,5 +12,9 @@ export function round(value: number, digits = 3): number {
 }
 
 export function summary(values: readonly number[]): { p50: number; p99: number; n: number } {
-  return { p50: round(percentile(values, 50)), p99: round(percentile(values, 99)), n: values.length };
+  return {
+    p50: round(percentile(values, 50)),
+    p99: round(percentile(values, 99)),
+    n: values.length,
+  };
 }

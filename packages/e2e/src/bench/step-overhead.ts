@@ -19,11 +19,17 @@ export async function measureStepOverhead(make: () => Promise<StoreTarget>, step
     const before = await storeBytes(store, target.url);
     const program = ledgerProgram({ dir: target.dir });
     // Every step appends to a work file (the peers' workload): use work.append for all steps.
-    const fileAppendOnly = { ...program, decide: async (state: Parameters<typeof program.decide>[0]) => {
-      const d = await program.decide(state);
-      if (d.kind !== 'tool-calls') return d;
-      return { ...d, toolCalls: [{ tool: 'work.append', args: { line: `step ${state.steps + 1}` } }] };
-    } };
+    const fileAppendOnly = {
+      ...program,
+      decide: async (state: Parameters<typeof program.decide>[0]) => {
+        const d = await program.decide(state);
+        if (d.kind !== 'tool-calls') return d;
+        return {
+          ...d,
+          toolCalls: [{ tool: 'work.append', args: { line: `step ${state.steps + 1}` } }],
+        };
+      },
+    };
     const worker = new Worker({
       store,
       programs: [fileAppendOnly],
@@ -34,7 +40,11 @@ export async function measureStepOverhead(make: () => Promise<StoreTarget>, step
     await waitForStatus(store, session.id, ['completed'], 300_000);
     await worker.stop();
     const after = await storeBytes(store, target.url);
-    return { steps, overheadMs: summary(overheadsMs), bytesPerStep: round((after - before) / steps, 0) };
+    return {
+      steps,
+      overheadMs: summary(overheadsMs),
+      bytesPerStep: round((after - before) / steps, 0),
+    };
   } finally {
     await store.close();
     await target.drop();

@@ -24,15 +24,21 @@ export async function measureTakeover(make: () => Promise<StoreTarget>, kills: n
     return h;
   };
   try {
-    const session = await store.createSession({ agent: 'ledger', input: { steps: 100_000, toolDelayMs: 2 } });
+    await store.createSession({
+      agent: 'ledger',
+      input: { steps: 100_000, toolDelayMs: 2 },
+    });
     const killToEventMs: number[] = [];
     const startToEventMs: number[] = [];
     const sqlite = store.capabilities.connectionScopedLiveness === false;
-    let active = spawn(sqlite ? 'bench-worker' : 'bench-worker-0');
-    let standby = sqlite ? null : spawn('bench-worker-standby-0');
+    // Postgres: two workers run; whichever holds the session is killed and the other must take over.
+    let pair = sqlite
+      ? [spawn('bench-worker')]
+      : [spawn('bench-worker-0'), spawn('bench-worker-1')];
     for (let k = 0; k < kills; k++) {
-      await active.until(() => active.acked.length >= 10, 30_000, '10 acks');
-      await standby?.ready();
+      await Promise.race(pair.map((h) => h.until(() => h.acked.length >= 10, 30_000, '10 acks')));
+      await Promise.all(pair.map((h) => h.ready()));
+      const active = pair.find((h) => h.acked.length >= 10) as WorkerHandle;
       await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
       await active.kill('SIGKILL');
       const killedAt = performance.now();
@@ -42,13 +48,14 @@ export async function measureTakeover(make: () => Promise<StoreTarget>, kills: n
         const startedAt = performance.now();
         await next.until(() => next.acked.length > 0, 30_000, 'first ack after restart');
         startToEventMs.push(performance.now() - startedAt);
+        pair = [next];
       } else {
-        next = standby as WorkerHandle;
-        await next.until(() => next.acked.length > 0, 30_000, 'first ack after takeover');
-        standby = spawn(`bench-worker-standby-${k + 1}`);
+        next = pair.find((h) => h !== active) as WorkerHandle;
+        const ackedBefore = next.acked.length;
+        await next.until(() => next.acked.length > ackedBefore, 30_000, 'first ack after takeover');
+        pair = [next, spawn(`bench-worker-${k + 2}`)];
       }
       killToEventMs.push(performance.now() - killedAt);
-      active = next;
     }
     const ledger = new FileLedger(join(target.dir, 'ledger'));
     const attempts = ledger.attempts();
@@ -59,7 +66,11 @@ export async function measureTakeover(make: () => Promise<StoreTarget>, kills: n
       kills,
       killToNextEventMs: summary(killToEventMs),
       ...(sqlite ? { processStartToNextEventMs: summary(startToEventMs) } : {}),
-      inFlightKeyedCalls: { reRunAfterKill: reRunKeys.length, appliedOnce: reRunKeys.every((k) => appliedKeys.has(k)), appliedTwice: applied.length - appliedKeys.size },
+      inFlightKeyedCalls: {
+        reRunAfterKill: reRunKeys.length,
+        appliedOnce: reRunKeys.every((k) => appliedKeys.has(k)),
+        appliedTwice: applied.length - appliedKeys.size,
+      },
     };
   } finally {
     await Promise.all(handles.map((h) => h.kill('SIGKILL')));

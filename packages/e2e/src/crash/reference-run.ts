@@ -4,18 +4,27 @@ import type { JsonValue, SessionId, SessionStore } from '@longrun/core';
 import type { StoreTarget } from '../store-targets.ts';
 
 /** Polls until the session is in one of `statuses`, bounded by `timeoutMs`. */
-export async function waitForStatus(store: SessionStore, id: SessionId, statuses: string[], timeoutMs = 30_000): Promise<void> {
+export async function waitForStatus(
+  store: SessionStore,
+  id: SessionId,
+  statuses: string[],
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const s = await store.getSession(id);
     if (statuses.includes(s.status)) return;
-    if (Date.now() > deadline) throw new Error(`session ${id} still ${s.status} after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`session ${id} still ${s.status} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
 
 /** The transcript of an uninterrupted run of the sample program with this input. */
-export async function referenceTranscript(make: () => Promise<StoreTarget>, input: JsonValue): Promise<string[]> {
+export async function referenceTranscript(
+  make: () => Promise<StoreTarget>,
+  input: JsonValue,
+): Promise<string[]> {
   const target = await make();
   const store = await openStore(target.url);
   try {

@@ -22,9 +22,13 @@ export class WorkerHandle {
     this.child.stderr?.on('data', (chunk: Buffer) => {
       this.stderr += chunk.toString();
     });
-    const lines = createInterface({ input: this.child.stdout! });
+    if (this.child.stdout === null) throw new Error('worker spawned without a stdout pipe');
+    const lines = createInterface({ input: this.child.stdout });
     lines.on('line', (line) => this.#onLine(line));
-    this.exited.then(() => this.#check(true), () => undefined);
+    this.exited.then(
+      () => this.#check(true),
+      () => undefined,
+    );
   }
 
   #ready = false;
@@ -51,7 +55,15 @@ export class WorkerHandle {
   until(test: () => boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
     if (test()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`worker: ${what} not reached in ${timeoutMs} ms\n${this.stderr.slice(-2000)}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `worker: ${what} not reached in ${timeoutMs} ms\n${this.stderr.slice(-2000)}`,
+            ),
+          ),
+        timeoutMs,
+      );
       this.#waiters.push({ test, resolve: () => (clearTimeout(timer), resolve()) });
     });
   }

@@ -36,5 +36,8 @@ const worker = new Worker({
 await worker.start();
 out('ready');
 process.on('SIGTERM', () => {
-  void worker.stop().then(() => store.close()).then(() => process.exit(0));
+  void worker
+    .stop()
+    .then(() => store.close())
+    .then(() => process.exit(0));
 });

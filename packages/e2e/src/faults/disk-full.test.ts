@@ -14,58 +14,79 @@ if ('error' in mount) {
 /** Each step writes a 16 KB tool output, so a 1 MB disk fills within a few dozen steps. */
 const bulky: StepProgram = {
   name: 'bulky',
-  tools: [{ name: 'produce', effect: 'idempotent', run: async (args) => 'x'.repeat(16_384) + String(args.n) }],
+  tools: [
+    {
+      name: 'produce',
+      effect: 'idempotent',
+      run: async (args) => 'x'.repeat(16_384) + JSON.stringify(args.n),
+    },
+  ],
   async decide(state) {
     if (state.steps >= 120) return { kind: 'finish', output: { steps: state.steps } };
-    return { kind: 'tool-calls', text: '', toolCalls: [{ tool: 'produce', args: { n: state.steps } }], usage: { inputTokens: 1, outputTokens: 1 } };
+    return {
+      kind: 'tool-calls',
+      text: '',
+      toolCalls: [{ tool: 'produce', args: { n: state.steps } }],
+      usage: { inputTokens: 1, outputTokens: 1 },
+    };
   },
 };
 
 describe.runIf(!('error' in mount))('SQLite on a disk that fills up', () => {
-  it('stalls with a clear reason, loses nothing acknowledged, and continues when space returns', { timeout: 120_000 }, async () => {
-    if ('error' in mount) return;
-    try {
-      const store = await SqliteStore.open({ path: join(mount.dir, 'longrun.db') });
-      const session = await store.createSession({ agent: 'bulky', input: null });
-      const acked: StoredEvent[] = [];
-      const stalls: string[] = [];
-      let full!: () => void;
-      const filled = new Promise<void>((r) => (full = r));
-      const worker = new Worker({
-        store,
-        programs: [bulky],
-        leaseMs: 1_000,
-        pollMs: 20,
-        hooks: {
-          onAppended: (events) => acked.push(...events),
-          onStall: (_id, error) => {
-            stalls.push(`${error.code}: ${error.message}`);
-            full();
+  it(
+    'stalls with a clear reason, loses nothing acknowledged, and continues when space returns',
+    { timeout: 120_000 },
+    async () => {
+      if ('error' in mount) return;
+      try {
+        const store = await SqliteStore.open({ path: join(mount.dir, 'longrun.db') });
+        const session = await store.createSession({ agent: 'bulky', input: null });
+        const acked: StoredEvent[] = [];
+        const stalls: string[] = [];
+        let full!: () => void;
+        const filled = new Promise<void>((r) => (full = r));
+        const worker = new Worker({
+          store,
+          programs: [bulky],
+          leaseMs: 1_000,
+          pollMs: 20,
+          hooks: {
+            onAppended: (events) => acked.push(...events),
+            onStall: (_id, error) => {
+              stalls.push(`${error.code}: ${error.message}`);
+              full();
+            },
           },
-        },
-      });
-      await worker.start();
-      await filled;
-      const ackedWhenFull = acked.length;
-      await new Promise((r) => setTimeout(r, 1_500)); // stays stalled, lease keeper gives up, nothing crashes
-      expect(stalls[0]).toMatch(/^STORAGE_FULL: .*disk .* is full/);
-      expect((await store.getSession(session.id)).status).not.toBe('completed');
-      mount.resize(64 * 1024);
-      for (let i = 0; i < 1_500 && (await store.getSession(session.id)).status !== 'completed'; i++) {
-        await new Promise((r) => setTimeout(r, 20));
+        });
+        await worker.start();
+        await filled;
+        const ackedWhenFull = acked.length;
+        await new Promise((r) => setTimeout(r, 1_500)); // stays stalled, lease keeper gives up, nothing crashes
+        expect(stalls[0]).toMatch(/^STORAGE_FULL: .*disk .* is full/);
+        expect((await store.getSession(session.id)).status).not.toBe('completed');
+        mount.resize(64 * 1024);
+        for (
+          let i = 0;
+          i < 1_500 && (await store.getSession(session.id)).status !== 'completed';
+          i++
+        ) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await worker.stop();
+        const events = await store.readEvents(session.id, 0, 100_000);
+        expect((await store.getSession(session.id)).status).toBe('completed');
+        expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+        for (const a of acked) {
+          expect(JSON.stringify(events[a.seq - 1]?.data)).toBe(JSON.stringify(a.data));
+        }
+        expect(store.integrityCheck()).toEqual([]);
+        console.log(
+          `[disk-full] stalled after ${ackedWhenFull} acknowledged events; ${stalls.length} stall reports; finished at seq ${events.length}`,
+        );
+        await store.close();
+      } finally {
+        mount.unmount();
       }
-      await worker.stop();
-      const events = await store.readEvents(session.id, 0, 100_000);
-      expect((await store.getSession(session.id)).status).toBe('completed');
-      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
-      for (const a of acked) {
-        expect(JSON.stringify(events[a.seq - 1]?.data)).toBe(JSON.stringify(a.data));
-      }
-      expect(store.integrityCheck()).toEqual([]);
-      console.log(`[disk-full] stalled after ${ackedWhenFull} acknowledged events; ${stalls.length} stall reports; finished at seq ${events.length}`);
-      await store.close();
-    } finally {
-      mount.unmount();
-    }
-  });
+    },
+  );
 });

@@ -26,7 +26,11 @@ describe.runIf(postgresStatus.ok)('Postgres connections terminated under a runni
       const worker = new WorkerHandle(t.url, 'terminated', t.dir, { LONGRUN_LEASE_MS: '3000' });
       await worker.until(() => worker.acked.length > 5, 20_000, 'first acks');
       let terminated = 0;
-      for (let round = 0; round < 8 && (await store.getSession(session.id)).status !== 'completed'; round++) {
+      for (
+        let round = 0;
+        round < 8 && (await store.getSession(session.id)).status !== 'completed';
+        round++
+      ) {
         const { rows } = await admin.query<{ killed: boolean }>(
           `SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity
             WHERE application_name = 'longrun-crash-terminated' AND pid <> pg_backend_pid()`,
@@ -43,7 +47,9 @@ describe.runIf(postgresStatus.ok)('Postgres connections terminated under a runni
       const applied = new FileLedger(join(t.dir, 'ledger')).applied().map((a) => a.entry);
       expect(new Set(applied).size).toBe(input.steps / 2);
       expect(applied).toHaveLength(input.steps / 2);
-      console.log(`[pg-terminate] terminated ${terminated} backends; session completed at seq ${events.length}`);
+      console.log(
+        `[pg-terminate] terminated ${terminated} backends; session completed at seq ${events.length}`,
+      );
     } finally {
       await admin.end();
       await store.close();

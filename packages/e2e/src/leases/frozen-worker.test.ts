@@ -37,7 +37,11 @@ for (const target of targets) {
         await taker.until(() => taker.acked.length >= 5, 20_000, 'takeover acks');
         const takeoverSeq = Math.min(...taker.acked.map((a) => a.seq));
         frozen.child.kill('SIGCONT');
-        await frozen.until(() => /LEASE_LOST|lease lost|fenced/.test(frozen.stderr), 20_000, 'a fenced write');
+        await frozen.until(
+          () => /LEASE_LOST|lease lost|fenced/.test(frozen.stderr),
+          20_000,
+          'a fenced write',
+        );
         await waitForStatus(store, session.id, ['completed'], 60_000);
         await Promise.all([frozen.kill('SIGKILL'), taker.kill('SIGKILL')]);
 

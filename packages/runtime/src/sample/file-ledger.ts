@@ -1,12 +1,23 @@
-import { appendFileSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 
 /**
  * A stand-in for an external system that honours idempotency keys (a payment API, a ticket
  * tracker): applying the same key twice applies it once. It lives in a directory outside longrun,
- * so tests can count what really happened: `applied/` holds one file per applied key (created
- * with O_EXCL, so exactly one attempt wins), and `attempts.log` one line per attempt.
+ * so tests can count what really happened: `applied/` holds one file per applied key, and
+ * `attempts.log` one line per attempt. A key's file is written whole under a temporary name and
+ * then hard-linked into place; link() fails if the name exists, so exactly one attempt wins and a
+ * process killed half-way never leaves a half-written record.
  */
 export class FileLedger {
   readonly dir: string;
@@ -19,25 +30,25 @@ export class FileLedger {
   /** Applies `entry` under `key` unless that key was applied before. Returns whether it applied now. */
   apply(key: string, entry: string): boolean {
     appendFileSync(join(this.dir, 'attempts.log'), `${key}\t${entry}\n`);
-    let fd: number;
+    const temporary = join(this.dir, `.pending-${randomUUID()}`);
+    writeFileSync(temporary, `${key}\t${entry}\n`);
     try {
-      fd = openSync(this.#fileFor(key), 'wx');
+      linkSync(temporary, this.#fileFor(key));
+      return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw error;
-    }
-    try {
-      writeSync(fd, `${key}\t${entry}\n`);
     } finally {
-      closeSync(fd);
+      unlinkSync(temporary);
     }
-    return true;
   }
 
   /** Every applied effect: key and entry. */
   applied(): { key: string; entry: string }[] {
     return readdirSync(join(this.dir, 'applied')).map((name) => {
-      const [key = '', entry = ''] = readFileSync(join(this.dir, 'applied', name), 'utf8').trimEnd().split('\t');
+      const [key = '', entry = ''] = readFileSync(join(this.dir, 'applied', name), 'utf8')
+        .trimEnd()
+        .split('\t');
       return { key, entry };
     });
   }

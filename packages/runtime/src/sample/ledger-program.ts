@@ -1,6 +1,6 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JsonObject, SessionState } from '@longrun/core';
+import type { JsonObject, JsonValue, SessionState } from '@longrun/core';
 import type { ModelDecision, StepProgram, ToolDefinition } from '../program.ts';
 import { FileLedger } from './file-ledger.ts';
 
@@ -44,14 +44,15 @@ function readInput(state: SessionState): Required<LedgerRunInput> {
  */
 export function ledgerProgram(options: LedgerProgramOptions): StepProgram {
   const ledger = new FileLedger(join(options.dir, 'ledger'));
-  const delay = (ms: number): Promise<void> => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
+  const delay = (ms: number): Promise<void> =>
+    ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
   const tools: ToolDefinition[] = [
     {
       name: 'ledger.apply',
       effect: 'keyed',
       async run(args, context) {
         await delay(Number(args.delayMs ?? 0));
-        ledger.apply(context.idempotencyKey, String(args.entry));
+        ledger.apply(context.idempotencyKey, asText(args.entry));
         return { entry: args.entry ?? null };
       },
     },
@@ -60,7 +61,7 @@ export function ledgerProgram(options: LedgerProgramOptions): StepProgram {
       effect: 'idempotent',
       async run(args) {
         await delay(Number(args.delayMs ?? 0));
-        appendFileSync(join(options.dir, 'work.log'), `${String(args.line)}\n`);
+        appendFileSync(join(options.dir, 'work.log'), `${asText(args.line)}\n`);
         return { appended: args.line ?? null };
       },
     },
@@ -71,19 +72,38 @@ export function ledgerProgram(options: LedgerProgramOptions): StepProgram {
     async decide(state: SessionState): Promise<ModelDecision> {
       const input = readInput(state);
       const step = state.steps + 1;
-      if (state.steps >= input.steps) return { kind: 'finish', output: { steps: state.steps, toolCalls: state.toolCallsCompleted } };
+      if (state.steps >= input.steps)
+        return {
+          kind: 'finish',
+          output: { steps: state.steps, toolCalls: state.toolCallsCompleted },
+        };
       const waited = state.lastWake?.afterSteps === state.steps;
       if (input.signalAfter > 0 && state.steps === input.signalAfter && !waited) {
         return { kind: 'wait', wait: { kind: 'signal', signal: 'continue' } };
       }
       const waitDue = input.waitEvery > 0 && state.steps > 0 && state.steps % input.waitEvery === 0;
       if (waitDue && !waited) {
-        return { kind: 'wait', wait: { kind: 'timer', untilMs: (options.nowMs ?? Date.now)() + input.waitMs } };
+        return {
+          kind: 'wait',
+          wait: { kind: 'timer', untilMs: (options.nowMs ?? Date.now)() + input.waitMs },
+        };
       }
-      const args: JsonObject = { entry: `step-${step}`, line: `step ${step}`, delayMs: input.toolDelayMs };
+      const args: JsonObject = {
+        entry: `step-${step}`,
+        line: `step ${step}`,
+        delayMs: input.toolDelayMs,
+      };
       const tool = step % 2 === 0 ? 'work.append' : 'ledger.apply';
-      return { kind: 'tool-calls', text: `step ${step}: calling ${tool}`, toolCalls: [{ tool, args }], usage: { inputTokens: 12, outputTokens: 8 } };
+      return {
+        kind: 'tool-calls',
+        text: `step ${step}: calling ${tool}`,
+        toolCalls: [{ tool, args }],
+        usage: { inputTokens: 12, outputTokens: 8 },
+      };
     },
   };
 }
 
+function asText(value: JsonValue | undefined): string {
+  return typeof value === 'string' ? value : JSON.stringify(value ?? null);
+}
