@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock, workerId, type SessionStore } from '@longrun/core';
+import { ManualClock, fold, workerId, type SessionStore } from '@longrun/core';
 import { SqliteStore } from '@longrun/store-sqlite';
 import { join } from 'node:path';
 import { FileLedger } from './sample/file-ledger.ts';
 import { ledgerProgram } from './sample/ledger-program.ts';
 import { SessionRunner } from './session-runner.ts';
+import { loadState } from './load-state.ts';
 import { normalizeTranscript } from './transcript.ts';
 import { allEvents, runUntil, tempDir } from './test-support.ts';
 import type { StepProgram, ToolDefinition } from './program.ts';
@@ -252,3 +253,20 @@ async function runWithCrash(store: SessionStore, program: StepProgram, id: strin
   await new Promise((r) => setTimeout(r, 20));
   await store.releaseLease(lease);
 }
+
+describe('checkpoints', () => {
+  it('let a resume read only the tail of the log, one checkpoint per session', async () => {
+    const { store, dir } = await fresh();
+    const s = await store.createSession({ agent: 'ledger', input: { steps: 120 } });
+    await runUntil({ store, programs: [ledgerProgram({ dir })], checkpointEvery: 50 }, s.id);
+    const head = (await store.getSession(s.id)).headSeq;
+    const checkpoint = await store.latestCheckpoint(s.id);
+    expect(checkpoint?.seq).toBeGreaterThan(head - 50);
+    const { state, tailEvents } = await loadState(store, s.id);
+    expect(tailEvents).toBe(head - (checkpoint?.seq ?? 0));
+    expect(tailEvents).toBeLessThan(50);
+    // The state rebuilt from checkpoint + tail equals the fold of the whole log.
+    expect(state).toEqual(fold(await allEvents(store, s.id)));
+    await store.close();
+  });
+});

@@ -38,6 +38,8 @@ for (const store of stores) {
   if (!store.run) continue;
   const log = (what: string): boolean => process.stderr.write(`[bench] ${store.name}: ${what}\n`);
   const out: Record<string, unknown> = {};
+  log('warm-up (not recorded): lets the JIT compile the step loop before anything is timed');
+  await measureStepOverhead(store.make, 100);
   log('step overhead');
   const overhead = [];
   for (const steps of lengths) overhead.push(await measureStepOverhead(store.make, steps));

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { encodePayload } from './json.ts';
+import { fold, pendingCalls } from './fold.ts';
+import { event, type NewEvent, type StoredEvent } from './events.ts';
+import { isLongrunError, LongrunError } from './errors.ts';
+import { sessionId } from './ids.ts';
+
+function stored(events: NewEvent[], from = 1): StoredEvent[] {
+  return events.map(
+    (e, i) =>
+      ({
+        ...e,
+        sessionId: sessionId('ses_t'),
+        seq: from + i,
+        v: 1,
+        atMs: 0,
+        epoch: 1,
+      }),
+  );
+}
+
+const turn = event('model.responded', {
+  step: 1,
+  text: '',
+  toolCalls: [
+    { callIndex: 0, tool: 'a', args: {} },
+    { callIndex: 1, tool: 'b', args: {} },
+  ],
+  usage: { inputTokens: 3, outputTokens: 4 },
+});
+
+describe('fold', () => {
+  it('tracks the open calls of the latest turn and their results', () => {
+    const state = fold(
+      stored([
+        event('session.created', { agent: 'x', input: { q: 1 } }),
+        turn,
+        event('tool.started', {
+          step: 1,
+          callIndex: 0,
+          tool: 'a',
+          effect: 'keyed',
+          idempotencyKey: 'k',
+        }),
+        event('tool.completed', {
+          step: 1,
+          callIndex: 0,
+          tool: 'a',
+          ok: true,
+          output: 1,
+          attempt: 1,
+        }),
+      ]),
+    );
+    expect(state).toMatchObject({
+      agent: 'x',
+      steps: 1,
+      seq: 4,
+      toolCallsCompleted: 1,
+      usage: { inputTokens: 3, outputTokens: 4 },
+    });
+    expect(pendingCalls(state).map((c) => c.callIndex)).toEqual([1]);
+  });
+
+  it('refuses a log with a gap', () => {
+    const events = stored([event('session.created', { agent: 'x', input: null }), turn]);
+    events[1] = { ...events[1]!, seq: 3 };
+    expect(() => fold(events)).toThrowError(/expected seq 2 but got 3/);
+  });
+
+  it('refuses a result for a call the latest turn did not make', () => {
+    const events = stored([
+      event('session.created', { agent: 'x', input: null }),
+      event('tool.completed', {
+        step: 1,
+        callIndex: 9,
+        tool: 'a',
+        ok: true,
+        output: 1,
+        attempt: 1,
+      }),
+    ]);
+    expect(() => fold(events)).toThrow(LongrunError);
+  });
+});
+
+describe('payloads and ids', () => {
+  it('encodes plain JSON and names the offending path otherwise', () => {
+    expect(encodePayload({ a: [1, 'x', null, { b: true }] })).toBe('{"a":[1,"x",null,{"b":true}]}');
+    expect(() => encodePayload({ a: { b: [1, 2n] } })).toThrowError(
+      /payload\.a\.b\[1\] is a bigint/,
+    );
+    expect(() => encodePayload({ when: new Date() })).toThrowError(
+      /payload\.when is not a plain object/,
+    );
+    let deep: unknown = 1;
+    for (let i = 0; i < 100; i++) deep = [deep];
+    expect(() => encodePayload(deep)).toThrowError(/nests deeper than 64/);
+  });
+
+  it('accepts safe ids and refuses traversal, separators and empties', () => {
+    expect(sessionId('ses_abc-1.2:3')).toBe('ses_abc-1.2:3');
+    for (const bad of ['', '../x', 'a/b', 'a\\b', '.hidden', 'a..b', 'x'.repeat(129), 42, null]) {
+      let error: unknown;
+      try {
+        sessionId(bad);
+      } catch (e) {
+        error = e;
+      }
+      expect(isLongrunError(error, 'INVALID_ARGUMENT'), String(bad)).toBe(true);
+    }
+  });
+});
