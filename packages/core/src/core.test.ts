@@ -6,17 +6,14 @@ import { isLongrunError, LongrunError } from './errors.ts';
 import { sessionId } from './ids.ts';
 
 function stored(events: NewEvent[], from = 1): StoredEvent[] {
-  return events.map(
-    (e, i) =>
-      ({
-        ...e,
-        sessionId: sessionId('ses_t'),
-        seq: from + i,
-        v: 1,
-        atMs: 0,
-        epoch: 1,
-      }),
-  );
+  return events.map((e, i) => ({
+    ...e,
+    sessionId: sessionId('ses_t'),
+    seq: from + i,
+    v: 1,
+    atMs: 0,
+    epoch: 1,
+  }));
 }
 
 const turn = event('model.responded', {

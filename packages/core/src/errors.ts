@@ -27,6 +27,12 @@ export const errorCodes = {
   DURABILITY_UNSAFE: { retryable: false },
   /** A state transition that the session's current state does not allow. */
   INVALID_STATE: { retryable: false },
+  /** The model provider failed transiently (5xx, 429, network); `details.retryAfterMs` if it said when. */
+  MODEL_UNAVAILABLE: { retryable: true },
+  /** The model provider refused the request (bad key, bad request); retrying the same call will not help. */
+  MODEL_REJECTED: { retryable: false },
+  /** The model's stream was malformed or cut off before it finished. */
+  MODEL_OUTPUT_INVALID: { retryable: true },
   /** A bug or an invariant violation inside longrun. */
   INTERNAL: { retryable: false },
 } as const satisfies Record<string, { retryable: boolean }>;

@@ -6,3 +6,4 @@ export * from './fold.ts';
 export * from './ports/clock.ts';
 export * from './ports/session-store.ts';
 export * from './ports/store-input.ts';
+export * from './ports/model.ts';

@@ -1,0 +1,61 @@
+import type { TokenUsage } from '../events.ts';
+import type { JsonObject, JsonValue } from '../json.ts';
+
+/** One message of the transcript a model call is given. Plain data; stored in the log. */
+export type ModelMessage =
+  | { role: 'system'; content: string }
+  | { role: 'user'; content: string }
+  | { role: 'assistant'; text: string; toolCalls: ModelToolCall[] }
+  | { role: 'tool'; results: ModelToolResult[] };
+
+export interface ModelToolCall {
+  /** The provider's id for the call; results name it. */
+  id: string;
+  name: string;
+  args: JsonObject;
+}
+
+export interface ModelToolResult {
+  id: string;
+  name: string;
+  output: JsonValue;
+  isError: boolean;
+}
+
+export interface ModelToolSpec {
+  name: string;
+  description: string;
+  /** JSON Schema of the tool's input object. */
+  inputSchema: JsonObject;
+}
+
+export interface ModelRequest {
+  messages: ModelMessage[];
+  tools: ModelToolSpec[];
+  maxOutputTokens?: number;
+  temperature?: number;
+  signal?: AbortSignal;
+}
+
+export type FinishReason = 'stop' | 'tool-calls' | 'length' | 'content-filter' | 'error' | 'other';
+
+export interface ModelResponse {
+  text: string;
+  toolCalls: ModelToolCall[];
+  finishReason: FinishReason;
+  usage: TokenUsage;
+  /** Provider and model that answered, e.g. `openai:gpt-5-mini`. */
+  modelId: string;
+}
+
+/**
+ * One model, one attempt per call: `stream` sends the request, reports text deltas as they
+ * arrive, and resolves with the whole response. It never retries; failures are LongrunErrors with
+ * code MODEL_UNAVAILABLE (retryable; `details.retryAfterMs` when the provider said when),
+ * MODEL_REJECTED (not retryable: bad request, bad key) or MODEL_OUTPUT_INVALID (a malformed or
+ * cut stream; retryable). The harness owns retries so that every attempt is recorded.
+ */
+export interface ModelClient {
+  readonly id: string;
+  stream(request: ModelRequest, onTextDelta: (text: string) => void): Promise<ModelResponse>;
+}
