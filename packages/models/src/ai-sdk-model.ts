@@ -1,0 +1,179 @@
+import type {
+  LanguageModelV4,
+  LanguageModelV4CallOptions,
+  LanguageModelV4StreamPart,
+  SharedV4ProviderOptions,
+} from '@ai-sdk/provider';
+import {
+  LongrunError,
+  systemClock,
+  type Clock,
+  type FinishReason,
+  type ModelClient,
+  type ModelRequest,
+  type ModelResponse,
+  type ModelToolCall,
+} from '@longrun/core';
+import { requestError, streamError } from './model-errors.ts';
+import { toProviderPrompt, toProviderTools } from './prompt-mapping.ts';
+import { parseToolArgs } from './tool-args.ts';
+
+export interface AiSdkModelOptions {
+  /** The client's id, e.g. `openai:gpt-5-mini`; defaults to `<provider family>:<model id>`. */
+  id?: string;
+  /** Passed to every call as the SDK's `providerOptions` (e.g. `{ openai: { store: false } }`). */
+  providerOptions?: SharedV4ProviderOptions;
+  /** Measures `Retry-After` dates; injected so tests need no real time. */
+  clock?: Clock;
+}
+
+/**
+ * A model of the AI SDK provider interface (LanguageModelV4, AI SDK 7) behind longrun's model
+ * port. `doStream` is called directly — one HTTP request per `stream` call, because the SDK's
+ * retries live in `generateText`/`streamText`, which this does not use — so the harness's retry
+ * policy is the only one and every attempt is seen and recorded.
+ */
+export function aiSdkModel(model: LanguageModelV4, options: AiSdkModelOptions = {}): ModelClient {
+  const family = model.provider.split('.')[0] ?? model.provider;
+  const id = options.id ?? `${family}:${model.modelId}`;
+  const clock = options.clock ?? systemClock;
+  return {
+    id,
+    async stream(request, onTextDelta) {
+      const signal = request.signal;
+      signal?.throwIfAborted();
+      let result: Awaited<ReturnType<LanguageModelV4['doStream']>>;
+      try {
+        result = await model.doStream(callOptions(request, options.providerOptions));
+      } catch (error) {
+        // An abort is the caller's decision, not a model failure: it gets its own reason back.
+        signal?.throwIfAborted();
+        throw requestError(error, id, clock.nowMs());
+      }
+      const { answeredBy, ...reply } = await readStream(result.stream, onTextDelta, id, signal);
+      return { ...reply, modelId: `${family}:${answeredBy ?? model.modelId}` };
+    },
+  };
+}
+
+function callOptions(
+  request: ModelRequest,
+  providerOptions: SharedV4ProviderOptions | undefined,
+): LanguageModelV4CallOptions {
+  const options: LanguageModelV4CallOptions = { prompt: toProviderPrompt(request.messages) };
+  if (request.tools.length > 0) {
+    options.tools = toProviderTools(request.tools);
+    options.toolChoice = { type: 'auto' };
+  }
+  if (request.maxOutputTokens !== undefined) options.maxOutputTokens = request.maxOutputTokens;
+  if (request.temperature !== undefined) options.temperature = request.temperature;
+  if (request.signal !== undefined) options.abortSignal = request.signal;
+  if (providerOptions !== undefined) options.providerOptions = providerOptions;
+  return options;
+}
+
+interface StreamedReply extends Omit<ModelResponse, 'modelId'> {
+  /** The model the provider says answered (often a dated snapshot of the one asked for). */
+  answeredBy: string | undefined;
+}
+
+/**
+ * Reads the provider's stream to its end. Text deltas go to `onTextDelta` as they arrive, before
+ * anything else happens, so a reader sees partial output even when the stream then breaks. The
+ * stream must end with exactly one `finish` part that is not `interrupted`; anything else (an
+ * `error` part — which is how the SDK reports a malformed chunk —, a broken connection, an end
+ * without a finish) is MODEL_OUTPUT_INVALID, and the HTTP response is cancelled at once.
+ */
+async function readStream(
+  stream: ReadableStream<LanguageModelV4StreamPart>,
+  onTextDelta: (text: string) => void,
+  what: string,
+  signal: AbortSignal | undefined,
+): Promise<StreamedReply> {
+  const reader = stream.getReader();
+  let text = '';
+  const toolCalls: ModelToolCall[] = [];
+  let answeredBy: string | undefined;
+  let finish: Extract<LanguageModelV4StreamPart, { type: 'finish' }> | undefined;
+  let ended = false;
+  try {
+    for (;;) {
+      let next: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        signal?.throwIfAborted();
+        throw streamError(error, what);
+      }
+      if (next.done) {
+        ended = true;
+        break;
+      }
+      const part = next.value;
+      switch (part.type) {
+        case 'text-delta':
+          // Chat Completions opens with an empty content delta; readers have no use for it.
+          if (part.delta === '') break;
+          text += part.delta;
+          onTextDelta(part.delta);
+          break;
+        case 'tool-call':
+          // Provider-executed tools (web search and the like) are not longrun's to run.
+          if (part.providerExecuted !== true) {
+            toolCalls.push({
+              id: part.toolCallId,
+              name: part.toolName,
+              args: parseToolArgs(part.input),
+            });
+          }
+          break;
+        case 'response-metadata':
+          answeredBy ??= part.modelId;
+          break;
+        case 'finish':
+          finish = part;
+          break;
+        case 'error':
+          throw new LongrunError('MODEL_OUTPUT_INVALID', `${what} stream reported an error`, {
+            cause: part.error,
+          });
+        default:
+          // Starts and ends of blocks, reasoning, tool-input deltas, pings, sources: the
+          // assembled tool-call and text parts carry everything the port returns.
+          break;
+      }
+    }
+  } finally {
+    // On an early exit, stop the HTTP stream now rather than leave the provider talking.
+    if (!ended) reader.cancel().catch(() => undefined);
+  }
+  return { text, toolCalls, answeredBy, ...finished(finish, toolCalls.length > 0, what) };
+}
+
+function finished(
+  finish: Extract<LanguageModelV4StreamPart, { type: 'finish' }> | undefined,
+  hasToolCalls: boolean,
+  what: string,
+): Pick<ModelResponse, 'finishReason' | 'usage'> {
+  if (finish === undefined) {
+    throw new LongrunError('MODEL_OUTPUT_INVALID', `${what} stream ended without finishing`);
+  }
+  const unified = finish.finishReason.unified;
+  // The SDK reports a stream that closed cleanly but without the provider's end marker as
+  // `interrupted`: the output may be cut anywhere, so it is no answer.
+  if (unified === 'interrupted') {
+    throw new LongrunError(
+      'MODEL_OUTPUT_INVALID',
+      `${what} stream ended before the model finished`,
+    );
+  }
+  // Some OpenAI-compatible servers (Ollama) say `stop` for a turn that called tools.
+  const finishReason: FinishReason = unified === 'stop' && hasToolCalls ? 'tool-calls' : unified;
+  return {
+    finishReason,
+    usage: {
+      inputTokens: finish.usage.inputTokens.total ?? 0,
+      outputTokens: finish.usage.outputTokens.total ?? 0,
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import type {
+  LanguageModelV4FunctionTool,
+  LanguageModelV4Message,
+  LanguageModelV4Prompt,
+  LanguageModelV4ToolResultOutput,
+} from '@ai-sdk/provider';
+import type { ModelMessage, ModelToolResult, ModelToolSpec } from '@longrun/core';
+
+/**
+ * longrun's transcript → the AI SDK provider prompt (LanguageModelV4Prompt). Each provider
+ * package then turns this into its wire format (Chat Completions `tool` messages, Responses
+ * `function_call_output` items, Anthropic `tool_result` blocks in the next user message).
+ */
+export function toProviderPrompt(messages: ModelMessage[]): LanguageModelV4Prompt {
+  return messages.map(toProviderMessage);
+}
+
+function toProviderMessage(message: ModelMessage): LanguageModelV4Message {
+  switch (message.role) {
+    case 'system':
+      return { role: 'system', content: message.content };
+    case 'user':
+      return { role: 'user', content: [{ type: 'text', text: message.content }] };
+    case 'assistant':
+      return {
+        role: 'assistant',
+        content: [
+          // An empty text part is refused by some providers (Anthropic): a turn that only
+          // called tools carries no text part at all.
+          ...(message.text === '' ? [] : [{ type: 'text' as const, text: message.text }]),
+          ...message.toolCalls.map((call) => ({
+            type: 'tool-call' as const,
+            toolCallId: call.id,
+            toolName: call.name,
+            input: call.args,
+          })),
+        ],
+      };
+    case 'tool':
+      return {
+        role: 'tool',
+        content: message.results.map((result) => ({
+          type: 'tool-result' as const,
+          toolCallId: result.id,
+          toolName: result.name,
+          output: toResultOutput(result),
+        })),
+      };
+  }
+}
+
+/** Strings go as text (no JSON quoting for the model to read through); the rest as JSON. */
+function toResultOutput(result: ModelToolResult): LanguageModelV4ToolResultOutput {
+  const { output, isError } = result;
+  if (typeof output === 'string') {
+    return isError ? { type: 'error-text', value: output } : { type: 'text', value: output };
+  }
+  return isError ? { type: 'error-json', value: output } : { type: 'json', value: output };
+}
+
+export function toProviderTools(tools: ModelToolSpec[]): LanguageModelV4FunctionTool[] {
+  return tools.map((tool) => ({
+    type: 'function',
+    name: tool.name,
+    description: tool.description,
+    inputSchema: tool.inputSchema,
+  }));
+}
