@@ -6,6 +6,24 @@ export function describeEvent(e: StoredEvent, totalSteps?: number): string | nul
   switch (e.type) {
     case 'session.created':
       return `${seq}  session created`;
+    case 'user.messaged':
+      return `${seq}  user: ${e.data.text}`;
+    case 'model.requested':
+      return e.data.attempt > 1
+        ? `${seq}  step ${e.data.step}: model attempt ${e.data.attempt}`
+        : null;
+    case 'model.streamed':
+      return null;
+    case 'model.failed':
+      return `${seq}  step ${e.data.step}: model attempt ${e.data.attempt} failed (${e.data.code}: ${e.data.message})${e.data.retryInMs === null ? '' : `; retrying in ${e.data.retryInMs} ms`}`;
+    case 'approval.requested':
+      return `${seq}  ⏸ approval ${e.data.approvalId} needed for ${e.data.tool} (step ${e.data.step}) — longrun sessions approve <session> ${e.data.approvalId}`;
+    case 'approval.granted':
+      return `${seq}  ✓ approval ${e.data.approvalId} granted by ${e.data.by}`;
+    case 'approval.denied':
+      return `${seq}  ✗ approval ${e.data.approvalId} denied by ${e.data.by}${e.data.reason ? `: ${e.data.reason}` : ''}`;
+    case 'session.cancelled':
+      return `${seq}  session cancelled by ${e.data.by}${e.data.reason ? `: ${e.data.reason}` : ''}`;
     case 'model.responded': {
       const calls = e.data.toolCalls.map((c) => `${c.tool} ${JSON.stringify(c.args)}`).join(', ');
       return `${seq}  step ${e.data.step}${totalSteps ? `/${totalSteps}` : ''}  model → ${calls || 'no tool calls'}`;

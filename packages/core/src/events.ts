@@ -18,6 +18,8 @@ export interface ToolCall {
   callIndex: number;
   tool: string;
   args: JsonObject;
+  /** The provider's id for the call, when a real model made it. */
+  id?: string;
 }
 
 export interface TokenUsage {
@@ -30,7 +32,44 @@ export type WaitSpec = { kind: 'signal'; signal: string } | { kind: 'timer'; unt
 /** Event data by type. Event names are facts: `noun.past-tense-verb`. */
 export interface EventDataByType {
   'session.created': { agent: string; input: JsonValue };
-  'model.responded': { step: number; text: string; toolCalls: ToolCall[]; usage: TokenUsage };
+  /** A follow-up message from a person: starts a new turn of a running or finished session. */
+  'user.messaged': { text: string; signalId: string | null };
+  /**
+   * A model call was sent. The request itself is not copied: it is the transcript folded from
+   * this log up to `transcriptSeq`, so storage stays linear in the session's length.
+   */
+  'model.requested': { step: number; attempt: number; modelId: string; transcriptSeq: number };
+  /** Text deltas of one attempt, coalesced (a few per second); live readers got them at once. */
+  'model.streamed': { step: number; attempt: number; text: string };
+  /** The attempt failed; its streamed text is superseded and will not be in the transcript. */
+  'model.failed': {
+    step: number;
+    attempt: number;
+    code: string;
+    message: string;
+    retryable: boolean;
+    retryInMs: number | null;
+  };
+  'model.responded': {
+    step: number;
+    text: string;
+    toolCalls: ToolCall[];
+    usage: TokenUsage;
+    finishReason?: string;
+    attempt?: number;
+    modelId?: string;
+  };
+  /** A call that needs a person's approval: bound to the tool and a hash of its exact arguments. */
+  'approval.requested': {
+    approvalId: string;
+    step: number;
+    callIndex: number;
+    tool: string;
+    argsHash: string;
+    expiresAtMs: number | null;
+  };
+  'approval.granted': { approvalId: string; by: string; reason: string | null };
+  'approval.denied': { approvalId: string; by: string; reason: string | null };
   'tool.started': {
     step: number;
     callIndex: number;
@@ -53,12 +92,20 @@ export interface EventDataByType {
   'wait.resolved': { waitId: string; signalId: string | null; payload: JsonValue };
   'session.completed': { output: JsonValue };
   'session.failed': { code: string; message: string };
+  'session.cancelled': { reason: string | null; by: string };
 }
 
 export type EventType = keyof EventDataByType;
 export const eventTypes = [
   'session.created',
+  'user.messaged',
+  'model.requested',
+  'model.streamed',
+  'model.failed',
   'model.responded',
+  'approval.requested',
+  'approval.granted',
+  'approval.denied',
   'tool.started',
   'tool.completed',
   'tool.interrupted',
@@ -66,6 +113,7 @@ export const eventTypes = [
   'wait.resolved',
   'session.completed',
   'session.failed',
+  'session.cancelled',
 ] as const satisfies readonly EventType[];
 
 export type NewEvent = {

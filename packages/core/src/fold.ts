@@ -7,9 +7,16 @@ export interface OpenCall extends ToolCall {
   started: { effect: EffectClass; idempotencyKey: string } | null;
   /** Set once the call has exactly one result in the log. */
   result: { ok: boolean; output: JsonValue; interrupted: boolean } | null;
+  /** For a call that needs approval: where the approval stands. */
+  approval?: {
+    approvalId: string;
+    argsHash: string;
+    status: 'requested' | 'granted' | 'denied';
+    reason: string | null;
+  };
 }
 
-export type FoldedStatus = 'running' | 'waiting' | 'completed' | 'failed';
+export type FoldedStatus = 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
 
 /**
  * The state a worker needs to take the next step, folded from the log. It is plain JSON so that
@@ -33,6 +40,14 @@ export interface SessionState {
   toolCallsCompleted: number;
   output: JsonValue | null;
   failure: { code: string; message: string } | null;
+  /** Turns started by a person: the task, then each follow-up message. */
+  turns: number;
+  /** The latest model response; null while the current turn awaits one. */
+  lastResponse: { text: string; toolCallCount: number; finishReason: string | null } | null;
+  /** A model call sent and not yet answered or failed: a worker that resumes finds it interrupted. */
+  modelAttempt: { step: number; attempt: number } | null;
+  /** Failed attempts of the model call for the next step. */
+  failedAttempts: number;
 }
 
 export function initialState(): SessionState {
@@ -49,6 +64,10 @@ export function initialState(): SessionState {
     toolCallsCompleted: 0,
     output: null,
     failure: null,
+    turns: 0,
+    lastResponse: null,
+    modelAttempt: null,
+    failedAttempts: 0,
   };
 }
 
@@ -72,10 +91,31 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
   const next: SessionState = { ...state, seq: event.seq };
   switch (event.type) {
     case 'session.created':
-      return { ...next, agent: event.data.agent, input: event.data.input };
+      return { ...next, agent: event.data.agent, input: event.data.input, turns: 1 };
+    case 'user.messaged':
+      return {
+        ...next,
+        status: 'running',
+        turns: next.turns + 1,
+        lastResponse: null,
+        output: null,
+      };
+    case 'model.requested':
+      return { ...next, modelAttempt: { step: event.data.step, attempt: event.data.attempt } };
+    case 'model.streamed':
+      return next;
+    case 'model.failed':
+      return { ...next, modelAttempt: null, failedAttempts: next.failedAttempts + 1 };
     case 'model.responded':
       return {
         ...next,
+        modelAttempt: null,
+        failedAttempts: 0,
+        lastResponse: {
+          text: event.data.text,
+          toolCallCount: event.data.toolCalls.length,
+          finishReason: event.data.finishReason ?? null,
+        },
         steps: next.steps + 1,
         calls: event.data.toolCalls.map((call) => ({ ...call, started: null, result: null })),
         usage: {
@@ -118,6 +158,31 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
           afterSteps: next.steps,
         },
       };
+    case 'approval.requested':
+      return updateCall(next, event.data.callIndex, (call) => ({
+        ...call,
+        approval: {
+          approvalId: event.data.approvalId,
+          argsHash: event.data.argsHash,
+          status: 'requested',
+          reason: null,
+        },
+      }));
+    case 'approval.granted':
+    case 'approval.denied': {
+      const status = event.type === 'approval.granted' ? 'granted' : 'denied';
+      const call = next.calls.find((c) => c.approval?.approvalId === event.data.approvalId);
+      if (call?.approval === undefined) {
+        throw new LongrunError(
+          'INTERNAL',
+          `${event.type} names approval ${event.data.approvalId}, which no open call requested`,
+        );
+      }
+      const approval = { ...call.approval, status, reason: event.data.reason } as const;
+      return updateCall(next, call.callIndex, (c) => ({ ...c, approval }));
+    }
+    case 'session.cancelled':
+      return { ...next, status: 'cancelled', modelAttempt: null };
     case 'session.completed':
       return { ...next, status: 'completed', output: event.data.output };
     case 'session.failed':

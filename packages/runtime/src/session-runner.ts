@@ -46,7 +46,7 @@ export interface SessionRunnerOptions {
   hooks?: RunnerHooks;
 }
 
-export type RunOutcome = 'completed' | 'failed' | 'waiting' | 'stopped';
+export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'waiting' | 'stopped';
 
 /**
  * Runs one claimed session from wherever its log stands until it finishes, starts waiting, or
@@ -85,6 +85,7 @@ export class SessionRunner {
     while (!this.#o.signal.aborted) {
       const s = this.#state;
       if (s.status === 'completed' || s.status === 'failed') return s.status;
+      if (s.status === 'cancelled') return 'cancelled';
       if (s.status === 'waiting') {
         if (!(await this.#resolveWait())) return 'waiting';
         continue;
