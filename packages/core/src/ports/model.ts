@@ -59,3 +59,28 @@ export interface ModelClient {
   readonly id: string;
   stream(request: ModelRequest, onTextDelta: (text: string) => void): Promise<ModelResponse>;
 }
+
+/**
+ * The key under which a tool call's unparseable arguments are kept. A model sometimes streams
+ * arguments that are not JSON, or JSON that is not an object. `ModelToolCall.args` is a JSON
+ * object, so such a call is kept — not dropped, not thrown — as `{ [invalidToolArgsKey]: { raw,
+ * reason } }`. The harness checks `readInvalidToolArgs(call.args)` before validating input and
+ * answers such a call with a tool error result quoting `reason`, so the model sees its mistake
+ * and the transcript still has exactly one result per call.
+ */
+export const invalidToolArgsKey = '__longrun_invalid_args';
+
+export interface InvalidToolArgs {
+  /** The argument text exactly as the model produced it. */
+  raw: string;
+  /** Why it is not a JSON object, in words meant for the model. */
+  reason: string;
+}
+
+/** The unparseable arguments a call was kept with, or null when its args are a real object. */
+export function readInvalidToolArgs(args: JsonObject): InvalidToolArgs | null {
+  const marker: JsonValue | undefined = args[invalidToolArgsKey];
+  if (marker === null || typeof marker !== 'object' || Array.isArray(marker)) return null;
+  const { raw, reason } = marker;
+  return typeof raw === 'string' && typeof reason === 'string' ? { raw, reason } : null;
+}
