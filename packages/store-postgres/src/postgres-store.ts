@@ -6,6 +6,7 @@ import {
   checkFence,
   checkLeaseMs,
   checkName,
+  checkWake,
   encodeAppend,
   encodePayload,
   newSessionId,
@@ -26,10 +27,12 @@ import {
   type SessionRecord,
   type SessionStore,
   type Signal,
+  type SignalWake,
   type StoredEvent,
   type WorkerId,
   type WorkerRegistration,
 } from '@longrun/core';
+import { AppendBatcher, type AppendBatching } from './append-batcher.ts';
 import { openPool, type OpenedPool } from './connection.ts';
 import type { PostgresDurabilityOptions } from './durability.ts';
 import { migratePostgres } from './migrate.ts';
@@ -44,7 +47,8 @@ import {
   type Row,
 } from './rows.ts';
 import { schemaName, type SchemaName } from './schema-name.ts';
-import { appendParams, statements, type Statements } from './sql.ts';
+import { approximateBytes, sendAppends, type QueuedAppend, type RunWrite } from './send-appends.ts';
+import { statements, type Statements } from './sql.ts';
 import {
   isConnectionError,
   translatePgError,
@@ -66,6 +70,8 @@ export interface PostgresStoreOptions extends PostgresDurabilityOptions {
   applicationName?: string;
   /** How long to wait for a connection before STORE_UNAVAILABLE, in milliseconds. Default 5000. */
   connectTimeoutMs?: number;
+  /** Group commit of appends; see AppendBatching for the defaults. */
+  appendBatching?: AppendBatching;
 }
 
 interface Internals extends OpenedPool {
@@ -79,8 +85,9 @@ const maxAttempts = 3;
 
 /**
  * The scale-out session store on PostgreSQL. Every multi-statement write is a plpgsql function
- * (see migrations.ts) so that it costs one round trip and runs as one transaction; claims use
- * FOR UPDATE SKIP LOCKED; a registered worker's liveness is a session-level advisory lock.
+ * (see migrations.ts) so that it costs one round trip and runs as one transaction; appends are
+ * group-committed, many sessions' in one round trip (append-batcher.ts); claims use FOR UPDATE
+ * SKIP LOCKED; a registered worker's liveness is a session-level advisory lock.
  * (A little over 400 lines: one short method per port operation; the logic lives in SQL.)
  */
 export class PostgresStore implements SessionStore {
@@ -95,6 +102,7 @@ export class PostgresStore implements SessionStore {
   readonly #clock: Clock | undefined;
   readonly #durability: DurabilityReport;
   readonly #workers = new Set<WorkerLiveness>();
+  readonly #appends: AppendBatcher<QueuedAppend, AppendResult>;
   #closed = false;
 
   private constructor(options: PostgresStoreOptions, internals: Internals) {
@@ -106,6 +114,13 @@ export class PostgresStore implements SessionStore {
     this.#livenessConfig = internals.livenessConfig;
     this.#clock = options.clock;
     this.#durability = internals.durability;
+    // Not through #write, which refuses once closed: close() drains the appends it accepted.
+    const write: RunWrite = (name, values) =>
+      this.#query('appending events', name, values, 'write');
+    this.#appends = new AppendBatcher(
+      (items: QueuedAppend[]) => sendAppends(items, write, this.#target),
+      options.appendBatching,
+    );
   }
 
   /** Connects, enforces durability, and creates or upgrades the schema. */
@@ -160,6 +175,8 @@ export class PostgresStore implements SessionStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Appends already accepted are still sent; new ones are refused.
+    await this.#appends.drain();
     await Promise.all([...this.#workers].map((w) => w.close()));
     await this.#pool.end().catch(() => {});
   }
@@ -228,13 +245,17 @@ export class PostgresStore implements SessionStore {
     return (await this.#read('reading signals', 'pendingSignals', [checked, name])).map(toSignal);
   }
 
-  /** One round trip: the append_events function checks the fence and head and writes everything. */
+  /**
+   * Checks and encodes now (bad input rejects before anything is queued), then joins the next
+   * group commit; settles as this append alone would have, once its batch has committed.
+   */
   async append(request: AppendRequest): Promise<AppendResult> {
-    const a = encodeAppend(request);
-    const f = checkFence(request.fence);
-    const values = appendParams(this.#nowParam(), f, request.expectedSeq, a);
-    const rows = await this.#write('appending events', 'append', values);
-    return { headSeq: a.newHeadSeq, atMs: num((rows[0] as Row).at_ms, 'at_ms') };
+    // Synchronous up to the queue, so that appends called in one turn share a batch.
+    const encoded = encodeAppend(request);
+    this.#assertOpen();
+    const fence = checkFence(request.fence);
+    const queued = { nowMs: this.#nowParam(), fence, expectedSeq: request.expectedSeq, encoded };
+    return this.#appends.submit(fence.sessionId, queued, approximateBytes(encoded));
   }
 
   async saveCheckpoint(
@@ -341,12 +362,18 @@ export class PostgresStore implements SessionStore {
     ]);
   }
 
-  async sendSignal(id: SessionId, name: string, payload: JsonValue): Promise<Signal> {
+  async sendSignal(
+    id: SessionId,
+    name: string,
+    payload: JsonValue,
+    options: { wake?: SignalWake } = {},
+  ): Promise<Signal> {
     const checked = toSessionId(id);
     checkName('signal name', name);
+    const wake = checkWake(options.wake);
     const encoded = encodePayload(payload, 'signal payload');
     const signalId = `sig_${randomUUID().replaceAll('-', '')}`;
-    const values = [this.#nowParam(), signalId, checked, name, encoded];
+    const values = [this.#nowParam(), signalId, checked, name, encoded, wake];
     const rows = await this.#write('sending a signal', 'sendSignal', values);
     return {
       id: signalId,
@@ -365,10 +392,12 @@ export class PostgresStore implements SessionStore {
   }
 
   #read(doing: string, name: keyof Statements, values: unknown[]): Promise<Row[]> {
+    this.#assertOpen();
     return this.#query(doing, name, values, 'read');
   }
 
   #write(doing: string, name: keyof Statements, values: unknown[]): Promise<Row[]> {
+    this.#assertOpen();
     return this.#query(doing, name, values, 'write');
   }
 
@@ -384,7 +413,6 @@ export class PostgresStore implements SessionStore {
     values: unknown[],
     retry: Retry,
   ): Promise<Row[]> {
-    this.#assertOpen();
     for (let attempt = 1; ; attempt++) {
       try {
         const query = { name: `longrun_${name}`, text: this.#sql[name], values };

@@ -1,5 +1,6 @@
 import {
   effectiveStatus,
+  type EffectChange,
   type EncodedAppend,
   type LeaseFence,
   type StatusChange,
@@ -60,11 +61,12 @@ export function statements(schema: SchemaName) {
     listEffects: `SELECT * FROM ${s}.effects WHERE session_id = $1 ORDER BY step, call_index`,
     pendingSignals: `SELECT * FROM ${s}.signals WHERE session_id = $1 AND name = $2 AND consumed_at_ms IS NULL
       ORDER BY created_at_ms, id`,
+    appendBatch: `SELECT * FROM ${s}.append_batch($1::text[])`,
     append: `SELECT ${s}.append_events($1::bigint, $2, $3, $4, $5, $6::text[], $7::integer[], $8::text[], $9::jsonb,
       $10::jsonb, $11::jsonb, $12, $13, $14::text[], $15) AS at_ms`,
     checkFence: `SELECT 1 FROM ${s}.check_fence($1, $2, $3::bigint)`,
     saveCheckpoint: `SELECT ${s}.save_checkpoint($1::bigint, $2, $3, $4, $5, $6)`,
-    sendSignal: `SELECT ${s}.send_signal($1::bigint, $2, $3, $4, $5) AS created_at_ms`,
+    sendSignal: `SELECT ${s}.send_signal($1::bigint, $2, $3, $4, $5, $6) AS created_at_ms`,
     claimNext: `WITH ${now}, ${deadOwners},
       target AS (SELECT c.id FROM ${s}.sessions c, now WHERE ${claimable}
         ORDER BY c.updated_at_ms LIMIT 1 FOR UPDATE OF c SKIP LOCKED)
@@ -99,6 +101,59 @@ export function statements(schema: SchemaName) {
   } as const;
 }
 
+/** One append's arguments, named as append_batch reads them from each item's JSON. */
+interface AppendArgs {
+  now: number | null;
+  session: string;
+  owner: string;
+  epoch: number;
+  expected: number;
+  types: string[];
+  versions: number[];
+  datas: string[];
+  effects: EffectChange[];
+  status: StatusJson | null;
+  statusIfPending: StatusJson | null;
+  checkpointSeq: number | null;
+  checkpointState: string | null;
+  consume: string[];
+  release: boolean;
+}
+
+function appendArgs(
+  nowMs: number | null,
+  fence: LeaseFence,
+  expectedSeq: number,
+  a: EncodedAppend,
+): AppendArgs {
+  return {
+    now: nowMs,
+    session: fence.sessionId,
+    owner: fence.owner,
+    epoch: fence.epoch,
+    expected: expectedSeq,
+    types: a.events.map((e) => e.type),
+    versions: a.events.map((e) => e.v),
+    datas: a.events.map((e) => e.data),
+    effects: a.effects.map((e) => ({
+      step: e.step,
+      callIndex: e.callIndex,
+      tool: e.tool,
+      effect: e.effect,
+      idempotencyKey: e.idempotencyKey,
+      status: e.status,
+    })),
+    status: statusJson(a.status),
+    // The status to take instead if the signal it would wait for is already pending: core's
+    // effectiveStatus decides it, so the rule lives in one place; SQL only checks the inbox.
+    statusIfPending: statusJson(a.status && effectiveStatus(a.status, true)),
+    checkpointSeq: a.checkpoint?.seq ?? null,
+    checkpointState: a.checkpoint?.state ?? null,
+    consume: a.consumeSignals,
+    release: a.releaseLease,
+  };
+}
+
 /** The parameters of `append`, in the order append_events takes them. */
 export function appendParams(
   nowMs: number | null,
@@ -106,38 +161,46 @@ export function appendParams(
   expectedSeq: number,
   a: EncodedAppend,
 ): unknown[] {
-  const effects = a.effects.map((e) => ({
-    step: e.step,
-    callIndex: e.callIndex,
-    tool: e.tool,
-    effect: e.effect,
-    idempotencyKey: e.idempotencyKey,
-    status: e.status,
-  }));
+  const x = appendArgs(nowMs, fence, expectedSeq, a);
   return [
-    nowMs,
-    fence.sessionId,
-    fence.owner,
-    fence.epoch,
-    expectedSeq,
-    a.events.map((e) => e.type),
-    a.events.map((e) => e.v),
-    a.events.map((e) => e.data),
-    JSON.stringify(effects),
-    statusJson(a.status),
-    // The status to take instead if the signal it would wait for is already pending: core's
-    // effectiveStatus decides it, so the rule lives in one place; SQL only checks the inbox.
-    statusJson(a.status && effectiveStatus(a.status, true)),
-    a.checkpoint?.seq ?? null,
-    a.checkpoint?.state ?? null,
-    a.consumeSignals,
-    a.releaseLease,
+    x.now,
+    x.session,
+    x.owner,
+    x.epoch,
+    x.expected,
+    x.types,
+    x.versions,
+    x.datas,
+    JSON.stringify(x.effects),
+    x.status && JSON.stringify(x.status),
+    x.statusIfPending && JSON.stringify(x.statusIfPending),
+    x.checkpointSeq,
+    x.checkpointState,
+    x.consume,
+    x.release,
   ];
 }
 
+/** One element of append_batch's text[] argument: the same arguments, as one JSON text. */
+export function appendBatchItem(
+  nowMs: number | null,
+  fence: LeaseFence,
+  expectedSeq: number,
+  a: EncodedAppend,
+): string {
+  return JSON.stringify(appendArgs(nowMs, fence, expectedSeq, a));
+}
+
 /** A StatusChange as the JSON append_events reads, with every field present. */
-function statusJson(status: StatusChange | undefined): string | null {
+interface StatusJson {
+  status: string;
+  reason: string | null;
+  wakeAtMs: number | null;
+  waitingFor: string | null;
+}
+
+function statusJson(status: StatusChange | undefined): StatusJson | null {
   if (status === undefined) return null;
   const { status: s, reason = null, wakeAtMs = null, waitingFor = null } = status;
-  return JSON.stringify({ status: s, reason, wakeAtMs, waitingFor });
+  return { status: s, reason, wakeAtMs, waitingFor };
 }

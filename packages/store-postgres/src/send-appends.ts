@@ -1,0 +1,69 @@
+import {
+  LongrunError,
+  type AppendResult,
+  type EncodedAppend,
+  type LeaseFence,
+} from '@longrun/core';
+import type { BatchOutcome } from './append-batcher.ts';
+import { num, type Row } from './rows.ts';
+import { appendBatchItem, appendParams, type Statements } from './sql.ts';
+import { translatePgError, type ServerTarget } from './translate-error.ts';
+
+/** An append checked and encoded, waiting for its batch. */
+export interface QueuedAppend {
+  /** The injected time when the append was called, or null for the server's clock. */
+  nowMs: number | null;
+  fence: LeaseFence;
+  expectedSeq: number;
+  encoded: EncodedAppend;
+}
+
+/** Runs one named write statement (with the store's retry and error rules), returning its rows. */
+export type RunWrite = (name: keyof Statements, values: unknown[]) => Promise<Row[]>;
+
+const doing = 'appending events';
+
+/**
+ * One round trip for a batch of appends. A lone append runs append_events directly (the batch
+ * function's subtransaction and JSON parsing would only add latency); several go through
+ * append_batch, which reports each one's outcome: its head and time, or the error it raised inside
+ * its own subtransaction, translated as if it had been raised alone. A failure of the round trip
+ * itself (a dropped connection) rejects, and with it every append of the batch.
+ */
+export async function sendAppends(
+  items: QueuedAppend[],
+  write: RunWrite,
+  target: ServerTarget,
+): Promise<BatchOutcome<AppendResult>[]> {
+  if (items.length === 1) {
+    const { nowMs, fence, expectedSeq, encoded } = items[0] as QueuedAppend;
+    const rows = await write('append', appendParams(nowMs, fence, expectedSeq, encoded));
+    return [{ ok: true, value: appendResult(encoded, rows[0]) }];
+  }
+  const texts = items.map((q) => appendBatchItem(q.nowMs, q.fence, q.expectedSeq, q.encoded));
+  const rows = await write('appendBatch', [texts]);
+  return items.map((q, i) => {
+    const row = rows[i];
+    if (row === undefined || num(row.ord, 'ord') !== i + 1) {
+      const counts = `${items.length} appends, ${rows.length} rows`;
+      throw new LongrunError('INTERNAL', `append_batch answered out of order (${counts})`);
+    }
+    if (row.error_code === null) return { ok: true, value: appendResult(q.encoded, row) };
+    const raised = Object.assign(new Error(String(row.error_message)), {
+      code: row.error_code,
+      detail: row.error_detail,
+    });
+    return { ok: false, error: translatePgError(raised, doing, target) };
+  });
+}
+
+function appendResult(encoded: EncodedAppend, row: Row | undefined): AppendResult {
+  return { headSeq: encoded.newHeadSeq, atMs: num(row?.at_ms, 'at_ms') };
+}
+
+/** Roughly what an append sends, for the batch byte budget: its payloads plus some framing. */
+export function approximateBytes(a: EncodedAppend): number {
+  let bytes = 256 + (a.checkpoint?.state.length ?? 0);
+  for (const e of a.events) bytes += 32 + e.data.length;
+  return bytes + 128 * a.effects.length;
+}
