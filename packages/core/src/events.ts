@@ -27,7 +27,9 @@ export interface TokenUsage {
   outputTokens: number;
 }
 
-export type WaitSpec = { kind: 'signal'; signal: string } | { kind: 'timer'; untilMs: number };
+/** A durable wait: for a signal (until `untilMs` at most, if given) or until a time. */
+export type WaitSpec =
+  { kind: 'signal'; signal: string; untilMs?: number } | { kind: 'timer'; untilMs: number };
 
 /** Event data by type. Event names are facts: `noun.past-tense-verb`. */
 export interface EventDataByType {

@@ -184,3 +184,43 @@ export function waitsAndSignals(ctx: ContractContext): void {
     await expectCode(ctx.store.sendSignal('ses_nope' as never, 'go', null), 'NOT_FOUND');
   });
 }
+
+/** Which sessions a signal wakes: cancel requests interrupt any wait, follow-up messages reopen. */
+export function signalWakes(ctx: ContractContext): void {
+  async function parkedOn(status: 'waiting' | 'paused' | 'completed') {
+    const lease = await claimedSession(ctx.store);
+    await ctx.store.append({
+      fence: lease,
+      expectedSeq: 1,
+      events: [],
+      status: status === 'waiting' ? { status, waitingFor: 'approval:x' } : { status },
+      releaseLease: true,
+    });
+    return lease.sessionId;
+  }
+
+  it('wakes only what each wake mode names', async () => {
+    const waiting = await parkedOn('waiting');
+    await ctx.store.sendSignal(waiting, 'user.message', { text: 'hi' }, { wake: 'reopen' });
+    expect((await ctx.store.getSession(waiting)).status).toBe('waiting');
+    await ctx.store.sendSignal(waiting, 'cancel', null, { wake: 'interrupt' });
+    expect((await ctx.store.getSession(waiting)).status).toBe('queued');
+
+    const paused = await parkedOn('paused');
+    await ctx.store.sendSignal(paused, 'nudge', null);
+    expect((await ctx.store.getSession(paused)).status).toBe('paused');
+    await ctx.store.sendSignal(paused, 'cancel', null, { wake: 'interrupt' });
+    expect((await ctx.store.getSession(paused)).status).toBe('queued');
+
+    const completed = await parkedOn('completed');
+    await ctx.store.sendSignal(completed, 'cancel', null, { wake: 'interrupt' });
+    expect((await ctx.store.getSession(completed)).status).toBe('completed');
+    await ctx.store.sendSignal(completed, 'user.message', { text: 'more' }, { wake: 'reopen' });
+    expect((await ctx.store.getSession(completed)).status).toBe('queued');
+    expect(await ctx.store.claimNext(workerB, leaseMs)).not.toBeNull();
+    await expectCode(
+      ctx.store.sendSignal(completed, 'x', null, { wake: 'always' as never }),
+      'INVALID_ARGUMENT',
+    );
+  });
+}

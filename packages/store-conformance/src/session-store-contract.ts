@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock, isLongrunError, workerId } from '@longrun/core';
 import type { ContractHarness } from './harness.ts';
-import { jsonCases, waitsAndSignals } from './contract-parts.ts';
+import { jsonCases, signalWakes, waitsAndSignals } from './contract-parts.ts';
 import {
   claimedSession,
   expectCode,
@@ -33,6 +33,7 @@ export function sessionStoreContract(name: string, harness: ContractHarness): vo
     describe('leases and fencing', () => leaseContract(ctx));
     describe('checkpoints, effects and transactions', () => recordsContract(ctx));
     describe('waits and signals', () => waitsAndSignals(ctx));
+    describe('signal wake modes', () => signalWakes(ctx));
     describe('JSON round trips', () => jsonCases(ctx));
     describe('schema and durability', () => schemaContract(ctx));
   });

@@ -47,5 +47,8 @@ export const sql = {
     ORDER BY created_at_ms, id`,
   consumeSignal: `UPDATE signals SET consumed_at_ms = ?1 WHERE id = ?2 AND session_id = ?3 AND consumed_at_ms IS NULL`,
   wakeForSignal: `UPDATE sessions SET status = 'queued', waiting_for = NULL, wake_at_ms = NULL, updated_at_ms = ?1
-    WHERE id = ?2 AND status = 'waiting' AND waiting_for = ?3`,
+    WHERE id = ?2 AND (
+      (status = 'waiting' AND waiting_for = ?3)
+      OR (?4 = 'interrupt' AND status IN ('waiting', 'paused'))
+      OR (?4 = 'reopen' AND status = 'completed'))`,
 } as const;

@@ -8,6 +8,7 @@ import {
   checkFence,
   checkLeaseMs,
   checkName,
+  checkWake,
   effectiveStatus,
   encodeAppend,
   encodePayload,
@@ -31,6 +32,7 @@ import {
   type SessionRecord,
   type SessionStore,
   type Signal,
+  type SignalWake,
   type StoredEvent,
   type WorkerId,
   type WorkerRegistration,
@@ -303,16 +305,22 @@ export class SqliteStore implements SessionStore {
     });
   }
 
-  async sendSignal(id: SessionId, name: string, payload: JsonValue): Promise<Signal> {
+  async sendSignal(
+    id: SessionId,
+    name: string,
+    payload: JsonValue,
+    options: { wake?: SignalWake } = {},
+  ): Promise<Signal> {
     const checked = toSessionId(id);
     checkName('signal name', name);
+    const wake = checkWake(options.wake);
     const encoded = encodePayload(payload, 'signal payload');
     return this.#tx('sending a signal', () => {
       const now = this.#clock.nowMs();
       this.#session(checked);
       const signalId = `sig_${randomUUID().replaceAll('-', '')}`;
       this.#stmt(sql.insertSignal).run(signalId, checked, name, encoded, now);
-      this.#stmt(sql.wakeForSignal).run(now, checked, name);
+      this.#stmt(sql.wakeForSignal).run(now, checked, name, wake);
       return { id: signalId, sessionId: checked, name, payload, createdAtMs: now };
     });
   }

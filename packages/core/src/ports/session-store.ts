@@ -106,6 +106,8 @@ export interface Checkpoint {
   state: JsonValue;
 }
 
+export type SignalWake = 'if-waiting-for-it' | 'interrupt' | 'reopen';
+
 export interface Signal {
   id: string;
   sessionId: SessionId;
@@ -194,6 +196,15 @@ export interface SessionStore {
   renewLease(fence: LeaseFence, leaseMs: number): Promise<Lease>;
   releaseLease(fence: LeaseFence): Promise<void>;
 
-  /** Delivers a signal; a session waiting for it becomes claimable. Not fenced: anyone may signal. */
-  sendSignal(id: SessionId, name: string, payload: JsonValue): Promise<Signal>;
+  /**
+   * Delivers a signal. Not fenced: anyone may signal. Which sessions it makes claimable again:
+   * `if-waiting-for-it` (default) one waiting for this signal; `interrupt` also one waiting for
+   * anything or paused (a cancel request); `reopen` also a completed one (a follow-up message).
+   */
+  sendSignal(
+    id: SessionId,
+    name: string,
+    payload: JsonValue,
+    options?: { wake?: SignalWake },
+  ): Promise<Signal>;
 }

@@ -1,7 +1,13 @@
 import { LongrunError } from '../errors.ts';
 import { eventSchemaVersion, isEventType } from '../events.ts';
 import { encodePayload } from '../json.ts';
-import type { AppendRequest, EffectChange, LeaseFence, StatusChange } from './session-store.ts';
+import type {
+  AppendRequest,
+  EffectChange,
+  LeaseFence,
+  SignalWake,
+  StatusChange,
+} from './session-store.ts';
 import { sessionId, workerId } from '../ids.ts';
 
 /**
@@ -129,4 +135,14 @@ export function effectiveStatus(status: StatusChange, signalAlreadyPending: bool
     return { ...status, status: 'queued', waitingFor: null, wakeAtMs: null };
   }
   return status;
+}
+
+const signalWakes = new Set<SignalWake>(['if-waiting-for-it', 'interrupt', 'reopen']);
+
+export function checkWake(wake: unknown): SignalWake {
+  if (wake === undefined) return 'if-waiting-for-it';
+  if (!signalWakes.has(wake as SignalWake)) {
+    throw bad(`wake must be one of ${[...signalWakes].join(', ')} (got ${JSON.stringify(wake)})`);
+  }
+  return wake as SignalWake;
 }
