@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import type { SessionId, SessionStore, StoredEvent } from '@longrun/core';
 import { Worker, type WorkerOptions } from './worker.ts';
 
@@ -15,7 +16,13 @@ export async function runUntil(
   statuses: readonly string[] = ['completed', 'failed'],
   timeoutMs = 20_000,
 ): Promise<void> {
-  const worker = new Worker({ pollMs: 5, ...options });
+  const worker = new Worker({
+    pollMs: 5,
+    log: (e) => {
+      if (process.env.LONGRUN_DEBUG) console.error(e);
+    },
+    ...options,
+  });
   await worker.start();
   const deadline = Date.now() + timeoutMs;
   try {
@@ -33,4 +40,9 @@ export async function runUntil(
 
 export async function allEvents(store: SessionStore, id: SessionId): Promise<StoredEvent[]> {
   return store.readEvents(id, 0, 100_000);
+}
+
+/** `expect.stringMatching` typed as the string it stands for, for use inside expected objects. */
+export function matching(pattern: RegExp): string {
+  return expect.stringMatching(pattern) as string;
 }

@@ -3,6 +3,7 @@ import {
   isLongrunError,
   newWorkerId,
   type Lease,
+  type ModelClient,
   type SessionStore,
   type WorkerId,
   type WorkerRegistration,
@@ -10,7 +11,10 @@ import {
 import { backoffMs, pause } from './backoff.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
 import type { StepProgram } from './program.ts';
-import { SessionRunner, type RunOutcome, type RunnerHooks } from './session-runner.ts';
+import { SessionRunner, type RunOutcome } from './session-runner.ts';
+import type { AgentDefinition } from './agent/define-agent.ts';
+import type { AgentHooks } from './agent/agent-context.ts';
+import { AgentRunner } from './agent/agent-runner.ts';
 
 export interface WorkerLog {
   (entry: {
@@ -24,7 +28,10 @@ export interface WorkerLog {
 
 export interface WorkerOptions {
   store: SessionStore;
-  programs: readonly StepProgram[];
+  /** Scripted step programs (the durable core's sample workloads). */
+  programs?: readonly StepProgram[];
+  /** Agents run by the harness: model, instructions, tools. */
+  agents?: readonly AgentDefinition[];
   /** Stable across restarts of the same process slot, so a restarted worker reclaims its sessions. */
   workerId?: WorkerId;
   leaseMs?: number;
@@ -33,7 +40,7 @@ export interface WorkerOptions {
   /** Sessions run at once by this worker. */
   concurrency?: number;
   checkpointEvery?: number;
-  hooks?: RunnerHooks & {
+  hooks?: AgentHooks & {
     onSessionEnded?(sessionId: string, outcome: RunOutcome | 'error', error?: unknown): void;
   };
   log?: WorkerLog;
@@ -47,6 +54,8 @@ export class Worker {
   readonly id: WorkerId;
   readonly #o: Required<Pick<WorkerOptions, 'leaseMs' | 'pollMs' | 'concurrency'>> & WorkerOptions;
   readonly #programs: Map<string, StepProgram>;
+  readonly #agents: Map<string, AgentDefinition>;
+  readonly #models = new Map<string, ModelClient>();
   readonly #running = new Map<string, { keeper: LeaseKeeper; done: Promise<void> }>();
   readonly #stop = new AbortController();
   #wake: (() => void) | null = null;
@@ -56,7 +65,8 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.#o = { leaseMs: 15_000, pollMs: 100, concurrency: 32, ...options };
     this.id = options.workerId ?? newWorkerId();
-    this.#programs = new Map(options.programs.map((p) => [p.name, p]));
+    this.#programs = new Map((options.programs ?? []).map((p) => [p.name, p]));
+    this.#agents = new Map((options.agents ?? []).map((a) => [a.name, a]));
   }
 
   get activeSessions(): number {
@@ -142,22 +152,7 @@ export class Worker {
     keeper.start();
     try {
       const session = await store.getSession(lease.sessionId);
-      const program = this.#programs.get(session.agent);
-      if (program === undefined) {
-        throw new LongrunError(
-          'INVALID_STATE',
-          `no program named ${JSON.stringify(session.agent)} is registered with this worker`,
-        );
-      }
-      const runner = new SessionRunner({
-        store,
-        program,
-        lease,
-        signal: stopOrLost,
-        checkpointEvery: this.#o.checkpointEvery,
-        hooks,
-      });
-      const outcome = await runner.run();
+      const outcome = await this.#runnerFor(session.agent, lease, stopOrLost).run();
       await keeper.stop();
       if (outcome === 'stopped') await store.releaseLease(keeper.lease).catch(() => undefined);
       hooks?.onSessionEnded?.(lease.sessionId, outcome);
@@ -175,6 +170,32 @@ export class Worker {
       );
       hooks?.onSessionEnded?.(lease.sessionId, 'error', error);
     }
+  }
+
+  #runnerFor(name: string, lease: Lease, signal: AbortSignal): { run(): Promise<RunOutcome> } {
+    const { store, hooks, checkpointEvery } = this.#o;
+    const common = {
+      store,
+      lease,
+      signal,
+      ...(hooks ? { hooks } : {}),
+      ...(checkpointEvery ? { checkpointEvery } : {}),
+    };
+    const program = this.#programs.get(name);
+    if (program !== undefined) return new SessionRunner({ ...common, program });
+    const agent = this.#agents.get(name);
+    if (agent !== undefined) {
+      let model = this.#models.get(name);
+      if (model === undefined) {
+        model = typeof agent.model === 'function' ? agent.model() : agent.model;
+        this.#models.set(name, model);
+      }
+      return new AgentRunner({ ...common, agent, model });
+    }
+    throw new LongrunError(
+      'INVALID_STATE',
+      `no agent named ${JSON.stringify(name)} is registered with this worker`,
+    );
   }
 
   /**

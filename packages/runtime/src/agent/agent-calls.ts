@@ -1,0 +1,183 @@
+import {
+  event,
+  readInvalidToolArgs,
+  type EffectChange,
+  type NewEvent,
+  type OpenCall,
+  type ToolCall,
+} from '@longrun/core';
+import { idempotencyKeyFor, type ToolContext, type ToolDefinition } from '../program.ts';
+import { runCall } from '../run-call.ts';
+import type { AgentRunContext } from './agent-context.ts';
+import { parseToolInput, type AgentTool } from './define-agent.ts';
+import { approvalSignal, argsHash, newApprovalId } from './approvals.ts';
+
+type Checked = { ok: true; tool: AgentTool<never>; input: never } | { ok: false; message: string };
+
+/** Finds the tool and validates the model's arguments, or says what is wrong in words for the model. */
+export function checkCall(ctx: AgentRunContext, call: ToolCall): Checked {
+  const tool = ctx.tools.get(call.tool);
+  if (tool === undefined) {
+    const names = [...ctx.tools.keys()].join(', ') || 'none';
+    return {
+      ok: false,
+      message: `there is no tool named ${JSON.stringify(call.tool)}; the tools are: ${names}`,
+    };
+  }
+  const invalid = readInvalidToolArgs(call.args);
+  if (invalid !== null)
+    return {
+      ok: false,
+      message: `could not read the arguments for ${tool.name}: ${invalid.reason}`,
+    };
+  const parsed = parseToolInput(tool, call.args);
+  return parsed.ok ? { ok: true, tool, input: parsed.input } : parsed;
+}
+
+function needsApproval(tool: AgentTool<never>, input: never): boolean {
+  const rule = tool.needsApproval;
+  return typeof rule === 'function' ? rule(input) : rule === true;
+}
+
+/**
+ * Adds a call's `tool.started` to a commit that is being made anyway (saving an fsync), but only
+ * for a call that will run at once: a known tool, valid arguments, no approval needed, and not
+ * `unsafe` (an unsafe call's start is committed alone, right before it runs).
+ */
+export function chainStart(
+  ctx: AgentRunContext,
+  step: number,
+  call: ToolCall,
+  events: NewEvent[],
+  effects: EffectChange[],
+): void {
+  const checked = checkCall(ctx, call);
+  if (!checked.ok || checked.tool.effect === 'unsafe' || needsApproval(checked.tool, checked.input))
+    return;
+  startEvents(ctx, step, call, checked.tool, events, effects);
+}
+
+function startEvents(
+  ctx: AgentRunContext,
+  step: number,
+  call: ToolCall,
+  tool: AgentTool<never>,
+  events: NewEvent[],
+  effects: EffectChange[],
+): void {
+  const idempotencyKey = idempotencyKeyFor(ctx.writer.lease.sessionId, step, call.callIndex);
+  events.push(
+    event('tool.started', {
+      step,
+      callIndex: call.callIndex,
+      tool: tool.name,
+      effect: tool.effect,
+      idempotencyKey,
+    }),
+  );
+  effects.push({
+    step,
+    callIndex: call.callIndex,
+    tool: tool.name,
+    effect: tool.effect,
+    idempotencyKey,
+    status: 'started',
+  });
+  ctx.startedHere.add(`${step}:${call.callIndex}`);
+}
+
+/**
+ * Gives one open call its one result: an error the model can act on (unknown tool, bad
+ * arguments, denied approval), a durable wait for a person's approval, or the tool's own result
+ * — recovered by effect class if a dead worker had started it. Returns 'waiting' when parked.
+ */
+export async function settleCall(
+  ctx: AgentRunContext,
+  call: OpenCall,
+  next: OpenCall | undefined,
+): Promise<'waiting' | 'continue'> {
+  const step = ctx.writer.state.steps;
+  const base = { step, callIndex: call.callIndex, tool: call.tool };
+  const checked = checkCall(ctx, call);
+  const finish = async (events: NewEvent[], effects: EffectChange[]): Promise<'continue'> => {
+    if (next !== undefined) chainStart(ctx, step, next, events, effects);
+    await ctx.writer.append(events, { effects, checkpoint: true });
+    return 'continue';
+  };
+  if (!checked.ok)
+    return finish(
+      [event('tool.completed', { ...base, ok: false, output: checked.message, attempt: 0 })],
+      [],
+    );
+  const { tool, input } = checked;
+  if (needsApproval(tool, input) && call.approval?.status !== 'granted') {
+    if (call.approval?.status === 'denied') {
+      const why = call.approval.reason === null ? '' : `: ${call.approval.reason}`;
+      const output = `a person denied this call${why}. Do not repeat it unchanged.`;
+      return finish([event('tool.completed', { ...base, ok: false, output, attempt: 0 })], []);
+    }
+    await requestApproval(ctx, call, tool);
+    return 'waiting';
+  }
+  const withWorkspace = (context: ToolContext) => ({ ...context, workspaceDir: ctx.workspaceDir });
+  const verify = tool.verify?.bind(tool);
+  const definition: ToolDefinition = {
+    name: tool.name,
+    effect: tool.effect,
+    run: (_args, context) => tool.run(input, withWorkspace(context)),
+    ...(verify
+      ? { verify: (_args: unknown, context: ToolContext) => verify(input, withWorkspace(context)) }
+      : {}),
+  };
+  const result = await runCall({
+    store: ctx.store,
+    sessionId: ctx.writer.lease.sessionId,
+    step,
+    call,
+    tool: definition,
+    interrupted: call.started !== null && !ctx.startedHere.has(`${step}:${call.callIndex}`),
+    signal: ctx.signal,
+    append: (events, extra) => ctx.writer.append(events, extra),
+    startEvents: (events, effects) => startEvents(ctx, step, call, tool, events, effects),
+  });
+  if (ctx.signal.aborted) return 'continue';
+  return finish(result.events, result.effects);
+}
+
+async function requestApproval(
+  ctx: AgentRunContext,
+  call: OpenCall,
+  tool: AgentTool<never>,
+): Promise<void> {
+  const approvalId = newApprovalId();
+  const signal = approvalSignal(approvalId);
+  const ttlMs = ctx.agent.approvalTtlMs;
+  const expiresAtMs = ttlMs === undefined ? null : (await ctx.store.nowMs()) + ttlMs;
+  await ctx.writer.append(
+    [
+      event('approval.requested', {
+        approvalId,
+        step: ctx.writer.state.steps,
+        callIndex: call.callIndex,
+        tool: tool.name,
+        argsHash: argsHash(tool.name, call.args),
+        expiresAtMs,
+      }),
+      event('wait.started', {
+        waitId: approvalId,
+        kind: 'signal',
+        signal,
+        ...(expiresAtMs === null ? {} : { untilMs: expiresAtMs }),
+      }),
+    ],
+    {
+      status: {
+        status: 'waiting',
+        waitingFor: signal,
+        wakeAtMs: expiresAtMs,
+        reason: `waiting for approval ${approvalId} of a ${tool.name} call`,
+      },
+      releaseLease: true,
+    },
+  );
+}

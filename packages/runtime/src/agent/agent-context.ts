@@ -1,0 +1,26 @@
+import type { ModelClient, ModelToolSpec, SessionStore } from '@longrun/core';
+import type { SessionWriter } from '../session-writer.ts';
+import type { RunnerHooks } from '../session-runner.ts';
+import type { AgentDefinition, AgentTool } from './define-agent.ts';
+import type { TranscriptBuilder } from './transcript-builder.ts';
+
+export interface AgentHooks extends RunnerHooks {
+  /** A text delta from the model, the moment it arrives (before it is durable). */
+  onTextDelta?(sessionId: string, step: number, attempt: number, text: string): void;
+}
+
+/** What the parts of one agent run share. */
+export interface AgentRunContext {
+  store: SessionStore;
+  agent: AgentDefinition;
+  model: ModelClient;
+  writer: SessionWriter;
+  transcript: TranscriptBuilder;
+  tools: Map<string, AgentTool<never>>;
+  specs: ModelToolSpec[];
+  signal: AbortSignal;
+  hooks: AgentHooks | undefined;
+  workspaceDir: string;
+  /** Calls this run started itself (`step:callIndex`); any other started call was interrupted. */
+  startedHere: Set<string>;
+}

@@ -1,0 +1,214 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import {
+  event,
+  fold,
+  pendingCalls,
+  type Lease,
+  type ModelClient,
+  type OpenCall,
+  type SessionStore,
+  type StoredEvent,
+} from '@longrun/core';
+import { SessionWriter } from '../session-writer.ts';
+import type { RunOutcome } from '../session-runner.ts';
+import type { AgentHooks, AgentRunContext } from './agent-context.ts';
+import { settleCall } from './agent-calls.ts';
+import { toolSpecs, type AgentDefinition } from './define-agent.ts';
+import { modelStep } from './model-step.ts';
+import { TranscriptBuilder } from './transcript-builder.ts';
+import { resolveWait } from './agent-waits.ts';
+
+/** Signals a person sends a session. */
+export const userMessageSignal = 'user.message';
+export const cancelSignal = 'cancel';
+
+export interface AgentRunnerOptions {
+  store: SessionStore;
+  agent: AgentDefinition;
+  model: ModelClient;
+  lease: Lease;
+  signal: AbortSignal;
+  hooks?: AgentHooks;
+  checkpointEvery?: number;
+}
+
+async function readWholeLog(store: SessionStore, lease: Lease): Promise<StoredEvent[]> {
+  const events: StoredEvent[] = [];
+  for (;;) {
+    const page = await store.readEvents(lease.sessionId, events.length, 2_000);
+    events.push(...page);
+    if (page.length < 2_000) return events;
+  }
+}
+
+/**
+ * The agent harness: runs a claimed session's turns — model call, tool calls, approvals, follow-up
+ * messages — from wherever its log stands, until the turn ends, it must wait, or the lease is
+ * lost. Before every model call each tool call of the transcript has exactly one result.
+ */
+export class AgentRunner {
+  readonly #o: AgentRunnerOptions;
+  #ctx!: AgentRunContext;
+  #lastSignalCheck = -Infinity;
+
+  constructor(options: AgentRunnerOptions) {
+    this.#o = options;
+  }
+
+  async run(): Promise<RunOutcome> {
+    const { store, agent, lease, signal } = this.#o;
+    // The transcript needs the whole log; the state is folded from the same read.
+    const events = await readWholeLog(store, lease);
+    const transcript = new TranscriptBuilder();
+    for (const e of events) transcript.apply(e);
+    const writer = new SessionWriter({
+      store,
+      lease,
+      signal,
+      state: fold(events),
+      ...(this.#o.hooks ? { hooks: this.#o.hooks } : {}),
+      ...(this.#o.checkpointEvery ? { checkpointEvery: this.#o.checkpointEvery } : {}),
+    });
+    writer.onCommitted((e) => transcript.apply(e));
+    const workspaceDir = join(
+      resolve(agent.workspaceRoot ?? '.longrun/workspaces'),
+      lease.sessionId,
+    );
+    mkdirSync(workspaceDir, { recursive: true });
+    this.#ctx = {
+      store,
+      agent,
+      model: this.#o.model,
+      writer,
+      transcript,
+      tools: new Map(agent.tools.map((t) => [t.name, t])),
+      specs: toolSpecs(agent.tools),
+      signal,
+      hooks: this.#o.hooks,
+      workspaceDir,
+      startedHere: new Set(),
+    };
+    return this.#loop();
+  }
+
+  async #loop(): Promise<RunOutcome> {
+    const ctx = this.#ctx;
+    while (!ctx.signal.aborted) {
+      const s = ctx.writer.state;
+      if (s.status === 'failed' || s.status === 'cancelled') return s.status;
+      if (await this.#cancelRequested()) return 'cancelled';
+      if (s.status === 'waiting') {
+        if (!(await resolveWait(ctx))) return 'waiting';
+        continue;
+      }
+      if (s.modelAttempt !== null) {
+        await this.#supersedeInterruptedAttempt(s.modelAttempt);
+        continue;
+      }
+      const pending = pendingCalls(s);
+      if (pending.length > 0) {
+        if ((await settleCall(ctx, pending[0] as OpenCall, pending[1])) === 'waiting')
+          return 'waiting';
+        continue;
+      }
+      if (await this.#takeUserMessage()) continue;
+      if (s.status === 'completed') return 'completed';
+      if (s.lastResponse !== null && s.lastResponse.toolCallCount === 0) {
+        await this.#completeTurn(s.lastResponse.text);
+        continue;
+      }
+      const maxSteps = ctx.agent.maxSteps ?? 100;
+      if (s.steps >= maxSteps) {
+        const message = `stopped at the step limit of ${maxSteps} model turns; raise maxSteps of agent ${ctx.agent.name} to let it go further`;
+        await ctx.writer.append(
+          [event('session.failed', { code: 'STEP_LIMIT_REACHED', message })],
+          {
+            status: { status: 'failed', reason: message },
+            releaseLease: true,
+          },
+        );
+        return 'failed';
+      }
+      const outcome = await modelStep(ctx);
+      if (outcome !== 'continue') return outcome;
+    }
+    return 'stopped';
+  }
+
+  /** A model call whose worker died: its streamed text is superseded and the call is made again. */
+  async #supersedeInterruptedAttempt(attempt: { step: number; attempt: number }): Promise<void> {
+    await this.#ctx.writer.append([
+      event('model.failed', {
+        ...attempt,
+        code: 'WORKER_STOPPED',
+        message:
+          'the worker running this model call stopped; its output is superseded and the call is made again',
+        retryable: true,
+        retryInMs: 0,
+      }),
+    ]);
+  }
+
+  async #takeUserMessage(): Promise<boolean> {
+    const ctx = this.#ctx;
+    const [message] = await ctx.store.pendingSignals(ctx.writer.lease.sessionId, userMessageSignal);
+    if (message === undefined) return false;
+    const payload = message.payload;
+    const text =
+      payload !== null &&
+      typeof payload === 'object' &&
+      !Array.isArray(payload) &&
+      typeof payload.text === 'string'
+        ? payload.text
+        : JSON.stringify(payload);
+    await ctx.writer.append([event('user.messaged', { text, signalId: message.id })], {
+      consumeSignals: [message.id],
+      status: { status: 'running' },
+    });
+    return true;
+  }
+
+  async #completeTurn(text: string): Promise<void> {
+    await this.#ctx.writer.append([event('session.completed', { output: text })], {
+      status: { status: 'completed' },
+      releaseLease: true,
+    });
+  }
+
+  /** Checks for a cancel request at most once a second, and always when a wait ends. */
+  async #cancelRequested(): Promise<boolean> {
+    const ctx = this.#ctx;
+    const now = performance.now();
+    if (ctx.writer.state.status !== 'waiting' && now - this.#lastSignalCheck < 1_000) return false;
+    this.#lastSignalCheck = now;
+    const [cancel] = await ctx.store.pendingSignals(ctx.writer.lease.sessionId, cancelSignal);
+    if (cancel === undefined) return false;
+    const p = cancel.payload;
+    const by =
+      p !== null && typeof p === 'object' && !Array.isArray(p) && typeof p.by === 'string'
+        ? p.by
+        : 'unknown';
+    const reason =
+      p !== null && typeof p === 'object' && !Array.isArray(p) && typeof p.reason === 'string'
+        ? p.reason
+        : null;
+    const unanswered = pendingCalls(ctx.writer.state).map((call) =>
+      event('tool.completed', {
+        step: ctx.writer.state.steps,
+        callIndex: call.callIndex,
+        tool: call.tool,
+        ok: false,
+        output: 'cancelled: the session was cancelled before this call completed',
+        attempt: 0,
+      }),
+    );
+    await ctx.writer.append([...unanswered, event('session.cancelled', { reason, by })], {
+      consumeSignals: [cancel.id],
+      status: { status: 'cancelled', reason: `cancelled by ${by}${reason ? `: ${reason}` : ''}` },
+      releaseLease: true,
+    });
+    return true;
+  }
+}

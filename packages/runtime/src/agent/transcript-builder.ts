@@ -1,0 +1,110 @@
+import {
+  LongrunError,
+  type JsonValue,
+  type ModelMessage,
+  type ModelToolCall,
+  type StoredEvent,
+} from '@longrun/core';
+
+/** The provider id of a call: the model's own, or one derived from its place in the log. */
+export function callId(step: number, callIndex: number, id: string | undefined): string {
+  return id ?? `call_${step}_${callIndex}`;
+}
+
+function taskText(input: JsonValue): string {
+  if (typeof input === 'string') return input;
+  if (
+    input !== null &&
+    typeof input === 'object' &&
+    !Array.isArray(input) &&
+    typeof input.task === 'string'
+  ) {
+    return input.task;
+  }
+  return JSON.stringify(input);
+}
+
+/**
+ * Folds a session's log into the transcript a model call is given, one event at a time, so a
+ * running session extends it instead of rebuilding it. Failed model attempts and their streamed
+ * text are not in it: only responses that were recorded whole.
+ */
+export class TranscriptBuilder {
+  readonly #messages: ModelMessage[] = [];
+  /** Ids of the latest assistant turn's calls, by call index. */
+  #callIds = new Map<number, { id: string; name: string }>();
+  #answered = new Set<number>();
+
+  apply(event: StoredEvent): void {
+    switch (event.type) {
+      case 'session.created':
+        this.#messages.push({ role: 'user', content: taskText(event.data.input) });
+        return;
+      case 'user.messaged':
+        this.#messages.push({ role: 'user', content: event.data.text });
+        return;
+      case 'model.responded': {
+        const toolCalls: ModelToolCall[] = event.data.toolCalls.map((c) => ({
+          id: callId(event.data.step, c.callIndex, c.id),
+          name: c.tool,
+          args: c.args,
+        }));
+        this.#callIds = new Map(
+          event.data.toolCalls.map((c, i) => [
+            c.callIndex,
+            { id: toolCalls[i]?.id ?? '', name: c.tool },
+          ]),
+        );
+        this.#answered = new Set();
+        this.#messages.push({ role: 'assistant', text: event.data.text, toolCalls });
+        return;
+      }
+      case 'tool.completed':
+        this.#result(event.data.callIndex, event.data.output, !event.data.ok);
+        return;
+      case 'tool.interrupted':
+        this.#result(
+          event.data.callIndex,
+          'outcome unknown: the worker running this call stopped before it finished; it was not repeated',
+          true,
+        );
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Calls of the latest assistant turn that have no result yet. */
+  orphans(): string[] {
+    return [...this.#callIds.entries()]
+      .filter(([index]) => !this.#answered.has(index))
+      .map(([, c]) => c.id);
+  }
+
+  /** The transcript, with the agent's instructions first. Throws if a tool call has no result. */
+  messages(instructions: string): ModelMessage[] {
+    const orphans = this.orphans();
+    if (orphans.length > 0) {
+      throw new LongrunError(
+        'INTERNAL',
+        `tool calls ${orphans.join(', ')} have no result; a model call must not see them`,
+      );
+    }
+    return [{ role: 'system', content: instructions }, ...this.#messages];
+  }
+
+  #result(callIndex: number, output: JsonValue, isError: boolean): void {
+    const call = this.#callIds.get(callIndex);
+    if (call === undefined || this.#answered.has(callIndex)) {
+      throw new LongrunError(
+        'INTERNAL',
+        `a result for call ${callIndex}, which is not open in the transcript`,
+      );
+    }
+    this.#answered.add(callIndex);
+    const result = { id: call.id, name: call.name, output, isError };
+    const last = this.#messages.at(-1);
+    if (last?.role === 'tool') last.results.push(result);
+    else this.#messages.push({ role: 'tool', results: [result] });
+  }
+}

@@ -1,0 +1,101 @@
+import {
+  applyEvent,
+  type AppendRequest,
+  type Lease,
+  type NewEvent,
+  type SessionState,
+  type SessionStore,
+  type StoredEvent,
+} from '@longrun/core';
+import { appendDurably } from './durable-append.ts';
+import type { RunnerHooks } from './session-runner.ts';
+
+export type AppendExtra = Omit<AppendRequest, 'fence' | 'expectedSeq' | 'events' | 'checkpoint'> & {
+  /** Write a checkpoint with this append if the log moved `checkpointEvery` events past the last one. */
+  checkpoint?: boolean;
+};
+
+/**
+ * The one writer of a claimed session: appends under the lease (riding out transient store
+ * failures), folds what it appended into the state, and tells listeners about committed events.
+ * Appends are serialized, so a background flush (coalesced model deltas) and the loop's own
+ * appends never race for the same seq.
+ */
+export class SessionWriter {
+  readonly #store: SessionStore;
+  readonly #lease: Lease;
+  readonly #signal: AbortSignal;
+  readonly #hooks: RunnerHooks | undefined;
+  readonly #checkpointEvery: number;
+  readonly #listeners: ((event: StoredEvent) => void)[] = [];
+  #state: SessionState;
+  #lastCheckpointSeq: number;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(options: {
+    store: SessionStore;
+    lease: Lease;
+    signal: AbortSignal;
+    state: SessionState;
+    hooks?: RunnerHooks;
+    checkpointEvery?: number;
+  }) {
+    this.#store = options.store;
+    this.#lease = options.lease;
+    this.#signal = options.signal;
+    this.#hooks = options.hooks;
+    this.#state = options.state;
+    this.#lastCheckpointSeq = options.state.seq;
+    this.#checkpointEvery = options.checkpointEvery ?? 64;
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  get lease(): Lease {
+    return this.#lease;
+  }
+
+  /** Called with every committed event, in seq order. */
+  onCommitted(listener: (event: StoredEvent) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  append(events: NewEvent[], extra: AppendExtra = {}): Promise<void> {
+    const run = this.#tail.then(() => this.#appendNow(events, extra));
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async #appendNow(events: NewEvent[], extra: AppendExtra): Promise<void> {
+    const sessionId = this.#lease.sessionId;
+    const expectedSeq = this.#state.seq;
+    let next = this.#state;
+    events.forEach((e, i) => {
+      next = applyEvent(next, {
+        ...e,
+        sessionId,
+        seq: expectedSeq + 1 + i,
+        v: 1,
+        atMs: 0,
+        epoch: 0,
+      });
+    });
+    const { checkpoint, ...rest } = extra;
+    const request: AppendRequest = { ...rest, fence: this.#lease, expectedSeq, events };
+    if (checkpoint === true && next.seq - this.#lastCheckpointSeq >= this.#checkpointEvery) {
+      request.checkpoint = { seq: next.seq, state: next as never };
+    }
+    const hooks = this.#hooks;
+    const { events: stored } = await appendDurably(this.#store, request, {
+      signal: this.#signal,
+      onStall: (error) => hooks?.onStall?.(sessionId, error),
+      onRecovered: () => hooks?.onRecovered?.(sessionId),
+    });
+    this.#state = next;
+    if (request.checkpoint) this.#lastCheckpointSeq = next.seq;
+    for (const e of stored) for (const listener of this.#listeners) listener(e);
+    if (stored.length > 0) hooks?.onAppended?.(stored);
+  }
+}
