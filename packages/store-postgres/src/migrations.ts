@@ -31,7 +31,10 @@ CREATE TABLE ${s}.sessions (
   waiting_for text,
   created_at_ms bigint NOT NULL,
   updated_at_ms bigint NOT NULL
-);
+) WITH (fillfactor = 80);
+-- Hot path: every append moves head_seq and every renewal lease_expires_at_ms. Neither column is
+-- indexed and neither write touches updated_at_ms (the claim order), so both are HOT updates that
+-- rewrite no index; fillfactor leaves room on the page for them.
 CREATE INDEX sessions_by_status ON ${s}.sessions (status, wake_at_ms);
 CREATE INDEX sessions_by_owner ON ${s}.sessions (lease_owner) WHERE lease_owner IS NOT NULL;
 CREATE INDEX sessions_by_creation ON ${s}.sessions (created_at_ms, id);
@@ -137,7 +140,7 @@ DECLARE
   v_signal text;
   v_status jsonb := p_status;
 BEGIN
-  UPDATE ${s}.sessions SET head_seq = p_expected + coalesce(array_length(p_types, 1), 0), updated_at_ms = v_now
+  UPDATE ${s}.sessions SET head_seq = p_expected + coalesce(array_length(p_types, 1), 0)
     WHERE id = p_session AND lease_epoch = p_epoch AND lease_owner = p_owner AND head_seq = p_expected;
   IF NOT FOUND THEN
     v_session := ${s}.check_fence(p_session, p_owner, p_epoch);

@@ -79,7 +79,7 @@ export function statements(schema: SchemaName) {
         ORDER BY c.created_at_ms, c.id FOR UPDATE OF c)
       ${claimTarget}`,
     renewLease: `WITH ${now}
-      UPDATE ${s}.sessions t SET lease_expires_at_ms = now.ms + $2::bigint, updated_at_ms = now.ms
+      UPDATE ${s}.sessions t SET lease_expires_at_ms = now.ms + $2::bigint
       FROM now WHERE t.id = $3 AND t.lease_epoch = $4 AND t.lease_owner = $5
       RETURNING t.head_seq, t.lease_expires_at_ms`,
     releaseLease: `WITH ${now}

@@ -29,7 +29,9 @@ export const sql = {
       status = excluded.status,
       attempts = effects.attempts + (excluded.status = 'started'),
       updated_at_ms = excluded.updated_at_ms`,
-  advanceHead: `UPDATE sessions SET head_seq = ?1, updated_at_ms = ?2
+  // Neither an append nor a renewal touches updated_at_ms, which orders claims: it is the time of
+  // the last change of status or lease holder, and the hot path updates no indexed column.
+  advanceHead: `UPDATE sessions SET head_seq = ?1
     WHERE id = ?3 AND lease_epoch = ?4 AND lease_owner = ?5 AND head_seq = ?6`,
   setStatus: `UPDATE sessions SET status = ?1, status_reason = ?2, wake_at_ms = ?3, waiting_for = ?4 WHERE id = ?5`,
   nextClaimable: `SELECT id FROM sessions WHERE ${claimable} ORDER BY updated_at_ms LIMIT 1`,
@@ -38,7 +40,7 @@ export const sql = {
   claim: `UPDATE sessions SET lease_owner = ?1, lease_epoch = lease_epoch + 1, lease_expires_at_ms = ?2,
       status = 'running', status_reason = NULL, wake_at_ms = NULL, waiting_for = NULL, updated_at_ms = ?3
     WHERE id = ?4 RETURNING lease_epoch, head_seq`,
-  renewLease: `UPDATE sessions SET lease_expires_at_ms = ?1, updated_at_ms = ?2
+  renewLease: `UPDATE sessions SET lease_expires_at_ms = ?1
     WHERE id = ?3 AND lease_epoch = ?4 AND lease_owner = ?5`,
   releaseLease: `UPDATE sessions SET lease_owner = NULL, lease_expires_at_ms = NULL, updated_at_ms = ?1
     WHERE id = ?2 AND lease_epoch = ?3 AND lease_owner = ?4`,

@@ -25,6 +25,7 @@ export interface SessionRecord {
   /** The signal name a waiting session waits for. */
   waitingFor: string | null;
   createdAtMs: number;
+  /** The last change of status or lease holder (not of the log: see the last event's `atMs`). */
   updatedAtMs: number;
 }
 
