@@ -9,6 +9,8 @@ export const exitCodes = {
   usage: 2,
   /** The store could not be opened or reached. */
   storeUnavailable: 3,
+  /** The session was cancelled. */
+  cancelled: 5,
   /** Interrupted by Ctrl-C; durable state is intact and the same command resumes. */
   interrupted: 130,
 } as const;

@@ -24,3 +24,31 @@ export {
   type LedgerRunInput,
 } from './sample/ledger-program.ts';
 export { normalizeTranscript } from './transcript.ts';
+export {
+  defineAgent,
+  defineTool,
+  toolSpecs,
+  type AgentDefinition,
+  type AgentTool,
+  type AgentToolContext,
+} from './agent/define-agent.ts';
+export {
+  AgentRunner,
+  cancelSignal,
+  userMessageSignal,
+  type AgentRunnerOptions,
+} from './agent/agent-runner.ts';
+export type { AgentHooks } from './agent/agent-context.ts';
+export { approvalSignal, argsHash, type ApprovalDecision } from './agent/approvals.ts';
+export { TranscriptBuilder } from './agent/transcript-builder.ts';
+export { SessionWriter } from './session-writer.ts';
+export {
+  fileTools,
+  readFileTool,
+  writeFileTool,
+  editFileTool,
+  listFilesTool,
+} from './tools/file-tools.ts';
+export { shellTool, type ShellToolOptions } from './tools/shell-tool.ts';
+export { workspacePath } from './tools/workspace-path.ts';
+export { capOutput } from './tools/output-cap.ts';

@@ -4,6 +4,7 @@ import { describeEvent } from '../event-lines.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { openStore } from '../store-url.ts';
 import { usage } from '../usage.ts';
+import { addMessage, cancelSession, decideApproval, tail } from './session-actions.ts';
 
 const statuses = ['queued', 'running', 'waiting', 'paused', 'completed', 'failed', 'cancelled'];
 
@@ -15,6 +16,7 @@ export async function run(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
       status: { type: 'string' },
       limit: { type: 'string' },
+      reason: { type: 'string' },
     },
     usage.sessions,
   );
@@ -72,6 +74,34 @@ export async function run(argv: string[]): Promise<number> {
         out(values.json ? JSON.stringify(signal) : `sent ${signal.id} to ${id}`);
         return exitCodes.ok;
       }
+      case 'tail':
+        await tail(store, sessionId(required(args[0], 'session id')), Boolean(values.json), out);
+        return exitCodes.ok;
+      case 'approve':
+      case 'deny': {
+        const decision = sub === 'approve' ? 'granted' : 'denied';
+        const id = sessionId(required(args[0], 'session id'));
+        out(await decideApproval(store, id, args[1], decision, values.reason ?? null));
+        return exitCodes.ok;
+      }
+      case 'cancel':
+        out(
+          await cancelSession(
+            store,
+            sessionId(required(args[0], 'session id')),
+            values.reason ?? null,
+          ),
+        );
+        return exitCodes.ok;
+      case 'message':
+        out(
+          await addMessage(
+            store,
+            sessionId(required(args[0], 'session id')),
+            required(args[1], 'message text'),
+          ),
+        );
+        return exitCodes.ok;
       default:
         throw new UsageError(
           `unknown sessions subcommand ${JSON.stringify(sub)}\n\n${usage.sessions}`,

@@ -6,6 +6,7 @@ import { defaultStore, intFlag, parseFlags } from '../args.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { openStore } from '../store-url.ts';
 import { usage } from '../usage.ts';
+import { loadAgents } from '../load-agents.ts';
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(
@@ -16,6 +17,7 @@ export async function run(argv: string[]): Promise<number> {
       concurrency: { type: 'string' },
       'lease-ms': { type: 'string' },
       dir: { type: 'string' },
+      agents: { type: 'string', multiple: true },
     },
     usage.worker,
   );
@@ -28,8 +30,10 @@ export async function run(argv: string[]): Promise<number> {
   const id =
     values['worker-id'] ??
     (store.capabilities.connectionScopedLiveness ? newWorkerId() : `${hostname()}-worker`);
+  const agents = await loadAgents(values.agents ?? []);
   const worker = new Worker({
     store,
+    agents,
     workerId: workerId(id),
     programs: [
       ledgerProgram({ dir: resolve(values.dir ?? '.longrun/work') }),

@@ -77,6 +77,7 @@ export class AgentRunner {
       lease.sessionId,
     );
     mkdirSync(workspaceDir, { recursive: true });
+    await agent.prepareWorkspace?.(workspaceDir, writer.state.input);
     this.#ctx = {
       store,
       agent,

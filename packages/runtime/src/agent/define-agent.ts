@@ -41,6 +41,11 @@ export interface AgentDefinition {
   approvalTtlMs?: number;
   /** Where each session's workspace directory is created: `<workspaceRoot>/<session id>`. */
   workspaceRoot?: string;
+  /**
+   * Fills a new session's workspace (e.g. copies a repository in). Called whenever a worker
+   * takes the session up, so it must leave an already prepared workspace alone.
+   */
+  prepareWorkspace?(workspaceDir: string, input: JsonValue): Promise<void>;
 }
 
 const toolNamePattern = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;

@@ -1,0 +1,127 @@
+import { performance } from 'node:perf_hooks';
+import { hostname } from 'node:os';
+import { workerId, type StoredEvent } from '@longrun/core';
+import { Worker } from '@longrun/runtime';
+import { defaultStore, parseFlags, UsageError } from '../args.ts';
+import { describeEvent } from '../event-lines.ts';
+import { exitCodes } from '../exit-codes.ts';
+import { loadAgents } from '../load-agents.ts';
+import { openStore } from '../store-url.ts';
+import { usage } from '../usage.ts';
+
+const endings: Record<string, number> = {
+  completed: exitCodes.ok,
+  failed: exitCodes.failed,
+  cancelled: exitCodes.cancelled,
+};
+
+/**
+ * `longrun run <agent-module> "<task>"`: creates a session and runs it in this process, showing
+ * progress live: each step, tool calls and results, the model's text as it streams, tokens and
+ * elapsed time. The session is durable: interrupted, it carries on under any worker.
+ */
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(
+    argv,
+    { store: { type: 'string' }, json: { type: 'boolean' }, agent: { type: 'string' } },
+    usage.run,
+  );
+  if (values.help) return (process.stdout.write(`${usage.run}\n`), exitCodes.ok);
+  const [modulePath, task] = positionals;
+  if (modulePath === undefined || task === undefined || positionals.length > 2) {
+    throw new UsageError(`give an agent module and a task in quotes\n\n${usage.run}`);
+  }
+  const agents = await loadAgents([modulePath]);
+  const agent =
+    values.agent === undefined ? agents[0] : agents.find((a) => a.name === values.agent);
+  if (agent === undefined || (values.agent === undefined && agents.length > 1)) {
+    throw new UsageError(
+      `${modulePath} exports agents ${agents.map((a) => a.name).join(', ')}; pick one with --agent`,
+    );
+  }
+  const store = await openStore(values.store ?? defaultStore);
+  const session = await store.createSession({ agent: agent.name, input: { task } });
+  const startedAt = performance.now();
+  const out = (text: string): boolean => process.stdout.write(text);
+  const tokens = { input: 0, output: 0 };
+  let streaming = false;
+  const endStream = (): void => {
+    if (streaming) out('\n');
+    streaming = false;
+  };
+  const elapsed = (): string => `${((performance.now() - startedAt) / 1000).toFixed(1)} s`;
+  if (!values.json) out(`session ${session.id} · agent ${agent.name} · store ${store.kind}\n`);
+  process.once('SIGINT', () => {
+    endStream();
+    process.stderr.write(
+      `\ninterrupted; session ${session.id} is durable: \`longrun worker\` carries it on, \`longrun sessions tail ${session.id}\` follows it\n`,
+    );
+    process.exit(exitCodes.interrupted);
+  });
+
+  let finished: (status: string) => void = () => undefined;
+  const done = new Promise<string>((r) => (finished = r));
+  const onEvent = (e: StoredEvent): void => {
+    if (values.json) return void out(`${JSON.stringify(e)}\n`);
+    if (e.type === 'model.responded') {
+      tokens.input += e.data.usage.inputTokens;
+      tokens.output += e.data.usage.outputTokens;
+      endStream();
+      out(
+        `  · step ${e.data.step} · ${tokens.input} in / ${tokens.output} out tokens · ${elapsed()}\n`,
+      );
+      for (const call of e.data.toolCalls)
+        out(`  → ${call.tool} ${JSON.stringify(call.args).slice(0, 200)}\n`);
+      return;
+    }
+    if (e.type === 'tool.completed') {
+      const first = JSON.stringify(e.data.output).slice(0, 160);
+      return void out(`  ${e.data.ok ? '✓' : '✗'} ${e.data.tool}: ${first}\n`);
+    }
+    if (e.type === 'model.streamed' || e.type === 'model.requested' || e.type === 'tool.started')
+      return;
+    endStream();
+    const line = describeEvent(e);
+    if (line !== null) out(`${line.replace(/^seq +\d+ +/, '  ')}\n`);
+    if (e.type === 'approval.requested')
+      out(
+        `    approve: longrun sessions approve ${session.id} ${e.data.approvalId}\n    deny:    longrun sessions deny ${session.id} ${e.data.approvalId}\n`,
+      );
+  };
+  const worker = new Worker({
+    store,
+    agents,
+    workerId: workerId(`${hostname()}-run`),
+    pollMs: 50,
+    hooks: {
+      onTextDelta: (id, _step, _attempt, text) => {
+        if (id !== session.id || values.json) return;
+        if (!streaming) out('  ');
+        streaming = true;
+        out(text.replaceAll('\n', '\n  '));
+      },
+      onAppended: (events) => events.filter((e) => e.sessionId === session.id).forEach(onEvent),
+      onSessionEnded: (id, outcome) => {
+        if (
+          id === session.id &&
+          (outcome === 'completed' || outcome === 'failed' || outcome === 'cancelled')
+        )
+          finished(outcome);
+      },
+    },
+    log: (entry) => {
+      if (entry.level !== 'info') process.stderr.write(`${entry.level}: ${entry.msg}\n`);
+    },
+  });
+  await worker.start();
+  const status = await done;
+  await worker.stop();
+  endStream();
+  const final = await store.getSession(session.id);
+  if (!values.json)
+    out(
+      `${status} in ${elapsed()} · ${tokens.input} in / ${tokens.output} out tokens${final.statusReason ? ` · ${final.statusReason}` : ''}\n`,
+    );
+  await store.close();
+  return endings[status] ?? exitCodes.failed;
+}
