@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openStore } from './store-url.ts';
+
+const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+const example = fileURLToPath(new URL('../../../examples/fix-failing-test', import.meta.url));
+const fixture = fileURLToPath(new URL('./test-fixtures/approval-agent.ts', import.meta.url));
+const env = { ...process.env, LONGRUN_MODEL: 'scripted' };
+
+function longrun(args: string[], cwd: string) {
+  return spawnSync(process.execPath, [main, ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env,
+  });
+}
+
+function background(args: string[], cwd: string) {
+  const child = spawn(process.execPath, [main, ...args], {
+    cwd,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, exited, output: () => output };
+}
+
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what} not reached in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('longrun with agents, as a subprocess', () => {
+  it('runs the example offline and leaves its tests green', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'longrun-run-'));
+    const r = longrun(['run', example, 'The tests fail. Fix the code.'], cwd);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/→ run_command \{"command":"node --test"\}/);
+    expect(r.stdout).toMatch(/completed in [\d.]+ s · \d+ in \/ \d+ out tokens/);
+    const id = /session (ses_\w+)/.exec(r.stdout)?.[1] ?? '';
+    const tests = spawnSync(process.execPath, ['--test'], {
+      cwd: join(cwd, '.longrun/workspaces', id),
+      encoding: 'utf8',
+    });
+    expect(tests.status).toBe(0);
+  });
+
+  it('waits for an approval given from another process, then runs the call once', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'longrun-approve-'));
+    const run = background(['run', fixture, 'deploy api'], cwd);
+    const store = await openStore(join(cwd, '.longrun/longrun.db'));
+    const session = await waitFor(
+      'a waiting session',
+      async () => (await store.listSessions({ status: 'waiting' }))[0],
+    );
+    expect(run.output()).toMatch(/approve: longrun sessions approve ses_\w+ apr_\w+/);
+    const approved = longrun(['sessions', 'approve', session.id], cwd);
+    expect(approved.stdout).toMatch(/^granted apr_\w+ \(deploy\)/);
+    expect(await run.exited).toBe(0);
+    expect(readFileSync(join(cwd, '.longrun/workspaces', session.id, 'deploys.log'), 'utf8')).toBe(
+      'api\n',
+    );
+    expect(longrun(['sessions', 'approve', session.id], cwd).stderr).toMatch(/no pending approval/);
+    await store.close();
+  });
+
+  it('finishes a session after its worker is killed with SIGKILL and started again', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'longrun-worker-'));
+    const store = await openStore(join(cwd, '.longrun/longrun.db'));
+    const session = await store.createSession({
+      agent: 'fix-failing-test',
+      input: { task: 'fix the tests' },
+    });
+    const first = background(['worker', '--agents', example], cwd);
+    await waitFor('a few steps', async () =>
+      (await store.getSession(session.id)).headSeq > 12 ? true : undefined,
+    );
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect((await store.getSession(session.id)).status).toBe('running');
+    const second = background(['worker', '--agents', example], cwd);
+    await waitFor('completion', async () =>
+      (await store.getSession(session.id)).status === 'completed' ? true : undefined,
+    );
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(existsSync(join(cwd, '.longrun/workspaces', session.id, 'src/slugify.js'))).toBe(true);
+    const tests = spawnSync(process.execPath, ['--test'], {
+      cwd: join(cwd, '.longrun/workspaces', session.id),
+    });
+    expect(tests.status).toBe(0);
+    await store.close();
+  });
+});

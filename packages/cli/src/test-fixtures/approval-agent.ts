@@ -1,0 +1,32 @@
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { defineAgent, defineTool } from '@longrun/runtime';
+import { scriptedModel } from '@longrun/models';
+
+/** A test agent whose one tool call needs a person's approval; each real run appends a line. */
+const deploy = defineTool({
+  name: 'deploy',
+  description: 'deploys a service',
+  input: z.object({ service: z.string() }),
+  effect: 'keyed',
+  needsApproval: true,
+  run: async ({ service }, { workspaceDir }) => {
+    appendFileSync(join(workspaceDir, 'deploys.log'), `${service}\n`);
+    return `deployed ${service}`;
+  },
+});
+
+export default defineAgent({
+  name: 'approval-fixture',
+  model: scriptedModel((request) =>
+    request.messages.some((m) => m.role === 'tool')
+      ? { text: 'Deployed.' }
+      : {
+          text: 'Deploying api.',
+          toolCalls: [{ id: 'd1', name: 'deploy', args: { service: 'api' } }],
+        },
+  ),
+  instructions: 'Deploy what you are asked to.',
+  tools: [deploy],
+});
