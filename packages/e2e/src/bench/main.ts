@@ -10,6 +10,8 @@ import { measureStepOverhead } from './step-overhead.ts';
 import { measureThroughput } from './throughput.ts';
 import { measureTakeover } from './takeover.ts';
 import { measureSqliteCommit } from './commit-baseline.ts';
+import { measureHarnessOverhead } from './harness-overhead.ts';
+import { measureTokenDelivery } from './token-delivery.ts';
 
 const quick = process.env.LONGRUN_BENCH_QUICK === '1';
 const only = process.env.LONGRUN_BENCH_ONLY;
@@ -49,6 +51,10 @@ for (const store of stores) {
   for (const sessions of concurrencies)
     throughput.push(await measureThroughput(store.make, sessions, quick ? 50 : 200));
   out.throughput = throughput;
+  log('agent harness overhead');
+  out.harnessOverhead = await measureHarnessOverhead(store.make, quick ? 100 : 400);
+  log('token delivery to a live reader');
+  out.tokenDelivery = await measureTokenDelivery(store.make, quick ? 1_000 : 3_000, 1_000);
   log('takeover after kill -9');
   out.takeover = await measureTakeover(store.make, quick ? 5 : 15);
   results[store.name] = out;

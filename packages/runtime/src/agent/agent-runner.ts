@@ -52,6 +52,7 @@ export class AgentRunner {
   readonly #o: AgentRunnerOptions;
   #ctx!: AgentRunContext;
   #lastSignalCheck = -Infinity;
+  #lastMessageCheck = -Infinity;
 
   constructor(options: AgentRunnerOptions) {
     this.#o = options;
@@ -114,10 +115,12 @@ export class AgentRunner {
           return 'waiting';
         continue;
       }
-      if (await this.#takeUserMessage()) continue;
+      const turnOver =
+        s.status === 'completed' || (s.lastResponse !== null && s.lastResponse.toolCallCount === 0);
+      if (await this.#takeUserMessage(turnOver)) continue;
       if (s.status === 'completed') return 'completed';
-      if (s.lastResponse !== null && s.lastResponse.toolCallCount === 0) {
-        await this.#completeTurn(s.lastResponse.text);
+      if (turnOver) {
+        await this.#completeTurn(s.lastResponse?.text ?? '');
         continue;
       }
       const maxSteps = ctx.agent.maxSteps ?? 100;
@@ -152,8 +155,15 @@ export class AgentRunner {
     ]);
   }
 
-  async #takeUserMessage(): Promise<boolean> {
+  /**
+   * Starts a new turn with a follow-up message, if one is waiting. Between steps of a turn the
+   * inbox is read at most once a second; when a turn is over, always, before it completes.
+   */
+  async #takeUserMessage(turnOver: boolean): Promise<boolean> {
     const ctx = this.#ctx;
+    const now = performance.now();
+    if (!turnOver && now - this.#lastMessageCheck < 1_000) return false;
+    this.#lastMessageCheck = now;
     const [message] = await ctx.store.pendingSignals(ctx.writer.lease.sessionId, userMessageSignal);
     if (message === undefined) return false;
     const payload = message.payload;

@@ -22,14 +22,25 @@ export class DeltaCoalescer {
     this.#timer ??= setTimeout(() => this.#drain(), this.#intervalMs);
   }
 
-  /** Writes what is buffered and waits for every write; rethrows a write's failure. */
-  async close(): Promise<void> {
-    this.#drain();
+  /**
+   * Waits for every write; rethrows a write's failure. With `drain`, what is still buffered is
+   * written first; without, it is dropped — for when a later event holds the whole text anyway.
+   */
+  async close(options: { drain: boolean }): Promise<void> {
+    if (options.drain) this.#drain();
+    else this.#discard();
     await this.#writing;
-    if (this.#error !== null)
+    if (this.#error !== null) {
       throw this.#error instanceof Error
         ? this.#error
         : new Error('a coalesced write failed', { cause: this.#error });
+    }
+  }
+
+  #discard(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#buffer = '';
   }
 
   #drain(): void {

@@ -40,12 +40,23 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
   const step = state.steps + 1;
   const attempt = state.failedAttempts + 1;
   const sessionId = ctx.writer.lease.sessionId;
-  await ctx.writer.append([
-    event('model.requested', { step, attempt, modelId: ctx.model.id, transcriptSeq: state.seq }),
-  ]);
+  // The request is recorded with the attempt's first durable output — its first streamed text,
+  // its failure or its response — so a fast call costs no commit of its own. An attempt cut by a
+  // crash before any of those left nothing durable behind, and is simply made again.
+  let requested: NewEvent | null = event('model.requested', {
+    step,
+    attempt,
+    modelId: ctx.model.id,
+    transcriptSeq: state.seq,
+  });
+  const withRequest = (events: NewEvent[]): NewEvent[] => {
+    const head = requested === null ? [] : [requested];
+    requested = null;
+    return [...head, ...events];
+  };
   const messages = ctx.transcript.messages(ctx.agent.instructions);
   const coalescer = new DeltaCoalescer(streamFlushMs, (text) =>
-    ctx.writer.append([event('model.streamed', { step, attempt, text })]),
+    ctx.writer.append(withRequest([event('model.streamed', { step, attempt, text })])),
   );
   let response: ModelResponse;
   try {
@@ -56,12 +67,13 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
         coalescer.push(text);
       },
     );
-    await coalescer.close();
+    // model.responded holds the whole text: what was not yet streamed to the log need not be.
+    await coalescer.close({ drain: false });
   } catch (error) {
-    await coalescer.close().catch(() => undefined);
+    await coalescer.close({ drain: true }).catch(() => undefined);
     if (ctx.signal.aborted) return 'stopped';
     if (isLongrunError(error, 'LEASE_LOST')) throw error;
-    return recordFailure(ctx, step, attempt, asModelError(error));
+    return recordFailure(ctx, step, attempt, asModelError(error), withRequest);
   }
   const toolCalls = response.toolCalls.map((c, callIndex) => ({
     callIndex,
@@ -69,7 +81,7 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
     args: c.args,
     id: c.id,
   }));
-  const events: NewEvent[] = [
+  const events: NewEvent[] = withRequest([
     event('model.responded', {
       step,
       text: response.text,
@@ -79,7 +91,7 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
       attempt,
       modelId: response.modelId,
     }),
-  ];
+  ]);
   const effects: EffectChange[] = [];
   const first = toolCalls[0];
   if (first !== undefined) chainStart(ctx, step, first, events, effects);
@@ -92,6 +104,7 @@ async function recordFailure(
   step: number,
   attempt: number,
   error: LongrunError,
+  withRequest: (events: NewEvent[]) => NewEvent[],
 ): Promise<ModelStepOutcome> {
   const maxAttempts = ctx.agent.maxModelAttempts ?? 6;
   const retryAfterMs =
@@ -100,16 +113,18 @@ async function recordFailure(
     error.retryable && attempt < maxAttempts
       ? Math.max(backoffMs(attempt, 500, 20_000), retryAfterMs)
       : null;
-  await ctx.writer.append([
-    event('model.failed', {
-      step,
-      attempt,
-      code: error.code,
-      message: error.message,
-      retryable: error.retryable,
-      retryInMs,
-    }),
-  ]);
+  await ctx.writer.append(
+    withRequest([
+      event('model.failed', {
+        step,
+        attempt,
+        code: error.code,
+        message: error.message,
+        retryable: error.retryable,
+        retryInMs,
+      }),
+    ]),
+  );
   if (retryInMs === null) {
     const message = error.retryable
       ? `the model failed ${attempt} times in a row; last: ${error.message}`
