@@ -109,4 +109,27 @@ describe('longrun with agents, as a subprocess', () => {
     expect(tests.status).toBe(0);
     await store.close();
   });
+
+  it('longrun dev runs the sessions others create, on the embedded store', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'longrun-dev-'));
+    const dev = background(['dev', '--agents', fixture], cwd);
+    await waitFor('the dev worker', async () =>
+      dev.output().includes('worker started') ? true : undefined,
+    );
+    const store = await openStore(join(cwd, '.longrun/longrun.db'));
+    const session = await store.createSession({ agent: 'approval-fixture', input: 'deploy api' });
+    await waitFor('the approval wait', async () =>
+      (await store.getSession(session.id)).status === 'waiting' ? true : undefined,
+    );
+    expect(longrun(['sessions', 'deny', session.id, '--reason', 'not today'], cwd).stdout).toMatch(
+      /^denied apr_/,
+    );
+    await waitFor('completion', async () =>
+      (await store.getSession(session.id)).status === 'completed' ? true : undefined,
+    );
+    dev.child.kill('SIGTERM');
+    expect(await dev.exited).toBe(0);
+    expect(existsSync(join(cwd, '.longrun/workspaces', session.id, 'deploys.log'))).toBe(false);
+    await store.close();
+  });
 });

@@ -6,6 +6,7 @@ import { UsageError } from './args.ts';
 
 const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
   demo: () => import('./commands/demo.ts'),
+  dev: () => import('./commands/dev.ts'),
   run: () => import('./commands/run.ts'),
   worker: () => import('./commands/worker.ts'),
   sessions: () => import('./commands/sessions.ts'),

@@ -4,6 +4,8 @@ export const usage = {
 Usage: longrun <command> [options]
 
 Commands:
+  dev                  everything in one process on SQLite in ./.longrun/: a worker for the agents of
+                       --agents (default: examples/fix-failing-test when run from the repository)
   demo                 run the sample durable session on the embedded SQLite store, with live progress;
                        interrupt it at any time (Ctrl-C, kill -9) and run it again: it resumes
   run <agent> "<task>" run an agent on a task with live progress (agent: a module or package directory,
@@ -53,4 +55,8 @@ longrun sessions cancel <id> [--reason TEXT]
 longrun sessions message <id> "<text>"
 longrun sessions signal <id> <name> [json-payload]`,
   doctor: `longrun doctor [--store <url>] [--json]`,
+  dev: `longrun dev [--agents <module>]...
+
+Runs a worker on the embedded store (./.longrun/longrun.db) for the given agent modules (default:
+examples/fix-failing-test when run from the repository) and the sample programs, until Ctrl-C.`,
 } as const;
