@@ -48,6 +48,11 @@ export interface SessionState {
   modelAttempt: { step: number; attempt: number } | null;
   /** Failed attempts of the model call for the next step. */
   failedAttempts: number;
+  /**
+   * Of those, the ones the model caused: a worker that stopped mid-call (WORKER_STOPPED) is not
+   * the model failing, and does not spend its retry budget. Absent in states checkpointed before.
+   */
+  modelFailures?: number;
 }
 
 export function initialState(): SessionState {
@@ -68,6 +73,7 @@ export function initialState(): SessionState {
     lastResponse: null,
     modelAttempt: null,
     failedAttempts: 0,
+    modelFailures: 0,
   };
 }
 
@@ -105,12 +111,18 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
     case 'model.streamed':
       return next;
     case 'model.failed':
-      return { ...next, modelAttempt: null, failedAttempts: next.failedAttempts + 1 };
+      return {
+        ...next,
+        modelAttempt: null,
+        failedAttempts: next.failedAttempts + 1,
+        modelFailures: (next.modelFailures ?? 0) + (event.data.code === 'WORKER_STOPPED' ? 0 : 1),
+      };
     case 'model.responded':
       return {
         ...next,
         modelAttempt: null,
         failedAttempts: 0,
+        modelFailures: 0,
         lastResponse: {
           text: event.data.text,
           toolCallCount: event.data.toolCalls.length,

@@ -154,7 +154,8 @@ export class Worker {
       const session = await store.getSession(lease.sessionId);
       const outcome = await this.#runnerFor(session.agent, lease, stopOrLost).run();
       await keeper.stop();
-      if (outcome === 'stopped') await store.releaseLease(keeper.lease).catch(() => undefined);
+      if (outcome === 'stopped' || outcome === 'completed')
+        await store.releaseLease(keeper.lease).catch(() => undefined);
       hooks?.onSessionEnded?.(lease.sessionId, outcome);
     } catch (error) {
       await keeper.stop();

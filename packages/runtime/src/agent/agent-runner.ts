@@ -120,8 +120,8 @@ export class AgentRunner {
       if (await this.#takeUserMessage(turnOver)) continue;
       if (s.status === 'completed') return 'completed';
       if (turnOver) {
-        await this.#completeTurn(s.lastResponse?.text ?? '');
-        continue;
+        if (await this.#completeTurn(s.lastResponse?.text ?? '')) continue;
+        return 'completed';
       }
       const maxSteps = ctx.agent.maxSteps ?? 100;
       if (s.steps >= maxSteps) {
@@ -181,11 +181,16 @@ export class AgentRunner {
     return true;
   }
 
-  async #completeTurn(text: string): Promise<void> {
+  /**
+   * Completes the turn still holding the lease (the worker hands it back), then looks for a
+   * follow-up message once more: one sent before the commit starts a new turn here; one sent
+   * after it finds the session completed and reopens it. Returns whether a new turn started.
+   */
+  async #completeTurn(text: string): Promise<boolean> {
     await this.#ctx.writer.append([event('session.completed', { output: text })], {
       status: { status: 'completed' },
-      releaseLease: true,
     });
+    return this.#takeUserMessage(true);
   }
 
   /** Checks for a cancel request at most once a second, and always when a wait ends. */

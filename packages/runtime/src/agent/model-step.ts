@@ -107,11 +107,13 @@ async function recordFailure(
   withRequest: (events: NewEvent[]) => NewEvent[],
 ): Promise<ModelStepOutcome> {
   const maxAttempts = ctx.agent.maxModelAttempts ?? 6;
+  // Attempts the model failed: worker crashes (WORKER_STOPPED) number attempts but spend no budget.
+  const failures = (ctx.writer.state.modelFailures ?? 0) + 1;
   const retryAfterMs =
     typeof error.details?.retryAfterMs === 'number' ? error.details.retryAfterMs : 0;
   const retryInMs =
-    error.retryable && attempt < maxAttempts
-      ? Math.max(backoffMs(attempt, 500, 20_000), retryAfterMs)
+    error.retryable && failures < maxAttempts
+      ? Math.max(backoffMs(failures, 500, 20_000), retryAfterMs)
       : null;
   await ctx.writer.append(
     withRequest([
@@ -127,7 +129,7 @@ async function recordFailure(
   );
   if (retryInMs === null) {
     const message = error.retryable
-      ? `the model failed ${attempt} times in a row; last: ${error.message}`
+      ? `the model failed ${failures} times in a row; last: ${error.message}`
       : `the model refused the request: ${error.message}`;
     await ctx.writer.append([event('session.failed', { code: error.code, message })], {
       status: { status: 'failed', reason: message },
