@@ -61,6 +61,10 @@ describe('longrun with agents, as a subprocess', () => {
       encoding: 'utf8',
     });
     expect(tests.status).toBe(0);
+    const tail = longrun(['sessions', 'tail', id], cwd);
+    expect(tail.status).toBe(0);
+    expect(tail.stdout).toMatch(/step 6: |session completed: "All tests pass now/);
+    expect(tail.stdout.trimEnd().split('\n').at(-1)).toMatch(/session completed/);
   });
 
   it('waits for an approval given from another process, then runs the call once', async () => {
