@@ -1,10 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import {
   LongrunError,
-  applyEvent,
   event,
   pendingCalls,
-  type AppendRequest,
   type EffectChange,
   type Lease,
   type LongrunError as LongrunErrorType,
@@ -14,7 +12,7 @@ import {
   type SessionStore,
   type StoredEvent,
 } from '@longrun/core';
-import { appendDurably } from './durable-append.ts';
+import { SessionWriter, type AppendExtra } from './session-writer.ts';
 import { loadState } from './load-state.ts';
 import { idempotencyKeyFor, type StepProgram, type ToolDefinition } from './program.ts';
 import { runCall } from './run-call.ts';
@@ -56,26 +54,29 @@ export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'waiting' | 'sto
 export class SessionRunner {
   readonly #o: SessionRunnerOptions;
   readonly #tools: Map<string, ToolDefinition>;
-  readonly #checkpointEvery: number;
   /** Calls this runner started itself; a started call not in here was interrupted by a crash. */
   readonly #startedHere = new Set<string>();
-  #state!: SessionState;
-  #lastCheckpointSeq = 0;
+  #writer!: SessionWriter;
 
   constructor(options: SessionRunnerOptions) {
     this.#o = options;
     this.#tools = new Map(options.program.tools.map((t) => [t.name, t]));
-    this.#checkpointEvery = options.checkpointEvery ?? 64;
   }
 
   get state(): SessionState {
-    return this.#state;
+    return this.#writer.state;
   }
 
   async run(): Promise<RunOutcome> {
     const { state } = await loadState(this.#o.store, this.#o.lease.sessionId);
-    this.#state = state;
-    this.#lastCheckpointSeq = state.seq;
+    this.#writer = new SessionWriter({
+      store: this.#o.store,
+      lease: this.#o.lease,
+      signal: this.#o.signal,
+      state,
+      ...(this.#o.hooks ? { hooks: this.#o.hooks } : {}),
+      ...(this.#o.checkpointEvery ? { checkpointEvery: this.#o.checkpointEvery } : {}),
+    });
     if (state.seq !== this.#o.lease.headSeq && state.seq < this.#o.lease.headSeq) {
       throw new LongrunError(
         'INTERNAL',
@@ -83,7 +84,7 @@ export class SessionRunner {
       );
     }
     while (!this.#o.signal.aborted) {
-      const s = this.#state;
+      const s = this.#writer.state;
       if (s.status === 'completed' || s.status === 'failed') return s.status;
       if (s.status === 'cancelled') return 'cancelled';
       if (s.status === 'waiting') {
@@ -104,9 +105,9 @@ export class SessionRunner {
   /** Asks the model for the next step and records its decision. */
   async #decide(): Promise<RunOutcome | null> {
     const startedAt = performance.now();
-    const decision = await this.#o.program.decide(this.#state);
+    const decision = await this.#o.program.decide(this.#writer.state);
     const modelMs = performance.now() - startedAt;
-    const step = this.#state.steps + 1;
+    const step = this.#writer.state.steps + 1;
     if (decision.kind === 'finish') {
       await this.#append([event('session.completed', { output: decision.output })], {
         status: { status: 'completed' },
@@ -115,7 +116,7 @@ export class SessionRunner {
       return 'completed';
     }
     if (decision.kind === 'wait') {
-      const waitId = `w${this.#state.seq + 1}`;
+      const waitId = `w${this.#writer.state.seq + 1}`;
       await this.#append([event('wait.started', { waitId, ...decision.wait })], {
         status:
           decision.wait.kind === 'timer'
@@ -205,7 +206,7 @@ export class SessionRunner {
 
   /** Runs (or recovers) one call, recording its result together with the next call's start. */
   async #runCall(call: OpenCall, next: OpenCall | undefined): Promise<void> {
-    const step = this.#state.steps;
+    const step = this.#writer.state.steps;
     const interrupted =
       call.started !== null && !this.#startedHere.has(`${step}:${call.callIndex}`);
     const result = await runCall({
@@ -229,7 +230,7 @@ export class SessionRunner {
 
   /** A claimed waiting session: resolves its wait if it can, else parks it again. */
   async #resolveWait(): Promise<boolean> {
-    const wait = this.#state.wait;
+    const wait = this.#writer.state.wait;
     if (wait === null) throw new LongrunError('INTERNAL', 'waiting state without a wait');
     if (wait.kind === 'timer') {
       if ((await this.#o.store.nowMs()) >= wait.untilMs) {
@@ -268,38 +269,7 @@ export class SessionRunner {
     return true;
   }
 
-  async #append(
-    events: NewEvent[],
-    extra: Omit<AppendRequest, 'fence' | 'expectedSeq' | 'events' | 'checkpoint'> & {
-      checkpoint?: boolean;
-    },
-  ): Promise<void> {
-    const expectedSeq = this.#state.seq;
-    let next = this.#state;
-    events.forEach((e, i) => {
-      next = applyEvent(next, {
-        ...e,
-        sessionId: this.#o.lease.sessionId,
-        seq: expectedSeq + 1 + i,
-        v: 1,
-        atMs: 0,
-        epoch: 0,
-      });
-    });
-    const { checkpoint, ...rest } = extra;
-    const request: AppendRequest = { ...rest, fence: this.#o.lease, expectedSeq, events };
-    if (checkpoint === true && next.seq - this.#lastCheckpointSeq >= this.#checkpointEvery) {
-      request.checkpoint = { seq: next.seq, state: next as never };
-    }
-    const sessionId = this.#o.lease.sessionId;
-    const hooks = this.#o.hooks;
-    const { events: stored } = await appendDurably(this.#o.store, request, {
-      signal: this.#o.signal,
-      onStall: (error) => hooks?.onStall?.(sessionId, error),
-      onRecovered: () => hooks?.onRecovered?.(sessionId),
-    });
-    this.#state = next;
-    if (request.checkpoint) this.#lastCheckpointSeq = next.seq;
-    if (stored.length > 0) hooks?.onAppended?.(stored);
+  #append(events: NewEvent[], extra: AppendExtra): Promise<void> {
+    return this.#writer.append(events, extra);
   }
 }
