@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import {
   encodePayload,
   event,
+  type EffectClass,
   type EffectChange,
   type JsonValue,
   type NewEvent,
@@ -118,4 +119,19 @@ function completed(
     effects: [{ ...effect, status: 'completed' }],
     toolMs,
   };
+}
+
+/**
+ * The `tool.started` event of a call and its effect record, committed together before the tool
+ * runs; the idempotency key is derived from (session, step, call index).
+ */
+export function callStart(
+  sessionId: SessionId,
+  step: number,
+  callIndex: number,
+  tool: { name: string; effect: EffectClass },
+): { event: NewEvent; effect: EffectChange } {
+  const idempotencyKey = idempotencyKeyFor(sessionId, step, callIndex);
+  const fields = { step, callIndex, tool: tool.name, effect: tool.effect, idempotencyKey };
+  return { event: event('tool.started', fields), effect: { ...fields, status: 'started' } };
 }

@@ -14,8 +14,8 @@ import {
 } from '@longrun/core';
 import { SessionWriter, type AppendExtra } from './session-writer.ts';
 import { loadState } from './load-state.ts';
-import { idempotencyKeyFor, type StepProgram, type ToolDefinition } from './program.ts';
-import { runCall } from './run-call.ts';
+import type { StepProgram, ToolDefinition } from './program.ts';
+import { callStart, runCall } from './run-call.ts';
 
 export interface RunnerHooks {
   /** Events just acknowledged by the store, in seq order. */
@@ -183,24 +183,9 @@ export class SessionRunner {
     const tool = this.#tools.get(call.tool);
     if (tool === undefined) return; // an unknown tool gets an error result, never a start
     if (how.chained && tool.effect === 'unsafe') return;
-    const idempotencyKey = idempotencyKeyFor(this.#o.lease.sessionId, step, call.callIndex);
-    events.push(
-      event('tool.started', {
-        step,
-        callIndex: call.callIndex,
-        tool: tool.name,
-        effect: tool.effect,
-        idempotencyKey,
-      }),
-    );
-    effects.push({
-      step,
-      callIndex: call.callIndex,
-      tool: tool.name,
-      effect: tool.effect,
-      idempotencyKey,
-      status: 'started',
-    });
+    const start = callStart(this.#o.lease.sessionId, step, call.callIndex, tool);
+    events.push(start.event);
+    effects.push(start.effect);
     this.#startedHere.add(`${step}:${call.callIndex}`);
   }
 

@@ -6,8 +6,8 @@ import {
   type OpenCall,
   type ToolCall,
 } from '@longrun/core';
-import { idempotencyKeyFor, type ToolContext, type ToolDefinition } from '../program.ts';
-import { runCall } from '../run-call.ts';
+import type { ToolContext, ToolDefinition } from '../program.ts';
+import { callStart, runCall } from '../run-call.ts';
 import type { AgentRunContext } from './agent-context.ts';
 import { parseToolInput, type AgentTool } from './define-agent.ts';
 import { approvalSignal, argsHash, newApprovalId } from './approvals.ts';
@@ -65,24 +65,9 @@ function startEvents(
   events: NewEvent[],
   effects: EffectChange[],
 ): void {
-  const idempotencyKey = idempotencyKeyFor(ctx.writer.lease.sessionId, step, call.callIndex);
-  events.push(
-    event('tool.started', {
-      step,
-      callIndex: call.callIndex,
-      tool: tool.name,
-      effect: tool.effect,
-      idempotencyKey,
-    }),
-  );
-  effects.push({
-    step,
-    callIndex: call.callIndex,
-    tool: tool.name,
-    effect: tool.effect,
-    idempotencyKey,
-    status: 'started',
-  });
+  const start = callStart(ctx.writer.lease.sessionId, step, call.callIndex, tool);
+  events.push(start.event);
+  effects.push(start.effect);
   ctx.startedHere.add(`${step}:${call.callIndex}`);
 }
 
