@@ -33,6 +33,18 @@ export const errorCodes = {
   MODEL_REJECTED: { retryable: false },
   /** The model's stream was malformed or cut off before it finished. */
   MODEL_OUTPUT_INVALID: { retryable: true },
+  /** The same idempotency key was used before with a different request; use a new key. */
+  IDEMPOTENCY_CONFLICT: { retryable: false },
+  /** No valid API key was presented; pass `Authorization: Bearer lr_…` (see `longrun keys create`). */
+  UNAUTHENTICATED: { retryable: false },
+  /** A sandbox protection that the configuration requires is not enforced on this machine. */
+  SANDBOX_UNAVAILABLE: { retryable: false },
+  /** A stored workspace blob or manifest is missing or does not match its hash. */
+  WORKSPACE_CORRUPT: { retryable: false },
+  /** A file path leaves the sandbox's workspace (`..`, an absolute path elsewhere, a symlink out). */
+  PATH_OUTSIDE_WORKSPACE: { retryable: false },
+  /** Every sandbox of the pool stayed in use for the whole wait; retry later or raise the pool size. */
+  SANDBOX_BUSY: { retryable: true },
   /** A bug or an invariant violation inside longrun. */
   INTERNAL: { retryable: false },
 } as const satisfies Record<string, { retryable: boolean }>;

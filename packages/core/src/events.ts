@@ -69,6 +69,11 @@ export interface EventDataByType {
     tool: string;
     argsHash: string;
     expiresAtMs: number | null;
+    /**
+     * `run` (default): may this call run? `rerun`: an unsafe call was interrupted and its outcome
+     * is unknown (DESIGN §4) — granting runs it again, denying records the outcome as unknown.
+     */
+    purpose?: 'run' | 'rerun';
   };
   'approval.granted': { approvalId: string; by: string; reason: string | null };
   'approval.denied': { approvalId: string; by: string; reason: string | null };
@@ -92,6 +97,18 @@ export interface EventDataByType {
   'tool.interrupted': { step: number; callIndex: number; tool: string; outcome: 'unknown' };
   'wait.started': { waitId: string } & WaitSpec;
   'wait.resolved': { waitId: string; signalId: string | null; payload: JsonValue };
+  /**
+   * The workspace's files after a step that changed them, as a manifest stored in the blob store
+   * under `manifestHash` (DESIGN §6). A worker that resumes the session restores this manifest.
+   */
+  'workspace.snapshotted': {
+    step: number;
+    manifestHash: string;
+    files: number;
+    bytes: number;
+    /** Files added, changed or removed since the previous snapshot. */
+    changed: number;
+  };
   'session.completed': { output: JsonValue };
   'session.failed': { code: string; message: string };
   'session.cancelled': { reason: string | null; by: string };
@@ -113,6 +130,7 @@ export const eventTypes = [
   'tool.interrupted',
   'wait.started',
   'wait.resolved',
+  'workspace.snapshotted',
   'session.completed',
   'session.failed',
   'session.cancelled',

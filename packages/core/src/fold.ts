@@ -13,6 +13,8 @@ export interface OpenCall extends ToolCall {
     argsHash: string;
     status: 'requested' | 'granted' | 'denied';
     reason: string | null;
+    /** Absent in states checkpointed before recovery approvals existed: `run`. */
+    purpose?: 'run' | 'rerun';
   };
 }
 
@@ -53,6 +55,8 @@ export interface SessionState {
    * the model failing, and does not spend its retry budget. Absent in states checkpointed before.
    */
   modelFailures?: number;
+  /** The latest workspace snapshot: what a resuming worker restores. Absent in older checkpoints. */
+  workspace?: { step: number; manifestHash: string } | null;
 }
 
 export function initialState(): SessionState {
@@ -74,6 +78,7 @@ export function initialState(): SessionState {
     modelAttempt: null,
     failedAttempts: 0,
     modelFailures: 0,
+    workspace: null,
   };
 }
 
@@ -170,6 +175,11 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
           afterSteps: next.steps,
         },
       };
+    case 'workspace.snapshotted':
+      return {
+        ...next,
+        workspace: { step: event.data.step, manifestHash: event.data.manifestHash },
+      };
     case 'approval.requested':
       return updateCall(next, event.data.callIndex, (call) => ({
         ...call,
@@ -178,6 +188,7 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
           argsHash: event.data.argsHash,
           status: 'requested',
           reason: null,
+          purpose: event.data.purpose ?? 'run',
         },
       }));
     case 'approval.granted':

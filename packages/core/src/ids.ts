@@ -28,6 +28,13 @@ export function workerId(value: unknown): WorkerId {
   return checkId('worker id', value) as WorkerId;
 }
 
+export function tenantId(value: unknown): string {
+  return checkId('tenant id', value);
+}
+
+/** The tenant of sessions created without one (the embedded store, `longrun dev` without keys). */
+export const defaultTenantId = 'default';
+
 export function newSessionId(): SessionId {
   return `ses_${randomUUID().replaceAll('-', '')}` as SessionId;
 }

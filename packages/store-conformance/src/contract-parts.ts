@@ -160,6 +160,16 @@ export function waitsAndSignals(ctx: ContractContext): void {
     });
   });
 
+  it('reads signals sent in one millisecond in the order they were sent', async () => {
+    const lease = await claimedSession(ctx.store);
+    const sent = [];
+    for (let i = 0; i < 12; i++)
+      sent.push((await ctx.store.sendSignal(lease.sessionId, 'go', i)).id);
+    const pending = await ctx.store.pendingSignals(lease.sessionId, 'go');
+    expect(pending.map((s) => s.id)).toEqual(sent);
+    expect(pending.map((s) => s.payload)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  });
+
   it('wakes a timer wait at its time by the store clock', async () => {
     const lease = await claimedSession(ctx.store);
     const untilMs = ctx.clock.nowMs() + 60_000;

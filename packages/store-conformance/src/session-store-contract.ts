@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock, isLongrunError, workerId } from '@longrun/core';
 import type { ContractHarness } from './harness.ts';
 import { jsonCases, signalWakes, waitsAndSignals } from './contract-parts.ts';
+import { apiKeysContract, blobsContract, tenantsContract } from './tenant-contract.ts';
 import {
   claimedSession,
   expectCode,
@@ -36,6 +37,9 @@ export function sessionStoreContract(name: string, harness: ContractHarness): vo
     describe('signal wake modes', () => signalWakes(ctx));
     describe('JSON round trips', () => jsonCases(ctx));
     describe('schema and durability', () => schemaContract(ctx));
+    describe('tenants and idempotent creation', () => tenantsContract(ctx));
+    describe('API keys', () => apiKeysContract(ctx));
+    describe('blobs', () => blobsContract(ctx));
   });
 }
 

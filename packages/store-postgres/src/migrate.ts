@@ -13,6 +13,8 @@ export async function migratePostgres(
   client: ClientBase,
   s: SchemaName,
   nowMs: number | null,
+  /** Stop at this version (tests of an upgrade from an older schema). */
+  upToVersion = latestSchemaVersion,
 ): Promise<void> {
   await client.query('BEGIN');
   try {
@@ -33,7 +35,7 @@ export async function migratePostgres(
       );
     }
     for (const migration of migrations) {
-      if (migration.version <= current) continue;
+      if (migration.version <= current || migration.version > upToVersion) continue;
       await client.query(migration.sql(s));
       await client.query(
         `INSERT INTO ${s.quoted}.longrun_meta (key, value) VALUES

@@ -7,9 +7,10 @@ import {
   checkLeaseMs,
   checkName,
   checkWake,
+  checkListQuery,
   encodeAppend,
+  encodeCreateSession,
   encodePayload,
-  newSessionId,
   sessionId as toSessionId,
   workerId as toWorkerId,
   type AppendRequest,
@@ -56,6 +57,9 @@ import {
   type ServerTarget,
 } from './translate-error.ts';
 import { WorkerLiveness } from './worker-liveness.ts';
+import type { PostgresAccess } from './postgres-access.ts';
+import { PostgresApiKeys } from './postgres-api-keys.ts';
+import { PostgresBlobStore } from './postgres-blob-store.ts';
 
 export interface PostgresStoreOptions extends PostgresDurabilityOptions {
   /** postgres://user:password@host:5432/database; query parameters are passed to pg. */
@@ -94,6 +98,8 @@ export class PostgresStore implements SessionStore {
   readonly kind = 'postgres';
   readonly capabilities = { connectionScopedLiveness: true, multiHost: true };
   readonly schema: string;
+  readonly apiKeys: PostgresApiKeys;
+  readonly blobs: PostgresBlobStore;
   readonly #pool: pg.Pool;
   readonly #schema: SchemaName;
   readonly #sql: Statements;
@@ -117,6 +123,13 @@ export class PostgresStore implements SessionStore {
     // Not through #write, which refuses once closed: close() drains the appends it accepted.
     const write: RunWrite = (name, values) =>
       this.#query('appending events', name, values, 'write');
+    const access: PostgresAccess = {
+      read: (doing, name, values) => this.#read(doing, name, values),
+      write: (doing, name, values) => this.#write(doing, name, values),
+      nowParam: () => this.#nowParam(),
+    };
+    this.apiKeys = new PostgresApiKeys(access);
+    this.blobs = new PostgresBlobStore(access);
     this.#appends = new AppendBatcher(
       (items: QueuedAppend[]) => sendAppends(items, write, this.#target),
       options.appendBatching,
@@ -182,22 +195,19 @@ export class PostgresStore implements SessionStore {
   }
 
   async createSession(input: CreateSessionInput): Promise<SessionRecord> {
-    const id = input.id === undefined ? newSessionId() : toSessionId(input.id);
-    const agent = checkName('agent', input.agent);
-    const data = encodePayload({ agent, input: input.input }, 'session input');
+    const c = encodeCreateSession(input);
     const rows = await this.#write('creating a session', 'createSession', [
       this.#nowParam(),
-      id,
-      agent,
-      data,
+      c.id,
+      c.tenantId,
+      c.agent,
+      c.data,
+      c.idempotency?.key ?? null,
+      c.idempotency?.requestHash ?? null,
     ]);
     const row = rows[0];
-    if (row === undefined) {
-      throw new LongrunError(
-        'INVALID_STATE',
-        `session ${id} already exists; create it without an id or pick another`,
-      );
-    }
+    if (row === undefined)
+      throw new LongrunError('INTERNAL', `create_session returned no row for ${c.id}`);
     return toSession(row);
   }
 
@@ -209,13 +219,12 @@ export class PostgresStore implements SessionStore {
   }
 
   async listSessions(query: ListSessionsQuery = {}): Promise<SessionRecord[]> {
-    const limit = Math.min(checkCount('limit', query.limit ?? 100, 1), 1000);
-    const after = query.afterId === undefined ? null : toSessionId(query.afterId);
-    const rows = await this.#read('listing sessions', 'listSessions', [
-      query.status ?? null,
-      after,
-      limit,
-    ]);
+    const q = checkListQuery(query);
+    const rows = await this.#read(
+      'listing sessions',
+      q.newestFirst ? 'listSessionsNewest' : 'listSessions',
+      [q.status, q.tenantId, q.agent, q.afterId, q.limit],
+    );
     return rows.map(toSession);
   }
 

@@ -36,6 +36,7 @@ const strOrNull = (v: unknown): string | null => (v === null ? null : (v as stri
 export function toSession(row: Row): SessionRecord {
   return {
     id: sessionId(row.id),
+    tenantId: row.tenant_id as string,
     agent: row.agent as string,
     status: row.status as SessionStatus,
     statusReason: strOrNull(row.status_reason),

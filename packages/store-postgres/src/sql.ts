@@ -45,22 +45,36 @@ export function statements(schema: SchemaName) {
     RETURNING t.id, t.lease_epoch, t.head_seq, t.lease_expires_at_ms`;
   return {
     nowMs: `SELECT ${s}.now_ms($1::bigint) AS ms`,
-    createSession: `WITH ${now},
-      created AS (INSERT INTO ${s}.sessions (id, agent, status, head_seq, created_at_ms, updated_at_ms)
-        SELECT $2::text, $3::text, 'queued', 1, now.ms, now.ms FROM now ON CONFLICT (id) DO NOTHING RETURNING *),
-      first AS (INSERT INTO ${s}.events (session_id, seq, type, v, data, at_ms, epoch)
-        SELECT id, 1, 'session.created', 1, $4::text, created_at_ms, 0 FROM created)
-      SELECT * FROM created`,
+    createSession: `SELECT * FROM ${s}.create_session($1::bigint, $2, $3, $4, $5, $6, $7)`,
     getSession: `SELECT * FROM ${s}.sessions WHERE id = $1`,
+    // $1 status, $2 tenant, $3 agent, $4 after id, $5 limit; oldest first, or newest first below.
     listSessions: `SELECT * FROM ${s}.sessions
-      WHERE ($1::text IS NULL OR status = $1)
-        AND ($2::text IS NULL OR (created_at_ms, id) > (SELECT created_at_ms, id FROM ${s}.sessions WHERE id = $2))
-      ORDER BY created_at_ms, id LIMIT $3`,
-    readEvents: `SELECT * FROM ${s}.events WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+      WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR tenant_id = $2) AND ($3::text IS NULL OR agent = $3)
+        AND ($4::text IS NULL OR (created_at_ms, key) > (SELECT created_at_ms, key FROM ${s}.sessions WHERE id = $4))
+      ORDER BY created_at_ms, key LIMIT $5`,
+    listSessionsNewest: `SELECT * FROM ${s}.sessions
+      WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR tenant_id = $2) AND ($3::text IS NULL OR agent = $3)
+        AND ($4::text IS NULL OR (created_at_ms, key) < (SELECT created_at_ms, key FROM ${s}.sessions WHERE id = $4))
+      ORDER BY created_at_ms DESC, key DESC LIMIT $5`,
+    insertApiKey: `INSERT INTO ${s}.api_keys (id, tenant_id, name, secret_hash, created_at_ms)
+      SELECT $2, $3, $4, $5, ${s}.now_ms($1::bigint) ON CONFLICT (id) DO NOTHING RETURNING *`,
+    findApiKey: `SELECT * FROM ${s}.api_keys WHERE id = $1`,
+    listApiKeys: `SELECT * FROM ${s}.api_keys WHERE ($1::text IS NULL OR tenant_id = $1) ORDER BY created_at_ms, id`,
+    revokeApiKey: `UPDATE ${s}.api_keys SET revoked_at_ms = coalesce(revoked_at_ms, ${s}.now_ms($1::bigint))
+      WHERE id = $2 RETURNING id`,
+    putBlob: `INSERT INTO ${s}.blobs (hash, size, bytes, created_at_ms)
+      SELECT $2, $3, $4, ${s}.now_ms($1::bigint) ON CONFLICT (hash) DO NOTHING`,
+    getBlob: `SELECT bytes FROM ${s}.blobs WHERE hash = $1`,
+    presentBlobs: `SELECT hash FROM ${s}.blobs WHERE hash = ANY($1::text[])`,
+    readEvents: `SELECT $1::text AS session_id, seq, type, v, data, at_ms, epoch FROM ${s}.session_log
+      WHERE session_key = (SELECT key FROM ${s}.sessions WHERE id = $1) AND seq > $2 ORDER BY seq LIMIT $3`,
     readCheckpoint: `SELECT * FROM ${s}.checkpoints WHERE session_id = $1`,
-    listEffects: `SELECT * FROM ${s}.effects WHERE session_id = $1 ORDER BY step, call_index`,
+    listEffects: `SELECT $1::text AS session_id, step, call_index, tool, effect, status, attempts, updated_at_ms,
+        coalesce(idempotency_key, $1::text || ':' || step || ':' || call_index) AS idempotency_key
+      FROM ${s}.effect_records WHERE session_key = (SELECT key FROM ${s}.sessions WHERE id = $1)
+      ORDER BY step, call_index`,
     pendingSignals: `SELECT * FROM ${s}.signals WHERE session_id = $1 AND name = $2 AND consumed_at_ms IS NULL
-      ORDER BY created_at_ms, id`,
+      ORDER BY created_at_ms, created_order`,
     appendBatch: `SELECT * FROM ${s}.append_batch($1::text[])`,
     append: `SELECT ${s}.append_events($1::bigint, $2, $3, $4, $5, $6::text[], $7::integer[], $8::text[], $9::jsonb,
       $10::jsonb, $11::jsonb, $12, $13, $14::text[], $15) AS at_ms`,

@@ -11,6 +11,8 @@ export const storeSqlStates = {
   notFound: 'LR003',
   signalNotPending: 'LR004',
   invalidArgument: 'LR005',
+  idempotencyConflict: 'LR006',
+  invalidState: 'LR007',
 } as const;
 
 const fromStoreState = {
@@ -19,6 +21,8 @@ const fromStoreState = {
   [storeSqlStates.notFound]: 'NOT_FOUND',
   [storeSqlStates.signalNotPending]: 'INVALID_STATE',
   [storeSqlStates.invalidArgument]: 'INVALID_ARGUMENT',
+  [storeSqlStates.idempotencyConflict]: 'IDEMPOTENCY_CONFLICT',
+  [storeSqlStates.invalidState]: 'INVALID_STATE',
 } as const;
 
 // Socket-level failures: the server is down, unreachable, or the connection dropped.

@@ -69,6 +69,66 @@ CREATE TABLE signals (
 CREATE INDEX signals_pending ON signals (session_id, name, created_at_ms) WHERE consumed_at_ms IS NULL;
 `,
   },
+  {
+    version: 2,
+    sql: `
+-- Tenants: every API query is scoped by tenant; sessions made without one belong to 'default'.
+ALTER TABLE sessions ADD COLUMN tenant_id TEXT NOT NULL DEFAULT 'default';
+CREATE INDEX sessions_by_tenant ON sessions (tenant_id, created_at_ms, id);
+
+-- Idempotent session creation: one row per (tenant, key), naming the session it made.
+CREATE TABLE idempotency_keys (
+  tenant_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, key)
+) WITHOUT ROWID;
+
+-- API keys: only the SHA-256 of the secret part is stored.
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  secret_hash TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  revoked_at_ms INTEGER
+);
+
+-- Content-addressed blobs (workspace snapshots). A rowid table: large rows do not belong in a
+-- WITHOUT ROWID b-tree.
+CREATE TABLE blobs (
+  hash TEXT NOT NULL UNIQUE,
+  size INTEGER NOT NULL,
+  bytes BLOB NOT NULL,
+  created_at_ms INTEGER NOT NULL
+);
+`,
+  },
+  {
+    version: 3,
+    sql: `
+-- Sessions list in the order they were made. Two sessions made in the same millisecond used to
+-- tie-break on their random ids; created_order (1, 2, 3, ... as sessions are inserted, writes
+-- being serial in SQLite) breaks the tie instead. Not the rowid: VACUUM may renumber that.
+ALTER TABLE sessions ADD COLUMN created_order INTEGER;
+UPDATE sessions SET created_order = rowid;
+CREATE UNIQUE INDEX sessions_by_created_order ON sessions (created_order);
+DROP INDEX sessions_by_creation;
+CREATE INDEX sessions_by_creation ON sessions (created_at_ms, created_order);
+DROP INDEX sessions_by_tenant;
+CREATE INDEX sessions_by_tenant ON sessions (tenant_id, created_at_ms, created_order);
+
+-- Signals (user messages, approval decisions) are read in the order they were sent, for the same
+-- reason: two messages sent in one millisecond must not swap places.
+ALTER TABLE signals ADD COLUMN created_order INTEGER;
+UPDATE signals SET created_order = rowid;
+CREATE UNIQUE INDEX signals_by_created_order ON signals (created_order);
+DROP INDEX signals_pending;
+CREATE INDEX signals_pending ON signals (session_id, name, created_at_ms, created_order) WHERE consumed_at_ms IS NULL;
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

@@ -8,13 +8,22 @@ const claimable = `
   AND (lease_owner IS NULL OR lease_expires_at_ms <= ?2)`;
 
 export const sql = {
-  insertSession: `INSERT INTO sessions (id, agent, status, head_seq, created_at_ms, updated_at_ms)
-    VALUES (?, ?, 'queued', 1, ?, ?) ON CONFLICT (id) DO NOTHING`,
+  insertSession: `INSERT INTO sessions (id, tenant_id, agent, status, head_seq, created_at_ms, updated_at_ms, created_order)
+    VALUES (?, ?, ?, 'queued', 1, ?, ?, (SELECT coalesce(max(created_order), 0) + 1 FROM sessions))
+    ON CONFLICT (id) DO NOTHING`,
   getSession: `SELECT * FROM sessions WHERE id = ?`,
+  // ?1 status, ?2 tenant, ?3 agent, ?4 after id, ?5 limit; oldest first, or newest first below.
   listSessions: `SELECT * FROM sessions
-    WHERE (?1 IS NULL OR status = ?1)
-      AND (?2 IS NULL OR (created_at_ms, id) > (SELECT created_at_ms, id FROM sessions WHERE id = ?3))
-    ORDER BY created_at_ms, id LIMIT ?4`,
+    WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR tenant_id = ?2) AND (?3 IS NULL OR agent = ?3)
+      AND (?4 IS NULL OR (created_at_ms, created_order) > (SELECT created_at_ms, created_order FROM sessions WHERE id = ?4))
+    ORDER BY created_at_ms, created_order LIMIT ?5`,
+  listSessionsNewest: `SELECT * FROM sessions
+    WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR tenant_id = ?2) AND (?3 IS NULL OR agent = ?3)
+      AND (?4 IS NULL OR (created_at_ms, created_order) < (SELECT created_at_ms, created_order FROM sessions WHERE id = ?4))
+    ORDER BY created_at_ms DESC, created_order DESC LIMIT ?5`,
+  findIdempotencyKey: `SELECT request_hash, session_id FROM idempotency_keys WHERE tenant_id = ? AND key = ?`,
+  insertIdempotencyKey: `INSERT INTO idempotency_keys (tenant_id, key, request_hash, session_id, created_at_ms)
+    VALUES (?, ?, ?, ?, ?)`,
   insertEvent: `INSERT INTO events (session_id, seq, type, v, data, at_ms, epoch) VALUES (?, ?, ?, ?, ?, ?, ?)`,
   readEvents: `SELECT * FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
   readCheckpoint: `SELECT * FROM checkpoints WHERE session_id = ?`,
@@ -44,9 +53,10 @@ export const sql = {
     WHERE id = ?3 AND lease_epoch = ?4 AND lease_owner = ?5`,
   releaseLease: `UPDATE sessions SET lease_owner = NULL, lease_expires_at_ms = NULL, updated_at_ms = ?1
     WHERE id = ?2 AND lease_epoch = ?3 AND lease_owner = ?4`,
-  insertSignal: `INSERT INTO signals (id, session_id, name, payload, created_at_ms) VALUES (?, ?, ?, ?, ?)`,
+  insertSignal: `INSERT INTO signals (id, session_id, name, payload, created_at_ms, created_order)
+    VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(created_order), 0) + 1 FROM signals))`,
   pendingSignals: `SELECT * FROM signals WHERE session_id = ? AND name = ? AND consumed_at_ms IS NULL
-    ORDER BY created_at_ms, id`,
+    ORDER BY created_at_ms, created_order`,
   consumeSignal: `UPDATE signals SET consumed_at_ms = ?1 WHERE id = ?2 AND session_id = ?3 AND consumed_at_ms IS NULL`,
   wakeForSignal: `UPDATE sessions SET status = 'queued', waiting_for = NULL, wake_at_ms = NULL, updated_at_ms = ?1
     WHERE id = ?2 AND (

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { sessionStoreContract } from '@longrun/store-conformance';
 import { isLongrunError } from '@longrun/core';
 import { SqliteStore } from './sqlite-store.ts';
-import { latestSchemaVersion } from './migrations.ts';
+import { latestSchemaVersion, migrations } from './migrations.ts';
 
 sessionStoreContract('sqlite', {
   async createDatabase() {
@@ -29,6 +29,35 @@ sessionStoreContract('sqlite', {
 });
 
 describe('sqlite store specifics', () => {
+  it('upgrades a version-2 file that holds sessions and signals, keeping their order', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'longrun-upgrade-'));
+    const path = join(dir, 'longrun.db');
+    try {
+      const db = new DatabaseSync(path);
+      db.exec('CREATE TABLE longrun_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+      for (const m of migrations.filter((x) => x.version <= 2)) db.exec(m.sql);
+      db.exec(`INSERT INTO longrun_meta VALUES ('schema_version', '2')`);
+      // As a version-2 longrun wrote them: ids out of alphabetical order, one millisecond.
+      db.exec(`INSERT INTO sessions (id, agent, status, head_seq, created_at_ms, updated_at_ms)
+        VALUES ('ses_z', 'old', 'queued', 1, 5, 5), ('ses_a', 'old', 'queued', 1, 5, 5)`);
+      db.exec(`INSERT INTO signals (id, session_id, name, payload, created_at_ms)
+        VALUES ('sig_z', 'ses_z', 'go', '1', 7), ('sig_a', 'ses_z', 'go', '2', 7)`);
+      db.close();
+      const store = await SqliteStore.open({ path });
+      try {
+        const fresh = await store.createSession({ agent: 'new', input: null });
+        expect((await store.listSessions()).map((s) => s.id)).toEqual(['ses_z', 'ses_a', fresh.id]);
+        expect((await store.pendingSignals('ses_z' as never, 'go')).map((s) => s.payload)).toEqual([
+          1, 2,
+        ]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('runs WAL with synchronous=FULL and reports it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'longrun-sqlite-'));
     const store = await SqliteStore.open({ path: join(dir, 'a.db') });

@@ -9,10 +9,11 @@ import {
   checkLeaseMs,
   checkName,
   checkWake,
-  effectiveStatus,
-  encodeAppend,
+  checkListQuery,
   encodePayload,
-  newSessionId,
+  encodeAppend,
+  encodeCreateSession,
+  idempotencyConflict,
   sessionId as toSessionId,
   systemClock,
   workerId as toWorkerId,
@@ -23,7 +24,6 @@ import {
   type CreateSessionInput,
   type DurabilityReport,
   type EffectRecord,
-  type EncodedAppend,
   type JsonValue,
   type Lease,
   type LeaseFence,
@@ -42,6 +42,10 @@ import { toCheckpoint, toEffect, toEvent, toSession, toSignal } from './rows.ts'
 import { translateSqliteError } from './translate-error.ts';
 import { sql } from './sql.ts';
 import { applyDurability, type SqliteDurabilityOptions } from './durability.ts';
+import type { SqliteAccess } from './sqlite-access.ts';
+import { SqliteApiKeys } from './sqlite-api-keys.ts';
+import { SqliteBlobStore } from './sqlite-blob-store.ts';
+import { SqliteAppendBatch } from './sqlite-append-batch.ts';
 
 export interface SqliteStoreOptions extends SqliteDurabilityOptions {
   /** Path of the database file; its directory is created if missing. */
@@ -52,29 +56,21 @@ export interface SqliteStoreOptions extends SqliteDurabilityOptions {
   busyTimeoutMs?: number;
 }
 
-interface PendingAppend {
-  request: AppendRequest;
-  encoded: EncodedAppend;
-  resolve: (result: AppendResult) => void;
-  reject: (error: unknown) => void;
-}
-
 /**
  * The embedded session store: one SQLite file, WAL, every commit fsync'd (synchronous=FULL).
- *
- * Appends are group-committed: appends issued before the event loop's next check phase (typically
- * by many sessions of one worker) share one transaction and one fsync, each inside its own savepoint
- * so that one stale fence rolls back only its own writes. Each is acknowledged after the commit.
+ * Appends are group-committed (sqlite-append-batch.ts).
  */
 export class SqliteStore implements SessionStore {
   readonly kind = 'sqlite';
   readonly capabilities = { connectionScopedLiveness: false, multiHost: false };
   readonly path: string;
+  readonly apiKeys: SqliteApiKeys;
+  readonly blobs: SqliteBlobStore;
   readonly #db: DatabaseSync;
   readonly #clock: Clock;
   readonly #durability: DurabilityReport;
   readonly #statements = new Map<string, StatementSync>();
-  #pending: PendingAppend[] = [];
+  readonly #appends: SqliteAppendBatch;
   #closed = false;
 
   private constructor(options: SqliteStoreOptions, db: DatabaseSync, durability: DurabilityReport) {
@@ -82,6 +78,20 @@ export class SqliteStore implements SessionStore {
     this.#db = db;
     this.#clock = options.clock ?? systemClock;
     this.#durability = durability;
+    const access: SqliteAccess = {
+      run: (doing, work) => this.#run(doing, work),
+      tx: (doing, work) => this.#tx(doing, work),
+      stmt: (text) => this.#stmt(text),
+      nowMs: () => this.#clock.nowMs(),
+    };
+    this.#appends = new SqliteAppendBatch({
+      ...access,
+      exec: (text) => this.#db.exec(text),
+      rollback: () => this.#rollbackQuietly(),
+      fenced: (fence) => this.#fenced(fence),
+    });
+    this.apiKeys = new SqliteApiKeys(access);
+    this.blobs = new SqliteBlobStore(access);
   }
 
   /** Opens (creating if needed) the database file, enforces durability and migrates the schema. */
@@ -128,7 +138,7 @@ export class SqliteStore implements SessionStore {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#flush();
+    this.#appends.flush();
     this.#closed = true;
     this.#db.close();
   }
@@ -149,12 +159,26 @@ export class SqliteStore implements SessionStore {
   }
 
   async createSession(input: CreateSessionInput): Promise<SessionRecord> {
-    const id = input.id === undefined ? newSessionId() : toSessionId(input.id);
-    const agent = checkName('agent', input.agent);
-    const data = encodePayload({ agent, input: input.input }, 'session input');
+    const { id, tenantId, agent, data, idempotency } = encodeCreateSession(input);
     return this.#tx('creating a session', () => {
       const now = this.#clock.nowMs();
-      const inserted = this.#stmt(sql.insertSession).run(id, agent, now, now);
+      if (idempotency !== null) {
+        const earlier = this.#stmt(sql.findIdempotencyKey).get(tenantId, idempotency.key);
+        if (earlier !== undefined) {
+          if (earlier.request_hash !== idempotency.requestHash) {
+            throw idempotencyConflict(idempotency.key);
+          }
+          return this.#session(toSessionId(earlier.session_id));
+        }
+        this.#stmt(sql.insertIdempotencyKey).run(
+          tenantId,
+          idempotency.key,
+          idempotency.requestHash,
+          id,
+          now,
+        );
+      }
+      const inserted = this.#stmt(sql.insertSession).run(id, tenantId, agent, now, now);
       if (inserted.changes === 0) {
         throw new LongrunError(
           'INVALID_STATE',
@@ -172,11 +196,10 @@ export class SqliteStore implements SessionStore {
   }
 
   async listSessions(query: ListSessionsQuery = {}): Promise<SessionRecord[]> {
-    const limit = Math.min(checkCount('limit', query.limit ?? 100, 1), 1000);
-    const after = query.afterId === undefined ? null : toSessionId(query.afterId);
+    const q = checkListQuery(query);
     return this.#run('listing sessions', () =>
-      this.#stmt(sql.listSessions)
-        .all(query.status ?? null, after, after, limit)
+      this.#stmt(q.newestFirst ? sql.listSessionsNewest : sql.listSessions)
+        .all(q.status, q.tenantId, q.agent, q.afterId, q.limit)
         .map((row) => toSession(row)),
     );
   }
@@ -218,10 +241,7 @@ export class SqliteStore implements SessionStore {
   async append(request: AppendRequest): Promise<AppendResult> {
     const encoded = encodeAppend(request);
     if (this.#closed) throw new LongrunError('STORE_UNAVAILABLE', 'the SQLite store is closed');
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ request, encoded, resolve, reject });
-      if (this.#pending.length === 1) setImmediate(() => this.#flush());
-    });
+    return this.#appends.enqueue(request, encoded);
   }
 
   async saveCheckpoint(
@@ -327,115 +347,6 @@ export class SqliteStore implements SessionStore {
 
   // ---- internals ----
 
-  #flush(): void {
-    const batch = this.#pending;
-    this.#pending = [];
-    if (batch.length === 0) return;
-    const outcomes: (AppendResult | AppendFailure)[] = [];
-    try {
-      this.#db.exec('BEGIN IMMEDIATE');
-      for (const item of batch) {
-        this.#db.exec('SAVEPOINT append');
-        try {
-          outcomes.push(
-            this.#applyAppend(item.request.fence, item.request.expectedSeq, item.encoded),
-          );
-          this.#db.exec('RELEASE append');
-        } catch (error) {
-          this.#db.exec('ROLLBACK TO append');
-          this.#db.exec('RELEASE append');
-          outcomes.push(new AppendFailure(error));
-        }
-      }
-      this.#db.exec('COMMIT');
-    } catch (error) {
-      this.#rollbackQuietly();
-      const failure = translateSqliteError(error, 'appending events');
-      for (const item of batch) item.reject(failure);
-      return;
-    }
-    batch.forEach((item, i) => {
-      const outcome = outcomes[i];
-      if (outcome instanceof AppendFailure)
-        item.reject(translateSqliteError(outcome.error, 'appending events'));
-      else item.resolve(outcome as AppendResult);
-    });
-  }
-
-  #applyAppend(fence: LeaseFence, expectedSeq: number, a: EncodedAppend): AppendResult {
-    const now = this.#clock.nowMs();
-    const moved = this.#stmt(sql.advanceHead).run(
-      a.newHeadSeq,
-      now,
-      fence.sessionId,
-      fence.epoch,
-      fence.owner,
-      expectedSeq,
-    );
-    if (moved.changes === 0) {
-      const session = this.#fenced(fence);
-      throw new LongrunError(
-        'SEQ_CONFLICT',
-        `session ${fence.sessionId} is at seq ${session.headSeq}, not ${expectedSeq}; re-read the log and decide again`,
-        { details: { headSeq: session.headSeq } },
-      );
-    }
-    a.events.forEach((e, i) => {
-      this.#stmt(sql.insertEvent).run(
-        fence.sessionId,
-        expectedSeq + 1 + i,
-        e.type,
-        e.v,
-        e.data,
-        now,
-        fence.epoch,
-      );
-    });
-    for (const e of a.effects) {
-      this.#stmt(sql.upsertEffect).run(
-        fence.sessionId,
-        e.step,
-        e.callIndex,
-        e.tool,
-        e.effect,
-        e.idempotencyKey,
-        e.status,
-        now,
-      );
-    }
-    if (a.checkpoint)
-      this.#stmt(sql.upsertCheckpoint).run(
-        fence.sessionId,
-        a.checkpoint.seq,
-        a.checkpoint.state,
-        now,
-      );
-    for (const signalId of a.consumeSignals) {
-      if (this.#stmt(sql.consumeSignal).run(now, signalId, fence.sessionId).changes === 0) {
-        throw new LongrunError(
-          'INVALID_STATE',
-          `signal ${signalId} is not pending for session ${fence.sessionId}`,
-        );
-      }
-    }
-    if (a.status) {
-      const pending =
-        a.status.waitingFor != null &&
-        this.#stmt(sql.pendingSignals).get(fence.sessionId, a.status.waitingFor) !== undefined;
-      const s = effectiveStatus(a.status, pending);
-      this.#stmt(sql.setStatus).run(
-        s.status,
-        s.reason ?? null,
-        s.wakeAtMs ?? null,
-        s.waitingFor ?? null,
-        fence.sessionId,
-      );
-    }
-    if (a.releaseLease)
-      this.#stmt(sql.releaseLease).run(now, fence.sessionId, fence.epoch, fence.owner);
-    return { headSeq: a.newHeadSeq, atMs: now };
-  }
-
   #claimRow(id: string, owner: WorkerId, leaseMs: number, now: number): Lease {
     const row = this.#stmt(sql.claim).get(owner, now + leaseMs, now, id) as Record<string, number>;
     return {
@@ -485,7 +396,7 @@ export class SqliteStore implements SessionStore {
 
   #tx<T>(doing: string, work: () => T): T {
     return this.#run(doing, () => {
-      this.#flush();
+      this.#appends.flush();
       this.#db.exec('BEGIN IMMEDIATE');
       try {
         const result = work();
@@ -500,12 +411,5 @@ export class SqliteStore implements SessionStore {
 
   #rollbackQuietly(): void {
     if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-  }
-}
-
-class AppendFailure {
-  readonly error: unknown;
-  constructor(error: unknown) {
-    this.error = error;
   }
 }

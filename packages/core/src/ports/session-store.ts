@@ -1,6 +1,8 @@
 import type { EffectClass, NewEvent, StoredEvent } from '../events.ts';
 import type { SessionId, WorkerId } from '../ids.ts';
 import type { JsonValue } from '../json.ts';
+import type { ApiKeyStore } from './api-key-store.ts';
+import type { BlobStore } from './blob-store.ts';
 
 /** Where a session stands. Whether a worker holds it is the lease's business, not the status's. */
 export type SessionStatus =
@@ -10,6 +12,8 @@ export const terminalStatuses: readonly SessionStatus[] = ['completed', 'failed'
 
 export interface SessionRecord {
   id: SessionId;
+  /** Every query by an API caller is scoped to its tenant; `default` without one. */
+  tenantId: string;
   agent: string;
   status: SessionStatus;
   /** Why the session is paused, failed or waiting, in words a person can act on. */
@@ -146,15 +150,28 @@ export interface WorkerRegistration {
 
 export interface CreateSessionInput {
   id?: SessionId;
+  /** Default: `default`. */
+  tenantId?: string;
   agent: string;
   input: JsonValue;
+  /**
+   * Makes creation safe to retry: a second create with the same tenant and key returns the first
+   * session when `requestHash` matches, and fails with IDEMPOTENCY_CONFLICT when it does not.
+   */
+  idempotencyKey?: string;
+  /** A hash of the request the key was used with (required with `idempotencyKey`). */
+  requestHash?: string;
 }
 
 export interface ListSessionsQuery {
+  tenantId?: string;
+  agent?: string;
   status?: SessionStatus;
   limit?: number;
-  /** Keyset pagination: sessions created after this one. */
+  /** Keyset pagination: sessions created after this one (before it, when newest first). */
   afterId?: SessionId;
+  /** Default: oldest first. */
+  newestFirst?: boolean;
 }
 
 /**
@@ -166,6 +183,10 @@ export interface ListSessionsQuery {
 export interface SessionStore {
   readonly kind: string;
   readonly capabilities: StoreCapabilities;
+  /** API keys, in the same database. */
+  readonly apiKeys: ApiKeyStore;
+  /** Content-addressed blobs (workspace snapshots) in the same database: the default blob store. */
+  readonly blobs: BlobStore;
   /** Creates or upgrades the schema. Safe to run twice and concurrently. */
   migrate(): Promise<void>;
   durability(): DurabilityReport;

@@ -5,6 +5,7 @@ import type {
   AppendRequest,
   EffectChange,
   LeaseFence,
+  SessionStatus,
   SignalWake,
   StatusChange,
 } from './session-store.ts';
@@ -32,7 +33,8 @@ export interface EncodedAppend {
 
 const effectClasses = new Set(['pure', 'idempotent', 'keyed', 'unsafe']);
 const effectStatuses = new Set(['started', 'completed', 'unknown']);
-const sessionStatuses = new Set([
+/** Every session status, in lifecycle order. */
+export const sessionStatusNames = [
   'queued',
   'running',
   'waiting',
@@ -40,7 +42,8 @@ const sessionStatuses = new Set([
   'completed',
   'failed',
   'cancelled',
-]);
+] as const satisfies readonly SessionStatus[];
+export const sessionStatuses: ReadonlySet<string> = new Set(sessionStatusNames);
 
 function bad(message: string): LongrunError {
   return new LongrunError('INVALID_ARGUMENT', message);

@@ -1,0 +1,113 @@
+import { LongrunError } from '../errors.ts';
+import { defaultTenantId, newSessionId, sessionId, tenantId, type SessionId } from '../ids.ts';
+import { encodePayload } from '../json.ts';
+import type { NewApiKey } from './api-key-store.ts';
+import { isBlobHash } from './blob-store.ts';
+import type { CreateSessionInput, ListSessionsQuery, SessionStatus } from './session-store.ts';
+import { checkCount, checkName, sessionStatuses } from './store-input.ts';
+
+/** A create-session request, checked and encoded the same way by every store. */
+export interface EncodedCreateSession {
+  id: SessionId;
+  tenantId: string;
+  agent: string;
+  /** The `session.created` event's data, encoded. */
+  data: string;
+  idempotency: { key: string; requestHash: string } | null;
+}
+
+export function encodeCreateSession(input: CreateSessionInput): EncodedCreateSession {
+  if (typeof input !== 'object' || input === null) {
+    throw new LongrunError('INVALID_ARGUMENT', 'createSession needs { agent, input }');
+  }
+  const agent = checkName('agent', input.agent);
+  const key = input.idempotencyKey;
+  if (key !== undefined) checkName('idempotencyKey', key);
+  if ((key === undefined) !== (input.requestHash === undefined)) {
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      'idempotencyKey and requestHash go together: pass both (the hash of the request the key names) or neither',
+    );
+  }
+  return {
+    id: input.id === undefined ? newSessionId() : sessionId(input.id),
+    tenantId: input.tenantId === undefined ? defaultTenantId : tenantId(input.tenantId),
+    agent,
+    data: encodePayload({ agent, input: input.input }, 'session input'),
+    idempotency:
+      key === undefined ? null : { key, requestHash: checkName('requestHash', input.requestHash) },
+  };
+}
+
+export function idempotencyConflict(key: string): LongrunError {
+  return new LongrunError(
+    'IDEMPOTENCY_CONFLICT',
+    `idempotency key ${JSON.stringify(key)} was used before with a different request; send the same request again, or use a new key for a new one`,
+  );
+}
+
+export interface CheckedListQuery {
+  status: SessionStatus | null;
+  tenantId: string | null;
+  agent: string | null;
+  afterId: SessionId | null;
+  limit: number;
+  newestFirst: boolean;
+}
+
+export function checkListQuery(query: ListSessionsQuery = {}): CheckedListQuery {
+  if (query.status !== undefined && !sessionStatuses.has(query.status)) {
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      `status must be one of ${[...sessionStatuses].join(', ')}`,
+    );
+  }
+  return {
+    status: query.status ?? null,
+    tenantId: query.tenantId === undefined ? null : tenantId(query.tenantId),
+    agent: query.agent === undefined ? null : checkName('agent', query.agent),
+    afterId: query.afterId === undefined ? null : sessionId(query.afterId),
+    limit: Math.min(checkCount('limit', query.limit ?? 100, 1), 1000),
+    newestFirst: query.newestFirst === true,
+  };
+}
+
+const sha256Hex = /^[0-9a-f]{64}$/;
+
+export function checkNewApiKey(key: NewApiKey): NewApiKey {
+  if (typeof key !== 'object' || key === null) {
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      'an API key needs { id, tenantId, name, secretHash }',
+    );
+  }
+  if (typeof key.secretHash !== 'string' || !sha256Hex.test(key.secretHash)) {
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      'secretHash must be the SHA-256 of the secret, 64 lowercase hex characters',
+    );
+  }
+  return {
+    id: checkName('API key id', key.id),
+    tenantId: tenantId(key.tenantId),
+    name: checkName('API key name', key.name),
+    secretHash: key.secretHash,
+  };
+}
+
+export function checkBlobHash(hash: unknown): string {
+  if (!isBlobHash(hash)) {
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      `blob hash must be a SHA-256, 64 lowercase hex characters (got ${JSON.stringify(String(hash)).slice(0, 80)})`,
+    );
+  }
+  return hash;
+}
+
+export function checkBlobBytes(bytes: unknown): Uint8Array {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new LongrunError('INVALID_ARGUMENT', 'blob bytes must be a Uint8Array (or Buffer)');
+  }
+  return bytes;
+}

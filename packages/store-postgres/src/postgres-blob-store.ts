@@ -1,0 +1,42 @@
+import { checkBlobBytes, checkBlobHash, type BlobStore } from '@longrun/core';
+import type { PostgresAccess } from './postgres-access.ts';
+
+/**
+ * Blobs in the store's own schema: the default blob store, so that every worker that reaches the
+ * database can restore a session's workspace. A put that raced another put of the same content
+ * is a no-op (ON CONFLICT DO NOTHING): content-addressed rows never change.
+ */
+export class PostgresBlobStore implements BlobStore {
+  readonly kind = 'postgres';
+  readonly #db: PostgresAccess;
+
+  constructor(access: PostgresAccess) {
+    this.#db = access;
+  }
+
+  async put(hash: string, bytes: Uint8Array): Promise<void> {
+    const key = checkBlobHash(hash);
+    const data = checkBlobBytes(bytes);
+    const buffer = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    await this.#db.write('storing a blob', 'putBlob', [
+      this.#db.nowParam(),
+      key,
+      data.byteLength,
+      buffer,
+    ]);
+  }
+
+  async get(hash: string): Promise<Uint8Array | null> {
+    const rows = await this.#db.read('reading a blob', 'getBlob', [checkBlobHash(hash)]);
+    const row = rows[0];
+    return row === undefined ? null : new Uint8Array(row.bytes as Buffer);
+  }
+
+  async missing(hashes: readonly string[]): Promise<string[]> {
+    const keys = hashes.map(checkBlobHash);
+    if (keys.length === 0) return [];
+    const rows = await this.#db.read('looking up blobs', 'presentBlobs', [keys]);
+    const present = new Set(rows.map((r) => r.hash as string));
+    return keys.filter((key) => !present.has(key));
+  }
+}

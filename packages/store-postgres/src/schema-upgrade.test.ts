@@ -1,0 +1,78 @@
+import { expect, it } from 'vitest';
+import { PostgresStore } from './postgres-store.ts';
+import { migratePostgres } from './migrate.ts';
+import { schemaName } from './schema-name.ts';
+import {
+  describeWithServer,
+  dropSchema,
+  probeTestServer,
+  randomSchema,
+  testUrl,
+  withAdmin,
+} from './test-server.ts';
+
+const unavailable = await probeTestServer();
+
+describeWithServer('postgres schema upgrade', unavailable, () => {
+  it('moves the log and effect records of a version-4 schema to integer session keys, losing nothing', async () => {
+    const schema = randomSchema('lru');
+    const s = `"${schema}"`;
+    try {
+      await withAdmin(async (c) => {
+        await migratePostgres(c, schemaName(schema), null, 4);
+        // Two sessions as a version-4 longrun wrote them.
+        await c.query(`INSERT INTO ${s}.sessions (id, agent, status, head_seq, created_at_ms, updated_at_ms)
+          VALUES ('ses_a', 'old', 'running', 3, 1, 1), ('ses_b', 'old', 'completed', 1, 2, 2)`);
+        await c.query(`INSERT INTO ${s}.events (session_id, seq, type, v, data, at_ms, epoch) VALUES
+          ('ses_a', 1, 'session.created', 1, '{"agent":"old","input":{"n":1}}', 10, 0),
+          ('ses_a', 2, 'tool.started', 1, '{"step":1,"callIndex":0,"tool":"t","effect":"keyed","idempotencyKey":"ses_a:1:0"}', 11, 1),
+          ('ses_a', 3, 'tool.completed', 1, '{"step":1,"callIndex":0,"tool":"t","ok":true,"output":null,"attempt":2}', 12, 1),
+          ('ses_b', 1, 'session.created', 1, '{"agent":"old","input":null}', 20, 0)`);
+        await c.query(`INSERT INTO ${s}.effects
+          (session_id, step, call_index, tool, effect, idempotency_key, status, attempts, updated_at_ms) VALUES
+          ('ses_a', 1, 0, 't', 'keyed', 'ses_a:1:0', 'completed', 2, 12),
+          ('ses_a', 1, 1, 'u', 'unsafe', 'custom-key', 'unknown', 1, 13)`);
+      });
+      const store = await PostgresStore.open({ url: testUrl, schema, poolSize: 2 });
+      try {
+        const a = await store.readEvents('ses_a' as never);
+        expect(a.map((e) => [e.sessionId, e.seq, e.type, e.atMs, e.epoch])).toEqual([
+          ['ses_a', 1, 'session.created', 10, 0],
+          ['ses_a', 2, 'tool.started', 11, 1],
+          ['ses_a', 3, 'tool.completed', 12, 1],
+        ]);
+        expect(a[0]?.data).toEqual({ agent: 'old', input: { n: 1 } });
+        expect((await store.readEvents('ses_b' as never)).map((e) => e.seq)).toEqual([1]);
+        expect(await store.listEffects('ses_a' as never)).toEqual([
+          expect.objectContaining({
+            callIndex: 0,
+            idempotencyKey: 'ses_a:1:0',
+            attempts: 2,
+            status: 'completed',
+          }),
+          expect.objectContaining({
+            callIndex: 1,
+            idempotencyKey: 'custom-key',
+            effect: 'unsafe',
+            status: 'unknown',
+          }),
+        ]);
+        // New sessions continue on the new tables after the migrated ones.
+        const fresh = await store.createSession({ agent: 'new', input: null });
+        expect((await store.readEvents(fresh.id)).map((e) => e.type)).toEqual(['session.created']);
+        const stored = await withAdmin((c) =>
+          c.query(
+            `SELECT count(*)::int AS n, count(idempotency_key)::int AS custom FROM ${s}.effect_records`,
+          ),
+        );
+        expect(stored.rows[0]).toEqual({ n: 2, custom: 1 });
+        // Listing keeps creation order across the upgrade (schema 6 breaks ties on the key).
+        expect((await store.listSessions()).map((x) => x.id)).toEqual(['ses_a', 'ses_b', fresh.id]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+});
