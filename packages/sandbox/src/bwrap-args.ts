@@ -1,0 +1,96 @@
+import { existsSync, lstatSync, readlinkSync } from 'node:fs';
+import { posix } from 'node:path';
+import { sandboxWorkspacePath, type SandboxNetwork } from '@longrun/core';
+
+/**
+ * bubblewrap's command line for one command. The root is minimal and read-only: /usr and the
+ * top-level /bin, /lib… entries (symlinks on merged-/usr systems), a few /etc files the dynamic
+ * linker and common tools need, a fresh /proc for the new pid namespace, a minimal /dev, a
+ * size-capped /tmp, and the workspace read-write at /workspace. Nothing else of the host exists.
+ */
+
+/** Descriptors the driver passes to bubblewrap (3–6 of the child's stdio array). */
+export const seccompFd = 3;
+export const infoFd = 4;
+export const blockFd = 5;
+/**
+ * The options (mounts, env) travel through a pipe (`--args 6`), not the command line, which `ps`
+ * on the host shows; bubblewrap insists that the command itself stays on its argv.
+ */
+export const argsFd = 6;
+
+const topLevel = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
+const etcAlways = [
+  'ld.so.cache',
+  'ld.so.conf',
+  'ld.so.conf.d',
+  'alternatives',
+  'localtime',
+  'nsswitch.conf',
+  'hosts',
+];
+/** Only with network: name resolution and TLS roots. */
+const etcNetwork = ['resolv.conf', 'ssl', 'ca-certificates', 'ca-certificates.conf', 'gai.conf'];
+
+export interface BwrapFeatures {
+  /** bubblewrap ≥ 0.8: `--disable-userns` turns off user namespaces inside the sandbox. */
+  disableUserns: boolean;
+  /** `--size` caps the next `--tmpfs`. */
+  tmpfsSize: boolean;
+}
+
+/** Mount arguments for the host's root layout, computed once per driver. */
+export function rootArgs(network: SandboxNetwork): string[] {
+  const args = ['--ro-bind', '/usr', '/usr'];
+  for (const path of topLevel) {
+    const stat = lstatOrNull(path);
+    if (stat?.isSymbolicLink() === true) args.push('--symlink', readlinkSync(path), path);
+    else if (stat?.isDirectory() === true) args.push('--ro-bind', path, path);
+  }
+  const etc = network === 'allowed' ? [...etcAlways, ...etcNetwork] : etcAlways;
+  for (const name of etc) {
+    const path = `/etc/${name}`;
+    if (existsSync(path)) args.push('--ro-bind', path, path);
+  }
+  return args;
+}
+
+export interface CommandArgs {
+  rootArgs: readonly string[];
+  features: BwrapFeatures;
+  /** Host directory bound read-write at /workspace. */
+  workspaceSource: string;
+  network: SandboxNetwork;
+  tmpBytes: number;
+  /** Relative to the workspace, already confined. */
+  cwdComponents: readonly string[];
+  env: Readonly<Record<string, string>>;
+}
+
+/** bubblewrap's options (everything before `--`; the command itself follows on its argv). */
+export function commandArgs(c: CommandArgs): string[] {
+  const args = ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts'];
+  args.push('--unshare-cgroup-try');
+  if (c.network === 'none') args.push('--unshare-net');
+  if (c.features.disableUserns) args.push('--disable-userns');
+  args.push('--die-with-parent', '--new-session', '--hostname', 'sandbox');
+  args.push(...c.rootArgs, '--proc', '/proc', '--dev', '/dev');
+  if (c.features.tmpfsSize) args.push('--size', String(c.tmpBytes));
+  args.push('--tmpfs', '/tmp');
+  args.push('--bind', c.workspaceSource, sandboxWorkspacePath);
+  args.push('--chdir', posix.join(sandboxWorkspacePath, ...c.cwdComponents));
+  args.push('--seccomp', String(seccompFd), '--info-fd', String(infoFd));
+  args.push('--block-fd', String(blockFd));
+  // The command's env is set by bubblewrap right before exec: bubblewrap itself (and the
+  // sandbox's pid 1, whose /proc/1/environ the command can read) runs with an empty one.
+  for (const [name, value] of Object.entries(c.env)) args.push('--setenv', name, value);
+  return args;
+}
+
+function lstatOrNull(path: string): ReturnType<typeof lstatSync> | null {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,184 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, openSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bwrapDriver, type BwrapDriver } from './bwrap-driver.ts';
+import {
+  newWorkspace,
+  python,
+  sh,
+  specFor,
+  withSandbox,
+  removeWorkspaces,
+} from './bwrap-test-support.ts';
+
+afterAll(removeWorkspaces);
+
+/**
+ * TESTING.md's sandbox rows, part 1: what a sandboxed command can read or reach. Each row runs
+ * the attack for real under bubblewrap and then requires the host to be clean (no process of
+ * the sandbox's uid, no cgroup, no mount left).
+ */
+let driver: BwrapDriver;
+let server: Server;
+let serverPort = 0;
+let serverConnections = 0;
+
+beforeAll(async () => {
+  driver = await bwrapDriver();
+  server = createServer((socket) => {
+    serverConnections += 1;
+    socket.on('error', () => undefined);
+    socket.end('hello from the host\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  serverPort = (server.address() as { port: number }).port;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+describe('bwrap attacks: reading and reaching what is not the sandbox', () => {
+  it('every protection is enforced on this machine', async () => {
+    const report = await driver.protections();
+    expect(report.protections.filter((p) => !p.enforced)).toEqual([]);
+  });
+
+  it("cannot read another session's workspace or host files (absolute, .., /proc/*/root, symlinks)", async () => {
+    const canary = `canary-${randomUUID()}`;
+    const otherWs = newWorkspace('longrun-other-');
+    writeFileSync(join(otherWs, 'secret.txt'), canary);
+    const hostSecret = join(newWorkspace('longrun-host-'), 'host-secret.txt');
+    writeFileSync(hostSecret, canary);
+    // Another session's sandbox, live on its workspace while the attack runs.
+    const other = await driver.open(specFor(otherWs));
+    const otherRunning = sh(other, 'sleep 60', { timeoutMs: 60_000 });
+    await withSandbox(driver, {}, async ({ sandbox }) => {
+      const attack = await sh(
+        sandbox,
+        [
+          `cat ${otherWs}/secret.txt ${hostSecret} /workspace/..${otherWs}/secret.txt /etc/shadow`,
+          `for p in /proc/[0-9]*; do cat $p/root${otherWs}/secret.txt $p/root${hostSecret} $p/root/workspace/secret.txt; done`,
+          `cat /proc/${process.pid}/root${hostSecret}`,
+          `ln -s ${hostSecret} /workspace/planted; ln -s ${otherWs} /workspace/other; ln -s / /workspace/root`,
+          'cat /workspace/planted /workspace/other/secret.txt /workspace/root/etc/shadow',
+          'ls /proc | grep -c "^[0-9]"',
+        ].join('; '),
+      );
+      expect(attack.stdout + attack.stderr).not.toContain(canary);
+      // The sandbox sees its own few processes only: sh, the loop's children, bwrap's init.
+      expect(Number(attack.stdout.trim().split('\n').at(-1))).toBeLessThan(6);
+      for (const path of [
+        'planted',
+        'other/secret.txt',
+        'root/etc/shadow',
+        `..${otherWs}/secret.txt`,
+      ]) {
+        await expect(sandbox.readFile(path)).rejects.toMatchObject({
+          code: 'PATH_OUTSIDE_WORKSPACE',
+        });
+      }
+      await expect(sandbox.writeFile('other/secret.txt', 'pwned')).rejects.toMatchObject({
+        code: 'PATH_OUTSIDE_WORKSPACE',
+      });
+    });
+    await other.close();
+    expect((await otherRunning).cancelled || (await otherRunning).signal !== null).toBe(true);
+    expect(readFileSync(join(otherWs, 'secret.txt'), 'utf8')).toBe(canary);
+    expect(readFileSync(hostSecret, 'utf8')).toBe(canary);
+  });
+
+  it("cannot read the worker's environment, /proc/1/environ included", async () => {
+    const canary = `canary-${randomUUID()}`;
+    process.env.LONGRUN_SANDBOX_CANARY = canary;
+    try {
+      await withSandbox(
+        driver,
+        { env: { PATH: '/usr/bin:/bin', VISIBLE: 'spec-env' } },
+        async ({ sandbox }) => {
+          const result = await sh(
+            sandbox,
+            'cat /proc/1/environ /proc/self/environ /proc/1/cmdline; env; for p in /proc/[0-9]*; do cat $p/environ; done',
+          );
+          expect(result.stdout).toContain('VISIBLE=spec-env');
+          expect(result.stdout + result.stderr).not.toContain(canary);
+          // The sandbox's pid 1 is bubblewrap: started with nothing in its environment at all.
+          const initEnv = await sh(sandbox, 'wc -c < /proc/1/environ');
+          expect(initEnv.stdout.trim()).toBe('0');
+        },
+      );
+    } finally {
+      delete process.env.LONGRUN_SANDBOX_CANARY;
+    }
+  });
+
+  it('cannot use a descriptor the worker inherited (the process driver, as control, can)', async () => {
+    const canary = `canary-${randomUUID()}`;
+    const file = join(newWorkspace('longrun-fd-'), 'inherited.txt');
+    writeFileSync(file, canary);
+    const fd = openSync(file, 'r');
+    const workspaceDir = newWorkspace();
+    // The worker gets the file at 20 and 100, without close-on-exec. (Node marks the low ones it
+    // inherits close-on-exec itself at start-up, so those would not test anything.)
+    const stdio: ('ignore' | 'pipe' | 'inherit' | number)[] = Array<'ignore'>(101).fill('ignore');
+    [stdio[1], stdio[2], stdio[20], stdio[100]] = ['pipe', 'inherit', fd, fd];
+    const fixture = join(import.meta.dirname, 'sandbox-worker.fixture.ts');
+    const worker = spawn(process.execPath, [fixture, 'fds', workspaceDir], { stdio });
+    closeSync(fd);
+    let out = '';
+    worker.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const code = await new Promise((resolve) => worker.on('close', resolve));
+    expect(code).toBe(0);
+    const { bwrap, control } = JSON.parse(out) as { bwrap: string; control: string };
+    expect(control).toContain(canary);
+    expect(bwrap).not.toContain(canary);
+    const fds = [...bwrap.matchAll(/^\/proc\/self\/fd\/(\d+) ->/gm)].map((m) => Number(m[1]));
+    // 0–2 are stdio; 3 is the shell's own handle on /proc/self/fd while it lists it.
+    expect(fds.filter((n) => n > 3)).toEqual([]);
+  });
+
+  it("cannot reach the network, the host's loopback, the database port or a metadata address", async () => {
+    const probe = (targets: string): string => `
+import socket, json
+out = {}
+for host, port in ${targets}:
+    s = socket.socket()
+    s.settimeout(2)
+    try:
+        s.connect((host, port)); out[f"{host}:{port}"] = "connected"
+    except OSError as e:
+        out[f"{host}:{port}"] = type(e).__name__
+print(json.dumps(out))`;
+    const targets = `[("127.0.0.1", ${serverPort}), ("127.0.0.1", 5432), ("169.254.169.254", 80), ("1.1.1.1", 53)]`;
+    await withSandbox(driver, {}, async ({ sandbox }) => {
+      const result = await python(sandbox, probe(targets));
+      const outcomes = JSON.parse(result.stdout) as Record<string, string>;
+      expect(Object.values(outcomes).filter((o) => o === 'connected')).toEqual([]);
+      expect(serverConnections).toBe(0);
+      const links = await sh(sandbox, 'cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "');
+      expect(links.stdout.trim()).toBe('lo');
+    });
+    // Control: with the network allowed, the same probe does reach the host's server.
+    await withSandbox(driver, { network: 'allowed' }, async ({ sandbox }) => {
+      const result = await python(sandbox, probe(`[("127.0.0.1", ${serverPort})]`));
+      expect(JSON.parse(result.stdout)).toEqual({ [`127.0.0.1:${serverPort}`]: 'connected' });
+    });
+    expect(serverConnections).toBe(1);
+  });
+
+  it('runs as its own unprivileged uid, with files written for it owned by it', async () => {
+    const workspaceDir = newWorkspace();
+    mkdirSync(join(workspaceDir, 'src'));
+    writeFileSync(join(workspaceDir, 'src', 'from-host.txt'), 'host\n');
+    await withSandbox(driver, { workspaceDir }, async ({ sandbox, uid }) => {
+      expect(uid).not.toBe(0);
+      await sandbox.writeFile('written.txt', 'by the worker\n');
+      const result = await sh(
+        sandbox,
+        'echo more >> src/from-host.txt && echo more >> written.txt && cat written.txt',
+      );
+      expect(result.stdout).toBe('by the worker\nmore\n');
+    });
+    expect(readFileSync(join(workspaceDir, 'src', 'from-host.txt'), 'utf8')).toBe('host\nmore\n');
+  });
+});

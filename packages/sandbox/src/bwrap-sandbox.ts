@@ -1,0 +1,114 @@
+import { rmdirSync } from 'node:fs';
+import {
+  LongrunError,
+  type ExecRequest,
+  type ExecResult,
+  type Sandbox,
+  type SandboxSpec,
+} from '@longrun/core';
+import { commandArgs, type BwrapFeatures } from './bwrap-args.ts';
+import { runBwrap, type RunningCommand } from './bwrap-exec.ts';
+import { launchArgv, type HostTools } from './bwrap-launch.ts';
+import type { SandboxCgroup } from './cgroup.ts';
+import { validateRequest } from './validate-spec.ts';
+import { releaseCappedWorkspace } from './workspace-cap.ts';
+import { workspaceComponents, workspaceFiles, type WorkspaceFiles } from './workspace-files.ts';
+
+/** Everything a bound bubblewrap sandbox needs; made by the driver at `open`. */
+export interface BwrapSandboxParts {
+  name: string;
+  spec: SandboxSpec;
+  tools: HostTools;
+  features: BwrapFeatures;
+  rootArgs: readonly string[];
+  seccomp: Uint8Array | null;
+  owner: { uid: number; gid: number } | null;
+  cgroup: SandboxCgroup | null;
+  /** The directory holding the live workspace: the capped tmpfs, or the workspace itself. */
+  liveDir: string;
+  /** Set when the workspace is capped: the staging mount to release at close. */
+  stagingDir: string | null;
+}
+
+/**
+ * One sandbox: every `exec` is a fresh bubblewrap (new namespaces, same cgroup, same workspace),
+ * so nothing a command leaves running outlives it: when the command exits, its pid namespace and
+ * everything in it die.
+ */
+export class BwrapSandbox implements Sandbox {
+  readonly id: string;
+  private readonly parts: BwrapSandboxParts;
+  private readonly files: WorkspaceFiles;
+  private readonly running = new Set<RunningCommand>();
+  private closing: Promise<void> | null = null;
+
+  constructor(parts: BwrapSandboxParts) {
+    this.parts = parts;
+    this.id = parts.name;
+    this.files = workspaceFiles(parts.liveDir, parts.owner ?? undefined);
+  }
+
+  async exec(request: ExecRequest): Promise<ExecResult> {
+    validateRequest(request);
+    if (this.closing !== null) throw new LongrunError('INVALID_STATE', 'the sandbox is closed');
+    const p = this.parts;
+    const args = commandArgs({
+      rootArgs: p.rootArgs,
+      features: p.features,
+      workspaceSource: p.liveDir,
+      network: p.spec.network,
+      tmpBytes: p.spec.limits.workspaceBytes,
+      cwdComponents: workspaceComponents(request.cwd ?? '.'),
+      env: { ...p.spec.env, ...request.env },
+    });
+    const command = runBwrap(
+      {
+        launch: launchArgv(p.tools, request.argv),
+        args,
+        seccomp: p.seccomp,
+        owner: p.owner,
+        cgroup: p.cgroup,
+      },
+      request,
+    );
+    this.running.add(command);
+    try {
+      return await command.result;
+    } finally {
+      this.running.delete(command);
+    }
+  }
+
+  async readFile(path: string): Promise<Uint8Array> {
+    this.assertOpen();
+    return this.files.readFile(path);
+  }
+
+  async writeFile(path: string, bytes: Uint8Array | string): Promise<void> {
+    this.assertOpen();
+    this.files.writeFile(path, bytes);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    const results = [...this.running].map((command) => {
+      command.kill();
+      return command.result;
+    });
+    await Promise.all(results);
+    await this.parts.cgroup?.destroy();
+    const { stagingDir, spec } = this.parts;
+    if (stagingDir !== null) {
+      await releaseCappedWorkspace(stagingDir, spec.workspaceDir);
+      rmdirSync(stagingDir);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closing !== null) throw new LongrunError('INVALID_STATE', 'the sandbox is closed');
+  }
+}

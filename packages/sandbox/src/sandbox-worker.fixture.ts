@@ -1,0 +1,47 @@
+/**
+ * A stand-in worker process for the sandbox tests (run with `node`, not by Vitest). Modes:
+ * - `fds <workspace>`: lists /proc/self/fd and reads every descriptor inside a bwrap sandbox,
+ *   and the same through the process driver (the control: it must show the inherited ones);
+ *   prints one JSON line and exits.
+ * - `sleep <workspace>`: opens a bwrap sandbox and runs `sleep 1000` in it, forever; the test
+ *   kills this process with SIGKILL.
+ */
+import { bwrapDriver, processDriver } from './index.ts';
+import type { Sandbox, SandboxSpec } from '@longrun/core';
+
+const [mode, workspaceDir = ''] = process.argv.slice(2);
+const spec: SandboxSpec = {
+  workspaceDir,
+  env: { PATH: '/usr/bin:/bin' },
+  limits: { memoryBytes: 256 << 20, pids: 64, cpuCores: 1, workspaceBytes: 64 << 20 },
+  network: 'none',
+};
+// Reads every descriptor above stdio (reading stdout's own pipe back would block).
+const listFds =
+  'for f in /proc/self/fd/*; do echo "$f -> $(readlink $f)"; case $f in */[012]) ;; *) timeout 1 cat "$f" 2>/dev/null;; esac; done';
+
+async function listInside(sandbox: Sandbox): Promise<string> {
+  const result = await sandbox.exec({
+    argv: ['/bin/sh', '-c', listFds],
+    timeoutMs: 10_000,
+    maxOutputBytes: 100_000,
+  });
+  await sandbox.close();
+  return result.stdout + result.stderr;
+}
+
+if (mode === 'fds') {
+  const bwrap = await listInside(await (await bwrapDriver()).open(spec));
+  const control = await listInside(await processDriver().open(spec));
+  process.stdout.write(`${JSON.stringify({ bwrap, control })}\n`);
+} else if (mode === 'sleep') {
+  const sandbox = await (await bwrapDriver()).open(spec);
+  await sandbox.exec({
+    argv: ['/bin/sh', '-c', 'echo $$ > /workspace/started; exec sleep 1000'],
+    timeoutMs: 3_600_000,
+    maxOutputBytes: 1_000,
+  });
+} else {
+  process.stderr.write(`unknown mode ${mode}\n`);
+  process.exit(2);
+}
