@@ -1,0 +1,67 @@
+import type { BlobStore } from '@longrun/core';
+import { forEachBounded } from './bounded-concurrency.ts';
+
+/** Which blob hashes are known to be stored, so they are not asked about (or sent) again. */
+export interface BlobPresence {
+  has(hash: string): boolean;
+  add(hashes: Iterable<string>): void;
+}
+
+export interface BlobUploaderOptions {
+  /** Bytes held before asking the store which of them it lacks. Bounds memory per batch. */
+  batchBytes?: number;
+  /** Puts in flight at once. */
+  concurrency?: number;
+}
+
+/**
+ * Collects blobs as files are hashed and uploads, in batches, only those the store reports
+ * missing, so content already stored (by this session, an earlier one, or another session) is
+ * never sent twice. Counts what it actually sent.
+ */
+export class BlobUploader {
+  uploadedBlobs = 0;
+  uploadedBytes = 0;
+  readonly #blobs: BlobStore;
+  readonly #presence: BlobPresence;
+  readonly #batchBytes: number;
+  readonly #concurrency: number;
+  #pending = new Map<string, Uint8Array>();
+  #pendingBytes = 0;
+  readonly #inFlight = new Set<string>();
+
+  constructor(blobs: BlobStore, presence: BlobPresence, options: BlobUploaderOptions = {}) {
+    this.#blobs = blobs;
+    this.#presence = presence;
+    this.#batchBytes = options.batchBytes ?? 32 * 1024 * 1024;
+    this.#concurrency = options.concurrency ?? 4;
+  }
+
+  async add(hash: string, bytes: Uint8Array): Promise<void> {
+    if (this.#presence.has(hash) || this.#pending.has(hash) || this.#inFlight.has(hash)) return;
+    this.#pending.set(hash, bytes);
+    this.#pendingBytes += bytes.byteLength;
+    if (this.#pendingBytes >= this.#batchBytes) await this.flush();
+  }
+
+  /** Uploads what is pending; resolves once all of it is stored. */
+  async flush(): Promise<void> {
+    const batch = this.#pending;
+    if (batch.size === 0) return;
+    this.#pending = new Map();
+    this.#pendingBytes = 0;
+    for (const hash of batch.keys()) this.#inFlight.add(hash);
+    try {
+      const missing = await this.#blobs.missing([...batch.keys()]);
+      await forEachBounded(missing, this.#concurrency, async (hash) => {
+        const bytes = batch.get(hash) as Uint8Array;
+        await this.#blobs.put(hash, bytes);
+        this.uploadedBlobs += 1;
+        this.uploadedBytes += bytes.byteLength;
+      });
+      this.#presence.add(batch.keys());
+    } finally {
+      for (const hash of batch.keys()) this.#inFlight.delete(hash);
+    }
+  }
+}

@@ -1,0 +1,51 @@
+export {
+  blobHashesOf,
+  comparePaths,
+  createManifest,
+  defaultChunkBytes,
+  encodeManifest,
+  manifestTotals,
+  manifestVersion,
+  serializeManifest,
+  type DirEntry,
+  type FileEntry,
+  type Manifest,
+  type ManifestEntry,
+  type ManifestTotals,
+  type SymlinkEntry,
+} from './manifest.ts';
+export { parseManifest } from './parse-manifest.ts';
+export { loadManifest } from './load-manifest.ts';
+export { StatCache, type StatCacheOptions } from './stat-cache.ts';
+export {
+  snapshotWorkspace,
+  type SnapshotResult,
+  type SnapshotWorkspaceOptions,
+} from './snapshot-workspace.ts';
+export {
+  restoreWorkspace,
+  type RestoreResult,
+  type RestoreWorkspaceOptions,
+} from './restore-workspace.ts';
+export {
+  verifyWorkspace,
+  type DifferenceKind,
+  type WorkspaceDifference,
+} from './verify-workspace.ts';
+export {
+  countChanges,
+  diffManifests,
+  type ManifestDiff,
+  type PathChange,
+} from './diff-manifests.ts';
+export {
+  unifiedDiff,
+  type NoTextDiffReason,
+  type UnifiedDiffOptions,
+  type UnifiedDiffResult,
+} from './text-diff.ts';
+export { forkWorkspace, type ForkWorkspaceOptions } from './fork-workspace.ts';
+export { DirectoryBlobStore, type DirectoryBlobStoreOptions } from './directory-blob-store.ts';
+export { S3BlobStore, type S3BlobStoreOptions } from './s3-blob-store.ts';
+export type { SkippedPath } from './scan-workspace.ts';
+export { sha256Hex } from './hashing.ts';

@@ -1,0 +1,226 @@
+import { readlinkSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { BlobStore } from '@longrun/core';
+import { forEachBounded } from './bounded-concurrency.ts';
+import { BlobUploader, type BlobPresence } from './blob-uploader.ts';
+import { countChanges, diffManifests } from './diff-manifests.ts';
+import { hashFile } from './hash-file.ts';
+import {
+  createManifest,
+  defaultChunkBytes,
+  encodeManifest,
+  manifestTotals,
+  modeMask,
+  type Manifest,
+  type ManifestEntry,
+} from './manifest.ts';
+import {
+  scanWorkspace,
+  specialKind,
+  type ScannedEntry,
+  type SkippedPath,
+} from './scan-workspace.ts';
+import type { CachedHash, StatCache } from './stat-cache.ts';
+import { workspaceRoot } from './workspace-root.ts';
+
+export interface SnapshotWorkspaceOptions {
+  dir: string;
+  blobs: BlobStore;
+  /** The session's last snapshot, to count what changed since. */
+  previous?: { manifestHash: string; manifest: Manifest };
+  /** Keep one per workspace per worker: with it, unchanged files are not read again. */
+  cache?: StatCache;
+  chunkBytes?: number;
+  /** Files hashed at once. */
+  concurrency?: number;
+  /** Wall clock for the racily-clean rule (injected by tests). */
+  nowMs?: () => number;
+}
+
+export interface SnapshotResult {
+  manifestHash: string;
+  manifest: Manifest;
+  /** Regular files and their total bytes. */
+  files: number;
+  bytes: number;
+  /** Paths added, changed or removed since `previous` (every path when there is none). */
+  changed: number;
+  /** Blobs (the manifest included) the store lacked and was sent, and their bytes. */
+  uploadedBlobs: number;
+  uploadedBytes: number;
+  /** Files read and hashed because the stat cache could not vouch for them. */
+  readFiles: number;
+  readBytes: number;
+  /** Special files and unnameable paths left out, each with its reason. */
+  skipped: SkippedPath[];
+  durationMs: number;
+}
+
+interface Plan {
+  readonly entries: ManifestEntry[];
+  readonly cached: { scanned: ScannedEntry; hash: CachedHash }[];
+  readonly toHash: ScannedEntry[];
+  readonly skipped: SkippedPath[];
+}
+
+/**
+ * Snapshots the workspace at `dir` into `blobs`: reads only files the stat cache cannot vouch for,
+ * uploads only blobs the store lacks, and stores the manifest, whose hash names the snapshot.
+ */
+export async function snapshotWorkspace(
+  options: SnapshotWorkspaceOptions,
+): Promise<SnapshotResult> {
+  const startedMs = performance.now();
+  const { blobs, cache } = options;
+  const chunkBytes = options.chunkBytes ?? defaultChunkBytes;
+  const root = await workspaceRoot(options.dir);
+  await cache?.bind(root);
+  const scanStartMs = (options.nowMs ?? Date.now)();
+  const tree = await scanWorkspace(root);
+  const plan = classify(root, tree.entries, tree.skipped, cache);
+  const presence = presenceFor(blobs, cache);
+  await confirmCachedBlobs(plan, blobs, presence);
+  const uploader = new BlobUploader(blobs, presence);
+  const reads = await hashFiles(root, plan, uploader, {
+    chunkBytes,
+    cache,
+    scanStartMs,
+    concurrency: options.concurrency ?? 4,
+  });
+  const manifest = createManifest(plan.entries, chunkBytes);
+  const { bytes, hash } = encodeManifest(manifest);
+  await uploader.add(hash, bytes);
+  await uploader.flush();
+  cache?.retain(new Set(tree.entries.map((entry) => entry.path)));
+  await cache?.save();
+  const changed = changesSince(options.previous, manifest, hash);
+  return {
+    manifestHash: hash,
+    manifest,
+    ...manifestTotals(manifest),
+    changed,
+    uploadedBlobs: uploader.uploadedBlobs,
+    uploadedBytes: uploader.uploadedBytes,
+    ...reads,
+    skipped: plan.skipped,
+    durationMs: performance.now() - startedMs,
+  };
+}
+
+/** Paths added, changed or removed since `previous`; every path when there is none. */
+function changesSince(
+  previous: SnapshotWorkspaceOptions['previous'],
+  manifest: Manifest,
+  manifestHash: string,
+): number {
+  if (previous === undefined) return manifest.entries.length;
+  if (previous.manifestHash === manifestHash) return 0;
+  return countChanges(diffManifests(previous.manifest, manifest));
+}
+
+function modeOf(scanned: ScannedEntry): number {
+  return Number(scanned.stat.mode) & modeMask;
+}
+
+/** Directories and symlinks go straight into the manifest; files are cached or to be hashed. */
+function classify(
+  root: string,
+  scanned: readonly ScannedEntry[],
+  skipped: readonly SkippedPath[],
+  cache: StatCache | undefined,
+): Plan {
+  const plan: Plan = { entries: [], cached: [], toHash: [], skipped: [...skipped] };
+  for (const entry of scanned) {
+    const { path } = entry;
+    switch (entry.type) {
+      case 'dir':
+        plan.entries.push({ path, type: 'dir', mode: modeOf(entry) });
+        break;
+      case 'symlink': {
+        const target = readlinkOrNull(`${root}/${path}`);
+        if (target !== null) plan.entries.push({ path, type: 'symlink', target });
+        break;
+      }
+      case 'special':
+        plan.skipped.push({ path, reason: `${specialKind(entry.stat)} is not snapshotted` });
+        break;
+      case 'file': {
+        const hash = cache?.lookup(path, entry.stat);
+        if (hash === undefined) plan.toHash.push(entry);
+        else plan.cached.push({ scanned: entry, hash });
+        break;
+      }
+    }
+  }
+  return plan;
+}
+
+function readlinkOrNull(path: string): string | null {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return null; // gone or replaced since the scan: left out, like any file deleted mid-scan
+  }
+}
+
+function presenceFor(blobs: BlobStore, cache: StatCache | undefined): BlobPresence {
+  if (cache !== undefined) {
+    return { has: (h) => cache.isPresent(blobs, h), add: (hs) => cache.markPresent(blobs, hs) };
+  }
+  const seen = new Set<string>();
+  return { has: (h) => seen.has(h), add: (hs) => [...hs].forEach((h) => seen.add(h)) };
+}
+
+function blobsOf(hash: CachedHash): readonly string[] {
+  return hash.chunks ?? [hash.sha256];
+}
+
+/**
+ * A cached hash says what a file holds, not that this blob store has it (a persisted cache may
+ * outlive a store). Hashes this process has not yet seen in `blobs` are checked once, in one call;
+ * a file whose blob is missing is read and uploaded again. Cached files go into the manifest.
+ */
+async function confirmCachedBlobs(plan: Plan, blobs: BlobStore, presence: BlobPresence) {
+  const unknown = new Set<string>();
+  for (const { hash } of plan.cached)
+    for (const h of blobsOf(hash)) if (!presence.has(h)) unknown.add(h);
+  const missing = new Set(unknown.size === 0 ? [] : await blobs.missing([...unknown]));
+  presence.add([...unknown].filter((h) => !missing.has(h)));
+  for (const { scanned, hash } of plan.cached) {
+    if (blobsOf(hash).some((h) => missing.has(h))) {
+      plan.toHash.push(scanned);
+      continue;
+    }
+    const { path, stat } = scanned;
+    const entry = { path, type: 'file', size: Number(stat.size), mode: modeOf(scanned) } as const;
+    plan.entries.push({ ...hash, ...entry });
+  }
+}
+
+interface HashContext {
+  chunkBytes: number;
+  cache: StatCache | undefined;
+  scanStartMs: number;
+  concurrency: number;
+}
+
+/** Reads, hashes and queues for upload each file the cache could not vouch for. */
+async function hashFiles(root: string, plan: Plan, uploader: BlobUploader, ctx: HashContext) {
+  let readFiles = 0;
+  let readBytes = 0;
+  await forEachBounded(plan.toHash, ctx.concurrency, async ({ path }) => {
+    const hashed = await hashFile(`${root}/${path}`, ctx.chunkBytes, (h, b) => uploader.add(h, b));
+    if (hashed === null) return; // deleted or replaced since the scan: as if it was never there
+    readFiles += 1;
+    readBytes += hashed.size;
+    const hash =
+      hashed.chunks === undefined
+        ? { sha256: hashed.sha256 }
+        : { sha256: hashed.sha256, chunks: hashed.chunks };
+    ctx.cache?.record(path, hashed.stat, ctx.scanStartMs, hash);
+    const mode = Number(hashed.stat.mode) & modeMask;
+    plan.entries.push({ path, type: 'file', size: hashed.size, mode, ...hash });
+  });
+  await uploader.flush();
+  return { readFiles, readBytes };
+}
