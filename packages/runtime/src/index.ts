@@ -40,6 +40,15 @@ export {
 } from './agent/agent-runner.ts';
 export type { AgentHooks } from './agent/agent-context.ts';
 export { approvalSignal, argsHash, type ApprovalDecision } from './agent/approvals.ts';
+export {
+  pendingApprovals,
+  PendingApprovalTracker,
+  decideApproval,
+  cancelSession,
+  sendMessage,
+  type PendingApproval,
+  type ApprovalDecisionRequest,
+} from './agent/session-commands.ts';
 export { TranscriptBuilder } from './agent/transcript-builder.ts';
 export { SessionWriter } from './session-writer.ts';
 export {
@@ -52,3 +61,17 @@ export {
 export { shellTool, type ShellToolOptions } from './tools/shell-tool.ts';
 export { workspacePath } from './tools/workspace-path.ts';
 export { capOutput } from './tools/output-cap.ts';
+export { forkSession, type ForkSessionOptions } from './session-fork.ts';
+export {
+  AgentWorkspace,
+  WorkspaceTracker,
+  defaultSandboxLimits,
+  type AgentSandboxConfig,
+} from './agent/agent-workspace.ts';
+export {
+  sessionWorkspaceDiff,
+  type SnapshotRef,
+  type WorkspaceChange,
+  type WorkspaceDiff,
+  type WorkspaceDiffOptions,
+} from './workspace-diff.ts';

@@ -25,6 +25,11 @@ export interface RunCallInput {
   tool: ToolDefinition | undefined;
   /** The call was started by a runner that died before recording its result. */
   interrupted: boolean;
+  /**
+   * For an interrupted `unsafe` call that `verify` cannot settle: `record` its outcome as unknown
+   * (default), `report` it to the caller (which asks a person), or `rerun` it (a person said so).
+   */
+  onUnknownOutcome?: 'record' | 'report' | 'rerun';
   signal: AbortSignal;
   append(events: NewEvent[], extra: { effects?: EffectChange[] }): Promise<void>;
   startEvents(events: NewEvent[], effects: EffectChange[]): void;
@@ -35,6 +40,8 @@ export interface CallResult {
   events: NewEvent[];
   effects: EffectChange[];
   toolMs: number;
+  /** Set with `onUnknownOutcome: 'report'`: nothing was run or recorded; a person must decide. */
+  outcomeUnknown?: true;
 }
 
 /**
@@ -83,13 +90,11 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
       if (verdict.applied === true) {
         return completed(base, true, verdict.output, attempt - 1, effect, 0);
       }
-      if (verdict.applied === 'unknown') {
-        return {
-          events: [event('tool.interrupted', { ...base, outcome: 'unknown' })],
-          effects: [{ ...effect, status: 'unknown' }],
-          toolMs: 0,
-        };
+      const decide = input.onUnknownOutcome ?? 'record';
+      if (verdict.applied === 'unknown' && decide === 'report') {
+        return { events: [], effects: [], toolMs: 0, outcomeUnknown: true };
       }
+      if (verdict.applied === 'unknown' && decide === 'record') return outcomeUnknown(base, effect);
     }
     await input.append([], { effects: [{ ...effect, status: 'started' }] });
   }
@@ -104,6 +109,18 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     output = `tool ${tool.name} failed: ${error instanceof Error ? error.message : String(error)}`;
   }
   return completed(base, ok, output, attempt, effect, performance.now() - startedAt);
+}
+
+/** An interrupted unsafe call's one result: its outcome is unknown, and it is not run again. */
+export function outcomeUnknown(
+  base: { step: number; callIndex: number; tool: string },
+  effect: Omit<EffectChange, 'status'>,
+): CallResult {
+  return {
+    events: [event('tool.interrupted', { ...base, outcome: 'unknown' })],
+    effects: [{ ...effect, status: 'unknown' }],
+    toolMs: 0,
+  };
 }
 
 function completed(

@@ -15,6 +15,7 @@ import { SessionRunner, type RunOutcome } from './session-runner.ts';
 import type { AgentDefinition } from './agent/define-agent.ts';
 import type { AgentHooks } from './agent/agent-context.ts';
 import { AgentRunner } from './agent/agent-runner.ts';
+import { WorkspaceTracker } from './agent/agent-workspace.ts';
 
 export interface WorkerLog {
   (entry: {
@@ -52,6 +53,8 @@ export interface WorkerOptions {
  */
 export class Worker {
   readonly id: WorkerId;
+  /** Stat caches and known snapshots of the workspaces this worker holds. */
+  readonly #workspaces = new WorkspaceTracker();
   readonly #o: Required<Pick<WorkerOptions, 'leaseMs' | 'pollMs' | 'concurrency'>> & WorkerOptions;
   readonly #programs: Map<string, StepProgram>;
   readonly #agents: Map<string, AgentDefinition>;
@@ -191,7 +194,7 @@ export class Worker {
         model = typeof agent.model === 'function' ? agent.model() : agent.model;
         this.#models.set(name, model);
       }
-      return new AgentRunner({ ...common, agent, model });
+      return new AgentRunner({ ...common, agent, model, workspaces: this.#workspaces });
     }
     throw new LongrunError(
       'INVALID_STATE',

@@ -7,7 +7,7 @@ import {
   type ToolCall,
 } from '@longrun/core';
 import type { ToolContext, ToolDefinition } from '../program.ts';
-import { callStart, runCall } from '../run-call.ts';
+import { callStart, outcomeUnknown, runCall } from '../run-call.ts';
 import type { AgentRunContext } from './agent-context.ts';
 import { parseToolInput, type AgentTool } from './define-agent.ts';
 import { approvalSignal, argsHash, newApprovalId } from './approvals.ts';
@@ -95,16 +95,26 @@ export async function settleCall(
       [],
     );
   const { tool, input } = checked;
-  if (needsApproval(tool, input) && call.approval?.status !== 'granted') {
+  const interrupted = call.started !== null && !ctx.startedHere.has(`${step}:${call.callIndex}`);
+  const rerun = call.approval?.purpose === 'rerun' ? call.approval : undefined;
+  if (interrupted && rerun?.status === 'denied') {
+    return finish(...unknownOutcome(ctx, step, call, tool));
+  }
+  // An approval to run is asked before the call starts; one that started had it already.
+  if (call.started === null && needsApproval(tool, input) && call.approval?.status !== 'granted') {
     if (call.approval?.status === 'denied') {
       const why = call.approval.reason === null ? '' : `: ${call.approval.reason}`;
       const output = `a person denied this call${why}. Do not repeat it unchanged.`;
       return finish([event('tool.completed', { ...base, ok: false, output, attempt: 0 })], []);
     }
-    await requestApproval(ctx, call, tool);
+    await requestApproval(ctx, call, tool, 'run');
     return 'waiting';
   }
-  const withWorkspace = (context: ToolContext) => ({ ...context, workspaceDir: ctx.workspaceDir });
+  const withWorkspace = (context: ToolContext) => ({
+    ...context,
+    workspaceDir: ctx.workspaceDir,
+    sandbox: () => ctx.workspace.sandbox(),
+  });
   const verify = tool.verify?.bind(tool);
   const definition: ToolDefinition = {
     name: tool.name,
@@ -114,25 +124,56 @@ export async function settleCall(
       ? { verify: (_args: unknown, context: ToolContext) => verify(input, withWorkspace(context)) }
       : {}),
   };
+  const snapshots = tool.effect !== 'pure' && ctx.agent.workspaceSnapshots !== false;
+  if (snapshots) ctx.workspace.markChanging();
   const result = await runCall({
     store: ctx.store,
     sessionId: ctx.writer.lease.sessionId,
     step,
     call,
     tool: definition,
-    interrupted: call.started !== null && !ctx.startedHere.has(`${step}:${call.callIndex}`),
+    interrupted,
+    onUnknownOutcome:
+      rerun?.status === 'granted'
+        ? 'rerun'
+        : ctx.agent.unknownOutcome === 'fail'
+          ? 'record'
+          : 'report',
     signal: ctx.signal,
     append: (events, extra) => ctx.writer.append(events, extra),
     startEvents: (events, effects) => startEvents(ctx, step, call, tool, events, effects),
   });
   if (ctx.signal.aborted) return 'continue';
+  if (result.outcomeUnknown === true) {
+    await requestApproval(ctx, call, tool, 'rerun');
+    return 'waiting';
+  }
+  // The files the call changed are snapshotted before its result commits, and recorded with it.
+  const ran = result.events.some((e) => e.type === 'tool.completed');
+  if (ran && snapshots) {
+    const snapshotted = await ctx.workspace.snapshot(step);
+    if (snapshotted !== null) result.events.push(snapshotted);
+  }
   return finish(result.events, result.effects);
+}
+
+/** A person declined to run an interrupted unsafe call again: its outcome stays unknown. */
+function unknownOutcome(
+  ctx: AgentRunContext,
+  step: number,
+  call: OpenCall,
+  tool: AgentTool<never>,
+): [NewEvent[], EffectChange[]] {
+  const { effect } = callStart(ctx.writer.lease.sessionId, step, call.callIndex, tool);
+  const result = outcomeUnknown({ step, callIndex: call.callIndex, tool: tool.name }, effect);
+  return [result.events, result.effects];
 }
 
 async function requestApproval(
   ctx: AgentRunContext,
   call: OpenCall,
   tool: AgentTool<never>,
+  purpose: 'run' | 'rerun',
 ): Promise<void> {
   const approvalId = newApprovalId();
   const signal = approvalSignal(approvalId);
@@ -147,6 +188,7 @@ async function requestApproval(
         tool: tool.name,
         argsHash: argsHash(tool.name, call.args),
         expiresAtMs,
+        purpose,
       }),
       event('wait.started', {
         waitId: approvalId,
@@ -160,7 +202,10 @@ async function requestApproval(
         status: 'waiting',
         waitingFor: signal,
         wakeAtMs: expiresAtMs,
-        reason: `waiting for approval ${approvalId} of a ${tool.name} call`,
+        reason:
+          purpose === 'run'
+            ? `waiting for approval ${approvalId} of a ${tool.name} call`
+            : `a ${tool.name} call was interrupted and its outcome is unknown: waiting for a person to decide whether to run it again (approval ${approvalId})`,
       },
       releaseLease: true,
     },

@@ -3,6 +3,7 @@ import type { SessionWriter } from '../session-writer.ts';
 import type { RunnerHooks } from '../session-runner.ts';
 import type { AgentDefinition, AgentTool } from './define-agent.ts';
 import type { TranscriptBuilder } from './transcript-builder.ts';
+import type { AgentWorkspace } from './agent-workspace.ts';
 
 export interface AgentHooks extends RunnerHooks {
   /** A text delta from the model, the moment it arrives (before it is durable). */
@@ -21,6 +22,7 @@ export interface AgentRunContext {
   signal: AbortSignal;
   hooks: AgentHooks | undefined;
   workspaceDir: string;
+  workspace: AgentWorkspace;
   /** Calls this run started itself (`step:callIndex`); any other started call was interrupted. */
   startedHere: Set<string>;
 }

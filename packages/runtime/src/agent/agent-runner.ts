@@ -19,6 +19,7 @@ import { toolSpecs, type AgentDefinition } from './define-agent.ts';
 import { modelStep } from './model-step.ts';
 import { TranscriptBuilder } from './transcript-builder.ts';
 import { resolveWait } from './agent-waits.ts';
+import { AgentWorkspace, WorkspaceTracker } from './agent-workspace.ts';
 
 /** Signals a person sends a session. */
 export const userMessageSignal = 'user.message';
@@ -32,6 +33,8 @@ export interface AgentRunnerOptions {
   signal: AbortSignal;
   hooks?: AgentHooks;
   checkpointEvery?: number;
+  /** The worker's record of the workspaces it holds; a fresh one forgets nothing that matters. */
+  workspaces?: WorkspaceTracker;
 }
 
 async function readWholeLog(store: SessionStore, lease: Lease): Promise<StoredEvent[]> {
@@ -78,7 +81,12 @@ export class AgentRunner {
       lease.sessionId,
     );
     mkdirSync(workspaceDir, { recursive: true });
-    await agent.prepareWorkspace?.(workspaceDir, writer.state.input);
+    const workspace = new AgentWorkspace({
+      dir: workspaceDir,
+      blobs: agent.blobs ?? store.blobs,
+      tracker: this.#o.workspaces ?? new WorkspaceTracker(),
+      ...(agent.sandbox ? { sandbox: agent.sandbox } : {}),
+    });
     this.#ctx = {
       store,
       agent,
@@ -90,9 +98,31 @@ export class AgentRunner {
       signal,
       hooks: this.#o.hooks,
       workspaceDir,
+      workspace,
       startedHere: new Set(),
     };
-    return this.#loop();
+    try {
+      await this.#prepareWorkspace();
+      return await this.#loop();
+    } finally {
+      await workspace.close();
+    }
+  }
+
+  /**
+   * Restores the log's last snapshot (a worker on another machine, or a restarted one), lets the
+   * agent prepare what is missing, and records the first snapshot of a new session's workspace.
+   */
+  async #prepareWorkspace(): Promise<void> {
+    const { writer, workspace, agent } = this.#ctx;
+    const last = writer.state.workspace ?? null;
+    const snapshots = agent.workspaceSnapshots !== false;
+    if (last !== null && snapshots) await workspace.restore(last.manifestHash);
+    await agent.prepareWorkspace?.(workspace.dir, writer.state.input);
+    if (snapshots && last === null) {
+      const first = await workspace.snapshot(0);
+      if (first !== null) await writer.append([first]);
+    }
   }
 
   async #loop(): Promise<RunOutcome> {

@@ -1,18 +1,23 @@
 import { z } from 'zod';
 import {
   LongrunError,
+  type BlobStore,
   type EffectClass,
+  type Sandbox,
   type JsonObject,
   type JsonValue,
   type ModelClient,
   type ModelToolSpec,
 } from '@longrun/core';
 import type { ToolContext, VerifyOutcome } from '../program.ts';
+import type { AgentSandboxConfig } from './agent-workspace.ts';
 
 /** What a tool's `run` gets besides its validated input. */
 export interface AgentToolContext extends ToolContext {
-  /** The session's working directory (its workspace). */
+  /** The session's working directory (its workspace), on the worker's host. */
   workspaceDir: string;
+  /** The session's sandbox (the agent's `sandbox` driver), opened on first use. */
+  sandbox(): Promise<Sandbox>;
 }
 
 export interface AgentTool<Input = unknown> {
@@ -39,6 +44,13 @@ export interface AgentDefinition {
   maxModelAttempts?: number;
   /** How long an approval request stays open, milliseconds (default: no expiry). */
   approvalTtlMs?: number;
+  /**
+   * An `unsafe` call whose worker died while it ran, and whose `verify` cannot tell (or which has
+   * none), has an unknown outcome. `ask` (default): a person decides whether to run it again
+   * (a durable approval; denying or letting it expire records the outcome as unknown). `fail`:
+   * record it as unknown at once; the model is told and the call is never repeated.
+   */
+  unknownOutcome?: 'ask' | 'fail';
   /** Where each session's workspace directory is created: `<workspaceRoot>/<session id>`. */
   workspaceRoot?: string;
   /**
@@ -46,6 +58,15 @@ export interface AgentDefinition {
    * takes the session up, so it must leave an already prepared workspace alone.
    */
   prepareWorkspace?(workspaceDir: string, input: JsonValue): Promise<void>;
+  /** Where commands run (`run_command` and tools that call `context.sandbox()`). Default: plain processes. */
+  sandbox?: AgentSandboxConfig;
+  /**
+   * Snapshot the workspace to the blob store after each tool call that may have changed it, so
+   * a worker on another machine restores it (default true).
+   */
+  workspaceSnapshots?: boolean;
+  /** Where snapshots go. Default: the session store's own blob table. */
+  blobs?: BlobStore;
 }
 
 const toolNamePattern = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;

@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import { z } from 'zod';
-import type { EffectClass } from '@longrun/core';
+import type { EffectClass, ExecResult } from '@longrun/core';
 import { defineTool, type AgentTool } from '../agent/define-agent.ts';
 import { capOutput } from './output-cap.ts';
 
@@ -10,14 +9,14 @@ export interface ShellToolOptions {
   needsApproval?: boolean;
   timeoutMs?: number;
   maxOutputChars?: number;
-  /** The only environment the command sees; the worker's own (and its secrets) is never inherited. */
+  /** Added to the sandbox's environment for these commands (the worker's own is never inherited). */
   env?: Record<string, string>;
 }
 
 /**
- * Runs a shell command in the session's workspace (a plain process: it isolates nothing; the
- * sandbox drivers replace it). A non-zero exit is a result the model reads, not an error; the
- * whole process group is killed on timeout and when the run is stopped.
+ * Runs a shell command in the session's workspace, inside the agent's sandbox (plain processes
+ * unless the agent names a driver). A non-zero exit is a result the model reads, not an error;
+ * the sandbox kills the whole process tree on timeout and when the run is stopped.
  */
 export function shellTool(options: ShellToolOptions = {}): AgentTool<never> {
   const timeoutMs = options.timeoutMs ?? 120_000;
@@ -28,54 +27,24 @@ export function shellTool(options: ShellToolOptions = {}): AgentTool<never> {
     input: z.object({ command: z.string().min(1) }),
     effect: options.effect ?? 'unsafe',
     needsApproval: options.needsApproval ?? false,
-    run: ({ command }, { workspaceDir, signal }) =>
-      new Promise((resolve, reject) => {
-        const env = options.env ?? {
-          PATH: process.env.PATH ?? '/usr/bin:/bin',
-          HOME: workspaceDir,
-          LANG: 'C.UTF-8',
-        };
-        const child = spawn('/bin/sh', ['-c', command], {
-          cwd: workspaceDir,
-          env,
-          detached: true,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let output = '';
-        let timedOut = false;
-        const collect = (chunk: Buffer): void => {
-          if (output.length < maxChars * 4) output += chunk.toString();
-        };
-        child.stdout.on('data', collect);
-        child.stderr.on('data', collect);
-        const killTree = (): void => {
-          if (child.pid !== undefined) {
-            try {
-              process.kill(-child.pid, 'SIGKILL');
-            } catch {
-              // already gone
-            }
-          }
-        };
-        const timer = setTimeout(() => {
-          timedOut = true;
-          killTree();
-        }, timeoutMs);
-        signal.addEventListener('abort', killTree, { once: true });
-        child.on('error', (error) => {
-          clearTimeout(timer);
-          reject(error);
-        });
-        child.on('close', (code, killedBy) => {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', killTree);
-          const status = timedOut
-            ? `timed out after ${timeoutMs} ms`
-            : killedBy
-              ? `killed by ${killedBy}`
-              : `exit code ${code}`;
-          resolve(`${status}\n${capOutput(output, maxChars)}`);
-        });
-      }),
+    run: async ({ command }, context) => {
+      const sandbox = await context.sandbox();
+      const result = await sandbox.exec({
+        argv: ['/bin/sh', '-c', command],
+        timeoutMs,
+        // Bytes kept per stream: enough for maxChars characters of UTF-8 after both are joined.
+        maxOutputBytes: maxChars * 4,
+        signal: context.signal,
+        ...(options.env ? { env: options.env } : {}),
+      });
+      return `${describeExit(result, timeoutMs)}\n${capOutput(result.stdout + result.stderr, maxChars)}`;
+    },
   });
+}
+
+function describeExit(result: ExecResult, timeoutMs: number): string {
+  if (result.timedOut) return `timed out after ${timeoutMs} ms`;
+  if (result.cancelled) return 'cancelled: the run was stopped';
+  if (result.signal !== null) return `killed by ${result.signal}`;
+  return `exit code ${result.exitCode}`;
 }

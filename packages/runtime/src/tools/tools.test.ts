@@ -7,9 +7,20 @@ import type { AgentTool, AgentToolContext } from '../agent/define-agent.ts';
 import { editFileTool, listFilesTool, readFileTool, writeFileTool } from './file-tools.ts';
 import { shellTool } from './shell-tool.ts';
 import { workspacePath } from './workspace-path.ts';
+import { AgentWorkspace, WorkspaceTracker } from '../agent/agent-workspace.ts';
+
+const never = (): never => {
+  throw new Error('the tools under test store no blobs');
+};
 
 function context(workspaceDir: string, signal = new AbortController().signal): AgentToolContext {
+  const workspace = new AgentWorkspace({
+    dir: workspaceDir,
+    blobs: { kind: 'none', put: never, get: never, missing: never },
+    tracker: new WorkspaceTracker(),
+  });
   return {
+    sandbox: () => workspace.sandbox(),
     sessionId: sessionId('ses_t'),
     step: 1,
     callIndex: 0,

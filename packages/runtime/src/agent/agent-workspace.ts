@@ -1,0 +1,169 @@
+import {
+  event,
+  sandboxWorkspacePath,
+  type BlobStore,
+  type NewEvent,
+  type Sandbox,
+  type SandboxDriver,
+  type SandboxLimits,
+  type SandboxNetwork,
+} from '@longrun/core';
+import type { Manifest, StatCache } from '@longrun/workspace';
+
+// Loaded on first use: a worker that runs only programs, or agents that never touch a workspace
+// or a command, does not pay for them at start-up (a restarted worker's takeover time).
+let workspaceLib: Promise<typeof import('@longrun/workspace')> | undefined;
+let sandboxLib: Promise<typeof import('@longrun/sandbox')> | undefined;
+const loadWorkspaceLib = () => (workspaceLib ??= import('@longrun/workspace'));
+const loadSandboxLib = () => (sandboxLib ??= import('@longrun/sandbox'));
+
+/** Where an agent's commands run; the default is the process driver, which isolates nothing. */
+export interface AgentSandboxConfig {
+  driver: SandboxDriver;
+  limits?: Partial<SandboxLimits>;
+  /** Default `none`. */
+  network?: SandboxNetwork;
+  /** The only environment commands see. Default: PATH, HOME (the workspace) and LANG. */
+  env?: Record<string, string>;
+  /** Refuse to run when the driver cannot enforce every protection. */
+  strict?: boolean;
+}
+
+const gib = 1024 ** 3;
+export const defaultSandboxLimits: SandboxLimits = {
+  memoryBytes: 2 * gib,
+  pids: 512,
+  cpuCores: 1,
+  workspaceBytes: 4 * gib,
+};
+
+interface Snapshot {
+  manifestHash: string;
+  manifest: Manifest;
+}
+
+interface TrackedDir {
+  /** Made on first use (see loadWorkspaceLib). */
+  cache: StatCache | null;
+  /** The snapshot the files were equal to when last snapshotted or restored here. */
+  snapshot: Snapshot | null;
+  /** A tool may have changed the files since (it started and no snapshot followed). */
+  dirty: boolean;
+}
+
+/**
+ * What one worker knows of the workspace directories it holds: a stat cache each (so a snapshot
+ * reads only files that changed) and the snapshot each directory is known to equal.
+ */
+export class WorkspaceTracker {
+  readonly #dirs = new Map<string, TrackedDir>();
+
+  entry(dir: string): TrackedDir {
+    let entry = this.#dirs.get(dir);
+    if (entry === undefined) {
+      entry = { cache: null, snapshot: null, dirty: false };
+      this.#dirs.set(dir, entry);
+    }
+    return entry;
+  }
+}
+
+export interface AgentWorkspaceOptions {
+  dir: string;
+  blobs: BlobStore;
+  tracker: WorkspaceTracker;
+  sandbox?: AgentSandboxConfig;
+}
+
+/**
+ * A session's workspace on this worker (DESIGN §6): restored from the log's last snapshot when
+ * this worker did not leave it so, snapshotted to the blob store after each tool call that may
+ * have changed it (the `workspace.snapshotted` event commits with the call's result, so the log
+ * never names a workspace the files do not match), and the sandbox its commands run in.
+ */
+export class AgentWorkspace {
+  readonly dir: string;
+  readonly #o: AgentWorkspaceOptions;
+  #sandbox: Promise<Sandbox> | null = null;
+
+  constructor(options: AgentWorkspaceOptions) {
+    this.dir = options.dir;
+    this.#o = options;
+  }
+
+  /** Makes the directory equal to `manifestHash` unless this worker knows it already is. */
+  async restore(manifestHash: string): Promise<void> {
+    const entry = this.#o.tracker.entry(this.dir);
+    if (!entry.dirty && entry.snapshot?.manifestHash === manifestHash) return;
+    const lib = await loadWorkspaceLib();
+    entry.cache ??= new lib.StatCache();
+    const restored = await lib.restoreWorkspace({
+      dir: this.dir,
+      blobs: this.#o.blobs,
+      manifestHash,
+      cache: entry.cache,
+    });
+    entry.snapshot = { manifestHash, manifest: restored.manifest };
+    entry.dirty = false;
+  }
+
+  /** A tool is about to run: until the next snapshot, the files may differ from the last one. */
+  markChanging(): void {
+    this.#o.tracker.entry(this.dir).dirty = true;
+  }
+
+  /** Snapshots the files; returns the event to record, or null when nothing changed. */
+  async snapshot(step: number): Promise<NewEvent | null> {
+    const entry = this.#o.tracker.entry(this.dir);
+    const lib = await loadWorkspaceLib();
+    entry.cache ??= new lib.StatCache();
+    const result = await lib.snapshotWorkspace({
+      dir: this.dir,
+      blobs: this.#o.blobs,
+      cache: entry.cache,
+      ...(entry.snapshot === null ? {} : { previous: entry.snapshot }),
+    });
+    const unchanged = entry.snapshot?.manifestHash === result.manifestHash;
+    // An empty workspace needs no record: a session with no snapshot restores to nothing.
+    const emptyFromStart = entry.snapshot === null && result.manifest.entries.length === 0;
+    entry.snapshot = { manifestHash: result.manifestHash, manifest: result.manifest };
+    entry.dirty = false;
+    if (unchanged || emptyFromStart) return null;
+    return event('workspace.snapshotted', {
+      step,
+      manifestHash: result.manifestHash,
+      files: result.files,
+      bytes: result.bytes,
+      changed: result.changed,
+    });
+  }
+
+  /** The session's sandbox, opened on first use and kept for the rest of this run. */
+  sandbox(): Promise<Sandbox> {
+    this.#sandbox ??= this.#openSandbox();
+    return this.#sandbox;
+  }
+
+  async close(): Promise<void> {
+    const opened = this.#sandbox;
+    this.#sandbox = null;
+    if (opened !== null) await (await opened.catch(() => null))?.close();
+  }
+
+  async #openSandbox(): Promise<Sandbox> {
+    const config = this.#o.sandbox;
+    const driver = config?.driver ?? (await loadSandboxLib()).processDriver();
+    // A plain process sees the host's programs where the worker found them; a sandbox its own root.
+    const env =
+      driver.kind === 'process'
+        ? { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: this.dir, LANG: 'C.UTF-8' }
+        : { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: sandboxWorkspacePath, LANG: 'C.UTF-8' };
+    return driver.open({
+      workspaceDir: this.dir,
+      env: config?.env ?? env,
+      limits: { ...defaultSandboxLimits, ...config?.limits },
+      network: config?.network ?? 'none',
+      ...(config?.strict === undefined ? {} : { strict: config.strict }),
+    });
+  }
+}

@@ -1,0 +1,189 @@
+import {
+  LongrunError,
+  terminalStatuses,
+  type JsonObject,
+  type SessionId,
+  type SessionRecord,
+  type SessionStore,
+  type StoredEvent,
+} from '@longrun/core';
+import { approvalSignal } from './approvals.ts';
+import { cancelSignal, userMessageSignal } from './agent-runner.ts';
+
+/**
+ * What a person (CLI, HTTP API, dashboard) does to a session from outside: decide an approval,
+ * send a follow-up message, cancel. Each is a signal to the session, never a write to its log: the
+ * worker that holds the session records the outcome at its next step boundary.
+ */
+
+/** An approval requested and not yet decided, with the call it is bound to. */
+export interface PendingApproval {
+  approvalId: string;
+  step: number;
+  callIndex: number;
+  tool: string;
+  /** The exact arguments of the call (from the model turn that made it). */
+  args: JsonObject;
+  argsHash: string;
+  requestedAtMs: number;
+  expiresAtMs: number | null;
+}
+
+/**
+ * Follows a log event by event and keeps the approvals requested and not yet decided, in request
+ * order. A request whose call already has a result (the session was cancelled, or the call was
+ * answered otherwise) is not pending any more, decided or not. Only the latest model turn's
+ * arguments are kept: a new turn starts only once every call of the previous one has a result.
+ */
+export class PendingApprovalTracker {
+  readonly #pending = new Map<string, PendingApproval>();
+  #args = new Map<number, JsonObject>();
+  #step = -1;
+
+  apply(e: StoredEvent): void {
+    switch (e.type) {
+      case 'model.responded':
+        this.#step = e.data.step;
+        this.#args = new Map(e.data.toolCalls.map((call) => [call.callIndex, call.args]));
+        break;
+      case 'approval.requested':
+        this.#pending.set(e.data.approvalId, {
+          approvalId: e.data.approvalId,
+          step: e.data.step,
+          callIndex: e.data.callIndex,
+          tool: e.data.tool,
+          args: (e.data.step === this.#step ? this.#args.get(e.data.callIndex) : undefined) ?? {},
+          argsHash: e.data.argsHash,
+          requestedAtMs: e.atMs,
+          expiresAtMs: e.data.expiresAtMs,
+        });
+        break;
+      case 'approval.granted':
+      case 'approval.denied':
+        this.#pending.delete(e.data.approvalId);
+        break;
+      case 'tool.completed':
+      case 'tool.interrupted':
+        for (const [id, p] of this.#pending)
+          if (p.step === e.data.step && p.callIndex === e.data.callIndex) this.#pending.delete(id);
+        break;
+      default:
+        break;
+    }
+  }
+
+  pending(): PendingApproval[] {
+    return [...this.#pending.values()];
+  }
+}
+
+/** Approvals requested and not yet decided, from the log, in request order. */
+export function pendingApprovals(events: Iterable<StoredEvent>): PendingApproval[] {
+  const tracker = new PendingApprovalTracker();
+  for (const e of events) tracker.apply(e);
+  return tracker.pending();
+}
+
+/** Ids of every approval the log ever requested. */
+function requestedApprovalIds(events: Iterable<StoredEvent>): Set<string> {
+  const ids = new Set<string>();
+  for (const e of events) if (e.type === 'approval.requested') ids.add(e.data.approvalId);
+  return ids;
+}
+
+async function readWholeLog(store: SessionStore, id: SessionId): Promise<StoredEvent[]> {
+  const events: StoredEvent[] = [];
+  for (;;) {
+    const page = await store.readEvents(id, events.length, 2_000);
+    events.push(...page);
+    if (page.length < 2_000) return events;
+  }
+}
+
+export interface ApprovalDecisionRequest {
+  /** Which approval; may be left out when exactly one is pending. */
+  approvalId?: string;
+  decision: 'granted' | 'denied';
+  /** Who decided, recorded in the log (`alice@host`, `api:<key id>`). */
+  by: string;
+  reason: string | null;
+}
+
+/**
+ * Sends a person's decision on a pending approval, bound to the arguments hash the request named
+ * (a decision about other arguments is ignored by the harness). Returns the approval decided.
+ * NOT_FOUND when the session never requested it; INVALID_STATE when it is no longer pending.
+ */
+export async function decideApproval(
+  store: SessionStore,
+  id: SessionId,
+  request: ApprovalDecisionRequest,
+): Promise<PendingApproval> {
+  const events = await readWholeLog(store, id);
+  const pending = pendingApprovals(events);
+  const { approvalId } = request;
+  const target =
+    approvalId === undefined && pending.length === 1
+      ? pending[0]
+      : pending.find((p) => p.approvalId === approvalId);
+  if (target === undefined) {
+    const list = pending.map((p) => `${p.approvalId} (${p.tool})`).join(', ') || 'none';
+    if (approvalId !== undefined && requestedApprovalIds(events).has(approvalId)) {
+      throw new LongrunError(
+        'INVALID_STATE',
+        `approval ${approvalId} of session ${id} is already decided or no longer pending; pending: ${list}`,
+      );
+    }
+    throw new LongrunError(
+      'NOT_FOUND',
+      `no pending approval ${approvalId ?? '(give its id)'} in session ${id}; pending: ${list}`,
+    );
+  }
+  await store.sendSignal(id, approvalSignal(target.approvalId), {
+    decision: request.decision,
+    by: request.by,
+    reason: request.reason,
+    argsHash: target.argsHash,
+  });
+  return target;
+}
+
+/**
+ * Asks for a session to be cancelled; the worker records it at its next step boundary (a waiting
+ * or paused session is woken for it). A finished session cannot be cancelled: INVALID_STATE.
+ */
+export async function cancelSession(
+  store: SessionStore,
+  id: SessionId,
+  request: { by: string; reason: string | null },
+): Promise<SessionRecord> {
+  const session = await store.getSession(id);
+  if (terminalStatuses.includes(session.status)) {
+    throw new LongrunError(
+      'INVALID_STATE',
+      `session ${id} is already ${session.status}; there is nothing to cancel`,
+    );
+  }
+  await store.sendSignal(
+    id,
+    cancelSignal,
+    { by: request.by, reason: request.reason },
+    { wake: 'interrupt' },
+  );
+  return session;
+}
+
+/**
+ * Adds a follow-up message: a new turn of a running session, or reopens a completed one. A failed
+ * or cancelled session stays ended (INVALID_STATE): start a new session instead.
+ */
+export async function sendMessage(store: SessionStore, id: SessionId, text: string): Promise<void> {
+  const session = await store.getSession(id);
+  if (session.status === 'failed' || session.status === 'cancelled') {
+    throw new LongrunError(
+      'INVALID_STATE',
+      `session ${id} is ${session.status} and cannot take a message; start a new session`,
+    );
+  }
+  await store.sendSignal(id, userMessageSignal, { text }, { wake: 'reopen' });
+}

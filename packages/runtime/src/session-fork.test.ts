@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { z } from 'zod';
+import { fold, isLongrunError, type StoredEvent } from '@longrun/core';
+import { SqliteStore } from '@longrun/store-sqlite';
+import { scriptedModel } from '@longrun/models';
+import { allEvents, runUntil, tempDir } from './test-support.ts';
+import { defineAgent, defineTool } from './agent/define-agent.ts';
+import { writeFileTool } from './tools/file-tools.ts';
+import { forkSession } from './session-fork.ts';
+
+const add = defineTool({
+  name: 'add',
+  description: 'adds',
+  input: z.object({ a: z.number(), b: z.number() }),
+  effect: 'pure',
+  run: async ({ a, b }) => a + b,
+});
+
+const plain = (events: StoredEvent[]) => events.map(({ type, data }) => ({ type, data }));
+
+describe('forking a session', () => {
+  it('copies the log up to a seq — same state and workspace manifest, no file copied — then goes its own way', async () => {
+    const dir = tempDir('fork');
+    const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+    const agent = defineAgent({
+      name: 'forky',
+      model: scriptedModel((request) => {
+        const step = request.messages.filter((m) => m.role === 'assistant').length + 1;
+        if (step === 1)
+          return { toolCalls: [{ name: 'write_file', args: { path: 'a.txt', content: 'A' } }] };
+        if (step === 2) return { toolCalls: [{ name: 'add', args: { a: 1, b: 2 } }] };
+        return { text: `finished after ${step - 1} tool turns` };
+      }),
+      instructions: 'x',
+      tools: [writeFileTool, add],
+      workspaceRoot: join(dir, 'ws'),
+    });
+    const source = await store.createSession({ agent: 'forky', input: 'go', tenantId: 't1' });
+    await runUntil({ store, agents: [agent] }, source.id);
+    const events = await allEvents(store, source.id);
+    const snapshot = events.find((e) => e.type === 'workspace.snapshotted')!;
+    const atSeq = snapshot.seq;
+    const blobCount = () =>
+      (
+        new DatabaseSync(join(dir, 'db.sqlite'))
+          .prepare('SELECT count(*) AS n FROM blobs')
+          .get() as { n: number }
+      ).n;
+    const blobsBefore = blobCount();
+    expect(blobsBefore).toBeGreaterThan(0);
+
+    const fork = await forkSession(store, source.id, { atSeq });
+    expect(fork).toMatchObject({
+      tenantId: 't1',
+      agent: 'forky',
+      status: 'queued',
+      headSeq: atSeq,
+    });
+    const copied = await allEvents(store, fork.id);
+    expect(plain(copied)).toEqual(plain(events.slice(0, atSeq)));
+    const { sessionId: _a, ...forkState } = { sessionId: 0, ...fold(copied) };
+    const { sessionId: _b, ...sourceState } = { sessionId: 0, ...fold(events.slice(0, atSeq)) };
+    expect(forkState).toEqual(sourceState);
+    expect(fold(copied).workspace?.manifestHash).toBe(
+      (snapshot.data as { manifestHash: string }).manifestHash,
+    );
+
+    // The fork continues from there on its own, on a workspace restored from the same manifest.
+    await runUntil(
+      { store, agents: [{ ...agent, workspaceRoot: join(dir, 'other-root') }] },
+      fork.id,
+    );
+    const after = await allEvents(store, fork.id);
+    expect(after.at(-1)?.type).toBe('session.completed');
+    expect(plain(after.slice(atSeq)).map((e) => e.type)).toEqual(
+      plain(events.slice(atSeq)).map((e) => e.type),
+    );
+    expect((await store.getSession(source.id)).headSeq).toBe(events.length);
+    expect(blobCount(), 'forking and restoring the fork wrote no blob').toBe(blobsBefore);
+    expect(readFileSync(join(dir, 'other-root', fork.id, 'a.txt'), 'utf8')).toBe('A');
+
+    // A finished source forks to a finished session.
+    const whole = await forkSession(store, source.id);
+    expect(whole.status).toBe('completed');
+
+    for (const bad of [0, events.length + 1, 1.5]) {
+      const error: unknown = await forkSession(store, source.id, { atSeq: bad }).catch(
+        (e: unknown) => e,
+      );
+      expect(isLongrunError(error, 'INVALID_ARGUMENT')).toBe(true);
+    }
+    await store.close();
+  });
+});

@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import {
+  LongrunError,
+  fold,
+  terminalStatuses,
+  workerId,
+  type NewEvent,
+  type SessionId,
+  type SessionRecord,
+  type SessionStatus,
+  type SessionStore,
+} from '@longrun/core';
+
+export interface ForkSessionOptions {
+  /** Fork after this seq (default: the source's head). */
+  atSeq?: number;
+  /** Default: the source's tenant. */
+  tenantId?: string;
+}
+
+const pageSize = 500;
+const leaseMs = 60_000;
+
+/**
+ * Forks a session: a new session whose log starts as a copy of the source's first `atSeq` events
+ * (so it folds to the same state, the same transcript and the same workspace snapshot — a
+ * manifest hash, not a copy of the files), and which then goes its own way. Works on a finished
+ * session as well as a live one; the source is only read. A fork taken inside a tool call (after
+ * `tool.started`, before its result) resumes that call by its effect class, like any recovery.
+ */
+export async function forkSession(
+  store: SessionStore,
+  sourceId: SessionId,
+  options: ForkSessionOptions = {},
+): Promise<SessionRecord> {
+  const source = await store.getSession(sourceId);
+  const atSeq = options.atSeq ?? source.headSeq;
+  if (!Number.isSafeInteger(atSeq) || atSeq < 1 || atSeq > source.headSeq) {
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      `fork point ${String(atSeq)} is outside session ${sourceId}'s log (1–${source.headSeq}); pick a seq from \`longrun sessions show ${sourceId}\``,
+    );
+  }
+  const [created] = await store.readEvents(sourceId, 0, 1);
+  if (created?.type !== 'session.created') {
+    throw new LongrunError('INTERNAL', `session ${sourceId} does not start with session.created`);
+  }
+  const fork = await store.createSession({
+    agent: created.data.agent,
+    input: created.data.input,
+    tenantId: options.tenantId ?? source.tenantId,
+  });
+  const owner = workerId(`fork-${randomUUID().slice(0, 8)}`);
+  const lease = await store.claim(fork.id, owner, leaseMs);
+  if (lease === null) throw new LongrunError('INTERNAL', `could not claim the new fork ${fork.id}`);
+  // Folded page by page: the fork's status comes from the state at the fork point.
+  let state = fold([created]);
+  let head = 1;
+  try {
+    while (head < atSeq) {
+      const page = await store.readEvents(sourceId, head, Math.min(pageSize, atSeq - head));
+      if (page.length === 0) break;
+      state = fold(page, state);
+      const last = head + page.length === atSeq;
+      await store.append({
+        fence: lease,
+        expectedSeq: head,
+        events: page.map(({ type, data }) => ({ type, data }) as NewEvent),
+        ...(last ? { status: { status: forkStatus(state.status) } } : {}),
+      });
+      head += page.length;
+    }
+  } finally {
+    await store.releaseLease(lease).catch(() => undefined);
+  }
+  return store.getSession(fork.id);
+}
+
+/** A finished source gives a finished fork; anything else is picked up by a worker as it stands. */
+function forkStatus(status: ReturnType<typeof fold>['status']): SessionStatus {
+  const finished = terminalStatuses.find((s) => s === status);
+  return finished ?? 'queued';
+}
