@@ -1,0 +1,42 @@
+import type { SessionId, SessionStore } from '@longrun/core';
+import type { LiveDeltaSource } from './live-deltas.ts';
+import type { AuthMode, Caller, RouteTable } from './route-table.ts';
+import type { FeedHub } from './session-feed.ts';
+import type { SessionViews } from './session-views.ts';
+import type { StreamDeps } from './sse-stream.ts';
+
+/** What the route handlers share. */
+export interface ApiContext {
+  store: SessionStore;
+  auth: AuthMode;
+  version: string;
+  /** Known agent names; null when the server does not know them (any name is accepted). */
+  agents: ReadonlySet<string> | null;
+  views: SessionViews;
+  hub: FeedHub;
+  live: LiveDeltaSource | undefined;
+  stream: StreamDeps;
+  routes: RouteTable;
+  /** Called after a session was created here (e.g. to wake an in-process worker). */
+  onSessionCreated: ((id: SessionId) => void) | undefined;
+  /** Called after a signal was sent to a session here (message, cancel, approval). */
+  onSignalled: ((id: SessionId) => void) | undefined;
+  /** Operational figures (streams; a sandbox pool run beside the API). */
+  figures: () => Record<string, unknown>;
+}
+
+/** Who the log records as deciding or cancelling: the API key's public id, never its secret. */
+export function actor(caller: Caller): string {
+  return caller.keyId === null ? 'api' : `api-key:${caller.keyId}`;
+}
+
+export function json(
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+  });
+}

@@ -1,0 +1,156 @@
+import { Hono } from 'hono';
+import type { SessionId, SessionStore } from '@longrun/core';
+import { type ApiContext } from './api-context.ts';
+import { asLongrunError, errorResponse, httpStatusOf, notFound } from './http-errors.ts';
+import type { LiveDeltaSource } from './live-deltas.ts';
+import { RouteTable, type AuthMode } from './route-table.ts';
+import { actionRoutes } from './routes/action-routes.ts';
+import { fileRoutes } from './routes/file-routes.ts';
+import { sessionRoutes } from './routes/session-routes.ts';
+import { systemRoutes } from './routes/system-routes.ts';
+import { FeedHub } from './session-feed.ts';
+import { SessionViews, type ModelPrice } from './session-views.ts';
+
+export interface ApiOptions {
+  store: SessionStore;
+  /** `keys`: every /v1 route but health, ready and the OpenAPI document needs an API key. */
+  auth: AuthMode;
+  /** Agent names this deployment runs; creating a session for another is refused (400). */
+  agents?: readonly string[];
+  /** Live token deltas (the in-process worker's); without it readers get the durable stream only. */
+  live?: LiveDeltaSource;
+  /** Keepalive comment interval on idle streams, milliseconds. Default 15 000. */
+  heartbeatMs?: number;
+  /** How often a watched session's log is polled, milliseconds. Default 25. */
+  pollMs?: number;
+  /** How often a watched session's status is polled when its log is idle, milliseconds. Default 250. */
+  statePollMs?: number;
+  /** The reconnect delay streams tell clients, milliseconds. Default 1 000. */
+  retryMs?: number;
+  /** Items a stream reader may fall behind before it is dropped. Default 2 048. */
+  mailboxCapacity?: number;
+  /** Prices per model id; without them `costUsd` is null. */
+  prices?: Record<string, ModelPrice>;
+  version?: string;
+  /** Serves `/` and `/assets/*` (the dashboard); a placeholder page when absent. */
+  dashboard?: (request: Request) => Response | Promise<Response>;
+  onSessionCreated?: (id: SessionId) => void;
+  onSignalled?: (id: SessionId) => void;
+  /**
+   * Figures of the parts this process runs beside the API (the sandbox pool of an in-process
+   * worker), served with the API's own at `GET /v1/figures`.
+   */
+  figures?: () => Record<string, unknown>;
+  /** Where failures that are bugs (500) and stream feed trouble are reported. */
+  log?: (entry: { level: 'warn' | 'error'; msg: string; [k: string]: unknown }) => void;
+}
+
+export interface Api {
+  readonly app: Hono;
+  readonly auth: AuthMode;
+  /** The app's fetch handler: a Request in, a Response out (no socket needed). */
+  fetch: (request: Request) => Promise<Response>;
+  /** This process appended to the session: stream readers get it now instead of at the next poll. */
+  appended: (sessionId: string) => void;
+  /** Ends every open stream and stops every feed. */
+  close: () => void;
+  stats: () => { feeds: number; subscribers: number; reads: number; cachedSessions: number };
+  /** What `GET /v1/figures` answers: the streams' figures and those of `options.figures`. */
+  figures: () => Record<string, unknown>;
+}
+
+const placeholderPage = `<!doctype html><meta charset="utf-8"><title>longrun</title>
+<p>The longrun API is running. The dashboard is not bundled with this server; the API is described at <a href="/v1/openapi.json">/v1/openapi.json</a>.</p>`;
+
+/** Builds the HTTP API over a store. Every route is testable with `api.fetch(new Request(…))`. */
+export function createApi(options: ApiOptions): Api {
+  const app = new Hono();
+  const ctx = buildContext(options, app);
+  systemRoutes(ctx);
+  sessionRoutes(ctx);
+  actionRoutes(ctx);
+  fileRoutes(ctx);
+  mountDashboard(app, options.dashboard);
+  handleErrors(app, ctx.routes, options.log);
+  const { hub, views } = ctx;
+  return {
+    app,
+    auth: options.auth,
+    fetch: async (request) => app.fetch(request),
+    appended: (id) => hub.appended(id),
+    close: () => {
+      hub.close();
+      views.clear();
+    },
+    stats: () => ({ ...hub.stats, cachedSessions: views.cachedSessions }),
+    figures: ctx.figures,
+  };
+}
+
+function buildContext(options: ApiOptions, app: Hono): ApiContext {
+  const { store, log } = options;
+  const views = new SessionViews(store, options.prices ? { prices: options.prices } : {});
+  const hub = new FeedHub({
+    store,
+    views,
+    pollMs: options.pollMs ?? 25,
+    statePollMs: options.statePollMs ?? 250,
+    log: (msg) => log?.({ level: 'warn', msg }),
+  });
+  return {
+    store,
+    auth: options.auth,
+    version: options.version ?? '0.1.0',
+    agents: options.agents === undefined ? null : new Set(options.agents),
+    views,
+    hub,
+    live: options.live,
+    routes: new RouteTable(app, store, options.auth),
+    stream: {
+      store,
+      hub,
+      views,
+      live: options.live,
+      heartbeatMs: options.heartbeatMs ?? 15_000,
+      retryMs: options.retryMs ?? 1_000,
+      mailboxCapacity: options.mailboxCapacity ?? 2_048,
+    },
+    onSessionCreated: options.onSessionCreated,
+    onSignalled: options.onSignalled,
+    figures: () => ({
+      streams: { ...hub.stats, cachedSessions: views.cachedSessions },
+      ...options.figures?.(),
+    }),
+  };
+}
+
+/** Every failure is the typed error body; bugs (5xx) are logged, never with a query string. */
+function handleErrors(app: Hono, routes: RouteTable, log: ApiOptions['log']): void {
+  app.onError((error, c) => {
+    const e = asLongrunError(error);
+    if (httpStatusOf(e) >= 500)
+      log?.({
+        level: 'error',
+        msg: `${c.req.method} ${c.req.path}: ${e.message}`,
+        code: e.code,
+        cause: e.cause instanceof Error ? e.cause.stack : undefined,
+      });
+    return errorResponse(e);
+  });
+  app.notFound((c) => {
+    const wrong = routes.wrongMethod(c.req.method, c.req.path);
+    return errorResponse(wrong ?? notFound(`route ${c.req.method} ${c.req.path.slice(0, 200)}`));
+  });
+}
+
+function mountDashboard(
+  app: Hono,
+  dashboard: ((request: Request) => Response | Promise<Response>) | undefined,
+): void {
+  if (dashboard === undefined) {
+    app.get('/', (c) => c.html(placeholderPage));
+    return;
+  }
+  app.get('/', (c) => dashboard(c.req.raw));
+  app.get('/assets/*', (c) => dashboard(c.req.raw));
+}

@@ -1,0 +1,151 @@
+import { cancelSession, decideApproval, sendMessage } from '@longrun/runtime';
+import type { SessionRecord } from '@longrun/core';
+import { actor, json, type ApiContext } from '../api-context.ts';
+import {
+  ApprovalList,
+  ApprovalParams,
+  ApprovalsQuery,
+  CancelBody,
+  DecisionBody,
+  DecisionResponse,
+  MessageBody,
+  SessionParams,
+  SessionResponse,
+  type ApprovalData,
+} from '../schemas.ts';
+import { approvalIdOf, sessionOf } from '../tenant-scope.ts';
+
+/** Waiting sessions looked at per approvals request, at most: the inbox stays cheap to poll. */
+const maxScannedSessions = 2_000;
+
+/** 202 with the session as it is now (the signal was sent; the worker has not acted yet). */
+async function viewNow(ctx: ApiContext, record: SessionRecord): Promise<Response> {
+  return json(202, { session: await ctx.views.view(await ctx.store.getSession(record.id)) });
+}
+
+export function actionRoutes(ctx: ApiContext): void {
+  messageRoute(ctx);
+  cancelRoute(ctx);
+  approvalsRoute(ctx);
+  decisionRoute(ctx);
+}
+
+function messageRoute(ctx: ApiContext): void {
+  const { routes, store } = ctx;
+
+  routes.add(
+    {
+      method: 'post',
+      path: '/v1/sessions/:id/messages',
+      summary: 'Add a follow-up message (a new turn; reopens a completed session)',
+      auth: true,
+      params: SessionParams,
+      body: MessageBody,
+      responses: {
+        202: { description: 'Accepted; a worker takes it up.', schema: SessionResponse },
+      },
+    },
+    async ({ params, body, caller }) => {
+      const record = await sessionOf(store, caller, params.id);
+      await sendMessage(store, record.id, body.text);
+      ctx.onSignalled?.(record.id);
+      return viewNow(ctx, record);
+    },
+  );
+}
+
+function cancelRoute(ctx: ApiContext): void {
+  const { routes, store } = ctx;
+
+  routes.add(
+    {
+      method: 'post',
+      path: '/v1/sessions/:id/cancel',
+      summary: 'Ask for the session to be cancelled',
+      auth: true,
+      params: SessionParams,
+      body: CancelBody,
+      bodyOptional: true,
+      responses: {
+        202: {
+          description: 'Accepted; the worker records it at its next step boundary.',
+          schema: SessionResponse,
+        },
+      },
+    },
+    async ({ params, body, caller }) => {
+      const record = await sessionOf(store, caller, params.id);
+      await cancelSession(store, record.id, { by: actor(caller), reason: body.reason ?? null });
+      ctx.onSignalled?.(record.id);
+      return viewNow(ctx, record);
+    },
+  );
+}
+
+function approvalsRoute(ctx: ApiContext): void {
+  const { routes, store, views } = ctx;
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/approvals',
+      summary: "Pending approvals across the tenant's waiting sessions, oldest request first",
+      auth: true,
+      query: ApprovalsQuery,
+      responses: { 200: { description: 'The inbox.', schema: ApprovalList } },
+    },
+    async ({ query, caller }) => {
+      const limit = query.limit ?? 50;
+      const approvals: ApprovalData[] = [];
+      let afterId: SessionRecord['id'] | undefined;
+      for (let scanned = 0; scanned < maxScannedSessions;) {
+        const page = await store.listSessions({
+          tenantId: caller.tenantId,
+          status: 'waiting',
+          limit: 200,
+          ...(afterId === undefined ? {} : { afterId }),
+        });
+        for (const record of page) {
+          if (!record.waitingFor?.startsWith('approval:')) continue;
+          for (const p of await views.pendingApprovals(record))
+            approvals.push({ ...p, sessionId: record.id, agent: record.agent });
+        }
+        scanned += page.length;
+        afterId = page.at(-1)?.id;
+        if (page.length < 200 || approvals.length >= limit) break;
+      }
+      approvals.sort((a, b) => a.requestedAtMs - b.requestedAtMs);
+      return json(200, { approvals: approvals.slice(0, limit) });
+    },
+  );
+}
+
+function decisionRoute(ctx: ApiContext): void {
+  const { routes, store } = ctx;
+
+  routes.add(
+    {
+      method: 'post',
+      path: '/v1/sessions/:id/approvals/:approvalId',
+      summary: 'Approve or deny a pending approval',
+      description:
+        'Bound to the exact call the approval was requested for. Unknown approval: 404; already decided: 409 INVALID_STATE.',
+      auth: true,
+      params: ApprovalParams,
+      body: DecisionBody,
+      responses: { 200: { description: 'The decision was sent.', schema: DecisionResponse } },
+    },
+    async ({ params, body, caller }) => {
+      const record = await sessionOf(store, caller, params.id);
+      const approvalId = approvalIdOf(params.approvalId, record.id);
+      await decideApproval(store, record.id, {
+        approvalId,
+        decision: body.decision === 'approve' ? 'granted' : 'denied',
+        by: actor(caller),
+        reason: body.reason ?? null,
+      });
+      ctx.onSignalled?.(record.id);
+      return json(200, { approvalId, decision: body.decision });
+    },
+  );
+}

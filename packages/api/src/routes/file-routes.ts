@@ -1,0 +1,184 @@
+import { createHash } from 'node:crypto';
+import { LongrunError, type BlobStore } from '@longrun/core';
+import { blobHashesOf, loadManifest, type FileEntry } from '@longrun/workspace';
+import { json, type ApiContext } from '../api-context.ts';
+import {
+  FileContentQuery,
+  FileList,
+  SessionParams,
+  WorkspaceDiff,
+  WorkspaceDiffQuery,
+} from '../schemas.ts';
+import { sessionWorkspaceDiff } from '@longrun/runtime';
+import { sessionOf } from '../tenant-scope.ts';
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Each blob is checked against its name before it is served: a corrupt store is reported. */
+async function verifiedBlob(blobs: BlobStore, hash: string, what: string): Promise<Uint8Array> {
+  const bytes = await blobs.get(hash);
+  const problem =
+    bytes === null
+      ? 'is missing from the blob store'
+      : sha256(bytes) !== hash
+        ? 'does not match its hash'
+        : null;
+  if (problem !== null || bytes === null) {
+    throw new LongrunError(
+      'WORKSPACE_CORRUPT',
+      `${what} (blob ${hash}) ${problem ?? ''}; restore an earlier snapshot of the session or repair the blob store from a backup`,
+    );
+  }
+  return bytes;
+}
+
+/** The regular files of a snapshot, read (and verified) the way a workspace restore reads them. */
+async function manifestFiles(blobs: BlobStore, manifestHash: string): Promise<FileEntry[]> {
+  const manifest = await loadManifest(blobs, manifestHash);
+  return manifest.entries.filter((e): e is FileEntry => e.type === 'file');
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const binary = 'application/octet-stream';
+
+function isUtf8(bytes: Uint8Array): boolean {
+  try {
+    utf8.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function fileResponse(
+  body: ConstructorParameters<typeof Response>[0],
+  contentType: string,
+  size?: number,
+): Response {
+  return new Response(body, {
+    status: 200,
+    headers: {
+      'content-type': contentType,
+      'x-content-type-options': 'nosniff',
+      'content-disposition': 'inline',
+      ...(size === undefined ? {} : { 'content-length': String(size) }),
+    },
+  });
+}
+
+/** A large file, chunk by chunk, each verified: serving it holds one chunk in memory at most. */
+function chunkedBody(
+  blobs: BlobStore,
+  hashes: readonly string[],
+  what: string,
+): ReadableStream<Uint8Array> {
+  const next = hashes.values();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const hash = next.next();
+        if (hash.done === true) return controller.close();
+        controller.enqueue(await verifiedBlob(blobs, hash.value, what));
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+export function fileRoutes(ctx: ApiContext): void {
+  filesRoute(ctx);
+  fileContentRoute(ctx);
+  diffRoute(ctx);
+}
+
+function diffRoute(ctx: ApiContext): void {
+  const { routes, store } = ctx;
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/sessions/:id/files/diff',
+      summary: "What changed in the session's workspace between two of its snapshots",
+      auth: true,
+      params: SessionParams,
+      query: WorkspaceDiffQuery,
+      responses: { 200: { description: 'Changes by path.', schema: WorkspaceDiff } },
+    },
+    async ({ params, query, caller }) => {
+      const record = await sessionOf(store, caller, params.id);
+      const diff = await sessionWorkspaceDiff(store, record.id, {
+        ...(query.from === undefined ? {} : { fromSeq: query.from }),
+        ...(query.to === undefined ? {} : { toSeq: query.to }),
+        patches: query.patches === 'true',
+      });
+      return json(200, diff);
+    },
+  );
+}
+
+function filesRoute(ctx: ApiContext): void {
+  const { routes, store, views } = ctx;
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/sessions/:id/files',
+      summary: "The files of the session's latest workspace snapshot",
+      auth: true,
+      params: SessionParams,
+      responses: { 200: { description: 'Regular files, by path.', schema: FileList } },
+    },
+    async ({ params, caller }) => {
+      const record = await sessionOf(store, caller, params.id);
+      const snapshot = await views.latestSnapshot(record);
+      if (snapshot === null) return json(200, { manifestHash: null, step: null, files: [] });
+      const files = await manifestFiles(store.blobs, snapshot.manifestHash);
+      return json(200, {
+        manifestHash: snapshot.manifestHash,
+        step: snapshot.step,
+        files: files.map(({ path, size, mode }) => ({ path, size, mode })),
+      });
+    },
+  );
+}
+
+function fileContentRoute(ctx: ApiContext): void {
+  const { routes, store, views } = ctx;
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/sessions/:id/files/content',
+      summary: 'The bytes of one file of the latest workspace snapshot',
+      auth: true,
+      params: SessionParams,
+      query: FileContentQuery,
+      responses: {
+        200: {
+          description: 'text/plain when the file is UTF-8, else application/octet-stream.',
+          contentType: binary,
+        },
+      },
+    },
+    async ({ params, query, caller }) => {
+      const record = await sessionOf(store, caller, params.id);
+      const snapshot = await views.latestSnapshot(record);
+      const files =
+        snapshot === null ? [] : await manifestFiles(store.blobs, snapshot.manifestHash);
+      const file = files.find((f) => f.path === query.path);
+      if (file === undefined) {
+        throw new LongrunError(
+          'NOT_FOUND',
+          `no file ${JSON.stringify(query.path.slice(0, 200))} in the latest workspace snapshot of ${record.id}`,
+        );
+      }
+      const what = `workspace file ${JSON.stringify(file.path)}`;
+      if (file.chunks !== undefined)
+        return fileResponse(chunkedBody(store.blobs, blobHashesOf(file), what), binary, file.size);
+      const bytes = await verifiedBlob(store.blobs, file.sha256, what);
+      return fileResponse(bytes, isUtf8(bytes) ? 'text/plain; charset=utf-8' : binary);
+    },
+  );
+}

@@ -1,0 +1,271 @@
+import { z } from 'zod';
+import { LongrunError, newSessionId, type JsonValue } from '@longrun/core';
+import { json, type ApiContext } from '../api-context.ts';
+import { requestHash } from '../request-hash.ts';
+import { forkSession } from '@longrun/runtime';
+import {
+  CreateSessionBody,
+  ForkBody,
+  EventList,
+  EventsQuery,
+  ListSessionsQuery,
+  SessionList,
+  SessionParams,
+  SessionResponse,
+  StreamQuery,
+} from '../schemas.ts';
+import { SessionStream } from '../sse-stream.ts';
+import { sessionOf } from '../tenant-scope.ts';
+
+const idempotencyKeyPattern = /^[\x21-\x7e][\x20-\x7e]{0,199}$/;
+
+function idempotencyKeyOf(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (!idempotencyKeyPattern.test(header)) {
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      'the Idempotency-Key header must be 1–200 printable ASCII characters (a UUID is a good key)',
+    );
+  }
+  return header;
+}
+
+/** The input an agent session is created with: what `longrun run` gives the harness. */
+function agentInput(body: z.output<typeof CreateSessionBody>): JsonValue {
+  return body.input === undefined
+    ? { task: body.message }
+    : { task: body.message, input: body.input };
+}
+
+function lastEventId(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(header.trim())) {
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      `Last-Event-ID must be the seq of the last event received (got ${JSON.stringify(header.slice(0, 40))})`,
+    );
+  }
+  return Number(header.trim());
+}
+
+export function sessionRoutes(ctx: ApiContext): void {
+  createSessionRoute(ctx);
+  forkRoute(ctx);
+  listSessionsRoute(ctx);
+  getSessionRoute(ctx);
+  eventsRoute(ctx);
+  streamRoute(ctx);
+}
+
+function createSessionRoute(ctx: ApiContext): void {
+  const { routes, store, views } = ctx;
+
+  routes.add(
+    {
+      method: 'post',
+      path: '/v1/sessions',
+      summary: 'Create a session',
+      description:
+        'Starts an agent on a task. With an Idempotency-Key, retrying the same request returns the same session (200, Idempotent-Replayed: true); the same key with another body is 409 IDEMPOTENCY_CONFLICT.',
+      auth: true,
+      body: CreateSessionBody,
+      headers: [
+        {
+          name: 'Idempotency-Key',
+          description: 'Makes the creation safe to retry; 1–200 printable ASCII characters.',
+          schema: z.string().min(1).max(200),
+        },
+      ],
+      responses: {
+        201: { description: 'Created.', schema: SessionResponse },
+        200: {
+          description: 'A replay of an earlier request with the same Idempotency-Key and body.',
+          schema: SessionResponse,
+          headers: { 'Idempotent-Replayed': 'true' },
+        },
+      },
+    },
+    async ({ body, caller, request }) => {
+      const key = idempotencyKeyOf(request.headers.get('idempotency-key') ?? undefined);
+      if (ctx.agents !== null && !ctx.agents.has(body.agent)) {
+        const known = [...ctx.agents].slice(0, 20).join(', ') || 'none';
+        throw new LongrunError(
+          'INVALID_ARGUMENT',
+          `unknown agent ${JSON.stringify(body.agent)}; this server runs: ${known}`,
+        );
+      }
+      const id = newSessionId();
+      const record = await store.createSession({
+        id,
+        tenantId: caller.tenantId,
+        agent: body.agent,
+        input: agentInput(body),
+        ...(key === undefined ? {} : { idempotencyKey: key, requestHash: requestHash(body) }),
+      });
+      const replayed = record.id !== id;
+      if (!replayed) ctx.onSessionCreated?.(record.id);
+      const session = await views.view(record);
+      return replayed
+        ? json(200, { session }, { 'idempotent-replayed': 'true' })
+        : json(201, { session });
+    },
+  );
+}
+
+function forkRoute(ctx: ApiContext): void {
+  const { routes, store, views } = ctx;
+
+  routes.add(
+    {
+      method: 'post',
+      path: '/v1/sessions/:id/fork',
+      summary: 'Fork a session: a new one whose log starts as a copy of this one up to a seq',
+      description:
+        'The fork folds to the same state, transcript and workspace (a manifest, not a copy of the files) at that seq, then goes its own way; the source is only read.',
+      auth: true,
+      params: SessionParams,
+      body: ForkBody,
+      bodyOptional: true,
+      responses: { 201: { description: 'The new session.', schema: SessionResponse } },
+    },
+    async ({ params, body, caller }) => {
+      const source = await sessionOf(store, caller, params.id);
+      const fork = await forkSession(store, source.id, {
+        tenantId: caller.tenantId,
+        ...(body.atSeq === undefined ? {} : { atSeq: body.atSeq }),
+      });
+      if (fork.status === 'queued') ctx.onSessionCreated?.(fork.id);
+      return json(201, { session: await views.view(fork) });
+    },
+  );
+}
+
+function listSessionsRoute(ctx: ApiContext): void {
+  const { routes, store, views } = ctx;
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/sessions',
+      summary: "List the tenant's sessions, newest first",
+      auth: true,
+      query: ListSessionsQuery,
+      responses: {
+        200: {
+          description: 'A page; `next` is the `after` of the next page.',
+          schema: SessionList,
+        },
+      },
+    },
+    async ({ query, caller }) => {
+      const limit = query.limit ?? 50;
+      const after =
+        query.after === undefined ? undefined : await sessionOf(store, caller, query.after);
+      const records = await store.listSessions({
+        tenantId: caller.tenantId,
+        newestFirst: true,
+        limit: limit + 1,
+        ...(query.status === undefined ? {} : { status: query.status }),
+        ...(query.agent === undefined ? {} : { agent: query.agent }),
+        ...(after === undefined ? {} : { afterId: after.id }),
+      });
+      const page = records.slice(0, limit);
+      const sessions = await Promise.all(page.map((r) => views.view(r)));
+      const next = records.length > limit ? (page.at(-1)?.id ?? null) : null;
+      return json(200, { sessions, next });
+    },
+  );
+}
+
+function getSessionRoute(ctx: ApiContext): void {
+  const { routes, store, views } = ctx;
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/sessions/:id',
+      summary: 'One session',
+      auth: true,
+      params: SessionParams,
+      responses: { 200: { description: 'The session.', schema: SessionResponse } },
+    },
+    async ({ params, caller }) => {
+      const record = await sessionOf(store, caller, params.id);
+      return json(200, { session: await views.view(record) });
+    },
+  );
+}
+
+function eventsRoute(ctx: ApiContext): void {
+  const { routes, store } = ctx;
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/sessions/:id/events',
+      summary: "A page of the session's durable events, in seq order",
+      auth: true,
+      params: SessionParams,
+      query: EventsQuery,
+      responses: {
+        200: {
+          description: '`next` is the `after` of the next page; null when this page was not full.',
+          schema: EventList,
+        },
+      },
+    },
+    async ({ params, query, caller }) => {
+      const record = await sessionOf(store, caller, params.id);
+      const limit = query.limit ?? 200;
+      const events = await store.readEvents(record.id, query.after ?? 0, limit);
+      const next = events.length === limit ? (events.at(-1)?.seq ?? null) : null;
+      return json(200, { events, next });
+    },
+  );
+}
+
+function streamRoute(ctx: ApiContext): void {
+  const { routes, store } = ctx;
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/sessions/:id/stream',
+      summary: 'Server-Sent Events: state, every durable event after a seq, live token deltas',
+      description:
+        'Frames: `retry:` first; `session.state` (a SessionView) at connect and on status changes; durable events as `id: <seq>` / `event: <type>` / `data: <StoredEvent>`; live `model.delta` frames (no id); `: keepalive` comments. Resume with Last-Event-ID or ?after=.',
+      auth: true,
+      tokenInQuery: true,
+      params: SessionParams,
+      query: StreamQuery,
+      headers: [
+        {
+          name: 'Last-Event-ID',
+          description: 'Seq of the last event received; the stream resumes right after it.',
+          schema: z.string(),
+        },
+      ],
+      responses: {
+        200: {
+          description: 'An event stream.',
+          schema: z.string(),
+          contentType: 'text/event-stream',
+        },
+      },
+    },
+    async ({ params, query, caller, request }) => {
+      const resumeAt = lastEventId(request.headers.get('last-event-id') ?? undefined);
+      const record = await sessionOf(store, caller, params.id);
+      // HEAD gets the headers only: a stream whose body nobody reads would never be cleaned up.
+      if (request.method === 'HEAD')
+        return new Response(null, { headers: { 'content-type': 'text/event-stream' } });
+      const stream = new SessionStream(
+        ctx.stream,
+        record,
+        resumeAt ?? query.after ?? 0,
+        query.follow !== 'false',
+      );
+      return stream.open();
+    },
+  );
+}

@@ -1,0 +1,102 @@
+import { json, type ApiContext } from '../api-context.ts';
+import { openApiDocument } from '../openapi.ts';
+import { AgentList, Figures, Health, Ready } from '../schemas.ts';
+import { z } from 'zod';
+
+export function systemRoutes(ctx: ApiContext): void {
+  healthRoute(ctx);
+  readyRoute(ctx);
+  agentsRoute(ctx);
+  figuresRoute(ctx);
+  openApiRoute(ctx);
+}
+
+function figuresRoute(ctx: ApiContext): void {
+  ctx.routes.add(
+    {
+      method: 'get',
+      path: '/v1/figures',
+      summary:
+        'Operational figures: stream feeds and readers; with an in-process worker, its sandbox pool (size, ready, in use, queued, provisioning latency)',
+      auth: true,
+      responses: { 200: { description: 'Figures by part.', schema: Figures } },
+    },
+    async () => json(200, ctx.figures()),
+  );
+}
+
+function healthRoute(ctx: ApiContext): void {
+  const { routes } = ctx;
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/health',
+      summary: 'Liveness, and whether the server wants API keys',
+      auth: false,
+      responses: { 200: { description: 'The server answers.', schema: Health } },
+    },
+    async () => json(200, { ok: true, auth: ctx.auth, version: ctx.version }),
+  );
+}
+
+function readyRoute(ctx: ApiContext): void {
+  const { routes, store } = ctx;
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/ready',
+      summary: 'Readiness: the store answers',
+      auth: false,
+      responses: {
+        200: { description: 'Ready.', schema: Ready },
+        503: { description: 'The store does not answer.', schema: Ready },
+      },
+    },
+    async () => {
+      try {
+        await store.nowMs();
+        return json(200, { ready: true, store: store.kind });
+      } catch {
+        return json(503, { ready: false, store: store.kind });
+      }
+    },
+  );
+}
+
+function agentsRoute(ctx: ApiContext): void {
+  const { routes } = ctx;
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/agents',
+      summary: 'The agents this server runs (empty when it does not know them)',
+      auth: true,
+      responses: { 200: { description: 'Agent names.', schema: AgentList } },
+    },
+    async () => json(200, { agents: [...(ctx.agents ?? [])].sort().map((name) => ({ name })) }),
+  );
+}
+
+function openApiRoute(ctx: ApiContext): void {
+  const { routes } = ctx;
+
+  let document: unknown = null;
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/openapi.json',
+      summary: 'This document',
+      auth: false,
+      responses: {
+        200: {
+          description: 'OpenAPI 3.1, generated from the validating schemas.',
+          schema: z.json(),
+        },
+      },
+    },
+    async () => json(200, (document ??= openApiDocument(routes.specs, ctx.version))),
+  );
+}

@@ -1,0 +1,279 @@
+import { z } from 'zod';
+import { eventTypes, sessionStatusNames } from '@longrun/core';
+
+/**
+ * The schemas that validate every request and describe every response. The OpenAPI document at
+ * /v1/openapi.json is generated from these same objects (openapi.ts), so the two cannot drift.
+ * Schemas that the document names as components are registered in `components` with their id.
+ */
+export const components = z.registry<{ id: string; description?: string }>();
+
+function named<T extends z.ZodType>(id: string, schema: T, description?: string): T {
+  components.add(schema, description === undefined ? { id } : { id, description });
+  return schema;
+}
+
+// Strings that end up in text columns and logs: no control characters, no lone surrogates.
+const cleanText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters')
+    .refine((s) => s.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)');
+
+/** A query parameter holding a decimal integer, documented as one. */
+export const intParam = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,15}$/, 'must be a decimal integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .meta({ type: 'integer', minimum: min, maximum: max });
+
+export const JsonValue = named('JsonValue', z.json(), 'Any JSON value.');
+
+export const sessionStatuses = sessionStatusNames;
+
+export const AgentName = cleanText(200).min(1);
+
+// ---- requests ----
+
+export const CreateSessionBody = named(
+  'CreateSessionBody',
+  z.strictObject({
+    agent: AgentName.describe('Name of a registered agent.'),
+    message: z
+      .string()
+      .max(512 * 1024)
+      .describe('The task: the first user message.'),
+    input: JsonValue.optional().describe('Extra input handed to the agent with the task.'),
+  }),
+);
+
+export const MessageBody = named(
+  'MessageBody',
+  z.strictObject({
+    text: z
+      .string()
+      .min(1)
+      .max(512 * 1024),
+  }),
+);
+
+export const CancelBody = named(
+  'CancelBody',
+  z.strictObject({ reason: cleanText(2_000).optional() }),
+);
+
+export const DecisionBody = named(
+  'DecisionBody',
+  z.strictObject({
+    decision: z.enum(['approve', 'deny']),
+    reason: cleanText(2_000).optional(),
+  }),
+);
+
+export const ListSessionsQuery = z.object({
+  status: z.enum(sessionStatuses).optional(),
+  agent: AgentName.optional(),
+  limit: intParam(1, 200).optional(),
+  after: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe('Id of the last session of the previous page.'),
+});
+
+export const EventsQuery = z.object({
+  after: intParam(0, Number.MAX_SAFE_INTEGER).optional(),
+  limit: intParam(1, 1_000).optional(),
+});
+
+export const StreamQuery = z.object({
+  after: intParam(0, Number.MAX_SAFE_INTEGER)
+    .optional()
+    .describe('Seq to resume after; the Last-Event-ID header wins when both are sent.'),
+  follow: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('false: end the stream after a terminal event.'),
+  access_token: z
+    .string()
+    .max(200)
+    .optional()
+    .describe('The API key, for clients that cannot send headers (EventSource).'),
+});
+
+export const ApprovalsQuery = z.object({ limit: intParam(1, 200).optional() });
+
+export const FileContentQuery = z.object({
+  path: cleanText(4_096).min(1).describe('Relative path of a file in the latest snapshot.'),
+});
+
+export const ForkBody = named(
+  'ForkBody',
+  z.strictObject({
+    atSeq: z
+      .number()
+      .int()
+      .min(1)
+      .max(Number.MAX_SAFE_INTEGER)
+      .optional()
+      .describe("Copy the source's log up to this seq (default: all of it)."),
+  }),
+);
+
+export const WorkspaceDiffQuery = z.object({
+  from: intParam(0, Number.MAX_SAFE_INTEGER)
+    .optional()
+    .describe(
+      'The older side: the last snapshot at or before this seq (default: the one before `to`).',
+    ),
+  to: intParam(0, Number.MAX_SAFE_INTEGER)
+    .optional()
+    .describe('The newer side: the last snapshot at or before this seq (default: the latest).'),
+  patches: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('true: unified diffs of small text files.'),
+});
+
+export const SessionParams = z.object({ id: z.string() });
+export const ApprovalParams = z.object({ id: z.string(), approvalId: z.string() });
+
+// ---- responses ----
+
+export const SessionView = named(
+  'SessionView',
+  z.object({
+    id: z.string(),
+    tenantId: z.string(),
+    agent: z.string(),
+    status: z.enum(sessionStatuses),
+    statusReason: z.string().nullable(),
+    headSeq: z.number().int(),
+    createdAtMs: z.number().int(),
+    updatedAtMs: z.number().int(),
+    lastEventAtMs: z.number().int().nullable(),
+    steps: z.number().int(),
+    tokens: z.object({ input: z.number().int(), output: z.number().int() }),
+    costUsd: z.number().nullable(),
+    waitingFor: z.string().nullable(),
+    pendingApprovals: z.number().int(),
+  }),
+);
+
+export const StoredEvent = named(
+  'StoredEvent',
+  z.object({
+    sessionId: z.string(),
+    seq: z.number().int().min(1),
+    type: z.enum(eventTypes),
+    v: z.number().int(),
+    data: JsonValue,
+    atMs: z.number().int(),
+    epoch: z.number().int(),
+  }),
+);
+
+export const Approval = named(
+  'Approval',
+  z.object({
+    approvalId: z.string(),
+    sessionId: z.string(),
+    agent: z.string(),
+    tool: z.string(),
+    args: JsonValue,
+    argsHash: z.string(),
+    step: z.number().int(),
+    callIndex: z.number().int(),
+    requestedAtMs: z.number().int(),
+    expiresAtMs: z.number().int().nullable(),
+  }),
+);
+
+export const ErrorBody = named(
+  'Error',
+  z.object({ error: z.object({ code: z.string(), message: z.string() }) }),
+);
+
+export const SessionResponse = named('SessionResponse', z.object({ session: SessionView }));
+export const SessionList = named(
+  'SessionList',
+  z.object({ sessions: z.array(SessionView), next: z.string().nullable() }),
+);
+export const EventList = named(
+  'EventList',
+  z.object({ events: z.array(StoredEvent), next: z.number().int().nullable() }),
+);
+export const ApprovalList = named('ApprovalList', z.object({ approvals: z.array(Approval) }));
+export const DecisionResponse = named(
+  'DecisionResponse',
+  z.object({ approvalId: z.string(), decision: z.enum(['approve', 'deny']) }),
+);
+export const FileList = named(
+  'FileList',
+  z.object({
+    manifestHash: z.string().nullable(),
+    step: z.number().int().nullable(),
+    files: z.array(z.object({ path: z.string(), size: z.number().int(), mode: z.number().int() })),
+  }),
+);
+const SnapshotRef = z.object({
+  seq: z.number().int(),
+  step: z.number().int(),
+  manifestHash: z.string(),
+});
+export const WorkspaceDiff = named(
+  'WorkspaceDiff',
+  z.object({
+    from: SnapshotRef.nullable().describe('Null: the empty workspace before the first snapshot.'),
+    to: SnapshotRef,
+    changes: z.array(
+      z.object({
+        path: z.string(),
+        change: z.enum(['added', 'removed', 'changed']),
+        sizeBefore: z.number().int(),
+        sizeAfter: z.number().int(),
+        patch: z.string().nullable(),
+        noPatchReason: z.string().nullable(),
+      }),
+    ),
+  }),
+);
+export const Health = named(
+  'Health',
+  z.object({ ok: z.literal(true), auth: z.enum(['none', 'keys']), version: z.string() }),
+);
+export const AgentList = named(
+  'AgentList',
+  z.object({ agents: z.array(z.object({ name: z.string() })) }),
+);
+export const Ready = named('Ready', z.object({ ready: z.boolean(), store: z.string() }));
+export const Figures = named(
+  'Figures',
+  z.object({
+    streams: z.object({
+      feeds: z.number(),
+      subscribers: z.number(),
+      reads: z.number(),
+      cachedSessions: z.number(),
+    }),
+    sandboxPool: z
+      .object({
+        size: z.number(),
+        ready: z.number(),
+        inUse: z.number(),
+        queued: z.number(),
+        provisioning: z.number(),
+        provisioningMsP50: z.number().nullable(),
+        provisioningMsP99: z.number().nullable(),
+      })
+      .nullable()
+      .optional(),
+  }),
+);
+
+export type SessionViewData = z.infer<typeof SessionView>;
+export type ApprovalData = z.infer<typeof Approval>;

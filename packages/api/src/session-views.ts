@@ -1,0 +1,163 @@
+import {
+  applyEvent,
+  initialState,
+  type SessionId,
+  type SessionRecord,
+  type SessionState,
+  type SessionStore,
+  type StoredEvent,
+} from '@longrun/core';
+import { PendingApprovalTracker, type PendingApproval } from '@longrun/runtime';
+import type { SessionViewData } from './schemas.ts';
+
+/** Prices of a model, US dollars per million tokens. */
+export interface ModelPrice {
+  inputUsdPerMTok: number;
+  outputUsdPerMTok: number;
+}
+
+/**
+ * What a view needs that only the log has, folded up to `state.seq`. `state` is core's fold
+ * (steps, token usage), with the parts a view never shows (input, output, last text) dropped so
+ * that a cached entry stays small.
+ */
+interface Summary {
+  state: SessionState;
+  lastEventAtMs: number | null;
+  /** Null when no prices are configured or a model call used an unpriced model. */
+  costUsd: number | null;
+  approvals: PendingApprovalTracker;
+  snapshot: { step: number; manifestHash: string } | null;
+}
+
+const pageSize = 1_000;
+
+/**
+ * Builds SessionViews. Each session's summary is cached by the seq it was folded to, so a list
+ * reads nothing for a session whose head has not moved and only the new tail for one that has.
+ * The cache is a bounded LRU; concurrent requests for one session share one fold.
+ */
+export class SessionViews {
+  readonly #store: SessionStore;
+  readonly #prices: Record<string, ModelPrice> | null;
+  readonly #maxEntries: number;
+  readonly #cache = new Map<string, Summary>();
+  readonly #inflight = new Map<string, Promise<Summary>>();
+
+  constructor(
+    store: SessionStore,
+    options: { prices?: Record<string, ModelPrice>; maxEntries?: number } = {},
+  ) {
+    this.#store = store;
+    this.#prices = options.prices ?? null;
+    this.#maxEntries = options.maxEntries ?? 5_000;
+  }
+
+  async view(record: SessionRecord): Promise<SessionViewData> {
+    const summary = await this.summary(record);
+    return {
+      id: record.id,
+      tenantId: record.tenantId,
+      agent: record.agent,
+      status: record.status,
+      statusReason: record.statusReason,
+      headSeq: record.headSeq,
+      createdAtMs: record.createdAtMs,
+      updatedAtMs: record.updatedAtMs,
+      lastEventAtMs: summary.lastEventAtMs,
+      steps: summary.state.steps,
+      tokens: { input: summary.state.usage.inputTokens, output: summary.state.usage.outputTokens },
+      costUsd: summary.costUsd,
+      waitingFor: record.waitingFor,
+      pendingApprovals: summary.approvals.pending().length,
+    };
+  }
+
+  async pendingApprovals(record: SessionRecord): Promise<PendingApproval[]> {
+    return (await this.summary(record)).approvals.pending();
+  }
+
+  async latestSnapshot(
+    record: SessionRecord,
+  ): Promise<{ step: number; manifestHash: string } | null> {
+    return (await this.summary(record)).snapshot;
+  }
+
+  /**
+   * The summary folded at least to the record's head seq. One fold per session runs at a time
+   * (a second would apply the same events twice); callers wait for it and look again.
+   */
+  async summary(record: SessionRecord): Promise<Summary> {
+    for (let attempt = 0; ; attempt++) {
+      const cached = this.#cache.get(record.id);
+      if (cached !== undefined && (cached.state.seq >= record.headSeq || attempt >= 5)) {
+        this.#touch(record.id, cached);
+        return cached;
+      }
+      const running = this.#inflight.get(record.id);
+      if (running !== undefined) {
+        await running.catch(() => undefined);
+        continue;
+      }
+      const work = this.#advance(record.id, cached).finally(() => this.#inflight.delete(record.id));
+      this.#inflight.set(record.id, work);
+      return work;
+    }
+  }
+
+  /** Folds the log after the cached seq; the summary object is updated in place and re-cached. */
+  async #advance(id: SessionId, from: Summary | undefined): Promise<Summary> {
+    const summary: Summary = from ?? {
+      state: initialState(),
+      lastEventAtMs: null,
+      costUsd: this.#prices === null ? null : 0,
+      approvals: new PendingApprovalTracker(),
+      snapshot: null,
+    };
+    for (;;) {
+      const page = await this.#store.readEvents(id, summary.state.seq, pageSize);
+      for (const e of page) this.#apply(summary, e);
+      if (page.length < pageSize) break;
+    }
+    summary.state = { ...summary.state, input: null, output: null, lastResponse: null };
+    this.#touch(id, summary);
+    return summary;
+  }
+
+  #apply(summary: Summary, e: StoredEvent): void {
+    summary.state = applyEvent(summary.state, e);
+    summary.lastEventAtMs = e.atMs;
+    summary.approvals.apply(e);
+    if (e.type === 'workspace.snapshotted') {
+      summary.snapshot = { step: e.data.step, manifestHash: e.data.manifestHash };
+    }
+    if (e.type === 'model.responded' && summary.costUsd !== null) {
+      const price = e.data.modelId === undefined ? undefined : this.#prices?.[e.data.modelId];
+      summary.costUsd =
+        price === undefined
+          ? null
+          : summary.costUsd +
+            (e.data.usage.inputTokens * price.inputUsdPerMTok +
+              e.data.usage.outputTokens * price.outputUsdPerMTok) /
+              1_000_000;
+    }
+  }
+
+  #touch(id: string, summary: Summary): void {
+    this.#cache.delete(id);
+    this.#cache.set(id, summary);
+    while (this.#cache.size > this.#maxEntries) {
+      const oldest = this.#cache.keys().next().value;
+      if (oldest === undefined) break;
+      this.#cache.delete(oldest);
+    }
+  }
+
+  get cachedSessions(): number {
+    return this.#cache.size;
+  }
+
+  clear(): void {
+    this.#cache.clear();
+  }
+}

@@ -1,0 +1,173 @@
+import {
+  terminalStatuses,
+  type SessionRecord,
+  type SessionStore,
+  type StoredEvent,
+} from '@longrun/core';
+import type { LiveDeltaSource } from './live-deltas.ts';
+import { Mailbox, type FeedItem } from './mailbox.ts';
+import type { SessionViewData } from './schemas.ts';
+import { stateKey, type FeedHub } from './session-feed.ts';
+import { sseFrames } from './sse-frames.ts';
+import type { SessionViews } from './session-views.ts';
+
+export interface StreamDeps {
+  store: SessionStore;
+  hub: FeedHub;
+  views: SessionViews;
+  live: LiveDeltaSource | undefined;
+  heartbeatMs: number;
+  /** The reconnect delay the client is told (`retry:`), milliseconds. */
+  retryMs: number;
+  /** Items a reader may fall behind before it is dropped. */
+  mailboxCapacity: number;
+}
+
+const catchUpPage = 500;
+/** Frames joined into one chunk at most, so one pull does not build an unbounded string. */
+const chunkChars = 64 * 1024;
+const terminalEvents = new Set(['session.completed', 'session.failed', 'session.cancelled']);
+
+const encoder = new TextEncoder();
+
+/**
+ * One reader's stream of a session: `retry`, the session's state, every durable event after
+ * `afterSeq` in seq order (each once: by seq, never by time), then live items as they come —
+ * events from the session's feed, state changes, live token deltas — with a keepalive comment
+ * when nothing was sent for `heartbeatMs`. Pull-based: nothing is read or queued beyond what the
+ * client takes, except the bounded mailbox. A reader going away only unsubscribes: it never
+ * touches the session.
+ */
+export class SessionStream {
+  readonly #d: StreamDeps;
+  readonly #record: SessionRecord;
+  readonly #follow: boolean;
+  readonly #mailbox: Mailbox;
+  #sent: number;
+  #catchingUp = true;
+  #lastState: string | null = null;
+  #pending: string[] = [];
+  #done = false;
+  #cleanup: (() => void)[] = [];
+
+  constructor(deps: StreamDeps, record: SessionRecord, afterSeq: number, follow: boolean) {
+    this.#d = deps;
+    this.#record = record;
+    this.#sent = afterSeq;
+    this.#follow = follow;
+    this.#mailbox = new Mailbox(deps.mailboxCapacity);
+  }
+
+  /** Subscribes, reads the session's state for the first frame, and returns the response. */
+  async open(): Promise<Response> {
+    const { hub, live, store, views } = this.#d;
+    const id = this.#record.id;
+    this.#cleanup.push(hub.subscribe(id, this.#record.headSeq, this.#mailbox));
+    if (live !== undefined) {
+      this.#cleanup.push(
+        live.subscribe(id, (delta) => this.#mailbox.push({ kind: 'delta', delta })),
+      );
+    }
+    let view: SessionViewData;
+    try {
+      view = await views.view(await store.getSession(id));
+    } catch (error) {
+      this.#close();
+      throw error;
+    }
+    this.#lastState = stateKey(view);
+    this.#pending.push(sseFrames.retry(this.#d.retryMs), sseFrames.state(view));
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull: (controller) => this.#pull(controller),
+        cancel: () => this.#close(),
+      },
+      { highWaterMark: 0 },
+    );
+    return new Response(body, {
+      status: 200,
+      headers: {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        'x-accel-buffering': 'no',
+      },
+    });
+  }
+
+  #close(): void {
+    if (this.#done) return;
+    this.#done = true;
+    for (const undo of this.#cleanup) undo();
+    this.#cleanup = [];
+    this.#mailbox.close();
+  }
+
+  async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    try {
+      while (!this.#done && this.#pending.length === 0) await this.#produce();
+    } catch {
+      // A store failure mid-stream ends the stream; the client resumes with Last-Event-ID.
+      this.#close();
+    }
+    if (this.#pending.length > 0) {
+      controller.enqueue(encoder.encode(this.#pending.join('')));
+      this.#pending = [];
+    } else if (this.#done) {
+      controller.close();
+    }
+  }
+
+  /** Adds frames to `pending`, or marks the stream done. */
+  async #produce(): Promise<void> {
+    if (this.#catchingUp) return this.#catchUp();
+    const item = await this.#mailbox.next(this.#d.heartbeatMs);
+    if (item === 'timeout') return void this.#pending.push(sseFrames.keepalive);
+    if (item === 'overflow' || item === 'closed') return this.#close();
+    this.#frame(item);
+    // Join what is already queued into the same chunk.
+    let size = 0;
+    for (let next = this.#mailbox.take(); next !== null; next = this.#mailbox.take()) {
+      this.#frame(next);
+      size += this.#pending.at(-1)?.length ?? 0;
+      if (this.#catchingUp || this.#done || size > chunkChars) break;
+    }
+  }
+
+  async #catchUp(): Promise<void> {
+    const page = await this.#d.store.readEvents(this.#record.id, this.#sent, catchUpPage);
+    for (const e of page) this.#sendEvent(e);
+    if (page.length < catchUpPage) {
+      this.#catchingUp = false;
+      if (!this.#follow && !this.#done) {
+        const now = await this.#d.store.getSession(this.#record.id);
+        if (terminalStatuses.includes(now.status) && now.headSeq <= this.#sent) this.#close();
+      }
+    }
+  }
+
+  #frame(item: FeedItem): void {
+    switch (item.kind) {
+      case 'event':
+        if (item.event.seq <= this.#sent) return;
+        // A gap (the feed started after this reader's position): read it from the log.
+        if (item.event.seq > this.#sent + 1) return void (this.#catchingUp = true);
+        return this.#sendEvent(item.event, item.frame);
+      case 'state': {
+        const key = stateKey(item.view);
+        if (key === this.#lastState) return;
+        this.#lastState = key;
+        return void this.#pending.push(sseFrames.state(item.view));
+      }
+      case 'delta':
+        return void this.#pending.push(sseFrames.delta(item.delta));
+    }
+  }
+
+  /** `frame`: the event's frame when the feed already made it (once for all its readers). */
+  #sendEvent(e: StoredEvent, frame?: string): void {
+    if (this.#done) return;
+    this.#pending.push(frame ?? sseFrames.event(e));
+    this.#sent = e.seq;
+    if (!this.#follow && terminalEvents.has(e.type)) this.#close();
+  }
+}

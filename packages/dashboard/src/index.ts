@@ -1,0 +1,1 @@
+export { serveDashboard, serveDashboardAsset, type AssetRequest } from './serve-dashboard.ts';

@@ -1,0 +1,92 @@
+// The shapes of the HTTP API v1 the dashboard reads (see docs/http-api.md). Event
+// types come from @longrun/core as type-only imports, which are erased when the file is served.
+import type { JsonObject, JsonValue, StoredEvent } from '@longrun/core';
+
+export type { JsonObject, JsonValue, StoredEvent };
+
+export const sessionStatuses = [
+  'queued',
+  'running',
+  'waiting',
+  'paused',
+  'completed',
+  'failed',
+  'cancelled',
+] as const;
+export type SessionStatus = (typeof sessionStatuses)[number];
+
+export interface SessionView {
+  id: string;
+  tenantId: string;
+  agent: string;
+  status: SessionStatus;
+  statusReason: string | null;
+  headSeq: number;
+  createdAtMs: number;
+  updatedAtMs: number;
+  lastEventAtMs: number | null;
+  steps: number;
+  tokens: { input: number; output: number };
+  costUsd: number | null;
+  waitingFor: string | null;
+  pendingApprovals: number;
+}
+
+export interface Approval {
+  approvalId: string;
+  sessionId: string;
+  agent: string;
+  tool: string;
+  args: JsonValue;
+  argsHash: string;
+  step: number;
+  callIndex: number;
+  requestedAtMs: number;
+  expiresAtMs: number | null;
+}
+
+export interface WorkspaceFile {
+  path: string;
+  size: number;
+  mode: number;
+}
+
+export interface WorkspaceChange {
+  path: string;
+  change: 'added' | 'removed' | 'changed';
+  sizeBefore: number;
+  sizeAfter: number;
+  patch: string | null;
+  noPatchReason: string | null;
+}
+
+/** Changes between two snapshots; `from` null is the empty workspace before the first. */
+export interface WorkspaceDiff {
+  from: { seq: number; step: number; manifestHash: string } | null;
+  to: { seq: number; step: number; manifestHash: string };
+  changes: WorkspaceChange[];
+}
+
+export interface WorkspaceListing {
+  manifestHash: string | null;
+  step: number | null;
+  files: WorkspaceFile[];
+}
+
+/** A live token delta of one model attempt: `text` belongs at character `offset` of its text. */
+export interface ModelDelta {
+  step: number;
+  attempt: number;
+  offset: number;
+  text: string;
+}
+
+export interface Health {
+  ok: boolean;
+  auth: 'none' | 'keys';
+  version: string;
+}
+
+export function isTerminal(status: SessionStatus): boolean {
+  return status === 'completed' || status === 'failed' || status === 'cancelled';
+}

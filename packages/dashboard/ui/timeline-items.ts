@@ -1,0 +1,327 @@
+// One renderer per timeline item kind. Each returns a fresh element; timeline-view decides when.
+import type { JsonValue } from './api-types.ts';
+import { h } from './dom.ts';
+import { formatBytes, formatCount, formatTime, jsonPreview, prettyJson } from './format.ts';
+import type {
+  ApprovalItem,
+  EndItem,
+  ModelItem,
+  ResumeItem,
+  SnapshotItem,
+  TimelineItem,
+  ToolItem,
+  UserItem,
+  WaitItem,
+} from './timeline-types.ts';
+
+export interface ItemActions {
+  decide(approvalId: string, decision: 'approve' | 'deny', reason: string | null): Promise<void>;
+  filesHref: string;
+}
+
+export function renderItem(item: TimelineItem, actions: ItemActions): HTMLElement {
+  switch (item.kind) {
+    case 'user':
+      return renderUser(item);
+    case 'model':
+      return renderModel(item);
+    case 'tool':
+      return renderTool(item);
+    case 'approval':
+      return renderApproval(item, actions);
+    case 'wait':
+      return renderWait(item);
+    case 'snapshot':
+      return renderSnapshot(item, actions.filesHref);
+    case 'resume':
+      return renderResume(item);
+    case 'end':
+      return renderEnd(item);
+  }
+}
+
+function meta(...parts: (string | null)[]): HTMLElement {
+  return h('span', { class: 'item-meta' }, parts.filter((p) => p !== null).join(' · '));
+}
+
+function at(item: TimelineItem): string | null {
+  return item.atMs === null ? null : formatTime(item.atMs);
+}
+
+function card(item: TimelineItem, testid: string, ...children: (Node | null)[]): HTMLElement {
+  return h(
+    'li',
+    { class: `item item-${item.kind}`, testid, attrs: { 'data-key': item.key } },
+    ...children,
+  );
+}
+
+function renderUser(item: UserItem): HTMLElement {
+  return card(
+    item,
+    'user-message',
+    h('header', {}, h('strong', {}, item.initial ? 'Task' : 'Message'), meta(at(item))),
+    h('p', { class: 'user-text' }, item.text),
+  );
+}
+
+/** The model item's element; its text is updated in place by `updateModelText`. */
+function renderModel(item: ModelItem): HTMLElement {
+  const el = card(
+    item,
+    'model-turn',
+    h(
+      'header',
+      {},
+      h('strong', {}, 'Model'),
+      h('span', { class: `badge model-${item.state}`, testid: 'model-state' }, item.state),
+      meta(
+        `step ${item.step}`,
+        item.attempt > 1 ? `attempt ${item.attempt}` : null,
+        item.modelId,
+        item.usage === null
+          ? null
+          : `${formatCount(item.usage.inputTokens)} in / ${formatCount(item.usage.outputTokens)} out`,
+        at(item),
+      ),
+    ),
+    h('div', {
+      class: 'model-text',
+      testid: 'model-text',
+      attrs: { 'aria-live': item.state === 'streaming' ? 'polite' : 'off' },
+    }),
+    item.failure === null ? null : renderFailure(item.failure),
+    item.state === 'superseded'
+      ? h('p', { class: 'muted small' }, 'Superseded: this text is not part of the transcript.')
+      : null,
+  );
+  el.dataset.step = String(item.step);
+  el.dataset.attempt = String(item.attempt);
+  el.dataset.state = item.state;
+  updateModelText(el, item);
+  return el;
+}
+
+export function updateModelText(el: HTMLElement, item: ModelItem): void {
+  const text = el.querySelector<HTMLElement>('[data-testid="model-text"]');
+  if (text !== null && text.textContent !== item.text) text.textContent = item.text;
+  text?.classList.toggle('streaming', item.state === 'streaming');
+}
+
+function renderFailure(failure: NonNullable<ModelItem['failure']>): HTMLElement {
+  const retry =
+    failure.retryInMs === null
+      ? 'not retried'
+      : failure.retryInMs === 0
+        ? 'retried at once'
+        : `retry in ${(failure.retryInMs / 1000).toFixed(1)} s`;
+  return h(
+    'p',
+    { class: 'item-error', testid: 'model-failure' },
+    h('code', {}, failure.code),
+    ` ${failure.message} — ${retry}`,
+  );
+}
+
+function renderTool(item: ToolItem): HTMLElement {
+  const stateLabel = item.state === 'completed' ? (item.ok === true ? 'ok' : 'error') : item.state;
+  const el = card(
+    item,
+    'tool-call',
+    h(
+      'header',
+      {},
+      h('strong', {}, '→ ', h('code', {}, item.tool)),
+      h('span', { class: `badge tool-${stateLabel}` }, stateLabel),
+      meta(
+        `step ${item.step}`,
+        `call ${item.callIndex}`,
+        item.attempt > 1 ? `ran ${item.attempt}×` : null,
+        at(item),
+      ),
+    ),
+    jsonBlock('Arguments', item.args, 'args'),
+    item.state === 'completed' ? jsonBlock('Result', item.output, 'output') : null,
+    item.state === 'interrupted'
+      ? h(
+          'p',
+          { class: 'item-error' },
+          'Interrupted: the worker stopped while this call ran; its outcome is unknown.',
+        )
+      : null,
+  );
+  el.dataset.state = item.state;
+  return el;
+}
+
+/** A collapsible JSON value: a one-line preview, the pretty form on demand. */
+export function jsonBlock(label: string, value: JsonValue, part: string): HTMLElement {
+  return h(
+    'details',
+    { class: 'json', attrs: { 'data-part': part } },
+    h(
+      'summary',
+      {},
+      h('span', { class: 'json-label' }, label),
+      ' ',
+      h('code', {}, jsonPreview(value)),
+    ),
+    h('pre', {}, prettyJson(value)),
+  );
+}
+
+function renderApproval(item: ApprovalItem, actions: ItemActions): HTMLElement {
+  const el = card(
+    item,
+    'approval',
+    h(
+      'header',
+      {},
+      h('strong', {}, 'Approval · ', h('code', {}, item.tool)),
+      h('span', { class: `badge approval-${item.state}` }, item.state),
+      meta(
+        `step ${item.step}`,
+        at(item),
+        item.expiresAtMs === null ? null : `expires ${formatTime(item.expiresAtMs)}`,
+      ),
+    ),
+    item.args === null ? null : h('pre', { class: 'approval-args' }, prettyJson(item.args)),
+    item.state === 'requested'
+      ? decisionButtons(item.approvalId, actions)
+      : h(
+          'p',
+          { class: 'muted' },
+          `${item.state === 'granted' ? 'Approved' : 'Denied'} by ${item.by ?? 'unknown'}${item.reason === null ? '' : `: ${item.reason}`}`,
+        ),
+  );
+  el.dataset.approvalId = item.approvalId;
+  el.dataset.state = item.state;
+  return el;
+}
+
+/** Approve / Deny buttons that call the API and show its refusal, if any. */
+export function decisionButtons(
+  approvalId: string,
+  actions: Pick<ItemActions, 'decide'>,
+): HTMLElement {
+  const status = h('span', { class: 'decision-status', attrs: { role: 'status' } });
+  const reasonId = `reason-${approvalId}`;
+  const reason = h('input', { attrs: { id: reasonId, type: 'text', placeholder: 'optional' } });
+  const buttons: HTMLButtonElement[] = [];
+  const decide = (decision: 'approve' | 'deny') => {
+    for (const b of buttons) b.disabled = true;
+    status.textContent = decision === 'approve' ? 'Approving…' : 'Denying…';
+    const why = reason.value.trim();
+    actions.decide(approvalId, decision, why === '' ? null : why).then(
+      () => {
+        status.textContent = decision === 'approve' ? 'Approved; the session resumes.' : 'Denied.';
+      },
+      (error: unknown) => {
+        for (const b of buttons) b.disabled = false;
+        status.textContent = error instanceof Error ? error.message : String(error);
+      },
+    );
+  };
+  buttons.push(
+    h(
+      'button',
+      {
+        class: 'approve',
+        testid: 'approve',
+        attrs: { type: 'button' },
+        on: { click: () => decide('approve') },
+      },
+      'Approve',
+    ),
+    h(
+      'button',
+      {
+        class: 'deny',
+        testid: 'deny',
+        attrs: { type: 'button' },
+        on: { click: () => decide('deny') },
+      },
+      'Deny',
+    ),
+  );
+  return h(
+    'div',
+    { class: 'decision' },
+    ...buttons,
+    h('label', { class: 'small', attrs: { for: reasonId } }, 'Reason'),
+    reason,
+    status,
+  );
+}
+
+function renderWait(item: WaitItem): HTMLElement {
+  const what =
+    item.waitKind === 'timer'
+      ? `until ${item.untilMs === null ? '?' : formatTime(item.untilMs)}`
+      : `for ${item.signal ?? 'a signal'}`;
+  return card(
+    item,
+    'wait',
+    h(
+      'p',
+      { class: 'muted' },
+      h('strong', {}, 'Waiting'),
+      ` ${what}${item.resolved ? ' — resolved' : ''} `,
+      meta(at(item)),
+    ),
+  );
+}
+
+function renderSnapshot(item: SnapshotItem, filesHref: string): HTMLElement {
+  return card(
+    item,
+    'snapshot',
+    h(
+      'p',
+      { class: 'muted' },
+      h('strong', {}, 'Workspace'),
+      ` snapshot after step ${item.step}: ${item.files} files, ${formatBytes(item.bytes)}, ${item.changed} changed · `,
+      h('a', { attrs: { href: filesHref } }, 'view files'),
+      ' ',
+      meta(at(item)),
+    ),
+  );
+}
+
+function renderResume(item: ResumeItem): HTMLElement {
+  return card(
+    item,
+    'resume-marker',
+    h(
+      'p',
+      { class: 'resume' },
+      h('strong', {}, '⟳ Resumed by another worker'),
+      ` — the previous worker stopped mid-step; lease epoch ${item.fromEpoch} → ${item.toEpoch}`,
+      ' ',
+      meta(at(item)),
+    ),
+  );
+}
+
+function renderEnd(item: EndItem): HTMLElement {
+  const title = { completed: '✓ Completed', failed: '✗ Failed', cancelled: '■ Cancelled' }[
+    item.outcome
+  ];
+  const detail =
+    item.outcome === 'completed'
+      ? jsonBlock('Output', item.output, 'end-output')
+      : h(
+          'p',
+          {},
+          item.code === null ? null : h('code', {}, item.code),
+          ` ${item.message ?? ''}${item.by === null ? '' : ` (by ${item.by})`}`,
+        );
+  const el = card(
+    item,
+    'session-end',
+    h('header', {}, h('strong', {}, title), meta(at(item))),
+    detail,
+  );
+  el.classList.add(`end-${item.outcome}`);
+  return el;
+}

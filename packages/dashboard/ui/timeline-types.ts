@@ -1,0 +1,97 @@
+// The items of a session's timeline: what timeline-model builds and timeline-items renders.
+import type { JsonObject, JsonValue } from './api-types.ts';
+
+export interface ItemBase {
+  /** Stable identity of the item, for the view's keyed rendering and for tests. */
+  key: string;
+  /** Bumped on every change, so a view re-renders only what changed. */
+  rev: number;
+  /** Commit time of the event that created the item; null for an item made by a live delta. */
+  atMs: number | null;
+}
+
+export interface UserItem extends ItemBase {
+  kind: 'user';
+  text: string;
+  /** The session's task (from `session.created`) rather than a follow-up message. */
+  initial: boolean;
+}
+
+export type ModelState = 'streaming' | 'responded' | 'superseded';
+
+export interface ModelItem extends ItemBase {
+  kind: 'model';
+  step: number;
+  attempt: number;
+  text: string;
+  state: ModelState;
+  failure: { code: string; message: string; retryable: boolean; retryInMs: number | null } | null;
+  modelId: string | null;
+  usage: { inputTokens: number; outputTokens: number } | null;
+}
+
+export type ToolState = 'proposed' | 'running' | 'completed' | 'interrupted';
+
+export interface ToolItem extends ItemBase {
+  kind: 'tool';
+  step: number;
+  callIndex: number;
+  tool: string;
+  args: JsonObject;
+  state: ToolState;
+  ok: boolean | null;
+  output: JsonValue;
+  /** How many times the tool was started for this call (more than 1 after a resume). */
+  attempt: number;
+}
+
+export interface ApprovalItem extends ItemBase {
+  kind: 'approval';
+  approvalId: string;
+  step: number;
+  callIndex: number;
+  tool: string;
+  args: JsonObject | null;
+  state: 'requested' | 'granted' | 'denied';
+  by: string | null;
+  reason: string | null;
+  expiresAtMs: number | null;
+}
+
+export interface WaitItem extends ItemBase {
+  kind: 'wait';
+  waitId: string;
+  waitKind: 'signal' | 'timer';
+  signal: string | null;
+  untilMs: number | null;
+  resolved: boolean;
+}
+
+export interface SnapshotItem extends ItemBase {
+  kind: 'snapshot';
+  step: number;
+  manifestHash: string;
+  files: number;
+  bytes: number;
+  changed: number;
+}
+
+/** The lease epoch changed where no worker had let the session go: a worker died or stopped. */
+export interface ResumeItem extends ItemBase {
+  kind: 'resume';
+  fromEpoch: number;
+  toEpoch: number;
+}
+
+export interface EndItem extends ItemBase {
+  kind: 'end';
+  outcome: 'completed' | 'failed' | 'cancelled';
+  /** The output (completed), error code and message (failed), or reason (cancelled). */
+  output: JsonValue;
+  code: string | null;
+  message: string | null;
+  by: string | null;
+}
+
+export type TimelineItem =
+  UserItem | ModelItem | ToolItem | ApprovalItem | WaitItem | SnapshotItem | ResumeItem | EndItem;
