@@ -65,6 +65,18 @@ describe('longrun with agents, as a subprocess', () => {
     expect(tail.status).toBe(0);
     expect(tail.stdout).toMatch(/step 6: |session completed: "All tests pass now/);
     expect(tail.stdout.trimEnd().split('\n').at(-1)).toMatch(/session completed/);
+    // The fix, between the workspace as prepared and its last snapshot, as a text diff.
+    const diff = longrun(['sessions', 'diff', id, '--text'], cwd);
+    expect(diff.stderr).toBe('');
+    expect(diff.stdout).toMatch(
+      /^workspace of ses_\w+: seq \d+ \(step 0, \w+\) → seq \d+ \(step \d+/,
+    );
+    expect(diff.stdout).toMatch(/^~ src\/slugify\.js {2}\d+ → \d+ bytes$/m);
+    expect(diff.stdout).toMatch(/^--- a\/src\/slugify\.js$/m);
+    expect(diff.stdout).toMatch(/^\+.*$/m);
+    const whole = longrun(['sessions', 'diff', id, '--from', '0'], cwd);
+    expect(whole.stdout).toMatch(/: empty → seq/);
+    expect(whole.stdout).toMatch(/^\+ src\/words\.js/m);
   });
 
   it('waits for an approval given from another process, then runs the call once', async () => {

@@ -41,6 +41,26 @@ describe('the longrun command', () => {
     expect(JSON.parse(list.stdout)).toMatchObject([{ agent: 'ledger-demo', status: 'completed' }]);
   });
 
+  it('forks the demo session at a seq into a new session that folds to the same state there', () => {
+    const [source] = JSON.parse(longrun(['sessions', 'list', '--json'], cwd).stdout) as {
+      id: string;
+    }[];
+    const r = longrun(['sessions', 'fork', source!.id, '--at', '5', '--json'], cwd);
+    expect(r.stderr).toBe('');
+    const fork = JSON.parse(r.stdout) as { id: string; headSeq: number; status: string };
+    expect(fork).toMatchObject({ headSeq: 5, status: 'queued' });
+    const events = (id: string) =>
+      (
+        JSON.parse(longrun(['sessions', 'show', id, '--json'], cwd).stdout) as {
+          events: { type: string; data: unknown }[];
+        }
+      ).events.map(({ type, data }) => ({ type, data }));
+    expect(events(fork.id)).toEqual(events(source!.id).slice(0, 5));
+    const beyond = longrun(['sessions', 'fork', source!.id, '--at', '100000'], cwd);
+    expect(beyond.code).toBe(2);
+    expect(beyond.stderr).toMatch(/fork point 100000 is outside/);
+  });
+
   it('reports the durability of the store', () => {
     const r = longrun(['doctor', '--json'], cwd);
     expect(r.code).toBe(0);

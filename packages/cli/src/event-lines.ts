@@ -17,7 +17,9 @@ export function describeEvent(e: StoredEvent, totalSteps?: number): string | nul
     case 'model.failed':
       return `${seq}  step ${e.data.step}: model attempt ${e.data.attempt} failed (${e.data.code}: ${e.data.message})${e.data.retryInMs === null ? '' : `; retrying in ${e.data.retryInMs} ms`}`;
     case 'approval.requested':
-      return `${seq}  ⏸ approval ${e.data.approvalId} needed for ${e.data.tool} (step ${e.data.step}) — longrun sessions approve <session> ${e.data.approvalId}`;
+      return e.data.purpose === 'rerun'
+        ? `${seq}  ⏸ ${e.data.tool} (step ${e.data.step}) was interrupted and its outcome is unknown: run it again? — longrun sessions approve|deny <session> ${e.data.approvalId}`
+        : `${seq}  ⏸ approval ${e.data.approvalId} needed for ${e.data.tool} (step ${e.data.step}) — longrun sessions approve <session> ${e.data.approvalId}`;
     case 'approval.granted':
       return `${seq}  ✓ approval ${e.data.approvalId} granted by ${e.data.by}`;
     case 'approval.denied':
@@ -45,6 +47,8 @@ export function describeEvent(e: StoredEvent, totalSteps?: number): string | nul
         : `${seq}  ⏸ waiting for signal ${e.data.signal} — holding no worker`;
     case 'wait.resolved':
       return `${seq}  ▶ wait over`;
+    case 'workspace.snapshotted':
+      return `${seq}  workspace snapshot ${e.data.manifestHash.slice(0, 12)}: ${e.data.files} files, ${e.data.changed} changed`;
     case 'session.completed':
       return `${seq}  session completed: ${JSON.stringify(e.data.output)}`;
     case 'session.failed':

@@ -11,6 +11,8 @@ const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   worker: () => import('./commands/worker.ts'),
   sessions: () => import('./commands/sessions.ts'),
   doctor: () => import('./commands/doctor.ts'),
+  serve: () => import('./commands/serve.ts'),
+  keys: () => import('./commands/keys.ts'),
 };
 
 async function main(argv: string[]): Promise<number> {

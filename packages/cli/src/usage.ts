@@ -5,7 +5,11 @@ Usage: longrun <command> [options]
 
 Commands:
   dev                  everything in one process on SQLite in ./.longrun/: a worker for the agents of
-                       --agents (default: examples/fix-failing-test when run from the repository)
+                       --agents (default: examples/fix-failing-test when run from the repository),
+                       and the HTTP API with the dashboard at http://127.0.0.1:7070
+  serve                the HTTP API and the dashboard over a store (no worker), with API keys
+  keys create|list|revoke
+                       API keys per tenant (create prints the key once)
   demo                 run the sample durable session on the embedded SQLite store, with live progress;
                        interrupt it at any time (Ctrl-C, kill -9) and run it again: it resumes
   run <agent> "<task>" run an agent on a task with live progress (agent: a module or package directory,
@@ -21,6 +25,11 @@ Commands:
                        add a follow-up message (a new turn, also for a finished session)
   sessions signal <id> <name> [json]
                        deliver a signal to a session (wakes a session waiting for it)
+  sessions diff <id> [--from SEQ] [--to SEQ] [--text]
+                       what changed in the session's workspace between two snapshots
+  sessions fork <id> [--at SEQ]
+                       a new session from the first SEQ events of another (default: all of
+                       them); its workspace is the same snapshot, by manifest, not a copy
   doctor               open the store and report its durability settings
 
 Global options:
@@ -43,9 +52,15 @@ Creates a session for the agent exported (default export) by the module or packa
 runs it here with live progress. --json prints every event as a JSON line. Exit code: 0 completed,
 1 failed, 5 cancelled, 130 interrupted (the session is durable; a worker carries it on).`,
   worker: `longrun worker [--store <url>] [--agents <module>]... [--worker-id ID] [--concurrency N] [--lease-ms N] [--dir DIR]
+               [--sandbox process|bwrap] [--sandbox-pool N] [--sandbox-strict]
 
 Claims runnable sessions and runs them until SIGINT/SIGTERM: the agents of the given modules, and the
-sample ledger programs.`,
+sample ledger programs.
+
+Sandbox: --sandbox process|bwrap runs the commands of agents that declare no sandbox of their own
+in that driver (bwrap: namespaces, seccomp, cgroup limits, a capped workspace; \`longrun doctor\`
+lists what this machine enforces); --sandbox-pool N keeps N sandboxes warm and queues work at that
+ceiling; --sandbox-strict refuses to run a command unless every protection is enforced.`,
   sessions: `longrun sessions list [--status S] [--limit N] [--json]
 longrun sessions show <id> [--json]
 longrun sessions tail <id> [--json]
@@ -53,10 +68,35 @@ longrun sessions approve <id> [approval-id] [--reason TEXT]
 longrun sessions deny <id> [approval-id] [--reason TEXT]
 longrun sessions cancel <id> [--reason TEXT]
 longrun sessions message <id> "<text>"
-longrun sessions signal <id> <name> [json-payload]`,
+longrun sessions signal <id> <name> [json-payload]
+longrun sessions fork <id> [--at SEQ] [--json]
+longrun sessions diff <id> [--from SEQ] [--to SEQ] [--text]`,
   doctor: `longrun doctor [--store <url>] [--json]`,
-  dev: `longrun dev [--agents <module>]...
+  serve: `longrun serve [--store <url>] [--port N] [--host 127.0.0.1] [--no-auth] [--agents <module>]...
 
-Runs a worker on the embedded store (./.longrun/longrun.db) for the given agent modules (default:
-examples/fix-failing-test when run from the repository) and the sample programs, until Ctrl-C.`,
+Serves the HTTP API (/v1, OpenAPI at /v1/openapi.json) and the dashboard (/) over a store, until
+SIGINT/SIGTERM; workers run apart (longrun worker). Requests need an API key (longrun keys create)
+unless --no-auth, which is allowed on a loopback host only. --agents: the agents sessions may be
+created for (default: any name). Default port 7070 (a free one if it is taken and --port is not
+given); prints the URL on stdout. Streams: on PostgreSQL, workers publish token deltas and commits
+with NOTIFY and this server LISTENs, so readers get them at once; on SQLite the server polls the
+log, and token deltas arrive as the durable, coalesced model.streamed events.`,
+  keys: `longrun keys create --tenant <tenant> [--name NAME] [--store <url>] [--json]
+longrun keys list [--tenant <tenant>] [--json]
+longrun keys revoke <key-id>
+
+An API key is lr_<key-id>_<secret>, sent as Authorization: Bearer <key>. create prints it once;
+the store keeps only a hash of the secret. A revoked key is refused (401) at once.`,
+  dev: `longrun dev [--agents <module>]... [--port N] [--keys] [--sandbox process|bwrap] [--sandbox-pool N] [--sandbox-strict]
+
+Runs, in one process on the embedded store (./.longrun/longrun.db), a worker for the given agent
+modules (default: examples/fix-failing-test when run from the repository) and the sample programs,
+and the HTTP API with the dashboard on http://127.0.0.1:7070 (a free port if it is taken and --port
+is not given), until Ctrl-C. Without --keys the API needs no key and answers on 127.0.0.1 only.
+GET /v1/figures reports the sandbox pool's size, use, queue and provisioning latency.
+
+Sandbox: --sandbox process|bwrap runs the commands of agents that declare no sandbox of their own
+in that driver (bwrap: namespaces, seccomp, cgroup limits, a capped workspace; \`longrun doctor\`
+lists what this machine enforces); --sandbox-pool N keeps N sandboxes warm and queues work at that
+ceiling; --sandbox-strict refuses to run a command unless every protection is enforced.`,
 } as const;

@@ -1,25 +1,95 @@
 import { existsSync } from 'node:fs';
-import { defaultStore, parseFlags } from '../args.ts';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { createApi, InProcessLiveDeltas } from '@longrun/api';
+import { serveDashboard } from '@longrun/dashboard';
+import { workerId } from '@longrun/core';
+import { Worker, ledgerProgram } from '@longrun/runtime';
+import { defaultStore, intFlag, parseFlags } from '../args.ts';
 import { exitCodes } from '../exit-codes.ts';
+import { loadAgents } from '../load-agents.ts';
+import { openStore } from '../store-url.ts';
 import { usage } from '../usage.ts';
-import { run as runWorker } from './worker.ts';
+import { sandboxFlags, sandboxFromFlags } from '../sandbox-flags.ts';
+import { defaultPort, jsonLog, listen, stopSignal } from './serve.ts';
 
 const bundledExample = 'examples/fix-failing-test';
 
 /**
- * `longrun dev`: everything in one process on the embedded store (SQLite in ./.longrun/): the
- * worker, with the agents of `--agents` (default: the bundled example when run from the
- * repository) and the sample programs. Sessions are started with `longrun run` or the
- * `sessions` commands from another terminal, against the same store.
+ * `longrun dev`: everything in one process on the embedded store (SQLite in ./.longrun/): a
+ * worker for the agents of `--agents` (default: the bundled example when run from the
+ * repository) and the sample programs, and the HTTP API with the dashboard on 127.0.0.1. The
+ * worker feeds the API's streams directly: token deltas reach readers as they arrive, and new
+ * events without waiting for the next poll.
  */
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { agents: { type: 'string', multiple: true } }, usage.dev);
-  if (values.help) return (process.stdout.write(`${usage.dev}\n`), exitCodes.ok);
-  const agents = values.agents ?? (existsSync(bundledExample) ? [bundledExample] : []);
-  process.stderr.write(
-    `longrun dev: SQLite store ${defaultStore}, one worker, agents: ${agents.join(', ') || 'none (give --agents)'}\n` +
-      `  start a session from another terminal:  longrun sessions list · longrun run <agent> "<task>"\n` +
-      `  stop with Ctrl-C; sessions are durable and resume on the next start\n`,
+  const { values } = parseFlags(
+    argv,
+    {
+      agents: { type: 'string', multiple: true },
+      port: { type: 'string' },
+      keys: { type: 'boolean' },
+      ...sandboxFlags,
+    },
+    usage.dev,
   );
-  return runWorker(['--store', defaultStore, ...agents.flatMap((a) => ['--agents', a])]);
+  if (values.help) return (process.stdout.write(`${usage.dev}\n`), exitCodes.ok);
+  const paths = values.agents ?? (existsSync(bundledExample) ? [bundledExample] : []);
+  const sandbox = await sandboxFromFlags(values);
+  const agents = sandbox.apply(await loadAgents(paths));
+  const port = intFlag(values.port, 'port', defaultPort);
+  const store = await openStore(defaultStore, { applicationName: 'longrun-dev' });
+  const live = new InProcessLiveDeltas();
+  let worker: Worker | null = null;
+  const api = createApi({
+    store,
+    auth: values.keys ? 'keys' : 'none',
+    agents: [...agents.map((a) => a.name), 'ledger', 'ledger-demo'],
+    live,
+    dashboard: serveDashboard,
+    log: jsonLog,
+    figures: () => ({ sandboxPool: sandbox.poolStats() }),
+    onSessionCreated: () => worker?.wake(),
+    onSignalled: () => worker?.wake(),
+  });
+  worker = new Worker({
+    store,
+    agents,
+    // A stable id: a restarted `longrun dev` reclaims its sessions at once.
+    workerId: workerId(`${hostname()}-dev`),
+    programs: [
+      ledgerProgram({ dir: resolve('.longrun/work') }),
+      ledgerProgram({ dir: resolve('.longrun/demo'), name: 'ledger-demo' }),
+    ],
+    log: jsonLog,
+    hooks: {
+      onTextDelta: (id, step, attempt, text) => live.textDelta(id, step, attempt, text),
+      onAppended: (events) => {
+        live.appended(events);
+        const first = events[0];
+        if (first !== undefined) api.appended(first.sessionId);
+      },
+      onSessionEnded: (id, outcome) => {
+        live.ended(id);
+        jsonLog({ msg: 'session ended', sessionId: id, outcome });
+      },
+    },
+  });
+  await worker.start();
+  const served = await listen(api, '127.0.0.1', port, values.port !== undefined);
+  jsonLog({ msg: 'worker started', workerId: worker.id, store: store.kind });
+  process.stdout.write(
+    `longrun dev: ${served.url}  (dashboard and API; SQLite store ${defaultStore}; agents: ${agents.map((a) => a.name).join(', ') || 'none (give --agents)'})\n` +
+      (api.auth === 'none'
+        ? '  no API keys: the API answers only on 127.0.0.1, every request as tenant "default" (--keys to require them)\n'
+        : '  API keys required: create one with `longrun keys create --tenant <tenant>`\n') +
+      `  start a session: the dashboard, POST ${served.url}/v1/sessions, or \`longrun run <agent> "<task>"\`\n` +
+      '  stop with Ctrl-C; sessions are durable and resume on the next start\n',
+  );
+  await stopSignal();
+  await served.close();
+  await worker.stop();
+  await sandbox.close();
+  await store.close();
+  return exitCodes.ok;
 }

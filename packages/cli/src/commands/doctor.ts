@@ -1,3 +1,4 @@
+import { protectionsReport } from '@longrun/sandbox';
 import { parseFlags, defaultStore } from '../args.ts';
 import { openStore } from '../store-url.ts';
 import { usage } from '../usage.ts';
@@ -15,6 +16,7 @@ export async function run(argv: string[]): Promise<number> {
       store: store.kind,
       capabilities: store.capabilities,
       durability: store.durability(),
+      sandbox: await protectionsReport(),
     };
     if (values.json) process.stdout.write(`${JSON.stringify(report)}\n`);
     else {
@@ -29,6 +31,14 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(
         `dead-worker detection: ${store.capabilities.connectionScopedLiveness ? 'by connection (no TTL wait)' : 'at process restart, or when the lease expires'}\n`,
       );
+      for (const { driver, protections } of report.sandbox) {
+        process.stdout.write(`sandbox driver ${driver}:\n`);
+        for (const p of protections) {
+          process.stdout.write(
+            `  ${p.enforced ? 'enforced' : 'MISSING '} ${p.name}: ${p.reason}\n`,
+          );
+        }
+      }
     }
     return report.durability.safe ? 0 : 1;
   } finally {

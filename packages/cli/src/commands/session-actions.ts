@@ -1,6 +1,6 @@
 import { hostname, userInfo } from 'node:os';
-import { LongrunError, type SessionId, type SessionStore, type StoredEvent } from '@longrun/core';
-import { approvalSignal, cancelSignal, userMessageSignal } from '@longrun/runtime';
+import type { SessionId, SessionStore } from '@longrun/core';
+import { cancelSession, decideApproval, sendMessage } from '@longrun/runtime';
 import { describeEvent } from '../event-lines.ts';
 
 export function whoAmI(): string {
@@ -11,54 +11,29 @@ export function whoAmI(): string {
   }
 }
 
-/** Approvals requested and not yet decided, from the log. */
-export function pendingApprovals(events: readonly StoredEvent[]) {
-  const decided = new Set(
-    events
-      .filter((e) => e.type === 'approval.granted' || e.type === 'approval.denied')
-      .map((e) => (e.data as { approvalId: string }).approvalId),
-  );
-  return events.flatMap((e) =>
-    e.type === 'approval.requested' && !decided.has(e.data.approvalId) ? [e.data] : [],
-  );
-}
-
-/** Sends a person's decision on an approval, bound to the arguments hash the request named. */
-export async function decideApproval(
+/** Sends a person's decision on an approval (the shared session command), and says what it did. */
+export async function decide(
   store: SessionStore,
   id: SessionId,
   approvalId: string | undefined,
   decision: 'granted' | 'denied',
   reason: string | null,
 ): Promise<string> {
-  const pending = pendingApprovals(await store.readEvents(id, 0, 1_000_000));
-  const target =
-    approvalId === undefined && pending.length === 1
-      ? pending[0]
-      : pending.find((p) => p.approvalId === approvalId);
-  if (target === undefined) {
-    const list = pending.map((p) => `${p.approvalId} (${p.tool})`).join(', ') || 'none';
-    throw new LongrunError(
-      'NOT_FOUND',
-      `no pending approval ${approvalId ?? '(give its id)'} in session ${id}; pending: ${list}`,
-    );
-  }
-  await store.sendSignal(id, approvalSignal(target.approvalId), {
+  const target = await decideApproval(store, id, {
+    ...(approvalId === undefined ? {} : { approvalId }),
     decision,
     by: whoAmI(),
     reason,
-    argsHash: target.argsHash,
   });
   return `${decision} ${target.approvalId} (${target.tool}); the session resumes when a worker picks it up`;
 }
 
-export async function cancelSession(
+export async function cancel(
   store: SessionStore,
   id: SessionId,
   reason: string | null,
 ): Promise<string> {
-  await store.getSession(id);
-  await store.sendSignal(id, cancelSignal, { by: whoAmI(), reason }, { wake: 'interrupt' });
+  await cancelSession(store, id, { by: whoAmI(), reason });
   return `cancel requested for ${id}; a worker records it at the next step boundary`;
 }
 
@@ -67,7 +42,7 @@ export async function addMessage(
   id: SessionId,
   text: string,
 ): Promise<string> {
-  await store.sendSignal(id, userMessageSignal, { text }, { wake: 'reopen' });
+  await sendMessage(store, id, text);
   return `message added to ${id}`;
 }
 

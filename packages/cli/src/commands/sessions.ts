@@ -4,7 +4,9 @@ import { describeEvent } from '../event-lines.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { openStore } from '../store-url.ts';
 import { usage } from '../usage.ts';
-import { addMessage, cancelSession, decideApproval, tail } from './session-actions.ts';
+import { forkSession } from '@longrun/runtime';
+import { addMessage, cancel, decide, tail } from './session-actions.ts';
+import { workspaceDiffLines } from './workspace-diff.ts';
 
 const statuses = ['queued', 'running', 'waiting', 'paused', 'completed', 'failed', 'cancelled'];
 
@@ -17,6 +19,10 @@ export async function run(argv: string[]): Promise<number> {
       status: { type: 'string' },
       limit: { type: 'string' },
       reason: { type: 'string' },
+      at: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      text: { type: 'boolean' },
     },
     usage.sessions,
   );
@@ -81,17 +87,11 @@ export async function run(argv: string[]): Promise<number> {
       case 'deny': {
         const decision = sub === 'approve' ? 'granted' : 'denied';
         const id = sessionId(required(args[0], 'session id'));
-        out(await decideApproval(store, id, args[1], decision, values.reason ?? null));
+        out(await decide(store, id, args[1], decision, values.reason ?? null));
         return exitCodes.ok;
       }
       case 'cancel':
-        out(
-          await cancelSession(
-            store,
-            sessionId(required(args[0], 'session id')),
-            values.reason ?? null,
-          ),
-        );
+        out(await cancel(store, sessionId(required(args[0], 'session id')), values.reason ?? null));
         return exitCodes.ok;
       case 'message':
         out(
@@ -102,6 +102,29 @@ export async function run(argv: string[]): Promise<number> {
           ),
         );
         return exitCodes.ok;
+      case 'fork': {
+        const source = sessionId(required(args[0], 'session id'));
+        const atSeq = values.at === undefined ? undefined : intFlag(values.at, 'at', 0);
+        const fork = await forkSession(store, source, atSeq === undefined ? {} : { atSeq });
+        out(
+          values.json
+            ? JSON.stringify(fork)
+            : `forked ${source} at seq ${fork.headSeq} into ${fork.id} (${fork.status})`,
+        );
+        return exitCodes.ok;
+      }
+      case 'diff': {
+        const id = sessionId(required(args[0], 'session id'));
+        const seq = (flag: 'from' | 'to') =>
+          values[flag] === undefined ? {} : { [`${flag}Seq`]: intFlag(values[flag], flag, 0) };
+        const lines = await workspaceDiffLines(store, id, {
+          ...seq('from'),
+          ...seq('to'),
+          text: values.text === true,
+        });
+        for (const line of lines) out(line);
+        return exitCodes.ok;
+      }
       default:
         throw new UsageError(
           `unknown sessions subcommand ${JSON.stringify(sub)}\n\n${usage.sessions}`,

@@ -1,12 +1,14 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { newWorkerId, workerId } from '@longrun/core';
+import { PostgresLivePublisher } from '@longrun/api';
 import { Worker, ledgerProgram } from '@longrun/runtime';
 import { defaultStore, intFlag, parseFlags } from '../args.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { openStore } from '../store-url.ts';
 import { usage } from '../usage.ts';
 import { loadAgents } from '../load-agents.ts';
+import { sandboxFlags, sandboxFromFlags } from '../sandbox-flags.ts';
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(
@@ -18,6 +20,7 @@ export async function run(argv: string[]): Promise<number> {
       'lease-ms': { type: 'string' },
       dir: { type: 'string' },
       agents: { type: 'string', multiple: true },
+      ...sandboxFlags,
     },
     usage.worker,
   );
@@ -30,7 +33,14 @@ export async function run(argv: string[]): Promise<number> {
   const id =
     values['worker-id'] ??
     (store.capabilities.connectionScopedLiveness ? newWorkerId() : `${hostname()}-worker`);
-  const agents = await loadAgents(values.agents ?? []);
+  const sandbox = await sandboxFromFlags(values);
+  const agents = sandbox.apply(await loadAgents(values.agents ?? []));
+  // On Postgres, API nodes elsewhere get this worker's token deltas and commits at once.
+  const live =
+    store.kind === 'postgres'
+      ? new PostgresLivePublisher({ storeUrl: values.store ?? defaultStore })
+      : null;
+  const liveHooks = live?.hooks();
   const worker = new Worker({
     store,
     agents,
@@ -44,10 +54,13 @@ export async function run(argv: string[]): Promise<number> {
     log: (entry) =>
       process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`),
     hooks: {
-      onSessionEnded: (sessionId, outcome) =>
+      ...liveHooks,
+      onSessionEnded: (sessionId, outcome) => {
+        liveHooks?.onSessionEnded(sessionId);
         process.stdout.write(
           `${JSON.stringify({ time: new Date().toISOString(), msg: 'session ended', sessionId, outcome })}\n`,
-        ),
+        );
+      },
     },
   });
   await worker.start();
@@ -59,6 +72,8 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGTERM', resolveStop);
   });
   await worker.stop();
+  await sandbox.close();
+  await live?.close();
   await store.close();
   return exitCodes.ok;
 }

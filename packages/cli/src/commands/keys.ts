@@ -1,0 +1,63 @@
+import { generateApiKey } from '@longrun/api';
+import { tenantId } from '@longrun/core';
+import { defaultStore, parseFlags, UsageError } from '../args.ts';
+import { exitCodes } from '../exit-codes.ts';
+import { openStore } from '../store-url.ts';
+import { usage } from '../usage.ts';
+
+/**
+ * `longrun keys create|list|revoke`: API keys per tenant. `create` prints the key once (only its
+ * hash is stored); `list` and `revoke` name keys by their public id.
+ */
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(
+    argv,
+    {
+      store: { type: 'string' },
+      tenant: { type: 'string' },
+      name: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    usage.keys,
+  );
+  const [sub, ...args] = positionals;
+  if (values.help || sub === undefined) {
+    process.stdout.write(`${usage.keys}\n`);
+    return values.help ? exitCodes.ok : exitCodes.usage;
+  }
+  if (!['create', 'list', 'revoke'].includes(sub))
+    throw new UsageError(`unknown keys subcommand ${JSON.stringify(sub)}\n\n${usage.keys}`);
+  if (sub === 'create' && values.tenant === undefined)
+    throw new UsageError(`keys create needs --tenant <tenant>\n\n${usage.keys}`);
+  if (sub === 'revoke' && args[0] === undefined)
+    throw new UsageError(`keys revoke needs the key id (see keys list)\n\n${usage.keys}`);
+  const tenant = values.tenant === undefined ? undefined : tenantId(values.tenant);
+  const store = await openStore(values.store ?? defaultStore);
+  const out = (line: string): boolean => process.stdout.write(`${line}\n`);
+  try {
+    if (sub === 'create') {
+      const made = await generateApiKey(store.apiKeys, tenant as string, values.name ?? 'default');
+      if (values.json) out(JSON.stringify({ key: made.key, ...made.record }));
+      else {
+        out(made.key);
+        process.stderr.write(
+          `key ${made.record.id} for tenant ${made.record.tenantId}: shown once, only its hash is stored; send it as Authorization: Bearer <key>\n`,
+        );
+      }
+    } else if (sub === 'list') {
+      const keys = await store.apiKeys.list(tenant);
+      if (values.json) out(JSON.stringify(keys));
+      else
+        for (const k of keys)
+          out(
+            `${k.id}  tenant ${k.tenantId.padEnd(12)} ${k.name.padEnd(16)} created ${new Date(k.createdAtMs).toISOString()}${k.revokedAtMs === null ? '' : `  revoked ${new Date(k.revokedAtMs).toISOString()}`}`,
+          );
+    } else {
+      await store.apiKeys.revoke(args[0] as string);
+      out(`revoked ${args[0]}; requests with it now get 401`);
+    }
+    return exitCodes.ok;
+  } finally {
+    await store.close();
+  }
+}
