@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: measures the durable core and prints one JSON document (also written to
  * bench-results/latest.json). Figures are medians and tail percentiles; machines are noisy.
- * LONGRUN_BENCH_QUICK=1 runs a shorter version; LONGRUN_BENCH_ONLY=sqlite|postgres picks a store.
+ * LONGRUN_BENCH_QUICK=1 runs a shorter version; LONGRUN_BENCH_ONLY=sqlite|postgres|workspace|api|sandbox picks one part.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -12,6 +12,9 @@ import { measureTakeover } from './takeover.ts';
 import { measureSqliteCommit } from './commit-baseline.ts';
 import { measureHarnessOverhead } from './harness-overhead.ts';
 import { measureTokenDelivery } from './token-delivery.ts';
+import { measureApi } from './api-bench.ts';
+import { measureWorkspaceSnapshots } from './workspace-bench.ts';
+import { measureSandbox } from './sandbox-bench.ts';
 
 const quick = process.env.LONGRUN_BENCH_QUICK === '1';
 const only = process.env.LONGRUN_BENCH_ONLY;
@@ -55,9 +58,33 @@ for (const store of stores) {
   out.harnessOverhead = await measureHarnessOverhead(store.make, quick ? 100 : 400);
   log('token delivery to a live reader');
   out.tokenDelivery = await measureTokenDelivery(store.make, quick ? 1_000 : 3_000, 1_000);
+  log('HTTP API: creations, live delivery to 100 SSE readers, 1,000 idle readers');
+  out.api = await measureApi(store.make, { quick, memory: store.name === 'sqlite' });
   log('takeover after kill -9');
   out.takeover = await measureTakeover(store.make, quick ? 5 : 15);
   results[store.name] = out;
+}
+
+if (only === undefined || only === 'workspace') {
+  process.stderr.write('[bench] workspace snapshots: 1,000 files, ~100 MB\n');
+  results.workspace = await measureWorkspaceSnapshots({ quick });
+}
+
+if (only === undefined || only === 'sandbox') {
+  process.stderr.write(
+    '[bench] sandbox start and exec, process and bwrap drivers, with and without the pool\n',
+  );
+  results.sandbox = await measureSandbox({ quick });
+}
+
+if (only === 'api') {
+  // The HTTP API bench alone, on both stores (it is also part of each store's full run).
+  for (const store of stores.filter((s) => s.name === 'sqlite' || postgresStatus.ok)) {
+    process.stderr.write(`[bench] ${store.name}: HTTP API\n`);
+    results[store.name] = {
+      api: await measureApi(store.make, { quick, memory: store.name === 'sqlite' }),
+    };
+  }
 }
 
 const text = JSON.stringify(results, null, 2);

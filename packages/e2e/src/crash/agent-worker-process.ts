@@ -204,6 +204,9 @@ const agent = defineAgent({
   instructions: 'You are the crash-test agent. Follow the script.',
   tools,
   workspaceRoot: join(dir, 'workspaces'),
+  // These suites check that an interrupted unsafe call fails closed; asking a person first is
+  // tested in packages/runtime (unknown-outcome.test.ts).
+  unknownOutcome: 'fail',
 });
 
 function detail(e: StoredEvent): string {
