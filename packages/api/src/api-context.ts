@@ -21,6 +21,8 @@ export interface ApiContext {
   onSessionCreated: ((id: SessionId) => void) | undefined;
   /** Called after a signal was sent to a session here (message, cancel, approval). */
   onSignalled: ((id: SessionId) => void) | undefined;
+  /** Sessions waiting on a person one inbox request reads, at most. */
+  approvalsScanLimit: number;
   /** Operational figures (streams; a sandbox pool run beside the API). */
   figures: () => Record<string, unknown>;
 }

@@ -45,6 +45,12 @@ async function create(body: unknown, headers: Record<string, string> = {}) {
 async function waitingForApproval(approvalId: string): Promise<SessionId> {
   const { body } = await create({ agent: 'deployer', message: 'deploy' });
   const id = sessionId(body.session.id);
+  await parkOnApproval(id, approvalId);
+  return id;
+}
+
+/** Appends one model turn to `id` whose call waits for approval `approvalId`. */
+async function parkOnApproval(id: SessionId, approvalId: string): Promise<void> {
   const log = await LogWriter.claim(store, id);
   await log.append([
     event('model.responded', {
@@ -68,7 +74,6 @@ async function waitingForApproval(approvalId: string): Promise<SessionId> {
     status: { status: 'waiting', waitingFor: `approval:${approvalId}` },
     releaseLease: true,
   });
-  return id;
 }
 
 describe('sessions', () => {
@@ -221,6 +226,55 @@ describe('messages, cancel and approvals', () => {
       body: { text: 'x' },
     });
     expect(late.status).toBe(409);
+  });
+
+  it('reads every session waiting on a person, past ones waiting on other things, in request order, and says when it stops short', async () => {
+    const tenantKey = (await generateApiKey(store.apiKeys, 'inbox', 'inbox')).key;
+    const made = async () =>
+      (await store.createSession({ agent: 'deployer', input: null, tenantId: 'inbox' })).id;
+    // More sessions waiting for a message than one store page, made before any approval.
+    for (let i = 0; i < 250; i++) {
+      const log = await LogWriter.claim(store, await made());
+      await log.append([], {
+        status: { status: 'waiting', waitingFor: 'user.message' },
+        releaseLease: true,
+      });
+    }
+    // The session made first asks last.
+    const first = await made();
+    const second = await made();
+    await parkOnApproval(second, 'apr_inbox_second');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await parkOnApproval(first, 'apr_inbox_first');
+    const inbox = async (on: Api, limit = 50) =>
+      (
+        await call<{ approvals: schemas.ApprovalData[]; truncated: boolean }>(
+          on,
+          'GET',
+          `/v1/approvals?limit=${limit}`,
+          { key: tenantKey },
+        )
+      ).body;
+    const ids = (body: { approvals: schemas.ApprovalData[] }) =>
+      body.approvals.map((a) => a.approvalId);
+    expect(await inbox(api)).toMatchObject({ truncated: false });
+    expect(ids(await inbox(api))).toEqual(['apr_inbox_second', 'apr_inbox_first']);
+    expect(await inbox(api, 1)).toMatchObject({ truncated: true });
+    expect(ids(await inbox(api, 1))).toEqual(['apr_inbox_second']);
+    expect(await inbox(api, 2)).toMatchObject({ truncated: false });
+    const capped = (approvalsScanLimit: number) =>
+      createApi({ store, auth: 'keys', approvalsScanLimit });
+    const one = capped(1);
+    const two = capped(2);
+    try {
+      const cut = await inbox(one);
+      expect(cut.truncated).toBe(true);
+      expect(ids(cut)).toEqual(['apr_inbox_first']);
+      expect(await inbox(two)).toMatchObject({ truncated: false });
+    } finally {
+      one.close();
+      two.close();
+    }
   });
 
   it('lists a pending approval with its call, decides it once, and refuses a second decision', async () => {

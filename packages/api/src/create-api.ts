@@ -29,6 +29,11 @@ export interface ApiOptions {
   retryMs?: number;
   /** Items a stream reader may fall behind before it is dropped. Default 2 048. */
   mailboxCapacity?: number;
+  /**
+   * Sessions waiting on a person that one `GET /v1/approvals` reads, at most (oldest made first);
+   * past it the answer says `truncated`. Default 2 000.
+   */
+  approvalsScanLimit?: number;
   /** Prices per model id; without them `costUsd` is null. */
   prices?: Record<string, ModelPrice>;
   version?: string;
@@ -117,6 +122,7 @@ function buildContext(options: ApiOptions, app: Hono): ApiContext {
     },
     onSessionCreated: options.onSessionCreated,
     onSignalled: options.onSignalled,
+    approvalsScanLimit: options.approvalsScanLimit ?? 2_000,
     figures: () => ({
       streams: { ...hub.stats, cachedSessions: views.cachedSessions },
       ...options.figures?.(),

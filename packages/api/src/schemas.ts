@@ -207,7 +207,17 @@ export const EventList = named(
   'EventList',
   z.object({ events: z.array(StoredEvent), next: z.number().int().nullable() }),
 );
-export const ApprovalList = named('ApprovalList', z.object({ approvals: z.array(Approval) }));
+export const ApprovalList = named(
+  'ApprovalList',
+  z.object({
+    approvals: z.array(Approval),
+    /**
+     * True when pending approvals were left out: past `limit`, or in sessions past the most one
+     * request reads (2,000 waiting on a person, oldest made first).
+     */
+    truncated: z.boolean(),
+  }),
+);
 export const DecisionResponse = named(
   'DecisionResponse',
   z.object({ approvalId: z.string(), decision: z.enum(['approve', 'deny']) }),

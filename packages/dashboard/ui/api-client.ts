@@ -42,6 +42,8 @@ export interface FileContent {
 }
 
 const enc = encodeURIComponent;
+/** Approvals the inbox page shows at once. */
+const inboxPageSize = 200;
 
 export class ApiClient {
   readonly #options: ApiClientOptions;
@@ -83,9 +85,13 @@ export class ApiClient {
     return (await this.#json<{ session: SessionView }>('POST', path, body)).session;
   }
 
-  async listApprovals(): Promise<Approval[]> {
-    return (await this.#json<{ approvals: Approval[] }>('GET', '/v1/approvals?limit=200'))
-      .approvals;
+  /** The oldest pending approvals, as many as the inbox shows; `more` when others are pending too. */
+  async listApprovals(): Promise<{ approvals: Approval[]; more: boolean }> {
+    const body = await this.#json<{ approvals: Approval[]; truncated: boolean }>(
+      'GET',
+      `/v1/approvals?limit=${inboxPageSize}`,
+    );
+    return { approvals: body.approvals, more: body.truncated };
   }
 
   async decide(

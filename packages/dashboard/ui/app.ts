@@ -56,9 +56,9 @@ function shell(main: HTMLElement) {
       sessions.toggleAttribute('aria-current', route.name !== 'approvals');
       approvals.toggleAttribute('aria-current', route.name === 'approvals');
     },
-    count(n: number) {
+    count(n: number, more: boolean) {
       count.hidden = n === 0;
-      count.textContent = String(n);
+      count.textContent = more ? `${n}+` : String(n);
     },
     server(text: string) {
       server.textContent = text;
@@ -99,7 +99,10 @@ async function start(): Promise<void> {
     ui.server(`server unreachable: ${describeError(error)}`);
   }
   let page: Page | null = null;
-  const countApprovals = async () => ui.count((await api.listApprovals()).length);
+  const countApprovals = async () => {
+    const { approvals, more } = await api.listApprovals();
+    ui.count(approvals.length, more);
+  };
   startRouter((route) => {
     ui.select(route);
     page = mount(main, page, route);

@@ -14,8 +14,9 @@ export function approvalsPage(ctx: AppContext): Page {
   let shown = '';
   const refresh = async () => {
     try {
-      const approvals = await ctx.api.listApprovals();
-      note.textContent = `${approvals.length} pending · updated ${formatTime(Date.now())}`;
+      const { approvals, more } = await ctx.api.listApprovals();
+      const count = more ? `the oldest ${approvals.length} shown, more` : `${approvals.length}`;
+      note.textContent = `${count} pending · updated ${formatTime(Date.now())}`;
       // Re-rendering would drop a reason being typed: only redraw when the set changed.
       const ids = approvals.map((a) => a.approvalId).join(',');
       if (ids === shown) return;

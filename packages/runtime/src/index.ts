@@ -39,7 +39,12 @@ export {
   type AgentRunnerOptions,
 } from './agent/agent-runner.ts';
 export type { AgentHooks } from './agent/agent-context.ts';
-export { approvalSignal, argsHash, type ApprovalDecision } from './agent/approvals.ts';
+export {
+  approvalSignal,
+  approvalSignalPrefix,
+  argsHash,
+  type ApprovalDecision,
+} from './agent/approvals.ts';
 export {
   pendingApprovals,
   PendingApprovalTracker,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { expect, it } from 'vitest';
-import type { SessionId, SessionRecord } from '@longrun/core';
-import { expectCode, type ContractContext } from './contract-helpers.ts';
+import type { SessionId, SessionRecord, SessionStore } from '@longrun/core';
+import { expectCode, leaseMs, workerA, type ContractContext } from './contract-helpers.ts';
 
 const sha256 = (text: string | Uint8Array): string =>
   createHash('sha256').update(text).digest('hex');
@@ -73,6 +73,47 @@ export function tenantsContract(ctx: ContractContext): void {
       if (rows.length < 5) break;
     }
     expect(newest).toEqual(made.slice().reverse());
+  });
+
+  it('lists only the sessions waiting for a signal whose name starts with a prefix', async () => {
+    const parked = async (waitingFor: string | null, tenantId = 't4') => {
+      const made = await ctx.store.createSession({ agent: 'inbox', input: null, tenantId });
+      const lease = await ctx.store.claim(made.id, workerA, leaseMs);
+      if (lease === null) throw new Error('a new session must be claimable');
+      await ctx.store.append({
+        fence: lease,
+        expectedSeq: 1,
+        events: [],
+        status: waitingFor === null ? { status: 'paused' } : { status: 'waiting', waitingFor },
+        releaseLease: true,
+      });
+      return made.id;
+    };
+    const first = await parked('approval:apr_1');
+    await parked('user.message');
+    await parked(null);
+    await parked('approval'); // the prefix without its colon: not a person's approval
+    const second = await parked('approval:apr_2');
+    await parked('approval:apr_3', 't5');
+    const listed = (q: Parameters<SessionStore['listSessions']>[0]) =>
+      ctx.store.listSessions(q).then((rows) => rows.map((s) => s.id));
+    expect(await listed({ tenantId: 't4', waitingForPrefix: 'approval:' })).toEqual([
+      first,
+      second,
+    ]);
+    expect(
+      await listed({ tenantId: 't4', status: 'waiting', waitingForPrefix: 'approval:', limit: 1 }),
+    ).toEqual([first]);
+    expect(
+      await listed({ tenantId: 't4', waitingForPrefix: 'approval:', newestFirst: true, limit: 1 }),
+    ).toEqual([second]);
+    expect(await listed({ tenantId: 't4', waitingForPrefix: 'approval:', afterId: first })).toEqual(
+      [second],
+    );
+    // LIKE wildcards are plain characters here.
+    expect(await listed({ tenantId: 't4', waitingForPrefix: 'approval%' })).toEqual([]);
+    expect(await listed({ tenantId: 't4', waitingForPrefix: '_' })).toEqual([]);
+    await expectCode(ctx.store.listSessions({ waitingForPrefix: '' }), 'INVALID_ARGUMENT');
   });
 
   it('creates once per idempotency key and tenant; another request under the key is refused', async () => {

@@ -223,7 +223,7 @@ export class PostgresStore implements SessionStore {
     const rows = await this.#read(
       'listing sessions',
       q.newestFirst ? 'listSessionsNewest' : 'listSessions',
-      [q.status, q.tenantId, q.agent, q.afterId, q.limit],
+      [q.status, q.tenantId, q.agent, q.afterId, q.limit, q.waitingForPrefix],
     );
     return rows.map(toSession);
   }

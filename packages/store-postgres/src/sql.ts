@@ -47,13 +47,16 @@ export function statements(schema: SchemaName) {
     nowMs: `SELECT ${s}.now_ms($1::bigint) AS ms`,
     createSession: `SELECT * FROM ${s}.create_session($1::bigint, $2, $3, $4, $5, $6, $7)`,
     getSession: `SELECT * FROM ${s}.sessions WHERE id = $1`,
-    // $1 status, $2 tenant, $3 agent, $4 after id, $5 limit; oldest first, or newest first below.
+    // $1 status, $2 tenant, $3 agent, $4 after id, $5 limit, $6 waiting-for prefix; oldest first,
+    // or newest first below.
     listSessions: `SELECT * FROM ${s}.sessions
       WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR tenant_id = $2) AND ($3::text IS NULL OR agent = $3)
+        AND ($6::text IS NULL OR starts_with(waiting_for, $6))
         AND ($4::text IS NULL OR (created_at_ms, key) > (SELECT created_at_ms, key FROM ${s}.sessions WHERE id = $4))
       ORDER BY created_at_ms, key LIMIT $5`,
     listSessionsNewest: `SELECT * FROM ${s}.sessions
       WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR tenant_id = $2) AND ($3::text IS NULL OR agent = $3)
+        AND ($6::text IS NULL OR starts_with(waiting_for, $6))
         AND ($4::text IS NULL OR (created_at_ms, key) < (SELECT created_at_ms, key FROM ${s}.sessions WHERE id = $4))
       ORDER BY created_at_ms DESC, key DESC LIMIT $5`,
     insertApiKey: `INSERT INTO ${s}.api_keys (id, tenant_id, name, secret_hash, created_at_ms)

@@ -12,13 +12,16 @@ export const sql = {
     VALUES (?, ?, ?, 'queued', 1, ?, ?, (SELECT coalesce(max(created_order), 0) + 1 FROM sessions))
     ON CONFLICT (id) DO NOTHING`,
   getSession: `SELECT * FROM sessions WHERE id = ?`,
-  // ?1 status, ?2 tenant, ?3 agent, ?4 after id, ?5 limit; oldest first, or newest first below.
+  // ?1 status, ?2 tenant, ?3 agent, ?4 after id, ?5 limit, ?6 waiting-for prefix; oldest first,
+  // or newest first below.
   listSessions: `SELECT * FROM sessions
     WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR tenant_id = ?2) AND (?3 IS NULL OR agent = ?3)
+      AND (?6 IS NULL OR substr(waiting_for, 1, length(?6)) = ?6)
       AND (?4 IS NULL OR (created_at_ms, created_order) > (SELECT created_at_ms, created_order FROM sessions WHERE id = ?4))
     ORDER BY created_at_ms, created_order LIMIT ?5`,
   listSessionsNewest: `SELECT * FROM sessions
     WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR tenant_id = ?2) AND (?3 IS NULL OR agent = ?3)
+      AND (?6 IS NULL OR substr(waiting_for, 1, length(?6)) = ?6)
       AND (?4 IS NULL OR (created_at_ms, created_order) < (SELECT created_at_ms, created_order FROM sessions WHERE id = ?4))
     ORDER BY created_at_ms DESC, created_order DESC LIMIT ?5`,
   findIdempotencyKey: `SELECT request_hash, session_id FROM idempotency_keys WHERE tenant_id = ? AND key = ?`,

@@ -199,7 +199,7 @@ export class SqliteStore implements SessionStore {
     const q = checkListQuery(query);
     return this.#run('listing sessions', () =>
       this.#stmt(q.newestFirst ? sql.listSessionsNewest : sql.listSessions)
-        .all(q.status, q.tenantId, q.agent, q.afterId, q.limit)
+        .all(q.status, q.tenantId, q.agent, q.afterId, q.limit, q.waitingForPrefix)
         .map((row) => toSession(row)),
     );
   }

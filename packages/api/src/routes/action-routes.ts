@@ -1,4 +1,4 @@
-import { cancelSession, decideApproval, sendMessage } from '@longrun/runtime';
+import { approvalSignalPrefix, cancelSession, decideApproval, sendMessage } from '@longrun/runtime';
 import type { SessionRecord } from '@longrun/core';
 import { actor, json, type ApiContext } from '../api-context.ts';
 import {
@@ -15,8 +15,8 @@ import {
 } from '../schemas.ts';
 import { approvalIdOf, sessionOf } from '../tenant-scope.ts';
 
-/** Waiting sessions looked at per approvals request, at most: the inbox stays cheap to poll. */
-const maxScannedSessions = 2_000;
+/** Sessions waiting on a person read per store page by the inbox. */
+const scanPage = 200;
 
 /** 202 with the session as it is now (the signal was sent; the worker has not acted yet). */
 async function viewNow(ctx: ApiContext, record: SessionRecord): Promise<Response> {
@@ -98,24 +98,37 @@ function approvalsRoute(ctx: ApiContext): void {
       const limit = query.limit ?? 50;
       const approvals: ApprovalData[] = [];
       let afterId: SessionRecord['id'] | undefined;
-      for (let scanned = 0; scanned < maxScannedSessions;) {
-        const page = await store.listSessions({
+      let truncated = false;
+      // Every session waiting on a person is read, up to the cap, and not only until `limit`
+      // approvals are found: sessions list in creation order, the inbox is in request order.
+      const waitingOnPeople = (pageSize: number) =>
+        store.listSessions({
           tenantId: caller.tenantId,
           status: 'waiting',
-          limit: 200,
+          waitingForPrefix: approvalSignalPrefix,
+          limit: pageSize,
           ...(afterId === undefined ? {} : { afterId }),
         });
+      for (let scanned = 0; ;) {
+        if (scanned >= ctx.approvalsScanLimit) {
+          truncated = (await waitingOnPeople(1)).length > 0;
+          break;
+        }
+        const pageSize = Math.min(scanPage, ctx.approvalsScanLimit - scanned);
+        const page = await waitingOnPeople(pageSize);
         for (const record of page) {
-          if (!record.waitingFor?.startsWith('approval:')) continue;
           for (const p of await views.pendingApprovals(record))
             approvals.push({ ...p, sessionId: record.id, agent: record.agent });
         }
         scanned += page.length;
         afterId = page.at(-1)?.id;
-        if (page.length < 200 || approvals.length >= limit) break;
+        if (page.length < pageSize) break;
       }
       approvals.sort((a, b) => a.requestedAtMs - b.requestedAtMs);
-      return json(200, { approvals: approvals.slice(0, limit) });
+      return json(200, {
+        approvals: approvals.slice(0, limit),
+        truncated: truncated || approvals.length > limit,
+      });
     },
   );
 }

@@ -53,6 +53,7 @@ export interface CheckedListQuery {
   afterId: SessionId | null;
   limit: number;
   newestFirst: boolean;
+  waitingForPrefix: string | null;
 }
 
 export function checkListQuery(query: ListSessionsQuery = {}): CheckedListQuery {
@@ -69,6 +70,10 @@ export function checkListQuery(query: ListSessionsQuery = {}): CheckedListQuery 
     afterId: query.afterId === undefined ? null : sessionId(query.afterId),
     limit: Math.min(checkCount('limit', query.limit ?? 100, 1), 1000),
     newestFirst: query.newestFirst === true,
+    waitingForPrefix:
+      query.waitingForPrefix === undefined
+        ? null
+        : checkName('waitingForPrefix', query.waitingForPrefix),
   };
 }
 

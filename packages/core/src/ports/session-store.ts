@@ -172,6 +172,11 @@ export interface ListSessionsQuery {
   afterId?: SessionId;
   /** Default: oldest first. */
   newestFirst?: boolean;
+  /**
+   * Only sessions waiting for a signal whose name starts with this, e.g. `approval:` for the
+   * sessions that wait on a person. A session that waits for nothing never matches.
+   */
+  waitingForPrefix?: string;
 }
 
 /**

@@ -20,9 +20,12 @@ export function newApprovalId(): string {
   return `apr_${randomUUID().replaceAll('-', '')}`;
 }
 
+/** What the name of every approval's signal starts with; a session waiting on a person waits for one. */
+export const approvalSignalPrefix = 'approval:';
+
 /** The signal a person's decision on an approval arrives as. */
 export function approvalSignal(approvalId: string): string {
-  return `approval:${approvalId}`;
+  return `${approvalSignalPrefix}${approvalId}`;
 }
 
 export interface ApprovalDecision {
