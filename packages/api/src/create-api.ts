@@ -21,10 +21,11 @@ export interface ApiOptions {
   live?: LiveDeltaSource;
   /** Keepalive comment interval on idle streams, milliseconds. Default 15 000. */
   heartbeatMs?: number;
-  /** How often a watched session's log is polled, milliseconds. Default 25. */
+  /**
+   * How often the watched sessions' records are read, all in one read, milliseconds; a session
+   * whose head or status moved then has its new events read. Default 25.
+   */
   pollMs?: number;
-  /** How often a watched session's status is polled when its log is idle, milliseconds. Default 250. */
-  statePollMs?: number;
   /** The reconnect delay streams tell clients, milliseconds. Default 1 000. */
   retryMs?: number;
   /** Items a stream reader may fall behind before it is dropped. Default 2 048. */
@@ -99,7 +100,6 @@ function buildContext(options: ApiOptions, app: Hono): ApiContext {
     store,
     views,
     pollMs: options.pollMs ?? 25,
-    statePollMs: options.statePollMs ?? 250,
     log: (msg) => log?.({ level: 'warn', msg }),
   });
   return {

@@ -25,7 +25,7 @@ describeOnPostgres('the Postgres live channel', () => {
 
   beforeAll(async () => {
     store = await PostgresStore.open({ url: pgUrl, schema });
-    api = createApi({ store, auth: 'keys', live, pollMs: 60_000, statePollMs: 60_000 });
+    api = createApi({ store, auth: 'keys', live, pollMs: 60_000 });
     listener = await PostgresLiveListener.open({
       storeUrl,
       live,

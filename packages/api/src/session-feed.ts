@@ -1,4 +1,9 @@
-import type { SessionId, SessionStore } from '@longrun/core';
+import {
+  maxSessionsPerRead,
+  type SessionId,
+  type SessionRecord,
+  type SessionStore,
+} from '@longrun/core';
 import type { Mailbox } from './mailbox.ts';
 import type { SessionViewData } from './schemas.ts';
 import type { SessionViews } from './session-views.ts';
@@ -7,41 +12,52 @@ import { sseFrames } from './sse-frames.ts';
 export interface FeedHubOptions {
   store: SessionStore;
   views: SessionViews;
-  /** How often a watched session's log is read for new events, milliseconds. */
+  /** How often the watched sessions' records are read (one read for all of them), milliseconds. */
   pollMs: number;
-  /** How often a watched session's status is read when its log did not move, milliseconds. */
-  statePollMs?: number;
   log?: (message: string) => void;
 }
 
 const pageSize = 500;
-
-type FeedConfig = Required<Omit<FeedHubOptions, 'log'>> & Pick<FeedHubOptions, 'log'>;
 const maxBackoffMs = 2_000;
 
 export function stateKey(view: SessionViewData): string {
   return JSON.stringify([view.status, view.statusReason, view.waitingFor, view.pendingApprovals]);
 }
 
+/** What in a session's record says its log or its state moved. */
+function recordKey(record: SessionRecord): string {
+  return JSON.stringify([
+    record.headSeq,
+    record.status,
+    record.statusReason,
+    record.waitingFor,
+    record.updatedAtMs,
+  ]);
+}
+
 /**
- * One reader of the store per watched session, however many stream clients watch it. A feed
- * polls `readEvents(id, lastSeq)` every `pollMs` while it has subscribers (and at once when this
- * process says it appended), and fans each event out to every subscriber's bounded mailbox. It
- * also reads the session's record (when events arrived, and every `statePollMs` otherwise) and
- * sends a state item when the status, its reason, the wait or the pending approvals change
- * (`stateKey`; subscribers drop repeats).
- * A feed with no subscribers stops reading and is forgotten.
+ * One reader of the store for every watched session, however many sessions and stream clients.
+ * Every `pollMs` while anything is watched, the hub reads the records of all watched sessions in
+ * one `getSessions` call (per 1,000) and wakes only the feeds whose session moved: a new head seq,
+ * status, reason or wait. A woken feed reads the new events once and fans each out to every
+ * subscriber's bounded mailbox, and sends a state item when the status, its reason, the wait or
+ * the pending approvals changed (`stateKey`; subscribers drop repeats). An idle watched session
+ * costs no read of its own. `appended` (this process wrote, or a NOTIFY said another did) wakes
+ * a feed at once. A feed with no subscribers is forgotten.
  *
  * Across processes this is the only path on SQLite: the reader sees durable events within
  * `pollMs` of their commit, and model tokens as the coalesced `model.streamed` events.
  */
 export class FeedHub {
-  readonly #o: FeedConfig;
+  readonly #o: FeedHubOptions;
   readonly #feeds = new Map<string, SessionFeed>();
   #closed = false;
+  #watching = false;
+  #watchReads = 0;
+  readonly #alarm = new Alarm();
 
   constructor(options: FeedHubOptions) {
-    this.#o = { statePollMs: 250, ...options };
+    this.#o = options;
   }
 
   /**
@@ -56,15 +72,23 @@ export class FeedHub {
     }
     let feed = this.#feeds.get(id);
     if (feed === undefined) {
-      feed = new SessionFeed(id, headSeq, this.#o, () => this.#feeds.delete(id));
-      this.#feeds.set(id, feed);
+      const created = new SessionFeed(id, headSeq, this.#o, () => {
+        if (this.#feeds.get(id) === created) this.#feeds.delete(id);
+      });
+      this.#feeds.set(id, created);
+      feed = created;
     }
-    return feed.add(mailbox);
+    const unsubscribe = feed.add(mailbox);
+    if (!this.#watching) {
+      this.#watching = true;
+      void this.#watch();
+    }
+    return unsubscribe;
   }
 
-  /** This process appended to the session: read it now rather than at the next poll. */
+  /** The session moved (this process appended, or another said so): read it now. */
   appended(id: string): void {
-    this.#feeds.get(id)?.wake();
+    this.#feeds.get(id)?.wake(null);
   }
 
   /** Ends every feed and closes every subscriber's mailbox (their streams end). */
@@ -72,34 +96,61 @@ export class FeedHub {
     this.#closed = true;
     for (const feed of this.#feeds.values()) feed.close();
     this.#feeds.clear();
+    this.#alarm.ring();
   }
 
+  /** `reads`: store reads made for streams (watching and feeds), since the hub started. */
   get stats(): { feeds: number; subscribers: number; reads: number } {
     let subscribers = 0;
-    let reads = 0;
+    let reads = this.#watchReads;
     for (const feed of this.#feeds.values()) {
       subscribers += feed.subscribers;
       reads += feed.reads;
     }
     return { feeds: this.#feeds.size, subscribers, reads };
   }
+
+  async #watch(): Promise<void> {
+    let failures = 0;
+    while (!this.#closed && this.#feeds.size > 0) {
+      await this.#alarm.wait(Math.min(this.#o.pollMs * 2 ** failures, maxBackoffMs));
+      try {
+        await this.#observeAll();
+        failures = 0;
+      } catch (error) {
+        failures++;
+        if (failures === 1) this.#o.log?.(`stream watcher: ${(error as Error).message}; retrying`);
+      }
+    }
+    this.#watching = false;
+  }
+
+  async #observeAll(): Promise<void> {
+    const ids = [...this.#feeds.keys()] as SessionId[];
+    for (let i = 0; i < ids.length; i += maxSessionsPerRead) {
+      this.#watchReads++;
+      const records = await this.#o.store.getSessions(ids.slice(i, i + maxSessionsPerRead));
+      for (const record of records) this.#feeds.get(record.id)?.observe(record);
+    }
+  }
 }
 
 class SessionFeed {
   readonly #id: SessionId;
-  readonly #o: FeedConfig;
+  readonly #o: FeedHubOptions;
   readonly #onIdle: () => void;
   readonly #mailboxes = new Set<Mailbox>();
   #lastSeq: number;
   #lastState: string | null = null;
-  #lastStateAtMs = 0;
+  #lastRecordKey: string | null = null;
+  /** The newest record the hub handed over and this feed has not yet used; null: read it. */
+  #record: SessionRecord | null = null;
   #running = false;
   #closed = false;
-  #wake: (() => void) | null = null;
-  #woken = false;
+  readonly #alarm = new Alarm();
   reads = 0;
 
-  constructor(id: SessionId, headSeq: number, options: FeedConfig, onIdle: () => void) {
+  constructor(id: SessionId, headSeq: number, options: FeedHubOptions, onIdle: () => void) {
     this.#id = id;
     this.#lastSeq = headSeq;
     this.#o = options;
@@ -114,64 +165,82 @@ class SessionFeed {
     this.#mailboxes.add(mailbox);
     if (!this.#running) {
       this.#running = true;
+      // The first pass always reads and sends the state: a change between a subscriber's own
+      // first view and this feed's start would otherwise be missed.
+      this.#alarm.ring();
       void this.#run();
     }
     return () => {
       this.#mailboxes.delete(mailbox);
-      this.wake();
+      this.wake(this.#record);
     };
   }
 
-  wake(): void {
-    this.#woken = true;
-    this.#wake?.();
+  /** The hub read this session's record: wake the feed when the session moved. */
+  observe(record: SessionRecord): void {
+    const key = recordKey(record);
+    if (key === this.#lastRecordKey) return;
+    this.#lastRecordKey = key;
+    this.wake(record);
+  }
+
+  /** Wakes the feed; `record` is what it should show, or null to read the record itself. */
+  wake(record: SessionRecord | null): void {
+    this.#record = record;
+    this.#alarm.ring();
   }
 
   close(): void {
     this.#closed = true;
     for (const mailbox of this.#mailboxes) mailbox.close();
     this.#mailboxes.clear();
-    this.wake();
+    this.#alarm.ring();
   }
 
   async #run(): Promise<void> {
     let failures = 0;
     while (!this.#closed && this.#mailboxes.size > 0) {
-      let more = false;
+      // After a failure, retry with a backoff; otherwise sleep until the session moves.
+      await this.#alarm.wait(
+        failures > 0 ? Math.min(this.#o.pollMs * 2 ** failures, maxBackoffMs) : null,
+      );
+      if (this.#closed || this.#mailboxes.size === 0) break;
       try {
-        more = await this.#tick();
+        await this.#catchUp();
         failures = 0;
       } catch (error) {
         failures++;
         if (failures === 1)
           this.#o.log?.(`stream feed of ${this.#id}: ${(error as Error).message}; retrying`);
       }
-      if (!more) await this.#sleep(Math.min(this.#o.pollMs * 2 ** failures, maxBackoffMs));
     }
     this.#running = false;
     if (!this.#closed) this.#onIdle();
   }
 
-  /** One read; true when a full page came back (read again at once). */
-  async #tick(): Promise<boolean> {
-    this.reads++;
-    const events = await this.#o.store.readEvents(this.#id, this.#lastSeq, pageSize);
-    for (const event of events) {
-      this.#lastSeq = event.seq;
-      // Framed once here, not once per reader.
-      this.#fanOut({ kind: 'event', event, frame: sseFrames.event(event) });
+  /** Reads every event after the last one sent, then the state. */
+  async #catchUp(): Promise<void> {
+    const record = this.#record;
+    this.#record = null;
+    for (;;) {
+      this.reads++;
+      const events = await this.#o.store.readEvents(this.#id, this.#lastSeq, pageSize);
+      for (const event of events) {
+        this.#lastSeq = event.seq;
+        // Framed once here, not once per reader.
+        this.#fanOut({ kind: 'event', event, frame: sseFrames.event(event) });
+      }
+      if (events.length < pageSize) break;
     }
-    const now = performance.now();
-    if (events.length > 0 || now - this.#lastStateAtMs >= this.#o.statePollMs) {
-      this.#lastStateAtMs = now;
-      const view = await this.#o.views.view(await this.#o.store.getSession(this.#id));
-      const key = stateKey(view);
-      // The first check always goes out: a change between a subscriber's own first view and this
-      // read would otherwise be missed. Subscribers drop a state equal to the last they sent.
-      if (key !== this.#lastState) this.#fanOut({ kind: 'state', view });
-      this.#lastState = key;
+    let current = record;
+    if (current === null || current.headSeq < this.#lastSeq) {
+      this.reads++;
+      current = await this.#o.store.getSession(this.#id);
     }
-    return events.length === pageSize;
+    const view = await this.#o.views.view(current);
+    const key = stateKey(view);
+    if (key !== this.#lastState) this.#fanOut({ kind: 'state', view });
+    this.#lastState = key;
   }
 
   #fanOut(item: Parameters<Mailbox['push']>[0]): void {
@@ -179,21 +248,34 @@ class SessionFeed {
       if (!mailbox.push(item)) this.#mailboxes.delete(mailbox);
     }
   }
+}
 
-  #sleep(ms: number): Promise<void> {
-    if (this.#woken) {
-      this.#woken = false;
+/** A wait that `ring()` ends early. A ring while nobody waits ends the next wait at once. */
+class Alarm {
+  #rang = false;
+  #ring: (() => void) | null = null;
+
+  /** Resolves after `ms` (never by itself when null), or at a ring. */
+  wait(ms: number | null): Promise<void> {
+    if (this.#rang) {
+      this.#rang = false;
       return Promise.resolve();
     }
     return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const done = (): void => {
         clearTimeout(timer);
-        this.#wake = null;
-        this.#woken = false;
+        this.#ring = null;
+        this.#rang = false;
         resolve();
       };
-      const timer = setTimeout(done, ms);
-      this.#wake = done;
+      if (ms !== null) timer = setTimeout(done, ms);
+      this.#ring = done;
     });
+  }
+
+  ring(): void {
+    if (this.#ring === null) this.#rang = true;
+    else this.#ring();
   }
 }

@@ -71,6 +71,14 @@ function open(api: Api, id: string, query = '', headers: Record<string, string> 
   );
 }
 
+/** The store reads the API's streams made over about `ms`, and the window's real length. */
+async function readsDuring(api: Api, ms: number): Promise<{ reads: number; windowMs: number }> {
+  const before = api.stats().reads;
+  const startedAt = Date.now();
+  await new Promise((r) => setTimeout(r, ms));
+  return { reads: api.stats().reads - before, windowMs: Date.now() - startedAt };
+}
+
 const streamed = (i: number) => event('model.streamed', { step: 1, attempt: 1, text: `tok${i} ` });
 
 describe('the session stream', () => {
@@ -206,7 +214,7 @@ describe('the session stream', () => {
   });
 
   it('sends a state frame when the status changes', async () => {
-    const api = newApi({ pollMs: 5, statePollMs: 20 });
+    const api = newApi({ pollMs: 5 });
     const { id, log } = await newSession();
     const response = await open(api, id);
     const reading = readStream(response, (t) => t.includes('"status":"waiting"'));
@@ -230,11 +238,7 @@ describe('the session stream', () => {
     );
     await eventually(() => (api.stats().subscribers === 20 ? true : undefined));
     expect(api.stats().feeds).toBe(1);
-    const readsBefore = api.stats().reads;
-    const startedAt = Date.now();
-    await new Promise((r) => setTimeout(r, 300));
-    const reads = api.stats().reads - readsBefore;
-    const windowMs = Date.now() - startedAt;
+    const { reads, windowMs } = await readsDuring(api, 300);
     // 20 independent readers would make ~20× this many.
     expect(reads).toBeLessThanOrEqual(Math.ceil(windowMs / 25) + 5);
     await log.append([streamed(7)]);
@@ -246,8 +250,34 @@ describe('the session stream', () => {
     expect(await store.pendingSignals(id, 'cancel')).toEqual([]);
   });
 
+  it('watches 50 idle sessions with one store read per poll, and still delivers the one that moves', async () => {
+    const api = newApi({ pollMs: 25 });
+    const sessions = await Promise.all(Array.from({ length: 50 }, () => newSession()));
+    const texts = sessions.map(async ({ id }, i) =>
+      readStream(await open(api, id), (t) =>
+        i === 17 ? t.includes('"text":"tok3 "') : t.includes('"status":"completed"'),
+      ),
+    );
+    await eventually(() => (api.stats().subscribers === 50 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 100)); // every feed's first catch-up is done
+    const { reads, windowMs } = await readsDuring(api, 500);
+    // One reader per session would make 50× this many.
+    expect(reads).toBeLessThanOrEqual(Math.ceil(windowMs / 25) + 5);
+    const moving = sessions[17];
+    if (moving === undefined) throw new Error('no session 17');
+    await moving.log.append([streamed(3)]);
+    expect(await texts[17]).toContain('id: 2\n');
+    for (const { log } of sessions.filter((_, i) => i !== 17))
+      await log.append([event('session.completed', { output: null })], {
+        status: { status: 'completed' },
+        releaseLease: true,
+      });
+    const rest = await Promise.all(texts.filter((_, i) => i !== 17));
+    expect(rest.every((t) => t.includes('event: session.state'))).toBe(true);
+  });
+
   it('wakes at once when this process appended, without waiting for the poll', async () => {
-    const api = newApi({ pollMs: 60_000, statePollMs: 60_000 });
+    const api = newApi({ pollMs: 60_000 });
     const { id, log } = await newSession();
     const reading = readStream(await open(api, id), (t) => t.includes('"seq":2'), 5_000);
     await eventually(() => (api.stats().subscribers === 1 ? true : undefined));

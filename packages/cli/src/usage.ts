@@ -79,8 +79,9 @@ SIGINT/SIGTERM; workers run apart (longrun worker). Requests need an API key (lo
 unless --no-auth, which is allowed on a loopback host only. --agents: the agents sessions may be
 created for (default: any name). Default port 7070 (a free one if it is taken and --port is not
 given); prints the URL on stdout. Streams: on PostgreSQL, workers publish token deltas and commits
-with NOTIFY and this server LISTENs, so readers get them at once; on SQLite the server polls the
-log, and token deltas arrive as the durable, coalesced model.streamed events.`,
+with NOTIFY and this server LISTENs, so readers get them at once; on SQLite the server polls (one
+read for all watched sessions every 25 ms), and token deltas arrive as the durable, coalesced
+model.streamed events.`,
   keys: `longrun keys create --tenant <tenant> [--name NAME] [--store <url>] [--json]
 longrun keys list [--tenant <tenant>] [--json]
 longrun keys revoke <key-id>

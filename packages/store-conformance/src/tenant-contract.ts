@@ -75,6 +75,21 @@ export function tenantsContract(ctx: ContractContext): void {
     expect(newest).toEqual(made.slice().reverse());
   });
 
+  it('reads many sessions by id in one call, skipping ids that do not exist', async () => {
+    const a = await ctx.store.createSession({ agent: 'many', input: null, tenantId: 't6' });
+    const b = await ctx.store.createSession({ agent: 'many', input: null, tenantId: 't7' });
+    const missing = 'ses_00000000000000000000000000000000' as SessionId;
+    const read = await ctx.store.getSessions([b.id, missing, a.id, b.id]);
+    expect(read.map((s) => s.id).sort()).toEqual([a.id, b.id].sort());
+    expect(read.find((s) => s.id === a.id)).toEqual(await ctx.store.getSession(a.id));
+    expect(await ctx.store.getSessions([])).toEqual([]);
+    await expectCode(ctx.store.getSessions(['../x' as SessionId]), 'INVALID_ARGUMENT');
+    await expectCode(
+      ctx.store.getSessions(Array.from({ length: 1_001 }, () => a.id)),
+      'INVALID_ARGUMENT',
+    );
+  });
+
   it('lists only the sessions waiting for a signal whose name starts with a prefix', async () => {
     const parked = async (waitingFor: string | null, tenantId = 't4') => {
       const made = await ctx.store.createSession({ agent: 'inbox', input: null, tenantId });

@@ -8,6 +8,7 @@ import {
   checkName,
   checkWake,
   checkListQuery,
+  checkSessionIds,
   encodeAppend,
   encodeCreateSession,
   encodePayload,
@@ -216,6 +217,12 @@ export class PostgresStore implements SessionStore {
     const row = (await this.#read('reading a session', 'getSession', [checked]))[0];
     if (row === undefined) throw new LongrunError('NOT_FOUND', `session ${checked} does not exist`);
     return toSession(row);
+  }
+
+  async getSessions(ids: readonly SessionId[]): Promise<SessionRecord[]> {
+    const checked = checkSessionIds(ids);
+    if (checked.length === 0) return [];
+    return (await this.#read('reading sessions', 'getSessions', [checked])).map(toSession);
   }
 
   async listSessions(query: ListSessionsQuery = {}): Promise<SessionRecord[]> {

@@ -12,6 +12,7 @@ export const sql = {
     VALUES (?, ?, ?, 'queued', 1, ?, ?, (SELECT coalesce(max(created_order), 0) + 1 FROM sessions))
     ON CONFLICT (id) DO NOTHING`,
   getSession: `SELECT * FROM sessions WHERE id = ?`,
+  getSessions: `SELECT * FROM sessions WHERE id IN (SELECT value FROM json_each(?))`,
   // ?1 status, ?2 tenant, ?3 agent, ?4 after id, ?5 limit, ?6 waiting-for prefix; oldest first,
   // or newest first below.
   listSessions: `SELECT * FROM sessions

@@ -10,6 +10,7 @@ import {
   checkName,
   checkWake,
   checkListQuery,
+  checkSessionIds,
   encodePayload,
   encodeAppend,
   encodeCreateSession,
@@ -193,6 +194,16 @@ export class SqliteStore implements SessionStore {
   async getSession(id: SessionId): Promise<SessionRecord> {
     const checked = toSessionId(id);
     return this.#run('reading a session', () => this.#session(checked));
+  }
+
+  async getSessions(ids: readonly SessionId[]): Promise<SessionRecord[]> {
+    const checked = checkSessionIds(ids);
+    if (checked.length === 0) return [];
+    return this.#run('reading sessions', () =>
+      this.#stmt(sql.getSessions)
+        .all(JSON.stringify(checked))
+        .map((row) => toSession(row)),
+    );
   }
 
   async listSessions(query: ListSessionsQuery = {}): Promise<SessionRecord[]> {

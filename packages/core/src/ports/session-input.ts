@@ -56,6 +56,20 @@ export interface CheckedListQuery {
   waitingForPrefix: string | null;
 }
 
+/** The most ids one `getSessions` call takes. */
+export const maxSessionsPerRead = 1_000;
+
+/** Checks a `getSessions` id list; repeats are dropped. */
+export function checkSessionIds(ids: readonly SessionId[]): SessionId[] {
+  if (!Array.isArray(ids) || ids.length > maxSessionsPerRead) {
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      `getSessions takes an array of at most ${maxSessionsPerRead} session ids; read more in several calls`,
+    );
+  }
+  return [...new Set(ids.map((id) => sessionId(id)))];
+}
+
 export function checkListQuery(query: ListSessionsQuery = {}): CheckedListQuery {
   if (query.status !== undefined && !sessionStatuses.has(query.status)) {
     throw new LongrunError(

@@ -201,6 +201,11 @@ export interface SessionStore {
 
   createSession(input: CreateSessionInput): Promise<SessionRecord>;
   getSession(id: SessionId): Promise<SessionRecord>;
+  /**
+   * The records of those of `ids` that exist, in no particular order, in one read: how a stream
+   * server watches many sessions at the cost of one. At most `maxSessionsPerRead` ids.
+   */
+  getSessions(ids: readonly SessionId[]): Promise<SessionRecord[]>;
   listSessions(query?: ListSessionsQuery): Promise<SessionRecord[]>;
   readEvents(id: SessionId, afterSeq?: number, limit?: number): Promise<StoredEvent[]>;
   latestCheckpoint(id: SessionId): Promise<Checkpoint | null>;

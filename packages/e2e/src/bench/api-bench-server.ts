@@ -31,6 +31,8 @@ process.on('message', (message: unknown) => {
         external: m.external,
         arrayBuffers: m.arrayBuffers,
       },
+      cpuUs: process.cpuUsage().user + process.cpuUsage().system,
+      atMs: performance.now(),
       stats: api.stats(),
     });
   } else if (message === 'stop') {

@@ -23,7 +23,8 @@ import { round, summary } from './stats.ts';
  *   Postgres also with the appender publishing each commit on the live channel (NOTIFY, what
  *   `longrun worker` does); and with the server in the appender's process, told at once by
  *   `api.appended()` (what `longrun dev` does);
- * - the server's memory with 1,000 idle SSE readers (the server alone in a child process).
+ * - the server's memory with 1,000 idle SSE readers (the server alone in a child process);
+ * - the server's store reads per second and CPU while 500 sessions that do not move are watched.
  * The readers all run in this process, so their own parsing is in the latency figures.
  */
 const serverEntry = fileURLToPath(new URL('./api-bench-server.ts', import.meta.url));
@@ -211,6 +212,36 @@ async function idleReaders(server: Server, key: string, store: SessionStore, cou
   };
 }
 
+/**
+ * One reader on each of `count` sessions that do not move: the server's store reads per second
+ * and its CPU while it watches them (one read of all their records per poll, not one per session).
+ */
+async function idleSessions(server: Server, key: string, store: SessionStore, count: number) {
+  type Report = { cpuUs: number; atMs: number; stats: Record<string, number> };
+  const readers: Reader[] = [];
+  for (let i = 0; i < count; i += 100) {
+    const batch: Reader[] = [];
+    for (let j = i; j < Math.min(count, i + 100); j++) {
+      const { id } = await claimed(store, 'bench');
+      batch.push(openReader(`${server.url}/v1/sessions/${id}/stream`, key, () => undefined));
+    }
+    await Promise.all(batch.map((r) => r.connected));
+    readers.push(...batch);
+  }
+  await new Promise((r) => setTimeout(r, 500)); // first catch-ups done
+  const before = await server.request<Report>('memory');
+  await new Promise((r) => setTimeout(r, 3_000));
+  const after = await server.request<Report>('memory');
+  for (const r of readers) r.abort();
+  const seconds = (after.atMs - before.atMs) / 1_000;
+  return {
+    sessions: count,
+    feeds: after.stats.feeds,
+    storeReadsPerSecond: round(((after.stats.reads ?? 0) - (before.stats.reads ?? 0)) / seconds, 1),
+    serverCpuPercent: round(((after.cpuUs - before.cpuUs) / 1_000 / (seconds * 1_000)) * 100, 1),
+  };
+}
+
 export async function measureApi(
   make: () => Promise<StoreTarget>,
   options: { quick: boolean; memory: boolean },
@@ -262,6 +293,7 @@ export async function measureApi(
       ...(options.memory
         ? { idleReaders: await idleReaders(server, key, store, options.quick ? 300 : 1_000) }
         : {}),
+      idleSessions: await idleSessions(server, key, store, options.quick ? 100 : 500),
     };
   } finally {
     await server.stop();
