@@ -237,6 +237,8 @@ class SessionFeed {
       this.reads++;
       current = await this.#o.store.getSession(this.#id);
     }
+    // The hub's next look at this record wakes the feed only if it moved past what is shown now.
+    this.#lastRecordKey = recordKey(current);
     const view = await this.#o.views.view(current);
     const key = stateKey(view);
     if (key !== this.#lastState) this.#fanOut({ kind: 'state', view });
