@@ -11,6 +11,7 @@ import {
   sh,
   withSandbox,
   removeWorkspaces,
+  runsHere,
 } from './bwrap-test-support.ts';
 import { pollUntil } from './poll.ts';
 
@@ -57,8 +58,11 @@ print(json.dumps({
 }))
 `;
 
+/** The raw syscalls below use x86_64 numbers. */
+const onX64 = runsHere(process.arch === 'x64', `an x86_64 machine (this is ${process.arch})`);
+
 describe('bwrap attacks: escape preconditions', () => {
-  it.runIf(process.arch === 'x64')('every escape syscall answers EPERM', async () => {
+  it.runIf(onX64)('every escape syscall answers EPERM', async () => {
     await withSandbox(driver, {}, async ({ sandbox }) => {
       const result = await python(sandbox, syscalls);
       const errnos = JSON.parse(result.stdout) as Record<string, number>;
@@ -93,14 +97,12 @@ describe('bwrap attacks: escape preconditions', () => {
     });
   });
 
-  it.runIf(process.arch === 'x64')(
-    'a syscall through the i386 ABI (int 0x80) kills the process',
-    async () => {
-      await withSandbox(driver, {}, async ({ sandbox }) => {
-        // mov eax, 20 (getpid on i386); int 0x80; ret — run from an executable page.
-        const result = await python(
-          sandbox,
-          `
+  it.runIf(onX64)('a syscall through the i386 ABI (int 0x80) kills the process', async () => {
+    await withSandbox(driver, {}, async ({ sandbox }) => {
+      // mov eax, 20 (getpid on i386); int 0x80; ret — run from an executable page.
+      const result = await python(
+        sandbox,
+        `
 import ctypes, mmap
 code = bytes([0xb8, 20, 0, 0, 0, 0xcd, 0x80, 0xc3])
 page = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
@@ -108,13 +110,12 @@ page.write(code)
 fn = ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(page)))
 print("int 0x80 returned", fn(), flush=True)
 `,
-        );
+      );
 
-        expect(result.stdout).not.toContain('returned');
-        expect(result.exitCode).toBe(128 + 31); // SIGSYS from SECCOMP_RET_KILL_PROCESS
-      });
-    },
-  );
+      expect(result.stdout).not.toContain('returned');
+      expect(result.exitCode).toBe(128 + 31); // SIGSYS from SECCOMP_RET_KILL_PROCESS
+    });
+  });
 
   it('kill -9 of the worker leaves no sandbox process behind within 1 s; the next driver sweeps the rest', async () => {
     const workspaceDir = newWorkspace();

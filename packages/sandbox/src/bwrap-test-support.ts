@@ -14,6 +14,18 @@ import { pollUntil } from './poll.ts';
 
 /** Test helpers for the bubblewrap suites: workspaces, quick exec, and the host-leftover scan. */
 
+/**
+ * Whether a test that needs `what` can run on this machine. When it cannot, says so loudly, and
+ * with CI=true throws: a suite that does not run must not pass in silence.
+ */
+export function runsHere(available: boolean, what: string): boolean {
+  if (available) return true;
+  const message = `a sandbox test did NOT run: it needs ${what}`;
+  console.error(`\n!!! ${message}\n`);
+  if (process.env.CI === 'true') throw new Error(`${message} (CI=true requires it)`);
+  return false;
+}
+
 export const defaultLimits: SandboxLimits = {
   memoryBytes: 256 << 20,
   pids: 64,

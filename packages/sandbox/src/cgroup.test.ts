@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { CgroupSystem } from './cgroup.ts';
 import { detectCgroups } from './cgroup-detect.ts';
 import { cgroupV2 } from './cgroup-v2.ts';
+import { runsHere } from './bwrap-test-support.ts';
 import { pollUntil } from './poll.ts';
 import { newSandboxName } from './sandbox-names.ts';
 
@@ -53,7 +54,7 @@ describe('cgroups', () => {
     await exercise(system);
   });
 
-  it.runIf(existsSync(join(unified, 'cgroup.procs')))(
+  it.runIf(runsHere(existsSync(join(unified, 'cgroup.procs')), `a cgroup v2 tree at ${unified}`))(
     'v2: join, list, cgroup.kill and removal work',
     async () => {
       const parent = `longrun-test-${process.pid}`;
