@@ -1,51 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openStore } from './store-url.ts';
-
-const main = fileURLToPath(new URL('./main.ts', import.meta.url));
-const example = fileURLToPath(new URL('../../../examples/fix-failing-test', import.meta.url));
-const fixture = fileURLToPath(new URL('./test-fixtures/approval-agent.ts', import.meta.url));
-const env = { ...process.env, LONGRUN_MODEL: 'scripted' };
-
-function longrun(args: string[], cwd: string) {
-  return spawnSync(process.execPath, [main, ...args], {
-    cwd,
-    encoding: 'utf8',
-    timeout: 120_000,
-    env,
-  });
-}
-
-function background(args: string[], cwd: string) {
-  const child = spawn(process.execPath, [main, ...args], {
-    cwd,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, exited, output: () => output };
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} not reached in ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { background, example, fixture, longrun, waitFor } from './test-fixtures/cli-process.ts';
 
 describe('longrun with agents, as a subprocess', () => {
   it('runs the example offline and leaves its tests green', () => {

@@ -1,60 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   describeWithServer,
   dropSchema,
   probeTestServer,
   testUrl,
 } from '@longrun/store-postgres/test-server';
-
-const main = fileURLToPath(new URL('./main.ts', import.meta.url));
-const fixture = fileURLToPath(new URL('./test-fixtures/approval-agent.ts', import.meta.url));
-const example = fileURLToPath(new URL('../../../examples/fix-failing-test', import.meta.url));
-const env = { ...process.env, LONGRUN_MODEL: 'scripted' };
-
-function longrun(args: string[], cwd: string) {
-  return spawnSync(process.execPath, [main, ...args], {
-    cwd,
-    encoding: 'utf8',
-    timeout: 60_000,
-    env,
-  });
-}
+import { background, example, fixture, longrun, waitFor } from './test-fixtures/cli-process.ts';
 
 /** Starts a long-running command and resolves with the URL it prints. */
 async function startServer(args: string[], cwd: string) {
-  const child = spawn(process.execPath, [main, ...args], {
-    cwd,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const started = background(args, cwd);
+  const url = await waitFor('a printed URL', async () => {
+    const printed = /http:\/\/127\.0\.0\.1:\d+/.exec(started.output())?.[0];
+    if (printed === undefined && started.child.exitCode !== null)
+      throw new Error(`exited without printing a URL:\n${started.output()}`);
+    return printed;
   });
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const url = /http:\/\/127\.0\.0\.1:\d+/.exec(output)?.[0];
-    if (url !== undefined) return { child, exited, url, output: () => output };
-    if (Date.now() > deadline || child.exitCode !== null)
-      throw new Error(`no URL printed:\n${output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} not reached in ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return { ...started, url };
 }
 
 describe('longrun serve and keys, as subprocesses', () => {
@@ -113,7 +79,7 @@ describe('longrun serve and keys, as subprocesses', () => {
         body: JSON.stringify({ agent: 'approval-fixture', message: 'deploy api' }),
       });
       const { session } = (await made.json()) as { session: { id: string } };
-      const approval = await until('the approval', async () => {
+      const approval = await waitFor('the approval', async () => {
         const inbox = (await (await fetch(`${dev.url}/v1/approvals`)).json()) as {
           approvals: { approvalId: string; sessionId: string; tool: string }[];
         };
@@ -149,7 +115,7 @@ describe('longrun dev with a bubblewrap sandbox pool', () => {
         body: JSON.stringify({ agent: 'fix-failing-test', message: 'Fix the failing tests.' }),
       });
       const { session } = (await made.json()) as { session: { id: string } };
-      const status = await until('the end of the session', async () => {
+      const status = await waitFor('the end of the session', async () => {
         const got = (await (await fetch(`${dev.url}/v1/sessions/${session.id}`)).json()) as {
           session: { status: string };
         };
@@ -193,15 +159,7 @@ describeWithServer(
         cwd,
       ).stdout.trim();
       const server = await startServer(['serve', '--store', store, '--port', '0'], cwd);
-      const worker = spawn(
-        process.execPath,
-        [main, 'worker', '--store', store, '--agents', example],
-        {
-          cwd,
-          env,
-          stdio: 'ignore',
-        },
-      );
+      const worker = background(['worker', '--store', store, '--agents', example], cwd).child;
       try {
         const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
         const made = await fetch(`${server.url}/v1/sessions`, {
