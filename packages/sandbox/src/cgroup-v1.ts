@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   cgroupProcsFile,
   childCgroups,
+  cpuBandwidth,
   drainAndRemove,
   readPids,
   type CgroupLimits,
@@ -10,8 +11,6 @@ import {
   type Controller,
   type SandboxCgroup,
 } from './cgroup.ts';
-
-const cpuPeriodUs = 100_000;
 
 /**
  * cgroup v1: each controller is its own hierarchy (`/sys/fs/cgroup/memory`, `…/pids`,
@@ -59,8 +58,8 @@ class CgroupV1 implements SandboxCgroup {
     if (pids !== undefined) writeFileSync(join(pids, 'pids.max'), String(limits.pids));
     const cpu = this.dirs.get('cpu');
     if (cpu !== undefined) {
-      writeFileSync(join(cpu, 'cpu.cfs_period_us'), String(cpuPeriodUs));
-      const quotaUs = Math.max(1_000, Math.round(limits.cpuCores * cpuPeriodUs));
+      const { periodUs, quotaUs } = cpuBandwidth(limits.cpuCores);
+      writeFileSync(join(cpu, 'cpu.cfs_period_us'), String(periodUs));
       writeFileSync(join(cpu, 'cpu.cfs_quota_us'), String(quotaUs));
       writeFileSync(
         join(cpu, 'cpu.shares'),

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   cgroupProcsFile,
   childCgroups,
+  cpuBandwidth,
   drainAndRemove,
   readPids,
   type CgroupLimits,
@@ -11,7 +12,6 @@ import {
   type SandboxCgroup,
 } from './cgroup.ts';
 
-const cpuPeriodUs = 100_000;
 const wanted: readonly Controller[] = ['memory', 'pids', 'cpu'];
 
 /**
@@ -72,8 +72,8 @@ class CgroupV2 implements SandboxCgroup {
     }
     if (this.controllers.has('pids')) write('pids.max', String(limits.pids));
     if (this.controllers.has('cpu')) {
-      const quotaUs = Math.max(1_000, Math.round(limits.cpuCores * cpuPeriodUs));
-      write('cpu.max', `${quotaUs} ${cpuPeriodUs}`);
+      const { periodUs, quotaUs } = cpuBandwidth(limits.cpuCores);
+      write('cpu.max', `${quotaUs} ${periodUs}`);
     }
   }
 

@@ -38,6 +38,12 @@ export interface CgroupSystem {
 
 export const cgroupProcsFile = 'cgroup.procs';
 
+/** CPU bandwidth for `cores` cores: a quota per 100 ms period, at least 1 ms. */
+export function cpuBandwidth(cores: number): { periodUs: number; quotaUs: number } {
+  const periodUs = 100_000;
+  return { periodUs, quotaUs: Math.max(1_000, Math.round(cores * periodUs)) };
+}
+
 export function readPids(dir: string): number[] {
   try {
     return readFileSync(join(dir, cgroupProcsFile), 'utf8')

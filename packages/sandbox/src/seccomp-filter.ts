@@ -78,6 +78,21 @@ interface AbiTable {
 
 // From the kernel's unistd tables (x86_64: arch/x86/entry/syscalls/syscall_64.tbl; aarch64:
 // include/uapi/asm-generic/unistd.h); checked against /usr/include on Debian 12.
+/** Syscalls added since Linux 5.1 have one number on every architecture. */
+const unifiedNumbers = {
+  io_uring_setup: 425,
+  io_uring_enter: 426,
+  io_uring_register: 427,
+  open_tree: 428,
+  move_mount: 429,
+  fsopen: 430,
+  fsconfig: 431,
+  fsmount: 432,
+  fspick: 433,
+  clone3: 435,
+  mount_setattr: 442,
+};
+
 const x86_64: AbiTable = {
   auditArch: 0xc000003e,
   rejectsX32: true,
@@ -106,17 +121,7 @@ const x86_64: AbiTable = {
     kexec_file_load: 320,
     bpf: 321,
     userfaultfd: 323,
-    io_uring_setup: 425,
-    io_uring_enter: 426,
-    io_uring_register: 427,
-    open_tree: 428,
-    move_mount: 429,
-    fsopen: 430,
-    fsconfig: 431,
-    fsmount: 432,
-    fspick: 433,
-    clone3: 435,
-    mount_setattr: 442,
+    ...unifiedNumbers,
   },
 };
 
@@ -148,17 +153,7 @@ const aarch64: AbiTable = {
     bpf: 280,
     userfaultfd: 282,
     kexec_file_load: 294,
-    io_uring_setup: 425,
-    io_uring_enter: 426,
-    io_uring_register: 427,
-    open_tree: 428,
-    move_mount: 429,
-    fsopen: 430,
-    fsconfig: 431,
-    fsmount: 432,
-    fspick: 433,
-    clone3: 435,
-    mount_setattr: 442,
+    ...unifiedNumbers,
   },
 };
 
