@@ -24,15 +24,16 @@ export function stateKey(view: SessionViewData): string {
   return JSON.stringify([view.status, view.statusReason, view.waitingFor, view.pendingApprovals]);
 }
 
-/** What in a session's record says its log or its state moved. */
-function recordKey(record: SessionRecord): string {
-  return JSON.stringify([
-    record.headSeq,
-    record.status,
-    record.statusReason,
-    record.waitingFor,
-    record.updatedAtMs,
-  ]);
+/** Whether the session's log or its state moved from `before` to `now` (compared every poll). */
+function moved(before: SessionRecord | null, now: SessionRecord): boolean {
+  return (
+    before === null ||
+    before.headSeq !== now.headSeq ||
+    before.status !== now.status ||
+    before.statusReason !== now.statusReason ||
+    before.waitingFor !== now.waitingFor ||
+    before.updatedAtMs !== now.updatedAtMs
+  );
 }
 
 /**
@@ -142,7 +143,8 @@ class SessionFeed {
   readonly #mailboxes = new Set<Mailbox>();
   #lastSeq: number;
   #lastState: string | null = null;
-  #lastRecordKey: string | null = null;
+  /** The last record seen: shown by a catch-up, or handed over by the hub. */
+  #seen: SessionRecord | null = null;
   /** The newest record the hub handed over and this feed has not yet used; null: read it. */
   #record: SessionRecord | null = null;
   #running = false;
@@ -178,9 +180,8 @@ class SessionFeed {
 
   /** The hub read this session's record: wake the feed when the session moved. */
   observe(record: SessionRecord): void {
-    const key = recordKey(record);
-    if (key === this.#lastRecordKey) return;
-    this.#lastRecordKey = key;
+    if (!moved(this.#seen, record)) return;
+    this.#seen = record;
     this.wake(record);
   }
 
@@ -238,7 +239,7 @@ class SessionFeed {
       current = await this.#o.store.getSession(this.#id);
     }
     // The hub's next look at this record wakes the feed only if it moved past what is shown now.
-    this.#lastRecordKey = recordKey(current);
+    this.#seen = current;
     const view = await this.#o.views.view(current);
     const key = stateKey(view);
     if (key !== this.#lastState) this.#fanOut({ kind: 'state', view });
