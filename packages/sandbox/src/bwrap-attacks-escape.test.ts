@@ -19,8 +19,9 @@ afterAll(removeWorkspaces);
 
 /**
  * TESTING.md's sandbox rows, part 3: the preconditions of an escape (new namespaces, mounts,
- * ptrace, bpf, keyrings, io_uring, terminal injection, setuid, another syscall ABI), and a worker
- * killed with SIGKILL while its sandbox runs.
+ * ptrace, bpf, keyrings, io_uring, terminal injection, setuid, another syscall ABI), the syscalls
+ * that only widen the kernel's attack surface, and a worker killed with SIGKILL while its
+ * sandbox runs.
  */
 let driver: BwrapDriver;
 beforeAll(async () => {
@@ -58,6 +59,50 @@ print(json.dumps({
 }))
 `;
 
+/**
+ * Syscalls refused because they only widen the kernel's attack surface. Each is called the way
+ * it would go through without the filter (on its own process, reading, turning off), so every
+ * row can fail here. Those the kernel refuses anyway for a missing capability (syslog, acct,
+ * swapon, reboot, vhangup, settimeofday, clock_settime…) prove nothing on a real kernel and are
+ * left to seccomp-filter.test.ts. Without a filter, iopl, ioperm, uselib, lookup_dcookie and
+ * quotactl_fd answer ENOSYS on kernels built without them, still not EPERM.
+ */
+const surfaceSyscalls = `
+import ctypes, json, mmap, os
+libc = ctypes.CDLL(None, use_errno=True)
+def sc(*args):
+    ctypes.set_errno(0)
+    r = libc.syscall(*[ctypes.c_ulong(a & 0xffffffffffffffff) for a in args])
+    return ctypes.get_errno() if r == -1 else 0
+page = mmap.mmap(-1, 4096)
+addr = ctypes.addressof(ctypes.c_char.from_buffer(page))
+nowhere = ctypes.create_string_buffer(b"/nonexistent")
+pidfd, me = os.pidfd_open(os.getpid()), os.getpid()
+print(json.dumps({
+    "pidfd_getfd(own pidfd, 0)": sc(438, pidfd, 0, 0),
+    "kcmp(self, self, KCMP_FILE)": sc(312, me, me, 0, 0, 0),
+    "process_madvise(own pidfd)": sc(440, pidfd, 0, 0, 20, 0),
+    "fanotify_init(FAN_REPORT_FID)": sc(300, 0x200, 0),
+    "quotactl(Q_SYNC, all)": sc(179, 0x800001, 0, 0, 0),
+    "quotactl_fd": sc(443, 0, 0x800001, 0, 0),
+    "lookup_dcookie": sc(212, 0, 0, 0),
+    "adjtimex(read)": sc(159, addr),
+    "clock_adjtime(CLOCK_REALTIME, read)": sc(305, 0, addr),
+    "mbind(MPOL_DEFAULT)": sc(237, addr, 4096, 0, 0, 0, 0),
+    "set_mempolicy(MPOL_DEFAULT)": sc(238, 0, 0, 0),
+    "set_mempolicy_home_node": sc(450, addr, 4096, 0, 0),
+    "migrate_pages(self)": sc(256, 0, 64, addr, addr),
+    "move_pages(self, no pages)": sc(279, 0, 0, 0, 0, 0, 0),
+    "iopl(0)": sc(172, 0),
+    "ioperm(0x80, off)": sc(173, 0x80, 1, 0),
+    "modify_ldt(read)": sc(154, 0, addr, 16),
+    "uselib": sc(134, ctypes.addressof(nowhere)),
+    "personality(READ_IMPLIES_EXEC)": sc(135, 0x0400000),
+    "personality(MMAP_PAGE_ZERO)": sc(135, 0x0100000),
+    "personality(PER_SVR4)": sc(135, 0x0001 | 0x4000000 | 0x0100000),
+}))
+`;
+
 /** The raw syscalls below use x86_64 numbers. */
 const onX64 = runsHere(process.arch === 'x64', `an x86_64 machine (this is ${process.arch})`);
 
@@ -77,6 +122,24 @@ describe('bwrap attacks: escape preconditions', () => {
       expect(ordinary.stdout).toContain('Inappropriate ioctl'); // ENOTTY from the kernel, not EPERM
     });
   });
+
+  it.runIf(onX64)(
+    'syscalls that only widen the attack surface answer EPERM; setarch and ordinary personalities still work',
+    async () => {
+      await withSandbox(driver, {}, async ({ sandbox }) => {
+        const result = await python(sandbox, surfaceSyscalls);
+        const errnos = JSON.parse(result.stdout) as Record<string, number>;
+        expect(Object.keys(errnos)).toHaveLength(21);
+        expect(Object.entries(errnos).filter(([, errno]) => errno !== 1)).toEqual([]);
+        // Controls: the personality query, `setarch -R` (ADDR_NO_RANDOMIZE), `setarch linux32`.
+        const ordinary = await sh(
+          sandbox,
+          'setarch -R cat /proc/self/personality; setarch linux32 uname -m; python3 -c "import os; os.close(os.pidfd_open(os.getpid())); print(\'pidfd ok\')"',
+        );
+        expect(ordinary.stdout).toBe('00040000\ni686\npidfd ok\n');
+      });
+    },
+  );
 
   it('nested user namespaces, mount and setuid binaries get nowhere', async () => {
     await withSandbox(driver, {}, async ({ sandbox, uid }) => {

@@ -1,29 +1,44 @@
 import { arch as hostArch } from 'node:process';
-import { BpfProgram } from './bpf-program.ts';
+import { BpfProgram, type Target } from './bpf-program.ts';
+import { abiTables, deniedNames, type AbiTable } from './seccomp-syscalls.ts';
 
 /**
  * The seccomp filter every sandboxed command runs under (bubblewrap loads it with `--seccomp`
- * right before it executes the command). It is a deny list: the syscalls that open a way out of
- * the namespaces (new namespaces, mounts, ptrace, kernel keyrings and modules, bpf, io_uring,
- * perf, userfaultfd) or push keystrokes into a terminal fail with EPERM; everything else is
- * allowed. clone3 answers ENOSYS so that libc falls back to clone, whose flags a classic BPF
- * filter can inspect (clone3 passes them in memory, out of the filter's reach).
+ * right before it executes the command). It is a deny list (seccomp-syscalls.ts says why each
+ * entry is there): the syscalls that open a way out of the namespaces (new namespaces, mounts,
+ * ptrace and its kin, kernel keyrings and modules, bpf, io_uring, perf, userfaultfd), administer
+ * the machine, or only widen the kernel's attack surface fail with EPERM, as do pushing keystrokes
+ * into a terminal and the personality flags that weaken memory protection. clone3 answers ENOSYS
+ * so that libc falls back to clone, whose flags a classic BPF filter can inspect (clone3 passes
+ * them in memory, out of the filter's reach).
+ *
+ * Sockets are the one allow-list: the namespaces only scope some address families (the network
+ * namespace covers inet, unix and route netlink; nothing covers AF_VSOCK, a path to the
+ * hypervisor's services), so every family but those fails with EAFNOSUPPORT, the errno of a
+ * kernel built without it, which programs already handle.
  *
  * A syscall from another ABI is the classic way round a filter: the x32 ABI (x86_64 numbers
- * with bit 30 set) is refused, and a foreign architecture (i386 via `int 0x80`) kills the process.
+ * with bit 30 set) is refused, and a foreign architecture (i386 via `int 0x80`, whose socketcall
+ * multiplexer would hide the socket family in memory; AArch32 on arm64) kills the process.
  */
 
 // seccomp_data layout: int nr; u32 arch; u64 instruction_pointer; u64 args[6].
 const offsetNr = 0;
 const offsetArch = 4;
-/** Low 32 bits of args[i] on a little-endian machine. */
+/**
+ * Low 32 bits of args[i] on a little-endian machine. Every argument a rule reads is an `int` or
+ * `unsigned int` to the kernel, which ignores the high word: so must the filter, or high bits
+ * would smuggle a value past it.
+ */
 const argLow = (index: number): number => 16 + index * 8;
 
 const SECCOMP_RET_KILL_PROCESS = 0x80000000;
 const SECCOMP_RET_ERRNO = 0x00050000;
 const SECCOMP_RET_ALLOW = 0x7fff0000;
+// Same numbers on x86_64 and aarch64 (asm-generic/errno*.h).
 const EPERM = 1;
 const ENOSYS = 38;
+const EAFNOSUPPORT = 97;
 
 const X32_SYSCALL_BIT = 0x40000000;
 /** CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET. */
@@ -31,169 +46,110 @@ const cloneNamespaceFlags = 0x7e020000;
 const TIOCSTI = 0x5412;
 const TIOCLINUX = 0x541c;
 
-/** Names are the point of the table (they are what a reader checks); numbers per ABI. */
-const deniedNames = [
-  'unshare',
-  'setns',
-  'mount',
-  'umount2',
-  'pivot_root',
-  'chroot',
-  'open_tree',
-  'move_mount',
-  'fsopen',
-  'fsconfig',
-  'fsmount',
-  'fspick',
-  'mount_setattr',
-  'ptrace',
-  'process_vm_readv',
-  'process_vm_writev',
-  'bpf',
-  'keyctl',
-  'add_key',
-  'request_key',
-  'io_uring_setup',
-  'io_uring_enter',
-  'io_uring_register',
-  'perf_event_open',
-  'userfaultfd',
-  'kexec_load',
-  'kexec_file_load',
-  'init_module',
-  'finit_module',
-  'delete_module',
-  'name_to_handle_at',
-  'open_by_handle_at',
-] as const;
+/**
+ * socket(domain, type, protocol) and socketpair(domain, type, protocol, sv) may use these
+ * families. `type` is not looked at: SOCK_NONBLOCK and SOCK_CLOEXEC ride in it, and it decides
+ * nothing here. Raw inet sockets need CAP_NET_RAW, which the sandbox does not hold.
+ */
+const allowedFamilies = { AF_UNIX: 1, AF_INET: 2, AF_INET6: 10 };
+/**
+ * AF_NETLINK only with NETLINK_ROUTE: getifaddrs (Node's os.networkInterfaces, getaddrinfo's
+ * AI_ADDRCONFIG, `ip`) needs it, and route netlink answers from the caller's network namespace,
+ * which the sandbox has its own of (with network 'none'). Every other netlink protocol (audit,
+ * kobject uevents, sock_diag, generic netlink…) reaches kernel-wide state and is refused.
+ */
+const AF_NETLINK = 16;
+const NETLINK_ROUTE = 0;
 
-type SyscallName = (typeof deniedNames)[number] | 'clone' | 'clone3' | 'ioctl';
-
-interface AbiTable {
-  /** AUDIT_ARCH_* of linux/audit.h. */
-  auditArch: number;
-  rejectsX32: boolean;
-  numbers: Record<SyscallName, number>;
-}
-
-// From the kernel's unistd tables (x86_64: arch/x86/entry/syscalls/syscall_64.tbl; aarch64:
-// include/uapi/asm-generic/unistd.h); checked against /usr/include on Debian 12.
-/** Syscalls added since Linux 5.1 have one number on every architecture. */
-const unifiedNumbers = {
-  io_uring_setup: 425,
-  io_uring_enter: 426,
-  io_uring_register: 427,
-  open_tree: 428,
-  move_mount: 429,
-  fsopen: 430,
-  fsconfig: 431,
-  fsmount: 432,
-  fspick: 433,
-  clone3: 435,
-  mount_setattr: 442,
-};
-
-const x86_64: AbiTable = {
-  auditArch: 0xc000003e,
-  rejectsX32: true,
-  numbers: {
-    ioctl: 16,
-    clone: 56,
-    ptrace: 101,
-    pivot_root: 155,
-    chroot: 161,
-    mount: 165,
-    umount2: 166,
-    init_module: 175,
-    delete_module: 176,
-    kexec_load: 246,
-    add_key: 248,
-    request_key: 249,
-    keyctl: 250,
-    unshare: 272,
-    perf_event_open: 298,
-    name_to_handle_at: 303,
-    open_by_handle_at: 304,
-    setns: 308,
-    process_vm_readv: 310,
-    process_vm_writev: 311,
-    finit_module: 313,
-    kexec_file_load: 320,
-    bpf: 321,
-    userfaultfd: 323,
-    ...unifiedNumbers,
-  },
-};
-
-const aarch64: AbiTable = {
-  auditArch: 0xc00000b7,
-  rejectsX32: false,
-  numbers: {
-    ioctl: 29,
-    umount2: 39,
-    mount: 40,
-    pivot_root: 41,
-    chroot: 51,
-    unshare: 97,
-    kexec_load: 104,
-    init_module: 105,
-    delete_module: 106,
-    ptrace: 117,
-    add_key: 217,
-    request_key: 218,
-    keyctl: 219,
-    clone: 220,
-    perf_event_open: 241,
-    name_to_handle_at: 264,
-    open_by_handle_at: 265,
-    setns: 268,
-    process_vm_readv: 270,
-    process_vm_writev: 271,
-    finit_module: 273,
-    bpf: 280,
-    userfaultfd: 282,
-    kexec_file_load: 294,
-    ...unifiedNumbers,
-  },
-};
-
-const tables: Record<string, AbiTable> = { x64: x86_64, arm64: aarch64 };
+/**
+ * personality(persona) may query (0xffffffff) or set PER_LINUX / PER_LINUX32 with UNAME26 and
+ * ADDR_NO_RANDOMIZE (`setarch linux32`, `setarch -R`: reproducible addresses for the sandbox's own
+ * processes, which it controls anyway, and cleared on a setuid exec). Any other bit fails with
+ * EPERM: READ_IMPLIES_EXEC makes all readable memory executable, MMAP_PAGE_ZERO maps page zero
+ * (the classic help for a kernel NULL-dereference exploit), and the other personalities carry
+ * one of those or obsolete behaviour no tool here needs.
+ */
+const PERSONALITY_QUERY = 0xffffffff;
+const allowedPersonaBits = 0x0008 | 0x0020000 | 0x0040000;
 
 /** The Node.js architectures a filter can be built for. */
-export const seccompArchitectures = Object.keys(tables);
+export const seccompArchitectures = Object.keys(abiTables);
 
 export function seccompSupported(arch: string = hostArch): boolean {
-  return arch in tables;
+  return arch in abiTables;
 }
+
+/** What a syscall ends in: each return sits at the end of the program under its own label. */
+const verdicts = {
+  allow: SECCOMP_RET_ALLOW,
+  deny: SECCOMP_RET_ERRNO | EPERM,
+  eafnosupport: SECCOMP_RET_ERRNO | EAFNOSUPPORT,
+  enosys: SECCOMP_RET_ERRNO | ENOSYS,
+  kill: SECCOMP_RET_KILL_PROCESS,
+};
+const to = (verdict: keyof typeof verdicts): Target => ({ label: verdict });
 
 /** The filter as `struct sock_filter[]` bytes, for bubblewrap's `--seccomp FD`. */
 export function buildSeccompFilter(arch: string = hostArch): Uint8Array {
-  const table = tables[arch];
+  const table = abiTables[arch];
   if (table === undefined) throw new Error(`no seccomp syscall table for ${arch}`);
-  const deny = { label: 'deny' };
   const p = new BpfProgram();
-  p.loadWord(offsetArch).jumpIfEqual(table.auditArch, 'next', { label: 'kill' });
+  p.loadWord(offsetArch).jumpIfEqual(table.auditArch, 'next', to('kill'));
   p.loadWord(offsetNr);
-  if (table.rejectsX32) p.jumpIfAtLeast(X32_SYSCALL_BIT, deny);
-  p.jumpIfEqual(table.numbers.clone3, { label: 'enosys' });
-  p.jumpIfEqual(table.numbers.clone, { label: 'clone' });
-  p.jumpIfEqual(table.numbers.ioctl, { label: 'ioctl' });
-  for (const name of deniedNames) p.jumpIfEqual(table.numbers[name], deny);
-  p.ret(SECCOMP_RET_ALLOW);
-  // clone(flags, …): args[0] holds the flags on both ABIs; all namespace flags are in the low word.
-  p.label('clone').loadWord(argLow(0)).jumpIfAnyBit(cloneNamespaceFlags, deny);
-  p.ret(SECCOMP_RET_ALLOW);
-  // The kernel reads an ioctl request as 32 bits: compare only the low word, or high bits would
-  // smuggle TIOCSTI past the filter.
-  p.label('ioctl').loadWord(argLow(1)).jumpIfEqual(TIOCSTI, deny).jumpIfEqual(TIOCLINUX, deny);
-  p.ret(SECCOMP_RET_ALLOW);
-  p.label('deny').ret(SECCOMP_RET_ERRNO | EPERM);
-  p.label('enosys').ret(SECCOMP_RET_ERRNO | ENOSYS);
-  p.label('kill').ret(SECCOMP_RET_KILL_PROCESS);
+  dispatch(p, table);
+  argumentRules(p);
+  for (const [verdict, value] of Object.entries(verdicts)) p.label(verdict).ret(value);
   return p.assemble();
 }
 
+/** With the syscall number in A: jump to its rule or verdict; allow anything not named. */
+function dispatch(p: BpfProgram, table: AbiTable): void {
+  const n = table.numbers;
+  if (table.rejectsX32) p.jumpIfAtLeast(X32_SYSCALL_BIT, to('deny'));
+  p.jumpIfEqual(n.clone3, to('enosys'));
+  p.jumpIfEqual(n.clone, { label: 'clone' });
+  p.jumpIfEqual(n.ioctl, { label: 'ioctl' });
+  p.jumpIfEqual(n.socket, { label: 'socket' });
+  p.jumpIfEqual(n.socketpair, { label: 'socket' });
+  p.jumpIfEqual(n.personality, { label: 'personality' });
+  for (const name of deniedNames) {
+    const number = n[name];
+    if (number !== null) p.jumpIfEqual(number, to('deny'));
+  }
+  p.ret(SECCOMP_RET_ALLOW);
+}
+
+/** The rules that read arguments. Argument positions are the same on both ABIs. */
+function argumentRules(p: BpfProgram): void {
+  // clone(flags, …): all namespace flags are in the low word.
+  p.label('clone').loadWord(argLow(0)).jumpIfAnyBit(cloneNamespaceFlags, to('deny'));
+  p.ret(SECCOMP_RET_ALLOW);
+  // ioctl(fd, request, …): TIOCSTI and TIOCLINUX push keystrokes into a terminal.
+  p.label('ioctl').loadWord(argLow(1));
+  p.jumpIfEqual(TIOCSTI, to('deny')).jumpIfEqual(TIOCLINUX, to('deny'));
+  p.ret(SECCOMP_RET_ALLOW);
+  p.label('socket').loadWord(argLow(0));
+  for (const family of Object.values(allowedFamilies)) p.jumpIfEqual(family, to('allow'));
+  p.jumpIfEqual(AF_NETLINK, 'next', to('eafnosupport'));
+  p.loadWord(argLow(2)).jumpIfEqual(NETLINK_ROUTE, to('allow'), to('eafnosupport'));
+  p.label('personality').loadWord(argLow(0)).jumpIfEqual(PERSONALITY_QUERY, to('allow'));
+  p.jumpIfAnyBit(~allowedPersonaBits >>> 0, to('deny'));
+  p.ret(SECCOMP_RET_ALLOW);
+}
+
+/** The names the filter refuses with EPERM on `arch`. */
+function deniedOn(arch: string): string[] {
+  const table = abiTables[arch];
+  return table === undefined ? [] : deniedNames.filter((name) => table.numbers[name] !== null);
+}
+
 /** What the filter refuses, for the protections report. */
-export function seccompSummary(): string {
-  return `EPERM for ${deniedNames.join(', ')}, clone with namespace flags, ioctl TIOCSTI/TIOCLINUX and the x32 ABI; ENOSYS for clone3; kill on a foreign ABI`;
+export function seccompSummary(arch: string = hostArch): string {
+  const x32 = abiTables[arch]?.rejectsX32 === true ? ', the x32 ABI' : '';
+  return `EPERM for ${deniedOn(arch).join(', ')}, clone with namespace flags, ioctl TIOCSTI/TIOCLINUX, personality flags other than PER_LINUX32/UNAME26/ADDR_NO_RANDOMIZE${x32}; EAFNOSUPPORT for socket families outside the allow-list; ENOSYS for clone3; kill on a foreign ABI`;
+}
+
+/** The socket allow-list, for the protections report. */
+export function socketFamiliesSummary(): string {
+  return `seccomp allows socket and socketpair only for ${Object.keys(allowedFamilies).join(', ')}, and AF_NETLINK with NETLINK_ROUTE (interface lists, scoped by the network namespace); every other family (AF_VSOCK, AF_PACKET, AF_ALG, other netlink protocols…) fails with EAFNOSUPPORT`;
 }
