@@ -1,7 +1,11 @@
-import { cpSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defineAgent, fileTools, shellTool, type AgentDefinition } from '@longrun/runtime';
+import {
+  copyIntoWorkspace,
+  defineAgent,
+  fileTools,
+  shellTool,
+  type AgentDefinition,
+} from '@longrun/runtime';
 import { modelFromEnv } from '@longrun/models';
 import { replayModel } from './replay.ts';
 
@@ -37,9 +41,8 @@ export function fixFailingTestAgent(options: FixFailingTestOptions = {}): AgentD
     maxSteps: 30,
     ...(options.workspaceRoot === undefined ? {} : { workspaceRoot: options.workspaceRoot }),
     // Copies the repository in once; a worker that takes the session over finds it already there.
-    async prepareWorkspace(workspaceDir) {
-      if (!existsSync(join(workspaceDir, 'package.json')))
-        cpSync(sampleRepo, workspaceDir, { recursive: true });
+    async prepareWorkspace(files) {
+      if ((await files.stat('package.json')) === null) await copyIntoWorkspace(sampleRepo, files);
     },
   });
 }

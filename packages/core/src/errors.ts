@@ -41,8 +41,17 @@ export const errorCodes = {
   SANDBOX_UNAVAILABLE: { retryable: false },
   /** A stored workspace blob or manifest is missing or does not match its hash. */
   WORKSPACE_CORRUPT: { retryable: false },
-  /** A file path leaves the sandbox's workspace (`..`, an absolute path elsewhere, a symlink out). */
+  /** A file path leaves the sandbox's workspace (`..`, an absolute path elsewhere). */
   PATH_OUTSIDE_WORKSPACE: { retryable: false },
+  /**
+   * A workspace path names, or passes through, a symbolic link, FIFO, socket or device: worker
+   * code opens only regular files and directories and never follows a link. Use the real path.
+   */
+  FILE_TYPE_REFUSED: { retryable: false },
+  /** A file is larger than the operation's limit; read a part of it another way (head, tail, grep). */
+  FILE_TOO_LARGE: { retryable: false },
+  /** The workspace has no room left (its size or file-count cap); delete files or raise the cap. */
+  WORKSPACE_FULL: { retryable: false },
   /** Every sandbox of the pool stayed in use for the whole wait; retry later or raise the pool size. */
   SANDBOX_BUSY: { retryable: true },
   /** A bug or an invariant violation inside longrun. */

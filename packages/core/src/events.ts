@@ -92,6 +92,8 @@ export interface EventDataByType {
     output: JsonValue;
     /** How many times the tool was started for this call; ignored by transcript equality. */
     attempt: number;
+    /** When the tool failed with a LongrunError: its code (e.g. FILE_TYPE_REFUSED). */
+    errorCode?: string;
   };
   /** An `unsafe` call started and its worker died before its result was recorded. */
   'tool.interrupted': { step: number; callIndex: number; tool: string; outcome: 'unknown' };

@@ -11,3 +11,4 @@ export * from './ports/model.ts';
 export * from './ports/api-key-store.ts';
 export * from './ports/blob-store.ts';
 export * from './ports/sandbox.ts';
+export * from './ports/workspace-files.ts';

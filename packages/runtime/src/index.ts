@@ -64,12 +64,12 @@ export {
   listFilesTool,
 } from './tools/file-tools.ts';
 export { shellTool, type ShellToolOptions } from './tools/shell-tool.ts';
-export { workspacePath } from './tools/workspace-path.ts';
 export { capOutput } from './tools/output-cap.ts';
 export { forkSession, type ForkSessionOptions } from './session-fork.ts';
 export {
   AgentWorkspace,
   WorkspaceTracker,
+  copyIntoWorkspace,
   defaultSandboxLimits,
   type AgentSandboxConfig,
 } from './agent/agent-workspace.ts';

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import {
   encodePayload,
   event,
+  isLongrunError,
   type EffectClass,
   type EffectChange,
   type JsonValue,
@@ -101,14 +102,19 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
   const startedAt = performance.now();
   let ok = true;
   let output: JsonValue;
+  let errorCode: string | undefined;
   try {
     output = await tool.run(call.args, context());
     encodePayload(output, `output of tool ${tool.name}`);
   } catch (error) {
     ok = false;
-    output = `tool ${tool.name} failed: ${error instanceof Error ? error.message : String(error)}`;
+    // A typed refusal (a link, a FIFO, a file too large…) names its code, for the model and logs.
+    errorCode = isLongrunError(error) ? error.code : undefined;
+    const message = error instanceof Error ? error.message : String(error);
+    output = `tool ${tool.name} failed${errorCode === undefined ? '' : ` (${errorCode})`}: ${message}`;
   }
-  return completed(base, ok, output, attempt, effect, performance.now() - startedAt);
+  const toolMs = performance.now() - startedAt;
+  return completed(base, ok, output, attempt, effect, toolMs, errorCode);
 }
 
 /** An interrupted unsafe call's one result: its outcome is unknown, and it is not run again. */
@@ -130,9 +136,11 @@ function completed(
   attempt: number,
   effect: Omit<EffectChange, 'status'>,
   toolMs: number,
+  errorCode?: string,
 ): CallResult {
+  const data = { ...base, ok, output, attempt, ...(errorCode === undefined ? {} : { errorCode }) };
   return {
-    events: [event('tool.completed', { ...base, ok, output, attempt })],
+    events: [event('tool.completed', data)],
     effects: [{ ...effect, status: 'completed' }],
     toolMs,
   };

@@ -4,6 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DirectoryBlobStore } from './directory-blob-store.ts';
+import { tempPrefix } from './confined-workspace-files.ts';
 import { blobHashesOf } from './manifest.ts';
 import { restoreWorkspace } from './restore-workspace.ts';
 import { snapshotWorkspace } from './snapshot-workspace.ts';
@@ -90,9 +91,7 @@ describe('a workspace restored by another process on another root', () => {
         : proc.once('exit', resolve),
     );
     expect(existsSync(`${dir}/assets/big.bin`)).toBe(false);
-    const leftovers = readdirSync(`${dir}/assets`).filter((name) =>
-      name.startsWith('.longrun-restore-'),
-    );
+    const leftovers = readdirSync(`${dir}/assets`).filter((name) => name.startsWith(tempPrefix));
     expect(leftovers).toHaveLength(1); // the half-written temp file, under a name that says so
     const differences = await verifyWorkspace(dir, snap.manifest);
     expect(differences.map((d) => d.kind)).toEqual(expect.arrayContaining(['missing', 'extra']));

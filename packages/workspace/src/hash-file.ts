@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { constants, type BigIntStats } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { isLongrunError } from '@longrun/core';
+import type { ConfinedWorkspaceFiles } from './confined-workspace-files.ts';
 import { sha256Hex } from './hashing.ts';
-import { isMissing } from './scan-workspace.ts';
 
 export interface HashedFile {
   /** SHA-256 of the bytes read. */
@@ -18,21 +19,21 @@ export interface HashedFile {
 export type BlobSink = (hash: string, bytes: Uint8Array) => Promise<void>;
 
 /**
- * Reads a regular file exactly once, hashing the whole file and each chunk, and hands every chunk
- * to `onBlob`. Opens with O_NOFOLLOW (a file swapped for a symlink is not followed out of the
- * workspace) and O_NONBLOCK (a file swapped for a fifo does not hang the worker). Returns null when
- * the path is gone or no longer a regular file.
+ * Reads a regular file of the workspace exactly once, hashing the whole file and each chunk, and
+ * hands every chunk to `onBlob`. Opened through the accessor: a file swapped for a link, a FIFO
+ * or a device since the scan is not opened. Returns null when the path is gone or no longer a
+ * regular file (as if it had never been there).
  */
 export async function hashFile(
-  absolutePath: string,
+  files: ConfinedWorkspaceFiles,
+  path: string,
   chunkBytes: number,
   onBlob?: BlobSink,
 ): Promise<HashedFile | null> {
-  const handle = await openRegular(absolutePath);
-  if (handle === null) return null;
+  const opened = await openRegularOrNull(files, path);
+  if (opened === null) return null;
+  const { handle, stat } = opened;
   try {
-    const stat = await handle.stat({ bigint: true });
-    if (!stat.isFile()) return null;
     const whole = createHash('sha256');
     const chunks: string[] = [];
     const size = await readChunks(handle, Number(stat.size), chunkBytes, async (bytes) => {
@@ -48,15 +49,18 @@ export async function hashFile(
   }
 }
 
-async function openRegular(absolutePath: string): Promise<FileHandle | null> {
+async function openRegularOrNull(
+  files: ConfinedWorkspaceFiles,
+  path: string,
+): Promise<{ handle: FileHandle; stat: BigIntStats } | null> {
   try {
-    return await open(
-      absolutePath,
-      constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
-    );
+    return await files.openRegular(path);
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (isMissing(error) || code === 'ELOOP') return null;
+    const gone =
+      isLongrunError(error, 'NOT_FOUND') ||
+      isLongrunError(error, 'FILE_TYPE_REFUSED') ||
+      isLongrunError(error, 'INVALID_ARGUMENT');
+    if (gone) return null;
     throw error;
   }
 }
@@ -71,20 +75,20 @@ async function readChunks(
   chunkBytes: number,
   onChunk: (bytes: Uint8Array) => Promise<void>,
 ): Promise<number> {
-  if (sizeHint <= chunkBytes) {
-    // One read to EOF, which also covers a file that grew since it was stat'ed.
-    const data = await handle.readFile();
-    let offset = 0;
-    do {
-      await onChunk(data.subarray(offset, offset + chunkBytes));
-      offset += chunkBytes;
-    } while (offset < data.length);
-    return data.length;
+  if (sizeHint < chunkBytes) {
+    // A small file in one read of its size (plus a byte to notice one that grew meanwhile).
+    const buffer = Buffer.allocUnsafe(sizeHint + 1);
+    const filled = await readFull(handle, buffer, 0);
+    if (filled <= sizeHint) {
+      await onChunk(buffer.subarray(0, filled));
+      return filled;
+    }
   }
   let position = 0;
   for (;;) {
     const buffer = Buffer.allocUnsafe(chunkBytes);
     const filled = await readFull(handle, buffer, position);
+    // Exactly one chunk (possibly empty) for a file of at most one chunk.
     if (filled === 0 && position > 0) return position;
     await onChunk(buffer.subarray(0, filled));
     position += filled;

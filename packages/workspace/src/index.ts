@@ -49,3 +49,9 @@ export { DirectoryBlobStore, type DirectoryBlobStoreOptions } from './directory-
 export { S3BlobStore, type S3BlobStoreOptions } from './s3-blob-store.ts';
 export type { SkippedPath } from './scan-workspace.ts';
 export { sha256Hex } from './hashing.ts';
+export {
+  ConfinedWorkspaceFiles,
+  defaultMaxReadBytes,
+  type FileWriter,
+} from './confined-workspace-files.ts';
+export { copyIntoWorkspace } from './copy-into-workspace.ts';

@@ -1,7 +1,8 @@
-import { chmod, mkdir, readlink, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { BlobStore } from '@longrun/core';
 import { forEachBounded } from './bounded-concurrency.ts';
+import { ConfinedWorkspaceFiles } from './confined-workspace-files.ts';
 import { hashFile } from './hash-file.ts';
 import { loadManifest } from './load-manifest.ts';
 import {
@@ -67,8 +68,9 @@ export async function restoreWorkspace(options: RestoreWorkspaceOptions): Promis
   const { blobs, manifestHash } = options;
   const manifest = await loadManifest(blobs, manifestHash);
   await mkdir(options.dir, { recursive: true });
-  const tree = new RestoreTree(await workspaceRoot(options.dir));
-  await options.cache?.bind(tree.root);
+  const root = await workspaceRoot(options.dir);
+  const tree = new RestoreTree(new ConfinedWorkspaceFiles(root));
+  await options.cache?.bind(root);
   const counters: Counters = { fetchedBlobs: 0, fetchedBytes: 0, reusedFiles: 0, removedPaths: 0 };
   const wanted = new Map(manifest.entries.map((entry) => [entry.path, entry]));
   const kept = await removeWhatDoesNotBelong(tree, wanted, counters);
@@ -86,7 +88,7 @@ export async function restoreWorkspace(options: RestoreWorkspaceOptions): Promis
   for (const link of byType.symlinks)
     if (!kept.has(link.path)) await writeRestoredSymlink(tree, link);
   const deepestFirst = byType.dirs.toReversed();
-  for (const dir of deepestFirst) await chmod(tree.absolute(dir.path), dir.mode);
+  for (const dir of deepestFirst) tree.files.chmod(dir.path, dir.mode);
   return {
     manifestHash,
     manifest,
@@ -119,14 +121,14 @@ async function removeWhatDoesNotBelong(
 ): Promise<Map<string, ScannedEntry>> {
   const kept = new Map<string, ScannedEntry>();
   const removedDirs = new Set<string>();
-  const { entries } = await scanWorkspace(tree.root);
+  const { entries } = await scanWorkspace(tree.files);
   for (const existing of entries) {
     if (ancestorsOf(existing.path).some((a) => removedDirs.has(a))) continue;
     if (await belongs(tree, existing, wanted.get(existing.path))) {
       kept.set(existing.path, existing);
       continue;
     }
-    await rm(tree.absolute(existing.path), { recursive: true, force: true });
+    await tree.files.remove(existing.path);
     counters.removedPaths += 1;
     if (existing.type === 'dir') removedDirs.add(existing.path);
   }
@@ -140,7 +142,7 @@ async function belongs(
 ): Promise<boolean> {
   if (want === undefined || want.type !== existing.type) return false;
   if (want.type !== 'symlink') return true;
-  return (await readlink(tree.absolute(existing.path))) === want.target;
+  return tree.files.readLink(existing.path) === want.target;
 }
 
 /** True when the file already holds the right bytes (its mode is then fixed if needed). */
@@ -152,10 +154,11 @@ async function alreadyInPlace(
   manifest: Manifest,
 ): Promise<boolean> {
   if (existing === undefined || Number(existing.stat.size) !== entry.size) return false;
-  const absolute = tree.absolute(entry.path);
   const cached = cache?.lookup(entry.path, existing.stat);
-  const sha256 = cached?.sha256 ?? (await hashFile(absolute, manifest.chunkBytes))?.sha256;
+  const sha256 =
+    cached?.sha256 ?? (await hashFile(tree.files, entry.path, manifest.chunkBytes))?.sha256;
   if (sha256 !== entry.sha256) return false;
-  if ((Number(existing.stat.mode) & modeMask) !== entry.mode) await chmod(absolute, entry.mode);
+  if ((Number(existing.stat.mode) & modeMask) !== entry.mode)
+    tree.files.chmod(entry.path, entry.mode);
   return true;
 }

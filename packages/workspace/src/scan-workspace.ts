@@ -1,8 +1,9 @@
-import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { BigIntStats } from 'node:fs';
+import type { ConfinedWorkspaceFiles } from './confined-workspace-files.ts';
+import type { EntryType } from './confined-fs.ts';
 import { comparePaths } from './manifest.ts';
 
-export type ScannedType = 'file' | 'dir' | 'symlink' | 'special';
+export type ScannedType = EntryType;
 
 export interface ScannedEntry {
   /** Relative to the root, `/`-separated. */
@@ -23,66 +24,17 @@ export interface ScannedTree {
   readonly skipped: SkippedPath[];
 }
 
-/** Entries stat'ed between two yields, so a huge tree does not stall lease renewals. */
-const entriesPerSlice = 512;
-
-export function scannedTypeOf(stat: BigIntStats): ScannedType {
-  if (stat.isFile()) return 'file';
-  if (stat.isDirectory()) return 'dir';
-  if (stat.isSymbolicLink()) return 'symlink';
-  return 'special';
-}
-
 /**
- * Every entry under `root`, lstat'ed (never following symlinks). Synchronous calls in slices: a
- * 1,000-entry tree costs a few milliseconds this way, several times less than with async calls,
- * and the event loop still runs between slices. Names that are not valid UTF-8 cannot be written
- * into a JSON manifest and are skipped with a note; entries that vanish mid-scan are left out.
+ * Every entry of the workspace, lstat'ed through the accessor (no link followed, directories
+ * reached through descriptors, so one swapped for a link mid-scan leads nowhere). Names that are
+ * not valid UTF-8 cannot be written into a JSON manifest and are skipped with a note; entries
+ * that vanish mid-scan are left out.
  */
-export async function scanWorkspace(root: string): Promise<ScannedTree> {
-  const entries: ScannedEntry[] = [];
-  const skipped: SkippedPath[] = [];
-  const pending = [''];
-  let sinceYield = 0;
-  for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
-    for (const raw of readNames(root, dir)) {
-      const name = raw.toString('utf8');
-      const path = dir === '' ? name : `${dir}/${name}`;
-      if (!Buffer.from(name, 'utf8').equals(raw)) {
-        skipped.push({ path, reason: 'its name is not valid UTF-8' });
-        continue;
-      }
-      const stat = lstatOrNull(`${root}/${path}`);
-      if (stat === null) continue;
-      const type = scannedTypeOf(stat);
-      entries.push({ path, type, stat });
-      if (type === 'dir') pending.push(path);
-      if (++sinceYield >= entriesPerSlice) {
-        sinceYield = 0;
-        await yieldToEventLoop();
-      }
-    }
-  }
-  entries.sort((a, b) => comparePaths(a.path, b.path));
+export async function scanWorkspace(files: ConfinedWorkspaceFiles): Promise<ScannedTree> {
+  const walk = await files.walk('', { recursive: true });
+  const entries = walk.entries.sort((a, b) => comparePaths(a.path, b.path));
+  const skipped = walk.unnameable.map((path) => ({ path, reason: 'its name is not valid UTF-8' }));
   return { entries, skipped };
-}
-
-function readNames(root: string, dir: string): Buffer[] {
-  try {
-    return readdirSync(dir === '' ? root : `${root}/${dir}`, { encoding: 'buffer' });
-  } catch (error) {
-    if (isMissing(error)) return [];
-    throw error;
-  }
-}
-
-function lstatOrNull(path: string): BigIntStats | null {
-  try {
-    return lstatSync(path, { bigint: true });
-  } catch (error) {
-    if (isMissing(error)) return null;
-    throw error;
-  }
 }
 
 export function isMissing(error: unknown): boolean {

@@ -1,8 +1,8 @@
-import { readlinkSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { BlobStore } from '@longrun/core';
 import { forEachBounded } from './bounded-concurrency.ts';
 import { BlobUploader, type BlobPresence } from './blob-uploader.ts';
+import { ConfinedWorkspaceFiles } from './confined-workspace-files.ts';
 import { countChanges, diffManifests } from './diff-manifests.ts';
 import { hashFile } from './hash-file.ts';
 import {
@@ -76,12 +76,13 @@ export async function snapshotWorkspace(
   const root = await workspaceRoot(options.dir);
   await cache?.bind(root);
   const scanStartMs = (options.nowMs ?? Date.now)();
-  const tree = await scanWorkspace(root);
-  const plan = classify(root, tree.entries, tree.skipped, cache);
+  const files = new ConfinedWorkspaceFiles(root);
+  const tree = await scanWorkspace(files);
+  const plan = classify(files, tree.entries, tree.skipped, cache);
   const presence = presenceFor(blobs, cache);
   await confirmCachedBlobs(plan, blobs, presence);
   const uploader = new BlobUploader(blobs, presence);
-  const reads = await hashFiles(root, plan, uploader, {
+  const reads = await hashFiles(files, plan, uploader, {
     chunkBytes,
     cache,
     scanStartMs,
@@ -124,7 +125,7 @@ function modeOf(scanned: ScannedEntry): number {
 
 /** Directories and symlinks go straight into the manifest; files are cached or to be hashed. */
 function classify(
-  root: string,
+  files: ConfinedWorkspaceFiles,
   scanned: readonly ScannedEntry[],
   skipped: readonly SkippedPath[],
   cache: StatCache | undefined,
@@ -137,7 +138,8 @@ function classify(
         plan.entries.push({ path, type: 'dir', mode: modeOf(entry) });
         break;
       case 'symlink': {
-        const target = readlinkOrNull(`${root}/${path}`);
+        // Null when it is gone or replaced since the scan: left out, like a deleted file.
+        const target = files.readLink(path);
         if (target !== null) plan.entries.push({ path, type: 'symlink', target });
         break;
       }
@@ -153,14 +155,6 @@ function classify(
     }
   }
   return plan;
-}
-
-function readlinkOrNull(path: string): string | null {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return null; // gone or replaced since the scan: left out, like any file deleted mid-scan
-  }
 }
 
 function presenceFor(blobs: BlobStore, cache: StatCache | undefined): BlobPresence {
@@ -205,11 +199,16 @@ interface HashContext {
 }
 
 /** Reads, hashes and queues for upload each file the cache could not vouch for. */
-async function hashFiles(root: string, plan: Plan, uploader: BlobUploader, ctx: HashContext) {
+async function hashFiles(
+  files: ConfinedWorkspaceFiles,
+  plan: Plan,
+  uploader: BlobUploader,
+  ctx: HashContext,
+) {
   let readFiles = 0;
   let readBytes = 0;
   await forEachBounded(plan.toHash, ctx.concurrency, async ({ path }) => {
-    const hashed = await hashFile(`${root}/${path}`, ctx.chunkBytes, (h, b) => uploader.add(h, b));
+    const hashed = await hashFile(files, path, ctx.chunkBytes, (h, b) => uploader.add(h, b));
     if (hashed === null) return; // deleted or replaced since the scan: as if it was never there
     readFiles += 1;
     readBytes += hashed.size;

@@ -1,5 +1,5 @@
-import { readlink } from 'node:fs/promises';
 import { mapBounded } from './bounded-concurrency.ts';
+import { ConfinedWorkspaceFiles } from './confined-workspace-files.ts';
 import { hashFile } from './hash-file.ts';
 import { comparePaths, modeMask, type Manifest, type ManifestEntry } from './manifest.ts';
 import { scanWorkspace, specialKind, type ScannedEntry } from './scan-workspace.ts';
@@ -24,12 +24,12 @@ export async function verifyWorkspace(
   manifest: Manifest,
   options: { concurrency?: number } = {},
 ): Promise<WorkspaceDifference[]> {
-  const root = await workspaceRoot(dir);
-  const { entries } = await scanWorkspace(root);
+  const files = new ConfinedWorkspaceFiles(await workspaceRoot(dir));
+  const { entries } = await scanWorkspace(files);
   const found = new Map(entries.map((entry) => [entry.path, entry]));
   const wanted = new Set(manifest.entries.map((entry) => entry.path));
   const checks = await mapBounded(manifest.entries, options.concurrency ?? 4, (entry) =>
-    compareEntry(root, entry, found.get(entry.path), manifest.chunkBytes),
+    compareEntry(files, entry, found.get(entry.path), manifest.chunkBytes),
   );
   const differences = checks.flat();
   for (const entry of entries) {
@@ -45,7 +45,7 @@ export async function verifyWorkspace(
 }
 
 async function compareEntry(
-  root: string,
+  files: ConfinedWorkspaceFiles,
   want: ManifestEntry,
   have: ScannedEntry | undefined,
   chunkBytes: number,
@@ -59,7 +59,7 @@ async function compareEntry(
   const mode = Number(have.stat.mode) & modeMask;
   switch (want.type) {
     case 'symlink': {
-      const target = await readlink(`${root}/${path}`);
+      const target = files.readLink(path);
       if (target !== want.target) {
         out.push({
           path,
@@ -74,7 +74,7 @@ async function compareEntry(
       break;
     case 'file': {
       if (mode !== want.mode) out.push(modeDifference(path, want.mode, mode));
-      const hashed = await hashFile(`${root}/${path}`, chunkBytes);
+      const hashed = await hashFile(files, path, chunkBytes);
       if (hashed === null)
         out.push({ path, kind: 'missing', detail: 'the file vanished during the check' });
       else if (hashed.size !== want.size) {

@@ -1,5 +1,3 @@
-import { appendFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { defineAgent, defineTool } from '@longrun/runtime';
 import { scriptedModel } from '@longrun/models';
@@ -11,8 +9,10 @@ const deploy = defineTool({
   input: z.object({ service: z.string() }),
   effect: 'keyed',
   needsApproval: true,
-  run: async ({ service }, { workspaceDir }) => {
-    appendFileSync(join(workspaceDir, 'deploys.log'), `${service}\n`);
+  run: async ({ service }, { files }) => {
+    const log =
+      (await files.stat('deploys.log')) === null ? '' : await files.readFile('deploys.log');
+    await files.writeFile('deploys.log', `${Buffer.from(log).toString()}${service}\n`);
     return `deployed ${service}`;
   },
 });

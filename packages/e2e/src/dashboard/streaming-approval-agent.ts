@@ -1,5 +1,3 @@
-import { appendFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { defineAgent, defineTool } from '@longrun/runtime';
 import { scriptedModel } from '@longrun/models';
@@ -39,9 +37,11 @@ const deploy = defineTool({
   input: z.object({ service: z.string() }),
   effect: 'keyed',
   needsApproval: true,
-  run: async ({ service }, { workspaceDir }) => {
-    appendFileSync(join(workspaceDir, 'deploys.log'), `${service}\n`);
-    writeFileSync(join(workspaceDir, 'rollout.md'), `# Rollout\n\n${service} deployed.\n`);
+  run: async ({ service }, { files }) => {
+    const log =
+      (await files.stat('deploys.log')) === null ? '' : await files.readFile('deploys.log');
+    await files.writeFile('deploys.log', `${Buffer.from(log).toString()}${service}\n`);
+    await files.writeFile('rollout.md', `# Rollout\n\n${service} deployed.\n`);
     return { deployed: service, replicas: 3 };
   },
 });

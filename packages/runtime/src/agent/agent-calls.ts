@@ -112,7 +112,7 @@ export async function settleCall(
   }
   const withWorkspace = (context: ToolContext) => ({
     ...context,
-    workspaceDir: ctx.workspaceDir,
+    files: ctx.workspace.files,
     sandbox: () => ctx.workspace.sandbox(),
   });
   const verify = tool.verify?.bind(tool);

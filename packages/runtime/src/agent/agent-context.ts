@@ -21,7 +21,6 @@ export interface AgentRunContext {
   specs: ModelToolSpec[];
   signal: AbortSignal;
   hooks: AgentHooks | undefined;
-  workspaceDir: string;
   workspace: AgentWorkspace;
   /** Calls this run started itself (`step:callIndex`); any other started call was interrupted. */
   startedHere: Set<string>;

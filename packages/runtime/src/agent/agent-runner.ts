@@ -97,7 +97,6 @@ export class AgentRunner {
       specs: toolSpecs(agent.tools),
       signal,
       hooks: this.#o.hooks,
-      workspaceDir,
       workspace,
       startedHere: new Set(),
     };
@@ -118,7 +117,7 @@ export class AgentRunner {
     const last = writer.state.workspace ?? null;
     const snapshots = agent.workspaceSnapshots !== false;
     if (last !== null && snapshots) await workspace.restore(last.manifestHash);
-    await agent.prepareWorkspace?.(workspace.dir, writer.state.input);
+    await agent.prepareWorkspace?.(workspace.files, writer.state.input);
     if (snapshots && last === null) {
       const first = await workspace.snapshot(0);
       if (first !== null) await writer.append([first]);

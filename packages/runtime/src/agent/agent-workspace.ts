@@ -7,6 +7,7 @@ import {
   type SandboxDriver,
   type SandboxLimits,
   type SandboxNetwork,
+  type WorkspaceFiles,
 } from '@longrun/core';
 import type { Manifest, StatCache } from '@longrun/workspace';
 
@@ -16,6 +17,18 @@ let workspaceLib: Promise<typeof import('@longrun/workspace')> | undefined;
 let sandboxLib: Promise<typeof import('@longrun/sandbox')> | undefined;
 const loadWorkspaceLib = () => (workspaceLib ??= import('@longrun/workspace'));
 const loadSandboxLib = () => (sandboxLib ??= import('@longrun/sandbox'));
+
+/**
+ * Copies a host directory (the agent author's own: a repository, fixtures) into a session's
+ * workspace through its accessor; for `prepareWorkspace`. See @longrun/workspace.
+ */
+export async function copyIntoWorkspace(
+  hostDir: string,
+  files: WorkspaceFiles,
+  into = '',
+): Promise<{ files: number; bytes: number }> {
+  return (await loadWorkspaceLib()).copyIntoWorkspace(hostDir, files, into);
+}
 
 /** Where an agent's commands run; the default is the process driver, which isolates nothing. */
 export interface AgentSandboxConfig {
@@ -68,6 +81,18 @@ export class WorkspaceTracker {
   }
 }
 
+/** A WorkspaceFiles whose every call goes to the accessor `target` resolves to at that moment. */
+function filesThrough(target: () => Promise<WorkspaceFiles>): WorkspaceFiles {
+  return {
+    stat: async (path) => (await target()).stat(path),
+    readFile: async (path, options) => (await target()).readFile(path, options),
+    writeFile: async (path, data, options) => (await target()).writeFile(path, data, options),
+    mkdir: async (path) => (await target()).mkdir(path),
+    remove: async (path) => (await target()).remove(path),
+    list: async (path, options) => (await target()).list(path, options),
+  };
+}
+
 export interface AgentWorkspaceOptions {
   dir: string;
   blobs: BlobStore;
@@ -83,12 +108,21 @@ export interface AgentWorkspaceOptions {
  */
 export class AgentWorkspace {
   readonly dir: string;
+  /** The accessor tools and prepareWorkspace get (see WorkspaceFiles). */
+  readonly files: WorkspaceFiles;
   readonly #o: AgentWorkspaceOptions;
   #sandbox: Promise<Sandbox> | null = null;
+  #plainFiles: WorkspaceFiles | null = null;
 
   constructor(options: AgentWorkspaceOptions) {
     this.dir = options.dir;
     this.#o = options;
+    this.files = filesThrough(() => this.#currentFiles());
+  }
+
+  async #currentFiles(): Promise<WorkspaceFiles> {
+    this.#plainFiles ??= new (await loadWorkspaceLib()).ConfinedWorkspaceFiles(this.dir);
+    return this.#plainFiles;
   }
 
   /** Makes the directory equal to `manifestHash` unless this worker knows it already is. */

@@ -8,14 +8,19 @@ import {
   type JsonValue,
   type ModelClient,
   type ModelToolSpec,
+  type WorkspaceFiles,
 } from '@longrun/core';
 import type { ToolContext, VerifyOutcome } from '../program.ts';
 import type { AgentSandboxConfig } from './agent-workspace.ts';
 
 /** What a tool's `run` gets besides its validated input. */
 export interface AgentToolContext extends ToolContext {
-  /** The session's working directory (its workspace), on the worker's host. */
-  workspaceDir: string;
+  /**
+   * The session's workspace files: the only way a tool touches them (DESIGN §6). No link is
+   * followed, only regular files and directories are opened, writes replace by rename and reads
+   * are size-checked first; the host path is deliberately not given.
+   */
+  files: WorkspaceFiles;
   /** The session's sandbox (the agent's `sandbox` driver), opened on first use. */
   sandbox(): Promise<Sandbox>;
 }
@@ -54,10 +59,12 @@ export interface AgentDefinition {
   /** Where each session's workspace directory is created: `<workspaceRoot>/<session id>`. */
   workspaceRoot?: string;
   /**
-   * Fills a new session's workspace (e.g. copies a repository in). Called whenever a worker
-   * takes the session up, so it must leave an already prepared workspace alone.
+   * Fills a new session's workspace (e.g. copies a repository in with `copyIntoWorkspace`).
+   * Called whenever a worker takes the session up, so it must leave an already prepared
+   * workspace alone. It gets the same accessor as tools: a workspace may hold whatever the
+   * session's commands left there.
    */
-  prepareWorkspace?(workspaceDir: string, input: JsonValue): Promise<void>;
+  prepareWorkspace?(files: WorkspaceFiles, input: JsonValue): Promise<void>;
   /** Where commands run (`run_command` and tools that call `context.sandbox()`). Default: plain processes. */
   sandbox?: AgentSandboxConfig;
   /**

@@ -1,20 +1,27 @@
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
 import { z } from 'zod';
 import { defineTool, type AgentTool } from '../agent/define-agent.ts';
 import { capOutput } from './output-cap.ts';
-import { workspacePath } from './workspace-path.ts';
 
 const maxReadChars = 20_000;
+/** Bigger files are refused (FILE_TOO_LARGE) before a byte is read; the model is told how else. */
+const maxReadBytes = 256 * 1024;
+const maxEditBytes = 4 * 1024 * 1024;
 const maxListEntries = 500;
+const skippedDirs = ['node_modules', '.git'];
+
+// Every tool here reaches the workspace only through `context.files`, the confined accessor:
+// a link, FIFO, socket or device is refused with FILE_TYPE_REFUSED, an oversized file with
+// FILE_TOO_LARGE, and the model sees the code and what to do instead.
 
 export const readFileTool = defineTool({
   name: 'read_file',
-  description: `Reads a text file of the workspace. Output is capped at ${maxReadChars} characters.`,
+  description: `Reads a text file of the workspace (at most ${maxReadBytes / 1024} KiB; use a command such as head, tail or grep for bigger files). Output is capped at ${maxReadChars} characters.`,
   input: z.object({ path: z.string().describe('path relative to the workspace') }),
   effect: 'pure',
-  run: async ({ path }, { workspaceDir }) =>
-    capOutput(readFileSync(workspacePath(workspaceDir, path), 'utf8'), maxReadChars),
+  run: async ({ path }, { files }) => {
+    const bytes = await files.readFile(path, { maxBytes: maxReadBytes });
+    return capOutput(Buffer.from(bytes).toString('utf8'), maxReadChars);
+  },
 });
 
 export const writeFileTool = defineTool({
@@ -22,10 +29,8 @@ export const writeFileTool = defineTool({
   description: 'Creates or replaces a text file of the workspace with the given content.',
   input: z.object({ path: z.string(), content: z.string() }),
   effect: 'idempotent',
-  run: async ({ path, content }, { workspaceDir }) => {
-    const target = workspacePath(workspaceDir, path);
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, content);
+  run: async ({ path, content }, { files }) => {
+    await files.writeFile(path, content);
     return `wrote ${Buffer.byteLength(content)} bytes to ${path}`;
   },
 });
@@ -39,13 +44,14 @@ export const editFileTool = defineTool({
   description: 'Replaces exactly one occurrence of old_text with new_text in a workspace file.',
   input: z.object({ path: z.string(), old_text: z.string().min(1), new_text: z.string() }),
   effect: 'idempotent',
-  run: async ({ path, old_text: oldText, new_text: newText }, { workspaceDir }) => {
-    const target = workspacePath(workspaceDir, path);
-    const text = readFileSync(target, 'utf8');
+  run: async ({ path, old_text: oldText, new_text: newText }, { files }) => {
+    const text = Buffer.from(await files.readFile(path, { maxBytes: maxEditBytes })).toString(
+      'utf8',
+    );
     const count = text.split(oldText).length - 1;
     if (count === 1) {
-      writeFileSync(
-        target,
+      await files.writeFile(
+        path,
         text.replace(oldText, () => newText),
       );
       return `edited ${path}`;
@@ -60,27 +66,29 @@ export const editFileTool = defineTool({
   },
 });
 
+const typeNotes = {
+  file: '',
+  dir: '/',
+  symlink: ' (symbolic link, not followed)',
+  special: ' (special file)',
+};
+
 export const listFilesTool = defineTool({
   name: 'list_files',
-  description: `Lists files under a workspace directory, recursively (at most ${maxListEntries}; node_modules and .git skipped).`,
+  description: `Lists files under a workspace directory, recursively (at most ${maxListEntries}; ${skippedDirs.join(' and ')} not descended into).`,
   input: z.object({ path: z.string().default('.') }),
   effect: 'pure',
-  run: async ({ path }, { workspaceDir }) => {
-    const root = workspacePath(workspaceDir, path);
-    const found: string[] = [];
-    const walk = (dir: string): void => {
-      for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        if (found.length >= maxListEntries) return;
-        if (entry.name === 'node_modules' || entry.name === '.git') continue;
-        const full = join(dir, entry.name);
-        if (entry.isDirectory()) walk(full);
-        else found.push(relative(workspaceDir, full));
-      }
-    };
-    if (statSync(root).isDirectory()) walk(root);
-    const more =
-      found.length >= maxListEntries ? `\n[listing capped at ${maxListEntries} entries]` : '';
-    return found.sort().join('\n') + more;
+  run: async ({ path }, { files }) => {
+    const listing = await files.list(path, {
+      recursive: true,
+      skipDirs: skippedDirs,
+      maxEntries: maxListEntries,
+    });
+    const lines = listing.entries
+      .filter((entry) => entry.type !== 'dir')
+      .map((entry) => `${entry.path}${typeNotes[entry.type]}`);
+    const more = listing.truncated ? `\n[listing capped at ${maxListEntries} entries]` : '';
+    return lines.join('\n') + more;
   },
 });
 

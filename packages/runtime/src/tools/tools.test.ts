@@ -1,19 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { sessionId } from '@longrun/core';
 import { tempDir } from '../test-support.ts';
 import type { AgentTool, AgentToolContext } from '../agent/define-agent.ts';
 import { editFileTool, listFilesTool, readFileTool, writeFileTool } from './file-tools.ts';
 import { shellTool } from './shell-tool.ts';
-import { workspacePath } from './workspace-path.ts';
 import { AgentWorkspace, WorkspaceTracker } from '../agent/agent-workspace.ts';
 
 const never = (): never => {
   throw new Error('the tools under test store no blobs');
 };
 
-function context(workspaceDir: string, signal = new AbortController().signal): AgentToolContext {
+function context(
+  workspaceDir: string,
+  signal = new AbortController().signal,
+): AgentToolContext & { workspaceDir: string } {
   const workspace = new AgentWorkspace({
     dir: workspaceDir,
     blobs: { kind: 'none', put: never, get: never, missing: never },
@@ -27,6 +37,7 @@ function context(workspaceDir: string, signal = new AbortController().signal): A
     idempotencyKey: 'k',
     attempt: 1,
     signal,
+    files: workspace.files,
     workspaceDir,
   };
 }
@@ -35,23 +46,36 @@ function run(tool: AgentTool<never>, input: object, ctx: AgentToolContext) {
   return tool.run(input as never, ctx);
 }
 
-describe('workspace paths', () => {
-  it('refuses every way out of the workspace', () => {
-    const root = tempDir('ws');
+describe('what the file tools refuse', () => {
+  it('every way out of the workspace, and every link, FIFO and oversized file, with a typed error', async () => {
+    const ctx = context(tempDir('ws'));
     const outside = tempDir('outside');
     writeFileSync(join(outside, 'secret'), 'x');
-    symlinkSync(outside, join(root, 'escape'));
-    expect(workspacePath(root, 'a/b.txt')).toMatch(/a\/b\.txt$/);
-    for (const path of [
-      '../x',
-      '/etc/passwd',
-      'a/../../x',
-      'escape/secret',
-      'escape',
-      'nul\0byte',
-    ]) {
-      expect(() => workspacePath(root, path), path).toThrowError(/outside the workspace|NUL/);
+    symlinkSync(outside, join(ctx.workspaceDir, 'escape'));
+    symlinkSync(join(outside, 'not-yet'), join(ctx.workspaceDir, 'dangling'));
+    execFileSync('mkfifo', [join(ctx.workspaceDir, 'pipe')]);
+    writeFileSync(join(ctx.workspaceDir, 'huge'), '');
+    truncateSync(join(ctx.workspaceDir, 'huge'), 512 * 1024 * 1024);
+    const refused: [string, object, AgentTool<never>][] = [
+      ['PATH_OUTSIDE_WORKSPACE', { path: '../x' }, readFileTool],
+      ['PATH_OUTSIDE_WORKSPACE', { path: '/etc/passwd' }, readFileTool],
+      ['PATH_OUTSIDE_WORKSPACE', { path: 'a/../../x', content: 'x' }, writeFileTool],
+      ['FILE_TYPE_REFUSED', { path: 'escape/secret' }, readFileTool],
+      ['FILE_TYPE_REFUSED', { path: 'dangling', content: 'pwned' }, writeFileTool],
+      ['FILE_TYPE_REFUSED', { path: 'pipe' }, readFileTool],
+      ['FILE_TYPE_REFUSED', { path: 'pipe', old_text: 'a', new_text: 'b' }, editFileTool],
+      ['FILE_TOO_LARGE', { path: 'huge' }, readFileTool],
+      ['INVALID_ARGUMENT', { path: 'nul\0byte' }, readFileTool],
+    ];
+    for (const [code, input, tool] of refused) {
+      await expect(run(tool, input, ctx), JSON.stringify(input)).rejects.toThrow(
+        expect.objectContaining({ code }),
+      );
     }
+    expect(existsSync(join(outside, 'not-yet'))).toBe(false);
+    expect(await run(listFilesTool, { path: '.' }, ctx)).toBe(
+      'dangling (symbolic link, not followed)\nescape (symbolic link, not followed)\nhuge\npipe (special file)',
+    );
   });
 });
 
