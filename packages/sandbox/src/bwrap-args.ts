@@ -5,8 +5,15 @@ import { sandboxWorkspacePath, type SandboxNetwork } from '@longrun/core';
 /**
  * bubblewrap's command line for one command. The root is minimal and read-only: /usr and the
  * top-level /bin, /lib… entries (symlinks on merged-/usr systems), a few /etc files the dynamic
- * linker and common tools need, a fresh /proc for the new pid namespace, a minimal /dev, a
- * size-capped /tmp, and the workspace read-write at /workspace. Nothing else of the host exists.
+ * linker and common tools need, a fresh /proc for the new pid namespace, a minimal /dev. Nothing
+ * else of the host exists. Writable are only the workspace at /workspace (capped by the driver),
+ * /tmp and /dev/shm, each a size-capped tmpfs.
+ *
+ * bubblewrap builds the root, and /dev, on tmpfs mounts owned by the sandbox's uid: left as they
+ * are, a command could write there without any cap. Both are remounted read-only once every
+ * mount point exists. Device nodes stay usable (a read-only mount does not stop writes to
+ * /dev/null), /dev/pts is a mount of its own, and /dev/shm gets a capped tmpfs because POSIX
+ * semaphores and shared memory (Python's multiprocessing locks) live there.
  */
 
 /** Descriptors the driver passes to bubblewrap (3–6 of the child's stdio array). */
@@ -31,6 +38,9 @@ const etcAlways = [
 ];
 /** Only with network: name resolution and TLS roots. */
 const etcNetwork = ['resolv.conf', 'ssl', 'ca-certificates', 'ca-certificates.conf', 'gai.conf'];
+
+/** Docker's default /dev/shm size; smaller when the /tmp cap (tmpBytes) is. */
+export const devShmMaxBytes = 64 << 20;
 
 export interface BwrapFeatures {
   /** bubblewrap ≥ 0.8: `--disable-userns` turns off user namespaces inside the sandbox. */
@@ -61,6 +71,7 @@ export interface CommandArgs {
   /** Host directory bound read-write at /workspace. */
   workspaceSource: string;
   network: SandboxNetwork;
+  /** The cap of /tmp, and of /dev/shm up to devShmMaxBytes. */
   tmpBytes: number;
   /** Relative to the workspace, already confined. */
   cwdComponents: readonly string[];
@@ -75,9 +86,11 @@ export function commandArgs(c: CommandArgs): string[] {
   if (c.features.disableUserns) args.push('--disable-userns');
   args.push('--die-with-parent', '--new-session', '--hostname', 'sandbox');
   args.push(...c.rootArgs, '--proc', '/proc', '--dev', '/dev');
-  if (c.features.tmpfsSize) args.push('--size', String(c.tmpBytes));
-  args.push('--tmpfs', '/tmp');
+  args.push(...cappedTmpfs(c, Math.min(c.tmpBytes, devShmMaxBytes), '/dev/shm'));
+  args.push(...cappedTmpfs(c, c.tmpBytes, '/tmp'));
   args.push('--bind', c.workspaceSource, sandboxWorkspacePath);
+  // Last of the mounts: each remount covers that mount only, not the ones on top of it.
+  args.push('--remount-ro', '/dev', '--remount-ro', '/');
   args.push('--chdir', posix.join(sandboxWorkspacePath, ...c.cwdComponents));
   args.push('--seccomp', String(seccompFd), '--info-fd', String(infoFd));
   args.push('--block-fd', String(blockFd));
@@ -85,6 +98,15 @@ export function commandArgs(c: CommandArgs): string[] {
   // sandbox's pid 1, whose /proc/1/environ the command can read) runs with an empty one.
   for (const [name, value] of Object.entries(c.env)) args.push('--setenv', name, value);
   return args;
+}
+
+/**
+ * A tmpfs capped at `bytes` where bubblewrap can (`--size`). Its pages are also charged to the
+ * sandbox's memory cgroup, so memoryBytes bounds all of them together; the cap makes a full
+ * disk an ENOSPC for the command rather than an OOM kill.
+ */
+function cappedTmpfs(c: CommandArgs, bytes: number, path: string): string[] {
+  return c.features.tmpfsSize ? ['--size', String(bytes), '--tmpfs', path] : ['--tmpfs', path];
 }
 
 function lstatOrNull(path: string): ReturnType<typeof lstatSync> | null {

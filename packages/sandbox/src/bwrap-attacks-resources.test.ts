@@ -16,7 +16,8 @@ afterAll(removeWorkspaces);
 /**
  * TESTING.md's sandbox rows, part 2: exhausting the machine. Each bomb must be stopped at the
  * sandbox's own limit, and the host left as it was (withSandbox checks processes, cgroups and
- * mounts after every row).
+ * mounts after every row). Writable space is only where a cap holds: the root and /dev are
+ * read-only.
  */
 let driver: BwrapDriver;
 beforeAll(async () => {
@@ -86,7 +87,7 @@ print("allocated everything", flush=True)
     });
   });
 
-  it('filling the disk stops at the workspace cap (bytes, files and /tmp); the host disk is untouched', async () => {
+  it('filling the disk stops at the workspace cap (bytes, files, /tmp and /dev/shm); the host disk is untouched', async () => {
     const limits = { ...defaultLimits, workspaceBytes: 8 * MiB };
     const workspaceDir = newWorkspace();
     const hostFreeBefore = statfsSync(workspaceDir).bavail * statfsSync(workspaceDir).bsize;
@@ -94,13 +95,14 @@ print("allocated everything", flush=True)
       const fill = await sh(
         sandbox,
         'dd if=/dev/zero of=/workspace/big bs=1M count=64; dd if=/dev/zero of=/tmp/big bs=1M count=64; ' +
-          'du -k /workspace/big /tmp/big',
+          'dd if=/dev/zero of=/dev/shm/big bs=1M count=64; du -k /workspace/big /tmp/big /dev/shm/big',
       );
       expect(fill.stderr).toContain('No space left on device');
       const sizesKiB = fill.stdout
         .trim()
         .split('\n')
         .map((line) => Number(line.split(/\s+/)[0]));
+      expect(sizesKiB).toHaveLength(3);
       for (const kib of sizesKiB) expect(kib).toBeLessThanOrEqual(8 * 1024);
       const files = await python(
         sandbox,
@@ -123,6 +125,68 @@ except OSError as e:
     // Copied back at close: at most the cap. (Other test runs share this disk: generous slack.)
     expect(treeBytes(workspaceDir)).toBeLessThanOrEqual(8 * MiB);
     expect(hostFreeBefore - hostFreeAfter).toBeLessThan(64 * MiB);
+  });
+
+  it('the root and /dev are read-only: only /workspace, /tmp and /dev/shm take writes', async () => {
+    await withSandbox(driver, {}, async ({ sandbox }) => {
+      const result = await python(
+        sandbox,
+        `
+import json, os
+def attempt(write):
+    try:
+        write(); return 0
+    except OSError as e:
+        return e.errno
+def create(path):
+    return lambda: open(path, "w").close()
+print(json.dumps({
+    "refused": {
+        "create /x": attempt(create("/x")),
+        "create /etc/x": attempt(create("/etc/x")),
+        "create /usr/x": attempt(create("/usr/x")),
+        "create /bin/x": attempt(create("/bin/x")),
+        "create /dev/x": attempt(create("/dev/x")),
+        "mkdir /newdir": attempt(lambda: os.mkdir("/newdir")),
+        "symlink /link": attempt(lambda: os.symlink("/tmp", "/link")),
+        "chmod /": attempt(lambda: os.chmod("/", 0o777)),
+        "chmod /dev": attempt(lambda: os.chmod("/dev", 0o777)),
+        "rename /tmp": attempt(lambda: os.rename("/tmp", "/tmp2")),
+    },
+    "allowed": {
+        "create /workspace/x": attempt(create("/workspace/x")),
+        "create /tmp/x": attempt(create("/tmp/x")),
+        "create /dev/shm/x": attempt(create("/dev/shm/x")),
+        "write /dev/null": attempt(lambda: open("/dev/null", "w").write("x")),
+    },
+}))
+`,
+      );
+      const { refused, allowed } = JSON.parse(result.stdout) as Record<
+        'refused' | 'allowed',
+        Record<string, number>
+      >;
+      const EROFS = 30;
+      expect(Object.keys(refused)).toHaveLength(10);
+      expect(Object.entries(refused).filter(([, errno]) => errno !== EROFS)).toEqual([]);
+      expect(Object.values(allowed)).toEqual([0, 0, 0, 0]);
+      // Python's multiprocessing locks are POSIX semaphores in /dev/shm.
+      const lock = await python(
+        sandbox,
+        'import multiprocessing; multiprocessing.Lock(); print("ok")',
+      );
+      expect(lock.stdout).toBe('ok\n');
+      const mounts = await sh(sandbox, 'cut -d" " -f5,6 /proc/self/mountinfo');
+      const options = new Map(
+        mounts.stdout
+          .trim()
+          .split('\n')
+          .map((l) => l.split(' ') as [string, string]),
+      );
+      expect(options.get('/')).toMatch(/^ro,/);
+      expect(options.get('/dev')).toMatch(/^ro,/);
+      expect(options.get('/dev/shm')).toMatch(/^rw,/);
+    });
   });
 
   it('burning CPU is held to the cpu quota, and the timeout kills it', async () => {

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, afterAll } from 'vitest';
 import { bwrapDriver, type BwrapDriver } from './bwrap-driver.ts';
@@ -116,6 +116,49 @@ describe('bwrap driver', () => {
       code: 'INVALID_ARGUMENT',
     });
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(workspaceDir);
+  });
+
+  it('common tools work under the seccomp filter and the read-only root', async () => {
+    // sh and python3 are required by these suites; the others are checked when installed.
+    const checks: Record<string, [script: string, expected: string]> = {
+      sh: ['echo ok', 'ok'],
+      python3: [
+        'python3 -c "import multiprocessing, socket, subprocess; multiprocessing.Lock(); print(socket.if_nameindex()[0][1], subprocess.run([\'true\']).returncode)"',
+        'lo 0',
+      ],
+      node: [
+        'node -e "console.log(Object.keys(require(\'os\').networkInterfaces()).join())"',
+        'lo',
+      ],
+      git: [
+        'cd /tmp && git init -q r && cd r && git -c user.name=t -c user.email=t@t commit -q --allow-empty -m x && git rev-list --count HEAD',
+        '1',
+      ],
+      gcc: [
+        'printf "int main(void){return 0;}" > /tmp/a.c && gcc -o /tmp/a /tmp/a.c && /tmp/a && echo built',
+        'built',
+      ],
+      make: [
+        'printf "all:\\n\\t@echo made\\n" > /tmp/Makefile && make -s -f /tmp/Makefile',
+        'made',
+      ],
+    };
+    const installed = Object.keys(checks).filter((tool) => existsSync(`/usr/bin/${tool}`));
+    const absent = Object.keys(checks).filter((tool) => !installed.includes(tool));
+    if (absent.length > 0)
+      console.error(`[sandbox] not installed, not checked: ${absent.join(', ')}`);
+    expect(installed).toEqual(expect.arrayContaining(['sh', 'python3']));
+    await withSandbox(driver, {}, async ({ sandbox }) => {
+      for (const tool of installed) {
+        const [script, expected] = checks[tool] ?? ['', ''];
+        const result = await sh(sandbox, script, { timeoutMs: 60_000 });
+        expect({ tool, out: result.stdout.trim(), exit: result.exitCode }).toEqual({
+          tool,
+          out: expected,
+          exit: 0,
+        });
+      }
+    });
   });
 
   it('without bubblewrap it reports every protection missing with the reason, and strict refuses', async () => {
