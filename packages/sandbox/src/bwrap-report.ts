@@ -1,7 +1,8 @@
 import { protectionNames, type ProtectionName, type ProtectionReport } from '@longrun/core';
 import type { BwrapHost } from './bwrap-probe.ts';
 import type { Controller } from './cgroup.ts';
-import { seccompSummary } from './seccomp-filter.ts';
+import { devShmMaxBytes } from './bwrap-args.ts';
+import { seccompSummary, socketFamiliesSummary } from './seccomp-filter.ts';
 
 type Verdict = [enforced: boolean, reason: string];
 
@@ -36,9 +37,14 @@ function verdictsFor(host: BwrapHost): Record<ProtectionName, Verdict> {
       "only a private loopback when network is 'none' ('allowed' shares the host's network, loopback included)",
     ],
     seccomp: host.seccomp !== null ? [true, seccompSummary()] : [false, host.seccompReason],
+    'socket-families':
+      host.seccomp !== null
+        ? [true, socketFamiliesSummary()]
+        : [false, `needs the seccomp filter (${host.seccompReason}): every socket family is open`],
     'memory-limit': limit(host, 'memory', 'memory limit, swap included'),
     'pids-limit': limit(host, 'pids', 'pids.max'),
     'cpu-limit': limit(host, 'cpu', 'cpu quota'),
+    'read-only-root': [true, readOnlyRoot(host)],
     'workspace-size-cap': host.isRoot
       ? [
           true,
@@ -61,6 +67,13 @@ function verdictsFor(host: BwrapHost): Record<ProtectionName, Verdict> {
           ],
     'tree-kill': treeKill(host),
   };
+}
+
+function readOnlyRoot(host: BwrapHost): string {
+  const caps = host.features.tmpfsSize
+    ? `/tmp capped at the workspace size, /dev/shm at the smaller of that and ${devShmMaxBytes >> 20} MiB; their pages also count against memoryBytes`
+    : 'this bubblewrap has no --size: /tmp and /dev/shm are capped by the memory limit only';
+  return `bubblewrap's root and /dev are remounted read-only; writable are /workspace, /tmp and /dev/shm (${caps})`;
 }
 
 function limit(host: BwrapHost, controller: Controller, what: string): Verdict {

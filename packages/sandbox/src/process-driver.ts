@@ -20,6 +20,14 @@ import { workspaceComponents, workspaceFiles } from './workspace-files.ts';
 const honestReasons: Partial<Record<ProtectionName, [boolean, string]>> = {
   'empty-env': [true, 'commands see only the env of the spec; nothing else of the worker'],
   'tree-kill': [false, 'kills the process group only; a command that calls setsid escapes it'],
+  'socket-families': [
+    false,
+    'no seccomp filter: commands open every socket family the worker can, AF_VSOCK and AF_PACKET included',
+  ],
+  'read-only-root': [
+    false,
+    "commands see the host's file system: they write wherever the worker user can",
+  ],
 };
 
 /**

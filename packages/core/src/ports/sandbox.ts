@@ -19,9 +19,13 @@ export const protectionNames = [
   'uts-namespace',
   'network-off',
   'seccomp',
+  /** socket() and socketpair() limited to the families a namespace scopes (no AF_VSOCK…). */
+  'socket-families',
   'memory-limit',
   'pids-limit',
   'cpu-limit',
+  /** Nothing outside the workspace and the capped scratch directories takes writes. */
+  'read-only-root',
   'workspace-size-cap',
   'empty-env',
   'no-inherited-fds',
