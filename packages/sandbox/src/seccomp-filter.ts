@@ -12,10 +12,11 @@ import { abiTables, deniedNames, type AbiTable } from './seccomp-syscalls.ts';
  * so that libc falls back to clone, whose flags a classic BPF filter can inspect (clone3 passes
  * them in memory, out of the filter's reach).
  *
- * Sockets are the one allow-list: the namespaces only scope some address families (the network
- * namespace covers inet, unix and route netlink; nothing covers AF_VSOCK, a path to the
- * hypervisor's services), so every family but those fails with EAFNOSUPPORT, the errno of a
- * kernel built without it, which programs already handle.
+ * Sockets are the one allow-list: the namespaces scope only some address families (inet and
+ * route netlink by the network namespace; unix by the mount namespace for paths and the network
+ * namespace for abstract names; nothing scopes AF_VSOCK, a path to the hypervisor's services), so
+ * every other family fails with EAFNOSUPPORT, the errno of a kernel built without it, which
+ * programs already handle. io_uring, which can open sockets past the filter, is denied outright.
  *
  * A syscall from another ABI is the classic way round a filter: the x32 ABI (x86_64 numbers
  * with bit 30 set) is refused, and a foreign architecture (i386 via `int 0x80`, whose socketcall
@@ -54,9 +55,10 @@ const TIOCLINUX = 0x541c;
 const allowedFamilies = { AF_UNIX: 1, AF_INET: 2, AF_INET6: 10 };
 /**
  * AF_NETLINK only with NETLINK_ROUTE: getifaddrs (Node's os.networkInterfaces, getaddrinfo's
- * AI_ADDRCONFIG, `ip`) needs it, and route netlink answers from the caller's network namespace,
- * which the sandbox has its own of (with network 'none'). Every other netlink protocol (audit,
- * kobject uevents, sock_diag, generic netlink…) reaches kernel-wide state and is refused.
+ * AI_ADDRCONFIG, `ip`) needs it, and route netlink answers from the caller's network namespace:
+ * the sandbox's own with network 'none', the host's (read-only without CAP_NET_ADMIN, which the
+ * sandbox does not hold) with 'allowed'. Every other netlink protocol (audit, kobject uevents,
+ * sock_diag, generic netlink…) reaches kernel-wide state and is refused.
  */
 const AF_NETLINK = 16;
 const NETLINK_ROUTE = 0;
