@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { asPostgresUser, type PostgresInstall } from './postgres-install.ts';
 import { PrivatePostgresError } from './private-postgres-error.ts';
+import { within } from './bounded-wait.ts';
 
 /** The line PostgreSQL logs when the postmaster starts accepting ordinary connections. */
 const readyLine = 'database system is ready to accept connections';
@@ -129,16 +130,5 @@ export class Postmaster {
       'stop-failed',
       `postmaster ${this.pid} still alive ${2 * withinMs} ms after ${signal} and SIGKILL`,
     );
-  }
-}
-
-/** `promise`'s value, or null if it has not settled within `ms`; the timer never outlives it. */
-export async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

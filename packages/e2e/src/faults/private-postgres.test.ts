@@ -8,7 +8,7 @@ import { describeWithPrivatePostgres } from './describe-with-private-postgres.ts
 import { startPrivatePostgres, type PrivatePostgres } from './private-postgres.ts';
 import { PrivatePostgresError, isMissingPostgres } from './private-postgres-error.ts';
 import { childPids, isRunning } from './process-tree.ts';
-import { within } from './postmaster.ts';
+import { within } from './bounded-wait.ts';
 
 /** A connected client whose connection errors are collected instead of crashing the test. */
 async function connect(url: string, name = 'private-postgres-test') {
