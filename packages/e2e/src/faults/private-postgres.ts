@@ -76,6 +76,11 @@ const stopBoundMs = 10_000;
 /** Clusters started and not yet stopped; the exit hook stops whatever is left here. */
 const live = new Set<Cluster>();
 
+/** The clusters of this process that are started and not stopped (for leak checks). */
+export function runningClusters(): PrivatePostgres[] {
+  return [...live];
+}
+
 /** Starts a private cluster (see PrivatePostgres); throws PrivatePostgresError. */
 export async function startPrivatePostgres(
   options: PrivatePostgresOptions = {},
