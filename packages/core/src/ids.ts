@@ -42,3 +42,8 @@ export function newSessionId(): SessionId {
 export function newWorkerId(): WorkerId {
   return `wkr_${randomUUID().replaceAll('-', '').slice(0, 16)}` as WorkerId;
 }
+
+/** A writer's id for one append (AppendRequest.appendId): 128 random bits. */
+export function newAppendId(): string {
+  return `apd_${randomUUID().replaceAll('-', '')}`;
+}

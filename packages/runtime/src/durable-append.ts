@@ -1,6 +1,7 @@
 import {
   LongrunError,
   isRetryable,
+  newAppendId,
   type AppendRequest,
   type AppendResult,
   type SessionStore,
@@ -18,21 +19,24 @@ export interface DurableAppendOptions {
 
 /**
  * Appends, riding out transient store failures. A failure such as a dropped connection may hide a
- * commit that happened (the acknowledgement was lost), so before trying again it reads the log:
- * if the events are there under this writer's epoch, the append happened and is not repeated.
- * Returns the committed events, so the caller folds exactly what the log holds.
+ * commit that happened (the acknowledgement was lost), so the request carries an append id and is
+ * sent again unchanged: the store answers a committed one with its first result (never
+ * SEQ_CONFLICT), and one that did not commit is applied. Retries go on, with backoff, until the
+ * append lands or `signal` aborts (the lease is lost). Returns the committed events, so the caller
+ * folds exactly what the log holds.
  */
 export async function appendDurably(
   store: SessionStore,
   request: AppendRequest,
   options: DurableAppendOptions,
 ): Promise<{ result: AppendResult; events: StoredEvent[] }> {
+  const once: AppendRequest = { ...request, appendId: request.appendId ?? newAppendId() };
   let stalled = false;
   for (let attempt = 0; ; attempt++) {
     try {
-      const result = await store.append(request);
+      const result = await store.append(once);
       if (stalled) options.onRecovered?.();
-      return { result, events: asStored(request, result) };
+      return { result, events: asStored(once, result) };
     } catch (error) {
       if (!isRetryable(error)) throw error;
       stalled = true;
@@ -42,34 +46,7 @@ export async function appendDurably(
     if (options.signal.aborted) {
       throw new LongrunError('LEASE_LOST', `gave up appending: ${String(options.signal.reason)}`);
     }
-    const committed = await findCommitted(store, request).catch((error: unknown) => {
-      if (isRetryable(error)) return null;
-      throw error;
-    });
-    if (committed !== null && committed.length > 0) {
-      if (stalled) options.onRecovered?.();
-      const last = committed.at(-1) as StoredEvent;
-      return { result: { headSeq: last.seq, atMs: last.atMs }, events: committed };
-    }
   }
-}
-
-/** The request's events if the log already holds them under the writer's epoch, else null. */
-async function findCommitted(
-  store: SessionStore,
-  request: AppendRequest,
-): Promise<StoredEvent[] | null> {
-  const n = request.events.length;
-  if (n === 0) return null;
-  const found = await store.readEvents(request.fence.sessionId, request.expectedSeq, n);
-  if (found.length !== n) return null;
-  const same = found.every(
-    (stored, i) =>
-      stored.epoch === request.fence.epoch &&
-      stored.type === request.events[i]?.type &&
-      JSON.stringify(stored.data) === JSON.stringify(request.events[i]?.data),
-  );
-  return same ? found : null;
 }
 
 function asStored(request: AppendRequest, result: AppendResult): StoredEvent[] {

@@ -1,6 +1,8 @@
+import { performance } from 'node:perf_hooks';
 import {
   LongrunError,
   isLongrunError,
+  isRetryable,
   newWorkerId,
   type Lease,
   type ModelClient,
@@ -47,9 +49,23 @@ export interface WorkerOptions {
   log?: WorkerLog;
 }
 
+interface Running {
+  keeper: LeaseKeeper;
+  /** Aborted to stop this session's side effects from outside (doubt, a re-claim). */
+  fence: AbortController;
+  done: Promise<void>;
+}
+
 /**
  * Claims runnable sessions and runs each under a kept lease. It holds nothing a restart would
  * need: a session it was running is resumed by whoever claims it next, from the log.
+ *
+ * One holder, always (DESIGN §3): the worker stops a session's side effects when its lease
+ * keeper gives the lease up, and all of them when the store reports its liveness in doubt; it
+ * claims nothing while in doubt, and reclaims what it still owns once liveness is confirmed.
+ * A session is parked (`paused`) only for a reason a person can act on; a transient failure
+ * (the store unreachable, a lost acknowledgement) is retried under the same lease, or the
+ * session is left for the next claim.
  */
 export class Worker {
   readonly id: WorkerId;
@@ -59,11 +75,16 @@ export class Worker {
   readonly #programs: Map<string, StepProgram>;
   readonly #agents: Map<string, AgentDefinition>;
   readonly #models = new Map<string, ModelClient>();
-  readonly #running = new Map<string, { keeper: LeaseKeeper; done: Promise<void> }>();
+  readonly #running = new Map<string, Running>();
   readonly #stop = new AbortController();
   #wake: (() => void) | null = null;
   #registration: WorkerRegistration | null = null;
   #loop: Promise<void> | null = null;
+  /** The store vouches for this worker (false from a doubt until the next confirmation). */
+  #live = true;
+  /** A doubt stopped sessions this worker may still own; reclaim them once live again. */
+  #mustReclaim = false;
+  #recovering: Promise<void> | null = null;
 
   constructor(options: WorkerOptions) {
     this.#o = { leaseMs: 15_000, pollMs: 100, concurrency: 32, ...options };
@@ -76,13 +97,21 @@ export class Worker {
     return this.#running.size;
   }
 
-  /** Registers, reclaims this worker's own unfinished sessions, then claims until stopped. */
+  /**
+   * Registers (waiting out a store outage, with a log line per attempt), reclaims this worker's
+   * own unfinished sessions, then claims until stopped.
+   */
   async start(): Promise<void> {
-    const { store } = this.#o;
-    this.#registration = await store.registerWorker(this.id, (error) =>
-      this.#log('error', `worker registration lost: ${error.message}; stopping all sessions`),
+    this.#registration = await this.#untilStoreAnswers('registering', () =>
+      this.#o.store.registerWorker(this.id, {
+        onDoubt: (error) => this.#doubt(error),
+        onConfirmed: () => this.#confirmed(),
+      }),
     );
-    for (const lease of await store.reclaimOwned(this.id, this.#o.leaseMs)) this.#runSession(lease);
+    const leases = await this.#untilStoreAnswers('reclaiming its sessions', () =>
+      this.#o.store.reclaimOwned(this.id, this.#o.leaseMs),
+    );
+    for (const lease of leases) this.#runSession(lease, performance.now());
     this.#loop = this.#claimLoop();
   }
 
@@ -96,21 +125,79 @@ export class Worker {
     this.#stop.abort();
     this.wake();
     await this.#loop;
+    await this.#recovering;
     await Promise.all([...this.#running.values()].map((r) => r.done));
     await this.#registration?.close();
+  }
+
+  async #untilStoreAnswers<T>(doing: string, call: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call();
+      } catch (error) {
+        // A second live process with this id is a mistake to report, not an outage to wait out.
+        if (
+          !isRetryable(error) ||
+          isLongrunError(error, 'INVALID_STATE') ||
+          this.#stop.signal.aborted
+        )
+          throw error;
+        const delayMs = backoffMs(attempt, 200, 5_000);
+        this.#log(
+          'warn',
+          `${doing}: the store does not answer (${(error as Error).message}); trying again in ${delayMs} ms`,
+        );
+        await pause(delayMs, this.#stop.signal);
+      }
+    }
+  }
+
+  /** The store cannot vouch for this worker any more: stop every side effect, claim nothing. */
+  #doubt(error: Error): void {
+    this.#live = false;
+    this.#mustReclaim = true;
+    this.#log('error', `${error.message}; stopping all ${this.#running.size} sessions`);
+    for (const running of this.#running.values()) running.fence.abort(error);
+  }
+
+  /** Liveness is back: once the stopped sessions have settled, take back those still owned. */
+  #confirmed(): void {
+    this.#live = true;
+    if (!this.#mustReclaim || this.#recovering !== null) return;
+    this.#recovering = (async () => {
+      await Promise.all([...this.#running.values()].map((r) => r.done));
+      // Doubted again meanwhile: the next confirmation reclaims.
+      if (!this.#live || this.#stop.signal.aborted) return;
+      try {
+        const sentAt = performance.now();
+        const leases = await this.#o.store.reclaimOwned(this.id, this.#o.leaseMs);
+        this.#mustReclaim = false;
+        this.#log('info', `liveness confirmed again; reclaimed ${leases.length} sessions`);
+        for (const lease of leases) this.#runSession(lease, sentAt);
+      } catch (error) {
+        // The leases lapse as they must; the next confirmation (or a claim) picks them up.
+        this.#log('warn', `reclaiming after a doubt failed: ${(error as Error).message}`);
+        await pause(500, this.#stop.signal);
+      }
+      this.wake();
+    })().finally(() => {
+      this.#recovering = null;
+      if (this.#live && this.#mustReclaim && !this.#stop.signal.aborted) this.#confirmed();
+    });
   }
 
   async #claimLoop(): Promise<void> {
     let failures = 0;
     while (!this.#stop.signal.aborted) {
       let claimed = false;
-      if (this.#running.size < this.#o.concurrency) {
+      if (this.#running.size < this.#o.concurrency && this.#live) {
         try {
+          const sentAt = performance.now();
           const lease = await this.#o.store.claimNext(this.id, this.#o.leaseMs);
           failures = 0;
           if (lease !== null) {
             claimed = true;
-            this.#runSession(lease);
+            this.#runSession(lease, sentAt);
           }
         } catch (error) {
           failures++;
@@ -135,35 +222,57 @@ export class Worker {
     });
   }
 
-  #runSession(lease: Lease): void {
+  /**
+   * Runs a claimed session. Never two runs of one session in this process: a claim of a session
+   * it still runs (its lease had lapsed) fences the old run first — the claim already made its
+   * writes stale — and starts the new one when the old one has settled.
+   */
+  #runSession(lease: Lease, sentAt: number): void {
+    const previous = this.#running.get(lease.sessionId);
+    previous?.fence.abort(new Error('the session was claimed again'));
     const keeper = new LeaseKeeper({
       store: this.#o.store,
       lease,
       leaseMs: this.#o.leaseMs,
+      grantedSentAt: sentAt,
       onLost: (reason) => this.#log('warn', `stopping session: ${reason}`, lease.sessionId),
     });
-    const done = this.#drive(lease, keeper).finally(() => {
-      this.#running.delete(lease.sessionId);
-      this.wake();
-    });
-    this.#running.set(lease.sessionId, { keeper, done });
+    const fence = new AbortController();
+    const done = (previous?.done ?? Promise.resolve())
+      .then(() => this.#drive(lease, keeper, fence.signal))
+      .finally(() => {
+        if (this.#running.get(lease.sessionId)?.done === done)
+          this.#running.delete(lease.sessionId);
+        this.wake();
+      });
+    this.#running.set(lease.sessionId, { keeper, fence, done });
   }
 
-  async #drive(lease: Lease, keeper: LeaseKeeper): Promise<void> {
+  async #drive(lease: Lease, keeper: LeaseKeeper, fence: AbortSignal): Promise<void> {
     const { store, hooks } = this.#o;
-    const stopOrLost = AbortSignal.any([keeper.signal, this.#stop.signal]);
+    const stopOrLost = AbortSignal.any([keeper.signal, this.#stop.signal, fence]);
     keeper.start();
     try {
-      const session = await store.getSession(lease.sessionId);
-      const outcome = await this.#runnerFor(session.agent, lease, stopOrLost).run();
+      const outcome = await this.#runWithRetries(lease, keeper, stopOrLost);
       await keeper.stop();
       if (outcome === 'stopped' || outcome === 'completed')
         await store.releaseLease(keeper.lease).catch(() => undefined);
       hooks?.onSessionEnded?.(lease.sessionId, outcome);
     } catch (error) {
       await keeper.stop();
-      if (isLongrunError(error, 'LEASE_LOST')) {
-        this.#log('warn', `fenced: ${error.message}`, lease.sessionId);
+      if (isLongrunError(error, 'LEASE_LOST') || isLongrunError(error, 'SEQ_CONFLICT')) {
+        // Someone else holds the session, or the log moved under this run: stop, and let the
+        // next claim re-read the log. Nothing to park.
+        this.#log('warn', `fenced: ${(error as Error).message}`, lease.sessionId);
+        await store.releaseLease(keeper.lease).catch(() => undefined);
+        hooks?.onSessionEnded?.(lease.sessionId, 'stopped');
+        return;
+      }
+      if (isRetryable(error) || stopOrLost.aborted) {
+        // Transient (the store went away, the lease or liveness is in doubt): the lease is
+        // handed back if the store answers, else it lapses; the session is claimed again.
+        this.#log('warn', `stopped, to be resumed: ${(error as Error).message}`, lease.sessionId);
+        await store.releaseLease(keeper.lease).catch(() => undefined);
         hooks?.onSessionEnded?.(lease.sessionId, 'stopped');
         return;
       }
@@ -173,6 +282,33 @@ export class Worker {
         store.releaseLease(keeper.lease).catch(() => undefined),
       );
       hooks?.onSessionEnded?.(lease.sessionId, 'error', error);
+    }
+  }
+
+  /**
+   * Runs the session; a run that fails transiently (a read the store could not answer) starts
+   * over from the log under the same lease, with backoff, for as long as the lease is kept.
+   */
+  async #runWithRetries(
+    lease: Lease,
+    keeper: LeaseKeeper,
+    signal: AbortSignal,
+  ): Promise<RunOutcome> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const session = await this.#o.store.getSession(lease.sessionId);
+        return await this.#runnerFor(session.agent, keeper.lease, signal).run();
+      } catch (error) {
+        if (!isRetryable(error) || signal.aborted) throw error;
+        const delayMs = backoffMs(attempt, 25, 2_000);
+        this.#log(
+          'warn',
+          `run interrupted by ${(error as Error).message}; resuming from the log in ${delayMs} ms`,
+          lease.sessionId,
+        );
+        await pause(delayMs, signal);
+        if (signal.aborted) throw error;
+      }
     }
   }
 

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock, isLongrunError, workerId } from '@longrun/core';
 import type { ContractHarness } from './harness.ts';
+import { appendRetries } from './append-retry-contract.ts';
 import { jsonCases, signalWakes, waitsAndSignals } from './contract-parts.ts';
 import { apiKeysContract, blobsContract, tenantsContract } from './tenant-contract.ts';
 import {
@@ -31,6 +32,7 @@ export function sessionStoreContract(name: string, harness: ContractHarness): vo
     });
 
     describe('the log', () => logContract(ctx));
+    describe('appends sent again', () => appendRetries(ctx));
     describe('leases and fencing', () => leaseContract(ctx));
     describe('checkpoints, effects and transactions', () => recordsContract(ctx));
     describe('waits and signals', () => waitsAndSignals(ctx));

@@ -79,6 +79,8 @@ export interface PoolOptions extends PostgresDurabilityOptions {
   poolSize: number;
   applicationName: string;
   connectTimeoutMs: number;
+  /** A pooled query with no answer for this long fails, and its connection is discarded. */
+  queryTimeoutMs: number;
 }
 
 /** A pool whose every connection runs with the durability settings longrun checked. */
@@ -110,7 +112,13 @@ export async function openPool(options: PoolOptions): Promise<OpenedPool> {
     'tcp_keepalives_count=3',
   ];
   const livenessConfig = clientConfig(parsed, { ...options, settings: [durable, ...keepalives] });
-  const pool = new pg.Pool({ ...config, max: options.poolSize });
+  // query_timeout: a query on a connection that no longer answers (a black-holed network) fails
+  // instead of hanging, and the pool discards that connection (a query error releases it).
+  const pool = new pg.Pool({
+    ...config,
+    max: options.poolSize,
+    query_timeout: options.queryTimeoutMs,
+  });
   // A pooled connection that dies (server restart, pg_terminate_backend) emits 'error'; with no
   // listener Node would crash the process. The pool drops it and the next query reconnects.
   pool.on('error', () => {});

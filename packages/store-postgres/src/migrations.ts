@@ -5,6 +5,8 @@ import { signalWakeModes } from './migrations/v3-signal-wake-modes.ts';
 import { tenantsKeysBlobs } from './migrations/v4-tenants-keys-blobs.ts';
 import { compactLog, compactWrites } from './migrations/v5-compact-log.ts';
 import { creationOrder } from './migrations/v6-creation-order.ts';
+import { appendIds } from './migrations/v7-append-ids.ts';
+import { workerHeartbeats } from './migrations/v8-worker-heartbeats.ts';
 
 /**
  * Numbered schema migrations. The version a schema is at lives in its `longrun_meta` table;
@@ -20,6 +22,8 @@ export const migrations: readonly { version: number; sql: (s: SchemaName) => str
   { version: 4, sql: (s) => tenantsKeysBlobs(s.quoted) },
   { version: 5, sql: (s) => compactLog(s.quoted) + compactWrites(s.quoted) },
   { version: 6, sql: (s) => creationOrder(s.quoted) },
+  { version: 7, sql: (s) => appendIds(s.quoted) },
+  { version: 8, sql: (s) => workerHeartbeats(s.quoted) },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import {
   LongrunError,
@@ -7,6 +8,7 @@ import {
   checkLeaseMs,
   checkName,
   checkWake,
+  isRetryable,
   checkListQuery,
   checkSessionIds,
   encodeAppend,
@@ -32,9 +34,12 @@ import {
   type SignalWake,
   type StoredEvent,
   type WorkerId,
+  type WorkerLivenessEvents,
   type WorkerRegistration,
 } from '@longrun/core';
 import { AppendBatcher, type AppendBatching } from './append-batcher.ts';
+import { DeadWorkerSweep } from './dead-worker-sweep.ts';
+import { ownIdentity } from './process-identity.ts';
 import { openPool, type OpenedPool } from './connection.ts';
 import type { PostgresDurabilityOptions } from './durability.ts';
 import { migratePostgres } from './migrate.ts';
@@ -77,6 +82,23 @@ export interface PostgresStoreOptions extends PostgresDurabilityOptions {
   connectTimeoutMs?: number;
   /** Group commit of appends; see AppendBatching for the defaults. */
   appendBatching?: AppendBatching;
+  /**
+   * How long a registered worker counts as alive after each heartbeat, milliseconds (default
+   * 5000, at least 500). A worker that cannot renew it stops its side effects after half of it;
+   * a dead worker's sessions are taken over after at most this long (at once on its own host).
+   */
+  workerLivenessMs?: number;
+  /** A query without an answer for this long fails and its connection is dropped (default 30 s). */
+  queryTimeoutMs?: number;
+  /**
+   * How long `open` keeps trying while the server cannot be reached, milliseconds (default 0:
+   * fail at once with STORE_UNAVAILABLE). A worker or API node passes Infinity to wait out an
+   * outage at start-up; `onWaiting` is told of each failed attempt.
+   */
+  waitForServerMs?: number;
+  onWaiting?: (error: LongrunError, attempt: number, retryInMs: number) => void;
+  /** Where the store reports what happens to its connections (reconnects, liveness). */
+  log?: (message: string) => void;
 }
 
 interface Internals extends OpenedPool {
@@ -109,6 +131,10 @@ export class PostgresStore implements SessionStore {
   readonly #clock: Clock | undefined;
   readonly #durability: DurabilityReport;
   readonly #workers = new Set<WorkerLiveness>();
+  readonly #livenessMs: number;
+  readonly #identity = ownIdentity();
+  readonly #sweep: DeadWorkerSweep | null;
+  readonly #log: ((message: string) => void) | undefined;
   readonly #appends: AppendBatcher<QueuedAppend, AppendResult>;
   #closed = false;
 
@@ -121,6 +147,30 @@ export class PostgresStore implements SessionStore {
     this.#livenessConfig = internals.livenessConfig;
     this.#clock = options.clock;
     this.#durability = internals.durability;
+    this.#livenessMs = checkCount('workerLivenessMs', options.workerLivenessMs ?? 5_000, 500);
+    this.#log = options.log;
+    const identity = this.#identity;
+    this.#sweep =
+      identity === null
+        ? null
+        : new DeadWorkerSweep({
+            identity,
+            listLiveOnHost: (id) =>
+              this.#read('finding dead workers', 'liveOnHost', [
+                this.#nowParam(),
+                id.hostId,
+                id.pid,
+                id.startedTicks,
+              ]),
+            endLiveness: async (worker, pid, ticks) => {
+              await this.#write("ending a dead worker's liveness", 'endLiveness', [
+                worker,
+                identity.hostId,
+                pid,
+                ticks,
+              ]);
+            },
+          });
     // Not through #write, which refuses once closed: close() drains the appends it accepted.
     const write: RunWrite = (name, values) =>
       this.#query('appending events', name, values, 'write');
@@ -137,14 +187,37 @@ export class PostgresStore implements SessionStore {
     );
   }
 
-  /** Connects, enforces durability, and creates or upgrades the schema. */
+  /**
+   * Connects, enforces durability, and creates or upgrades the schema; while the server cannot
+   * be reached, tries again for `waitForServerMs` with backoff.
+   */
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
     const schema = schemaName(options.schema);
+    const waitMs = options.waitForServerMs ?? 0;
+    const startedAt = performance.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await PostgresStore.#openOnce(options, schema);
+      } catch (error) {
+        const retryInMs = Math.min(2_000, 100 * 2 ** Math.min(attempt, 5));
+        const elapsedMs = performance.now() - startedAt;
+        if (!isRetryable(error) || elapsedMs + retryInMs > waitMs) throw error;
+        options.onWaiting?.(error as LongrunError, attempt, retryInMs);
+        await new Promise((resolve) => setTimeout(resolve, retryInMs));
+      }
+    }
+  }
+
+  static async #openOnce(
+    options: PostgresStoreOptions,
+    schema: SchemaName,
+  ): Promise<PostgresStore> {
     const opened = await openPool({
       ...options,
       poolSize: checkCount('poolSize', options.poolSize ?? 10, 1),
       applicationName: options.applicationName ?? 'longrun',
       connectTimeoutMs: checkCount('connectTimeoutMs', options.connectTimeoutMs ?? 5000, 1),
+      queryTimeoutMs: checkCount('queryTimeoutMs', options.queryTimeoutMs ?? 30_000, 1),
     });
     const store = new PostgresStore(options, { ...opened, schema });
     try {
@@ -191,6 +264,7 @@ export class PostgresStore implements SessionStore {
     this.#closed = true;
     // Appends already accepted are still sent; new ones are refused.
     await this.#appends.drain();
+    await this.#sweep?.stop();
     await Promise.all([...this.#workers].map((w) => w.close()));
     await this.#pool.end().catch(() => {});
   }
@@ -287,7 +361,7 @@ export class PostgresStore implements SessionStore {
 
   async registerWorker(
     workerId: WorkerId,
-    onLost?: (error: Error) => void,
+    events?: WorkerLivenessEvents,
   ): Promise<WorkerRegistration> {
     this.#assertOpen();
     const worker = new WorkerLiveness(
@@ -297,13 +371,15 @@ export class PostgresStore implements SessionStore {
         sql: this.#sql,
         nowParam: () => this.#nowParam(),
         translate: (error, doing) => this.#translate(error, doing),
-        reconnectAttempts: 5,
-        reconnectBackoffMs: 200,
+        livenessMs: this.#livenessMs,
+        identity: this.#identity,
+        ...(this.#log ? { log: this.#log } : {}),
       },
-      onLost,
+      events,
     );
     await worker.start();
     this.#workers.add(worker);
+    this.#sweep?.start();
     return {
       workerId: worker.workerId,
       close: async () => {

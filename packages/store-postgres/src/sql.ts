@@ -16,23 +16,22 @@ import type { SchemaName } from './schema-name.ts';
  * The claim rule is the SQLite store's: a session is claimable when it is queued or running (a
  * running one whose lease lapsed had a worker die), or waiting on a timer that is due — and
  * nobody holds a live lease on it. Postgres adds one way for a lease to be dead before it
- * expires: its owner registered a worker whose advisory lock is no longer held, i.e. the
- * worker's connection, and with it most likely the worker, is gone.
+ * expires: its owner is a registered worker whose liveness (heartbeat) has lapsed; that worker
+ * stopped its side effects before it lapsed (worker-liveness.ts).
  */
 export type Statements = ReturnType<typeof statements>;
 
 export function statements(schema: SchemaName) {
   const s = schema.quoted;
   const now = `now AS (SELECT ${s}.now_ms($1::bigint) AS ms)`;
-  // Registered workers whose liveness lock is not held. Materialized, so pg_locks (which briefly
-  // locks the whole lock table) is read at most once per statement, and only when some candidate
-  // session has a live lease (CTEs run lazily, and the OR below reaches it last).
+  // Registered workers whose liveness lapsed (workers_by_host is not needed: the table is as
+  // small as the live fleet plus the dead that still own leases).
   const deadOwners = `dead AS MATERIALIZED (
-    SELECT w.worker_id FROM ${s}.workers w WHERE NOT EXISTS (
-      SELECT 1 FROM pg_locks l
-      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-        AND l.classid = ${schema.lockNamespace}::oid AND l.objid = w.lock_key::oid))`;
+    SELECT w.worker_id FROM ${s}.workers w, now WHERE w.alive_until_ms <= now.ms)`;
+  const heldLock = `SELECT l.pid FROM pg_locks l
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND l.classid = ${schema.lockNamespace}::oid AND l.objid = w.lock_key::oid`;
   const claimable = `
     (c.status IN ('queued', 'running') OR (c.status = 'waiting' AND c.wake_at_ms IS NOT NULL AND c.wake_at_ms <= now.ms))
     AND (c.lease_owner IS NULL OR c.lease_expires_at_ms <= now.ms OR c.lease_owner IN (SELECT worker_id FROM dead))`;
@@ -81,7 +80,7 @@ export function statements(schema: SchemaName) {
       ORDER BY created_at_ms, created_order`,
     appendBatch: `SELECT * FROM ${s}.append_batch($1::text[])`,
     append: `SELECT ${s}.append_events($1::bigint, $2, $3, $4, $5, $6::text[], $7::integer[], $8::text[], $9::jsonb,
-      $10::jsonb, $11::jsonb, $12, $13, $14::text[], $15) AS at_ms`,
+      $10::jsonb, $11::jsonb, $12, $13, $14::text[], $15, $16) AS at_ms`,
     checkFence: `SELECT 1 FROM ${s}.check_fence($1, $2, $3::bigint)`,
     saveCheckpoint: `SELECT ${s}.save_checkpoint($1::bigint, $2, $3, $4, $5, $6)`,
     sendSignal: `SELECT ${s}.send_signal($1::bigint, $2, $3, $4, $5, $6) AS created_at_ms`,
@@ -103,18 +102,50 @@ export function statements(schema: SchemaName) {
     releaseLease: `WITH ${now}
       UPDATE ${s}.sessions t SET lease_owner = NULL, lease_expires_at_ms = NULL, updated_at_ms = now.ms
       FROM now WHERE t.id = $2 AND t.lease_epoch = $3 AND t.lease_owner = $4`,
-    // Row and lock in one statement: whenever another connection can see the row, it can also
-    // see the lock, so pruneWorkers never mistakes a worker that is registering for a dead one.
-    registerWorker: `WITH ${now},
-      registered AS (INSERT INTO ${s}.workers (worker_id, registered_at_ms) SELECT $2::text, now.ms FROM now
-        ON CONFLICT (worker_id) DO UPDATE SET registered_at_ms = excluded.registered_at_ms
-        RETURNING lock_key)
-      SELECT lock_key, pg_try_advisory_lock(${schema.lockNamespace}, lock_key) AS locked FROM registered`,
-    // Dead workers that hold no lease are forgotten, so the claim rule's scan of workers stays
+    // $2 worker id. The row (made if absent: its liveness starts lapsed), the lock taken on this
+    // connection, and what the row says of the process that last held the id.
+    lockWorker: `WITH ${now},
+      made AS (INSERT INTO ${s}.workers (worker_id, registered_at_ms) SELECT $2::text, now.ms FROM now
+        ON CONFLICT (worker_id) DO NOTHING
+        RETURNING lock_key, alive_until_ms, host_id, pid, started_ticks),
+      w AS (SELECT * FROM made UNION ALL
+        SELECT lock_key, alive_until_ms, host_id, pid, started_ticks FROM ${s}.workers WHERE worker_id = $2)
+      SELECT w.*, now.ms AS now_ms, pg_backend_pid() AS backend_pid,
+        pg_try_advisory_lock(${schema.lockNamespace}, w.lock_key) AS locked
+      FROM w, now LIMIT 1`,
+    // The backend holding worker $1's lock, if any.
+    lockHolder: `SELECT (${heldLock}) AS pid FROM ${s}.workers w WHERE w.worker_id = $1`,
+    terminateBackend: `SELECT pg_terminate_backend($1::integer) AS done`,
+    // $2 worker id, $3 livenessMs, $4 host, $5 pid, $6 start ticks, $7 the previous holder is known
+    // gone. Takes the id for this process unless another one's liveness has not lapsed.
+    claimWorkerId: `WITH ${now}
+      UPDATE ${s}.workers w SET alive_until_ms = now.ms + $3::bigint, registered_at_ms = now.ms,
+        host_id = $4, pid = $5, started_ticks = $6
+      FROM now WHERE w.worker_id = $2 AND (w.alive_until_ms <= now.ms OR $7::boolean
+        OR (w.host_id IS NOT DISTINCT FROM $4 AND w.pid IS NOT DISTINCT FROM $5 AND w.started_ticks IS NOT DISTINCT FROM $6))
+      RETURNING w.alive_until_ms`,
+    // The heartbeat: extends this process's liveness; no row if the id is no longer this process's.
+    heartbeat: `WITH ${now}
+      UPDATE ${s}.workers w SET alive_until_ms = now.ms + $3::bigint
+      FROM now WHERE w.worker_id = $2 AND w.host_id IS NOT DISTINCT FROM $4
+        AND w.pid IS NOT DISTINCT FROM $5 AND w.started_ticks IS NOT DISTINCT FROM $6
+      RETURNING w.alive_until_ms`,
+    // Ends worker $1's liveness at once (it stopped, or it was seen dead), if the id still
+    // belongs to the process on host $2 with pid $3 started at $4.
+    endLiveness: `UPDATE ${s}.workers SET alive_until_ms = 0
+      WHERE worker_id = $1 AND host_id IS NOT DISTINCT FROM $2 AND pid IS NOT DISTINCT FROM $3
+        AND started_ticks IS NOT DISTINCT FROM $4
+      RETURNING worker_id`,
+    // Workers on host $2 still counted alive, other than this process ($3, $4).
+    liveOnHost: `WITH ${now}
+      SELECT w.worker_id, w.pid, w.started_ticks FROM ${s}.workers w, now
+      WHERE w.host_id = $2 AND w.alive_until_ms > now.ms
+        AND NOT (w.pid IS NOT DISTINCT FROM $3 AND w.started_ticks IS NOT DISTINCT FROM $4)`,
+    // Lapsed workers that hold no lease are forgotten, so the claim rule's scan of workers stays
     // as small as the live fleet (worker ids may be fresh on every process start).
-    pruneWorkers: `WITH ${deadOwners}
-      DELETE FROM ${s}.workers w USING dead
-      WHERE w.worker_id = dead.worker_id
+    pruneWorkers: `WITH ${now}
+      DELETE FROM ${s}.workers w USING now
+      WHERE w.alive_until_ms <= now.ms AND NOT EXISTS (${heldLock})
         AND NOT EXISTS (SELECT 1 FROM ${s}.sessions c WHERE c.lease_owner = w.worker_id)`,
   } as const;
 }
@@ -136,6 +167,7 @@ interface AppendArgs {
   checkpointState: string | null;
   consume: string[];
   release: boolean;
+  appendId: string;
 }
 
 function appendArgs(
@@ -169,6 +201,7 @@ function appendArgs(
     checkpointState: a.checkpoint?.state ?? null,
     consume: a.consumeSignals,
     release: a.releaseLease,
+    appendId: a.appendId,
   };
 }
 
@@ -196,6 +229,7 @@ export function appendParams(
     x.checkpointState,
     x.consume,
     x.release,
+    x.appendId,
   ];
 }
 

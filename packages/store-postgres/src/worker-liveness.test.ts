@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
-import { isLongrunError, workerId } from '@longrun/core';
+import { isLongrunError, workerId, type SessionId } from '@longrun/core';
 import { PostgresStore } from './postgres-store.ts';
 import { schemaName } from './schema-name.ts';
 import {
@@ -16,6 +16,7 @@ import {
 
 const unavailable = await probeTestServer();
 const hourMs = 3_600_000;
+const livenessMs = 1_000;
 
 /** The pid of the connection holding a worker's liveness lock, found by application name. */
 async function lockHolder(applicationName: string): Promise<number | null> {
@@ -39,12 +40,15 @@ describeWithServer('postgres worker liveness', unavailable, () => {
     schema: string,
     applicationName: string,
   ): Promise<[PostgresStore, PostgresStore]> {
-    const a = await PostgresStore.open({ url: testUrl, schema, applicationName });
-    const b = await PostgresStore.open({
-      url: testUrl,
-      schema,
-      applicationName: `${applicationName}_b`,
-    });
+    const open = (name: string) =>
+      PostgresStore.open({
+        url: testUrl,
+        schema,
+        applicationName: name,
+        workerLivenessMs: livenessMs,
+      });
+    const a = await open(applicationName);
+    const b = await open(`${applicationName}_b`);
     cleanup.push(
       () => dropSchema(schema),
       () => a.close(),
@@ -53,20 +57,18 @@ describeWithServer('postgres worker liveness', unavailable, () => {
     return [a, b];
   }
 
-  it('hands a kill -9ed worker’s session to another worker long before its lease expires', async () => {
-    // Invariant: a dead worker's session is taken over within seconds, and only after it died.
-    const schema = randomSchema();
-    const [, other] = await openPair(schema, randomSchema('lr_app'));
-    const session = await other.createSession({ agent: 'liveness', input: null });
+  /** A worker in its own process that claims `session` and idles; resolves with its lease. */
+  async function childWorker(schema: string, session: SessionId, id: string) {
     const child = spawn(
       process.execPath,
       [
         fileURLToPath(new URL('./worker-liveness.child.ts', import.meta.url)),
         testUrl,
         schema,
-        session.id,
-        'doomed',
+        session,
+        id,
         String(hourMs),
+        String(livenessMs),
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -79,25 +81,49 @@ describeWithServer('postgres worker liveness', unavailable, () => {
       });
       child.on('exit', (code) => reject(new Error(`worker exited with ${code} before claiming`)));
     });
+    return { child, lease };
+  }
+
+  it('hands a kill -9ed worker’s session on at once when it died on this host', async () => {
+    // Invariant: a dead worker's session is taken over fast, and only after it died.
+    const schema = randomSchema();
+    const [, other] = await openPair(schema, randomSchema('lr_app'));
+    await other.registerWorker(workerId('survivor')); // runs the same-host sweep
+    const session = await other.createSession({ agent: 'liveness', input: null });
+    const { child, lease } = await childWorker(schema, session.id, 'doomed');
     expect(lease.epoch).toBe(1);
-    // While the worker lives, its lease is honoured.
+    // While the worker lives, its lease is honoured, also past its liveness period.
+    await new Promise((r) => setTimeout(r, livenessMs * 1.5));
     expect(await other.claim(session.id, workerId('survivor'), hourMs)).toBeNull();
     const killedAt = Date.now();
     child.kill('SIGKILL');
-    const taken = await eventually(
-      () => other.claim(session.id, workerId('survivor'), hourMs),
-      10_000,
-    );
+    const taken = await eventually(() => other.claim(session.id, workerId('survivor'), hourMs));
     expect(taken).toMatchObject({ epoch: 2, owner: 'survivor' });
-    expect(Date.now() - killedAt).toBeLessThan(10_000);
+    // Well before the liveness period: the sweep saw the process gone.
+    expect(Date.now() - killedAt).toBeLessThan(livenessMs);
   });
 
-  it('re-takes its lock after its connection is terminated, and keeps its leases', async () => {
+  it('frees a frozen worker’s session once its liveness lapses, not before', async () => {
+    const schema = randomSchema();
+    const [, other] = await openPair(schema, randomSchema('lr_app'));
+    const session = await other.createSession({ agent: 'liveness', input: null });
+    const { child } = await childWorker(schema, session.id, 'frozen');
+    const frozenAt = Date.now();
+    child.kill('SIGSTOP'); // alive, connected, its lock held, its heartbeats stopped
+    cleanup.push(async () => void child.kill('SIGCONT'));
+    expect(await other.claim(session.id, workerId('heir'), hourMs)).toBeNull();
+    const taken = await eventually(() => other.claim(session.id, workerId('heir'), hourMs), 10_000);
+    expect(taken).toMatchObject({ epoch: 2 });
+    // Not before half the liveness period: that half is the frozen worker's time to stop.
+    expect(Date.now() - frozenAt).toBeGreaterThanOrEqual(livenessMs / 2);
+  });
+
+  it('re-takes its lock after its connection is terminated, without a doubt, and keeps its leases', async () => {
     const schema = randomSchema();
     const app = randomSchema('lr_app');
     const [store, other] = await openPair(schema, app);
-    const lost: Error[] = [];
-    await store.registerWorker(workerId('steady'), (e) => lost.push(e));
+    const doubts: Error[] = [];
+    await store.registerWorker(workerId('steady'), { onDoubt: (e) => doubts.push(e) });
     const session = await store.createSession({ agent: 'liveness', input: null });
     expect(await store.claim(session.id, workerId('steady'), hourMs)).not.toBeNull();
     const firstPid = await eventually(() => lockHolder(app));
@@ -107,16 +133,21 @@ describeWithServer('postgres worker liveness', unavailable, () => {
       return pid !== null && pid !== firstPid ? pid : null;
     });
     expect(secondPid).not.toBe(firstPid);
+    await new Promise((r) => setTimeout(r, livenessMs * 1.5));
     expect(await other.claim(session.id, workerId('thief'), hourMs)).toBeNull();
-    expect(lost).toEqual([]);
+    expect(doubts).toEqual([]);
   });
 
-  it('reports the loss when the lock cannot be re-taken, and its sessions become claimable', async () => {
+  it('doubts when it cannot re-take its lock, before its session is free; confirms when it can again', async () => {
     const schema = randomSchema();
     const app = randomSchema('lr_app');
     const [store, other] = await openPair(schema, app);
-    const lost: Error[] = [];
-    await store.registerWorker(workerId('unlucky'), (e) => lost.push(e));
+    const log: string[] = [];
+    const at = (what: string) => log.push(what);
+    await store.registerWorker(workerId('unlucky'), {
+      onDoubt: () => at('doubt'),
+      onConfirmed: () => at('confirmed'),
+    });
     const session = await store.createSession({ agent: 'liveness', input: null });
     await store.claim(session.id, workerId('unlucky'), hourMs);
     const pid = await eventually(() => lockHolder(app));
@@ -145,14 +176,17 @@ describeWithServer('postgres worker liveness', unavailable, () => {
       );
       await withAdmin((c) => c.query('SELECT pg_terminate_backend($1, 5000)', [pid]));
       await granted;
-      await eventually(async () => (lost.length > 0 ? true : null), 15_000, 50);
+      // The session stays the worker's until it has doubted; then its liveness lapses.
+      const taken = await eventually(async () => {
+        const lease = await other.claim(session.id, workerId('heir'), hourMs);
+        if (lease !== null) at('taken');
+        return lease;
+      }, 10_000);
+      expect(taken).toMatchObject({ epoch: 2 });
     });
-    expect(isLongrunError(lost[0], 'STORE_UNAVAILABLE')).toBe(true);
-    expect(lost[0]?.message).toMatch(/unlucky lost its liveness lock/);
-    // The admin connection has ended, so nobody holds the lock any more.
-    expect(await eventually(() => other.claim(session.id, workerId('heir'), hourMs))).toMatchObject(
-      { epoch: 2 },
-    );
+    // The waiter's connection ended: the worker takes its id back.
+    await eventually(async () => (log.includes('confirmed') ? true : null), 10_000);
+    expect(log).toEqual(['doubt', 'taken', 'confirmed']);
   });
 
   it('refuses a second live registration of the same worker id', async () => {
@@ -165,7 +199,21 @@ describeWithServer('postgres worker liveness', unavailable, () => {
     await again.close();
   });
 
-  it('forgets dead workers that hold no lease, and keeps those that do', async () => {
+  it('lets a restarted process take its id at once when the old one died on this host', async () => {
+    const schema = randomSchema();
+    const [, other] = await openPair(schema, randomSchema('lr_app'));
+    const session = await other.createSession({ agent: 'liveness', input: null });
+    const { child } = await childWorker(schema, session.id, 'phoenix');
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    const startedAt = Date.now();
+    const registration = await other.registerWorker(workerId('phoenix'));
+    expect(Date.now() - startedAt).toBeLessThan(livenessMs / 2);
+    expect(await other.reclaimOwned(workerId('phoenix'), hourMs)).toMatchObject([{ epoch: 2 }]);
+    await registration.close();
+  });
+
+  it('forgets lapsed workers that hold no lease, and keeps those that do', async () => {
     const schema = randomSchema();
     const [store, other] = await openPair(schema, randomSchema('lr_app'));
     const session = await store.createSession({ agent: 'liveness', input: null });
@@ -178,12 +226,8 @@ describeWithServer('postgres worker liveness', unavailable, () => {
       c.query(`SELECT worker_id FROM "${schema}".workers ORDER BY worker_id`),
     );
     expect(rows.rows.map((r: { worker_id: string }) => r.worker_id)).toEqual(['fresh', 'holder']);
-    // The holder's lock is gone with its registration, so its session is free before expiry.
-    expect(await eventually(() => other.claim(session.id, workerId('heir'), hourMs))).toMatchObject(
-      {
-        epoch: 2,
-      },
-    );
+    // The holder closed its registration, so its session is free before the lease expires.
+    expect(await other.claim(session.id, workerId('heir'), hourMs)).toMatchObject({ epoch: 2 });
     await fresh.close();
   });
 });

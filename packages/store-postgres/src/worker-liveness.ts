@@ -1,5 +1,12 @@
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { LongrunError, type WorkerId, type WorkerRegistration } from '@longrun/core';
+import {
+  LongrunError,
+  type WorkerId,
+  type WorkerLivenessEvents,
+  type WorkerRegistration,
+} from '@longrun/core';
+import { processIsGone, type ProcessIdentity } from './process-identity.ts';
 import type { Statements } from './sql.ts';
 
 export interface LivenessConfig {
@@ -8,113 +15,280 @@ export interface LivenessConfig {
   /** The injected time, or null for the server's clock. */
   nowParam: () => number | null;
   translate: (error: unknown, doing: string) => LongrunError;
-  /** Attempts to re-take the lock after the connection drops, and the first backoff between them. */
-  reconnectAttempts: number;
-  reconnectBackoffMs: number;
+  /** L: how long the store counts the worker alive after each heartbeat, milliseconds. */
+  livenessMs: number;
+  identity: ProcessIdentity | null;
+  log?: (message: string) => void;
 }
 
 /**
- * A worker's presence in the store: a dedicated connection (never a pooled one, whose session
- * state other callers would share) holding the session-level advisory lock (namespace, lock_key).
- * The server releases the lock the moment the connection ends, which is what lets another worker
- * take over a `kill -9`'d worker's sessions without waiting for their leases to expire.
+ * A worker's liveness in the store (DESIGN §3, "one holder, always"). A dedicated connection
+ * (never a pooled one, whose session state other callers would share) holds the worker id's
+ * advisory lock — one live process per id — and renews the worker's `alive_until_ms` by the
+ * store's clock. The claim rule frees the sessions of a worker whose liveness has lapsed.
  *
- * If the connection drops while the process lives, it reconnects and re-takes the lock, with
- * bounded retries and exponential backoff; only when that fails is `onLost` called. In the gap
- * the worker's sessions are claimable, and fencing stops its writes if someone claimed them.
+ * The timing bound, with L = livenessMs:
+ * - a heartbeat goes every L/5; the server sets alive_until = (its now) + L, and its now is after
+ *   the moment the worker sent it, so alive_until ≥ sent + L on the server's clock;
+ * - when no heartbeat sent in the last L/2 (by this process's monotonic clock) has been
+ *   confirmed, the worker is in doubt: `onDoubt` fires and the worker stops every side effect;
+ * - so a worker has L/2 between doubting and the earliest moment anyone may claim its sessions.
+ *   The margin covers stopping (a sandbox dies in milliseconds; in-process tools must honour
+ *   their abort signal), event-loop lag, and a forward step of the server clock, each below L/2.
+ * A dropped connection is reconnected (the lock re-taken, an own stale backend ended) for as long
+ * as the outage lasts; `onConfirmed` reports the first heartbeat after a doubt.
  */
 export class WorkerLiveness implements WorkerRegistration {
   readonly workerId: WorkerId;
-  readonly #config: LivenessConfig;
-  readonly #onLost: ((error: Error) => void) | undefined;
+  readonly #c: LivenessConfig;
+  readonly #events: WorkerLivenessEvents;
   #client: pg.Client | null = null;
+  /** The backend that took the lock, so a reconnect can end it if the server still keeps it. */
+  #backendPid: number | null = null;
+  #confirmedSentAt = Number.NEGATIVE_INFINITY;
+  #inDoubt = false;
+  #doubtTimer: NodeJS.Timeout | undefined;
   #closed = false;
-  #reconnecting = false;
-  #timer: NodeJS.Timeout | undefined;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | null = null;
 
-  constructor(
-    workerId: WorkerId,
-    config: LivenessConfig,
-    onLost: ((error: Error) => void) | undefined,
-  ) {
+  constructor(workerId: WorkerId, config: LivenessConfig, events: WorkerLivenessEvents = {}) {
     this.workerId = workerId;
-    this.#config = config;
-    this.#onLost = onLost;
+    this.#c = config;
+    this.#events = events;
   }
 
-  /** Registers the worker and takes its lock; fails if another live connection holds it. */
+  get #heartbeatMs(): number {
+    return Math.max(1, Math.floor(this.#c.livenessMs / 5));
+  }
+
+  get #doubtMs(): number {
+    return Math.floor(this.#c.livenessMs / 2);
+  }
+
+  /** Takes the id (waiting for a previous process's liveness to lapse), then keeps it alive. */
   async start(): Promise<void> {
-    this.#client = await this.#connectAndLock();
+    await this.#register(true);
+    this.#loop = this.#run();
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#timer);
+    clearTimeout(this.#doubtTimer);
+    this.#wake?.();
+    await this.#loop;
     const client = this.#client;
     this.#client = null;
-    // Ending the connection releases the session-level lock; no unlock round trip needed.
-    if (client !== null) await client.end().catch(() => {});
+    if (client === null) return;
+    // Its sessions are free at once rather than when the liveness lapses; best effort.
+    const id = this.#c.identity;
+    await withTimeout(
+      client.query(this.#c.sql.endLiveness, [
+        this.workerId,
+        id?.hostId ?? null,
+        id?.pid ?? process.pid,
+        id?.startedTicks ?? null,
+      ]),
+      2_000,
+      'ending the liveness',
+    ).catch(() => undefined);
+    destroy(client);
   }
 
-  async #connectAndLock(): Promise<pg.Client> {
-    const client = new pg.Client(this.#config.clientConfig);
+  async #run(): Promise<void> {
+    let failures = 0;
+    while (!this.#closed) {
+      await this.#pause(failures === 0 ? this.#heartbeatMs : Math.min(500, 50 * 2 ** failures));
+      if (this.#closed) return;
+      try {
+        if (this.#client === null) await this.#register(false);
+        else await this.#heartbeat();
+        if (failures > 0) this.#c.log?.(`worker ${this.workerId}: liveness restored`);
+        failures = 0;
+      } catch (error) {
+        if (failures === 0) {
+          this.#c.log?.(
+            `worker ${this.workerId}: liveness heartbeat failed (${(error as Error).message}); reconnecting`,
+          );
+        }
+        failures++;
+        this.#drop(this.#client);
+      }
+    }
+  }
+
+  async #heartbeat(): Promise<void> {
+    const client = this.#client as pg.Client;
+    const sentAt = performance.now();
+    const id = this.#c.identity;
+    const result = await withTimeout(
+      client.query(this.#c.sql.heartbeat, [
+        this.#c.nowParam(),
+        this.workerId,
+        this.#c.livenessMs,
+        id?.hostId ?? null,
+        id?.pid ?? process.pid,
+        id?.startedTicks ?? null,
+      ]),
+      this.#heartbeatMs,
+      'the liveness heartbeat',
+    );
+    if (result.rowCount !== 1) {
+      throw new LongrunError(
+        'INVALID_STATE',
+        `worker id ${this.workerId} now belongs to another process; this one stays stopped`,
+      );
+    }
+    this.#confirmed(sentAt);
+  }
+
+  /** Connects, takes the lock and the id; on success the worker's liveness is confirmed. */
+  async #register(first: boolean): Promise<void> {
+    const client = new pg.Client(this.#c.clientConfig);
     // Attached before connect: an 'error' event with no listener would crash the process.
-    client.on('error', (error) => this.#dropped(client, error));
-    client.on('end', () => this.#dropped(client, new Error('the liveness connection ended')));
+    client.on('error', () => this.#drop(client));
+    client.on('end', () => this.#drop(client));
+    this.#client = client;
     try {
       await client.connect();
-      const registered = await client.query(this.#config.sql.registerWorker, [
-        this.#config.nowParam(),
-        this.workerId,
-      ]);
-      const locked = registered.rows[0] as { locked: boolean };
-      if (locked.locked !== true) {
-        throw new LongrunError(
-          'INVALID_STATE',
-          `worker ${this.workerId} is already registered by another live connection; give each worker process its own id`,
-          { retryable: true },
+      for (;;) {
+        const lock = await this.#lock(client, first);
+        const sentAt = performance.now();
+        const id = this.#c.identity;
+        const previousGone =
+          first && lock.pid !== null && lock.hostId !== null && lock.hostId === id?.hostId
+            ? processIsGone(lock.pid, lock.startedTicks ?? '')
+            : false;
+        const claimed = await client.query(this.#c.sql.claimWorkerId, [
+          this.#c.nowParam(),
+          this.workerId,
+          this.#c.livenessMs,
+          id?.hostId ?? null,
+          id?.pid ?? process.pid,
+          id?.startedTicks ?? null,
+          previousGone,
+        ]);
+        if (claimed.rowCount === 1) {
+          this.#confirmed(sentAt);
+          if (first)
+            await client
+              .query(this.#c.sql.pruneWorkers, [this.#c.nowParam()])
+              .catch(() => undefined);
+          return;
+        }
+        if (!first) {
+          throw new LongrunError(
+            'STORE_UNAVAILABLE',
+            `worker id ${this.workerId} is counted alive for another process`,
+          );
+        }
+        const waitMs = Math.max(10, lock.aliveUntilMs - lock.nowMs);
+        this.#c.log?.(
+          `worker ${this.workerId}: another process held this id ${waitMs} ms ago at most; waiting for its liveness to lapse`,
         );
+        await new Promise((resolve) => setTimeout(resolve, Math.min(waitMs + 10, 1_000)));
       }
-      // Housekeeping only: a failure here leaves a few stale rows for the next registration.
-      await client.query(this.#config.sql.pruneWorkers).catch(() => {});
-      return client;
     } catch (error) {
-      this.#client = null;
-      await client.end().catch(() => {});
-      throw this.#config.translate(error, `registering worker ${this.workerId}`);
+      this.#drop(client);
+      throw this.#c.translate(error, `registering worker ${this.workerId}`);
     }
   }
 
-  #dropped(client: pg.Client, error: Error): void {
-    if (this.#closed || this.#reconnecting || client !== this.#client) return;
-    this.#client = null;
-    this.#reconnecting = true;
-    client.end().catch(() => {});
-    this.#retry(1, error);
+  /** The id's advisory lock on `client`; ends an own stale backend that still holds it. */
+  async #lock(client: pg.Client, first: boolean) {
+    for (let attempt = 0; ; attempt++) {
+      const row = (await client.query(this.#c.sql.lockWorker, [this.#c.nowParam(), this.workerId]))
+        .rows[0] as Record<string, unknown>;
+      if (row.locked === true) {
+        this.#backendPid = Number(row.backend_pid);
+        return {
+          aliveUntilMs: Number(row.alive_until_ms),
+          nowMs: Number(row.now_ms),
+          hostId: row.host_id as string | null,
+          pid: row.pid === null ? null : Number(row.pid),
+          startedTicks: row.started_ticks as string | null,
+        };
+      }
+      const holder = (await client.query(this.#c.sql.lockHolder, [this.workerId])).rows[0] as
+        { pid: number | null } | undefined;
+      // The server has not yet noticed that this process's previous connection died.
+      if (attempt < 3 && holder?.pid != null && holder.pid === this.#backendPid) {
+        await client.query(this.#c.sql.terminateBackend, [holder.pid]);
+        continue;
+      }
+      throw new LongrunError(
+        first ? 'INVALID_STATE' : 'STORE_UNAVAILABLE',
+        `worker ${this.workerId} is already registered by another live connection; give each worker process its own id`,
+        { retryable: true },
+      );
+    }
   }
 
-  #retry(attempt: number, lastError: unknown): void {
-    if (this.#closed) return;
-    if (attempt > this.#config.reconnectAttempts) {
-      this.#reconnecting = false;
-      const error = new LongrunError(
+  #confirmed(sentAt: number): void {
+    if (sentAt > this.#confirmedSentAt) this.#confirmedSentAt = sentAt;
+    clearTimeout(this.#doubtTimer);
+    const dueMs = this.#confirmedSentAt + this.#doubtMs - performance.now();
+    this.#doubtTimer = setTimeout(() => this.#doubt(), Math.max(0, dueMs));
+    this.#doubtTimer.unref();
+    if (this.#inDoubt && dueMs > 0) {
+      this.#inDoubt = false;
+      this.#events.onConfirmed?.();
+    }
+  }
+
+  #doubt(): void {
+    if (this.#closed || this.#inDoubt) return;
+    const sinceMs = performance.now() - this.#confirmedSentAt;
+    if (sinceMs < this.#doubtMs) return this.#confirmed(this.#confirmedSentAt);
+    this.#inDoubt = true;
+    this.#events.onDoubt?.(
+      new LongrunError(
         'STORE_UNAVAILABLE',
-        `worker ${this.workerId} lost its liveness lock and could not re-take it after ${this.#config.reconnectAttempts} attempts; its sessions may be claimed by other workers`,
-        { cause: lastError },
-      );
-      this.#onLost?.(error);
-      return;
-    }
-    const delayMs = attempt === 1 ? 0 : this.#config.reconnectBackoffMs * 2 ** (attempt - 2);
-    this.#timer = setTimeout(() => {
-      this.#connectAndLock().then(
-        (client) => {
-          this.#reconnecting = false;
-          if (this.#closed) void client.end().catch(() => {});
-          else this.#client = client;
-        },
-        (error: unknown) => this.#retry(attempt + 1, error),
-      );
-    }, delayMs);
+        `worker ${this.workerId} could not confirm its liveness for ${Math.round(sinceMs)} ms; it stops its side effects (its sessions are claimable by others ${this.#c.livenessMs - this.#doubtMs} ms after that at the earliest)`,
+      ),
+    );
+  }
+
+  #drop(client: pg.Client | null): void {
+    if (client === null) return;
+    if (this.#client === client) this.#client = null;
+    destroy(client);
+    this.#wake?.();
+  }
+
+  async #pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      const wake = (): void => done();
+      this.#wake = wake;
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    this.#wake = null;
+  }
+}
+
+/** Ends a connection now, also one that no longer answers (a black hole would hang end()). */
+function destroy(client: pg.Client): void {
+  (
+    client as unknown as { connection?: { stream?: { destroy(): void } } }
+  ).connection?.stream?.destroy();
+  client.end().catch(() => undefined);
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new LongrunError('STORE_UNAVAILABLE', `${what} got no answer within ${ms} ms`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

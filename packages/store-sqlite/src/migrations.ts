@@ -129,6 +129,16 @@ DROP INDEX signals_pending;
 CREATE INDEX signals_pending ON signals (session_id, name, created_at_ms, created_order) WHERE consumed_at_ms IS NULL;
 `,
   },
+  {
+    version: 4,
+    sql: `
+-- The writer's id of the last committed append, and its time: a writer that sends an append
+-- again after a failure that may have hidden the commit is answered with that append's result
+-- instead of SEQ_CONFLICT (AppendRequest.appendId).
+ALTER TABLE sessions ADD COLUMN last_append_id TEXT;
+ALTER TABLE sessions ADD COLUMN last_append_at_ms INTEGER;
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

@@ -44,8 +44,12 @@ export const sql = {
       updated_at_ms = excluded.updated_at_ms`,
   // Neither an append nor a renewal touches updated_at_ms, which orders claims: it is the time of
   // the last change of status or lease holder, and the hot path updates no indexed column.
-  advanceHead: `UPDATE sessions SET head_seq = ?1
-    WHERE id = ?3 AND lease_epoch = ?4 AND lease_owner = ?5 AND head_seq = ?6`,
+  // ?2 is the time, ?7 the append id: an append already committed (its id is the last one) is
+  // never applied twice, not even one with no events, whose seq check alone would pass again.
+  advanceHead: `UPDATE sessions SET head_seq = ?1, last_append_id = ?7, last_append_at_ms = ?2
+    WHERE id = ?3 AND lease_epoch = ?4 AND lease_owner = ?5 AND head_seq = ?6
+      AND last_append_id IS NOT ?7`,
+  lastAppend: `SELECT last_append_id, last_append_at_ms FROM sessions WHERE id = ?`,
   setStatus: `UPDATE sessions SET status = ?1, status_reason = ?2, wake_at_ms = ?3, waiting_for = ?4 WHERE id = ?5`,
   nextClaimable: `SELECT id FROM sessions WHERE ${claimable} ORDER BY updated_at_ms LIMIT 1`,
   claimableById: `SELECT id FROM sessions WHERE id = ?3 AND ${claimable}`,

@@ -93,8 +93,13 @@ export class SqliteAppendBatch {
     const now = this.#db.nowMs();
     const moved = this.#db
       .stmt(sql.advanceHead)
-      .run(a.newHeadSeq, now, fence.sessionId, fence.epoch, fence.owner, expectedSeq);
+      .run(a.newHeadSeq, now, fence.sessionId, fence.epoch, fence.owner, expectedSeq, a.appendId);
     if (moved.changes === 0) {
+      const last = this.#db.stmt(sql.lastAppend).get(fence.sessionId);
+      if (last !== undefined && last.last_append_id === a.appendId) {
+        // The same append sent again: it committed before; answer as it was answered then.
+        return { headSeq: a.newHeadSeq, atMs: Number(last.last_append_at_ms) };
+      }
       const session = this.#db.fenced(fence);
       throw new LongrunError(
         'SEQ_CONFLICT',

@@ -87,6 +87,13 @@ export interface StatusChange {
 
 export interface AppendRequest {
   fence: LeaseFence;
+  /**
+   * The writer's id for this append (default: a fresh one). Sending the same request again, after
+   * a failure that may have hidden a commit (a dropped connection, a lost acknowledgement), is
+   * then safe: if the session's last committed append has this id, the store answers with that
+   * append's result instead of SEQ_CONFLICT, and nothing is written twice.
+   */
+  appendId?: string;
   /** The head seq the writer read; the events get expectedSeq+1, expectedSeq+2, … */
   expectedSeq: number;
   events: NewEvent[];
@@ -132,19 +139,37 @@ export interface DurabilityReport {
 
 /** Behaviour that differs between stores, tested as capabilities rather than by store name. */
 export interface StoreCapabilities {
-  /** A dead worker's leases are detected through its connection, before they expire. */
+  /**
+   * A registered worker's liveness is kept in the store (a heartbeat): once it lapses (the
+   * process died, its host vanished, it lost the store), its sessions are claimable before their
+   * leases expire, and the worker itself stopped its side effects before that moment.
+   */
   connectionScopedLiveness: boolean;
   /** Several processes on several hosts can share the store. */
   multiHost: boolean;
 }
 
 /**
- * A worker's presence in the store; while it is held, its leases are its own. Losing it (the
- * connection dropped and could not be restored) is reported through `registerWorker`'s `onLost`.
+ * What a store tells a registered worker about its liveness (stores with
+ * `connectionScopedLiveness`). The invariant they serve (DESIGN §3, one holder): no other worker
+ * can take this worker's sessions before `onDoubt` has been called, by a margin stated by the
+ * store (PostgresStore: `livenessMs / 2`).
  */
+export interface WorkerLivenessEvents {
+  /**
+   * The store cannot confirm that this worker is alive (its liveness connection or heartbeat
+   * failed) and its sessions will soon be claimable by others: stop every side effect now (abort
+   * running tools and model calls) and claim nothing until `onConfirmed`.
+   */
+  onDoubt?(error: Error): void;
+  /** Liveness is confirmed again after a doubt: sessions this worker still owns may be reclaimed. */
+  onConfirmed?(): void;
+}
+
+/** A worker's presence in the store; while it is confirmed, its leases are its own. */
 export interface WorkerRegistration {
   workerId: WorkerId;
-  /** Ends the registration. On stores with connection-scoped liveness, the worker's sessions become claimable at once. */
+  /** Ends the registration: the worker's sessions become claimable at once (it stopped). */
   close(): Promise<void>;
 }
 
@@ -217,7 +242,11 @@ export interface SessionStore {
   /** Idempotent: saving the same seq twice is a no-op; an older seq never replaces a newer one. */
   saveCheckpoint(fence: LeaseFence, checkpoint: { seq: number; state: JsonValue }): Promise<void>;
 
-  registerWorker(workerId: WorkerId, onLost?: (error: Error) => void): Promise<WorkerRegistration>;
+  /**
+   * Registers a worker process under `workerId` (one live process per id: a second is refused
+   * with INVALID_STATE). Resolves once the store has confirmed it; `events` then report doubt.
+   */
+  registerWorker(workerId: WorkerId, events?: WorkerLivenessEvents): Promise<WorkerRegistration>;
   /** Claims one claimable session, or returns null. */
   claimNext(owner: WorkerId, leaseMs: number): Promise<Lease | null>;
   /** Claims this session if it is claimable now, or returns null. */

@@ -9,7 +9,7 @@ import type {
   SignalWake,
   StatusChange,
 } from './session-store.ts';
-import { sessionId, workerId } from '../ids.ts';
+import { newAppendId, sessionId, workerId } from '../ids.ts';
 
 /**
  * Input checks shared by every store, so each rejects bad input the same way, with a typed error,
@@ -22,6 +22,8 @@ export interface EncodedEvent {
 }
 
 export interface EncodedAppend {
+  /** The request's appendId, or a fresh one. */
+  appendId: string;
   events: EncodedEvent[];
   newHeadSeq: number;
   effects: EffectChange[];
@@ -79,6 +81,13 @@ export function checkName(what: string, value: unknown): string {
   return value;
 }
 
+function checkAppendId(value: unknown): string {
+  if (typeof value !== 'string' || !/^[\x21-\x7e]{8,100}$/.test(value)) {
+    throw bad('appendId must be 8 to 100 printable ASCII characters without spaces');
+  }
+  return value;
+}
+
 function checkEffect(change: EffectChange, i: number): EffectChange {
   const at = `effects[${i}]`;
   checkCount(`${at}.step`, change.step);
@@ -119,6 +128,7 @@ export function encodeAppend(request: AppendRequest): EncodedAppend {
     checkpoint = { seq, state: encodePayload(request.checkpoint.state, 'checkpoint.state') };
   }
   return {
+    appendId: request.appendId === undefined ? newAppendId() : checkAppendId(request.appendId),
     events,
     newHeadSeq,
     effects: (request.effects ?? []).map(checkEffect),
