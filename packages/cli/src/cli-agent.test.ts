@@ -7,10 +7,33 @@ import { openStore } from './store-url.ts';
 import { background, example, fixture, longrun, waitFor } from './test-fixtures/cli-process.ts';
 
 describe('longrun with agents, as a subprocess', () => {
+  it('refuses an agent that runs commands where bubblewrap does not isolate, and says how to opt out', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'longrun-nosandbox-'));
+    const noBwrap = { LONGRUN_BWRAP: '/nonexistent/bwrap' };
+    const refused = longrun(['run', example, 'Fix it.'], cwd, 60_000, noBwrap);
+    expect(refused.status).toBe(4);
+    expect(refused.stderr).toMatch(/need an isolating sandbox/);
+    expect(refused.stderr).toMatch(/--sandbox process/);
+    expect(refused.stderr).toMatch(/longrun doctor/);
+    expect(refused.stderr).toMatch(/\[SANDBOX_UNAVAILABLE\]/);
+    // Opting in by name runs it, and says on stderr that nothing is isolated.
+    const opted = longrun(
+      ['run', example, 'Fix it.', '--sandbox', 'process'],
+      cwd,
+      120_000,
+      noBwrap,
+    );
+    expect(opted.status).toBe(0);
+    expect(opted.stderr).toMatch(/--sandbox process: agents' commands are NOT isolated/);
+  });
+
   it('runs the example offline and leaves its tests green', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'longrun-run-'));
     const r = longrun(['run', example, 'The tests fail. Fix the code.'], cwd);
-    expect(r.stderr).toBe('');
+    // By default, commands run in bubblewrap sandboxes, and one line says so.
+    expect(r.stderr).toMatch(
+      /^longrun: agents' commands run in bwrap sandboxes \(\d+\/\d+ protections enforced.*\)\n$/,
+    );
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/→ run_command \{"command":"node --test"\}/);
     expect(r.stdout).toMatch(/completed in [\d.]+ s · \d+ in \/ \d+ out tokens/);

@@ -9,6 +9,8 @@ export const exitCodes = {
   usage: 2,
   /** The store could not be opened or reached. */
   storeUnavailable: 3,
+  /** Agents run commands and no isolating sandbox works here (`longrun doctor` says why). */
+  sandboxUnavailable: 4,
   /** The session was cancelled. */
   cancelled: 5,
   /** Interrupted by Ctrl-C; durable state is intact and the same command resumes. */
@@ -26,6 +28,7 @@ export function exitCodeFor(error: unknown): number {
     ) {
       return exitCodes.storeUnavailable;
     }
+    if (error.code === 'SANDBOX_UNAVAILABLE') return exitCodes.sandboxUnavailable;
   }
   return exitCodes.failed;
 }

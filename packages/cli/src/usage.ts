@@ -37,7 +37,7 @@ Global options:
   --json               machine-readable output
   -h, --help           help for a command
 
-Exit codes: 0 ok, 1 failed, 2 bad command line, 3 store unavailable, 5 cancelled, 130 interrupted.`,
+Exit codes: 0 ok, 1 failed, 2 bad command line, 3 store unavailable, 4 no isolating sandbox for\nagents that run commands, 5 cancelled, 130 interrupted.`,
   demo: `longrun demo [--store <url>] [--steps N] [--delay-ms N] [--crash-at-step N] [--new] [--json]
 
 Runs the sample ledger agent: each step a scripted model asks for a tool call, half of them a keyed
@@ -47,20 +47,31 @@ effect on an external ledger (./.longrun/demo/ledger). Halfway it waits on a dur
   --crash-at-step N   kill this process with SIGKILL when step N starts, to watch the next run resume
   --new               start a new demo session even if an unfinished one exists`,
   run: `longrun run <agent-module> "<task>" [--store <url>] [--agent NAME] [--json]
+               [--sandbox process|bwrap] [--sandbox-pool N] [--sandbox-strict]
 
 Creates a session for the agent exported (default export) by the module or package directory, and
 runs it here with live progress. --json prints every event as a JSON line. Exit code: 0 completed,
-1 failed, 5 cancelled, 130 interrupted (the session is durable; a worker carries it on).`,
+1 failed, 4 no isolating sandbox, 5 cancelled, 130 interrupted (the session is durable; a worker
+carries it on).
+
+Sandbox: agents' commands run in bubblewrap sandboxes by default (namespaces, seccomp, cgroup
+limits, a read-only root, a capped workspace; \`longrun doctor\` lists what this machine enforces).
+Where bubblewrap does not isolate, agents that run commands are refused (exit 4) unless you opt
+into --sandbox process by name, which isolates nothing and says so on every start. --sandbox bwrap
+insists on bubblewrap; --sandbox-pool N keeps N sandboxes warm and queues work at that ceiling;
+--sandbox-strict also refuses to run a command when a resource limit is missing.`,
   worker: `longrun worker [--store <url>] [--agents <module>]... [--worker-id ID] [--concurrency N] [--lease-ms N] [--dir DIR]
                [--sandbox process|bwrap] [--sandbox-pool N] [--sandbox-strict]
 
 Claims runnable sessions and runs them until SIGINT/SIGTERM: the agents of the given modules, and the
 sample ledger programs.
 
-Sandbox: --sandbox process|bwrap runs the commands of agents that declare no sandbox of their own
-in that driver (bwrap: namespaces, seccomp, cgroup limits, a capped workspace; \`longrun doctor\`
-lists what this machine enforces); --sandbox-pool N keeps N sandboxes warm and queues work at that
-ceiling; --sandbox-strict refuses to run a command unless every protection is enforced.`,
+Sandbox: agents' commands run in bubblewrap sandboxes by default (namespaces, seccomp, cgroup
+limits, a read-only root, a capped workspace; \`longrun doctor\` lists what this machine enforces).
+Where bubblewrap does not isolate, agents that run commands are refused (exit 4) unless you opt
+into --sandbox process by name, which isolates nothing and says so on every start. --sandbox bwrap
+insists on bubblewrap; --sandbox-pool N keeps N sandboxes warm and queues work at that ceiling;
+--sandbox-strict also refuses to run a command when a resource limit is missing.`,
   sessions: `longrun sessions list [--status S] [--limit N] [--json]
 longrun sessions show <id> [--json]
 longrun sessions tail <id> [--json]
@@ -96,8 +107,10 @@ and the HTTP API with the dashboard on http://127.0.0.1:7070 (a free port if it 
 is not given), until Ctrl-C. Without --keys the API needs no key and answers on 127.0.0.1 only.
 GET /v1/figures reports the sandbox pool's size, use, queue and provisioning latency.
 
-Sandbox: --sandbox process|bwrap runs the commands of agents that declare no sandbox of their own
-in that driver (bwrap: namespaces, seccomp, cgroup limits, a capped workspace; \`longrun doctor\`
-lists what this machine enforces); --sandbox-pool N keeps N sandboxes warm and queues work at that
-ceiling; --sandbox-strict refuses to run a command unless every protection is enforced.`,
+Sandbox: agents' commands run in bubblewrap sandboxes by default (namespaces, seccomp, cgroup
+limits, a read-only root, a capped workspace; \`longrun doctor\` lists what this machine enforces).
+Where bubblewrap does not isolate, agents that run commands are refused (exit 4) unless you opt
+into --sandbox process by name, which isolates nothing and says so on every start. --sandbox bwrap
+insists on bubblewrap; --sandbox-pool N keeps N sandboxes warm and queues work at that ceiling;
+--sandbox-strict also refuses to run a command when a resource limit is missing.`,
 } as const;

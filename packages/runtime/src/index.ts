@@ -80,3 +80,4 @@ export {
   type WorkspaceDiff,
   type WorkspaceDiffOptions,
 } from './workspace-diff.ts';
+export { defaultSandboxDriver, needsDefaultSandbox } from './agent/default-sandbox.ts';

@@ -18,6 +18,7 @@ import type { AgentDefinition } from './agent/define-agent.ts';
 import type { AgentHooks } from './agent/agent-context.ts';
 import { AgentRunner } from './agent/agent-runner.ts';
 import { WorkspaceTracker } from './agent/agent-workspace.ts';
+import { defaultSandboxDriver, needsDefaultSandbox } from './agent/default-sandbox.ts';
 
 export interface WorkerLog {
   (entry: {
@@ -102,6 +103,7 @@ export class Worker {
    * own unfinished sessions, then claims until stopped.
    */
   async start(): Promise<void> {
+    await this.#resolveSandboxes();
     this.#registration = await this.#untilStoreAnswers('registering', () =>
       this.#o.store.registerWorker(this.id, {
         onDoubt: (error) => this.#doubt(error),
@@ -113,6 +115,17 @@ export class Worker {
     );
     for (const lease of leases) this.#runSession(lease, performance.now());
     this.#loop = this.#claimLoop();
+  }
+
+  /**
+   * Agents that run commands and name no sandbox get the default isolating driver; without one
+   * the worker refuses to start (SANDBOX_UNAVAILABLE says what is missing and how to opt out).
+   */
+  async #resolveSandboxes(): Promise<void> {
+    const needing = [...this.#agents.values()].filter(needsDefaultSandbox);
+    if (needing.length === 0) return;
+    const driver = await defaultSandboxDriver();
+    for (const agent of needing) this.#agents.set(agent.name, { ...agent, sandbox: { driver } });
   }
 
   /** Claims sooner than the next poll (e.g. right after a session was created in this process). */

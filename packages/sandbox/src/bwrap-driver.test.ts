@@ -28,7 +28,7 @@ describe('bwrap driver', () => {
       driver,
       { env: { PATH: '/usr/bin:/bin', GREETING: 'hi' } },
       async ({ sandbox }) => {
-        await sandbox.writeFile('sub/in.txt', 'from the worker');
+        await sandbox.files.writeFile('sub/in.txt', 'from the worker');
         const result = await sandbox.exec({
           argv: ['/bin/sh', '-c', 'cat; echo " $GREETING $EXTRA"; pwd; cat in.txt; exit 7'],
           cwd: 'sub',
@@ -89,7 +89,7 @@ describe('bwrap driver', () => {
         ),
       );
       expect(runs.map((r) => r.stdout.trim())).toEqual(['1', '2', '3', '4']);
-      expect(text(await sandbox.readFile('file-3'))).toBe('3\n');
+      expect(text(await sandbox.files.readFile('file-3'))).toBe('3\n');
     });
   });
 
@@ -105,7 +105,9 @@ describe('bwrap driver', () => {
     expect(readFileSync(join(workspaceDir, 'after.txt'), 'utf8')).toBe('after\n');
     expect(() => readFileSync(join(workspaceDir, 'before.txt'))).toThrow();
     await expect(sh(sandbox, 'true')).rejects.toMatchObject({ code: 'INVALID_STATE' });
-    await expect(sandbox.readFile('after.txt')).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    await expect(sandbox.files.readFile('after.txt')).rejects.toMatchObject({
+      code: 'INVALID_STATE',
+    });
   });
 
   it('refuses a workspace bigger than its cap, and leaves nothing mounted', async () => {

@@ -5,14 +5,16 @@ import {
   type ExecResult,
   type Sandbox,
   type SandboxSpec,
+  type WorkspaceFiles,
 } from '@longrun/core';
+import { workspacePathParts } from '@longrun/workspace';
 import { commandArgs, type BwrapFeatures } from './bwrap-args.ts';
 import { runBwrap, type RunningCommand } from './bwrap-exec.ts';
 import { launchArgv, type HostTools } from './bwrap-launch.ts';
 import type { SandboxCgroup } from './cgroup.ts';
 import { validateRequest } from './validate-spec.ts';
 import { releaseCappedWorkspace } from './workspace-cap.ts';
-import { workspaceComponents, workspaceFiles, type WorkspaceFiles } from './workspace-files.ts';
+import { sandboxFiles } from './sandbox-files.ts';
 
 /** Everything a bound bubblewrap sandbox needs; made by the driver at `open`. */
 export interface BwrapSandboxParts {
@@ -38,14 +40,14 @@ export interface BwrapSandboxParts {
 export class BwrapSandbox implements Sandbox {
   readonly id: string;
   private readonly parts: BwrapSandboxParts;
-  private readonly files: WorkspaceFiles;
+  readonly files: WorkspaceFiles;
   private readonly running = new Set<RunningCommand>();
   private closing: Promise<void> | null = null;
 
   constructor(parts: BwrapSandboxParts) {
     this.parts = parts;
     this.id = parts.name;
-    this.files = workspaceFiles(parts.liveDir, parts.owner ?? undefined);
+    this.files = sandboxFiles(parts.liveDir, parts.owner ?? undefined, () => this.closing === null);
   }
 
   async exec(request: ExecRequest): Promise<ExecResult> {
@@ -58,7 +60,7 @@ export class BwrapSandbox implements Sandbox {
       workspaceSource: p.liveDir,
       network: p.spec.network,
       tmpBytes: p.spec.limits.workspaceBytes,
-      cwdComponents: workspaceComponents(request.cwd ?? '.'),
+      cwdComponents: workspacePathParts(request.cwd ?? '.'),
       env: { ...p.spec.env, ...request.env },
     });
     const command = runBwrap(
@@ -79,16 +81,6 @@ export class BwrapSandbox implements Sandbox {
     }
   }
 
-  async readFile(path: string): Promise<Uint8Array> {
-    this.assertOpen();
-    return this.files.readFile(path);
-  }
-
-  async writeFile(path: string, bytes: Uint8Array | string): Promise<void> {
-    this.assertOpen();
-    this.files.writeFile(path, bytes);
-  }
-
   close(): Promise<void> {
     this.closing ??= this.shutDown();
     return this.closing;
@@ -106,9 +98,5 @@ export class BwrapSandbox implements Sandbox {
       await releaseCappedWorkspace(stagingDir, spec.workspaceDir);
       rmdirSync(stagingDir);
     }
-  }
-
-  private assertOpen(): void {
-    if (this.closing !== null) throw new LongrunError('INVALID_STATE', 'the sandbox is closed');
   }
 }

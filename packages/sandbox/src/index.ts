@@ -5,3 +5,4 @@ export { SandboxPool, type SandboxPoolOptions, type SandboxPoolStats } from './s
 export { protectionsReport } from './protections-report.ts';
 export { buildSeccompFilter, seccompArchitectures } from './seccomp-filter.ts';
 export type { SweepResult } from './leftover-sweep.ts';
+export { isolatingProtections, isolationGaps } from './isolation.ts';

@@ -1,4 +1,10 @@
-import { LongrunError, type ExecRequest, type ExecResult, type Sandbox } from '@longrun/core';
+import {
+  LongrunError,
+  type ExecRequest,
+  type ExecResult,
+  type Sandbox,
+  type WorkspaceFiles,
+} from '@longrun/core';
 
 /** A claimed sandbox: closing it destroys the sandbox and gives its place back to the pool. */
 export class PooledSandbox implements Sandbox {
@@ -24,12 +30,8 @@ export class PooledSandbox implements Sandbox {
     return this.sandbox().exec(request);
   }
 
-  readFile(path: string): Promise<Uint8Array> {
-    return this.sandbox().readFile(path);
-  }
-
-  writeFile(path: string, bytes: Uint8Array | string): Promise<void> {
-    return this.sandbox().writeFile(path, bytes);
+  get files(): WorkspaceFiles {
+    return this.sandbox().files;
   }
 
   close(): Promise<void> {

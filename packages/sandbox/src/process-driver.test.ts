@@ -47,8 +47,32 @@ describe('process driver', () => {
     expect(echo.stdout).toBe('$HOME ; rm -rf /\n');
   });
 
+  it("as root, runs commands as a uid of their own that cannot read the worker's environment", async () => {
+    if (process.getuid?.() !== 0) {
+      console.warn('process driver uid separation did NOT run: it needs root');
+      expect(process.env.CI).not.toBe('true');
+      return;
+    }
+    process.env.LONGRUN_PROCESS_CANARY = 'canary-in-worker-env';
+    const result = await sandbox.exec({
+      ...base,
+      argv: [
+        '/bin/sh',
+        '-c',
+        `id -u; cat /proc/${process.pid}/environ /proc/$PPID/environ; exit 0`,
+      ],
+    });
+    expect(Number(result.stdout.split('\n')[0])).toBeGreaterThanOrEqual(0x70000000);
+    expect(result.stdout + result.stderr).not.toContain('canary-in-worker-env');
+    expect(result.stderr).toMatch(/Permission denied/);
+    // What the worker writes, the command can change.
+    await sandbox.files.writeFile('owned.txt', 'by the worker');
+    const edit = await sandbox.exec({ ...base, argv: ['/bin/sh', '-c', 'echo more >> owned.txt'] });
+    expect(edit.exitCode).toBe(0);
+  });
+
   it('passes stdin, per-exec env and cwd; a missing program is exit 127', async () => {
-    await sandbox.writeFile('sub/x.txt', 'x');
+    await sandbox.files.writeFile('sub/x.txt', 'x');
     const result = await sandbox.exec({
       ...base,
       argv: ['/bin/sh', '-c', 'cat; echo " $EXTRA"; pwd'],

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   LongrunError,
@@ -10,15 +11,29 @@ import {
   type ProtectionReport,
   type Sandbox,
   type SandboxSpec,
+  type WorkspaceFiles,
 } from '@longrun/core';
+import { workspacePathParts, type Owner } from '@longrun/workspace';
+import { chownTree } from './chown-tree.ts';
 import { collectResult } from './collect-result.ts';
 import type { PreparableDriver } from './prepared-sandbox.ts';
 import { refuseIfStrict } from './strict-check.ts';
 import { validateRequest, validateSpec } from './validate-spec.ts';
-import { workspaceComponents, workspaceFiles } from './workspace-files.ts';
+import { newSandboxUid } from './sandbox-names.ts';
+import { sandboxFiles } from './sandbox-files.ts';
+
+const isRoot = process.getuid?.() === 0;
 
 const honestReasons: Partial<Record<ProtectionName, [boolean, string]>> = {
-  'empty-env': [true, 'commands see only the env of the spec; nothing else of the worker'],
+  'empty-env': isRoot
+    ? [
+        true,
+        "commands see only the env of the spec, and run as a host uid of their own, so they cannot read the worker's environment in /proc",
+      ]
+    : [
+        false,
+        "commands get only the env of the spec, but run as the worker's uid and can read its environment in /proc/<pid>/environ (as root, each sandbox gets a uid of its own)",
+      ],
   'tree-kill': [false, 'kills the process group only; a command that calls setsid escapes it'],
   'socket-families': [
     false,
@@ -31,8 +46,10 @@ const honestReasons: Partial<Record<ProtectionName, [boolean, string]>> = {
 };
 
 /**
- * Development driver: plain child processes in the workspace directory, as the worker's own
- * user, in the worker's namespaces. It isolates nothing, and says so.
+ * Development driver: plain child processes in the workspace directory, in the worker's
+ * namespaces. It isolates nothing, and says so. As root it still runs each sandbox's commands
+ * as an unprivileged host uid of their own (the workspace is given to it), so that a command
+ * cannot read the worker's environment, memory or root's files; otherwise as the worker's user.
  */
 export function processDriver(): PreparableDriver {
   const report: ProtectionReport = {
@@ -52,7 +69,13 @@ export function processDriver(): PreparableDriver {
       open: async (spec) => {
         validateSpec(spec);
         refuseIfStrict(spec, report);
-        return new ProcessSandbox(spec);
+        const uid = isRoot ? newSandboxUid() : null;
+        const owner = uid === null ? undefined : { uid, gid: uid };
+        if (owner !== undefined) {
+          chownTree(spec.workspaceDir, owner.uid, owner.gid);
+          chmodSync(spec.workspaceDir, 0o700);
+        }
+        return new ProcessSandbox(spec, owner);
       },
       discard: async () => undefined,
     }),
@@ -63,24 +86,27 @@ export function processDriver(): PreparableDriver {
 
 class ProcessSandbox implements Sandbox {
   readonly id = `process-${randomUUID()}`;
+  readonly files: WorkspaceFiles;
   private readonly spec: SandboxSpec;
-  private readonly files: ReturnType<typeof workspaceFiles>;
+  private readonly owner: Owner | undefined;
   private readonly running = new Set<ChildProcess>();
   private closed = false;
 
-  constructor(spec: SandboxSpec) {
+  constructor(spec: SandboxSpec, owner: Owner | undefined) {
     this.spec = spec;
-    this.files = workspaceFiles(spec.workspaceDir);
+    this.owner = owner;
+    this.files = sandboxFiles(spec.workspaceDir, owner, () => !this.closed);
   }
 
   async exec(request: ExecRequest): Promise<ExecResult> {
     validateRequest(request);
     if (this.closed) throw new LongrunError('INVALID_STATE', 'the sandbox is closed');
     const [command = '', ...args] = request.argv;
-    const cwd = join(this.spec.workspaceDir, ...workspaceComponents(request.cwd ?? '.'));
+    const cwd = join(this.spec.workspaceDir, ...workspacePathParts(request.cwd ?? '.'));
     const child = spawn(command, args, {
       cwd,
       env: { ...this.spec.env, ...request.env },
+      ...(this.owner === undefined ? {} : { uid: this.owner.uid, gid: this.owner.gid }),
       // Its own process group, so that a timeout kills what it started too.
       detached: true,
       stdio: [request.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -99,14 +125,6 @@ class ProcessSandbox implements Sandbox {
     } finally {
       this.running.delete(child);
     }
-  }
-
-  async readFile(path: string): Promise<Uint8Array> {
-    return this.files.readFile(path);
-  }
-
-  async writeFile(path: string, bytes: Uint8Array | string): Promise<void> {
-    this.files.writeFile(path, bytes);
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
-  lchownSync,
   mkdirSync,
   readFileSync,
   readdirSync,
@@ -10,9 +9,9 @@ import {
   rmSync,
   statSync,
 } from 'node:fs';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LongrunError } from '@longrun/core';
+import { chownTree } from './chown-tree.ts';
 
 const run = promisify(execFile);
 
@@ -121,13 +120,6 @@ async function host(what: string, command: string, args: string[]): Promise<void
   } catch (error) {
     const stderr = String((error as { stderr?: string }).stderr ?? '').trim();
     throw new LongrunError('SANDBOX_UNAVAILABLE', `cannot ${what}: ${stderr}`, { cause: error });
-  }
-}
-
-function chownTree(dir: string, uid: number, gid: number): void {
-  chownSync(dir, uid, gid);
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    lchownSync(join(entry.parentPath, entry.name), uid, gid);
   }
 }
 

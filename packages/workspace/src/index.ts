@@ -55,3 +55,4 @@ export {
   type FileWriter,
 } from './confined-workspace-files.ts';
 export { copyIntoWorkspace } from './copy-into-workspace.ts';
+export { workspacePathParts, type Owner } from './confined-fs.ts';

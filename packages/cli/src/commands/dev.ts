@@ -35,8 +35,8 @@ export async function run(argv: string[]): Promise<number> {
   );
   if (values.help) return (process.stdout.write(`${usage.dev}\n`), exitCodes.ok);
   const paths = values.agents ?? (existsSync(bundledExample) ? [bundledExample] : []);
-  const sandbox = await sandboxFromFlags(values);
-  const agents = sandbox.apply(await loadAgents(paths));
+  const sandbox = await sandboxFromFlags(values, await loadAgents(paths));
+  const { agents } = sandbox;
   const port = intFlag(values.port, 'port', defaultPort);
   const store = await openStore(defaultStore, { applicationName: 'longrun-dev' });
   const live = new InProcessLiveDeltas();

@@ -7,6 +7,7 @@ import { describeEvent } from '../event-lines.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { loadAgents } from '../load-agents.ts';
 import { openStore } from '../store-url.ts';
+import { sandboxFlags, sandboxFromFlags } from '../sandbox-flags.ts';
 import { usage } from '../usage.ts';
 
 const endings: Record<string, number> = {
@@ -23,7 +24,12 @@ const endings: Record<string, number> = {
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
     argv,
-    { store: { type: 'string' }, json: { type: 'boolean' }, agent: { type: 'string' } },
+    {
+      store: { type: 'string' },
+      json: { type: 'boolean' },
+      agent: { type: 'string' },
+      ...sandboxFlags,
+    },
     usage.run,
   );
   if (values.help) return (process.stdout.write(`${usage.run}\n`), exitCodes.ok);
@@ -31,7 +37,8 @@ export async function run(argv: string[]): Promise<number> {
   if (modulePath === undefined || task === undefined || positionals.length > 2) {
     throw new UsageError(`give an agent module and a task in quotes\n\n${usage.run}`);
   }
-  const agents = await loadAgents([modulePath]);
+  const sandbox = await sandboxFromFlags(values, await loadAgents([modulePath]));
+  const { agents } = sandbox;
   const agent =
     values.agent === undefined ? agents[0] : agents.find((a) => a.name === values.agent);
   if (agent === undefined || (values.agent === undefined && agents.length > 1)) {
@@ -122,6 +129,7 @@ export async function run(argv: string[]): Promise<number> {
     out(
       `${status} in ${elapsed()} · ${tokens.input} in / ${tokens.output} out tokens${final.statusReason ? ` · ${final.statusReason}` : ''}\n`,
     );
+  await sandbox.close();
   await store.close();
   return endings[status] ?? exitCodes.failed;
 }

@@ -33,8 +33,8 @@ export async function run(argv: string[]): Promise<number> {
   const id =
     values['worker-id'] ??
     (store.capabilities.connectionScopedLiveness ? newWorkerId() : `${hostname()}-worker`);
-  const sandbox = await sandboxFromFlags(values);
-  const agents = sandbox.apply(await loadAgents(values.agents ?? []));
+  const sandbox = await sandboxFromFlags(values, await loadAgents(values.agents ?? []));
+  const { agents } = sandbox;
   // On Postgres, API nodes elsewhere get this worker's token deltas and commits at once.
   const live =
     store.kind === 'postgres'

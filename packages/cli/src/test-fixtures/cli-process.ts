@@ -10,13 +10,18 @@ export const example = fileURLToPath(
 );
 const env = { ...process.env, LONGRUN_MODEL: 'scripted' };
 
-/** Runs `longrun args` to its end. */
-export function longrun(args: string[], cwd: string, timeoutMs = 120_000) {
+/** Runs `longrun args` to its end; `extraEnv` is added to the environment it gets. */
+export function longrun(
+  args: string[],
+  cwd: string,
+  timeoutMs = 120_000,
+  extraEnv: Record<string, string> = {},
+) {
   return spawnSync(process.execPath, [main, ...args], {
     cwd,
     encoding: 'utf8',
     timeout: timeoutMs,
-    env,
+    env: { ...env, ...extraEnv },
   });
 }
 

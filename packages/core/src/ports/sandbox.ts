@@ -1,3 +1,5 @@
+import type { WorkspaceFiles } from './workspace-files.ts';
+
 /**
  * Where commands run. A driver opens sandboxes; a sandbox runs argv commands confined to one
  * workspace and reads and writes files inside it. Drivers say honestly what they enforce: the
@@ -102,12 +104,11 @@ export interface Sandbox {
   readonly id: string;
   exec(request: ExecRequest): Promise<ExecResult>;
   /**
-   * Paths are relative to the workspace or absolute under `sandboxWorkspacePath`. A path that
-   * leaves the workspace (`..`, an absolute path elsewhere, a symlink pointing out) is refused
-   * with PATH_OUTSIDE_WORKSPACE.
+   * The live workspace's files, through the one accessor (WorkspaceFiles: no link followed, only
+   * regular files and directories opened, writes by rename), owned by the sandbox's user so its
+   * commands can change what the worker writes. INVALID_STATE once the sandbox is closed.
    */
-  readFile(path: string): Promise<Uint8Array>;
-  writeFile(path: string, bytes: Uint8Array | string): Promise<void>;
+  readonly files: WorkspaceFiles;
   /** Kills every process still running, frees limits and mounts. Idempotent. */
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SqliteStore } from '@longrun/store-sqlite';
 import { scriptedModel } from '@longrun/models';
@@ -12,6 +12,8 @@ import { shellTool } from '../tools/shell-tool.ts';
 describe('agents in a sandbox pool', () => {
   it('a session waits in the pool queue at its ceiling and runs once the other releases its sandbox', async () => {
     const dir = tempDir('pool');
+    // As root the process driver runs commands as a uid of their own: let it see the gate.
+    chmodSync(dir, 0o755);
     const gate = join(dir, 'gate');
     const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
     const pool = new SandboxPool({ driver: processDriver(), maxSandboxes: 1 });

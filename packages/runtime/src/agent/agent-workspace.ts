@@ -10,13 +10,12 @@ import {
   type WorkspaceFiles,
 } from '@longrun/core';
 import type { Manifest, StatCache } from '@longrun/workspace';
+import { defaultSandboxDriver } from './default-sandbox.ts';
 
 // Loaded on first use: a worker that runs only programs, or agents that never touch a workspace
 // or a command, does not pay for them at start-up (a restarted worker's takeover time).
 let workspaceLib: Promise<typeof import('@longrun/workspace')> | undefined;
-let sandboxLib: Promise<typeof import('@longrun/sandbox')> | undefined;
 const loadWorkspaceLib = () => (workspaceLib ??= import('@longrun/workspace'));
-const loadSandboxLib = () => (sandboxLib ??= import('@longrun/sandbox'));
 
 /**
  * Copies a host directory (the agent author's own: a repository, fixtures) into a session's
@@ -30,7 +29,7 @@ export async function copyIntoWorkspace(
   return (await loadWorkspaceLib()).copyIntoWorkspace(hostDir, files, into);
 }
 
-/** Where an agent's commands run; the default is the process driver, which isolates nothing. */
+/** Where an agent's commands run; the default is bubblewrap where it isolates (defaultSandboxDriver). */
 export interface AgentSandboxConfig {
   driver: SandboxDriver;
   limits?: Partial<SandboxLimits>;
@@ -112,6 +111,8 @@ export class AgentWorkspace {
   readonly files: WorkspaceFiles;
   readonly #o: AgentWorkspaceOptions;
   #sandbox: Promise<Sandbox> | null = null;
+  /** The sandbox once open: its accessor gives what the worker writes to the sandbox's user. */
+  #openSandbox: Sandbox | null = null;
   #plainFiles: WorkspaceFiles | null = null;
 
   constructor(options: AgentWorkspaceOptions) {
@@ -121,6 +122,7 @@ export class AgentWorkspace {
   }
 
   async #currentFiles(): Promise<WorkspaceFiles> {
+    if (this.#openSandbox !== null) return this.#openSandbox.files;
     this.#plainFiles ??= new (await loadWorkspaceLib()).ConfinedWorkspaceFiles(this.dir);
     return this.#plainFiles;
   }
@@ -174,19 +176,20 @@ export class AgentWorkspace {
 
   /** The session's sandbox, opened on first use and kept for the rest of this run. */
   sandbox(): Promise<Sandbox> {
-    this.#sandbox ??= this.#openSandbox();
+    this.#sandbox ??= this.#open().then((sandbox) => (this.#openSandbox = sandbox));
     return this.#sandbox;
   }
 
   async close(): Promise<void> {
     const opened = this.#sandbox;
     this.#sandbox = null;
+    this.#openSandbox = null;
     if (opened !== null) await (await opened.catch(() => null))?.close();
   }
 
-  async #openSandbox(): Promise<Sandbox> {
+  async #open(): Promise<Sandbox> {
     const config = this.#o.sandbox;
-    const driver = config?.driver ?? (await loadSandboxLib()).processDriver();
+    const driver = config?.driver ?? (await defaultSandboxDriver());
     // A plain process sees the host's programs where the worker found them; a sandbox its own root.
     const env =
       driver.kind === 'process'

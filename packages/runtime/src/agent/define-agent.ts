@@ -35,6 +35,11 @@ export interface AgentTool<Input = unknown> {
   verify?(input: Input, context: AgentToolContext): Promise<VerifyOutcome>;
   /** A person must approve each call (bound to its exact arguments) before it runs. */
   needsApproval?: boolean | ((input: Input) => boolean);
+  /**
+   * The tool runs commands through `context.sandbox()`. An agent with such a tool and no
+   * `sandbox` of its own gets the default isolating driver, and refuses to start without one.
+   */
+  usesSandbox?: boolean;
 }
 
 export interface AgentDefinition {
@@ -65,7 +70,11 @@ export interface AgentDefinition {
    * session's commands left there.
    */
   prepareWorkspace?(files: WorkspaceFiles, input: JsonValue): Promise<void>;
-  /** Where commands run (`run_command` and tools that call `context.sandbox()`). Default: plain processes. */
+  /**
+   * Where commands run (`run_command` and tools that call `context.sandbox()`). Default:
+   * bubblewrap where it isolates; where it does not, a worker refuses to start this agent.
+   * The plain process driver (`processDriver()`) isolates nothing and must be named here.
+   */
   sandbox?: AgentSandboxConfig;
   /**
    * Snapshot the workspace to the blob store after each tool call that may have changed it, so

@@ -14,8 +14,8 @@ export interface ShellToolOptions {
 }
 
 /**
- * Runs a shell command in the session's workspace, inside the agent's sandbox (plain processes
- * unless the agent names a driver). A non-zero exit is a result the model reads, not an error;
+ * Runs a shell command in the session's workspace, inside the agent's sandbox (bubblewrap unless
+ * the agent names a driver). A non-zero exit is a result the model reads, not an error;
  * the sandbox kills the whole process tree on timeout and when the run is stopped.
  */
 export function shellTool(options: ShellToolOptions = {}): AgentTool<never> {
@@ -27,6 +27,7 @@ export function shellTool(options: ShellToolOptions = {}): AgentTool<never> {
     input: z.object({ command: z.string().min(1) }),
     effect: options.effect ?? 'unsafe',
     needsApproval: options.needsApproval ?? false,
+    usesSandbox: true,
     run: async ({ command }, context) => {
       const sandbox = await context.sandbox();
       const result = await sandbox.exec({

@@ -14,6 +14,7 @@ import { tempDir } from '../test-support.ts';
 import type { AgentTool, AgentToolContext } from '../agent/define-agent.ts';
 import { editFileTool, listFilesTool, readFileTool, writeFileTool } from './file-tools.ts';
 import { shellTool } from './shell-tool.ts';
+import { processDriver } from '@longrun/sandbox';
 import { AgentWorkspace, WorkspaceTracker } from '../agent/agent-workspace.ts';
 
 const never = (): never => {
@@ -28,6 +29,8 @@ function context(
     dir: workspaceDir,
     blobs: { kind: 'none', put: never, get: never, missing: never },
     tracker: new WorkspaceTracker(),
+    // The shell tool's own behaviour, on plain processes (the bwrap suites cover isolation).
+    sandbox: { driver: processDriver() },
   });
   return {
     sandbox: () => workspace.sandbox(),
