@@ -37,14 +37,30 @@ export function splitStoreUrl(storeUrl: string): { url: string; schema: string }
   return { url: url.toString(), schema };
 }
 
-async function connect(url: string, name: string): Promise<pg.Client> {
+/**
+ * A connection for the live channel. `onLost` is attached before connecting: an idle connection
+ * whose server restarts emits 'error', and without a listener Node would end the process.
+ */
+async function connect(
+  url: string,
+  name: string,
+  onLost: (error: Error) => void,
+): Promise<pg.Client> {
   const { default: pgModule } = await import('pg');
   const client = new pgModule.Client({
     connectionString: url,
     application_name: name,
     connectionTimeoutMillis: 5_000,
+    keepAlive: true,
   });
-  await client.connect();
+  client.on('error', onLost);
+  client.on('end', () => onLost(new Error('connection ended')));
+  try {
+    await client.connect();
+  } catch (error) {
+    client.end().catch(() => undefined);
+    throw error;
+  }
   return client;
 }
 
@@ -140,7 +156,13 @@ export class PostgresLivePublisher {
     const payload = JSON.stringify(note);
     this.#sending = this.#sending.then(async () => {
       try {
-        this.#client ??= connect(this.#url, 'longrun-live-publisher');
+        if (this.#client === null) {
+          const opening = connect(this.#url, 'longrun-live-publisher', () => {
+            // A dropped idle connection: the next note reconnects.
+            if (this.#client === opening) this.#client = null;
+          });
+          this.#client = opening;
+        }
         const client = await this.#client;
         await client.query('SELECT pg_notify($1, $2)', [this.#channel, payload]);
       } catch (error) {
@@ -176,10 +198,17 @@ export class PostgresLiveListener {
     this.#channel = liveChannelName(schema);
   }
 
-  /** Connects and listens before it returns, so nothing published after is missed. */
+  /**
+   * Connects and listens before it returns, so nothing published after is missed; if the server
+   * cannot be reached now, it returns anyway and keeps trying (streams poll the log meanwhile).
+   */
   static async open(options: LiveListenerOptions): Promise<PostgresLiveListener> {
     const listener = new PostgresLiveListener(options);
-    await listener.#listen();
+    try {
+      await listener.#listen();
+    } catch (error) {
+      listener.#retry(error as Error);
+    }
     return listener;
   }
 
@@ -190,25 +219,39 @@ export class PostgresLiveListener {
   }
 
   async #listen(): Promise<void> {
-    const client = await connect(this.#url, 'longrun-live-listener');
+    let listening: pg.Client | null = null;
+    const client = await connect(this.#url, 'longrun-live-listener', (error) => {
+      if (listening !== null) this.#lost(listening, error);
+    });
     client.on('notification', (message) => this.#receive(message.payload));
-    client.on('error', (error) => this.#lost(client, error));
-    client.on('end', () => this.#lost(client, new Error('connection ended')));
-    await client.query(`LISTEN ${this.#channel}`);
+    try {
+      await client.query(`LISTEN ${this.#channel}`);
+    } catch (error) {
+      client.end().catch(() => undefined);
+      throw error;
+    }
+    if (this.#closed) return void client.end().catch(() => undefined);
+    listening = client;
     this.#client = client;
   }
 
   #lost(client: pg.Client, error: Error): void {
     if (this.#closed || this.#client !== client) return;
     this.#client = null;
+    client.end().catch(() => undefined);
+    this.#retry(error);
+  }
+
+  /** Reconnects with backoff for as long as the outage lasts. */
+  #retry(error: Error): void {
     this.#o.log?.(`live channel: ${error.message}; reconnecting (streams poll the log meanwhile)`);
-    const retry = (delayMs: number): void => {
+    const attempt = (delayMs: number): void => {
       this.#reconnect = setTimeout(() => {
         if (this.#closed) return;
-        this.#listen().catch(() => retry(Math.min(delayMs * 2, 5_000)));
+        this.#listen().catch(() => attempt(Math.min(delayMs * 2, 5_000)));
       }, delayMs);
     };
-    retry(100);
+    attempt(100);
   }
 
   #receive(payload: string | undefined): void {

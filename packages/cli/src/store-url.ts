@@ -5,6 +5,13 @@ export interface OpenStoreOptions {
   clock?: Clock;
   applicationName?: string;
   poolSize?: number;
+  /**
+   * Wait out an unreachable server at start-up instead of failing with STORE_UNAVAILABLE (exit
+   * 3): what a worker or API node does, so that one started during an outage comes up after it.
+   * Each failed attempt is told to `log`, which also hears of reconnects later on.
+   */
+  waitForServer?: boolean;
+  log?: (message: string) => void;
 }
 
 export const storeUrlHelp =
@@ -36,10 +43,21 @@ export async function openStore(
     parsed.searchParams.delete('schema');
     // Loaded on demand: a SQLite process (the embedded default) never pays for pg's start-up.
     const { PostgresStore } = await import('@longrun/store-postgres');
+    const { waitForServer, log, ...rest } = options;
     return PostgresStore.open({
       url: parsed.toString(),
       ...(schema === undefined ? {} : { schema }),
-      ...options,
+      ...rest,
+      ...(log === undefined ? {} : { log }),
+      ...(waitForServer === true
+        ? {
+            waitForServerMs: Number.POSITIVE_INFINITY,
+            onWaiting: (error, attempt, retryInMs) =>
+              log?.(
+                `waiting for the store at ${redact(url)} (attempt ${attempt}: ${error.message}); trying again in ${retryInMs} ms`,
+              ),
+          }
+        : {}),
     });
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !url.startsWith('sqlite:')) {

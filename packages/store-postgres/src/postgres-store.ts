@@ -259,6 +259,10 @@ export class PostgresStore implements SessionStore {
     return num((rows[0] as Row).ms, 'now');
   }
 
+  async ping(): Promise<void> {
+    await this.#read('checking the store', 'nowMs', [null]);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -137,6 +137,10 @@ export class SqliteStore implements SessionStore {
     return this.#clock.nowMs();
   }
 
+  async ping(): Promise<void> {
+    this.#run('checking the store', () => this.#stmt('SELECT 1').get());
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#appends.flush();

@@ -40,6 +40,9 @@ function healthRoute(ctx: ApiContext): void {
   );
 }
 
+/** How long /v1/ready waits for the store's answer. */
+const readyTimeoutMs = 2_000;
+
 function readyRoute(ctx: ApiContext): void {
   const { routes, store } = ctx;
 
@@ -55,11 +58,19 @@ function readyRoute(ctx: ApiContext): void {
       },
     },
     async () => {
+      // A round trip to the database, bounded: a server that does not answer (a black-holed
+      // network, an outage) makes this node not ready within the bound instead of hanging.
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('no answer')), readyTimeoutMs);
+      });
       try {
-        await store.nowMs();
+        await Promise.race([store.ping(), timedOut]);
         return json(200, { ready: true, store: store.kind });
       } catch {
         return json(503, { ready: false, store: store.kind });
+      } finally {
+        clearTimeout(timer);
       }
     },
   );

@@ -66,8 +66,11 @@ export async function run(argv: string[]): Promise<number> {
   const port = intFlag(values.port, 'port', defaultPort);
   const host = values.host ?? '127.0.0.1';
   const agents = values.agents === undefined ? undefined : await loadAgents(values.agents);
+  // An API node started during an outage waits for the store (and says so on stderr).
   const store: SessionStore = await openStore(values.store ?? defaultStore, {
     applicationName: 'longrun-api',
+    waitForServer: true,
+    log: (msg) => jsonLog({ level: 'warn', msg }),
   });
   let listener: PostgresLiveListener | null = null;
   try {

@@ -25,8 +25,13 @@ export async function run(argv: string[]): Promise<number> {
     usage.worker,
   );
   if (values.help) return (process.stdout.write(`${usage.worker}\n`), exitCodes.ok);
+  const log = (entry: Record<string, unknown>): void =>
+    void process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
+  // A worker started during an outage waits for the store; nothing exits on a dropped connection.
   const store = await openStore(values.store ?? defaultStore, {
     applicationName: 'longrun-worker',
+    waitForServer: true,
+    log: (msg) => log({ level: 'warn', msg }),
   });
   // On SQLite a stable id lets a restarted worker reclaim its sessions at once; on Postgres a
   // dead worker is detected through its connection, so a fresh id per process is fine.
@@ -51,8 +56,7 @@ export async function run(argv: string[]): Promise<number> {
     ],
     concurrency: intFlag(values.concurrency, 'concurrency', 32),
     leaseMs: intFlag(values['lease-ms'], 'lease-ms', 15_000),
-    log: (entry) =>
-      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`),
+    log,
     hooks: {
       ...liveHooks,
       onSessionEnded: (sessionId, outcome) => {

@@ -222,6 +222,8 @@ export interface SessionStore {
   durability(): DurabilityReport;
   /** The store's clock, epoch milliseconds. Lease expiry and timers use only this clock. */
   nowMs(): Promise<number>;
+  /** One round trip to the database; STORE_UNAVAILABLE when it cannot be reached (readiness). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 
   createSession(input: CreateSessionInput): Promise<SessionRecord>;

@@ -1,0 +1,128 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, expect, it } from 'vitest';
+import { openStore } from '@longrun/cli';
+import type { SessionId, SessionStore } from '@longrun/core';
+import { waitForStatus } from '../crash/reference-run.ts';
+import { describeWithPrivatePostgres } from '../faults/describe-with-private-postgres.ts';
+import { startPrivatePostgres, type PrivatePostgres } from '../faults/private-postgres.ts';
+import { startTcpFaultProxy } from '../faults/tcp-fault-proxy.ts';
+
+const main = fileURLToPath(new URL('../../../cli/src/main.ts', import.meta.url));
+
+/** A `longrun` subprocess whose output is collected and whose exit is watched. */
+function longrun(args: string[]) {
+  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  let exit: number | string | null = null;
+  child.on('exit', (code, signal) => (exit = code ?? signal));
+  return { child, output: () => output, exited: () => exit };
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, withinMs: number) {
+  const deadline = Date.now() + withinMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${withinMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function completes(store: SessionStore): Promise<SessionId> {
+  const session = await store.createSession({ agent: 'ledger', input: { steps: 6 } });
+  await waitForStatus(store, session.id, ['completed'], 60_000);
+  return session.id;
+}
+
+/**
+ * Nothing in longrun exits because the store went away (DESIGN §3): a worker and an API node
+ * started while PostgreSQL is down wait for it and say so; once up, they ride out crash
+ * restarts; `/v1/ready` answers 503 while the store does not answer, and 200 again after.
+ */
+describeWithPrivatePostgres('a store outage at start-up and under way', () => {
+  const children: ChildProcess[] = [];
+  let cluster: PrivatePostgres | undefined;
+  afterAll(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await cluster?.stop();
+  });
+
+  it(
+    'a worker started before the server waits for it, then survives restarts',
+    { timeout: 120_000 },
+    async () => {
+      const port = await freePort();
+      const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+      const worker = longrun(['worker', '--store', url, '--lease-ms', '3000']);
+      children.push(worker.child);
+      await until(
+        'the worker says it waits',
+        () => /waiting for the store/.test(worker.output()),
+        15_000,
+      );
+      expect(worker.exited()).toBeNull();
+      cluster = await startPrivatePostgres({ port });
+      await until('the worker starts', () => /worker started/.test(worker.output()), 30_000);
+      const store = await openStore(url, { waitForServer: true });
+      try {
+        await completes(store);
+        for (let i = 0; i < 3; i++) {
+          await cluster.restart({ mode: 'immediate' });
+          await completes(store);
+        }
+        expect(worker.exited(), worker.output().slice(-2000)).toBeNull();
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
+  it(
+    'an API node says not ready while the store does not answer, and ready again after',
+    { timeout: 120_000 },
+    async () => {
+      cluster ??= await startPrivatePostgres();
+      const proxy = await startTcpFaultProxy({ targetPort: cluster.port, seed: 1 });
+      try {
+        const api = longrun([
+          'serve',
+          '--store',
+          proxy.viaProxy(cluster.url),
+          '--no-auth',
+          '--port',
+          String(await freePort()),
+        ]);
+        children.push(api.child);
+        await until(
+          'the API listens',
+          () => /^http:\/\/127\.0\.0\.1:\d+$/m.test(api.output()),
+          30_000,
+        );
+        const base = /^(http:\/\/127\.0\.0\.1:\d+)$/m.exec(api.output())?.[1] ?? '';
+        const ready = async () => (await fetch(`${base}/v1/ready`)).status;
+        expect(await ready()).toBe(200);
+        proxy.mode('blackhole');
+        const askedAt = Date.now();
+        expect(await ready()).toBe(503);
+        expect(Date.now() - askedAt).toBeLessThan(5_000);
+        expect((await fetch(`${base}/v1/health`)).status).toBe(200);
+        proxy.resetAll();
+        proxy.mode('pass');
+        await until('ready again', async () => (await ready()) === 200, 30_000);
+        expect(api.exited(), api.output().slice(-2000)).toBeNull();
+      } finally {
+        await proxy.close();
+      }
+    },
+  );
+});
