@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { processIsGone, type ProcessIdentity } from './process-identity.ts';
 import type { Row } from './rows.ts';
 
@@ -7,35 +8,53 @@ export interface DeadWorkerSweepOptions {
   listLiveOnHost: (identity: ProcessIdentity) => Promise<Row[]>;
   /** Runs `endLiveness` for a worker process seen gone. */
   endLiveness: (workerId: string, pid: number, startedTicks: string) => Promise<void>;
-  everyMs?: number;
+  /** How often the processes are looked at in /proc, milliseconds (no store round trip). */
+  checkEveryMs?: number;
+  /** How often the list of this host's live workers is read from the store, milliseconds. */
+  refreshEveryMs?: number;
+  /** How long a process must have been seen gone before its liveness is ended, milliseconds. */
+  graceMs?: number;
+}
+
+interface Peer {
+  workerId: string;
+  pid: number;
+  startedTicks: string;
+  /** When it was first seen gone, by performance.now(). */
+  goneSinceMs: number | null;
 }
 
 /**
  * Fast takeover after a kill -9 without waiting for the liveness to lapse: a worker process on
  * the same host as a dead one can see that it is gone (its /proc entry vanished, was reused, or
- * is a zombie), which is proof of death where a lapsed heartbeat is only a timeout. A process
- * must be seen gone twice, `everyMs` apart, so that the children it asked the kernel to kill
- * with it (sandboxes, by PR_SET_PDEATHSIG) are gone too before its sessions are handed on.
- * Workers on other hosts are left to their liveness.
+ * is a zombie), which is proof of death where a lapsed heartbeat is only a timeout. The list of
+ * this host's live workers is read from the store once a second; their processes are looked at
+ * every `checkEveryMs`. A process must be seen gone on two looks `graceMs` apart, so that the
+ * children the kernel kills with it (sandboxes, by PR_SET_PDEATHSIG: signalled when it exits,
+ * dead a moment later) are gone too before its sessions are handed on. Workers on other hosts
+ * are left to their liveness.
  */
 export class DeadWorkerSweep {
   readonly #o: Required<DeadWorkerSweepOptions>;
-  /** Workers seen gone once: `worker/pid/ticks`. */
-  #suspects = new Set<string>();
+  #peers: Peer[] = [];
+  #listedAtMs = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | null = null;
   #stopped = false;
 
   constructor(options: DeadWorkerSweepOptions) {
-    this.#o = { everyMs: 100, ...options };
+    this.#o = { checkEveryMs: 50, refreshEveryMs: 1_000, graceMs: 20, ...options };
   }
 
   start(): void {
     if (this.#timer !== undefined || this.#stopped) return;
-    this.#timer = setInterval(() => {
-      this.#running ??= this.#sweep().finally(() => (this.#running = null));
-    }, this.#o.everyMs);
+    this.#timer = setInterval(() => this.#look(), this.#o.checkEveryMs);
     this.#timer.unref();
+  }
+
+  #look(): void {
+    if (this.#stopped) return;
+    this.#running ??= this.#sweep().finally(() => (this.#running = null));
   }
 
   async stop(): Promise<void> {
@@ -45,22 +64,50 @@ export class DeadWorkerSweep {
   }
 
   async #sweep(): Promise<void> {
+    if (performance.now() - this.#listedAtMs >= this.#o.refreshEveryMs) await this.#refresh();
+    const now = performance.now();
+    for (const peer of this.#peers) {
+      if (!processIsGone(peer.pid, peer.startedTicks)) {
+        peer.goneSinceMs = null;
+        continue;
+      }
+      if (peer.goneSinceMs === null) {
+        peer.goneSinceMs = now;
+        // The second look comes after the grace, not at the next tick.
+        setTimeout(() => this.#look(), this.#o.graceMs).unref();
+        continue;
+      }
+      if (now - peer.goneSinceMs < this.#o.graceMs) continue;
+      try {
+        await this.#o.endLiveness(peer.workerId, peer.pid, peer.startedTicks);
+        this.#peers = this.#peers.filter((p) => p !== peer);
+      } catch {
+        // The store is unreachable: the worker's liveness lapses on its own.
+      }
+    }
+  }
+
+  async #refresh(): Promise<void> {
     let rows: Row[];
     try {
       rows = await this.#o.listLiveOnHost(this.#o.identity);
     } catch {
-      return; // the store is unreachable: nothing can be handed on anyway
+      return;
     }
-    const seen = new Set<string>();
-    for (const row of rows) {
-      const pid = Number(row.pid);
-      const ticks = String(row.started_ticks);
-      if (!processIsGone(pid, ticks)) continue;
-      const key = `${String(row.worker_id)}/${pid}/${ticks}`;
-      seen.add(key);
-      if (!this.#suspects.has(key)) continue;
-      await this.#o.endLiveness(String(row.worker_id), pid, ticks).catch(() => undefined);
-    }
-    this.#suspects = seen;
+    this.#listedAtMs = performance.now();
+    const known = new Map(this.#peers.map((p) => [`${p.workerId}/${p.pid}/${p.startedTicks}`, p]));
+    this.#peers = rows.map((row) => {
+      const peer = {
+        workerId: String(row.worker_id),
+        pid: Number(row.pid),
+        startedTicks: String(row.started_ticks),
+      };
+      return (
+        known.get(`${peer.workerId}/${peer.pid}/${peer.startedTicks}`) ?? {
+          ...peer,
+          goneSinceMs: null,
+        }
+      );
+    });
   }
 }
