@@ -1,6 +1,14 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -136,6 +144,35 @@ describe('bwrap attacks: reading and reaching what is not the sandbox', () => {
     expect(readFileSync(join(otherWs, 'secret.txt'), 'utf8')).toBe(canary);
     expect(readFileSync(hostSecret, 'utf8')).toBe(canary);
   });
+
+  it.each([
+    ['bwrap', () => driver],
+    ['process', () => processDriver()],
+  ])(
+    'a link to the host planted in the workspace is not followed when the next %s sandbox opens on it',
+    async (_kind, pick) => {
+      // The next sandbox on a workspace (a takeover, a restart) gives the tree to its own uid;
+      // a link an earlier command planted must be given away itself, never what it points to.
+      const hostDir = newWorkspace('longrun-host-');
+      writeFileSync(join(hostDir, 'host-file.txt'), 'host');
+      const workspaceDir = newWorkspace();
+      await withSandbox(driver, { workspaceDir }, async ({ sandbox }) => {
+        await sh(
+          sandbox,
+          `ln -s ${hostDir} /workspace/to-host; mkdir -p d; ln -s ${hostDir} d/again`,
+        );
+      });
+      const next = await pick().open(specFor(workspaceDir));
+      try {
+        expect((await sh(next, 'ls -l to-host d/again')).exitCode).toBe(0);
+      } finally {
+        await next.close();
+      }
+      for (const path of [hostDir, join(hostDir, 'host-file.txt')]) {
+        expect(statSync(path).uid, path).toBe(process.getuid?.());
+      }
+    },
+  );
 
   it("cannot read the worker's environment, /proc/1/environ included", async () => {
     const canary = `canary-${randomUUID()}`;

@@ -1,14 +1,12 @@
-import { chownSync, lchownSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { ConfinedWorkspaceFiles } from '@longrun/workspace';
 
 /**
- * Gives a workspace tree to a sandbox's host uid, links included (lchown: never their targets;
- * a recursive readdir does not descend into a linked directory). Called when a sandbox opens,
- * before any of its commands runs, so nothing races it.
+ * Gives a workspace tree to a sandbox's host uid before any of its commands runs. Through the
+ * workspace accessor: a link is given away itself and never followed (Node's recursive readdir
+ * descends into linked directories, and lchown of a path through a link would chown whatever is
+ * on the other side — a link to / planted by an earlier command would hand the host's files to
+ * the sandbox).
  */
 export function chownTree(dir: string, uid: number, gid: number): void {
-  chownSync(dir, uid, gid);
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    lchownSync(join(entry.parentPath, entry.name), uid, gid);
-  }
+  new ConfinedWorkspaceFiles(dir).chownAll({ uid, gid });
 }

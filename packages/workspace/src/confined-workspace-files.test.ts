@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import {
   existsSync,
   linkSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -171,6 +172,26 @@ describe('the workspace accessor', () => {
     await files.writeFile('hard.txt', 'agent content');
     expect(readFileSync(hostFile, 'utf8')).toBe('host content');
     expect(readFileSync(join(root, 'hard.txt'), 'utf8')).toBe('agent content');
+  });
+
+  it('gives the tree to a sandbox user without following a link to the host (root only)', () => {
+    if (!isRoot) {
+      console.warn('chownAll case did NOT run: it needs root to chown');
+      expect(process.env.CI).not.toBe('true');
+      return;
+    }
+    mkdirSync(join(root, 'sub', 'deeper'), { recursive: true });
+    writeFileSync(join(root, 'sub', 'deeper', 'f'), 'x');
+    symlinkSync(outside, join(root, 'to-outside'));
+    symlinkSync('/', join(root, 'sub', 'to-root'));
+    new ConfinedWorkspaceFiles(root).chownAll({ uid: 54321, gid: 54321 });
+    for (const path of ['', 'sub', 'sub/deeper', 'sub/deeper/f', 'to-outside', 'sub/to-root']) {
+      expect(lstatSync(join(root, path)).uid, path).toBe(54321);
+    }
+    // Nothing behind the links changed hands.
+    expect(statSync(join(outside, 'secret.txt')).uid).toBe(0);
+    expect(statSync(outside).uid).toBe(0);
+    expect(statSync('/etc/passwd').uid).toBe(0);
   });
 
   it('removes a tree without following the links in it', async () => {

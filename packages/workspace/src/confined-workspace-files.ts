@@ -9,6 +9,7 @@ import {
   symlinkSync,
   unlinkSync,
   chmodSync,
+  chownSync,
   lchownSync,
   openSync,
   type BigIntStats,
@@ -196,6 +197,47 @@ export class ConfinedWorkspaceFiles implements WorkspaceFiles {
       }
     }
     return result;
+  }
+
+  /**
+   * Gives the workspace and everything in it to `owner`: a link itself, never what it points to
+   * (lchown through the directory's descriptor, and no descent into a linked directory). For a
+   * sandbox about to open, before any of its commands runs.
+   */
+  chownAll(owner: Owner): void {
+    const root = openDirAt(this.#root, [], '');
+    try {
+      chownSync(inode(root), owner.uid, owner.gid);
+    } finally {
+      closeQuietly(root);
+    }
+    const pending: string[][] = [[]];
+    for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+      let dirFd: number;
+      try {
+        dirFd = openDirAt(this.#root, dir, dir.join('/'));
+      } catch {
+        continue; // gone since it was listed
+      }
+      try {
+        for (const name of readdirSync(inode(dirFd), { encoding: 'buffer' })) {
+          const path = atRaw(dirFd, name);
+          let stat: BigIntStats;
+          try {
+            stat = lstatSync(path, { bigint: true });
+            lchownSync(path, owner.uid, owner.gid);
+          } catch {
+            continue;
+          }
+          const decoded = name.toString('utf8');
+          const nameable = Buffer.from(decoded, 'utf8').equals(name);
+          if (stat.isDirectory() && nameable && dir.length + 1 < maxDepth)
+            pending.push([...dir, decoded]);
+        }
+      } finally {
+        closeQuietly(dirFd);
+      }
+    }
   }
 
   /** A regular file opened for reading, with its fstat; FILE_TYPE_REFUSED for anything else. */
