@@ -26,6 +26,8 @@ export function describeEvent(e: StoredEvent, totalSteps?: number): string | nul
       return `${seq}  ✗ approval ${e.data.approvalId} denied by ${e.data.by}${e.data.reason ? `: ${e.data.reason}` : ''}`;
     case 'session.cancelled':
       return `${seq}  session cancelled by ${e.data.by}${e.data.reason ? `: ${e.data.reason}` : ''}`;
+    case 'session.resumed':
+      return `${seq}  ▶ session resumed by ${e.data.by}${e.data.reason ? `: ${e.data.reason}` : ''}`;
     case 'model.responded': {
       const calls = e.data.toolCalls.map((c) => `${c.tool} ${JSON.stringify(c.args)}`).join(', ');
       return `${seq}  step ${e.data.step}${totalSteps ? `/${totalSteps}` : ''}  model → ${calls || 'no tool calls'}`;

@@ -59,6 +59,12 @@ describe('fold', () => {
     expect(pendingCalls(state).map((c) => c.callIndex)).toEqual([1]);
   });
 
+  it('folds a resume into nothing but its seq: the claim already made the session run', () => {
+    const before = stored([event('session.created', { agent: 'x', input: null }), turn]);
+    const resumed = stored([event('session.resumed', { by: 'alice', reason: 'fixed' })], 3);
+    expect(fold(resumed, fold(before))).toEqual({ ...fold(before), seq: 3 });
+  });
+
   it('refuses a log with a gap', () => {
     const events = stored([event('session.created', { agent: 'x', input: null }), turn]);
     events[1] = { ...events[1]!, seq: 3 };

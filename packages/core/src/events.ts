@@ -114,6 +114,11 @@ export interface EventDataByType {
   'session.completed': { output: JsonValue };
   'session.failed': { code: string; message: string };
   'session.cancelled': { reason: string | null; by: string };
+  /**
+   * A person resumed a session the worker had parked as `paused` (a reason they could act on).
+   * Recorded by the runner that claims the session next, before anything else it does.
+   */
+  'session.resumed': { by: string; reason: string | null };
 }
 
 export type EventType = keyof EventDataByType;
@@ -136,6 +141,7 @@ export const eventTypes = [
   'session.completed',
   'session.failed',
   'session.cancelled',
+  'session.resumed',
 ] as const satisfies readonly EventType[];
 
 export type NewEvent = {

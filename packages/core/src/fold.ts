@@ -206,6 +206,10 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
     }
     case 'session.cancelled':
       return { ...next, status: 'cancelled', modelAttempt: null };
+    case 'session.resumed':
+      // `paused` is the store's status, never folded: the claim that ran this runner already
+      // made the session `running` there, and the log resumes where it stood.
+      return next;
     case 'session.completed':
       return { ...next, status: 'completed', output: event.data.output };
     case 'session.failed':

@@ -23,6 +23,7 @@ const durableTypes = [
   'session.completed',
   'session.failed',
   'session.cancelled',
+  'session.resumed',
 ] as const satisfies readonly EventType[];
 // Fails to compile when @longrun/core gains an event type this list does not listen for.
 type Unlisted = Exclude<EventType, (typeof durableTypes)[number]>;
