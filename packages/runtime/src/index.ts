@@ -50,10 +50,12 @@ export {
   PendingApprovalTracker,
   decideApproval,
   cancelSession,
+  resumeSession,
   sendMessage,
   type PendingApproval,
   type ApprovalDecisionRequest,
 } from './agent/session-commands.ts';
+export { resumeSignal, type ResumeRequest } from './session-resume.ts';
 export { TranscriptBuilder } from './agent/transcript-builder.ts';
 export { SessionWriter } from './session-writer.ts';
 export {

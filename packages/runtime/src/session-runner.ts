@@ -14,6 +14,7 @@ import {
 } from '@longrun/core';
 import { SessionWriter, type AppendExtra } from './session-writer.ts';
 import { loadState } from './load-state.ts';
+import { takeResumeRequests } from './session-resume.ts';
 import type { StepProgram, ToolDefinition } from './program.ts';
 import { callStart, runCall } from './run-call.ts';
 
@@ -83,6 +84,8 @@ export class SessionRunner {
         `loaded seq ${state.seq} but the lease saw head ${this.#o.lease.headSeq}`,
       );
     }
+    // First: a person's resume of a paused session is recorded before anything else happens.
+    await takeResumeRequests(this.#o.store, this.#writer);
     while (!this.#o.signal.aborted) {
       const s = this.#writer.state;
       if (s.status === 'completed' || s.status === 'failed') return s.status;

@@ -12,6 +12,7 @@ import {
   type StoredEvent,
 } from '@longrun/core';
 import { SessionWriter } from '../session-writer.ts';
+import { takeResumeRequests } from '../session-resume.ts';
 import type { RunOutcome } from '../session-runner.ts';
 import type { AgentHooks, AgentRunContext } from './agent-context.ts';
 import { settleCall } from './agent-calls.ts';
@@ -76,6 +77,8 @@ export class AgentRunner {
       ...(this.#o.checkpointEvery ? { checkpointEvery: this.#o.checkpointEvery } : {}),
     });
     writer.onCommitted((e) => transcript.apply(e));
+    // First, before the workspace or the sandbox is touched: a resume that fails again is a fact.
+    await takeResumeRequests(store, writer);
     const workspaceDir = join(
       resolve(agent.workspaceRoot ?? '.longrun/workspaces'),
       lease.sessionId,

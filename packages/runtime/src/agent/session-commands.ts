@@ -7,12 +7,13 @@ import {
   type SessionStore,
   type StoredEvent,
 } from '@longrun/core';
-import { approvalSignal } from './approvals.ts';
+import { approvalSignal, approvalSignalPrefix } from './approvals.ts';
 import { cancelSignal, userMessageSignal } from './agent-runner.ts';
+import { resumeSignal, type ResumeRequest } from '../session-resume.ts';
 
 /**
  * What a person (CLI, HTTP API, dashboard) does to a session from outside: decide an approval,
- * send a follow-up message, cancel. Each is a signal to the session, never a write to its log: the
+ * send a follow-up message, cancel, resume. Each is a signal to the session, never a write to its log: the
  * worker that holds the session records the outcome at its next step boundary.
  */
 
@@ -171,6 +172,46 @@ export async function cancelSession(
     { wake: 'interrupt' },
   );
   return session;
+}
+
+/**
+ * Asks for a paused session to be run again: the worker parked it for a reason a person can act
+ * on (an agent no worker knew, a workspace it could not restore), and the person says it is dealt
+ * with. The runner that claims it records `session.resumed`. Only a paused session can be resumed
+ * (INVALID_STATE, saying what to do instead, for any other).
+ */
+export async function resumeSession(
+  store: SessionStore,
+  id: SessionId,
+  request: { by: string; reason: string | null },
+): Promise<SessionRecord> {
+  const session = await store.getSession(id);
+  if (session.status !== 'paused') {
+    throw new LongrunError('INVALID_STATE', `${notPaused(session)}; only a paused session resumes`);
+  }
+  // The head the session was paused at tells the runner this request from one that arrives
+  // after the session already moved on (another person resumed or cancelled it meanwhile).
+  const payload = {
+    by: request.by,
+    reason: request.reason,
+    pausedAtSeq: session.headSeq,
+  } satisfies ResumeRequest;
+  await store.sendSignal(id, resumeSignal, payload, { wake: 'interrupt' });
+  return session;
+}
+
+function notPaused(s: SessionRecord): string {
+  switch (s.status) {
+    case 'queued':
+    case 'running':
+      return `session ${s.id} is ${s.status}, not paused: there is nothing to resume`;
+    case 'waiting':
+      return `session ${s.id} is waiting${s.waitingFor === null ? '' : ` for ${s.waitingFor}`}, not paused: it goes on by itself when its wait ends${s.waitingFor?.startsWith(approvalSignalPrefix) ? ' (decide the approval)' : ''}`;
+    case 'completed':
+      return `session ${s.id} is completed, not paused: send it a message to start a new turn`;
+    default:
+      return `session ${s.id} is ${s.status}, which is final: start a new session or fork this one`;
+  }
 }
 
 /**

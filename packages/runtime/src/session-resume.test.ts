@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { isLongrunError, type SessionId, type StoredEvent } from '@longrun/core';
+import { SqliteStore } from '@longrun/store-sqlite';
+import { scriptedModel } from '@longrun/models';
+import { allEvents, matching, runUntil, tempDir } from './test-support.ts';
+import { defineAgent, defineTool } from './agent/define-agent.ts';
+import { decideApproval, resumeSession } from './agent/session-commands.ts';
+import { ledgerProgram } from './sample/ledger-program.ts';
+import { resumeSignal } from './session-resume.ts';
+
+const deploy = defineTool({
+  name: 'deploy',
+  description: 'deploys a service',
+  input: z.object({ service: z.string() }),
+  effect: 'keyed',
+  needsApproval: true,
+  run: async ({ service }) => `deployed ${service}`,
+});
+
+async function setup() {
+  const dir = tempDir('resume');
+  const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+  const agent = defineAgent({
+    name: 'deployer',
+    model: scriptedModel((request) =>
+      request.messages.some((m) => m.role === 'tool')
+        ? { text: 'Deployed.' }
+        : { toolCalls: [{ id: 'd1', name: 'deploy', args: { service: 'api' } }] },
+    ),
+    instructions: 'Deploy what you are asked to.',
+    tools: [deploy],
+    workspaceRoot: join(dir, 'ws'),
+  });
+  /** A worker that knows no agent and no program: every session it claims, it parks as paused. */
+  const runNowhere = (id: SessionId) => runUntil({ store }, id, ['paused']);
+  const runHere = (id: SessionId, statuses?: string[]) =>
+    runUntil({ store, agents: [agent] }, id, statuses);
+  return { dir, store, runNowhere, runHere };
+}
+
+const resumed = (events: StoredEvent[]) => events.filter((e) => e.type === 'session.resumed');
+
+async function refusal(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(isLongrunError(error, 'INVALID_STATE'), String(error)).toBe(true);
+  return (error as Error).message;
+}
+
+describe('resuming a paused session', () => {
+  it('runs an agent session a worker parked, once a worker that knows the agent claims it', async () => {
+    const { store, runNowhere, runHere } = await setup();
+    const s = await store.createSession({ agent: 'deployer', input: 'deploy api' });
+    await runNowhere(s.id);
+    expect(await store.getSession(s.id)).toMatchObject({
+      status: 'paused',
+      statusReason: matching(/no agent named "deployer" is registered/),
+      leaseOwner: null,
+    });
+    // A request whose claim lands on a worker that still cannot run the session: parked again at
+    // the same head, and the request stays pending.
+    await resumeSession(store, s.id, { by: 'alice', reason: null });
+    expect((await store.getSession(s.id)).status).toBe('queued');
+    await runNowhere(s.id);
+    expect((await store.pendingSignals(s.id, resumeSignal)).length).toBe(1);
+
+    await resumeSession(store, s.id, { by: 'bob', reason: 'deployed the agent' });
+    await runHere(s.id, ['waiting']);
+    const events = await allEvents(store, s.id);
+    // Recorded once, first thing after the claim, naming the request that got the session run.
+    expect(events[1]).toMatchObject({
+      type: 'session.resumed',
+      data: { by: 'bob', reason: 'deployed the agent' },
+    });
+    expect(resumed(events)).toHaveLength(1);
+    expect(await store.pendingSignals(s.id, resumeSignal)).toEqual([]);
+
+    await decideApproval(store, s.id, { decision: 'granted', by: 'carol', reason: null });
+    await runHere(s.id);
+    const done = await allEvents(store, s.id);
+    expect(done.at(-1)).toMatchObject({ type: 'session.completed', data: { output: 'Deployed.' } });
+    expect(resumed(done)).toHaveLength(1);
+  });
+
+  it('runs a ledger program session a worker parked (the durable core records it too)', async () => {
+    const { dir, store, runNowhere } = await setup();
+    const s = await store.createSession({ agent: 'ledger', input: { steps: 3 } });
+    await runNowhere(s.id);
+    await resumeSession(store, s.id, { by: 'alice', reason: 'worker with the ledger is up' });
+    await runUntil({ store, programs: [ledgerProgram({ dir })] }, s.id);
+    const events = await allEvents(store, s.id);
+    expect(events.map((e) => e.type).slice(0, 2)).toEqual(['session.created', 'session.resumed']);
+    expect(resumed(events)).toHaveLength(1);
+    expect(events.at(-1)?.type).toBe('session.completed');
+    expect(await store.pendingSignals(s.id, resumeSignal)).toEqual([]);
+  });
+
+  it('refuses to resume a session that is not paused, saying what to do instead', async () => {
+    const { store, runHere } = await setup();
+    const s = await store.createSession({ agent: 'deployer', input: 'deploy api' });
+    const by = { by: 'alice', reason: null };
+    expect(await refusal(resumeSession(store, s.id, by))).toMatch(
+      /is queued, not paused: there is nothing to resume/,
+    );
+    await runHere(s.id, ['waiting']);
+    expect(await refusal(resumeSession(store, s.id, by))).toMatch(
+      /is waiting for approval:\S+, not paused: .*\(decide the approval\)/,
+    );
+    await decideApproval(store, s.id, { decision: 'granted', by: 'carol', reason: null });
+    await runHere(s.id);
+    expect(await refusal(resumeSession(store, s.id, by))).toMatch(
+      /is completed, not paused: send it a message/,
+    );
+    expect(await store.pendingSignals(s.id, resumeSignal)).toEqual([]);
+    expect(resumed(await allEvents(store, s.id))).toEqual([]);
+  });
+
+  it('consumes a request that arrives after the session moved on; a later wait is not disturbed', async () => {
+    const { store, runNowhere, runHere } = await setup();
+    const s = await store.createSession({ agent: 'deployer', input: 'deploy api' });
+    await runNowhere(s.id);
+    const pausedAt = (await store.getSession(s.id)).headSeq;
+    await resumeSession(store, s.id, { by: 'alice', reason: null });
+    await runHere(s.id, ['waiting']);
+    const waiting = await store.getSession(s.id);
+    // Bob saw the session paused too; his request lands now, as resumeSession would send it.
+    await store.sendSignal(
+      s.id,
+      resumeSignal,
+      { by: 'bob', reason: 'me too', pausedAtSeq: pausedAt },
+      { wake: 'interrupt' },
+    );
+    // A `resume` signal that is not a request (sent by hand) is nobody's business here.
+    await store.sendSignal(s.id, resumeSignal, 'not a request');
+    expect((await store.getSession(s.id)).status).toBe('queued'); // the interrupt woke it
+    await runHere(s.id, ['waiting']);
+    expect(await store.getSession(s.id)).toMatchObject({
+      status: 'waiting',
+      waitingFor: waiting.waitingFor,
+      headSeq: waiting.headSeq, // consumed without an event
+    });
+    const left = await store.pendingSignals(s.id, resumeSignal);
+    expect(left.map((signal) => signal.payload)).toEqual(['not a request']);
+    // The approval wait goes on as before.
+    await decideApproval(store, s.id, { decision: 'granted', by: 'carol', reason: null });
+    await runHere(s.id);
+    const events = await allEvents(store, s.id);
+    expect(resumed(events).map((e) => e.data)).toEqual([{ by: 'alice', reason: null }]);
+    expect(events.filter((e) => e.type === 'approval.granted')).toHaveLength(1);
+    expect(events.at(-1)?.type).toBe('session.completed');
+  });
+});
