@@ -1,10 +1,11 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import { sessionStoreContract } from '@longrun/store-conformance';
-import { isLongrunError } from '@longrun/core';
+import { isLongrunError, workerId } from '@longrun/core';
 import { SqliteStore } from './sqlite-store.ts';
 import { latestSchemaVersion, migrations } from './migrations.ts';
 
@@ -107,5 +108,43 @@ describe('sqlite store specifics', () => {
     expect(isLongrunError(error)).toBe(true);
     expect((error as Error).message).toMatch(/not a (healthy SQLite )?database/i);
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('worker ids on an embedded store', () => {
+  it('are held by one live process at a time: a second is refused, a dead one lets go', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'longrun-worker-lock-'));
+    const path = join(dir, 'db.sqlite');
+    const store = await SqliteStore.open({ path });
+    try {
+      const first = await store.registerWorker(workerId('solo'));
+      await expect(store.registerWorker(workerId('solo'))).rejects.toMatchObject({
+        code: 'INVALID_STATE',
+      });
+      await first.close();
+      await (await store.registerWorker(workerId('solo'))).close();
+      // Another process holds it until it is killed.
+      const holder = spawn(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `const { SqliteStore } = await import(${JSON.stringify(new URL('./sqlite-store.ts', import.meta.url).href)});
+           const s = await SqliteStore.open({ path: ${JSON.stringify(path)} });
+           await s.registerWorker('solo'); console.log('held'); setInterval(() => {}, 1e6);`,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      await new Promise((resolve) => holder.stdout.once('data', resolve));
+      await expect(store.registerWorker(workerId('solo'))).rejects.toMatchObject({
+        code: 'INVALID_STATE',
+      });
+      holder.kill('SIGKILL');
+      await new Promise((resolve) => holder.once('exit', resolve));
+      await (await store.registerWorker(workerId('solo'))).close();
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -47,6 +47,7 @@ import type { SqliteAccess } from './sqlite-access.ts';
 import { SqliteApiKeys } from './sqlite-api-keys.ts';
 import { SqliteBlobStore } from './sqlite-blob-store.ts';
 import { SqliteAppendBatch } from './sqlite-append-batch.ts';
+import { WorkerLock } from './worker-lock.ts';
 
 export interface SqliteStoreOptions extends SqliteDurabilityOptions {
   /** Path of the database file; its directory is created if missing. */
@@ -278,9 +279,14 @@ export class SqliteStore implements SessionStore {
     });
   }
 
+  /**
+   * A restarted process reclaims its own sessions at once, so a worker id may be held by one
+   * live process only (WorkerLock); a second is refused with INVALID_STATE.
+   */
   async registerWorker(workerId: WorkerId): Promise<WorkerRegistration> {
-    // One process owns an embedded SQLite file; a restarted process reclaims its own sessions.
-    return { workerId: toWorkerId(workerId), close: async () => {} };
+    const id = toWorkerId(workerId);
+    const lock = this.path === ':memory:' ? null : WorkerLock.take(this.path, id);
+    return { workerId: id, close: async () => lock?.release() };
   }
 
   async claimNext(owner: WorkerId, leaseMs: number): Promise<Lease | null> {

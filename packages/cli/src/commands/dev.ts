@@ -3,13 +3,13 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { createApi, InProcessLiveDeltas } from '@longrun/api';
 import { serveDashboard } from '@longrun/dashboard';
-import { workerId } from '@longrun/core';
 import { Worker, ledgerProgram } from '@longrun/runtime';
 import { defaultStore, intFlag, parseFlags } from '../args.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { loadAgents } from '../load-agents.ts';
 import { openStore } from '../store-url.ts';
 import { usage } from '../usage.ts';
+import { stableWorkerId } from '../worker-ids.ts';
 import { sandboxFlags, sandboxFromFlags } from '../sandbox-flags.ts';
 import { defaultPort, jsonLog, listen, stopSignal } from './serve.ts';
 
@@ -56,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
     store,
     agents,
     // A stable id: a restarted `longrun dev` reclaims its sessions at once.
-    workerId: workerId(`${hostname()}-dev`),
+    workerId: await stableWorkerId(store, `${hostname()}-dev`),
     programs: [
       ledgerProgram({ dir: resolve('.longrun/work') }),
       ledgerProgram({ dir: resolve('.longrun/demo'), name: 'ledger-demo' }),

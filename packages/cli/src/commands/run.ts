@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { hostname } from 'node:os';
-import { workerId, type StoredEvent } from '@longrun/core';
+import type { StoredEvent } from '@longrun/core';
 import { Worker } from '@longrun/runtime';
 import { defaultStore, parseFlags, UsageError } from '../args.ts';
 import { describeEvent } from '../event-lines.ts';
@@ -9,6 +9,7 @@ import { loadAgents } from '../load-agents.ts';
 import { openStore } from '../store-url.ts';
 import { sandboxFlags, sandboxFromFlags } from '../sandbox-flags.ts';
 import { usage } from '../usage.ts';
+import { stableWorkerId } from '../worker-ids.ts';
 
 const endings: Record<string, number> = {
   completed: exitCodes.ok,
@@ -98,7 +99,7 @@ export async function run(argv: string[]): Promise<number> {
   const worker = new Worker({
     store,
     agents,
-    workerId: workerId(`${hostname()}-run`),
+    workerId: await stableWorkerId(store, `${hostname()}-run`),
     pollMs: 50,
     hooks: {
       onTextDelta: (id, _step, _attempt, text) => {
