@@ -12,6 +12,8 @@ export interface OpenStoreOptions {
    */
   waitForServer?: boolean;
   log?: (message: string) => void;
+  /** PostgreSQL: how long a registered worker counts as alive after a heartbeat (default 5000). */
+  workerLivenessMs?: number;
 }
 
 export const storeUrlHelp =

@@ -18,6 +18,7 @@ export async function run(argv: string[]): Promise<number> {
       'worker-id': { type: 'string' },
       concurrency: { type: 'string' },
       'lease-ms': { type: 'string' },
+      'liveness-ms': { type: 'string' },
       dir: { type: 'string' },
       agents: { type: 'string', multiple: true },
       ...sandboxFlags,
@@ -32,6 +33,9 @@ export async function run(argv: string[]): Promise<number> {
     applicationName: 'longrun-worker',
     waitForServer: true,
     log: (msg) => log({ level: 'warn', msg }),
+    ...(values['liveness-ms'] === undefined
+      ? {}
+      : { workerLivenessMs: intFlag(values['liveness-ms'], 'liveness-ms', 5_000) }),
   });
   // On SQLite a stable id lets a restarted worker reclaim its sessions at once; on Postgres a
   // dead worker is detected through its connection, so a fresh id per process is fine.
