@@ -19,7 +19,7 @@ export interface ApiContext {
   routes: RouteTable;
   /** Called after a session was created here (e.g. to wake an in-process worker). */
   onSessionCreated: ((id: SessionId) => void) | undefined;
-  /** Called after a signal was sent to a session here (message, cancel, approval). */
+  /** Called after a signal was sent to a session here (message, cancel, resume, approval). */
   onSignalled: ((id: SessionId) => void) | undefined;
   /** Sessions waiting on a person one inbox request reads, at most. */
   approvalsScanLimit: number;

@@ -263,6 +263,7 @@ const endpoints: Endpoint[] = [
   { method: 'GET', path: '/v1/sessions/:id/stream' },
   { method: 'POST', path: '/v1/sessions/:id/messages' },
   { method: 'POST', path: '/v1/sessions/:id/cancel' },
+  { method: 'POST', path: '/v1/sessions/:id/resume' },
   { method: 'GET', path: '/v1/approvals' },
   { method: 'POST', path: '/v1/sessions/:id/approvals/:approvalId' },
   { method: 'GET', path: '/v1/sessions/:id/files' },
@@ -340,6 +341,17 @@ async function checkResponse(response: Response, method: string): Promise<void> 
   expect(typeof body.error?.message).toBe('string');
   expect((body.error?.message as string).length).toBeGreaterThan(0);
 }
+
+it('fuzzes every route of the OpenAPI document', async () => {
+  const response = await api.fetch(new Request('http://127.0.0.1/v1/openapi.json'));
+  const { paths } = (await response.json()) as { paths: Record<string, Record<string, unknown>> };
+  const documented = Object.entries(paths).flatMap(([path, methods]) =>
+    Object.keys(methods).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
+  );
+  const fuzzed = endpoints.map((e) => `${e.method} ${e.path}`);
+  expect(documented.length).toBeGreaterThan(10);
+  expect(documented.filter((operation) => !fuzzed.includes(operation))).toEqual([]);
+});
 
 describe.each(endpoints)('fuzzing $method $path', (endpoint) => {
   it(`answers ${runs} malformed requests with 4xx typed errors, never 5xx`, async () => {

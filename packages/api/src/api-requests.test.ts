@@ -202,6 +202,7 @@ describe('routes', () => {
         'GET /v1/sessions/{id}/stream',
         'POST /v1/sessions/{id}/messages',
         'POST /v1/sessions/{id}/cancel',
+        'POST /v1/sessions/{id}/resume',
         'GET /v1/approvals',
         'POST /v1/sessions/{id}/approvals/{approvalId}',
         'GET /v1/sessions/{id}/files',

@@ -228,6 +228,44 @@ describe('messages, cancel and approvals', () => {
     expect(late.status).toBe(409);
   });
 
+  it('resumes a paused session with a signal that wakes it; refuses one that is not paused', async () => {
+    const { body } = await create({ agent: 'coder', message: 'm' });
+    const id = sessionId(body.session.id);
+    const notYet = await call<ErrorBody>(api, 'POST', `/v1/sessions/${id}/resume`, { key });
+    expect(notYet.status).toBe(409);
+    expect(notYet.body.error).toMatchObject({
+      code: 'INVALID_STATE',
+      message: expect.stringMatching(/is queued, not paused: there is nothing to resume/) as string,
+    });
+    const log = await LogWriter.claim(store, id);
+    await log.append([], {
+      status: { status: 'paused', reason: 'no agent named "coder" is registered' },
+      releaseLease: true,
+    });
+    const paused = await call<SessionBody>(api, 'GET', `/v1/sessions/${id}`, { key });
+    expect(paused.body.session).toMatchObject({
+      status: 'paused',
+      statusReason: 'no agent named "coder" is registered',
+    });
+    const r = await call<SessionBody>(api, 'POST', `/v1/sessions/${id}/resume`, {
+      key,
+      body: { reason: 'coder is deployed now' },
+    });
+    expect(r.status).toBe(202);
+    expect(r.body.session).toMatchObject({ id, status: 'queued' });
+    expect(schemas.SessionResponse.safeParse(r.body).success).toBe(true);
+    expect((await store.pendingSignals(id, 'resume')).map((s) => s.payload)).toEqual([
+      { by: `api-key:${keyId}`, reason: 'coder is deployed now', pausedAtSeq: 1 },
+    ]);
+    const twice = await call<ErrorBody>(api, 'POST', `/v1/sessions/${id}/resume`, { key });
+    expect(twice.status).toBe(409);
+    const unknownKey = await call<ErrorBody>(api, 'POST', `/v1/sessions/${id}/resume`, {
+      key,
+      body: { reason: 'x', by: 'someone else' },
+    });
+    expect(unknownKey.status).toBe(400);
+  });
+
   it('reads every session waiting on a person, past ones waiting on other things, in request order, and says when it stops short', async () => {
     const tenantKey = (await generateApiKey(store.apiKeys, 'inbox', 'inbox')).key;
     const made = async () =>

@@ -65,6 +65,15 @@ export const CancelBody = named(
   z.strictObject({ reason: cleanText(2_000).optional() }),
 );
 
+export const ResumeBody = named(
+  'ResumeBody',
+  z.strictObject({
+    reason: cleanText(2_000)
+      .optional()
+      .describe('Why it may run again now, recorded in the log with who resumed it.'),
+  }),
+);
+
 export const DecisionBody = named(
   'DecisionBody',
   z.strictObject({

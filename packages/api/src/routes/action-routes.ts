@@ -1,4 +1,10 @@
-import { approvalSignalPrefix, cancelSession, decideApproval, sendMessage } from '@longrun/runtime';
+import {
+  approvalSignalPrefix,
+  cancelSession,
+  decideApproval,
+  resumeSession,
+  sendMessage,
+} from '@longrun/runtime';
 import type { SessionRecord } from '@longrun/core';
 import { actor, json, type ApiContext } from '../api-context.ts';
 import {
@@ -9,6 +15,7 @@ import {
   DecisionBody,
   DecisionResponse,
   MessageBody,
+  ResumeBody,
   SessionParams,
   SessionResponse,
   type ApprovalData,
@@ -26,6 +33,7 @@ async function viewNow(ctx: ApiContext, record: SessionRecord): Promise<Response
 export function actionRoutes(ctx: ApiContext): void {
   messageRoute(ctx);
   cancelRoute(ctx);
+  resumeRoute(ctx);
   approvalsRoute(ctx);
   decisionRoute(ctx);
 }
@@ -76,6 +84,36 @@ function cancelRoute(ctx: ApiContext): void {
     async ({ params, body, caller }) => {
       const record = await sessionOf(store, caller, params.id);
       await cancelSession(store, record.id, { by: actor(caller), reason: body.reason ?? null });
+      ctx.onSignalled?.(record.id);
+      return viewNow(ctx, record);
+    },
+  );
+}
+
+function resumeRoute(ctx: ApiContext): void {
+  const { routes, store } = ctx;
+
+  routes.add(
+    {
+      method: 'post',
+      path: '/v1/sessions/:id/resume',
+      summary: 'Resume a paused session',
+      description:
+        'A worker parks a session as paused (statusReason says why) for a reason a person can act on. Once it is dealt with, this makes the session claimable again; the worker that claims it records session.resumed. Not paused: 409 INVALID_STATE.',
+      auth: true,
+      params: SessionParams,
+      body: ResumeBody,
+      bodyOptional: true,
+      responses: {
+        202: {
+          description: 'Accepted; the session is queued for the next worker that claims it.',
+          schema: SessionResponse,
+        },
+      },
+    },
+    async ({ params, body, caller }) => {
+      const record = await sessionOf(store, caller, params.id);
+      await resumeSession(store, record.id, { by: actor(caller), reason: body.reason ?? null });
       ctx.onSignalled?.(record.id);
       return viewNow(ctx, record);
     },
