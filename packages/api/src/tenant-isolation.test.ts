@@ -23,6 +23,24 @@ function recording(store: SessionStore, calls: { method: string; id: unknown }[]
   });
 }
 
+/** Every request that names a session (path `{id}`), as tenant A sends it with one of B's ids. */
+const requests: [string, (id: string) => string, unknown?][] = [
+  ['GET', (id) => `/v1/sessions/${id}`],
+  ['GET', (id) => `/v1/sessions/${id}/events`],
+  ['GET', (id) => `/v1/sessions/${id}/events?after=0&limit=1000`],
+  ['GET', (id) => `/v1/sessions/${id}/stream`],
+  ['GET', (id) => `/v1/sessions/${id}/stream?after=0&follow=false`],
+  ['GET', (id) => `/v1/sessions/${id}/files`],
+  ['GET', (id) => `/v1/sessions/${id}/files/content?path=b.txt`],
+  ['GET', (id) => `/v1/sessions/${id}/files/diff?patches=true`],
+  ['POST', (id) => `/v1/sessions/${id}/fork`, { atSeq: 1 }],
+  ['POST', (id) => `/v1/sessions/${id}/messages`, { text: 'hi from a' }],
+  ['POST', (id) => `/v1/sessions/${id}/cancel`, { reason: 'a wants it' }],
+  ['POST', (id) => `/v1/sessions/${id}/resume`, { reason: 'a wants it' }],
+  ['POST', (id) => `/v1/sessions/${id}/approvals/apr_b`, { decision: 'approve' }],
+  ['GET', (id) => `/v1/sessions?after=${id}`],
+];
+
 describeOnStores("tenant A's key on tenant B's ids", (kind) => {
   let store: SessionStore;
   let drop: () => Promise<void>;
@@ -37,7 +55,9 @@ describeOnStores("tenant A's key on tenant B's ids", (kind) => {
       sessions,
       events: await Promise.all(sessions.map((s) => store.readEvents(s.id, 0, 10_000))),
       signals: await Promise.all(
-        ['cancel', 'user.message', 'approval:apr_b'].map((n) => store.pendingSignals(idB, n)),
+        ['cancel', 'resume', 'user.message', 'approval:apr_b'].map((n) =>
+          store.pendingSignals(idB, n),
+        ),
       ),
     };
   }
@@ -93,24 +113,26 @@ describeOnStores("tenant A's key on tenant B's ids", (kind) => {
     await drop();
   });
 
+  it('asks about every route that names a session', async () => {
+    const { body } = await call<{ paths: Record<string, Record<string, unknown>> }>(
+      api,
+      'GET',
+      '/v1/openapi.json',
+    );
+    const naming = Object.entries(body.paths)
+      .filter(([path]) => path.includes('{id}'))
+      .flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
+    const asked = requests.map(
+      ([method, path]) =>
+        `${method} ${path('{id}').split('?')[0]!.replace('/apr_b', '/{approvalId}')}`,
+    );
+    expect(naming.length).toBeGreaterThan(10);
+    expect(naming.filter((operation) => !asked.includes(operation))).toEqual([]);
+  });
+
   it('answers 404 exactly as for an id that does not exist, on every endpoint, and reads and writes nothing of B', async () => {
     const before = await snapshotB();
     const missing = 'ses_00000000000000000000000000000000';
-    const requests: [string, (id: string) => string, unknown?][] = [
-      ['GET', (id) => `/v1/sessions/${id}`],
-      ['GET', (id) => `/v1/sessions/${id}/events`],
-      ['GET', (id) => `/v1/sessions/${id}/events?after=0&limit=1000`],
-      ['GET', (id) => `/v1/sessions/${id}/stream`],
-      ['GET', (id) => `/v1/sessions/${id}/stream?after=0&follow=false`],
-      ['GET', (id) => `/v1/sessions/${id}/files`],
-      ['GET', (id) => `/v1/sessions/${id}/files/content?path=b.txt`],
-      ['GET', (id) => `/v1/sessions/${id}/files/diff?patches=true`],
-      ['POST', (id) => `/v1/sessions/${id}/fork`, { atSeq: 1 }],
-      ['POST', (id) => `/v1/sessions/${id}/messages`, { text: 'hi from a' }],
-      ['POST', (id) => `/v1/sessions/${id}/cancel`, { reason: 'a wants it' }],
-      ['POST', (id) => `/v1/sessions/${id}/approvals/apr_b`, { decision: 'approve' }],
-      ['GET', (id) => `/v1/sessions?after=${id}`],
-    ];
     calls.length = 0;
     for (const [method, path, body] of requests) {
       const other = await call(api, method, path(idB), { key: keyA, body });
