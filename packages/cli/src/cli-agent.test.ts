@@ -108,6 +108,40 @@ describe('longrun with agents, as a subprocess', () => {
     await store.close();
   });
 
+  it('resumes a session a worker parked as paused, once a worker that knows its agent runs', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'longrun-resume-'));
+    const store = await openStore(join(cwd, '.longrun/longrun.db'));
+    const session = await store.createSession({ agent: 'approval-fixture', input: 'deploy api' });
+    const early = longrun(['sessions', 'resume', session.id], cwd);
+    expect(early.status).toBe(1);
+    expect(early.stderr).toMatch(
+      /is queued, not paused: there is nothing to resume.*\[INVALID_STATE\]/,
+    );
+    // A worker that knows no such agent parks the session, saying why.
+    const blind = background(['worker'], cwd);
+    await waitFor('the pause', async () =>
+      (await store.getSession(session.id)).status === 'paused' ? true : undefined,
+    );
+    blind.child.kill('SIGTERM');
+    expect(await blind.exited).toBe(0);
+    expect(longrun(['sessions', 'list'], cwd).stdout).toMatch(
+      /paused .*\(stopped by an error: no agent named "approval-fixture" is registered/,
+    );
+    const resumed = longrun(['sessions', 'resume', session.id, '--reason', 'agent deployed'], cwd);
+    expect(resumed.stderr).toBe('');
+    expect(resumed.stdout).toMatch(/^resume requested for ses_\w+/);
+    const worker = background(['worker', '--agents', fixture], cwd);
+    await waitFor('the approval wait', async () =>
+      (await store.getSession(session.id)).status === 'waiting' ? true : undefined,
+    );
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    const show = longrun(['sessions', 'show', session.id], cwd).stdout;
+    expect(show).toMatch(/^seq +2 {2}▶ session resumed by \S+: agent deployed$/m);
+    expect(show.match(/session resumed/g)).toHaveLength(1);
+    await store.close();
+  });
+
   it('longrun dev runs the sessions others create, on the embedded store', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'longrun-dev-'));
     const dev = background(['dev', '--agents', fixture], cwd);

@@ -21,6 +21,7 @@ Commands:
   sessions approve|deny <id> [approval-id]
                        decide a pending approval
   sessions cancel <id> cancel a session
+  sessions resume <id> run a paused session again (once what its reason says is dealt with)
   sessions message <id> "<text>"
                        add a follow-up message (a new turn, also for a finished session)
   sessions signal <id> <name> [json]
@@ -78,6 +79,7 @@ longrun sessions tail <id> [--json]
 longrun sessions approve <id> [approval-id] [--reason TEXT]
 longrun sessions deny <id> [approval-id] [--reason TEXT]
 longrun sessions cancel <id> [--reason TEXT]
+longrun sessions resume <id> [--reason TEXT]
 longrun sessions message <id> "<text>"
 longrun sessions signal <id> <name> [json-payload]
 longrun sessions fork <id> [--at SEQ] [--json]

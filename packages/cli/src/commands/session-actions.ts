@@ -1,6 +1,6 @@
 import { hostname, userInfo } from 'node:os';
 import type { SessionId, SessionStore } from '@longrun/core';
-import { cancelSession, decideApproval, sendMessage } from '@longrun/runtime';
+import { cancelSession, decideApproval, resumeSession, sendMessage } from '@longrun/runtime';
 import { describeEvent } from '../event-lines.ts';
 
 export function whoAmI(): string {
@@ -35,6 +35,15 @@ export async function cancel(
 ): Promise<string> {
   await cancelSession(store, id, { by: whoAmI(), reason });
   return `cancel requested for ${id}; a worker records it at the next step boundary`;
+}
+
+export async function resume(
+  store: SessionStore,
+  id: SessionId,
+  reason: string | null,
+): Promise<string> {
+  await resumeSession(store, id, { by: whoAmI(), reason });
+  return `resume requested for ${id}; the next worker that claims it runs it again`;
 }
 
 export async function addMessage(

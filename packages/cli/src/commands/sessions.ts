@@ -5,7 +5,7 @@ import { exitCodes } from '../exit-codes.ts';
 import { openStore } from '../store-url.ts';
 import { usage } from '../usage.ts';
 import { forkSession } from '@longrun/runtime';
-import { addMessage, cancel, decide, tail } from './session-actions.ts';
+import { addMessage, cancel, decide, resume, tail } from './session-actions.ts';
 import { workspaceDiffLines } from './workspace-diff.ts';
 
 const statuses = ['queued', 'running', 'waiting', 'paused', 'completed', 'failed', 'cancelled'];
@@ -92,6 +92,9 @@ export async function run(argv: string[]): Promise<number> {
       }
       case 'cancel':
         out(await cancel(store, sessionId(required(args[0], 'session id')), values.reason ?? null));
+        return exitCodes.ok;
+      case 'resume':
+        out(await resume(store, sessionId(required(args[0], 'session id')), values.reason ?? null));
         return exitCodes.ok;
       case 'message':
         out(
