@@ -70,6 +70,11 @@ export function readRecords(dir: string): RunRecords {
   };
 }
 
+/** The tool runs `pid` is inside now (started, not ended), by windows.log. */
+export function openWindows(dir: string, pid: number): ToolWindow[] {
+  return readWindows(dir).filter((w) => w.pid === pid && w.endNs === null);
+}
+
 /** Pairs each `start` line with the `end` line of the same run (same id fields). */
 function readWindows(dir: string): ToolWindow[] {
   const open = new Map<string, ToolWindow>();
