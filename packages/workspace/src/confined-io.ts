@@ -1,0 +1,141 @@
+import {
+  constants,
+  readdirSync,
+  renameSync,
+  rmdirSync,
+  unlinkSync,
+  openSync,
+} from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { LongrunError } from '@longrun/core';
+import {
+  O_PATH,
+  at,
+  atRaw,
+  closeQuietly,
+  inode,
+  maxDepth,
+  statOf,
+  translateFsError,
+} from './confined-fs.ts';
+
+/** The writing, removing and bounded reading under ConfinedWorkspaceFiles (see there). */
+
+const chunkBytes = 1024 * 1024;
+const { O_NOFOLLOW } = constants;
+
+/** A file being written under a temporary name; `commit` renames it into place. */
+export interface FileWriter {
+  write(bytes: Uint8Array): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+export function fileWriter(
+  dirFd: number,
+  temp: string,
+  name: string,
+  path: string,
+  handle: FileHandle,
+  mode: number,
+): FileWriter {
+  let settled = false;
+  const settle = async (commit: boolean): Promise<void> => {
+    if (settled) return;
+    settled = true;
+    try {
+      if (commit) {
+        await handle.chmod(mode);
+        await handle.close();
+        renameSync(at(dirFd, temp), at(dirFd, name));
+      } else {
+        await handle.close().catch(() => undefined);
+        unlinkQuietly(dirFd, temp);
+      }
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      unlinkQuietly(dirFd, temp);
+      throw translateFsError(error, path);
+    } finally {
+      closeQuietly(dirFd);
+    }
+  };
+  return {
+    write: async (bytes) => {
+      try {
+        for (let offset = 0; offset < bytes.length;) {
+          const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
+          offset += bytesWritten;
+        }
+      } catch (error) {
+        throw translateFsError(error, path);
+      }
+    },
+    commit: () => settle(true),
+    abort: () => settle(false),
+  };
+}
+
+/** Removes `name` in `dirFd`: a directory's children first, through its own descriptor. */
+export function removeAt(dirFd: number, name: Buffer, path: string, depth: number): void {
+  let fd: number;
+  try {
+    fd = openSync(atRaw(dirFd, name), O_PATH | O_NOFOLLOW);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw translateFsError(error, path);
+  }
+  try {
+    if (statOf(fd).isDirectory()) {
+      if (depth >= maxDepth) {
+        throw new LongrunError('INVALID_ARGUMENT', `${JSON.stringify(path)} is too deep to remove`);
+      }
+      for (const child of readdirSync(inode(fd), { encoding: 'buffer' })) {
+        removeAt(fd, child, path, depth + 1);
+      }
+      rmdirSync(atRaw(dirFd, name));
+    } else {
+      // unlink never follows: a link (or anything swapped in) is removed, not its target.
+      unlinkSync(atRaw(dirFd, name));
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw translateFsError(error, path);
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
+export function unlinkQuietly(dirFd: number, name: string): void {
+  try {
+    unlinkSync(at(dirFd, name));
+  } catch {
+    // Never created, or already gone.
+  }
+}
+
+export async function readBounded(
+  handle: FileHandle,
+  maxBytes: number,
+  path: string,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    // One byte past the limit tells a file that grew since the check from one that did not.
+    const want = Math.min(chunkBytes, maxBytes + 1 - total);
+    const buffer = Buffer.allocUnsafe(want);
+    const { bytesRead } = await handle.read(buffer, 0, want, null);
+    if (bytesRead === 0) break;
+    total += bytesRead;
+    if (total > maxBytes) throw tooLarge(path, total, maxBytes);
+    chunks.push(buffer.subarray(0, bytesRead));
+  }
+  return Buffer.concat(chunks, total);
+}
+
+export function tooLarge(path: string, size: number, maxBytes: number): LongrunError {
+  return new LongrunError(
+    'FILE_TOO_LARGE',
+    `${JSON.stringify(path)} has ${size} bytes, over the limit of ${maxBytes}; read a part of it instead (e.g. head, tail or grep in a command)`,
+  );
+}
