@@ -39,7 +39,11 @@ function hexFrom(random: () => number, chars: number): string {
  */
 export function attackHarness(
   label: string,
-  extraEnv: (token: (chars?: number) => string) => Record<string, string> = () => ({}),
+  options: {
+    extraEnv?: (token: (chars?: number) => string) => Record<string, string>;
+    /** How long `longrun dev` gets to stop cleanly before SIGKILL (default 15 s). */
+    stopGraceMs?: number;
+  } = {},
 ): AttackHarness {
   const random = seededRandom(testSeed(label));
   const token = (chars = 16) => hexFrom(random, chars);
@@ -53,7 +57,7 @@ export function attackHarness(
     const hostDir = join(root, 'host');
     mkdirSync(cwd);
     mkdirSync(hostDir);
-    const env = { ...baseEnv(cwd), ...extraEnv(token) };
+    const env = { ...baseEnv(cwd), ...options.extraEnv?.(token) };
     const { process: dev, url } = await startDev(cwd, env);
     Object.assign(harness, {
       cwd,
@@ -77,7 +81,7 @@ export function attackHarness(
   afterAll(async () => {
     const { vitals, dev, root } = harness as Partial<AttackHarness> & { root?: string };
     await vitals?.stop();
-    await dev?.stop();
+    await dev?.stop(options.stopGraceMs);
     if (root !== undefined) rmSync(root, { recursive: true, force: true });
   }, 60_000);
   return harness;

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { within } from '../faults/bounded-wait.ts';
 
@@ -82,8 +82,9 @@ export function startLongrun(
     if ((await within(exited, graceMs)) === null && running) {
       process.kill(pid, 'SIGKILL');
       await exited;
+      unmountLeftCaps(cwd);
+      removeLeftDirs(pid);
     }
-    unmountLeftCaps(cwd);
   };
   return { child, pid, stdout: () => out, stderr: () => err, exited, waitForOutput, stop };
 }
@@ -105,6 +106,28 @@ function unmountLeftCaps(cwd: string): void {
   const ours = new Set(mounts.filter((m) => m.point.startsWith(`${cwd}/`)).map((m) => m.device));
   for (const m of mounts.filter((m) => ours.has(m.device)).reverse()) {
     spawnSync('umount', ['-l', m.point], { stdio: 'ignore', timeout: 10_000 });
+  }
+}
+
+/**
+ * The empty staging directories and cgroups a killed worker leaves (named `lr-<pid>-…`, see
+ * sandbox-names.ts); the next driver would sweep them, this test need not leave them to it.
+ */
+function removeLeftDirs(pid: number): void {
+  for (const parent of ['/run/longrun-sandbox', '/sys/fs/cgroup/longrun']) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(parent).filter((name) => name.startsWith(`lr-${pid}-`));
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      try {
+        rmdirSync(join(parent, name));
+      } catch {
+        // Not empty or already gone: the next driver's sweep deals with it.
+      }
+    }
   }
 }
 

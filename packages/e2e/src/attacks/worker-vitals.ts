@@ -14,6 +14,7 @@ export interface VitalsFigures {
 }
 
 const pollEveryMs = 100;
+const rssEveryMs = 50;
 const healthTimeoutMs = 5_000;
 /** No watch outlives this, whatever a test forgets. */
 const maxWatchMs = 10 * 60_000;
@@ -29,11 +30,13 @@ const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10;
 
 /**
  * Watches a `longrun dev` process: its health endpoint every ~100 ms (one request at a time)
- * and its resident memory at the same pace. `baseline()` fixes the RSS the bars compare to;
+ * and its resident memory every 50 ms. `baseline()` fixes the RSS the bars compare to;
  * `during(label, attack)` records the worst latency and the RSS peak while `attack` runs.
  */
 export class WorkerVitals {
   readonly figures: VitalsFigures[] = [];
+  /** Every RSS reading: wall-clock ms (the store's clock on this host) and KiB. */
+  readonly samples: { atMs: number; kib: number }[] = [];
   readonly #url: string;
   readonly #pid: number;
   #baselineKiB = 0;
@@ -42,18 +45,26 @@ export class WorkerVitals {
   #failures = 0;
   #peakKiB = 0;
   #stopped = false;
-  readonly #loop: Promise<void>;
+  readonly #loops: Promise<void>[];
 
   constructor(url: string, pid: number) {
     this.#url = url;
     this.#pid = pid;
-    this.#loop = this.#run();
+    this.#loops = [this.#watchHealth(), this.#watchRss()];
   }
 
-  async #run(): Promise<void> {
+  /** RSS on a clock of its own, so a slow health answer does not thin the samples out. */
+  async #watchRss(): Promise<void> {
     const deadline = performance.now() + maxWatchMs;
     while (!this.#stopped && performance.now() < deadline) {
       this.#sampleRss();
+      await new Promise((r) => setTimeout(r, rssEveryMs));
+    }
+  }
+
+  async #watchHealth(): Promise<void> {
+    const deadline = performance.now() + maxWatchMs;
+    while (!this.#stopped && performance.now() < deadline) {
       const started = performance.now();
       let ok = false;
       try {
@@ -74,7 +85,9 @@ export class WorkerVitals {
 
   #sampleRss(): void {
     try {
-      this.#peakKiB = Math.max(this.#peakKiB, rssKiB(this.#pid));
+      const kib = rssKiB(this.#pid);
+      this.#peakKiB = Math.max(this.#peakKiB, kib);
+      if (this.samples.length < 100_000) this.samples.push({ atMs: Date.now(), kib });
     } catch {
       // The process is gone: its health checks fail from now on, which the bars catch.
     }
@@ -118,8 +131,14 @@ export class WorkerVitals {
     return result;
   }
 
+  /** The highest RSS read between two wall-clock instants, over the baseline, in MiB. */
+  growthBetweenMiB(fromMs: number, toMs: number): number {
+    const within = this.samples.filter((s) => s.atMs >= fromMs && s.atMs <= toMs);
+    return mib(Math.max(this.#baselineKiB, ...within.map((s) => s.kib)) - this.#baselineKiB);
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
-    await this.#loop;
+    await Promise.all(this.#loops);
   }
 }
