@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { editFile, listFiles, readFile, runCommand, type AttackPlan } from './attack-plan.ts';
+import { expectCompletedAndSeen, expectRefused, outcomesOf } from './attack-assertions.ts';
+import { attackHarness, bars, expectWorkerHealthy } from './attack-harness.ts';
+import { attackerName } from './attacker-agent.ts';
+import { readEvents, startAttack, toolOutcomes, waitForEnd } from './session-api.ts';
+
+// Files far larger than the worker's memory, made in a moment and at no cost in the capped
+// workspace: sparse files (a tmpfs cap counts blocks written, not a file's length). The worker
+// must refuse to read them whole, keep its memory and its health endpoint, and carry on.
+
+const h = attackHarness('huge-files', { stopGraceMs: 5_000 });
+
+const gib = 1024 ** 3;
+
+describe('files larger than the worker can hold', () => {
+  it('a 2 GiB sparse file: read and edit refused with FILE_TOO_LARGE, worker memory bounded', async () => {
+    const plan: AttackPlan = {
+      turns: [
+        [runCommand('truncate -s 2G huge && ls -ls huge')],
+        [readFile('huge'), editFile('huge', 'a', 'b'), listFiles('.')],
+        [runCommand('echo still here')],
+      ],
+    };
+    const startedMs = Date.now();
+    const { status, events } = await h.vitals.during('2 GiB sparse file', async () => {
+      const id = await startAttack(h.url, attackerName, plan);
+      const end = await waitForEnd(h.url, id, 90_000);
+      return {
+        status: end === 'timeout' ? 'timeout' : end.status,
+        events: await readEvents(h.url, id),
+      };
+    });
+    const outcomes = outcomesOf(plan, events);
+    const [made, read, edit, list, after] = outcomes;
+    // Where the memory went: making the file (and the snapshot after it), then the refusals.
+    console.log(
+      `[huge-files] RSS growth: command + snapshot ${h.vitals.growthBetweenMiB(startedMs, made!.atMs)} MiB; read/edit/list ${h.vitals.growthBetweenMiB(made!.atMs, list!.atMs)} MiB; took ${made!.atMs - startedMs} ms and ${list!.atMs - made!.atMs} ms`,
+    );
+    expect(made!.output).toMatch(/^exit code 0\n0 -rw/);
+    expectRefused(read!, 'FILE_TOO_LARGE');
+    expectRefused(edit!, 'FILE_TOO_LARGE');
+    expect(read!.output).toContain(`has ${2 * gib} bytes`);
+    expect(list!.output).toBe('huge');
+    expect(after!.output).toBe('exit code 0\nstill here\n');
+    expectCompletedAndSeen(status, events);
+    expectWorkerHealthy(h.vitals.figures.at(-1)!);
+  }, 120_000);
+
+  it('a 64 GiB sparse file, 16 times the workspace cap: the command still returns within 30 s', async () => {
+    const plan: AttackPlan = {
+      turns: [[runCommand('truncate -s 64G huge64 && echo made')], [readFile('huge64')]],
+    };
+    const limitMs = 30_000;
+    const { end, events } = await h.vitals.during('64 GiB sparse file', async () => {
+      const id = await startAttack(h.url, attackerName, plan);
+      const end = await waitForEnd(h.url, id, limitMs);
+      return { end, events: await readEvents(h.url, id) };
+    });
+    const results = toolOutcomes(events).map((o) => `${o.tool}:${o.errorCode ?? o.ok}`);
+    console.log(`[huge-files] 64 GiB: ${JSON.stringify(results)} after ${limitMs} ms at most`);
+    const figures = h.vitals.figures.at(-1)!;
+    expect(figures.worstHealthMs).toBeLessThan(bars.worstHealthMs);
+    // What the model must get in time: the command's result (and then the read's refusal).
+    expect(results, 'tool results recorded within the limit').toEqual([
+      'run_command:true',
+      'read_file:FILE_TOO_LARGE',
+    ]);
+    expect(end === 'timeout' ? 'timeout' : end.status).toBe('completed');
+    expectWorkerHealthy(figures);
+  }, 60_000);
+});
