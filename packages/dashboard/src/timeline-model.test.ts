@@ -319,6 +319,44 @@ describe('timeline model: the rest of a session', () => {
     expect(model.items[4]).toMatchObject({ outcome: 'failed', code: 'X', message: 'gave up' });
   });
 
+  it('shows who resumed a paused session and why, and no worker takeover for it', () => {
+    const l = log(1);
+    l.add({ type: 'session.created', data: { agent: 'a', input: 'deploy' } }, 0);
+    l.add({
+      type: 'model.responded',
+      data: {
+        step: 1,
+        text: '',
+        toolCalls: [{ callIndex: 0, tool: 'deploy', args: {} }],
+        usage: { inputTokens: 1, outputTokens: 1 },
+      },
+    });
+    // The worker paused the session mid-step, writing no event; a person resumed it.
+    l.state.epoch = 3;
+    l.add({ type: 'session.resumed', data: { by: 'alice@ops', reason: 'sandbox fixed' } });
+    l.add({ type: 'session.resumed', data: { by: 'bob@ops', reason: null } });
+    const model = new TimelineModel();
+    for (const e of l.events) model.applyEvent(e);
+    expect(model.items.map((i) => i.kind)).toEqual([
+      'user',
+      'model',
+      'tool',
+      'session-resumed',
+      'session-resumed',
+    ]);
+    expect(model.items.slice(3)).toMatchObject([
+      {
+        key: 'session-resumed:3',
+        by: 'alice@ops',
+        reason: 'sandbox fixed',
+        atMs: l.events[2]!.atMs,
+      },
+      { key: 'session-resumed:4', by: 'bob@ops', reason: null },
+    ]);
+    for (const e of l.events) expect(model.applyEvent(e)).toBe(false);
+    expect(model.items).toHaveLength(5);
+  });
+
   it('holds a delta past a gap until the gap is filled', () => {
     const model = new TimelineModel();
     model.applyDelta({ step: 1, attempt: 1, offset: 5, text: 'world' });

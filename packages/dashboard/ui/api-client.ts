@@ -85,6 +85,12 @@ export class ApiClient {
     return (await this.#json<{ session: SessionView }>('POST', path, body)).session;
   }
 
+  async resume(id: string, reason: string | null): Promise<SessionView> {
+    const path = `/v1/sessions/${enc(id)}/resume`;
+    const body = reason === null ? {} : { reason };
+    return (await this.#json<{ session: SessionView }>('POST', path, body)).session;
+  }
+
   /** The oldest pending approvals, as many as the inbox shows; `more` when others are pending too. */
   async listApprovals(): Promise<{ approvals: Approval[]; more: boolean }> {
     const body = await this.#json<{ approvals: Approval[]; truncated: boolean }>(

@@ -1,4 +1,5 @@
-// The session page's header: status badge, figures, stream state and the Cancel action.
+// The session page's header: status badge and reason, figures, stream state, and the Resume (a
+// paused session) and Cancel actions.
 import { describeError } from './api-client.ts';
 import { isTerminal, type SessionView } from './api-types.ts';
 import { statusBadge } from './badges.ts';
@@ -8,6 +9,7 @@ import { formatAge, formatCost, formatCount, formatDateTime, formatTokens } from
 
 export interface HeaderActions {
   cancel(reason: string | null): Promise<void>;
+  resume(): Promise<void>;
 }
 
 const streamLabels: Record<StreamStatus, string> = {
@@ -31,6 +33,8 @@ export function sessionHeader(sessionId: string, actions: HeaderActions) {
   const error = h('p', { class: 'form-error', attrs: { role: 'alert' } });
   const cancel = cancelControl(actions, error);
   cancel.element.hidden = true; // until the session is known not to be over
+  const resume = resumeButton(actions, error);
+  resume.hidden = true; // until the session is known to be paused
   const element = h(
     'header',
     { class: 'session-header', testid: 'session-header' },
@@ -45,6 +49,7 @@ export function sessionHeader(sessionId: string, actions: HeaderActions) {
       reason,
       h('span', { class: 'spacer' }),
       stream,
+      resume,
       cancel.element,
     ),
     stats,
@@ -59,8 +64,11 @@ export function sessionHeader(sessionId: string, actions: HeaderActions) {
       replaceChildren(status, statusBadge(session.status, 'session-status'));
       reason.textContent = session.statusReason ?? '';
       reason.title = session.statusReason ?? '';
+      // Paused is the one status a person must act on: its reason says what to fix.
+      reason.classList.toggle('paused-reason', session.status === 'paused');
       renderStats(stats, session);
       cancel.element.hidden = isTerminal(session.status);
+      resume.hidden = session.status !== 'paused';
       error.textContent = '';
     },
     streamStatus: (s: StreamStatus) => {
@@ -98,6 +106,30 @@ function renderStats(dl: HTMLElement, s: SessionView): void {
       h('div', { testid: `stat-${id}` }, h('dt', {}, term), h('dd', {}, value)),
     ),
   );
+}
+
+/**
+ * Resume acts at once: it only lets a worker try the session again (the status reason says what
+ * had stopped it); if the cause is still there, the worker parks it again and says so.
+ */
+function resumeButton(actions: HeaderActions, error: HTMLElement): HTMLButtonElement {
+  const button = h(
+    'button',
+    { class: 'primary', testid: 'resume-session', attrs: { type: 'button' } },
+    'Resume',
+  );
+  button.addEventListener('click', () => {
+    button.disabled = true;
+    actions
+      .resume()
+      .catch((e: unknown) => {
+        error.textContent = describeError(e);
+      })
+      .finally(() => {
+        button.disabled = false;
+      });
+  });
+  return button;
 }
 
 /** Cancel asks once more (with an optional reason) before it acts: it cannot be undone. */

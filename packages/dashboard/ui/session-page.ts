@@ -21,6 +21,7 @@ export function sessionPage(
   const base = `#/sessions/${encodeURIComponent(sessionId)}`;
   const header = sessionHeader(sessionId, {
     cancel: async (reason) => header.update(await ctx.api.cancel(sessionId, reason)),
+    resume: async () => header.update(await ctx.api.resume(sessionId, null)),
   });
   const readSession = () =>
     ctx.api.getSession(sessionId).then(header.update, (e: unknown) => {

@@ -7,6 +7,7 @@ import type {
   EndItem,
   ModelItem,
   ResumeItem,
+  SessionResumedItem,
   SnapshotItem,
   TimelineItem,
   ToolItem,
@@ -35,6 +36,8 @@ export function renderItem(item: TimelineItem, actions: ItemActions): HTMLElemen
       return renderSnapshot(item, actions.filesHref);
     case 'resume':
       return renderResume(item);
+    case 'session-resumed':
+      return renderSessionResumed(item);
     case 'end':
       return renderEnd(item);
   }
@@ -298,6 +301,20 @@ function renderResume(item: ResumeItem): HTMLElement {
       h('strong', {}, '⟳ Resumed by another worker'),
       ` — the previous worker stopped mid-step; lease epoch ${item.fromEpoch} → ${item.toEpoch}`,
       ' ',
+      meta(at(item)),
+    ),
+  );
+}
+
+function renderSessionResumed(item: SessionResumedItem): HTMLElement {
+  return card(
+    item,
+    'session-resumed',
+    h(
+      'p',
+      { class: 'muted' },
+      h('strong', {}, '▶ Resumed'),
+      ` by ${item.by}${item.reason === null ? '' : `: ${item.reason}`} — it had been paused `,
       meta(at(item)),
     ),
   );

@@ -64,6 +64,9 @@ export class TimelineModel {
     const from = this.#lastEpoch;
     this.#lastEpoch = e.epoch;
     if (from === 0 || e.epoch === from || releasingEvents.has(this.#lastType)) return;
+    // A worker parks a session as paused without an event; the claim after a person resumed it
+    // is explained by its `session.resumed`, not a worker that died.
+    if (e.type === 'session.resumed') return;
     this.#add({
       kind: 'resume',
       key: `resume:${e.seq}`,
@@ -133,6 +136,15 @@ export class TimelineModel {
       case 'session.failed':
       case 'session.cancelled':
         return this.#end(e);
+      case 'session.resumed':
+        return this.#add({
+          kind: 'session-resumed',
+          key: `session-resumed:${e.seq}`,
+          rev: 0,
+          atMs: e.atMs,
+          by: e.data.by,
+          reason: e.data.reason,
+        });
     }
   }
 

@@ -83,6 +83,13 @@ export interface ResumeItem extends ItemBase {
   toEpoch: number;
 }
 
+/** A person resumed the session the worker had paused (`session.resumed`); not a takeover. */
+export interface SessionResumedItem extends ItemBase {
+  kind: 'session-resumed';
+  by: string;
+  reason: string | null;
+}
+
 export interface EndItem extends ItemBase {
   kind: 'end';
   outcome: 'completed' | 'failed' | 'cancelled';
@@ -94,4 +101,12 @@ export interface EndItem extends ItemBase {
 }
 
 export type TimelineItem =
-  UserItem | ModelItem | ToolItem | ApprovalItem | WaitItem | SnapshotItem | ResumeItem | EndItem;
+  | UserItem
+  | ModelItem
+  | ToolItem
+  | ApprovalItem
+  | WaitItem
+  | SnapshotItem
+  | ResumeItem
+  | SessionResumedItem
+  | EndItem;
