@@ -7,6 +7,7 @@
  * it streams; at every sample, every text on the page is a prefix of what the model says (no
  * fragment ever shows twice); after the crash the cut attempt is marked superseded, a "resumed"
  * marker shows, and the final texts equal the model's texts exactly, each sentence once.
+ * A session a worker parked as paused shows why, and its Resume button brings it back.
  * Screenshots of the run go to test-results/screenshots/ (docs/screenshots/, the README's, with
  * LONGRUN_UPDATE_SCREENSHOTS=1).
  */
@@ -62,6 +63,8 @@ suite('the dashboard in headless Chromium, against a server and workers as proce
     page = await harness.newPage(pageErrors);
   }, 120_000);
 
+  /** The worker running the fixture agent now (the first test's second one, then the last's). */
+  let worker: Child | null = null;
   const violations: string[] = [];
   const sample = () => sampleTurns(page, violations);
   /** Sessions the first test made, for the second. */
@@ -152,7 +155,7 @@ suite('the dashboard in headless Chromium, against a server and workers as proce
     expect(atKill?.text.length).toBeLessThan(reportText.length);
 
     // A new worker resumes: the cut attempt is superseded, and the retry streams again.
-    startWorker();
+    worker = startWorker();
     await page.locator('[data-testid="resume-marker"]').waitFor({ timeout: 60_000 });
     let resumedShot = false;
     await waitFor(
@@ -305,4 +308,34 @@ suite('the dashboard in headless Chromium, against a server and workers as proce
       .waitFor({ timeout: 60_000 });
     expect(pageErrors).toEqual([]);
   }, 300_000);
+
+  it('shows why a session is paused and resumes it from the header', async () => {
+    // Only a worker that knows no agent runs: it parks the new session as paused, saying why.
+    await worker?.kill();
+    const blind = harness.longrun(['worker', '--store', db, '--worker-id', 'blind'], cwd);
+    await blind.waitForOutput(/worker started/, 60_000);
+    const { session } = await api<{ session: { id: string } }>('/v1/sessions', {
+      agent,
+      message: 'Roll out search.',
+    });
+    await page.goto(`${baseUrl}/#/sessions/${session.id}`);
+    await page
+      .locator('[data-testid="session-status"][data-status="paused"]')
+      .waitFor({ timeout: 60_000 });
+    expect(await page.locator('[data-testid="session-status-reason"]').textContent()).toMatch(
+      /no agent named "dashboard-fixture" is registered/,
+    );
+    const resume = page.locator('[data-testid="resume-session"]');
+    expect(await resume.isVisible()).toBe(true);
+    await blind.kill();
+    worker = startWorker();
+    await worker.waitForOutput(/worker started/, 60_000);
+    await resume.click();
+    await page
+      .locator('[data-testid="session-resumed"]', { hasText: 'Resumed by api' })
+      .waitFor({ timeout: 60_000 });
+    await resume.waitFor({ state: 'hidden', timeout: 30_000 });
+    await page.locator('[data-testid="model-turn"]').first().waitFor({ timeout: 60_000 });
+    expect(pageErrors).toEqual([]);
+  }, 180_000);
 });
