@@ -1,13 +1,9 @@
 import { performance } from 'node:perf_hooks';
+import type { PostgresAccess } from './postgres-access.ts';
 import { processIsGone, type ProcessIdentity } from './process-identity.ts';
 import type { Row } from './rows.ts';
 
-export interface DeadWorkerSweepOptions {
-  identity: ProcessIdentity;
-  /** Runs `liveOnHost` (the other workers of this host still counted alive). */
-  listLiveOnHost: (identity: ProcessIdentity) => Promise<Row[]>;
-  /** Runs `endLiveness` for a worker process seen gone. */
-  endLiveness: (workerId: string, pid: number, startedTicks: string) => Promise<void>;
+export interface DeadWorkerSweepTiming {
   /** How often the processes are looked at in /proc, milliseconds (no store round trip). */
   checkEveryMs?: number;
   /** How often the list of this host's live workers is read from the store, milliseconds. */
@@ -35,15 +31,23 @@ interface Peer {
  * are left to their liveness.
  */
 export class DeadWorkerSweep {
-  readonly #o: Required<DeadWorkerSweepOptions>;
+  readonly #identity: ProcessIdentity;
+  readonly #store: PostgresAccess;
+  readonly #o: Required<DeadWorkerSweepTiming>;
   #peers: Peer[] = [];
   #listedAtMs = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | null = null;
   #stopped = false;
 
-  constructor(options: DeadWorkerSweepOptions) {
-    this.#o = { checkEveryMs: 50, refreshEveryMs: 1_000, graceMs: 20, ...options };
+  constructor(
+    identity: ProcessIdentity,
+    store: PostgresAccess,
+    timing: DeadWorkerSweepTiming = {},
+  ) {
+    this.#identity = identity;
+    this.#store = store;
+    this.#o = { checkEveryMs: 50, refreshEveryMs: 1_000, graceMs: 20, ...timing };
   }
 
   start(): void {
@@ -79,7 +83,9 @@ export class DeadWorkerSweep {
       }
       if (now - peer.goneSinceMs < this.#o.graceMs) continue;
       try {
-        await this.#o.endLiveness(peer.workerId, peer.pid, peer.startedTicks);
+        const { hostId } = this.#identity;
+        const values = [peer.workerId, hostId, peer.pid, peer.startedTicks];
+        await this.#store.write("ending a dead worker's liveness", 'endLiveness', values);
         this.#peers = this.#peers.filter((p) => p !== peer);
       } catch {
         // The store is unreachable: the worker's liveness lapses on its own.
@@ -89,8 +95,10 @@ export class DeadWorkerSweep {
 
   async #refresh(): Promise<void> {
     let rows: Row[];
+    const { hostId, pid, startedTicks } = this.#identity;
     try {
-      rows = await this.#o.listLiveOnHost(this.#o.identity);
+      const values = [this.#store.nowParam(), hostId, pid, startedTicks];
+      rows = await this.#store.read('finding dead workers', 'liveOnHost', values);
     } catch {
       return;
     }

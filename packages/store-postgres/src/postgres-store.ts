@@ -115,7 +115,8 @@ const maxAttempts = 3;
  * (see migrations.ts) so that it costs one round trip and runs as one transaction; appends are
  * group-committed, many sessions' in one round trip (append-batcher.ts); claims use FOR UPDATE
  * SKIP LOCKED; a registered worker's liveness is a session-level advisory lock.
- * (A little over 400 lines: one short method per port operation; the logic lives in SQL.)
+ * (About 500 lines: one short method per port operation, and opening with waits; the logic
+ * lives in SQL and the liveness in worker-liveness.ts.)
  */
 export class PostgresStore implements SessionStore {
   readonly kind = 'postgres';
@@ -149,28 +150,6 @@ export class PostgresStore implements SessionStore {
     this.#durability = internals.durability;
     this.#livenessMs = checkCount('workerLivenessMs', options.workerLivenessMs ?? 5_000, 500);
     this.#log = options.log;
-    const identity = this.#identity;
-    this.#sweep =
-      identity === null
-        ? null
-        : new DeadWorkerSweep({
-            identity,
-            listLiveOnHost: (id) =>
-              this.#read('finding dead workers', 'liveOnHost', [
-                this.#nowParam(),
-                id.hostId,
-                id.pid,
-                id.startedTicks,
-              ]),
-            endLiveness: async (worker, pid, ticks) => {
-              await this.#write("ending a dead worker's liveness", 'endLiveness', [
-                worker,
-                identity.hostId,
-                pid,
-                ticks,
-              ]);
-            },
-          });
     // Not through #write, which refuses once closed: close() drains the appends it accepted.
     const write: RunWrite = (name, values) =>
       this.#query('appending events', name, values, 'write');
@@ -181,6 +160,7 @@ export class PostgresStore implements SessionStore {
     };
     this.apiKeys = new PostgresApiKeys(access);
     this.blobs = new PostgresBlobStore(access);
+    this.#sweep = this.#identity === null ? null : new DeadWorkerSweep(this.#identity, access);
     this.#appends = new AppendBatcher(
       (items: QueuedAppend[]) => sendAppends(items, write, this.#target),
       options.appendBatching,
