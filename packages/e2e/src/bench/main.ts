@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: measures the durable core and prints one JSON document (also written to
  * bench-results/latest.json). Figures are medians and tail percentiles; machines are noisy.
- * LONGRUN_BENCH_QUICK=1 runs a shorter version; LONGRUN_BENCH_ONLY=sqlite|postgres|workspace|api|sandbox picks one part.
+ * LONGRUN_BENCH_QUICK=1 runs a shorter version; LONGRUN_BENCH_ONLY=sqlite|postgres|workspace|api|sandbox|faults picks one part.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -15,6 +15,7 @@ import { measureTokenDelivery } from './token-delivery.ts';
 import { measureApi } from './api-bench.ts';
 import { measureWorkspaceSnapshots } from './workspace-bench.ts';
 import { measureSandbox } from './sandbox-bench.ts';
+import { measurePgRestart } from './faults.ts';
 
 const quick = process.env.LONGRUN_BENCH_QUICK === '1';
 const only = process.env.LONGRUN_BENCH_ONLY;
@@ -75,6 +76,13 @@ if (only === undefined || only === 'sandbox') {
     '[bench] sandbox start and exec, process and bwrap drivers, with and without the pool\n',
   );
   results.sandbox = await measureSandbox({ quick });
+}
+
+if (only === undefined || only === 'faults') {
+  process.stderr.write(
+    '[bench] faults: Postgres crash-restarted every 3-8 s under 2 longrun workers and a library worker\n',
+  );
+  results.faults = { pgRestart: await measurePgRestart({ quick }) };
 }
 
 if (only === 'api') {
