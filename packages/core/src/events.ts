@@ -110,6 +110,8 @@ export interface EventDataByType {
     bytes: number;
     /** Files added, changed or removed since the previous snapshot. */
     changed: number;
+    /** Paths left out of the snapshot and why (special files, oversized files), at most 20. */
+    skipped?: { path: string; reason: string }[];
   };
   'session.completed': { output: JsonValue };
   'session.failed': { code: string; message: string };

@@ -37,9 +37,14 @@ export class BlobUploader {
     this.#concurrency = options.concurrency ?? 4;
   }
 
+  /**
+   * Queues a blob unless it is known to be stored or queued already. `bytes` may be a view of a
+   * buffer the caller reuses: what is kept is a copy, so memory is bounded by the batch, not by
+   * the size of the file being read (a huge file of one repeated chunk costs one chunk).
+   */
   async add(hash: string, bytes: Uint8Array): Promise<void> {
     if (this.#presence.has(hash) || this.#pending.has(hash) || this.#inFlight.has(hash)) return;
-    this.#pending.set(hash, bytes);
+    this.#pending.set(hash, bytes.slice());
     this.#pendingBytes += bytes.byteLength;
     if (this.#pendingBytes >= this.#batchBytes) await this.flush();
   }

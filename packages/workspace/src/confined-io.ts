@@ -1,11 +1,4 @@
-import {
-  constants,
-  readdirSync,
-  renameSync,
-  rmdirSync,
-  unlinkSync,
-  openSync,
-} from 'node:fs';
+import { constants, readdirSync, renameSync, rmdirSync, unlinkSync, openSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { LongrunError } from '@longrun/core';
 import {

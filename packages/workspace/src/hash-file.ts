@@ -67,7 +67,9 @@ async function openRegularOrNull(
 
 /**
  * Calls `onChunk` with consecutive chunks of at most `chunkBytes` (every one full but the last, and
- * exactly one, possibly empty, for a file of at most one chunk). Returns the bytes read.
+ * exactly one, possibly empty, for a file of at most one chunk). Returns the bytes read. The chunk
+ * is a view of one buffer reused for the whole file, valid until `onChunk` resolves: a file of
+ * gigabytes costs one chunk of memory, not a fresh allocation per chunk.
  */
 async function readChunks(
   handle: FileHandle,
@@ -85,8 +87,8 @@ async function readChunks(
     }
   }
   let position = 0;
+  const buffer = Buffer.allocUnsafe(chunkBytes);
   for (;;) {
-    const buffer = Buffer.allocUnsafe(chunkBytes);
     const filled = await readFull(handle, buffer, position);
     // Exactly one chunk (possibly empty) for a file of at most one chunk.
     if (filled === 0 && position > 0) return position;

@@ -33,6 +33,12 @@ export interface SnapshotWorkspaceOptions {
   chunkBytes?: number;
   /** Files hashed at once. */
   concurrency?: number;
+  /**
+   * Files longer than this are left out (listed in `skipped`), default none. An agent workspace
+   * passes its size cap: a file longer than the cap cannot have been written in it, only made
+   * sparse (`truncate -s 64G`), and reading its gigabytes of holes would stall the snapshot.
+   */
+  maxFileBytes?: number;
   /** Wall clock for the racily-clean rule (injected by tests). */
   nowMs?: () => number;
 }
@@ -78,7 +84,7 @@ export async function snapshotWorkspace(
   const scanStartMs = (options.nowMs ?? Date.now)();
   const files = new ConfinedWorkspaceFiles(root);
   const tree = await scanWorkspace(files);
-  const plan = classify(files, tree.entries, tree.skipped, cache);
+  const plan = classify(files, tree.entries, tree.skipped, cache, options.maxFileBytes);
   const presence = presenceFor(blobs, cache);
   await confirmCachedBlobs(plan, blobs, presence);
   const uploader = new BlobUploader(blobs, presence);
@@ -129,6 +135,7 @@ function classify(
   scanned: readonly ScannedEntry[],
   skipped: readonly SkippedPath[],
   cache: StatCache | undefined,
+  maxFileBytes: number | undefined,
 ): Plan {
   const plan: Plan = { entries: [], cached: [], toHash: [], skipped: [...skipped] };
   for (const entry of scanned) {
@@ -147,6 +154,11 @@ function classify(
         plan.skipped.push({ path, reason: `${specialKind(entry.stat)} is not snapshotted` });
         break;
       case 'file': {
+        if (maxFileBytes !== undefined && entry.stat.size > BigInt(maxFileBytes)) {
+          const reason = `its ${entry.stat.size} bytes exceed the snapshot limit of ${maxFileBytes} (the workspace's size cap); not snapshotted`;
+          plan.skipped.push({ path, reason });
+          break;
+        }
         const hash = cache?.lookup(path, entry.stat);
         if (hash === undefined) plan.toHash.push(entry);
         else plan.cached.push({ scanned: entry, hash });

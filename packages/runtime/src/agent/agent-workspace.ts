@@ -157,6 +157,7 @@ export class AgentWorkspace {
       dir: this.dir,
       blobs: this.#o.blobs,
       cache: entry.cache,
+      maxFileBytes: this.#o.sandbox?.limits?.workspaceBytes ?? defaultSandboxLimits.workspaceBytes,
       ...(entry.snapshot === null ? {} : { previous: entry.snapshot }),
     });
     const unchanged = entry.snapshot?.manifestHash === result.manifestHash;
@@ -171,6 +172,7 @@ export class AgentWorkspace {
       files: result.files,
       bytes: result.bytes,
       changed: result.changed,
+      ...(result.skipped.length === 0 ? {} : { skipped: result.skipped.slice(0, 20) }),
     });
   }
 
