@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import type { ModelRequest } from '@longrun/core';
 import { scriptedModel, type ScriptedTurn } from '@longrun/models';
 import { defineAgent, fileTools, shellTool, type AgentDefinition } from '@longrun/runtime';
@@ -18,11 +19,22 @@ function codesSeen(request: ModelRequest): string[] {
 }
 
 /**
+ * Every prompt the model gets, appended as a JSON line to LONGRUN_ATTACK_PROMPT_LOG when a test
+ * sets it (the canary scan reads what was sent to the model too). This module runs in the worker.
+ */
+function recordPrompt(request: ModelRequest): void {
+  const log = process.env.LONGRUN_ATTACK_PROMPT_LOG;
+  if (log === undefined || log === '') return;
+  appendFileSync(log, `${JSON.stringify({ messages: request.messages, tools: request.tools })}\n`);
+}
+
+/**
  * A prompt-injected agent: it obeys the attack plan in its task, one scripted answer per turn,
  * whatever the tools answer, and ends by saying what it saw (so a test can tell that the model,
  * not only the log, got each refusal with its code).
  */
 function attacker(request: ModelRequest): ScriptedTurn {
+  recordPrompt(request);
   const task = request.messages.find((m) => m.role === 'user');
   const plan = parsePlanTask(task?.role === 'user' ? task.content : '');
   const turn = request.messages.filter((m) => m.role === 'assistant').length;
