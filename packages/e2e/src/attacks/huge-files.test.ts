@@ -3,7 +3,7 @@ import { editFile, listFiles, readFile, runCommand, type AttackPlan } from './at
 import { expectCompletedAndSeen, expectRefused, outcomesOf } from './attack-assertions.ts';
 import { attackHarness, bars, expectWorkerHealthy } from './attack-harness.ts';
 import { attackerName } from './attacker-agent.ts';
-import { readEvents, startAttack, toolOutcomes, waitForEnd } from './session-api.ts';
+import { readEvents, runAttack, startAttack, toolOutcomes, waitForEnd } from './session-api.ts';
 
 // Files far larger than the worker's memory, made in a moment and at no cost in the capped
 // workspace: sparse files (a tmpfs cap counts blocks written, not a file's length). The worker
@@ -68,5 +68,29 @@ describe('files larger than the worker can hold', () => {
     ]);
     expect(end === 'timeout' ? 'timeout' : end.status).toBe('completed');
     expectWorkerHealthy(figures);
+  }, 60_000);
+
+  it('each command that leaves a file out of the snapshot gets a record saying so', async () => {
+    // Step 1 leaves huge-a out of an otherwise empty workspace; step 2 changes another file;
+    // step 3 leaves huge-b out of a workspace whose snapshot does not otherwise change.
+    const plan: AttackPlan = {
+      turns: [
+        [runCommand('truncate -s 64G huge-a')],
+        [runCommand('echo kept > kept.txt')],
+        [runCommand('truncate -s 64G huge-b')],
+      ],
+    };
+    const { status, events } = await h.vitals.during('files left out of snapshots', () =>
+      runAttack(h.url, attackerName, plan, 30_000),
+    );
+    expect(status).toBe('completed');
+    const skippedAt = (step: number) =>
+      events
+        .filter((e) => e.type === 'workspace.snapshotted' && e.data.step === step)
+        .flatMap((e) => (e.data.skipped ?? []) as { path: string; reason: string }[])
+        .map((s) => s.path);
+    console.log(`[huge-files] left out, by step: ${JSON.stringify([1, 2, 3].map(skippedAt))}`);
+    expect(skippedAt(1), 'step 1').toContain('huge-a');
+    expect(skippedAt(3), 'step 3').toContain('huge-b');
   }, 60_000);
 });

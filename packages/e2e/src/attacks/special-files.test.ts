@@ -63,6 +63,13 @@ describe('special files in the workspace', () => {
     expectPrompt(outcomes.slice(0, 6));
     expect(list!.output.split('\n')).toEqual(['d/q (special file)', 'p (special file)']);
     expect(after!.output).toMatch(/^exit code 0\nstill here\np/);
+    const skipped = events
+      .filter((e) => e.type === 'workspace.snapshotted')
+      .flatMap((e) => (e.data.skipped ?? []) as { path: string }[]);
+    expect(skipped.map((s) => s.path).sort(), 'left out of snapshots, and said so').toEqual([
+      'd/q',
+      'p',
+    ]);
     // Copied back when the run ended, still a FIFO (the copy did not open it either).
     expect(lstatSync(join(h.workspaceDir(id), 'p')).isFIFO()).toBe(true);
     expectCompletedAndSeen(status, events);
