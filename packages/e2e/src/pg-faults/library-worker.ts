@@ -29,6 +29,16 @@ export interface LibraryWorkerOptions {
  */
 export class LibraryWorker {
   readonly acked: AckedEvent[] = [];
+  /**
+   * Appends whose acknowledgement was lost and whose retry the store recognised as committed:
+   * the events acknowledged after a stall were committed (`atMs`, the server's time of the
+   * append) before that stall was reported — so by an attempt sent before the failure, not by the
+   * retry, which went out after it. Same host, so the two clocks are one.
+   */
+  lostAcksRecognised = 0;
+  /** Appends that stalled (failed transiently) and then went through. */
+  stallsRecovered = 0;
+  readonly #stalledAtMs = new Map<string, number>();
   readonly logPath: string;
   readonly pid = process.pid;
   #store: PostgresStore | null = null;
@@ -74,7 +84,16 @@ export class LibraryWorker {
       concurrency: o.concurrency,
       pollMs: 100,
       hooks: {
+        onStall: (sessionId) => this.#stalledAtMs.set(sessionId, Date.now()),
         onAppended: (events) => {
+          const first = events[0];
+          const stalledAt =
+            first === undefined ? undefined : this.#stalledAtMs.get(first.sessionId);
+          if (first !== undefined && stalledAt !== undefined) {
+            this.#stalledAtMs.delete(first.sessionId);
+            this.stallsRecovered++;
+            if (first.atMs <= stalledAt) this.lostAcksRecognised++;
+          }
           for (const e of events) {
             this.acked.push({ sessionId: e.sessionId, seq: e.seq, type: e.type, epoch: e.epoch });
           }
