@@ -56,7 +56,7 @@ export function sessionView(url: string, id: string): Promise<SessionView> {
 
 /**
  * Waits until the session has ended (completed, failed or cancelled) with its log past `afterSeq`;
- * returns its status, or 'timeout' after `timeoutMs`.
+ * returns its view, or 'timeout' after `timeoutMs` (a poll that fails or times out is retried).
  */
 export async function waitForEnd(
   url: string,
@@ -66,8 +66,9 @@ export async function waitForEnd(
 ): Promise<SessionView | 'timeout'> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const view = await sessionView(url, id);
-    const ended = ['completed', 'failed', 'cancelled'].includes(view.status);
+    // A worker too busy to answer in time is for the vitals to report: keep polling.
+    const view = await sessionView(url, id).catch(() => null);
+    const ended = view !== null && ['completed', 'failed', 'cancelled'].includes(view.status);
     if (ended && view.headSeq > afterSeq) return view;
     await new Promise((r) => setTimeout(r, 50));
   }
