@@ -110,7 +110,10 @@ export interface EventDataByType {
     bytes: number;
     /** Files added, changed or removed since the previous snapshot. */
     changed: number;
-    /** Paths left out of the snapshot and why (special files, oversized files), at most 20. */
+    /**
+     * Paths this snapshot left out that the previous one did not, and why (special files, files
+     * longer than the workspace's cap); at most 20.
+     */
     skipped?: { path: string; reason: string }[];
   };
   'session.completed': { output: JsonValue };

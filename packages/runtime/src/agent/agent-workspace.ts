@@ -61,6 +61,8 @@ interface TrackedDir {
   snapshot: Snapshot | null;
   /** A tool may have changed the files since (it started and no snapshot followed). */
   dirty: boolean;
+  /** Paths the last snapshot left out, so that a record names each one once. */
+  skipped: Set<string>;
 }
 
 /**
@@ -73,7 +75,7 @@ export class WorkspaceTracker {
   entry(dir: string): TrackedDir {
     let entry = this.#dirs.get(dir);
     if (entry === undefined) {
-      entry = { cache: null, snapshot: null, dirty: false };
+      entry = { cache: null, snapshot: null, dirty: false, skipped: new Set() };
       this.#dirs.set(dir, entry);
     }
     return entry;
@@ -148,7 +150,11 @@ export class AgentWorkspace {
     this.#o.tracker.entry(this.dir).dirty = true;
   }
 
-  /** Snapshots the files; returns the event to record, or null when nothing changed. */
+  /**
+   * Snapshots the files; returns the event to record, or null when nothing changed and nothing
+   * new was left out (a file left out — a FIFO, a file longer than the cap — is always said,
+   * once, by the record of the step that made it).
+   */
   async snapshot(step: number): Promise<NewEvent | null> {
     const entry = this.#o.tracker.entry(this.dir);
     const lib = await loadWorkspaceLib();
@@ -163,16 +169,18 @@ export class AgentWorkspace {
     const unchanged = entry.snapshot?.manifestHash === result.manifestHash;
     // An empty workspace needs no record: a session with no snapshot restores to nothing.
     const emptyFromStart = entry.snapshot === null && result.manifest.entries.length === 0;
+    const newlySkipped = result.skipped.filter((s) => !entry.skipped.has(s.path));
     entry.snapshot = { manifestHash: result.manifestHash, manifest: result.manifest };
     entry.dirty = false;
-    if (unchanged || emptyFromStart) return null;
+    entry.skipped = new Set(result.skipped.map((s) => s.path));
+    if ((unchanged || emptyFromStart) && newlySkipped.length === 0) return null;
     return event('workspace.snapshotted', {
       step,
       manifestHash: result.manifestHash,
       files: result.files,
       bytes: result.bytes,
       changed: result.changed,
-      ...(result.skipped.length === 0 ? {} : { skipped: result.skipped.slice(0, 20) }),
+      ...(newlySkipped.length === 0 ? {} : { skipped: newlySkipped.slice(0, 20) }),
     });
   }
 
