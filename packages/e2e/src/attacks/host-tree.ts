@@ -32,3 +32,27 @@ export function existsNoFollow(path: string): boolean {
     return false;
   }
 }
+
+function mountedAt(dir: string): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[4] === dir);
+}
+
+/**
+ * Waits until a session's workspace directory on the host holds what its last sandbox left: a
+ * sandbox's close, which runs after the session's end is recorded, unmounts the capped copy and
+ * copies it back (into `<dir>.longrun-new`, renamed over `<dir>`). Settled: nothing mounted
+ * there, no copy in progress, twice in a row 100 ms apart. Bounded by `timeoutMs`.
+ */
+export async function settledWorkspace(dir: string, timeoutMs = 10_000): Promise<void> {
+  const busy = () =>
+    mountedAt(dir) || existsNoFollow(`${dir}.longrun-new`) || existsNoFollow(`${dir}.longrun-old`);
+  const deadline = Date.now() + timeoutMs;
+  let quiet = 0;
+  while (quiet < 2) {
+    if (Date.now() > deadline) throw new Error(`workspace ${dir} not settled in ${timeoutMs} ms`);
+    quiet = busy() ? 0 : quiet + 1;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

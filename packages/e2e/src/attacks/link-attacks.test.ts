@@ -18,7 +18,7 @@ import {
 } from './attack-assertions.ts';
 import { attackHarness, expectWorkerHealthy } from './attack-harness.ts';
 import { attackerName } from './attacker-agent.ts';
-import { describeTree, existsNoFollow } from './host-tree.ts';
+import { describeTree, existsNoFollow, settledWorkspace } from './host-tree.ts';
 import { runAttack } from './session-api.ts';
 
 // Links and hard links planted by the agent's own commands, then used through its file tools:
@@ -142,6 +142,7 @@ describe('hard links', () => {
     expect(edit!.ok).toBe(true);
     // Each write replaced its own name (a new inode); a.txt kept its bytes and lost its links.
     expect(after!.output).toBe('exit code 0\noriginal a\nwritten through b\nedited a\n1\n');
+    await settledWorkspace(h.workspaceDir(id));
     const hostA = readFileSync(join(h.workspaceDir(id), 'a.txt'), 'utf8');
     expect(hostA).toBe('original a\n');
     expectCompletedAndSeen(status, events);

@@ -84,17 +84,17 @@ async function raceAttack(label: string, agent: string, launch: (args: string) =
       [runCommand('cat heartbeat')],
     ],
   };
-  const { id, status, events } = await h.vitals.during(label, () =>
+  const { status, events } = await h.vitals.during(label, () =>
     runAttack(h.url, agent, plan, 60_000),
   );
   const outcomes = outcomesOf(plan, events);
   const command = outcomes[1]!;
-  const [beatSeconds = '0', swaps = '0'] = readFileSync(
-    join(h.workspaceDir(id), 'heartbeat'),
-    'utf8',
-  )
-    .trim()
-    .split(/\s+/);
+  console.log(
+    `[link-race] ${label}: the command said ${JSON.stringify(command.output)}; then ${JSON.stringify(outcomes.at(-1)?.output)}`,
+  );
+  // The heartbeat as the next command read it (the racer's last write).
+  const beat = /^exit code 0\n(\S+) (\d+)/.exec(outcomes.at(-1)?.output ?? '');
+  const [, beatSeconds = '0', swaps = '0'] = beat ?? [];
   const lastBeatMs = Number(beatSeconds) * 1000;
   const codes = outcomes
     .slice(2, -1)

@@ -18,6 +18,7 @@ import {
 } from './attack-assertions.ts';
 import { attackHarness, expectWorkerHealthy } from './attack-harness.ts';
 import { attackerName } from './attacker-agent.ts';
+import { settledWorkspace } from './host-tree.ts';
 import { runAttack } from './session-api.ts';
 
 // FIFOs, sockets and device nodes in the workspace, met by the worker's file tools. A FIFO opened
@@ -71,6 +72,7 @@ describe('special files in the workspace', () => {
       'p',
     ]);
     // Copied back when the run ended, still a FIFO (the copy did not open it either).
+    await settledWorkspace(h.workspaceDir(id));
     expect(lstatSync(join(h.workspaceDir(id), 'p')).isFIFO()).toBe(true);
     expectCompletedAndSeen(status, events);
     expectWorkerHealthy(h.vitals.figures.at(-1)!);
