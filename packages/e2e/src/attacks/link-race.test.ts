@@ -89,9 +89,6 @@ async function raceAttack(label: string, agent: string, launch: (args: string) =
   );
   const outcomes = outcomesOf(plan, events);
   const command = outcomes[1]!;
-  console.log(
-    `[link-race] ${label}: the command said ${JSON.stringify(command.output)}; then ${JSON.stringify(outcomes.at(-1)?.output)}`,
-  );
   // The heartbeat as the next command read it (the racer's last write).
   const beat = /^exit code 0\n(\S+) (\d+)/.exec(outcomes.at(-1)?.output ?? '');
   const [, beatSeconds = '0', swaps = '0'] = beat ?? [];
