@@ -3,10 +3,11 @@ import { describeWithPrivatePostgres } from '../faults/describe-with-private-pos
 import { testSeed } from '../seeded-random.ts';
 import { FaultRun } from './fault-run.ts';
 import { blackHole, heldBy, lateWrites, type BlackHoleReport } from './black-hole.ts';
-import { sleep, tier } from './tier.ts';
+import { faultPeriodMs, sleep, tier } from './tier.ts';
 
 const leaseMs = 3_000;
-const rounds = tier(2, 8);
+/** Two in the PR tier; in the soak, one per 25 s of LONGRUN_SOAK_S. */
+const rounds = tier(2, Math.max(2, Math.round(faultPeriodMs(0) / 25_000)));
 
 /**
  * One `longrun worker` partitioned from Postgres (a black hole in its own fault proxy) for longer

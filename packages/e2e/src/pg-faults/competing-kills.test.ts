@@ -5,9 +5,9 @@ import { seededRandom, testSeed } from '../seeded-random.ts';
 import { percentile } from '../bench/stats.ts';
 import { FaultRun } from './fault-run.ts';
 import { heldBy } from './black-hole.ts';
-import { eventually, sleep, tier } from './tier.ts';
+import { eventually, sleep, tier, faultPeriodMs } from './tier.ts';
 
-const faultMs = tier(45_000, 600_000);
+const faultMs = faultPeriodMs(45_000);
 const cliWorkers = 3;
 
 /**

@@ -2,9 +2,9 @@ import { expect, it } from 'vitest';
 import { describeWithPrivatePostgres } from '../faults/describe-with-private-postgres.ts';
 import { testSeed } from '../seeded-random.ts';
 import { restartRun } from './restart-run.ts';
-import { tier } from './tier.ts';
+import { tier, faultPeriodMs } from './tier.ts';
 
-const faultMs = tier(60_000, 600_000);
+const faultMs = faultPeriodMs(60_000);
 const options = {
   cliWorkers: tier(2, 4),
   activeSessions: tier(10, 30),

@@ -4,9 +4,9 @@ import { describeWithPrivatePostgres } from '../faults/describe-with-private-pos
 import type { TcpFaultProxy } from '../faults/tcp-fault-proxy.ts';
 import { seededRandom, testSeed } from '../seeded-random.ts';
 import { FaultRun } from './fault-run.ts';
-import { eventually, sleep, tier } from './tier.ts';
+import { eventually, sleep, tier, faultPeriodMs } from './tier.ts';
 
-const faultMs = tier(45_000, 600_000);
+const faultMs = faultPeriodMs(45_000);
 
 /**
  * A TCP fault proxy between each worker (two `longrun worker` processes and a library worker) and
