@@ -28,6 +28,8 @@ export interface FaultRunOptions {
   toolMs: [number, number];
   /** Sessions each worker runs at once: small, so that every worker holds some. */
   concurrency: number;
+  /** The library worker's store queryTimeoutMs (default: the store's, 30 s). */
+  libraryQueryTimeoutMs?: number;
 }
 
 /**
@@ -77,6 +79,9 @@ export class FaultRun {
           livenessMs: options.libraryLivenessMs,
           toolMs: options.toolMs,
           concurrency: options.concurrency,
+          ...(options.libraryQueryTimeoutMs === undefined
+            ? {}
+            : { queryTimeoutMs: options.libraryQueryTimeoutMs }),
         });
         await run.library.start();
       }

@@ -20,6 +20,8 @@ export interface LibraryWorkerOptions {
   livenessMs: number;
   toolMs: [number, number];
   concurrency: number;
+  /** The store's queryTimeoutMs (default 30 s). */
+  queryTimeoutMs?: number;
 }
 
 /**
@@ -66,6 +68,7 @@ export class LibraryWorker {
       url: o.storeUrl,
       applicationName: 'longrun-library-worker',
       workerLivenessMs: o.livenessMs,
+      ...(o.queryTimeoutMs === undefined ? {} : { queryTimeoutMs: o.queryTimeoutMs }),
       waitForServerMs: 60_000,
       log: (msg) => log({ level: 'store', msg }),
     });
