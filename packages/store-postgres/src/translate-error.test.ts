@@ -37,6 +37,7 @@ describe('translatePgError', () => {
       Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
       new Error('Connection terminated unexpectedly'),
       new Error('Client has encountered a connection error and is not queryable'),
+      new Error('Query read timeout'),
       Object.assign(
         new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })], ''),
         {},

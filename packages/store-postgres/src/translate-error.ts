@@ -41,8 +41,10 @@ const networkCodes = new Set([
 ]);
 
 // pg reports a dropped or never-established connection only in words.
+// `Query read timeout` is pg's query_timeout: no answer in time (a stalled or black-holed
+// network); the connection is discarded and, like a drop, the statement may have committed.
 const droppedConnection =
-  /Connection terminated|not queryable|timeout exceeded when trying to connect|Connection ended|connection error/i;
+  /Connection terminated|not queryable|timeout exceeded when trying to connect|Connection ended|connection error|Query read timeout/i;
 
 interface PgDriverError {
   code?: unknown;
