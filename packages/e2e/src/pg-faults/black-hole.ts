@@ -1,4 +1,4 @@
-import { sessionId as toSessionId, type StoredEvent } from '@longrun/core';
+import type { StoredEvent } from '@longrun/core';
 import type { CliWorker } from './cli-worker.ts';
 import type { FaultRun } from './fault-run.ts';
 import { openWindows } from './records.ts';
@@ -46,8 +46,7 @@ export interface BlackHoleOptions {
 
 /** The sessions `workerId` holds now (running under its lease), with their epochs. */
 export async function heldBy(run: FaultRun, workerId: string): Promise<Map<string, number>> {
-  const ids = run.observer.sessions.map((s) => toSessionId(s.id));
-  const records = await run.observer.store.getSessions(ids);
+  const records = await run.observer.records(run.observer.openIds());
   return new Map(
     records
       .filter((r) => r.status === 'running' && r.leaseOwner === workerId)
@@ -78,7 +77,7 @@ export async function blackHole(
   const takenAt = new Map<string, number>();
   let lastTakeover = startedAt;
   while (performance.now() - startedAt < options.maxMs) {
-    const records = await run.observer.store.getSessions([...held.keys()].map(toSessionId));
+    const records = await run.observer.records([...held.keys()]);
     for (const r of records) {
       const moved = r.leaseEpoch > (held.get(String(r.id)) ?? 0);
       if (moved && !takenAt.has(String(r.id))) {

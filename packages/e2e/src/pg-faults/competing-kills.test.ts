@@ -1,5 +1,4 @@
 import { expect, it } from 'vitest';
-import { sessionId as toSessionId } from '@longrun/core';
 import { describeWithPrivatePostgres } from '../faults/describe-with-private-postgres.ts';
 import { seededRandom, testSeed } from '../seeded-random.ts';
 import { percentile } from '../bench/stats.ts';
@@ -108,7 +107,7 @@ async function takeovers(
   const taken = new Map<string, number>();
   const deadline = performance.now() + 15_000;
   while (taken.size < held.size && performance.now() < deadline) {
-    const records = await run.observer.store.getSessions([...held.keys()].map(toSessionId));
+    const records = await run.observer.records([...held.keys()]);
     for (const r of records) {
       const id = String(r.id);
       if (r.leaseEpoch > (held.get(id) ?? 0) && !taken.has(id))

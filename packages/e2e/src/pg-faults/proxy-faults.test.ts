@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { sessionId as toSessionId, type StoredEvent } from '@longrun/core';
+import type { StoredEvent } from '@longrun/core';
 import { describeWithPrivatePostgres } from '../faults/describe-with-private-postgres.ts';
 import type { TcpFaultProxy } from '../faults/tcp-fault-proxy.ts';
 import { seededRandom, testSeed } from '../seeded-random.ts';
@@ -121,10 +121,9 @@ function shuffled<T>(items: T[], random: () => number): T[] {
 async function loseAnAcknowledgement(run: FaultRun): Promise<void> {
   const proxy = run.proxy('library');
   const owner = run.library?.workerId;
-  const ids = run.observer.sessions.map((s) => toSessionId(s.id));
   const heads = async (): Promise<Map<string, number>> =>
     new Map(
-      (await run.observer.store.getSessions(ids))
+      (await run.observer.records(run.observer.openIds()))
         .filter((r) => r.leaseOwner === owner && r.status === 'running')
         .map((r) => [String(r.id), r.headSeq]),
     );

@@ -58,10 +58,25 @@ export class RunObserver {
     this.#polling ??= this.#poll();
   }
 
-  /** Sessions not yet completed, failed, cancelled or paused. */
+  /** Sessions not yet completed, failed, cancelled or paused (by the last read). */
   unsettled(): number {
-    return this.sessions.filter((s) => !settled.includes(this.#status.get(s.id) ?? 'queued'))
-      .length;
+    return this.openIds().length;
+  }
+
+  openIds(): string[] {
+    return this.sessions
+      .filter((s) => !settled.includes(this.#status.get(s.id) ?? 'queued'))
+      .map((s) => s.id);
+  }
+
+  /** The records of `ids` (default: every session), read in pages the store accepts. */
+  async records(ids: readonly string[] = this.sessions.map((s) => s.id)): Promise<SessionRecord[]> {
+    const records: SessionRecord[] = [];
+    for (let at = 0; at < ids.length; at += 1_000) {
+      const page = ids.slice(at, at + 1_000).map((id) => toSessionId(id));
+      records.push(...(await this.#store.getSessions(page)));
+    }
+    return records;
   }
 
   /** Resolves once every session is settled; false if that takes longer than `timeoutMs`. */
@@ -94,8 +109,7 @@ export class RunObserver {
     for (const s of this.sessions) {
       events.set(s.id, await this.#store.readEvents(toSessionId(s.id), 0, 100_000));
     }
-    const ids = this.sessions.map((s) => toSessionId(s.id));
-    const records = new Map((await this.#store.getSessions(ids)).map((r) => [String(r.id), r]));
+    const records = new Map((await this.records()).map((r) => [String(r.id), r]));
     return { events, records };
   }
 
@@ -128,14 +142,13 @@ export class RunObserver {
   }
 
   async #readNew(): Promise<void> {
-    const open = this.sessions.filter((s) => !settled.includes(this.#status.get(s.id) ?? 'queued'));
-    const records = await this.#store.getSessions(open.map((s) => toSessionId(s.id)));
-    for (const r of records) this.#status.set(String(r.id), r.status);
-    for (const s of open) {
-      const head = this.#heads.get(s.id) ?? 0;
-      const page = await this.#store.readEvents(toSessionId(s.id), head, 1_000);
+    const open = this.openIds();
+    for (const r of await this.records(open)) this.#status.set(String(r.id), r.status);
+    for (const id of open) {
+      const head = this.#heads.get(id) ?? 0;
+      const page = await this.#store.readEvents(toSessionId(id), head, 1_000);
       this.observed.push(...page);
-      if (page.length > 0) this.#heads.set(s.id, page.at(-1)?.seq ?? head);
+      if (page.length > 0) this.#heads.set(id, page.at(-1)?.seq ?? head);
     }
   }
 }
