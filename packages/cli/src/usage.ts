@@ -1,3 +1,10 @@
+const sandboxHelp = `Sandbox: agents' commands run in bubblewrap sandboxes by default (namespaces, seccomp, cgroup
+limits, a read-only root, a capped workspace; \`longrun doctor\` lists what this machine enforces).
+Where bubblewrap does not isolate, agents that run commands are refused (exit 4) unless you opt
+into --sandbox process by name, which isolates nothing and says so on every start. --sandbox bwrap
+insists on bubblewrap; --sandbox-pool N keeps N sandboxes warm and queues work at that ceiling;
+--sandbox-strict also refuses to run a command when a resource limit is missing.`;
+
 export const usage = {
   main: `longrun — durable runtime for long-running agents
 
@@ -55,24 +62,19 @@ runs it here with live progress. --json prints every event as a JSON line. Exit 
 1 failed, 4 no isolating sandbox, 5 cancelled, 130 interrupted (the session is durable; a worker
 carries it on).
 
-Sandbox: agents' commands run in bubblewrap sandboxes by default (namespaces, seccomp, cgroup
-limits, a read-only root, a capped workspace; \`longrun doctor\` lists what this machine enforces).
-Where bubblewrap does not isolate, agents that run commands are refused (exit 4) unless you opt
-into --sandbox process by name, which isolates nothing and says so on every start. --sandbox bwrap
-insists on bubblewrap; --sandbox-pool N keeps N sandboxes warm and queues work at that ceiling;
---sandbox-strict also refuses to run a command when a resource limit is missing.`,
-  worker: `longrun worker [--store <url>] [--agents <module>]... [--worker-id ID] [--concurrency N] [--lease-ms N] [--dir DIR]
+${sandboxHelp}`,
+  worker: `longrun worker [--store <url>] [--agents <module>]... [--worker-id ID] [--concurrency N] [--lease-ms N]
+               [--liveness-ms N] [--dir DIR]
                [--sandbox process|bwrap] [--sandbox-pool N] [--sandbox-strict]
 
 Claims runnable sessions and runs them until SIGINT/SIGTERM: the agents of the given modules, and the
-sample ledger programs.
+sample ledger programs. Started while the store is unreachable, it waits for it (saying so on
+stderr); a dropped connection never ends it. On PostgreSQL its liveness is a heartbeat: with
+--liveness-ms L (default 5000), it stops its sessions' side effects when it cannot confirm it for
+L/2, and others may take them after L (at once when it died on their host). See
+docs/durability.md.
 
-Sandbox: agents' commands run in bubblewrap sandboxes by default (namespaces, seccomp, cgroup
-limits, a read-only root, a capped workspace; \`longrun doctor\` lists what this machine enforces).
-Where bubblewrap does not isolate, agents that run commands are refused (exit 4) unless you opt
-into --sandbox process by name, which isolates nothing and says so on every start. --sandbox bwrap
-insists on bubblewrap; --sandbox-pool N keeps N sandboxes warm and queues work at that ceiling;
---sandbox-strict also refuses to run a command when a resource limit is missing.`,
+${sandboxHelp}`,
   sessions: `longrun sessions list [--status S] [--limit N] [--json]
 longrun sessions show <id> [--json]
 longrun sessions tail <id> [--json]
@@ -109,10 +111,5 @@ and the HTTP API with the dashboard on http://127.0.0.1:7070 (a free port if it 
 is not given), until Ctrl-C. Without --keys the API needs no key and answers on 127.0.0.1 only.
 GET /v1/figures reports the sandbox pool's size, use, queue and provisioning latency.
 
-Sandbox: agents' commands run in bubblewrap sandboxes by default (namespaces, seccomp, cgroup
-limits, a read-only root, a capped workspace; \`longrun doctor\` lists what this machine enforces).
-Where bubblewrap does not isolate, agents that run commands are refused (exit 4) unless you opt
-into --sandbox process by name, which isolates nothing and says so on every start. --sandbox bwrap
-insists on bubblewrap; --sandbox-pool N keeps N sandboxes warm and queues work at that ceiling;
---sandbox-strict also refuses to run a command when a resource limit is missing.`,
+${sandboxHelp}`,
 } as const;

@@ -120,16 +120,8 @@ export class WorkerLiveness implements WorkerRegistration {
   async #heartbeat(): Promise<void> {
     const client = this.#client as pg.Client;
     const sentAt = performance.now();
-    const id = this.#c.identity;
     const result = await withTimeout(
-      client.query(this.#c.sql.heartbeat, [
-        this.#c.nowParam(),
-        this.workerId,
-        this.#c.livenessMs,
-        id?.hostId ?? null,
-        id?.pid ?? process.pid,
-        id?.startedTicks ?? null,
-      ]),
+      client.query(this.#c.sql.heartbeat, this.#livenessParams()),
       this.#heartbeatMs,
       'the liveness heartbeat',
     );
@@ -140,6 +132,19 @@ export class WorkerLiveness implements WorkerRegistration {
       );
     }
     this.#confirmed(sentAt);
+  }
+
+  /** $1–$6 of the heartbeat and claimWorkerId: time, worker id, L, and this process's identity. */
+  #livenessParams(): unknown[] {
+    const id = this.#c.identity;
+    return [
+      this.#c.nowParam(),
+      this.workerId,
+      this.#c.livenessMs,
+      id?.hostId ?? null,
+      id?.pid ?? process.pid,
+      id?.startedTicks ?? null,
+    ];
   }
 
   /** Connects, takes the lock and the id; on success the worker's liveness is confirmed. */
@@ -160,12 +165,7 @@ export class WorkerLiveness implements WorkerRegistration {
             ? processIsGone(lock.pid, lock.startedTicks ?? '')
             : false;
         const claimed = await client.query(this.#c.sql.claimWorkerId, [
-          this.#c.nowParam(),
-          this.workerId,
-          this.#c.livenessMs,
-          id?.hostId ?? null,
-          id?.pid ?? process.pid,
-          id?.startedTicks ?? null,
+          ...this.#livenessParams(),
           previousGone,
         ]);
         if (claimed.rowCount === 1) {
