@@ -11,7 +11,7 @@ const rounds = tier(2, Math.max(2, Math.round(faultPeriodMs(0) / 25_000)));
 
 /**
  * One `longrun worker` partitioned from Postgres (a black hole in its own fault proxy) for longer
- * than the lease TTL and than its liveness (5 s, the CLI default), while another worker process
+ * than the lease TTL and its liveness (`--lease-ms 3000 --liveness-ms 3000`), while another worker process
  * and a library worker keep running. Its sessions are taken over; then the partition ends, either
  * delivering every byte it held (its stale writes reach Postgres after the takeover and must all
  * be rejected) or with a reset (a partition that outlasts TCP). It must not exit, and must
@@ -31,6 +31,7 @@ describeWithPrivatePostgres('a longrun worker black-holed past its lease', () =>
         proxied: true,
         leaseMs,
         libraryLivenessMs: 3_000,
+        cliLivenessMs: 3_000,
         activeSessions: 10,
         steps: 20,
         toolMs: [100, 400],

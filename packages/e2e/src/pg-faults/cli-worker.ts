@@ -21,6 +21,8 @@ export interface CliWorkerOptions {
   /** The agent's tool hold range, ms. */
   toolMs: [number, number];
   concurrency: number;
+  /** `--liveness-ms`; the CLI's default (5000) when not given. */
+  livenessMs?: number;
 }
 
 /**
@@ -52,6 +54,7 @@ export class CliWorker {
     const args = [cliMain, 'worker', '--store', options.storeUrl, '--agents', agentModule];
     args.push('--lease-ms', String(options.leaseMs), '--concurrency', String(options.concurrency));
     args.push('--dir', join(options.dir, 'cli-dir'));
+    if (options.livenessMs !== undefined) args.push('--liveness-ms', String(options.livenessMs));
     this.child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', stderr],
       env: {

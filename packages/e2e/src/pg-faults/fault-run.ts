@@ -21,6 +21,8 @@ export interface FaultRunOptions {
   proxied: boolean;
   leaseMs: number;
   libraryLivenessMs: number;
+  /** The `longrun worker` processes' `--liveness-ms` (default: the CLI's, 5000). */
+  cliLivenessMs?: number;
   /** Sessions kept in progress while faults run. */
   activeSessions: number;
   /** Model turns per session. */
@@ -105,6 +107,7 @@ export class FaultRun {
       leaseMs: o.leaseMs,
       toolMs: o.toolMs,
       concurrency: o.concurrency,
+      ...(o.cliLivenessMs === undefined ? {} : { livenessMs: o.cliLivenessMs }),
     });
     this.workers.push(worker);
     return worker;
