@@ -10,6 +10,8 @@ const options = {
   activeSessions: tier(10, 30),
   steps: tier(20, 40),
   concurrency: tier(4, 8),
+  /** The soak also restarts `-m fast` now and then. */
+  fastShare: tier(0, 0.3),
 };
 
 /**
@@ -28,6 +30,7 @@ describeWithPrivatePostgres('Postgres crash-restarted under live workers', () =>
       const downMs = r.restarts.map((x) => x.downMs).sort((a, b) => a - b);
       console.log(
         `[pg-restart] seed=${seed} restarts=${r.restarts.length} ` +
+          `(${r.restarts.filter((x) => x.mode === 'fast').length} of them -m fast) ` +
           `downMs p50=${Math.round(downMs[Math.floor((downMs.length - 1) / 2)] ?? 0)} ` +
           `sessions=${r.facts.sessions.length} completed=${r.verdict.completed} ` +
           `stall=${JSON.stringify(r.stall)} interruptedUnsafe=${r.verdict.interruptedUnsafe} ` +

@@ -13,6 +13,8 @@ export interface RestartRunOptions {
   activeSessions: number;
   steps: number;
   concurrency: number;
+  /** Share of restarts done `-m fast` (a clean shutdown that ends every connection) instead. */
+  fastShare?: number;
 }
 
 export interface RestartRunResult {
@@ -60,7 +62,9 @@ export async function restartRun(options: RestartRunOptions): Promise<RestartRun
     while (performance.now() < deadline && restarts.length < 1_000) {
       await sleep(3_000 + Math.floor(random() * 5_000));
       signalledAtMs.push(Date.now());
-      restarts.push(await run.pg.restart({ mode: 'immediate' }));
+      const fastShare = options.fastShare ?? 0;
+      const mode = fastShare > 0 && random() < fastShare ? 'fast' : 'immediate';
+      restarts.push(await run.pg.restart({ mode }));
     }
     const { verdict, facts, drained } = await run.finish(120_000);
     const commits = [...facts.events.values()].flat().map((e) => e.atMs);
