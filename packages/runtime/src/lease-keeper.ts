@@ -48,6 +48,12 @@ export class LeaseKeeper {
     return this.#lease;
   }
 
+  /** Until when (performance.now()) the lease is this worker's: its deadline, unless lost. */
+  get assuredUntil(): number {
+    if (this.#controller.signal.aborted) return Number.NEGATIVE_INFINITY;
+    return this.#renewedSentAt + (this.#options.leaseMs * 2) / 3;
+  }
+
   start(): void {
     if (this.#loop !== undefined) return;
     this.#armDeadline();

@@ -22,6 +22,13 @@ export interface ToolContext {
   attempt: number;
   /** Aborted when the worker loses its lease or stops: stop side effects promptly. */
   signal: AbortSignal;
+  /**
+   * Whether this worker still holds the session by its own clocks (its lease and its liveness),
+   * checked now. It turns false the moment either has lapsed — also before `signal` aborts, e.g.
+   * right after the process was frozen, when callbacks run in whatever order they became due. A
+   * tool with several external steps checks it before each one and stops when it is false.
+   */
+  holding(): boolean;
 }
 
 export type VerifyOutcome =

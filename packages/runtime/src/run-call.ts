@@ -32,6 +32,8 @@ export interface RunCallInput {
    */
   onUnknownOutcome?: 'record' | 'report' | 'rerun';
   signal: AbortSignal;
+  /** See ToolContext.holding; default: while `signal` has not aborted. */
+  holding?: () => boolean;
   append(events: NewEvent[], extra: { effects?: EffectChange[] }): Promise<void>;
   startEvents(events: NewEvent[], effects: EffectChange[]): void;
 }
@@ -78,6 +80,7 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     idempotencyKey,
     attempt,
     signal: input.signal,
+    holding: input.holding ?? (() => !input.signal.aborted),
   });
   if (input.interrupted) {
     const record = (await input.store.listEffects(input.sessionId)).find(

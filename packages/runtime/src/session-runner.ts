@@ -40,6 +40,8 @@ export interface SessionRunnerOptions {
   lease: Lease;
   /** Aborted when the lease is lost or the worker stops. */
   signal: AbortSignal;
+  /** ToolContext.holding (the worker's clocks); default: while `signal` has not aborted. */
+  holding?: () => boolean;
   /** A checkpoint is written with the append that makes the log this many events past the last one. */
   checkpointEvery?: number;
   hooks?: RunnerHooks;
@@ -205,6 +207,7 @@ export class SessionRunner {
       tool: this.#tools.get(call.tool),
       interrupted,
       signal: this.#o.signal,
+      ...(this.#o.holding ? { holding: this.#o.holding } : {}),
       append: (events, extra) => this.#append(events, extra),
       startEvents: (events, effects) => this.#startEvents(step, call, events, effects),
     });

@@ -54,8 +54,13 @@ interface Running {
   keeper: LeaseKeeper;
   /** Aborted to stop this session's side effects from outside (doubt, a re-claim). */
   fence: AbortController;
+  /** ToolContext.holding of this session's run. */
+  holding: () => boolean;
   done: Promise<void>;
 }
+
+/** How often the worker compares its sessions' deadlines with its clock (see #checkHolding). */
+const watchEveryMs = 50;
 
 /**
  * Claims runnable sessions and runs each under a kept lease. It holds nothing a restart would
@@ -86,6 +91,7 @@ export class Worker {
   /** A doubt stopped sessions this worker may still own; reclaim them once live again. */
   #mustReclaim = false;
   #recovering: Promise<void> | null = null;
+  #watch: NodeJS.Timeout | undefined;
 
   constructor(options: WorkerOptions) {
     this.#o = { leaseMs: 15_000, pollMs: 100, concurrency: 32, ...options };
@@ -251,22 +257,52 @@ export class Worker {
       onLost: (reason) => this.#log('warn', `stopping session: ${reason}`, lease.sessionId),
     });
     const fence = new AbortController();
+    const stopOrLost = AbortSignal.any([keeper.signal, this.#stop.signal, fence.signal]);
+    const holding = (): boolean => {
+      if (stopOrLost.aborted) return false;
+      const now = performance.now();
+      const liveness = this.#registration?.assuredUntil() ?? Number.POSITIVE_INFINITY;
+      return now < keeper.assuredUntil && now < liveness;
+    };
     const done = (previous?.done ?? Promise.resolve())
-      .then(() => this.#drive(lease, keeper, fence.signal))
+      .then(() => this.#drive(lease, keeper, stopOrLost, holding))
       .finally(() => {
         if (this.#running.get(lease.sessionId)?.done === done)
           this.#running.delete(lease.sessionId);
+        if (this.#running.size === 0) {
+          clearInterval(this.#watch);
+          this.#watch = undefined;
+        }
         this.wake();
       });
-    this.#running.set(lease.sessionId, { keeper, fence, done });
+    this.#running.set(lease.sessionId, { keeper, fence, holding, done });
+    this.#watch ??= setInterval(() => this.#checkHolding(), watchEveryMs).unref();
   }
 
-  async #drive(lease: Lease, keeper: LeaseKeeper, fence: AbortSignal): Promise<void> {
+  /**
+   * The lease keeper and the liveness fence by their own timers; this watch repeats the check
+   * every 50 ms. A frozen or stalled process runs its overdue timers in the order they became
+   * due, so a tool's own timer can come before a far deadline's; the watch's next tick is never
+   * far away, and tools can ask `holding()` themselves before each external step.
+   */
+  #checkHolding(): void {
+    for (const running of this.#running.values()) {
+      if (!running.fence.signal.aborted && !running.holding()) {
+        running.fence.abort(new Error("the lease or the worker's liveness lapsed by its clock"));
+      }
+    }
+  }
+
+  async #drive(
+    lease: Lease,
+    keeper: LeaseKeeper,
+    stopOrLost: AbortSignal,
+    holding: () => boolean,
+  ): Promise<void> {
     const { store, hooks } = this.#o;
-    const stopOrLost = AbortSignal.any([keeper.signal, this.#stop.signal, fence]);
     keeper.start();
     try {
-      const outcome = await this.#runWithRetries(lease, keeper, stopOrLost);
+      const outcome = await this.#runWithRetries(lease, keeper, stopOrLost, holding);
       await keeper.stop();
       if (outcome === 'stopped' || outcome === 'completed')
         await store.releaseLease(keeper.lease).catch(() => undefined);
@@ -306,11 +342,12 @@ export class Worker {
     lease: Lease,
     keeper: LeaseKeeper,
     signal: AbortSignal,
+    holding: () => boolean,
   ): Promise<RunOutcome> {
     for (let attempt = 1; ; attempt++) {
       try {
         const session = await this.#o.store.getSession(lease.sessionId);
-        return await this.#runnerFor(session.agent, keeper.lease, signal).run();
+        return await this.#runnerFor(session.agent, keeper.lease, signal, holding).run();
       } catch (error) {
         if (!isRetryable(error) || signal.aborted) throw error;
         const delayMs = backoffMs(attempt, 25, 2_000);
@@ -325,12 +362,18 @@ export class Worker {
     }
   }
 
-  #runnerFor(name: string, lease: Lease, signal: AbortSignal): { run(): Promise<RunOutcome> } {
+  #runnerFor(
+    name: string,
+    lease: Lease,
+    signal: AbortSignal,
+    holding: () => boolean,
+  ): { run(): Promise<RunOutcome> } {
     const { store, hooks, checkpointEvery } = this.#o;
     const common = {
       store,
       lease,
       signal,
+      holding,
       ...(hooks ? { hooks } : {}),
       ...(checkpointEvery ? { checkpointEvery } : {}),
     };

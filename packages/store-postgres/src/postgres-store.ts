@@ -366,6 +366,7 @@ export class PostgresStore implements SessionStore {
     this.#sweep?.start();
     return {
       workerId: worker.workerId,
+      assuredUntil: () => worker.assuredUntil(),
       close: async () => {
         this.#workers.delete(worker);
         await worker.close();

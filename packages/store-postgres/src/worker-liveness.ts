@@ -66,6 +66,10 @@ export class WorkerLiveness implements WorkerRegistration {
     return Math.floor(this.#c.livenessMs / 2);
   }
 
+  assuredUntil(): number {
+    return this.#inDoubt ? Number.NEGATIVE_INFINITY : this.#confirmedSentAt + this.#doubtMs;
+  }
+
   /** Takes the id (waiting for a previous process's liveness to lapse), then keeps it alive. */
   async start(): Promise<void> {
     await this.#register(true);

@@ -286,7 +286,11 @@ export class SqliteStore implements SessionStore {
   async registerWorker(workerId: WorkerId): Promise<WorkerRegistration> {
     const id = toWorkerId(workerId);
     const lock = this.path === ':memory:' ? null : WorkerLock.take(this.path, id);
-    return { workerId: id, close: async () => lock?.release() };
+    return {
+      workerId: id,
+      assuredUntil: () => Number.POSITIVE_INFINITY,
+      close: async () => lock?.release(),
+    };
   }
 
   async claimNext(owner: WorkerId, leaseMs: number): Promise<Lease | null> {

@@ -169,6 +169,12 @@ export interface WorkerLivenessEvents {
 /** A worker's presence in the store; while it is confirmed, its leases are its own. */
 export interface WorkerRegistration {
   workerId: WorkerId;
+  /**
+   * Until when (by `performance.now()` of this process) the store vouches for this worker: the
+   * moment it must have stopped its side effects if no heartbeat is confirmed meanwhile.
+   * Infinity on stores that keep no liveness.
+   */
+  assuredUntil(): number;
   /** Ends the registration: the worker's sessions become claimable at once (it stopped). */
   close(): Promise<void>;
 }

@@ -106,9 +106,12 @@ export function faultAgent(options: FaultAgentOptions): AgentDefinition {
     line('windows.log', ['start', ...id, process.hrtime.bigint(), Date.now()]);
     let how = 'aborted';
     try {
+      // A well-behaved tool asks before each external step whether it still holds the session.
+      if (!c.holding()) throw new Error('the worker no longer holds this session');
       const result = effect();
       const ms = holdMsFor(c.idempotencyKey, c.attempt, options.toolMinMs, options.toolMaxMs);
       await hold(ms, c.signal);
+      if (!c.holding()) throw new Error('the worker no longer holds this session');
       how = 'ok';
       return result;
     } finally {

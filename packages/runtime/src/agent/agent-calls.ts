@@ -140,6 +140,7 @@ export async function settleCall(
           ? 'record'
           : 'report',
     signal: ctx.signal,
+    holding: ctx.holding,
     append: (events, extra) => ctx.writer.append(events, extra),
     startEvents: (events, effects) => startEvents(ctx, step, call, tool, events, effects),
   });

@@ -20,6 +20,8 @@ export interface AgentRunContext {
   tools: Map<string, AgentTool<never>>;
   specs: ModelToolSpec[];
   signal: AbortSignal;
+  /** ToolContext.holding for this run. */
+  holding: () => boolean;
   hooks: AgentHooks | undefined;
   workspace: AgentWorkspace;
   /** Calls this run started itself (`step:callIndex`); any other started call was interrupted. */

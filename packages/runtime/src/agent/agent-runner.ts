@@ -32,6 +32,8 @@ export interface AgentRunnerOptions {
   model: ModelClient;
   lease: Lease;
   signal: AbortSignal;
+  /** ToolContext.holding (the worker's clocks); default: while `signal` has not aborted. */
+  holding?: () => boolean;
   hooks?: AgentHooks;
   checkpointEvery?: number;
   /** The worker's record of the workspaces it holds; a fresh one forgets nothing that matters. */
@@ -99,6 +101,7 @@ export class AgentRunner {
       tools: new Map(agent.tools.map((t) => [t.name, t])),
       specs: toolSpecs(agent.tools),
       signal,
+      holding: this.#o.holding ?? (() => !signal.aborted),
       hooks: this.#o.hooks,
       workspace,
       startedHere: new Set(),

@@ -40,6 +40,7 @@ function context(
     idempotencyKey: 'k',
     attempt: 1,
     signal,
+    holding: () => !signal.aborted,
     files: workspace.files,
     workspaceDir,
   };
