@@ -44,7 +44,8 @@ export class BlobUploader {
    */
   async add(hash: string, bytes: Uint8Array): Promise<void> {
     if (this.#presence.has(hash) || this.#pending.has(hash) || this.#inFlight.has(hash)) return;
-    this.#pending.set(hash, bytes.slice());
+    // A copy: Buffer#slice would be a view of the buffer the caller reuses.
+    this.#pending.set(hash, Uint8Array.prototype.slice.call(bytes));
     this.#pendingBytes += bytes.byteLength;
     if (this.#pendingBytes >= this.#batchBytes) await this.flush();
   }

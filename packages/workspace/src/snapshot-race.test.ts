@@ -80,10 +80,9 @@ describe('snapshots and restores raced by a link swapped in', () => {
     expect(racer.running()).toBe(true);
     expect(readdirSync(outside).sort()).toEqual(['nested', 'secret.txt']);
     expect(readdirSync(join(outside, 'nested'))).toEqual(['secret.txt']);
-    expect(
-      [...outcomes.keys()].every(
-        (k) => k === 'restored' || k === 'FILE_TYPE_REFUSED' || k === 'NOT_FOUND',
-      ),
-    ).toBe(true);
+    // A restore that meets the swapped name is refused with a typed error (a link, a name that
+    // is not the directory it was a moment ago), or it wins the race; nothing else.
+    const allowed = ['restored', 'FILE_TYPE_REFUSED', 'NOT_FOUND', 'INVALID_ARGUMENT'];
+    expect([...outcomes.keys()].filter((k) => !allowed.includes(k))).toEqual([]);
   });
 });
