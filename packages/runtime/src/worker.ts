@@ -286,9 +286,11 @@ export class Worker {
    * far away, and tools can ask `holding()` themselves before each external step.
    */
   #checkHolding(): void {
-    for (const running of this.#running.values()) {
+    for (const [sessionId, running] of this.#running) {
       if (!running.fence.signal.aborted && !running.holding()) {
-        running.fence.abort(new Error("the lease or the worker's liveness lapsed by its clock"));
+        const reason = "the lease or the worker's liveness lapsed by its clock";
+        this.#log('warn', `stopping session: ${reason}`, sessionId);
+        running.fence.abort(new Error(reason));
       }
     }
   }

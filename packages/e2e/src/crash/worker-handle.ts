@@ -21,6 +21,7 @@ export class WorkerHandle {
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
     this.child.stderr?.on('data', (chunk: Buffer) => {
       this.stderr += chunk.toString();
+      this.#check(false);
     });
     if (this.child.stdout === null) throw new Error('worker spawned without a stdout pipe');
     const lines = createInterface({ input: this.child.stdout });

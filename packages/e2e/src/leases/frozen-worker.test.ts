@@ -40,6 +40,7 @@ for (const target of targets) {
         frozen.child.kill('SIGCONT');
         await frozen.until(
           () =>
+            frozen.ended.includes(`${session.id} stopped`) ||
             /LEASE_LOST|lease lost|fenced|not renewed|lapsed by its clock|could not confirm its liveness/.test(
               frozen.stderr,
             ),
