@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { workerId } from '@longrun/core';
 import { openStore } from './store-url.ts';
 import { background, example, fixture, longrun, waitFor } from './test-fixtures/cli-process.ts';
 
@@ -117,19 +118,30 @@ describe('longrun with agents, as a subprocess', () => {
     expect(early.stderr).toMatch(
       /is queued, not paused: there is nothing to resume.*\[INVALID_STATE\]/,
     );
-    // A worker that knows no such agent parks the session, saying why.
-    const blind = background(['worker'], cwd);
-    await waitFor('the pause', async () =>
-      (await store.getSession(session.id)).status === 'paused' ? true : undefined,
-    );
-    blind.child.kill('SIGTERM');
-    expect(await blind.exited).toBe(0);
+    // Parked as a worker parks a session it cannot go on with, saying why.
+    const lease = await store.claim(session.id, workerId('parker'), 10_000);
+    await store.append({
+      fence: lease!,
+      expectedSeq: 1,
+      events: [],
+      status: { status: 'paused', reason: 'stopped by an error: the workspace is gone' },
+      releaseLease: true,
+    });
     expect(longrun(['sessions', 'list'], cwd).stdout).toMatch(
-      /paused .*\(stopped by an error: no agent named "approval-fixture" is registered/,
+      /paused .*\(stopped by an error: the workspace is gone\)/,
     );
     const resumed = longrun(['sessions', 'resume', session.id, '--reason', 'agent deployed'], cwd);
     expect(resumed.stderr).toBe('');
     expect(resumed.stdout).toMatch(/^resume requested for ses_\w+/);
+    // A worker that does not run the session's agent leaves it queued for one that does.
+    const blind = background(['worker'], cwd);
+    await waitFor('the blind worker', async () =>
+      blind.output().includes('worker started') ? true : undefined,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    blind.child.kill('SIGTERM');
+    expect(await blind.exited).toBe(0);
+    expect(await store.getSession(session.id)).toMatchObject({ status: 'queued', leaseEpoch: 1 });
     const worker = background(['worker', '--agents', fixture], cwd);
     await waitFor('the approval wait', async () =>
       (await store.getSession(session.id)).status === 'waiting' ? true : undefined,

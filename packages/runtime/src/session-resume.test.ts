@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { isLongrunError, type SessionId, type StoredEvent } from '@longrun/core';
+import { isLongrunError, workerId, type SessionId, type StoredEvent } from '@longrun/core';
 import { SqliteStore } from '@longrun/store-sqlite';
 import { scriptedModel } from '@longrun/models';
 import { allEvents, matching, runUntil, tempDir } from './test-support.ts';
@@ -9,6 +9,7 @@ import { defineAgent, defineTool } from './agent/define-agent.ts';
 import { decideApproval, resumeSession } from './agent/session-commands.ts';
 import { ledgerProgram } from './sample/ledger-program.ts';
 import { resumeSignal } from './session-resume.ts';
+import { Worker } from './worker.ts';
 
 const deploy = defineTool({
   name: 'deploy',
@@ -33,11 +34,29 @@ async function setup() {
     tools: [deploy],
     workspaceRoot: join(dir, 'ws'),
   });
-  /** A worker that knows no agent and no program: every session it claims, it parks as paused. */
-  const runNowhere = (id: SessionId) => runUntil({ store }, id, ['paused']);
+  /** Parks a session as a worker does when it cannot go on (an error a person can act on). */
+  const park = async (id: SessionId): Promise<void> => {
+    const lease = await store.claim(id, workerId('parker'), 10_000);
+    if (lease === null) throw new Error(`session ${id} is not claimable`);
+    const reason = 'stopped by an error: the workspace snapshot could not be restored';
+    await store.append({
+      fence: lease,
+      expectedSeq: lease.headSeq,
+      events: [],
+      status: { status: 'paused', reason },
+      releaseLease: true,
+    });
+  };
+  /** A worker that knows no agent and no program, for 40 of its polls: it claims nothing. */
+  const runNowhere = async (): Promise<void> => {
+    const worker = new Worker({ store, pollMs: 5 });
+    await worker.start();
+    await new Promise((r) => setTimeout(r, 200));
+    await worker.stop();
+  };
   const runHere = (id: SessionId, statuses?: string[]) =>
     runUntil({ store, agents: [agent] }, id, statuses);
-  return { dir, store, runNowhere, runHere };
+  return { dir, store, park, runNowhere, runHere };
 }
 
 const resumed = (events: StoredEvent[]) => events.filter((e) => e.type === 'session.resumed');
@@ -53,22 +72,21 @@ async function refusal(promise: Promise<unknown>): Promise<string> {
 
 describe('resuming a paused session', () => {
   it('runs an agent session a worker parked, once a worker that knows the agent claims it', async () => {
-    const { store, runNowhere, runHere } = await setup();
+    const { store, park, runNowhere, runHere } = await setup();
     const s = await store.createSession({ agent: 'deployer', input: 'deploy api' });
-    await runNowhere(s.id);
+    await park(s.id);
     expect(await store.getSession(s.id)).toMatchObject({
       status: 'paused',
-      statusReason: matching(/no agent named "deployer" is registered/),
+      statusReason: matching(/could not be restored/),
       leaseOwner: null,
     });
-    // A request whose claim lands on a worker that still cannot run the session: parked again at
-    // the same head, and the request stays pending.
-    await resumeSession(store, s.id, { by: 'alice', reason: null });
+    await resumeSession(store, s.id, { by: 'bob', reason: 'deployed the agent' });
     expect((await store.getSession(s.id)).status).toBe('queued');
-    await runNowhere(s.id);
+    // A worker that does not run the agent leaves it queued, and the request pending.
+    await runNowhere();
+    expect(await store.getSession(s.id)).toMatchObject({ status: 'queued', leaseEpoch: 1 });
     expect((await store.pendingSignals(s.id, resumeSignal)).length).toBe(1);
 
-    await resumeSession(store, s.id, { by: 'bob', reason: 'deployed the agent' });
     await runHere(s.id, ['waiting']);
     const events = await allEvents(store, s.id);
     // Recorded once, first thing after the claim, naming the request that got the session run.
@@ -87,9 +105,9 @@ describe('resuming a paused session', () => {
   });
 
   it('runs a ledger program session a worker parked (the durable core records it too)', async () => {
-    const { dir, store, runNowhere } = await setup();
+    const { dir, store, park } = await setup();
     const s = await store.createSession({ agent: 'ledger', input: { steps: 3 } });
-    await runNowhere(s.id);
+    await park(s.id);
     await resumeSession(store, s.id, { by: 'alice', reason: 'worker with the ledger is up' });
     await runUntil({ store, programs: [ledgerProgram({ dir })] }, s.id);
     const events = await allEvents(store, s.id);
@@ -120,9 +138,9 @@ describe('resuming a paused session', () => {
   });
 
   it('consumes a request that arrives after the session moved on; a later wait is not disturbed', async () => {
-    const { store, runNowhere, runHere } = await setup();
+    const { store, park, runHere } = await setup();
     const s = await store.createSession({ agent: 'deployer', input: 'deploy api' });
-    await runNowhere(s.id);
+    await park(s.id);
     const pausedAt = (await store.getSession(s.id)).headSeq;
     await resumeSession(store, s.id, { by: 'alice', reason: null });
     await runHere(s.id, ['waiting']);

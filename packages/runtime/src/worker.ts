@@ -4,6 +4,7 @@ import {
   isLongrunError,
   isRetryable,
   newWorkerId,
+  type ClaimFilter,
   type Lease,
   type ModelClient,
   type SessionStore,
@@ -117,7 +118,7 @@ export class Worker {
       }),
     );
     const leases = await this.#untilStoreAnswers('reclaiming its sessions', () =>
-      this.#o.store.reclaimOwned(this.id, this.#o.leaseMs),
+      this.#o.store.reclaimOwned(this.id, this.#o.leaseMs, this.#claimFilter()),
     );
     for (const lease of leases) this.#runSession(lease, performance.now());
     this.#loop = this.#claimLoop();
@@ -132,6 +133,11 @@ export class Worker {
     if (needing.length === 0) return;
     const driver = await defaultSandboxDriver();
     for (const agent of needing) this.#agents.set(agent.name, { ...agent, sandbox: { driver } });
+  }
+
+  /** Only sessions of the agents and programs this worker runs: the others wait for a worker that has them. */
+  #claimFilter(): ClaimFilter {
+    return { agents: [...this.#programs.keys(), ...this.#agents.keys()] };
   }
 
   /** Claims sooner than the next poll (e.g. right after a session was created in this process). */
@@ -189,7 +195,11 @@ export class Worker {
       if (!this.#live || this.#stop.signal.aborted) return;
       try {
         const sentAt = performance.now();
-        const leases = await this.#o.store.reclaimOwned(this.id, this.#o.leaseMs);
+        const leases = await this.#o.store.reclaimOwned(
+          this.id,
+          this.#o.leaseMs,
+          this.#claimFilter(),
+        );
         this.#mustReclaim = false;
         this.#log('info', `liveness confirmed again; reclaimed ${leases.length} sessions`);
         for (const lease of leases) this.#runSession(lease, sentAt);
@@ -212,7 +222,11 @@ export class Worker {
       if (this.#running.size < this.#o.concurrency && this.#live) {
         try {
           const sentAt = performance.now();
-          const lease = await this.#o.store.claimNext(this.id, this.#o.leaseMs);
+          const lease = await this.#o.store.claimNext(
+            this.id,
+            this.#o.leaseMs,
+            this.#claimFilter(),
+          );
           failures = 0;
           if (lease !== null) {
             claimed = true;

@@ -190,6 +190,36 @@ function leaseContract(ctx: ContractContext): void {
     await expectCode(ctx.store.append({ fence: lease, expectedSeq: 1, events: [] }), 'LEASE_LOST');
   });
 
+  it('claims only sessions of the agents a claimer names, leaving the others claimable', async () => {
+    const coder = await ctx.store.createSession({ agent: 'coder', input: null });
+    const writer = await ctx.store.createSession({ agent: 'writer', input: null });
+    expect(await ctx.store.claimNext(workerA, leaseMs, { agents: [] })).toBeNull();
+    expect(await ctx.store.claimNext(workerA, leaseMs, { agents: ['reviewer'] })).toBeNull();
+    const byWriter = await ctx.store.claimNext(workerA, leaseMs, { agents: ['writer', 'writer'] });
+    expect(byWriter?.sessionId).toBe(writer.id);
+    expect(await ctx.store.claimNext(workerA, leaseMs, { agents: ['writer'] })).toBeNull();
+    expect((await ctx.store.getSession(coder.id)).leaseOwner).toBeNull();
+    const byAny = await ctx.store.claimNext(workerB, leaseMs);
+    expect(byAny?.sessionId).toBe(coder.id);
+    await expectCode(ctx.store.claimNext(workerA, leaseMs, { agents: [''] }), 'INVALID_ARGUMENT');
+    await expectCode(
+      ctx.store.claimNext(workerA, leaseMs, { agents: 'coder' as unknown as string[] }),
+      'INVALID_ARGUMENT',
+    );
+  });
+
+  it('reclaims only the owned sessions of the agents a restarted owner names', async () => {
+    const kept = await claimedSession(ctx.store);
+    const other = await ctx.store.createSession({ agent: 'writer', input: null });
+    const left = await ctx.store.claim(other.id, workerA, leaseMs);
+    const reclaimed = await ctx.store.reclaimOwned(workerA, leaseMs, { agents: ['contract'] });
+    expect(reclaimed.map((l) => [l.sessionId, l.epoch])).toEqual([[kept.sessionId, 2]]);
+    expect(await ctx.store.getSession(other.id)).toMatchObject({
+      leaseOwner: workerA,
+      leaseEpoch: left?.epoch,
+    });
+  });
+
   it('gives exactly one of several simultaneous claimers the lease', async () => {
     const peers = await Promise.all([1, 2, 3].map(() => ctx.db.open(ctx.clock)));
     try {

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import {
   LongrunError,
+  checkClaimFilter,
   checkCount,
   checkFence,
   checkLeaseMs,
@@ -20,6 +21,7 @@ import {
   type AppendResult,
   type Checkpoint,
   type Clock,
+  type ClaimFilter,
   type CreateSessionInput,
   type DurabilityReport,
   type EffectRecord,
@@ -374,13 +376,15 @@ export class PostgresStore implements SessionStore {
     };
   }
 
-  async claimNext(owner: WorkerId, leaseMs: number): Promise<Lease | null> {
+  async claimNext(owner: WorkerId, leaseMs: number, filter?: ClaimFilter): Promise<Lease | null> {
     const o = toWorkerId(owner);
     checkLeaseMs(leaseMs);
+    const agents = checkClaimFilter(filter);
     const rows = await this.#write('claiming a session', 'claimNext', [
       this.#nowParam(),
       o,
       leaseMs,
+      agents,
     ]);
     return rows[0] === undefined ? null : toLease(rows[0], o);
   }
@@ -398,13 +402,15 @@ export class PostgresStore implements SessionStore {
     return rows[0] === undefined ? null : toLease(rows[0], o);
   }
 
-  async reclaimOwned(owner: WorkerId, leaseMs: number): Promise<Lease[]> {
+  async reclaimOwned(owner: WorkerId, leaseMs: number, filter?: ClaimFilter): Promise<Lease[]> {
     const o = toWorkerId(owner);
     checkLeaseMs(leaseMs);
+    const agents = checkClaimFilter(filter);
     const rows = await this.#write('reclaiming sessions', 'reclaimOwned', [
       this.#nowParam(),
       o,
       leaseMs,
+      agents,
     ]);
     return rows.map((row) => toLease(row, o));
   }

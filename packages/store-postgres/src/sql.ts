@@ -84,8 +84,10 @@ export function statements(schema: SchemaName) {
     checkFence: `SELECT 1 FROM ${s}.check_fence($1, $2, $3::bigint)`,
     saveCheckpoint: `SELECT ${s}.save_checkpoint($1::bigint, $2, $3, $4, $5, $6)`,
     sendSignal: `SELECT ${s}.send_signal($1::bigint, $2, $3, $4, $5, $6) AS created_at_ms`,
+    // $4: the agents the claimer runs, or NULL for any agent.
     claimNext: `WITH ${now}, ${deadOwners},
       target AS (SELECT c.id FROM ${s}.sessions c, now WHERE ${claimable}
+        AND ($4::text[] IS NULL OR c.agent = ANY($4::text[]))
         ORDER BY c.updated_at_ms LIMIT 1 FOR UPDATE OF c SKIP LOCKED)
       ${claimTarget}`,
     claimById: `WITH ${now}, ${deadOwners},
@@ -93,6 +95,7 @@ export function statements(schema: SchemaName) {
       ${claimTarget}`,
     reclaimOwned: `WITH ${now},
       target AS (SELECT c.id FROM ${s}.sessions c WHERE c.lease_owner = $2 AND c.status IN ('queued', 'running')
+        AND ($4::text[] IS NULL OR c.agent = ANY($4::text[]))
         ORDER BY c.created_at_ms, c.id FOR UPDATE OF c)
       ${claimTarget}`,
     renewLease: `WITH ${now}

@@ -51,9 +51,12 @@ export const sql = {
       AND last_append_id IS NOT ?7`,
   lastAppend: `SELECT last_append_id, last_append_at_ms FROM sessions WHERE id = ?`,
   setStatus: `UPDATE sessions SET status = ?1, status_reason = ?2, wake_at_ms = ?3, waiting_for = ?4 WHERE id = ?5`,
-  nextClaimable: `SELECT id FROM sessions WHERE ${claimable} ORDER BY updated_at_ms LIMIT 1`,
+  // ?3: the agents the claimer runs, a JSON array, or NULL for any agent.
+  nextClaimable: `SELECT id FROM sessions WHERE ${claimable}
+    AND (?3 IS NULL OR agent IN (SELECT value FROM json_each(?3))) ORDER BY updated_at_ms LIMIT 1`,
   claimableById: `SELECT id FROM sessions WHERE id = ?3 AND ${claimable}`,
-  ownedUnfinished: `SELECT id FROM sessions WHERE lease_owner = ? AND status IN ('queued', 'running')`,
+  ownedUnfinished: `SELECT id FROM sessions WHERE lease_owner = ?1 AND status IN ('queued', 'running')
+    AND (?2 IS NULL OR agent IN (SELECT value FROM json_each(?2)))`,
   claim: `UPDATE sessions SET lease_owner = ?1, lease_epoch = lease_epoch + 1, lease_expires_at_ms = ?2,
       status = 'running', status_reason = NULL, wake_at_ms = NULL, waiting_for = NULL, updated_at_ms = ?3
     WHERE id = ?4 RETURNING lease_epoch, head_seq`,

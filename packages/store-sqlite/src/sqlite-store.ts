@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import {
   LongrunError,
+  checkClaimFilter,
   checkCount,
   checkFence,
   checkLeaseMs,
@@ -22,6 +23,7 @@ import {
   type AppendResult,
   type Checkpoint,
   type Clock,
+  type ClaimFilter,
   type CreateSessionInput,
   type DurabilityReport,
   type EffectRecord,
@@ -293,12 +295,13 @@ export class SqliteStore implements SessionStore {
     };
   }
 
-  async claimNext(owner: WorkerId, leaseMs: number): Promise<Lease | null> {
+  async claimNext(owner: WorkerId, leaseMs: number, filter?: ClaimFilter): Promise<Lease | null> {
     const o = toWorkerId(owner);
     checkLeaseMs(leaseMs);
+    const agents = agentsParam(filter);
     return this.#tx('claiming a session', () => {
       const now = this.#clock.nowMs();
-      const row = this.#stmt(sql.nextClaimable).get(now, now);
+      const row = this.#stmt(sql.nextClaimable).get(now, now, agents);
       return row === undefined ? null : this.#claimRow(row.id as string, o, leaseMs, now);
     });
   }
@@ -314,13 +317,14 @@ export class SqliteStore implements SessionStore {
     });
   }
 
-  async reclaimOwned(owner: WorkerId, leaseMs: number): Promise<Lease[]> {
+  async reclaimOwned(owner: WorkerId, leaseMs: number, filter?: ClaimFilter): Promise<Lease[]> {
     const o = toWorkerId(owner);
     checkLeaseMs(leaseMs);
+    const agents = agentsParam(filter);
     return this.#tx('reclaiming sessions', () => {
       const now = this.#clock.nowMs();
       return this.#stmt(sql.ownedUnfinished)
-        .all(o)
+        .all(o, agents)
         .map((row) => this.#claimRow(row.id as string, o, leaseMs, now));
     });
   }
@@ -437,4 +441,10 @@ export class SqliteStore implements SessionStore {
   #rollbackQuietly(): void {
     if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
   }
+}
+
+/** A claim filter's agents as the JSON array the claim statements read, or null for any agent. */
+function agentsParam(filter: ClaimFilter | undefined): string | null {
+  const agents = checkClaimFilter(filter);
+  return agents === null ? null : JSON.stringify(agents);
 }

@@ -194,6 +194,15 @@ export interface CreateSessionInput {
   requestHash?: string;
 }
 
+/**
+ * Which sessions a claim may take. A worker names the agents it runs, so a session of an agent
+ * it lacks stays claimable by a worker that has it (never parked by the wrong worker).
+ */
+export interface ClaimFilter {
+  /** Only sessions whose agent is one of these names (at most 1,000). Absent: any agent. */
+  agents?: readonly string[];
+}
+
 export interface ListSessionsQuery {
   tenantId?: string;
   agent?: string;
@@ -255,12 +264,15 @@ export interface SessionStore {
    * with INVALID_STATE). Resolves once the store has confirmed it; `events` then report doubt.
    */
   registerWorker(workerId: WorkerId, events?: WorkerLivenessEvents): Promise<WorkerRegistration>;
-  /** Claims one claimable session, or returns null. */
-  claimNext(owner: WorkerId, leaseMs: number): Promise<Lease | null>;
+  /** Claims one claimable session (of the filter's agents, when it names them), or returns null. */
+  claimNext(owner: WorkerId, leaseMs: number, filter?: ClaimFilter): Promise<Lease | null>;
   /** Claims this session if it is claimable now, or returns null. */
   claim(id: SessionId, owner: WorkerId, leaseMs: number): Promise<Lease | null>;
-  /** Claims, with a new epoch, every unfinished session this owner held (a restarted process). */
-  reclaimOwned(owner: WorkerId, leaseMs: number): Promise<Lease[]>;
+  /**
+   * Claims, with a new epoch, every unfinished session this owner held (a restarted process), of
+   * the filter's agents when it names them; the others are left to lapse to a worker that has them.
+   */
+  reclaimOwned(owner: WorkerId, leaseMs: number, filter?: ClaimFilter): Promise<Lease[]>;
   /** Extends the lease; throws LEASE_LOST if the epoch is no longer current. */
   renewLease(fence: LeaseFence, leaseMs: number): Promise<Lease>;
   releaseLease(fence: LeaseFence): Promise<void>;

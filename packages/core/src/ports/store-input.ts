@@ -3,6 +3,7 @@ import { eventSchemaVersion, isEventType } from '../events.ts';
 import { encodePayload } from '../json.ts';
 import type {
   AppendRequest,
+  ClaimFilter,
   EffectChange,
   LeaseFence,
   SessionStatus,
@@ -72,6 +73,15 @@ export function checkFence(fence: LeaseFence): LeaseFence {
     owner: workerId(fence.owner),
     epoch: checkCount('fence.epoch', fence.epoch, 1),
   };
+}
+
+/** The agent names of a claim filter, deduplicated; null when the filter names none (any agent). */
+export function checkClaimFilter(filter: ClaimFilter | undefined): string[] | null {
+  if (filter === undefined || filter.agents === undefined) return null;
+  if (!Array.isArray(filter.agents) || filter.agents.length > 1_000) {
+    throw bad('filter.agents must be an array of at most 1,000 agent names');
+  }
+  return [...new Set(filter.agents.map((name) => checkName('filter.agents[]', name)))];
 }
 
 export function checkName(what: string, value: unknown): string {

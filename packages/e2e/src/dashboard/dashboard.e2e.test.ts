@@ -7,13 +7,15 @@
  * it streams; at every sample, every text on the page is a prefix of what the model says (no
  * fragment ever shows twice); after the crash the cut attempt is marked superseded, a "resumed"
  * marker shows, and the final texts equal the model's texts exactly, each sentence once.
- * A session a worker parked as paused shows why, and its Resume button brings it back.
+ * A session parked as paused shows why, and its Resume button brings it back.
  * Screenshots of the run go to test-results/screenshots/ (docs/screenshots/, the README's, with
  * LONGRUN_UPDATE_SCREENSHOTS=1).
  */
 import { beforeAll, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import { sessionId, workerId } from '@longrun/core';
+import { openStore } from '@longrun/cli';
 import { waitFor, type Child } from './child-process.ts';
 import {
   agent,
@@ -310,24 +312,31 @@ suite('the dashboard in headless Chromium, against a server and workers as proce
   }, 300_000);
 
   it('shows why a session is paused and resumes it from the header', async () => {
-    // Only a worker that knows no agent runs: it parks the new session as paused, saying why.
+    // No worker runs; the new session is parked as a worker parks one it cannot go on with.
     await worker?.kill();
-    const blind = harness.longrun(['worker', '--store', db, '--worker-id', 'blind'], cwd);
-    await blind.waitForOutput(/worker started/, 60_000);
     const { session } = await api<{ session: { id: string } }>('/v1/sessions', {
       agent,
       message: 'Roll out search.',
     });
+    const store = await openStore(db);
+    const lease = await store.claim(sessionId(session.id), workerId('parker'), 10_000);
+    await store.append({
+      fence: lease!,
+      expectedSeq: 1,
+      events: [],
+      status: { status: 'paused', reason: 'stopped by an error: the workspace is gone' },
+      releaseLease: true,
+    });
+    await store.close();
     await page.goto(`${baseUrl}/#/sessions/${session.id}`);
     await page
       .locator('[data-testid="session-status"][data-status="paused"]')
       .waitFor({ timeout: 60_000 });
     expect(await page.locator('[data-testid="session-status-reason"]').textContent()).toMatch(
-      /no agent named "dashboard-fixture" is registered/,
+      /the workspace is gone/,
     );
     const resume = page.locator('[data-testid="resume-session"]');
     expect(await resume.isVisible()).toBe(true);
-    await blind.kill();
     worker = startWorker();
     await worker.waitForOutput(/worker started/, 60_000);
     await resume.click();

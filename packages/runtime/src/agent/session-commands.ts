@@ -176,7 +176,7 @@ export async function cancelSession(
 
 /**
  * Asks for a paused session to be run again: the worker parked it for a reason a person can act
- * on (an agent no worker knew, a workspace it could not restore), and the person says it is dealt
+ * on (a workspace it could not restore, a sandbox that could not run), and the person says it is dealt
  * with. The runner that claims it records `session.resumed`. Only a paused session can be resumed
  * (INVALID_STATE, saying what to do instead, for any other).
  */
