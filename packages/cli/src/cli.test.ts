@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isLongrunError } from '@longrun/core';
-import { openStore } from './store-url.ts';
+import { openStore, parseStoreUrl } from './store-url.ts';
 
 const main = fileURLToPath(new URL('./main.ts', import.meta.url));
 
@@ -79,7 +79,7 @@ describe('the longrun command', () => {
     [
       ['sessions', 'list', '--store', 'mysql://x'],
       2,
-      /unsupported store URL scheme .*STORE_URL_INVALID/s,
+      /unsupported scheme "mysql:" .*STORE_URL_INVALID/s,
     ],
     [['sessions', 'list', '--store', 'postgres://u:secret@127.0.0.1:1/db'], 3, /STORE_UNAVAILABLE/],
   ] as const)(
@@ -95,11 +95,59 @@ describe('the longrun command', () => {
 });
 
 describe('store URLs', () => {
-  it('refuses URLs that do not parse, with the expected forms', async () => {
-    for (const url of ['', 'postgres://[::1', 'redis://127.0.0.1/0', 'sqlite:']) {
-      const error = await openStore(url).catch((e: unknown) => e);
-      expect(isLongrunError(error, 'STORE_URL_INVALID'), url).toBe(true);
-      expect((error as Error).message).toMatch(/SQLite file .* or a PostgreSQL URL/);
+  const refused = [
+    '',
+    '   ',
+    '://bad:url',
+    ':x',
+    'file:/x',
+    'file:///tmp/x.db',
+    'postgres://[::1',
+    'redis://127.0.0.1/0',
+    'sqlite:',
+    'sqlite://',
+    'data:1.db',
+    'bad\nname.db',
+  ];
+
+  it('refuses URLs that do not parse, with the expected forms, and makes nothing on disk', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'longrun-urls-'));
+    const before = process.cwd();
+    process.chdir(cwd);
+    try {
+      for (const url of refused) {
+        expect(() => parseStoreUrl(url), JSON.stringify(url)).toThrow();
+        const error = await openStore(url).catch((e: unknown) => e);
+        expect(isLongrunError(error, 'STORE_URL_INVALID'), JSON.stringify(url)).toBe(true);
+        expect((error as Error).message).toMatch(/SQLite file .* or a PostgreSQL URL/);
+      }
+    } finally {
+      process.chdir(before);
     }
+    expect(readdirSync(cwd)).toEqual([]);
   });
+
+  it('takes PostgreSQL URLs, sqlite: URLs, :memory: and plain paths', () => {
+    expect(parseStoreUrl('postgres://u@h:5432/db?schema=s')).toMatchObject({ kind: 'postgres' });
+    expect(parseStoreUrl('postgresql://u@h/db')).toMatchObject({ kind: 'postgres' });
+    expect(parseStoreUrl('sqlite:///abs/x.db')).toEqual({ kind: 'sqlite', path: '/abs/x.db' });
+    expect(parseStoreUrl('sqlite:rel.db')).toEqual({ kind: 'sqlite', path: resolve('rel.db') });
+    expect(parseStoreUrl(':memory:')).toEqual({ kind: 'sqlite', path: ':memory:' });
+    expect(parseStoreUrl('./data:1.db')).toEqual({ kind: 'sqlite', path: resolve('data:1.db') });
+    expect(parseStoreUrl('.longrun/x.db')).toEqual({
+      kind: 'sqlite',
+      path: resolve('.longrun/x.db'),
+    });
+  });
+
+  it.each(['://bad:url', 'file:/x', ''])(
+    'longrun sessions list --store %j exits 2 with a message, and makes no directory',
+    (url) => {
+      const cwd = mkdtempSync(join(tmpdir(), 'longrun-badurl-'));
+      const r = longrun(['sessions', 'list', '--store', url], cwd);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^longrun: .*STORE_URL_INVALID\]\n$/);
+      expect(readdirSync(cwd)).toEqual([]);
+    },
+  );
 });

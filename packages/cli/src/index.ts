@@ -1,1 +1,8 @@
-export { openStore, redact, storeUrlHelp, type OpenStoreOptions } from './store-url.ts';
+export {
+  openStore,
+  parseStoreUrl,
+  redact,
+  storeUrlHelp,
+  type OpenStoreOptions,
+  type StoreTarget,
+} from './store-url.ts';

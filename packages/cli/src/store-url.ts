@@ -27,61 +27,83 @@ export async function openStore(
   url: string,
   options: OpenStoreOptions = {},
 ): Promise<SessionStore> {
+  const target = parseStoreUrl(url);
+  if (target.kind === 'postgres') return openPostgres(url, target.url, options);
+  // Loaded on demand, like pg: a process only pays for the driver it uses.
+  const { SqliteStore } = await import('@longrun/store-sqlite');
+  return SqliteStore.open({
+    path: target.path,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+}
+
+/** What a store URL names, once it parsed. */
+export type StoreTarget = { kind: 'postgres'; url: URL } | { kind: 'sqlite'; path: string };
+
+/**
+ * Parses a store URL without touching the disk or the network: `postgres://…` and
+ * `postgresql://…`, `sqlite:<path>` and `sqlite://<path>`, `:memory:`, or a plain file path. Anything
+ * else — another scheme (`file:/x`, `mysql://…`), a URL with no scheme (`://bad:url`), an empty
+ * string — is STORE_URL_INVALID: it is never taken for a file name, so no directory is made for it.
+ */
+export function parseStoreUrl(url: string): StoreTarget {
   if (typeof url !== 'string' || url.trim() === '') {
     throw new LongrunError('STORE_URL_INVALID', `no store given; ${storeUrlHelp}`);
   }
+  const invalid = (why: string): LongrunError =>
+    new LongrunError(
+      'STORE_URL_INVALID',
+      `${why} in store URL ${JSON.stringify(redact(url))}; ${storeUrlHelp}`,
+    );
+  if (/[\u0000-\u001f\u007f]/.test(url)) throw invalid('control characters');
   if (/^postgres(ql)?:\/\//i.test(url)) {
-    let parsed: URL;
     try {
-      parsed = new URL(url);
-    } catch (error) {
-      throw new LongrunError(
-        'STORE_URL_INVALID',
-        `cannot parse store URL ${JSON.stringify(redact(url))}; ${storeUrlHelp}`,
-        { cause: error },
-      );
+      return { kind: 'postgres', url: new URL(url) };
+    } catch {
+      throw invalid('a PostgreSQL URL that does not parse');
     }
-    const schema = parsed.searchParams.get('schema') ?? undefined;
-    parsed.searchParams.delete('schema');
-    // Loaded on demand: a SQLite process (the embedded default) never pays for pg's start-up.
-    const { PostgresStore } = await import('@longrun/store-postgres');
-    const { waitForServer, log, ...rest } = options;
-    return PostgresStore.open({
-      url: parsed.toString(),
-      ...(schema === undefined ? {} : { schema }),
-      ...rest,
-      ...(log === undefined ? {} : { log }),
-      ...(waitForServer === true
-        ? {
-            waitForServerMs: Number.POSITIVE_INFINITY,
-            onWaiting: (error, attempt, retryInMs) =>
-              log?.(
-                `waiting for the store at ${redact(url)} (attempt ${attempt}: ${error.message}); trying again in ${retryInMs} ms`,
-              ),
-          }
-        : {}),
-    });
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !url.startsWith('sqlite:')) {
-    throw new LongrunError(
-      'STORE_URL_INVALID',
-      `unsupported store URL scheme in ${JSON.stringify(redact(url))}; ${storeUrlHelp}`,
+  if (url === ':memory:') return { kind: 'sqlite', path: url };
+  const sqlite = /^sqlite:(\/\/)?/i.exec(url);
+  if (sqlite !== null) {
+    const path = url.slice(sqlite[0].length);
+    if (path === '' || path.trim() === '') throw invalid('no SQLite file');
+    return { kind: 'sqlite', path: path === ':memory:' ? path : resolve(path) };
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url);
+  if (scheme !== null) {
+    throw invalid(
+      `unsupported scheme "${scheme[1]}:" (a SQLite file is a plain path, ./name if it has a colon, or sqlite:<path>)`,
     );
   }
-  const path = url.startsWith('sqlite://')
-    ? url.slice('sqlite://'.length)
-    : url.startsWith('sqlite:')
-      ? url.slice('sqlite:'.length)
-      : url;
-  if (path === '')
-    throw new LongrunError(
-      'STORE_URL_INVALID',
-      `the SQLite URL ${JSON.stringify(url)} names no file; ${storeUrlHelp}`,
-    );
-  const { SqliteStore } = await import('@longrun/store-sqlite');
-  return SqliteStore.open({
-    path: path === ':memory:' ? path : resolve(path),
-    ...(options.clock ? { clock: options.clock } : {}),
+  if (url.startsWith(':') || url.includes('://')) throw invalid('a URL with no scheme');
+  return { kind: 'sqlite', path: resolve(url) };
+}
+
+async function openPostgres(
+  original: string,
+  parsed: URL,
+  options: OpenStoreOptions,
+): Promise<SessionStore> {
+  const schema = parsed.searchParams.get('schema') ?? undefined;
+  parsed.searchParams.delete('schema');
+  // Loaded on demand: a SQLite process (the embedded default) never pays for pg's start-up.
+  const { PostgresStore } = await import('@longrun/store-postgres');
+  const { waitForServer, log, ...rest } = options;
+  return PostgresStore.open({
+    url: parsed.toString(),
+    ...(schema === undefined ? {} : { schema }),
+    ...rest,
+    ...(log === undefined ? {} : { log }),
+    ...(waitForServer === true
+      ? {
+          waitForServerMs: Number.POSITIVE_INFINITY,
+          onWaiting: (error, attempt, retryInMs) =>
+            log?.(
+              `waiting for the store at ${redact(original)} (attempt ${attempt}: ${error.message}); trying again in ${retryInMs} ms`,
+            ),
+        }
+      : {}),
   });
 }
 
