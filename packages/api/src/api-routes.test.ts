@@ -90,6 +90,7 @@ describe('sessions', () => {
       tokens: { input: 0, output: 0 },
       costUsd: 0,
       pendingApprovals: 0,
+      forkedFrom: null,
     });
     const [created] = await store.readEvents(sessionId(r.body.session.id), 0, 10);
     expect(created?.data).toEqual({
@@ -488,7 +489,15 @@ describe('workspace files', () => {
       body: { atSeq: firstSeq },
     });
     expect(fork.status).toBe(201);
-    expect(fork.body.session).toMatchObject({ headSeq: firstSeq, tenantId: 'acme' });
+    expect(fork.body.session).toMatchObject({
+      headSeq: firstSeq,
+      tenantId: 'acme',
+      forkedFrom: { sessionId: id, seq: firstSeq },
+    });
+    const again = await call<SessionBody>(api, 'GET', `/v1/sessions/${fork.body.session.id}`, {
+      key,
+    });
+    expect(again.body.session.forkedFrom).toEqual({ sessionId: id, seq: firstSeq });
     const forked = await call<{ manifestHash: string }>(
       api,
       'GET',

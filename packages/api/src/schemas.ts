@@ -170,6 +170,10 @@ export const SessionView = named(
     costUsd: z.number().nullable(),
     waitingFor: z.string().nullable(),
     pendingApprovals: z.number().int(),
+    forkedFrom: z
+      .object({ sessionId: z.string(), seq: z.number().int() })
+      .nullable()
+      .describe("A fork's source session and the seq its log was copied up to; null otherwise."),
   }),
 );
 

@@ -28,6 +28,8 @@ interface Summary {
   costUsd: number | null;
   approvals: PendingApprovalTracker;
   snapshot: { step: number; manifestHash: string } | null;
+  /** A fork's source session and seq, from its `session.created`. */
+  forkedFrom: { sessionId: string; seq: number } | null;
 }
 
 const pageSize = 1_000;
@@ -70,6 +72,7 @@ export class SessionViews {
       costUsd: summary.costUsd,
       waitingFor: record.waitingFor,
       pendingApprovals: summary.approvals.pending().length,
+      forkedFrom: summary.forkedFrom,
     };
   }
 
@@ -113,6 +116,7 @@ export class SessionViews {
       costUsd: this.#prices === null ? null : 0,
       approvals: new PendingApprovalTracker(),
       snapshot: null,
+      forkedFrom: null,
     };
     for (;;) {
       const page = await this.#store.readEvents(id, summary.state.seq, pageSize);
@@ -128,6 +132,7 @@ export class SessionViews {
     summary.state = applyEvent(summary.state, e);
     summary.lastEventAtMs = e.atMs;
     summary.approvals.apply(e);
+    if (e.type === 'session.created') summary.forkedFrom = e.data.forkedFrom ?? null;
     if (e.type === 'workspace.snapshotted') {
       summary.snapshot = { step: e.data.step, manifestHash: e.data.manifestHash };
     }

@@ -55,7 +55,10 @@ describe('the longrun command', () => {
           events: { type: string; data: unknown }[];
         }
       ).events.map(({ type, data }) => ({ type, data }));
-    expect(events(fork.id)).toEqual(events(source!.id).slice(0, 5));
+    expect(events(fork.id).slice(1)).toEqual(events(source!.id).slice(1, 5));
+    expect(longrun(['sessions', 'show', fork.id], cwd).stdout).toMatch(
+      new RegExp(`^seq +1 {2}session created: a fork of ${source!.id} at seq 5$`, 'm'),
+    );
     const beyond = longrun(['sessions', 'fork', source!.id, '--at', '100000'], cwd);
     expect(beyond.code).toBe(2);
     expect(beyond.stderr).toMatch(/fork point 100000 is outside/);

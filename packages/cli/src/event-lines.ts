@@ -5,7 +5,9 @@ export function describeEvent(e: StoredEvent, totalSteps?: number): string | nul
   const seq = `seq ${String(e.seq).padStart(4)}`;
   switch (e.type) {
     case 'session.created':
-      return `${seq}  session created`;
+      return e.data.forkedFrom === undefined
+        ? `${seq}  session created`
+        : `${seq}  session created: a fork of ${e.data.forkedFrom.sessionId} at seq ${e.data.forkedFrom.seq}`;
     case 'user.messaged':
       return `${seq}  user: ${e.data.text}`;
     case 'model.requested':

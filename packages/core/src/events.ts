@@ -33,7 +33,15 @@ export type WaitSpec =
 
 /** Event data by type. Event names are facts: `noun.past-tense-verb`. */
 export interface EventDataByType {
-  'session.created': { agent: string; input: JsonValue };
+  'session.created': {
+    agent: string;
+    input: JsonValue;
+    /**
+     * Set on a fork: the session and seq its log was copied from (its events 2…seq). Calls
+     * started before that seq keep the source's idempotency keys, so a resumed one is not applied twice.
+     */
+    forkedFrom?: { sessionId: string; seq: number };
+  };
   /** A follow-up message from a person: starts a new turn of a running or finished session. */
   'user.messaged': { text: string; signalId: string | null };
   /**

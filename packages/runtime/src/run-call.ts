@@ -70,7 +70,7 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     input.startEvents(events, effects);
     await input.append(events, { effects });
   }
-  const idempotencyKey = idempotencyKeyFor(input.sessionId, step, call.callIndex);
+  const idempotencyKey = callKey(input.sessionId, step, call);
   const effect = { ...base, tool: tool.name, effect: tool.effect, idempotencyKey };
   let attempt = 1;
   const context = (): ToolContext => ({
@@ -118,6 +118,19 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
   }
   const toolMs = performance.now() - startedAt;
   return completed(base, ok, output, attempt, effect, toolMs, errorCode);
+}
+
+/**
+ * The idempotency key a call runs with: the one its `tool.started` recorded, once there is one —
+ * in a fork, a call started before the fork point keeps its source's key, so the system it
+ * changes applies it once — else the key derived from (session, step, call index).
+ */
+export function callKey(
+  sessionId: SessionId,
+  step: number,
+  call: { callIndex: number; started: OpenCall['started'] },
+): string {
+  return call.started?.idempotencyKey ?? idempotencyKeyFor(sessionId, step, call.callIndex);
 }
 
 /** An interrupted unsafe call's one result: its outcome is unknown, and it is not run again. */

@@ -10,6 +10,8 @@ import { allEvents, runUntil, tempDir } from './test-support.ts';
 import { defineAgent, defineTool } from './agent/define-agent.ts';
 import { writeFileTool } from './tools/file-tools.ts';
 import { forkSession } from './session-fork.ts';
+import { FileLedger } from './sample/file-ledger.ts';
+import { sendMessage } from './agent/session-commands.ts';
 
 const add = defineTool({
   name: 'add',
@@ -60,7 +62,11 @@ describe('forking a session', () => {
       headSeq: atSeq,
     });
     const copied = await allEvents(store, fork.id);
-    expect(plain(copied)).toEqual(plain(events.slice(0, atSeq)));
+    expect(copied[0]).toMatchObject({
+      type: 'session.created',
+      data: { agent: 'forky', input: 'go', forkedFrom: { sessionId: source.id, seq: atSeq } },
+    });
+    expect(plain(copied.slice(1))).toEqual(plain(events.slice(1, atSeq)));
     const { sessionId: _a, ...forkState } = { sessionId: 0, ...fold(copied) };
     const { sessionId: _b, ...sourceState } = { sessionId: 0, ...fold(events.slice(0, atSeq)) };
     expect(forkState).toEqual(sourceState);
@@ -92,6 +98,74 @@ describe('forking a session', () => {
       );
       expect(isLongrunError(error, 'INVALID_ARGUMENT')).toBe(true);
     }
+    await store.close();
+  });
+
+  it('never repeats a side effect of its source: a keyed call in flight at the fork point keeps its key', async () => {
+    const dir = tempDir('fork-keyed');
+    const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+    const ledger = new FileLedger(join(dir, 'ledger'));
+    const pay = defineTool({
+      name: 'pay',
+      description: 'applies a payment to an external ledger, once per idempotency key',
+      input: z.object({ amount: z.number() }),
+      effect: 'keyed',
+      run: async ({ amount }, context) => ledger.apply(context.idempotencyKey, `pay ${amount}`),
+    });
+    const agent = defineAgent({
+      name: 'payer',
+      // Pays once per message from the user.
+      model: scriptedModel((request) =>
+        request.messages.at(-1)?.role === 'user'
+          ? { toolCalls: [{ name: 'pay', args: { amount: 10 } }] }
+          : { text: 'paid' },
+      ),
+      instructions: 'Pay.',
+      tools: [pay],
+      workspaceRoot: join(dir, 'ws'),
+    });
+    const source = await store.createSession({ agent: 'payer', input: 'pay 10' });
+    await runUntil({ store, agents: [agent] }, source.id);
+    const events = await allEvents(store, source.id);
+    const started = events.find((e) => e.type === 'tool.started')!;
+    const key = (started.data as { idempotencyKey: string }).idempotencyKey;
+    expect(ledger.applied()).toEqual([{ key, entry: 'pay 10' }]);
+
+    // Forked with the call started and no result: the fork resumes it, with the source's key.
+    const fork = await forkSession(store, source.id, { atSeq: started.seq });
+    expect(fork.status).toBe('queued');
+    expect(await store.listEffects(fork.id)).toMatchObject([
+      { step: 1, callIndex: 0, tool: 'pay', idempotencyKey: key, status: 'started', attempts: 1 },
+    ]);
+    await runUntil({ store, agents: [agent] }, fork.id);
+    const after = await allEvents(store, fork.id);
+    expect(after[0]?.data).toMatchObject({
+      forkedFrom: { sessionId: source.id, seq: started.seq },
+    });
+    expect(after.find((e) => e.type === 'tool.completed')?.data).toMatchObject({
+      tool: 'pay',
+      ok: true,
+      output: false, // the ledger had applied this key already
+      attempt: 2,
+    });
+    expect(after.at(-1)?.type).toBe('session.completed');
+    expect(ledger.applied(), 'applied once across source and fork').toEqual([
+      { key, entry: 'pay 10' },
+    ]);
+    expect(ledger.attempts().get(key)).toBe(2);
+    expect(await store.listEffects(fork.id)).toMatchObject([
+      { idempotencyKey: key, status: 'completed', attempts: 2 },
+    ]);
+
+    // Calls the fork makes after its fork point are its own, under its own keys.
+    await sendMessage(store, fork.id, 'pay again');
+    await runUntil({ store, agents: [agent] }, fork.id);
+    const later = (await allEvents(store, fork.id)).filter((e) => e.type === 'tool.started');
+    expect(later.map((e) => (e.data as { idempotencyKey: string }).idempotencyKey)).toEqual([
+      key,
+      expect.stringContaining(fork.id) as string,
+    ]);
+    expect(ledger.applied()).toHaveLength(2);
     await store.close();
   });
 });

@@ -4,11 +4,13 @@ import {
   fold,
   terminalStatuses,
   workerId,
+  type EffectChange,
   type NewEvent,
   type SessionId,
   type SessionRecord,
   type SessionStatus,
   type SessionStore,
+  type StoredEvent,
 } from '@longrun/core';
 
 export interface ForkSessionOptions {
@@ -25,8 +27,11 @@ const leaseMs = 60_000;
  * Forks a session: a new session whose log starts as a copy of the source's first `atSeq` events
  * (so it folds to the same state, the same transcript and the same workspace snapshot — a
  * manifest hash, not a copy of the files), and which then goes its own way. Works on a finished
- * session as well as a live one; the source is only read. A fork taken inside a tool call (after
- * `tool.started`, before its result) resumes that call by its effect class, like any recovery.
+ * session as well as a live one; the source is only read. Its `session.created` names the source
+ * and the seq (`forkedFrom`). A fork taken inside a tool call (after `tool.started`, before its
+ * result) resumes that call by its effect class, like any recovery — with the source's
+ * idempotency key, which the copied `tool.started` and effect record carry: a `keyed` call in
+ * flight at the fork point is applied once by the system it changes, not once per session.
  */
 export async function forkSession(
   store: SessionStore,
@@ -49,6 +54,7 @@ export async function forkSession(
     agent: created.data.agent,
     input: created.data.input,
     tenantId: options.tenantId ?? source.tenantId,
+    forkedFrom: { sessionId: sourceId, seq: atSeq },
   });
   const owner = workerId(`fork-${randomUUID().slice(0, 8)}`);
   const lease = await store.claim(fork.id, owner, leaseMs);
@@ -56,6 +62,7 @@ export async function forkSession(
   // Folded page by page: the fork's status comes from the state at the fork point.
   let state = fold([created]);
   let head = 1;
+  const effects = new EffectCopier();
   try {
     while (head < atSeq) {
       const page = await store.readEvents(sourceId, head, Math.min(pageSize, atSeq - head));
@@ -66,6 +73,7 @@ export async function forkSession(
         fence: lease,
         expectedSeq: head,
         events: page.map(({ type, data }) => ({ type, data }) as NewEvent),
+        effects: page.flatMap((e) => effects.changeFor(e)),
         ...(last ? { status: { status: forkStatus(state.status) } } : {}),
       });
       head += page.length;
@@ -74,6 +82,34 @@ export async function forkSession(
     await store.releaseLease(lease).catch(() => undefined);
   }
   return store.getSession(fork.id);
+}
+
+/**
+ * The effect records of the copied calls, as the source's tool events made them: the fork's
+ * records carry the source's idempotency keys, and a call it resumes counts its next attempt.
+ */
+class EffectCopier {
+  readonly #started = new Map<string, Omit<EffectChange, 'status'>>();
+
+  changeFor(e: StoredEvent): EffectChange[] {
+    const at = (step: number, callIndex: number) => `${step}:${callIndex}`;
+    switch (e.type) {
+      case 'tool.started': {
+        const { step, callIndex, tool, effect, idempotencyKey } = e.data;
+        const record = { step, callIndex, tool, effect, idempotencyKey };
+        this.#started.set(at(step, callIndex), record);
+        return [{ ...record, status: 'started' }];
+      }
+      case 'tool.completed':
+      case 'tool.interrupted': {
+        const record = this.#started.get(at(e.data.step, e.data.callIndex));
+        if (record === undefined) return [];
+        return [{ ...record, status: e.type === 'tool.completed' ? 'completed' : 'unknown' }];
+      }
+      default:
+        return [];
+    }
+  }
 }
 
 /** A finished source gives a finished fork; anything else is picked up by a worker as it stands. */

@@ -33,10 +33,29 @@ export function encodeCreateSession(input: CreateSessionInput): EncodedCreateSes
     id: input.id === undefined ? newSessionId() : sessionId(input.id),
     tenantId: input.tenantId === undefined ? defaultTenantId : tenantId(input.tenantId),
     agent,
-    data: encodePayload({ agent, input: input.input }, 'session input'),
+    data: encodePayload(
+      {
+        agent,
+        input: input.input,
+        ...(input.forkedFrom === undefined
+          ? {}
+          : { forkedFrom: checkForkedFrom(input.forkedFrom) }),
+      },
+      'session input',
+    ),
     idempotency:
       key === undefined ? null : { key, requestHash: checkName('requestHash', input.requestHash) },
   };
+}
+
+function checkForkedFrom(value: { sessionId: SessionId; seq: number }): {
+  sessionId: SessionId;
+  seq: number;
+} {
+  if (typeof value !== 'object' || value === null) {
+    throw new LongrunError('INVALID_ARGUMENT', 'forkedFrom must be { sessionId, seq }');
+  }
+  return { sessionId: sessionId(value.sessionId), seq: checkCount('forkedFrom.seq', value.seq, 1) };
 }
 
 export function idempotencyConflict(key: string): LongrunError {

@@ -185,6 +185,8 @@ export interface CreateSessionInput {
   tenantId?: string;
   agent: string;
   input: JsonValue;
+  /** A fork's source session and the seq it was copied up to, recorded in `session.created`. */
+  forkedFrom?: { sessionId: SessionId; seq: number };
   /**
    * Makes creation safe to retry: a second create with the same tenant and key returns the first
    * session when `requestHash` matches, and fails with IDEMPOTENCY_CONFLICT when it does not.

@@ -7,7 +7,7 @@ import {
   type ToolCall,
 } from '@longrun/core';
 import type { ToolContext, ToolDefinition } from '../program.ts';
-import { callStart, outcomeUnknown, runCall } from '../run-call.ts';
+import { callKey, callStart, outcomeUnknown, runCall } from '../run-call.ts';
 import type { AgentRunContext } from './agent-context.ts';
 import { parseToolInput, type AgentTool } from './define-agent.ts';
 import { approvalSignal, argsHash, newApprovalId } from './approvals.ts';
@@ -166,7 +166,11 @@ function unknownOutcome(
   tool: AgentTool<never>,
 ): [NewEvent[], EffectChange[]] {
   const { effect } = callStart(ctx.writer.lease.sessionId, step, call.callIndex, tool);
-  const result = outcomeUnknown({ step, callIndex: call.callIndex, tool: tool.name }, effect);
+  const idempotencyKey = callKey(ctx.writer.lease.sessionId, step, call);
+  const result = outcomeUnknown(
+    { step, callIndex: call.callIndex, tool: tool.name },
+    { ...effect, idempotencyKey },
+  );
   return [result.events, result.effects];
 }
 
