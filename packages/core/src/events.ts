@@ -22,6 +22,24 @@ export interface ToolCall {
   id?: string;
 }
 
+/**
+ * Provider-specific data by provider name, as the AI SDK passes it both ways (its
+ * `providerMetadata` out, `providerOptions` back in): e.g. `{ anthropic: { signature } }` on a
+ * thinking block, `{ openai: { itemId, reasoningEncryptedContent } }` on a reasoning item.
+ */
+export type ProviderMetadata = Record<string, JsonObject>;
+
+/**
+ * One part of a model turn, in the order the model produced it. Reasoning is kept with its
+ * provider metadata (signatures, redacted or encrypted content) because providers require it
+ * back, unchanged, on the next turn of a tool-using conversation.
+ */
+export type ResponsePart =
+  | { type: 'reasoning'; text: string; providerMetadata?: ProviderMetadata }
+  | { type: 'text'; text: string; providerMetadata?: ProviderMetadata }
+  /** The turn's call `callIndex` (its arguments are in `toolCalls`). */
+  | { type: 'tool-call'; callIndex: number; providerMetadata?: ProviderMetadata };
+
 export interface TokenUsage {
   inputTokens: number;
   outputTokens: number;
@@ -68,6 +86,15 @@ export interface EventDataByType {
     finishReason?: string;
     attempt?: number;
     modelId?: string;
+    /**
+     * The turn in order, with reasoning and provider metadata: written only when the turn has
+     * reasoning or provider metadata (a plain turn is `text` then `toolCalls`, as in logs written
+     * before this field). Its text parts concatenate to `text`; the next model call is given
+     * every part back.
+     */
+    parts?: ResponsePart[];
+    /** What the provider attached to the response as a whole. */
+    providerMetadata?: ProviderMetadata;
   };
   /** A call that needs a person's approval: bound to the tool and a hash of its exact arguments. */
   'approval.requested': {

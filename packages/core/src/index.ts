@@ -8,6 +8,7 @@ export * from './ports/session-store.ts';
 export * from './ports/store-input.ts';
 export * from './ports/session-input.ts';
 export * from './ports/model.ts';
+export * from './ports/tool.ts';
 export * from './ports/api-key-store.ts';
 export * from './ports/blob-store.ts';
 export * from './ports/sandbox.ts';

@@ -1,7 +1,9 @@
 import type {
+  LanguageModelV3,
   LanguageModelV4,
   LanguageModelV4CallOptions,
   LanguageModelV4StreamPart,
+  LanguageModelV4ToolChoice,
   SharedV4ProviderOptions,
 } from '@ai-sdk/provider';
 import {
@@ -12,28 +14,48 @@ import {
   type ModelClient,
   type ModelRequest,
   type ModelResponse,
+  type ModelToolChoice,
   type ModelToolCall,
 } from '@longrun/core';
 import { requestError, streamError } from './model-errors.ts';
 import { toProviderPrompt, toProviderTools } from './prompt-mapping.ts';
+import { mergeProviderMetadata, plainMetadata } from './provider-metadata.ts';
+import { PartsCollector } from './response-parts.ts';
 import { parseToolArgs } from './tool-args.ts';
+
+/**
+ * An AI SDK language model object as the `@ai-sdk/*` provider packages make them:
+ * `anthropic('claude-sonnet-4-5')`, `openai.responses('gpt-5-mini')`. Specification v4 (AI SDK 7)
+ * and v3 (AI SDK 6), whose streaming parts and call options longrun uses are the same.
+ */
+export type AiSdkLanguageModel = LanguageModelV4 | LanguageModelV3;
 
 export interface AiSdkModelOptions {
   /** The client's id, e.g. `openai:gpt-5-mini`; defaults to `<provider family>:<model id>`. */
   id?: string;
-  /** Passed to every call as the SDK's `providerOptions` (e.g. `{ openai: { store: false } }`). */
+  /**
+   * Passed to every call as the SDK's `providerOptions` (e.g. `{ openai: { store: false } }`);
+   * a request's own `providerOptions` win, provider by provider.
+   */
   providerOptions?: SharedV4ProviderOptions;
   /** Measures `Retry-After` dates; injected so tests need no real time. */
   clock?: Clock;
 }
 
 /**
- * A model of the AI SDK provider interface (LanguageModelV4, AI SDK 7) behind longrun's model
- * port. `doStream` is called directly — one HTTP request per `stream` call, because the SDK's
- * retries live in `generateText`/`streamText`, which this does not use — so the harness's retry
- * policy is the only one and every attempt is seen and recorded.
+ * A model of the AI SDK provider interface (LanguageModelV4 of AI SDK 7, or V3) behind longrun's
+ * model port. `doStream` is called directly — one HTTP request per `stream` call, because the
+ * SDK's retries live in `generateText`/`streamText`, which this does not use — so the harness's
+ * retry policy is the only one and every attempt is seen and recorded. Reasoning parts and
+ * provider metadata go both ways: read from the stream into `parts`, sent back from the
+ * transcript's `parts` as the SDK's `providerOptions`.
  */
-export function aiSdkModel(model: LanguageModelV4, options: AiSdkModelOptions = {}): ModelClient {
+export function aiSdkModel(
+  languageModel: AiSdkLanguageModel,
+  options: AiSdkModelOptions = {},
+): ModelClient {
+  // V3 differs from V4 only in parts longrun neither sends nor reads (reasoning files, custom).
+  const model = languageModel as LanguageModelV4;
   const family = model.provider.split('.')[0] ?? model.provider;
   const id = options.id ?? `${family}:${model.modelId}`;
   const clock = options.clock ?? systemClock;
@@ -58,18 +80,30 @@ export function aiSdkModel(model: LanguageModelV4, options: AiSdkModelOptions = 
 
 function callOptions(
   request: ModelRequest,
-  providerOptions: SharedV4ProviderOptions | undefined,
+  clientOptions: SharedV4ProviderOptions | undefined,
 ): LanguageModelV4CallOptions {
   const options: LanguageModelV4CallOptions = { prompt: toProviderPrompt(request.messages) };
   if (request.tools.length > 0) {
     options.tools = toProviderTools(request.tools);
-    options.toolChoice = { type: 'auto' };
+    options.toolChoice = toolChoice(request.toolChoice ?? 'auto');
   }
   if (request.maxOutputTokens !== undefined) options.maxOutputTokens = request.maxOutputTokens;
   if (request.temperature !== undefined) options.temperature = request.temperature;
   if (request.signal !== undefined) options.abortSignal = request.signal;
+  const providerOptions = mergeProviderMetadata(clientOptions, request.providerOptions);
   if (providerOptions !== undefined) options.providerOptions = providerOptions;
   return options;
+}
+
+function toolChoice(choice: ModelToolChoice): LanguageModelV4ToolChoice {
+  switch (choice) {
+    case 'auto':
+    case 'none':
+    case 'required':
+      return { type: choice };
+    default:
+      return choice;
+  }
 }
 
 interface StreamedReply extends Omit<ModelResponse, 'modelId'> {
@@ -93,6 +127,7 @@ async function readStream(
   const reader = stream.getReader();
   let text = '';
   const toolCalls: ModelToolCall[] = [];
+  const parts = new PartsCollector();
   let answeredBy: string | undefined;
   let finish: Extract<LanguageModelV4StreamPart, { type: 'finish' }> | undefined;
   let ended = false;
@@ -111,7 +146,15 @@ async function readStream(
       }
       const part = next.value;
       switch (part.type) {
+        case 'text-start':
+        case 'text-end':
+        case 'reasoning-start':
+        case 'reasoning-delta':
+        case 'reasoning-end':
+          parts.add(part);
+          break;
         case 'text-delta':
+          parts.add(part);
           // Chat Completions opens with an empty content delta; readers have no use for it.
           if (part.delta === '') break;
           text += part.delta;
@@ -120,11 +163,15 @@ async function readStream(
         case 'tool-call':
           // Provider-executed tools (web search and the like) are not longrun's to run.
           if (part.providerExecuted !== true) {
-            toolCalls.push({
+            const call: ModelToolCall = {
               id: part.toolCallId,
               name: part.toolName,
               args: parseToolArgs(part.input),
-            });
+            };
+            const metadata = plainMetadata(part.providerMetadata);
+            if (metadata !== undefined) call.providerMetadata = metadata;
+            parts.addToolCall(toolCalls.length, part.providerMetadata);
+            toolCalls.push(call);
           }
           break;
         case 'response-metadata':
@@ -138,8 +185,8 @@ async function readStream(
             cause: part.error,
           });
         default:
-          // Starts and ends of blocks, reasoning, tool-input deltas, pings, sources: the
-          // assembled tool-call and text parts carry everything the port returns.
+          // Tool-input deltas, pings, sources: the assembled tool-call parts carry what the
+          // port returns.
           break;
       }
     }
@@ -147,14 +194,20 @@ async function readStream(
     // On an early exit, stop the HTTP stream now rather than leave the provider talking.
     if (!ended) reader.cancel().catch(() => undefined);
   }
-  return { text, toolCalls, answeredBy, ...finished(finish, toolCalls.length > 0, what) };
+  return {
+    text,
+    toolCalls,
+    answeredBy,
+    ...parts.result(),
+    ...finished(finish, toolCalls.length > 0, what),
+  };
 }
 
 function finished(
   finish: Extract<LanguageModelV4StreamPart, { type: 'finish' }> | undefined,
   hasToolCalls: boolean,
   what: string,
-): Pick<ModelResponse, 'finishReason' | 'usage'> {
+): Pick<ModelResponse, 'finishReason' | 'usage' | 'providerMetadata'> {
   if (finish === undefined) {
     throw new LongrunError('MODEL_OUTPUT_INVALID', `${what} stream ended without finishing`);
   }
@@ -169,11 +222,13 @@ function finished(
   }
   // Some OpenAI-compatible servers (Ollama) say `stop` for a turn that called tools.
   const finishReason: FinishReason = unified === 'stop' && hasToolCalls ? 'tool-calls' : unified;
+  const metadata = plainMetadata(finish.providerMetadata);
   return {
     finishReason,
     usage: {
       inputTokens: finish.usage.inputTokens.total ?? 0,
       outputTokens: finish.usage.outputTokens.total ?? 0,
     },
+    ...(metadata === undefined ? {} : { providerMetadata: metadata }),
   };
 }

@@ -10,3 +10,6 @@ export * from './wire-protocols.ts';
 export * from './wire-server.ts';
 export * from './wire-clients.ts';
 export * from './example-session.ts';
+export * from './agent-model.ts';
+export * from './ai-sdk-tool.ts';
+export * from './provider-metadata.ts';

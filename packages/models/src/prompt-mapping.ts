@@ -2,9 +2,19 @@ import type {
   LanguageModelV4FunctionTool,
   LanguageModelV4Message,
   LanguageModelV4Prompt,
+  LanguageModelV4ReasoningPart,
+  LanguageModelV4TextPart,
+  LanguageModelV4ToolCallPart,
   LanguageModelV4ToolResultOutput,
 } from '@ai-sdk/provider';
-import type { ModelMessage, ModelToolResult, ModelToolSpec } from '@longrun/core';
+import type {
+  ModelAssistantMessage,
+  ModelMessage,
+  ModelToolCall,
+  ModelToolResult,
+  ModelToolSpec,
+  ProviderMetadata,
+} from '@longrun/core';
 
 /**
  * longrun's transcript → the AI SDK provider prompt (LanguageModelV4Prompt). Each provider
@@ -22,20 +32,7 @@ function toProviderMessage(message: ModelMessage): LanguageModelV4Message {
     case 'user':
       return { role: 'user', content: [{ type: 'text', text: message.content }] };
     case 'assistant':
-      return {
-        role: 'assistant',
-        content: [
-          // An empty text part is refused by some providers (Anthropic): a turn that only
-          // called tools carries no text part at all.
-          ...(message.text === '' ? [] : [{ type: 'text' as const, text: message.text }]),
-          ...message.toolCalls.map((call) => ({
-            type: 'tool-call' as const,
-            toolCallId: call.id,
-            toolName: call.name,
-            input: call.args,
-          })),
-        ],
-      };
+      return { role: 'assistant', content: assistantContent(message) };
     case 'tool':
       return {
         role: 'tool',
@@ -47,6 +44,52 @@ function toProviderMessage(message: ModelMessage): LanguageModelV4Message {
         })),
       };
   }
+}
+
+type AssistantPart =
+  LanguageModelV4TextPart | LanguageModelV4ReasoningPart | LanguageModelV4ToolCallPart;
+
+/**
+ * The turn's parts in the order the model produced them, each with the provider metadata it came
+ * with given back as `providerOptions` — which is where the provider packages read a thinking
+ * block's signature (Anthropic) or a reasoning item's id and encrypted content (OpenAI).
+ */
+function assistantContent(message: ModelAssistantMessage): AssistantPart[] {
+  if (message.parts === undefined) {
+    return [
+      // An empty text part is refused by some providers (Anthropic): a turn that only called
+      // tools carries no text part at all.
+      ...(message.text === '' ? [] : [{ type: 'text' as const, text: message.text }]),
+      ...message.toolCalls.map((call) => toolCallPart(call, call.providerMetadata)),
+    ];
+  }
+  const content: AssistantPart[] = [];
+  for (const part of message.parts) {
+    if (part.type === 'tool-call') {
+      const call = message.toolCalls[part.callIndex];
+      if (call !== undefined) content.push(toolCallPart(call, part.providerMetadata));
+    } else if (part.text !== '' || part.providerMetadata !== undefined) {
+      content.push({ type: part.type, text: part.text, ...options(part.providerMetadata) });
+    }
+  }
+  return content;
+}
+
+function toolCallPart(
+  call: ModelToolCall,
+  metadata: ProviderMetadata | undefined,
+): LanguageModelV4ToolCallPart {
+  return {
+    type: 'tool-call',
+    toolCallId: call.id,
+    toolName: call.name,
+    input: call.args,
+    ...options(metadata),
+  };
+}
+
+function options(metadata: ProviderMetadata | undefined): { providerOptions?: ProviderMetadata } {
+  return metadata === undefined ? {} : { providerOptions: metadata };
 }
 
 /** Strings go as text (no JSON quoting for the model to read through); the rest as JSON. */

@@ -6,6 +6,7 @@ import {
   type ModelClient,
   type ModelRequest,
   type ModelResponse,
+  type ResponsePart,
   type TokenUsage,
 } from '@longrun/core';
 import {
@@ -19,6 +20,8 @@ export interface ScriptedTurn {
   /** Streamed in chunks of `chunkSize` characters. */
   text?: string;
   toolCalls?: { id?: string; name: string; args: JsonObject }[];
+  /** The turn's ordered parts with reasoning and provider metadata, returned as they are. */
+  parts?: ResponsePart[];
   /** Default: `tool-calls` when there are tool calls, else `stop`. */
   finishReason?: FinishReason;
   /** Default: about one token per four characters, so budgets and logs see plausible figures. */
@@ -117,6 +120,7 @@ export function scriptedModel(
         finishReason: turn.finishReason ?? (toolCalls.length > 0 ? 'tool-calls' : 'stop'),
         usage: turn.usage ?? estimatedUsage(request, text, toolCalls),
         modelId: id,
+        ...(turn.parts === undefined ? {} : { parts: turn.parts }),
       };
     },
   };

@@ -28,10 +28,15 @@ export {
   defineAgent,
   defineTool,
   toolSpecs,
+  type AgentConfig,
   type AgentDefinition,
+  type AgentFields,
   type AgentTool,
   type AgentToolContext,
+  type PrepareStepInput,
+  type PrepareStepResult,
 } from './agent/define-agent.ts';
+export { aiTool, effect, type AgentModel, type AiToolOptions } from '@longrun/models';
 export {
   AgentRunner,
   cancelSignal,

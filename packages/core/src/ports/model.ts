@@ -1,18 +1,35 @@
-import type { TokenUsage } from '../events.ts';
+import type { ProviderMetadata, ResponsePart, TokenUsage } from '../events.ts';
+import type { SessionId } from '../ids.ts';
 import type { JsonObject, JsonValue } from '../json.ts';
 
 /** One message of the transcript a model call is given. Plain data; stored in the log. */
 export type ModelMessage =
   | { role: 'system'; content: string }
   | { role: 'user'; content: string }
-  | { role: 'assistant'; text: string; toolCalls: ModelToolCall[] }
+  | ModelAssistantMessage
   | { role: 'tool'; results: ModelToolResult[] };
+
+export interface ModelAssistantMessage {
+  role: 'assistant';
+  text: string;
+  toolCalls: ModelToolCall[];
+  /**
+   * The turn as the model produced it, in order: reasoning (with its signature or encrypted
+   * content in `providerMetadata`), text and tool calls (`callIndex` into `toolCalls`). Absent
+   * when the turn was plain text then tool calls with no provider metadata. A model client sends
+   * every part back, so reasoning models (Anthropic extended thinking, OpenAI reasoning items)
+   * continue across turns.
+   */
+  parts?: ResponsePart[];
+}
 
 export interface ModelToolCall {
   /** The provider's id for the call; results name it. */
   id: string;
   name: string;
   args: JsonObject;
+  /** What the provider attached to the call (e.g. OpenAI's item id), sent back with it. */
+  providerMetadata?: ProviderMetadata;
 }
 
 export interface ModelToolResult {
@@ -29,12 +46,34 @@ export interface ModelToolSpec {
   inputSchema: JsonObject;
 }
 
-export interface ModelRequest {
+/** How the model may use the tools: as it likes, not at all, some tool, or the named one. */
+export type ModelToolChoice = 'auto' | 'none' | 'required' | { type: 'tool'; toolName: string };
+
+/** Per-call settings an agent gives the model (the AI SDK's call settings of the same names). */
+export interface ModelCallSettings {
+  temperature?: number;
+  maxOutputTokens?: number;
+  /** Provider-specific options by provider, e.g. `{ anthropic: { thinking: { type: 'enabled', budgetTokens: 4000 } } }`. */
+  providerOptions?: ProviderMetadata;
+  /** Default `auto`. */
+  toolChoice?: ModelToolChoice;
+}
+
+/** Which session's call this is: for the client's logs, traces, rate limits and keys. */
+export interface ModelRequestContext {
+  sessionId: SessionId;
+  /** The model turn (1-based), as in `model.requested`. */
+  step: number;
+  /** The attempt at this step (1-based); a retry or a resume on another worker counts up. */
+  attempt: number;
+}
+
+export interface ModelRequest extends ModelCallSettings {
   messages: ModelMessage[];
   tools: ModelToolSpec[];
-  maxOutputTokens?: number;
-  temperature?: number;
   signal?: AbortSignal;
+  /** Set by the harness on every call; absent only for calls made outside a session. */
+  context?: ModelRequestContext;
 }
 
 export type FinishReason = 'stop' | 'tool-calls' | 'length' | 'content-filter' | 'error' | 'other';
@@ -42,6 +81,10 @@ export type FinishReason = 'stop' | 'tool-calls' | 'length' | 'content-filter' |
 export interface ModelResponse {
   text: string;
   toolCalls: ModelToolCall[];
+  /** The turn in order with reasoning and provider metadata; see `ModelAssistantMessage.parts`. */
+  parts?: ResponsePart[];
+  /** What the provider attached to the response as a whole (e.g. cache usage, response id). */
+  providerMetadata?: ProviderMetadata;
   finishReason: FinishReason;
   usage: TokenUsage;
   /** Provider and model that answered, e.g. `openai:gpt-5-mini`. */

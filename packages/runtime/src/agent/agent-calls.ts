@@ -4,18 +4,19 @@ import {
   type EffectChange,
   type NewEvent,
   type OpenCall,
+  type Tool,
   type ToolCall,
 } from '@longrun/core';
-import type { ToolContext, ToolDefinition } from '../program.ts';
+import type { ToolContext as CallContext, ToolDefinition } from '../program.ts';
 import { callKey, callStart, outcomeUnknown, runCall } from '../run-call.ts';
 import type { AgentRunContext } from './agent-context.ts';
-import { parseToolInput, type AgentTool } from './define-agent.ts';
+import { parseToolInput } from './define-agent.ts';
 import { approvalSignal, argsHash, newApprovalId } from './approvals.ts';
 
-type Checked = { ok: true; tool: AgentTool<never>; input: never } | { ok: false; message: string };
+type Checked = { ok: true; tool: Tool; input: unknown } | { ok: false; message: string };
 
 /** Finds the tool and validates the model's arguments, or says what is wrong in words for the model. */
-export function checkCall(ctx: AgentRunContext, call: ToolCall): Checked {
+export async function checkCall(ctx: AgentRunContext, call: ToolCall): Promise<Checked> {
   const tool = ctx.tools.get(call.tool);
   if (tool === undefined) {
     const names = [...ctx.tools.keys()].join(', ') || 'none';
@@ -30,11 +31,11 @@ export function checkCall(ctx: AgentRunContext, call: ToolCall): Checked {
       ok: false,
       message: `could not read the arguments for ${tool.name}: ${invalid.reason}`,
     };
-  const parsed = parseToolInput(tool, call.args);
+  const parsed = await parseToolInput(tool, call.args);
   return parsed.ok ? { ok: true, tool, input: parsed.input } : parsed;
 }
 
-function needsApproval(tool: AgentTool<never>, input: never): boolean {
+function needsApproval(tool: Tool, input: unknown): boolean {
   const rule = tool.needsApproval;
   return typeof rule === 'function' ? rule(input) : rule === true;
 }
@@ -44,14 +45,14 @@ function needsApproval(tool: AgentTool<never>, input: never): boolean {
  * for a call that will run at once: a known tool, valid arguments, no approval needed, and not
  * `unsafe` (an unsafe call's start is committed alone, right before it runs).
  */
-export function chainStart(
+export async function chainStart(
   ctx: AgentRunContext,
   step: number,
   call: ToolCall,
   events: NewEvent[],
   effects: EffectChange[],
-): void {
-  const checked = checkCall(ctx, call);
+): Promise<void> {
+  const checked = await checkCall(ctx, call);
   if (!checked.ok || checked.tool.effect === 'unsafe' || needsApproval(checked.tool, checked.input))
     return;
   startEvents(ctx, step, call, checked.tool, events, effects);
@@ -61,7 +62,7 @@ function startEvents(
   ctx: AgentRunContext,
   step: number,
   call: ToolCall,
-  tool: AgentTool<never>,
+  tool: Tool,
   events: NewEvent[],
   effects: EffectChange[],
 ): void {
@@ -83,9 +84,9 @@ export async function settleCall(
 ): Promise<'waiting' | 'continue'> {
   const step = ctx.writer.state.steps;
   const base = { step, callIndex: call.callIndex, tool: call.tool };
-  const checked = checkCall(ctx, call);
+  const checked = await checkCall(ctx, call);
   const finish = async (events: NewEvent[], effects: EffectChange[]): Promise<'continue'> => {
-    if (next !== undefined) chainStart(ctx, step, next, events, effects);
+    if (next !== undefined) await chainStart(ctx, step, next, events, effects);
     await ctx.writer.append(events, { effects, checkpoint: true });
     return 'continue';
   };
@@ -110,7 +111,7 @@ export async function settleCall(
     await requestApproval(ctx, call, tool, 'run');
     return 'waiting';
   }
-  const withWorkspace = (context: ToolContext) => ({
+  const withWorkspace = (context: CallContext) => ({
     ...context,
     files: ctx.workspace.files,
     sandbox: () => ctx.workspace.sandbox(),
@@ -121,7 +122,7 @@ export async function settleCall(
     effect: tool.effect,
     run: (_args, context) => tool.run(input, withWorkspace(context)),
     ...(verify
-      ? { verify: (_args: unknown, context: ToolContext) => verify(input, withWorkspace(context)) }
+      ? { verify: (_args: unknown, context: CallContext) => verify(input, withWorkspace(context)) }
       : {}),
   };
   const snapshots = tool.effect !== 'pure' && ctx.agent.workspaceSnapshots !== false;
@@ -163,7 +164,7 @@ function unknownOutcome(
   ctx: AgentRunContext,
   step: number,
   call: OpenCall,
-  tool: AgentTool<never>,
+  tool: Tool,
 ): [NewEvent[], EffectChange[]] {
   const { effect } = callStart(ctx.writer.lease.sessionId, step, call.callIndex, tool);
   const idempotencyKey = callKey(ctx.writer.lease.sessionId, step, call);
@@ -177,7 +178,7 @@ function unknownOutcome(
 async function requestApproval(
   ctx: AgentRunContext,
   call: OpenCall,
-  tool: AgentTool<never>,
+  tool: Tool,
   purpose: 'run' | 'rerun',
 ): Promise<void> {
   const approvalId = newApprovalId();

@@ -1,7 +1,7 @@
-import type { ModelClient, ModelToolSpec, SessionStore } from '@longrun/core';
+import type { ModelClient, ModelToolSpec, SessionStore, Tool } from '@longrun/core';
 import type { SessionWriter } from '../session-writer.ts';
 import type { RunnerHooks } from '../session-runner.ts';
-import type { AgentDefinition, AgentTool } from './define-agent.ts';
+import type { AgentDefinition } from './define-agent.ts';
 import type { TranscriptBuilder } from './transcript-builder.ts';
 import type { AgentWorkspace } from './agent-workspace.ts';
 
@@ -17,7 +17,7 @@ export interface AgentRunContext {
   model: ModelClient;
   writer: SessionWriter;
   transcript: TranscriptBuilder;
-  tools: Map<string, AgentTool<never>>;
+  tools: Map<string, Tool>;
   specs: ModelToolSpec[];
   signal: AbortSignal;
   /** ToolContext.holding for this run. */

@@ -1,53 +1,73 @@
 import { z } from 'zod';
 import {
   LongrunError,
+  toolNamePattern,
   type BlobStore,
-  type EffectClass,
-  type Sandbox,
   type JsonObject,
   type JsonValue,
+  type ModelCallSettings,
   type ModelClient,
+  type ModelMessage,
   type ModelToolSpec,
+  type Tool,
+  type ToolContext,
+  type ToolInputSchema,
   type WorkspaceFiles,
 } from '@longrun/core';
-import type { ToolContext, VerifyOutcome } from '../program.ts';
+import { toModelClient, toolsFrom, type AgentModel, type AiSdkToolLike } from '@longrun/models';
 import type { AgentSandboxConfig } from './agent-workspace.ts';
 
-/** What a tool's `run` gets besides its validated input. */
-export interface AgentToolContext extends ToolContext {
-  /**
-   * The session's workspace files: the only way a tool touches them (DESIGN §6). No link is
-   * followed, only regular files and directories are opened, writes replace by rename and reads
-   * are size-checked first; the host path is deliberately not given.
-   */
-  files: WorkspaceFiles;
-  /** The session's sandbox (the agent's `sandbox` driver), opened on first use. */
-  sandbox(): Promise<Sandbox>;
+/** What a tool's `run` gets besides its validated input. @deprecated Use `ToolContext` from core. */
+export type AgentToolContext = ToolContext;
+
+/**
+ * @deprecated The one tool type is `Tool` (from `@longrun/core`); this is the same type. Its
+ * parameter is ignored so that the `AgentTool<never>` lists written before stay valid.
+ */
+export type AgentTool<_Input = unknown> = Tool;
+
+/** What `prepareStep` is given before each model call. */
+export interface PrepareStepInput {
+  /** The model turn about to be made, 1-based (the `step` of `model.requested`). */
+  step: number;
+  /** The transcript the call will be given: instructions first, then the session so far. */
+  messages: readonly ModelMessage[];
+  /** The agent's model. */
+  model: ModelClient;
 }
 
-export interface AgentTool<Input = unknown> {
-  name: string;
-  description: string;
-  /** Validates the model's arguments before `run`; invalid ones become a tool error the model sees. */
-  input: z.ZodType<Input>;
-  effect: EffectClass;
-  run(input: Input, context: AgentToolContext): Promise<JsonValue>;
-  verify?(input: Input, context: AgentToolContext): Promise<VerifyOutcome>;
-  /** A person must approve each call (bound to its exact arguments) before it runs. */
-  needsApproval?: boolean | ((input: Input) => boolean);
+/**
+ * What one model call uses instead of the agent's defaults; everything is optional. Call
+ * settings replace the agent's, except `providerOptions`, which are merged over the agent's
+ * provider by provider.
+ */
+export interface PrepareStepResult extends ModelCallSettings {
+  /** Another model for this call: an AI SDK language model or a ModelClient. */
+  model?: AgentModel;
   /**
-   * The tool runs commands through `context.sandbox()`. An agent with such a tool and no
-   * `sandbox` of its own gets the default isolating driver, and refuses to start without one.
+   * The names of the tools the model is offered in this call (default: all). It limits what the
+   * model sees; a call the model still makes to another of the agent's tools is answered as usual.
    */
-  usesSandbox?: boolean;
+  activeTools?: readonly string[];
 }
 
-export interface AgentDefinition {
+/**
+ * The fields `defineAgent` takes and its result keeps as they are, among them the call settings
+ * (`temperature`, `maxOutputTokens`, `providerOptions`, `toolChoice`) every model call is made
+ * with unless `prepareStep` changes them for one.
+ */
+export interface AgentFields extends ModelCallSettings {
   name: string;
-  /** The model, or a factory called once per worker (so keys are read where the worker runs). */
-  model: ModelClient | (() => ModelClient);
   instructions: string;
-  tools: readonly AgentTool<never>[];
+  /**
+   * Called before every model call (like the AI SDK's `prepareStep`), with the step number and
+   * the transcript so far; may choose another model, the tools offered and the call settings
+   * for that call. It runs again for each attempt and on every worker that resumes the session,
+   * so it should decide from its input alone. A throw fails the session with its message.
+   */
+  prepareStep?(
+    input: PrepareStepInput,
+  ): PrepareStepResult | undefined | PromiseLike<PrepareStepResult | undefined>;
   /** Model turns before the session stops with STEP_LIMIT_REACHED. */
   maxSteps?: number;
   /** Model attempts per step before the session fails. */
@@ -85,28 +105,75 @@ export interface AgentDefinition {
   blobs?: BlobStore;
 }
 
-const toolNamePattern = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
+/**
+ * An agent as `defineAgent` takes it. `model` and `tools` accept the AI SDK's own objects; the
+ * rest is kept as given. Call settings (`temperature`, `maxOutputTokens`, `providerOptions`,
+ * `toolChoice`) apply to every model call unless `prepareStep` says otherwise for one.
+ */
+export interface AgentConfig extends AgentFields {
+  /**
+   * The model: an AI SDK language model (`anthropic('claude-sonnet-4-5')`, `openai('gpt-5-mini')`
+   * — specification v3 or v4), a longrun `ModelClient` (`aiSdkModel(model, options)`,
+   * `scriptedModel(turns)`), or a factory of either, called once per worker (so keys are read
+   * where the worker runs). Anything else is refused here with INVALID_ARGUMENT.
+   */
+  model: AgentModel | (() => AgentModel);
+  /**
+   * Longrun `Tool`s (`defineTool`, the built-in tools), or a tool set `{ name: tool }` whose
+   * values are `Tool`s or AI SDK `tool({...})` definitions — an AI SDK tool is `unsafe` unless
+   * `aiTool(tool, { effect })` or `effect('keyed', tool)` names its effect class. Default: none.
+   */
+  tools?: readonly Tool[] | Readonly<Record<string, Tool | AiSdkToolLike>>;
+}
 
-/** Declares a tool; its input type is inferred from the schema. */
+/**
+ * A defined agent, as workers run it: its model is a `ModelClient` (or a factory of one) and its
+ * tools are longrun `Tool`s, whatever `defineAgent` was given.
+ */
+export interface AgentDefinition extends AgentFields {
+  model: ModelClient | (() => ModelClient);
+  tools: readonly Tool[];
+}
+
+/** Declares a tool from a zod schema; its input type is inferred from the schema. */
 export function defineTool<S extends z.ZodType>(
-  tool: Omit<AgentTool<z.infer<S>>, 'input'> & { input: S },
-): AgentTool<never> {
+  tool: Omit<Tool<z.infer<S>>, 'input'> & { input: S },
+): Tool<z.infer<S>> {
   if (!toolNamePattern.test(tool.name)) {
     throw new LongrunError(
       'INVALID_ARGUMENT',
       `tool name ${JSON.stringify(tool.name)} must match ${toolNamePattern.source} (what model APIs accept)`,
     );
   }
-  return tool as unknown as AgentTool<never>;
+  return { ...tool, input: zodInput(tool.input) };
 }
 
-/** Declares an agent, checking what can be checked before any session runs. */
-export function defineAgent(agent: AgentDefinition): AgentDefinition {
+function zodInput<S extends z.ZodType>(schema: S): ToolInputSchema<z.infer<S>> {
+  const { $schema: _ignored, ...jsonSchema } = z.toJSONSchema(schema) as JsonObject;
+  return {
+    jsonSchema,
+    parse(input) {
+      const parsed = schema.safeParse(input);
+      if (parsed.success) return parsed.data;
+      const issues = parsed.error.issues.map(
+        (i) => `${i.path.length > 0 ? i.path.join('.') : '(input)'}: ${i.message}`,
+      );
+      throw new LongrunError('INVALID_ARGUMENT', issues.join('; '), { cause: parsed.error });
+    },
+  };
+}
+
+/**
+ * Declares an agent, checking what can be checked before any session runs: a model of a kind
+ * longrun can call, tools it can run (AI SDK tools become `Tool`s here), unique tool names.
+ */
+export function defineAgent(agent: AgentConfig): AgentDefinition {
   if (typeof agent.name !== 'string' || agent.name.length === 0) {
     throw new LongrunError('INVALID_ARGUMENT', 'an agent needs a name');
   }
+  const tools = toolsFrom(agent.tools ?? []);
   const seen = new Set<string>();
-  for (const tool of agent.tools) {
+  for (const tool of tools) {
     if (seen.has(tool.name))
       throw new LongrunError(
         'INVALID_ARGUMENT',
@@ -123,29 +190,44 @@ export function defineAgent(agent: AgentDefinition): AgentDefinition {
       `maxSteps of agent ${agent.name} must be a positive integer`,
     );
   }
-  return agent;
+  if (agent.prepareStep !== undefined && typeof agent.prepareStep !== 'function') {
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      `prepareStep of agent ${agent.name} must be a function`,
+    );
+  }
+  return { ...agent, model: agentModel(agent), tools };
+}
+
+function agentModel(agent: AgentConfig): AgentDefinition['model'] {
+  const model: unknown = agent.model;
+  const where = `the model of agent ${agent.name}`;
+  if (typeof model !== 'function') return toModelClient(model, where);
+  const factory = model as () => unknown;
+  return () => toModelClient(factory(), `${where} (what its factory returned)`);
 }
 
 /** The tool list as the model sees it: names, descriptions and JSON Schemas of the inputs. */
-export function toolSpecs(tools: readonly AgentTool<never>[]): ModelToolSpec[] {
-  return tools.map((tool) => {
-    const { $schema: _ignored, ...schema } = z.toJSONSchema(tool.input as z.ZodType) as JsonObject;
-    return { name: tool.name, description: tool.description, inputSchema: schema };
-  });
+export function toolSpecs(tools: readonly Tool[]): ModelToolSpec[] {
+  return tools.map((tool) => ({
+    name: tool.name,
+    description: tool.description,
+    inputSchema: tool.input.jsonSchema,
+  }));
 }
 
 /** Validates a call's arguments; returns the parsed input or a message for the model. */
-export function parseToolInput(
-  tool: AgentTool<never>,
+export async function parseToolInput(
+  tool: Tool,
   args: JsonObject,
-): { ok: true; input: never } | { ok: false; message: string } {
-  const parsed = (tool.input as z.ZodType).safeParse(args);
-  if (parsed.success) return { ok: true, input: parsed.data as never };
-  const issues = parsed.error.issues.map(
-    (i) => `${i.path.length > 0 ? i.path.join('.') : '(input)'}: ${i.message}`,
-  );
-  return {
-    ok: false,
-    message: `invalid arguments for ${tool.name}: ${issues.join('; ')}. Fix them and call the tool again.`,
-  };
+): Promise<{ ok: true; input: unknown } | { ok: false; message: string }> {
+  try {
+    return { ok: true, input: await tool.input.parse(args) };
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    return {
+      ok: false,
+      message: `invalid arguments for ${tool.name}: ${why}. Fix them and call the tool again.`,
+    };
+  }
 }

@@ -3,9 +3,14 @@ import {
   event,
   isLongrunError,
   type EffectChange,
+  type EventDataByType,
+  type ModelClient,
+  type ModelMessage,
+  type ModelRequest,
   type NewEvent,
   type ModelResponse,
 } from '@longrun/core';
+import { mergeProviderMetadata, toModelClient } from '@longrun/models';
 import { backoffMs, pause } from '../backoff.ts';
 import type { AgentRunContext } from './agent-context.ts';
 import { chainStart } from './agent-calls.ts';
@@ -40,13 +45,33 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
   const step = state.steps + 1;
   const attempt = state.failedAttempts + 1;
   const sessionId = ctx.writer.lease.sessionId;
+  const messages = ctx.transcript.messages(ctx.agent.instructions);
+  let call: { model: ModelClient; request: ModelRequest };
+  try {
+    call = await prepareCall(ctx, step, messages);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    const refused = new LongrunError(
+      'INVALID_ARGUMENT',
+      `prepareStep of agent ${ctx.agent.name} failed at step ${step}: ${why}`,
+      { cause: error },
+    );
+    const requested = event('model.requested', {
+      step,
+      attempt,
+      modelId: ctx.model.id,
+      transcriptSeq: state.seq,
+    });
+    return recordFailure(ctx, step, attempt, refused, (events) => [requested, ...events]);
+  }
+  const { model } = call;
   // The request is recorded with the attempt's first durable output — its first streamed text,
   // its failure or its response — so a fast call costs no commit of its own. An attempt cut by a
   // crash before any of those left nothing durable behind, and is simply made again.
   let requested: NewEvent | null = event('model.requested', {
     step,
     attempt,
-    modelId: ctx.model.id,
+    modelId: model.id,
     transcriptSeq: state.seq,
   });
   const withRequest = (events: NewEvent[]): NewEvent[] => {
@@ -54,14 +79,13 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
     requested = null;
     return [...head, ...events];
   };
-  const messages = ctx.transcript.messages(ctx.agent.instructions);
   const coalescer = new DeltaCoalescer(streamFlushMs, (text) =>
     ctx.writer.append(withRequest([event('model.streamed', { step, attempt, text })])),
   );
   let response: ModelResponse;
   try {
-    response = await ctx.model.stream(
-      { messages, tools: ctx.specs, signal: ctx.signal },
+    response = await model.stream(
+      { ...call.request, signal: ctx.signal, context: { sessionId, step, attempt } },
       (text) => {
         ctx.hooks?.onTextDelta?.(sessionId, step, attempt, text);
         coalescer.push(text);
@@ -90,13 +114,79 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
       finishReason: response.finishReason,
       attempt,
       modelId: response.modelId,
+      ...turnDetails(response),
     }),
   ]);
   const effects: EffectChange[] = [];
   const first = toolCalls[0];
-  if (first !== undefined) chainStart(ctx, step, first, events, effects);
+  if (first !== undefined) await chainStart(ctx, step, first, events, effects);
   await ctx.writer.append(events, { effects });
   return 'continue';
+}
+
+/**
+ * The model and request of this call: the agent's, with whatever its `prepareStep` chose for
+ * this step (another model, fewer tools, other settings).
+ */
+async function prepareCall(
+  ctx: AgentRunContext,
+  step: number,
+  messages: ModelMessage[],
+): Promise<{ model: ModelClient; request: ModelRequest }> {
+  const { agent } = ctx;
+  const prepared = (await agent.prepareStep?.({ step, messages, model: ctx.model })) ?? {};
+  const model =
+    prepared.model === undefined
+      ? ctx.model
+      : toModelClient(prepared.model, 'the model prepareStep returned');
+  let tools = ctx.specs;
+  if (prepared.activeTools !== undefined) {
+    const active = new Set(prepared.activeTools);
+    const unknown = [...active].filter((name) => !ctx.tools.has(name));
+    if (unknown.length > 0) {
+      throw new LongrunError(
+        'INVALID_ARGUMENT',
+        `activeTools names ${unknown.join(', ')}, which the agent does not have`,
+      );
+    }
+    tools = ctx.specs.filter((spec) => active.has(spec.name));
+  }
+  const request: ModelRequest = { messages, tools };
+  const temperature = prepared.temperature ?? agent.temperature;
+  const maxOutputTokens = prepared.maxOutputTokens ?? agent.maxOutputTokens;
+  const toolChoice = prepared.toolChoice ?? agent.toolChoice;
+  const providerOptions = mergeProviderMetadata(agent.providerOptions, prepared.providerOptions);
+  if (temperature !== undefined) request.temperature = temperature;
+  if (maxOutputTokens !== undefined) request.maxOutputTokens = maxOutputTokens;
+  if (toolChoice !== undefined) request.toolChoice = toolChoice;
+  if (providerOptions !== undefined) request.providerOptions = providerOptions;
+  return { model, request };
+}
+
+/**
+ * Reasoning, ordered parts and provider metadata, recorded only when the response has them. A
+ * client that put metadata on its calls but gave no parts gets the plain order: text, calls.
+ */
+function turnDetails(
+  response: ModelResponse,
+): Pick<EventDataByType['model.responded'], 'parts' | 'providerMetadata'> {
+  let parts = response.parts;
+  if (parts === undefined && response.toolCalls.some((c) => c.providerMetadata !== undefined)) {
+    parts = [
+      ...(response.text === '' ? [] : [{ type: 'text' as const, text: response.text }]),
+      ...response.toolCalls.map((c, callIndex) => ({
+        type: 'tool-call' as const,
+        callIndex,
+        ...(c.providerMetadata === undefined ? {} : { providerMetadata: c.providerMetadata }),
+      })),
+    ];
+  }
+  return {
+    ...(parts === undefined ? {} : { parts }),
+    ...(response.providerMetadata === undefined
+      ? {}
+      : { providerMetadata: response.providerMetadata }),
+  };
 }
 
 async function recordFailure(

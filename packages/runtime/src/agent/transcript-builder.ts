@@ -56,7 +56,15 @@ export class TranscriptBuilder {
           ]),
         );
         this.#answered = new Set();
-        this.#messages.push({ role: 'assistant', text: event.data.text, toolCalls });
+        // Reasoning and provider metadata go back to the model as they came (signatures,
+        // encrypted reasoning): providers refuse a tool-using turn that lost them.
+        const parts = event.data.parts;
+        this.#messages.push({
+          role: 'assistant',
+          text: event.data.text,
+          toolCalls,
+          ...(parts === undefined ? {} : { parts }),
+        });
         return;
       }
       case 'tool.completed':

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { defineTool, type AgentTool } from '../agent/define-agent.ts';
+import type { Tool } from '@longrun/core';
+import { defineTool } from '../agent/define-agent.ts';
 import { capOutput } from './output-cap.ts';
 
 const maxReadChars = 20_000;
@@ -92,7 +93,7 @@ export const listFilesTool = defineTool({
   },
 });
 
-export const fileTools: readonly AgentTool<never>[] = [
+export const fileTools: readonly Tool[] = [
   readFileTool,
   writeFileTool,
   editFileTool,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { EffectClass, ExecResult } from '@longrun/core';
-import { defineTool, type AgentTool } from '../agent/define-agent.ts';
+import type { EffectClass, ExecResult, Tool } from '@longrun/core';
+import { defineTool } from '../agent/define-agent.ts';
 import { capOutput } from './output-cap.ts';
 
 export interface ShellToolOptions {
@@ -18,7 +18,7 @@ export interface ShellToolOptions {
  * the agent names a driver). A non-zero exit is a result the model reads, not an error;
  * the sandbox kills the whole process tree on timeout and when the run is stopped.
  */
-export function shellTool(options: ShellToolOptions = {}): AgentTool<never> {
+export function shellTool(options: ShellToolOptions = {}): Tool {
   const timeoutMs = options.timeoutMs ?? 120_000;
   const maxChars = options.maxOutputChars ?? 16_000;
   return defineTool({

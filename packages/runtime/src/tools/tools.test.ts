@@ -47,7 +47,7 @@ function context(
 }
 
 function run(tool: AgentTool<never>, input: object, ctx: AgentToolContext) {
-  return tool.run(input as never, ctx);
+  return tool.run(input, ctx);
 }
 
 describe('what the file tools refuse', () => {

@@ -1,0 +1,104 @@
+import type { EffectClass } from '../events.ts';
+import type { SessionId } from '../ids.ts';
+import type { JsonObject, JsonValue } from '../json.ts';
+import type { Sandbox } from './sandbox.ts';
+import type { WorkspaceFiles } from './workspace-files.ts';
+
+/** What a tool's `run` and `verify` get besides the validated input. */
+export interface ToolContext {
+  sessionId: SessionId;
+  step: number;
+  callIndex: number;
+  /**
+   * Derived from (session, step, call index): the same on every attempt of this call, so a
+   * `keyed` tool hands it to the system it changes and that system applies the call once.
+   */
+  idempotencyKey: string;
+  /** 1 on the first run; more when a resumed step runs the call again. */
+  attempt: number;
+  /** Aborted when the worker loses its lease or stops: stop side effects promptly. */
+  signal: AbortSignal;
+  /**
+   * Whether this worker still holds the session by its own clocks (its lease and its liveness),
+   * checked now. It turns false the moment either has lapsed — also before `signal` aborts. A
+   * tool with several external steps checks it before each one and stops when it is false.
+   */
+  holding(): boolean;
+  /**
+   * The session's workspace files: the only way a tool touches them (DESIGN §6). No link is
+   * followed, only regular files and directories are opened, writes replace by rename and reads
+   * are size-checked first; the host path is deliberately not given.
+   */
+  files: WorkspaceFiles;
+  /** The session's sandbox (the agent's `sandbox` driver), opened on first use. */
+  sandbox(): Promise<Sandbox>;
+}
+
+/** What `verify` found about an interrupted call: it took effect (with its output), or not, or unknown. */
+export type VerifyOutcome =
+  { applied: true; output: JsonValue } | { applied: false } | { applied: 'unknown' };
+
+/**
+ * A tool's input validator. Core holds no schema library: an adapter builds this from zod, an
+ * AI SDK `Schema`, or anything else that can validate and describe itself as JSON Schema.
+ */
+export interface ToolInputSchema<Input> {
+  /**
+   * Returns the validated (and possibly transformed) input, or throws. A LongrunError with code
+   * INVALID_ARGUMENT carries a message written for the model, which sees it as the call's error
+   * result and can correct its arguments.
+   */
+  parse(input: unknown): Input | PromiseLike<Input>;
+  /** JSON Schema of the input object, as sent to the model. */
+  readonly jsonSchema: JsonObject;
+}
+
+/** A `needsApproval` rule; declared with method syntax so a `Tool<X>` is a `Tool` in a list. */
+interface ApprovalRule<Input> {
+  rule(input: Input): boolean;
+}
+
+/**
+ * The one tool type of longrun (DESIGN §11). Built-in tools, `defineTool` tools and AI SDK
+ * `tool({...})` definitions all become this; the harness runs nothing else.
+ */
+export interface Tool<Input = unknown> {
+  /** What the model calls it: `^[a-zA-Z][a-zA-Z0-9_-]{0,63}$`, what model APIs accept. */
+  readonly name: string;
+  readonly description: string;
+  /** Validates the model's arguments before `run`; invalid ones become a tool error the model sees. */
+  readonly input: ToolInputSchema<Input>;
+  /** What a call does to the world, which decides what a resumed step may do with it (DESIGN §4). */
+  readonly effect: EffectClass;
+  run(input: Input, context: ToolContext): Promise<JsonValue>;
+  /** For `unsafe` tools: tells whether an interrupted call took effect, so it is not repeated blindly. */
+  verify?(input: Input, context: ToolContext): Promise<VerifyOutcome>;
+  /** A person must approve each call (bound to its exact arguments) before it runs. */
+  readonly needsApproval?: boolean | ApprovalRule<Input>['rule'];
+  /**
+   * The tool runs commands through `context.sandbox()`. An agent with such a tool and no
+   * `sandbox` of its own gets the default isolating driver, and refuses to start without one.
+   */
+  readonly usesSandbox?: boolean;
+}
+
+/** The pattern a tool name must match (what model APIs accept). */
+export const toolNamePattern = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
+
+const effectClasses: readonly string[] = ['pure', 'idempotent', 'keyed', 'unsafe'];
+
+/** True when `value` has the shape of a longrun `Tool` (it is checked field by field). */
+export function isTool(value: unknown): value is Tool {
+  if (typeof value !== 'object' || value === null) return false;
+  const t = value as Partial<Record<keyof Tool, unknown>>;
+  const input = t.input as Partial<Record<keyof ToolInputSchema<unknown>, unknown>> | undefined;
+  return (
+    typeof t.name === 'string' &&
+    typeof t.run === 'function' &&
+    typeof t.effect === 'string' &&
+    effectClasses.includes(t.effect) &&
+    typeof input === 'object' &&
+    input !== null &&
+    typeof input.parse === 'function'
+  );
+}
