@@ -97,7 +97,7 @@ export class DeadWorkerSweep {
     let rows: Row[];
     const { hostId, pid, startedTicks } = this.#identity;
     try {
-      const values = [this.#store.nowParam(), hostId, pid, startedTicks];
+      const values = [hostId, pid, startedTicks];
       rows = await this.#store.read('finding dead workers', 'liveOnHost', values);
     } catch {
       return;

@@ -7,6 +7,7 @@ import { compactLog, compactWrites } from './migrations/v5-compact-log.ts';
 import { creationOrder } from './migrations/v6-creation-order.ts';
 import { appendIds } from './migrations/v7-append-ids.ts';
 import { workerHeartbeats } from './migrations/v8-worker-heartbeats.ts';
+import { observedLiveness } from './migrations/v9-observed-liveness.ts';
 
 /**
  * Numbered schema migrations. The version a schema is at lives in its `longrun_meta` table;
@@ -24,6 +25,7 @@ export const migrations: readonly { version: number; sql: (s: SchemaName) => str
   { version: 6, sql: (s) => creationOrder(s.quoted) },
   { version: 7, sql: (s) => appendIds(s.quoted) },
   { version: 8, sql: (s) => workerHeartbeats(s.quoted) },
+  { version: 9, sql: (s) => observedLiveness(s.quoted) },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

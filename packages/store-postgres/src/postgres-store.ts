@@ -41,6 +41,7 @@ import {
 } from '@longrun/core';
 import { AppendBatcher, type AppendBatching } from './append-batcher.ts';
 import { DeadWorkerSweep } from './dead-worker-sweep.ts';
+import { LivenessObserver } from './liveness-observer.ts';
 import { ownIdentity } from './process-identity.ts';
 import { openPool, type OpenedPool } from './connection.ts';
 import type { PostgresDurabilityOptions } from './durability.ts';
@@ -137,6 +138,7 @@ export class PostgresStore implements SessionStore {
   readonly #livenessMs: number;
   readonly #identity = ownIdentity();
   readonly #sweep: DeadWorkerSweep | null;
+  readonly #observer: LivenessObserver;
   readonly #log: ((message: string) => void) | undefined;
   readonly #appends: AppendBatcher<QueuedAppend, AppendResult>;
   #closed = false;
@@ -163,6 +165,13 @@ export class PostgresStore implements SessionStore {
     this.apiKeys = new PostgresApiKeys(access);
     this.blobs = new PostgresBlobStore(access);
     this.#sweep = this.#identity === null ? null : new DeadWorkerSweep(this.#identity, access);
+    const clock = options.clock;
+    this.#observer = new LivenessObserver(access, {
+      ...(clock === undefined ? {} : { nowMs: () => clock.nowMs() }),
+      defaultLivenessMs: this.#livenessMs,
+      isOwn: (id) => [...this.#workers].some((w) => w.workerId === id),
+      ...(options.log ? { log: options.log } : {}),
+    });
     this.#appends = new AppendBatcher(
       (items: QueuedAppend[]) => sendAppends(items, write, this.#target),
       options.appendBatching,
@@ -251,6 +260,7 @@ export class PostgresStore implements SessionStore {
     // Appends already accepted are still sent; new ones are refused.
     await this.#appends.drain();
     await this.#sweep?.stop();
+    await this.#observer.stop();
     await Promise.all([...this.#workers].map((w) => w.close()));
     await this.#pool.end().catch(() => {});
   }
@@ -366,6 +376,7 @@ export class PostgresStore implements SessionStore {
     await worker.start();
     this.#workers.add(worker);
     this.#sweep?.start();
+    this.#observer.start();
     return {
       workerId: worker.workerId,
       assuredUntil: () => worker.assuredUntil(),
@@ -380,6 +391,7 @@ export class PostgresStore implements SessionStore {
     const o = toWorkerId(owner);
     checkLeaseMs(leaseMs);
     const agents = checkClaimFilter(filter);
+    this.#observer.start();
     const rows = await this.#write('claiming a session', 'claimNext', [
       this.#nowParam(),
       o,
@@ -393,6 +405,7 @@ export class PostgresStore implements SessionStore {
     const checked = toSessionId(id);
     const o = toWorkerId(owner);
     checkLeaseMs(leaseMs);
+    this.#observer.start();
     const rows = await this.#write('claiming a session', 'claimById', [
       this.#nowParam(),
       o,

@@ -13,28 +13,34 @@ import type { SchemaName } from './schema-name.ts';
  * per statement (a CTE calling a volatile function is materialized, so every comparison in the
  * statement sees the same instant).
  *
- * The claim rule is the SQLite store's: a session is claimable when it is queued or running (a
- * running one whose lease lapsed had a worker die), or waiting on a timer that is due — and
- * nobody holds a live lease on it. Postgres adds one way for a lease to be dead before it
- * expires: its owner is a registered worker whose liveness (heartbeat) has lapsed; that worker
- * stopped its side effects before it lapsed (worker-liveness.ts).
+ * The claim rule: a session is claimable when it is queued or running, or waiting on a timer
+ * that is due — and nobody holds it. Who holds it depends on its lease owner:
+ * - a registered worker (one with liveness, see worker-liveness.ts) holds its sessions until it
+ *   is ended: it stopped, a worker on its host saw its process gone, or a claimer declared it
+ *   dead after seeing its heartbeat count unchanged for its L by the claimer's own monotonic
+ *   clock (liveness-observer.ts). The server's clock does not decide: a forward step of it would
+ *   otherwise free a live worker's sessions while its tools run. Only the owner itself may take
+ *   back a session whose lease lapsed while it lives;
+ * - an owner that never registered holds it until the lease expires by the server's clock.
  */
 export type Statements = ReturnType<typeof statements>;
 
 export function statements(schema: SchemaName) {
   const s = schema.quoted;
   const now = `now AS (SELECT ${s}.now_ms($1::bigint) AS ms)`;
-  // Registered workers whose liveness lapsed (workers_by_host is not needed: the table is as
-  // small as the live fleet plus the dead that still own leases).
+  // Registered workers that were ended (the table is as small as the live fleet plus the dead
+  // that still own leases). alive_until_ms = 0 is the mark of an ended worker.
   const deadOwners = `dead AS MATERIALIZED (
-    SELECT w.worker_id FROM ${s}.workers w, now WHERE w.alive_until_ms <= now.ms)`;
+    SELECT w.worker_id FROM ${s}.workers w WHERE w.alive_until_ms = 0)`;
   const heldLock = `SELECT l.pid FROM pg_locks l
     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
       AND l.classid = ${schema.lockNamespace}::oid AND l.objid = w.lock_key::oid`;
   const claimable = `
     (c.status IN ('queued', 'running') OR (c.status = 'waiting' AND c.wake_at_ms IS NOT NULL AND c.wake_at_ms <= now.ms))
-    AND (c.lease_owner IS NULL OR c.lease_expires_at_ms <= now.ms OR c.lease_owner IN (SELECT worker_id FROM dead))`;
+    AND (c.lease_owner IS NULL OR c.lease_owner IN (SELECT worker_id FROM dead)
+      OR (c.lease_expires_at_ms <= now.ms AND (c.lease_owner = $2
+        OR NOT EXISTS (SELECT 1 FROM ${s}.workers r WHERE r.worker_id = c.lease_owner))))`;
   // $2 owner, $3 leaseMs. Takes the row locked by the target CTE (SKIP LOCKED: never wait on
   // another claimer; a row it just claimed is re-checked against the rule and dropped).
   const claimTarget = `UPDATE ${s}.sessions t SET lease_owner = $2, lease_epoch = t.lease_epoch + 1,
@@ -123,27 +129,36 @@ export function statements(schema: SchemaName) {
     // gone. Takes the id for this process unless another one's liveness has not lapsed.
     claimWorkerId: `WITH ${now}
       UPDATE ${s}.workers w SET alive_until_ms = now.ms + $3::bigint, registered_at_ms = now.ms,
-        host_id = $4, pid = $5, started_ticks = $6
+        host_id = $4, pid = $5, started_ticks = $6, beats = w.beats + 1, liveness_ms = $3::bigint
       FROM now WHERE w.worker_id = $2 AND (w.alive_until_ms <= now.ms OR $7::boolean
         OR (w.host_id IS NOT DISTINCT FROM $4 AND w.pid IS NOT DISTINCT FROM $5 AND w.started_ticks IS NOT DISTINCT FROM $6))
       RETURNING w.alive_until_ms`,
-    // The heartbeat: extends this process's liveness; no row if the id is no longer this process's.
+    // The heartbeat: extends this process's liveness and counts one beat; no row if the id is no
+    // longer this process's or the worker was ended (declared dead: it must stop at once).
     heartbeat: `WITH ${now}
-      UPDATE ${s}.workers w SET alive_until_ms = now.ms + $3::bigint
+      UPDATE ${s}.workers w SET alive_until_ms = now.ms + $3::bigint, beats = w.beats + 1,
+        liveness_ms = $3::bigint
       FROM now WHERE w.worker_id = $2 AND w.host_id IS NOT DISTINCT FROM $4
         AND w.pid IS NOT DISTINCT FROM $5 AND w.started_ticks IS NOT DISTINCT FROM $6
+        AND w.alive_until_ms <> 0
       RETURNING w.alive_until_ms`,
+    // Workers not ended, with their beat count and L: what a claimer observes.
+    observeWorkers: `SELECT worker_id, beats, liveness_ms FROM ${s}.workers WHERE alive_until_ms <> 0`,
+    // Declares worker $1 dead if its beat count is still $2 (no heartbeat since it was seen).
+    // A heartbeat racing it waits on the row and then finds it ended.
+    declareDead: `UPDATE ${s}.workers SET alive_until_ms = 0
+      WHERE worker_id = $1 AND beats = $2::bigint AND alive_until_ms <> 0
+      RETURNING worker_id`,
     // Ends worker $1's liveness at once (it stopped, or it was seen dead), if the id still
     // belongs to the process on host $2 with pid $3 started at $4.
     endLiveness: `UPDATE ${s}.workers SET alive_until_ms = 0
       WHERE worker_id = $1 AND host_id IS NOT DISTINCT FROM $2 AND pid IS NOT DISTINCT FROM $3
         AND started_ticks IS NOT DISTINCT FROM $4
       RETURNING worker_id`,
-    // Workers on host $2 still counted alive, other than this process ($3, $4).
-    liveOnHost: `WITH ${now}
-      SELECT w.worker_id, w.pid, w.started_ticks FROM ${s}.workers w, now
-      WHERE w.host_id = $2 AND w.alive_until_ms > now.ms
-        AND NOT (w.pid IS NOT DISTINCT FROM $3 AND w.started_ticks IS NOT DISTINCT FROM $4)`,
+    // Workers on host $1 not ended, other than this process ($2, $3).
+    liveOnHost: `SELECT w.worker_id, w.pid, w.started_ticks FROM ${s}.workers w
+      WHERE w.host_id = $1 AND w.alive_until_ms <> 0
+        AND NOT (w.pid IS NOT DISTINCT FROM $2 AND w.started_ticks IS NOT DISTINCT FROM $3)`,
     // Lapsed workers that hold no lease are forgotten, so the claim rule's scan of workers stays
     // as small as the live fleet (worker ids may be fresh on every process start).
     pruneWorkers: `WITH ${now}

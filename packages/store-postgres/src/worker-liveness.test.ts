@@ -103,6 +103,39 @@ describeWithServer('postgres worker liveness', unavailable, () => {
     expect(Date.now() - killedAt).toBeLessThan(livenessMs);
   });
 
+  for (const skewMs of [2 * hourMs, -2 * hourMs]) {
+    it(`takes nothing from a live worker with its clock ${skewMs > 0 ? 'ahead' : 'behind'} by 2 h, and a frozen one's session after its liveness`, async () => {
+      const schema = randomSchema();
+      const [, other] = await openPair(schema, randomSchema('lr_app'));
+      // The claimer's clock (and so the time its statements use) is 2 h off: a step of the
+      // server's clock looks the same to the claim rule.
+      const skewed = await PostgresStore.open({
+        url: testUrl,
+        schema,
+        applicationName: randomSchema('lr_skew'),
+        workerLivenessMs: livenessMs,
+        clock: { nowMs: () => Date.now() + skewMs },
+      });
+      cleanup.push(() => skewed.close());
+      const session = await other.createSession({ agent: 'liveness', input: null });
+      const { child } = await childWorker(schema, session.id, 'alive');
+      const until = Date.now() + 3 * livenessMs;
+      while (Date.now() < until) {
+        expect(await skewed.claim(session.id, workerId('early'), hourMs)).toBeNull();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const frozenAt = Date.now();
+      child.kill('SIGSTOP');
+      cleanup.push(async () => void child.kill('SIGCONT'));
+      const taken = await eventually(
+        () => skewed.claim(session.id, workerId('heir'), hourMs),
+        10_000,
+      );
+      expect(taken).toMatchObject({ epoch: 2 });
+      expect(Date.now() - frozenAt).toBeGreaterThanOrEqual(livenessMs / 2);
+    });
+  }
+
   it('frees a frozen worker’s session once its liveness lapses, not before', async () => {
     const schema = randomSchema();
     const [, other] = await openPair(schema, randomSchema('lr_app'));

@@ -24,17 +24,22 @@ export interface LivenessConfig {
 /**
  * A worker's liveness in the store (DESIGN §3, "one holder, always"). A dedicated connection
  * (never a pooled one, whose session state other callers would share) holds the worker id's
- * advisory lock — one live process per id — and renews the worker's `alive_until_ms` by the
- * store's clock. The claim rule frees the sessions of a worker whose liveness has lapsed.
+ * advisory lock — one live process per id — and sends heartbeats, each counted in the worker's
+ * `beats`. Its sessions are claimable by others only once it is ended: it stopped, a worker on
+ * its host saw its process gone, or a claimer saw its count stand still for L by the claimer's
+ * own monotonic clock and declared it dead (liveness-observer.ts).
  *
  * The timing bound, with L = livenessMs:
- * - a heartbeat goes every L/5; the server sets alive_until = (its now) + L, and its now is after
- *   the moment the worker sent it, so alive_until ≥ sent + L on the server's clock;
+ * - a heartbeat goes every L/5;
  * - when no heartbeat sent in the last L/2 (by this process's monotonic clock) has been
  *   confirmed, the worker is in doubt: `onDoubt` fires and the worker stops every side effect;
- * - so a worker has L/2 between doubting and the earliest moment anyone may claim its sessions.
- *   The margin covers stopping (a sandbox dies in milliseconds; in-process tools must honour
- *   their abort signal), event-loop lag, and a forward step of the server clock, each below L/2.
+ * - a claimer first reads a count after the heartbeat that made it committed, so after it was
+ *   sent; it declares the worker dead L after that read, if the count has not moved. The
+ *   worker's doubt came at most L/2 after that send: it has at least L/2 to stop before anyone
+ *   may claim. The margin covers stopping (a sandbox dies in milliseconds; in-process tools must
+ *   honour their abort signal), event-loop lag and clocks that run at different rates; no wall
+ *   clock is read, so a step of the server's or a worker's clock frees nothing early;
+ * - a heartbeat that finds the worker ended puts it in doubt at once, before it registers again.
  * A dropped connection is reconnected (the lock re-taken, an own stale backend ended) for as long
  * as the outage lasts; `onConfirmed` reports the first heartbeat after a doubt.
  */
@@ -130,10 +135,11 @@ export class WorkerLiveness implements WorkerRegistration {
       'the liveness heartbeat',
     );
     if (result.rowCount !== 1) {
-      throw new LongrunError(
-        'INVALID_STATE',
-        `worker id ${this.workerId} now belongs to another process; this one stays stopped`,
-      );
+      // Declared dead by a claimer that saw no heartbeat for L (or ended, or the id taken): its
+      // sessions may be claimed already. Stop every side effect now, then register again.
+      const reason = `worker ${this.workerId} was declared dead (no heartbeat seen for its liveness of ${this.#c.livenessMs} ms) or its id was taken; it stops its side effects and registers again`;
+      this.#doubtNow(reason);
+      throw new LongrunError('STORE_UNAVAILABLE', reason);
     }
     this.#confirmed(sentAt);
   }
@@ -238,6 +244,15 @@ export class WorkerLiveness implements WorkerRegistration {
       this.#inDoubt = false;
       this.#events.onConfirmed?.();
     }
+  }
+
+  /** In doubt at once, whatever the timers say: the store no longer counts this worker alive. */
+  #doubtNow(reason: string): void {
+    clearTimeout(this.#doubtTimer);
+    this.#confirmedSentAt = Number.NEGATIVE_INFINITY;
+    if (this.#closed || this.#inDoubt) return;
+    this.#inDoubt = true;
+    this.#events.onDoubt?.(new LongrunError('STORE_UNAVAILABLE', reason));
   }
 
   #doubt(): void {
