@@ -139,6 +139,15 @@ ALTER TABLE sessions ADD COLUMN last_append_id TEXT;
 ALTER TABLE sessions ADD COLUMN last_append_at_ms INTEGER;
 `,
   },
+  {
+    version: 5,
+    sql: `
+-- A lease's deadline on the host's monotonic clock and the boot it belongs to (lease-clock.ts):
+-- the claim rule reads these, so a step of the wall clock frees nothing early.
+ALTER TABLE sessions ADD COLUMN lease_boot TEXT;
+ALTER TABLE sessions ADD COLUMN lease_deadline_ms INTEGER;
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

@@ -1,11 +1,16 @@
 /**
  * Every statement the SQLite store runs. The claim rule is the heart of it: a session is
  * claimable when it is queued or running (a running one whose lease lapsed had a worker die),
- * or waiting on a timer that is due — and nobody holds a live lease on it.
+ * or waiting on a timer that is due — and nobody holds a live lease on it. A lease's deadline is
+ * read on the host's monotonic clock of one boot (lease-clock.ts; ?3 the boot, ?4 its time), so
+ * a step of the wall clock frees nothing early; a lease from before the boot id column was
+ * written falls back to its wall-clock expiry (?2).
  */
 const claimable = `
   (status IN ('queued', 'running') OR (status = 'waiting' AND wake_at_ms IS NOT NULL AND wake_at_ms <= ?1))
-  AND (lease_owner IS NULL OR lease_expires_at_ms <= ?2)`;
+  AND (lease_owner IS NULL
+    OR (lease_boot IS NULL AND lease_expires_at_ms <= ?2)
+    OR (lease_boot IS NOT NULL AND (lease_boot <> ?3 OR lease_deadline_ms <= ?4)))`;
 
 export const sql = {
   insertSession: `INSERT INTO sessions (id, tenant_id, agent, status, head_seq, created_at_ms, updated_at_ms, created_order)
@@ -51,18 +56,20 @@ export const sql = {
       AND last_append_id IS NOT ?7`,
   lastAppend: `SELECT last_append_id, last_append_at_ms FROM sessions WHERE id = ?`,
   setStatus: `UPDATE sessions SET status = ?1, status_reason = ?2, wake_at_ms = ?3, waiting_for = ?4 WHERE id = ?5`,
-  // ?3: the agents the claimer runs, a JSON array, or NULL for any agent.
+  // ?5: the agents the claimer runs, a JSON array, or NULL for any agent.
   nextClaimable: `SELECT id FROM sessions WHERE ${claimable}
-    AND (?3 IS NULL OR agent IN (SELECT value FROM json_each(?3))) ORDER BY updated_at_ms LIMIT 1`,
-  claimableById: `SELECT id FROM sessions WHERE id = ?3 AND ${claimable}`,
+    AND (?5 IS NULL OR agent IN (SELECT value FROM json_each(?5))) ORDER BY updated_at_ms LIMIT 1`,
+  claimableById: `SELECT id FROM sessions WHERE id = ?5 AND ${claimable}`,
   ownedUnfinished: `SELECT id FROM sessions WHERE lease_owner = ?1 AND status IN ('queued', 'running')
     AND (?2 IS NULL OR agent IN (SELECT value FROM json_each(?2)))`,
   claim: `UPDATE sessions SET lease_owner = ?1, lease_epoch = lease_epoch + 1, lease_expires_at_ms = ?2,
-      status = 'running', status_reason = NULL, wake_at_ms = NULL, waiting_for = NULL, updated_at_ms = ?3
+      status = 'running', status_reason = NULL, wake_at_ms = NULL, waiting_for = NULL, updated_at_ms = ?3,
+      lease_boot = ?5, lease_deadline_ms = ?6
     WHERE id = ?4 RETURNING lease_epoch, head_seq`,
-  renewLease: `UPDATE sessions SET lease_expires_at_ms = ?1
+  renewLease: `UPDATE sessions SET lease_expires_at_ms = ?1, lease_boot = ?6, lease_deadline_ms = ?7
     WHERE id = ?3 AND lease_epoch = ?4 AND lease_owner = ?5`,
-  releaseLease: `UPDATE sessions SET lease_owner = NULL, lease_expires_at_ms = NULL, updated_at_ms = ?1
+  releaseLease: `UPDATE sessions SET lease_owner = NULL, lease_expires_at_ms = NULL, lease_boot = NULL,
+      lease_deadline_ms = NULL, updated_at_ms = ?1
     WHERE id = ?2 AND lease_epoch = ?3 AND lease_owner = ?4`,
   insertSignal: `INSERT INTO signals (id, session_id, name, payload, created_at_ms, created_order)
     VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(created_order), 0) + 1 FROM signals))`,

@@ -111,6 +111,39 @@ describe('sqlite store specifics', () => {
   });
 });
 
+describe('leases on an embedded store', () => {
+  it('are judged by the monotonic clock: a wall-clock step of ±2 h frees nothing early and delays nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'longrun-lease-clock-'));
+    const realNow = Date.now.bind(Date);
+    const store = await SqliteStore.open({ path: join(dir, 'longrun.db') });
+    try {
+      const leaseMs = 1_000;
+      for (const stepMs of [2 * 3_600_000, -2 * 3_600_000]) {
+        const session = await store.createSession({ agent: 'lease-clock', input: null });
+        const held = await store.claim(session.id, workerId('holder'), leaseMs);
+        expect(held).toMatchObject({ epoch: 1 });
+        const heldAt = performance.now();
+        // The wall clock steps (NTP, a resumed VM): Date.now() is what the store reads for it.
+        Date.now = () => realNow() + stepMs;
+        try {
+          expect(await store.claim(session.id, workerId('thief'), leaseMs)).toBeNull();
+          while (performance.now() - heldAt < leaseMs + 50) {
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          const taken = await store.claim(session.id, workerId('heir'), leaseMs);
+          expect(taken, `a wall-clock step of ${stepMs} ms`).toMatchObject({ epoch: 2 });
+        } finally {
+          Date.now = realNow;
+        }
+      }
+    } finally {
+      Date.now = realNow;
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('worker ids on an embedded store', () => {
   it('are held by one live process at a time: a second is refused, a dead one lets go', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'longrun-worker-lock-'));

@@ -50,6 +50,7 @@ import { SqliteApiKeys } from './sqlite-api-keys.ts';
 import { SqliteBlobStore } from './sqlite-blob-store.ts';
 import { SqliteAppendBatch } from './sqlite-append-batch.ts';
 import { WorkerLock } from './worker-lock.ts';
+import { leaseClockFor, type LeaseClock } from './lease-clock.ts';
 
 export interface SqliteStoreOptions extends SqliteDurabilityOptions {
   /** Path of the database file; its directory is created if missing. */
@@ -75,12 +76,14 @@ export class SqliteStore implements SessionStore {
   readonly #durability: DurabilityReport;
   readonly #statements = new Map<string, StatementSync>();
   readonly #appends: SqliteAppendBatch;
+  readonly #leaseClock: LeaseClock;
   #closed = false;
 
   private constructor(options: SqliteStoreOptions, db: DatabaseSync, durability: DurabilityReport) {
     this.path = options.path;
     this.#db = db;
     this.#clock = options.clock ?? systemClock;
+    this.#leaseClock = leaseClockFor(options.clock);
     this.#durability = durability;
     const access: SqliteAccess = {
       run: (doing, work) => this.#run(doing, work),
@@ -301,7 +304,7 @@ export class SqliteStore implements SessionStore {
     const agents = agentsParam(filter);
     return this.#tx('claiming a session', () => {
       const now = this.#clock.nowMs();
-      const row = this.#stmt(sql.nextClaimable).get(now, now, agents);
+      const row = this.#stmt(sql.nextClaimable).get(now, now, ...this.#leaseNow(), agents);
       return row === undefined ? null : this.#claimRow(row.id as string, o, leaseMs, now);
     });
   }
@@ -312,7 +315,7 @@ export class SqliteStore implements SessionStore {
     checkLeaseMs(leaseMs);
     return this.#tx('claiming a session', () => {
       const now = this.#clock.nowMs();
-      const row = this.#stmt(sql.claimableById).get(now, now, checked);
+      const row = this.#stmt(sql.claimableById).get(now, now, ...this.#leaseNow(), checked);
       return row === undefined ? null : this.#claimRow(checked, o, leaseMs, now);
     });
   }
@@ -334,12 +337,15 @@ export class SqliteStore implements SessionStore {
     checkLeaseMs(leaseMs);
     return this.#tx('renewing a lease', () => {
       const now = this.#clock.nowMs();
+      const [boot, leaseNow] = this.#leaseNow();
       const done = this.#stmt(sql.renewLease).run(
         now + leaseMs,
         now,
         f.sessionId,
         f.epoch,
         f.owner,
+        boot,
+        leaseNow + leaseMs,
       );
       if (done.changes === 0) this.#fenced(f);
       const s = this.#session(f.sessionId);
@@ -376,8 +382,21 @@ export class SqliteStore implements SessionStore {
 
   // ---- internals ----
 
+  /** The lease clock's boot and time, as the claim rule and lease writes take them. */
+  #leaseNow(): [string, number] {
+    return [this.#leaseClock.bootId, this.#leaseClock.nowMs()];
+  }
+
   #claimRow(id: string, owner: WorkerId, leaseMs: number, now: number): Lease {
-    const row = this.#stmt(sql.claim).get(owner, now + leaseMs, now, id) as Record<string, number>;
+    const [boot, leaseNow] = this.#leaseNow();
+    const row = this.#stmt(sql.claim).get(
+      owner,
+      now + leaseMs,
+      now,
+      id,
+      boot,
+      leaseNow + leaseMs,
+    ) as Record<string, number>;
     return {
       sessionId: toSessionId(id),
       owner,
