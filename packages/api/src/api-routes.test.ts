@@ -360,6 +360,17 @@ describe('messages, cancel and approvals', () => {
       reason: 'looks right',
       argsHash: 'hash-of-args',
     });
+    // Decided, not yet recorded by a worker: a second decision is refused already.
+    const early = await call<ErrorBody>(api, 'POST', `/v1/sessions/${id}/approvals/apr_routes1`, {
+      key,
+      body: { decision: 'deny' },
+    });
+    expect(early.status).toBe(409);
+    expect(early.body.error).toMatchObject({
+      code: 'INVALID_STATE',
+      message: expect.stringMatching(/already decided by api-key:/) as string,
+    });
+    expect(await store.pendingSignals(id, 'approval:apr_routes1')).toHaveLength(1);
     // The worker records the decision; after that the approval is no longer pending.
     const log = await LogWriter.claim(store, id);
     await log.append([

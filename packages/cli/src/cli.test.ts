@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isLongrunError } from '@longrun/core';
+import { isLongrunError, sessionId } from '@longrun/core';
 import { openStore, parseStoreUrl } from './store-url.ts';
 
 const main = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -76,7 +76,7 @@ describe('the longrun command', () => {
   it.each([
     [['frobnicate'], 2, /unknown command "frobnicate"/],
     [['demo', '--stepz', '3'], 2, /Unknown option '--stepz'/],
-    [['demo', '--steps', 'many'], 2, /--steps must be a non-negative integer/],
+    [['demo', '--steps', 'many'], 2, /--steps must be an integer from 1 to 100000/],
     [['sessions', 'show', '../../etc/passwd'], 2, /session id must be/],
     [['sessions', 'show', 'ses_unknown'], 1, /session ses_unknown does not exist \[NOT_FOUND\]/],
     [
@@ -153,4 +153,88 @@ describe('store URLs', () => {
       expect(readdirSync(cwd)).toEqual([]);
     },
   );
+});
+
+describe('the command line, at its edges', () => {
+  const answerAgent = fileURLToPath(new URL('./test-fixtures/answer-agent.ts', import.meta.url));
+
+  it('prints its version', () => {
+    const r = longrun(['--version'], tmpdir());
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toMatch(/^longrun \d+\.\d+\.\d+\n$/);
+  });
+
+  it('runs for a tenant; tail shows the whole model message; list is newest first with tasks', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'longrun-edges-'));
+    const first = longrun(['run', answerAgent, 'Write the first answer.'], cwd);
+    expect(first.code).toBe(0);
+    const r = longrun(
+      ['run', answerAgent, 'Answer for acme.\nSecond line.', '--tenant', 'acme'],
+      cwd,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const id = /session (ses_\w+)/.exec(r.stdout)?.[1] ?? '';
+    const store = await openStore(join(cwd, '.longrun/longrun.db'));
+    expect((await store.getSession(sessionId(id))).tenantId).toBe('acme');
+    await store.close();
+
+    const tail = longrun(['sessions', 'tail', id], cwd);
+    expect(tail.code).toBe(0);
+    expect(tail.stdout).toMatch(
+      /^seq +\d+ {2}step 1 {2}model: The first line of a long answer\.\n {10}The second line, said in full\.\n {10}The end\.$/m,
+    );
+
+    const list = longrun(['sessions', 'list'], cwd).stdout.trimEnd().split('\n');
+    expect(list).toHaveLength(2);
+    expect(list[0]).toMatch(new RegExp(`^${id} +completed .*"Answer for acme\\."$`));
+    expect(list[1]).toMatch(/ "Write the first answer\."$/);
+
+    const bad = longrun(['run', answerAgent, 'x', '--tenant', '../x'], cwd);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/tenant id must be/);
+  });
+
+  it.each([
+    [['dev', '--port', '99999'], /--port must be an integer from 0 to 65535 \(got "99999"\)/],
+    [['serve', '--port', '7o7o'], /--port must be an integer from 0 to 65535 \(got "7o7o"\)/],
+    [['worker', '--concurrency', '0'], /--concurrency must be an integer from 1 to 10000/],
+    [['worker', '--lease-ms', '5'], /--lease-ms must be an integer from 100 to 86400000/],
+    [['worker', '--liveness-ms', '10'], /--liveness-ms must be an integer of at least 500/],
+    [['sessions', 'list', '--limit', '0'], /--limit must be an integer from 1 to 1000/],
+    [['demo', '--steps', '0'], /--steps must be an integer from 1 to 100000/],
+    [['dev', '--sandbox-pool', '5000'], /--sandbox-pool must be an integer from 0 to 1024/],
+  ])('%j exits 2 with a message, at once', (args, message) => {
+    const cwd = mkdtempSync(join(tmpdir(), 'longrun-flags-'));
+    const startedAt = Date.now();
+    const r = longrun(args, cwd);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(Date.now() - startedAt).toBeLessThan(20_000);
+  });
+
+  it('exits 0 quietly when its reader goes away (piped into head)', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'longrun-epipe-'));
+    const db = join(cwd, 'many.db');
+    const store = await openStore(db);
+    // ~1,000 lines of output: far more than a pipe holds, so writes meet a closed pipe.
+    for (let i = 0; i < 1_000; i++)
+      await store.createSession({ agent: 'a', input: { task: `t${i}` } });
+    await store.close();
+    const piped = spawnSync(
+      'bash',
+      [
+        '-c',
+        'set -o pipefail; "$0" "$1" sessions list --limit 1000 --store "$2" | head -n 1',
+        process.execPath,
+        main,
+        db,
+      ],
+      { cwd, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(piped.stderr).toBe('');
+    expect(piped.status).toBe(0);
+    expect(piped.stdout).toMatch(/^ses_\w+ +queued/);
+    expect(piped.stdout.trimEnd().split('\n')).toHaveLength(1);
+  });
 });

@@ -1,7 +1,14 @@
 import type { StoredEvent } from '@longrun/core';
 
+/** Where the text of a line's continuation starts: under the text after `seq NNNN  `. */
+const indent = ' '.repeat('seq 0000  '.length);
+
 /** One human line per event for live progress, or null for events that need no line. */
-export function describeEvent(e: StoredEvent, totalSteps?: number): string | null {
+export function describeEvent(
+  e: StoredEvent,
+  options: { totalSteps?: number; modelText?: boolean } = {},
+): string | null {
+  const { totalSteps, modelText = true } = options;
   const seq = `seq ${String(e.seq).padStart(4)}`;
   switch (e.type) {
     case 'session.created':
@@ -31,8 +38,14 @@ export function describeEvent(e: StoredEvent, totalSteps?: number): string | nul
     case 'session.resumed':
       return `${seq}  ▶ session resumed by ${e.data.by}${e.data.reason ? `: ${e.data.reason}` : ''}`;
     case 'model.responded': {
+      // The whole text of the model's message, its lines indented under the first, then its calls.
+      const step = `${seq}  step ${e.data.step}${totalSteps ? `/${totalSteps}` : ''}`;
       const calls = e.data.toolCalls.map((c) => `${c.tool} ${JSON.stringify(c.args)}`).join(', ');
-      return `${seq}  step ${e.data.step}${totalSteps ? `/${totalSteps}` : ''}  model → ${calls || 'no tool calls'}`;
+      const text = modelText ? e.data.text.trim() : '';
+      const said = text === '' ? null : `${step}  model: ${text.replaceAll('\n', `\n${indent}`)}`;
+      if (said !== null && calls === '') return said;
+      const called = `${step}  model → ${calls || 'no tool calls'}`;
+      return said === null ? called : `${said}\n${called}`;
     }
     case 'tool.started':
       return null;

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { isLongrunError } from '@longrun/core';
 import { exitCodeFor, exitCodes } from './exit-codes.ts';
 import { usage } from './usage.ts';
@@ -15,8 +16,26 @@ const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   keys: () => import('./commands/keys.ts'),
 };
 
+/** The version of this package, read from its package.json (one level above src/ or dist/). */
+function version(): string {
+  const manifest = new URL('../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+}
+
+// A reader that went away (`longrun sessions list | head`) is not an error: stop quietly, exit 0.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(exitCodes.ok);
+    throw error;
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`longrun ${version()}\n`);
+    return exitCodes.ok;
+  }
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
     process.stdout.write(`${usage.main}\n`);
     return name === undefined ? exitCodes.usage : exitCodes.ok;
@@ -42,4 +61,7 @@ try {
     process.stderr.write(`longrun: ${(error as Error).message}${code}\n`);
     process.exitCode = exitCodeFor(error);
   }
+  // A command that failed half-way may have left something open (a pool, a sandbox, a timer):
+  // the error is said, so the process ends soon even if that keeps the event loop alive.
+  setTimeout(() => process.exit(), 2_000).unref();
 }

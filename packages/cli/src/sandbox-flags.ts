@@ -48,7 +48,7 @@ export async function sandboxFromFlags(
   if (name !== undefined && name !== 'process' && name !== 'bwrap') {
     throw new UsageError(`--sandbox must be process or bwrap (got ${JSON.stringify(name)})`);
   }
-  const poolSize = intFlag(values['sandbox-pool'], 'sandbox-pool', 0);
+  const poolSize = intFlag(values['sandbox-pool'], 'sandbox-pool', 0, { max: 1_024 });
   const strict = values['sandbox-strict'] === true;
   const needing = agents.filter(needsDefaultSandbox);
   if (needing.length === 0 && name === undefined && poolSize === 0) {

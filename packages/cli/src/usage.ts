@@ -22,7 +22,7 @@ Commands:
   run <agent> "<task>" run an agent on a task with live progress (agent: a module or package directory,
                        e.g. examples/fix-failing-test)
   worker               claim and run sessions from a store until stopped
-  sessions list        list sessions
+  sessions list        list sessions, newest first, with their tasks
   sessions show <id>   show one session and its events
   sessions tail <id>   follow a session's events (and durable tokens) until it ends
   sessions approve|deny <id> [approval-id]
@@ -44,6 +44,7 @@ Global options:
   --store <url>        SQLite file or postgres:// URL (default ./.longrun/longrun.db)
   --json               machine-readable output
   -h, --help           help for a command
+  --version            print longrun's version
 
 Exit codes: 0 ok, 1 failed, 2 bad command line, 3 store unavailable, 4 no isolating sandbox for\nagents that run commands, 5 cancelled, 130 interrupted.`,
   demo: `longrun demo [--store <url>] [--steps N] [--delay-ms N] [--crash-at-step N] [--new] [--json]
@@ -54,11 +55,12 @@ effect on an external ledger (./.longrun/demo/ledger). Halfway it waits on a dur
   --delay-ms N        simulated tool latency (default 120)
   --crash-at-step N   kill this process with SIGKILL when step N starts, to watch the next run resume
   --new               start a new demo session even if an unfinished one exists`,
-  run: `longrun run <agent-module> "<task>" [--store <url>] [--agent NAME] [--json]
+  run: `longrun run <agent-module> "<task>" [--store <url>] [--agent NAME] [--tenant T] [--json]
                [--sandbox process|bwrap] [--sandbox-pool N] [--sandbox-strict]
 
 Creates a session for the agent exported (default export) by the module or package directory, and
-runs it here with live progress. --json prints every event as a JSON line. Exit code: 0 completed,
+runs it here with live progress. --tenant: the tenant the session belongs to (default "default";
+the API shows it to that tenant's keys). --json prints every event as a JSON line. Exit code: 0 completed,
 1 failed, 4 no isolating sandbox, 5 cancelled, 130 interrupted (the session is durable; a worker
 carries it on).
 

@@ -30,7 +30,7 @@ export async function run(argv: string[]): Promise<number> {
     usage.demo,
   );
   if (values.help) return (process.stdout.write(`${usage.demo}\n`), exitCodes.ok);
-  const steps = intFlag(values.steps, 'steps', 40);
+  const steps = intFlag(values.steps, 'steps', 40, { min: 1, max: 100_000 });
   const delayMs = intFlag(values['delay-ms'], 'delay-ms', 120);
   const crashAtStep = intFlag(values['crash-at-step'], 'crash-at-step', 0);
   const storeUrl = values.store ?? defaultStore;
@@ -77,7 +77,7 @@ export async function run(argv: string[]): Promise<number> {
         for (const e of events) {
           if (values.json) process.stdout.write(`${JSON.stringify(e)}\n`);
           else {
-            const line = describeEvent(e, steps);
+            const line = describeEvent(e, { totalSteps: steps, modelText: false });
             if (line !== null) say(line);
           }
           maybeCrash(e, crashAtStep);

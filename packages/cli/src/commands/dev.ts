@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { createApi, InProcessLiveDeltas } from '@longrun/api';
 import { serveDashboard } from '@longrun/dashboard';
 import { Worker, ledgerProgram } from '@longrun/runtime';
-import { defaultStore, intFlag, parseFlags } from '../args.ts';
+import { defaultStore, parseFlags, portFlag } from '../args.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { loadAgents } from '../load-agents.ts';
 import { openStore } from '../store-url.ts';
@@ -34,10 +34,10 @@ export async function run(argv: string[]): Promise<number> {
     usage.dev,
   );
   if (values.help) return (process.stdout.write(`${usage.dev}\n`), exitCodes.ok);
+  const port = portFlag(values.port, defaultPort);
   const paths = values.agents ?? (existsSync(bundledExample) ? [bundledExample] : []);
   const sandbox = await sandboxFromFlags(values, await loadAgents(paths));
   const { agents } = sandbox;
-  const port = intFlag(values.port, 'port', defaultPort);
   const store = await openStore(defaultStore, { applicationName: 'longrun-dev' });
   const live = new InProcessLiveDeltas();
   let worker: Worker | null = null;

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { hostname } from 'node:os';
-import type { StoredEvent } from '@longrun/core';
+import { tenantId, type StoredEvent } from '@longrun/core';
 import { Worker } from '@longrun/runtime';
 import { defaultStore, parseFlags, UsageError } from '../args.ts';
 import { describeEvent } from '../event-lines.ts';
@@ -29,6 +29,7 @@ export async function run(argv: string[]): Promise<number> {
       store: { type: 'string' },
       json: { type: 'boolean' },
       agent: { type: 'string' },
+      tenant: { type: 'string' },
       ...sandboxFlags,
     },
     usage.run,
@@ -38,6 +39,7 @@ export async function run(argv: string[]): Promise<number> {
   if (modulePath === undefined || task === undefined || positionals.length > 2) {
     throw new UsageError(`give an agent module and a task in quotes\n\n${usage.run}`);
   }
+  const tenant = values.tenant === undefined ? undefined : tenantId(values.tenant);
   const sandbox = await sandboxFromFlags(values, await loadAgents([modulePath]));
   const { agents } = sandbox;
   const agent =
@@ -48,7 +50,11 @@ export async function run(argv: string[]): Promise<number> {
     );
   }
   const store = await openStore(values.store ?? defaultStore);
-  const session = await store.createSession({ agent: agent.name, input: { task } });
+  const session = await store.createSession({
+    agent: agent.name,
+    input: { task },
+    ...(tenant === undefined ? {} : { tenantId: tenant }),
+  });
   const startedAt = performance.now();
   const out = (text: string): boolean => process.stdout.write(text);
   const tokens = { input: 0, output: 0 };

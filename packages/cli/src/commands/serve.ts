@@ -8,7 +8,7 @@ import {
 } from '@longrun/api';
 import { serveDashboard } from '@longrun/dashboard';
 import type { SessionStore } from '@longrun/core';
-import { defaultStore, intFlag, parseFlags } from '../args.ts';
+import { defaultStore, parseFlags, portFlag } from '../args.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { loadAgents } from '../load-agents.ts';
 import { openStore } from '../store-url.ts';
@@ -63,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
     usage.serve,
   );
   if (values.help) return (process.stdout.write(`${usage.serve}\n`), exitCodes.ok);
-  const port = intFlag(values.port, 'port', defaultPort);
+  const port = portFlag(values.port, defaultPort);
   const host = values.host ?? '127.0.0.1';
   const agents = values.agents === undefined ? undefined : await loadAgents(values.agents);
   // An API node started during an outage waits for the store (and says so on stderr).

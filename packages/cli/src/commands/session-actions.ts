@@ -56,8 +56,10 @@ export async function addMessage(
 }
 
 /**
- * Prints a session's events from the start, then follows new ones until the session ends. Durable
- * tokens (`model.streamed`) are printed too, each once: reads go by seq, never by time.
+ * Prints a session's events from the start, then follows new ones until the session ends: each
+ * model message whole (its `model.responded` text, not the streamed pieces, which a failed
+ * attempt may have left half-said), each once: reads go by seq, never by time. With --json,
+ * every event, the streamed pieces included.
  */
 export async function tail(
   store: SessionStore,
@@ -71,8 +73,6 @@ export async function tail(
     for (const e of events) {
       seq = e.seq;
       if (json) write(JSON.stringify(e));
-      else if (e.type === 'model.streamed')
-        write(`seq ${String(e.seq).padStart(4)}  … ${e.data.text}`);
       else {
         const line = describeEvent(e);
         if (line !== null) write(line);

@@ -1,4 +1,11 @@
-import { sessionId, type JsonValue, type SessionStatus } from '@longrun/core';
+import {
+  sessionId,
+  type JsonValue,
+  type SessionId,
+  type SessionRecord,
+  type SessionStatus,
+  type SessionStore,
+} from '@longrun/core';
 import { defaultStore, intFlag, parseFlags, UsageError } from '../args.ts';
 import { describeEvent } from '../event-lines.ts';
 import { exitCodes } from '../exit-codes.ts';
@@ -41,14 +48,11 @@ export async function run(argv: string[]): Promise<number> {
       case 'list': {
         const list = await store.listSessions({
           ...(values.status ? { status: values.status as SessionStatus } : {}),
-          limit: intFlag(values.limit, 'limit', 50) || 50,
+          limit: intFlag(values.limit, 'limit', 50, { min: 1, max: 1_000 }),
+          newestFirst: true,
         });
         if (values.json) out(JSON.stringify(list));
-        else
-          for (const s of list)
-            out(
-              `${s.id}  ${s.status.padEnd(9)}  ${s.agent.padEnd(14)} seq ${s.headSeq}  ${new Date(s.createdAtMs).toISOString()}${s.statusReason ? `  (${s.statusReason})` : ''}`,
-            );
+        else for (const line of await sessionLines(store, list)) out(line);
         return exitCodes.ok;
       }
       case 'show': {
@@ -107,7 +111,7 @@ export async function run(argv: string[]): Promise<number> {
         return exitCodes.ok;
       case 'fork': {
         const source = sessionId(required(args[0], 'session id'));
-        const atSeq = values.at === undefined ? undefined : intFlag(values.at, 'at', 0);
+        const atSeq = values.at === undefined ? undefined : intFlag(values.at, 'at', 0, { min: 1 });
         const fork = await forkSession(store, source, atSeq === undefined ? {} : { atSeq });
         out(
           values.json
@@ -136,6 +140,34 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     await store.close();
   }
+}
+
+/**
+ * One line per session, newest first: id, status, agent, head seq, creation time and its task (the
+ * first line of the task it was started with, cut at 60 characters), then why it is paused or failed.
+ */
+async function sessionLines(store: SessionStore, list: SessionRecord[]): Promise<string[]> {
+  const tasks = await Promise.all(list.map((s) => taskOf(store, s.id)));
+  return list.map((s, i) => {
+    const reason = s.statusReason ? `  (${s.statusReason})` : '';
+    const when = new Date(s.createdAtMs).toISOString();
+    const head = `seq ${s.headSeq}`.padEnd(9);
+    return `${s.id}  ${s.status.padEnd(9)}  ${s.agent.padEnd(14)} ${head} ${when}  ${tasks[i] ?? ''}${reason}`;
+  });
+}
+
+/** The task a session was started with: `input.task` (what `run` and the API give), or the input. */
+async function taskOf(store: SessionStore, id: SessionId): Promise<string> {
+  const [created] = await store.readEvents(id, 0, 1);
+  if (created?.type !== 'session.created') return '';
+  const { input } = created.data;
+  const task =
+    typeof input === 'object' && input !== null && !Array.isArray(input) && 'task' in input
+      ? input.task
+      : input;
+  const text = typeof task === 'string' ? task : JSON.stringify(task ?? null);
+  const line = text.split('\n')[0] ?? '';
+  return JSON.stringify(line.length > 60 ? `${line.slice(0, 59)}…` : line);
 }
 
 function required(value: string | undefined, what: string): string {

@@ -26,6 +26,13 @@ export async function run(argv: string[]): Promise<number> {
     usage.worker,
   );
   if (values.help) return (process.stdout.write(`${usage.worker}\n`), exitCodes.ok);
+  // Every flag is checked before anything starts: a bad value exits 2, it never hangs later.
+  const concurrency = intFlag(values.concurrency, 'concurrency', 32, { min: 1, max: 10_000 });
+  const leaseMs = intFlag(values['lease-ms'], 'lease-ms', 15_000, { min: 100, max: 86_400_000 });
+  const livenessMs =
+    values['liveness-ms'] === undefined
+      ? undefined
+      : intFlag(values['liveness-ms'], 'liveness-ms', 5_000, { min: 500 });
   const log = (entry: Record<string, unknown>): void =>
     void process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
   // A worker started during an outage waits for the store; nothing exits on a dropped connection.
@@ -33,9 +40,7 @@ export async function run(argv: string[]): Promise<number> {
     applicationName: 'longrun-worker',
     waitForServer: true,
     log: (msg) => log({ level: 'warn', msg }),
-    ...(values['liveness-ms'] === undefined
-      ? {}
-      : { workerLivenessMs: intFlag(values['liveness-ms'], 'liveness-ms', 5_000) }),
+    ...(livenessMs === undefined ? {} : { workerLivenessMs: livenessMs }),
   });
   // On SQLite a stable id lets a restarted worker reclaim its sessions at once; on Postgres a
   // dead worker is detected through its connection, so a fresh id per process is fine.
@@ -58,8 +63,8 @@ export async function run(argv: string[]): Promise<number> {
       ledgerProgram({ dir: resolve(values.dir ?? '.longrun/work') }),
       ledgerProgram({ dir: resolve(values.dir ?? '.longrun/demo'), name: 'ledger-demo' }),
     ],
-    concurrency: intFlag(values.concurrency, 'concurrency', 32),
-    leaseMs: intFlag(values['lease-ms'], 'lease-ms', 15_000),
+    concurrency,
+    leaseMs,
     log,
     hooks: {
       ...liveHooks,

@@ -113,7 +113,8 @@ export interface ApprovalDecisionRequest {
 /**
  * Sends a person's decision on a pending approval, bound to the arguments hash the request named
  * (a decision about other arguments is ignored by the harness). Returns the approval decided.
- * NOT_FOUND when the session never requested it; INVALID_STATE when it is no longer pending.
+ * NOT_FOUND when the session never requested it; INVALID_STATE when it is no longer pending or a
+ * decision on it was already sent.
  */
 export async function decideApproval(
   store: SessionStore,
@@ -138,6 +139,16 @@ export async function decideApproval(
     throw new LongrunError(
       'NOT_FOUND',
       `no pending approval ${approvalId ?? '(give its id)'} in session ${id}; pending: ${list}`,
+    );
+  }
+  // A decision already sent and not yet recorded by a worker decides it too: a second one is
+  // refused the same way as one after the record (the first one sent is the one that counts).
+  const [sent] = await store.pendingSignals(id, approvalSignal(target.approvalId));
+  if (sent !== undefined) {
+    const by = (sent.payload as { by?: unknown } | null)?.by;
+    throw new LongrunError(
+      'INVALID_STATE',
+      `approval ${target.approvalId} of session ${id} is already decided${typeof by === 'string' ? ` by ${by}` : ''}; the worker records that decision at its next step`,
     );
   }
   await store.sendSignal(id, approvalSignal(target.approvalId), {
