@@ -2,6 +2,8 @@
  * `npm run bench`: measures the durable core and prints one JSON document (also written to
  * bench-results/latest.json). Figures are medians and tail percentiles; machines are noisy.
  * LONGRUN_BENCH_QUICK=1 runs a shorter version; LONGRUN_BENCH_ONLY=sqlite|postgres|workspace|api|sandbox|faults picks one part.
+ * A section that cannot run here (no Postgres, no bubblewrap) is reported as `{ "skipped": "<why>" }`
+ * and every other section still runs: the bench always prints what it measured.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -16,6 +18,7 @@ import { measureApi } from './api-bench.ts';
 import { measureWorkspaceSnapshots } from './workspace-bench.ts';
 import { measureSandbox } from './sandbox-bench.ts';
 import { measurePgRestart } from './faults.ts';
+import { section } from './sections.ts';
 
 const quick = process.env.LONGRUN_BENCH_QUICK === '1';
 const only = process.env.LONGRUN_BENCH_ONLY;
@@ -37,52 +40,71 @@ const results: Record<string, unknown> = {
   date: new Date().toISOString(),
   quick,
 };
-if (!postgresStatus.ok) results.postgresSkipped = postgresStatus.reason;
-results.sqliteCommitBaselineMs = measureSqliteCommit();
+if (!postgresStatus.ok && (only === undefined || only === 'postgres')) {
+  results.postgres = { skipped: `Postgres does not answer: ${postgresStatus.reason}` };
+}
+results.sqliteCommitBaselineMs = await section('SQLite commit baseline', measureSqliteCommit);
 
 for (const store of stores) {
   if (!store.run) continue;
   const log = (what: string): boolean => process.stderr.write(`[bench] ${store.name}: ${what}\n`);
   const out: Record<string, unknown> = {};
-  log('warm-up (not recorded): lets the JIT compile the step loop before anything is timed');
-  await measureStepOverhead(store.make, 100);
-  log('step overhead');
-  const overhead = [];
-  for (const steps of lengths) overhead.push(await measureStepOverhead(store.make, steps));
-  out.stepOverhead = overhead;
-  log('throughput');
-  const throughput = [];
-  for (const sessions of concurrencies)
-    throughput.push(await measureThroughput(store.make, sessions, quick ? 50 : 200));
-  out.throughput = throughput;
-  log('agent harness overhead');
-  out.harnessOverhead = await measureHarnessOverhead(store.make, quick ? 100 : 400);
-  log('token delivery to a live reader');
-  out.tokenDelivery = await measureTokenDelivery(store.make, quick ? 1_000 : 3_000, 1_000);
-  log('HTTP API: creations, live delivery to 100 SSE readers, 1,000 idle readers');
-  out.api = await measureApi(store.make, { quick, memory: store.name === 'sqlite' });
-  log('takeover after kill -9');
-  out.takeover = await measureTakeover(store.make, quick ? 5 : 15);
+  const measure = <T>(name: string, run: () => Promise<T>) => {
+    log(name);
+    return section(`${store.name}: ${name}`, run);
+  };
+  await measure(
+    'warm-up (not recorded): lets the JIT compile the step loop before anything is timed',
+    () => measureStepOverhead(store.make, 100),
+  );
+  out.stepOverhead = await measure('step overhead', async () => {
+    const overhead = [];
+    for (const steps of lengths) overhead.push(await measureStepOverhead(store.make, steps));
+    return overhead;
+  });
+  out.throughput = await measure('throughput', async () => {
+    const throughput = [];
+    for (const sessions of concurrencies)
+      throughput.push(await measureThroughput(store.make, sessions, quick ? 50 : 200));
+    return throughput;
+  });
+  out.harnessOverhead = await measure('agent harness overhead', () =>
+    measureHarnessOverhead(store.make, quick ? 100 : 400),
+  );
+  out.tokenDelivery = await measure('token delivery to a live reader', () =>
+    measureTokenDelivery(store.make, quick ? 1_000 : 3_000, 1_000),
+  );
+  out.api = await measure(
+    'HTTP API: creations, live delivery to 100 SSE readers, 1,000 idle readers',
+    () => measureApi(store.make, { quick, memory: store.name === 'sqlite' }),
+  );
+  out.takeover = await measure('takeover after kill -9', () =>
+    measureTakeover(store.make, quick ? 5 : 15),
+  );
   results[store.name] = out;
 }
 
 if (only === undefined || only === 'workspace') {
   process.stderr.write('[bench] workspace snapshots: 1,000 files, ~100 MB\n');
-  results.workspace = await measureWorkspaceSnapshots({ quick });
+  results.workspace = await section('workspace snapshots', () =>
+    measureWorkspaceSnapshots({ quick }),
+  );
 }
 
 if (only === undefined || only === 'sandbox') {
   process.stderr.write(
     '[bench] sandbox start and exec, process and bwrap drivers, with and without the pool\n',
   );
-  results.sandbox = await measureSandbox({ quick });
+  results.sandbox = await section('sandbox', () => measureSandbox({ quick }));
 }
 
 if (only === undefined || only === 'faults') {
   process.stderr.write(
     '[bench] faults: Postgres crash-restarted every 3-8 s under 2 longrun workers and a library worker\n',
   );
-  results.faults = { pgRestart: await measurePgRestart({ quick }) };
+  results.faults = {
+    pgRestart: await section('faults: Postgres restarts', () => measurePgRestart({ quick })),
+  };
 }
 
 if (only === 'api') {
@@ -90,7 +112,9 @@ if (only === 'api') {
   for (const store of stores.filter((s) => s.name === 'sqlite' || postgresStatus.ok)) {
     process.stderr.write(`[bench] ${store.name}: HTTP API\n`);
     results[store.name] = {
-      api: await measureApi(store.make, { quick, memory: store.name === 'sqlite' }),
+      api: await section(`${store.name}: HTTP API`, () =>
+        measureApi(store.make, { quick, memory: store.name === 'sqlite' }),
+      ),
     };
   }
 }

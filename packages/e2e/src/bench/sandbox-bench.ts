@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ExecRequest, SandboxSpec } from '@longrun/core';
-import { SandboxPool, bwrapDriver, processDriver, type PreparableDriver } from '@longrun/sandbox';
+import {
+  SandboxPool,
+  bwrapDriver,
+  isolationGaps,
+  processDriver,
+  type PreparableDriver,
+} from '@longrun/sandbox';
+import { section } from './sections.ts';
 import { round, summary } from './stats.ts';
 
 const trueRequest: ExecRequest = { argv: ['/bin/true'], timeoutMs: 10_000, maxOutputBytes: 1_000 };
@@ -16,7 +23,7 @@ const trueRequest: ExecRequest = { argv: ['/bin/true'], timeoutMs: 10_000, maxOu
  * - openExecMs: start plus that exec: what a tool call pays when it needs a fresh sandbox;
  * - closeMs: `close()` (kill, cgroup removal, workspace copy-back and unmount).
  */
-export async function measureSandbox(options: { quick: boolean }) {
+export async function measureSandbox(options: { quick: boolean; bwrapPath?: string }) {
   const rounds = options.quick ? 30 : 200;
   const workspaceDir = mkdtempSync(join(tmpdir(), 'longrun-bench-sandbox-'));
   const spec: SandboxSpec = {
@@ -26,16 +33,27 @@ export async function measureSandbox(options: { quick: boolean }) {
     network: 'none',
   };
   try {
-    const bwrap = await bwrapDriver();
-    const { protections } = await bwrap.protections();
-    const enforced = protections.filter((p) => p.enforced).length;
     return {
       rounds,
-      process: await measureDriver(processDriver(), spec, rounds),
-      bwrap: {
-        protectionsEnforced: `${enforced}/${protections.length}`,
-        ...(await measureDriver(bwrap, spec, rounds)),
-      },
+      process: await section('sandbox, process driver', () =>
+        measureDriver(processDriver(), spec, rounds),
+      ),
+      // Where bubblewrap is missing or does not isolate, this half is skipped, saying why.
+      bwrap: await section('sandbox, bwrap driver', async () => {
+        const bwrapPath = options.bwrapPath ?? process.env.LONGRUN_BWRAP;
+        const bwrap = await bwrapDriver(bwrapPath === undefined ? {} : { bwrapPath });
+        const report = await bwrap.protections();
+        const gaps = isolationGaps(report);
+        if (gaps.length > 0) {
+          const missing = gaps.map((g) => `${g.name}: ${g.reason}`).join('; ');
+          throw new Error(`bubblewrap does not isolate here (${missing})`);
+        }
+        const enforced = report.protections.filter((p) => p.enforced).length;
+        return {
+          protectionsEnforced: `${enforced}/${report.protections.length}`,
+          ...(await measureDriver(bwrap, spec, rounds)),
+        };
+      }),
     };
   } finally {
     rmSync(workspaceDir, { recursive: true, force: true });
