@@ -4,16 +4,39 @@
 //   - an import of a workspace package not declared in package.json
 //     (dependencies, devDependencies or peerDependencies),
 //   - @longrun/core importing any other @longrun package (core is the bottom layer),
-//   - an import cycle between workspace packages.
+//   - an import cycle between workspace packages,
+//   - an import cycle between files (value imports; `import type` is erased and may loop),
+//   - an import against the layer table (DESIGN §11): core < adapters < runtime < edges; a
+//     package imports its own layer or lower ones, never a higher one.
 // Imports are read with TypeScript's own scanner, so comments, strings, `import type`,
 // `export … from` and `import()` are all handled the way the compiler sees them.
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import ts from 'typescript';
 
-const root = join(import.meta.dirname, '..');
+// The repository to check: this one, or the directory given as the first argument (the tests
+// check fixture repositories that break each rule).
+const root = resolve(process.argv[2] ?? join(import.meta.dirname, '..'));
 const scope = '@longrun/';
 const corePackage = '@longrun/core';
+
+/**
+ * The layers of the house (DESIGN §11), lowest first. Adapters are siblings that implement core
+ * ports; runtime composes them; the edges (API, dashboard, CLI) face people. Test-only packages
+ * sit on top. Every workspace package must be listed.
+ */
+const layers: readonly (readonly string[])[] = [
+  ['core'],
+  ['store-sqlite', 'store-postgres', 'models', 'sandbox', 'workspace', 'store-conformance'],
+  ['runtime'],
+  ['api', 'dashboard'],
+  ['cli'],
+  ['e2e'],
+];
+
+function layerOf(name: string): number {
+  return layers.findIndex((layer) => layer.some((n) => `${scope}${n}` === name));
+}
 
 interface WorkspacePackage {
   name: string;
@@ -66,6 +89,47 @@ function importsOf(file: string): { specifier: string; line: number }[] {
   }));
 }
 
+/**
+ * The relative imports of a file that exist at run time: `import type`, `export type` and
+ * imports whose every name is a type are erased, so they cannot make a loading cycle.
+ */
+function valueImportsOf(file: string): string[] {
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest);
+  const found: string[] = [];
+  for (const statement of source.statements) {
+    let specifier: ts.Expression | undefined;
+    if (ts.isImportDeclaration(statement)) {
+      const clause = statement.importClause;
+      const bindings = clause?.namedBindings;
+      const onlyTypes =
+        clause !== undefined &&
+        (clause.isTypeOnly ||
+          (clause.name === undefined &&
+            bindings !== undefined &&
+            ts.isNamedImports(bindings) &&
+            bindings.elements.length > 0 &&
+            bindings.elements.every((e) => e.isTypeOnly)));
+      if (!onlyTypes) specifier = statement.moduleSpecifier;
+    } else if (ts.isExportDeclaration(statement) && !statement.isTypeOnly) {
+      const clause = statement.exportClause;
+      const onlyTypes =
+        clause !== undefined &&
+        ts.isNamedExports(clause) &&
+        clause.elements.length > 0 &&
+        clause.elements.every((e) => e.isTypeOnly);
+      if (!onlyTypes) specifier = statement.moduleSpecifier;
+    }
+    if (
+      specifier !== undefined &&
+      ts.isStringLiteral(specifier) &&
+      specifier.text.startsWith('.')
+    ) {
+      found.push(resolve(dirname(file), specifier.text));
+    }
+  }
+  return found;
+}
+
 /** What is wrong with one import, or null; records package edges for the cycle check. */
 function checkImport(
   pkg: WorkspacePackage,
@@ -91,6 +155,9 @@ function checkImport(
   }
   if (pkg.name === corePackage) return `${corePackage} must not import other packages ('${name}')`;
   if (!pkg.declared.has(name)) return `imports ${name}, which its package.json does not declare`;
+  if (layerOf(name) > layerOf(pkg.name)) {
+    return `imports ${name}, a higher layer (layers: ${layers.map((l) => l.join(' ')).join(' < ')})`;
+  }
   return null;
 }
 
@@ -120,8 +187,12 @@ function main(): number {
   const packages = loadPackages();
   const problems: string[] = [];
   const graph = new Map<string, Set<string>>();
+  const fileGraph = new Map<string, Set<string>>();
   let fileCount = 0;
   for (const pkg of packages.values()) {
+    if (layerOf(pkg.name) < 0) {
+      problems.push(`${relative(root, pkg.dir)}: ${pkg.name} is in no layer of the layer table`);
+    }
     const edges = new Set<string>();
     graph.set(pkg.name, edges);
     for (const file of sourceFiles(pkg)) {
@@ -130,9 +201,14 @@ function main(): number {
         const problem = checkImport(pkg, file, specifier, packages, edges);
         if (problem !== null) problems.push(`${relative(root, file)}:${line}: ${problem}`);
       }
+      fileGraph.set(
+        relative(root, file),
+        new Set(valueImportsOf(file).map((f) => relative(root, f))),
+      );
     }
   }
   problems.push(...findCycles(graph).map((cycle) => `import cycle: ${cycle}`));
+  problems.push(...findCycles(fileGraph).map((cycle) => `file import cycle: ${cycle}`));
   const checked = `${fileCount} files in ${packages.size} packages`;
   if (problems.length === 0) {
     console.log(`check-boundaries: ${checked}, no boundary violations`);
