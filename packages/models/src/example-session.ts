@@ -47,7 +47,12 @@ export function exampleFollowUp(first: ModelResponse): ModelMessage[] {
   };
   return [
     ...exampleOpening,
-    { role: 'assistant', text: first.text, toolCalls: first.toolCalls },
+    {
+      role: 'assistant',
+      text: first.text,
+      toolCalls: first.toolCalls,
+      ...(first.parts === undefined ? {} : { parts: first.parts }),
+    },
     {
       role: 'tool',
       results: first.toolCalls.map((call) => ({

@@ -13,3 +13,4 @@ export * from './example-session.ts';
 export * from './agent-model.ts';
 export * from './ai-sdk-tool.ts';
 export * from './provider-metadata.ts';
+export * from './wire-reasoning.ts';

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { checkTranscript, type TranscriptViolationKind } from './transcript-check.ts';
 import { loadFixture } from './wire-fixtures.ts';
+import { reasoningOf, reasoningProblem, type ServedReasoning } from './wire-reasoning.ts';
 import {
   errorBody,
   frameEvent,
@@ -25,6 +26,13 @@ export interface StreamReply {
   malformedEvent?: number;
   /** Real pause between events, for tests that watch deltas arrive. Default 0. */
   eventDelayMs?: number;
+  /**
+   * The request must carry back, unchanged and in place, the reasoning of every earlier reply
+   * that had some (Anthropic thinking blocks with their signatures and redacted thinking;
+   * OpenAI Responses reasoning items with their ids and encrypted content). If it does not,
+   * the server answers 400, as the real APIs do, and records a `reasoning-dropped` violation.
+   */
+  expectReasoningBack?: boolean;
 }
 
 export interface StatusReply {
@@ -52,6 +60,7 @@ export type WireViolationKind =
   | 'unknown-path'
   | 'not-streaming'
   | 'bad-body'
+  | 'reasoning-dropped'
   | 'server-error';
 
 export interface WireViolation {
@@ -88,6 +97,7 @@ export async function startWireServer(): Promise<WireServer> {
   const queue: WireReply[] = [];
   const requests: WireRequest[] = [];
   const violations: WireViolation[] = [];
+  const served: ServedReasoning[] = [];
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       // A failure here is a bug of the server itself: make it loud in the test, not a hang.
@@ -124,6 +134,15 @@ export async function startWireServer(): Promise<WireServer> {
       const message = violations.at(-1)?.message ?? 'bad request';
       return sendJson(res, 400, errorBody(protocol, 400, message));
     }
+    const next = queue[0];
+    if (next !== undefined && 'fixture' in next && next.expectReasoningBack === true) {
+      const problems = served.flatMap((r) => reasoningProblem(body, r) ?? []);
+      if (problems.length > 0 || served.length === 0) {
+        const message = problems[0] ?? 'no earlier reply had reasoning to send back';
+        violate('reasoning-dropped', `${protocol} request: ${message}`);
+        return sendJson(res, 400, errorBody(protocol, 400, message));
+      }
+    }
     const reply = queue.shift();
     if (reply === undefined) {
       violate('unscripted-request', `request ${index} (${protocol}) came with no reply queued`);
@@ -135,6 +154,13 @@ export async function startWireServer(): Promise<WireServer> {
       violate('wrong-protocol', `fixture ${reply.fixture} queued for a ${protocol} request`);
       return sendJson(res, 500, errorBody(protocol, 500, 'wire server: wrong fixture'));
     }
+    // Only a reply sent whole reached the client: a cut one's reasoning is not owed back.
+    const whole =
+      reply.cutAfterEvents === undefined &&
+      reply.endAfterEvents === undefined &&
+      reply.malformedEvent === undefined;
+    const reasoning = whole ? reasoningOf(protocol, fixture.events) : null;
+    if (reasoning !== null) served.push(reasoning);
     return sendStream(res, protocol, fixture.events, reply);
   }
 
