@@ -112,6 +112,22 @@ describe('defineAgent({ model })', () => {
     const responded = (await allEvents(store, id)).find((e) => e.type === 'model.responded');
     expect(responded?.data).toMatchObject({ text: 'Done.', modelId: 'fake:fake-1' });
   });
+
+  it('takes a specification v3 model (AI SDK 6) as well', async () => {
+    const v4 = languageModel([
+      [
+        { type: 'text-start', id: 't' },
+        { type: 'text-delta', id: 't', delta: 'v3.' },
+        finish('stop'),
+      ],
+    ]);
+    const model = { ...v4, specificationVersion: 'v3' as const };
+    const { store, run, start } = await setup({ model: model as never });
+    const id = await start();
+    await run(id);
+    expect((await store.getSession(id)).status).toBe('completed');
+    expect(v4.calls).toHaveLength(1);
+  });
 });
 
 describe('AI SDK tools', () => {
