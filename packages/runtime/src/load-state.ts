@@ -1,3 +1,4 @@
+import { readCheckpoint } from './harness/checkpoint.ts';
 import { fold, type SessionId, type SessionState, type SessionStore } from '@longrun/core';
 
 const pageSize = 1_000;
@@ -11,8 +12,8 @@ export async function loadState(
   id: SessionId,
 ): Promise<{ state: SessionState; tailEvents: number }> {
   const checkpoint = await store.latestCheckpoint(id);
-  let state = checkpoint === null ? undefined : (checkpoint.state as unknown as SessionState);
-  let afterSeq = checkpoint?.seq ?? 0;
+  let state = checkpoint === null ? undefined : readCheckpoint(checkpoint.state).state;
+  let afterSeq = state?.seq ?? 0;
   let tailEvents = 0;
   for (;;) {
     const page = await store.readEvents(id, afterSeq, pageSize);

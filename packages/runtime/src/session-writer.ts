@@ -1,6 +1,7 @@
 import {
   applyEvent,
   type AppendRequest,
+  type JsonValue,
   type Lease,
   type NewEvent,
   type SessionState,
@@ -16,6 +17,12 @@ export type AppendExtra = Omit<AppendRequest, 'fence' | 'expectedSeq' | 'events'
 };
 
 /**
+ * The checkpoint written at `state`: `appending` are the events of the append that carries it
+ * (committed with it, not yet seen by the `onCommitted` listeners).
+ */
+export type CheckpointOf = (state: SessionState, appending: readonly StoredEvent[]) => JsonValue;
+
+/**
  * The one writer of a claimed session: appends under the lease (riding out transient store
  * failures), folds what it appended into the state, and tells listeners about committed events.
  * Appends are serialized, so a background flush (coalesced model deltas) and the loop's own
@@ -27,6 +34,7 @@ export class SessionWriter {
   readonly #signal: AbortSignal;
   readonly #hooks: RunnerHooks | undefined;
   readonly #checkpointEvery: number;
+  readonly #checkpointOf: CheckpointOf;
   readonly #listeners: ((event: StoredEvent) => void)[] = [];
   #state: SessionState;
   #lastCheckpointSeq: number;
@@ -39,6 +47,8 @@ export class SessionWriter {
     state: SessionState;
     hooks?: RunnerHooks;
     checkpointEvery?: number;
+    /** What the checkpoint holds; default: the folded state alone (format 1). */
+    checkpointOf?: CheckpointOf;
   }) {
     this.#store = options.store;
     this.#lease = options.lease;
@@ -47,6 +57,7 @@ export class SessionWriter {
     this.#state = options.state;
     this.#lastCheckpointSeq = options.state.seq;
     this.#checkpointEvery = options.checkpointEvery ?? 64;
+    this.#checkpointOf = options.checkpointOf ?? ((state) => state as unknown as JsonValue);
   }
 
   get state(): SessionState {
@@ -72,20 +83,19 @@ export class SessionWriter {
     const sessionId = this.#lease.sessionId;
     const expectedSeq = this.#state.seq;
     let next = this.#state;
-    events.forEach((e, i) => {
-      next = applyEvent(next, {
-        ...e,
-        sessionId,
-        seq: expectedSeq + 1 + i,
-        v: 1,
-        atMs: 0,
-        epoch: 0,
-      });
-    });
+    const appending = events.map((e, i): StoredEvent => ({
+      ...e,
+      sessionId,
+      seq: expectedSeq + 1 + i,
+      v: 1,
+      atMs: 0,
+      epoch: 0,
+    }));
+    for (const e of appending) next = applyEvent(next, e);
     const { checkpoint, ...rest } = extra;
     const request: AppendRequest = { ...rest, fence: this.#lease, expectedSeq, events };
     if (checkpoint === true && next.seq - this.#lastCheckpointSeq >= this.#checkpointEvery) {
-      request.checkpoint = { seq: next.seq, state: next as never };
+      request.checkpoint = { seq: next.seq, state: this.#checkpointOf(next, appending) };
     }
     const hooks = this.#hooks;
     const { events: stored } = await appendDurably(this.#store, request, {

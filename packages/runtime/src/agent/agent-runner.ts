@@ -3,13 +3,11 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   event,
-  fold,
   pendingCalls,
   type Lease,
   type ModelClient,
   type OpenCall,
   type SessionStore,
-  type StoredEvent,
 } from '@longrun/core';
 import { SessionWriter } from '../session-writer.ts';
 import { takeResumeRequests } from '../session-resume.ts';
@@ -18,9 +16,10 @@ import type { AgentHooks, AgentRunContext } from './agent-context.ts';
 import { settleCall } from './agent-calls.ts';
 import { toolSpecs, type AgentDefinition } from './define-agent.ts';
 import { modelStep } from './model-step.ts';
-import { TranscriptBuilder } from './transcript-builder.ts';
 import { resolveWait } from './agent-waits.ts';
 import { AgentWorkspace, WorkspaceTracker } from './agent-workspace.ts';
+import { harnessCheckpoint } from '../harness/checkpoint.ts';
+import { loadAgentRun } from '../harness/resume-load.ts';
 
 /** Signals a person sends a session. */
 export const userMessageSignal = 'user.message';
@@ -40,15 +39,6 @@ export interface AgentRunnerOptions {
   workspaces?: WorkspaceTracker;
 }
 
-async function readWholeLog(store: SessionStore, lease: Lease): Promise<StoredEvent[]> {
-  const events: StoredEvent[] = [];
-  for (;;) {
-    const page = await store.readEvents(lease.sessionId, events.length, 2_000);
-    events.push(...page);
-    if (page.length < 2_000) return events;
-  }
-}
-
 /**
  * The agent harness: runs a claimed session's turns — model call, tool calls, approvals, follow-up
  * messages — from wherever its log stands, until the turn ends, it must wait, or the lease is
@@ -66,15 +56,14 @@ export class AgentRunner {
 
   async run(): Promise<RunOutcome> {
     const { store, agent, lease, signal } = this.#o;
-    // The transcript needs the whole log; the state is folded from the same read.
-    const events = await readWholeLog(store, lease);
-    const transcript = new TranscriptBuilder();
-    for (const e of events) transcript.apply(e);
+    // The checkpoint and the events after it: the state and the transcript so far.
+    const { state, transcript } = await loadAgentRun(store, lease.sessionId);
     const writer = new SessionWriter({
       store,
       lease,
       signal,
-      state: fold(events),
+      state,
+      checkpointOf: (next, appending) => harnessCheckpoint(next, transcript, appending),
       ...(this.#o.hooks ? { hooks: this.#o.hooks } : {}),
       ...(this.#o.checkpointEvery ? { checkpointEvery: this.#o.checkpointEvery } : {}),
     });

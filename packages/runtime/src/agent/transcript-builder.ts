@@ -25,6 +25,16 @@ function taskText(input: JsonValue): string {
 }
 
 /**
+ * What a checkpoint keeps of a transcript: the messages so far and the latest assistant turn's
+ * open calls, plain JSON, so a resume folds only the events after the checkpoint into it.
+ */
+export interface TranscriptSnapshot {
+  messages: ModelMessage[];
+  /** The latest assistant turn's calls: call index, provider id, tool name, answered. */
+  calls: { callIndex: number; id: string; name: string; answered: boolean }[];
+}
+
+/**
  * Folds a session's log into the transcript a model call is given, one event at a time, so a
  * running session extends it instead of rebuilding it. Failed model attempts and their streamed
  * text are not in it: only responses that were recorded whole.
@@ -34,6 +44,33 @@ export class TranscriptBuilder {
   /** Ids of the latest assistant turn's calls, by call index. */
   #callIds = new Map<number, { id: string; name: string }>();
   #answered = new Set<number>();
+
+  /** A builder that continues from a snapshot (a checkpoint's, or another builder's). */
+  static from(snapshot: TranscriptSnapshot): TranscriptBuilder {
+    const builder = new TranscriptBuilder();
+    builder.#messages.push(...snapshot.messages);
+    builder.#callIds = new Map(
+      snapshot.calls.map((c) => [c.callIndex, { id: c.id, name: c.name }]),
+    );
+    builder.#answered = new Set(snapshot.calls.filter((c) => c.answered).map((c) => c.callIndex));
+    return builder;
+  }
+
+  /**
+   * The transcript so far, sharing its messages with this builder: messages are never changed
+   * once pushed (a tool message that gains a result is replaced), so this costs one array copy.
+   */
+  snapshot(): TranscriptSnapshot {
+    return {
+      messages: this.#messages.slice(),
+      calls: [...this.#callIds].map(([callIndex, c]) => ({
+        callIndex,
+        id: c.id,
+        name: c.name,
+        answered: this.#answered.has(callIndex),
+      })),
+    };
+  }
 
   apply(event: StoredEvent): void {
     switch (event.type) {
@@ -112,7 +149,12 @@ export class TranscriptBuilder {
     this.#answered.add(callIndex);
     const result = { id: call.id, name: call.name, output, isError };
     const last = this.#messages.at(-1);
-    if (last?.role === 'tool') last.results.push(result);
+    // Replaced, not changed in place: snapshots share the messages (see `snapshot`).
+    if (last?.role === 'tool')
+      this.#messages[this.#messages.length - 1] = {
+        role: 'tool',
+        results: [...last.results, result],
+      };
     else this.#messages.push({ role: 'tool', results: [result] });
   }
 }
