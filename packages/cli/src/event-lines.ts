@@ -25,6 +25,10 @@ export function describeEvent(
       return null;
     case 'model.failed':
       return `${seq}  step ${e.data.step}: model attempt ${e.data.attempt} failed (${e.data.code}: ${e.data.message})${e.data.retryInMs === null ? '' : `; retrying in ${e.data.retryInMs} ms`}`;
+    case 'gate.decided': {
+      const call = e.data.callIndex === undefined ? 'model call' : `call ${e.data.callIndex}`;
+      return `${seq}  gate ${e.data.gate}: ${e.data.decision} (step ${e.data.step} ${call}): ${e.data.reason}`;
+    }
     case 'approval.requested':
       return e.data.purpose === 'rerun'
         ? `${seq}  ⏸ ${e.data.tool} (step ${e.data.step}) was interrupted and its outcome is unknown: run it again? — longrun sessions approve|deny <session> ${e.data.approvalId}`

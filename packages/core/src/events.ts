@@ -49,6 +49,9 @@ export interface TokenUsage {
 export type WaitSpec =
   { kind: 'signal'; signal: string; untilMs?: number } | { kind: 'timer'; untilMs: number };
 
+/** Where the harness evaluates its gates: before every model call, before every tool call. */
+export type GatePoint = 'model.call' | 'tool.call';
+
 /** Event data by type. Event names are facts: `noun.past-tense-verb`. */
 export interface EventDataByType {
   'session.created': {
@@ -95,6 +98,24 @@ export interface EventDataByType {
     parts?: ResponsePart[];
     /** What the provider attached to the response as a whole. */
     providerMetadata?: ProviderMetadata;
+  };
+  /**
+   * A gate of the harness's chain (DESIGN §11) did not allow a model call or a tool call, and
+   * why. Only decisions other than `allow` are recorded: an allow is implied by the call that
+   * follows (`model.requested`, `tool.started`), and recording it would add one event per gate
+   * and call to every step. What the decision did is recorded by the events after it:
+   * `session.failed` (deny before a model call), a `tool.completed` error (deny before a tool
+   * call), `approval.requested` (ask), or the session parked as `paused` (pause).
+   */
+  'gate.decided': {
+    gate: string;
+    point: GatePoint;
+    decision: 'deny' | 'ask' | 'pause';
+    reason: string;
+    /** The step the call belongs to (the model call's step, or the tool call's). */
+    step: number;
+    /** For a tool call. */
+    callIndex?: number;
   };
   /** A call that needs a person's approval: bound to the tool and a hash of its exact arguments. */
   'approval.requested': {
@@ -169,6 +190,7 @@ export const eventTypes = [
   'model.streamed',
   'model.failed',
   'model.responded',
+  'gate.decided',
   'approval.requested',
   'approval.granted',
   'approval.denied',

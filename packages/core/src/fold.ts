@@ -55,6 +55,8 @@ export interface SessionState {
    * the model failing, and does not spend its retry budget. Absent in states checkpointed before.
    */
   modelFailures?: number;
+  /** The latest of those failures, for the words of a session that fails on them. */
+  lastModelFailure?: { code: string; message: string } | null;
   /** The latest workspace snapshot: what a resuming worker restores. Absent in older checkpoints. */
   workspace?: { step: number; manifestHash: string } | null;
 }
@@ -78,6 +80,7 @@ export function initialState(): SessionState {
     modelAttempt: null,
     failedAttempts: 0,
     modelFailures: 0,
+    lastModelFailure: null,
     workspace: null,
   };
 }
@@ -114,20 +117,27 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
     case 'model.requested':
       return { ...next, modelAttempt: { step: event.data.step, attempt: event.data.attempt } };
     case 'model.streamed':
+    case 'gate.decided':
       return next;
-    case 'model.failed':
+    case 'model.failed': {
+      const byModel = event.data.code !== 'WORKER_STOPPED';
       return {
         ...next,
         modelAttempt: null,
         failedAttempts: next.failedAttempts + 1,
-        modelFailures: (next.modelFailures ?? 0) + (event.data.code === 'WORKER_STOPPED' ? 0 : 1),
+        modelFailures: (next.modelFailures ?? 0) + (byModel ? 1 : 0),
+        lastModelFailure: byModel
+          ? { code: event.data.code, message: event.data.message }
+          : (next.lastModelFailure ?? null),
       };
+    }
     case 'model.responded':
       return {
         ...next,
         modelAttempt: null,
         failedAttempts: 0,
         modelFailures: 0,
+        lastModelFailure: null,
         lastResponse: {
           text: event.data.text,
           toolCallCount: event.data.toolCalls.length,

@@ -11,6 +11,7 @@ const durableTypes = [
   'model.streamed',
   'model.failed',
   'model.responded',
+  'gate.decided',
   'approval.requested',
   'approval.granted',
   'approval.denied',

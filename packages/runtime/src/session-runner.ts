@@ -47,7 +47,8 @@ export interface SessionRunnerOptions {
   hooks?: RunnerHooks;
 }
 
-export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'waiting' | 'stopped';
+/** How a run ended; `paused`: a gate parked the session for a person (see harness/gates.ts). */
+export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'waiting' | 'paused' | 'stopped';
 
 /**
  * Runs one claimed session from wherever its log stands until it finishes, starts waiting, or

@@ -1,5 +1,7 @@
 import {
   applyEvent,
+  fold,
+  type SessionId,
   type AppendRequest,
   type JsonValue,
   type Lease,
@@ -15,6 +17,24 @@ export type AppendExtra = Omit<AppendRequest, 'fence' | 'expectedSeq' | 'events'
   /** Write a checkpoint with this append if the log moved `checkpointEvery` events past the last one. */
   checkpoint?: boolean;
 };
+
+/** `events` as they will be stored by an append after `headSeq` (their times not yet known). */
+export function asAppended(
+  sessionId: SessionId,
+  headSeq: number,
+  events: readonly NewEvent[],
+): StoredEvent[] {
+  return events.map((e, i) => ({ ...e, sessionId, seq: headSeq + 1 + i, v: 1, atMs: 0, epoch: 0 }));
+}
+
+/** The state `events` would fold `state` into once appended. */
+export function foldAhead(
+  state: SessionState,
+  sessionId: SessionId,
+  events: readonly NewEvent[],
+): SessionState {
+  return fold(asAppended(sessionId, state.seq, events), state);
+}
 
 /**
  * The checkpoint written at `state`: `appending` are the events of the append that carries it

@@ -12,6 +12,9 @@ import { callKey, callStart, outcomeUnknown, runCall } from '../run-call.ts';
 import type { AgentRunContext } from './agent-context.ts';
 import { parseToolInput } from './define-agent.ts';
 import { approvalSignal, argsHash, newApprovalId } from './approvals.ts';
+import { foldAhead } from '../session-writer.ts';
+import { checkToolCall } from '../harness/gates.ts';
+import { gateDecided, pauseForGate } from '../harness/gate-verdicts.ts';
 
 type Checked = { ok: true; tool: Tool; input: unknown } | { ok: false; message: string };
 
@@ -35,15 +38,11 @@ export async function checkCall(ctx: AgentRunContext, call: ToolCall): Promise<C
   return parsed.ok ? { ok: true, tool, input: parsed.input } : parsed;
 }
 
-function needsApproval(tool: Tool, input: unknown): boolean {
-  const rule = tool.needsApproval;
-  return typeof rule === 'function' ? rule(input) : rule === true;
-}
-
 /**
  * Adds a call's `tool.started` to a commit that is being made anyway (saving an fsync), but only
- * for a call that will run at once: a known tool, valid arguments, no approval needed, and not
- * `unsafe` (an unsafe call's start is committed alone, right before it runs).
+ * for a call that will run at once: a known tool, valid arguments, every gate allowing it (asked
+ * on the state that commit makes), and not `unsafe` (an unsafe call's start is committed alone,
+ * right before it runs).
  */
 export async function chainStart(
   ctx: AgentRunContext,
@@ -53,8 +52,12 @@ export async function chainStart(
   effects: EffectChange[],
 ): Promise<void> {
   const checked = await checkCall(ctx, call);
-  if (!checked.ok || checked.tool.effect === 'unsafe' || needsApproval(checked.tool, checked.input))
-    return;
+  if (!checked.ok || checked.tool.effect === 'unsafe') return;
+  const ahead = foldAhead(ctx.writer.state, ctx.writer.lease.sessionId, events);
+  const open = ahead.calls.find((c) => c.callIndex === call.callIndex);
+  if (open === undefined) return;
+  const at = { agent: ctx.agent, state: ahead, step, call: open, ...checked };
+  if (checkToolCall(ctx.gates, at) !== null) return;
   startEvents(ctx, step, call, checked.tool, events, effects);
 }
 
@@ -81,7 +84,7 @@ export async function settleCall(
   ctx: AgentRunContext,
   call: OpenCall,
   next: OpenCall | undefined,
-): Promise<'waiting' | 'continue'> {
+): Promise<'waiting' | 'paused' | 'continue'> {
   const step = ctx.writer.state.steps;
   const base = { step, callIndex: call.callIndex, tool: call.tool };
   const checked = await checkCall(ctx, call);
@@ -101,15 +104,30 @@ export async function settleCall(
   if (interrupted && rerun?.status === 'denied') {
     return finish(...unknownOutcome(ctx, step, call, tool));
   }
-  // An approval to run is asked before the call starts; one that started had it already.
-  if (call.started === null && needsApproval(tool, input) && call.approval?.status !== 'granted') {
-    if (call.approval?.status === 'denied') {
-      const why = call.approval.reason === null ? '' : `: ${call.approval.reason}`;
+  // The gates are asked before the call starts; one that started had passed them already.
+  if (call.started === null) {
+    const approval = call.approval?.purpose === 'rerun' ? undefined : call.approval;
+    if (approval?.status === 'denied') {
+      const why = approval.reason === null ? '' : `: ${approval.reason}`;
       const output = `a person denied this call${why}. Do not repeat it unchanged.`;
       return finish([event('tool.completed', { ...base, ok: false, output, attempt: 0 })], []);
     }
-    await requestApproval(ctx, call, tool, 'run');
-    return 'waiting';
+    const at = { agent: ctx.agent, state: ctx.writer.state, step, call, tool, input };
+    const verdict = checkToolCall(ctx.gates, at, approval?.status === 'granted');
+    if (verdict !== null) {
+      const decided = gateDecided(verdict, step, call.callIndex);
+      const { decision } = verdict;
+      if (decision.decision === 'pause') return pauseForGate(ctx, decided, decision.reason);
+      if (decision.decision === 'ask') {
+        await requestApproval(ctx, call, tool, 'run', [decided]);
+        return 'waiting';
+      }
+      const output = `refused by ${verdict.gate}: ${decision.reason}`;
+      return finish(
+        [decided, event('tool.completed', { ...base, ok: false, output, attempt: 0 })],
+        [],
+      );
+    }
   }
   const withWorkspace = (context: CallContext) => ({
     ...context,
@@ -180,6 +198,7 @@ async function requestApproval(
   call: OpenCall,
   tool: Tool,
   purpose: 'run' | 'rerun',
+  before: NewEvent[] = [],
 ): Promise<void> {
   const approvalId = newApprovalId();
   const signal = approvalSignal(approvalId);
@@ -187,6 +206,7 @@ async function requestApproval(
   const expiresAtMs = ttlMs === undefined ? null : (await ctx.store.nowMs()) + ttlMs;
   await ctx.writer.append(
     [
+      ...before,
       event('approval.requested', {
         approvalId,
         step: ctx.writer.state.steps,

@@ -4,6 +4,7 @@ import type { RunnerHooks } from '../session-runner.ts';
 import type { AgentDefinition } from './define-agent.ts';
 import type { TranscriptBuilder } from './transcript-builder.ts';
 import type { AgentWorkspace } from './agent-workspace.ts';
+import type { Gate } from '../harness/gates.ts';
 
 export interface AgentHooks extends RunnerHooks {
   /** A text delta from the model, the moment it arrives (before it is durable). */
@@ -18,6 +19,8 @@ export interface AgentRunContext {
   writer: SessionWriter;
   transcript: TranscriptBuilder;
   tools: Map<string, Tool>;
+  /** The chain asked before every model call and tool call: `gateChain(agent)`. */
+  gates: readonly Gate[];
   specs: ModelToolSpec[];
   signal: AbortSignal;
   /** ToolContext.holding for this run. */

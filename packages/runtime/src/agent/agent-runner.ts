@@ -20,6 +20,9 @@ import { resolveWait } from './agent-waits.ts';
 import { AgentWorkspace, WorkspaceTracker } from './agent-workspace.ts';
 import { harnessCheckpoint } from '../harness/checkpoint.ts';
 import { loadAgentRun } from '../harness/resume-load.ts';
+import { checkModelCall } from '../harness/gates.ts';
+import { gateChain } from '../harness/limit-gates.ts';
+import { refuseModelCall } from '../harness/gate-verdicts.ts';
 
 /** Signals a person sends a session. */
 export const userMessageSignal = 'user.message';
@@ -88,6 +91,7 @@ export class AgentRunner {
       writer,
       transcript,
       tools: new Map(agent.tools.map((t) => [t.name, t])),
+      gates: gateChain(agent),
       specs: toolSpecs(agent.tools),
       signal,
       holding: this.#o.holding ?? (() => !signal.aborted),
@@ -135,8 +139,8 @@ export class AgentRunner {
       }
       const pending = pendingCalls(s);
       if (pending.length > 0) {
-        if ((await settleCall(ctx, pending[0] as OpenCall, pending[1])) === 'waiting')
-          return 'waiting';
+        const settled = await settleCall(ctx, pending[0] as OpenCall, pending[1]);
+        if (settled !== 'continue') return settled;
         continue;
       }
       const turnOver =
@@ -147,18 +151,8 @@ export class AgentRunner {
         if (await this.#completeTurn(s.lastResponse?.text ?? '')) continue;
         return 'completed';
       }
-      const maxSteps = ctx.agent.maxSteps ?? 100;
-      if (s.steps >= maxSteps) {
-        const message = `stopped at the step limit of ${maxSteps} model turns; raise maxSteps of agent ${ctx.agent.name} to let it go further`;
-        await ctx.writer.append(
-          [event('session.failed', { code: 'STEP_LIMIT_REACHED', message })],
-          {
-            status: { status: 'failed', reason: message },
-            releaseLease: true,
-          },
-        );
-        return 'failed';
-      }
+      const verdict = checkModelCall(ctx.gates, { agent: ctx.agent, state: s, step: s.steps + 1 });
+      if (verdict !== null) return refuseModelCall(ctx, verdict);
       const outcome = await modelStep(ctx);
       if (outcome !== 'continue') return outcome;
     }

@@ -16,6 +16,7 @@ import {
 } from '@longrun/core';
 import { toModelClient, toolsFrom, type AgentModel, type AiSdkToolLike } from '@longrun/models';
 import type { AgentSandboxConfig } from './agent-workspace.ts';
+import type { Gate } from '../harness/gates.ts';
 
 /** What a tool's `run` gets besides its validated input. @deprecated Use `ToolContext` from core. */
 export type AgentToolContext = ToolContext;
@@ -103,6 +104,11 @@ export interface AgentFields extends ModelCallSettings {
   workspaceSnapshots?: boolean;
   /** Where snapshots go. Default: the session store's own blob table. */
   blobs?: BlobStore;
+  /**
+   * Gates asked before every model call and tool call, after the built-in limits (`maxSteps`,
+   * `maxModelAttempts`, `needsApproval`), in this order. See harness/gates.ts.
+   */
+  gates?: readonly Gate[];
 }
 
 /**

@@ -14,6 +14,8 @@ import { mergeProviderMetadata, toModelClient } from '@longrun/models';
 import { backoffMs, pause } from '../backoff.ts';
 import type { AgentRunContext } from './agent-context.ts';
 import { chainStart } from './agent-calls.ts';
+import { foldAhead } from '../session-writer.ts';
+import { checkModelCall } from '../harness/gates.ts';
 import { DeltaCoalescer } from './delta-coalescer.ts';
 
 /** Retry waits longer than this are durable timer waits (holding no worker), not sleeps. */
@@ -196,31 +198,31 @@ async function recordFailure(
   error: LongrunError,
   withRequest: (events: NewEvent[]) => NewEvent[],
 ): Promise<ModelStepOutcome> {
-  const maxAttempts = ctx.agent.maxModelAttempts ?? 6;
-  // Attempts the model failed: worker crashes (WORKER_STOPPED) number attempts but spend no budget.
-  const failures = (ctx.writer.state.modelFailures ?? 0) + 1;
+  const failed = {
+    step,
+    attempt,
+    code: error.code,
+    message: error.message,
+    retryable: error.retryable,
+  };
+  const events = withRequest([event('model.failed', { ...failed, retryInMs: null })]);
+  // A retry is another model call: the gates decide whether there is one (maxModelAttempts),
+  // asked on the state this failure makes.
+  const ahead = foldAhead(ctx.writer.state, ctx.writer.lease.sessionId, events);
+  const retryAllowed =
+    error.retryable &&
+    checkModelCall(ctx.gates, { agent: ctx.agent, state: ahead, step: ahead.steps + 1 }) === null;
   const retryAfterMs =
     typeof error.details?.retryAfterMs === 'number' ? error.details.retryAfterMs : 0;
-  const retryInMs =
-    error.retryable && failures < maxAttempts
-      ? Math.max(backoffMs(failures, 500, 20_000), retryAfterMs)
-      : null;
-  await ctx.writer.append(
-    withRequest([
-      event('model.failed', {
-        step,
-        attempt,
-        code: error.code,
-        message: error.message,
-        retryable: error.retryable,
-        retryInMs,
-      }),
-    ]),
-  );
+  const retryInMs = retryAllowed
+    ? Math.max(backoffMs(ahead.modelFailures ?? 0, 500, 20_000), retryAfterMs)
+    : null;
+  events[events.length - 1] = event('model.failed', { ...failed, retryInMs });
+  await ctx.writer.append(events);
+  // Refused by a gate: the loop asks the chain again and records its decision.
+  if (error.retryable && retryInMs === null) return 'continue';
   if (retryInMs === null) {
-    const message = error.retryable
-      ? `the model failed ${failures} times in a row; last: ${error.message}`
-      : `the model refused the request: ${error.message}`;
+    const message = `the model refused the request: ${error.message}`;
     await ctx.writer.append([event('session.failed', { code: error.code, message })], {
       status: { status: 'failed', reason: message },
       releaseLease: true,

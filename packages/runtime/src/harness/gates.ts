@@ -1,0 +1,91 @@
+import type { GatePoint, OpenCall, SessionState, Tool } from '@longrun/core';
+import type { AgentDefinition } from '../agent/define-agent.ts';
+
+/**
+ * A gate's answer about one call:
+ * - `allow`: the next gate is asked; the call goes ahead when every gate allowed it;
+ * - `deny`: the call is not made. Before a model call the session fails (with `code`, default
+ *   GATE_DENIED); before a tool call the model gets the reason as the call's error result;
+ * - `ask`: a person decides (a durable approval bound to the call and its exact arguments; tool
+ *   calls only). A granted approval satisfies every gate that asks about the call; a denied or
+ *   expired one answers the call like a deny;
+ * - `pause`: the session is parked as `paused` with the reason; when a person resumes it, the
+ *   chain is asked again (so raising a limit and resuming lets it go on).
+ */
+export type GateDecision =
+  | { decision: 'allow' }
+  | { decision: 'deny'; reason: string; code?: string }
+  | { decision: 'ask'; reason: string }
+  | { decision: 'pause'; reason: string };
+
+/** Before a model call a person cannot be asked yet: there is no call to bind an approval to. */
+export type ModelGateDecision = Exclude<GateDecision, { decision: 'ask' }>;
+
+export const allow: { decision: 'allow' } = { decision: 'allow' };
+
+/** What a gate sees before a model call (every attempt, retries included). */
+export interface ModelCallGate {
+  agent: AgentDefinition;
+  /** The folded state the call would be made from. */
+  state: SessionState;
+  /** The step the call would make. */
+  step: number;
+}
+
+/** What a gate sees before a tool call starts (not when an interrupted call is recovered). */
+export interface ToolCallGate {
+  agent: AgentDefinition;
+  state: SessionState;
+  step: number;
+  call: OpenCall;
+  tool: Tool;
+  /** The call's arguments, validated by the tool's input schema. */
+  input: unknown;
+}
+
+/**
+ * One link of the harness's chain (DESIGN §11). Gates are synchronous and decide from what they
+ * are given (the folded log and the call): they run before every model call and tool call, so a
+ * gate that needs data keeps it in the log, where a resumed worker finds it too. Limits, policy,
+ * budgets and loop control are gates and live nowhere else.
+ */
+export interface Gate {
+  /** Named in every decision it records. */
+  readonly name: string;
+  beforeModelCall?(at: ModelCallGate): ModelGateDecision;
+  beforeToolCall?(at: ToolCallGate): GateDecision;
+}
+
+/** The first gate of `gates` that does not allow the call, with its decision; null if all allow. */
+export type Verdict<D> = {
+  gate: string;
+  point: GatePoint;
+  decision: Exclude<D, { decision: 'allow' }>;
+};
+
+export function checkModelCall(
+  gates: readonly Gate[],
+  at: ModelCallGate,
+): Verdict<ModelGateDecision> | null {
+  for (const gate of gates) {
+    const decided = gate.beforeModelCall?.(at);
+    if (decided !== undefined && decided.decision !== 'allow')
+      return { gate: gate.name, point: 'model.call', decision: decided };
+  }
+  return null;
+}
+
+/** `approved`: a person granted the call, which satisfies every gate that asks about it. */
+export function checkToolCall(
+  gates: readonly Gate[],
+  at: ToolCallGate,
+  approved = false,
+): Verdict<GateDecision> | null {
+  for (const gate of gates) {
+    const decided = gate.beforeToolCall?.(at);
+    if (decided === undefined || decided.decision === 'allow') continue;
+    if (!(approved && decided.decision === 'ask'))
+      return { gate: gate.name, point: 'tool.call', decision: decided };
+  }
+  return null;
+}
