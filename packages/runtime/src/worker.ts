@@ -85,6 +85,8 @@ export class Worker {
   readonly #running = new Map<string, Running>();
   readonly #stop = new AbortController();
   #wake: (() => void) | null = null;
+  /** A wake() that found no idle wait to end (a claim was in flight): the next idle ends at once. */
+  #wakeMissed = false;
   #registration: WorkerRegistration | null = null;
   #loop: Promise<void> | null = null;
   /** The store vouches for this worker (false from a doubt until the next confirmation). */
@@ -142,7 +144,8 @@ export class Worker {
 
   /** Claims sooner than the next poll (e.g. right after a session was created in this process). */
   wake(): void {
-    this.#wake?.();
+    if (this.#wake === null) this.#wakeMissed = true;
+    else this.#wake();
   }
 
   /** Stops claiming, stops every session at its next boundary and hands the leases back. */
@@ -243,15 +246,23 @@ export class Worker {
     }
   }
 
+  /**
+   * Waits `pollMs`, or until wake(). A wake() that came while the worker was not idle (a claim in
+   * flight, which may have looked before the session it announces existed) ends it at once.
+   */
   #idle(): Promise<void> {
+    if (this.#wakeMissed) {
+      this.#wakeMissed = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, this.#o.pollMs);
-      const wake = (): void => done();
-      this.#wake = wake;
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
+        this.#wake = null;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, this.#o.pollMs);
+      this.#wake = done;
     });
   }
 
