@@ -61,7 +61,23 @@ export {
   type ApprovalDecisionRequest,
 } from './agent/session-commands.ts';
 export { resumeSignal, type ResumeRequest } from './session-resume.ts';
-export { TranscriptBuilder } from './agent/transcript-builder.ts';
+export { TranscriptBuilder, type TranscriptSnapshot } from './agent/transcript-builder.ts';
+export {
+  allow,
+  checkModelCall,
+  checkToolCall,
+  type Gate,
+  type GateDecision,
+  type ModelCallGate,
+  type ModelGateDecision,
+  type ToolCallGate,
+} from './harness/gates.ts';
+export {
+  gateChain,
+  maxModelAttemptsGate,
+  maxStepsGate,
+  needsApprovalGate,
+} from './harness/limit-gates.ts';
 export { SessionWriter } from './session-writer.ts';
 export {
   fileTools,
