@@ -136,6 +136,10 @@ export class TimelineModel {
       case 'session.failed':
       case 'session.cancelled':
         return this.#end(e);
+      case 'gate.decided':
+        // Shown by what the decision did: the failure, the approval or the tool's error result
+        // that follows it, or the session's status and reason (a pause).
+        return;
       case 'session.resumed':
         return this.#add({
           kind: 'session-resumed',
