@@ -94,7 +94,7 @@ export async function measureHarnessOverhead(make: () => Promise<StoreTarget>, s
       steps,
       overheadMs: summary(overheads),
       // Microseconds matter here: the bar is 0.05 ms per step.
-      gatesP50Ms: round(percentile(timeGates(agent, events), 50), 5),
+      gatesP50Ms: round(percentile(await timeGates(agent, events), 50), 5),
       eventsPerStep: round(events.length / steps, 2),
     };
   } finally {
@@ -112,7 +112,10 @@ const gateRepeats = 200;
  * the tool-call chain on the state before that, as the harness asks them; a step's figure is the
  * sum of its checks.
  */
-function timeGates(agent: AgentDefinition, events: readonly StoredEvent[]): number[] {
+async function timeGates(
+  agent: AgentDefinition,
+  events: readonly StoredEvent[],
+): Promise<number[]> {
   const gates = gateChain(agent);
   const perStep = new Map<number, number>();
   let state = initialState();
@@ -130,7 +133,7 @@ function timeGates(agent: AgentDefinition, events: readonly StoredEvent[]): numb
       const call = state.calls.find((c) => c.callIndex === e.data.callIndex);
       const tool = agent.tools.find((t) => t.name === e.data.tool);
       if (call !== undefined && tool !== undefined) {
-        const input = tool.input.parse(call.args);
+        const input: unknown = await tool.input.parse(call.args);
         const at = { agent, state, step: e.data.step, call, tool, input };
         const t = performance.now();
         for (let i = 0; i < gateRepeats; i++) checkToolCall(gates, at);
