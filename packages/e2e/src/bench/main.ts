@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: measures the durable core and prints one JSON document (also written to
  * bench-results/latest.json). Figures are medians and tail percentiles; machines are noisy.
- * LONGRUN_BENCH_QUICK=1 runs a shorter version; LONGRUN_BENCH_ONLY=sqlite|postgres|workspace|api|sandbox|faults picks one part.
+ * LONGRUN_BENCH_QUICK=1 runs a shorter version; LONGRUN_BENCH_ONLY=sqlite|postgres|harness|resume|workspace|api|sandbox|faults picks one part.
  * A section that cannot run here (no Postgres, no bubblewrap) is reported as `{ "skipped": "<why>" }`
  * and every other section still runs: the bench always prints what it measured.
  */
@@ -19,6 +19,8 @@ import { measureWorkspaceSnapshots } from './workspace-bench.ts';
 import { measureSandbox } from './sandbox-bench.ts';
 import { measurePgRestart } from './faults.ts';
 import { section } from './sections.ts';
+import { measureResume } from './resume.ts';
+import { round } from './stats.ts';
 
 const quick = process.env.LONGRUN_BENCH_QUICK === '1';
 const only = process.env.LONGRUN_BENCH_ONLY;
@@ -82,6 +84,44 @@ for (const store of stores) {
     measureTakeover(store.make, quick ? 5 : 15),
   );
   results[store.name] = out;
+}
+
+if (only === undefined || only === 'harness') {
+  process.stderr.write(
+    '[bench] harness: step overhead of the agent harness and time in its gate chain (SQLite)\n',
+  );
+  results.harness = await section('harness', async () => {
+    // Warm-up (not recorded), then the agent harness beside the first milestone's step loop, in
+    // the same run: a zero-latency scripted model, one file-appending tool call per step.
+    await measureHarnessOverhead(sqliteTarget, 100);
+    const agentRun = await measureHarnessOverhead(sqliteTarget, quick ? 200 : 800);
+    const stepLoop = await measureStepOverhead(sqliteTarget, quick ? 200 : 800);
+    return {
+      stepOverheadP50Ms: agentRun.overheadMs.p50,
+      gatesP50Ms: agentRun.gatesP50Ms,
+      stepLoopOverheadP50Ms: stepLoop.overheadMs.p50,
+      agentRun,
+    };
+  });
+}
+
+if (only === undefined || only === 'resume') {
+  process.stderr.write(
+    '[bench] resume: an agent session of 2,000 steps stopped at 1,900, against 100 stopped at 95 (SQLite)\n',
+  );
+  results.resume = await section('resume', async () => {
+    const short = await measureResume(sqliteTarget, 100, 95);
+    const long = await measureResume(sqliteTarget, 2_000, 1_900);
+    // The bars: at most the checkpoint interval (64 events) and one step's events read; the long
+    // session's resume within 2x of the short one's.
+    return {
+      eventsRead: long.eventsRead,
+      ms: long.ms,
+      shortSessionMs: short.ms,
+      msRatio: round(long.ms / short.ms, 2),
+      sessions: [short, long],
+    };
+  });
 }
 
 if (only === undefined || only === 'workspace') {
