@@ -327,9 +327,11 @@ describe('call settings, prepareStep and the request context', () => {
     await run(id);
     const session = await store.getSession(id);
     expect(session.status).toBe('failed');
-    expect(session.statusReason).toMatch(
-      /prepareStep of agent a failed at step 1: activeTools names nope/,
+    expect(session.statusReason).toBe(
+      'prepareStep of agent a failed at step 1: activeTools names nope, which the agent does not have',
     );
+    const types = (await allEvents(store, id)).map((e) => e.type);
+    expect(types).toEqual(['session.created', 'session.failed']);
   });
 });
 

@@ -52,19 +52,14 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
   try {
     call = await prepareCall(ctx, step, messages);
   } catch (error) {
+    // No model was called: the agent's own code failed, which no retry of the call would mend.
     const why = error instanceof Error ? error.message : String(error);
-    const refused = new LongrunError(
-      'INVALID_ARGUMENT',
-      `prepareStep of agent ${ctx.agent.name} failed at step ${step}: ${why}`,
-      { cause: error },
-    );
-    const requested = event('model.requested', {
-      step,
-      attempt,
-      modelId: ctx.model.id,
-      transcriptSeq: state.seq,
+    const message = `prepareStep of agent ${ctx.agent.name} failed at step ${step}: ${why}`;
+    await ctx.writer.append([event('session.failed', { code: 'INVALID_ARGUMENT', message })], {
+      status: { status: 'failed', reason: message },
+      releaseLease: true,
     });
-    return recordFailure(ctx, step, attempt, refused, (events) => [requested, ...events]);
+    return 'failed';
   }
   const { model } = call;
   // The request is recorded with the attempt's first durable output — its first streamed text,
