@@ -3,18 +3,10 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { isLongrunError, type ModelMessage, type ModelRequest } from '@longrun/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { aiSdkModel } from './ai-sdk-model.ts';
+import { exampleTools } from './example-session.ts';
 import { startWireServer, type WireServer } from './wire-server.ts';
 
-const readFile = {
-  name: 'read_file',
-  description: 'Read a file of the workspace',
-  inputSchema: {
-    type: 'object',
-    properties: { path: { type: 'string' } },
-    required: ['path'],
-    additionalProperties: false,
-  },
-};
+const readFile = exampleTools.find((t) => t.name === 'read_file')!;
 const opening: ModelMessage[] = [
   { role: 'system', content: 'You fix failing tests.' },
   { role: 'user', content: 'npm test fails. Find out why.' },
