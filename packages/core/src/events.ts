@@ -98,6 +98,11 @@ export interface EventDataByType {
     parts?: ResponsePart[];
     /** What the provider attached to the response as a whole. */
     providerMetadata?: ProviderMetadata;
+    /**
+     * The tools the model was offered, when the agent's `prepareStep` offered fewer than all: a
+     * call to another tool is answered with an error, as if the agent had no such tool.
+     */
+    activeTools?: string[];
   };
   /**
    * A gate of the harness's chain (DESIGN §11) did not allow a model call or a tool call, and

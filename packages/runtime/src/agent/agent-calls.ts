@@ -20,9 +20,10 @@ type Checked = { ok: true; tool: Tool; input: unknown } | { ok: false; message: 
 
 /** Finds the tool and validates the model's arguments, or says what is wrong in words for the model. */
 export async function checkCall(ctx: AgentRunContext, call: ToolCall): Promise<Checked> {
-  const tool = ctx.tools.get(call.tool);
+  const tool = ctx.transcript.offered(call.tool) ? ctx.tools.get(call.tool) : undefined;
   if (tool === undefined) {
-    const names = [...ctx.tools.keys()].join(', ') || 'none';
+    const names =
+      [...ctx.tools.keys()].filter((n) => ctx.transcript.offered(n)).join(', ') || 'none';
     return {
       ok: false,
       message: `there is no tool named ${JSON.stringify(call.tool)}; the tools are: ${names}`,

@@ -259,9 +259,18 @@ describe('call settings, prepareStep and the request context', () => {
       effect: 'pure',
       run: async () => null,
     });
-    const first = scriptedModel([{ toolCalls: [{ name: 'add', args: { a: 1, b: 2 } }] }], {
-      id: 'scripted:first',
-    });
+    // Step 1 offers only `add`; the model calls `noop` anyway, and is told it has no such tool.
+    const first = scriptedModel(
+      [
+        {
+          toolCalls: [
+            { name: 'noop', args: {} },
+            { name: 'add', args: { a: 1, b: 2 } },
+          ],
+        },
+      ],
+      { id: 'scripted:first' },
+    );
     const second = scriptedModel([{ text: '3' }], { id: 'scripted:second' });
     const steps: { step: number; messages: number }[] = [];
     const { store, run, start } = await setup({
@@ -312,10 +321,14 @@ describe('call settings, prepareStep and the request context', () => {
       },
       context: { sessionId: id, step: 2, attempt: 1 },
     });
-    const requested = (await allEvents(store, id)).flatMap((e) =>
-      e.type === 'model.requested' ? [e.data.modelId] : [],
-    );
+    const events = await allEvents(store, id);
+    const requested = events.flatMap((e) => (e.type === 'model.requested' ? [e.data.modelId] : []));
     expect(requested).toEqual(['scripted:first', 'scripted:second']);
+    const results = events.flatMap((e) => (e.type === 'tool.completed' ? [e.data] : []));
+    expect(results.map((r) => [r.tool, r.ok, r.output])).toEqual([
+      ['noop', false, 'there is no tool named "noop"; the tools are: add'],
+      ['add', true, 3],
+    ]);
   });
 
   it('a prepareStep that throws or names a tool the agent lacks fails the session with why', async () => {

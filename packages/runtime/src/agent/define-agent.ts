@@ -46,8 +46,9 @@ export interface PrepareStepResult extends ModelCallSettings {
   /** Another model for this call: an AI SDK language model or a ModelClient. */
   model?: AgentModel;
   /**
-   * The names of the tools the model is offered in this call (default: all). It limits what the
-   * model sees; a call the model still makes to another of the agent's tools is answered as usual.
+   * The names of the tools the model is offered in this call (default: all). A call the model
+   * makes to another tool anyway is answered with an error, as if the agent had no such tool
+   * (recorded in `model.responded`, so every worker answers it the same way).
    */
   activeTools?: readonly string[];
 }

@@ -48,7 +48,7 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
   const attempt = state.failedAttempts + 1;
   const sessionId = ctx.writer.lease.sessionId;
   const messages = ctx.transcript.messages(ctx.agent.instructions);
-  let call: { model: ModelClient; request: ModelRequest };
+  let call: PreparedCall;
   try {
     call = await prepareCall(ctx, step, messages);
   } catch (error) {
@@ -112,13 +112,24 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
       attempt,
       modelId: response.modelId,
       ...turnDetails(response),
+      ...(call.activeTools === undefined ? {} : { activeTools: call.activeTools }),
     }),
   ]);
   const effects: EffectChange[] = [];
   const first = toolCalls[0];
-  if (first !== undefined) await chainStart(ctx, step, first, events, effects);
+  // The transcript learns what this turn was offered only once it commits: a call to a tool it
+  // was not offered is left for settleCall, which answers it with an error.
+  const offered = first !== undefined && (call.activeTools?.includes(first.tool) ?? true);
+  if (first !== undefined && offered) await chainStart(ctx, step, first, events, effects);
   await ctx.writer.append(events, { effects });
   return 'continue';
+}
+
+interface PreparedCall {
+  model: ModelClient;
+  request: ModelRequest;
+  /** The tools offered, when prepareStep offered fewer than all. */
+  activeTools?: string[];
 }
 
 /**
@@ -129,7 +140,7 @@ async function prepareCall(
   ctx: AgentRunContext,
   step: number,
   messages: ModelMessage[],
-): Promise<{ model: ModelClient; request: ModelRequest }> {
+): Promise<PreparedCall> {
   const { agent } = ctx;
   const prepared = (await agent.prepareStep?.({ step, messages, model: ctx.model })) ?? {};
   const model =
@@ -148,6 +159,7 @@ async function prepareCall(
     }
     tools = ctx.specs.filter((spec) => active.has(spec.name));
   }
+  const activeTools = tools === ctx.specs ? undefined : tools.map((spec) => spec.name);
   const request: ModelRequest = { messages, tools };
   const temperature = prepared.temperature ?? agent.temperature;
   const maxOutputTokens = prepared.maxOutputTokens ?? agent.maxOutputTokens;
@@ -157,7 +169,7 @@ async function prepareCall(
   if (maxOutputTokens !== undefined) request.maxOutputTokens = maxOutputTokens;
   if (toolChoice !== undefined) request.toolChoice = toolChoice;
   if (providerOptions !== undefined) request.providerOptions = providerOptions;
-  return { model, request };
+  return { model, request, ...(activeTools === undefined ? {} : { activeTools }) };
 }
 
 /**

@@ -32,6 +32,8 @@ export interface TranscriptSnapshot {
   messages: ModelMessage[];
   /** The latest assistant turn's calls: call index, provider id, tool name, answered. */
   calls: { callIndex: number; id: string; name: string; answered: boolean }[];
+  /** The tools the latest turn was offered, when fewer than all (see `model.responded`). */
+  activeTools?: string[];
 }
 
 /**
@@ -44,6 +46,7 @@ export class TranscriptBuilder {
   /** Ids of the latest assistant turn's calls, by call index. */
   #callIds = new Map<number, { id: string; name: string }>();
   #answered = new Set<number>();
+  #activeTools: string[] | undefined;
 
   /** A builder that continues from a snapshot (a checkpoint's, or another builder's). */
   static from(snapshot: TranscriptSnapshot): TranscriptBuilder {
@@ -53,6 +56,7 @@ export class TranscriptBuilder {
       snapshot.calls.map((c) => [c.callIndex, { id: c.id, name: c.name }]),
     );
     builder.#answered = new Set(snapshot.calls.filter((c) => c.answered).map((c) => c.callIndex));
+    builder.#activeTools = snapshot.activeTools;
     return builder;
   }
 
@@ -69,6 +73,7 @@ export class TranscriptBuilder {
         name: c.name,
         answered: this.#answered.has(callIndex),
       })),
+      ...(this.#activeTools === undefined ? {} : { activeTools: this.#activeTools }),
     };
   }
 
@@ -93,6 +98,7 @@ export class TranscriptBuilder {
           ]),
         );
         this.#answered = new Set();
+        this.#activeTools = event.data.activeTools;
         // Reasoning and provider metadata go back to the model as they came (signatures,
         // encrypted reasoning): providers refuse a tool-using turn that lost them.
         const parts = event.data.parts;
@@ -117,6 +123,11 @@ export class TranscriptBuilder {
       default:
         return;
     }
+  }
+
+  /** Whether the latest assistant turn was offered `tool` (all tools, unless prepareStep chose). */
+  offered(tool: string): boolean {
+    return this.#activeTools === undefined || this.#activeTools.includes(tool);
   }
 
   /** Calls of the latest assistant turn that have no result yet. */
