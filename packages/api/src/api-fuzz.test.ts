@@ -262,6 +262,7 @@ const endpoints: Endpoint[] = [
   { method: 'GET', path: '/v1/sessions/:id/events' },
   { method: 'GET', path: '/v1/sessions/:id/stream' },
   { method: 'POST', path: '/v1/sessions/:id/messages' },
+  { method: 'POST', path: '/v1/sessions/:id/signals' },
   { method: 'POST', path: '/v1/sessions/:id/cancel' },
   { method: 'POST', path: '/v1/sessions/:id/resume' },
   { method: 'GET', path: '/v1/approvals' },

@@ -60,6 +60,14 @@ export const MessageBody = named(
   }),
 );
 
+export const SignalBody = named(
+  'SignalBody',
+  z.strictObject({
+    name: cleanText(200).min(1).describe('The signal the session waits for.'),
+    payload: JsonValue.optional().describe('Handed to the session with the signal (default null).'),
+  }),
+);
+
 export const CancelBody = named(
   'CancelBody',
   z.strictObject({ reason: cleanText(2_000).optional() }),

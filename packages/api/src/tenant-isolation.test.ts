@@ -35,6 +35,7 @@ const requests: [string, (id: string) => string, unknown?][] = [
   ['GET', (id) => `/v1/sessions/${id}/files/diff?patches=true`],
   ['POST', (id) => `/v1/sessions/${id}/fork`, { atSeq: 1 }],
   ['POST', (id) => `/v1/sessions/${id}/messages`, { text: 'hi from a' }],
+  ['POST', (id) => `/v1/sessions/${id}/signals`, { name: 'go', payload: 'from a' }],
   ['POST', (id) => `/v1/sessions/${id}/cancel`, { reason: 'a wants it' }],
   ['POST', (id) => `/v1/sessions/${id}/resume`, { reason: 'a wants it' }],
   ['POST', (id) => `/v1/sessions/${id}/approvals/apr_b`, { decision: 'approve' }],

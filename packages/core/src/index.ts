@@ -13,3 +13,4 @@ export * from './ports/api-key-store.ts';
 export * from './ports/blob-store.ts';
 export * from './ports/sandbox.ts';
 export * from './ports/workspace-files.ts';
+export * from './request-hash.ts';

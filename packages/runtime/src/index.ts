@@ -57,6 +57,7 @@ export {
   cancelSession,
   resumeSession,
   sendMessage,
+  signalSession,
   type PendingApproval,
   type ApprovalDecisionRequest,
 } from './agent/session-commands.ts';

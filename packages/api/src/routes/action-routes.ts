@@ -4,6 +4,7 @@ import {
   decideApproval,
   resumeSession,
   sendMessage,
+  signalSession,
 } from '@longrun/runtime';
 import type { SessionRecord } from '@longrun/core';
 import { actor, json, type ApiContext } from '../api-context.ts';
@@ -18,6 +19,7 @@ import {
   ResumeBody,
   SessionParams,
   SessionResponse,
+  SignalBody,
   type ApprovalData,
 } from '../schemas.ts';
 import { approvalIdOf, sessionOf } from '../tenant-scope.ts';
@@ -32,6 +34,7 @@ async function viewNow(ctx: ApiContext, record: SessionRecord): Promise<Response
 
 export function actionRoutes(ctx: ApiContext): void {
   messageRoute(ctx);
+  signalRoute(ctx);
   cancelRoute(ctx);
   resumeRoute(ctx);
   approvalsRoute(ctx);
@@ -56,6 +59,32 @@ function messageRoute(ctx: ApiContext): void {
     async ({ params, body, caller }) => {
       const record = await sessionOf(store, caller, params.id);
       await sendMessage(store, record.id, body.text);
+      ctx.onSignalled?.(record.id);
+      return viewNow(ctx, record);
+    },
+  );
+}
+
+function signalRoute(ctx: ApiContext): void {
+  const { routes, store } = ctx;
+
+  routes.add(
+    {
+      method: 'post',
+      path: '/v1/sessions/:id/signals',
+      summary: 'Deliver a signal (wakes a session waiting for it)',
+      description:
+        "A signal of the agent's own; the runtime's names (messages, cancel, resume, approvals) are refused: use their routes.",
+      auth: true,
+      params: SessionParams,
+      body: SignalBody,
+      responses: {
+        202: { description: 'Delivered; a worker takes it up.', schema: SessionResponse },
+      },
+    },
+    async ({ params, body, caller }) => {
+      const record = await sessionOf(store, caller, params.id);
+      await signalSession(store, record.id, body.name, body.payload ?? null);
       ctx.onSignalled?.(record.id);
       return viewNow(ctx, record);
     },

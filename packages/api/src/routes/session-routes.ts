@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { LongrunError, newSessionId, type JsonValue } from '@longrun/core';
+import { LongrunError, newSessionId, requestHash, type JsonValue } from '@longrun/core';
 import { json, type ApiContext } from '../api-context.ts';
-import { requestHash } from '../request-hash.ts';
+
 import { forkSession } from '@longrun/runtime';
 import {
   CreateSessionBody,

@@ -2,9 +2,11 @@ import {
   LongrunError,
   terminalStatuses,
   type JsonObject,
+  type JsonValue,
   type SessionId,
   type SessionRecord,
   type SessionStore,
+  type Signal,
   type StoredEvent,
 } from '@longrun/core';
 import { approvalSignal, approvalSignalPrefix } from './approvals.ts';
@@ -238,4 +240,27 @@ export async function sendMessage(store: SessionStore, id: SessionId, text: stri
     );
   }
   await store.sendSignal(id, userMessageSignal, { text }, { wake: 'reopen' });
+}
+
+/** Signal names the runtime's own commands use: sent only through those commands. */
+const reservedSignals = [userMessageSignal, cancelSignal, resumeSignal];
+
+/**
+ * Delivers a signal of the caller's own (`wait.started` for it wakes the session that waits for
+ * it). The runtime's names — messages, cancel, resume, approval decisions — are refused with
+ * INVALID_ARGUMENT naming the command to use, so none of their checks is bypassed.
+ */
+export async function signalSession(
+  store: SessionStore,
+  id: SessionId,
+  name: string,
+  payload: JsonValue,
+): Promise<Signal> {
+  if (reservedSignals.includes(name) || name.startsWith(approvalSignalPrefix)) {
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      `signal ${JSON.stringify(name)} is the runtime's own; use the command for it (message, cancel, resume, approve or deny)`,
+    );
+  }
+  return store.sendSignal(id, name, payload);
 }
