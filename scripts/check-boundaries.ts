@@ -22,14 +22,14 @@ const corePackage = '@longrun/core';
 
 /**
  * The layers of the house (DESIGN §11), lowest first. Adapters are siblings that implement core
- * ports; runtime composes them; the edges (API, dashboard, CLI) face people. Test-only packages
- * sit on top. Every workspace package must be listed.
+ * ports; runtime composes them; the edges (API, dashboard, client, CLI) face people and code.
+ * Test-only packages sit on top. Every workspace package must be listed.
  */
 const layers: readonly (readonly string[])[] = [
   ['core'],
   ['store-sqlite', 'store-postgres', 'models', 'sandbox', 'workspace', 'store-conformance'],
   ['runtime'],
-  ['api', 'dashboard'],
+  ['api', 'dashboard', 'client'],
   ['cli'],
   ['e2e'],
 ];
