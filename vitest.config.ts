@@ -1,6 +1,19 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * In the repository, `@longrun/*` resolve to their TypeScript sources through this export
+ * condition (each package.json maps it to `src/`), so no test needs a build. Vite's resolver gets
+ * it below; Node gets it through NODE_OPTIONS, which every process a test starts inherits.
+ */
+const sourceCondition = '@longrun/source';
+const nodeOption = `--conditions=${sourceCondition}`;
+if (!(process.env.NODE_OPTIONS ?? '').includes(nodeOption)) {
+  process.env.NODE_OPTIONS = [process.env.NODE_OPTIONS, nodeOption].filter(Boolean).join(' ');
+}
+
 export default defineConfig({
+  // Vite's default server conditions, with the source condition first.
+  ssr: { resolve: { conditions: [sourceCondition, 'module', 'node', 'development|production'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'examples/*/src/**/*.test.ts'],
     testTimeout: 60_000,

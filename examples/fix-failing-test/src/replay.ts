@@ -1,5 +1,5 @@
 import type { ModelRequest } from '@longrun/core';
-import { scriptedModel, type ScriptedModel, type ScriptedTurn } from '@longrun/models';
+import { scriptedModel, type ScriptedModel, type ScriptedTurn } from '@longrun/models/testing';
 
 const failingLine = ".replace(/[^a-z0-9]+/g, '-');";
 const fixedLines = ".replace(/[^a-z0-9]+/g, '-')\n    .replace(/^-+|-+$/g, '');";

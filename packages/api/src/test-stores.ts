@@ -7,7 +7,7 @@ import {
   dropSchema,
   probeTestServer,
   testUrl,
-} from '@longrun/store-postgres/test-server';
+} from '@longrun/store-postgres/testing';
 import { sqliteStore } from './test-support.ts';
 
 export { dropSchema, testUrl as pgUrl };

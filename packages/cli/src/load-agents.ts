@@ -14,7 +14,45 @@ function isAgent(value: unknown): value is AgentDefinition {
   );
 }
 
-/** The module file a path names: a file, or a package directory's `exports["."]` / `main`. */
+/** `--conditions` given to this process (flags or NODE_OPTIONS): `@longrun/source` in the repository. */
+function userConditions(): string[] {
+  const args = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  return args.flatMap((arg, i) => {
+    if (arg.startsWith('--conditions=')) return [arg.slice('--conditions='.length)];
+    const next = args[i + 1];
+    return (arg === '--conditions' || arg === '-C') && next !== undefined ? [next] : [];
+  });
+}
+
+/**
+ * The file an `exports` target names for an import by this process: a string, or the first
+ * matching condition of a conditions object (Node's order: the object's own).
+ */
+function exportTarget(target: unknown, conditions: ReadonlySet<string>): string | undefined {
+  if (typeof target === 'string') return target;
+  if (typeof target !== 'object' || target === null || Array.isArray(target)) return undefined;
+  for (const [condition, value] of Object.entries(target)) {
+    if (conditions.has(condition)) return exportTarget(value, conditions);
+  }
+  return undefined;
+}
+
+/** A package.json's entry point: `exports["."]` (or its sugar forms), else `main`. */
+function packageEntry(pkg: { exports?: unknown; main?: string }): string | undefined {
+  const conditions = new Set(['import', 'node', 'default', ...userConditions()]);
+  const { exports } = pkg;
+  if (exports === undefined) return pkg.main;
+  const subpaths =
+    typeof exports === 'object' &&
+    exports !== null &&
+    Object.keys(exports).some((k) => k.startsWith('.'));
+  return exportTarget(subpaths ? (exports as Record<string, unknown>)['.'] : exports, conditions);
+}
+
+/**
+ * The module file a path names, relative to the current directory: a file, or a package
+ * directory's entry point (`exports["."]`, conditional or not, or `main`).
+ */
 function moduleFile(path: string): string {
   const full = resolve(path);
   if (!existsSync(full))
@@ -24,12 +62,10 @@ function moduleFile(path: string): string {
   if (!statSync(full).isDirectory()) return full;
   const manifest = join(full, 'package.json');
   if (!existsSync(manifest)) throw new UsageError(`${path} is a directory without a package.json`);
-  const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { exports?: unknown; main?: string };
-  const entry =
-    typeof pkg.exports === 'string'
-      ? pkg.exports
-      : ((pkg.exports as Record<string, unknown> | undefined)?.['.'] ?? pkg.main);
-  if (typeof entry !== 'string')
+  const entry = packageEntry(
+    JSON.parse(readFileSync(manifest, 'utf8')) as { exports?: unknown; main?: string },
+  );
+  if (entry === undefined)
     throw new UsageError(`${manifest} names no entry point (exports["."] or main)`);
   return join(full, entry);
 }

@@ -8,7 +8,7 @@ import {
   dropSchema,
   probeTestServer,
   testUrl,
-} from '@longrun/store-postgres/test-server';
+} from '@longrun/store-postgres/testing';
 import { background, example, fixture, longrun, waitFor } from './test-fixtures/cli-process.ts';
 
 /** Starts a long-running command and resolves with the URL it prints. */

@@ -1,10 +1,18 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { stripTypeScriptTypes } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const uiDir = fileURLToPath(new URL('../ui/', import.meta.url));
+/**
+ * The page's files, `ui/` at the package's root: one level up from `src/` (in the repository),
+ * two from `dist/src/` (the built package, which ships `ui/` as it is).
+ */
+const uiDir =
+  ['../ui/', '../../ui/']
+    .map((relative) => fileURLToPath(new URL(relative, import.meta.url)))
+    .find((dir) => existsSync(join(dir, 'index.html'))) ??
+  fileURLToPath(new URL('../ui/', import.meta.url));
 
 /**
  * Asset names the browser may ask for: one flat directory, lowercase kebab-case, `.ts` or `.css`.

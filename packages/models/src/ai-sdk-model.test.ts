@@ -1,15 +1,15 @@
 import { isLongrunError, type LongrunError, type ModelRequest } from '@longrun/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readInvalidToolArgs } from './index.ts';
 import {
   exampleFollowUp,
   exampleOpening,
   exampleTexts,
   exampleTools,
-  readInvalidToolArgs,
   startWireServer,
   wireClients,
   type WireServer,
-} from './index.ts';
+} from './testing.ts';
 
 let server: WireServer;
 beforeAll(async () => {

@@ -1,14 +1,13 @@
 import { isLongrunError } from '@longrun/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chooseModel, modelFromEnv } from './index.ts';
 import {
-  chooseModel,
   exampleOpening,
   exampleTexts,
   exampleTools,
-  modelFromEnv,
   startWireServer,
   type WireServer,
-} from './index.ts';
+} from './testing.ts';
 
 function invalid(env: NodeJS.ProcessEnv): string {
   try {

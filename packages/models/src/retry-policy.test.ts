@@ -1,16 +1,15 @@
 import { LongrunError, type ModelClient, type ModelRequest } from '@longrun/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callWithRetries, type RetryOptions } from './index.ts';
 import {
-  callWithRetries,
   exampleOpening,
   exampleTexts,
   exampleTools,
   scriptedModel,
   startWireServer,
   wireClients,
-  type RetryOptions,
   type WireServer,
-} from './index.ts';
+} from './testing.ts';
 
 const request: ModelRequest = { messages: exampleOpening, tools: exampleTools };
 

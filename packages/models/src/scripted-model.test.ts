@@ -1,6 +1,6 @@
 import type { ModelMessage, ModelRequest } from '@longrun/core';
 import { describe, expect, it } from 'vitest';
-import { exampleOpening, exampleTools, scriptedModel } from './index.ts';
+import { exampleOpening, exampleTools, scriptedModel } from './testing.ts';
 
 const request: ModelRequest = { messages: exampleOpening, tools: exampleTools };
 

@@ -5,7 +5,7 @@ import {
   stepsOfModelMessages,
   transcriptSteps,
   type TranscriptStep,
-} from './index.ts';
+} from './testing.ts';
 
 const user: TranscriptStep = { kind: 'turn', role: 'user' };
 const assistant: TranscriptStep = { kind: 'turn', role: 'assistant' };

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadFixture, startWireServer, type WireServer } from './index.ts';
+import { loadFixture, startWireServer, type WireServer } from './testing.ts';
 
 let server: WireServer;
 beforeAll(async () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { LongrunError, ManualClock, workerId, type SessionStore } from '@longrun/core';
 import { SqliteStore } from '@longrun/store-sqlite';
 import { LeaseKeeper } from './lease-keeper.ts';
-import { tempDir } from './test-support.ts';
+import { tempDir } from './testing.ts';
 
 /** A real store whose renewals start failing on demand, as a partitioned database would. */
 function withFailingRenewals(

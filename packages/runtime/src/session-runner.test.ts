@@ -7,7 +7,7 @@ import { ledgerProgram } from './sample/ledger-program.ts';
 import { SessionRunner } from './session-runner.ts';
 import { loadState } from './load-state.ts';
 import { normalizeTranscript } from './transcript.ts';
-import { allEvents, runUntil, tempDir } from './test-support.ts';
+import { allEvents, runUntil, tempDir } from './testing.ts';
 import type { StepProgram, ToolDefinition } from './program.ts';
 
 async function fresh(clock?: ManualClock): Promise<{ store: SqliteStore; dir: string }> {

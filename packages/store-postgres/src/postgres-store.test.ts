@@ -1,5 +1,5 @@
 import { afterEach, expect, it } from 'vitest';
-import { sessionStoreContract } from '@longrun/store-conformance';
+import { sessionStoreContract } from '@longrun/store-conformance/testing';
 import { event, isLongrunError, workerId, type SessionStore } from '@longrun/core';
 import { PostgresStore } from './postgres-store.ts';
 import { latestSchemaVersion } from './migrations.ts';

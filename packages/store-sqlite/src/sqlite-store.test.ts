@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
-import { sessionStoreContract } from '@longrun/store-conformance';
+import { sessionStoreContract } from '@longrun/store-conformance/testing';
 import { isLongrunError, workerId } from '@longrun/core';
 import { SqliteStore } from './sqlite-store.ts';
 import { latestSchemaVersion, migrations } from './migrations.ts';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineAgent, defineTool } from '@longrun/runtime';
-import { scriptedModel } from '@longrun/models';
+import { scriptedModel } from '@longrun/models/testing';
 
 /** A test agent whose one tool call needs a person's approval; each real run appends a line. */
 const deploy = defineTool({

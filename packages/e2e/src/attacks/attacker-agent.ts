@@ -1,6 +1,6 @@
 import { appendFileSync } from 'node:fs';
 import type { ModelRequest } from '@longrun/core';
-import { scriptedModel, type ScriptedTurn } from '@longrun/models';
+import { scriptedModel, type ScriptedTurn } from '@longrun/models/testing';
 import { defineAgent, fileTools, shellTool, type AgentDefinition } from '@longrun/runtime';
 import { parsePlanTask } from './attack-plan.ts';
 

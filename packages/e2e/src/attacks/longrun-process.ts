@@ -40,7 +40,7 @@ export function startLongrun(
   cwd: string,
   env: Record<string, string>,
 ): LongrunProcess {
-  const child = spawn(process.execPath, [longrunMain, ...args], {
+  const child = spawn(process.execPath, ['--conditions=@longrun/source', longrunMain, ...args], {
     cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -12,7 +12,7 @@ import {
   gateChain,
   type AgentDefinition,
 } from '@longrun/runtime';
-import { scriptedModel } from '@longrun/models';
+import { scriptedModel } from '@longrun/models/testing';
 import { openStore } from '@longrun/cli';
 import type { StoreTarget } from '../store-targets.ts';
 import { waitForStatus } from '../crash/reference-run.ts';

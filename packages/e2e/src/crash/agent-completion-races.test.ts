@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { Worker, defineAgent, userMessageSignal, type AgentDefinition } from '@longrun/runtime';
-import { scriptedModel } from '@longrun/models';
+import { scriptedModel } from '@longrun/models/testing';
 import { openStore } from '@longrun/cli';
 import type { AppendRequest, SessionStore } from '@longrun/core';
 import { sqliteTarget } from '../store-targets.ts';

@@ -15,7 +15,7 @@ import {
   type StoredEvent,
 } from '@longrun/core';
 import { FileLedger, approvalSignal } from '@longrun/runtime';
-import { checkTranscript, stepsOfModelMessages } from '@longrun/models';
+import { checkTranscript, stepsOfModelMessages } from '@longrun/models/testing';
 import { openStore } from '@longrun/cli';
 import type { StoreTarget } from '../store-targets.ts';
 import { AgentWorkerHandle, type AckedEvent } from './agent-worker-handle.ts';

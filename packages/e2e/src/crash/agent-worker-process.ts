@@ -38,7 +38,7 @@ import {
   defineTool,
   type AgentToolContext,
 } from '@longrun/runtime';
-import { scriptedModel } from '@longrun/models';
+import { scriptedModel } from '@longrun/models/testing';
 import { openStore } from '@longrun/cli';
 import {
   crashAgentName,

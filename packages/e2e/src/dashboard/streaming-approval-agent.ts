@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineAgent, defineTool } from '@longrun/runtime';
-import { scriptedModel } from '@longrun/models';
+import { scriptedModel } from '@longrun/models/testing';
 
 /**
  * The dashboard end-to-end test's agent: its scripted model streams a long text slowly, asks to

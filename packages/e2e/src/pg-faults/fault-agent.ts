@@ -21,7 +21,7 @@ import { z } from 'zod';
 import type { JsonObject, ModelClient, ModelMessage } from '@longrun/core';
 import { FileLedger, defineAgent, defineTool, type AgentDefinition } from '@longrun/runtime';
 import type { AgentToolContext } from '@longrun/runtime';
-import { scriptedModel } from '@longrun/models';
+import { scriptedModel } from '@longrun/models/testing';
 
 export const faultAgentName = 'pg-fault-agent';
 

@@ -1,4 +1,4 @@
-import { runBlobStoreContract } from '@longrun/workspace/blob-store-contract';
+import { runBlobStoreContract } from '@longrun/workspace/testing';
 import { openStore } from '@longrun/cli';
 import { targets } from '../store-targets.ts';
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { workerId, type ModelRequest } from '@longrun/core';
 import { Worker, defineAgent, defineTool, shellTool, writeFileTool } from '@longrun/runtime';
-import { scriptedModel, type ScriptedTurn } from '@longrun/models';
+import { scriptedModel, type ScriptedTurn } from '@longrun/models/testing';
 import { bwrapDriver } from '@longrun/sandbox';
 import { openStore } from '@longrun/cli';
 

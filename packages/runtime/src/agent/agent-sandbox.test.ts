@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SqliteStore } from '@longrun/store-sqlite';
-import { scriptedModel } from '@longrun/models';
+import { scriptedModel } from '@longrun/models/testing';
 import { SandboxPool, processDriver } from '@longrun/sandbox';
 import { Worker } from '../worker.ts';
-import { allEvents, tempDir } from '../test-support.ts';
+import { allEvents, tempDir } from '../testing.ts';
 import { defineAgent } from './define-agent.ts';
 import { shellTool } from '../tools/shell-tool.ts';
 

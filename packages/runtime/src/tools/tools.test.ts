@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { sessionId } from '@longrun/core';
-import { tempDir } from '../test-support.ts';
+import { tempDir } from '../testing.ts';
 import type { AgentTool, AgentToolContext } from '../agent/define-agent.ts';
 import { editFileTool, listFilesTool, readFileTool, writeFileTool } from './file-tools.ts';
 import { shellTool } from './shell-tool.ts';
