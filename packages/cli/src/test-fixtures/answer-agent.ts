@@ -1,5 +1,5 @@
 import { defineAgent } from '@longrun/runtime';
-import { scriptedModel } from '@longrun/models';
+import { scriptedModel } from '@longrun/models/testing';
 
 /** A test agent that answers at once, in three lines, calling no tool. */
 export default defineAgent({

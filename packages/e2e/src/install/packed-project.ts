@@ -152,7 +152,7 @@ export function createUserProject(tarballs: string[]): string {
     join(dir, 'package.json'),
     JSON.stringify({ name: 'my-agents', private: true, type: 'module' }, null, 2),
   );
-  for (const file of ['my-agent.ts', 'my-agent.mjs', 'my-agent.spec.ts']) {
+  for (const file of ['my-agent.ts', 'my-agent.mjs', 'my-agent.spec.ts', 'typed-imports.ts']) {
     copyFileSync(join(userProjectSource, file), join(dir, file));
   }
   copyFileSync(join(userProjectSource, 'user-tsconfig.json'), join(dir, 'tsconfig.json'));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { workerId, type SessionId, type SessionStore } from '@longrun/core';
 import { openStore } from '@longrun/cli';
-import { scriptedModel } from '@longrun/models';
+import { scriptedModel } from '@longrun/models/testing';
 import { Worker, defineAgent } from '@longrun/runtime';
 import { targets } from '../store-targets.ts';
 

@@ -12,8 +12,9 @@ import {
   type ToolContext,
 } from '@longrun/core';
 import { SqliteStore } from '@longrun/store-sqlite';
-import { aiTool, effect, scriptedModel, type ScriptedTurns } from '@longrun/models';
-import { allEvents, runUntil, tempDir } from '../test-support.ts';
+import { aiTool, effect } from '@longrun/models';
+import { scriptedModel, type ScriptedTurns } from '@longrun/models/testing';
+import { allEvents, runUntil, tempDir } from '../testing.ts';
 import { defineAgent, defineTool, type AgentConfig } from './define-agent.ts';
 import { decideApproval } from './session-commands.ts';
 
