@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SessionId, StoredEvent } from '@longrun/core';
-import { startWireServer, type WireServer } from '@longrun/models';
+import { startWireServer, type WireServer } from '@longrun/models/testing';
 import { openStore } from '@longrun/cli';
 import { targets, type StoreTarget } from '../store-targets.ts';
 
