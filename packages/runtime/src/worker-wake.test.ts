@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { SessionStore } from '@longrun/core';
 import { SqliteStore } from '@longrun/store-sqlite';
-import { scriptedModel } from '@longrun/models';
-import { tempDir } from './test-support.ts';
+import { scriptedModel } from '@longrun/models/testing';
+import { tempDir } from './testing.ts';
 import { Worker } from './worker.ts';
 import { defineAgent } from './agent/define-agent.ts';
 
