@@ -80,6 +80,12 @@ export function fromAiSdkTool(name: string, tool: AiSdkToolLike): Tool {
   if (tool.type === 'provider') {
     refuse(name, 'is a provider tool: the provider runs it, so longrun cannot record its effects');
   }
+  if (tool.inputSchema === undefined && 'parameters' in tool) {
+    refuse(
+      name,
+      'has `parameters` (AI SDK 4); name its input schema `inputSchema`, as AI SDK 5 and later do',
+    );
+  }
   const execute = tool.execute;
   if (typeof execute !== 'function') {
     refuse(name, 'has no execute function; longrun runs every tool it offers the model');

@@ -224,6 +224,8 @@ describe('AI SDK tools', () => {
       defineAgent({ ...base, model: scriptedModel([]), tools: set as never });
     expect(refusal(tools({ w: { ...weather, execute: undefined } }))).toMatch(/has no execute/);
     expect(refusal(tools({ 'bad name': weather }))).toMatch(/needs a name matching/);
+    const { inputSchema, ...v4 } = weather;
+    expect(refusal(tools({ w: { ...v4, parameters: inputSchema } }))).toMatch(/has `parameters`/);
     expect(refusal(tools({ w: { ...weather, needsApproval: async () => true } }))).toMatch(
       /needsApproval function of the AI SDK/,
     );
