@@ -2,13 +2,7 @@ export { createApi, type Api, type ApiOptions } from './create-api.ts';
 export { serveApi, isLoopback, type ServeOptions, type ServedApi } from './serve-api.ts';
 export { generateApiKey, authenticate, hashSecret, type GeneratedApiKey } from './api-keys.ts';
 export { InProcessLiveDeltas, type LiveDelta, type LiveDeltaSource } from './live-deltas.ts';
-export {
-  PostgresLivePublisher,
-  PostgresLiveListener,
-  liveChannelName,
-  type LiveChannelOptions,
-  type LiveListenerOptions,
-} from './postgres-live-channel.ts';
+export { feedApiFromLiveChannel, type LiveFeedOptions } from './live-feed.ts';
 export { statusByCode } from './http-errors.ts';
 export type { ModelPrice } from './session-views.ts';
 export type { SessionViewData as SessionView, ApprovalData as Approval } from './schemas.ts';

@@ -17,8 +17,8 @@ export interface LiveDelta {
  * far, as one delta at offset 0, then every new delta as it arrives. Returns the unsubscribe.
  *
  * Only a process that runs the model sees deltas before they are durable: the in-process source
- * below is fed by the worker of `longrun dev`, or, on Postgres, by the workers' NOTIFY channel
- * (postgres-live-channel.ts). An API process beside workers on SQLite has no live source; its
+ * below is fed by the worker of `longrun dev`, or, on Postgres, by the workers' live channel
+ * (the store's LISTEN/NOTIFY, fed in by live-feed.ts). An API process beside workers on SQLite has no live source; its
  * readers see the durable, coalesced `model.streamed` events (a few per second) instead.
  */
 export interface LiveDeltaSource {

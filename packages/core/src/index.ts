@@ -14,3 +14,4 @@ export * from './ports/blob-store.ts';
 export * from './ports/sandbox.ts';
 export * from './ports/workspace-files.ts';
 export * from './request-hash.ts';
+export * from './ports/live-channel.ts';

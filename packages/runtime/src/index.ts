@@ -105,3 +105,5 @@ export {
   type WorkspaceDiffOptions,
 } from './workspace-diff.ts';
 export { defaultSandboxDriver, needsDefaultSandbox } from './agent/default-sandbox.ts';
+export { LivePublisher } from './live/live-publisher.ts';
+export { InProcessLiveChannel } from './live/in-process-live-channel.ts';

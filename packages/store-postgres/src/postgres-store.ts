@@ -42,6 +42,7 @@ import {
 import { AppendBatcher, type AppendBatching } from './append-batcher.ts';
 import { DeadWorkerSweep } from './dead-worker-sweep.ts';
 import { LivenessObserver } from './liveness-observer.ts';
+import { PostgresLiveChannel } from './postgres-live-channel.ts';
 import { ownIdentity } from './process-identity.ts';
 import { openPool, type OpenedPool } from './connection.ts';
 import type { PostgresDurabilityOptions } from './durability.ts';
@@ -139,6 +140,7 @@ export class PostgresStore implements SessionStore {
   readonly #identity = ownIdentity();
   readonly #sweep: DeadWorkerSweep | null;
   readonly #observer: LivenessObserver;
+  #live: PostgresLiveChannel | null = null;
   readonly #log: ((message: string) => void) | undefined;
   readonly #appends: AppendBatcher<QueuedAppend, AppendResult>;
   #closed = false;
@@ -254,6 +256,17 @@ export class PostgresStore implements SessionStore {
     await this.#read('checking the store', 'nowMs', [null]);
   }
 
+  liveChannel(): PostgresLiveChannel {
+    this.#assertOpen();
+    this.#live ??= new PostgresLiveChannel({
+      clientConfig: this.#livenessConfig,
+      schema: this.#schema.name,
+      translate: (error, doing) => this.#translate(error, doing),
+      ...(this.#log ? { log: this.#log } : {}),
+    });
+    return this.#live;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -261,6 +274,7 @@ export class PostgresStore implements SessionStore {
     await this.#appends.drain();
     await this.#sweep?.stop();
     await this.#observer.stop();
+    await this.#live?.close();
     await Promise.all([...this.#workers].map((w) => w.close()));
     await this.#pool.end().catch(() => {});
   }

@@ -1,7 +1,7 @@
 import {
   InProcessLiveDeltas,
-  PostgresLiveListener,
   createApi,
+  feedApiFromLiveChannel,
   serveApi,
   type Api,
   type ServedApi,
@@ -72,10 +72,11 @@ export async function run(argv: string[]): Promise<number> {
     waitForServer: true,
     log: (msg) => jsonLog({ level: 'warn', msg }),
   });
-  let listener: PostgresLiveListener | null = null;
+  let stopFeed: (() => void) | null = null;
   try {
     // On Postgres, workers publish deltas and commits on a channel (see `longrun worker`).
-    const live = store.kind === 'postgres' ? new InProcessLiveDeltas() : undefined;
+    const channel = store.liveChannel?.();
+    const live = channel === undefined ? undefined : new InProcessLiveDeltas();
     const api = createApi({
       store,
       auth: values['no-auth'] ? 'none' : 'keys',
@@ -84,12 +85,10 @@ export async function run(argv: string[]): Promise<number> {
       ...(live === undefined ? {} : { live }),
       ...(agents === undefined ? {} : { agents: agents.map((a) => a.name) }),
     });
-    if (live !== undefined)
-      listener = await PostgresLiveListener.open({
-        storeUrl: values.store ?? defaultStore,
+    if (channel !== undefined && live !== undefined)
+      stopFeed = await feedApiFromLiveChannel(channel, {
         live,
         appended: (id) => api.appended(id),
-        log: (msg) => jsonLog({ level: 'warn', msg }),
       });
     const served = await listen(api, host, port, values.port !== undefined);
     process.stdout.write(`${served.url}\n`);
@@ -112,7 +111,7 @@ export async function run(argv: string[]): Promise<number> {
     await served.close();
     return exitCodes.ok;
   } finally {
-    await listener?.close();
+    stopFeed?.();
     await store.close();
   }
 }

@@ -1,8 +1,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { newWorkerId, workerId } from '@longrun/core';
-import { PostgresLivePublisher } from '@longrun/api';
-import { Worker, ledgerProgram } from '@longrun/runtime';
+import { LivePublisher, Worker, ledgerProgram } from '@longrun/runtime';
 import { defaultStore, intFlag, parseFlags } from '../args.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { openStore } from '../store-url.ts';
@@ -50,10 +49,8 @@ export async function run(argv: string[]): Promise<number> {
   const sandbox = await sandboxFromFlags(values, await loadAgents(values.agents ?? []));
   const { agents } = sandbox;
   // On Postgres, API nodes elsewhere get this worker's token deltas and commits at once.
-  const live =
-    store.kind === 'postgres'
-      ? new PostgresLivePublisher({ storeUrl: values.store ?? defaultStore })
-      : null;
+  const channel = store.liveChannel?.();
+  const live = channel === undefined ? null : new LivePublisher(channel);
   const liveHooks = live?.hooks();
   const worker = new Worker({
     store,
@@ -86,7 +83,8 @@ export async function run(argv: string[]): Promise<number> {
   });
   await worker.stop();
   await sandbox.close();
-  await live?.close();
+  // Sends what is pending; the store closes its channel after the notes already published.
+  live?.flush();
   await store.close();
   return exitCodes.ok;
 }

@@ -1,3 +1,4 @@
+import type { LiveChannel } from './live-channel.ts';
 import type { EffectClass, NewEvent, StoredEvent } from '../events.ts';
 import type { SessionId, WorkerId } from '../ids.ts';
 import type { JsonValue } from '../json.ts';
@@ -241,6 +242,12 @@ export interface SessionStore {
   nowMs(): Promise<number>;
   /** One round trip to the database; STORE_UNAVAILABLE when it cannot be reached (readiness). */
   ping(): Promise<void>;
+  /**
+   * The store's live channel between processes (Postgres: LISTEN/NOTIFY on its own connections),
+   * opened on first use and closed with the store; absent where processes share no channel
+   * (SQLite: one process serves and works, with an in-process channel).
+   */
+  liveChannel?(): LiveChannel;
   close(): Promise<void>;
 
   createSession(input: CreateSessionInput): Promise<SessionRecord>;

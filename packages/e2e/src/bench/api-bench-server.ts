@@ -3,7 +3,7 @@
  * `node api-bench-server.ts <store-url> <auth>`. It reports `{ url }` on start, answers
  * `'memory'` with its memory use (after a full GC), and exits on `'stop'`.
  */
-import { InProcessLiveDeltas, PostgresLiveListener, createApi, serveApi } from '@longrun/api';
+import { InProcessLiveDeltas, createApi, feedApiFromLiveChannel, serveApi } from '@longrun/api';
 import { openStore } from '@longrun/cli';
 
 const [url, auth] = process.argv.slice(2);
@@ -11,12 +11,11 @@ if (url === undefined || (auth !== 'keys' && auth !== 'none'))
   throw new Error('usage: api-bench-server.ts <store-url> keys|none');
 const store = await openStore(url, { applicationName: 'longrun-api-bench' });
 // As `longrun serve` does: on Postgres, also listen to the workers' live channel.
-const live = store.kind === 'postgres' ? new InProcessLiveDeltas() : undefined;
+const channel = store.liveChannel?.();
+const live = channel === undefined ? undefined : new InProcessLiveDeltas();
 const api = createApi({ store, auth, pollMs: 25, ...(live === undefined ? {} : { live }) });
-const listener =
-  live === undefined
-    ? null
-    : await PostgresLiveListener.open({ storeUrl: url, live, appended: (id) => api.appended(id) });
+if (channel !== undefined && live !== undefined)
+  await feedApiFromLiveChannel(channel, { live, appended: (id) => api.appended(id) });
 const served = await serveApi(api, { port: 0 });
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -38,7 +37,6 @@ process.on('message', (message: unknown) => {
   } else if (message === 'stop') {
     void served
       .close()
-      .then(() => listener?.close())
       .then(() => store.close())
       .then(() => process.exit(0));
   }

@@ -2,7 +2,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { PostgresLivePublisher, createApi, generateApiKey, serveApi } from '@longrun/api';
+import { createApi, generateApiKey, serveApi } from '@longrun/api';
+import { LivePublisher } from '@longrun/runtime';
 import { openStore } from '@longrun/cli';
 import {
   event,
@@ -261,8 +262,9 @@ export async function measureApi(
       live,
     );
     let otherProcessNotified: Awaited<ReturnType<typeof measureDelivery>> | undefined;
-    if (store.kind === 'postgres') {
-      const publisher = new PostgresLivePublisher({ storeUrl: target.url });
+    const channel = store.liveChannel?.();
+    if (channel !== undefined) {
+      const publisher = new LivePublisher(channel);
       const hooks = publisher.hooks();
       otherProcessNotified = await measureDelivery(
         store,
@@ -271,7 +273,7 @@ export async function measureApi(
         'bench',
         { ...live, notifyEvents: (events) => hooks.onAppended(events) },
       );
-      await publisher.close();
+      publisher.flush();
     }
     const api = createApi({ store, auth: 'keys', pollMs: 25 });
     const local = await serveApi(api, { port: 0 });

@@ -1,43 +1,44 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { event, type SessionStore } from '@longrun/core';
+import { event } from '@longrun/core';
+import { LivePublisher } from '@longrun/runtime';
 import { PostgresStore } from '@longrun/store-postgres';
 import { generateApiKey } from './api-keys.ts';
 import { createApi, type Api } from './create-api.ts';
 import { InProcessLiveDeltas, type LiveDelta } from './live-deltas.ts';
-import { PostgresLiveListener, PostgresLivePublisher } from './postgres-live-channel.ts';
+import { feedApiFromLiveChannel } from './live-feed.ts';
 import { LogWriter, eventually, parseFrames, readStream } from './test-support.ts';
 import { describeOnPostgres, dropSchema, pgUrl } from './test-stores.ts';
 
 /**
- * Across processes on Postgres: a publisher (a worker's hooks, on its own connection) and an API
- * listening on another. With the log poll set to a minute, only the channel can deliver.
+ * Across processes on Postgres: a worker's publisher on one store's live channel (its own
+ * connections) and an API fed from another store's. With the log poll set to a minute, only the
+ * channel can deliver.
  */
-describeOnPostgres('the Postgres live channel', () => {
+describeOnPostgres('the API fed by the Postgres live channel', () => {
   const schema = `live_${randomBytes(5).toString('hex')}`;
-  const storeUrl = `${pgUrl}?schema=${schema}`;
   const live = new InProcessLiveDeltas();
-  let store: SessionStore;
+  let store: PostgresStore;
+  let workerStore: PostgresStore;
   let api: Api;
   let key: string;
-  let publisher: PostgresLivePublisher;
-  let listener: PostgresLiveListener;
+  let publisher: LivePublisher;
 
   beforeAll(async () => {
     store = await PostgresStore.open({ url: pgUrl, schema });
+    workerStore = await PostgresStore.open({ url: pgUrl, schema });
     api = createApi({ store, auth: 'keys', live, pollMs: 60_000 });
-    listener = await PostgresLiveListener.open({
-      storeUrl,
+    await feedApiFromLiveChannel(store.liveChannel(), {
       live,
       appended: (id) => api.appended(id),
     });
-    publisher = new PostgresLivePublisher({ storeUrl });
+    publisher = new LivePublisher(workerStore.liveChannel());
     key = (await generateApiKey(store.apiKeys, 'acme', 'live')).key;
   });
   afterAll(async () => {
     api.close();
-    await publisher.close();
-    await listener.close();
+    publisher.flush();
+    await workerStore.close();
     await store.close();
     await dropSchema(schema);
   });
