@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { isLongrunError, type SessionStore, type StoredEvent } from '@longrun/core';
 import { SqliteStore } from '@longrun/store-sqlite';
 import { createApi, serveApi, type ServedApi } from '@longrun/api';
-import { scriptedModel } from '@longrun/models';
+import { scriptedModel } from '@longrun/models/testing';
 import { Worker, defineAgent, defineTool } from '@longrun/runtime';
 import { SessionEndedError, longrunClient, type LongrunClient } from './index.ts';
 

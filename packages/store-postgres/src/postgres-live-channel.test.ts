@@ -41,7 +41,7 @@ describeWithServer('the Postgres live channel', unavailable, () => {
     channel.publish({ kind: 'delta', sessionId: 's1', step: 2, attempt: 1, offset: 10, text });
     channel.publish({ kind: 'committed', sessionId: 's1', endedStep: 2 });
     channel.publish({ kind: 'ended', sessionId: 's1' });
-    await eventually(() => (heard.length === 5 ? true : undefined), 5_000);
+    await eventually(async () => (heard.length === 5 ? true : undefined), 5_000);
     expect(heard.map((n) => (n.kind === 'delta' ? [n.offset, n.text.length] : n.kind))).toEqual([
       [10, 1_000],
       [1_010, 1_000],
@@ -67,7 +67,7 @@ describeWithServer('the Postgres live channel', unavailable, () => {
     });
     const channel = publishing.liveChannel();
     let sent = 0;
-    await eventually(() => {
+    await eventually(async () => {
       channel.publish({ kind: 'ended', sessionId: `after-${sent++}` });
       return heard.some((n) => n.kind === 'ended') ? true : undefined;
     }, 10_000);
