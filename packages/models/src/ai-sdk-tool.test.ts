@@ -51,8 +51,11 @@ describe('an AI SDK tool as a longrun Tool', () => {
     expect(keyed.inputSchema).toBe(progress.inputSchema);
     expect(fromAiSdkTool('progress', keyed).effect).toBe('keyed');
     // effect() keeps the other options aiTool named.
-    const gated = effect('idempotent', aiTool(progress, { needsApproval: () => true }));
+    // The rule is typed by the tool's input.
+    const gated = effect('idempotent', aiTool(progress, { needsApproval: ({ to }) => to > 2 }));
     const converted = fromAiSdkTool('progress', gated);
-    expect([converted.effect, typeof converted.needsApproval]).toEqual(['idempotent', 'function']);
+    expect(converted.effect).toBe('idempotent');
+    const rule = converted.needsApproval as (input: unknown) => boolean;
+    expect([rule({ to: 3 }), rule({ to: 1 })]).toEqual([true, false]);
   });
 });

@@ -43,6 +43,13 @@ const longrunOptions = Symbol.for('longrun.aiToolOptions');
 
 type Annotated = AiSdkToolLike & { [longrunOptions]?: AiToolOptions<never> };
 
+/** The input type of an AI SDK tool, read from its `execute`. */
+export type AiToolInput<T> = T extends {
+  execute?: ((input: infer I, ...rest: never[]) => unknown) | undefined;
+}
+  ? I
+  : unknown;
+
 /**
  * Names an AI SDK tool's effect class (and, if it has them, its `verify` and approval rule). The
  * result is still the same AI SDK tool — it can be given to `generateText` too — and becomes a
@@ -52,7 +59,10 @@ type Annotated = AiSdkToolLike & { [longrunOptions]?: AiToolOptions<never> };
  * tools: { charge: aiTool(tool({ description, inputSchema, execute }), { effect: 'keyed' }) }
  * ```
  */
-export function aiTool<T extends AiSdkToolLike>(tool: T, options: AiToolOptions<never>): T {
+export function aiTool<T extends AiSdkToolLike>(
+  tool: T,
+  options: AiToolOptions<AiToolInput<T>>,
+): T {
   return Object.assign(Object.create(Object.getPrototypeOf(tool) as object) as T, tool, {
     [longrunOptions]: options,
   });
@@ -60,7 +70,8 @@ export function aiTool<T extends AiSdkToolLike>(tool: T, options: AiToolOptions<
 
 /** `aiTool(tool, { effect })`, written the other way round: `effect('keyed', tool({...}))`. */
 export function effect<T extends AiSdkToolLike>(effectClass: EffectClass, tool: T): T {
-  return aiTool(tool, { ...(tool as Annotated)[longrunOptions], effect: effectClass });
+  const named = (tool as Annotated)[longrunOptions] as AiToolOptions<AiToolInput<T>> | undefined;
+  return aiTool(tool, { ...named, effect: effectClass });
 }
 
 function refuse(name: string, why: string): never {
