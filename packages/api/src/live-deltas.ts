@@ -40,8 +40,7 @@ interface Attempt {
 const maxKeptChars = 4 * 1024 * 1024;
 
 /**
- * The in-process source, fed by a worker's hooks (`hooks()` gives the ones to pass to `new
- * Worker`). It keeps each attempt in progress's text so far, and forgets it when the attempt
+ * The in-process source, fed by a worker's events (`publishLive(worker, live)`). It keeps each attempt in progress's text so far, and forgets it when the attempt
  * ends in the log (`model.responded`, `model.failed`) or the session stops running here.
  */
 export class InProcessLiveDeltas implements LiveDeltaSource {
@@ -64,7 +63,7 @@ export class InProcessLiveDeltas implements LiveDeltaSource {
     };
   }
 
-  /** A delta from the model, the moment it arrives (AgentHooks.onTextDelta). */
+  /** A delta from the model, the moment it arrives (the worker's `model.delta`). */
   textDelta(sessionId: string, step: number, attempt: number, text: string): void {
     this.textDeltaAt(sessionId, step, attempt, undefined, text);
   }
@@ -103,7 +102,7 @@ export class InProcessLiveDeltas implements LiveDeltaSource {
     if (this.#attempts.get(sessionId)?.step === step) this.#attempts.delete(sessionId);
   }
 
-  /** Events the worker committed (RunnerHooks.onAppended): an attempt that ended is forgotten. */
+  /** Events the worker committed (`events.committed`): an attempt that ended is forgotten. */
   appended(events: readonly StoredEvent[]): void {
     for (const e of events)
       if (e.type === 'model.responded' || e.type === 'model.failed')

@@ -44,11 +44,10 @@ describeOnPostgres('the API fed by the Postgres live channel', () => {
   });
 
   it('carries deltas with their offsets, and wakes readers on commits, across connections', async () => {
-    const hooks = publisher.hooks();
     const session = await store.createSession({ tenantId: 'acme', agent: 'a', input: 't' });
     const log = await LogWriter.claim(store, session.id);
     // Published before any reader: a reader that comes later gets the text so far.
-    hooks.onTextDelta(session.id, 1, 1, 'Hello, ');
+    publisher.textDelta(session.id, 1, 1, 'Hello, ');
     await eventually(() => (live.attemptsInProgress === 1 ? true : undefined));
     const response = await api.fetch(
       new Request(`http://127.0.0.1/v1/sessions/${session.id}/stream`, {
@@ -57,8 +56,8 @@ describeOnPostgres('the API fed by the Postgres live channel', () => {
     );
     const reading = readStream(response, (t) => t.includes('id: 3\n'), 10_000);
     await eventually(() => (api.stats().subscribers === 1 ? true : undefined));
-    hooks.onTextDelta(session.id, 1, 1, 'wor');
-    hooks.onTextDelta(session.id, 1, 1, 'ld');
+    publisher.textDelta(session.id, 1, 1, 'wor');
+    publisher.textDelta(session.id, 1, 1, 'ld');
     await log.append([event('model.streamed', { step: 1, attempt: 1, text: 'Hello, world' })]);
     await log.append([
       event('model.responded', {
@@ -68,7 +67,7 @@ describeOnPostgres('the API fed by the Postgres live channel', () => {
         usage: { inputTokens: 1, outputTokens: 2 },
       }),
     ]);
-    hooks.onAppended(await store.readEvents(session.id, 1, 10));
+    publisher.appended(await store.readEvents(session.id, 1, 10));
     const frames = parseFrames(await reading);
     const deltas = frames
       .filter((f) => f.event === 'model.delta')

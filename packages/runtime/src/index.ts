@@ -1,10 +1,15 @@
-export { Worker, type WorkerOptions, type WorkerLog } from './worker.ts';
+export { Worker, type WorkerOptions } from './worker.ts';
 export {
-  SessionRunner,
-  type RunnerHooks,
-  type RunOutcome,
-  type SessionRunnerOptions,
-} from './session-runner.ts';
+  WorkerEvents,
+  type WorkerEventMap,
+  type WorkerEventName,
+  type WorkerListener,
+  type WorkerLogEntry,
+} from './worker/worker-events.ts';
+export { publishLive, type LiveSink } from './worker/live-subscriber.ts';
+export { writeWorkerLog } from './worker/log-subscriber.ts';
+export { countWorkerFigures, type WorkerFigures } from './worker/figures-subscriber.ts';
+export { SessionRunner, type RunOutcome, type SessionRunnerOptions } from './session-runner.ts';
 export { LeaseKeeper, type LeaseKeeperOptions } from './lease-keeper.ts';
 export { appendDurably } from './durable-append.ts';
 export { loadState } from './load-state.ts';
@@ -43,7 +48,6 @@ export {
   userMessageSignal,
   type AgentRunnerOptions,
 } from './agent/agent-runner.ts';
-export type { AgentHooks } from './agent/agent-context.ts';
 export {
   approvalSignal,
   approvalSignalPrefix,

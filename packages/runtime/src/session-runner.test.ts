@@ -1,3 +1,4 @@
+import { WorkerEvents } from './worker/worker-events.ts';
 import { describe, expect, it } from 'vitest';
 import { ManualClock, fold, workerId, type SessionStore } from '@longrun/core';
 import { SqliteStore } from '@longrun/store-sqlite';
@@ -58,17 +59,17 @@ describe('the durable step loop', () => {
       const lease = (await store.claim(s.id, workerId('first'), 60_000))!;
       const controller = new AbortController();
       let seen = 1;
+      const events = new WorkerEvents();
       const runner = new SessionRunner({
         store,
         program,
         lease,
         signal: controller.signal,
-        hooks: {
-          onAppended: (events) => {
-            seen += events.length;
-            if (seen >= stopAfter + 1) controller.abort();
-          },
-        },
+        events,
+      });
+      events.on('events.committed', (c) => {
+        seen += c.events.length;
+        if (seen >= stopAfter + 1) controller.abort();
       });
       await runner.run().catch(() => undefined);
       await store.releaseLease(lease);

@@ -5,34 +5,17 @@ import {
   pendingCalls,
   type EffectChange,
   type Lease,
-  type LongrunError as LongrunErrorType,
   type NewEvent,
   type OpenCall,
   type SessionState,
   type SessionStore,
-  type StoredEvent,
 } from '@longrun/core';
 import { SessionWriter, type AppendExtra } from './session-writer.ts';
+import type { WorkerEvents } from './worker/worker-events.ts';
 import { loadState } from './load-state.ts';
 import { takeResumeRequests } from './session-resume.ts';
 import type { StepProgram, ToolDefinition } from './program.ts';
 import { callStart, runCall } from './run-call.ts';
-
-export interface RunnerHooks {
-  /** Events just acknowledged by the store, in seq order. */
-  onAppended?(events: readonly StoredEvent[]): void;
-  /** A write keeps failing for a transient reason (full disk, lost connection); the runner keeps trying. */
-  onStall?(sessionId: string, error: LongrunErrorType): void;
-  onRecovered?(sessionId: string): void;
-  /** Wall time of one step and the parts of it spent in the model and in tools, milliseconds. */
-  onStepTimed?(timing: {
-    sessionId: string;
-    step: number;
-    totalMs: number;
-    modelMs: number;
-    toolMs: number;
-  }): void;
-}
 
 export interface SessionRunnerOptions {
   store: SessionStore;
@@ -44,7 +27,8 @@ export interface SessionRunnerOptions {
   holding?: () => boolean;
   /** A checkpoint is written with the append that makes the log this many events past the last one. */
   checkpointEvery?: number;
-  hooks?: RunnerHooks;
+  /** Told of commits, stalls and step timings. */
+  events?: WorkerEvents;
 }
 
 /** How a run ended; `paused`: a gate parked the session for a person (see harness/gates.ts). */
@@ -78,7 +62,7 @@ export class SessionRunner {
       lease: this.#o.lease,
       signal: this.#o.signal,
       state,
-      ...(this.#o.hooks ? { hooks: this.#o.hooks } : {}),
+      ...(this.#o.events ? { events: this.#o.events } : {}),
       ...(this.#o.checkpointEvery ? { checkpointEvery: this.#o.checkpointEvery } : {}),
     });
     if (state.seq !== this.#o.lease.headSeq && state.seq < this.#o.lease.headSeq) {
@@ -163,7 +147,7 @@ export class SessionRunner {
   #timeStep(step: number): void {
     if (this.#step === null) return;
     const { startedAt, modelMs, toolMs } = this.#step;
-    this.#o.hooks?.onStepTimed?.({
+    this.#o.events?.emit('step.timed', {
       sessionId: this.#o.lease.sessionId,
       step,
       totalMs: performance.now() - startedAt,

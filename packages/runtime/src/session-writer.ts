@@ -11,7 +11,7 @@ import {
   type StoredEvent,
 } from '@longrun/core';
 import { appendDurably } from './durable-append.ts';
-import type { RunnerHooks } from './session-runner.ts';
+import type { WorkerEvents } from './worker/worker-events.ts';
 
 export type AppendExtra = Omit<AppendRequest, 'fence' | 'expectedSeq' | 'events' | 'checkpoint'> & {
   /** Write a checkpoint with this append if the log moved `checkpointEvery` events past the last one. */
@@ -52,7 +52,7 @@ export class SessionWriter {
   readonly #store: SessionStore;
   readonly #lease: Lease;
   readonly #signal: AbortSignal;
-  readonly #hooks: RunnerHooks | undefined;
+  readonly #events: WorkerEvents | undefined;
   readonly #checkpointEvery: number;
   readonly #checkpointOf: CheckpointOf;
   readonly #listeners: ((event: StoredEvent) => void)[] = [];
@@ -65,7 +65,8 @@ export class SessionWriter {
     lease: Lease;
     signal: AbortSignal;
     state: SessionState;
-    hooks?: RunnerHooks;
+    /** Told of commits and stalls (`events.committed`, `append.stalled`, `append.recovered`). */
+    events?: WorkerEvents;
     checkpointEvery?: number;
     /** What the checkpoint holds; default: the folded state alone (format 1). */
     checkpointOf?: CheckpointOf;
@@ -73,7 +74,7 @@ export class SessionWriter {
     this.#store = options.store;
     this.#lease = options.lease;
     this.#signal = options.signal;
-    this.#hooks = options.hooks;
+    this.#events = options.events;
     this.#state = options.state;
     this.#lastCheckpointSeq = options.state.seq;
     this.#checkpointEvery = options.checkpointEvery ?? 64;
@@ -117,15 +118,15 @@ export class SessionWriter {
     if (checkpoint === true && next.seq - this.#lastCheckpointSeq >= this.#checkpointEvery) {
       request.checkpoint = { seq: next.seq, state: this.#checkpointOf(next, appending) };
     }
-    const hooks = this.#hooks;
+    const told = this.#events;
     const { events: stored } = await appendDurably(this.#store, request, {
       signal: this.#signal,
-      onStall: (error) => hooks?.onStall?.(sessionId, error),
-      onRecovered: () => hooks?.onRecovered?.(sessionId),
+      onStall: (error) => told?.emit('append.stalled', { sessionId, error }),
+      onRecovered: () => told?.emit('append.recovered', { sessionId }),
     });
     this.#state = next;
     if (request.checkpoint) this.#lastCheckpointSeq = next.seq;
     for (const e of stored) for (const listener of this.#listeners) listener(e);
-    if (stored.length > 0) hooks?.onAppended?.(stored);
+    if (stored.length > 0) told?.emit('events.committed', { sessionId, events: stored });
   }
 }

@@ -16,13 +16,8 @@ export async function runUntil(
   statuses: readonly string[] = ['completed', 'failed'],
   timeoutMs = 20_000,
 ): Promise<void> {
-  const worker = new Worker({
-    pollMs: 5,
-    log: (e) => {
-      if (process.env.LONGRUN_DEBUG) console.error(e);
-    },
-    ...options,
-  });
+  const worker = new Worker({ pollMs: 5, ...options });
+  if (process.env.LONGRUN_DEBUG) worker.on('log', (e) => console.error(e));
   await worker.start();
   const deadline = Date.now() + timeoutMs;
   try {

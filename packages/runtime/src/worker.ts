@@ -16,20 +16,15 @@ import { LeaseKeeper } from './lease-keeper.ts';
 import type { StepProgram } from './program.ts';
 import { SessionRunner, type RunOutcome } from './session-runner.ts';
 import type { AgentDefinition } from './agent/define-agent.ts';
-import type { AgentHooks } from './agent/agent-context.ts';
+import {
+  WorkerEvents,
+  type WorkerEventMap,
+  type WorkerEventName,
+  type WorkerListener,
+} from './worker/worker-events.ts';
 import { AgentRunner } from './agent/agent-runner.ts';
 import { WorkspaceTracker } from './agent/agent-workspace.ts';
 import { defaultSandboxDriver, needsDefaultSandbox } from './agent/default-sandbox.ts';
-
-export interface WorkerLog {
-  (entry: {
-    level: 'info' | 'warn' | 'error';
-    msg: string;
-    sessionId?: string;
-    seq?: number;
-    [k: string]: unknown;
-  }): void;
-}
 
 export interface WorkerOptions {
   store: SessionStore;
@@ -45,10 +40,6 @@ export interface WorkerOptions {
   /** Sessions run at once by this worker. */
   concurrency?: number;
   checkpointEvery?: number;
-  hooks?: AgentHooks & {
-    onSessionEnded?(sessionId: string, outcome: RunOutcome | 'error', error?: unknown): void;
-  };
-  log?: WorkerLog;
 }
 
 interface Running {
@@ -84,6 +75,7 @@ export class Worker {
   readonly #models = new Map<string, ModelClient>();
   readonly #running = new Map<string, Running>();
   readonly #stop = new AbortController();
+  readonly #events = new WorkerEvents();
   #wake: (() => void) | null = null;
   /** A wake() that found no idle wait to end (a claim was in flight): the next idle ends at once. */
   #wakeMissed = false;
@@ -101,6 +93,18 @@ export class Worker {
     this.id = options.workerId ?? newWorkerId();
     this.#programs = new Map((options.programs ?? []).map((p) => [p.name, p]));
     this.#agents = new Map((options.agents ?? []).map((a) => [a.name, a]));
+  }
+
+  /**
+   * Subscribes to one of the worker's events (see WorkerEventMap); returns the function that
+   * unsubscribes. Subscribe before `start()`: reclaimed sessions run at once.
+   */
+  on<K extends WorkerEventName>(name: K, listener: WorkerListener<K>): () => void {
+    return this.#events.on(name, listener);
+  }
+
+  off<K extends WorkerEventName>(name: K, listener: WorkerListener<K>): void {
+    this.#events.off(name, listener);
   }
 
   get activeSessions(): number {
@@ -185,6 +189,7 @@ export class Worker {
     this.#live = false;
     this.#mustReclaim = true;
     this.#log('error', `${error.message}; stopping all ${this.#running.size} sessions`);
+    this.#events.emit('liveness.doubt', { error, sessions: this.#running.size });
     for (const running of this.#running.values()) running.fence.abort(error);
   }
 
@@ -205,6 +210,7 @@ export class Worker {
         );
         this.#mustReclaim = false;
         this.#log('info', `liveness confirmed again; reclaimed ${leases.length} sessions`);
+        this.#events.emit('liveness.confirmed', { reclaimed: leases.length });
         for (const lease of leases) this.#runSession(lease, sentAt);
       } catch (error) {
         // The leases lapse as they must; the next confirmation (or a claim) picks them up.
@@ -279,7 +285,10 @@ export class Worker {
       lease,
       leaseMs: this.#o.leaseMs,
       grantedSentAt: sentAt,
-      onLost: (reason) => this.#log('warn', `stopping session: ${reason}`, lease.sessionId),
+      onLost: (reason) => {
+        this.#log('warn', `stopping session: ${reason}`, lease.sessionId);
+        this.#events.emit('lease.lost', { sessionId: lease.sessionId, reason });
+      },
     });
     const fence = new AbortController();
     const stopOrLost = AbortSignal.any([keeper.signal, this.#stop.signal, fence.signal]);
@@ -326,14 +335,20 @@ export class Worker {
     stopOrLost: AbortSignal,
     holding: () => boolean,
   ): Promise<void> {
-    const { store, hooks } = this.#o;
+    const { store } = this.#o;
+    const ended = (outcome: WorkerEventMap['session.ended']['outcome'], error?: unknown): void =>
+      this.#events.emit('session.ended', {
+        sessionId: lease.sessionId,
+        outcome,
+        ...(error === undefined ? {} : { error }),
+      });
     keeper.start();
     try {
       const outcome = await this.#runWithRetries(lease, keeper, stopOrLost, holding);
       await keeper.stop();
       if (outcome === 'stopped' || outcome === 'completed')
         await store.releaseLease(keeper.lease).catch(() => undefined);
-      hooks?.onSessionEnded?.(lease.sessionId, outcome);
+      ended(outcome);
     } catch (error) {
       await keeper.stop();
       if (isLongrunError(error, 'LEASE_LOST') || isLongrunError(error, 'SEQ_CONFLICT')) {
@@ -341,7 +356,7 @@ export class Worker {
         // next claim re-read the log. Nothing to park.
         this.#log('warn', `fenced: ${(error as Error).message}`, lease.sessionId);
         await store.releaseLease(keeper.lease).catch(() => undefined);
-        hooks?.onSessionEnded?.(lease.sessionId, 'stopped');
+        ended('stopped');
         return;
       }
       if (isRetryable(error) || stopOrLost.aborted) {
@@ -349,7 +364,7 @@ export class Worker {
         // handed back if the store answers, else it lapses; the session is claimed again.
         this.#log('warn', `stopped, to be resumed: ${(error as Error).message}`, lease.sessionId);
         await store.releaseLease(keeper.lease).catch(() => undefined);
-        hooks?.onSessionEnded?.(lease.sessionId, 'stopped');
+        ended('stopped');
         return;
       }
       const reason = `stopped by an error: ${(error as Error).message}`;
@@ -357,7 +372,7 @@ export class Worker {
       await this.#pause(keeper.lease, reason).catch(() =>
         store.releaseLease(keeper.lease).catch(() => undefined),
       );
-      hooks?.onSessionEnded?.(lease.sessionId, 'error', error);
+      ended('error', error);
     }
   }
 
@@ -395,13 +410,13 @@ export class Worker {
     signal: AbortSignal,
     holding: () => boolean,
   ): { run(): Promise<RunOutcome> } {
-    const { store, hooks, checkpointEvery } = this.#o;
+    const { store, checkpointEvery } = this.#o;
     const common = {
       store,
       lease,
       signal,
       holding,
-      ...(hooks ? { hooks } : {}),
+      events: this.#events,
       ...(checkpointEvery ? { checkpointEvery } : {}),
     };
     const program = this.#programs.get(name);
@@ -437,7 +452,7 @@ export class Worker {
   }
 
   #log(level: 'info' | 'warn' | 'error', msg: string, sessionId?: string): void {
-    this.#o.log?.({
+    this.#events.emit('log', {
       level,
       msg,
       workerId: this.id,

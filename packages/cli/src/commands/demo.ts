@@ -72,26 +72,25 @@ export async function run(argv: string[]): Promise<number> {
     ),
     programs: [ledgerProgram({ dir: join(storeDir, 'demo'), name: agent })],
     pollMs: 20,
-    hooks: {
-      onAppended: (events) => {
-        for (const e of events) {
-          if (values.json) process.stdout.write(`${JSON.stringify(e)}\n`);
-          else {
-            const line = describeEvent(e, { totalSteps: steps, modelText: false });
-            if (line !== null) say(line);
-          }
-          maybeCrash(e, crashAtStep);
-        }
-      },
-      onStall: (_id, error) => say(`  ! stalled: ${error.message} — retrying`),
-      onRecovered: () => say('  ✓ store writable again, continuing'),
-      onSessionEnded: (id, outcome) => {
-        if (id === session.id && outcome !== 'waiting' && outcome !== 'stopped') finished(outcome);
-      },
-    },
-    log: (entry) => {
-      if (entry.level !== 'info') process.stderr.write(`${entry.level}: ${entry.msg}\n`);
-    },
+  });
+  worker.on('events.committed', ({ events }) => {
+    for (const e of events) {
+      if (values.json) process.stdout.write(`${JSON.stringify(e)}\n`);
+      else {
+        const line = describeEvent(e, { totalSteps: steps, modelText: false });
+        if (line !== null) say(line);
+      }
+      maybeCrash(e, crashAtStep);
+    }
+  });
+  worker.on('append.stalled', ({ error }) => say(`  ! stalled: ${error.message} — retrying`));
+  worker.on('append.recovered', () => say('  ✓ store writable again, continuing'));
+  worker.on('session.ended', ({ sessionId, outcome }) => {
+    if (sessionId === session.id && outcome !== 'waiting' && outcome !== 'stopped')
+      finished(outcome);
+  });
+  worker.on('log', (entry) => {
+    if (entry.level !== 'info') process.stderr.write(`${entry.level}: ${entry.msg}\n`);
   });
   await worker.start();
   const outcome = await done;

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { createApi, InProcessLiveDeltas } from '@longrun/api';
 import { serveDashboard } from '@longrun/dashboard';
-import { Worker, ledgerProgram } from '@longrun/runtime';
+import { Worker, ledgerProgram, publishLive, writeWorkerLog } from '@longrun/runtime';
 import { defaultStore, parseFlags, portFlag } from '../args.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { loadAgents } from '../load-agents.ts';
@@ -61,20 +61,10 @@ export async function run(argv: string[]): Promise<number> {
       ledgerProgram({ dir: resolve('.longrun/work') }),
       ledgerProgram({ dir: resolve('.longrun/demo'), name: 'ledger-demo' }),
     ],
-    log: jsonLog,
-    hooks: {
-      onTextDelta: (id, step, attempt, text) => live.textDelta(id, step, attempt, text),
-      onAppended: (events) => {
-        live.appended(events);
-        const first = events[0];
-        if (first !== undefined) api.appended(first.sessionId);
-      },
-      onSessionEnded: (id, outcome) => {
-        live.ended(id);
-        jsonLog({ msg: 'session ended', sessionId: id, outcome });
-      },
-    },
   });
+  publishLive(worker, live);
+  worker.on('events.committed', ({ sessionId }) => api.appended(sessionId));
+  writeWorkerLog(worker, jsonLog);
   await worker.start();
   const served = await listen(api, '127.0.0.1', port, values.port !== undefined);
   jsonLog({ msg: 'worker started', workerId: worker.id, store: store.kind });

@@ -107,25 +107,25 @@ export async function run(argv: string[]): Promise<number> {
     agents,
     workerId: await stableWorkerId(store, `${hostname()}-run`),
     pollMs: 50,
-    hooks: {
-      onTextDelta: (id, _step, _attempt, text) => {
-        if (id !== session.id || values.json) return;
-        if (!streaming) out('  ');
-        streaming = true;
-        out(text.replaceAll('\n', '\n  '));
-      },
-      onAppended: (events) => events.filter((e) => e.sessionId === session.id).forEach(onEvent),
-      onSessionEnded: (id, outcome) => {
-        if (
-          id === session.id &&
-          (outcome === 'completed' || outcome === 'failed' || outcome === 'cancelled')
-        )
-          finished(outcome);
-      },
-    },
-    log: (entry) => {
-      if (entry.level !== 'info') process.stderr.write(`${entry.level}: ${entry.msg}\n`);
-    },
+  });
+  worker.on('model.delta', ({ sessionId, text }) => {
+    if (sessionId !== session.id || values.json) return;
+    if (!streaming) out('  ');
+    streaming = true;
+    out(text.replaceAll('\n', '\n  '));
+  });
+  worker.on('events.committed', ({ sessionId, events }) => {
+    if (sessionId === session.id) events.forEach(onEvent);
+  });
+  worker.on('session.ended', ({ sessionId, outcome }) => {
+    if (
+      sessionId === session.id &&
+      (outcome === 'completed' || outcome === 'failed' || outcome === 'cancelled')
+    )
+      finished(outcome);
+  });
+  worker.on('log', (entry) => {
+    if (entry.level !== 'info') process.stderr.write(`${entry.level}: ${entry.msg}\n`);
   });
   await worker.start();
   const status = await done;

@@ -1,7 +1,13 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { newWorkerId, workerId } from '@longrun/core';
-import { LivePublisher, Worker, ledgerProgram } from '@longrun/runtime';
+import {
+  LivePublisher,
+  Worker,
+  ledgerProgram,
+  publishLive,
+  writeWorkerLog,
+} from '@longrun/runtime';
 import { defaultStore, intFlag, parseFlags } from '../args.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { openStore } from '../store-url.ts';
@@ -51,7 +57,6 @@ export async function run(argv: string[]): Promise<number> {
   // On Postgres, API nodes elsewhere get this worker's token deltas and commits at once.
   const channel = store.liveChannel?.();
   const live = channel === undefined ? null : new LivePublisher(channel);
-  const liveHooks = live?.hooks();
   const worker = new Worker({
     store,
     agents,
@@ -62,17 +67,14 @@ export async function run(argv: string[]): Promise<number> {
     ],
     concurrency,
     leaseMs,
-    log,
-    hooks: {
-      ...liveHooks,
-      onSessionEnded: (sessionId, outcome) => {
-        liveHooks?.onSessionEnded(sessionId);
-        process.stdout.write(
-          `${JSON.stringify({ time: new Date().toISOString(), msg: 'session ended', sessionId, outcome })}\n`,
-        );
-      },
-    },
   });
+  if (live !== null) publishLive(worker, live);
+  writeWorkerLog(worker, log, { sessionEnds: false });
+  worker.on('session.ended', ({ sessionId, outcome }) =>
+    process.stdout.write(
+      `${JSON.stringify({ time: new Date().toISOString(), msg: 'session ended', sessionId, outcome })}\n`,
+    ),
+  );
   await worker.start();
   process.stdout.write(
     `${JSON.stringify({ time: new Date().toISOString(), msg: 'worker started', workerId: worker.id, store: store.kind, durability: store.durability() })}\n`,

@@ -158,7 +158,7 @@ async function measureDelivery(
     committedAt.set(n, performance.now());
     head = result.headSeq;
     options.notify?.(id);
-    // What a worker's onAppended hook is handed: the events just committed.
+    // What a worker's events.committed subscribers are handed: the events just committed.
     const committed = {
       ...appended,
       sessionId: id,
@@ -265,13 +265,12 @@ export async function measureApi(
     const channel = store.liveChannel?.();
     if (channel !== undefined) {
       const publisher = new LivePublisher(channel);
-      const hooks = publisher.hooks();
       otherProcessNotified = await measureDelivery(
         store,
         (id) => `${server.url}/v1/sessions/${id}/stream`,
         key,
         'bench',
-        { ...live, notifyEvents: (events) => hooks.onAppended(events) },
+        { ...live, notifyEvents: (events) => publisher.appended(events) },
       );
       publisher.flush();
     }

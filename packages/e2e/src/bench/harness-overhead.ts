@@ -74,13 +74,10 @@ export async function measureHarnessOverhead(make: () => Promise<StoreTarget>, s
       store,
       agents: [agent],
       pollMs: 2,
-      hooks: {
-        onAppended: (events) =>
-          events.forEach(
-            (e) => e.type === 'model.responded' && respondedAt.push(performance.now()),
-          ),
-      },
     });
+    worker.on('events.committed', ({ events }) =>
+      events.forEach((e) => e.type === 'model.responded' && respondedAt.push(performance.now())),
+    );
     await worker.start();
     await waitForStatus(store, session.id, ['completed'], 300_000);
     await worker.stop();

@@ -110,11 +110,9 @@ async function runUntilStep(
     store,
     agents: [agent],
     pollMs: 1,
-    hooks: {
-      onAppended: (events) => {
-        if (events.some((e) => e.type === 'model.responded' && e.data.step >= stopAt)) reached();
-      },
-    },
+  });
+  worker.on('events.committed', ({ events }) => {
+    if (events.some((e) => e.type === 'model.responded' && e.data.step >= stopAt)) reached();
   });
   await worker.start();
   await done;

@@ -31,8 +31,8 @@ export async function measureStepOverhead(make: () => Promise<StoreTarget>, step
       store,
       programs: [fileAppendingProgram(target.dir)],
       pollMs: 2,
-      hooks: { onStepTimed: (t) => overheadsMs.push(t.totalMs - t.modelMs - t.toolMs) },
     });
+    worker.on('step.timed', (t) => overheadsMs.push(t.totalMs - t.modelMs - t.toolMs));
     await worker.start();
     await runSession(store, warmUpSteps);
     overheadsMs.length = 0;

@@ -56,12 +56,10 @@ export async function measureTokenDelivery(
       store,
       agents: [agent],
       pollMs: 2,
-      hooks: {
-        onTextDelta: () => {
-          latencies.push(performance.now() - (emittedAt[received] ?? performance.now()));
-          received++;
-        },
-      },
+    });
+    worker.on('model.delta', () => {
+      latencies.push(performance.now() - (emittedAt[received] ?? performance.now()));
+      received++;
     });
     await worker.start();
     await waitForStatus(store, session.id, ['completed'], 300_000);

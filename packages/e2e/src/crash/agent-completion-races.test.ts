@@ -66,8 +66,8 @@ describe('the commit that completes a turn', () => {
       agents: [quickAgent(target.dir)],
       leaseMs: 90, // renewed every 30 ms: at least once while the acknowledgement is late
       pollMs: 5,
-      hooks: { onSessionEnded: (_id, outcome) => ended.push(outcome) },
     });
+    worker.on('session.ended', ({ outcome }) => ended.push(outcome));
     try {
       const session = await inner.createSession({ agent: 'quick', input: 'go' });
       await worker.start();

@@ -225,20 +225,18 @@ const worker = new Worker({
   agents: [agent],
   leaseMs,
   pollMs,
-  hooks: {
-    onAppended: (events) => {
-      for (const e of events) {
-        out(`ack ${e.sessionId} ${e.seq} ${e.type} ${detail(e)}`);
-        const tool = (e.data as { tool?: unknown }).tool;
-        if (e.type === dieType && (dieTool === undefined || tool === dieTool)) {
-          process.kill(process.pid, 'SIGKILL');
-        }
-      }
-    },
-    onSessionEnded: (sessionId, outcome) => out(`ended ${sessionId} ${outcome}`),
-  },
-  log: (entry) => process.stderr.write(`${JSON.stringify(entry)}\n`),
 });
+worker.on('events.committed', ({ events }) => {
+  for (const e of events) {
+    out(`ack ${e.sessionId} ${e.seq} ${e.type} ${detail(e)}`);
+    const tool = (e.data as { tool?: unknown }).tool;
+    if (e.type === dieType && (dieTool === undefined || tool === dieTool)) {
+      process.kill(process.pid, 'SIGKILL');
+    }
+  }
+});
+worker.on('session.ended', ({ sessionId, outcome }) => out(`ended ${sessionId} ${outcome}`));
+worker.on('log', (entry) => process.stderr.write(`${JSON.stringify(entry)}\n`));
 await worker.start();
 out('ready');
 flushCompileCache(); // the next process starts from it, even though this one dies by SIGKILL

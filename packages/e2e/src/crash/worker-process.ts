@@ -25,14 +25,12 @@ const worker = new Worker({
   leaseMs,
   pollMs,
   checkpointEvery: Number(process.env.LONGRUN_CHECKPOINT_EVERY ?? 16),
-  hooks: {
-    onAppended: (events) => {
-      for (const e of events) out(`ack ${e.sessionId} ${e.seq}`);
-    },
-    onSessionEnded: (sessionId, outcome) => out(`ended ${sessionId} ${outcome}`),
-  },
-  log: (entry) => process.stderr.write(`${JSON.stringify(entry)}\n`),
 });
+worker.on('events.committed', ({ events }) => {
+  for (const e of events) out(`ack ${e.sessionId} ${e.seq}`);
+});
+worker.on('session.ended', ({ sessionId, outcome }) => out(`ended ${sessionId} ${outcome}`));
+worker.on('log', (entry) => process.stderr.write(`${JSON.stringify(entry)}\n`));
 await worker.start();
 out('ready');
 process.on('SIGTERM', () => {

@@ -50,13 +50,11 @@ describe.runIf(!('error' in mount))('SQLite on a disk that fills up', () => {
           programs: [bulky],
           leaseMs: 1_000,
           pollMs: 20,
-          hooks: {
-            onAppended: (events) => acked.push(...events),
-            onStall: (_id, error) => {
-              stalls.push(`${error.code}: ${error.message}`);
-              full();
-            },
-          },
+        });
+        worker.on('events.committed', ({ events }) => acked.push(...events));
+        worker.on('append.stalled', ({ error }) => {
+          stalls.push(`${error.code}: ${error.message}`);
+          full();
         });
         await worker.start();
         await filled;

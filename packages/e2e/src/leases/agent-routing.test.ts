@@ -46,14 +46,18 @@ for (const target of targets) {
       const t = await target.make();
       const store = await openStore(t.url);
       const ranBy = new Map<string, string>();
-      const worker = (name: string) =>
-        new Worker({
+      const worker = (name: string) => {
+        const w = new Worker({
           store,
           agents: [namedAgent(name, t.dir)],
           workerId: workerId(`${name}-worker`),
           pollMs: 5,
-          hooks: { onSessionEnded: (id, outcome) => ranBy.set(id, `${name}:${outcome}`) },
         });
+        w.on('session.ended', ({ sessionId, outcome }) =>
+          ranBy.set(sessionId, `${name}:${outcome}`),
+        );
+        return w;
+      };
       const alphas: SessionId[] = [];
       const betas: SessionId[] = [];
       for (let i = 0; i < 5; i++) {

@@ -86,24 +86,23 @@ export class LibraryWorker {
       leaseMs: o.leaseMs,
       concurrency: o.concurrency,
       pollMs: 100,
-      hooks: {
-        onStall: (sessionId) => this.#stalledAtMs.set(sessionId, Date.now()),
-        onAppended: (events) => {
-          const first = events[0];
-          const stalledAt =
-            first === undefined ? undefined : this.#stalledAtMs.get(first.sessionId);
-          if (first !== undefined && stalledAt !== undefined) {
-            this.#stalledAtMs.delete(first.sessionId);
-            this.stallsRecovered++;
-            if (first.atMs <= stalledAt) this.lostAcksRecognised++;
-          }
-          for (const e of events) {
-            this.acked.push({ sessionId: e.sessionId, seq: e.seq, type: e.type, epoch: e.epoch });
-          }
-        },
-      },
-      log,
     });
+    this.#worker.on('append.stalled', ({ sessionId }) =>
+      this.#stalledAtMs.set(sessionId, Date.now()),
+    );
+    this.#worker.on('events.committed', ({ events }) => {
+      const first = events[0];
+      const stalledAt = first === undefined ? undefined : this.#stalledAtMs.get(first.sessionId);
+      if (first !== undefined && stalledAt !== undefined) {
+        this.#stalledAtMs.delete(first.sessionId);
+        this.stallsRecovered++;
+        if (first.atMs <= stalledAt) this.lostAcksRecognised++;
+      }
+      for (const e of events) {
+        this.acked.push({ sessionId: e.sessionId, seq: e.seq, type: e.type, epoch: e.epoch });
+      }
+    });
+    this.#worker.on('log', log);
     await this.#worker.start();
   }
 

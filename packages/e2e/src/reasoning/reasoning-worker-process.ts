@@ -73,13 +73,11 @@ const worker = new Worker({
   agents: [agent],
   leaseMs: 1_000,
   pollMs: 20,
-  hooks: {
-    onAppended: (events) => {
-      for (const e of events) out(`ack ${e.seq} ${e.type}`);
-    },
-  },
-  log: (entry) => process.stderr.write(`${JSON.stringify(entry)}\n`),
 });
+worker.on('events.committed', ({ events }) => {
+  for (const e of events) out(`ack ${e.seq} ${e.type}`);
+});
+worker.on('log', (entry) => process.stderr.write(`${JSON.stringify(entry)}\n`));
 await worker.start();
 out('ready');
 process.on('SIGTERM', () => {

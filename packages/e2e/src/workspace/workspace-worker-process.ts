@@ -73,9 +73,9 @@ const worker = new Worker({
   agents: [agent],
   leaseMs: 2_000,
   pollMs: 20,
-  hooks: { onSessionEnded: (sessionId, outcome) => out(`ended ${sessionId} ${outcome}`) },
-  log: (entry) => process.stderr.write(`${JSON.stringify(entry)}\n`),
 });
+worker.on('session.ended', ({ sessionId, outcome }) => out(`ended ${sessionId} ${outcome}`));
+worker.on('log', (entry) => process.stderr.write(`${JSON.stringify(entry)}\n`));
 await worker.start();
 out('ready');
 process.on('SIGTERM', () => {

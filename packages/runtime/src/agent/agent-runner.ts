@@ -12,7 +12,8 @@ import {
 import { SessionWriter } from '../session-writer.ts';
 import { takeResumeRequests } from '../session-resume.ts';
 import type { RunOutcome } from '../session-runner.ts';
-import type { AgentHooks, AgentRunContext } from './agent-context.ts';
+import type { AgentRunContext } from './agent-context.ts';
+import { WorkerEvents } from '../worker/worker-events.ts';
 import { settleCall } from './agent-calls.ts';
 import { toolSpecs, type AgentDefinition } from './define-agent.ts';
 import { modelStep } from './model-step.ts';
@@ -36,7 +37,8 @@ export interface AgentRunnerOptions {
   signal: AbortSignal;
   /** ToolContext.holding (the worker's clocks); default: while `signal` has not aborted. */
   holding?: () => boolean;
-  hooks?: AgentHooks;
+  /** Told of deltas, commits and stalls; default: nobody listens. */
+  events?: WorkerEvents;
   checkpointEvery?: number;
   /** The worker's record of the workspaces it holds; a fresh one forgets nothing that matters. */
   workspaces?: WorkspaceTracker;
@@ -59,6 +61,7 @@ export class AgentRunner {
 
   async run(): Promise<RunOutcome> {
     const { store, agent, lease, signal } = this.#o;
+    const events = this.#o.events ?? new WorkerEvents();
     // The checkpoint and the events after it: the state and the transcript so far.
     const { state, transcript } = await loadAgentRun(store, lease.sessionId);
     const writer = new SessionWriter({
@@ -67,7 +70,7 @@ export class AgentRunner {
       signal,
       state,
       checkpointOf: (next, appending) => harnessCheckpoint(next, transcript, appending),
-      ...(this.#o.hooks ? { hooks: this.#o.hooks } : {}),
+      events,
       ...(this.#o.checkpointEvery ? { checkpointEvery: this.#o.checkpointEvery } : {}),
     });
     writer.onCommitted((e) => transcript.apply(e));
@@ -95,7 +98,7 @@ export class AgentRunner {
       specs: toolSpecs(agent.tools),
       signal,
       holding: this.#o.holding ?? (() => !signal.aborted),
-      hooks: this.#o.hooks,
+      events,
       workspace,
       startedHere: new Set(),
     };

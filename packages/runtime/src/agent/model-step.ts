@@ -84,7 +84,7 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
     response = await model.stream(
       { ...call.request, signal: ctx.signal, context: { sessionId, step, attempt } },
       (text) => {
-        ctx.hooks?.onTextDelta?.(sessionId, step, attempt, text);
+        ctx.events.emit('model.delta', { sessionId, step, attempt, text });
         coalescer.push(text);
       },
     );

@@ -52,19 +52,11 @@ async function runSession(
   const { store, agent } = setupResult;
   let stopped!: () => void;
   const done = new Promise<void>((resolve) => (stopped = resolve));
-  const worker = new Worker({
-    store,
-    agents: [agent],
-    pollMs: 5,
-    checkpointEvery,
-    hooks: {
-      onAppended: (events) => {
-        if (events.some((e) => e.type === 'model.responded' && e.data.step >= stopAtStep))
-          stopped();
-      },
-      onSessionEnded: () => stopped(),
-    },
+  const worker = new Worker({ store, agents: [agent], pollMs: 5, checkpointEvery });
+  worker.on('events.committed', ({ events }) => {
+    if (events.some((e) => e.type === 'model.responded' && e.data.step >= stopAtStep)) stopped();
   });
+  worker.on('session.ended', () => stopped());
   await worker.start();
   await done;
   await worker.stop();

@@ -1,4 +1,5 @@
 import type { LiveChannel, StoredEvent } from '@longrun/core';
+import type { LiveSink } from '../worker/live-subscriber.ts';
 
 /** Deltas of one session that arrive within this window go as one note. */
 const coalesceMs = 5;
@@ -7,9 +8,9 @@ const coalesceMs = 5;
  * Publishes a worker's live activity on a live channel: model deltas with their offset in the
  * attempt's text (coalesced for a few milliseconds, so a fast stream is not one note per token),
  * a wake-up for each commit (saying which step's attempt it ended), and a session's end.
- * Its `hooks()` are worker hooks.
+ * It is a live sink: `publishLive(worker, publisher)` feeds it from a worker's events.
  */
-export class LivePublisher {
+export class LivePublisher implements LiveSink {
   readonly #channel: LiveChannel;
   readonly #lengths = new Map<string, { step: number; attempt: number; length: number }>();
   readonly #pending = new Map<
@@ -22,18 +23,21 @@ export class LivePublisher {
     this.#channel = channel;
   }
 
-  /** Worker hooks that publish deltas, commits and session ends. */
-  hooks() {
-    return {
-      onTextDelta: (sessionId: string, step: number, attempt: number, text: string) =>
-        this.#delta(sessionId, step, attempt, text),
-      onAppended: (events: readonly StoredEvent[]) => this.#appended(events),
-      onSessionEnded: (sessionId: string) => {
-        this.#lengths.delete(sessionId);
-        this.#flush(sessionId);
-        this.#channel.publish({ kind: 'ended', sessionId });
-      },
-    };
+  /** A model delta (a live sink of `publishLive(worker, publisher)`). */
+  textDelta(sessionId: string, step: number, attempt: number, text: string): void {
+    this.#delta(sessionId, step, attempt, text);
+  }
+
+  /** Events the worker committed. */
+  appended(events: readonly StoredEvent[]): void {
+    this.#appended(events);
+  }
+
+  /** The session stopped running in the worker. */
+  ended(sessionId: string): void {
+    this.#lengths.delete(sessionId);
+    this.#flush(sessionId);
+    this.#channel.publish({ kind: 'ended', sessionId });
   }
 
   /** Publishes what is pending (the channel is the caller's to close). */

@@ -1,0 +1,20 @@
+import type { WorkerEvents, WorkerLogEntry } from './worker-events.ts';
+
+/**
+ * Structured logs: the worker's log lines, and a line per session run that ended (with its
+ * outcome), handed to `write` as JSON-ready objects. Returns the function that stops it.
+ */
+export function writeWorkerLog(
+  worker: Pick<WorkerEvents, 'on'>,
+  write: (entry: WorkerLogEntry) => void,
+  options: { sessionEnds?: boolean } = {},
+): () => void {
+  const offs = [worker.on('log', write)];
+  if (options.sessionEnds !== false)
+    offs.push(
+      worker.on('session.ended', ({ sessionId, outcome }) =>
+        write({ level: 'info', msg: 'session ended', sessionId, outcome }),
+      ),
+    );
+  return () => offs.forEach((off) => off());
+}
