@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { SqliteStore } from '@longrun/store-sqlite';
-import { scriptedModel } from '@longrun/models';
-import { allEvents, tempDir } from '../test-support.ts';
+import { scriptedModel } from '@longrun/models/testing';
+import { allEvents, tempDir } from '../testing.ts';
 import { Worker } from '../worker.ts';
 import { defineAgent } from '../agent/define-agent.ts';
 import { WorkerEvents, type WorkerLogEntry } from './worker-events.ts';
