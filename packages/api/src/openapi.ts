@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { components } from './schemas.ts';
+import { JsonValue, components } from './schemas.ts';
 
 /**
  * The OpenAPI 3.1 document, generated from the route table and the zod schemas that validate the
@@ -53,8 +53,23 @@ type Json = Record<string, unknown>;
 function schemaOf(schema: z.ZodType): Json {
   const id = components.get(schema)?.id;
   if (id !== undefined) return { $ref: `#/components/schemas/${id}` };
-  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Json;
+  const json = z.toJSONSchema(schema, {
+    io: 'input',
+    unrepresentable: 'any',
+    override: anyJson,
+  }) as Json;
   return strip(json);
+}
+
+/**
+ * JsonValue is documented as `{}` (any value; it is JSON because it came as JSON) rather than as
+ * the recursive union zod emits: generators such as openapi-typescript turn that union into a
+ * type that refers to itself directly, which TypeScript rejects, and every schema using it
+ * degrades to `any`. Requests are still validated with z.json().
+ */
+function anyJson(ctx: { zodSchema: unknown; jsonSchema: Record<string, unknown> }): void {
+  if (ctx.zodSchema !== JsonValue) return;
+  for (const key of Object.keys(ctx.jsonSchema)) delete ctx.jsonSchema[key];
 }
 
 function strip(json: Json): Json {
@@ -146,6 +161,7 @@ export function openApiDocument(routes: readonly RouteSpec[], version: string): 
     io: 'input',
     uri: (id) => `#/components/schemas/${id}`,
     unrepresentable: 'any',
+    override: anyJson,
   });
   const schemas = Object.fromEntries(
     Object.entries(generated.schemas).map(([id, s]) => [id, strip(s as Json)]),

@@ -1,17 +1,15 @@
 import { z } from 'zod';
-import { eventTypes, sessionStatusNames } from '@longrun/core';
+import { sessionStatusNames } from '@longrun/core';
+
+import { JsonValue, components, named } from './schema-registry.ts';
+import { storedEventVariants } from './event-schemas.ts';
 
 /**
  * The schemas that validate every request and describe every response. The OpenAPI document at
  * /v1/openapi.json is generated from these same objects (openapi.ts), so the two cannot drift.
  * Schemas that the document names as components are registered in `components` with their id.
  */
-export const components = z.registry<{ id: string; description?: string }>();
-
-function named<T extends z.ZodType>(id: string, schema: T, description?: string): T {
-  components.add(schema, description === undefined ? { id } : { id, description });
-  return schema;
-}
+export { JsonValue, components };
 
 // Strings that end up in text columns and logs: no control characters, no lone surrogates.
 const cleanText = (max: number) =>
@@ -29,8 +27,6 @@ export const intParam = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min).max(max))
     .meta({ type: 'integer', minimum: min, maximum: max });
-
-export const JsonValue = named('JsonValue', z.json(), 'Any JSON value.');
 
 export const sessionStatuses = sessionStatusNames;
 
@@ -187,15 +183,8 @@ export const SessionView = named(
 
 export const StoredEvent = named(
   'StoredEvent',
-  z.object({
-    sessionId: z.string(),
-    seq: z.number().int().min(1),
-    type: z.enum(eventTypes),
-    v: z.number().int(),
-    data: JsonValue,
-    atMs: z.number().int(),
-    epoch: z.number().int(),
-  }),
+  z.discriminatedUnion('type', storedEventVariants()),
+  'A durable event: its `data` has the shape of its `type` (a oneOf discriminated by `type`).',
 );
 
 export const Approval = named(

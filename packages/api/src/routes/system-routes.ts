@@ -104,7 +104,7 @@ function openApiRoute(ctx: ApiContext): void {
       responses: {
         200: {
           description: 'OpenAPI 3.1, generated from the validating schemas.',
-          schema: z.json(),
+          schema: z.looseObject({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) }),
         },
       },
     },

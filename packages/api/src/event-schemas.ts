@@ -1,0 +1,152 @@
+import { z } from 'zod';
+import { eventTypes, type EventType } from '@longrun/core';
+import { JsonValue } from './schema-registry.ts';
+
+/**
+ * The data of each durable event type, as the OpenAPI document describes it: a StoredEvent is a
+ * oneOf discriminated by `type`, so a generated client narrows `data` by the event's type. The
+ * map is keyed by core's closed event table: an event type added there without a schema here
+ * fails the type check. Objects are open (more fields may come in later schema versions).
+ */
+const json = JsonValue;
+const nullableText = z.string().nullable();
+const step = z.number().int();
+const metadata = z.record(z.string(), z.record(z.string(), json));
+const effectClass = z.enum(['pure', 'idempotent', 'keyed', 'unsafe']);
+
+const responsePart = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('reasoning'),
+    text: z.string(),
+    providerMetadata: metadata.optional(),
+  }),
+  z.object({ type: z.literal('text'), text: z.string(), providerMetadata: metadata.optional() }),
+  z.object({
+    type: z.literal('tool-call'),
+    callIndex: z.number().int(),
+    providerMetadata: metadata.optional(),
+  }),
+]);
+
+export const eventDataSchemas = {
+  'session.created': z.object({
+    agent: z.string(),
+    input: json,
+    forkedFrom: z.object({ sessionId: z.string(), seq: z.number().int() }).optional(),
+  }),
+  'user.messaged': z.object({ text: z.string(), signalId: nullableText }),
+  'model.requested': z.object({
+    step,
+    attempt: z.number().int(),
+    modelId: z.string(),
+    transcriptSeq: z.number().int(),
+  }),
+  'model.streamed': z.object({ step, attempt: z.number().int(), text: z.string() }),
+  'model.failed': z.object({
+    step,
+    attempt: z.number().int(),
+    code: z.string(),
+    message: z.string(),
+    retryable: z.boolean(),
+    retryInMs: z.number().int().nullable(),
+  }),
+  'model.responded': z.object({
+    step,
+    text: z.string(),
+    toolCalls: z.array(
+      z.object({
+        callIndex: z.number().int(),
+        tool: z.string(),
+        args: z.record(z.string(), json),
+        id: z.string().optional(),
+      }),
+    ),
+    usage: z.object({ inputTokens: z.number().int(), outputTokens: z.number().int() }),
+    finishReason: z.string().optional(),
+    attempt: z.number().int().optional(),
+    modelId: z.string().optional(),
+    parts: z.array(responsePart).optional(),
+    providerMetadata: metadata.optional(),
+    activeTools: z.array(z.string()).optional(),
+  }),
+  'gate.decided': z.object({
+    gate: z.string(),
+    point: z.enum(['model.call', 'tool.call']),
+    decision: z.enum(['deny', 'ask', 'pause']),
+    reason: z.string(),
+    step,
+    callIndex: z.number().int().optional(),
+  }),
+  'approval.requested': z.object({
+    approvalId: z.string(),
+    step,
+    callIndex: z.number().int(),
+    tool: z.string(),
+    argsHash: z.string(),
+    expiresAtMs: z.number().int().nullable(),
+    purpose: z.enum(['run', 'rerun']).optional(),
+  }),
+  'approval.granted': z.object({ approvalId: z.string(), by: z.string(), reason: nullableText }),
+  'approval.denied': z.object({ approvalId: z.string(), by: z.string(), reason: nullableText }),
+  'tool.started': z.object({
+    step,
+    callIndex: z.number().int(),
+    tool: z.string(),
+    effect: effectClass,
+    idempotencyKey: z.string(),
+  }),
+  'tool.completed': z.object({
+    step,
+    callIndex: z.number().int(),
+    tool: z.string(),
+    ok: z.boolean(),
+    output: json,
+    attempt: z.number().int(),
+    errorCode: z.string().optional(),
+  }),
+  'tool.interrupted': z.object({
+    step,
+    callIndex: z.number().int(),
+    tool: z.string(),
+    outcome: z.literal('unknown'),
+  }),
+  'wait.started': z.union([
+    z.object({
+      waitId: z.string(),
+      kind: z.literal('signal'),
+      signal: z.string(),
+      untilMs: z.number().int().optional(),
+    }),
+    z.object({ waitId: z.string(), kind: z.literal('timer'), untilMs: z.number().int() }),
+  ]),
+  'wait.resolved': z.object({ waitId: z.string(), signalId: nullableText, payload: json }),
+  'workspace.snapshotted': z.object({
+    step,
+    manifestHash: z.string(),
+    files: z.number().int(),
+    bytes: z.number().int(),
+    changed: z.number().int(),
+    skipped: z.array(z.object({ path: z.string(), reason: z.string() })).optional(),
+  }),
+  'session.completed': z.object({ output: json }),
+  'session.failed': z.object({ code: z.string(), message: z.string() }),
+  'session.cancelled': z.object({ reason: nullableText, by: z.string() }),
+  'session.resumed': z.object({ by: z.string(), reason: nullableText }),
+} satisfies Record<EventType, z.ZodType>;
+
+/** One stored event of each type: the envelope with that type's data. */
+export function storedEventVariants(): [z.ZodObject, ...z.ZodObject[]] {
+  const [first, ...rest] = eventTypes.map((type) =>
+    z.object({
+      sessionId: z.string(),
+      seq: z.number().int().min(1),
+      type: z.literal(type),
+      v: z.number().int(),
+      data: eventDataSchemas[type],
+      atMs: z.number().int(),
+      epoch: z.number().int(),
+    }),
+  );
+  if (first === undefined) throw new Error('core names no event types');
+  return [first, ...rest];
+}
