@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { workerId } from '@longrun/core';
@@ -26,6 +26,19 @@ describe('longrun with agents, as a subprocess', () => {
     );
     expect(opted.status).toBe(0);
     expect(opted.stderr).toMatch(/--sandbox process: agents' commands are NOT isolated/);
+  });
+
+  it('refuses at load an agent module whose object literal holds what no worker could run', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'longrun-badagent-'));
+    const module = join(cwd, 'bad-agent.mjs');
+    // A model of no known kind: before, this loaded and the session paused later.
+    writeFileSync(
+      module,
+      `export default { name: 'bad', instructions: 'x', tools: [], model: { modelId: 'gpt-x' } };\n`,
+    );
+    const refused = longrun(['run', module, 'Hi.', '--sandbox', 'process'], cwd, 60_000);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/bad-agent\.mjs: .*model/);
   });
 
   it('runs the example offline and leaves its tests green', () => {

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { AgentDefinition } from '@longrun/runtime';
+import { defineAgent, type AgentDefinition } from '@longrun/runtime';
+import { isLongrunError } from '@longrun/core';
 import { UsageError } from './args.ts';
 
 function isAgent(value: unknown): value is AgentDefinition {
@@ -86,7 +87,18 @@ export async function loadAgents(paths: readonly string[]): Promise<AgentDefinit
       throw new UsageError(
         `${path} has no default export that is an agent (defineAgent(...)) or a list of agents`,
       );
-    agents.push(...found);
+    // Through defineAgent again (it is idempotent): an object literal that never went through it
+    // is checked here, at load, not when its first session runs (a raw model of an unknown kind,
+    // a tool longrun cannot run).
+    for (const agent of found) {
+      try {
+        agents.push(defineAgent(agent));
+      } catch (error) {
+        if (isLongrunError(error, 'INVALID_ARGUMENT'))
+          throw new UsageError(`${path}: ${(error as Error).message}`);
+        throw error;
+      }
+    }
   }
   return agents;
 }
