@@ -7,7 +7,9 @@
 //   - an import cycle between workspace packages,
 //   - an import cycle between files (value imports; `import type` is erased and may loop),
 //   - an import against the layer table (DESIGN §11): core < adapters < runtime < edges; a
-//     package imports its own layer or lower ones, never a higher one.
+//     package imports its own layer or lower ones, never a higher one,
+//   - product code importing a test kit (`@longrun/x/testing`): only tests, test helpers and
+//     fixtures, testing entry points and the test-only packages may.
 // Imports are read with TypeScript's own scanner, so comments, strings, `import type`,
 // `export … from` and `import()` are all handled the way the compiler sees them.
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
@@ -33,6 +35,26 @@ const layers: readonly (readonly string[])[] = [
   ['cli'],
   ['e2e'],
 ];
+
+/** Packages that are test code through and through. */
+const testOnlyPackages = new Set(['@longrun/e2e', '@longrun/store-conformance']);
+
+/**
+ * Test code, which may import test kits: `*.test.ts`, a package's own `testing.ts`, test helpers
+ * and fixtures (`test-*`, `*-test-support.ts`, `*.fixture.ts`, `*.child.ts`, files in a `test-`
+ * directory).
+ */
+function isTestCode(pkg: WorkspacePackage, file: string): boolean {
+  if (testOnlyPackages.has(pkg.name)) return true;
+  const parts = relative(join(pkg.dir, 'src'), file).split(sep);
+  const base = parts.at(-1) ?? '';
+  return (
+    parts.slice(0, -1).some((dir) => dir.startsWith('test-')) ||
+    base === 'testing.ts' ||
+    base.startsWith('test-') ||
+    /(\.test|-test-support|\.fixture|\.child)\.ts$/.test(base)
+  );
+}
 
 function layerOf(name: string): number {
   return layers.findIndex((layer) => layer.some((n) => `${scope}${n}` === name));
@@ -152,6 +174,9 @@ function checkImport(
   const subpath = rest.length === 0 ? '.' : `./${rest.join('/')}`;
   if (!target.exported.has(subpath)) {
     return `deep import '${specifier}': ${name} does not export it`;
+  }
+  if (subpath === './testing' && !isTestCode(pkg, file)) {
+    return `imports the test kit '${specifier}' from product code (only tests and test helpers may)`;
   }
   if (pkg.name === corePackage) return `${corePackage} must not import other packages ('${name}')`;
   if (!pkg.declared.has(name)) return `imports ${name}, which its package.json does not declare`;

@@ -10,7 +10,10 @@ const script = fileURLToPath(new URL('../../../../scripts/check-boundaries.ts', 
 const run = promisify(execFile);
 
 /** A fixture repository: package name → { deps, files }. */
-type Fixture = Record<string, { deps?: string[]; files: Record<string, string> }>;
+type Fixture = Record<
+  string,
+  { deps?: string[]; exports?: Record<string, string>; files: Record<string, string> }
+>;
 
 const made: string[] = [];
 afterAll(() => {
@@ -30,7 +33,7 @@ async function check(fixture: Fixture): Promise<{ code: number; out: string }> {
       join(dir, 'package.json'),
       JSON.stringify({
         name: `@longrun/${name}`,
-        exports: { '.': './src/index.ts' },
+        exports: pkg.exports ?? { '.': './src/index.ts' },
         dependencies,
       }),
     );
@@ -89,6 +92,35 @@ describe('scripts/check-boundaries.ts', () => {
     expect(result.out).toContain(
       'import cycle: @longrun/models -> @longrun/runtime -> @longrun/models',
     );
+  });
+
+  it('refuses a test kit imported by product code, and lets tests and test helpers import it', async () => {
+    const kit = `import { scripted } from '@longrun/models/testing';\nexport const m = scripted;\n`;
+    const result = await check({
+      core: { files: { 'index.ts': `export const x = 1;\n` } },
+      models: {
+        deps: ['core'],
+        exports: { '.': './src/index.ts', './testing': './src/testing.ts' },
+        files: {
+          'index.ts': `export const m = 1;\n`,
+          'testing.ts': `export const scripted = 2;\n`,
+        },
+      },
+      runtime: {
+        deps: ['core', 'models'],
+        files: {
+          'index.ts': kit,
+          'runner.test.ts': kit,
+          'testing.ts': kit,
+          'test-fixtures/agent.ts': kit,
+        },
+      },
+    });
+    expect(result.code).toBe(1);
+    expect(result.out).toMatch(
+      /packages\/runtime\/src\/index\.ts:1: imports the test kit '@longrun\/models\/testing' from product code/,
+    );
+    expect(result.out).toMatch(/1 boundary violation\(s\)/);
   });
 
   it('refuses a package missing from the layer table', async () => {
