@@ -12,8 +12,9 @@ if (!(process.env.NODE_OPTIONS ?? '').includes(nodeOption)) {
 }
 
 export default defineConfig({
-  // Vite's default server conditions, with the source condition first.
-  ssr: { resolve: { conditions: [sourceCondition, 'module', 'node', 'development|production'] } },
+  // The source condition first, then Vite's server conditions without 'module': that one picks
+  // bundler builds (@aws-sdk's dist-es, extensionless imports) that Node cannot load.
+  ssr: { resolve: { conditions: [sourceCondition, 'node', 'development|production'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'examples/*/src/**/*.test.ts'],
     testTimeout: 60_000,
