@@ -70,7 +70,8 @@ ${sandboxHelp}`,
                [--sandbox process|bwrap] [--sandbox-pool N] [--sandbox-strict]
 
 Claims runnable sessions and runs them until SIGINT/SIGTERM: the agents of the given modules, and the
-sample ledger programs. Started while the store is unreachable, it waits for it (saying so on
+sample ledger programs. Its id is <host>-worker (<host>-worker-<pid> while another process on the
+host holds that), or --worker-id; restarted under its id, it reclaims its sessions at once. Started while the store is unreachable, it waits for it (saying so on
 stderr); a dropped connection never ends it. On PostgreSQL its liveness is a heartbeat: with
 --liveness-ms L (default 5000), it stops its sessions' side effects when it cannot confirm it for
 L/2, and others may take them after L (at once when it died on their host). See

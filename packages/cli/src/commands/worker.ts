@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { newWorkerId, workerId } from '@longrun/core';
+import { workerId } from '@longrun/core';
 import {
   LivePublisher,
   Worker,
@@ -12,6 +12,7 @@ import { defaultStore, intFlag, parseFlags } from '../args.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { openStore } from '../store-url.ts';
 import { usage } from '../usage.ts';
+import { stableWorkerId } from '../worker-ids.ts';
 import { loadAgents } from '../load-agents.ts';
 import { sandboxFlags, sandboxFromFlags } from '../sandbox-flags.ts';
 
@@ -47,11 +48,9 @@ export async function run(argv: string[]): Promise<number> {
     log: (msg) => log({ level: 'warn', msg }),
     ...(livenessMs === undefined ? {} : { workerLivenessMs: livenessMs }),
   });
-  // On SQLite a stable id lets a restarted worker reclaim its sessions at once; on Postgres a
-  // dead worker is detected through its connection, so a fresh id per process is fine.
-  const id =
-    values['worker-id'] ??
-    (store.capabilities.connectionScopedLiveness ? newWorkerId() : `${hostname()}-worker`);
+  // The same on both stores: a stable id (`<host>-worker`), so a restarted worker reclaims its
+  // sessions at once; a second worker on the host while the first runs gets `<host>-worker-<pid>`.
+  const id = workerId(values['worker-id'] ?? (await stableWorkerId(store, `${hostname()}-worker`)));
   const sandbox = await sandboxFromFlags(values, await loadAgents(values.agents ?? []));
   const { agents } = sandbox;
   // On Postgres, API nodes elsewhere get this worker's token deltas and commits at once.
@@ -60,7 +59,7 @@ export async function run(argv: string[]): Promise<number> {
   const worker = new Worker({
     store,
     agents,
-    workerId: workerId(id),
+    workerId: id,
     programs: [
       ledgerProgram({ dir: resolve(values.dir ?? '.longrun/work') }),
       ledgerProgram({ dir: resolve(values.dir ?? '.longrun/demo'), name: 'ledger-demo' }),
