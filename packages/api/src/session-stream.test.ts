@@ -112,7 +112,7 @@ describe('the session stream', () => {
     const api = newApi();
     const { id, log } = await newSession();
     for (let i = 0; i < 60; i++) await log.append([streamed(i)]);
-    await log.append([event('session.failed', { code: 'X', message: 'stop' })], {
+    await log.append([event('session.failed', { code: 'INTERNAL', message: 'stop' })], {
       status: { status: 'failed' },
       releaseLease: true,
     });
@@ -207,7 +207,14 @@ describe('the session stream', () => {
       atMs: 0,
       epoch: 1,
       type: 'model.failed',
-      data: { step: 1, attempt: 1, code: 'X', message: 'x', retryable: true, retryInMs: 0 },
+      data: {
+        step: 1,
+        attempt: 1,
+        code: 'MODEL_UNAVAILABLE',
+        message: 'x',
+        retryable: true,
+        retryInMs: 0,
+      },
     };
     live.appended([failed]);
     expect(live.attemptsInProgress).toBe(0);

@@ -1,5 +1,6 @@
 import type { JsonObject, JsonValue } from './json.ts';
 import type { SessionId } from './ids.ts';
+import type { ModelFailureCode, SessionFailureCode } from './failure-codes.ts';
 
 /** Bumped when an event's data changes shape; readers fold every version they know. */
 export const eventSchemaVersion = 1;
@@ -76,7 +77,7 @@ export interface EventDataByType {
   'model.failed': {
     step: number;
     attempt: number;
-    code: string;
+    code: ModelFailureCode;
     message: string;
     retryable: boolean;
     retryInMs: number | null;
@@ -178,7 +179,7 @@ export interface EventDataByType {
     skipped?: { path: string; reason: string }[];
   };
   'session.completed': { output: JsonValue };
-  'session.failed': { code: string; message: string };
+  'session.failed': { code: SessionFailureCode; message: string };
   'session.cancelled': { reason: string | null; by: string };
   /**
    * A person resumed a session the worker had parked as `paused` (a reason they could act on).

@@ -1,3 +1,5 @@
+import { failureCode, type SessionFailureCode } from './failure-codes.ts';
+import type { ErrorCode } from './errors.ts';
 import { LongrunError } from './errors.ts';
 import type { EffectClass, StoredEvent, ToolCall, TokenUsage, WaitSpec } from './events.ts';
 import type { JsonValue } from './json.ts';
@@ -41,7 +43,7 @@ export interface SessionState {
   usage: TokenUsage;
   toolCallsCompleted: number;
   output: JsonValue | null;
-  failure: { code: string; message: string } | null;
+  failure: { code: SessionFailureCode; message: string } | null;
   /** Turns started by a person: the task, then each follow-up message. */
   turns: number;
   /** The latest model response; null while the current turn awaits one. */
@@ -56,7 +58,7 @@ export interface SessionState {
    */
   modelFailures?: number;
   /** The latest of those failures, for the words of a session that fails on them. */
-  lastModelFailure?: { code: string; message: string } | null;
+  lastModelFailure?: { code: ErrorCode; message: string } | null;
   /** The latest workspace snapshot: what a resuming worker restores. Absent in older checkpoints. */
   workspace?: { step: number; manifestHash: string } | null;
 }
@@ -120,15 +122,14 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
     case 'gate.decided':
       return next;
     case 'model.failed': {
-      const byModel = event.data.code !== 'WORKER_STOPPED';
+      const { code, message } = event.data;
+      const byWorker = code === failureCode.workerStopped;
       return {
         ...next,
         modelAttempt: null,
         failedAttempts: next.failedAttempts + 1,
-        modelFailures: (next.modelFailures ?? 0) + (byModel ? 1 : 0),
-        lastModelFailure: byModel
-          ? { code: event.data.code, message: event.data.message }
-          : (next.lastModelFailure ?? null),
+        modelFailures: (next.modelFailures ?? 0) + (byWorker ? 0 : 1),
+        lastModelFailure: byWorker ? (next.lastModelFailure ?? null) : { code, message },
       };
     }
     case 'model.responded':

@@ -3,6 +3,8 @@ export * from './ids.ts';
 export * from './json.ts';
 export * from './events.ts';
 export * from './fold.ts';
+export * from './failure-codes.ts';
+export * from './signals.ts';
 export * from './ports/clock.ts';
 export * from './ports/session-store.ts';
 export * from './ports/store-input.ts';

@@ -309,14 +309,18 @@ describe('timeline model: the rest of a session', () => {
       type: 'tool.interrupted',
       data: { step: 1, callIndex: 0, tool: 'rm', outcome: 'unknown' },
     });
-    l.add({ type: 'session.failed', data: { code: 'X', message: 'gave up' } });
+    l.add({ type: 'session.failed', data: { code: 'INTERNAL', message: 'gave up' } });
     const model = new TimelineModel();
     for (const e of l.events) model.applyEvent(e);
     expect(model.items.map((i) => i.kind)).toEqual(['user', 'model', 'tool', 'resume', 'end']);
     expect(model.items[0]).toMatchObject({ text: 'hi' });
     expect(model.items[3]).toMatchObject({ fromEpoch: 3, toEpoch: 4 });
     expect(model.items[2]).toMatchObject({ state: 'interrupted', ok: false });
-    expect(model.items[4]).toMatchObject({ outcome: 'failed', code: 'X', message: 'gave up' });
+    expect(model.items[4]).toMatchObject({
+      outcome: 'failed',
+      code: 'INTERNAL',
+      message: 'gave up',
+    });
   });
 
   it('shows who resumed a paused session and why, and no worker takeover for it', () => {

@@ -1,26 +1,26 @@
-import { event, type JsonValue, type Signal, type SessionStore } from '@longrun/core';
+import {
+  event,
+  readSignal,
+  signalNames,
+  type JsonValue,
+  type Signal,
+  type SessionStore,
+  type SignalPayloadByName,
+} from '@longrun/core';
 import type { SessionWriter } from './session-writer.ts';
 
 /** The signal a person sends to resume a paused session (`resumeSession`). */
-export const resumeSignal = 'resume';
+export const resumeSignal = signalNames.resume;
 
 /**
  * A resume request: who asked, why, and the head of the log they saw the session paused at. The
  * head is what tells a resume from a late request (see `takeResumeRequests`).
  */
-export interface ResumeRequest {
-  by: string;
-  reason: string | null;
-  pausedAtSeq: number;
-}
+export type ResumeRequest = SignalPayloadByName['resume'];
 
 /** The request as it is read from a signal's payload; null for anything else named `resume`. */
 export function readResumeRequest(payload: JsonValue): ResumeRequest | null {
-  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return null;
-  const { by, reason, pausedAtSeq } = payload;
-  if (typeof by !== 'string' || typeof pausedAtSeq !== 'number') return null;
-  if (reason !== null && typeof reason !== 'string') return null;
-  return { by, reason, pausedAtSeq };
+  return readSignal(resumeSignal, payload);
 }
 
 /**

@@ -3,6 +3,9 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   event,
+  failureCode,
+  readSignal,
+  signalNames,
   pendingCalls,
   type Lease,
   type ModelClient,
@@ -25,9 +28,9 @@ import { checkModelCall } from '../harness/gates.ts';
 import { gateChain } from '../harness/limit-gates.ts';
 import { refuseModelCall } from '../harness/gate-verdicts.ts';
 
-/** Signals a person sends a session. */
-export const userMessageSignal = 'user.message';
-export const cancelSignal = 'cancel';
+/** Signals a person sends a session (core's signal table). */
+export const userMessageSignal = signalNames.userMessage;
+export const cancelSignal = signalNames.cancel;
 
 export interface AgentRunnerOptions {
   store: SessionStore;
@@ -167,7 +170,7 @@ export class AgentRunner {
     await this.#ctx.writer.append([
       event('model.failed', {
         ...attempt,
-        code: 'WORKER_STOPPED',
+        code: failureCode.workerStopped,
         message:
           'the worker running this model call stopped; its output is superseded and the call is made again',
         retryable: true,
@@ -187,14 +190,9 @@ export class AgentRunner {
     this.#lastMessageCheck = now;
     const [message] = await ctx.store.pendingSignals(ctx.writer.lease.sessionId, userMessageSignal);
     if (message === undefined) return false;
-    const payload = message.payload;
+    // A payload that is not a message's is still the person's words, as JSON.
     const text =
-      payload !== null &&
-      typeof payload === 'object' &&
-      !Array.isArray(payload) &&
-      typeof payload.text === 'string'
-        ? payload.text
-        : JSON.stringify(payload);
+      readSignal(userMessageSignal, message.payload)?.text ?? JSON.stringify(message.payload);
     await ctx.writer.append([event('user.messaged', { text, signalId: message.id })], {
       consumeSignals: [message.id],
       status: { status: 'running' },
@@ -222,15 +220,10 @@ export class AgentRunner {
     this.#lastSignalCheck = now;
     const [cancel] = await ctx.store.pendingSignals(ctx.writer.lease.sessionId, cancelSignal);
     if (cancel === undefined) return false;
-    const p = cancel.payload;
-    const by =
-      p !== null && typeof p === 'object' && !Array.isArray(p) && typeof p.by === 'string'
-        ? p.by
-        : 'unknown';
-    const reason =
-      p !== null && typeof p === 'object' && !Array.isArray(p) && typeof p.reason === 'string'
-        ? p.reason
-        : null;
+    const { by, reason } = readSignal(cancelSignal, cancel.payload) ?? {
+      by: 'unknown',
+      reason: null,
+    };
     const unanswered = pendingCalls(ctx.writer.state).map((call) =>
       event('tool.completed', {
         step: ctx.writer.state.steps,

@@ -20,32 +20,10 @@ export function newApprovalId(): string {
   return `apr_${randomUUID().replaceAll('-', '')}`;
 }
 
-/** What the name of every approval's signal starts with; a session waiting on a person waits for one. */
-export const approvalSignalPrefix = 'approval:';
-
-/** The signal a person's decision on an approval arrives as. */
-export function approvalSignal(approvalId: string): string {
-  return `${approvalSignalPrefix}${approvalId}`;
-}
-
-export interface ApprovalDecision {
-  decision: 'granted' | 'denied';
-  by: string;
-  reason: string | null;
-  /** If given, must equal the requested call's hash: a decision made about other arguments is refused. */
-  argsHash?: string;
-}
-
-/** Reads a decision signal's payload; anything malformed counts as no decision at all. */
-export function readDecision(payload: JsonValue): ApprovalDecision | null {
-  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return null;
-  const { decision, by, reason, argsHash: hash } = payload;
-  if (decision !== 'granted' && decision !== 'denied') return null;
-  if (typeof by !== 'string') return null;
-  return {
-    decision,
-    by,
-    reason: typeof reason === 'string' ? reason : null,
-    ...(typeof hash === 'string' ? { argsHash: hash } : {}),
-  };
-}
+// The approval signal and its payload are in core's signal table.
+export {
+  approvalSignal,
+  approvalSignalPrefix,
+  readDecision,
+  type ApprovalDecision,
+} from '@longrun/core';

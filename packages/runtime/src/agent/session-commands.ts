@@ -1,5 +1,6 @@
 import {
   LongrunError,
+  signalNames,
   terminalStatuses,
   type JsonObject,
   type JsonValue,
@@ -243,7 +244,8 @@ export async function sendMessage(store: SessionStore, id: SessionId, text: stri
 }
 
 /** Signal names the runtime's own commands use: sent only through those commands. */
-const reservedSignals = [userMessageSignal, cancelSignal, resumeSignal];
+/** Core's signal table: the names the runtime sends and reads itself. */
+const reservedSignals: readonly string[] = Object.values(signalNames);
 
 /**
  * Delivers a signal of the caller's own (`wait.started` for it wakes the session that waits for

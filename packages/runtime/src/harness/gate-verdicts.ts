@@ -1,10 +1,7 @@
-import { event, type NewEvent } from '@longrun/core';
+import { event, failureCode, type NewEvent } from '@longrun/core';
 import type { AgentRunContext } from '../agent/agent-context.ts';
 import type { RunOutcome } from '../session-runner.ts';
 import type { GateDecision, ModelGateDecision, Verdict } from './gates.ts';
-
-/** A session failure code for a deny that names none. */
-export const gateDeniedCode = 'GATE_DENIED';
 
 /** The record of a decision other than allow: the gate, where, what, why. */
 export function gateDecided(
@@ -47,7 +44,10 @@ export async function refuseModelCall(
   await ctx.writer.append(
     [
       decided,
-      event('session.failed', { code: decision.code ?? gateDeniedCode, message: decision.reason }),
+      event('session.failed', {
+        code: decision.code ?? failureCode.gateDenied,
+        message: decision.reason,
+      }),
     ],
     { status: { status: 'failed', reason: decision.reason }, releaseLease: true },
   );

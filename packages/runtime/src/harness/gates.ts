@@ -1,4 +1,4 @@
-import type { GatePoint, OpenCall, SessionState, Tool } from '@longrun/core';
+import type { GatePoint, OpenCall, SessionFailureCode, SessionState, Tool } from '@longrun/core';
 import type { AgentDefinition } from '../agent/define-agent.ts';
 
 /**
@@ -14,7 +14,7 @@ import type { AgentDefinition } from '../agent/define-agent.ts';
  */
 export type GateDecision =
   | { decision: 'allow' }
-  | { decision: 'deny'; reason: string; code?: string }
+  | { decision: 'deny'; reason: string; code?: SessionFailureCode }
   | { decision: 'ask'; reason: string }
   | { decision: 'pause'; reason: string };
 

@@ -1,3 +1,4 @@
+import { failureCode } from '@longrun/core';
 import type { AgentDefinition } from '../agent/define-agent.ts';
 import { allow, type Gate } from './gates.ts';
 
@@ -14,7 +15,7 @@ export const maxStepsGate: Gate = {
     if (state.steps < maxSteps) return allow;
     return {
       decision: 'deny',
-      code: 'STEP_LIMIT_REACHED',
+      code: failureCode.stepLimitReached,
       reason: `stopped at the step limit of ${maxSteps} model turns; raise maxSteps of agent ${agent.name} to let it go further`,
     };
   },
