@@ -3,6 +3,7 @@ import {
   encodePayload,
   event,
   isLongrunError,
+  LongrunError,
   type EffectClass,
   type EffectChange,
   type JsonValue,
@@ -117,6 +118,16 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     output = `tool ${tool.name} failed${errorCode === undefined ? '' : ` (${errorCode})`}: ${message}`;
   }
   const toolMs = performance.now() - startedAt;
+  const after = context();
+  if (!ok && !input.signal.aborted && !after.holding()) {
+    // The tool failed after this worker's clock said it no longer holds the session, before the
+    // abort reached it (the watch fires within 50 ms): the failure is most likely that, not the
+    // tool's own. No result is recorded; the next holder settles the call as interrupted.
+    throw new LongrunError(
+      'LEASE_LOST',
+      `tool ${tool.name} failed after the lease or the worker's liveness lapsed by its clock (${String(output)}); the call is left to the next holder`,
+    );
+  }
   return completed(base, ok, output, attempt, effect, toolMs, errorCode);
 }
 

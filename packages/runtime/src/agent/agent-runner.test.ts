@@ -303,4 +303,43 @@ describe('the agent harness', () => {
     });
     expect(model.requests[0]!.messages.map((m) => m.role)).toEqual(['system', 'user']);
   });
+
+  it('records no result for a tool that failed once the worker stopped holding the session, and the next holder runs it again', async () => {
+    let holds = true;
+    let runs = 0;
+    const charge = defineTool({
+      name: 'charge',
+      description: 'charges once per key',
+      input: z.object({}),
+      effect: 'keyed',
+      run: async (_input, context) => {
+        runs++;
+        // The worker's clock says the lease lapsed while the tool ran: the tool stops.
+        if (runs === 1) holds = false;
+        if (!context.holding()) throw new Error('the worker no longer holds this session');
+        return 'charged';
+      },
+    });
+    const { store, agent } = await setup(
+      [{ toolCalls: [{ name: 'charge', args: {} }] }, { text: 'Done.' }],
+      { tools: [charge] },
+    );
+    const s = await store.createSession({ agent: 'calc', input: 'x' });
+    const lease = (await store.claim(s.id, workerId('lapsing'), 60_000))!;
+    const run = new AgentRunner({
+      store,
+      agent,
+      model: agent.model as never,
+      lease,
+      signal: new AbortController().signal,
+      holding: () => holds,
+    }).run();
+    await expect(run).rejects.toMatchObject({ code: 'LEASE_LOST' });
+    expect(await types(store, s.id)).not.toContain('tool.completed');
+    await store.releaseLease(lease);
+    await runUntil({ store, agents: [agent] }, s.id);
+    const completed = (await allEvents(store, s.id)).filter((e) => e.type === 'tool.completed');
+    expect(completed.map((e) => e.data)).toMatchObject([{ ok: true, output: 'charged' }]);
+    expect(runs).toBe(2);
+  });
 });
