@@ -5,34 +5,18 @@ import type {
   SessionId,
   SessionState,
   TokenUsage,
+  ToolContext as CoreToolContext,
+  VerifyOutcome,
   WaitSpec,
 } from '@longrun/core';
 
-/** What the tool receives besides its arguments. */
-export interface ToolContext {
-  sessionId: SessionId;
-  step: number;
-  callIndex: number;
-  /**
-   * Derived from (session, step, call index): the same on every attempt of this call, so a
-   * `keyed` tool hands it to the system it changes and that system applies the call once.
-   */
-  idempotencyKey: string;
-  /** 1 on the first run; more when a resumed step runs the call again. */
-  attempt: number;
-  /** Aborted when the worker loses its lease or stops: stop side effects promptly. */
-  signal: AbortSignal;
-  /**
-   * Whether this worker still holds the session by its own clocks (its lease and its liveness),
-   * checked now. It turns false the moment either has lapsed — also before `signal` aborts, e.g.
-   * right after the process was frozen, when callbacks run in whatever order they became due. A
-   * tool with several external steps checks it before each one and stops when it is false.
-   */
-  holding(): boolean;
-}
+/**
+ * What a step program's tool receives besides its arguments: the one tool context (core's Tool
+ * port) without the workspace and the sandbox, which only agents have.
+ */
+export type ToolContext = Omit<CoreToolContext, 'files' | 'sandbox'>;
 
-export type VerifyOutcome =
-  { applied: true; output: JsonValue } | { applied: false } | { applied: 'unknown' };
+export type { VerifyOutcome };
 
 export interface ToolDefinition {
   name: string;
