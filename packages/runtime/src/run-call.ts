@@ -125,7 +125,7 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     // tool's own. No result is recorded; the next holder settles the call as interrupted.
     throw new LongrunError(
       'LEASE_LOST',
-      `tool ${tool.name} failed after the lease or the worker's liveness lapsed by its clock (${String(output)}); the call is left to the next holder`,
+      `tool ${tool.name} failed after the lease or the worker's liveness lapsed by its clock (${JSON.stringify(output)}); the call is left to the next holder`,
     );
   }
   return completed(base, ok, output, attempt, effect, toolMs, errorCode);
