@@ -9,7 +9,7 @@ import { exitCodes } from '../exit-codes.ts';
 import { loadAgents } from '../load-agents.ts';
 import { openStore } from '../store-url.ts';
 import { usage } from '../usage.ts';
-import { stableWorkerId } from '../worker-ids.ts';
+import { startUnderStableId } from '../worker-ids.ts';
 import { sandboxFlags, sandboxFromFlags } from '../sandbox-flags.ts';
 import { defaultPort, jsonLog, listen, stopSignal } from './serve.ts';
 
@@ -52,20 +52,23 @@ export async function run(argv: string[]): Promise<number> {
     onSessionCreated: () => worker?.wake(),
     onSignalled: () => worker?.wake(),
   });
-  worker = new Worker({
-    store,
-    agents,
-    // A stable id: a restarted `longrun dev` reclaims its sessions at once.
-    workerId: await stableWorkerId(store, `${hostname()}-dev`),
-    programs: [
-      ledgerProgram({ dir: resolve('.longrun/work') }),
-      ledgerProgram({ dir: resolve('.longrun/demo'), name: 'ledger-demo' }),
-    ],
+  // A stable id: a restarted `longrun dev` reclaims its sessions at once.
+  worker = await startUnderStableId(`${hostname()}-dev`, (id) => {
+    const built = new Worker({
+      store,
+      agents,
+      workerId: id,
+      programs: [
+        ledgerProgram({ dir: resolve('.longrun/work') }),
+        ledgerProgram({ dir: resolve('.longrun/demo'), name: 'ledger-demo' }),
+      ],
+    });
+    publishLive(built, live);
+    built.on('events.committed', ({ sessionId }) => api.appended(sessionId));
+    writeWorkerLog(built, jsonLog);
+    worker = built;
+    return built;
   });
-  publishLive(worker, live);
-  worker.on('events.committed', ({ sessionId }) => api.appended(sessionId));
-  writeWorkerLog(worker, jsonLog);
-  await worker.start();
   const served = await listen(api, '127.0.0.1', port, values.port !== undefined);
   jsonLog({ msg: 'worker started', workerId: worker.id, store: store.kind });
   process.stdout.write(

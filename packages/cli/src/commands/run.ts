@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { hostname } from 'node:os';
-import { tenantId, type StoredEvent } from '@longrun/core';
+import { tenantId, type StoredEvent, type WorkerId } from '@longrun/core';
 import { Worker } from '@longrun/runtime';
 import { defaultStore, parseFlags, UsageError } from '../args.ts';
 import { describeEvent } from '../event-lines.ts';
@@ -9,7 +9,7 @@ import { loadAgents } from '../load-agents.ts';
 import { openStore } from '../store-url.ts';
 import { sandboxFlags, sandboxFromFlags } from '../sandbox-flags.ts';
 import { usage } from '../usage.ts';
-import { stableWorkerId } from '../worker-ids.ts';
+import { startUnderStableId } from '../worker-ids.ts';
 
 const endings: Record<string, number> = {
   completed: exitCodes.ok,
@@ -102,32 +102,32 @@ export async function run(argv: string[]): Promise<number> {
         `    approve: longrun sessions approve ${session.id} ${e.data.approvalId}\n    deny:    longrun sessions deny ${session.id} ${e.data.approvalId}\n`,
       );
   };
-  const worker = new Worker({
-    store,
-    agents,
-    workerId: await stableWorkerId(store, `${hostname()}-run`),
-    pollMs: 50,
+  const follow = (worker: Worker): void => {
+    worker.on('model.delta', ({ sessionId, text }) => {
+      if (sessionId !== session.id || values.json) return;
+      if (!streaming) out('  ');
+      streaming = true;
+      out(text.replaceAll('\n', '\n  '));
+    });
+    worker.on('events.committed', ({ sessionId, events }) => {
+      if (sessionId === session.id) events.forEach(onEvent);
+    });
+    worker.on('session.ended', ({ sessionId, outcome }) => {
+      if (
+        sessionId === session.id &&
+        (outcome === 'completed' || outcome === 'failed' || outcome === 'cancelled')
+      )
+        finished(outcome);
+    });
+    worker.on('log', (entry) => {
+      if (entry.level !== 'info') process.stderr.write(`${entry.level}: ${entry.msg}\n`);
+    });
+  };
+  const worker = await startUnderStableId(`${hostname()}-run`, (id: WorkerId) => {
+    const built = new Worker({ store, agents, workerId: id, pollMs: 50 });
+    follow(built);
+    return built;
   });
-  worker.on('model.delta', ({ sessionId, text }) => {
-    if (sessionId !== session.id || values.json) return;
-    if (!streaming) out('  ');
-    streaming = true;
-    out(text.replaceAll('\n', '\n  '));
-  });
-  worker.on('events.committed', ({ sessionId, events }) => {
-    if (sessionId === session.id) events.forEach(onEvent);
-  });
-  worker.on('session.ended', ({ sessionId, outcome }) => {
-    if (
-      sessionId === session.id &&
-      (outcome === 'completed' || outcome === 'failed' || outcome === 'cancelled')
-    )
-      finished(outcome);
-  });
-  worker.on('log', (entry) => {
-    if (entry.level !== 'info') process.stderr.write(`${entry.level}: ${entry.msg}\n`);
-  });
-  await worker.start();
   const status = await done;
   await worker.stop();
   endStream();

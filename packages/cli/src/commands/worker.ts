@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { workerId } from '@longrun/core';
+import { workerId, type WorkerId } from '@longrun/core';
 import {
   LivePublisher,
   Worker,
@@ -12,7 +12,7 @@ import { defaultStore, intFlag, parseFlags } from '../args.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { openStore } from '../store-url.ts';
 import { usage } from '../usage.ts';
-import { stableWorkerId } from '../worker-ids.ts';
+import { startUnderStableId } from '../worker-ids.ts';
 import { loadAgents } from '../load-agents.ts';
 import { sandboxFlags, sandboxFromFlags } from '../sandbox-flags.ts';
 
@@ -50,31 +50,40 @@ export async function run(argv: string[]): Promise<number> {
   });
   // The same on both stores: a stable id (`<host>-worker`), so a restarted worker reclaims its
   // sessions at once; a second worker on the host while the first runs gets `<host>-worker-<pid>`.
-  const id = workerId(values['worker-id'] ?? (await stableWorkerId(store, `${hostname()}-worker`)));
   const sandbox = await sandboxFromFlags(values, await loadAgents(values.agents ?? []));
   const { agents } = sandbox;
   // On Postgres, API nodes elsewhere get this worker's token deltas and commits at once.
   const channel = store.liveChannel?.();
   const live = channel === undefined ? null : new LivePublisher(channel);
-  const worker = new Worker({
-    store,
-    agents,
-    workerId: id,
-    programs: [
-      ledgerProgram({ dir: resolve(values.dir ?? '.longrun/work') }),
-      ledgerProgram({ dir: resolve(values.dir ?? '.longrun/demo'), name: 'ledger-demo' }),
-    ],
-    concurrency,
-    leaseMs,
-  });
-  if (live !== null) publishLive(worker, live);
-  writeWorkerLog(worker, log, { sessionEnds: false });
-  worker.on('session.ended', ({ sessionId, outcome }) =>
-    process.stdout.write(
-      `${JSON.stringify({ time: new Date().toISOString(), msg: 'session ended', sessionId, outcome })}\n`,
-    ),
-  );
-  await worker.start();
+  const build = (id: WorkerId): Worker => {
+    const built = new Worker({
+      store,
+      agents,
+      workerId: id,
+      programs: [
+        ledgerProgram({ dir: resolve(values.dir ?? '.longrun/work') }),
+        ledgerProgram({ dir: resolve(values.dir ?? '.longrun/demo'), name: 'ledger-demo' }),
+      ],
+      concurrency,
+      leaseMs,
+    });
+    if (live !== null) publishLive(built, live);
+    writeWorkerLog(built, log, { sessionEnds: false });
+    built.on('session.ended', ({ sessionId, outcome }) =>
+      process.stdout.write(
+        `${JSON.stringify({ time: new Date().toISOString(), msg: 'session ended', sessionId, outcome })}\n`,
+      ),
+    );
+    return built;
+  };
+  const chosen = values['worker-id'];
+  let worker: Worker;
+  if (chosen === undefined) {
+    worker = await startUnderStableId(`${hostname()}-worker`, build);
+  } else {
+    worker = build(workerId(chosen));
+    await worker.start();
+  }
   process.stdout.write(
     `${JSON.stringify({ time: new Date().toISOString(), msg: 'worker started', workerId: worker.id, store: store.kind, durability: store.durability() })}\n`,
   );
