@@ -83,7 +83,11 @@ describe('longrun with agents, as a subprocess', () => {
       'a waiting session',
       async () => (await store.listSessions({ status: 'waiting' }))[0],
     );
-    expect(run.output()).toMatch(/approve: longrun sessions approve ses_\w+ apr_\w+/);
+    // The session is waiting once the request committed; `run` prints the approve line when
+    // its worker's commit event reaches it, a moment later.
+    await waitFor('the approve line', async () =>
+      /approve: longrun sessions approve ses_\w+ apr_\w+/.test(run.output()) ? true : undefined,
+    );
     const approved = longrun(['sessions', 'approve', session.id], cwd);
     expect(approved.stdout).toMatch(/^granted apr_\w+ \(deploy\)/);
     expect(await run.exited).toBe(0);
