@@ -103,6 +103,15 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     }
     await input.append([], { effects: [{ ...effect, status: 'started' }] });
   }
+  if (!context().holding()) {
+    // The worker stopped holding the session (stopping, or its lease or liveness lapsed by its
+    // clock, e.g. right after a freeze) between the call's start and now: the tool is not run.
+    // The call stays started, without a result, for the next holder to settle.
+    throw new LongrunError(
+      'LEASE_LOST',
+      `tool ${tool.name} not started: this worker no longer holds the session; the call is left to the next holder`,
+    );
+  }
   const startedAt = performance.now();
   let ok = true;
   let output: JsonValue;
