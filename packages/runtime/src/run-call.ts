@@ -11,20 +11,23 @@ import {
   type OpenCall,
   type SessionId,
   type SessionStore,
-} from '@longrun/core';
-import {
-  idempotencyKeyFor,
+  type Tool,
   type ToolContext,
-  type ToolDefinition,
   type VerifyOutcome,
-} from './program.ts';
+} from '@longrun/core';
+import { idempotencyKeyFor } from './program.ts';
 
 export interface RunCallInput {
   store: SessionStore;
   sessionId: SessionId;
   step: number;
   call: OpenCall;
-  tool: ToolDefinition | undefined;
+  /** The call's tool, run as it is: its `run` and `verify` get `input` and the full context. */
+  tool: Tool;
+  /** The call's arguments as the tool's `input.parse` returned them. */
+  input: unknown;
+  /** The session's workspace files and sandbox, handed to the tool in its context. */
+  workspace: Pick<ToolContext, 'files' | 'sandbox'>;
   /** The call was started by a runner that died before recording its result. */
   interrupted: boolean;
   /**
@@ -57,14 +60,6 @@ export interface CallResult {
 export async function runCall(input: RunCallInput): Promise<CallResult> {
   const { call, tool, step } = input;
   const base = { step, callIndex: call.callIndex, tool: call.tool };
-  if (tool === undefined) {
-    const output = `unknown tool ${JSON.stringify(call.tool)}; the call was not run`;
-    return {
-      events: [event('tool.completed', { ...base, ok: false, output, attempt: 0 })],
-      effects: [],
-      toolMs: 0,
-    };
-  }
   if (call.started === null) {
     const events: NewEvent[] = [];
     const effects: EffectChange[] = [];
@@ -82,6 +77,8 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     attempt,
     signal: input.signal,
     holding: input.holding ?? (() => !input.signal.aborted),
+    files: input.workspace.files,
+    sandbox: () => input.workspace.sandbox(),
   });
   if (input.interrupted) {
     const record = (await input.store.listEffects(input.sessionId)).find(
@@ -90,7 +87,7 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     attempt = (record?.attempts ?? 1) + 1;
     if (tool.effect === 'unsafe') {
       const verdict: VerifyOutcome = tool.verify
-        ? await tool.verify(call.args, context())
+        ? await tool.verify(input.input, context())
         : { applied: 'unknown' };
       if (verdict.applied === true) {
         return completed(base, true, verdict.output, attempt - 1, effect, 0);
@@ -117,7 +114,7 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
   let output: JsonValue;
   let errorCode: string | undefined;
   try {
-    output = await tool.run(call.args, context());
+    output = await tool.run(input.input, context());
     encodePayload(output, `output of tool ${tool.name}`);
   } catch (error) {
     ok = false;

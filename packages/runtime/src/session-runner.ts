@@ -4,18 +4,22 @@ import {
   event,
   pendingCalls,
   type EffectChange,
+  type JsonObject,
   type Lease,
   type NewEvent,
   type OpenCall,
   type SessionState,
   type SessionStore,
+  type Tool,
+  type ToolContext,
+  type WorkspaceFiles,
 } from '@longrun/core';
 import { SessionWriter, type AppendExtra } from './session-writer.ts';
 import type { WorkerEvents } from './worker/worker-events.ts';
 import { loadState } from './load-state.ts';
 import { takeResumeRequests } from './session-resume.ts';
 import type { StepProgram, ToolDefinition } from './program.ts';
-import { callStart, runCall } from './run-call.ts';
+import { callStart, runCall, type CallResult } from './run-call.ts';
 
 export interface SessionRunnerOptions {
   store: SessionStore;
@@ -184,18 +188,24 @@ export class SessionRunner {
     const step = this.#writer.state.steps;
     const interrupted =
       call.started !== null && !this.#startedHere.has(`${step}:${call.callIndex}`);
-    const result = await runCall({
-      store: this.#o.store,
-      sessionId: this.#o.lease.sessionId,
-      step,
-      call,
-      tool: this.#tools.get(call.tool),
-      interrupted,
-      signal: this.#o.signal,
-      ...(this.#o.holding ? { holding: this.#o.holding } : {}),
-      append: (events, extra) => this.#append(events, extra),
-      startEvents: (events, effects) => this.#startEvents(step, call, events, effects),
-    });
+    const definition = this.#tools.get(call.tool);
+    const result =
+      definition === undefined
+        ? unknownTool(step, call)
+        : await runCall({
+            store: this.#o.store,
+            sessionId: this.#o.lease.sessionId,
+            step,
+            call,
+            tool: stepTool(definition),
+            input: call.args,
+            workspace: noWorkspace,
+            interrupted,
+            signal: this.#o.signal,
+            ...(this.#o.holding ? { holding: this.#o.holding } : {}),
+            append: (events, extra) => this.#append(events, extra),
+            startEvents: (events, effects) => this.#startEvents(step, call, events, effects),
+          });
     if (this.#o.signal.aborted) return;
     if (this.#step !== null) this.#step.toolMs += result.toolMs;
     const { events, effects } = result;
@@ -249,3 +259,43 @@ export class SessionRunner {
     return this.#writer.append(events, extra);
   }
 }
+
+/** A call of a tool the program does not have: an error result, and the call is not run. */
+function unknownTool(step: number, call: OpenCall): CallResult {
+  const output = `unknown tool ${JSON.stringify(call.tool)}; the call was not run`;
+  const data = { step, callIndex: call.callIndex, tool: call.tool, ok: false, output, attempt: 0 };
+  return { events: [event('tool.completed', data)], effects: [], toolMs: 0 };
+}
+
+/** A step program's tool on the one Tool port: its arguments are its input, as the model gave them. */
+function stepTool(definition: ToolDefinition): Tool<JsonObject> {
+  const tool: Tool<JsonObject> = {
+    name: definition.name,
+    description: definition.name,
+    input: { parse: (args) => args as JsonObject, jsonSchema: { type: 'object' } },
+    effect: definition.effect,
+    run: (args, context) => definition.run(args, context),
+  };
+  if (definition.verify === undefined) return tool;
+  return { ...tool, verify: definition.verify.bind(definition) };
+}
+
+/** Step programs have no workspace and no sandbox: a tool of theirs that reaches for one is refused. */
+const noWorkspace: Pick<ToolContext, 'files' | 'sandbox'> = (() => {
+  const refuse = (): Promise<never> =>
+    Promise.reject(
+      new LongrunError(
+        'INVALID_ARGUMENT',
+        'a step program has no workspace; define an agent to use files or a sandbox',
+      ),
+    );
+  const files: WorkspaceFiles = {
+    stat: refuse,
+    readFile: refuse,
+    writeFile: refuse,
+    mkdir: refuse,
+    remove: refuse,
+    list: refuse,
+  };
+  return { files, sandbox: refuse };
+})();

@@ -7,7 +7,6 @@ import {
   type Tool,
   type ToolCall,
 } from '@longrun/core';
-import type { ToolContext as CallContext, ToolDefinition } from '../program.ts';
 import { callKey, callStart, outcomeUnknown, runCall } from '../run-call.ts';
 import type { AgentRunContext } from './agent-context.ts';
 import { parseToolInput } from './define-agent.ts';
@@ -130,20 +129,6 @@ export async function settleCall(
       );
     }
   }
-  const withWorkspace = (context: CallContext) => ({
-    ...context,
-    files: ctx.workspace.files,
-    sandbox: () => ctx.workspace.sandbox(),
-  });
-  const verify = tool.verify?.bind(tool);
-  const definition: ToolDefinition = {
-    name: tool.name,
-    effect: tool.effect,
-    run: (_args, context) => tool.run(input, withWorkspace(context)),
-    ...(verify
-      ? { verify: (_args: unknown, context: CallContext) => verify(input, withWorkspace(context)) }
-      : {}),
-  };
   const snapshots = tool.effect !== 'pure' && ctx.agent.workspaceSnapshots !== false;
   if (snapshots) ctx.workspace.markChanging();
   const result = await runCall({
@@ -151,7 +136,9 @@ export async function settleCall(
     sessionId: ctx.writer.lease.sessionId,
     step,
     call,
-    tool: definition,
+    tool,
+    input,
+    workspace: ctx.workspace,
     interrupted,
     onUnknownOutcome:
       rerun?.status === 'granted'
