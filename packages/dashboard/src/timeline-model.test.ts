@@ -361,6 +361,57 @@ describe('timeline model: the rest of a session', () => {
     expect(model.items).toHaveLength(5);
   });
 
+  it("shows each gate decision with the gate, the call it stopped and the gate's reason", () => {
+    const l = log(1);
+    l.add({ type: 'session.created', data: { agent: 'a', input: 'deploy' } }, 0);
+    l.add({
+      type: 'model.responded',
+      data: {
+        step: 1,
+        text: '',
+        toolCalls: [{ callIndex: 0, tool: 'deploy', args: {} }],
+        usage: { inputTokens: 1, outputTokens: 1 },
+      },
+    });
+    l.add({
+      type: 'gate.decided',
+      data: {
+        gate: 'policy',
+        point: 'tool.call',
+        decision: 'deny',
+        reason: 'deploys are frozen',
+        step: 1,
+        callIndex: 0,
+      },
+    });
+    l.add({
+      type: 'gate.decided',
+      data: {
+        gate: 'maxSteps',
+        point: 'model.call',
+        decision: 'pause',
+        reason: 'the agent took its 1 steps',
+        step: 2,
+      },
+    });
+    const model = new TimelineModel();
+    for (const e of l.events) model.applyEvent(e);
+    expect(model.items.map((i) => i.kind)).toEqual(['user', 'model', 'tool', 'gate', 'gate']);
+    expect(model.items.slice(3)).toMatchObject([
+      {
+        gate: 'policy',
+        point: 'tool.call',
+        decision: 'deny',
+        reason: 'deploys are frozen',
+        step: 1,
+        callIndex: 0,
+      },
+      { gate: 'maxSteps', point: 'model.call', decision: 'pause', step: 2, callIndex: null },
+    ]);
+    for (const e of l.events) expect(model.applyEvent(e)).toBe(false);
+    expect(model.items).toHaveLength(5);
+  });
+
   it('holds a delta past a gap until the gap is filled', () => {
     const model = new TimelineModel();
     model.applyDelta({ step: 1, attempt: 1, offset: 5, text: 'world' });

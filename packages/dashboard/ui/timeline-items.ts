@@ -5,6 +5,7 @@ import { formatBytes, formatCount, formatTime, jsonPreview, prettyJson } from '.
 import type {
   ApprovalItem,
   EndItem,
+  GateItem,
   ModelItem,
   ResumeItem,
   SessionResumedItem,
@@ -38,6 +39,8 @@ export function renderItem(item: TimelineItem, actions: ItemActions): HTMLElemen
       return renderResume(item);
     case 'session-resumed':
       return renderSessionResumed(item);
+    case 'gate':
+      return renderGate(item);
     case 'end':
       return renderEnd(item);
   }
@@ -318,6 +321,34 @@ function renderSessionResumed(item: SessionResumedItem): HTMLElement {
       meta(at(item)),
     ),
   );
+}
+
+const gateVerbs = {
+  deny: 'denied',
+  ask: 'asked a person about',
+  pause: 'paused the session before',
+};
+
+function renderGate(item: GateItem): HTMLElement {
+  const call =
+    item.point === 'model.call'
+      ? `the model call of step ${item.step}`
+      : `tool call ${item.callIndex ?? '?'} of step ${item.step}`;
+  const el = card(
+    item,
+    'gate-decision',
+    h(
+      'p',
+      {},
+      h('strong', {}, `⛔ Gate ${item.gate}`),
+      ` ${gateVerbs[item.decision]} ${call}: `,
+      h('span', { testid: 'gate-reason' }, item.reason),
+      ' ',
+      meta(at(item)),
+    ),
+  );
+  el.classList.add(`gate-${item.decision}`);
+  return el;
 }
 
 function renderEnd(item: EndItem): HTMLElement {

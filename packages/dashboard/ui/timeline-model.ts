@@ -137,9 +137,18 @@ export class TimelineModel {
       case 'session.cancelled':
         return this.#end(e);
       case 'gate.decided':
-        // Shown by what the decision did: the failure, the approval or the tool's error result
-        // that follows it, or the session's status and reason (a pause).
-        return;
+        return this.#add({
+          kind: 'gate',
+          key: `gate:${e.seq}`,
+          rev: 0,
+          atMs: e.atMs,
+          gate: e.data.gate,
+          point: e.data.point,
+          decision: e.data.decision,
+          reason: e.data.reason,
+          step: e.data.step,
+          callIndex: e.data.callIndex ?? null,
+        });
       case 'session.resumed':
         return this.#add({
           kind: 'session-resumed',

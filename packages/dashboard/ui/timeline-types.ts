@@ -90,6 +90,21 @@ export interface SessionResumedItem extends ItemBase {
   reason: string | null;
 }
 
+/**
+ * A gate of the harness's chain did not allow a call (`gate.decided`): which gate, at which
+ * point, what it decided and why. What the decision did follows it (the failure, the approval,
+ * the tool's error result, or the session's pause).
+ */
+export interface GateItem extends ItemBase {
+  kind: 'gate';
+  gate: string;
+  point: 'model.call' | 'tool.call';
+  decision: 'deny' | 'ask' | 'pause';
+  reason: string;
+  step: number;
+  callIndex: number | null;
+}
+
 export interface EndItem extends ItemBase {
   kind: 'end';
   outcome: 'completed' | 'failed' | 'cancelled';
@@ -108,5 +123,6 @@ export type TimelineItem =
   | WaitItem
   | SnapshotItem
   | ResumeItem
+  | GateItem
   | SessionResumedItem
   | EndItem;

@@ -311,8 +311,8 @@ suite('the dashboard in headless Chromium, against a server and workers as proce
     expect(pageErrors).toEqual([]);
   }, 300_000);
 
-  it('shows why a session is paused and resumes it from the header', async () => {
-    // No worker runs; the new session is parked as a worker parks one it cannot go on with.
+  it('shows why a session is paused, the gate that paused it, and resumes it from the header', async () => {
+    // No worker runs; the new session is parked as a worker's gate parks one it must not go on with.
     await worker?.kill();
     const { session } = await api<{ session: { id: string } }>('/v1/sessions', {
       agent,
@@ -323,7 +323,18 @@ suite('the dashboard in headless Chromium, against a server and workers as proce
     await store.append({
       fence: lease!,
       expectedSeq: 1,
-      events: [],
+      events: [
+        {
+          type: 'gate.decided',
+          data: {
+            gate: 'workspace',
+            point: 'model.call',
+            decision: 'pause',
+            reason: 'stopped by an error: the workspace is gone',
+            step: 1,
+          },
+        },
+      ],
       status: { status: 'paused', reason: 'stopped by an error: the workspace is gone' },
       releaseLease: true,
     });
@@ -334,6 +345,11 @@ suite('the dashboard in headless Chromium, against a server and workers as proce
       .waitFor({ timeout: 60_000 });
     expect(await page.locator('[data-testid="session-status-reason"]').textContent()).toMatch(
       /the workspace is gone/,
+    );
+    const gate = page.locator('[data-testid="gate-decision"]');
+    await gate.waitFor({ timeout: 30_000 });
+    expect(await gate.textContent()).toMatch(
+      /Gate workspace paused the session before the model call of step 1: stopped by an error: the workspace is gone/,
     );
     const resume = page.locator('[data-testid="resume-session"]');
     expect(await resume.isVisible()).toBe(true);
