@@ -43,6 +43,12 @@ export const CreateSessionBody = named(
       .max(512 * 1024)
       .describe('The task: the first user message.'),
     input: JsonValue.optional().describe('Extra input handed to the agent with the task.'),
+    tenant: cleanText(200)
+      .min(1)
+      .optional()
+      .describe(
+        "The tenant the caller means the session for. A session's tenant is always the API key's: a different one is refused (400) before anything is created.",
+      ),
   }),
 );
 

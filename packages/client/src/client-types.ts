@@ -24,7 +24,7 @@ export type StartInput = string | { task: string; input?: JsonValue };
 export interface StartOptions {
   /**
    * The session's tenant. Over a store: any tenant (default `default`). Over HTTP the tenant is
-   * the API key's: a different one is refused with INVALID_ARGUMENT.
+   * the API key's: the server refuses a different one (INVALID_ARGUMENT) before creating anything.
    */
   tenant?: string;
   /** Makes the start safe to retry: the same key and input give the same session. */

@@ -152,11 +152,18 @@ describe.each(clients)('the client, against %s', (_name, makeClient) => {
 });
 
 describe('the HTTP client', () => {
-  it("refuses a tenant other than its API key's, saying why", async () => {
+  it("refuses a tenant other than its API key's, saying why, and creates nothing", async () => {
     const client = longrunClient({ url: served.url });
+    const before = (await store.listSessions({ tenantId: 'default' })).length;
     const error = await errorOf(client.start('deployer', 'x', { tenant: 'acme' }));
     expect(isLongrunError(error, 'INVALID_ARGUMENT')).toBe(true);
     expect((error as Error).message).toMatch(/tenant is the API key's \(default\)/);
+    expect((error as Error).message).toMatch(/nothing was created/);
+    expect(await store.listSessions({ tenantId: 'default' })).toHaveLength(before);
+    // Its own tenant, named, is accepted.
+    const handle = await client.start('deployer', 'x', { tenant: 'default' });
+    expect((await handle.describe()).tenantId).toBe('default');
+    await handle.cancel();
   });
 
   it('picks the stream up after the last seq seen (Last-Event-ID): no gap, no repeat', async () => {

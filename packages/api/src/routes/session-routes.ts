@@ -87,6 +87,12 @@ function createSessionRoute(ctx: ApiContext): void {
     },
     async ({ body, caller, request }) => {
       const key = idempotencyKeyOf(request.headers.get('idempotency-key') ?? undefined);
+      if (body.tenant !== undefined && body.tenant !== caller.tenantId) {
+        throw new LongrunError(
+          'INVALID_ARGUMENT',
+          `a session's tenant is the API key's (${caller.tenantId}), not ${JSON.stringify(body.tenant)}; nothing was created: use a key of the tenant you mean`,
+        );
+      }
       if (ctx.agents !== null && !ctx.agents.has(body.agent)) {
         const known = [...ctx.agents].slice(0, 20).join(', ') || 'none';
         throw new LongrunError(
