@@ -386,6 +386,60 @@ describe('messages, cancel and approvals', () => {
     const after = await call<SessionBody>(api, 'GET', `/v1/sessions/${id}`, { key });
     expect(after.body.session.pendingApprovals).toBe(0);
   });
+  it('lists an approval a gate asked for before a model call, with the question, and decides it', async () => {
+    const { body } = await create({ agent: 'deployer', message: 'deploy' });
+    const id = sessionId(body.session.id);
+    const log = await LogWriter.claim(store, id);
+    await log.append([
+      event('approval.requested', {
+        approvalId: 'apr_model1',
+        point: 'model.call',
+        step: 2,
+        gate: 'budget',
+        reason: 'the budget of $5 is spent',
+        argsHash: 'hash-of-step-2',
+        expiresAtMs: null,
+      }),
+      event('wait.started', {
+        waitId: 'apr_model1',
+        kind: 'signal',
+        signal: 'approval:apr_model1',
+      }),
+    ]);
+    await log.append([], {
+      status: { status: 'waiting', waitingFor: 'approval:apr_model1' },
+      releaseLease: true,
+    });
+    const inbox = await call<{ approvals: schemas.ApprovalData[] }>(api, 'GET', '/v1/approvals', {
+      key,
+    });
+    expect(schemas.ApprovalList.safeParse(inbox.body).success).toBe(true);
+    expect(inbox.body.approvals.find((a) => a.sessionId === id)).toEqual({
+      approvalId: 'apr_model1',
+      sessionId: id,
+      agent: 'deployer',
+      point: 'model.call',
+      tool: null,
+      args: {},
+      argsHash: 'hash-of-step-2',
+      step: 2,
+      callIndex: null,
+      question: { gate: 'budget', reason: 'the budget of $5 is spent' },
+      requestedAtMs: expect.any(Number) as number,
+      expiresAtMs: null,
+    });
+    const decided = await call(api, 'POST', `/v1/sessions/${id}/approvals/apr_model1`, {
+      key,
+      body: { decision: 'deny', reason: 'not this month' },
+    });
+    expect(decided.status).toBe(200);
+    expect((await store.pendingSignals(id, 'approval:apr_model1'))[0]?.payload).toEqual({
+      decision: 'denied',
+      by: `api-key:${keyId}`,
+      reason: 'not this month',
+      argsHash: 'hash-of-step-2',
+    });
+  });
 });
 
 describe('workspace files', () => {

@@ -199,11 +199,22 @@ export const Approval = named(
     approvalId: z.string(),
     sessionId: z.string(),
     agent: z.string(),
-    tool: z.string(),
-    args: JsonValue,
+    point: z
+      .enum(['tool.call', 'model.call'])
+      .describe('A tool call, or the model call of `step` that a gate asked a person about.'),
+    tool: z.string().nullable().describe('The tool of the call; null for a model call.'),
+    args: JsonValue.describe("The tool call's exact arguments; {} for a model call."),
     argsHash: z.string(),
     step: z.number().int(),
-    callIndex: z.number().int(),
+    callIndex: z
+      .number()
+      .int()
+      .nullable()
+      .describe("The tool call's index; null for a model call."),
+    question: z
+      .object({ gate: z.string(), reason: z.string() })
+      .nullable()
+      .describe('For a model call: the gate that asked, and why.'),
     requestedAtMs: z.number().int(),
     expiresAtMs: z.number().int().nullable(),
   }),

@@ -30,6 +30,8 @@ export function describeEvent(
       return `${seq}  gate ${e.data.gate}: ${e.data.decision} (step ${e.data.step} ${call}): ${e.data.reason}`;
     }
     case 'approval.requested':
+      if (e.data.point === 'model.call')
+        return `${seq}  ⏸ approval ${e.data.approvalId} needed for the model call of step ${e.data.step} (gate ${e.data.gate}: ${e.data.reason}) — longrun sessions approve <session> ${e.data.approvalId}`;
       return e.data.purpose === 'rerun'
         ? `${seq}  ⏸ ${e.data.tool} (step ${e.data.step}) was interrupted and its outcome is unknown: run it again? — longrun sessions approve|deny <session> ${e.data.approvalId}`
         : `${seq}  ⏸ approval ${e.data.approvalId} needed for ${e.data.tool} (step ${e.data.step}) — longrun sessions approve <session> ${e.data.approvalId}`;

@@ -53,6 +53,40 @@ export type WaitSpec =
 /** Where the harness evaluates its gates: before every model call, before every tool call. */
 export type GatePoint = 'model.call' | 'tool.call';
 
+/** A tool call that needs a person's approval: bound to the tool and a hash of its exact arguments. */
+export interface ToolApprovalRequest {
+  approvalId: string;
+  /** Absent in logs written before model-call approvals existed. */
+  point?: 'tool.call';
+  step: number;
+  callIndex: number;
+  tool: string;
+  argsHash: string;
+  expiresAtMs: number | null;
+  /**
+   * `run` (default): may this call run? `rerun`: an unsafe call was interrupted and its outcome
+   * is unknown (DESIGN §4) — granting runs it again, denying records the outcome as unknown.
+   */
+  purpose?: 'run' | 'rerun';
+}
+
+/**
+ * A gate asked a person whether the model call of `step` may be made (a budget about to be
+ * passed, a run that went on longer than planned): bound to the step. Granting lets the call go
+ * ahead past every gate that asks about it; denying fails the session (GATE_DENIED).
+ */
+export interface ModelApprovalRequest {
+  approvalId: string;
+  point: 'model.call';
+  step: number;
+  /** The gate that asked, and its reason: what the person decides about. */
+  gate: string;
+  reason: string;
+  /** Binds a decision to this request (`modelCallHash(step)`). */
+  argsHash: string;
+  expiresAtMs: number | null;
+}
+
 /** Event data by type. Event names are facts: `noun.past-tense-verb`. */
 export interface EventDataByType {
   'session.created': {
@@ -123,20 +157,8 @@ export interface EventDataByType {
     /** For a tool call. */
     callIndex?: number;
   };
-  /** A call that needs a person's approval: bound to the tool and a hash of its exact arguments. */
-  'approval.requested': {
-    approvalId: string;
-    step: number;
-    callIndex: number;
-    tool: string;
-    argsHash: string;
-    expiresAtMs: number | null;
-    /**
-     * `run` (default): may this call run? `rerun`: an unsafe call was interrupted and its outcome
-     * is unknown (DESIGN §4) — granting runs it again, denying records the outcome as unknown.
-     */
-    purpose?: 'run' | 'rerun';
-  };
+  /** A call that needs a person's approval: a tool call, or the model call of a step. */
+  'approval.requested': ToolApprovalRequest | ModelApprovalRequest;
   'approval.granted': { approvalId: string; by: string; reason: string | null };
   'approval.denied': { approvalId: string; by: string; reason: string | null };
   'tool.started': {

@@ -59,6 +59,17 @@ export interface SessionState {
   modelFailures?: number;
   /** The latest of those failures, for the words of a session that fails on them. */
   lastModelFailure?: { code: ErrorCode; message: string } | null;
+  /**
+   * The latest approval a gate asked a person for before a model call, and where it stands; it
+   * answers only for the model call of its `step`. Absent in older checkpoints.
+   */
+  modelApproval?: {
+    approvalId: string;
+    step: number;
+    argsHash: string;
+    status: 'requested' | 'granted' | 'denied';
+    reason: string | null;
+  } | null;
   /** The latest workspace snapshot: what a resuming worker restores. Absent in older checkpoints. */
   workspace?: { step: number; manifestHash: string } | null;
 }
@@ -191,20 +202,35 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
         ...next,
         workspace: { step: event.data.step, manifestHash: event.data.manifestHash },
       };
-    case 'approval.requested':
-      return updateCall(next, event.data.callIndex, (call) => ({
+    case 'approval.requested': {
+      const request = event.data;
+      if (request.point === 'model.call') {
+        const { approvalId, step, argsHash } = request;
+        return {
+          ...next,
+          modelApproval: { approvalId, step, argsHash, status: 'requested', reason: null },
+        };
+      }
+      return updateCall(next, request.callIndex, (call) => ({
         ...call,
         approval: {
-          approvalId: event.data.approvalId,
-          argsHash: event.data.argsHash,
+          approvalId: request.approvalId,
+          argsHash: request.argsHash,
           status: 'requested',
           reason: null,
-          purpose: event.data.purpose ?? 'run',
+          purpose: request.purpose ?? 'run',
         },
       }));
+    }
     case 'approval.granted':
     case 'approval.denied': {
       const status = event.type === 'approval.granted' ? 'granted' : 'denied';
+      if (next.modelApproval?.approvalId === event.data.approvalId) {
+        return {
+          ...next,
+          modelApproval: { ...next.modelApproval, status, reason: event.data.reason },
+        };
+      }
       const call = next.calls.find((c) => c.approval?.approvalId === event.data.approvalId);
       if (call?.approval === undefined) {
         throw new LongrunError(

@@ -36,11 +36,14 @@ export interface Approval {
   approvalId: string;
   sessionId: string;
   agent: string;
-  tool: string;
+  /** A tool call, or the model call of `step` that a gate asked a person about. */
+  point: 'tool.call' | 'model.call';
+  tool: string | null;
   args: JsonValue;
   argsHash: string;
   step: number;
-  callIndex: number;
+  callIndex: number | null;
+  question: { gate: string; reason: string } | null;
   requestedAtMs: number;
   expiresAtMs: number | null;
 }

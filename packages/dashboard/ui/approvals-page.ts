@@ -52,7 +52,7 @@ function approvalCard(ctx: AppContext, a: Approval, refresh: () => Promise<void>
     h(
       'header',
       {},
-      h('strong', {}, h('code', {}, a.tool)),
+      h('strong', {}, a.tool === null ? 'model call' : h('code', {}, a.tool)),
       h(
         'span',
         { class: 'item-meta' },
@@ -67,7 +67,13 @@ function approvalCard(ctx: AppContext, a: Approval, refresh: () => Promise<void>
         `session ${shortId(a.sessionId, 16)}`,
       ),
     ),
-    h('pre', { class: 'approval-args' }, prettyJson(a.args)),
+    a.question === null
+      ? h('pre', { class: 'approval-args' }, prettyJson(a.args))
+      : h(
+          'p',
+          { testid: 'approval-question' },
+          `Gate ${a.question.gate} asks: ${a.question.reason}`,
+        ),
     decisionButtons(a.approvalId, {
       decide: async (approvalId, decision, reason) => {
         await ctx.api.decide(a.sessionId, approvalId, decision, reason);

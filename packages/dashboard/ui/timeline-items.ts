@@ -183,7 +183,12 @@ function renderApproval(item: ApprovalItem, actions: ItemActions): HTMLElement {
     h(
       'header',
       {},
-      h('strong', {}, 'Approval · ', h('code', {}, item.tool)),
+      h(
+        'strong',
+        {},
+        'Approval · ',
+        item.tool === null ? `the model call of step ${item.step}` : h('code', {}, item.tool),
+      ),
       h('span', { class: `badge approval-${item.state}` }, item.state),
       meta(
         `step ${item.step}`,
@@ -192,6 +197,13 @@ function renderApproval(item: ApprovalItem, actions: ItemActions): HTMLElement {
       ),
     ),
     item.args === null ? null : h('pre', { class: 'approval-args' }, prettyJson(item.args)),
+    item.question === null
+      ? null
+      : h(
+          'p',
+          { testid: 'approval-question' },
+          `Gate ${item.question.gate} asks: ${item.question.reason}`,
+        ),
     item.state === 'requested'
       ? decisionButtons(item.approvalId, actions)
       : h(

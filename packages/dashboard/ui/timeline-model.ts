@@ -178,18 +178,35 @@ export class TimelineModel {
   }
 
   #approvalRequested(e: Extract<StoredEvent, { type: 'approval.requested' }>): void {
-    const { approvalId, step, callIndex, tool, expiresAtMs } = e.data;
-    const call = this.#byKey.get(`tool:${step}:${callIndex}`);
+    const request = e.data;
+    const { approvalId, step, expiresAtMs } = request;
+    const base = { kind: 'approval', key: `approval:${approvalId}`, rev: 0, atMs: e.atMs } as const;
+    if (request.point === 'model.call') {
+      return this.#add({
+        ...base,
+        approvalId,
+        point: 'model.call',
+        step,
+        callIndex: null,
+        tool: null,
+        args: null,
+        question: { gate: request.gate, reason: request.reason },
+        state: 'requested',
+        by: null,
+        reason: null,
+        expiresAtMs,
+      });
+    }
+    const call = this.#byKey.get(`tool:${step}:${request.callIndex}`);
     this.#add({
-      kind: 'approval',
-      key: `approval:${approvalId}`,
-      rev: 0,
-      atMs: e.atMs,
+      ...base,
       approvalId,
+      point: 'tool.call',
       step,
-      callIndex,
-      tool,
+      callIndex: request.callIndex,
+      tool: request.tool,
       args: call?.kind === 'tool' ? call.args : null,
+      question: null,
       state: 'requested',
       by: null,
       reason: null,

@@ -48,10 +48,14 @@ export interface ToolItem extends ItemBase {
 export interface ApprovalItem extends ItemBase {
   kind: 'approval';
   approvalId: string;
+  point: 'tool.call' | 'model.call';
   step: number;
-  callIndex: number;
-  tool: string;
+  /** The tool call asked about; null for a model call. */
+  callIndex: number | null;
+  tool: string | null;
   args: JsonObject | null;
+  /** For a model call: the gate that asked, and why. */
+  question: { gate: string; reason: string } | null;
   state: 'requested' | 'granted' | 'denied';
   by: string | null;
   reason: string | null;

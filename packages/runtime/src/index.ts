@@ -74,7 +74,6 @@ export {
   type Gate,
   type GateDecision,
   type ModelCallGate,
-  type ModelGateDecision,
   type ToolCallGate,
 } from './harness/gates.ts';
 export {

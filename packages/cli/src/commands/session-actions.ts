@@ -25,7 +25,8 @@ export async function decide(
     by: whoAmI(),
     reason,
   });
-  return `${decision} ${target.approvalId} (${target.tool}); the session resumes when a worker picks it up`;
+  const what = target.tool ?? `the model call of step ${target.step}`;
+  return `${decision} ${target.approvalId} (${what}); the session resumes when a worker picks it up`;
 }
 
 export async function cancel(

@@ -10,7 +10,8 @@ import {
 import { callKey, callStart, outcomeUnknown, runCall } from '../run-call.ts';
 import type { AgentRunContext } from './agent-context.ts';
 import { parseToolInput } from './define-agent.ts';
-import { approvalSignal, argsHash, newApprovalId } from './approvals.ts';
+import { argsHash } from './approvals.ts';
+import { newApproval, waitForApproval } from './approval-wait.ts';
 import { foldAhead } from '../session-writer.ts';
 import { checkToolCall } from '../harness/gates.ts';
 import { gateDecided, pauseForGate } from '../harness/gate-verdicts.ts';
@@ -188,40 +189,22 @@ async function requestApproval(
   purpose: 'run' | 'rerun',
   before: NewEvent[] = [],
 ): Promise<void> {
-  const approvalId = newApprovalId();
-  const signal = approvalSignal(approvalId);
-  const ttlMs = ctx.agent.approvalTtlMs;
-  const expiresAtMs = ttlMs === undefined ? null : (await ctx.store.nowMs()) + ttlMs;
-  await ctx.writer.append(
-    [
-      ...before,
-      event('approval.requested', {
-        approvalId,
-        step: ctx.writer.state.steps,
-        callIndex: call.callIndex,
-        tool: tool.name,
-        argsHash: argsHash(tool.name, call.args),
-        expiresAtMs,
-        purpose,
-      }),
-      event('wait.started', {
-        waitId: approvalId,
-        kind: 'signal',
-        signal,
-        ...(expiresAtMs === null ? {} : { untilMs: expiresAtMs }),
-      }),
-    ],
-    {
-      status: {
-        status: 'waiting',
-        waitingFor: signal,
-        wakeAtMs: expiresAtMs,
-        reason:
-          purpose === 'run'
-            ? `waiting for approval ${approvalId} of a ${tool.name} call`
-            : `a ${tool.name} call was interrupted and its outcome is unknown: waiting for a person to decide whether to run it again (approval ${approvalId})`,
-      },
-      releaseLease: true,
-    },
+  const approval = await newApproval(ctx);
+  const request = event('approval.requested', {
+    ...approval,
+    step: ctx.writer.state.steps,
+    callIndex: call.callIndex,
+    tool: tool.name,
+    argsHash: argsHash(tool.name, call.args),
+    purpose,
+  });
+  const { approvalId } = approval;
+  await waitForApproval(
+    ctx,
+    approval,
+    [...before, request],
+    purpose === 'run'
+      ? `waiting for approval ${approvalId} of a ${tool.name} call`
+      : `a ${tool.name} call was interrupted and its outcome is unknown: waiting for a person to decide whether to run it again (approval ${approvalId})`,
   );
 }

@@ -157,7 +157,9 @@ export class AgentRunner {
         if (await this.#completeTurn(s.lastResponse?.text ?? '')) continue;
         return 'completed';
       }
-      const verdict = checkModelCall(ctx.gates, { agent: ctx.agent, state: s, step: s.steps + 1 });
+      const step = s.steps + 1;
+      const approved = s.modelApproval?.step === step && s.modelApproval.status === 'granted';
+      const verdict = checkModelCall(ctx.gates, { agent: ctx.agent, state: s, step }, approved);
       if (verdict !== null) return refuseModelCall(ctx, verdict);
       const outcome = await modelStep(ctx);
       if (outcome !== 'continue') return outcome;

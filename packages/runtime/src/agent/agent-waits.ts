@@ -1,4 +1,4 @@
-import { LongrunError, event, type NewEvent, type OpenCall } from '@longrun/core';
+import { LongrunError, event, type NewEvent } from '@longrun/core';
 import type { AgentRunContext } from './agent-context.ts';
 import { readDecision } from './approvals.ts';
 
@@ -17,16 +17,14 @@ export async function resolveWait(ctx: AgentRunContext): Promise<boolean> {
     ]);
     return true;
   }
-  const call = ctx.writer.state.calls.find(
-    (c) => c.approval?.approvalId === wait.waitId && c.approval.status === 'requested',
-  );
+  const approval = requestedApproval(ctx, wait.waitId);
   const [signal] = await ctx.store.pendingSignals(ctx.writer.lease.sessionId, wait.signal);
   if (signal === undefined) {
     if (wait.untilMs !== undefined && now >= wait.untilMs) {
       const expired: NewEvent[] = [
         event('wait.resolved', { waitId: wait.waitId, signalId: null, payload: null }),
       ];
-      if (call)
+      if (approval !== undefined)
         expired.push(
           event('approval.denied', {
             approvalId: wait.waitId,
@@ -39,7 +37,7 @@ export async function resolveWait(ctx: AgentRunContext): Promise<boolean> {
     }
     return park(ctx, { waitingFor: wait.signal, wakeAtMs: wait.untilMs ?? null });
   }
-  if (call === undefined) {
+  if (approval === undefined) {
     await ctx.writer.append(
       [
         event('wait.resolved', {
@@ -54,7 +52,20 @@ export async function resolveWait(ctx: AgentRunContext): Promise<boolean> {
     );
     return true;
   }
-  return decide(ctx, call, signal.id, signal.payload);
+  return decide(ctx, approval, signal.id, signal.payload);
+}
+
+/** The approval the wait is for, while it is still requested: a tool call's or a model call's. */
+function requestedApproval(
+  ctx: AgentRunContext,
+  waitId: string,
+): { approvalId: string; argsHash: string } | undefined {
+  const state = ctx.writer.state;
+  const call = state.calls.find((c) => c.approval?.approvalId === waitId);
+  const approval =
+    call?.approval ??
+    (state.modelApproval?.approvalId === waitId ? state.modelApproval : undefined);
+  return approval?.status === 'requested' ? approval : undefined;
 }
 
 /**
@@ -63,13 +74,10 @@ export async function resolveWait(ctx: AgentRunContext): Promise<boolean> {
  */
 async function decide(
   ctx: AgentRunContext,
-  call: OpenCall,
+  approval: { approvalId: string; argsHash: string },
   signalId: string,
   payload: Parameters<typeof readDecision>[0],
 ): Promise<boolean> {
-  const approval = call.approval;
-  if (approval === undefined)
-    throw new LongrunError('INTERNAL', 'deciding a call that asked for no approval');
   const decision = readDecision(payload);
   if (
     decision === null ||

@@ -16,6 +16,11 @@ export function argsHash(tool: string, args: JsonValue): string {
   return createHash('sha256').update(tool).update('\0').update(canonical(args)).digest('hex');
 }
 
+/** Binds an approval to the model call of a step (there are no arguments to hash). */
+export function modelCallHash(step: number): string {
+  return argsHash('model.call', { step });
+}
+
 export function newApprovalId(): string {
   return `apr_${randomUUID().replaceAll('-', '')}`;
 }

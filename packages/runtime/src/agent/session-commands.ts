@@ -23,12 +23,17 @@ import { resumeSignal, type ResumeRequest } from '../session-resume.ts';
 /** An approval requested and not yet decided, with the call it is bound to. */
 export interface PendingApproval {
   approvalId: string;
+  /** A tool call, or the model call of `step` (which a gate asked a person about). */
+  point: 'tool.call' | 'model.call';
   step: number;
-  callIndex: number;
-  tool: string;
-  /** The exact arguments of the call (from the model turn that made it). */
+  /** The tool call's index and tool; null for a model call. */
+  callIndex: number | null;
+  tool: string | null;
+  /** The exact arguments of the tool call (from the model turn that made it); {} for a model call. */
   args: JsonObject;
   argsHash: string;
+  /** For a model call: the gate that asked, and why. */
+  question: { gate: string; reason: string } | null;
   requestedAtMs: number;
   expiresAtMs: number | null;
 }
@@ -50,17 +55,44 @@ export class PendingApprovalTracker {
         this.#step = e.data.step;
         this.#args = new Map(e.data.toolCalls.map((call) => [call.callIndex, call.args]));
         break;
-      case 'approval.requested':
-        this.#pending.set(e.data.approvalId, {
-          approvalId: e.data.approvalId,
-          step: e.data.step,
-          callIndex: e.data.callIndex,
-          tool: e.data.tool,
-          args: (e.data.step === this.#step ? this.#args.get(e.data.callIndex) : undefined) ?? {},
-          argsHash: e.data.argsHash,
+      case 'approval.requested': {
+        const request = e.data;
+        const common = {
+          approvalId: request.approvalId,
+          step: request.step,
+          argsHash: request.argsHash,
           requestedAtMs: e.atMs,
-          expiresAtMs: e.data.expiresAtMs,
-        });
+          expiresAtMs: request.expiresAtMs,
+        };
+        this.#pending.set(
+          request.approvalId,
+          request.point === 'model.call'
+            ? {
+                ...common,
+                point: 'model.call',
+                callIndex: null,
+                tool: null,
+                args: {},
+                question: { gate: request.gate, reason: request.reason },
+              }
+            : {
+                ...common,
+                point: 'tool.call',
+                callIndex: request.callIndex,
+                tool: request.tool,
+                args:
+                  (request.step === this.#step ? this.#args.get(request.callIndex) : undefined) ??
+                  {},
+                question: null,
+              },
+        );
+        break;
+      }
+      case 'model.requested':
+      case 'session.failed':
+      case 'session.cancelled':
+        // A model call asked about is no longer pending once it is made or the session ended.
+        for (const [id, p] of this.#pending) if (p.point === 'model.call') this.#pending.delete(id);
         break;
       case 'approval.granted':
       case 'approval.denied':
@@ -132,7 +164,10 @@ export async function decideApproval(
       ? pending[0]
       : pending.find((p) => p.approvalId === approvalId);
   if (target === undefined) {
-    const list = pending.map((p) => `${p.approvalId} (${p.tool})`).join(', ') || 'none';
+    const list =
+      pending
+        .map((p) => `${p.approvalId} (${p.tool ?? `model call of step ${p.step}`})`)
+        .join(', ') || 'none';
     if (approvalId !== undefined && requestedApprovalIds(events).has(approvalId)) {
       throw new LongrunError(
         'INVALID_STATE',

@@ -1,7 +1,9 @@
-import { event, failureCode, type NewEvent } from '@longrun/core';
+import { event, failureCode, type NewEvent, type SessionFailureCode } from '@longrun/core';
 import type { AgentRunContext } from '../agent/agent-context.ts';
 import type { RunOutcome } from '../session-runner.ts';
-import type { GateDecision, ModelGateDecision, Verdict } from './gates.ts';
+import { modelCallHash } from '../agent/approvals.ts';
+import { newApproval, waitForApproval } from '../agent/approval-wait.ts';
+import type { GateDecision, Verdict } from './gates.ts';
 
 /** The record of a decision other than allow: the gate, where, what, why. */
 export function gateDecided(
@@ -32,24 +34,69 @@ export async function pauseForGate(
   return 'paused';
 }
 
-/** Carries out a gate's refusal of the next model call: the session fails, or pauses. */
+/**
+ * Carries out a gate's refusal of the next model call: the session fails, pauses, or waits for a
+ * person to approve the call (and fails if the person denies it).
+ */
 export async function refuseModelCall(
   ctx: AgentRunContext,
-  verdict: Verdict<ModelGateDecision>,
+  verdict: Verdict<GateDecision>,
 ): Promise<RunOutcome> {
   const step = ctx.writer.state.steps + 1;
   const decided = gateDecided(verdict, step);
   const { decision } = verdict;
   if (decision.decision === 'pause') return pauseForGate(ctx, decided, decision.reason);
-  await ctx.writer.append(
-    [
+  if (decision.decision === 'ask') {
+    const asked = ctx.writer.state.modelApproval;
+    if (asked?.step !== step || asked.status !== 'denied') {
+      await askForModelCall(ctx, verdict.gate, decision.reason, step, decided);
+      return 'waiting';
+    }
+    const why = asked.reason === null ? '' : `: ${asked.reason}`;
+    return failSession(
+      ctx,
       decided,
-      event('session.failed', {
-        code: decision.code ?? failureCode.gateDenied,
-        message: decision.reason,
-      }),
-    ],
-    { status: { status: 'failed', reason: decision.reason }, releaseLease: true },
-  );
+      failureCode.gateDenied,
+      `the model call of step ${step} was not approved (gate ${verdict.gate} asked: ${decision.reason})${why}`,
+    );
+  }
+  return failSession(ctx, decided, decision.code ?? failureCode.gateDenied, decision.reason);
+}
+
+async function failSession(
+  ctx: AgentRunContext,
+  decided: NewEvent,
+  code: SessionFailureCode,
+  message: string,
+): Promise<'failed'> {
+  await ctx.writer.append([decided, event('session.failed', { code, message })], {
+    status: { status: 'failed', reason: message },
+    releaseLease: true,
+  });
   return 'failed';
+}
+
+/** Parks the session until a person approves or denies the model call of `step`. */
+async function askForModelCall(
+  ctx: AgentRunContext,
+  gate: string,
+  reason: string,
+  step: number,
+  decided: NewEvent,
+): Promise<void> {
+  const approval = await newApproval(ctx);
+  const request = event('approval.requested', {
+    ...approval,
+    point: 'model.call',
+    step,
+    gate,
+    reason,
+    argsHash: modelCallHash(step),
+  });
+  await waitForApproval(
+    ctx,
+    approval,
+    [decided, request],
+    `waiting for approval ${approval.approvalId} of the model call of step ${step}: ${reason}`,
+  );
 }

@@ -6,7 +6,7 @@ import { SqliteStore } from '@longrun/store-sqlite';
 import { scriptedModel, type ScriptedTurn } from '@longrun/models/testing';
 import { allEvents, matching, runUntil, tempDir } from '../testing.ts';
 import { defineAgent, defineTool, type AgentDefinition } from '../agent/define-agent.ts';
-import { decideApproval, resumeSession } from '../agent/session-commands.ts';
+import { decideApproval, pendingApprovals, resumeSession } from '../agent/session-commands.ts';
 import { allow, type Gate } from './gates.ts';
 
 const ran: string[] = [];
@@ -41,6 +41,9 @@ async function setup(
     runUntil({ store, agents: [agent] }, id, statuses);
   return { store, model, run };
 }
+
+const pendingOf = async (store: SqliteStore, id: SessionId) =>
+  pendingApprovals(await allEvents(store, id));
 
 const decisions = async (store: SqliteStore, id: SessionId) =>
   (await allEvents(store, id)).flatMap((e) => (e.type === 'gate.decided' ? [e.data] : []));
@@ -143,6 +146,80 @@ describe('the gate chain', () => {
     });
     await run(s.id);
     expect(ran).toEqual(['stranger@x.com']);
+  });
+
+  it('a gate that asks before a model call waits for a person: granted, the call is made; denied or expired, the session fails', async () => {
+    /** Asks a person before every model call after the first (a budget running out, say). */
+    const askAfterFirst: Gate = {
+      name: 'budget',
+      beforeModelCall: ({ step }) =>
+        step > 1 ? { decision: 'ask', reason: 'the budget of 1 model call is spent' } : allow,
+    };
+    const turns: ScriptedTurn[] = [
+      { toolCalls: [{ id: 'a', name: 'send', args: { to: 'a@b.c' } }] },
+      { text: 'Done.' },
+    ];
+    const asked = async (
+      store: SqliteStore,
+      id: SessionId,
+      decision: 'granted' | 'denied',
+      run: (id: SessionId, statuses?: string[]) => Promise<unknown>,
+    ) => {
+      await run(id, ['waiting']);
+      expect(await store.getSession(id)).toMatchObject({
+        status: 'waiting',
+        statusReason: matching(/model call of step 2: the budget of 1 model call is spent/),
+      });
+      const [pending, ...more] = await pendingOf(store, id);
+      expect(more).toEqual([]);
+      expect(pending).toMatchObject({
+        point: 'model.call',
+        step: 2,
+        tool: null,
+        callIndex: null,
+        question: { gate: 'budget', reason: 'the budget of 1 model call is spent' },
+      });
+      await decideApproval(store, id, { decision, by: 'alice', reason: 'checked the bill' });
+      await run(id);
+    };
+
+    const granted = await setup(turns, { gates: [askAfterFirst] });
+    const g = await granted.store.createSession({ agent: 'mailer', input: 'mail' });
+    await asked(granted.store, g.id, 'granted', granted.run);
+    expect(await granted.store.getSession(g.id)).toMatchObject({ status: 'completed' });
+    expect(granted.model.requests).toHaveLength(2);
+    expect(await decisions(granted.store, g.id)).toEqual([
+      {
+        gate: 'budget',
+        point: 'model.call',
+        decision: 'ask',
+        reason: 'the budget of 1 model call is spent',
+        step: 2,
+      },
+    ]);
+    expect(await pendingOf(granted.store, g.id)).toEqual([]);
+
+    const denied = await setup(turns, { gates: [askAfterFirst] });
+    const d = await denied.store.createSession({ agent: 'mailer', input: 'mail' });
+    await asked(denied.store, d.id, 'denied', denied.run);
+    expect(denied.model.requests).toHaveLength(1);
+    expect((await allEvents(denied.store, d.id)).at(-1)).toMatchObject({
+      type: 'session.failed',
+      data: {
+        code: 'GATE_DENIED',
+        message: matching(/model call of step 2 was not approved .*: checked the bill/),
+      },
+    });
+
+    const expiring = await setup(turns, { gates: [askAfterFirst], approvalTtlMs: 1 });
+    const x = await expiring.store.createSession({ agent: 'mailer', input: 'mail' });
+    // The request expires at once: the worker that wakes for it records the denial.
+    await expiring.run(x.id);
+    expect(expiring.model.requests).toHaveLength(1);
+    expect((await allEvents(expiring.store, x.id)).at(-1)).toMatchObject({
+      type: 'session.failed',
+      data: { code: 'GATE_DENIED', message: matching(/the approval request expired/) },
+    });
   });
 
   it('maxSteps and maxModelAttempts are gates: their refusals are recorded with the reason', async () => {

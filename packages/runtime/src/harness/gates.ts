@@ -6,9 +6,9 @@ import type { AgentDefinition } from '../agent/define-agent.ts';
  * - `allow`: the next gate is asked; the call goes ahead when every gate allowed it;
  * - `deny`: the call is not made. Before a model call the session fails (with `code`, default
  *   GATE_DENIED); before a tool call the model gets the reason as the call's error result;
- * - `ask`: a person decides (a durable approval bound to the call and its exact arguments; tool
- *   calls only). A granted approval satisfies every gate that asks about the call; a denied or
- *   expired one answers the call like a deny;
+ * - `ask`: a person decides (a durable approval bound to the tool call and its exact arguments, or
+ *   to the step of a model call). A granted approval satisfies every gate that asks about the
+ *   call; a denied or expired one answers the call like a deny;
  * - `pause`: the session is parked as `paused` with the reason; when a person resumes it, the
  *   chain is asked again (so raising a limit and resuming lets it go on).
  */
@@ -17,9 +17,6 @@ export type GateDecision =
   | { decision: 'deny'; reason: string; code?: SessionFailureCode }
   | { decision: 'ask'; reason: string }
   | { decision: 'pause'; reason: string };
-
-/** Before a model call a person cannot be asked yet: there is no call to bind an approval to. */
-export type ModelGateDecision = Exclude<GateDecision, { decision: 'ask' }>;
 
 export const allow: { decision: 'allow' } = { decision: 'allow' };
 
@@ -52,7 +49,7 @@ export interface ToolCallGate {
 export interface Gate {
   /** Named in every decision it records. */
   readonly name: string;
-  beforeModelCall?(at: ModelCallGate): ModelGateDecision;
+  beforeModelCall?(at: ModelCallGate): GateDecision;
   beforeToolCall?(at: ToolCallGate): GateDecision;
 }
 
@@ -63,13 +60,16 @@ export type Verdict<D> = {
   decision: Exclude<D, { decision: 'allow' }>;
 };
 
+/** `approved`: a person granted the call, which satisfies every gate that asks about it. */
 export function checkModelCall(
   gates: readonly Gate[],
   at: ModelCallGate,
-): Verdict<ModelGateDecision> | null {
+  approved = false,
+): Verdict<GateDecision> | null {
   for (const gate of gates) {
     const decided = gate.beforeModelCall?.(at);
-    if (decided !== undefined && decided.decision !== 'allow')
+    if (decided === undefined || decided.decision === 'allow') continue;
+    if (!(approved && decided.decision === 'ask'))
       return { gate: gate.name, point: 'model.call', decision: decided };
   }
   return null;
