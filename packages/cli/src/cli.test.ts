@@ -37,6 +37,8 @@ describe('the longrun command', () => {
     expect(resumed.stdout).toMatch(/resuming at step 3/);
     expect(resumed.stdout).toMatch(/attempt 2: resumed after a crash, same idempotency key/);
     expect(resumed.stdout).toMatch(/completed: \d+ events, 6 tool calls recorded, 1 re-run/);
+    // Steps 1, 3 and 5 are keyed ledger entries; step 3's, run twice, is applied once.
+    expect(readdirSync(join(cwd, '.longrun', 'demo', 'ledger', 'applied'))).toHaveLength(3);
     const list = longrun(['sessions', 'list', '--json'], cwd);
     expect(JSON.parse(list.stdout)).toMatchObject([{ agent: 'ledger-demo', status: 'completed' }]);
   });

@@ -49,9 +49,10 @@ Global options:
 Exit codes: 0 ok, 1 failed, 2 bad command line, 3 store unavailable, 4 no isolating sandbox for\nagents that run commands, 5 cancelled, 130 interrupted.`,
   demo: `longrun demo [--store <url>] [--steps N] [--delay-ms N] [--crash-at-step N] [--new] [--json]
 
-Runs the sample ledger agent: each step a scripted model asks for a tool call, half of them a keyed
-effect on an external ledger (./.longrun/demo/ledger). Halfway it waits on a durable 2 s timer.
-  --steps N           model turns (default 40)
+Runs the demo agent on the harness every agent runs on: each step its deterministic local model (no
+network) asks for a tool call, half of them a keyed effect on an external ledger
+(./.longrun/demo/ledger), then it answers.
+  --steps N           model turns that call a tool (default 40)
   --delay-ms N        simulated tool latency (default 120)
   --crash-at-step N   kill this process with SIGKILL when step N starts, to watch the next run resume
   --new               start a new demo session even if an unfinished one exists`,

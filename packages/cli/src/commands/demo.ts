@@ -7,14 +7,13 @@ import {
   type SessionStore,
   type StoredEvent,
 } from '@longrun/core';
-import { Worker, ledgerProgram, loadState } from '@longrun/runtime';
+import { Worker, loadState } from '@longrun/runtime';
 import { defaultStore, intFlag, parseFlags } from '../args.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { openStore } from '../store-url.ts';
 import { usage } from '../usage.ts';
 import { describeEvent } from '../event-lines.ts';
-
-const agent = 'ledger-demo';
+import { demoAgent, demoAgentName as agent, type DemoInput } from './demo-agent.ts';
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(
@@ -43,12 +42,7 @@ export async function run(argv: string[]): Promise<number> {
       .map(([k, v]) => `${k}=${v}`)
       .join(', ')})`,
   );
-  const session = await pickSession(store, Boolean(values.new), {
-    steps,
-    toolDelayMs: delayMs,
-    waitEvery: Math.floor(steps / 2),
-    waitMs: 2_000,
-  });
+  const session = await pickSession(store, Boolean(values.new), { steps, toolDelayMs: delayMs });
   const { state } = await loadState(store, session.id);
   say(
     session.headSeq === 1
@@ -70,14 +64,16 @@ export async function run(argv: string[]): Promise<number> {
     workerId: workerId(
       `demo-${createHash('sha256').update(resolve(storeUrl)).digest('hex').slice(0, 12)}`,
     ),
-    programs: [ledgerProgram({ dir: join(storeDir, 'demo'), name: agent })],
+    agents: [demoAgent(join(storeDir, 'demo'))],
     pollMs: 20,
   });
   worker.on('events.committed', ({ events }) => {
     for (const e of events) {
       if (values.json) process.stdout.write(`${JSON.stringify(e)}\n`);
       else {
-        const line = describeEvent(e, { totalSteps: steps, modelText: false });
+        // The model's closing answer (a turn past the last step) is said by `session completed`.
+        const closing = e.type === 'model.responded' && e.data.step > steps;
+        const line = closing ? null : describeEvent(e, { totalSteps: steps, modelText: false });
         if (line !== null) say(line);
       }
       maybeCrash(e, crashAtStep);
@@ -108,7 +104,7 @@ export async function run(argv: string[]): Promise<number> {
 async function pickSession(
   store: SessionStore,
   fresh: boolean,
-  input: Record<string, number>,
+  input: DemoInput,
 ): Promise<SessionRecord> {
   if (!fresh) {
     let afterId: SessionRecord['id'] | undefined;
@@ -123,7 +119,7 @@ async function pickSession(
     }
     if (unfinished) return unfinished;
   }
-  return store.createSession({ agent, input });
+  return store.createSession({ agent, input: { ...input } });
 }
 
 /** --crash-at-step: dies like a killed machine right after the step's tool call is recorded as started. */

@@ -44,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
   const api = createApi({
     store,
     auth: values.keys ? 'keys' : 'none',
-    agents: [...agents.map((a) => a.name), 'ledger', 'ledger-demo'],
+    agents: [...agents.map((a) => a.name), 'ledger'],
     live,
     dashboard: serveDashboard,
     log: jsonLog,
@@ -58,10 +58,7 @@ export async function run(argv: string[]): Promise<number> {
       store,
       agents,
       workerId: id,
-      programs: [
-        ledgerProgram({ dir: resolve('.longrun/work') }),
-        ledgerProgram({ dir: resolve('.longrun/demo'), name: 'ledger-demo' }),
-      ],
+      programs: [ledgerProgram({ dir: resolve('.longrun/work') })],
     });
     publishLive(built, live);
     built.on('events.committed', ({ sessionId }) => api.appended(sessionId));

@@ -60,10 +60,7 @@ export async function run(argv: string[]): Promise<number> {
       store,
       agents,
       workerId: id,
-      programs: [
-        ledgerProgram({ dir: resolve(values.dir ?? '.longrun/work') }),
-        ledgerProgram({ dir: resolve(values.dir ?? '.longrun/demo'), name: 'ledger-demo' }),
-      ],
+      programs: [ledgerProgram({ dir: resolve(values.dir ?? '.longrun/work') })],
       concurrency,
       leaseMs,
     });
