@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { NewEvent, SessionId, StoredEvent } from '@longrun/core';
+import type { JsonValue, NewEvent, SessionId, StoredEvent } from '@longrun/core';
 import type { ModelDelta } from '../ui/api-types.ts';
 import { TimelineModel } from '../ui/timeline-model.ts';
 import type { ModelItem } from '../ui/timeline-types.ts';
@@ -35,6 +35,22 @@ function log(epoch = 1) {
     return stored;
   };
   return { events, add, state };
+}
+
+/** A log that starts a session and has one model turn with one call of `tool`. */
+function logWithOneCall(epoch: number, input: JsonValue, tool: string) {
+  const l = log(epoch);
+  l.add({ type: 'session.created', data: { agent: 'a', input } }, 0);
+  l.add({
+    type: 'model.responded',
+    data: {
+      step: 1,
+      text: '',
+      toolCalls: [{ callIndex: 0, tool, args: {} }],
+      usage: { inputTokens: 1, outputTokens: 1 },
+    },
+  });
+  return l;
 }
 
 /** Cuts `text` into pieces of 1..max characters. */
@@ -289,17 +305,7 @@ describe('timeline model: the rest of a session', () => {
   });
 
   it('marks a resume when the epoch changes mid-step, and records interrupted tools', () => {
-    const l = log(3);
-    l.add({ type: 'session.created', data: { agent: 'a', input: { message: 'hi' } } }, 0);
-    l.add({
-      type: 'model.responded',
-      data: {
-        step: 1,
-        text: '',
-        toolCalls: [{ callIndex: 0, tool: 'rm', args: {} }],
-        usage: { inputTokens: 1, outputTokens: 1 },
-      },
-    });
+    const l = logWithOneCall(3, { message: 'hi' }, 'rm');
     l.add({
       type: 'tool.started',
       data: { step: 1, callIndex: 0, tool: 'rm', effect: 'unsafe', idempotencyKey: 'k' },
@@ -324,17 +330,7 @@ describe('timeline model: the rest of a session', () => {
   });
 
   it('shows who resumed a paused session and why, and no worker takeover for it', () => {
-    const l = log(1);
-    l.add({ type: 'session.created', data: { agent: 'a', input: 'deploy' } }, 0);
-    l.add({
-      type: 'model.responded',
-      data: {
-        step: 1,
-        text: '',
-        toolCalls: [{ callIndex: 0, tool: 'deploy', args: {} }],
-        usage: { inputTokens: 1, outputTokens: 1 },
-      },
-    });
+    const l = logWithOneCall(1, 'deploy', 'deploy');
     // The worker paused the session mid-step, writing no event; a person resumed it.
     l.state.epoch = 3;
     l.add({ type: 'session.resumed', data: { by: 'alice@ops', reason: 'sandbox fixed' } });
@@ -362,17 +358,7 @@ describe('timeline model: the rest of a session', () => {
   });
 
   it("shows each gate decision with the gate, the call it stopped and the gate's reason", () => {
-    const l = log(1);
-    l.add({ type: 'session.created', data: { agent: 'a', input: 'deploy' } }, 0);
-    l.add({
-      type: 'model.responded',
-      data: {
-        step: 1,
-        text: '',
-        toolCalls: [{ callIndex: 0, tool: 'deploy', args: {} }],
-        usage: { inputTokens: 1, outputTokens: 1 },
-      },
-    });
+    const l = logWithOneCall(1, 'deploy', 'deploy');
     l.add({
       type: 'gate.decided',
       data: {
