@@ -34,7 +34,10 @@ describe('longrun serve and keys, as subprocesses', () => {
     const listed = longrun(['keys', 'list', '--json'], cwd);
     const [record] = JSON.parse(listed.stdout) as { id: string; tenantId: string; name: string }[];
     expect(record).toMatchObject({ tenantId: 'acme', name: 'ci' });
-    expect(listed.stdout).not.toContain(key.split('_')[2]);
+    // The secret is everything after `lr_<id>_`: base64url, so it may hold `_` itself.
+    const secret = key.slice(`lr_${record!.id}_`.length);
+    expect(secret).toHaveLength(43);
+    expect(listed.stdout).not.toContain(secret);
     expect(longrun(['keys', 'create'], cwd).status).toBe(2);
 
     const server = await startServer(['serve', '--port', '0'], cwd);
