@@ -14,10 +14,11 @@ import {
   type SessionStore,
   type StoredEvent,
 } from '@longrun/core';
-import { FileLedger, approvalSignal } from '@longrun/runtime';
+import { approvalSignal } from '@longrun/runtime';
 import { checkTranscript, stepsOfModelMessages } from '@longrun/models/testing';
 import { openStore } from '@longrun/cli';
 import type { StoreTarget } from '../store-targets.ts';
+import { FileLedger } from '../ledger/file-ledger.ts';
 import { AgentWorkerHandle, type AckedEvent } from './agent-worker-handle.ts';
 import { crashAgentName, scriptCalls, scriptSteps, scriptText, toolNames } from './agent-script.ts';
 

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { approvalSignal, FileLedger } from '@longrun/runtime';
+import { approvalSignal } from '@longrun/runtime';
 import { join } from 'node:path';
 import type { StoredEvent } from '@longrun/core';
 import { seededRandom, testSeed } from '../seeded-random.ts';
 import { targets } from '../store-targets.ts';
+import { FileLedger } from '../ledger/file-ledger.ts';
 import { scriptSteps, scriptText, toolNames } from './agent-script.ts';
 import {
   CrashRun,

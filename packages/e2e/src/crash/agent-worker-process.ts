@@ -31,15 +31,10 @@ import { flushCompileCache } from 'node:module';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { workerId, type ModelClient, type StoredEvent } from '@longrun/core';
-import {
-  FileLedger,
-  Worker,
-  defineAgent,
-  defineTool,
-  type AgentToolContext,
-} from '@longrun/runtime';
+import { Worker, defineAgent, defineTool, type AgentToolContext } from '@longrun/runtime';
 import { scriptedModel } from '@longrun/models/testing';
 import { openStore } from '@longrun/cli';
+import { FileLedger } from '../ledger/file-ledger.ts';
 import {
   crashAgentName,
   scriptCalls,

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import { FileLedger, normalizeTranscript } from '@longrun/runtime';
+import { normalizeTranscript } from '@longrun/runtime';
 import { openStore } from '@longrun/cli';
 import { seededRandom, testSeed } from '../seeded-random.ts';
 import { targets } from '../store-targets.ts';
 import { WorkerHandle } from './worker-handle.ts';
 import { referenceTranscript } from './reference-run.ts';
+import { ledgerOf } from '../ledger/ledger-agent.ts';
+import { expectedLedger, sortedByKey } from '../ledger/ledger-script.ts';
 
 const runs = Number(process.env.LONGRUN_KILL_RUNS ?? 10);
 const killsPerRun = Number(process.env.LONGRUN_KILLS_PER_RUN ?? 5);
@@ -71,15 +72,10 @@ for (const target of targets) {
               `${context}: acknowledged events lost`,
             ).toEqual([]);
             expect(normalizeTranscript(events), context).toEqual(reference);
-            const applied = new FileLedger(join(t.dir, 'ledger'))
-              .applied()
-              .map((a) => a.entry)
-              .sort();
-            const expected = Array.from(
-              { length: steps / 2 },
-              (_, i) => `step-${2 * i + 1}`,
-            ).sort();
-            expect(applied, `${context}: keyed effects applied once each`).toEqual(expected);
+            expect(
+              sortedByKey(ledgerOf(t.dir).applied()),
+              `${context}: keyed effects applied once each`,
+            ).toEqual(expectedLedger([session.id], steps));
           } finally {
             await store.close();
             await t.drop();

@@ -1,7 +1,8 @@
-import { Worker, ledgerProgram, normalizeTranscript } from '@longrun/runtime';
+import { Worker, normalizeTranscript } from '@longrun/runtime';
 import { openStore } from '@longrun/cli';
 import type { JsonValue, SessionId, SessionStore } from '@longrun/core';
 import type { StoreTarget } from '../store-targets.ts';
+import { ledgerAgent } from '../ledger/ledger-agent.ts';
 
 /** Polls until the session is in one of `statuses`, bounded by `timeoutMs`. */
 export async function waitForStatus(
@@ -20,7 +21,7 @@ export async function waitForStatus(
   }
 }
 
-/** The transcript of an uninterrupted run of the sample program with this input. */
+/** The transcript of an uninterrupted run of the ledger agent with this input. */
 export async function referenceTranscript(
   make: () => Promise<StoreTarget>,
   input: JsonValue,
@@ -29,7 +30,7 @@ export async function referenceTranscript(
   const store = await openStore(target.url);
   try {
     const s = await store.createSession({ agent: 'ledger', input });
-    const worker = new Worker({ store, programs: [ledgerProgram({ dir: target.dir })], pollMs: 5 });
+    const worker = new Worker({ store, agents: [ledgerAgent({ dir: target.dir })], pollMs: 5 });
     await worker.start();
     await waitForStatus(store, s.id, ['completed']);
     await worker.stop();

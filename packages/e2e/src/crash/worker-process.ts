@@ -1,14 +1,15 @@
 /**
  * A worker process for crash tests: `node worker-process.ts <storeUrl> <workerId> <dir>`.
- * Runs the sample ledger program and reports on stdout, one line each:
+ * Runs the ledger agent (ledger/ledger-agent.ts) and reports on stdout, one line each:
  *   `ready`                      after start-up (registration and reclaim done)
  *   `ack <sessionId> <seq>`      for every event the store acknowledged
  *   `ended <sessionId> <outcome>`
  * Test harnesses kill it with SIGKILL at random instants, or freeze it with SIGSTOP.
  */
 import { workerId } from '@longrun/core';
-import { Worker, ledgerProgram } from '@longrun/runtime';
+import { Worker } from '@longrun/runtime';
 import { openStore } from '@longrun/cli';
+import { ledgerAgent } from '../ledger/ledger-agent.ts';
 
 const [storeUrl = '', id = '', dir = ''] = process.argv.slice(2);
 const leaseMs = Number(process.env.LONGRUN_LEASE_MS ?? 2_000);
@@ -21,7 +22,7 @@ const store = await openStore(storeUrl, { applicationName: `longrun-crash-${id}`
 const worker = new Worker({
   store,
   workerId: workerId(id),
-  programs: [ledgerProgram({ dir })],
+  agents: [ledgerAgent({ dir })],
   leaseMs,
   pollMs,
   checkpointEvery: Number(process.env.LONGRUN_CHECKPOINT_EVERY ?? 16),

@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StoredEvent } from '@longrun/core';
 import { SqliteStore } from '@longrun/store-sqlite';
-import { Worker, type StepProgram } from '@longrun/runtime';
+import { z } from 'zod';
+import { Worker, defineAgent, defineTool, type AgentDefinition } from '@longrun/runtime';
+import { scriptedModel } from '@longrun/models/testing';
 import { mountTinyTmpfs } from './tmpfs.ts';
 
 const mount = mountTinyTmpfs(1024);
@@ -11,26 +15,32 @@ if ('error' in mount) {
   if (process.env.CI === 'true') throw new Error(`disk-full suite needs a tmpfs: ${mount.error}`);
 }
 
-/** Each step writes a 16 KB tool output, so a 1 MB disk fills within a few dozen steps. */
-const bulky: StepProgram = {
-  name: 'bulky',
-  tools: [
-    {
-      name: 'produce',
-      effect: 'idempotent',
-      run: async (args) => 'x'.repeat(16_384) + JSON.stringify(args.n),
-    },
-  ],
-  async decide(state) {
-    if (state.steps >= 120) return { kind: 'finish', output: { steps: state.steps } };
-    return {
-      kind: 'tool-calls',
-      text: '',
-      toolCalls: [{ tool: 'produce', args: { n: state.steps } }],
-      usage: { inputTokens: 1, outputTokens: 1 },
-    };
-  },
-};
+/**
+ * Each step writes a 16 KB tool output, so a 1 MB disk fills within a few dozen steps. Its
+ * workspaces live off the small disk: only the store's writes meet the full disk.
+ */
+function bulkyAgent(workspaceRoot: string): AgentDefinition {
+  return defineAgent({
+    name: 'bulky',
+    instructions: 'Produce output for 120 steps.',
+    model: scriptedModel((request) => {
+      const step = request.messages.filter((m) => m.role === 'assistant').length + 1;
+      if (step > 120) return { text: 'done' };
+      return { toolCalls: [{ id: `step-${step}`, name: 'produce', args: { n: step } }] };
+    }),
+    tools: [
+      defineTool({
+        name: 'produce',
+        description: 'produces 16 KB of output',
+        input: z.object({ n: z.number() }),
+        effect: 'idempotent',
+        run: async ({ n }) => 'x'.repeat(16_384) + JSON.stringify(n),
+      }),
+    ],
+    maxSteps: 121,
+    workspaceRoot,
+  });
+}
 
 describe.runIf(!('error' in mount))('SQLite on a disk that fills up', () => {
   it(
@@ -38,6 +48,7 @@ describe.runIf(!('error' in mount))('SQLite on a disk that fills up', () => {
     { timeout: 120_000 },
     async () => {
       if ('error' in mount) return;
+      const workspaces = mkdtempSync(join(tmpdir(), 'longrun-disk-full-'));
       try {
         const store = await SqliteStore.open({ path: join(mount.dir, 'longrun.db') });
         const session = await store.createSession({ agent: 'bulky', input: null });
@@ -47,7 +58,7 @@ describe.runIf(!('error' in mount))('SQLite on a disk that fills up', () => {
         const filled = new Promise<void>((r) => (full = r));
         const worker = new Worker({
           store,
-          programs: [bulky],
+          agents: [bulkyAgent(workspaces)],
           leaseMs: 1_000,
           pollMs: 20,
         });
@@ -84,6 +95,7 @@ describe.runIf(!('error' in mount))('SQLite on a disk that fills up', () => {
         await store.close();
       } finally {
         mount.unmount();
+        rmSync(workspaces, { recursive: true, force: true });
       }
     },
   );

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { openStore } from '@longrun/cli';
 import { normalizeTranscript } from '@longrun/runtime';
-import { join } from 'node:path';
-import { FileLedger } from '@longrun/runtime';
 import { targets } from '../store-targets.ts';
 import { WorkerHandle } from '../crash/worker-handle.ts';
 import { referenceTranscript, waitForStatus } from '../crash/reference-run.ts';
+import { ledgerOf } from '../ledger/ledger-agent.ts';
+import { expectedLedger, sortedByKey } from '../ledger/ledger-script.ts';
 
 const input = { steps: 60, toolDelayMs: 5 };
 const leaseMs = 600;
@@ -57,9 +57,9 @@ for (const target of targets) {
         const epochs = events.map((e) => e.epoch);
         expect(epochs).toEqual(epochs.slice().sort((a, b) => a - b));
         expect(normalizeTranscript(events)).toEqual(reference);
-        const applied = new FileLedger(join(t.dir, 'ledger')).applied().map((a) => a.entry);
-        expect(new Set(applied).size).toBe(applied.length);
-        expect(applied).toHaveLength(input.steps / 2);
+        expect(sortedByKey(ledgerOf(t.dir).applied()), 'keyed effects applied once each').toEqual(
+          expectedLedger([session.id], input.steps),
+        );
       } finally {
         await store.close();
         await t.drop();

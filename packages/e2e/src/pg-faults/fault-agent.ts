@@ -19,9 +19,10 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { JsonObject, ModelClient, ModelMessage } from '@longrun/core';
-import { FileLedger, defineAgent, defineTool, type AgentDefinition } from '@longrun/runtime';
+import { defineAgent, defineTool, type AgentDefinition } from '@longrun/runtime';
 import type { AgentToolContext } from '@longrun/runtime';
 import { scriptedModel } from '@longrun/models/testing';
+import { FileLedger } from '../ledger/file-ledger.ts';
 
 export const faultAgentName = 'pg-fault-agent';
 

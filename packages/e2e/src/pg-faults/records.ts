@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileLedger } from '@longrun/runtime';
+import { FileLedger } from '../ledger/file-ledger.ts';
 
 /** One run of a tool, as the tool recorded it (fault-agent.ts, windows.log). */
 export interface ToolWindow {

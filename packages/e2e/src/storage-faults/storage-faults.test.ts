@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import { FileLedger, Worker, ledgerProgram, normalizeTranscript } from '@longrun/runtime';
+import { Worker, normalizeTranscript } from '@longrun/runtime';
 import { openStore } from '@longrun/cli';
 import type { SessionId, SessionStore } from '@longrun/core';
 import { referenceTranscript } from '../crash/reference-run.ts';
 import { seededRandom, testSeed } from '../seeded-random.ts';
 import { targets } from '../store-targets.ts';
 import { faultyStore } from './faulty-store.ts';
+import { ledgerAgent, ledgerOf } from '../ledger/ledger-agent.ts';
+import { expectedLedger, sortedByKey } from '../ledger/ledger-script.ts';
 
 const sessions = 6;
 const steps = 30;
@@ -51,7 +52,7 @@ for (const target of targets) {
           });
           const worker = new Worker({
             store,
-            programs: [ledgerProgram({ dir: t.dir })],
+            agents: [ledgerAgent({ dir: t.dir })],
             pollMs: 5,
             leaseMs: 1_500,
           });
@@ -70,10 +71,10 @@ for (const target of targets) {
               ).toEqual(events.map((_, i) => i + 1));
               expect(normalizeTranscript(events), `${context} ${id}`).toEqual(reference);
             }
-            const applied = new FileLedger(join(t.dir, 'ledger')).applied();
-            expect(applied.length, `${context}: keyed entries applied`).toBe(
-              sessions * (steps / 2),
-            );
+            expect(
+              sortedByKey(ledgerOf(t.dir).applied()),
+              `${context}: keyed entries applied once each`,
+            ).toEqual(expectedLedger(ids, steps));
             const total = Object.values(counts.faults).reduce((a, b) => a + b, 0);
             console.log(
               `[storage-faults-${target.name}] ${context}: ${counts.calls} calls, ${total} faults ${JSON.stringify(counts.faults)}`,
