@@ -42,7 +42,7 @@ export interface TranscriptSnapshot {
  * text are not in it: only responses that were recorded whole.
  */
 export class TranscriptBuilder {
-  readonly #messages: ModelMessage[] = [];
+  #messages: ModelMessage[] = [];
   /** Ids of the latest assistant turn's calls, by call index. */
   #callIds = new Map<number, { id: string; name: string }>();
   #answered = new Set<number>();
@@ -51,7 +51,8 @@ export class TranscriptBuilder {
   /** A builder that continues from a snapshot (a checkpoint's, or another builder's). */
   static from(snapshot: TranscriptSnapshot): TranscriptBuilder {
     const builder = new TranscriptBuilder();
-    builder.#messages.push(...snapshot.messages);
+    // A copy, not a spread into push: a spread of 150,000 messages overflows the stack (Node 24).
+    builder.#messages = snapshot.messages.slice();
     builder.#callIds = new Map(
       snapshot.calls.map((c) => [c.callIndex, { id: c.id, name: c.name }]),
     );

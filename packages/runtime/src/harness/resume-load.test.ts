@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { fold, workerId, type SessionId, type StoredEvent } from '@longrun/core';
+import { fold, workerId, type JsonValue, type SessionId, type StoredEvent } from '@longrun/core';
 import { SqliteStore } from '@longrun/store-sqlite';
 import { scriptedModel } from '@longrun/models/testing';
 import { allEvents, tempDir } from '../testing.ts';
@@ -62,6 +62,14 @@ async function runSession(
   await worker.stop();
 }
 
+/** A session of `steps` steps, run until step `stopAt` is recorded, and its log so far. */
+async function stoppedSession(steps: number, stopAt: number) {
+  const s = await setup(steps);
+  const session = await s.store.createSession({ agent: 'notes', input: 'take notes' });
+  await runSession(s, session.id, stopAt);
+  return { s, id: session.id, events: await allEvents(s.store, session.id) };
+}
+
 function transcriptOf(events: readonly StoredEvent[]): TranscriptBuilder {
   const builder = new TranscriptBuilder();
   for (const e of events) builder.apply(e);
@@ -92,36 +100,78 @@ describe('resuming an agent session', () => {
     const resumedAt = s.model.requests.length;
     await runSession(s, session.id);
     expect((await s.store.getSession(session.id)).status).toBe('completed');
-    const events = await allEvents(s.store, session.id);
-    // Each request after the resume is the log's transcript up to its `model.requested`.
-    for (const request of s.model.requests.slice(resumedAt)) {
-      const step = request.messages.filter((m) => m.role === 'assistant').length + 1;
-      const requested = events.find((e) => e.type === 'model.requested' && e.data.step === step);
-      const before = events.filter((e) => e.seq < (requested?.seq ?? 0));
-      expect(request.messages).toEqual(transcriptOf(before).messages('Take notes.'));
-    }
-    expect(s.model.violations).toEqual([]);
+    await expectUninterruptedRequests(s, session.id, resumedAt);
   });
 
   it('reads the whole log when the checkpoint holds no transcript (written before it did)', async () => {
-    const s = await setup(10);
-    const session = await s.store.createSession({ agent: 'notes', input: 'take notes' });
-    await runSession(s, session.id, 5);
-    const events = await allEvents(s.store, session.id);
-    const lease = (await s.store.claim(session.id, workerId('old'), 10_000))!;
+    const { s, id, events } = await stoppedSession(10, 5);
     // A format-1 checkpoint: the folded state alone, at the head.
-    await s.store.append({
-      fence: lease,
-      expectedSeq: events.length,
-      events: [],
-      checkpoint: { seq: events.length, state: fold(events) as never },
-    });
-    await s.store.releaseLease(lease);
-    const loaded = await loadAgentRun(s.store, session.id);
+    await replaceCheckpoint(s.store, id, events.length, fold(events) as never);
+    const loaded = await loadAgentRun(s.store, id);
     expect(loaded.fromSeq).toBe(0);
     expect(loaded.eventsRead).toBe(events.length);
     expect(loaded.transcript.snapshot()).toEqual(transcriptOf(events).snapshot());
-    await runSession(s, session.id);
-    expect((await s.store.getSession(session.id)).status).toBe('completed');
+    await runSession(s, id);
+    expect((await s.store.getSession(id)).status).toBe('completed');
+  });
+
+  it('writes format 3 and still resumes from a format-2 checkpoint with only the tail', async () => {
+    const { s, id, events } = await stoppedSession(30, 20);
+    expect((await s.store.latestCheckpoint(id))?.state).toMatchObject({ format: 3 });
+    // What the previous version wrote: the transcript's messages as objects.
+    const format2 = { format: 2, state: fold(events), transcript: transcriptOf(events).snapshot() };
+    await replaceCheckpoint(s.store, id, events.length, format2 as never);
+    const loaded = await loadAgentRun(s.store, id);
+    expect(loaded.fromSeq).toBe(events.length);
+    expect(loaded.eventsRead).toBe(0);
+    expect(JSON.stringify(loaded.transcript.snapshot())).toBe(
+      JSON.stringify(transcriptOf(events).snapshot()),
+    );
+    const resumedAt = s.model.requests.length;
+    await runSession(s, id);
+    expect((await s.store.getSession(id)).status).toBe('completed');
+    await expectUninterruptedRequests(s, id, resumedAt);
+  });
+
+  it('reads the whole log when the checkpoint is of a format it does not know', async () => {
+    const { s, id, events } = await stoppedSession(10, 5);
+    const later = { format: 4, state: fold(events), somethingNew: [1, 2] };
+    await replaceCheckpoint(s.store, id, events.length, later as never);
+    const loaded = await loadAgentRun(s.store, id);
+    expect(loaded.fromSeq).toBe(0);
+    expect(loaded.state).toEqual(fold(events));
+    expect(loaded.transcript.snapshot()).toEqual(transcriptOf(events).snapshot());
   });
 });
+
+/** Puts `state` in place of the session's checkpoint, at `seq` (its head), as a worker would. */
+async function replaceCheckpoint(
+  store: SqliteStore,
+  id: SessionId,
+  seq: number,
+  state: JsonValue,
+): Promise<void> {
+  const lease = (await store.claim(id, workerId('old'), 10_000))!;
+  await store.append({ fence: lease, expectedSeq: seq, events: [], checkpoint: { seq, state } });
+  await store.releaseLease(lease);
+}
+
+/** Each request from `from` on is the log's transcript up to its `model.requested`. */
+async function expectUninterruptedRequests(
+  s: Awaited<ReturnType<typeof setup>>,
+  id: SessionId,
+  from: number,
+): Promise<void> {
+  const events = await allEvents(s.store, id);
+  const requests = s.model.requests.slice(from);
+  expect(requests.length).toBeGreaterThan(0);
+  for (const request of requests) {
+    const step = request.messages.filter((m) => m.role === 'assistant').length + 1;
+    const requested = events.find((e) => e.type === 'model.requested' && e.data.step === step);
+    const before = events.filter((e) => e.seq < (requested?.seq ?? 0));
+    expect(JSON.stringify(request.messages)).toBe(
+      JSON.stringify(transcriptOf(before).messages('Take notes.')),
+    );
+  }
+  expect(s.model.violations).toEqual([]);
+}

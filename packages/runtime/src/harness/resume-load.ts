@@ -17,7 +17,8 @@ export interface LoadedRun {
 /**
  * Loads a claimed agent session: the latest checkpoint, and the events after it folded into both
  * the state and the transcript. A checkpoint without a transcript (format 1, written before the
- * harness kept one) is not enough for a model call, so the whole log is read then.
+ * harness kept one), or one the harness cannot read, is not enough for a model call, so the whole
+ * log is read then.
  */
 export async function loadAgentRun(store: SessionStore, id: SessionId): Promise<LoadedRun> {
   const stored = await store.latestCheckpoint(id);

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { isLongrunError, type JsonValue, type ModelMessage } from '@longrun/core';
+import { decodeMessages, encodeMessages } from './transcript-codec.ts';
+
+/** Decoding must give back the messages exactly: same values, same keys in the same order. */
+function roundTrip(messages: ModelMessage[]): ModelMessage[] {
+  const stored = JSON.parse(JSON.stringify(encodeMessages(messages))) as JsonValue[];
+  const decoded = decodeMessages(stored);
+  expect(JSON.stringify(decoded)).toBe(JSON.stringify(messages));
+  expect(decoded).toEqual(messages);
+  return decoded;
+}
+
+const call = (id: string, name = 'note') => ({ id, name, args: { line: id } });
+const result = (id: string, output: JsonValue = `noted ${id}`, isError = false) => ({
+  id,
+  name: 'note',
+  output,
+  isError,
+});
+
+describe('the checkpoint transcript records', () => {
+  it('give back every kind of message the harness writes', () => {
+    roundTrip([
+      { role: 'user', content: 'take notes' },
+      { role: 'assistant', text: 'two calls', toolCalls: [call('a'), call('b', 'other')] },
+      // Results in another order than their calls, one an error with a JSON output.
+      { role: 'tool', results: [result('b', { why: ['x', 1, null] }, true), result('a')] },
+      {
+        role: 'assistant',
+        text: '',
+        toolCalls: [call('c')],
+        parts: [
+          { type: 'reasoning', text: 'hmm', providerMetadata: { anthropic: { signature: 's' } } },
+          { type: 'tool-call', callIndex: 0 },
+        ],
+      },
+      { role: 'tool', results: [result('c')] },
+      { role: 'user', content: 'and then?' },
+      { role: 'assistant', text: 'done', toolCalls: [] },
+    ]);
+  });
+
+  it('keeps messages of shapes it does not know as they are', () => {
+    roundTrip([
+      { role: 'system', content: 'be brief' },
+      {
+        role: 'assistant',
+        text: 'x',
+        toolCalls: [{ ...call('p'), providerMetadata: { openai: { itemId: 'fc_1' } } }],
+      },
+      // A result whose call is not in the assistant message before it is stored with its id.
+      { role: 'tool', results: [result('p'), result('elsewhere')] },
+      // Keys in another order than the harness writes them are kept in that order.
+      { text: 'reordered', role: 'assistant', toolCalls: [] } as unknown as ModelMessage,
+      { role: 'tool', results: [{ name: 'note', id: 'q', isError: false, output: 1 }] },
+    ]);
+  });
+
+  it('give back random transcripts exactly', () => {
+    const seed = Number(process.env.LONGRUN_TEST_SEED ?? Date.now() % 1_000_000);
+    console.log(`transcript codec seed ${seed} (LONGRUN_TEST_SEED=${seed} reproduces)`);
+    let s = seed;
+    const rand = (n: number) => {
+      s = (s * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return s % n;
+    };
+    for (let round = 0; round < 50; round++) {
+      const messages: ModelMessage[] = [];
+      for (let m = 0; m < 40; m++) {
+        const calls = Array.from({ length: rand(4) }, (_, i) => call(`c${m}_${i}`, `t${rand(3)}`));
+        messages.push({ role: 'assistant', text: `m${m}`, toolCalls: calls });
+        const results = calls.map((c) => ({ ...result(c.id, rand(2) ? 'ok' : [m]), name: c.name }));
+        if (rand(5) === 0) results.reverse();
+        if (results.length > 0) messages.push({ role: 'tool', results });
+        if (rand(7) === 0) messages.push({ role: 'user', content: `u${m}` });
+      }
+      roundTrip(messages);
+    }
+  });
+
+  it('store a long transcript in well under half the bytes of message objects', () => {
+    const messages: ModelMessage[] = [{ role: 'user', content: 'go' }];
+    for (let step = 1; step <= 1_000; step++) {
+      messages.push({ role: 'assistant', text: `step ${step}`, toolCalls: [call(`call_${step}`)] });
+      messages.push({ role: 'tool', results: [result(`call_${step}`)] });
+    }
+    const bytes = JSON.stringify(encodeMessages(messages)).length;
+    expect(bytes).toBeLessThan(JSON.stringify(messages).length / 2);
+  });
+
+  it('refuse records they did not write, with INTERNAL', () => {
+    const bad: JsonValue[][] = [
+      [9, 'x'],
+      [1],
+      [1, 5],
+      [2, 'text', 2, 'a', 'note', {}],
+      [2, 'text', 1.5],
+      [2, 'text', 0, 4, 1, 3, 'out', false],
+      [4, 1, -1, 'id', 'name', 'out', 'yes'],
+      [0, 'not a message'],
+    ];
+    for (const records of bad) {
+      let thrown: unknown;
+      try {
+        decodeMessages(records);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isLongrunError(thrown, 'INTERNAL'), JSON.stringify(records)).toBe(true);
+    }
+  });
+});
