@@ -113,12 +113,15 @@ if (only === undefined || only === 'resume') {
     const short = await measureResume(sqliteTarget, 100, 95);
     const long = await measureResume(sqliteTarget, 2_000, 1_900);
     // The bars: at most the checkpoint interval (64 events) and one step's events read; the long
-    // session's resume within 2x of the short one's.
+    // session's resume within 2x of the short one's (`ratio`, the issue's name; `msRatio` is the
+    // same figure under its earlier name).
+    const ratio = round(long.ms / short.ms, 2);
     return {
       eventsRead: long.eventsRead,
       ms: long.ms,
       shortSessionMs: short.ms,
-      msRatio: round(long.ms / short.ms, 2),
+      ratio,
+      msRatio: ratio,
       sessions: [short, long],
     };
   });
