@@ -6,11 +6,10 @@ import { z } from 'zod';
 import { fold, isLongrunError, type StoredEvent } from '@longrun/core';
 import { SqliteStore } from '@longrun/store-sqlite';
 import { scriptedModel } from '@longrun/models/testing';
-import { allEvents, runUntil, tempDir } from './testing.ts';
+import { MemoryLedger, allEvents, runUntil, tempDir } from './testing.ts';
 import { defineAgent, defineTool } from './agent/define-agent.ts';
 import { writeFileTool } from './tools/file-tools.ts';
 import { forkSession } from './session-fork.ts';
-import { FileLedger } from './sample/file-ledger.ts';
 import { sendMessage } from './agent/session-commands.ts';
 
 const add = defineTool({
@@ -104,7 +103,7 @@ describe('forking a session', () => {
   it('never repeats a side effect of its source: a keyed call in flight at the fork point keeps its key', async () => {
     const dir = tempDir('fork-keyed');
     const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
-    const ledger = new FileLedger(join(dir, 'ledger'));
+    const ledger = new MemoryLedger();
     const pay = defineTool({
       name: 'pay',
       description: 'applies a payment to an external ledger, once per idempotency key',

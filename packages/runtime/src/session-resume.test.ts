@@ -7,7 +7,6 @@ import { scriptedModel } from '@longrun/models/testing';
 import { allEvents, matching, runUntil, tempDir } from './testing.ts';
 import { defineAgent, defineTool } from './agent/define-agent.ts';
 import { decideApproval, resumeSession } from './agent/session-commands.ts';
-import { ledgerProgram } from './sample/ledger-program.ts';
 import { resumeSignal } from './session-resume.ts';
 import { Worker } from './worker.ts';
 
@@ -102,19 +101,6 @@ describe('resuming a paused session', () => {
     const done = await allEvents(store, s.id);
     expect(done.at(-1)).toMatchObject({ type: 'session.completed', data: { output: 'Deployed.' } });
     expect(resumed(done)).toHaveLength(1);
-  });
-
-  it('runs a ledger program session a worker parked (the durable core records it too)', async () => {
-    const { dir, store, park } = await setup();
-    const s = await store.createSession({ agent: 'ledger', input: { steps: 3 } });
-    await park(s.id);
-    await resumeSession(store, s.id, { by: 'alice', reason: 'worker with the ledger is up' });
-    await runUntil({ store, programs: [ledgerProgram({ dir })] }, s.id);
-    const events = await allEvents(store, s.id);
-    expect(events.map((e) => e.type).slice(0, 2)).toEqual(['session.created', 'session.resumed']);
-    expect(resumed(events)).toHaveLength(1);
-    expect(events.at(-1)?.type).toBe('session.completed');
-    expect(await store.pendingSignals(s.id, resumeSignal)).toEqual([]);
   });
 
   it('refuses to resume a session that is not paused, saying what to do instead', async () => {

@@ -41,3 +41,30 @@ export async function allEvents(store: SessionStore, id: SessionId): Promise<Sto
 export function matching(pattern: RegExp): string {
   return expect.stringMatching(pattern) as string;
 }
+
+/**
+ * A stand-in, in memory, for an external system that honours idempotency keys (a payment API):
+ * applying a key again applies nothing. Counts every attempt, so a test sees what was repeated.
+ */
+export class MemoryLedger {
+  readonly #applied = new Map<string, string>();
+  readonly #attempts = new Map<string, number>();
+
+  /** Applies `entry` under `key` unless that key was applied before; returns whether it applied now. */
+  apply(key: string, entry: string): boolean {
+    this.#attempts.set(key, (this.#attempts.get(key) ?? 0) + 1);
+    if (this.#applied.has(key)) return false;
+    this.#applied.set(key, entry);
+    return true;
+  }
+
+  /** Every applied entry with its key, in the order applied. */
+  applied(): { key: string; entry: string }[] {
+    return [...this.#applied].map(([key, entry]) => ({ key, entry }));
+  }
+
+  /** Attempts per key, including those that applied nothing. */
+  attempts(): Map<string, number> {
+    return new Map(this.#attempts);
+  }
+}

@@ -116,6 +116,7 @@ describe('an interrupted unsafe call with an unknown outcome', () => {
     const events = await allEvents(store, id);
     expect(ofType(events, 'approval.requested')).toEqual([]);
     expect(ofType(events, 'tool.interrupted')).toHaveLength(1);
+    expect(await store.listEffects(id)).toMatchObject([{ status: 'unknown', attempts: 1 }]);
     stop.abort();
   });
 });
