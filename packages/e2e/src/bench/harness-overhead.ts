@@ -1,95 +1,40 @@
-import { appendFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { z } from 'zod';
-import { applyEvent, initialState, type ModelClient, type StoredEvent } from '@longrun/core';
+import { applyEvent, initialState, type StoredEvent } from '@longrun/core';
 import {
   Worker,
   checkModelCall,
   checkToolCall,
-  defineAgent,
-  defineTool,
   gateChain,
   type AgentDefinition,
 } from '@longrun/runtime';
-import { scriptedModel } from '@longrun/models/testing';
 import { openStore } from '@longrun/cli';
 import type { StoreTarget } from '../store-targets.ts';
 import { waitForStatus } from '../crash/reference-run.ts';
+import { ledgerAgent } from '../ledger/ledger-agent.ts';
 import { percentile, round, summary } from './stats.ts';
+import { StepTimer } from './step-timing.ts';
 
 /**
- * The agent harness's own cost per step: a zero-latency scripted model that asks for one
- * file-appending tool call per step; each step's wall time (from one `model.responded` to the
- * next) minus the time inside the model client and inside the tool.
+ * The agent harness's own cost per step, in one session of `steps` steps of the ledger agent
+ * asking for one file-appending tool call per step (StepTimer: wall time minus the time in the
+ * model client and in the tool), the time its gate chain takes, and the events a step writes.
  */
 export async function measureHarnessOverhead(make: () => Promise<StoreTarget>, steps: number) {
   const target = await make();
   const store = await openStore(target.url);
   try {
-    const modelMs = new Map<number, number>();
-    const toolMs = new Map<number, number>();
-    const scripted = scriptedModel((request) => {
-      const done = request.messages.filter((m) => m.role === 'assistant').length;
-      return done >= steps
-        ? { text: 'done' }
-        : {
-            text: `step ${done + 1}`,
-            toolCalls: [{ name: 'append', args: { line: `step ${done + 1}` } }],
-          };
-    });
-    let calls = 0;
-    const model: ModelClient = {
-      id: scripted.id,
-      async stream(request, onDelta) {
-        const t = performance.now();
-        const response = await scripted.stream(request, onDelta);
-        modelMs.set(++calls, performance.now() - t);
-        return response;
-      },
-    };
-    const append = defineTool({
-      name: 'append',
-      description: 'appends a line to a work file',
-      input: z.object({ line: z.string() }),
-      effect: 'idempotent',
-      run: async ({ line }, { step }) => {
-        const t = performance.now();
-        appendFileSync(join(target.dir, 'work.log'), `${line}\n`);
-        toolMs.set(step, performance.now() - t);
-        return 'ok';
-      },
-    });
-    const agent = defineAgent({
-      name: 'bench',
-      model,
-      instructions: 'bench',
-      tools: [append],
-      maxSteps: steps + 1,
-      workspaceRoot: join(target.dir, 'ws'),
-    });
-    const respondedAt: number[] = [];
-    const session = await store.createSession({ agent: 'bench', input: 'go' });
-    const worker = new Worker({
-      store,
-      agents: [agent],
-      pollMs: 2,
-    });
-    worker.on('events.committed', ({ events }) =>
-      events.forEach((e) => e.type === 'model.responded' && respondedAt.push(performance.now())),
-    );
+    const timer = new StepTimer();
+    const agent = timer.timed(ledgerAgent({ dir: target.dir, calls: 'append' }));
+    const session = await store.createSession({ agent: agent.name, input: { steps } });
+    const worker = new Worker({ store, agents: [agent], pollMs: 2 });
+    timer.watch(worker);
     await worker.start();
     await waitForStatus(store, session.id, ['completed'], 300_000);
     await worker.stop();
-    const overheads: number[] = [];
-    for (let step = 2; step <= steps; step++) {
-      const wall = (respondedAt[step - 1] ?? 0) - (respondedAt[step - 2] ?? 0);
-      overheads.push(wall - (modelMs.get(step) ?? 0) - (toolMs.get(step - 1) ?? 0));
-    }
     const events = await store.readEvents(session.id, 0, 1_000_000);
     return {
       steps,
-      overheadMs: summary(overheads),
+      overheadMs: summary(timer.overheadsMs()),
       // Microseconds matter here: the bar is 0.05 ms per step.
       gatesP50Ms: round(percentile(await timeGates(agent, events), 50), 5),
       eventsPerStep: round(events.length / steps, 2),

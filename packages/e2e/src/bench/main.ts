@@ -91,15 +91,14 @@ if (only === undefined || only === 'harness') {
     '[bench] harness: step overhead of the agent harness and time in its gate chain (SQLite)\n',
   );
   results.harness = await section('harness', async () => {
-    // Warm-up (not recorded), then the agent harness beside the first milestone's step loop, in
-    // the same run: a zero-latency scripted model, one file-appending tool call per step.
+    // Warm-up (not recorded), then the agent harness: a zero-latency scripted model, one
+    // file-appending tool call per step. (The first milestone's step loop it was once measured
+    // beside is gone from the product.)
     await measureHarnessOverhead(sqliteTarget, 100);
     const agentRun = await measureHarnessOverhead(sqliteTarget, quick ? 200 : 800);
-    const stepLoop = await measureStepOverhead(sqliteTarget, quick ? 200 : 800);
     return {
       stepOverheadP50Ms: agentRun.overheadMs.p50,
       gatesP50Ms: agentRun.gatesP50Ms,
-      stepLoopOverheadP50Ms: stepLoop.overheadMs.p50,
       agentRun,
     };
   });

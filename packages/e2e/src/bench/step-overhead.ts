@@ -1,10 +1,12 @@
-import { Worker, ledgerProgram } from '@longrun/runtime';
+import { Worker } from '@longrun/runtime';
 import { openStore } from '@longrun/cli';
 import type { SessionStore } from '@longrun/core';
 import type { StoreTarget } from '../store-targets.ts';
 import { waitForStatus } from '../crash/reference-run.ts';
 import { round, summary } from './stats.ts';
 import { storeBytes } from './store-size.ts';
+import { StepTimer } from './step-timing.ts';
+import { ledgerAgent } from '../ledger/ledger-agent.ts';
 
 /** Steps measured per session length: enough sessions of that length to add up to this many. */
 const measuredSteps = 800;
@@ -12,9 +14,10 @@ const measuredSteps = 800;
 const warmUpSteps = 300;
 
 /**
- * Runtime overhead per step: a step's wall time minus the time spent in the model (zero-latency
- * scripted) and in the tool (one file append). What is left is longrun's own work: two fsync'd
- * commits, the fold, the lease and the bookkeeping. Also the bytes the store grew per step.
+ * Runtime overhead per step of the ledger agent: a step's wall time minus the time spent in the
+ * model (zero-latency scripted) and in the tool (one file append, the peers' workload). What is
+ * left is longrun's own work: two fsync'd commits, the fold, the transcript, the gates, the lease
+ * and the bookkeeping. Also the bytes the store grew per step.
  *
  * Measured as a store in service sees it: each length runs in a store that has already run an
  * unrecorded session (its WAL or relations past their first growth, which a fresh file pays once
@@ -26,16 +29,16 @@ export async function measureStepOverhead(make: () => Promise<StoreTarget>, step
   const target = await make();
   const store = await openStore(target.url);
   try {
-    const overheadsMs: number[] = [];
+    const timer = new StepTimer();
     const worker = new Worker({
       store,
-      programs: [fileAppendingProgram(target.dir)],
+      agents: [timer.timed(ledgerAgent({ dir: target.dir, calls: 'append' }))],
       pollMs: 2,
     });
-    worker.on('step.timed', (t) => overheadsMs.push(t.totalMs - t.modelMs - t.toolMs));
+    timer.watch(worker);
     await worker.start();
     await runSession(store, warmUpSteps);
-    overheadsMs.length = 0;
+    timer.clear();
     const sessions = Math.max(1, Math.ceil(measuredSteps / steps));
     const before = await storeBytes(store, target.url);
     for (let i = 0; i < sessions; i++) await runSession(store, steps);
@@ -44,7 +47,7 @@ export async function measureStepOverhead(make: () => Promise<StoreTarget>, step
     return {
       steps,
       sessions,
-      overheadMs: summary(overheadsMs),
+      overheadMs: summary(timer.overheadsMs()),
       bytesPerStep: round((after - before) / (steps * sessions), 0),
     };
   } finally {
@@ -56,20 +59,4 @@ export async function measureStepOverhead(make: () => Promise<StoreTarget>, step
 async function runSession(store: SessionStore, steps: number): Promise<void> {
   const session = await store.createSession({ agent: 'ledger', input: { steps } });
   await waitForStatus(store, session.id, ['completed'], 300_000);
-}
-
-/** The peers' workload: every step appends one line to a work file (the `work.append` tool). */
-function fileAppendingProgram(dir: string) {
-  const program = ledgerProgram({ dir });
-  return {
-    ...program,
-    decide: async (state: Parameters<typeof program.decide>[0]) => {
-      const d = await program.decide(state);
-      if (d.kind !== 'tool-calls') return d;
-      return {
-        ...d,
-        toolCalls: [{ tool: 'work.append', args: { line: `step ${state.steps + 1}` } }],
-      };
-    },
-  };
 }

@@ -1,10 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import { join } from 'node:path';
-import { FileLedger } from '@longrun/runtime';
 import { openStore } from '@longrun/cli';
 import type { StoreTarget } from '../store-targets.ts';
 import { WorkerHandle } from '../crash/worker-handle.ts';
 import { summary } from './stats.ts';
+import { ledgerOf } from '../ledger/ledger-agent.ts';
 
 /**
  * Time from `kill -9` of the worker running a session to the next event of that session.
@@ -57,7 +56,7 @@ export async function measureTakeover(make: () => Promise<StoreTarget>, kills: n
       }
       killToEventMs.push(performance.now() - killedAt);
     }
-    const ledger = new FileLedger(join(target.dir, 'ledger'));
+    const ledger = ledgerOf(target.dir);
     const attempts = ledger.attempts();
     const applied = ledger.applied();
     const appliedKeys = new Set(applied.map((a) => a.key));

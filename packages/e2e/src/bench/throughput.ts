@@ -1,11 +1,15 @@
 import { performance } from 'node:perf_hooks';
-import { Worker, ledgerProgram } from '@longrun/runtime';
+import { Worker } from '@longrun/runtime';
 import { openStore } from '@longrun/cli';
 import type { StoreTarget } from '../store-targets.ts';
 import { waitForStatus } from '../crash/reference-run.ts';
 import { round } from './stats.ts';
+import { ledgerAgent } from '../ledger/ledger-agent.ts';
 
-/** Steps per second of one worker running `sessions` sessions at once, zero-latency model and tools. */
+/**
+ * Steps per second of one worker running `sessions` sessions of the ledger agent at once,
+ * zero-latency model and tools.
+ */
 export async function measureThroughput(
   make: () => Promise<StoreTarget>,
   sessions: number,
@@ -19,7 +23,7 @@ export async function measureThroughput(
       ids.push((await store.createSession({ agent: 'ledger', input: { steps: stepsEach } })).id);
     const worker = new Worker({
       store,
-      programs: [ledgerProgram({ dir: target.dir })],
+      agents: [ledgerAgent({ dir: target.dir })],
       concurrency: sessions,
       pollMs: 2,
     });
