@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
@@ -8,12 +11,21 @@ import { waitForStatus } from '../crash/reference-run.ts';
 import { describeWithPrivatePostgres } from '../faults/describe-with-private-postgres.ts';
 import { startPrivatePostgres, type PrivatePostgres } from '../faults/private-postgres.ts';
 import { startTcpFaultProxy } from '../faults/tcp-fault-proxy.ts';
+import { ledgerOf } from '../ledger/ledger-agent.ts';
+import { expectedLedger, sortedByKey } from '../ledger/ledger-script.ts';
 
 const main = fileURLToPath(new URL('../../../cli/src/main.ts', import.meta.url));
+const ledgerModule = fileURLToPath(new URL('../ledger/ledger-agent-module.ts', import.meta.url));
+// Not `ledger`: a CLI worker may also carry a sample agent of that name, which would run instead.
+const agentName = 'e2e-ledger';
+const steps = 6;
 
 /** A `longrun` subprocess whose output is collected and whose exit is watched. */
-function longrun(args: string[]) {
-  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function longrun(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [main, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -39,7 +51,7 @@ async function freePort(): Promise<number> {
 }
 
 async function completes(store: SessionStore): Promise<SessionId> {
-  const session = await store.createSession({ agent: 'ledger', input: { steps: 6 } });
+  const session = await store.createSession({ agent: agentName, input: { steps } });
   await waitForStatus(store, session.id, ['completed'], 60_000);
   return session.id;
 }
@@ -52,9 +64,11 @@ async function completes(store: SessionStore): Promise<SessionId> {
 describeWithPrivatePostgres('a store outage at start-up and under way', () => {
   const children: ChildProcess[] = [];
   let cluster: PrivatePostgres | undefined;
+  const ledgerDir = mkdtempSync(join(tmpdir(), 'longrun-store-outage-'));
   afterAll(async () => {
     for (const child of children) child.kill('SIGKILL');
     await cluster?.stop();
+    rmSync(ledgerDir, { recursive: true, force: true });
   });
 
   it(
@@ -63,7 +77,10 @@ describeWithPrivatePostgres('a store outage at start-up and under way', () => {
     async () => {
       const port = await freePort();
       const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-      const worker = longrun(['worker', '--store', url, '--lease-ms', '3000']);
+      const worker = longrun(
+        ['worker', '--store', url, '--lease-ms', '3000', '--agents', ledgerModule],
+        { LONGRUN_LEDGER_DIR: ledgerDir, LONGRUN_LEDGER_NAME: agentName },
+      );
       children.push(worker.child);
       await until(
         'the worker says it waits',
@@ -75,12 +92,16 @@ describeWithPrivatePostgres('a store outage at start-up and under way', () => {
       await until('the worker starts', () => /worker started/.test(worker.output()), 30_000);
       const store = await openStore(url, { waitForServer: true });
       try {
-        await completes(store);
+        const completed = [await completes(store)];
         for (let i = 0; i < 3; i++) {
           await cluster.restart({ mode: 'immediate' });
-          await completes(store);
+          completed.push(await completes(store));
         }
         expect(worker.exited(), worker.output().slice(-2000)).toBeNull();
+        expect(
+          sortedByKey(ledgerOf(ledgerDir).applied()),
+          'keyed effects applied once each',
+        ).toEqual(expectedLedger(completed, steps));
       } finally {
         await store.close();
       }
