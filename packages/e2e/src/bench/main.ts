@@ -19,7 +19,7 @@ import { measureWorkspaceSnapshots } from './workspace-bench.ts';
 import { measureSandbox } from './sandbox-bench.ts';
 import { measurePgRestart } from './faults.ts';
 import { section } from './sections.ts';
-import { measureResume } from './resume.ts';
+import { measureResumes } from './resume.ts';
 import { round } from './stats.ts';
 
 const quick = process.env.LONGRUN_BENCH_QUICK === '1';
@@ -109,8 +109,10 @@ if (only === undefined || only === 'resume') {
     '[bench] resume: an agent session of 2,000 steps stopped at 1,900, against 100 stopped at 95 (SQLite)\n',
   );
   results.resume = await section('resume', async () => {
-    const short = await measureResume(sqliteTarget, 100, 95);
-    const long = await measureResume(sqliteTarget, 2_000, 1_900);
+    const { short, long } = await measureResumes(sqliteTarget, {
+      short: { steps: 100, stopAt: 95 },
+      long: { steps: 2_000, stopAt: 1_900 },
+    });
     // The bars: at most the checkpoint interval (64 events) and one step's events read; the long
     // session's resume within 2x of the short one's (`ratio`, the issue's name; `msRatio` is the
     // same figure under its earlier name).
