@@ -16,15 +16,15 @@ import { sandboxWorkspacePath, type SandboxNetwork } from '@longrun/core';
  * semaphores and shared memory (Python's multiprocessing locks) live there.
  */
 
-/** Descriptors the driver passes to bubblewrap (3–6 of the child's stdio array). */
+/** Descriptors the driver passes to the launcher (3–5 of the child's stdio array). */
 export const seccompFd = 3;
-export const infoFd = 4;
-export const blockFd = 5;
+/** Read by the launcher shell (see bwrap-launch.ts) and closed before bubblewrap starts. */
+export const gateFd = 4;
 /**
- * The options (mounts, env) travel through a pipe (`--args 6`), not the command line, which `ps`
+ * The options (mounts, env) travel through a pipe (`--args 5`), not the command line, which `ps`
  * on the host shows; bubblewrap insists that the command itself stays on its argv.
  */
-export const argsFd = 6;
+export const argsFd = 5;
 
 const topLevel = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
 const etcAlways = [
@@ -47,6 +47,11 @@ export interface BwrapFeatures {
   disableUserns: boolean;
   /** `--size` caps the next `--tmpfs`. */
   tmpfsSize: boolean;
+  /**
+   * `--die-with-parent` also gives bubblewrap itself a parent-death signal (not only its
+   * sandbox), so a worker's death takes the whole sandbox down without setpriv.
+   */
+  diesWithParent: boolean;
 }
 
 /** Mount arguments for the host's root layout, computed once per driver. */
@@ -92,8 +97,7 @@ export function commandArgs(c: CommandArgs): string[] {
   // Last of the mounts: each remount covers that mount only, not the ones on top of it.
   args.push('--remount-ro', '/dev', '--remount-ro', '/');
   args.push('--chdir', posix.join(sandboxWorkspacePath, ...c.cwdComponents));
-  args.push('--seccomp', String(seccompFd), '--info-fd', String(infoFd));
-  args.push('--block-fd', String(blockFd));
+  args.push('--seccomp', String(seccompFd));
   // The command's env is set by bubblewrap right before exec: bubblewrap itself (and the
   // sandbox's pid 1, whose /proc/1/environ the command can read) runs with an empty one.
   for (const [name, value] of Object.entries(c.env)) args.push('--setenv', name, value);

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, realpathSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LongrunError, type ProtectionReport, type SandboxSpec } from '@longrun/core';
@@ -9,7 +8,7 @@ import { BwrapSandbox } from './bwrap-sandbox.ts';
 import { detectCgroups } from './cgroup-detect.ts';
 import type { SandboxCgroup } from './cgroup.ts';
 import { sweepLeftovers, type SweepResult } from './leftover-sweep.ts';
-import type { PreparableDriver, PreparedSandbox, PrepareOptions } from './prepared-sandbox.ts';
+import type { PreparableDriver, PreparedSandbox } from './prepared-sandbox.ts';
 import { newSandboxName, newSandboxUid } from './sandbox-names.ts';
 import { refuseIfStrict } from './strict-check.ts';
 import { validateSpec } from './validate-spec.ts';
@@ -47,16 +46,14 @@ export async function bwrapDriver(options: BwrapDriverOptions = {}): Promise<Bwr
   const swept = await sweepLeftovers(host.cgroups.system, stateDir);
   const report = bwrapReport(host);
   const roots = { none: rootArgs('none'), allowed: rootArgs('allowed') };
-  const prepare = async (options: PrepareOptions = {}): Promise<PreparedSandbox> => {
+  const prepare = async (): Promise<PreparedSandbox> => {
     if (host.tools === null) {
       throw new LongrunError(
         'SANDBOX_UNAVAILABLE',
         host.unusableReason ?? 'bubblewrap is unusable',
       );
     }
-    const prepared = prepareSandbox(host, stateDir, report, roots);
-    if (options.warm === true) await prepared.warm();
-    return prepared;
+    return prepareSandbox(host, stateDir, report, roots);
   };
   return {
     kind: 'bwrap',
@@ -73,23 +70,19 @@ function prepareSandbox(
   stateDir: string | null,
   report: ProtectionReport,
   roots: Record<SandboxSpec['network'], string[]>,
-): PreparedSandbox & { warm(): Promise<void> } {
+): PreparedSandbox {
   const name = newSandboxName();
   const uid = host.isRoot ? newSandboxUid() : null;
   const cgroup = host.cgroups.system?.create(name) ?? null;
   const stagingDir = stateDir === null ? null : join(stateDir, name);
   if (stagingDir !== null) mkdirSync(stagingDir, { mode: 0o700 });
   let used = false;
-  let warming: Promise<void> | null = null;
-  const warm = (): Promise<void> =>
-    (warming ??= cgroup === null ? Promise.resolve() : warmCgroup(cgroup));
   const discard = async (): Promise<void> => {
     await cgroup?.destroy();
     if (stagingDir !== null) rmdirSync(stagingDir);
   };
   return {
     discard,
-    warm,
     open: async (spec) => {
       if (used) throw new LongrunError('INTERNAL', `prepared sandbox ${name} opened twice`);
       used = true;
@@ -98,14 +91,8 @@ function prepareSandbox(
         refuseIfStrict(spec, report);
         // The cap is mounted over the real path: a symlinked or relative one must not dodge it.
         const real = { ...spec, workspaceDir: realpathSync(spec.workspaceDir) };
-        // Unless the pool did it already, the cgroup warms up while the workspace is mounted.
-        const [, sandbox] = await Promise.all([
-          warm(),
-          bind(host, real, { name, uid, cgroup, stagingDir, roots }),
-        ]);
-        return sandbox;
+        return await bind(host, real, { name, uid, cgroup, stagingDir, roots });
       } catch (error) {
-        await warm().catch(() => undefined);
         await discard();
         throw error;
       }
@@ -145,19 +132,4 @@ async function bind(host: BwrapHost, spec: SandboxSpec, p: Prepared): Promise<Bw
     liveDir: p.stagingDir ?? spec.workspaceDir,
     stagingDir: p.stagingDir,
   });
-}
-
-/**
- * The first process moved into a fresh cgroup pays ~10 ms in the kernel (measured here, for each
- * of memory, pids and cpu); a throw-away process pays it ahead of the claim.
- */
-async function warmCgroup(cgroup: SandboxCgroup): Promise<void> {
-  const sleeper = spawn('/bin/sleep', ['60'], { stdio: 'ignore', env: {} });
-  const exited = new Promise((resolve) => sleeper.once('close', resolve));
-  try {
-    if (sleeper.pid !== undefined) cgroup.join(sleeper.pid);
-  } finally {
-    sleeper.kill('SIGKILL');
-    await exited;
-  }
 }

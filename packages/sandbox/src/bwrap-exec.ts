@@ -1,13 +1,15 @@
 import { spawn, type StdioOptions } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import type { ExecRequest, ExecResult } from '@longrun/core';
 import { killPids, type SandboxCgroup } from './cgroup.ts';
 import { collectResult } from './collect-result.ts';
+import { argsFd, gateFd, seccompFd } from './bwrap-args.ts';
+import { gateOpen } from './bwrap-launch.ts';
 
 export interface BwrapCommand {
-  /** The launcher argv (see bwrap-launch.ts), ending in `bwrap --args 6`. */
+  /** The launcher argv (see bwrap-launch.ts), ending in `bwrap --args 5 -- command…`. */
   launch: readonly string[];
-  /** bubblewrap's own arguments, sent through descriptor 6. */
+  /** bubblewrap's own arguments, sent through `argsFd`. */
   args: readonly string[];
   seccomp: Uint8Array | null;
   /** Host uid/gid to run as (root only), else the worker's own. */
@@ -21,10 +23,9 @@ export interface RunningCommand {
 }
 
 /**
- * Starts one command under bubblewrap. bubblewrap blocks its sandbox (`--block-fd`) right after
- * creating the namespaces; the driver reads the sandbox init's pid (`--info-fd`), moves it into
- * the sandbox's cgroup, and only then lets it go, so that nothing of the command can run, let
- * alone fork, outside its limits.
+ * Starts one command under bubblewrap. The launcher shell waits at its gate (see
+ * bwrap-launch.ts) while the driver moves it into the sandbox's cgroup, in the same tick as the
+ * spawn, so that nothing of the command can run, let alone fork, outside its limits.
  */
 export function runBwrap(command: BwrapCommand, request: ExecRequest): RunningCommand {
   const [file = '', ...launchArgs] = command.launch;
@@ -33,7 +34,6 @@ export function runBwrap(command: BwrapCommand, request: ExecRequest): RunningCo
     'pipe',
     'pipe',
     command.seccomp === null ? 'ignore' : 'pipe',
-    'pipe',
     'pipe',
     'pipe',
   ];
@@ -52,42 +52,28 @@ export function runBwrap(command: BwrapCommand, request: ExecRequest): RunningCo
   const kill = (): void => {
     if (!exited && child.pid !== undefined) killPids([child.pid]);
   };
-  const [seccompPipe, infoPipe, blockPipe, argsPipe] = [3, 4, 5, 6].map((fd) => child.stdio[fd]);
-  for (const pipe of [seccompPipe, infoPipe, blockPipe, argsPipe]) {
+  const [seccompPipe, gatePipe, argsPipe] = [seccompFd, gateFd, argsFd].map(
+    (fd) => child.stdio[fd],
+  );
+  for (const pipe of [seccompPipe, gatePipe, argsPipe]) {
     // bubblewrap failing early closes its ends; its stderr says why, in the result.
     pipe?.on('error', () => undefined);
   }
   (seccompPipe as Writable | null)?.end(command.seccomp);
   (argsPipe as Writable).end(Buffer.from(command.args.map((arg) => `${arg}\0`).join('')));
-  onInfo(infoPipe as Readable, (pid) => {
-    try {
-      command.cgroup?.join(pid);
-    } catch {
-      kill();
-      return;
-    }
-    (blockPipe as Writable).end('x');
-  });
+  (gatePipe as Writable).end(placeInCgroup(child.pid, command.cgroup) ? gateOpen : undefined);
   // Background processes die with the namespace when the command (bubblewrap's init) exits.
   const afterExit = (): void => undefined;
   return { result: collectResult(child, request, { kill, afterExit }), kill };
 }
 
-/** Calls `use` with the sandbox init's host pid once bubblewrap has written its info JSON. */
-function onInfo(pipe: Readable, use: (childPid: number) => void): void {
-  let text = '';
-  let done = false;
-  pipe.on('data', (chunk: Buffer) => {
-    if (done) return;
-    text += chunk.toString('utf8');
-    let info: unknown;
-    try {
-      info = JSON.parse(text);
-    } catch {
-      return; // not complete yet
-    }
-    done = true;
-    const pid = (info as { 'child-pid'?: unknown })['child-pid'];
-    if (typeof pid === 'number' && Number.isSafeInteger(pid) && pid > 0) use(pid);
-  });
+/** False when the launcher could not be placed: its gate then closes empty and it exits 125. */
+function placeInCgroup(pid: number | undefined, cgroup: SandboxCgroup | null): boolean {
+  if (pid === undefined) return false;
+  try {
+    cgroup?.join(pid);
+    return true;
+  } catch {
+    return false;
+  }
 }

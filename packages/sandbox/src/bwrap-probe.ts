@@ -32,7 +32,11 @@ export interface BwrapHost {
 
 export function probeBwrapHost(bwrapPath: string, cgroups: CgroupDetection): BwrapHost {
   const isRoot = process.getuid?.() === 0;
-  const features: BwrapFeatures = { disableUserns: false, tmpfsSize: false };
+  const features: BwrapFeatures = {
+    disableUserns: false,
+    tmpfsSize: false,
+    diesWithParent: false,
+  };
   const base = { features, isRoot, cgroups, seccomp: null, seccompReason: '' };
   if (!executable(bwrapPath)) {
     const reason = `${bwrapPath} not found: install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)`;
@@ -41,10 +45,13 @@ export function probeBwrapHost(bwrapPath: string, cgroups: CgroupDetection): Bwr
   const help = spawnSync(bwrapPath, ['--help'], { env: {}, encoding: 'utf8' }).stdout ?? '';
   features.disableUserns = help.includes('--disable-userns');
   features.tmpfsSize = help.includes('--size');
+  // Checked on 0.8 (the release that added --disable-userns); older ones get setpriv.
+  features.diesWithParent = features.disableUserns;
   const tools: HostTools = {
     bwrap: bwrapPath,
-    setpriv: executable('/usr/bin/setpriv') ? '/usr/bin/setpriv' : null,
+    setpriv: !features.diesWithParent && executable('/usr/bin/setpriv') ? '/usr/bin/setpriv' : null,
     bash: executable('/bin/bash') ? '/bin/bash' : null,
+    sh: '/bin/sh',
   };
   let seccomp: Uint8Array | null = null;
   let seccompReason = `no syscall table for ${process.arch} (have x64 and arm64)`;

@@ -89,7 +89,7 @@ function limit(host: BwrapHost, controller: Controller, what: string): Verdict {
 }
 
 function treeKill(host: BwrapHost): Verdict {
-  if (host.tools?.setpriv === null) {
+  if (host.tools?.setpriv === null && !host.features.diesWithParent) {
     return [
       false,
       'setpriv (util-linux) is missing: a kill -9 of the worker would leave sandboxes running',
@@ -98,6 +98,6 @@ function treeKill(host: BwrapHost): Verdict {
   const cgroup = host.cgroups.system === null ? '' : ' and its cgroup is emptied';
   return [
     true,
-    `the pid namespace dies with its init${cgroup} on timeout, cancel and close; the worker's death kills bubblewrap (setpriv --pdeathsig) and so the sandbox (--die-with-parent)`,
+    `the pid namespace dies with its init${cgroup} on timeout, cancel and close; the worker's death kills bubblewrap (${host.features.diesWithParent ? 'its own' : 'setpriv'} parent-death signal) and so the sandbox (--die-with-parent)`,
   ];
 }

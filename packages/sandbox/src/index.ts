@@ -1,6 +1,6 @@
 export { processDriver } from './process-driver.ts';
 export { bwrapDriver, type BwrapDriver, type BwrapDriverOptions } from './bwrap-driver.ts';
-export type { PreparableDriver, PreparedSandbox, PrepareOptions } from './prepared-sandbox.ts';
+export type { PreparableDriver, PreparedSandbox } from './prepared-sandbox.ts';
 export { SandboxPool, type SandboxPoolOptions, type SandboxPoolStats } from './sandbox-pool.ts';
 export { protectionsReport } from './protections-report.ts';
 export { buildSeccompFilter, seccompArchitectures } from './seccomp-filter.ts';

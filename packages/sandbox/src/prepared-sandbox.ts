@@ -9,15 +9,7 @@ export interface PreparedSandbox {
   discard(): Promise<void>;
 }
 
-export interface PrepareOptions {
-  /**
-   * Spend time now so that the first command runs fast (the pool asks for this; a direct
-   * `open` does not, since it would only move the cost from the first exec to the open).
-   */
-  warm?: boolean;
-}
-
 /** A driver that can split `open` into a slow, identity-free `prepare` and a fast bind. */
 export interface PreparableDriver extends SandboxDriver {
-  prepare(options?: PrepareOptions): Promise<PreparedSandbox>;
+  prepare(): Promise<PreparedSandbox>;
 }

@@ -169,7 +169,7 @@ export class SandboxPool {
   private async provisionOne(): Promise<void> {
     const startedMs = performance.now();
     try {
-      const prepared = await this.driver.prepare({ warm: true });
+      const prepared = await this.driver.prepare();
       this.failures = 0;
       this.samplesMs.push(performance.now() - startedMs);
       if (this.samplesMs.length > samplesKept) this.samplesMs.shift();

@@ -1,0 +1,63 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { commandArgs, rootArgs } from './bwrap-args.ts';
+import { runBwrap } from './bwrap-exec.ts';
+import { launchArgv } from './bwrap-launch.ts';
+import { probeBwrapHost } from './bwrap-probe.ts';
+import type { SandboxCgroup } from './cgroup.ts';
+import { newWorkspace, removeWorkspaces, runsHere } from './bwrap-test-support.ts';
+
+afterAll(removeWorkspaces);
+
+const host = probeBwrapHost('/usr/bin/bwrap', { system: null, reason: 'not needed here' });
+
+/** A cgroup that refuses every process, as a removed or misconfigured one would. */
+const refusingCgroup: SandboxCgroup = {
+  name: 'refusing',
+  setLimits: () => undefined,
+  join: () => {
+    throw new Error('ENOENT: the cgroup is gone');
+  },
+  pids: () => [],
+  destroy: async () => undefined,
+};
+
+describe('bwrap launcher', () => {
+  it('starts nothing of the command when it cannot be placed in the cgroup', async () => {
+    if (!runsHere(host.tools !== null, `a usable bubblewrap (${host.unusableReason})`)) return;
+    const tools = host.tools as NonNullable<typeof host.tools>;
+    const workspace = newWorkspace();
+    const command = ['/bin/sh', '-c', 'touch /workspace/ran'];
+    const run = (cgroup: SandboxCgroup | null) =>
+      runBwrap(
+        {
+          launch: launchArgv(tools, command),
+          args: commandArgs({
+            rootArgs: rootArgs('none'),
+            features: host.features,
+            workspaceSource: workspace,
+            network: 'none',
+            tmpBytes: 1 << 20,
+            cwdComponents: [],
+            env: { PATH: '/usr/bin:/bin' },
+          }),
+          seccomp: host.seccomp,
+          // As root the launcher runs as root here: the workspace is root's.
+          owner: null,
+          cgroup,
+        },
+        { argv: command, timeoutMs: 10_000, maxOutputBytes: 10_000 },
+      ).result;
+
+    const refused = await run(refusingCgroup);
+    expect(refused.exitCode).toBe(125);
+    expect(refused.stderr).toContain('could not be placed in the sandbox cgroup');
+    expect(existsSync(join(workspace, 'ran'))).toBe(false);
+
+    // The control: the same command, with nothing to place it in, runs.
+    const ran = await run(null);
+    expect(ran).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(existsSync(join(workspace, 'ran'))).toBe(true);
+  });
+});
