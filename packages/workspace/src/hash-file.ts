@@ -3,13 +3,16 @@ import type { BigIntStats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { isLongrunError } from '@longrun/core';
 import type { ConfinedWorkspaceFiles } from './confined-workspace-files.ts';
+import { nextChunkLength, type ChunkingParameters } from './content-defined-chunking.ts';
 import { sha256Hex } from './hashing.ts';
+import type { ChunkRef } from './manifest.ts';
+import { tailPieces } from './tail-pieces.ts';
 
 export interface HashedFile {
   /** SHA-256 of the bytes read. */
   readonly sha256: string;
-  /** Chunk blob hashes, when the file was larger than one chunk. */
-  readonly chunks?: readonly string[];
+  /** Chunk blobs, when the file was more than one chunk. */
+  readonly chunks?: readonly ChunkRef[];
   /** Bytes read (the file's size as it was read, which a concurrent writer may have changed). */
   readonly size: number;
   /** fstat of the open file, taken before reading. */
@@ -18,32 +21,69 @@ export interface HashedFile {
 
 export type BlobSink = (hash: string, bytes: Uint8Array) => Promise<void>;
 
+/** Bytes read at once; a chunk never spans more than one buffer of these. */
+const minReadBytes = 1024 * 1024;
+
 /**
- * Reads a regular file of the workspace exactly once, hashing the whole file and each chunk, and
- * hands every chunk to `onBlob`. Opened through the accessor: a file swapped for a link, a FIFO
- * or a device since the scan is not opened. Returns null when the path is gone or no longer a
- * regular file (as if it had never been there).
+ * Reads a regular file of the workspace exactly once, cutting it into content-defined chunks,
+ * hashing the whole file and each chunk, and hands every chunk to `onBlob`. A file of one chunk
+ * (every file up to `chunking.minBytes`) is one blob named by its hash. `previous` is the chunk
+ * list of the file's previous version, whose pieces an appended last chunk keeps (tail-pieces.ts).
+ * Opened through the
+ * accessor: a file swapped for a link, a FIFO or a device since the scan is not opened. Returns
+ * null when the path is gone or no longer a regular file (as if it had never been there).
  */
-export async function hashFile(
+export async function chunkFile(
   files: ConfinedWorkspaceFiles,
   path: string,
-  chunkBytes: number,
-  onBlob?: BlobSink,
+  chunking: ChunkingParameters,
+  options: { onBlob?: BlobSink; previous?: readonly ChunkRef[] } = {},
 ): Promise<HashedFile | null> {
   const opened = await openRegularOrNull(files, path);
   if (opened === null) return null;
   const { handle, stat } = opened;
+  const { onBlob, previous } = options;
   try {
     const whole = createHash('sha256');
-    const chunks: string[] = [];
-    const size = await readChunks(handle, Number(stat.size), chunkBytes, async (bytes) => {
-      const hash = sha256Hex(bytes);
-      chunks.push(hash);
+    const chunks: ChunkRef[] = [];
+    const onChunk = async (bytes: Uint8Array, offset: number, last: boolean) => {
       whole.update(bytes);
-      if (onBlob !== undefined) await onBlob(hash, bytes);
-    });
-    if (chunks.length === 1) return { sha256: chunks[0] as string, size, stat };
+      const pieces = last
+        ? tailPieces(bytes, offset, previous)
+        : [{ sha256: sha256Hex(bytes), offset: 0, size: bytes.byteLength }];
+      for (const piece of pieces) {
+        chunks.push({ sha256: piece.sha256, size: piece.size });
+        const pieceBytes = bytes.subarray(piece.offset, piece.offset + piece.size);
+        if (onBlob !== undefined) await onBlob(piece.sha256, pieceBytes);
+      }
+    };
+    const size = await readContentDefinedChunks(handle, Number(stat.size), chunking, onChunk);
+    const [only] = chunks;
+    if (chunks.length === 1 && only !== undefined) return { sha256: only.sha256, size, stat };
     return { sha256: whole.digest('hex'), chunks, size, stat };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The SHA-256 and size of a workspace file as it is now (no chunking); null when it is gone. */
+export async function hashWholeFile(
+  files: ConfinedWorkspaceFiles,
+  path: string,
+): Promise<{ sha256: string; size: number } | null> {
+  const opened = await openRegularOrNull(files, path);
+  if (opened === null) return null;
+  const { handle } = opened;
+  try {
+    const whole = createHash('sha256');
+    const buffer = Buffer.allocUnsafe(minReadBytes);
+    let size = 0;
+    for (;;) {
+      const filled = await readFull(handle, buffer, 0, size);
+      whole.update(buffer.subarray(0, filled));
+      size += filled;
+      if (filled < buffer.length) return { sha256: whole.digest('hex'), size };
+    }
   } finally {
     await handle.close();
   }
@@ -66,45 +106,68 @@ async function openRegularOrNull(
 }
 
 /**
- * Calls `onChunk` with consecutive chunks of at most `chunkBytes` (every one full but the last, and
- * exactly one, possibly empty, for a file of at most one chunk). Returns the bytes read. The chunk
- * is a view of one buffer reused for the whole file, valid until `onChunk` resolves: a file of
- * gigabytes costs one chunk of memory, not a fresh allocation per chunk.
+ * Calls `onChunk` with the file's consecutive content-defined chunks (exactly one, possibly empty,
+ * for a file of at most `minBytes`) and returns the bytes read, to the end of the file even if it
+ * grew since `sizeHint`. A chunk is a view of one buffer reused for the whole file, valid until
+ * `onChunk` resolves: a file of gigabytes costs one buffer of memory, not an allocation per chunk.
  */
-async function readChunks(
+async function readContentDefinedChunks(
   handle: FileHandle,
   sizeHint: number,
-  chunkBytes: number,
-  onChunk: (bytes: Uint8Array) => Promise<void>,
+  chunking: ChunkingParameters,
+  onChunk: (bytes: Uint8Array, offset: number, last: boolean) => Promise<void>,
 ): Promise<number> {
-  if (sizeHint < chunkBytes) {
-    // A small file in one read of its size (plus a byte to notice one that grew meanwhile).
-    const buffer = Buffer.allocUnsafe(sizeHint + 1);
-    const filled = await readFull(handle, buffer, 0);
-    if (filled <= sizeHint) {
-      await onChunk(buffer.subarray(0, filled));
-      return filled;
-    }
-  }
+  const capacity = Math.max(minReadBytes, 2 * chunking.maxBytes);
+  // A small file in one read of its size (plus a byte to notice one that grew meanwhile).
+  let buffer: Buffer = Buffer.allocUnsafe(Math.min(capacity, sizeHint + 1));
+  let filled = 0;
   let position = 0;
-  const buffer = Buffer.allocUnsafe(chunkBytes);
+  let emitted = 0;
   for (;;) {
-    const filled = await readFull(handle, buffer, position);
-    // Exactly one chunk (possibly empty) for a file of at most one chunk.
-    if (filled === 0 && position > 0) return position;
-    await onChunk(buffer.subarray(0, filled));
-    position += filled;
-    if (filled < chunkBytes) return position;
+    if (filled === buffer.length) buffer = grown(buffer, capacity);
+    const read = await readFull(handle, buffer, filled, position);
+    filled += read;
+    position += read;
+    const atEnd = filled < buffer.length;
+    let start = 0;
+    // Short of `maxBytes`, a chunk may still be cut later: wait for more unless at the end.
+    while (filled - start > 0 && (atEnd || filled - start >= chunking.maxBytes)) {
+      const length = nextChunkLength(buffer, start, filled, chunking);
+      const last = atEnd && start + length === filled;
+      await onChunk(buffer.subarray(start, start + length), position - filled + start, last);
+      start += length;
+      emitted += 1;
+    }
+    if (atEnd) {
+      if (emitted === 0) await onChunk(buffer.subarray(0, 0), 0, true);
+      return position;
+    }
+    buffer.copyWithin(0, start, filled);
+    filled -= start;
   }
 }
 
-async function readFull(handle: FileHandle, buffer: Buffer, position: number): Promise<number> {
+/** `buffer`'s bytes in a buffer of `capacity` (itself when it is that large already). */
+function grown(buffer: Buffer, capacity: number): Buffer {
+  if (buffer.length >= capacity) return buffer;
+  const bigger = Buffer.allocUnsafe(capacity);
+  buffer.copy(bigger);
+  return bigger;
+}
+
+/** Fills `buffer` from `offset` with the file's bytes from `position`; returns the bytes read. */
+async function readFull(
+  handle: FileHandle,
+  buffer: Buffer,
+  offset: number,
+  position: number,
+): Promise<number> {
   let filled = 0;
-  while (filled < buffer.length) {
+  while (offset + filled < buffer.length) {
     const { bytesRead } = await handle.read(
       buffer,
-      filled,
-      buffer.length - filled,
+      offset + filled,
+      buffer.length - offset - filled,
       position + filled,
     );
     if (bytesRead === 0) break;

@@ -2,11 +2,11 @@ export {
   blobHashesOf,
   comparePaths,
   createManifest,
-  defaultChunkBytes,
   encodeManifest,
   manifestTotals,
   manifestVersion,
   serializeManifest,
+  type ChunkRef,
   type DirEntry,
   type FileEntry,
   type Manifest,
@@ -15,6 +15,7 @@ export {
   type SymlinkEntry,
 } from './manifest.ts';
 export { parseManifest } from './parse-manifest.ts';
+export { defaultChunking, type ChunkingParameters } from './content-defined-chunking.ts';
 export { loadManifest } from './load-manifest.ts';
 export { StatCache, type StatCacheOptions } from './stat-cache.ts';
 export {

@@ -22,7 +22,7 @@ describe('manifest', () => {
     expect(Buffer.from(one.bytes)).toEqual(Buffer.from(two.bytes));
     expect(one.hash).toBe(two.hash);
     expect(new TextDecoder().decode(one.bytes)).toBe(
-      '{"version":1,"chunkBytes":4194304,"entries":[' +
+      '{"version":2,"entries":[' +
         `{"path":"a.sh","type":"file","size":1,"mode":493,"sha256":"${h('a')}"},` +
         '{"path":"link","type":"symlink","target":"src/b.ts"},' +
         '{"path":"src","type":"dir","mode":493},' +
@@ -46,30 +46,65 @@ describe('manifest', () => {
     expect((error as Error).message).toContain('hash to');
   });
 
-  it('refuses chunk lists that do not match the size', () => {
-    const chunkBytes = 4;
-    const good = createManifest(
+  it('lists chunks as [sha256, size] pairs, and refuses lists that do not add up to the size', () => {
+    const file = { type: 'file', path: 'f', size: 9, mode: 0o644, sha256: h('f') } as const;
+    const chunks = [
+      { sha256: h('1'), size: 4 },
+      { sha256: h('2'), size: 5 },
+    ];
+    const good = encodeManifest(createManifest([{ ...file, chunks }]));
+    expect(new TextDecoder().decode(good.bytes)).toContain(
+      `"chunks":[["${h('1')}",4],["${h('2')}",5]]`,
+    );
+    expect(parseManifest(good.bytes, good.hash).entries).toEqual([{ ...file, chunks }]);
+    const refused = [
+      [{ sha256: h('1'), size: 4 }], // one chunk: the file is its own blob
+      [...chunks, { sha256: h('3'), size: 1 }], // 10 bytes for a file of 9
       [
+        { sha256: h('1'), size: 0 },
+        { sha256: h('2'), size: 9 },
+      ], // an empty chunk
+    ];
+    for (const bad of refused) {
+      const { bytes, hash } = encodeManifest(createManifest([{ ...file, chunks: bad }]));
+      expect(() => parseManifest(bytes, hash)).toThrow(/not a well-formed file entry/);
+    }
+  });
+
+  it('reads a version 1 manifest (fixed-size chunks as bare hashes) and gives its chunks sizes', () => {
+    const v1 = (entry: object) => {
+      const bytes = new TextEncoder().encode(
+        JSON.stringify({ version: 1, chunkBytes: 4, entries: [entry] }),
+      );
+      return { bytes, hash: sha256Hex(bytes) };
+    };
+    const file = { path: 'f', type: 'file', size: 9, mode: 0o644, sha256: h('f') };
+    const chunked = v1({ ...file, chunks: [h('1'), h('2'), h('3')] });
+    expect(parseManifest(chunked.bytes, chunked.hash)).toEqual({
+      version: 2,
+      entries: [
         {
-          type: 'file',
-          path: 'f',
-          size: 9,
-          mode: 0o644,
-          sha256: h('f'),
-          chunks: [h('1'), h('2'), h('3')],
+          ...file,
+          chunks: [
+            { sha256: h('1'), size: 4 },
+            { sha256: h('2'), size: 4 },
+            { sha256: h('3'), size: 1 },
+          ],
         },
       ],
-      chunkBytes,
+    });
+    const small = v1({ ...file, size: 3 });
+    expect(parseManifest(small.bytes, small.hash).entries).toEqual([{ ...file, size: 3 }]);
+    for (const bad of [v1({ ...file, chunks: [h('1')] }), v1(file)]) {
+      expect(() => parseManifest(bad.bytes, bad.hash)).toThrow(/not a well-formed file entry/);
+    }
+  });
+
+  it('refuses a manifest from a newer longrun, saying to upgrade', () => {
+    const bytes = new TextEncoder().encode(JSON.stringify({ version: 3, entries: [] }));
+    expect(() => parseManifest(bytes, sha256Hex(bytes))).toThrow(
+      /version 3 is newer than this longrun reads \(2\): upgrade/,
     );
-    const { bytes, hash } = encodeManifest(good);
-    expect(parseManifest(bytes, hash).entries).toHaveLength(1);
-    const bad = encodeManifest(
-      createManifest(
-        [{ type: 'file', path: 'f', size: 9, mode: 0o644, sha256: h('f'), chunks: [h('1')] }],
-        chunkBytes,
-      ),
-    );
-    expect(() => parseManifest(bad.bytes, bad.hash)).toThrow(/not a well-formed file entry/);
   });
 });
 

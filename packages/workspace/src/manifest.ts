@@ -7,15 +7,14 @@ import { sha256Hex } from './hashing.ts';
  * sorted by path (UTF-16 code unit order, as JS compares strings), keys in a fixed order, no
  * whitespace. So an unchanged workspace re-snapshots to the same hash, and a fork is a copy of it.
  */
-export const manifestVersion = 1;
+export const manifestVersion = 2;
 
 /**
- * Files larger than this are stored as fixed 4 MiB chunks, each its own blob, so an in-place edit
- * of a big file (a log appended to, a database page rewritten) uploads only the chunks it touched.
- * An insertion near the start of a big file still shifts every later chunk: content-defined
- * chunking would fix that and is not done. Files up to this size are one blob named by their hash.
+ * Version 1 (read, never written): files over `chunkBytes` (4 MiB) were fixed-size chunks, listed
+ * as bare hashes. Version 2: files are content-defined chunks (content-defined-chunking.ts), each
+ * listed with its size, so a chunk's place in the file does not depend on a global chunk size.
  */
-export const defaultChunkBytes = 4 * 1024 * 1024;
+export const fixedChunkManifestVersion = 1;
 
 /** Permission bits kept in a manifest; setuid, setgid and sticky bits are never restored. */
 export const modeMask = 0o777;
@@ -25,10 +24,19 @@ export interface FileEntry {
   readonly type: 'file';
   readonly size: number;
   readonly mode: number;
-  /** SHA-256 of the whole file. */
+  /** SHA-256 of the whole file; also its one blob's name when it has no `chunks`. */
   readonly sha256: string;
-  /** The file's chunk blobs in order; present exactly when `size > chunkBytes`. */
-  readonly chunks?: readonly string[];
+  /**
+   * The file's chunk blobs in order, whose sizes add up to `size`; present exactly when the file
+   * is more than one chunk. Serialized as `[sha256, size]` pairs (a manifest has many).
+   */
+  readonly chunks?: readonly ChunkRef[];
+}
+
+/** One chunk of a file: a blob named by the SHA-256 of its bytes. */
+export interface ChunkRef {
+  readonly sha256: string;
+  readonly size: number;
 }
 
 export interface SymlinkEntry {
@@ -49,7 +57,6 @@ export type ManifestEntry = FileEntry | SymlinkEntry | DirEntry;
 
 export interface Manifest {
   readonly version: typeof manifestVersion;
-  readonly chunkBytes: number;
   /** Sorted by path, unique. Paths are relative to the root, with `/` separators. */
   readonly entries: readonly ManifestEntry[];
 }
@@ -59,8 +66,12 @@ export function comparePaths(a: string, b: string): number {
 }
 
 /** The blobs holding a file's bytes, in order. */
-export function blobHashesOf(entry: FileEntry): readonly string[] {
-  return entry.chunks ?? [entry.sha256];
+export function blobHashesOf(entry: Pick<FileEntry, 'sha256' | 'chunks'>): readonly string[] {
+  return entry.chunks?.map((chunk) => chunk.sha256) ?? [entry.sha256];
+}
+
+function canonicalChunk(chunk: ChunkRef): ChunkRef {
+  return { sha256: chunk.sha256, size: chunk.size };
 }
 
 /** The entry with its keys in canonical order (and nothing else). */
@@ -70,7 +81,7 @@ function canonicalEntry(entry: ManifestEntry): ManifestEntry {
       const { path, size, mode, sha256, chunks } = entry;
       return chunks === undefined
         ? { path, type: 'file', size, mode, sha256 }
-        : { path, type: 'file', size, mode, sha256, chunks: [...chunks] };
+        : { path, type: 'file', size, mode, sha256, chunks: chunks.map(canonicalChunk) };
     }
     case 'symlink':
       return { path: entry.path, type: 'symlink', target: entry.target };
@@ -80,18 +91,20 @@ function canonicalEntry(entry: ManifestEntry): ManifestEntry {
 }
 
 /** A manifest in canonical form from entries in any order. */
-export function createManifest(
-  entries: readonly ManifestEntry[],
-  chunkBytes = defaultChunkBytes,
-): Manifest {
+export function createManifest(entries: readonly ManifestEntry[]): Manifest {
   const sorted = entries.map(canonicalEntry).sort((a, b) => comparePaths(a.path, b.path));
-  return { version: manifestVersion, chunkBytes, entries: sorted };
+  return { version: manifestVersion, entries: sorted };
 }
 
 /** The manifest's canonical bytes; `manifest` must be canonical (see createManifest). */
 export function serializeManifest(manifest: Manifest): Uint8Array {
-  const { version, chunkBytes, entries } = manifest;
-  return new TextEncoder().encode(JSON.stringify({ version, chunkBytes, entries }));
+  const { version, entries } = manifest;
+  const compact = entries.map((entry) =>
+    entry.type === 'file' && entry.chunks !== undefined
+      ? { ...entry, chunks: entry.chunks.map((chunk) => [chunk.sha256, chunk.size]) }
+      : entry,
+  );
+  return new TextEncoder().encode(JSON.stringify({ version, entries: compact }));
 }
 
 /** The bytes and the hash that names the snapshot. */

@@ -2,8 +2,10 @@ import { isBlobHash, LongrunError } from '@longrun/core';
 import { sha256Hex } from './hashing.ts';
 import {
   comparePaths,
+  fixedChunkManifestVersion,
   manifestVersion,
   modeMask,
+  type ChunkRef,
   type Manifest,
   type ManifestEntry,
 } from './manifest.ts';
@@ -49,24 +51,25 @@ function isMode(value: unknown): value is number {
   return isCount(value) && (value & ~modeMask) === 0;
 }
 
-/** Checks the document's shape and safety; returns a fresh manifest holding only known keys. */
+/**
+ * How a version's file entries list their chunks: `raw` is the entry's `chunks` (undefined when it
+ * has none); the answer is the chunk list (undefined for a file stored whole), or null if malformed.
+ */
+type ChunkListReader = (raw: unknown, size: number) => ChunkRef[] | undefined | null;
+
+/**
+ * Checks the document's shape and safety; returns a fresh manifest holding only known keys, in
+ * this version's form (a version 1 manifest's fixed-size chunks get their sizes).
+ */
 export function validateManifest(document: unknown, manifestHash: string): Manifest {
   if (!isRecord(document)) throw unusable(manifestHash, 'it is not a JSON object');
-  if (document.version !== manifestVersion) {
-    throw unusable(
-      manifestHash,
-      `its version ${String(document.version)} is not ${manifestVersion}`,
-    );
-  }
-  const { chunkBytes, entries } = document;
-  if (!isCount(chunkBytes) || chunkBytes === 0) {
-    throw unusable(manifestHash, 'its chunkBytes is not a positive integer');
-  }
+  const readChunks = chunkListReader(document, manifestHash);
+  const { entries } = document;
   if (!Array.isArray(entries)) throw unusable(manifestHash, 'its entries are not a list');
   const checked: ManifestEntry[] = [];
   const nonDirectories = new Set<string>();
   for (const [index, raw] of entries.entries()) {
-    const entry = checkEntry(raw, chunkBytes);
+    const entry = checkEntry(raw, readChunks);
     if (typeof entry === 'string') throw unusable(manifestHash, `entry ${index} ${entry}`);
     const previous = checked.at(-1);
     if (previous !== undefined && comparePaths(previous.path, entry.path) >= 0) {
@@ -83,11 +86,60 @@ export function validateManifest(document: unknown, manifestHash: string): Manif
     if (entry.type !== 'dir') nonDirectories.add(entry.path);
     checked.push(entry);
   }
-  return { version: manifestVersion, chunkBytes, entries: checked };
+  return { version: manifestVersion, entries: checked };
+}
+
+function chunkListReader(document: Record<string, unknown>, manifestHash: string) {
+  const { version } = document;
+  if (version === manifestVersion) return readSizedChunks;
+  if (version === fixedChunkManifestVersion) {
+    const { chunkBytes } = document;
+    if (!isCount(chunkBytes) || chunkBytes === 0) {
+      throw unusable(manifestHash, 'its chunkBytes is not a positive integer');
+    }
+    return fixedChunksReader(chunkBytes);
+  }
+  const newer = typeof version === 'number' && version > manifestVersion;
+  throw unusable(
+    manifestHash,
+    newer
+      ? `its version ${version} is newer than this longrun reads (${manifestVersion}): upgrade ` +
+          'longrun on this worker to read it'
+      : `its version ${String(version)} is not one longrun writes (${fixedChunkManifestVersion} or ${manifestVersion})`,
+  );
+}
+
+/** Version 2: `[sha256, size]` pairs, at least two, of non-empty chunks adding up to the file. */
+function readSizedChunks(raw: unknown, size: number): ChunkRef[] | undefined | null {
+  if (raw === undefined) return undefined;
+  if (!Array.isArray(raw) || raw.length < 2) return null;
+  const chunks: ChunkRef[] = [];
+  let total = 0;
+  for (const pair of raw) {
+    if (!Array.isArray(pair) || pair.length !== 2) return null;
+    const [sha256, chunkSize] = pair as unknown[];
+    if (!isBlobHash(sha256) || !isCount(chunkSize) || chunkSize === 0) return null;
+    chunks.push({ sha256, size: chunkSize });
+    total += chunkSize;
+  }
+  return total === size ? chunks : null;
+}
+
+/** Version 1: bare hashes of `chunkBytes`-sized chunks (the last one shorter). */
+function fixedChunksReader(chunkBytes: number): ChunkListReader {
+  return (raw, size) => {
+    if (size <= chunkBytes) return raw === undefined ? undefined : null;
+    const expected = Math.ceil(size / chunkBytes);
+    if (!Array.isArray(raw) || raw.length !== expected || !raw.every(isBlobHash)) return null;
+    return raw.map((sha256, index) => ({
+      sha256,
+      size: index < expected - 1 ? chunkBytes : size - chunkBytes * (expected - 1),
+    }));
+  };
 }
 
 /** The entry, or why it is refused. */
-function checkEntry(raw: unknown, chunkBytes: number): ManifestEntry | string {
+function checkEntry(raw: unknown, readChunks: ChunkListReader): ManifestEntry | string {
   if (!isRecord(raw)) return 'is not an object';
   const { path, type } = raw;
   if (typeof path !== 'string') return 'has no path';
@@ -103,7 +155,7 @@ function checkEntry(raw: unknown, chunkBytes: number): ManifestEntry | string {
       return ok ? { path, type, target } : `${where} has a bad symlink target`;
     }
     case 'file':
-      return checkFileEntry(raw, path, chunkBytes) ?? `${where} is not a well-formed file entry`;
+      return checkFileEntry(raw, path, readChunks) ?? `${where} is not a well-formed file entry`;
     default:
       return `${where} has unknown type ${JSON.stringify(type)}`;
   }
@@ -112,14 +164,13 @@ function checkEntry(raw: unknown, chunkBytes: number): ManifestEntry | string {
 function checkFileEntry(
   raw: Record<string, unknown>,
   path: string,
-  chunkBytes: number,
+  readChunks: ChunkListReader,
 ): ManifestEntry | null {
-  const { size, mode, sha256, chunks } = raw;
+  const { size, mode, sha256 } = raw;
   if (!isCount(size) || !isMode(mode) || !isBlobHash(sha256)) return null;
-  if (size <= chunkBytes)
-    return chunks === undefined ? { path, type: 'file', size, mode, sha256 } : null;
-  const expected = Math.ceil(size / chunkBytes);
-  if (!Array.isArray(chunks) || chunks.length !== expected || !chunks.every(isBlobHash))
-    return null;
-  return { path, type: 'file', size, mode, sha256, chunks };
+  const chunks = readChunks(raw.chunks, size);
+  if (chunks === null) return null;
+  return chunks === undefined
+    ? { path, type: 'file', size, mode, sha256 }
+    : { path, type: 'file', size, mode, sha256, chunks };
 }

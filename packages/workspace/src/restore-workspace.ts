@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { BlobStore } from '@longrun/core';
 import { forEachBounded } from './bounded-concurrency.ts';
 import { ConfinedWorkspaceFiles } from './confined-workspace-files.ts';
-import { hashFile } from './hash-file.ts';
+import { hashWholeFile } from './hash-file.ts';
 import { loadManifest } from './load-manifest.ts';
 import {
   manifestTotals,
@@ -77,7 +77,7 @@ export async function restoreWorkspace(options: RestoreWorkspaceOptions): Promis
   const byType = splitByType(manifest.entries);
   for (const dir of byType.dirs) await tree.ensureDir(dir.path);
   await forEachBounded(byType.files, options.concurrency ?? 8, async (entry) => {
-    if (await alreadyInPlace(tree, entry, kept.get(entry.path), options.cache, manifest)) {
+    if (await alreadyInPlace(tree, entry, kept.get(entry.path), options.cache)) {
       counters.reusedFiles += 1;
       return;
     }
@@ -151,12 +151,10 @@ async function alreadyInPlace(
   entry: FileEntry,
   existing: ScannedEntry | undefined,
   cache: StatCache | undefined,
-  manifest: Manifest,
 ): Promise<boolean> {
   if (existing === undefined || Number(existing.stat.size) !== entry.size) return false;
   const cached = cache?.lookup(entry.path, existing.stat);
-  const sha256 =
-    cached?.sha256 ?? (await hashFile(tree.files, entry.path, manifest.chunkBytes))?.sha256;
+  const sha256 = cached?.sha256 ?? (await hashWholeFile(tree.files, entry.path))?.sha256;
   if (sha256 !== entry.sha256) return false;
   if ((Number(existing.stat.mode) & modeMask) !== entry.mode)
     tree.files.chmod(entry.path, entry.mode);

@@ -4,13 +4,20 @@ import { forEachBounded } from './bounded-concurrency.ts';
 import { BlobUploader, type BlobPresence } from './blob-uploader.ts';
 import { ConfinedWorkspaceFiles } from './confined-workspace-files.ts';
 import { countChanges, diffManifests } from './diff-manifests.ts';
-import { hashFile } from './hash-file.ts';
 import {
+  checkChunkingParameters,
+  defaultChunking,
+  type ChunkingParameters,
+} from './content-defined-chunking.ts';
+import { chunkFile } from './hash-file.ts';
+import {
+  blobHashesOf,
   createManifest,
-  defaultChunkBytes,
   encodeManifest,
   manifestTotals,
   modeMask,
+  type ChunkRef,
+  type FileEntry,
   type Manifest,
   type ManifestEntry,
 } from './manifest.ts';
@@ -30,7 +37,8 @@ export interface SnapshotWorkspaceOptions {
   previous?: { manifestHash: string; manifest: Manifest };
   /** Keep one per workspace per worker: with it, unchanged files are not read again. */
   cache?: StatCache;
-  chunkBytes?: number;
+  /** Content-defined chunk sizes; the default suits every workspace (tests pass small ones). */
+  chunking?: ChunkingParameters;
   /** Files hashed at once. */
   concurrency?: number;
   /**
@@ -78,7 +86,7 @@ export async function snapshotWorkspace(
 ): Promise<SnapshotResult> {
   const startedMs = performance.now();
   const { blobs, cache } = options;
-  const chunkBytes = options.chunkBytes ?? defaultChunkBytes;
+  const chunking = checkChunkingParameters(options.chunking ?? defaultChunking);
   const root = await workspaceRoot(options.dir);
   await cache?.bind(root);
   const scanStartMs = (options.nowMs ?? Date.now)();
@@ -89,12 +97,13 @@ export async function snapshotWorkspace(
   await confirmCachedBlobs(plan, blobs, presence);
   const uploader = new BlobUploader(blobs, presence);
   const reads = await hashFiles(files, plan, uploader, {
-    chunkBytes,
+    chunking,
+    previousChunks: previousChunksOf(options.previous?.manifest),
     cache,
     scanStartMs,
     concurrency: options.concurrency ?? 4,
   });
-  const manifest = createManifest(plan.entries, chunkBytes);
+  const manifest = createManifest(plan.entries);
   const { bytes, hash } = encodeManifest(manifest);
   await uploader.add(hash, bytes);
   await uploader.flush();
@@ -169,16 +178,23 @@ function classify(
   return plan;
 }
 
+function previousChunksOf(manifest: Manifest | undefined): HashContext['previousChunks'] {
+  const files = new Map<string, FileEntry>();
+  for (const entry of manifest?.entries ?? [])
+    if (entry.type === 'file') files.set(entry.path, entry);
+  return (path) => {
+    const file = files.get(path);
+    if (file === undefined) return undefined;
+    return file.chunks ?? [{ sha256: file.sha256, size: file.size }];
+  };
+}
+
 function presenceFor(blobs: BlobStore, cache: StatCache | undefined): BlobPresence {
   if (cache !== undefined) {
     return { has: (h) => cache.isPresent(blobs, h), add: (hs) => cache.markPresent(blobs, hs) };
   }
   const seen = new Set<string>();
   return { has: (h) => seen.has(h), add: (hs) => [...hs].forEach((h) => seen.add(h)) };
-}
-
-function blobsOf(hash: CachedHash): readonly string[] {
-  return hash.chunks ?? [hash.sha256];
 }
 
 /**
@@ -189,11 +205,11 @@ function blobsOf(hash: CachedHash): readonly string[] {
 async function confirmCachedBlobs(plan: Plan, blobs: BlobStore, presence: BlobPresence) {
   const unknown = new Set<string>();
   for (const { hash } of plan.cached)
-    for (const h of blobsOf(hash)) if (!presence.has(h)) unknown.add(h);
+    for (const h of blobHashesOf(hash)) if (!presence.has(h)) unknown.add(h);
   const missing = new Set(unknown.size === 0 ? [] : await blobs.missing([...unknown]));
   presence.add([...unknown].filter((h) => !missing.has(h)));
   for (const { scanned, hash } of plan.cached) {
-    if (blobsOf(hash).some((h) => missing.has(h))) {
+    if (blobHashesOf(hash).some((h) => missing.has(h))) {
       plan.toHash.push(scanned);
       continue;
     }
@@ -204,7 +220,9 @@ async function confirmCachedBlobs(plan: Plan, blobs: BlobStore, presence: BlobPr
 }
 
 interface HashContext {
-  chunkBytes: number;
+  chunking: ChunkingParameters;
+  /** The chunk list of the path's previous version, if it was a file. */
+  previousChunks: (path: string) => readonly ChunkRef[] | undefined;
   cache: StatCache | undefined;
   scanStartMs: number;
   concurrency: number;
@@ -220,7 +238,10 @@ async function hashFiles(
   let readFiles = 0;
   let readBytes = 0;
   await forEachBounded(plan.toHash, ctx.concurrency, async ({ path }) => {
-    const hashed = await hashFile(files, path, ctx.chunkBytes, (h, b) => uploader.add(h, b));
+    const hashed = await chunkFile(files, path, ctx.chunking, {
+      onBlob: (h, b) => uploader.add(h, b),
+      previous: ctx.previousChunks(path),
+    });
     if (hashed === null) return; // deleted or replaced since the scan: as if it was never there
     readFiles += 1;
     readBytes += hashed.size;

@@ -3,10 +3,11 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isBlobHash, LongrunError, type BlobStore } from '@longrun/core';
+import type { ChunkRef } from './manifest.ts';
 
 export interface CachedHash {
   readonly sha256: string;
-  readonly chunks?: readonly string[];
+  readonly chunks?: readonly ChunkRef[];
 }
 
 interface CacheRecord extends CachedHash {
@@ -33,7 +34,8 @@ const nsPerMs = 1_000_000n;
 const nsPerSecond = 1_000_000_000n;
 /** FAT stores 2-second times, ext3 and HFS+ whole seconds: a ctime with no fraction means coarse. */
 const coarseWindowNs = 2n * nsPerSecond;
-const persistedVersion = 1;
+/** 2 since chunks carry their sizes (content-defined chunking); a version 1 file is ignored. */
+const persistedVersion = 2;
 
 /**
  * path → (size, mtime, ctime, inode, device) → hash, so a re-snapshot reads only files whose stat
@@ -128,7 +130,7 @@ export class StatCache {
       path,
       ...[r.size, r.mtimeNs, r.ctimeNs, r.ino, r.dev, r.verifiedAtNs].map(String),
       r.sha256,
-      ...(r.chunks === undefined ? [] : [r.chunks]),
+      ...(r.chunks === undefined ? [] : [r.chunks.map((chunk) => [chunk.sha256, chunk.size])]),
     ]);
     const text = JSON.stringify({ version: persistedVersion, root: this.#root, records });
     await mkdir(dirname(this.file), { recursive: true });
@@ -161,7 +163,7 @@ function maxOf(a: bigint, b: bigint): bigint {
 function pickHash(hash: CachedHash): CachedHash {
   return hash.chunks === undefined
     ? { sha256: hash.sha256 }
-    : { sha256: hash.sha256, chunks: [...hash.chunks] };
+    : { sha256: hash.sha256, chunks: hash.chunks.map(({ sha256, size }) => ({ sha256, size })) };
 }
 
 function parseRecord(row: unknown): [string, CacheRecord] | null {
@@ -170,7 +172,8 @@ function parseRecord(row: unknown): [string, CacheRecord] | null {
   const numbers = [size, mtimeNs, ctimeNs, ino, dev, verifiedAtNs];
   if (typeof path !== 'string' || !isBlobHash(sha256)) return null;
   if (!numbers.every((n) => typeof n === 'string' && /^\d+$/.test(n))) return null;
-  if (chunks !== undefined && !(Array.isArray(chunks) && chunks.every(isBlobHash))) return null;
+  const chunkRefs = chunks === undefined ? undefined : parseChunks(chunks);
+  if (chunkRefs === null) return null;
   const [s, m, c, i, d, v] = (numbers as string[]).map((n) => BigInt(n)) as [
     bigint,
     bigint,
@@ -179,6 +182,18 @@ function parseRecord(row: unknown): [string, CacheRecord] | null {
     bigint,
     bigint,
   ];
-  const hash = chunks === undefined ? { sha256 } : { sha256, chunks };
+  const hash = chunkRefs === undefined ? { sha256 } : { sha256, chunks: chunkRefs };
   return [path, { size: s, mtimeNs: m, ctimeNs: c, ino: i, dev: d, verifiedAtNs: v, ...hash }];
+}
+
+function parseChunks(raw: unknown): ChunkRef[] | null {
+  if (!Array.isArray(raw)) return null;
+  const chunks: ChunkRef[] = [];
+  for (const pair of raw) {
+    if (!Array.isArray(pair)) return null;
+    const [sha256, size] = pair as unknown[];
+    if (!isBlobHash(sha256) || typeof size !== 'number' || !Number.isSafeInteger(size)) return null;
+    chunks.push({ sha256, size });
+  }
+  return chunks;
 }

@@ -1,6 +1,6 @@
 import { mapBounded } from './bounded-concurrency.ts';
 import { ConfinedWorkspaceFiles } from './confined-workspace-files.ts';
-import { hashFile } from './hash-file.ts';
+import { hashWholeFile } from './hash-file.ts';
 import { comparePaths, modeMask, type Manifest, type ManifestEntry } from './manifest.ts';
 import { scanWorkspace, specialKind, type ScannedEntry } from './scan-workspace.ts';
 import { workspaceRoot } from './workspace-root.ts';
@@ -29,7 +29,7 @@ export async function verifyWorkspace(
   const found = new Map(entries.map((entry) => [entry.path, entry]));
   const wanted = new Set(manifest.entries.map((entry) => entry.path));
   const checks = await mapBounded(manifest.entries, options.concurrency ?? 4, (entry) =>
-    compareEntry(files, entry, found.get(entry.path), manifest.chunkBytes),
+    compareEntry(files, entry, found.get(entry.path)),
   );
   const differences = checks.flat();
   for (const entry of entries) {
@@ -48,7 +48,6 @@ async function compareEntry(
   files: ConfinedWorkspaceFiles,
   want: ManifestEntry,
   have: ScannedEntry | undefined,
-  chunkBytes: number,
 ): Promise<WorkspaceDifference[]> {
   const { path } = want;
   if (have === undefined) return [{ path, kind: 'missing', detail: `the ${want.type} is absent` }];
@@ -74,7 +73,7 @@ async function compareEntry(
       break;
     case 'file': {
       if (mode !== want.mode) out.push(modeDifference(path, want.mode, mode));
-      const hashed = await hashFile(files, path, chunkBytes);
+      const hashed = await hashWholeFile(files, path);
       if (hashed === null)
         out.push({ path, kind: 'missing', detail: 'the file vanished during the check' });
       else if (hashed.size !== want.size) {

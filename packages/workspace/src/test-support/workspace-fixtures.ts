@@ -31,6 +31,21 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/** Fresh temp directories for one test: `fresh(name)` makes one, `removeAll()` removes them all. */
+export function tempDirs(): { fresh: (prefix: string) => string; removeAll: () => void } {
+  const made: string[] = [];
+  return {
+    fresh: (prefix) => {
+      const dir = tempDir(prefix);
+      made.push(dir);
+      return dir;
+    },
+    removeAll: () => {
+      for (const dir of made.splice(0)) removeDir(dir);
+    },
+  };
+}
+
 /** Writes files (default mode 0644), symlinks and directories (with a mode) under `root`. */
 export function writeTree(root: string, spec: TreeSpec): void {
   for (const [path, value] of Object.entries(spec)) {
