@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  appendFileSync,
   closeSync,
   mkdirSync,
   mkdtempSync,
@@ -11,7 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { BlobStore } from '@longrun/core';
+import { event, workerId, type BlobStore, type Lease } from '@longrun/core';
 import { SqliteStore } from '@longrun/store-sqlite';
 import {
   DirectoryBlobStore,
@@ -201,6 +202,104 @@ async function sqliteBlobStore(root: string): Promise<StoreUnderTest> {
   return { name: 'sqlite', blobs: store.blobs, close: () => store.close() };
 }
 
+/** One session's log in its own SQLite store, written as a worker writes it. */
+class BenchLog {
+  readonly store: SqliteStore;
+  #lease: Lease;
+  #head: number;
+
+  private constructor(store: SqliteStore, lease: Lease) {
+    this.store = store;
+    this.#lease = lease;
+    this.#head = lease.headSeq;
+  }
+
+  static async open(path: string): Promise<BenchLog> {
+    const store = await SqliteStore.open({ path });
+    const session = await store.createSession({ agent: 'appender', input: 'append' });
+    const lease = await store.claim(session.id, workerId('bench'), 600_000);
+    if (lease === null) throw new Error('the bench session could not be claimed');
+    return new BenchLog(store, lease);
+  }
+
+  async recordSnapshot(step: number, snap: SnapshotResult): Promise<void> {
+    const { manifestHash, files, bytes, changed } = snap;
+    const snapshotted = event('workspace.snapshotted', {
+      step,
+      manifestHash,
+      files,
+      bytes,
+      changed,
+    });
+    const appended = await this.store.append({
+      fence: this.#lease,
+      expectedSeq: this.#head,
+      events: [snapshotted],
+    });
+    this.#head = appended.headSeq;
+  }
+}
+
+/**
+ * An agent that appends a ~200-byte line to one workspace file per step, snapshotting after each
+ * step as the harness does, for `steps` steps: the bytes its SQLite store holds (blobs and log)
+ * against a store holding the same log without the blobs. The target is at most twice the bytes
+ * appended plus the log's own bytes. `blobBytes` counts what the blob store was sent (manifests
+ * included); the SQLite figures are the files' pages, so they include SQLite's own overhead.
+ */
+export async function measureAppendOnlyFile(steps: number): Promise<Record<string, unknown>> {
+  const root = mkdtempSync(join(tmpdir(), 'longrun-wsappend-'));
+  const withBlobs = await BenchLog.open(join(root, 'with-blobs.db'));
+  const logOnly = await BenchLog.open(join(root, 'log-only.db'));
+  try {
+    const dir = join(root, 'workspace');
+    mkdirSync(dir);
+    const blobs = withBlobs.store.blobs;
+    const cache = new StatCache();
+    const startBytes = {
+      withBlobs: withBlobs.store.sizeBytes(),
+      logOnly: logOnly.store.sizeBytes(),
+    };
+    let appendedBytes = 0;
+    let blobBytes = 0;
+    let manifestBytes = 0;
+    let previous: SnapshotResult | undefined;
+    for (let step = 1; step <= steps; step++) {
+      const line = `step ${String(step).padStart(4, '0')} ${randomBytes(144).toString('base64')}\n`;
+      appendFileSync(join(dir, 'notes.log'), line);
+      appendedBytes += line.length;
+      const snap = await snapshotWorkspace({
+        dir,
+        blobs,
+        cache,
+        ...(previous ? { previous } : {}),
+      });
+      blobBytes += snap.uploadedBytes;
+      manifestBytes += (await blobs.get(snap.manifestHash))?.byteLength ?? 0;
+      await withBlobs.recordSnapshot(step, snap);
+      await logOnly.recordSnapshot(step, snap);
+      previous = snap;
+    }
+    const storeBytes = withBlobs.store.sizeBytes() - startBytes.withBlobs;
+    const logBytes = logOnly.store.sizeBytes() - startBytes.logOnly;
+    return {
+      steps,
+      appendedBytes,
+      workspaceAppendBytesPerRun: storeBytes,
+      logOnlyBytes: logBytes,
+      targetBytes: 2 * appendedBytes + logBytes,
+      blobBytes,
+      manifestBytes,
+      blobBytesPerAppendedByte: round(blobBytes / appendedBytes, 2),
+      workspaceBytesPerAppendedByte: round((storeBytes - logBytes) / appendedBytes, 2),
+    };
+  } finally {
+    await withBlobs.store.close();
+    await logOnly.store.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 /**
  * Workspace snapshots on a generated 1,000-file, ~100 MB workspace, per blob store: the first
  * snapshot (cold cache, empty store), re-snapshots after one small edit (target p50 ≤ 20 ms) and
@@ -212,7 +311,14 @@ export async function measureWorkspaceSnapshots(
 ): Promise<Record<string, unknown>> {
   const iterations = options.quick === true ? 30 : 100;
   const seed = options.seed ?? 20_240_601;
-  const out: Record<string, unknown> = { iterations, seed, targetResnapshotP50Ms: 20 };
+  const append = await measureAppendOnlyFile(800);
+  const out: Record<string, unknown> = {
+    workspaceAppendBytesPerRun800: append.workspaceAppendBytesPerRun,
+    appendOnlyFile: append,
+    iterations,
+    seed,
+    targetResnapshotP50Ms: 20,
+  };
   for (const make of [directoryStore, sqliteBlobStore]) {
     const root = mkdtempSync(join(tmpdir(), 'longrun-wsbench-'));
     const store = await make(root);
