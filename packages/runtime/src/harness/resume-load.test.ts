@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { fold, workerId, type JsonValue, type SessionId, type StoredEvent } from '@longrun/core';
 import { SqliteStore } from '@longrun/store-sqlite';
-import { scriptedModel } from '@longrun/models/testing';
+import { scriptedModel, type ScriptedTurn } from '@longrun/models/testing';
 import { allEvents, tempDir } from '../testing.ts';
 import { Worker } from '../worker.ts';
 import { defineAgent, defineTool } from '../agent/define-agent.ts';
@@ -22,14 +22,41 @@ const note = defineTool({
   run: async ({ line }) => `noted ${line}`,
 });
 
-async function setup(steps: number) {
+/** Step `step`'s turn: one `note` call. */
+function noteTurn(step: number): ScriptedTurn {
+  return { text: `step ${step}`, toolCalls: [{ name: 'note', args: { line: `${step}` } }] };
+}
+
+/**
+ * A reasoning model's turn: signed reasoning, text and two calls with the provider's ids, one
+ * with arguments whose keys are not in sorted order; the second call has no text part.
+ */
+function reasoningTurn(step: number): ScriptedTurn {
+  return {
+    text: `step ${step}`,
+    toolCalls: [
+      { id: `toolu_${step}a`, name: 'note', args: { zeta: [step], line: `${step}`, alpha: {} } },
+      { id: `toolu_${step}b`, name: 'note', args: { line: `again ${step}` } },
+    ],
+    parts: [
+      {
+        type: 'reasoning',
+        text: `think ${step}`,
+        providerMetadata: { anthropic: { signature: `sig${step}` } },
+      },
+      { type: 'text', text: `step ${step}` },
+      { type: 'tool-call', callIndex: 0 },
+      { type: 'tool-call', callIndex: 1, providerMetadata: { openai: { itemId: `fc_${step}` } } },
+    ],
+  };
+}
+
+async function setup(steps: number, turn: (step: number) => ScriptedTurn = noteTurn) {
   const dir = tempDir('resume');
   const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
   const model = scriptedModel((request) => {
     const done = request.messages.filter((m) => m.role === 'assistant').length;
-    return done >= steps
-      ? { text: 'done' }
-      : { text: `step ${done + 1}`, toolCalls: [{ name: 'note', args: { line: `${done + 1}` } }] };
+    return done >= steps ? { text: 'done' } : turn(done + 1);
   });
   const agent = defineAgent({
     name: 'notes',
@@ -101,6 +128,26 @@ describe('resuming an agent session', () => {
     await runSession(s, session.id);
     expect((await s.store.getSession(session.id)).status).toBe('completed');
     await expectUninterruptedRequests(s, session.id, resumedAt);
+  });
+
+  it("continues a reasoning model's turns from the checkpoint with every part and signature", async () => {
+    const s = await setup(40, reasoningTurn);
+    const session = await s.store.createSession({ agent: 'notes', input: 'take notes' });
+    await runSession(s, session.id, 25);
+    const checkpoint = await s.store.latestCheckpoint(session.id);
+    expect(checkpoint?.state).toMatchObject({ format: 3 });
+    expect(JSON.stringify(checkpoint?.state)).toContain('sig2');
+    const loaded = await loadAgentRun(s.store, session.id);
+    expect(loaded.fromSeq).toBe(checkpoint?.seq);
+    const events = await allEvents(s.store, session.id);
+    expect(JSON.stringify(loaded.transcript.snapshot())).toBe(
+      JSON.stringify(transcriptOf(events).snapshot()),
+    );
+    const resumedAt = s.model.requests.length;
+    await runSession(s, session.id);
+    expect((await s.store.getSession(session.id)).status).toBe('completed');
+    await expectUninterruptedRequests(s, session.id, resumedAt);
+    expect(JSON.stringify(s.model.requests.at(-1)?.messages)).toContain('fc_39');
   });
 
   it('reads the whole log when the checkpoint holds no transcript (written before it did)', async () => {
