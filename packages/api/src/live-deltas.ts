@@ -1,5 +1,3 @@
-import type { StoredEvent } from '@longrun/core';
-
 /**
  * A model's text delta as a live reader gets it: placed at `offset` (UTF-16 code units, i.e. JS
  * string indices) in the text of this attempt of this step. Not durable: the log holds the same
@@ -17,9 +15,9 @@ export interface LiveDelta {
  * far, as one delta at offset 0, then every new delta as it arrives. Returns the unsubscribe.
  *
  * Only a process that runs the model sees deltas before they are durable: the in-process source
- * below is fed by the worker of `longrun dev`, or, on Postgres, by the workers' live channel
- * (the store's LISTEN/NOTIFY, fed in by live-feed.ts). An API process beside workers on SQLite has no live source; its
- * readers see the durable, coalesced `model.streamed` events (a few per second) instead.
+ * below is fed from a live channel (live-feed.ts): the in-process one of `longrun dev`, or on
+ * Postgres the workers' LISTEN/NOTIFY. An API process beside workers on SQLite has no live
+ * source; its readers see the durable, coalesced `model.streamed` events (a few per second).
  */
 export interface LiveDeltaSource {
   subscribe(sessionId: string, deliver: (delta: LiveDelta) => void): () => void;
@@ -40,8 +38,10 @@ interface Attempt {
 const maxKeptChars = 4 * 1024 * 1024;
 
 /**
- * The in-process source, fed by a worker's events (`publishLive(worker, live)`). It keeps each attempt in progress's text so far, and forgets it when the attempt
- * ends in the log (`model.responded`, `model.failed`) or the session stops running here.
+ * The in-process source, fed from a live channel's notes (`feedApiFromLiveChannel`), whose
+ * offsets the worker's publisher computed. It keeps each attempt in progress's text so far, and
+ * forgets it when the attempt ends in the log (`model.responded`, `model.failed`) or the session
+ * stops running in its worker.
  */
 export class InProcessLiveDeltas implements LiveDeltaSource {
   readonly #attempts = new Map<string, Attempt>();
@@ -63,29 +63,17 @@ export class InProcessLiveDeltas implements LiveDeltaSource {
     };
   }
 
-  /** A delta from the model, the moment it arrives (the worker's `model.delta`). */
-  textDelta(sessionId: string, step: number, attempt: number, text: string): void {
-    this.textDeltaAt(sessionId, step, attempt, undefined, text);
-  }
-
   /**
-   * A delta whose offset the sender states (a worker in another process, which may have
-   * started the attempt before this process listened). A gap restarts the kept text there; a
-   * repeat is passed on but not kept twice (readers place text by offset).
+   * A delta at the offset its worker's publisher states (the worker may have started the attempt
+   * before this process listened). A gap restarts the kept text there; a repeat is passed on but
+   * not kept twice (readers place text by offset).
    */
-  textDeltaAt(
-    sessionId: string,
-    step: number,
-    attempt: number,
-    offset: number | undefined,
-    text: string,
-  ): void {
+  textDeltaAt(sessionId: string, step: number, attempt: number, at: number, text: string): void {
     let current = this.#attempts.get(sessionId);
     if (current === undefined || current.step !== step || current.attempt !== attempt) {
-      current = { step, attempt, base: offset ?? 0, text: '', length: offset ?? 0 };
+      current = { step, attempt, base: at, text: '', length: at };
       this.#attempts.set(sessionId, current);
     }
-    const at = offset ?? current.length;
     if (at > current.length) {
       current.base = at;
       current.text = '';
@@ -102,14 +90,7 @@ export class InProcessLiveDeltas implements LiveDeltaSource {
     if (this.#attempts.get(sessionId)?.step === step) this.#attempts.delete(sessionId);
   }
 
-  /** Events the worker committed (`events.committed`): an attempt that ended is forgotten. */
-  appended(events: readonly StoredEvent[]): void {
-    for (const e of events)
-      if (e.type === 'model.responded' || e.type === 'model.failed')
-        this.endAttempt(e.sessionId, e.data.step);
-  }
-
-  /** The session stopped running in this process (any outcome). */
+  /** The session stopped running in its worker (any outcome). */
   ended(sessionId: string): void {
     this.#attempts.delete(sessionId);
   }

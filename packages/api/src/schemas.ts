@@ -309,6 +309,16 @@ export const Figures = named(
       })
       .nullable()
       .optional(),
+    /** The in-process worker's counts since it started (its figures subscriber). */
+    worker: z
+      .object({
+        sessionsEnded: z.record(z.string(), z.number()),
+        eventsCommitted: z.number(),
+        appendStalls: z.number(),
+        leasesLost: z.number(),
+        livenessDoubts: z.number(),
+      })
+      .optional(),
   }),
 );
 

@@ -178,13 +178,13 @@ describe('the session stream', () => {
     await log.append([
       event('model.requested', { step: 1, attempt: 1, modelId: 'm', transcriptSeq: 1 }),
     ]);
-    live.textDelta(id, 1, 1, 'Hello');
-    live.textDelta(id, 1, 1, ', wor');
+    live.textDeltaAt(id, 1, 1, 0, 'Hello');
+    live.textDeltaAt(id, 1, 1, 5, ', wor');
     const response = await open(api, id);
     const reading = readStream(response, (t) => t.includes('"offset":12'));
     await eventually(() => (api.stats().subscribers === 1 ? true : undefined));
-    live.textDelta(id, 1, 1, 'ld');
-    live.textDelta(id, 1, 1, '!!');
+    live.textDeltaAt(id, 1, 1, 10, 'ld');
+    live.textDeltaAt(id, 1, 1, 12, '!!');
     const frames = parseFrames(await reading);
     expect(frames[0]).toEqual({ retry: '1000' });
     expect(frames[1]?.event).toBe('session.state');
@@ -199,24 +199,8 @@ describe('the session stream', () => {
     expect(frames.filter((f) => f.event === 'model.delta').every((f) => f.id === undefined)).toBe(
       true,
     );
-    // The attempt ends in the log: a later reader gets no stale text.
-    const failed: StoredEvent = {
-      sessionId: id,
-      seq: 3,
-      v: 1,
-      atMs: 0,
-      epoch: 1,
-      type: 'model.failed',
-      data: {
-        step: 1,
-        attempt: 1,
-        code: 'MODEL_UNAVAILABLE',
-        message: 'x',
-        retryable: true,
-        retryInMs: 0,
-      },
-    };
-    live.appended([failed]);
+    // The attempt ends in the log (a committed note naming its step): no stale text is kept.
+    live.endAttempt(id, 1);
     expect(live.attemptsInProgress).toBe(0);
   });
 

@@ -50,3 +50,6 @@ export function portFlag(value: string | boolean | undefined, fallback: number):
 }
 
 export const defaultStore = './.longrun/longrun.db';
+
+/** The port `dev` and `serve` listen on unless --port says otherwise (a free one if it is taken). */
+export const defaultPort = 7070;

@@ -67,16 +67,16 @@ carries it on).
 
 ${sandboxHelp}`,
   worker: `longrun worker [--store <url>] [--agents <module>]... [--worker-id ID] [--concurrency N] [--lease-ms N]
-               [--liveness-ms N] [--dir DIR]
+               [--liveness-ms N]
                [--sandbox process|bwrap] [--sandbox-pool N] [--sandbox-strict]
 
-Claims runnable sessions and runs them until SIGINT/SIGTERM: the agents of the given modules, and the
-sample ledger programs. Its id is <host>-worker (<host>-worker-<pid> while another process on the
-host holds that), or --worker-id; restarted under its id, it reclaims its sessions at once. Started while the store is unreachable, it waits for it (saying so on
-stderr); a dropped connection never ends it. On PostgreSQL its liveness is a heartbeat: with
---liveness-ms L (default 5000), it stops its sessions' side effects when it cannot confirm it for
-L/2, and others may take them after L (at once when it died on their host). See
-docs/durability.md.
+Claims runnable sessions of the agents of the given modules and runs them until SIGINT/SIGTERM.
+Its id is <host>-worker (<host>-worker-<pid> while another process on the host holds that), or
+--worker-id; restarted under its id, it reclaims its sessions at once. Started while the store is
+unreachable, it waits for it (saying so on stderr); a dropped connection never ends it. On
+PostgreSQL its liveness is a heartbeat: with --liveness-ms L (default 5000), it stops its sessions'
+side effects when it cannot confirm it for L/2, and others may take them after L (at once when it
+died on their host). See docs/durability.md.
 
 ${sandboxHelp}`,
   sessions: `longrun sessions list [--status S] [--limit N] [--json]
@@ -110,10 +110,11 @@ the store keeps only a hash of the secret. A revoked key is refused (401) at onc
   dev: `longrun dev [--agents <module>]... [--port N] [--keys] [--sandbox process|bwrap] [--sandbox-pool N] [--sandbox-strict]
 
 Runs, in one process on the embedded store (./.longrun/longrun.db), a worker for the given agent
-modules (default: examples/fix-failing-test when run from the repository) and the sample programs,
-and the HTTP API with the dashboard on http://127.0.0.1:7070 (a free port if it is taken and --port
-is not given), until Ctrl-C. Without --keys the API needs no key and answers on 127.0.0.1 only.
-GET /v1/figures reports the sandbox pool's size, use, queue and provisioning latency.
+modules (default: examples/fix-failing-test when run from the repository), and the HTTP API with
+the dashboard on http://127.0.0.1:7070 (a free port if it is taken and --port is not given), until
+Ctrl-C. Without --keys the API needs no key and answers on 127.0.0.1 only. GET /v1/figures reports
+the sandbox pool's size, use, queue and provisioning latency, and the worker's counts (sessions
+ended by outcome, events committed, append stalls, leases lost, liveness doubts).
 
 ${sandboxHelp}`,
 } as const;

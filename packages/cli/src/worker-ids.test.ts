@@ -1,33 +1,11 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  dropSchema,
-  probeTestServer,
-  randomSchema,
-  testUrl,
-} from '@longrun/store-postgres/testing';
 import { background, waitFor } from './test-fixtures/cli-process.ts';
+import { postgresStoreUrls } from './test-fixtures/postgres-stores.ts';
 
-const unavailable = await probeTestServer();
-if (unavailable !== null)
-  console.error(`\n!!! Postgres case of worker ids did NOT run: ${unavailable}\n`);
-// In CI a suite that cannot run fails instead of passing with a case left out.
-if (unavailable !== null && process.env.CI === 'true')
-  throw new Error(`the Postgres case of worker ids cannot run in CI: ${unavailable}`);
-const schemas: string[] = [];
-afterAll(async () => {
-  for (const schema of schemas) await dropSchema(schema);
-});
-
-function pgStore(): string {
-  const schema = randomSchema('cli_ids');
-  schemas.push(schema);
-  const url = new URL(testUrl);
-  url.searchParams.set('schema', schema);
-  return url.toString();
-}
+const pgStore = await postgresStoreUrls('the Postgres case of worker ids', 'cli_ids');
 
 /** Starts `longrun worker` and reads the id it says it started with. */
 async function startWorker(store: string, cwd: string) {
@@ -49,7 +27,7 @@ async function startWorker(store: string, cwd: string) {
  */
 describe.each([
   ['sqlite', (cwd: string) => join(cwd, 'longrun.db'), true],
-  ['postgres', () => pgStore(), unavailable === null],
+  ['postgres', () => pgStore?.() ?? '', pgStore !== null],
 ] as const)('worker ids on %s', (_kind, storeFor, runs) => {
   it.runIf(runs)(
     'is <host>-worker, <host>-worker-<pid> beside it, the same after a restart',

@@ -53,7 +53,6 @@ export class CliWorker {
     const stderr = openSync(this.logPath, 'a');
     const args = [cliMain, 'worker', '--store', options.storeUrl, '--agents', agentModule];
     args.push('--lease-ms', String(options.leaseMs), '--concurrency', String(options.concurrency));
-    args.push('--dir', join(options.dir, 'cli-dir'));
     if (options.livenessMs !== undefined) args.push('--liveness-ms', String(options.livenessMs));
     this.child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', stderr],

@@ -1,0 +1,246 @@
+import {
+  InProcessLiveDeltas,
+  createApi,
+  feedApiFromLiveChannel,
+  serveApi,
+  type Api,
+  type ServedApi,
+} from '@longrun/api';
+import { serveDashboard } from '@longrun/dashboard';
+import type { LiveChannel, SessionStore, WorkerId } from '@longrun/core';
+import {
+  InProcessLiveChannel,
+  LivePublisher,
+  Worker,
+  countWorkerFigures,
+  publishLive,
+  writeWorkerLog,
+  type WorkerFigures,
+} from '@longrun/runtime';
+import type { JsonLog } from './json-log.ts';
+import type { CliSandbox } from './sandbox-flags.ts';
+import { openStore, type OpenStoreOptions } from './store-url.ts';
+import { startUnderStableId } from './worker-ids.ts';
+
+/** What one `longrun` process runs: a store, and a worker, the HTTP API, or both over it. */
+export interface ProcessPlan {
+  store: { url: string } & Pick<
+    OpenStoreOptions,
+    'applicationName' | 'waitForServer' | 'workerLivenessMs'
+  >;
+  /** Where the worker's, the API's and the store's structured log entries go. */
+  log: JsonLog;
+  worker?: WorkerPlan;
+  api?: ApiPlan;
+}
+
+export interface WorkerPlan {
+  /** The agents, with the sandbox their commands run in; closed with the process. */
+  sandbox: CliSandbox;
+  /** A stable id base (`<host>-dev`; `-<pid>` is added while another process holds it), or an id. */
+  id: { stable: string } | { fixed: WorkerId };
+  concurrency?: number;
+  leaseMs?: number;
+  pollMs?: number;
+  /** Where the line each ended session run gives goes; by default the log. */
+  sessionEnds?: (ended: { sessionId: string; outcome: string }) => void;
+}
+
+export interface ApiPlan {
+  auth: 'none' | 'keys';
+  host: string;
+  port: number;
+  /** The port was asked for: if it is taken, that is an error, not a free port instead. */
+  portGiven: boolean;
+  /** The agents sessions may be created for (default: any name). */
+  agents?: readonly string[];
+}
+
+/** What `assembleProcess` built: a worker if the plan has one, the API if the plan has it. */
+export interface AssembledProcess<P extends ProcessPlan = ProcessPlan> {
+  store: SessionStore;
+  worker: P extends { worker: WorkerPlan } ? Worker : null;
+  api: P extends { api: ApiPlan } ? Api : null;
+  served: P extends { api: ApiPlan } ? ServedApi : null;
+  /** Stops accepting requests, stops the worker, then closes the sandboxes, channel and store. */
+  close(): Promise<void>;
+}
+
+/** The parts built so far, and what closes them. */
+interface Assembly {
+  plan: ProcessPlan;
+  closers: Closers;
+  store: SessionStore;
+  worker: Worker | null;
+  api: Api | null;
+  served: ServedApi | null;
+  /** The worker's figures (its figures subscriber), once a worker runs. */
+  workerFigures: (() => WorkerFigures) | null;
+}
+
+/**
+ * The composition root of `longrun dev`, `worker` and `serve`: opens the store and builds what
+ * the plan asks for over it. The live channel is the store's (Postgres LISTEN/NOTIFY, which API
+ * nodes elsewhere hear too) or, when a worker and the API share this process on a store without
+ * one, the in-process channel. The worker publishes its deltas, commits and ends on it, and has
+ * its log and figures subscribers; the API reads the channel into its live deltas and stream
+ * wake-ups, and wakes the worker when a session is created or signalled. On a failure, what was
+ * built is closed again before the error is thrown.
+ */
+export async function assembleProcess<P extends ProcessPlan>(
+  plan: P,
+): Promise<AssembledProcess<P>> {
+  const closers = new Closers();
+  const store = await openPlannedStore(plan);
+  closers.add(() => store.close());
+  const a: Assembly = {
+    plan,
+    closers,
+    store,
+    worker: null,
+    api: null,
+    served: null,
+    workerFigures: null,
+  };
+  try {
+    const channel = liveChannelFor(a);
+    const sandbox = plan.worker?.sandbox;
+    if (sandbox !== undefined) closers.add(() => sandbox.close());
+    if (plan.api !== undefined) a.api = await buildApi(a, plan.api, channel);
+    if (plan.worker !== undefined) a.worker = await startWorker(a, plan.worker, channel);
+    if (plan.api !== undefined && a.api !== null) a.served = await listen(a, plan.api, a.api);
+  } catch (error) {
+    await closers.closeAll().catch(() => undefined);
+    throw error;
+  }
+  const { worker, api, served } = a;
+  // Each part is built exactly when the plan has it, as the type says.
+  return { store, worker, api, served, close: () => closers.closeAll() } as AssembledProcess<P>;
+}
+
+async function openPlannedStore(plan: ProcessPlan): Promise<SessionStore> {
+  const { url, ...options } = plan.store;
+  try {
+    return await openStore(url, { ...options, log: (msg) => plan.log({ level: 'warn', msg }) });
+  } catch (error) {
+    await plan.worker?.sandbox.close();
+    throw error;
+  }
+}
+
+/** The store's channel, or the in-process one when a worker and the API share this process. */
+function liveChannelFor(a: Assembly): LiveChannel | null {
+  // The store closes its own channel, after the notes already published.
+  const own = a.store.liveChannel?.();
+  if (own !== undefined) return own;
+  if (a.plan.worker === undefined || a.plan.api === undefined) return null;
+  const channel = new InProcessLiveChannel();
+  a.closers.add(() => channel.close());
+  return channel;
+}
+
+async function buildApi(a: Assembly, plan: ApiPlan, channel: LiveChannel | null): Promise<Api> {
+  const live = channel === null ? undefined : new InProcessLiveDeltas();
+  const sandbox = a.plan.worker?.sandbox;
+  const wake = (): void => a.worker?.wake();
+  const api = createApi({
+    store: a.store,
+    auth: plan.auth,
+    dashboard: serveDashboard,
+    log: a.plan.log,
+    ...(live === undefined ? {} : { live }),
+    ...(plan.agents === undefined ? {} : { agents: plan.agents }),
+    ...(sandbox === undefined
+      ? {}
+      : {
+          onSessionCreated: wake,
+          onSignalled: wake,
+          figures: () => ({
+            sandboxPool: sandbox.poolStats(),
+            ...(a.workerFigures === null ? {} : { worker: a.workerFigures() }),
+          }),
+        }),
+  });
+  if (channel !== null && live !== undefined) {
+    const stopFeed = await feedApiFromLiveChannel(channel, {
+      live,
+      appended: (id) => api.appended(id),
+    });
+    a.closers.add(async () => stopFeed());
+  }
+  return api;
+}
+
+async function startWorker(
+  a: Assembly,
+  plan: WorkerPlan,
+  channel: LiveChannel | null,
+): Promise<Worker> {
+  const { sandbox, id, sessionEnds, ...tuning } = plan;
+  const publisher = channel === null ? null : new LivePublisher(channel);
+  // What is pending is sent once the worker stopped, before the channel closes.
+  if (publisher !== null) a.closers.add(async () => publisher.flush());
+  const build = (workerId: WorkerId): Worker => {
+    const worker = new Worker({ store: a.store, agents: sandbox.agents, workerId, ...tuning });
+    if (publisher !== null) publishLive(worker, publisher);
+    writeWorkerLog(worker, a.plan.log, { sessionEnds: sessionEnds === undefined });
+    if (sessionEnds !== undefined)
+      worker.on('session.ended', ({ sessionId, outcome }) => sessionEnds({ sessionId, outcome }));
+    const counted = countWorkerFigures(worker);
+    a.workerFigures = () => counted.figures();
+    return worker;
+  };
+  const worker =
+    'stable' in id
+      ? await startUnderStableId(id.stable, build)
+      : await startWithId(build(id.fixed));
+  a.closers.add(() => worker.stop());
+  return worker;
+}
+
+async function startWithId(worker: Worker): Promise<Worker> {
+  await worker.start();
+  return worker;
+}
+
+/** Serves on the planned port; when it is the default and taken, on a free port (said on stderr). */
+async function listen(a: Assembly, plan: ApiPlan, api: Api): Promise<ServedApi> {
+  const { host, port } = plan;
+  let served: ServedApi;
+  try {
+    served = await serveApi(api, { host, port });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || plan.portGiven) throw error;
+    process.stderr.write(`port ${port} is in use; serving on a free port instead\n`);
+    served = await serveApi(api, { host, port: 0 });
+  }
+  a.closers.add(() => served.close());
+  return served;
+}
+
+/** What to close, in the reverse order of adding; each one runs, and the first error is thrown. */
+class Closers {
+  readonly #closers: (() => Promise<void>)[] = [];
+  #closing: Promise<void> | null = null;
+
+  add(close: () => Promise<void>): void {
+    this.#closers.push(close);
+  }
+
+  closeAll(): Promise<void> {
+    this.#closing ??= this.#run();
+    return this.#closing;
+  }
+
+  async #run(): Promise<void> {
+    let first: Error | undefined;
+    for (const close of this.#closers.reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        first ??= error instanceof Error ? error : new Error(String(error));
+      }
+    }
+    if (first !== undefined) throw first;
+  }
+}
