@@ -16,15 +16,14 @@ import { sandboxWorkspacePath, type SandboxNetwork } from '@longrun/core';
  * semaphores and shared memory (Python's multiprocessing locks) live there.
  */
 
-/** Descriptors the driver passes to the launcher (3–5 of the child's stdio array). */
+/** Descriptors the driver passes to bubblewrap (3–4 of the child's stdio array). */
 export const seccompFd = 3;
-/** Read by the launcher shell (see bwrap-launch.ts) and closed before bubblewrap starts. */
-export const gateFd = 4;
 /**
- * The options (mounts, env) travel through a pipe (`--args 5`), not the command line, which `ps`
- * on the host shows; bubblewrap insists that the command itself stays on its argv.
+ * The options (mounts, env) travel through a pipe (`--args 4`), not the command line, which `ps`
+ * on the host shows; bubblewrap insists that the command itself stays on its argv. bubblewrap
+ * reads this pipe to its end before it does anything else: the driver's gate (bwrap-exec.ts).
  */
-export const argsFd = 5;
+export const argsFd = 4;
 
 const topLevel = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
 const etcAlways = [

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { LongrunError } from '@longrun/core';
 import { commandArgs, rootArgs } from './bwrap-args.ts';
 import { runBwrap } from './bwrap-exec.ts';
 import { launchArgv } from './bwrap-launch.ts';
@@ -23,7 +24,7 @@ const refusingCgroup: SandboxCgroup = {
   destroy: async () => undefined,
 };
 
-describe('bwrap launcher', () => {
+describe('bwrap exec', () => {
   it('starts nothing of the command when it cannot be placed in the cgroup', async () => {
     if (!runsHere(host.tools !== null, `a usable bubblewrap (${host.unusableReason})`)) return;
     const tools = host.tools as NonNullable<typeof host.tools>;
@@ -50,9 +51,12 @@ describe('bwrap launcher', () => {
         { argv: command, timeoutMs: 10_000, maxOutputBytes: 10_000 },
       ).result;
 
-    const refused = await run(refusingCgroup);
-    expect(refused.exitCode).toBe(125);
-    expect(refused.stderr).toContain('could not be placed in the sandbox cgroup');
+    const refused = await run(refusingCgroup).then(
+      () => null,
+      (error: unknown) => error as LongrunError,
+    );
+    expect(refused?.code).toBe('SANDBOX_UNAVAILABLE');
+    expect(refused?.message).toContain('cannot move the command into cgroup refusing');
     expect(existsSync(join(workspace, 'ran'))).toBe(false);
 
     // The control: the same command, with nothing to place it in, runs.

@@ -51,7 +51,6 @@ export function probeBwrapHost(bwrapPath: string, cgroups: CgroupDetection): Bwr
     bwrap: bwrapPath,
     setpriv: !features.diesWithParent && executable('/usr/bin/setpriv') ? '/usr/bin/setpriv' : null,
     bash: executable('/bin/bash') ? '/bin/bash' : null,
-    sh: '/bin/sh',
   };
   let seccomp: Uint8Array | null = null;
   let seccompReason = `no syscall table for ${process.arch} (have x64 and arm64)`;
