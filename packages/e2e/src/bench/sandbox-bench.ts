@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,11 +18,14 @@ const trueRequest: ExecRequest = { argv: ['/bin/true'], timeoutMs: 10_000, maxOu
 
 /**
  * Sandbox start and a `/bin/true` through the port, for both drivers, without and with the
- * warm pool. Targets: start p50 ≤ 20 ms, exec end to end p50 ≤ 25 ms.
+ * warm pool. Targets: start p50 ≤ 20 ms, exec end to end p50 ≤ 25 ms, and the pool's open plus
+ * exec within 2 × bareBwrapMs.
  * - startMs: `driver.open()` (no pool) or `pool.claim()` of a ready sandbox (pool);
  * - execMs: one exec of /bin/true in an open sandbox;
  * - openExecMs: start plus that exec: what a tool call pays when it needs a fresh sandbox;
- * - closeMs: `close()` (kill, cgroup removal, workspace copy-back and unmount).
+ * - closeMs: `close()` (kill, cgroup removal, workspace copy-back and unmount);
+ * - bareBwrapMs: the floor, `bwrap --unshare-all --ro-bind / / /bin/true` spawned from this
+ *   process, half the rounds before the bwrap driver's and half after, so both see one load.
  */
 export async function measureSandbox(options: { quick: boolean; bwrapPath?: string }) {
   const rounds = options.quick ? 30 : 200;
@@ -32,32 +36,59 @@ export async function measureSandbox(options: { quick: boolean; bwrapPath?: stri
     limits: { memoryBytes: 512 << 20, pids: 256, cpuCores: 1, workspaceBytes: 256 << 20 },
     network: 'none',
   };
+  const bwrapPath = options.bwrapPath ?? process.env.LONGRUN_BWRAP ?? '/usr/bin/bwrap';
+  const bareMs: number[] = [];
+  const measureBare = () =>
+    section('sandbox, bare bubblewrap', async () => {
+      bareMs.push(...(await measureBareBwrap(bwrapPath, rounds / 2)));
+    });
   try {
+    const processFigures = await section('sandbox, process driver', () =>
+      measureDriver(processDriver(), spec, rounds),
+    );
+    const bareBefore = await measureBare();
+    // Where bubblewrap is missing or does not isolate, this half is skipped, saying why.
+    const bwrapFigures = await section('sandbox, bwrap driver', async () => {
+      const bwrap = await bwrapDriver({ bwrapPath });
+      const report = await bwrap.protections();
+      const gaps = isolationGaps(report);
+      if (gaps.length > 0) {
+        const missing = gaps.map((g) => `${g.name}: ${g.reason}`).join('; ');
+        throw new Error(`bubblewrap does not isolate here (${missing})`);
+      }
+      const enforced = report.protections.filter((p) => p.enforced).length;
+      return {
+        protectionsEnforced: `${enforced}/${report.protections.length}`,
+        ...(await measureDriver(bwrap, spec, rounds)),
+      };
+    });
+    const bareAfter = await measureBare();
     return {
       rounds,
-      process: await section('sandbox, process driver', () =>
-        measureDriver(processDriver(), spec, rounds),
-      ),
-      // Where bubblewrap is missing or does not isolate, this half is skipped, saying why.
-      bwrap: await section('sandbox, bwrap driver', async () => {
-        const bwrapPath = options.bwrapPath ?? process.env.LONGRUN_BWRAP;
-        const bwrap = await bwrapDriver(bwrapPath === undefined ? {} : { bwrapPath });
-        const report = await bwrap.protections();
-        const gaps = isolationGaps(report);
-        if (gaps.length > 0) {
-          const missing = gaps.map((g) => `${g.name}: ${g.reason}`).join('; ');
-          throw new Error(`bubblewrap does not isolate here (${missing})`);
-        }
-        const enforced = report.protections.filter((p) => p.enforced).length;
-        return {
-          protectionsEnforced: `${enforced}/${report.protections.length}`,
-          ...(await measureDriver(bwrap, spec, rounds)),
-        };
-      }),
+      process: processFigures,
+      bareBwrapMs: bareMs.length > 0 ? summary(bareMs) : (bareBefore ?? bareAfter),
+      bwrap: bwrapFigures,
     };
   } finally {
     rmSync(workspaceDir, { recursive: true, force: true });
   }
+}
+
+/** Wall times of a bare bubblewrap running /bin/true, spawned the way the driver spawns it. */
+async function measureBareBwrap(bwrapPath: string, rounds: number): Promise<number[]> {
+  const args = ['--unshare-all', '--ro-bind', '/', '/', '/bin/true'];
+  const timesMs: number[] = [];
+  for (let i = 0; i < rounds; i += 1) {
+    const t0 = performance.now();
+    const code = await new Promise((resolve, reject) => {
+      const child = spawn(bwrapPath, args, { stdio: 'ignore', env: {} });
+      child.once('error', reject);
+      child.once('close', resolve);
+    });
+    if (code !== 0) throw new Error(`${bwrapPath} ${args.join(' ')} exited ${String(code)}`);
+    timesMs.push(performance.now() - t0);
+  }
+  return timesMs;
 }
 
 async function measureDriver(driver: PreparableDriver, spec: SandboxSpec, rounds: number) {
