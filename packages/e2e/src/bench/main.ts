@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: measures the durable core and prints one JSON document (also written to
  * bench-results/latest.json). Figures are medians and tail percentiles; machines are noisy.
- * LONGRUN_BENCH_QUICK=1 runs a shorter version; LONGRUN_BENCH_ONLY=sqlite|postgres|harness|resume|workspace|api|sandbox|faults picks one part.
+ * LONGRUN_BENCH_QUICK=1 runs a shorter version; LONGRUN_BENCH_ONLY picks one part: sqlite, postgres,
+ * harness, peerWorkload, resume, workspace, api, sandbox or faults.
  * A section that cannot run here (no Postgres, no bubblewrap) is reported as `{ "skipped": "<why>" }`
  * and every other section still runs: the bench always prints what it measured.
  */
@@ -20,6 +21,7 @@ import { measureSandbox } from './sandbox-bench.ts';
 import { measurePgRestart } from './faults.ts';
 import { section } from './sections.ts';
 import { measureResumes } from './resume.ts';
+import { measurePeerWorkload, peerWorkloadSizes, quickPeerWorkloadSizes } from './peer-workload.ts';
 import { round } from './stats.ts';
 
 const quick = process.env.LONGRUN_BENCH_QUICK === '1';
@@ -102,6 +104,23 @@ if (only === undefined || only === 'harness') {
       agentRun,
     };
   });
+}
+
+if (only === undefined || only === 'peerWorkload') {
+  // Issue 12's workload, per store, with its targets beside the figures (`targets.*.met`).
+  const peer: Record<string, unknown> = {};
+  for (const store of stores) {
+    if (store.name === 'postgres' && !postgresStatus.ok) {
+      peer.postgres = { skipped: `Postgres does not answer: ${postgresStatus.reason}` };
+      continue;
+    }
+    const log = (what: string): void =>
+      void process.stderr.write(`[bench] peerWorkload.${store.name}: ${what}\n`);
+    peer[store.name] = await section(`peerWorkload.${store.name}`, () =>
+      measurePeerWorkload(store.make, quick ? quickPeerWorkloadSizes : peerWorkloadSizes, log),
+    );
+  }
+  results.peerWorkload = peer;
 }
 
 if (only === undefined || only === 'resume') {

@@ -13,8 +13,18 @@ export class WorkerHandle {
   #waiters: { test: () => boolean; resolve: () => void }[] = [];
   readonly exited: Promise<number | null>;
 
-  constructor(storeUrl: string, workerId: string, dir: string, env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [workerScript, storeUrl, workerId, dir], {
+  /**
+   * `script` is the worker program: worker-process.ts by default, or another that takes the same
+   * arguments and reports the same lines (the bench's peer-worker-process.ts).
+   */
+  constructor(
+    storeUrl: string,
+    workerId: string,
+    dir: string,
+    env: Record<string, string> = {},
+    script = workerScript,
+  ) {
+    this.child = spawn(process.execPath, [script, storeUrl, workerId, dir], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });

@@ -1,0 +1,57 @@
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { openStore } from '@longrun/cli';
+import type { StoreTarget } from '../store-targets.ts';
+import { WorkerHandle } from '../crash/worker-handle.ts';
+import { peerAgentName } from './peer-agent.ts';
+
+const peerWorker = fileURLToPath(new URL('./peer-worker-process.ts', import.meta.url));
+
+/**
+ * Time to the next step of a peer session after `kill -9` of the worker process running it,
+ * mid-run, `kills` times. SQLite (one process, the embedded shape): from the new process's spawn
+ * to its first committed step (`model.responded`), so it includes Node's start and the imports.
+ * Postgres: a second worker is already running; from the kill to the first step it commits (the
+ * lease is 10 s, so waiting it out would show). Steps counted only after 10 of the killed worker's.
+ */
+export async function measurePeerRestart(target: StoreTarget, kills: number): Promise<number[]> {
+  const store = await openStore(target.url);
+  const env = { LONGRUN_LEASE_MS: '10000', LONGRUN_POLL_MS: '25' };
+  const handles: WorkerHandle[] = [];
+  const spawn = (id: string): WorkerHandle => {
+    const h = new WorkerHandle(target.url, id, target.dir, env, peerWorker);
+    handles.push(h);
+    return h;
+  };
+  try {
+    await store.createSession({ agent: peerAgentName, input: { steps: 1_000_000 } });
+    const sqlite = target.kind === 'sqlite';
+    let pair = sqlite ? [spawn('peer-0')] : [spawn('peer-0'), spawn('peer-1')];
+    const times: number[] = [];
+    for (let k = 0; k < kills; k++) {
+      await Promise.race(pair.map((h) => h.until(() => h.acked.length >= 10, 60_000, '10 steps')));
+      await Promise.all(pair.map((h) => h.ready(60_000)));
+      const active = pair.find((h) => h.acked.length >= 10) as WorkerHandle;
+      await active.kill('SIGKILL');
+      const killedAt = performance.now();
+      if (sqlite) {
+        // The same worker id: a restarted embedded worker reclaims its own sessions at boot.
+        const next = spawn('peer-0');
+        const startedAt = performance.now();
+        await next.until(() => next.acked.length > 0, 60_000, 'first step after restart');
+        times.push(performance.now() - startedAt);
+        pair = [next];
+      } else {
+        const next = pair.find((h) => h !== active) as WorkerHandle;
+        const before = next.acked.length;
+        await next.until(() => next.acked.length > before, 60_000, 'first step after takeover');
+        times.push(performance.now() - killedAt);
+        pair = [next, spawn(`peer-${k + 2}`)];
+      }
+    }
+    return times;
+  } finally {
+    await Promise.all(handles.map((h) => h.kill('SIGKILL')));
+    await store.close();
+  }
+}

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { sqliteTarget } from '../store-targets.ts';
+import { logLogSlope, peerFigures, type PeerMeasurements } from './peer-figures.ts';
+import { measurePeerWorkload } from './peer-workload.ts';
+
+/** The figure names issue 12 gives for `peerWorkload.<store>`, in its order. */
+const issueFigures = [
+  'stepP50Ms',
+  'stepP95Ms',
+  'twoCommitsP50Ms',
+  'stepsPerSecond',
+  'bytesPerRun',
+  'growthExponent',
+  'restartToFirstStepMs',
+  'eventLoopDelayP99MsAtC32',
+  'workspaceAppendBytesPerRun800',
+];
+
+const measured: PeerMeasurements = {
+  store: 'sqlite',
+  stepMs: [2, 2, 3, 3, 10],
+  twoCommitsMs: [1.5, 2, 2.5],
+  stepsPerSecond: { c1: 400, c8: 1_000, c32: 2_500 },
+  bytesByS: { s50: 50_000, s200: 200_000, s800: 800_000 },
+  emptyStoreBytes: 90_000,
+  restartMs: [300, 200, 240],
+  eventLoopDelayP99MsAtC32: 4.2,
+  workspace: { bytesStored: 900_000, bytesAppended: 52_000 },
+};
+
+describe('peerWorkload figures', () => {
+  it('has the issue’s figures, and a target with a verdict for each bar', () => {
+    const f = peerFigures(measured);
+    expect(Object.keys(f)).toEqual([...issueFigures, 'targets', 'detail']);
+    expect(Object.keys(f.stepsPerSecond)).toEqual(['c1', 'c8', 'c32']);
+    expect(Object.keys(f.bytesPerRun)).toEqual(['s50', 's200', 's800']);
+    expect(f).toMatchObject({ stepP50Ms: 3, twoCommitsP50Ms: 2, restartToFirstStepMs: 240 });
+    const met = Object.fromEntries(Object.entries(f.targets).map(([k, t]) => [k, t.met]));
+    expect(met).toEqual({
+      stepP50Ms: true, // 3 ≤ 1.5 × 2
+      stepsPerSecondC32: true, // 2,500 ≥ 6 × 400
+      stepsPerSecondC32Here: false, // 2,500 < 3,000
+      bytesPerRunS800: false, // 800 kB > 550 kB
+      growthExponent: true, // bytes ∝ S
+      restartToFirstStepMs: true,
+      eventLoopDelayP99MsAtC32: true,
+      workspaceAppendBytesPerRun800: true, // 900 kB ≤ 2 × 52 kB + 800 kB
+    });
+    expect(f.targets.workspaceAppendBytesPerRun800.limit).toBe(904_000);
+    const slower = peerFigures({
+      ...measured,
+      stepMs: [3.1],
+      stepsPerSecond: { c1: 500, c8: 0, c32: 2_999 },
+    });
+    expect(slower.targets.stepP50Ms.met).toBe(false);
+    expect(slower.targets.stepsPerSecondC32.met).toBe(false);
+  });
+
+  it('takes the growth exponent as the slope of log(bytes) against log(S)', () => {
+    expect(logLogSlope([50, 200, 800], [1, 4, 16])).toBeCloseTo(1, 9);
+    expect(logLogSlope([50, 200, 800], [1, 8, 64])).toBeCloseTo(1.5, 9);
+    const superlinear = peerFigures({ ...measured, bytesByS: { s50: 1e4, s200: 8e4, s800: 64e4 } });
+    expect(superlinear.growthExponent).toBe(1.5);
+    expect(superlinear.targets.growthExponent.met).toBe(false);
+  });
+
+  it('measures every figure on a real SQLite store (tiny sizes; nothing here is timed)', async () => {
+    const f = await measurePeerWorkload(sqliteTarget, {
+      rounds: 1,
+      twoCommitPairs: 5,
+      steps: 6,
+      c8: 2,
+      c32: 3,
+      bytesSteps: [3, 6, 12],
+      kills: 1,
+    });
+    expect(Object.keys(f)).toEqual([...issueFigures, 'targets', 'detail']);
+    // Six tool steps and the closing answer: six step times; two batches of five commit pairs.
+    expect(f.detail).toMatchObject({
+      timedSteps: 6,
+      twoCommitPairs: 10,
+      workspaceBytesAppended800: 12 * 65,
+    });
+    for (const value of [
+      f.stepP50Ms,
+      f.twoCommitsP50Ms,
+      f.stepsPerSecond.c32,
+      f.restartToFirstStepMs,
+      f.eventLoopDelayP99MsAtC32,
+    ])
+      expect(value).toBeGreaterThan(0);
+    expect(f.bytesPerRun.s800).toBeGreaterThanOrEqual(f.bytesPerRun.s50);
+    expect(f.workspaceAppendBytesPerRun800).toBeGreaterThan(f.detail.emptyStoreBytes);
+  }, 180_000);
+});

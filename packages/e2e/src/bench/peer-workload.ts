@@ -1,0 +1,159 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { openStore } from '@longrun/cli';
+import type { SessionStore } from '@longrun/core';
+import type { StoreTarget } from '../store-targets.ts';
+import { peerAgent, peerFileName, peerLine, type PeerAgentOptions } from './peer-agent.ts';
+import { peerFigures, type PeerFigures, type PeerMeasurements } from './peer-figures.ts';
+import { measurePeerRestart } from './peer-restart.ts';
+import { runPeerSessions, type PeerRun } from './peer-runs.ts';
+import { storeBytes } from './store-size.ts';
+import { timeTwoCommits } from './two-commits.ts';
+import { percentile } from './stats.ts';
+
+/** How much of the workload to run; the figures' names keep the issue's S (50/200/800). */
+export interface PeerWorkloadSizes {
+  /** One-session rounds of `steps` steps, each between two batches of `twoCommitPairs` pairs. */
+  rounds: number;
+  twoCommitPairs: number;
+  /** Steps per session of the step-time and throughput runs (the issue's S = 200). */
+  steps: number;
+  /** Concurrencies reported as c8 and c32. */
+  c8: number;
+  c32: number;
+  /** The run lengths reported as s50, s200, s800 (and the workspace run, of the last). */
+  bytesSteps: [number, number, number];
+  kills: number;
+}
+
+export const peerWorkloadSizes: PeerWorkloadSizes = {
+  rounds: 3,
+  twoCommitPairs: 100,
+  steps: 200,
+  c8: 8,
+  c32: 32,
+  bytesSteps: [50, 200, 800],
+  kills: 5,
+};
+
+/** LONGRUN_BENCH_QUICK: fewer rounds and kills; the same run lengths, so bytes stay comparable. */
+export const quickPeerWorkloadSizes: PeerWorkloadSizes = {
+  ...peerWorkloadSizes,
+  rounds: 1,
+  twoCommitPairs: 50,
+  kills: 2,
+};
+
+/**
+ * The peer workload of issue 12 on one store: step times at one session beside the two-commit
+ * floor measured between the same rounds, steps/s at 1/8/32 sessions (the event loop's delay at
+ * 32), bytes stored per run length, the workspace-appending run's bytes, and the time to the next
+ * step after kill -9. Every run gets a fresh store; a warm-up run (not recorded) comes first.
+ */
+export async function measurePeerWorkload(
+  make: () => Promise<StoreTarget>,
+  sizes: PeerWorkloadSizes = peerWorkloadSizes,
+  log: (what: string) => void = () => undefined,
+): Promise<PeerFigures> {
+  log('warm-up (not recorded)');
+  const kind = await withStore(make, 1, async (store, target) => {
+    await runPeerSessions(store, peerAgent({ dir: target.dir }), 1, 50);
+    return target.kind;
+  });
+  log(`step time at one session and the two-commit floor, ${sizes.rounds} rounds`);
+  const stepMs: number[] = [];
+  const twoCommitsMs: number[] = [];
+  const c1: number[] = [];
+  for (let r = 0; r < sizes.rounds; r++) {
+    await withStore(make, 1, async (store, target) => {
+      twoCommitsMs.push(...(await timeTwoCommits(target, sizes.twoCommitPairs)));
+      const run = await runPeerSessions(store, peerAgent({ dir: target.dir }), 1, sizes.steps);
+      twoCommitsMs.push(...(await timeTwoCommits(target, sizes.twoCommitPairs)));
+      stepMs.push(...run.stepMs);
+      c1.push(run.stepsPerSecond);
+    });
+  }
+  const concurrent = async (sessions: number): Promise<PeerRun> => {
+    log(`throughput at ${sessions} sessions`);
+    return withStore(make, sessions, (store, target) =>
+      runPeerSessions(store, peerAgent({ dir: target.dir }), sessions, sizes.steps),
+    );
+  };
+  const c8 = await concurrent(sizes.c8);
+  const c32 = await concurrent(sizes.c32);
+  log(`bytes stored per run of ${sizes.bytesSteps.join(' / ')} steps`);
+  const [s50, s200, s800] = sizes.bytesSteps;
+  const emptyStoreBytes = await withStore(make, 1, (store, target) =>
+    storeBytes(store, target.url),
+  );
+  const bytesByS = {
+    s50: (await bytesOfRun(make, s50, {})).stored,
+    s200: (await bytesOfRun(make, s200, {})).stored,
+    s800: (await bytesOfRun(make, s800, {})).stored,
+  };
+  log(`the workspace-appending agent, ${s800} steps`);
+  const workspace = await bytesOfRun(make, s800, { appendTo: 'workspace' });
+  log(`restart after kill -9, ${sizes.kills} times`);
+  const restartMs = await withTarget(make, (target) => measurePeerRestart(target, sizes.kills));
+  const measured: PeerMeasurements = {
+    store: kind,
+    stepMs,
+    twoCommitsMs,
+    stepsPerSecond: { c1: percentile(c1, 50), c8: c8.stepsPerSecond, c32: c32.stepsPerSecond },
+    bytesByS,
+    emptyStoreBytes,
+    restartMs,
+    eventLoopDelayP99MsAtC32: c32.eventLoopDelayP99Ms,
+    workspace: { bytesStored: workspace.stored, bytesAppended: workspace.appended },
+  };
+  return peerFigures(measured);
+}
+
+/** One session of `steps` steps; the bytes its store then holds, and the bytes it appended. */
+async function bytesOfRun(
+  make: () => Promise<StoreTarget>,
+  steps: number,
+  agent: Omit<PeerAgentOptions, 'dir'>,
+): Promise<{ stored: number; appended: number }> {
+  return withStore(make, 1, async (store, target) => {
+    const run = await runPeerSessions(store, peerAgent({ ...agent, dir: target.dir }), 1, steps);
+    const file =
+      agent.appendTo === 'workspace'
+        ? join(target.dir, 'workspaces', run.sessionIds[0] as string, peerFileName)
+        : join(target.dir, peerFileName);
+    // The run did its work: one line per step in the file, each appended once.
+    const appended = statSync(file).size;
+    const expected = steps * (peerLine(1).length + 1);
+    if (appended !== expected)
+      throw new Error(`the ${steps}-step peer run appended ${appended} bytes, not ${expected}`);
+    return { stored: await storeBytes(store, target.url), appended };
+  });
+}
+
+async function withTarget<T>(
+  make: () => Promise<StoreTarget>,
+  use: (target: StoreTarget) => Promise<T>,
+): Promise<T> {
+  const target = await make();
+  try {
+    return await use(target);
+  } finally {
+    await target.drop();
+  }
+}
+
+/** A fresh store, its pool sized for `sessions` at once, closed and dropped after `use`. */
+function withStore<T>(
+  make: () => Promise<StoreTarget>,
+  sessions: number,
+  use: (store: SessionStore, target: StoreTarget) => Promise<T>,
+): Promise<T> {
+  return withTarget(make, async (target) => {
+    const store = await openStore(target.url, { poolSize: Math.min(32, sessions + 2) });
+    try {
+      return await use(store, target);
+    } finally {
+      await store.close();
+    }
+  });
+}
