@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isLongrunError } from '@longrun/core';
 import { countChanges, diffManifests } from './diff-manifests.ts';
+import { unifiedDiff } from './text-diff.ts';
 import { sha256Hex } from './hashing.ts';
 import { loadManifest } from './load-manifest.ts';
 import type { FileEntry, Manifest } from './manifest.ts';
@@ -69,6 +70,24 @@ describe('content-defined chunks in snapshots', () => {
     const again = await snapshotWorkspace({ dir: source, blobs, previous });
     expect(again.manifestHash).toBe(previous?.manifestHash);
     expect(again.uploadedBlobs).toBe(0);
+  });
+
+  it('diffs an appended text file stored as chunks and pieces', async () => {
+    const source = fresh('source');
+    const lines = Array.from({ length: 200 }, (_, step) => logLine(step)).join('');
+    writeFileSync(join(source, 'agent.log'), lines);
+    const blobs = new MemoryBlobStore();
+    const first = await snapshotWorkspace({ dir: source, blobs });
+    appendFileSync(join(source, 'agent.log'), 'the last line\n');
+    const second = await snapshotWorkspace({ dir: source, blobs, previous: first });
+    // Over 16 KiB, so chunked, and appended to, so its last chunk kept its piece.
+    const chunks = fileEntry(second.manifest, 'agent.log').chunks ?? [];
+    expect(chunks.length).toBeGreaterThanOrEqual(2);
+    expect(chunks.at(-1)?.size).toBe('the last line\n'.length);
+    const [change] = diffManifests(first.manifest, second.manifest).changed;
+    const diff = await unifiedDiff(change as NonNullable<typeof change>, { blobs });
+    expect(diff.patch).toContain('+the last line');
+    expect(diff.patch?.match(/^[+-][^+-]/gm)).toHaveLength(1);
   });
 
   it('an insertion in the middle of a 4 MB file re-stores only the chunks around it', async () => {
