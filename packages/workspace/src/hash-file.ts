@@ -29,9 +29,8 @@ const minReadBytes = 1024 * 1024;
  * hashing the whole file and each chunk, and hands every chunk to `onBlob`. A file of one chunk
  * (every file up to `chunking.minBytes`) is one blob named by its hash. `previous` is the chunk
  * list of the file's previous version, whose pieces an appended last chunk keeps (tail-pieces.ts).
- * Opened through the
- * accessor: a file swapped for a link, a FIFO or a device since the scan is not opened. Returns
- * null when the path is gone or no longer a regular file (as if it had never been there).
+ * Opened through the accessor: a file swapped for a link, a FIFO or a device since the scan is not
+ * opened. Returns null when the path is gone or no longer a regular file (as if never there).
  */
 export async function chunkFile(
   files: ConfinedWorkspaceFiles,
