@@ -6,13 +6,12 @@ import { probeBwrapHost, type BwrapHost } from './bwrap-probe.ts';
 import { bwrapReport } from './bwrap-report.ts';
 import { BwrapSandbox } from './bwrap-sandbox.ts';
 import { detectCgroups } from './cgroup-detect.ts';
-import type { SandboxCgroup } from './cgroup.ts';
 import { sweepLeftovers, type SweepResult } from './leftover-sweep.ts';
 import type { PreparableDriver, PreparedSandbox } from './prepared-sandbox.ts';
 import { newSandboxName, newSandboxUid } from './sandbox-names.ts';
 import { refuseIfStrict } from './strict-check.ts';
 import { validateSpec } from './validate-spec.ts';
-import { mountCappedWorkspace } from './workspace-cap.ts';
+import { bindCap, fillCap, mountCap, resizeCap, unmountAll } from './workspace-cap.ts';
 
 export interface BwrapDriverOptions {
   bwrapPath?: string;
@@ -46,6 +45,7 @@ export async function bwrapDriver(options: BwrapDriverOptions = {}): Promise<Bwr
   const swept = await sweepLeftovers(host.cgroups.system, stateDir);
   const report = bwrapReport(host);
   const roots = { none: rootArgs('none'), allowed: rootArgs('allowed') };
+  const capBytes: { last: number | null } = { last: null };
   const prepare = async (): Promise<PreparedSandbox> => {
     if (host.tools === null) {
       throw new LongrunError(
@@ -53,7 +53,7 @@ export async function bwrapDriver(options: BwrapDriverOptions = {}): Promise<Bwr
         host.unusableReason ?? 'bubblewrap is unusable',
       );
     }
-    return prepareSandbox(host, stateDir, report, roots);
+    return prepareSandbox(host, stateDir, report, roots, capBytes);
   };
   return {
     kind: 'bwrap',
@@ -64,23 +64,38 @@ export async function bwrapDriver(options: BwrapDriverOptions = {}): Promise<Bwr
   };
 }
 
-/** The identity-free part: a name, a host uid, an empty cgroup and a staging directory. */
-function prepareSandbox(
+/**
+ * The identity-free part: a name, a host uid, an empty cgroup, a staging directory and, as
+ * root, the workspace cap mounted there empty, sized like the last sandbox's (a claim of another
+ * size resizes it: one process more).
+ */
+async function prepareSandbox(
   host: BwrapHost,
   stateDir: string | null,
   report: ProtectionReport,
   roots: Record<SandboxSpec['network'], string[]>,
-): PreparedSandbox {
+  capBytes: { last: number | null },
+): Promise<PreparedSandbox> {
   const name = newSandboxName();
-  const uid = host.isRoot ? newSandboxUid() : null;
+  const owner = host.isRoot ? ownerFor(newSandboxUid()) : null;
   const cgroup = host.cgroups.system?.create(name) ?? null;
   const stagingDir = stateDir === null ? null : join(stateDir, name);
   if (stagingDir !== null) mkdirSync(stagingDir, { mode: 0o700 });
-  let used = false;
+  const cap = stagingDir !== null && owner !== null ? { stagingDir, owner, bytes: 0 } : null;
   const discard = async (): Promise<void> => {
     await cgroup?.destroy();
-    if (stagingDir !== null) rmdirSync(stagingDir);
+    if (stagingDir === null) return;
+    if (cap !== null && cap.bytes > 0) await unmountAll([stagingDir]);
+    rmdirSync(stagingDir);
   };
+  if (cap !== null && capBytes.last !== null) {
+    await mountCap(cap.stagingDir, capBytes.last, cap.owner).catch(async (error: unknown) => {
+      await discard();
+      throw error;
+    });
+    cap.bytes = capBytes.last;
+  }
+  let used = false;
   return {
     discard,
     open: async (spec) => {
@@ -91,7 +106,23 @@ function prepareSandbox(
         refuseIfStrict(spec, report);
         // The cap is mounted over the real path: a symlinked or relative one must not dodge it.
         const real = { ...spec, workspaceDir: realpathSync(spec.workspaceDir) };
-        return await bind(host, real, { name, uid, cgroup, stagingDir, roots });
+        cgroup?.setLimits(spec.limits);
+        capBytes.last = spec.limits.workspaceBytes;
+        const { bound } = cap === null ? { bound: Promise.resolve() } : await stage(cap, real);
+        if (host.tools === null) throw new LongrunError('INTERNAL', 'bwrap tools vanished');
+        return new BwrapSandbox({
+          name,
+          spec: real,
+          tools: host.tools,
+          features: host.features,
+          rootArgs: roots[spec.network],
+          seccomp: host.seccomp,
+          owner,
+          cgroup,
+          liveDir: stagingDir ?? real.workspaceDir,
+          stagingDir,
+          bound,
+        });
       } catch (error) {
         await discard();
         throw error;
@@ -100,36 +131,30 @@ function prepareSandbox(
   };
 }
 
-interface Prepared {
-  name: string;
-  uid: number | null;
-  cgroup: SandboxCgroup | null;
-  stagingDir: string | null;
-  roots: Record<SandboxSpec['network'], string[]>;
+function ownerFor(uid: number): { uid: number; gid: number } {
+  return { uid, gid: uid };
 }
 
-async function bind(host: BwrapHost, spec: SandboxSpec, p: Prepared): Promise<BwrapSandbox> {
-  p.cgroup?.setLimits(spec.limits);
-  const owner = p.uid === null ? null : { uid: p.uid, gid: p.uid };
-  if (p.stagingDir !== null && owner !== null) {
-    await mountCappedWorkspace({
-      stagingDir: p.stagingDir,
-      workspaceDir: spec.workspaceDir,
-      bytes: spec.limits.workspaceBytes,
-      ...owner,
-    });
-  }
-  if (host.tools === null) throw new LongrunError('INTERNAL', 'bwrap tools vanished');
-  return new BwrapSandbox({
-    name: p.name,
-    spec,
-    tools: host.tools,
-    features: host.features,
-    rootArgs: p.roots[spec.network],
-    seccomp: host.seccomp,
-    owner,
-    cgroup: p.cgroup,
-    liveDir: p.stagingDir ?? spec.workspaceDir,
-    stagingDir: p.stagingDir,
-  });
+interface StagedCap {
+  stagingDir: string;
+  owner: { uid: number; gid: number };
+  /** The size it is mounted with; 0 while unmounted. */
+  bytes: number;
+}
+
+/**
+ * Mounts (or resizes) the cap and copies the workspace in; returns the bind over the workspace
+ * directory, started but not awaited: the sandbox's first command runs from the staging
+ * directory meanwhile, and every call on the sandbox waits for it (see BwrapSandbox).
+ */
+async function stage(cap: StagedCap, spec: SandboxSpec): Promise<{ bound: Promise<void> }> {
+  const bytes = spec.limits.workspaceBytes;
+  if (cap.bytes === 0) await mountCap(cap.stagingDir, bytes, cap.owner);
+  else if (cap.bytes !== bytes) await resizeCap(cap.stagingDir, bytes);
+  cap.bytes = bytes;
+  await fillCap(cap.stagingDir, spec.workspaceDir, bytes, cap.owner);
+  const bound = bindCap(cap.stagingDir, spec.workspaceDir);
+  // Awaited by every sandbox call and by close; this only keeps an unused failure quiet.
+  bound.catch(() => undefined);
+  return { bound };
 }

@@ -30,6 +30,12 @@ export interface BwrapSandboxParts {
   liveDir: string;
   /** Set when the workspace is capped: the staging mount to release at close. */
   stagingDir: string | null;
+  /**
+   * Settles once the cap is bound over the workspace directory (at once when there is no cap).
+   * No call on the sandbox returns before it, so whatever a caller saw the sandbox do, host
+   * readers of the workspace path see too; a failed bind fails every call.
+   */
+  bound: Promise<void>;
 }
 
 /**
@@ -47,7 +53,10 @@ export class BwrapSandbox implements Sandbox {
   constructor(parts: BwrapSandboxParts) {
     this.parts = parts;
     this.id = parts.name;
-    this.files = sandboxFiles(parts.liveDir, parts.owner ?? undefined, () => this.closing === null);
+    this.files = sandboxFiles(parts.liveDir, parts.owner ?? undefined, {
+      isOpen: () => this.closing === null,
+      ready: parts.bound,
+    });
   }
 
   async exec(request: ExecRequest): Promise<ExecResult> {
@@ -75,7 +84,8 @@ export class BwrapSandbox implements Sandbox {
     );
     this.running.add(command);
     try {
-      return await command.result;
+      const [result] = await Promise.all([command.result, p.bound]);
+      return result;
     } finally {
       this.running.delete(command);
     }
@@ -95,7 +105,11 @@ export class BwrapSandbox implements Sandbox {
     await this.parts.cgroup?.destroy();
     const { stagingDir, spec } = this.parts;
     if (stagingDir !== null) {
-      await releaseCappedWorkspace(stagingDir, spec.workspaceDir);
+      const bound = await this.parts.bound.then(
+        () => true,
+        () => false,
+      );
+      await releaseCappedWorkspace(stagingDir, spec.workspaceDir, { bound });
       rmdirSync(stagingDir);
     }
   }

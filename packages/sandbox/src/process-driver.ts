@@ -95,7 +95,7 @@ class ProcessSandbox implements Sandbox {
   constructor(spec: SandboxSpec, owner: Owner | undefined) {
     this.spec = spec;
     this.owner = owner;
-    this.files = sandboxFiles(spec.workspaceDir, owner, () => !this.closed);
+    this.files = sandboxFiles(spec.workspaceDir, owner, { isOpen: () => !this.closed });
   }
 
   async exec(request: ExecRequest): Promise<ExecResult> {

@@ -18,10 +18,11 @@ const run = promisify(execFile);
 /**
  * The workspace size cap. The workspace stays a real host directory (the snapshotter reads it,
  * and it outlives the sandbox), so the cap cannot be a tmpfs that lives only inside bubblewrap.
- * Design: at open, a tmpfs with `size=` and `nr_inodes=` (the cap, in bytes and in files) is
- * mounted at a staging directory, the workspace is copied in and handed to the sandbox user, and
- * the tmpfs is bind-mounted over the workspace directory, so every host reader of that path sees
- * the live, capped content. At close the bind is removed and the content copied back into the
+ * Design: a tmpfs with `size=` and `nr_inodes=` (the cap, in bytes and in files) is mounted at a
+ * staging directory (by a pool, ahead of the claim), at open the workspace is copied in and
+ * handed to the sandbox user, and the tmpfs is bind-mounted over the workspace directory, so
+ * every host reader of that path sees the live, capped content (the driver lets that bind finish
+ * while the first command starts: see BwrapSandbox). At close the bind is removed and the content copied back into the
  * real directory (into a sibling, then renamed over it, so a crash leaves the old or the new
  * copy, never half of one). A tmpfs is RAM: pages a sandbox writes are charged to its memory
  * cgroup, so the workspace also counts against `memoryBytes` (see the report).
@@ -33,45 +34,63 @@ export const capSourceName = 'longrun-ws';
 const bytesPerInode = 16 * 1024;
 const hostEnv = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 
-export interface CapOptions {
-  stagingDir: string;
-  workspaceDir: string;
-  bytes: number;
+export interface CapOwner {
   uid: number;
   gid: number;
 }
 
 // Only mount, umount and cp are processes (Node has no mount(2)); the rest is done here, since
 // each process costs milliseconds and open/close are on every sandbox's path.
-export async function mountCappedWorkspace(o: CapOptions): Promise<void> {
-  const inodes = Math.max(1024, Math.floor(o.bytes / bytesPerInode));
-  const options = `size=${o.bytes},nr_inodes=${inodes},mode=0700,uid=${o.uid},gid=${o.gid},nosuid,nodev`;
+
+/** Mounts an empty cap of `bytes` at `stagingDir`, owned by the sandbox's user. */
+export async function mountCap(stagingDir: string, bytes: number, owner: CapOwner): Promise<void> {
+  const options = `${capSize(bytes)},mode=0700,uid=${owner.uid},gid=${owner.gid},nosuid,nodev`;
   await host('mount the capped workspace', 'mount', [
     '-t',
     'tmpfs',
     '-o',
     options,
     capSourceName,
-    o.stagingDir,
+    stagingDir,
   ]);
+}
+
+/** Changes the size of a mounted cap that is still empty (one a pool staged ahead of a claim). */
+export async function resizeCap(stagingDir: string, bytes: number): Promise<void> {
+  await host('resize the capped workspace', 'mount', [
+    '-o',
+    `remount,${capSize(bytes)}`,
+    stagingDir,
+  ]);
+}
+
+function capSize(bytes: number): string {
+  return `size=${bytes},nr_inodes=${Math.max(1024, Math.floor(bytes / bytesPerInode))}`;
+}
+
+/** Copies the workspace into its mounted cap and gives the copy to the sandbox's user. */
+export async function fillCap(
+  stagingDir: string,
+  workspaceDir: string,
+  bytes: number,
+  owner: CapOwner,
+): Promise<void> {
+  if (readdirSync(workspaceDir).length === 0) return;
   try {
-    if (readdirSync(o.workspaceDir).length > 0) {
-      try {
-        await run('cp', ['-a', `${o.workspaceDir}/.`, `${o.stagingDir}/`], { env: hostEnv });
-      } catch (error) {
-        throw new LongrunError(
-          'INVALID_ARGUMENT',
-          `workspace ${o.workspaceDir} does not fit in limits.workspaceBytes (${o.bytes}): ${String((error as { stderr?: string }).stderr).trim()}; raise the cap or make the workspace smaller`,
-        );
-      }
-      chownTree(o.stagingDir, o.uid, o.gid);
-      chmodSync(o.stagingDir, 0o700);
-    }
-    await host('bind the capped workspace', 'mount', ['--bind', o.stagingDir, o.workspaceDir]);
+    await run('cp', ['-a', `${workspaceDir}/.`, `${stagingDir}/`], { env: hostEnv });
   } catch (error) {
-    await unmount(o.stagingDir);
-    throw error;
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      `workspace ${workspaceDir} does not fit in limits.workspaceBytes (${bytes}): ${String((error as { stderr?: string }).stderr).trim()}; raise the cap or make the workspace smaller`,
+    );
   }
+  chownTree(stagingDir, owner.uid, owner.gid);
+  chmodSync(stagingDir, 0o700);
+}
+
+/** Binds the cap over the workspace directory, so host readers of that path see its content. */
+export async function bindCap(stagingDir: string, workspaceDir: string): Promise<void> {
+  await host('bind the capped workspace', 'mount', ['--bind', stagingDir, workspaceDir]);
 }
 
 /**
@@ -81,14 +100,19 @@ export async function mountCappedWorkspace(o: CapOptions): Promise<void> {
 export async function releaseCappedWorkspace(
   stagingDir: string,
   workspaceDir: string,
+  options: { bound: boolean } = { bound: true },
 ): Promise<void> {
-  await unmount(workspaceDir);
+  // An empty cap has nothing to copy back: both mounts go in one process. A crash before the
+  // rename then leaves the old copy whole.
+  const empty = readdirSync(stagingDir).length === 0;
+  const bound = options.bound ? [workspaceDir] : [];
+  await unmountAll(empty ? [...bound, stagingDir] : bound);
   const fresh = `${workspaceDir}.longrun-new`;
   const old = `${workspaceDir}.longrun-old`;
   rmSync(fresh, { recursive: true, force: true });
   rmSync(old, { recursive: true, force: true });
   mkdirSync(fresh);
-  if (readdirSync(stagingDir).length > 0) {
+  if (!empty) {
     await host('copy the workspace back', 'cp', [
       '-a',
       '--no-preserve=ownership',
@@ -102,15 +126,18 @@ export async function releaseCappedWorkspace(
   renameSync(workspaceDir, old);
   renameSync(fresh, workspaceDir);
   rmSync(old, { recursive: true, force: true });
-  await unmount(stagingDir);
+  if (!empty) await unmountAll([stagingDir]);
 }
 
-/** umount, lazily if something on the host still holds it open. */
-async function unmount(path: string): Promise<void> {
+/** umount, in one process; lazily what something on the host still holds open. */
+export async function unmountAll(paths: readonly string[]): Promise<void> {
+  if (paths.length === 0) return;
   try {
-    await run('umount', [path], { env: hostEnv });
+    await run('umount', [...paths], { env: hostEnv });
   } catch {
-    await host(`unmount ${path}`, 'umount', ['-l', path]);
+    const mounted = new Set([...capMounts().values()].flat());
+    const left = paths.filter((path) => mounted.has(path));
+    if (left.length > 0) await host(`unmount ${left.join(', ')}`, 'umount', ['-l', ...left]);
   }
 }
 
@@ -131,6 +158,17 @@ export interface CapMount {
 
 /** The cap mounts whose staging directory is under `stateDir` (live or left by a dead worker). */
 export function listCapMounts(stateDir: string): CapMount[] {
+  const found: CapMount[] = [];
+  for (const points of capMounts().values()) {
+    const stagingDir = points.find((p) => p.startsWith(`${stateDir}/`));
+    if (stagingDir === undefined) continue;
+    found.push({ stagingDir, workspaceDir: points.find((p) => p !== stagingDir) ?? null });
+  }
+  return found;
+}
+
+/** Mount points of cap tmpfs mounts in this mount namespace, by device. */
+function capMounts(): Map<string, string[]> {
   const byDevice = new Map<string, string[]>();
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const [before, after] = line.split(' - ');
@@ -143,11 +181,5 @@ export function listCapMounts(stateDir: string): CapMount[] {
     if (fsType !== 'tmpfs' || source !== capSourceName || !device || !mountPoint) continue;
     byDevice.set(device, [...(byDevice.get(device) ?? []), mountPoint]);
   }
-  const found: CapMount[] = [];
-  for (const points of byDevice.values()) {
-    const stagingDir = points.find((p) => p.startsWith(`${stateDir}/`));
-    if (stagingDir === undefined) continue;
-    found.push({ stagingDir, workspaceDir: points.find((p) => p !== stagingDir) ?? null });
-  }
-  return found;
+  return byDevice;
 }
