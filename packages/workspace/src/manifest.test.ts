@@ -131,6 +131,20 @@ describe('StatCache racy rule', () => {
     expect(cache.lookup('a', stat(ctimeNs + 1n))).toBeUndefined(); // any stat change: re-read
   });
 
+  it('does not trust chunks that do not add up to the file', () => {
+    const cache = new StatCache({ racyWindowMs: 50 });
+    const ctimeNs = 1_700_000_000_123_456_789n;
+    const settledMs = Number(ctimeNs / 1_000_000n) + 51;
+    const chunks = [
+      { sha256: h('1'), size: 4 },
+      { sha256: h('2'), size: 6 },
+    ];
+    cache.record('a', stat(ctimeNs), settledMs, { sha256: h('x'), chunks });
+    expect(cache.lookup('a', stat(ctimeNs))).toEqual({ sha256: h('x'), chunks });
+    cache.record('a', stat(ctimeNs), settledMs, { sha256: h('x'), chunks: chunks.slice(1) });
+    expect(cache.lookup('a', stat(ctimeNs))).toBeUndefined();
+  });
+
   it('widens the window to 2 s for filesystems with whole-second timestamps', () => {
     const cache = new StatCache({ racyWindowMs: 50 });
     const ctimeNs = 1_700_000_000_000_000_000n;

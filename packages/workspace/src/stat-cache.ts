@@ -99,7 +99,10 @@ export class StatCache {
       r.ctimeNs % nsPerSecond === 0n
         ? maxOf(this.#racyWindowNs, coarseWindowNs)
         : this.#racyWindowNs;
-    return r.verifiedAtNs - r.ctimeNs >= window ? pickHash(r) : undefined;
+    if (r.verifiedAtNs - r.ctimeNs < window) return undefined;
+    // Chunks that do not add up to the file would make a manifest restore refuses: read it again.
+    const chunked = r.chunks?.reduce((sum, chunk) => sum + BigInt(chunk.size), 0n);
+    return chunked === undefined || chunked === stat.size ? pickHash(r) : undefined;
   }
 
   record(path: string, stat: BigIntStats, verifiedAtMs: number, hash: CachedHash): void {
@@ -192,7 +195,8 @@ function parseChunks(raw: unknown): ChunkRef[] | null {
   for (const pair of raw) {
     if (!Array.isArray(pair)) return null;
     const [sha256, size] = pair as unknown[];
-    if (!isBlobHash(sha256) || typeof size !== 'number' || !Number.isSafeInteger(size)) return null;
+    if (!isBlobHash(sha256) || typeof size !== 'number' || !Number.isSafeInteger(size) || size < 1)
+      return null;
     chunks.push({ sha256, size });
   }
   return chunks;
