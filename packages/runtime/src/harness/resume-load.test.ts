@@ -135,7 +135,7 @@ describe('resuming an agent session', () => {
     const session = await s.store.createSession({ agent: 'notes', input: 'take notes' });
     await runSession(s, session.id, 25);
     const checkpoint = await s.store.latestCheckpoint(session.id);
-    expect(checkpoint?.state).toMatchObject({ format: 3 });
+    expect(checkpoint?.state).toMatchObject({ format: 4 });
     expect(JSON.stringify(checkpoint?.state)).toContain('sig2');
     const loaded = await loadAgentRun(s.store, session.id);
     expect(loaded.fromSeq).toBe(checkpoint?.seq);
@@ -162,9 +162,9 @@ describe('resuming an agent session', () => {
     expect((await s.store.getSession(id)).status).toBe('completed');
   });
 
-  it('writes format 3 and still resumes from a format-2 checkpoint with only the tail', async () => {
+  it('writes format 4 and still resumes from a format-2 checkpoint with only the tail', async () => {
     const { s, id, events } = await stoppedSession(30, 20);
-    expect((await s.store.latestCheckpoint(id))?.state).toMatchObject({ format: 3 });
+    expect((await s.store.latestCheckpoint(id))?.state).toMatchObject({ format: 4 });
     // What the previous version wrote: the transcript's messages as objects.
     const format2 = { format: 2, state: fold(events), transcript: transcriptOf(events).snapshot() };
     await replaceCheckpoint(s.store, id, events.length, format2 as never);
@@ -182,7 +182,7 @@ describe('resuming an agent session', () => {
 
   it('reads the whole log when the checkpoint is of a format it does not know', async () => {
     const { s, id, events } = await stoppedSession(10, 5);
-    const later = { format: 4, state: fold(events), somethingNew: [1, 2] };
+    const later = { format: 99, state: fold(events), somethingNew: [1, 2] };
     await replaceCheckpoint(s.store, id, events.length, later as never);
     const loaded = await loadAgentRun(s.store, id);
     expect(loaded.fromSeq).toBe(0);

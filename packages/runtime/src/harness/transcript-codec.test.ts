@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { isLongrunError, type JsonValue, type ModelMessage } from '@longrun/core';
-import { decodeMessages, encodeMessages } from './transcript-codec.ts';
+import { decodeMessages, encodeMessages, type EncodedMessages } from './transcript-codec.ts';
 
 /** Decoding must give back the messages exactly: same values, same keys in the same order. */
 function roundTrip(messages: ModelMessage[]): ModelMessage[] {
-  const stored = JSON.parse(JSON.stringify(encodeMessages(messages))) as JsonValue[];
+  const stored = JSON.parse(JSON.stringify(encodeMessages(messages))) as EncodedMessages;
   const decoded = decodeMessages(stored);
   expect(JSON.stringify(decoded)).toBe(JSON.stringify(messages));
   expect(decoded).toEqual(messages);
@@ -89,8 +89,41 @@ describe('the checkpoint transcript records', () => {
     expect(bytes).toBeLessThan(JSON.stringify(messages).length / 2);
   });
 
+  it('read the flat records of format 3', () => {
+    // What format 3 wrote for these messages: every item in one array, isError a boolean.
+    const flat: JsonValue[] = [
+      ...[1, 'take notes'],
+      ...[2, 'two calls', 2, 'a', 'note', { line: 'a' }, 'b', 'other', { line: 'b' }],
+      ...[4, 2, 1, { why: 1 }, true, -1, 'x', 'note', 'noted x', false],
+      ...[3, '', [{ type: 'tool-call', callIndex: 0 }], 1, 'c', 'note', {}],
+      ...[0, { role: 'system', content: 'be brief' }],
+    ];
+    expect(JSON.stringify(decodeMessages(flat))).toBe(
+      JSON.stringify([
+        { role: 'user', content: 'take notes' },
+        { role: 'assistant', text: 'two calls', toolCalls: [call('a'), call('b', 'other')] },
+        {
+          role: 'tool',
+          results: [
+            { id: 'b', name: 'other', output: { why: 1 }, isError: true },
+            result('x', 'noted x'),
+          ],
+        },
+        {
+          role: 'assistant',
+          text: '',
+          toolCalls: [{ id: 'c', name: 'note', args: {} }],
+          parts: [{ type: 'tool-call', callIndex: 0 }],
+        },
+        { role: 'system', content: 'be brief' },
+      ]),
+    );
+  });
+
   it('refuse records they did not write, with INTERNAL', () => {
-    const bad: JsonValue[][] = [
+    const columns = (shape: JsonValue[], strings: JsonValue[] = [], values: JsonValue[] = []) =>
+      ({ shape, strings, values }) as EncodedMessages;
+    const bad: (EncodedMessages | JsonValue[])[] = [
       [9, 'x'],
       [1],
       [1, 5],
@@ -99,6 +132,13 @@ describe('the checkpoint transcript records', () => {
       [2, 'text', 0, 4, 1, 3, 'out', false],
       [4, 1, -1, 'id', 'name', 'out', 'yes'],
       [0, 'not a message'],
+      columns([1], [5]),
+      columns([1], ['x', 'left over']),
+      columns([2, 1], ['text', 'a'], [{}]),
+      columns([4, 1, 0, 1], [], ['out']),
+      columns([4, 1, -1, 2], ['id', 'name'], ['out']),
+      { shape: [1] } as unknown as EncodedMessages,
+      null as unknown as EncodedMessages,
     ];
     for (const records of bad) {
       let thrown: unknown;

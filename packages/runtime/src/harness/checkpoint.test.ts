@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { event, fold, sessionId, type JsonValue, type StoredEvent } from '@longrun/core';
+import { TranscriptBuilder } from '../agent/transcript-builder.ts';
+import { harnessCheckpoint, readCheckpoint } from './checkpoint.ts';
+
+const id = sessionId('ses_checkpoint');
+
+/** A log of one step: the task, a response with one call, and its result. */
+function log(): StoredEvent[] {
+  const events = [
+    event('session.created', { agent: 'notes', input: 'take notes' }),
+    event('model.responded', {
+      step: 1,
+      text: 'noting',
+      toolCalls: [{ callIndex: 0, tool: 'note', args: { line: 'a' } }],
+      usage: { inputTokens: 1, outputTokens: 1 },
+      finishReason: 'tool-calls',
+      attempt: 1,
+      modelId: 'm',
+    }),
+    event('tool.completed', {
+      step: 1,
+      callIndex: 0,
+      tool: 'note',
+      ok: true,
+      output: 'noted a',
+      attempt: 1,
+    }),
+  ];
+  return events.map((e, i) => ({ ...e, sessionId: id, seq: i + 1, v: 1, atMs: 0, epoch: 1 }));
+}
+
+describe('harness checkpoints', () => {
+  const events = log();
+  const state = fold(events);
+  const built = new TranscriptBuilder();
+  for (const e of events) built.apply(e);
+
+  it('are written as format 4 and read back with the same state and transcript', () => {
+    const stored = JSON.parse(
+      JSON.stringify(harnessCheckpoint(state, new TranscriptBuilder(), events)),
+    ) as JsonValue;
+    expect(stored).toMatchObject({ format: 4 });
+    const read = readCheckpoint(stored);
+    expect(read?.state).toEqual(state);
+    expect(JSON.stringify(read?.transcript)).toBe(JSON.stringify(built.snapshot()));
+  });
+
+  it('read formats 1, 2 and 3', () => {
+    expect(readCheckpoint(state as unknown as JsonValue)).toEqual({ state, transcript: null });
+    const snapshot = built.snapshot();
+    const format2 = { format: 2, state, transcript: snapshot } as unknown as JsonValue;
+    expect(readCheckpoint(format2)).toEqual({ state, transcript: snapshot });
+    const flat = [1, 'take notes', 2, 'noting', 1, 'call_1_0', 'note', { line: 'a' }];
+    const format3 = {
+      format: 3,
+      state,
+      transcript: { records: [...flat, 4, 1, 0, 'noted a', false], calls: snapshot.calls },
+    } as unknown as JsonValue;
+    expect(JSON.stringify(readCheckpoint(format3)?.transcript)).toBe(JSON.stringify(snapshot));
+  });
+
+  it('give no transcript when the records do not decode, and nothing for an unknown format', () => {
+    const broken = { format: 4, state, transcript: { records: { shape: [7] }, calls: [] } };
+    expect(readCheckpoint(broken as unknown as JsonValue)).toEqual({ state, transcript: null });
+    const noTranscript = { format: 4, state } as unknown as JsonValue;
+    expect(readCheckpoint(noTranscript)).toEqual({ state, transcript: null });
+    expect(readCheckpoint({ format: 99, state } as unknown as JsonValue)).toBeNull();
+  });
+});
