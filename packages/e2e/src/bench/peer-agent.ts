@@ -27,6 +27,8 @@ export interface PeerAgentOptions {
   dir: string;
   /** Default `outside`. */
   appendTo?: 'outside' | 'workspace';
+  /** Default true, as for any agent; the profile turns it off to price the snapshot check. */
+  workspaceSnapshots?: boolean;
 }
 
 /** A peer session's input: the tool-calling steps before the closing text. */
@@ -59,6 +61,7 @@ export function peerAgent(options: PeerAgentOptions): AgentDefinition {
     ],
     maxSteps: Number.MAX_SAFE_INTEGER,
     workspaceRoot: join(options.dir, 'workspaces'),
+    workspaceSnapshots: options.workspaceSnapshots ?? true,
   });
 }
 

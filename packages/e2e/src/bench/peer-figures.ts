@@ -91,6 +91,14 @@ export function peerFigures(m: PeerMeasurements) {
       timedSteps: m.stepMs.length,
       twoCommitPairs: m.twoCommitsMs.length,
       emptyStoreBytes: m.emptyStoreBytes,
+      // The same slope over the bytes a run adds to an empty store (the fixed size flattens the other).
+      growthExponentAboveEmpty: round(
+        logLogSlope(
+          sizes,
+          bytes.map((b) => Math.max(1, b - m.emptyStoreBytes)),
+        ),
+        3,
+      ),
       restartMs: m.restartMs.map((ms) => round(ms, 1)),
       workspaceBytesAppended800: m.workspace.bytesAppended,
     },

@@ -62,6 +62,13 @@ describe('peerWorkload figures', () => {
     const superlinear = peerFigures({ ...measured, bytesByS: { s50: 1e4, s200: 8e4, s800: 64e4 } });
     expect(superlinear.growthExponent).toBe(1.5);
     expect(superlinear.targets.growthExponent.met).toBe(false);
+    const withFixedSize = peerFigures({
+      ...measured,
+      emptyStoreBytes: 90_000,
+      bytesByS: { s50: 90_000 + 5e3, s200: 90_000 + 20e3, s800: 90_000 + 80e3 },
+    });
+    expect(withFixedSize.growthExponent).toBeLessThan(0.5);
+    expect(withFixedSize.detail.growthExponentAboveEmpty).toBe(1);
   });
 
   it('measures every figure on a real SQLite store (tiny sizes; nothing here is timed)', async () => {
