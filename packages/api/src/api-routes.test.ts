@@ -577,6 +577,30 @@ describe('workspace files', () => {
     expect(beyond.status).toBe(400);
     expect(beyond.body.error.message).toMatch(/fork point 10000 is outside/);
   });
+  it('serves a text file the snapshot stored in chunks as text, whole and verified', async () => {
+    const { body } = await create({ agent: 'coder', message: 'chunked' });
+    const id = sessionId(body.session.id);
+    // ~300 KiB of varied lines: content-defined chunking stores it as several chunks.
+    const text = Array.from({ length: 6_000 }, (_, i) => `line ${i} ${'é'.repeat(i % 40)}`).join(
+      '\n',
+    );
+    const manifestHash = await snapshotOf({ 'log.txt': text });
+    const log = await LogWriter.claim(store, id);
+    await log.append([
+      event('workspace.snapshotted', { step: 1, manifestHash, files: 1, bytes: 1, changed: 1 }),
+    ]);
+    const manifest = JSON.parse(
+      new TextDecoder().decode(await store.blobs.get(manifestHash)),
+    ) as unknown;
+    expect(JSON.stringify(manifest)).toMatch(/chunks/);
+    const served = await api.fetch(
+      new Request(`http://x/v1/sessions/${id}/files/content?path=log.txt`, {
+        headers: { authorization: `Bearer ${key}` },
+      }),
+    );
+    expect(served.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(await served.text()).toBe(text);
+  });
 });
 
 /** Stores the files and their manifest, the way a workspace snapshot does; returns its hash. */

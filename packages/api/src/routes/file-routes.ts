@@ -40,6 +40,12 @@ async function manifestFiles(blobs: BlobStore, manifestHash: string): Promise<Fi
   return manifest.entries.filter((e): e is FileEntry => e.type === 'file');
 }
 
+/**
+ * Files up to this size are read whole and served as text/plain when they are UTF-8 (however the
+ * snapshot chunked them); larger ones stream chunk by chunk as bytes.
+ */
+const typedWholeMaxBytes = 4 * 1024 * 1024;
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const binary = 'application/octet-stream';
 
@@ -157,7 +163,8 @@ function fileContentRoute(ctx: ApiContext): void {
       query: FileContentQuery,
       responses: {
         200: {
-          description: 'text/plain when the file is UTF-8, else application/octet-stream.',
+          description:
+            'text/plain when the file is UTF-8 and at most 4 MiB, else application/octet-stream.',
           contentType: binary,
         },
       },
@@ -175,9 +182,11 @@ function fileContentRoute(ctx: ApiContext): void {
         );
       }
       const what = `workspace file ${JSON.stringify(file.path)}`;
-      if (file.chunks !== undefined)
-        return fileResponse(chunkedBody(store.blobs, blobHashesOf(file), what), binary, file.size);
-      const bytes = await verifiedBlob(store.blobs, file.sha256, what);
+      const hashes = file.chunks === undefined ? [file.sha256] : blobHashesOf(file);
+      if (file.size > typedWholeMaxBytes)
+        return fileResponse(chunkedBody(store.blobs, hashes, what), binary, file.size);
+      const parts = await Promise.all(hashes.map((hash) => verifiedBlob(store.blobs, hash, what)));
+      const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
       return fileResponse(bytes, isUtf8(bytes) ? 'text/plain; charset=utf-8' : binary);
     },
   );
