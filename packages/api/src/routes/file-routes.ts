@@ -186,7 +186,7 @@ function fileContentRoute(ctx: ApiContext): void {
       if (file.size > typedWholeMaxBytes)
         return fileResponse(chunkedBody(store.blobs, hashes, what), binary, file.size);
       const parts = await Promise.all(hashes.map((hash) => verifiedBlob(store.blobs, hash, what)));
-      const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+      const bytes = Buffer.concat(parts);
       return fileResponse(bytes, isUtf8(bytes) ? 'text/plain; charset=utf-8' : binary);
     },
   );
