@@ -13,7 +13,10 @@ import { percentile } from './stats.ts';
 
 /** How much of the workload to run; the figures' names keep the issue's S (50/200/800). */
 export interface PeerWorkloadSizes {
-  /** One-session rounds of `steps` steps, each between two batches of `twoCommitPairs` pairs. */
+  /**
+   * Rounds of runs of `steps` steps at one session (between two batches of `twoCommitPairs`
+   * pairs), at c8 and at c32 sessions. Steps/s and event loop delay are medians over rounds.
+   */
   rounds: number;
   twoCommitPairs: number;
   /** Steps per session of the step-time and throughput runs (the issue's S = 200). */
@@ -60,27 +63,35 @@ export async function measurePeerWorkload(
     await runPeerSessions(store, peerAgent({ dir: target.dir }), 1, 50);
     return target.kind;
   });
-  log(`step time at one session and the two-commit floor, ${sizes.rounds} rounds`);
+  // Each round runs 1, c8 and c32 sessions in turn, so the ratios compare the same stretch of
+  // load; the one-session run sits between two batches of the two-commit floor.
   const stepMs: number[] = [];
   const twoCommitsMs: number[] = [];
-  const c1: number[] = [];
-  for (let r = 0; r < sizes.rounds; r++) {
+  const c1: PeerRun[] = [];
+  const c8: PeerRun[] = [];
+  const c32: PeerRun[] = [];
+  const runAt = (sessions: number, runs: PeerRun[]) =>
+    withStore(make, sessions, async (store, target) => {
+      runs.push(
+        await runPeerSessions(store, peerAgent({ dir: target.dir }), sessions, sizes.steps),
+      );
+    });
+  for (let r = 1; r <= sizes.rounds; r++) {
+    log(
+      `round ${r} of ${sizes.rounds}: 1 session (beside the two-commit floor), ${sizes.c8}, ${sizes.c32}`,
+    );
     await withStore(make, 1, async (store, target) => {
       twoCommitsMs.push(...(await timeTwoCommits(target, sizes.twoCommitPairs)));
       const run = await runPeerSessions(store, peerAgent({ dir: target.dir }), 1, sizes.steps);
       twoCommitsMs.push(...(await timeTwoCommits(target, sizes.twoCommitPairs)));
       stepMs.push(...run.stepMs);
-      c1.push(run.stepsPerSecond);
+      c1.push(run);
     });
+    await runAt(sizes.c8, c8);
+    await runAt(sizes.c32, c32);
   }
-  const concurrent = async (sessions: number): Promise<PeerRun> => {
-    log(`throughput at ${sessions} sessions`);
-    return withStore(make, sessions, (store, target) =>
-      runPeerSessions(store, peerAgent({ dir: target.dir }), sessions, sizes.steps),
-    );
-  };
-  const c8 = await concurrent(sizes.c8);
-  const c32 = await concurrent(sizes.c32);
+  const median = (runs: PeerRun[], figure: (run: PeerRun) => number): number =>
+    percentile(runs.map(figure), 50);
   log(`bytes stored per run of ${sizes.bytesSteps.join(' / ')} steps`);
   const [s50, s200, s800] = sizes.bytesSteps;
   const emptyStoreBytes = await withStore(make, 1, (store, target) =>
@@ -99,11 +110,15 @@ export async function measurePeerWorkload(
     store: kind,
     stepMs,
     twoCommitsMs,
-    stepsPerSecond: { c1: percentile(c1, 50), c8: c8.stepsPerSecond, c32: c32.stepsPerSecond },
+    stepsPerSecond: {
+      c1: median(c1, (run) => run.stepsPerSecond),
+      c8: median(c8, (run) => run.stepsPerSecond),
+      c32: median(c32, (run) => run.stepsPerSecond),
+    },
     bytesByS,
     emptyStoreBytes,
     restartMs,
-    eventLoopDelayP99MsAtC32: c32.eventLoopDelayP99Ms,
+    eventLoopDelayP99MsAtC32: median(c32, (run) => run.eventLoopDelayP99Ms),
     workspace: { bytesStored: workspace.stored, bytesAppended: workspace.appended },
   };
   return peerFigures(measured);
