@@ -9,25 +9,12 @@ export {
 export { publishLive, type LiveSink } from './worker/live-subscriber.ts';
 export { writeWorkerLog } from './worker/log-subscriber.ts';
 export { countWorkerFigures, type WorkerFigures } from './worker/figures-subscriber.ts';
-export { SessionRunner, type RunOutcome, type SessionRunnerOptions } from './session-runner.ts';
+export type { RunOutcome } from './run-outcome.ts';
 export { LeaseKeeper, type LeaseKeeperOptions } from './lease-keeper.ts';
 export { appendDurably } from './durable-append.ts';
 export { loadState } from './load-state.ts';
 export { backoffMs, pause } from './backoff.ts';
-export {
-  idempotencyKeyFor,
-  type ModelDecision,
-  type StepProgram,
-  type ToolContext,
-  type ToolDefinition,
-  type VerifyOutcome,
-} from './program.ts';
-export { FileLedger } from './sample/file-ledger.ts';
-export {
-  ledgerProgram,
-  type LedgerProgramOptions,
-  type LedgerRunInput,
-} from './sample/ledger-program.ts';
+export { idempotencyKeyFor } from './run-call.ts';
 export { normalizeTranscript } from './transcript.ts';
 export {
   defineAgent,

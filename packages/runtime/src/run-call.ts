@@ -15,7 +15,6 @@ import {
   type ToolContext,
   type VerifyOutcome,
 } from '@longrun/core';
-import { idempotencyKeyFor } from './program.ts';
 
 export interface RunCallInput {
   store: SessionStore;
@@ -135,6 +134,11 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     );
   }
   return completed(base, ok, output, attempt, effect, toolMs, errorCode);
+}
+
+/** The idempotency key of a call that has not started: derived from (session, step, call index). */
+export function idempotencyKeyFor(sessionId: SessionId, step: number, callIndex: number): string {
+  return `${sessionId}:${step}:${callIndex}`;
 }
 
 /**

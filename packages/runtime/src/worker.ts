@@ -13,8 +13,7 @@ import {
 } from '@longrun/core';
 import { backoffMs, pause } from './backoff.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
-import type { StepProgram } from './program.ts';
-import { SessionRunner, type RunOutcome } from './session-runner.ts';
+import type { RunOutcome } from './run-outcome.ts';
 import type { AgentDefinition } from './agent/define-agent.ts';
 import {
   WorkerEvents,
@@ -28,8 +27,6 @@ import { defaultSandboxDriver, needsDefaultSandbox } from './agent/default-sandb
 
 export interface WorkerOptions {
   store: SessionStore;
-  /** Scripted step programs (the durable core's sample workloads). */
-  programs?: readonly StepProgram[];
   /** Agents run by the harness: model, instructions, tools. */
   agents?: readonly AgentDefinition[];
   /** Stable across restarts of the same process slot, so a restarted worker reclaims its sessions. */
@@ -70,7 +67,6 @@ export class Worker {
   /** Stat caches and known snapshots of the workspaces this worker holds. */
   readonly #workspaces = new WorkspaceTracker();
   readonly #o: Required<Pick<WorkerOptions, 'leaseMs' | 'pollMs' | 'concurrency'>> & WorkerOptions;
-  readonly #programs: Map<string, StepProgram>;
   readonly #agents: Map<string, AgentDefinition>;
   readonly #models = new Map<string, ModelClient>();
   readonly #running = new Map<string, Running>();
@@ -91,7 +87,6 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.#o = { leaseMs: 15_000, pollMs: 100, concurrency: 32, ...options };
     this.id = options.workerId ?? newWorkerId();
-    this.#programs = new Map((options.programs ?? []).map((p) => [p.name, p]));
     this.#agents = new Map((options.agents ?? []).map((a) => [a.name, a]));
   }
 
@@ -141,9 +136,9 @@ export class Worker {
     for (const agent of needing) this.#agents.set(agent.name, { ...agent, sandbox: { driver } });
   }
 
-  /** Only sessions of the agents and programs this worker runs: the others wait for a worker that has them. */
+  /** Only sessions of the agents this worker runs: the others wait for a worker that has them. */
   #claimFilter(): ClaimFilter {
-    return { agents: [...this.#programs.keys(), ...this.#agents.keys()] };
+    return { agents: [...this.#agents.keys()] };
   }
 
   /** Claims sooner than the next poll (e.g. right after a session was created in this process). */
@@ -419,8 +414,6 @@ export class Worker {
       events: this.#events,
       ...(checkpointEvery ? { checkpointEvery } : {}),
     };
-    const program = this.#programs.get(name);
-    if (program !== undefined) return new SessionRunner({ ...common, program });
     const agent = this.#agents.get(name);
     if (agent !== undefined) {
       let model = this.#models.get(name);

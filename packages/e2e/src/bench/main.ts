@@ -58,7 +58,7 @@ for (const store of stores) {
     return section(`${store.name}: ${name}`, run);
   };
   await measure(
-    'warm-up (not recorded): lets the JIT compile the step loop before anything is timed',
+    'warm-up (not recorded): lets the JIT compile the harness before anything is timed',
     () => measureStepOverhead(store.make, 100),
   );
   out.stepOverhead = await measure('step overhead', async () => {

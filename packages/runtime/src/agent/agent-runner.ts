@@ -14,7 +14,7 @@ import {
 } from '@longrun/core';
 import { SessionWriter } from '../session-writer.ts';
 import { takeResumeRequests } from '../session-resume.ts';
-import type { RunOutcome } from '../session-runner.ts';
+import type { RunOutcome } from '../run-outcome.ts';
 import type { AgentRunContext } from './agent-context.ts';
 import { WorkerEvents } from '../worker/worker-events.ts';
 import { settleCall } from './agent-calls.ts';

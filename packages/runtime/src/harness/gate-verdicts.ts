@@ -1,6 +1,6 @@
 import { event, failureCode, type NewEvent, type SessionFailureCode } from '@longrun/core';
 import type { AgentRunContext } from '../agent/agent-context.ts';
-import type { RunOutcome } from '../session-runner.ts';
+import type { RunOutcome } from '../run-outcome.ts';
 import { modelCallHash } from '../agent/approvals.ts';
 import { newApproval, waitForApproval } from '../agent/approval-wait.ts';
 import type { GateDecision, Verdict } from './gates.ts';

@@ -9,6 +9,7 @@ import { Worker } from '../worker.ts';
 import { defineAgent, defineTool } from '../agent/define-agent.ts';
 import { TranscriptBuilder } from '../agent/transcript-builder.ts';
 import { loadAgentRun } from './resume-load.ts';
+import { loadState } from '../load-state.ts';
 
 const checkpointEvery = 16;
 /** Events of one step: model.requested, model.responded, tool.started, tool.completed. */
@@ -118,6 +119,10 @@ describe('resuming an agent session', () => {
     // What a full read gives: the same state and the same transcript.
     expect(loaded.state).toEqual(fold(events));
     expect(loaded.transcript.snapshot()).toEqual(transcriptOf(events).snapshot());
+    // loadState (the state alone, e.g. for `longrun demo`) reads the same checkpoint and tail.
+    const { state, tailEvents } = await loadState(s.store, session.id);
+    expect(state).toEqual(fold(events));
+    expect(tailEvents).toBe(loaded.eventsRead);
   });
 
   it('continues from the checkpoint with the transcript an uninterrupted run would send', async () => {

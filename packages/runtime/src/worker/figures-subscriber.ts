@@ -1,4 +1,4 @@
-import type { RunOutcome } from '../session-runner.ts';
+import type { RunOutcome } from '../run-outcome.ts';
 import type { WorkerEvents } from './worker-events.ts';
 
 /** Counts since the subscriber started: what `GET /v1/figures` can report about a worker. */

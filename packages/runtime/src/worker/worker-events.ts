@@ -1,5 +1,5 @@
 import type { LongrunError, StoredEvent } from '@longrun/core';
-import type { RunOutcome } from '../session-runner.ts';
+import type { RunOutcome } from '../run-outcome.ts';
 
 /** One structured log line of a worker (the `log` event); JSON-ready. */
 export interface WorkerLogEntry {
@@ -21,14 +21,6 @@ export interface WorkerEventMap {
   'model.delta': { sessionId: string; step: number; attempt: number; text: string };
   /** Events the store just acknowledged, in seq order: one append of one session. */
   'events.committed': { sessionId: string; events: readonly StoredEvent[] };
-  /** Wall time of one step (the step loop's sessions) and its parts in the model and in tools. */
-  'step.timed': {
-    sessionId: string;
-    step: number;
-    totalMs: number;
-    modelMs: number;
-    toolMs: number;
-  };
   /** A run of a session ended in this process; `error`: it was parked as paused because of `error`. */
   'session.ended': { sessionId: string; outcome: RunOutcome | 'error'; error?: unknown };
   /** A write keeps failing for a transient reason (full disk, lost connection); it is retried. */
