@@ -144,7 +144,7 @@ interface StagedCap {
 
 /**
  * Mounts (or resizes) the cap and copies the workspace in; returns the bind over the workspace
- * directory, started but not awaited: the sandbox's first command runs from the staging
+ * directory, not awaited: the sandbox's first command runs from the staging
  * directory meanwhile, and every call on the sandbox waits for it (see BwrapSandbox).
  */
 async function stage(cap: StagedCap, spec: SandboxSpec): Promise<{ bound: Promise<void> }> {
@@ -153,7 +153,11 @@ async function stage(cap: StagedCap, spec: SandboxSpec): Promise<{ bound: Promis
   else if (cap.bytes !== bytes) await resizeCap(cap.stagingDir, bytes);
   cap.bytes = bytes;
   await fillCap(cap.stagingDir, spec.workspaceDir, bytes, cap.owner);
-  const bound = bindCap(cap.stagingDir, spec.workspaceDir);
+  // Spawning is synchronous (node forks itself): started on the next turn, mount's fork runs
+  // while the first command's bubblewrap does, instead of before it.
+  const bound = new Promise((resolve) => setImmediate(resolve)).then(() =>
+    bindCap(cap.stagingDir, spec.workspaceDir),
+  );
   // Awaited by every sandbox call and by close; this only keeps an unused failure quiet.
   bound.catch(() => undefined);
   return { bound };
