@@ -1,12 +1,4 @@
-import {
-  InProcessLiveDeltas,
-  createApi,
-  feedApiFromLiveChannel,
-  serveApi,
-  type Api,
-  type ServedApi,
-} from '@longrun/api';
-import { serveDashboard } from '@longrun/dashboard';
+import type { Api, ServedApi } from '@longrun/api';
 import type { LiveChannel, SessionStore, WorkerId } from '@longrun/core';
 import {
   InProcessLiveChannel,
@@ -17,6 +9,7 @@ import {
   writeWorkerLog,
   type WorkerFigures,
 } from '@longrun/runtime';
+import { saveCompileCache } from './compile-cache.ts';
 import type { JsonLog } from './json-log.ts';
 import type { CliSandbox } from './sandbox-flags.ts';
 import { openStore, type OpenStoreOptions } from './store-url.ts';
@@ -113,6 +106,8 @@ export async function assembleProcess<P extends ProcessPlan>(
     await closers.closeAll().catch(() => undefined);
     throw error;
   }
+  // Everything this process runs is loaded by now: its compiled code is kept for the next start.
+  saveCompileCache();
   const { worker, api, served } = a;
   // Each part is built exactly when the plan has it, as the type says.
   return { store, worker, api, served, close: () => closers.closeAll() } as AssembledProcess<P>;
@@ -140,6 +135,10 @@ function liveChannelFor(a: Assembly): LiveChannel | null {
 }
 
 async function buildApi(a: Assembly, plan: ApiPlan, channel: LiveChannel | null): Promise<Api> {
+  // Loaded here, not at the top: a worker process (`longrun worker`) never pays for Hono, the
+  // OpenAPI schemas and the dashboard before its first claim.
+  const [{ InProcessLiveDeltas, createApi, feedApiFromLiveChannel }, { serveDashboard }] =
+    await Promise.all([import('@longrun/api'), import('@longrun/dashboard')]);
   const live = channel === null ? undefined : new InProcessLiveDeltas();
   const sandbox = a.plan.worker?.sandbox;
   const wake = (): void => a.worker?.wake();
@@ -206,6 +205,7 @@ async function startWithId(worker: Worker): Promise<Worker> {
 /** Serves on the planned port; when it is the default and taken, on a free port (said on stderr). */
 async function listen(a: Assembly, plan: ApiPlan, api: Api): Promise<ServedApi> {
   const { host, port } = plan;
+  const { serveApi } = await import('@longrun/api');
   let served: ServedApi;
   try {
     served = await serveApi(api, { host, port });

@@ -1,13 +1,6 @@
 import type { SandboxDriver } from '@longrun/core';
 import { defaultSandboxDriver, needsDefaultSandbox, type AgentDefinition } from '@longrun/runtime';
-import {
-  SandboxPool,
-  bwrapDriver,
-  isolationGaps,
-  processDriver,
-  type PreparableDriver,
-  type SandboxPoolStats,
-} from '@longrun/sandbox';
+import type { PreparableDriver, SandboxPoolStats } from '@longrun/sandbox';
 import { UsageError, intFlag } from './args.ts';
 
 /** The flags `run`, `worker` and `dev` take to choose where agents' commands run. */
@@ -54,6 +47,8 @@ export async function sandboxFromFlags(
   if (needing.length === 0 && name === undefined && poolSize === 0) {
     return { agents, poolStats: () => null, close: async () => undefined };
   }
+  // Loaded only here: a worker whose agents run no commands never pays for the sandbox drivers.
+  const { SandboxPool, processDriver } = await import('@longrun/sandbox');
   const base = name === 'process' ? processDriver() : await isolatingBwrap(name === 'bwrap');
   await announce(base, needing.length > 0);
   const pool = poolSize > 0 ? new SandboxPool({ driver: base, maxSandboxes: poolSize }) : null;
@@ -72,6 +67,7 @@ export async function sandboxFromFlags(
 /** bubblewrap if it isolates here; otherwise the default's refusal, naming what is missing. */
 async function isolatingBwrap(named: boolean): Promise<PreparableDriver> {
   if (!named) return defaultSandboxDriver();
+  const { bwrapDriver, isolationGaps } = await import('@longrun/sandbox');
   const bwrapPath = process.env.LONGRUN_BWRAP;
   const driver = await bwrapDriver(bwrapPath ? { bwrapPath } : {});
   const gaps = isolationGaps(await driver.protections());

@@ -5,13 +5,10 @@ import {
   type SessionStore,
   type StoredEvent,
 } from '@longrun/core';
-import {
-  createManifest,
-  diffManifests,
-  loadManifest,
-  unifiedDiff,
-  type PathChange,
-} from '@longrun/workspace';
+import type { PathChange } from '@longrun/workspace';
+
+/** Loaded on first use: a worker process never pays for the workspace library (and its diff). */
+const workspaceLib = () => import('@longrun/workspace');
 
 export interface SnapshotRef {
   seq: number;
@@ -79,6 +76,7 @@ export async function sessionWorkspaceDiff(
     (options.fromSeq === undefined
       ? snapshots[snapshots.indexOf(to) - 1]
       : lastAtOrBefore(snapshots, options.fromSeq)) ?? null;
+  const { createManifest, diffManifests, loadManifest } = await workspaceLib();
   const before = from === null ? createManifest([]) : await loadManifest(blobs, from.manifestHash);
   const diff = diffManifests(before, await loadManifest(blobs, to.manifestHash));
   const tagged = [
@@ -100,6 +98,7 @@ async function describe(
 ): Promise<WorkspaceChange> {
   const base = { path: c.path, change, sizeBefore: c.sizeBefore, sizeAfter: c.sizeAfter };
   if (options.patches !== true) return { ...base, patch: null, noPatchReason: 'not asked for' };
+  const { unifiedDiff } = await workspaceLib();
   const result = await unifiedDiff(c, { blobs, manifestHash: to.manifestHash });
   return result.patch === null
     ? { ...base, patch: null, noPatchReason: result.reason }
