@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { isLongrunError } from '@longrun/core';
 import { exitCodeFor, exitCodes } from './exit-codes.ts';
@@ -22,14 +21,6 @@ function version(): string {
   return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
 }
 
-// A reader that went away (`longrun sessions list | head`) is not an error: stop quietly, exit 0.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(exitCodes.ok);
-    throw error;
-  });
-}
-
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-V') {
@@ -50,18 +41,28 @@ async function main(argv: string[]): Promise<number> {
   return (await load()).run(rest);
 }
 
-try {
-  process.exitCode = await main(process.argv.slice(2));
-} catch (error) {
-  if (error instanceof UsageError) {
-    process.stderr.write(`longrun: ${error.message}\n`);
-    process.exitCode = exitCodes.usage;
-  } else {
-    const code = isLongrunError(error) ? ` [${error.code}]` : '';
-    process.stderr.write(`longrun: ${(error as Error).message}${code}\n`);
-    process.exitCode = exitCodeFor(error);
+/** Runs the command `argv` names (`longrun <command> …`) and sets the process's exit code. */
+export async function runCli(argv: string[]): Promise<void> {
+  // A reader that went away (`longrun sessions list | head`) is not an error: stop quietly, exit 0.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(exitCodes.ok);
+      throw error;
+    });
   }
-  // A command that failed half-way may have left something open (a pool, a sandbox, a timer):
-  // the error is said, so the process ends soon even if that keeps the event loop alive.
-  setTimeout(() => process.exit(), 2_000).unref();
+  try {
+    process.exitCode = await main(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`longrun: ${error.message}\n`);
+      process.exitCode = exitCodes.usage;
+    } else {
+      const code = isLongrunError(error) ? ` [${error.code}]` : '';
+      process.stderr.write(`longrun: ${(error as Error).message}${code}\n`);
+      process.exitCode = exitCodeFor(error);
+    }
+    // A command that failed half-way may have left something open (a pool, a sandbox, a timer):
+    // the error is said, so the process ends soon even if that keeps the event loop alive.
+    setTimeout(() => process.exit(), 2_000).unref();
+  }
 }
