@@ -131,7 +131,16 @@ export async function settleCall(
     }
   }
   const snapshots = tool.effect !== 'pure' && ctx.agent.workspaceSnapshots !== false;
-  if (snapshots) ctx.workspace.markChanging();
+  // A call changes the workspace only through its files or its sandbox. One that did neither
+  // needs no snapshot (a scan of the whole workspace) — unless an earlier run of it, on a worker
+  // that stopped, may have.
+  let changing = false;
+  const beforeChange = (): void => {
+    if (changing || !snapshots) return;
+    changing = true;
+    ctx.workspace.markChanging();
+  };
+  if (interrupted) beforeChange();
   const result = await runCall({
     store: ctx.store,
     sessionId: ctx.writer.lease.sessionId,
@@ -139,7 +148,7 @@ export async function settleCall(
     call,
     tool,
     input,
-    workspace: ctx.workspace,
+    workspace: ctx.workspace.forCall(beforeChange),
     interrupted,
     onUnknownOutcome:
       rerun?.status === 'granted'
@@ -159,7 +168,7 @@ export async function settleCall(
   }
   // The files the call changed are snapshotted before its result commits, and recorded with it.
   const ran = result.events.some((e) => e.type === 'tool.completed');
-  if (ran && snapshots) {
+  if (ran && changing) {
     const snapshotted = await ctx.workspace.snapshot(step);
     if (snapshotted !== null) result.events.push(snapshotted);
   }

@@ -7,6 +7,7 @@ import {
   type SandboxDriver,
   type SandboxLimits,
   type SandboxNetwork,
+  type ToolContext,
   type WorkspaceFiles,
 } from '@longrun/core';
 import type { Manifest, StatCache } from '@longrun/workspace';
@@ -83,13 +84,26 @@ export class WorkspaceTracker {
 }
 
 /** A WorkspaceFiles whose every call goes to the accessor `target` resolves to at that moment. */
-function filesThrough(target: () => Promise<WorkspaceFiles>): WorkspaceFiles {
+/** `beforeChange` is told before each call that may change the files (write, mkdir, remove). */
+function filesThrough(
+  target: () => Promise<WorkspaceFiles>,
+  beforeChange: () => void = () => undefined,
+): WorkspaceFiles {
   return {
     stat: async (path) => (await target()).stat(path),
     readFile: async (path, options) => (await target()).readFile(path, options),
-    writeFile: async (path, data, options) => (await target()).writeFile(path, data, options),
-    mkdir: async (path) => (await target()).mkdir(path),
-    remove: async (path) => (await target()).remove(path),
+    writeFile: async (path, data, options) => {
+      beforeChange();
+      return (await target()).writeFile(path, data, options);
+    },
+    mkdir: async (path) => {
+      beforeChange();
+      return (await target()).mkdir(path);
+    },
+    remove: async (path) => {
+      beforeChange();
+      return (await target()).remove(path);
+    },
     list: async (path, options) => (await target()).list(path, options),
   };
 }
@@ -121,6 +135,21 @@ export class AgentWorkspace {
     this.dir = options.dir;
     this.#o = options;
     this.files = filesThrough(() => this.#currentFiles());
+  }
+
+  /**
+   * The files and sandbox as one tool call gets them: `beforeChange` is told before the call
+   * first writes, makes or removes a file or opens the sandbox (whose commands may change any
+   * file). A call that only reads leaves the workspace as its last snapshot says.
+   */
+  forCall(beforeChange: () => void): Pick<ToolContext, 'files' | 'sandbox'> {
+    return {
+      files: filesThrough(() => this.#currentFiles(), beforeChange),
+      sandbox: () => {
+        beforeChange();
+        return this.sandbox();
+      },
+    };
   }
 
   async #currentFiles(): Promise<WorkspaceFiles> {
