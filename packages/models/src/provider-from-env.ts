@@ -1,6 +1,3 @@
-import { createAnthropic } from '@ai-sdk/anthropic';
-import { createOpenAI } from '@ai-sdk/openai';
-import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import type { LanguageModelV4 } from '@ai-sdk/provider';
 import { LongrunError, type ModelClient } from '@longrun/core';
 import { aiSdkModel } from './ai-sdk-model.ts';
@@ -84,22 +81,38 @@ export function chooseModel(env: NodeJS.ProcessEnv = process.env): ModelChoice |
   return { provider, model: match[2] };
 }
 
-/** `chooseModel` made into a client; null means "use the scripted model". */
+/**
+ * `chooseModel` made into a client; null means "use the scripted model". The provider's SDK is
+ * loaded at the client's first call, not with this package: a process that never calls a model
+ * from the environment (a worker whose agents name their own, the API) never pays for it.
+ */
 export function modelFromEnv(env: NodeJS.ProcessEnv = process.env): ModelClient | null {
   const choice = chooseModel(env);
   if (choice === null) return null;
-  return aiSdkModel(languageModel(choice, env), { id: `${choice.provider}:${choice.model}` });
+  const id = `${choice.provider}:${choice.model}`;
+  let client: Promise<ModelClient> | undefined;
+  return {
+    id,
+    async stream(request, onTextDelta) {
+      client ??= languageModel(choice, env).then((model) => aiSdkModel(model, { id }));
+      return (await client).stream(request, onTextDelta);
+    },
+  };
 }
 
 /**
  * Builds the SDK model with every setting passed explicitly (never read from process.env by the
  * SDK), so `env` alone decides. Retries need no switching off: `doStream` has none.
  */
-function languageModel(choice: ModelChoice, env: NodeJS.ProcessEnv): LanguageModelV4 {
+async function languageModel(
+  choice: ModelChoice,
+  env: NodeJS.ProcessEnv,
+): Promise<LanguageModelV4> {
   const openaiBaseURL = setting(env, 'OPENAI_BASE_URL');
   switch (choice.provider) {
     case 'openai':
     case 'openai-chat': {
+      const { createOpenAI } = await import('@ai-sdk/openai');
       const openai = createOpenAI({
         apiKey: setting(env, 'OPENAI_API_KEY'),
         baseURL: openaiBaseURL ?? 'https://api.openai.com/v1',
@@ -108,12 +121,15 @@ function languageModel(choice: ModelChoice, env: NodeJS.ProcessEnv): LanguageMod
         ? openai.responses(choice.model)
         : openai.chat(choice.model);
     }
-    case 'anthropic':
+    case 'anthropic': {
+      const { createAnthropic } = await import('@ai-sdk/anthropic');
       return createAnthropic({
         apiKey: setting(env, 'ANTHROPIC_API_KEY'),
         baseURL: setting(env, 'ANTHROPIC_BASE_URL') ?? 'https://api.anthropic.com/v1',
       })(choice.model);
-    case 'openai-compatible':
+    }
+    case 'openai-compatible': {
+      const { createOpenAICompatible } = await import('@ai-sdk/openai-compatible');
       return createOpenAICompatible({
         name: 'openai-compatible',
         baseURL: openaiBaseURL ?? '',
@@ -121,6 +137,7 @@ function languageModel(choice: ModelChoice, env: NodeJS.ProcessEnv): LanguageMod
         // Without it the server sends no usage while streaming, and every call would log 0 tokens.
         includeUsage: true,
       }).chatModel(choice.model);
+    }
   }
 }
 
