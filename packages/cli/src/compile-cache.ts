@@ -1,7 +1,15 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
-import { enableCompileCache as enableNodeCompileCache, flushCompileCache } from 'node:module';
+import * as nodeModule from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+
+/**
+ * Node's functions, looked up rather than imported by name: on a Node without them (older than
+ * 22.10; the engines field asks for 22.20) this module still loads, and there is no cache.
+ */
+const nodeCache = nodeModule as Partial<
+  Pick<typeof nodeModule, 'enableCompileCache' | 'flushCompileCache'>
+>;
 
 /** The per-user cache: `$XDG_CACHE_HOME/longrun/compile-cache`, else under `~/.cache`. */
 export function compileCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -22,7 +30,7 @@ export function enableCompileCache(env: NodeJS.ProcessEnv = process.env): void {
     const dir = compileCacheDir(env);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     accessSync(dir, constants.W_OK);
-    enableNodeCompileCache(dir);
+    nodeCache.enableCompileCache?.(dir);
   } catch {
     // No cache: the process starts as it would without one.
   }
@@ -34,7 +42,7 @@ export function enableCompileCache(env: NodeJS.ProcessEnv = process.env): void {
  */
 export function saveCompileCache(): void {
   try {
-    flushCompileCache();
+    nodeCache.flushCompileCache?.();
   } catch {
     // As above: the cache is an optimisation.
   }
