@@ -4,7 +4,13 @@
 # once, per checkout, from the npm registry's `node@24` package (which ships its own binary) into
 # .tooling/, which git ignores.
 longrun_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-longrun_node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+# `node --version` (v24.1.0) answers without starting V8: sourcing this stays cheap for ./longrun.
+longrun_node_major() {
+  local version
+  version="$(node --version 2>/dev/null)" || version=v0
+  version="${version#v}"
+  echo "${version%%.*}"
+}
 if [ "$(longrun_node_major)" -lt 24 ]; then
   if [ ! -x "$longrun_root/.tooling/node_modules/node/bin/node" ]; then
     echo "use-node: installing Node.js 24 from the npm registry into .tooling/" >&2
