@@ -36,17 +36,21 @@ describe('harness checkpoints', () => {
   const built = new TranscriptBuilder();
   for (const e of events) built.apply(e);
 
-  it('are written as format 4 and read back with the same state and transcript', () => {
+  it('are written as format 5 and read back with the same state and transcript', () => {
     const stored = JSON.parse(
       JSON.stringify(harnessCheckpoint(state, new TranscriptBuilder(), events)),
     ) as JsonValue;
-    expect(stored).toMatchObject({ format: 4 });
+    // Every string of the transcript in one text; the args' string field and the output too.
+    expect(stored).toMatchObject({
+      format: 5,
+      transcript: { records: { text: 'take notesnotingcall_1_0notelineanoted a', values: [] } },
+    });
     const read = readCheckpoint(stored);
     expect(read?.state).toEqual(state);
     expect(JSON.stringify(read?.transcript)).toBe(JSON.stringify(built.snapshot()));
   });
 
-  it('read formats 1, 2 and 3', () => {
+  it('read formats 1 to 4', () => {
     expect(readCheckpoint(state as unknown as JsonValue)).toEqual({ state, transcript: null });
     const snapshot = built.snapshot();
     const format2 = { format: 2, state, transcript: snapshot } as unknown as JsonValue;
@@ -58,13 +62,27 @@ describe('harness checkpoints', () => {
       transcript: { records: [...flat, 4, 1, 0, 'noted a', false], calls: snapshot.calls },
     } as unknown as JsonValue;
     expect(JSON.stringify(readCheckpoint(format3)?.transcript)).toBe(JSON.stringify(snapshot));
+    const columns = {
+      shape: [1, 2, 1, 4, 1, 0, 0],
+      strings: ['take notes', 'noting', 'call_1_0', 'note'],
+      values: [{ line: 'a' }, 'noted a'],
+    };
+    const format4 = {
+      format: 4,
+      state,
+      transcript: { records: columns, calls: snapshot.calls },
+    } as unknown as JsonValue;
+    expect(JSON.stringify(readCheckpoint(format4)?.transcript)).toBe(JSON.stringify(snapshot));
   });
 
   it('give no transcript when the records do not decode, and nothing for an unknown format', () => {
-    const broken = { format: 4, state, transcript: { records: { shape: [7] }, calls: [] } };
-    expect(readCheckpoint(broken as unknown as JsonValue)).toEqual({ state, transcript: null });
-    const noTranscript = { format: 4, state } as unknown as JsonValue;
-    expect(readCheckpoint(noTranscript)).toEqual({ state, transcript: null });
+    for (const format of [4, 5]) {
+      const records = { shape: [1], lengths: [3], text: 'ab', values: [] };
+      const broken = { format, state, transcript: { records, calls: [] } };
+      expect(readCheckpoint(broken as unknown as JsonValue)).toEqual({ state, transcript: null });
+      const noTranscript = { format, state } as unknown as JsonValue;
+      expect(readCheckpoint(noTranscript)).toEqual({ state, transcript: null });
+    }
     expect(readCheckpoint({ format: 99, state } as unknown as JsonValue)).toBeNull();
   });
 });

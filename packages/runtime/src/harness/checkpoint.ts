@@ -1,6 +1,11 @@
 import type { JsonValue, SessionState, StoredEvent } from '@longrun/core';
 import { TranscriptBuilder, type TranscriptSnapshot } from '../agent/transcript-builder.ts';
-import { decodeMessages, encodeMessages, type EncodedMessages } from './transcript-codec.ts';
+import {
+  decodeMessages,
+  encodeMessages,
+  type EncodedMessages,
+  type StringColumns,
+} from './transcript-codec.ts';
 
 /**
  * What the harness keeps in a session's checkpoint (the store keeps one per session, replaced as
@@ -11,23 +16,28 @@ import { decodeMessages, encodeMessages, type EncodedMessages } from './transcri
  * - format 3 (still read): the same, with the messages as the flat records of
  *   `transcript-codec.ts`, which a resume parses about 3× faster than objects (the checkpoint is
  *   parsed whole on every claim);
- * - format 4: the same records in columns, parsed about 20% faster again.
+ * - format 4 (still read): the same records in columns, parsed about 20% faster again;
+ * - format 5: the same columns with every string in one text cut by lengths, parsed and decoded
+ *   about 1.6× faster again (fewer JSON tokens).
  * The transcript grows with the session, so each checkpoint write costs O(session) bytes; the
  * checkpoint is rewritten every `checkpointEvery` events, not at every step, and compaction
  * (DESIGN §12) is what bounds the transcript itself.
  */
 export interface HarnessCheckpoint {
-  format: 4;
+  format: 5;
   state: SessionState;
   transcript: EncodedTranscript;
 }
 
-/** A transcript snapshot whose messages are `encodeMessages` records (format 3: flat records). */
+/**
+ * A transcript snapshot whose messages are `encodeMessages` records (format 4: columns of
+ * strings; format 3: flat records).
+ */
 export type EncodedTranscript = Omit<TranscriptSnapshot, 'messages'> & {
-  records: EncodedMessages | JsonValue[];
+  records: EncodedMessages | StringColumns | JsonValue[];
 };
 
-export const harnessCheckpointFormat = 4;
+export const harnessCheckpointFormat = 5;
 
 /** A checkpoint as the harness reads it; `transcript` is null when it cannot give one. */
 export interface ReadCheckpoint {
@@ -42,7 +52,7 @@ function formatOf(value: JsonValue): unknown {
 }
 
 /**
- * Reads formats 1 to 4; null for any other (a newer worker's), which the harness ignores. A
+ * Reads formats 1 to 5; null for any other (a newer worker's), which the harness ignores. A
  * format-1 checkpoint has no transcript, nor has one whose records do not decode: the harness
  * then reads the whole log, which is always enough.
  */
@@ -55,6 +65,7 @@ export function readCheckpoint(stored: JsonValue): ReadCheckpoint | null {
       return { state, transcript };
     }
     case 3:
+    case 4:
     case harnessCheckpointFormat: {
       const { state, transcript } = stored as unknown as HarnessCheckpoint;
       return { state, transcript: decodeTranscript(transcript) };

@@ -140,7 +140,7 @@ describe('resuming an agent session', () => {
     const session = await s.store.createSession({ agent: 'notes', input: 'take notes' });
     await runSession(s, session.id, 25);
     const checkpoint = await s.store.latestCheckpoint(session.id);
-    expect(checkpoint?.state).toMatchObject({ format: 4 });
+    expect(checkpoint?.state).toMatchObject({ format: 5 });
     expect(JSON.stringify(checkpoint?.state)).toContain('sig2');
     const loaded = await loadAgentRun(s.store, session.id);
     expect(loaded.fromSeq).toBe(checkpoint?.seq);
@@ -167,9 +167,9 @@ describe('resuming an agent session', () => {
     expect((await s.store.getSession(id)).status).toBe('completed');
   });
 
-  it('writes format 4 and still resumes from a format-2 checkpoint with only the tail', async () => {
+  it('writes format 5 and still resumes from a format-2 checkpoint with only the tail', async () => {
     const { s, id, events } = await stoppedSession(30, 20);
-    expect((await s.store.latestCheckpoint(id))?.state).toMatchObject({ format: 4 });
+    expect((await s.store.latestCheckpoint(id))?.state).toMatchObject({ format: 5 });
     // What the previous version wrote: the transcript's messages as objects.
     const format2 = { format: 2, state: fold(events), transcript: transcriptOf(events).snapshot() };
     await replaceCheckpoint(s.store, id, events.length, format2 as never);

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { isLongrunError, type JsonValue, type ModelMessage } from '@longrun/core';
-import { decodeMessages, encodeMessages, type EncodedMessages } from './transcript-codec.ts';
+import { isLongrunError, type JsonObject, type JsonValue, type ModelMessage } from '@longrun/core';
+import {
+  decodeMessages,
+  encodeMessages,
+  type EncodedMessages,
+  type StringColumns,
+} from './transcript-codec.ts';
 
 /** Decoding must give back the messages exactly: same values, same keys in the same order. */
 function roundTrip(messages: ModelMessage[]): ModelMessage[] {
@@ -18,6 +23,19 @@ const result = (id: string, output: JsonValue = `noted ${id}`, isError = false) 
   output,
   isError,
 });
+
+/** The messages of the format-3 and format-4 fixtures below (and more in format 3). */
+const olderFormatMessages: ModelMessage[] = [
+  { role: 'user', content: 'take notes' },
+  { role: 'assistant', text: 'two calls', toolCalls: [call('a'), call('b', 'other')] },
+  {
+    role: 'tool',
+    results: [
+      { id: 'b', name: 'other', output: { why: 1 }, isError: true },
+      result('x', 'noted x'),
+    ],
+  },
+];
 
 describe('the checkpoint transcript records', () => {
   it('give back every kind of message the harness writes', () => {
@@ -79,6 +97,57 @@ describe('the checkpoint transcript records', () => {
     }
   });
 
+  it('give back any string exactly: astral-plane characters, lone surrogates, empty', () => {
+    // Strings are cut from one text by UTF-16 length: a lone high surrogate at the end of one
+    // string and a lone low one at the start of the next make a pair in the text.
+    const odd = ['', '\u{1F600}x\u{10FFFF}', '\uD83D', '\uDE00', 'é\u0000"\\\n', '\uDFFF\uD800'];
+    const messages: ModelMessage[] = [];
+    for (const [i, s] of odd.entries()) {
+      const next = odd[(i + 1) % odd.length] as string;
+      messages.push({ role: 'user', content: s });
+      messages.push({
+        role: 'assistant',
+        text: s,
+        toolCalls: [{ id: s + next, name: next, args: { [s]: next, k: s } }],
+      });
+      messages.push({
+        role: 'tool',
+        results: [{ id: s + next, name: next, output: s, isError: true }],
+      });
+    }
+    const decoded = roundTrip(messages);
+    expect(decoded[1]).toEqual(messages[1]);
+  });
+
+  it('give back args of every shape, string fields or not', () => {
+    const args = [
+      {},
+      { line: 'a', path: 'b/c' },
+      // Integer-like keys come first in an object, the same when it is rebuilt.
+      { b: 'x', 2: 'y', 1: 'z' },
+      JSON.parse('{"__proto__":"p","a":"b"}') as JsonObject,
+      { n: 1 },
+      { nested: { a: 'b' } },
+      { list: ['a'] },
+      { nothing: null },
+    ];
+    const messages: ModelMessage[] = [
+      {
+        role: 'assistant',
+        text: 't',
+        toolCalls: args.map((a, i) => ({ id: `c${i}`, name: 'tool', args: a })),
+      },
+      {
+        role: 'tool',
+        results: args.map((_, i) => result(`c${i}`, i % 2 ? `out ${i}` : { n: i }, i % 3 === 0)),
+      },
+    ];
+    const decoded = roundTrip(messages);
+    const own = (decoded[0] as { toolCalls: { args: JsonObject }[] }).toolCalls[3]?.args;
+    expect(Object.getPrototypeOf(own)).toBe(Object.prototype);
+    expect(Object.keys(own ?? {})).toEqual(['__proto__', 'a']);
+  });
+
   it('store a long transcript in well under half the bytes of message objects', () => {
     const messages: ModelMessage[] = [{ role: 'user', content: 'go' }];
     for (let step = 1; step <= 1_000; step++) {
@@ -87,6 +156,16 @@ describe('the checkpoint transcript records', () => {
     }
     const bytes = JSON.stringify(encodeMessages(messages)).length;
     expect(bytes).toBeLessThan(JSON.stringify(messages).length / 2);
+  });
+
+  it('read the string columns of format 4', () => {
+    // What format 4 wrote: strings as an array, every args and output in `values`, isError 0/1.
+    const format4: StringColumns = {
+      shape: [1, 2, 2, 4, 2, 1, 1, -1, 0],
+      strings: ['take notes', 'two calls', 'a', 'note', 'b', 'other', 'x', 'note'],
+      values: [{ line: 'a' }, { line: 'b' }, { why: 1 }, 'noted x'],
+    };
+    expect(JSON.stringify(decodeMessages(format4))).toBe(JSON.stringify(olderFormatMessages));
   });
 
   it('read the flat records of format 3', () => {
@@ -100,15 +179,7 @@ describe('the checkpoint transcript records', () => {
     ];
     expect(JSON.stringify(decodeMessages(flat))).toBe(
       JSON.stringify([
-        { role: 'user', content: 'take notes' },
-        { role: 'assistant', text: 'two calls', toolCalls: [call('a'), call('b', 'other')] },
-        {
-          role: 'tool',
-          results: [
-            { id: 'b', name: 'other', output: { why: 1 }, isError: true },
-            result('x', 'noted x'),
-          ],
-        },
+        ...olderFormatMessages,
         {
           role: 'assistant',
           text: '',
@@ -122,8 +193,10 @@ describe('the checkpoint transcript records', () => {
 
   it('refuse records they did not write, with INTERNAL', () => {
     const columns = (shape: JsonValue[], strings: JsonValue[] = [], values: JsonValue[] = []) =>
-      ({ shape, strings, values }) as EncodedMessages;
-    const bad: (EncodedMessages | JsonValue[])[] = [
+      ({ shape, strings, values }) as unknown as StringColumns;
+    const text = (shape: JsonValue[], lengths: JsonValue[], t: string, values: JsonValue[] = []) =>
+      ({ shape, lengths, text: t, values }) as unknown as EncodedMessages;
+    const bad: (EncodedMessages | StringColumns | JsonValue[])[] = [
       [9, 'x'],
       [1],
       [1, 5],
@@ -137,6 +210,21 @@ describe('the checkpoint transcript records', () => {
       columns([2, 1], ['text', 'a'], [{}]),
       columns([4, 1, 0, 1], [], ['out']),
       columns([4, 1, -1, 2], ['id', 'name'], ['out']),
+      columns([4, 1, -1, 3], ['id', 'name', 'out']),
+      text([1], [3], 'ab'),
+      text([1], [1], 'ab'),
+      text([1], [1.5], 'ab'),
+      text([1], [-1], 'ab'),
+      text([1], ['1'], 'ab'),
+      text([1], [], ''),
+      // A call's args: a count of string fields past the columns, below -1, or missing strings.
+      text([2, 1, 5], [1, 1, 1], 'xab'),
+      text([2, 1, -2], [1, 1, 1], 'xab'),
+      text([2, 1, 1], [1, 1, 1, 1], 'xabk'),
+      // A result's flags: unknown, or a string output that is not there.
+      text([4, 1, -1, 4], [2, 4], 'idname', ['out']),
+      text([4, 1, -1, 2], [2, 4], 'idname'),
+      { shape: [1], lengths: [1] } as unknown as EncodedMessages,
       { shape: [1] } as unknown as EncodedMessages,
       null as unknown as EncodedMessages,
     ];
