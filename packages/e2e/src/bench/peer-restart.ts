@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { openStore } from '@longrun/cli';
@@ -5,7 +8,31 @@ import type { StoreTarget } from '../store-targets.ts';
 import { WorkerHandle } from '../crash/worker-handle.ts';
 import { peerAgentName } from './peer-agent.ts';
 
-const peerWorker = fileURLToPath(new URL('./peer-worker-process.ts', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/**
+ * The peer worker as a library user runs it: the built JavaScript of every package (their
+ * `node_modules` holds `dist/`, not sources), with Node's compile cache in a directory of its own
+ * (`NODE_COMPILE_CACHE`, as docs/install.md tells a user to set). `tsc -b` brings `dist/` up to
+ * date first; when nothing changed it only checks. Returns the script and the environment.
+ */
+function builtPeerWorker(dir: string): { script: string; env: Record<string, string> } {
+  execFileSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-b'], {
+    cwd: repoRoot,
+    stdio: 'inherit',
+  });
+  const cache = join(dir, 'compile-cache');
+  mkdirSync(cache, { recursive: true });
+  // Without the source condition, `@longrun/*` imports resolve to their `dist/` exports.
+  const nodeOptions = (process.env.NODE_OPTIONS ?? '')
+    .split(/\s+/)
+    .filter((o) => o !== '' && o !== '--conditions=@longrun/source')
+    .join(' ');
+  return {
+    script: join(repoRoot, 'packages/e2e/dist/bench/peer-worker-process.js'),
+    env: { NODE_OPTIONS: nodeOptions, NODE_COMPILE_CACHE: cache },
+  };
+}
 
 /**
  * Time to the next step of a peer session after `kill -9` of the worker process running it,
@@ -13,13 +40,16 @@ const peerWorker = fileURLToPath(new URL('./peer-worker-process.ts', import.meta
  * to its first committed step (`model.responded`), so it includes Node's start and the imports.
  * Postgres: a second worker is already running; from the kill to the first step it commits (the
  * lease is 10 s, so waiting it out would show). Steps counted only after 10 of the killed worker's.
+ * The workers run the built JavaScript with a compile cache, as a user's do (`builtPeerWorker`);
+ * the first worker's start fills the cache.
  */
 export async function measurePeerRestart(target: StoreTarget, kills: number): Promise<number[]> {
   const store = await openStore(target.url);
-  const env = { LONGRUN_LEASE_MS: '10000', LONGRUN_POLL_MS: '25' };
+  const built = builtPeerWorker(target.dir);
+  const env = { ...built.env, LONGRUN_LEASE_MS: '10000', LONGRUN_POLL_MS: '25' };
   const handles: WorkerHandle[] = [];
   const spawn = (id: string): WorkerHandle => {
-    const h = new WorkerHandle(target.url, id, target.dir, env, peerWorker);
+    const h = new WorkerHandle(target.url, id, target.dir, env, built.script);
     handles.push(h);
     return h;
   };
