@@ -87,6 +87,16 @@ export interface ModelApprovalRequest {
   expiresAtMs: number | null;
 }
 
+/**
+ * The schedule tick a session was started for. `missedTicks`: earlier ticks, missed while no
+ * ticker ran, that this session stands for (catch-up `once`); 0 for a tick fired on its own.
+ */
+export interface ScheduleRef {
+  id: string;
+  tickAtMs: number;
+  missedTicks: number;
+}
+
 /** Event data by type. Event names are facts: `noun.past-tense-verb`. */
 export interface EventDataByType {
   'session.created': {
@@ -97,6 +107,8 @@ export interface EventDataByType {
      * started before that seq keep the source's idempotency keys, so a resumed one is not applied twice.
      */
     forkedFrom?: { sessionId: string; seq: number };
+    /** Set when a schedule started the session: which schedule, and the tick it started it for. */
+    schedule?: ScheduleRef;
   };
   /** A follow-up message from a person: starts a new turn of a running or finished session. */
   'user.messaged': { text: string; signalId: string | null };

@@ -39,6 +39,15 @@ export function newSessionId(): SessionId {
   return `ses_${randomUUID().replaceAll('-', '')}` as SessionId;
 }
 
+/** A schedule's id: the same safe alphabet as a session's. */
+export function scheduleId(value: unknown): string {
+  return checkId('schedule id', value);
+}
+
+export function newScheduleId(): string {
+  return `sch_${randomUUID().replaceAll('-', '')}`;
+}
+
 export function newWorkerId(): WorkerId {
   return `wkr_${randomUUID().replaceAll('-', '').slice(0, 16)}` as WorkerId;
 }

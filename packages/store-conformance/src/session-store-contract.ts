@@ -4,6 +4,7 @@ import type { ContractHarness } from './harness.ts';
 import { appendRetries } from './append-retry-contract.ts';
 import { jsonCases, signalWakes, waitsAndSignals } from './contract-parts.ts';
 import { apiKeysContract, blobsContract, tenantsContract } from './tenant-contract.ts';
+import { schedulesContract } from './schedule-contract.ts';
 import {
   claimedSession,
   expectCode,
@@ -42,6 +43,7 @@ export function sessionStoreContract(name: string, harness: ContractHarness): vo
     describe('tenants and idempotent creation', () => tenantsContract(ctx));
     describe('API keys', () => apiKeysContract(ctx));
     describe('blobs', () => blobsContract(ctx));
+    describe('schedules', () => schedulesContract(ctx));
   });
 }
 

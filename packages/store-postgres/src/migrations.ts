@@ -8,6 +8,7 @@ import { creationOrder } from './migrations/v6-creation-order.ts';
 import { appendIds } from './migrations/v7-append-ids.ts';
 import { workerHeartbeats } from './migrations/v8-worker-heartbeats.ts';
 import { observedLiveness } from './migrations/v9-observed-liveness.ts';
+import { schedules } from './migrations/v10-schedules.ts';
 
 /**
  * Numbered schema migrations. The version a schema is at lives in its `longrun_meta` table;
@@ -26,6 +27,7 @@ export const migrations: readonly { version: number; sql: (s: SchemaName) => str
   { version: 7, sql: (s) => appendIds(s.quoted) },
   { version: 8, sql: (s) => workerHeartbeats(s.quoted) },
   { version: 9, sql: (s) => observedLiveness(s.quoted) },
+  { version: 10, sql: (s) => schedules(s.quoted) },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

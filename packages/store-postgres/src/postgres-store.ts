@@ -70,6 +70,7 @@ import { WorkerLiveness } from './worker-liveness.ts';
 import type { PostgresAccess } from './postgres-access.ts';
 import { PostgresApiKeys } from './postgres-api-keys.ts';
 import { PostgresBlobStore } from './postgres-blob-store.ts';
+import { PostgresSchedules } from './postgres-schedules.ts';
 
 export interface PostgresStoreOptions extends PostgresDurabilityOptions {
   /** postgres://user:password@host:5432/database; query parameters are passed to pg. */
@@ -128,6 +129,7 @@ export class PostgresStore implements SessionStore {
   readonly schema: string;
   readonly apiKeys: PostgresApiKeys;
   readonly blobs: PostgresBlobStore;
+  readonly schedules: PostgresSchedules;
   readonly #pool: pg.Pool;
   readonly #schema: SchemaName;
   readonly #sql: Statements;
@@ -166,6 +168,7 @@ export class PostgresStore implements SessionStore {
     };
     this.apiKeys = new PostgresApiKeys(access);
     this.blobs = new PostgresBlobStore(access);
+    this.schedules = new PostgresSchedules(access);
     this.#sweep = this.#identity === null ? null : new DeadWorkerSweep(this.#identity, access);
     const clock = options.clock;
     this.#observer = new LivenessObserver(access, {

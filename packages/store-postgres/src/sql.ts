@@ -75,6 +75,28 @@ export function statements(schema: SchemaName) {
       SELECT $2, $3, $4, ${s}.now_ms($1::bigint) ON CONFLICT (hash) DO NOTHING`,
     getBlob: `SELECT bytes FROM ${s}.blobs WHERE hash = $1`,
     presentBlobs: `SELECT hash FROM ${s}.blobs WHERE hash = ANY($1::text[])`,
+    insertSchedule: `INSERT INTO ${s}.schedules (id, tenant_id, agent, cron, timezone, input, catch_up, max_catch_up,
+        overlap, next_fire_at_ms, created_at_ms, updated_at_ms)
+      SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, n.ms, n.ms FROM (SELECT ${s}.now_ms($1::bigint) AS ms) n
+      ON CONFLICT (id) DO NOTHING RETURNING *`,
+    getSchedule: `SELECT * FROM ${s}.schedules WHERE id = $1`,
+    // $1 tenant, $2 after id, $3 limit.
+    listSchedules: `SELECT * FROM ${s}.schedules WHERE ($1::text IS NULL OR tenant_id = $1)
+        AND ($2::text IS NULL OR created_order > (SELECT created_order FROM ${s}.schedules WHERE id = $2))
+      ORDER BY created_order LIMIT $3`,
+    pauseSchedule: `UPDATE ${s}.schedules SET paused = true, updated_at_ms = ${s}.now_ms($1::bigint)
+      WHERE id = $2 AND NOT paused`,
+    resumeSchedule: `UPDATE ${s}.schedules SET paused = false, next_fire_at_ms = $3, updated_at_ms = ${s}.now_ms($1::bigint)
+      WHERE id = $2 AND paused`,
+    deleteSchedule: `DELETE FROM ${s}.schedules WHERE id = $1 RETURNING id`,
+    // $1 now, $2 the agents or NULL for any, $3 limit.
+    dueSchedules: `SELECT * FROM ${s}.schedules WHERE NOT paused AND next_fire_at_ms <= $1
+        AND ($2::text[] IS NULL OR agent = ANY($2::text[]))
+      ORDER BY next_fire_at_ms LIMIT $3`,
+    nextScheduleFire: `SELECT min(next_fire_at_ms) AS at_ms FROM ${s}.schedules WHERE NOT paused
+        AND ($1::text[] IS NULL OR agent = ANY($1::text[]))`,
+    fireSchedule: `SELECT ${s}.fire_schedule($1::bigint, $2, $3::bigint, $4, $5, $6::bigint, $7::text[], $8::text[],
+        $9::bigint, $10::bigint) AS outcome`,
     readEvents: `SELECT $1::text AS session_id, seq, type, v, data, at_ms, epoch FROM ${s}.session_log
       WHERE session_key = (SELECT key FROM ${s}.sessions WHERE id = $1) AND seq > $2 ORDER BY seq LIMIT $3`,
     readCheckpoint: `SELECT * FROM ${s}.checkpoints WHERE session_id = $1`,

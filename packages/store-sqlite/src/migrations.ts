@@ -148,6 +148,35 @@ ALTER TABLE sessions ADD COLUMN lease_boot TEXT;
 ALTER TABLE sessions ADD COLUMN lease_deadline_ms INTEGER;
 `,
   },
+  {
+    version: 6,
+    sql: `
+-- Cron schedules. next_fire_at_ms is the claim: a fire applies only if it is still what the firer
+-- read (compare and set), in the transaction that inserts the sessions it starts.
+CREATE TABLE schedules (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  cron TEXT NOT NULL,
+  timezone TEXT NOT NULL,
+  input TEXT NOT NULL,
+  catch_up TEXT NOT NULL,
+  max_catch_up INTEGER NOT NULL,
+  overlap TEXT NOT NULL,
+  paused INTEGER NOT NULL DEFAULT 0,
+  next_fire_at_ms INTEGER NOT NULL,
+  last_fired_at_ms INTEGER,
+  last_session_id TEXT,
+  fired_count INTEGER NOT NULL DEFAULT 0,
+  skipped_count INTEGER NOT NULL DEFAULT 0,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  created_order INTEGER NOT NULL
+);
+CREATE INDEX schedules_due ON schedules (next_fire_at_ms) WHERE paused = 0;
+CREATE INDEX schedules_by_tenant ON schedules (tenant_id, created_order);
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

@@ -1,4 +1,5 @@
 import type { StatementSync } from 'node:sqlite';
+import type { EncodedCreateSession, SessionRecord } from '@longrun/core';
 
 /** What the store's side tables (API keys, blobs) need from the store: its statements and transactions. */
 export interface SqliteAccess {
@@ -9,4 +10,6 @@ export interface SqliteAccess {
   /** A prepared statement, cached. */
   stmt(text: string): StatementSync;
   nowMs(): number;
+  /** Inserts a checked new session and its `session.created` event; call inside `tx`. */
+  insertSession(session: EncodedCreateSession, nowMs: number): SessionRecord;
 }

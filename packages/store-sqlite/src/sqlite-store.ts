@@ -4,7 +4,6 @@ import { randomUUID } from 'node:crypto';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import {
   LongrunError,
-  checkClaimFilter,
   checkCount,
   checkFence,
   checkLeaseMs,
@@ -26,6 +25,7 @@ import {
   type ClaimFilter,
   type CreateSessionInput,
   type DurabilityReport,
+  type EncodedCreateSession,
   type EffectRecord,
   type JsonValue,
   type Lease,
@@ -43,11 +43,12 @@ import {
 import { migrateSqlite } from './migrate.ts';
 import { toCheckpoint, toEffect, toEvent, toSession, toSignal } from './rows.ts';
 import { translateSqliteError } from './translate-error.ts';
-import { sql } from './sql.ts';
+import { agentsParam, sql } from './sql.ts';
 import { applyDurability, type SqliteDurabilityOptions } from './durability.ts';
 import type { SqliteAccess } from './sqlite-access.ts';
 import { SqliteApiKeys } from './sqlite-api-keys.ts';
 import { SqliteBlobStore } from './sqlite-blob-store.ts';
+import { SqliteSchedules } from './sqlite-schedules.ts';
 import { SqliteAppendBatch } from './sqlite-append-batch.ts';
 import { WorkerLock } from './worker-lock.ts';
 import { leaseClockFor, type LeaseClock } from './lease-clock.ts';
@@ -71,6 +72,7 @@ export class SqliteStore implements SessionStore {
   readonly path: string;
   readonly apiKeys: SqliteApiKeys;
   readonly blobs: SqliteBlobStore;
+  readonly schedules: SqliteSchedules;
   readonly #db: DatabaseSync;
   readonly #clock: Clock;
   readonly #durability: DurabilityReport;
@@ -90,6 +92,7 @@ export class SqliteStore implements SessionStore {
       tx: (doing, work) => this.#tx(doing, work),
       stmt: (text) => this.#stmt(text),
       nowMs: () => this.#clock.nowMs(),
+      insertSession: (session, now) => this.#insertSession(session, now),
     };
     this.#appends = new SqliteAppendBatch({
       ...access,
@@ -99,6 +102,7 @@ export class SqliteStore implements SessionStore {
     });
     this.apiKeys = new SqliteApiKeys(access);
     this.blobs = new SqliteBlobStore(access);
+    this.schedules = new SqliteSchedules(access);
   }
 
   /** Opens (creating if needed) the database file, enforces durability and migrates the schema. */
@@ -189,15 +193,7 @@ export class SqliteStore implements SessionStore {
           now,
         );
       }
-      const inserted = this.#stmt(sql.insertSession).run(id, tenantId, agent, now, now);
-      if (inserted.changes === 0) {
-        throw new LongrunError(
-          'INVALID_STATE',
-          `session ${id} already exists; create it without an id or pick another`,
-        );
-      }
-      this.#stmt(sql.insertEvent).run(id, 1, 'session.created', 1, data, now, 0);
-      return this.#session(id);
+      return this.#insertSession({ id, tenantId, agent, data }, now);
     });
   }
 
@@ -387,6 +383,21 @@ export class SqliteStore implements SessionStore {
     return [this.#leaseClock.bootId, this.#leaseClock.nowMs()];
   }
 
+  #insertSession(
+    { id, tenantId, agent, data }: Omit<EncodedCreateSession, 'idempotency'>,
+    now: number,
+  ): SessionRecord {
+    const inserted = this.#stmt(sql.insertSession).run(id, tenantId, agent, now, now);
+    if (inserted.changes === 0) {
+      throw new LongrunError(
+        'INVALID_STATE',
+        `session ${id} already exists; create it without an id or pick another`,
+      );
+    }
+    this.#stmt(sql.insertEvent).run(id, 1, 'session.created', 1, data, now, 0);
+    return this.#session(id);
+  }
+
   #claimRow(id: string, owner: WorkerId, leaseMs: number, now: number): Lease {
     const [boot, leaseNow] = this.#leaseNow();
     const row = this.#stmt(sql.claim).get(
@@ -460,10 +471,4 @@ export class SqliteStore implements SessionStore {
   #rollbackQuietly(): void {
     if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
   }
-}
-
-/** A claim filter's agents as the JSON array the claim statements read, or null for any agent. */
-function agentsParam(filter: ClaimFilter | undefined): string | null {
-  const agents = checkClaimFilter(filter);
-  return agents === null ? null : JSON.stringify(agents);
 }

@@ -1,5 +1,13 @@
 import { LongrunError } from '../errors.ts';
-import { defaultTenantId, newSessionId, sessionId, tenantId, type SessionId } from '../ids.ts';
+import type { ScheduleRef } from '../events.ts';
+import {
+  defaultTenantId,
+  newSessionId,
+  scheduleId,
+  sessionId,
+  tenantId,
+  type SessionId,
+} from '../ids.ts';
 import { encodePayload } from '../json.ts';
 import type { NewApiKey } from './api-key-store.ts';
 import { isBlobHash } from './blob-store.ts';
@@ -40,11 +48,23 @@ export function encodeCreateSession(input: CreateSessionInput): EncodedCreateSes
         ...(input.forkedFrom === undefined
           ? {}
           : { forkedFrom: checkForkedFrom(input.forkedFrom) }),
+        ...(input.schedule === undefined ? {} : { schedule: checkScheduleRef(input.schedule) }),
       },
       'session input',
     ),
     idempotency:
       key === undefined ? null : { key, requestHash: checkName('requestHash', input.requestHash) },
+  };
+}
+
+function checkScheduleRef(value: ScheduleRef): ScheduleRef {
+  if (typeof value !== 'object' || value === null) {
+    throw new LongrunError('INVALID_ARGUMENT', 'schedule must be { id, tickAtMs, missedTicks }');
+  }
+  return {
+    id: scheduleId(value.id),
+    tickAtMs: checkCount('schedule.tickAtMs', value.tickAtMs),
+    missedTicks: checkCount('schedule.missedTicks', value.missedTicks),
   };
 }
 

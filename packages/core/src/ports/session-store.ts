@@ -1,9 +1,10 @@
 import type { LiveChannel } from './live-channel.ts';
-import type { EffectClass, NewEvent, StoredEvent } from '../events.ts';
+import type { EffectClass, NewEvent, ScheduleRef, StoredEvent } from '../events.ts';
 import type { SessionId, WorkerId } from '../ids.ts';
 import type { JsonValue } from '../json.ts';
 import type { ApiKeyStore } from './api-key-store.ts';
 import type { BlobStore } from './blob-store.ts';
+import type { ScheduleStore } from './schedule-store.ts';
 
 /** Where a session stands. Whether a worker holds it is the lease's business, not the status's. */
 export type SessionStatus =
@@ -188,6 +189,8 @@ export interface CreateSessionInput {
   input: JsonValue;
   /** A fork's source session and the seq it was copied up to, recorded in `session.created`. */
   forkedFrom?: { sessionId: SessionId; seq: number };
+  /** The schedule tick that starts the session, recorded in `session.created`. */
+  schedule?: ScheduleRef;
   /**
    * Makes creation safe to retry: a second create with the same tenant and key returns the first
    * session when `requestHash` matches, and fails with IDEMPOTENCY_CONFLICT when it does not.
@@ -235,6 +238,8 @@ export interface SessionStore {
   readonly apiKeys: ApiKeyStore;
   /** Content-addressed blobs (workspace snapshots) in the same database: the default blob store. */
   readonly blobs: BlobStore;
+  /** Cron schedules that start sessions, in the same database (a fire and its sessions commit together). */
+  readonly schedules: ScheduleStore;
   /** Creates or upgrades the schema. Safe to run twice and concurrently. */
   migrate(): Promise<void>;
   durability(): DurabilityReport;
