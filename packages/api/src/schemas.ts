@@ -184,6 +184,15 @@ export const SessionView = named(
       .object({ sessionId: z.string(), seq: z.number().int() })
       .nullable()
       .describe("A fork's source session and the seq its log was copied up to; null otherwise."),
+    outcome: z
+      .object({
+        evaluations: z.number().int(),
+        status: z.enum(['pending', 'satisfied', 'failed', 'max_iterations_reached', 'interrupted']),
+      })
+      .nullable()
+      .describe(
+        "For an agent that declares an outcome: its evaluator's verdicts in the current turn and how the outcome stands; null before the first evaluation.",
+      ),
   }),
 );
 

@@ -73,6 +73,7 @@ export class SessionViews {
       waitingFor: record.waitingFor,
       pendingApprovals: summary.approvals.pending().length,
       forkedFrom: summary.forkedFrom,
+      outcome: summary.state.outcome ?? null,
     };
   }
 
@@ -136,7 +137,10 @@ export class SessionViews {
     if (e.type === 'workspace.snapshotted') {
       summary.snapshot = { step: e.data.step, manifestHash: e.data.manifestHash };
     }
-    if (e.type === 'model.responded' && summary.costUsd !== null) {
+    if (
+      (e.type === 'model.responded' || e.type === 'outcome.evaluated') &&
+      summary.costUsd !== null
+    ) {
       const price = e.data.modelId === undefined ? undefined : this.#prices?.[e.data.modelId];
       summary.costUsd =
         price === undefined

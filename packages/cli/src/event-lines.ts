@@ -72,8 +72,19 @@ export function describeEvent(
       return `${seq}  ▶ wait over`;
     case 'workspace.snapshotted':
       return `${seq}  workspace snapshot ${e.data.manifestHash.slice(0, 12)}: ${e.data.files} files, ${e.data.changed} changed`;
+    case 'outcome.evaluated': {
+      const verdict = e.data.passed
+        ? 'passed'
+        : e.data.error !== undefined
+          ? `could not run (${e.data.error})`
+          : `failed ${e.data.criteria.filter((c) => !c.passed).length} of ${e.data.criteria.length} criteria${e.data.continues ? '; the agent works on the feedback' : ''}`;
+      const lines = e.data.criteria.map(
+        (c) => `\n${indent}${c.passed ? '✓' : '✗'} ${c.criterion}: ${c.reason}`,
+      );
+      return `${seq}  evaluator (evaluation ${e.data.iteration}): ${verdict}${lines.join('')}`;
+    }
     case 'session.completed':
-      return `${seq}  session completed: ${JSON.stringify(e.data.output)}`;
+      return `${seq}  session completed${e.data.outcome === undefined ? '' : ` (outcome ${e.data.outcome})`}: ${JSON.stringify(e.data.output)}`;
     case 'session.failed':
       return `${seq}  session failed: ${e.data.code} ${e.data.message}`;
   }

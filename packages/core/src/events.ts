@@ -97,6 +97,22 @@ export interface ScheduleRef {
   missedTicks: number;
 }
 
+/** One criterion of an agent's outcome rubric, as the evaluator judged it. */
+export interface CriterionVerdict {
+  criterion: string;
+  passed: boolean;
+  /** The evaluator's reason, in words the agent can act on. */
+  reason: string;
+}
+
+/**
+ * How a turn of an agent that declares an outcome ended: `satisfied` (the evaluator passed every
+ * criterion), `max_iterations_reached` (it failed the work `maxIterations` times), `failed` (the
+ * evaluator itself could not run: its model refused or stayed unavailable), `interrupted` (the
+ * session was cancelled or failed while the outcome was still open).
+ */
+export type OutcomeStatus = 'satisfied' | 'failed' | 'max_iterations_reached' | 'interrupted';
+
 /** Event data by type. Event names are facts: `noun.past-tense-verb`. */
 export interface EventDataByType {
   'session.created': {
@@ -212,7 +228,30 @@ export interface EventDataByType {
      */
     skipped?: { path: string; reason: string }[];
   };
-  'session.completed': { output: JsonValue };
+  /**
+   * A fresh-context evaluator judged the agent's answer of `step` against the agent's rubric
+   * (DESIGN §12). It defaults to FAIL: a criterion it gave no verdict on failed. When
+   * `continues`, the agent gets `feedback` as the next message of its transcript and works on;
+   * otherwise `session.completed` follows in the same commit, with the outcome.
+   */
+  'outcome.evaluated': {
+    /** 1 for the first evaluation in this turn, counting up to the agent's `maxIterations`. */
+    iteration: number;
+    step: number;
+    passed: boolean;
+    criteria: CriterionVerdict[];
+    /** What the agent is told when the work did not pass (empty when it passed). */
+    feedback: string;
+    continues: boolean;
+    /** The evaluator's model calls, their tokens, and its model. */
+    evaluatorSteps: number;
+    usage: TokenUsage;
+    modelId: string;
+    /** Set when the evaluator could not run (the outcome is then `failed`). */
+    error?: string;
+  };
+  /** `outcome`: for an agent that declares one, how its outcome ended (absent for the others). */
+  'session.completed': { output: JsonValue; outcome?: OutcomeStatus };
   'session.failed': { code: SessionFailureCode; message: string };
   'session.cancelled': { reason: string | null; by: string };
   /**
@@ -240,6 +279,7 @@ export const eventTypes = [
   'wait.started',
   'wait.resolved',
   'workspace.snapshotted',
+  'outcome.evaluated',
   'session.completed',
   'session.failed',
   'session.cancelled',

@@ -1,7 +1,14 @@
 import { failureCode, type SessionFailureCode } from './failure-codes.ts';
 import type { ErrorCode } from './errors.ts';
 import { LongrunError } from './errors.ts';
-import type { EffectClass, StoredEvent, ToolCall, TokenUsage, WaitSpec } from './events.ts';
+import type {
+  EffectClass,
+  OutcomeStatus,
+  StoredEvent,
+  ToolCall,
+  TokenUsage,
+  WaitSpec,
+} from './events.ts';
 import type { JsonValue } from './json.ts';
 
 export interface OpenCall extends ToolCall {
@@ -72,6 +79,12 @@ export interface SessionState {
   } | null;
   /** The latest workspace snapshot: what a resuming worker restores. Absent in older checkpoints. */
   workspace?: { step: number; manifestHash: string } | null;
+  /**
+   * The current turn's outcome, once an evaluator has judged it (agents that declare an outcome):
+   * `evaluations` in this turn, and how it ended (`pending` while the agent works on feedback).
+   * A follow-up message starts a new turn and clears it. Absent in older checkpoints.
+   */
+  outcome?: { evaluations: number; status: OutcomeStatus | 'pending' } | null;
 }
 
 export function initialState(): SessionState {
@@ -126,6 +139,7 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
         turns: next.turns + 1,
         lastResponse: null,
         output: null,
+        outcome: null,
       };
     case 'model.requested':
       return { ...next, modelAttempt: { step: event.data.step, attempt: event.data.attempt } };
@@ -241,21 +255,55 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
       const approval = { ...call.approval, status, reason: event.data.reason } as const;
       return updateCall(next, call.callIndex, (c) => ({ ...c, approval }));
     }
+    case 'outcome.evaluated':
+      // A verdict the agent works on starts the next step of the turn: its answer is superseded.
+      return {
+        ...next,
+        // The evaluator's tokens are the session's too (what it costs is charged to it).
+        usage: {
+          inputTokens: next.usage.inputTokens + event.data.usage.inputTokens,
+          outputTokens: next.usage.outputTokens + event.data.usage.outputTokens,
+        },
+        ...(event.data.continues ? { lastResponse: null } : {}),
+        outcome: { evaluations: event.data.iteration, status: 'pending' },
+      };
     case 'session.cancelled':
-      return { ...next, status: 'cancelled', modelAttempt: null };
+      return {
+        ...next,
+        status: 'cancelled',
+        modelAttempt: null,
+        outcome: interruptedOutcome(next.outcome),
+      };
     case 'session.resumed':
       // `paused` is the store's status, never folded: the claim that ran this runner already
       // made the session `running` there, and the log resumes where it stood.
       return next;
-    case 'session.completed':
-      return { ...next, status: 'completed', output: event.data.output };
+    case 'session.completed': {
+      const { output, outcome } = event.data;
+      return {
+        ...next,
+        status: 'completed',
+        output,
+        ...(outcome === undefined
+          ? {}
+          : { outcome: { evaluations: next.outcome?.evaluations ?? 0, status: outcome } }),
+      };
+    }
     case 'session.failed':
       return {
         ...next,
         status: 'failed',
         failure: { code: event.data.code, message: event.data.message },
+        outcome: interruptedOutcome(next.outcome),
       };
   }
+}
+
+/** An outcome still open when the session ends otherwise than by completing is interrupted. */
+function interruptedOutcome(outcome: SessionState['outcome']): SessionState['outcome'] {
+  if (outcome === undefined || outcome === null || outcome.status !== 'pending')
+    return outcome ?? null;
+  return { ...outcome, status: 'interrupted' };
 }
 
 function updateCall(

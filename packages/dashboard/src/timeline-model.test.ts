@@ -398,6 +398,36 @@ describe('timeline model: the rest of a session', () => {
     expect(model.items).toHaveLength(5);
   });
 
+  it("shows an evaluator's verdicts, criterion by criterion, and the outcome the session ended with", () => {
+    const l = log();
+    l.add({ type: 'session.created', data: { agent: 'a', input: 'find the answer' } }, 0);
+    const evaluation = (iteration: number, passed: boolean, continues: boolean) => ({
+      type: 'outcome.evaluated' as const,
+      data: {
+        iteration,
+        step: iteration,
+        passed,
+        criteria: [{ criterion: 'says 42', passed, reason: passed ? 'it does' : 'it says 41' }],
+        feedback: passed ? '' : 'fix it',
+        continues,
+        evaluatorSteps: 1,
+        usage: { inputTokens: 5, outputTokens: 1 },
+        modelId: 'm',
+      },
+    });
+    l.add(evaluation(1, false, true));
+    l.add(evaluation(2, true, false));
+    l.add({ type: 'session.completed', data: { output: '42', outcome: 'satisfied' } });
+    const model = new TimelineModel();
+    for (const e of l.events) model.applyEvent(e);
+    expect(model.items.map((i) => i.kind)).toEqual(['user', 'evaluation', 'evaluation', 'end']);
+    expect(model.items.slice(1)).toMatchObject([
+      { iteration: 1, passed: false, continues: true, criteria: [{ reason: 'it says 41' }] },
+      { iteration: 2, passed: true, continues: false },
+      { outcome: 'completed', evaluatedOutcome: 'satisfied', output: '42' },
+    ]);
+  });
+
   it('holds a delta past a gap until the gap is filled', () => {
     const model = new TimelineModel();
     model.applyDelta({ step: 1, attempt: 1, offset: 5, text: 'world' });

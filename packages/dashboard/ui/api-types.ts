@@ -30,6 +30,8 @@ export interface SessionView {
   costUsd: number | null;
   waitingFor: string | null;
   pendingApprovals: number;
+  /** For an agent that declares an outcome: its evaluations this turn and how it stands. */
+  outcome?: { evaluations: number; status: string } | null;
 }
 
 export interface Approval {

@@ -21,6 +21,7 @@ const durableTypes = [
   'wait.started',
   'wait.resolved',
   'workspace.snapshotted',
+  'outcome.evaluated',
   'session.completed',
   'session.failed',
   'session.cancelled',

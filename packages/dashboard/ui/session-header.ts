@@ -100,6 +100,12 @@ function renderStats(dl: HTMLElement, s: SessionView): void {
   ];
   if (s.waitingFor !== null) rows.push(['Waiting for', s.waitingFor, 'waiting-for']);
   if (s.pendingApprovals > 0) rows.push(['Approvals', `${s.pendingApprovals} pending`, 'pending']);
+  if (s.outcome)
+    rows.push([
+      'Outcome',
+      `${s.outcome.status.replaceAll('_', ' ')} (${s.outcome.evaluations} evaluation${s.outcome.evaluations === 1 ? '' : 's'})`,
+      'outcome',
+    ]);
   replaceChildren(
     dl,
     ...rows.map(([term, value, id]) =>

@@ -5,6 +5,7 @@ import { formatBytes, formatCount, formatTime, jsonPreview, prettyJson } from '.
 import type {
   ApprovalItem,
   EndItem,
+  EvaluationItem,
   GateItem,
   ModelItem,
   ResumeItem,
@@ -41,6 +42,8 @@ export function renderItem(item: TimelineItem, actions: ItemActions): HTMLElemen
       return renderSessionResumed(item);
     case 'gate':
       return renderGate(item);
+    case 'evaluation':
+      return renderEvaluation(item);
     case 'end':
       return renderEnd(item);
   }
@@ -363,6 +366,42 @@ function renderGate(item: GateItem): HTMLElement {
   return el;
 }
 
+function renderEvaluation(item: EvaluationItem): HTMLElement {
+  const failed = item.criteria.filter((c) => !c.passed).length;
+  const verdict = item.passed
+    ? 'passed'
+    : item.error !== null
+      ? `could not run: ${item.error}`
+      : `failed ${failed} of ${item.criteria.length} criteria${item.continues ? ' — the agent works on the feedback' : ''}`;
+  const el = card(
+    item,
+    'evaluation',
+    h(
+      'header',
+      {},
+      h('strong', {}, `${item.passed ? '✓' : '✗'} Evaluator (evaluation ${item.iteration})`),
+      ' ',
+      h('span', { testid: 'evaluation-verdict' }, verdict),
+      ' ',
+      meta(`answer of step ${item.step}`, at(item)),
+    ),
+    h(
+      'ul',
+      { class: 'criteria' },
+      ...item.criteria.map((c) =>
+        h(
+          'li',
+          { class: c.passed ? 'criterion-passed' : 'criterion-failed', testid: 'criterion' },
+          `${c.passed ? '✓' : '✗'} ${c.criterion}: `,
+          h('span', { class: 'criterion-reason' }, c.reason),
+        ),
+      ),
+    ),
+  );
+  el.classList.add(item.passed ? 'evaluation-passed' : 'evaluation-failed');
+  return el;
+}
+
 function renderEnd(item: EndItem): HTMLElement {
   const title = { completed: '✓ Completed', failed: '✗ Failed', cancelled: '■ Cancelled' }[
     item.outcome
@@ -379,7 +418,15 @@ function renderEnd(item: EndItem): HTMLElement {
   const el = card(
     item,
     'session-end',
-    h('header', {}, h('strong', {}, title), meta(at(item))),
+    h(
+      'header',
+      {},
+      h('strong', {}, title),
+      item.evaluatedOutcome === null
+        ? null
+        : h('span', { testid: 'end-outcome' }, ` · outcome ${item.evaluatedOutcome}`),
+      meta(at(item)),
+    ),
     detail,
   );
   el.classList.add(`end-${item.outcome}`);

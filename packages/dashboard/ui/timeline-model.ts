@@ -136,6 +136,19 @@ export class TimelineModel {
       case 'session.failed':
       case 'session.cancelled':
         return this.#end(e);
+      case 'outcome.evaluated':
+        return this.#add({
+          kind: 'evaluation',
+          key: `evaluation:${e.seq}`,
+          rev: 0,
+          atMs: e.atMs,
+          iteration: e.data.iteration,
+          step: e.data.step,
+          passed: e.data.passed,
+          criteria: e.data.criteria,
+          continues: e.data.continues,
+          error: e.data.error ?? null,
+        });
       case 'gate.decided':
         return this.#add({
           kind: 'gate',
@@ -267,9 +280,15 @@ export class TimelineModel {
 
   #end(e: Extract<StoredEvent, { type: `session.${'completed' | 'failed' | 'cancelled'}` }>): void {
     const base = { kind: 'end', key: `end:${e.seq}`, rev: 0, atMs: e.atMs } as const;
-    const none = { output: null, code: null, message: null, by: null };
+    const none = { output: null, code: null, message: null, by: null, evaluatedOutcome: null };
     if (e.type === 'session.completed') {
-      this.#add({ ...base, ...none, outcome: 'completed', output: e.data.output });
+      this.#add({
+        ...base,
+        ...none,
+        outcome: 'completed',
+        output: e.data.output,
+        evaluatedOutcome: e.data.outcome ?? null,
+      });
     } else if (e.type === 'session.failed') {
       this.#add({ ...base, ...none, outcome: 'failed', ...e.data });
     } else {

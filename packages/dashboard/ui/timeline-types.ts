@@ -109,9 +109,23 @@ export interface GateItem extends ItemBase {
   callIndex: number | null;
 }
 
+/** A fresh-context evaluator's verdict on the agent's answer (agents that declare an outcome). */
+export interface EvaluationItem extends ItemBase {
+  kind: 'evaluation';
+  iteration: number;
+  step: number;
+  passed: boolean;
+  criteria: { criterion: string; passed: boolean; reason: string }[];
+  /** The agent works on the feedback (another iteration follows). */
+  continues: boolean;
+  error: string | null;
+}
+
 export interface EndItem extends ItemBase {
   kind: 'end';
   outcome: 'completed' | 'failed' | 'cancelled';
+  /** For an agent that declares an outcome: how it ended (`satisfied`, …). */
+  evaluatedOutcome: string | null;
   /** The output (completed), error code and message (failed), or reason (cancelled). */
   output: JsonValue;
   code: string | null;
@@ -128,5 +142,6 @@ export type TimelineItem =
   | SnapshotItem
   | ResumeItem
   | GateItem
+  | EvaluationItem
   | SessionResumedItem
   | EndItem;

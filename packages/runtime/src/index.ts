@@ -97,3 +97,5 @@ export {
 export { defaultSandboxDriver, needsDefaultSandbox } from './agent/default-sandbox.ts';
 export { LivePublisher } from './live/live-publisher.ts';
 export { InProcessLiveChannel } from './live/in-process-live-channel.ts';
+export { type OutcomeConfig, type OutcomeDefinition } from './agent/outcome.ts';
+export { readVerdicts } from './agent/outcome-evaluator.ts';

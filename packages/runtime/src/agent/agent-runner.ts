@@ -21,6 +21,7 @@ import { settleCall } from './agent-calls.ts';
 import { toolSpecs, type AgentDefinition } from './define-agent.ts';
 import { modelStep } from './model-step.ts';
 import { resolveWait } from './agent-waits.ts';
+import { evaluateOutcome } from './outcome-evaluator.ts';
 import { AgentWorkspace, WorkspaceTracker } from './agent-workspace.ts';
 import { harnessCheckpoint } from '../harness/checkpoint.ts';
 import { loadAgentRun } from '../harness/resume-load.ts';
@@ -154,7 +155,17 @@ export class AgentRunner {
       if (await this.#takeUserMessage(turnOver)) continue;
       if (s.status === 'completed') return 'completed';
       if (turnOver) {
-        if (await this.#completeTurn(s.lastResponse?.text ?? '')) continue;
+        const answer = s.lastResponse?.text ?? '';
+        const outcome = ctx.agent.outcome;
+        if (outcome === undefined) {
+          if (await this.#completeTurn(answer)) continue;
+          return 'completed';
+        }
+        // A fresh-context evaluator judges the answer first: the turn goes on with its feedback,
+        // or completes with the outcome.
+        const evaluated = await evaluateOutcome(ctx, outcome, s, answer);
+        if (evaluated === 'stopped') return 'stopped';
+        if (evaluated === 'continue' || (await this.#takeUserMessage(true))) continue;
         return 'completed';
       }
       const step = s.steps + 1;

@@ -14,6 +14,7 @@ import {
   type ToolInputSchema,
   type WorkspaceFiles,
 } from '@longrun/core';
+import { defineOutcome, type OutcomeConfig, type OutcomeDefinition } from './outcome.ts';
 import { toModelClient, toolsFrom, type AgentModel, type AiSdkToolLike } from '@longrun/models';
 import type { AgentSandboxConfig } from './agent-workspace.ts';
 import type { Gate } from '../harness/gates.ts';
@@ -131,6 +132,12 @@ export interface AgentConfig extends AgentFields {
    * `aiTool(tool, { effect })` or `effect('keyed', tool)` names its effect class. Default: none.
    */
   tools?: readonly Tool[] | Readonly<Record<string, Tool | AiSdkToolLike>>;
+  /**
+   * A rubric that a fresh-context evaluator checks the answer against whenever the agent says it
+   * is done; a failure gives the agent the evaluator's feedback and another turn, up to
+   * `maxIterations` (DESIGN §12). See `OutcomeConfig`.
+   */
+  outcome?: OutcomeConfig;
 }
 
 /**
@@ -140,6 +147,7 @@ export interface AgentConfig extends AgentFields {
 export interface AgentDefinition extends AgentFields {
   model: ModelClient | (() => ModelClient);
   tools: readonly Tool[];
+  outcome?: OutcomeDefinition;
 }
 
 /** Declares a tool from a zod schema; its input type is inferred from the schema. */
@@ -203,7 +211,13 @@ export function defineAgent(agent: AgentConfig): AgentDefinition {
       `prepareStep of agent ${agent.name} must be a function`,
     );
   }
-  return { ...agent, model: agentModel(agent), tools };
+  const { outcome, ...fields } = agent;
+  return {
+    ...fields,
+    model: agentModel(agent),
+    tools,
+    ...(outcome === undefined ? {} : { outcome: defineOutcome(agent.name, outcome) }),
+  };
 }
 
 function agentModel(agent: AgentConfig): AgentDefinition['model'] {

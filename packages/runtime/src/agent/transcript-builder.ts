@@ -86,6 +86,11 @@ export class TranscriptBuilder {
       case 'user.messaged':
         this.#messages.push({ role: 'user', content: event.data.text });
         return;
+      case 'outcome.evaluated':
+        // The evaluator's feedback is what the agent reads next, as a person's message would be.
+        if (event.data.continues)
+          this.#messages.push({ role: 'user', content: event.data.feedback });
+        return;
       case 'model.responded': {
         const toolCalls: ModelToolCall[] = event.data.toolCalls.map((c) => ({
           id: callId(event.data.step, c.callIndex, c.id),
