@@ -38,6 +38,7 @@ import { FileLedger } from '../ledger/file-ledger.ts';
 import {
   crashAgentName,
   scriptCalls,
+  scriptSteps,
   scriptText,
   stepOfRequest,
   toolNames,
@@ -193,11 +194,61 @@ const model: ModelClient = {
   },
 };
 
+/**
+ * With LONGRUN_AGENT_OUTCOME=1 the agent declares an outcome: its evaluator fails the script's
+ * last answer (step `scriptSteps`) and passes the next one, which the script gives after reading
+ * the feedback. It decides from its request alone, so every worker process judges the same;
+ * `evaluator-requests.jsonl` gets every request it received.
+ */
+const evaluator: ModelClient = {
+  id: 'scripted:evaluator',
+  async stream(request) {
+    appendFileSync(
+      join(dir, 'evaluator-requests.jsonl'),
+      `${JSON.stringify({ pid: process.pid, messages: request.messages })}\n`,
+    );
+    // LONGRUN_AGENT_EVALUATOR_DELAY_MS: a slow evaluator, so a test can kill it mid-evaluation.
+    await sleep(Number(env.LONGRUN_AGENT_EVALUATOR_DELAY_MS ?? 0));
+    const briefing = request.messages.find((m) => m.role === 'user');
+    const revised =
+      briefing?.role === 'user' && briefing.content.includes(`Step ${scriptSteps + 1}:`);
+    return {
+      text: '',
+      toolCalls: [
+        {
+          id: 'verdict',
+          name: 'submit_verdict',
+          args: {
+            verdicts: [
+              {
+                criterion: 1,
+                passed: revised,
+                reason: revised ? 'revised after feedback' : 'not revised yet',
+              },
+            ],
+          },
+        },
+      ],
+      finishReason: 'tool-calls',
+      usage: { inputTokens: 50, outputTokens: 10 },
+      modelId: 'scripted:evaluator',
+    };
+  },
+};
+
 const agent = defineAgent({
   name: crashAgentName,
   model,
   instructions: 'You are the crash-test agent. Follow the script.',
   tools,
+  ...(env.LONGRUN_AGENT_OUTCOME === '1'
+    ? {
+        outcome: {
+          rubric: ['the answer is revised after feedback'],
+          evaluator: { model: evaluator, commands: false },
+        },
+      }
+    : {}),
   workspaceRoot: join(dir, 'workspaces'),
   // These suites check that an interrupted unsafe call fails closed; asking a person first is
   // tested in packages/runtime (unknown-outcome.test.ts).
