@@ -271,6 +271,12 @@ const endpoints: Endpoint[] = [
   { method: 'GET', path: '/v1/sessions/:id/files/content' },
   { method: 'GET', path: '/v1/sessions/:id/files/diff' },
   { method: 'POST', path: '/v1/sessions/:id/fork' },
+  { method: 'POST', path: '/v1/schedules' },
+  { method: 'GET', path: '/v1/schedules' },
+  { method: 'GET', path: '/v1/schedules/:id' },
+  { method: 'POST', path: '/v1/schedules/:id/pause' },
+  { method: 'POST', path: '/v1/schedules/:id/resume' },
+  { method: 'DELETE', path: '/v1/schedules/:id' },
   { method: 'GET', path: '/' },
 ];
 

@@ -210,6 +210,12 @@ describe('routes', () => {
         'GET /v1/sessions/{id}/files/content',
         'GET /v1/sessions/{id}/files/diff',
         'POST /v1/sessions/{id}/fork',
+        'POST /v1/schedules',
+        'GET /v1/schedules',
+        'GET /v1/schedules/{id}',
+        'POST /v1/schedules/{id}/pause',
+        'POST /v1/schedules/{id}/resume',
+        'DELETE /v1/schedules/{id}',
       ].sort(),
     );
     const refs = JSON.stringify(body).match(/"#\/components\/schemas\/[^"]+"/g) ?? [];

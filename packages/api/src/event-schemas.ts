@@ -33,6 +33,9 @@ export const eventDataSchemas = {
     agent: z.string(),
     input: json,
     forkedFrom: z.object({ sessionId: z.string(), seq: z.number().int() }).optional(),
+    schedule: z
+      .object({ id: z.string(), tickAtMs: z.number().int(), missedTicks: z.number().int() })
+      .optional(),
   }),
   'user.messaged': z.object({ text: z.string(), signalId: nullableText }),
   'model.requested': z.object({

@@ -9,7 +9,7 @@ import { JsonValue, components } from './schemas.ts';
  * and a second route DSL on top of Hono's.
  */
 
-export type Method = 'get' | 'post';
+export type Method = 'get' | 'post' | 'delete';
 
 export interface ResponseSpec {
   description: string;

@@ -12,7 +12,7 @@ import { storedEventVariants } from './event-schemas.ts';
 export { JsonValue, components };
 
 // Strings that end up in text columns and logs: no control characters, no lone surrogates.
-const cleanText = (max: number) =>
+export const cleanText = (max: number) =>
   z
     .string()
     .max(max)
@@ -192,6 +192,12 @@ export const SessionView = named(
       .nullable()
       .describe(
         "For an agent that declares an outcome: its evaluator's verdicts in the current turn and how the outcome stands; null before the first evaluation.",
+      ),
+    schedule: z
+      .object({ id: z.string(), tickAtMs: z.number().int(), missedTicks: z.number().int() })
+      .nullable()
+      .describe(
+        'The schedule that started the session and the tick it was for (missedTicks: earlier missed ticks it stands for); null otherwise.',
       ),
   }),
 );

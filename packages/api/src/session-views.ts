@@ -1,6 +1,7 @@
 import {
   applyEvent,
   initialState,
+  type ScheduleRef,
   type SessionId,
   type SessionRecord,
   type SessionState,
@@ -30,6 +31,8 @@ interface Summary {
   snapshot: { step: number; manifestHash: string } | null;
   /** A fork's source session and seq, from its `session.created`. */
   forkedFrom: { sessionId: string; seq: number } | null;
+  /** The schedule tick that started the session, from its `session.created`. */
+  schedule: ScheduleRef | null;
 }
 
 const pageSize = 1_000;
@@ -74,6 +77,7 @@ export class SessionViews {
       pendingApprovals: summary.approvals.pending().length,
       forkedFrom: summary.forkedFrom,
       outcome: summary.state.outcome ?? null,
+      schedule: summary.schedule,
     };
   }
 
@@ -118,6 +122,7 @@ export class SessionViews {
       approvals: new PendingApprovalTracker(),
       snapshot: null,
       forkedFrom: null,
+      schedule: null,
     };
     for (;;) {
       const page = await this.#store.readEvents(id, summary.state.seq, pageSize);
@@ -133,7 +138,10 @@ export class SessionViews {
     summary.state = applyEvent(summary.state, e);
     summary.lastEventAtMs = e.atMs;
     summary.approvals.apply(e);
-    if (e.type === 'session.created') summary.forkedFrom = e.data.forkedFrom ?? null;
+    if (e.type === 'session.created') {
+      summary.forkedFrom = e.data.forkedFrom ?? null;
+      summary.schedule = e.data.schedule ?? null;
+    }
     if (e.type === 'workspace.snapshotted') {
       summary.snapshot = { step: e.data.step, manifestHash: e.data.manifestHash };
     }

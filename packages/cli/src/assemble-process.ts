@@ -35,6 +35,8 @@ export interface WorkerPlan {
   concurrency?: number;
   leaseMs?: number;
   pollMs?: number;
+  /** Fire the due ticks of the agents' schedules (default: yes); `false`: another process does. */
+  schedules?: false;
   /** Where the line each ended session run gives goes; by default the log. */
   sessionEnds?: (ended: { sessionId: string; outcome: string }) => void;
 }

@@ -1,4 +1,17 @@
-export { Worker, type WorkerOptions } from './worker.ts';
+export { Worker, type WorkerOptions, type WorkerScheduleOptions } from './worker.ts';
+export {
+  ScheduleTicker,
+  type ScheduleFired,
+  type ScheduleTickerOptions,
+} from './schedules/schedule-ticker.ts';
+export { planFire, maxTicksPerPlan } from './schedules/fire-plan.ts';
+export { parseCron, checkTimezone, nextTickAfter } from './schedules/cron-ticks.ts';
+export {
+  createSchedule,
+  resumeSchedule,
+  scheduleDefaults,
+  type ScheduleRequest,
+} from './schedules/schedule-commands.ts';
 export {
   WorkerEvents,
   type WorkerEventMap,

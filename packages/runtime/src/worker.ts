@@ -24,6 +24,7 @@ import {
 import { AgentRunner } from './agent/agent-runner.ts';
 import { WorkspaceTracker } from './agent/agent-workspace.ts';
 import { defaultSandboxDriver, needsDefaultSandbox } from './agent/default-sandbox.ts';
+import { ScheduleTicker, type ScheduleTickerOptions } from './schedules/schedule-ticker.ts';
 
 export interface WorkerOptions {
   store: SessionStore;
@@ -37,7 +38,15 @@ export interface WorkerOptions {
   /** Sessions run at once by this worker. */
   concurrency?: number;
   checkpointEvery?: number;
+  /**
+   * Fire the due ticks of schedules of this worker's agents (a ScheduleTicker; on by default).
+   * `false`: this worker fires none (another process does).
+   */
+  schedules?: false | WorkerScheduleOptions;
 }
+
+/** How a worker's schedule ticker runs; see ScheduleTickerOptions. */
+export type WorkerScheduleOptions = Pick<ScheduleTickerOptions, 'nowMs' | 'pollMs' | 'lateAfterMs'>;
 
 interface Running {
   keeper: LeaseKeeper;
@@ -83,6 +92,7 @@ export class Worker {
   #mustReclaim = false;
   #recovering: Promise<void> | null = null;
   #watch: NodeJS.Timeout | undefined;
+  #ticker: ScheduleTicker | null = null;
 
   constructor(options: WorkerOptions) {
     this.#o = { leaseMs: 15_000, pollMs: 100, concurrency: 32, ...options };
@@ -123,6 +133,27 @@ export class Worker {
     );
     for (const lease of leases) this.#runSession(lease, performance.now());
     this.#loop = this.#claimLoop();
+    this.#startTicker();
+  }
+
+  /** Fires the schedules of this worker's agents; a session it starts is claimed at once. */
+  #startTicker(): void {
+    if (this.#o.schedules === false || this.#agents.size === 0) return;
+    this.#ticker = new ScheduleTicker({
+      ...this.#o.schedules,
+      store: this.#o.store,
+      agents: [...this.#agents.keys()],
+      onFired: (fired) => {
+        this.#events.emit('schedule.fired', fired);
+        if (fired.sessionIds.length > 0) this.wake();
+      },
+      onError: (error, scheduleId) =>
+        this.#log(
+          'warn',
+          `schedule ticker${scheduleId === undefined ? '' : ` (schedule ${scheduleId})`}: ${(error as Error)?.message ?? String(error)}`,
+        ),
+    });
+    this.#ticker.start();
   }
 
   /**
@@ -150,6 +181,7 @@ export class Worker {
   /** Stops claiming, stops every session at its next boundary and hands the leases back. */
   async stop(): Promise<void> {
     this.#stop.abort();
+    await this.#ticker?.stop();
     this.wake();
     await this.#loop;
     await this.#recovering;

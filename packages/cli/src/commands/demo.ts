@@ -66,6 +66,7 @@ export async function run(argv: string[]): Promise<number> {
     ),
     agents: [demoAgent(join(storeDir, 'demo'))],
     pollMs: 20,
+    schedules: false,
   });
   worker.on('events.committed', ({ events }) => {
     for (const e of events) {

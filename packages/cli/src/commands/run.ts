@@ -124,7 +124,8 @@ export async function run(argv: string[]): Promise<number> {
     });
   };
   const worker = await startUnderStableId(`${hostname()}-run`, (id: WorkerId) => {
-    const built = new Worker({ store, agents, workerId: id, pollMs: 50 });
+    // One session in the foreground: schedules are fired by `longrun worker` and `dev`, not here.
+    const built = new Worker({ store, agents, workerId: id, pollMs: 50, schedules: false });
     follow(built);
     return built;
   });

@@ -25,6 +25,7 @@ export async function run(argv: string[]): Promise<number> {
       'lease-ms': { type: 'string' },
       'liveness-ms': { type: 'string' },
       agents: { type: 'string', multiple: true },
+      'no-schedules': { type: 'boolean' },
       ...sandboxFlags,
     },
     usage.worker,
@@ -55,6 +56,7 @@ export async function run(argv: string[]): Promise<number> {
       id: chosen === undefined ? { stable: `${hostname()}-worker` } : { fixed: workerId(chosen) },
       concurrency,
       leaseMs,
+      ...(values['no-schedules'] === true ? { schedules: false as const } : {}),
       sessionEnds: (ended) => process.stdout.write(jsonLine({ msg: 'session ended', ...ended })),
     },
   });

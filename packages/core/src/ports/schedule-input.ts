@@ -28,7 +28,7 @@ function bad(message: string): LongrunError {
 }
 
 export function checkCatchUp(value: unknown): CatchUpPolicy {
-  if (!catchUpPolicies.includes(value as CatchUpPolicy)) {
+  if (!(catchUpPolicies as readonly unknown[]).includes(value)) {
     throw bad(
       `catchUp must be one of ${catchUpPolicies.join(', ')} (got ${JSON.stringify(value)})`,
     );
@@ -37,7 +37,7 @@ export function checkCatchUp(value: unknown): CatchUpPolicy {
 }
 
 export function checkOverlap(value: unknown): OverlapPolicy {
-  if (!overlapPolicies.includes(value as OverlapPolicy)) {
+  if (!(overlapPolicies as readonly unknown[]).includes(value)) {
     throw bad(
       `overlap must be one of ${overlapPolicies.join(', ')} (got ${JSON.stringify(value)})`,
     );

@@ -17,8 +17,8 @@ export type CatchUpPolicy = 'skip' | 'once' | 'all';
  */
 export type OverlapPolicy = 'skip' | 'allow';
 
-export const catchUpPolicies: readonly CatchUpPolicy[] = ['skip', 'once', 'all'];
-export const overlapPolicies: readonly OverlapPolicy[] = ['skip', 'allow'];
+export const catchUpPolicies = ['skip', 'once', 'all'] as const satisfies readonly CatchUpPolicy[];
+export const overlapPolicies = ['skip', 'allow'] as const satisfies readonly OverlapPolicy[];
 
 /** A cron schedule that starts sessions of one agent with one input. */
 export interface ScheduleRecord {

@@ -1,5 +1,6 @@
 import type { LongrunError, StoredEvent } from '@longrun/core';
 import type { RunOutcome } from '../run-outcome.ts';
+import type { ScheduleFired } from '../schedules/schedule-ticker.ts';
 
 /** One structured log line of a worker (the `log` event); JSON-ready. */
 export interface WorkerLogEntry {
@@ -33,6 +34,8 @@ export interface WorkerEventMap {
   'liveness.doubt': { error: Error; sessions: number };
   /** Liveness confirmed again after a doubt; `reclaimed` sessions this worker still owned. */
   'liveness.confirmed': { reclaimed: number };
+  /** This worker's schedule ticker handled due ticks (started sessions, or skipped ticks). */
+  'schedule.fired': ScheduleFired;
   /** A structured log line. */
   log: WorkerLogEntry;
 }
