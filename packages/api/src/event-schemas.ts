@@ -68,6 +68,8 @@ export const eventDataSchemas = {
     finishReason: z.string().optional(),
     attempt: z.number().int().optional(),
     modelId: z.string().optional(),
+    transcriptSeq: z.number().int().optional(),
+    requestedModelId: z.string().optional(),
     parts: z.array(responsePart).optional(),
     providerMetadata: metadata.optional(),
     activeTools: z.array(z.string()).optional(),
@@ -108,7 +110,7 @@ export const eventDataSchemas = {
     callIndex: z.number().int(),
     tool: z.string(),
     effect: effectClass,
-    idempotencyKey: z.string(),
+    idempotencyKey: z.string().optional(),
   }),
   'tool.completed': z.object({
     step,

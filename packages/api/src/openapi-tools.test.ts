@@ -53,7 +53,7 @@ type StoredEvent = components['schemas']['StoredEvent'];
 
 /** Event data is typed by the event's type. */
 export function keyOf(e: StoredEvent): string | null {
-  if (e.type === 'tool.started') return e.data.idempotencyKey;
+  if (e.type === 'tool.started') return e.data.idempotencyKey ?? null;
   if (e.type === 'session.created') {
     // @ts-expect-error: session.created has no idempotency key
     return e.data.idempotencyKey;

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { encodePayload } from './json.ts';
 import { fold, pendingCalls } from './fold.ts';
-import { event, type NewEvent, type StoredEvent } from './events.ts';
+import {
+  event,
+  idempotencyKeyFor,
+  modelRequestOf,
+  type NewEvent,
+  type StoredEvent,
+} from './events.ts';
 import { isLongrunError, LongrunError } from './errors.ts';
 import { sessionId } from './ids.ts';
 
@@ -57,6 +63,61 @@ describe('fold', () => {
       usage: { inputTokens: 3, outputTokens: 4 },
     });
     expect(pendingCalls(state).map((c) => c.callIndex)).toEqual([1]);
+  });
+
+  it("reads a tool.started's key written out (older logs, forks) or left to be derived", () => {
+    const started = (idempotencyKey?: string) =>
+      event('tool.started', {
+        step: 1,
+        callIndex: 1,
+        tool: 'b',
+        effect: 'keyed',
+        ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+      });
+    const created = event('session.created', { agent: 'x', input: null });
+    const written = fold(stored([created, turn, started('ses_source:1:1')]));
+    expect(written.calls[1]?.started).toEqual({
+      effect: 'keyed',
+      idempotencyKey: 'ses_source:1:1',
+    });
+    const derived = fold(stored([created, turn, started()]));
+    expect(derived.calls[1]?.started).toEqual({
+      effect: 'keyed',
+      idempotencyKey: idempotencyKeyFor('ses_t', 1, 1),
+    });
+    expect(idempotencyKeyFor('ses_t', 1, 1)).toBe('ses_t:1:1');
+  });
+
+  it('reads a model request from its own event or from the response that holds it', () => {
+    const requested = event('model.requested', {
+      step: 2,
+      attempt: 3,
+      modelId: 'm',
+      transcriptSeq: 7,
+    });
+    expect(modelRequestOf(requested)).toEqual({
+      step: 2,
+      attempt: 3,
+      modelId: 'm',
+      transcriptSeq: 7,
+    });
+    const usage = { inputTokens: 1, outputTokens: 1 };
+    const response = { step: 2, text: 't', toolCalls: [], usage };
+    expect(modelRequestOf(event('model.responded', { ...response, modelId: 'm' }))).toBeNull();
+    expect(
+      modelRequestOf(event('model.responded', { ...response, modelId: 'm', transcriptSeq: 7 })),
+    ).toEqual({ step: 2, attempt: 1, modelId: 'm', transcriptSeq: 7 });
+    expect(
+      modelRequestOf(
+        event('model.responded', {
+          ...response,
+          attempt: 2,
+          modelId: 'm-2024',
+          requestedModelId: 'm',
+          transcriptSeq: 7,
+        }),
+      ),
+    ).toEqual({ step: 2, attempt: 2, modelId: 'm', transcriptSeq: 7 });
   });
 
   it('folds a resume into nothing but its seq: the claim already made the session run', () => {

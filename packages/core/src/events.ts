@@ -130,7 +130,9 @@ export interface EventDataByType {
   'user.messaged': { text: string; signalId: string | null };
   /**
    * A model call was sent. The request itself is not copied: it is the transcript folded from
-   * this log up to `transcriptSeq`, so storage stays linear in the session's length.
+   * this log up to `transcriptSeq`, so storage stays linear in the session's length. Written only
+   * when the attempt's first durable output is streamed text or a failure; when it is the
+   * response, `model.responded` carries `transcriptSeq` instead (`modelRequestOf` reads both).
    */
   'model.requested': { step: number; attempt: number; modelId: string; transcriptSeq: number };
   /** Text deltas of one attempt, coalesced (a few per second); live readers got them at once. */
@@ -152,6 +154,17 @@ export interface EventDataByType {
     finishReason?: string;
     attempt?: number;
     modelId?: string;
+    /**
+     * Set when the response was its attempt's first durable output, so the request was not
+     * recorded as a `model.requested` of its own: that event's `transcriptSeq`. Absent when a
+     * `model.requested` came before (and in logs written before this field).
+     */
+    transcriptSeq?: number;
+    /**
+     * With `transcriptSeq`: the id of the model the request was sent to, when it is not
+     * `modelId` (the id the provider answered with). Absent when they are the same.
+     */
+    requestedModelId?: string;
     /**
      * The turn in order, with reasoning and provider metadata: written only when the turn has
      * reasoning or provider metadata (a plain turn is `text` then `toolCalls`, as in logs written
@@ -194,7 +207,12 @@ export interface EventDataByType {
     callIndex: number;
     tool: string;
     effect: EffectClass;
-    idempotencyKey: string;
+    /**
+     * Absent when it is the key derived from the call, `<session id>:<step>:<call index>`
+     * (`idempotencyKeyFor`); written when it is not (a fork's call keeps its source's key), and
+     * in logs written before it could be left out. `startedKeyOf` reads it either way.
+     */
+    idempotencyKey?: string;
   };
   'tool.completed': {
     step: number;
@@ -305,6 +323,39 @@ export type StoredEvent = NewEvent & {
 
 export function isEventType(value: unknown): value is EventType {
   return typeof value === 'string' && (eventTypes as readonly string[]).includes(value);
+}
+
+/**
+ * The idempotency key of a call that has not started: derived from (session, step, call index).
+ * A call's `tool.started` leaves its key out when it is this one.
+ */
+export function idempotencyKeyFor(sessionId: string, step: number, callIndex: number): string {
+  return `${sessionId}:${step}:${callIndex}`;
+}
+
+/** The idempotency key a `tool.started` recorded, written out or left to be derived. */
+export function startedKeyOf(e: Extract<StoredEvent, { type: 'tool.started' }>): string {
+  return e.data.idempotencyKey ?? idempotencyKeyFor(e.sessionId, e.data.step, e.data.callIndex);
+}
+
+/** A model call as sent: from its `model.requested`, or from the response that stands for it. */
+export interface ModelRequestRecord {
+  step: number;
+  attempt: number;
+  modelId: string;
+  transcriptSeq: number;
+}
+
+/**
+ * The request an event records: a `model.requested`, or a `model.responded` that was its
+ * attempt's first durable output and so carries its request (`transcriptSeq`); null otherwise.
+ */
+export function modelRequestOf(e: NewEvent): ModelRequestRecord | null {
+  if (e.type === 'model.requested') return e.data;
+  if (e.type !== 'model.responded' || e.data.transcriptSeq === undefined) return null;
+  const { step, attempt = 1, transcriptSeq } = e.data;
+  const modelId = e.data.requestedModelId ?? e.data.modelId ?? '';
+  return { step, attempt, modelId, transcriptSeq };
 }
 
 /** Builds an event with its data type checked against its name. */

@@ -1,6 +1,7 @@
 import { failureCode, type SessionFailureCode } from './failure-codes.ts';
 import type { ErrorCode } from './errors.ts';
 import { LongrunError } from './errors.ts';
+import { startedKeyOf } from './events.ts';
 import type {
   EffectClass,
   OutcomeStatus,
@@ -179,7 +180,7 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
     case 'tool.started':
       return updateCall(next, event.data.callIndex, (call) => ({
         ...call,
-        started: { effect: event.data.effect, idempotencyKey: event.data.idempotencyKey },
+        started: { effect: event.data.effect, idempotencyKey: startedKeyOf(event) },
       }));
     case 'tool.completed':
       return {

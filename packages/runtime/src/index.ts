@@ -27,7 +27,7 @@ export { LeaseKeeper, type LeaseKeeperOptions } from './lease-keeper.ts';
 export { appendDurably } from './durable-append.ts';
 export { loadState } from './load-state.ts';
 export { backoffMs, pause } from './backoff.ts';
-export { idempotencyKeyFor } from './run-call.ts';
+export { idempotencyKeyFor } from '@longrun/core';
 export { normalizeTranscript } from './transcript.ts';
 export {
   defineAgent,

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import {
   encodePayload,
   event,
+  idempotencyKeyFor,
   isLongrunError,
   LongrunError,
   type EffectClass,
@@ -136,11 +137,6 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
   return completed(base, ok, output, attempt, effect, toolMs, errorCode);
 }
 
-/** The idempotency key of a call that has not started: derived from (session, step, call index). */
-export function idempotencyKeyFor(sessionId: SessionId, step: number, callIndex: number): string {
-  return `${sessionId}:${step}:${callIndex}`;
-}
-
 /**
  * The idempotency key a call runs with: the one its `tool.started` recorded, once there is one —
  * in a fork, a call started before the fork point keeps its source's key, so the system it
@@ -185,7 +181,8 @@ function completed(
 
 /**
  * The `tool.started` event of a call and its effect record, committed together before the tool
- * runs; the idempotency key is derived from (session, step, call index).
+ * runs; the idempotency key is derived from (session, step, call index), so the event leaves it
+ * out (`startedKeyOf` derives it again) and the effect record holds it.
  */
 export function callStart(
   sessionId: SessionId,
@@ -194,6 +191,9 @@ export function callStart(
   tool: { name: string; effect: EffectClass },
 ): { event: NewEvent; effect: EffectChange } {
   const idempotencyKey = idempotencyKeyFor(sessionId, step, callIndex);
-  const fields = { step, callIndex, tool: tool.name, effect: tool.effect, idempotencyKey };
-  return { event: event('tool.started', fields), effect: { ...fields, status: 'started' } };
+  const fields = { step, callIndex, tool: tool.name, effect: tool.effect };
+  return {
+    event: event('tool.started', fields),
+    effect: { ...fields, idempotencyKey, status: 'started' },
+  };
 }

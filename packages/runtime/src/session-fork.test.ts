@@ -3,7 +3,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { z } from 'zod';
-import { fold, isLongrunError, type StoredEvent } from '@longrun/core';
+import {
+  fold,
+  idempotencyKeyFor,
+  isLongrunError,
+  startedKeyOf,
+  type StoredEvent,
+} from '@longrun/core';
 import { SqliteStore } from '@longrun/store-sqlite';
 import { scriptedModel } from '@longrun/models/testing';
 import { MemoryLedger, allEvents, runUntil, tempDir } from './testing.ts';
@@ -65,7 +71,12 @@ describe('forking a session', () => {
       type: 'session.created',
       data: { agent: 'forky', input: 'go', forkedFrom: { sessionId: source.id, seq: atSeq } },
     });
-    expect(plain(copied.slice(1))).toEqual(plain(events.slice(1, atSeq)));
+    // The same events, a call's derived idempotency key written out (the source's, not the fork's).
+    const keyed = (e: StoredEvent): StoredEvent =>
+      e.type === 'tool.started'
+        ? { ...e, data: { ...e.data, idempotencyKey: startedKeyOf(e) } }
+        : e;
+    expect(plain(copied.slice(1))).toEqual(plain(events.slice(1, atSeq).map(keyed)));
     const { sessionId: _a, ...forkState } = { sessionId: 0, ...fold(copied) };
     const { sessionId: _b, ...sourceState } = { sessionId: 0, ...fold(events.slice(0, atSeq)) };
     expect(forkState).toEqual(sourceState);
@@ -127,7 +138,10 @@ describe('forking a session', () => {
     await runUntil({ store, agents: [agent] }, source.id);
     const events = await allEvents(store, source.id);
     const started = events.find((e) => e.type === 'tool.started')!;
-    const key = (started.data as { idempotencyKey: string }).idempotencyKey;
+    // The source's call runs with the derived key, so its tool.started leaves it out.
+    expect(started.data).not.toHaveProperty('idempotencyKey');
+    const key = startedKeyOf(started);
+    expect(key).toBe(idempotencyKeyFor(source.id, 1, 0));
     expect(ledger.applied()).toEqual([{ key, entry: 'pay 10' }]);
 
     // Forked with the call started and no result: the fork resumes it, with the source's key.
@@ -160,9 +174,15 @@ describe('forking a session', () => {
     await sendMessage(store, fork.id, 'pay again');
     await runUntil({ store, agents: [agent] }, fork.id);
     const later = (await allEvents(store, fork.id)).filter((e) => e.type === 'tool.started');
-    expect(later.map((e) => (e.data as { idempotencyKey: string }).idempotencyKey)).toEqual([
+    // The copied call's key is written out (derived in the fork it would name the fork); the
+    // fork's own call leaves its derived key out.
+    expect(later.map((e) => (e.data as { idempotencyKey?: string }).idempotencyKey)).toEqual([
       key,
-      expect.stringContaining(fork.id) as string,
+      undefined,
+    ]);
+    expect(later.map((e) => startedKeyOf(e))).toEqual([
+      key,
+      expect.stringContaining(`${fork.id}:`) as string,
     ]);
     expect(ledger.applied()).toHaveLength(2);
     await store.close();

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import {
   LongrunError,
+  event,
   fold,
+  startedKeyOf,
   terminalStatuses,
   workerId,
   type EffectChange,
@@ -72,7 +74,7 @@ export async function forkSession(
       await store.append({
         fence: lease,
         expectedSeq: head,
-        events: page.map(({ type, data }) => ({ type, data }) as NewEvent),
+        events: page.map(forkedEvent),
         effects: page.flatMap((e) => effects.changeFor(e)),
         ...(last ? { status: { status: forkStatus(state.status) } } : {}),
       });
@@ -82,6 +84,16 @@ export async function forkSession(
     await store.releaseLease(lease).catch(() => undefined);
   }
   return store.getSession(fork.id);
+}
+
+/**
+ * A source event as the fork records it. A `tool.started` that left its key to be derived gets
+ * it written out: derived in the fork, it would name the fork's session, not the source's.
+ */
+function forkedEvent(e: StoredEvent): NewEvent {
+  if (e.type === 'tool.started' && e.data.idempotencyKey === undefined)
+    return event('tool.started', { ...e.data, idempotencyKey: startedKeyOf(e) });
+  return { type: e.type, data: e.data } as NewEvent;
 }
 
 /**
@@ -95,8 +107,8 @@ class EffectCopier {
     const at = (step: number, callIndex: number) => `${step}:${callIndex}`;
     switch (e.type) {
       case 'tool.started': {
-        const { step, callIndex, tool, effect, idempotencyKey } = e.data;
-        const record = { step, callIndex, tool, effect, idempotencyKey };
+        const { step, callIndex, tool, effect } = e.data;
+        const record = { step, callIndex, tool, effect, idempotencyKey: startedKeyOf(e) };
         this.#started.set(at(step, callIndex), record);
         return [{ ...record, status: 'started' }];
       }

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { applyEvent, initialState, type StoredEvent } from '@longrun/core';
+import { applyEvent, initialState, modelRequestOf, type StoredEvent } from '@longrun/core';
 import {
   Worker,
   checkModelCall,
@@ -50,7 +50,7 @@ const gateRepeats = 200;
 
 /**
  * Time in the default gate chain per step, replayed over the session's own log: at each
- * `model.requested` the model-call chain is asked on the state before it, at each `tool.started`
+ * model request (`modelRequestOf`) the model-call chain is asked on the state before it, at each `tool.started`
  * the tool-call chain on the state before that, as the harness asks them; a step's figure is the
  * sum of its checks.
  */
@@ -62,13 +62,14 @@ async function timeGates(
   const perStep = new Map<number, number>();
   let state = initialState();
   for (const e of events) {
-    if (e.type === 'model.requested') {
-      const at = { agent, state, step: e.data.step };
+    const request = modelRequestOf(e);
+    if (request !== null) {
+      const at = { agent, state, step: request.step };
       const t = performance.now();
       for (let i = 0; i < gateRepeats; i++) checkModelCall(gates, at);
       perStep.set(
-        e.data.step,
-        (perStep.get(e.data.step) ?? 0) + (performance.now() - t) / gateRepeats,
+        request.step,
+        (perStep.get(request.step) ?? 0) + (performance.now() - t) / gateRepeats,
       );
     }
     if (e.type === 'tool.started') {

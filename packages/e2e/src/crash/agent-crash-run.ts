@@ -7,6 +7,8 @@ import { expect } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  modelRequestOf,
+  startedKeyOf,
   terminalStatuses,
   type EventType,
   type ModelMessage,
@@ -252,7 +254,8 @@ export async function checkRun(run: CrashRun, context: string): Promise<StoredEv
   const attemptKey = (d: { step: number; attempt?: number }): string => `${d.step}/${d.attempt}`;
   const requested = new Set<string>();
   for (const e of events) {
-    if (e.type === 'model.requested') requested.add(attemptKey(e.data));
+    const request = modelRequestOf(e);
+    if (request !== null) requested.add(attemptKey(request));
     if (e.type === 'model.streamed' || e.type === 'model.failed' || e.type === 'model.responded') {
       expect(
         requested.has(attemptKey(e.data)),
@@ -337,9 +340,7 @@ export async function checkRun(run: CrashRun, context: string): Promise<StoredEv
     keyedCalls.sort(byKey),
   );
   for (const started of ofType(events, 'tool.started')) {
-    expect(started.data.idempotencyKey, context).toBe(
-      run.key(started.data.step, started.data.callIndex),
-    );
+    expect(startedKeyOf(started), context).toBe(run.key(started.data.step, started.data.callIndex));
   }
   for (const line of run.lines('calls.log').filter((l) => l[0] === 'run')) {
     expect(line[2]?.startsWith(`${run.sessionId}:`), context).toBe(true);

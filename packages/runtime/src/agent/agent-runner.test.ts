@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { workerId, type ModelRequest, type SessionId } from '@longrun/core';
+import { modelRequestOf, workerId, type ModelRequest, type SessionId } from '@longrun/core';
 import { SqliteStore } from '@longrun/store-sqlite';
 import { scriptedModel, type ScriptedTurn } from '@longrun/models/testing';
 import { allEvents, matching, runUntil, tempDir } from '../testing.ts';
@@ -63,17 +63,28 @@ describe('the agent harness', () => {
     ]);
     const s = await store.createSession({ agent: 'calc', input: { task: 'add 2 and 3' } });
     await run(s.id);
-    // A fast model call is recorded in one commit with its response: no stream events needed.
-    expect(await types(store, s.id)).toEqual([
+    // A fast model call is recorded in one commit with its response, which holds its request:
+    // no stream events, no model.requested of its own.
+    const events = await allEvents(store, s.id);
+    expect(events.map((e) => e.type)).toEqual([
       'session.created',
-      'model.requested',
       'model.responded',
       'tool.started',
       'tool.completed',
-      'model.requested',
       'model.responded',
       'session.completed',
     ]);
+    expect(events.map((e) => modelRequestOf(e))).toEqual([
+      null,
+      { step: 1, attempt: 1, modelId: model.id, transcriptSeq: 1 },
+      null,
+      null,
+      { step: 2, attempt: 1, modelId: model.id, transcriptSeq: 4 },
+      null,
+    ]);
+    // The call's idempotency key is the derived one, so its tool.started leaves it out.
+    const started = events.find((e) => e.type === 'tool.started');
+    expect(started?.data).toEqual({ step: 1, callIndex: 0, tool: 'add', effect: 'pure' });
     expect((await store.getSession(s.id)).status).toBe('completed');
     const second = model.requests[1]!;
     expect(second.messages).toEqual([

@@ -5,6 +5,7 @@ import { jsonSchema, tool } from '@ai-sdk/provider-utils';
 import type { LanguageModelV4, LanguageModelV4StreamPart } from '@ai-sdk/provider';
 import {
   isLongrunError,
+  modelRequestOf,
   type ModelAssistantMessage,
   type ModelRequest,
   type ResponsePart,
@@ -325,7 +326,7 @@ describe('call settings, prepareStep and the request context', () => {
       context: { sessionId: id, step: 2, attempt: 1 },
     });
     const events = await allEvents(store, id);
-    const requested = events.flatMap((e) => (e.type === 'model.requested' ? [e.data.modelId] : []));
+    const requested = events.flatMap((e) => modelRequestOf(e)?.modelId ?? []);
     expect(requested).toEqual(['scripted:first', 'scripted:second']);
     const results = events.flatMap((e) => (e.type === 'tool.completed' ? [e.data] : []));
     expect(results.map((r) => [r.tool, r.ok, r.output])).toEqual([

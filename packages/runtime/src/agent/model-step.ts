@@ -7,6 +7,7 @@ import {
   type ModelClient,
   type ModelMessage,
   type ModelRequest,
+  type ModelRequestRecord,
   type NewEvent,
   type ModelResponse,
 } from '@longrun/core';
@@ -36,10 +37,11 @@ function asModelError(error: unknown): LongrunError {
 }
 
 /**
- * One attempt at the next model call, recorded as it goes: `model.requested` before it is sent,
- * the text streamed in coalesced `model.streamed` events while it arrives (live readers get each
- * delta at once), then `model.responded` — or `model.failed`, which supersedes the attempt's
- * streamed text. Retryable failures are retried with backoff (honouring the provider's
+ * One attempt at the next model call, recorded as it goes: `model.requested` with its first
+ * durable output, the text streamed in coalesced `model.streamed` events while it arrives (live
+ * readers get each delta at once), then `model.responded` — or `model.failed`, which supersedes
+ * the attempt's streamed text. A response that arrives before anything was written holds the
+ * request itself (`transcriptSeq`), so a fast call writes one event. Retryable failures are retried with backoff (honouring the provider's
  * Retry-After), each attempt recorded; long waits become durable timers.
  */
 export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome> {
@@ -102,7 +104,11 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
     args: c.args,
     id: c.id,
   }));
-  const events: NewEvent[] = withRequest([
+  // A response that is its attempt's first durable output stands for its request too: one
+  // event instead of two (modelRequestOf reads either).
+  const request = requested === null ? null : (requested.data as ModelRequestRecord);
+  requested = null;
+  const events: NewEvent[] = [
     event('model.responded', {
       step,
       text: response.text,
@@ -111,10 +117,14 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
       finishReason: response.finishReason,
       attempt,
       modelId: response.modelId,
+      ...(request === null ? {} : { transcriptSeq: request.transcriptSeq }),
+      ...(request === null || request.modelId === response.modelId
+        ? {}
+        : { requestedModelId: request.modelId }),
       ...turnDetails(response),
       ...(call.activeTools === undefined ? {} : { activeTools: call.activeTools }),
     }),
-  ]);
+  ];
   const effects: EffectChange[] = [];
   const first = toolCalls[0];
   // The transcript learns what this turn was offered only once it commits: a call to a tool it

@@ -54,6 +54,8 @@ export class PendingApprovalTracker {
       case 'model.responded':
         this.#step = e.data.step;
         this.#args = new Map(e.data.toolCalls.map((call) => [call.callIndex, call.args]));
+        // A response that holds its own request: the model call asked about was made.
+        for (const [id, p] of this.#pending) if (p.point === 'model.call') this.#pending.delete(id);
         break;
       case 'approval.requested': {
         const request = e.data;

@@ -111,7 +111,6 @@ describe('the gate chain', () => {
       'session.created',
       'gate.decided',
       'session.resumed',
-      'model.requested',
       'model.responded',
       'session.completed',
     ]);

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { fold, workerId, type JsonValue, type SessionId, type StoredEvent } from '@longrun/core';
+import {
+  fold,
+  modelRequestOf,
+  workerId,
+  type JsonValue,
+  type SessionId,
+  type StoredEvent,
+} from '@longrun/core';
 import { SqliteStore } from '@longrun/store-sqlite';
 import { scriptedModel, type ScriptedTurn } from '@longrun/models/testing';
 import { allEvents, tempDir } from '../testing.ts';
@@ -12,8 +19,8 @@ import { loadAgentRun } from './resume-load.ts';
 import { loadState } from '../load-state.ts';
 
 const checkpointEvery = 16;
-/** Events of one step: model.requested, model.responded, tool.started, tool.completed. */
-const eventsPerStep = 4;
+/** Events of one step: model.responded (holding its request), tool.started, tool.completed. */
+const eventsPerStep = 3;
 
 const note = defineTool({
   name: 'note',
@@ -208,7 +215,7 @@ async function replaceCheckpoint(
   await store.releaseLease(lease);
 }
 
-/** Each request from `from` on is the log's transcript up to its `model.requested`. */
+/** Each request from `from` on is the log's transcript up to the event recording it. */
 async function expectUninterruptedRequests(
   s: Awaited<ReturnType<typeof setup>>,
   id: SessionId,
@@ -219,7 +226,7 @@ async function expectUninterruptedRequests(
   expect(requests.length).toBeGreaterThan(0);
   for (const request of requests) {
     const step = request.messages.filter((m) => m.role === 'assistant').length + 1;
-    const requested = events.find((e) => e.type === 'model.requested' && e.data.step === step);
+    const requested = events.find((e) => modelRequestOf(e)?.step === step);
     const before = events.filter((e) => e.seq < (requested?.seq ?? 0));
     expect(JSON.stringify(request.messages)).toBe(
       JSON.stringify(transcriptOf(before).messages('Take notes.')),
