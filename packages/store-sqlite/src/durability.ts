@@ -1,5 +1,6 @@
 import type { DatabaseSync } from 'node:sqlite';
-import { LongrunError, type DurabilityReport } from '@longrun/core';
+import type { DurabilityReport } from '@longrun/core';
+import { WriterFailure } from './writer-failure.ts';
 
 export interface SqliteDurabilityOptions {
   /**
@@ -19,7 +20,7 @@ export function applyDurability(
 ): DurabilityReport {
   const unsafe = options.allowUnsafeDurability;
   if (unsafe !== undefined && unsafe !== 'synchronous=NORMAL') {
-    throw new LongrunError(
+    throw new WriterFailure(
       'INVALID_ARGUMENT',
       `allowUnsafeDurability must be 'synchronous=NORMAL' or absent (got ${JSON.stringify(unsafe)})`,
     );
@@ -35,7 +36,7 @@ export function applyDurability(
   const notes: string[] = [];
   const memory = journal === 'memory';
   if (journal !== 'wal' && !memory) {
-    throw new LongrunError(
+    throw new WriterFailure(
       'DURABILITY_UNSAFE',
       `SQLite refused WAL mode (journal_mode=${journal}); put the database on a local filesystem that supports it`,
     );
@@ -46,7 +47,7 @@ export function applyDurability(
       'synchronous=NORMAL by explicit opt-out: a power loss may drop the last acknowledged commits',
     );
   } else if (synchronous < 2) {
-    throw new LongrunError(
+    throw new WriterFailure(
       'DURABILITY_UNSAFE',
       `SQLite kept synchronous=${settings.synchronous}; longrun needs FULL`,
     );

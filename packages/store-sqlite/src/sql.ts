@@ -1,5 +1,3 @@
-import { checkClaimFilter, type ClaimFilter } from '@longrun/core';
-
 /**
  * Every statement the SQLite store runs. The claim rule is the heart of it: a session is
  * claimable when it is queued or running (a running one whose lease lapsed had a worker die),
@@ -84,9 +82,3 @@ export const sql = {
       OR (?4 = 'interrupt' AND status IN ('waiting', 'paused'))
       OR (?4 = 'reopen' AND status = 'completed'))`,
 } as const;
-
-/** A claim filter's agents as the JSON array the claim statements read, or null for any agent. */
-export function agentsParam(filter: ClaimFilter | undefined): string | null {
-  const agents = checkClaimFilter(filter);
-  return agents === null ? null : JSON.stringify(agents);
-}

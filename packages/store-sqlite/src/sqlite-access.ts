@@ -1,15 +1,13 @@
 import type { StatementSync } from 'node:sqlite';
-import type { EncodedCreateSession, SessionRecord } from '@longrun/core';
+import type { WriteArgs, WriteName, WriteResult } from './sqlite-writes.ts';
 
-/** What the store's side tables (API keys, blobs) need from the store: its statements and transactions. */
+/** What the store's side tables (API keys, blobs) need from the store: reads and writes. */
 export interface SqliteAccess {
-  /** Runs `work`, translating SQLite errors; refuses once the store is closed. */
+  /** Runs a read on the caller's connection, translating SQLite errors; refuses once closed. */
   run<T>(doing: string, work: () => T): T;
-  /** Runs `work` in an immediate transaction (after the pending group commit). */
-  tx<T>(doing: string, work: () => T): T;
-  /** A prepared statement, cached. */
+  /** A prepared statement of the reading connection, cached. */
   stmt(text: string): StatementSync;
+  /** Has the writer thread run the named write in its next group commit. */
+  write<K extends WriteName>(name: K, args: WriteArgs<K>): Promise<WriteResult<K>>;
   nowMs(): number;
-  /** Inserts a checked new session and its `session.created` event; call inside `tx`. */
-  insertSession(session: EncodedCreateSession, nowMs: number): SessionRecord;
 }

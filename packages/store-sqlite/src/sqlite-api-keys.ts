@@ -1,5 +1,4 @@
 import {
-  LongrunError,
   checkName,
   checkNewApiKey,
   tenantId as toTenantId,
@@ -8,15 +7,7 @@ import {
   type NewApiKey,
 } from '@longrun/core';
 import type { SqliteAccess } from './sqlite-access.ts';
-
-const sql = {
-  insert: `INSERT INTO api_keys (id, tenant_id, name, secret_hash, created_at_ms) VALUES (?, ?, ?, ?, ?)
-    ON CONFLICT (id) DO NOTHING`,
-  find: `SELECT * FROM api_keys WHERE id = ?`,
-  listAll: `SELECT * FROM api_keys ORDER BY created_at_ms, id`,
-  listTenant: `SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at_ms, id`,
-  revoke: `UPDATE api_keys SET revoked_at_ms = coalesce(revoked_at_ms, ?) WHERE id = ?`,
-} as const;
+import { apiKeySql as sql } from './side-table-writes.ts';
 
 function toApiKey(row: Record<string, unknown>): ApiKeyRecord {
   return {
@@ -38,20 +29,7 @@ export class SqliteApiKeys implements ApiKeyStore {
   }
 
   async create(key: NewApiKey): Promise<ApiKeyRecord> {
-    const checked = checkNewApiKey(key);
-    return this.#db.tx('creating an API key', () => {
-      const now = this.#db.nowMs();
-      const { changes } = this.#db
-        .stmt(sql.insert)
-        .run(checked.id, checked.tenantId, checked.name, checked.secretHash, now);
-      if (changes === 0) {
-        throw new LongrunError(
-          'INVALID_ARGUMENT',
-          `API key ${checked.id} already exists; generate a new id`,
-        );
-      }
-      return { ...checked, createdAtMs: now, revokedAtMs: null };
-    });
+    return this.#db.write('createApiKey', { key: checkNewApiKey(key), nowMs: this.#db.nowMs() });
   }
 
   async find(id: string): Promise<ApiKeyRecord | null> {
@@ -74,9 +52,6 @@ export class SqliteApiKeys implements ApiKeyStore {
 
   async revoke(id: string): Promise<void> {
     const checked = checkName('API key id', id);
-    this.#db.tx('revoking an API key', () => {
-      const { changes } = this.#db.stmt(sql.revoke).run(this.#db.nowMs(), checked);
-      if (changes === 0) throw new LongrunError('NOT_FOUND', `API key ${checked} does not exist`);
-    });
+    return this.#db.write('revokeApiKey', { id: checked, nowMs: this.#db.nowMs() });
   }
 }

@@ -1,15 +1,11 @@
 import { checkBlobBytes, checkBlobHash, type BlobStore } from '@longrun/core';
 import type { SqliteAccess } from './sqlite-access.ts';
-
-const sql = {
-  insert: `INSERT INTO blobs (hash, size, bytes, created_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
-  get: `SELECT bytes FROM blobs WHERE hash = ?`,
-  has: `SELECT 1 FROM blobs WHERE hash = ?`,
-} as const;
+import { blobSql as sql } from './side-table-writes.ts';
 
 /**
  * Blobs in the session store's own file: the default blob store, so that `longrun dev` keeps a
- * session's workspace with its log and needs nothing else. Each put is its own fsync'd commit.
+ * session's workspace with its log and needs nothing else. A put is committed (fsync'd) by the
+ * writer thread, in the group commit of whatever writes were waiting with it.
  */
 export class SqliteBlobStore implements BlobStore {
   readonly kind = 'sqlite';
@@ -22,9 +18,7 @@ export class SqliteBlobStore implements BlobStore {
   async put(hash: string, bytes: Uint8Array): Promise<void> {
     const key = checkBlobHash(hash);
     const data = checkBlobBytes(bytes);
-    this.#db.tx('storing a blob', () => {
-      this.#db.stmt(sql.insert).run(key, data.byteLength, data, this.#db.nowMs());
-    });
+    return this.#db.write('putBlob', { hash: key, bytes: ownBytes(data), nowMs: this.#db.nowMs() });
   }
 
   async get(hash: string): Promise<Uint8Array | null> {
@@ -41,4 +35,13 @@ export class SqliteBlobStore implements BlobStore {
       keys.filter((key) => this.#db.stmt(sql.has).get(key) === undefined),
     );
   }
+}
+
+/**
+ * The bytes in an ArrayBuffer of their own: a view is sent to the writer thread with its whole
+ * buffer (a pooled Buffer's 8 KiB, a slice's parent), so a partial view is copied first.
+ */
+function ownBytes(bytes: Uint8Array): Uint8Array {
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  return whole ? bytes : new Uint8Array(bytes);
 }

@@ -18,38 +18,11 @@ import {
   type OverlapPolicy,
   type ScheduleRecord,
   type ScheduleStore,
-  type SessionStatus,
 } from '@longrun/core';
 import type { SqliteAccess } from './sqlite-access.ts';
-import { agentsParam } from './sql.ts';
-
-const sql = {
-  insert: `INSERT INTO schedules (id, tenant_id, agent, cron, timezone, input, catch_up, max_catch_up, overlap,
-      next_fire_at_ms, created_at_ms, updated_at_ms, created_order)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(created_order), 0) + 1 FROM schedules))
-    ON CONFLICT (id) DO NOTHING`,
-  get: `SELECT * FROM schedules WHERE id = ?`,
-  // ?1 tenant, ?2 after id, ?3 limit.
-  list: `SELECT * FROM schedules WHERE (?1 IS NULL OR tenant_id = ?1)
-      AND (?2 IS NULL OR created_order > (SELECT created_order FROM schedules WHERE id = ?2))
-    ORDER BY created_order LIMIT ?3`,
-  pause: `UPDATE schedules SET paused = 1, updated_at_ms = ?1 WHERE id = ?2 AND paused = 0`,
-  resume: `UPDATE schedules SET paused = 0, next_fire_at_ms = ?1, updated_at_ms = ?2 WHERE id = ?3 AND paused = 1`,
-  delete: `DELETE FROM schedules WHERE id = ?`,
-  // ?1 now, ?2 the agents (a JSON array) or NULL for any, ?3 limit.
-  due: `SELECT * FROM schedules WHERE paused = 0 AND next_fire_at_ms <= ?1
-      AND (?2 IS NULL OR agent IN (SELECT value FROM json_each(?2)))
-    ORDER BY next_fire_at_ms LIMIT ?3`,
-  nextFire: `SELECT min(next_fire_at_ms) AS at_ms FROM schedules WHERE paused = 0
-      AND (?1 IS NULL OR agent IN (SELECT value FROM json_each(?1)))`,
-  sessionStatus: `SELECT status FROM sessions WHERE id = ?`,
-  // ?1 next, ?2 last fired tick (or NULL to keep), ?3 last session (or NULL to keep), ?4 fired,
-  // ?5 skipped, ?6 now, ?7 id.
-  advance: `UPDATE schedules SET next_fire_at_ms = ?1, last_fired_at_ms = coalesce(?2, last_fired_at_ms),
-      last_session_id = coalesce(?3, last_session_id), fired_count = fired_count + ?4,
-      skipped_count = skipped_count + ?5, updated_at_ms = ?6
-    WHERE id = ?7`,
-} as const;
+import { agentsParam } from './claim-filter.ts';
+import { scheduleMissing, scheduleSql as sql } from './sqlite-schedule-writes.ts';
+import { toSession } from './rows.ts';
 
 type Row = Record<string, unknown>;
 
@@ -75,7 +48,7 @@ function toSchedule(row: Row): ScheduleRecord {
   };
 }
 
-const notFound = (id: string) => new LongrunError('NOT_FOUND', `schedule ${id} does not exist`);
+const notFound = (id: string) => new LongrunError('NOT_FOUND', scheduleMissing(id));
 
 /** Schedules in the SQLite file; a fire inserts its sessions in the transaction that claims the tick. */
 export class SqliteSchedules implements ScheduleStore {
@@ -86,33 +59,11 @@ export class SqliteSchedules implements ScheduleStore {
   }
 
   async create(schedule: NewSchedule): Promise<ScheduleRecord> {
-    const s = encodeNewSchedule(schedule);
-    return this.#db.tx('creating a schedule', () => {
-      const now = this.#db.nowMs();
-      const { changes } = this.#db
-        .stmt(sql.insert)
-        .run(
-          s.id,
-          s.tenantId,
-          s.agent,
-          s.cron,
-          s.timezone,
-          s.input,
-          s.catchUp,
-          s.maxCatchUp,
-          s.overlap,
-          s.nextFireAtMs,
-          now,
-          now,
-        );
-      if (changes === 0) {
-        throw new LongrunError(
-          'INVALID_STATE',
-          `schedule ${s.id} already exists; create it without an id or pick another`,
-        );
-      }
-      return this.#get(s.id);
+    const row = await this.#db.write('createSchedule', {
+      schedule: encodeNewSchedule(schedule),
+      nowMs: this.#db.nowMs(),
     });
+    return toSchedule(row);
   }
 
   async get(id: string): Promise<ScheduleRecord> {
@@ -129,26 +80,24 @@ export class SqliteSchedules implements ScheduleStore {
 
   async pause(id: string): Promise<ScheduleRecord> {
     const checked = scheduleId(id);
-    return this.#db.tx('pausing a schedule', () => {
-      this.#db.stmt(sql.pause).run(this.#db.nowMs(), checked);
-      return this.#get(checked);
-    });
+    return toSchedule(
+      await this.#db.write('pauseSchedule', { id: checked, nowMs: this.#db.nowMs() }),
+    );
   }
 
   async resume(id: string, nextFireAtMs: number): Promise<ScheduleRecord> {
     const checked = scheduleId(id);
     const next = checkCount('nextFireAtMs', nextFireAtMs);
-    return this.#db.tx('resuming a schedule', () => {
-      this.#db.stmt(sql.resume).run(next, this.#db.nowMs(), checked);
-      return this.#get(checked);
+    const row = await this.#db.write('resumeSchedule', {
+      id: checked,
+      nextFireAtMs: next,
+      nowMs: this.#db.nowMs(),
     });
+    return toSchedule(row);
   }
 
   async delete(id: string): Promise<void> {
-    const checked = scheduleId(id);
-    this.#db.tx('deleting a schedule', () => {
-      if (this.#db.stmt(sql.delete).run(checked).changes === 0) throw notFound(checked);
-    });
+    return this.#db.write('deleteSchedule', { id: scheduleId(id) });
   }
 
   async due(nowMs: number, filter?: ClaimFilter, limit = 100): Promise<ScheduleRecord[]> {
@@ -180,45 +129,16 @@ export class SqliteSchedules implements ScheduleStore {
         schedule: { id, tickAtMs: tick.tickAtMs, missedTicks: tick.missedTicks },
       }),
     );
-    return this.#db.tx('firing a schedule', () => {
-      const now = this.#db.nowMs();
-      const row = this.#db.stmt(sql.get).get(id);
-      if (
-        row === undefined ||
-        row.paused === 1 ||
-        row.next_fire_at_ms !== read.nextFireAtMs ||
-        row.agent !== read.agent ||
-        row.tenant_id !== read.tenantId
-      ) {
-        return { outcome: 'stale', sessions: [] };
-      }
-      if (sessions.length > 0 && this.#overlaps(toSchedule(row))) {
-        const skipped = sessions.length + r.skippedTicks;
-        this.#db.stmt(sql.advance).run(r.nextFireAtMs, null, null, 0, skipped, now, id);
-        return { outcome: 'overlapped', sessions: [] };
-      }
-      const made = sessions.map((session) => this.#db.insertSession(session, now));
-      const last = made.at(-1);
-      this.#db
-        .stmt(sql.advance)
-        .run(
-          r.nextFireAtMs,
-          r.ticks.at(-1)?.tickAtMs ?? null,
-          last?.id ?? null,
-          made.length,
-          r.skippedTicks,
-          now,
-          id,
-        );
-      return { outcome: 'fired', sessions: made };
+    const fired = await this.#db.write('fireSchedule', {
+      read: { id, nextFireAtMs: read.nextFireAtMs, agent: read.agent, tenantId: read.tenantId },
+      sessions,
+      lastTickAtMs: r.ticks.at(-1)?.tickAtMs ?? null,
+      skippedTicks: r.skippedTicks,
+      nextFireAtMs: r.nextFireAtMs,
+      terminalStatuses,
+      nowMs: this.#db.nowMs(),
     });
-  }
-
-  /** Overlap `skip` and the schedule's last session is not finished. */
-  #overlaps(schedule: ScheduleRecord): boolean {
-    if (schedule.overlap !== 'skip' || schedule.lastSessionId === null) return false;
-    const row = this.#db.stmt(sql.sessionStatus).get(schedule.lastSessionId);
-    return row !== undefined && !terminalStatuses.includes(row.status as SessionStatus);
+    return { outcome: fired.outcome, sessions: fired.sessions.map((row) => toSession(row)) };
   }
 
   #get(id: string): ScheduleRecord {

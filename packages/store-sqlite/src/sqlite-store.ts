@@ -1,7 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
 import {
   LongrunError,
   checkCount,
@@ -14,6 +12,7 @@ import {
   encodePayload,
   encodeAppend,
   encodeCreateSession,
+  effectiveStatus,
   idempotencyConflict,
   sessionId as toSessionId,
   systemClock,
@@ -25,7 +24,6 @@ import {
   type ClaimFilter,
   type CreateSessionInput,
   type DurabilityReport,
-  type EncodedCreateSession,
   type EffectRecord,
   type JsonValue,
   type Lease,
@@ -36,20 +34,26 @@ import {
   type SessionStore,
   type Signal,
   type SignalWake,
+  type StatusChange,
   type StoredEvent,
   type WorkerId,
   type WorkerRegistration,
 } from '@longrun/core';
-import { migrateSqlite } from './migrate.ts';
 import { toCheckpoint, toEffect, toEvent, toSession, toSignal } from './rows.ts';
 import { translateSqliteError } from './translate-error.ts';
-import { agentsParam, sql } from './sql.ts';
-import { applyDurability, type SqliteDurabilityOptions } from './durability.ts';
+import { sql } from './sql.ts';
+import { agentsParam } from './claim-filter.ts';
+import type { SqliteDurabilityOptions } from './durability.ts';
 import type { SqliteAccess } from './sqlite-access.ts';
 import { SqliteApiKeys } from './sqlite-api-keys.ts';
 import { SqliteBlobStore } from './sqlite-blob-store.ts';
 import { SqliteSchedules } from './sqlite-schedules.ts';
-import { SqliteAppendBatch } from './sqlite-append-batch.ts';
+import type { LeaseReading } from './sqlite-session-writes.ts';
+import type { WriteArgs, WriteName, WriteResult } from './sqlite-writes.ts';
+import { InlineWriter, ThreadWriter, type SqliteWriter } from './sqlite-writer.ts';
+import { openWriterConnection } from './writer-connection.ts';
+import { sessionMissing, statementCache, type WriterDb } from './writer-db.ts';
+import type { WriterOptions } from './writer-protocol.ts';
 import { WorkerLock } from './worker-lock.ts';
 import { leaseClockFor, type LeaseClock } from './lease-clock.ts';
 
@@ -64,7 +68,12 @@ export interface SqliteStoreOptions extends SqliteDurabilityOptions {
 
 /**
  * The embedded session store: one SQLite file, WAL, every commit fsync'd (synchronous=FULL).
- * Appends are group-committed (sqlite-append-batch.ts).
+ * Every write goes to the writer thread (sqlite-writer.ts), which owns the connection that writes
+ * and group-commits what queued up during its last commit (group-commit.ts), so commits and
+ * fsyncs never block this thread's event loop. Reads run here, on the store's own connection:
+ * WAL lets them proceed beside the writer, and a write is answered only after its commit, so a
+ * read made after a write resolved sees it. (An in-memory database, which no second connection
+ * can see, commits on its one connection here instead.)
  */
 export class SqliteStore implements SessionStore {
   readonly kind = 'sqlite';
@@ -74,38 +83,41 @@ export class SqliteStore implements SessionStore {
   readonly blobs: SqliteBlobStore;
   readonly schedules: SqliteSchedules;
   readonly #db: DatabaseSync;
+  readonly #reads: WriterDb;
+  readonly #writer: SqliteWriter;
   readonly #clock: Clock;
   readonly #durability: DurabilityReport;
-  readonly #statements = new Map<string, StatementSync>();
-  readonly #appends: SqliteAppendBatch;
   readonly #leaseClock: LeaseClock;
   #closed = false;
 
-  private constructor(options: SqliteStoreOptions, db: DatabaseSync, durability: DurabilityReport) {
+  private constructor(
+    options: SqliteStoreOptions,
+    reader: DatabaseSync,
+    writer: SqliteWriter,
+    durability: DurabilityReport,
+  ) {
     this.path = options.path;
-    this.#db = db;
+    this.#db = reader;
+    this.#reads = statementCache(reader);
+    this.#writer = writer;
     this.#clock = options.clock ?? systemClock;
     this.#leaseClock = leaseClockFor(options.clock);
     this.#durability = durability;
     const access: SqliteAccess = {
       run: (doing, work) => this.#run(doing, work),
-      tx: (doing, work) => this.#tx(doing, work),
-      stmt: (text) => this.#stmt(text),
+      stmt: (text) => this.#reads.stmt(text),
+      write: (name, args) => this.#write(name, args),
       nowMs: () => this.#clock.nowMs(),
-      insertSession: (session, now) => this.#insertSession(session, now),
     };
-    this.#appends = new SqliteAppendBatch({
-      ...access,
-      exec: (text) => this.#db.exec(text),
-      rollback: () => this.#rollbackQuietly(),
-      fenced: (fence) => this.#fenced(fence),
-    });
     this.apiKeys = new SqliteApiKeys(access);
     this.blobs = new SqliteBlobStore(access);
     this.schedules = new SqliteSchedules(access);
   }
 
-  /** Opens (creating if needed) the database file, enforces durability and migrates the schema. */
+  /**
+   * Opens (creating if needed) the database file, enforces durability, migrates the schema and
+   * starts the writer thread (writes made before it is ready are committed here).
+   */
   static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
     if (typeof options?.path !== 'string' || options.path.length === 0) {
       throw new LongrunError(
@@ -113,30 +125,30 @@ export class SqliteStore implements SessionStore {
         'SQLite store needs a file path, e.g. ./.longrun/longrun.db',
       );
     }
-    let db: DatabaseSync;
+    const writerOptions: WriterOptions = {
+      path: options.path,
+      busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+      nowMs: (options.clock ?? systemClock).nowMs(),
+      ...(options.allowUnsafeDurability === undefined
+        ? {}
+        : { allowUnsafeDurability: options.allowUnsafeDurability }),
+    };
+    let opened: ReturnType<typeof openWriterConnection>;
     try {
-      if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-      db = new DatabaseSync(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
+      opened = openWriterConnection(writerOptions, { migrate: true });
     } catch (error) {
-      throw new LongrunError(
-        'STORE_UNAVAILABLE',
-        `cannot open SQLite database ${options.path}: ${(error as Error).message}. Check that its directory exists and this process may write it.`,
-        { cause: error, retryable: false },
-      );
-    }
-    try {
-      const durability = applyDurability(db, options);
-      const store = new SqliteStore(options, db, durability);
-      await store.migrate();
-      return store;
-    } catch (error) {
-      db.close();
       throw translateSqliteError(error, `opening SQLite database ${options.path}`);
     }
+    const { connection, durability } = opened;
+    const writer =
+      options.path === ':memory:'
+        ? new InlineWriter(connection)
+        : new ThreadWriter(writerOptions, connection);
+    return new SqliteStore(options, connection, writer, durability);
   }
 
   async migrate(): Promise<void> {
-    this.#run('migrating the schema', () => migrateSqlite(this.#db, this.#clock.nowMs()));
+    return this.#write('migrate', { nowMs: this.#clock.nowMs() });
   }
 
   durability(): DurabilityReport {
@@ -148,13 +160,14 @@ export class SqliteStore implements SessionStore {
   }
 
   async ping(): Promise<void> {
-    this.#run('checking the store', () => this.#stmt('SELECT 1').get());
+    this.#run('checking the store', () => this.#reads.stmt('SELECT 1').get());
   }
 
+  /** Commits every write already made (each is acknowledged), ends the writer thread, closes. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#appends.flush();
     this.#closed = true;
+    await this.#writer.close();
     this.#db.close();
   }
 
@@ -174,39 +187,32 @@ export class SqliteStore implements SessionStore {
   }
 
   async createSession(input: CreateSessionInput): Promise<SessionRecord> {
-    const { id, tenantId, agent, data, idempotency } = encodeCreateSession(input);
-    return this.#tx('creating a session', () => {
-      const now = this.#clock.nowMs();
-      if (idempotency !== null) {
-        const earlier = this.#stmt(sql.findIdempotencyKey).get(tenantId, idempotency.key);
-        if (earlier !== undefined) {
-          if (earlier.request_hash !== idempotency.requestHash) {
-            throw idempotencyConflict(idempotency.key);
-          }
-          return this.#session(toSessionId(earlier.session_id));
-        }
-        this.#stmt(sql.insertIdempotencyKey).run(
-          tenantId,
-          idempotency.key,
-          idempotency.requestHash,
-          id,
-          now,
-        );
-      }
-      return this.#insertSession({ id, tenantId, agent, data }, now);
+    const encoded = encodeCreateSession(input);
+    const created = await this.#write('createSession', {
+      ...encoded,
+      nowMs: this.#clock.nowMs(),
     });
+    if ('idempotencyConflict' in created) {
+      throw idempotencyConflict(encoded.idempotency?.key ?? '');
+    }
+    return toSession(created.row);
   }
 
   async getSession(id: SessionId): Promise<SessionRecord> {
     const checked = toSessionId(id);
-    return this.#run('reading a session', () => this.#session(checked));
+    return this.#run('reading a session', () => {
+      const row = this.#reads.stmt(sql.getSession).get(checked);
+      if (row === undefined) throw new LongrunError('NOT_FOUND', sessionMissing(checked));
+      return toSession(row);
+    });
   }
 
   async getSessions(ids: readonly SessionId[]): Promise<SessionRecord[]> {
     const checked = checkSessionIds(ids);
     if (checked.length === 0) return [];
     return this.#run('reading sessions', () =>
-      this.#stmt(sql.getSessions)
+      this.#reads
+        .stmt(sql.getSessions)
         .all(JSON.stringify(checked))
         .map((row) => toSession(row)),
     );
@@ -215,7 +221,8 @@ export class SqliteStore implements SessionStore {
   async listSessions(query: ListSessionsQuery = {}): Promise<SessionRecord[]> {
     const q = checkListQuery(query);
     return this.#run('listing sessions', () =>
-      this.#stmt(q.newestFirst ? sql.listSessionsNewest : sql.listSessions)
+      this.#reads
+        .stmt(q.newestFirst ? sql.listSessionsNewest : sql.listSessions)
         .all(q.status, q.tenantId, q.agent, q.afterId, q.limit, q.waitingForPrefix)
         .map((row) => toSession(row)),
     );
@@ -226,14 +233,14 @@ export class SqliteStore implements SessionStore {
     checkCount('afterSeq', afterSeq);
     checkCount('limit', limit, 1);
     return this.#run('reading events', () =>
-      this.#stmt(sql.readEvents).all(checked, afterSeq, limit).map(toEvent),
+      this.#reads.stmt(sql.readEvents).all(checked, afterSeq, limit).map(toEvent),
     );
   }
 
   async latestCheckpoint(id: SessionId): Promise<Checkpoint | null> {
     const checked = toSessionId(id);
     return this.#run('reading a checkpoint', () => {
-      const row = this.#stmt(sql.readCheckpoint).get(checked);
+      const row = this.#reads.stmt(sql.readCheckpoint).get(checked);
       return row === undefined ? null : toCheckpoint(row);
     });
   }
@@ -241,7 +248,7 @@ export class SqliteStore implements SessionStore {
   async listEffects(id: SessionId): Promise<EffectRecord[]> {
     const checked = toSessionId(id);
     return this.#run('reading effect records', () =>
-      this.#stmt(sql.listEffects).all(checked).map(toEffect),
+      this.#reads.stmt(sql.listEffects).all(checked).map(toEffect),
     );
   }
 
@@ -249,16 +256,24 @@ export class SqliteStore implements SessionStore {
     const checked = toSessionId(id);
     checkName('signal name', name);
     return this.#run('reading signals', () =>
-      this.#stmt(sql.pendingSignals).all(checked, name).map(toSignal),
+      this.#reads.stmt(sql.pendingSignals).all(checked, name).map(toSignal),
     );
   }
 
-  // An async function runs synchronously up to its first await: the append is queued during the
-  // call, so appends issued one after another keep their order in the batch.
+  // An async function runs synchronously up to its first await: the append is sent to the writer
+  // during the call, so appends issued one after another keep their order.
   async append(request: AppendRequest): Promise<AppendResult> {
-    const encoded = encodeAppend(request);
-    if (this.#closed) throw new LongrunError('STORE_UNAVAILABLE', 'the SQLite store is closed');
-    return this.#appends.enqueue(request, encoded);
+    const { status, ...encoded } = encodeAppend(request);
+    return this.#write('append', {
+      fence: plainFence(request.fence),
+      expectedSeq: request.expectedSeq,
+      encoded,
+      status: status && {
+        ifNotPending: plainStatus(status),
+        ifPending: plainStatus(effectiveStatus(status, true)),
+      },
+      nowMs: this.#clock.nowMs(),
+    });
   }
 
   async saveCheckpoint(
@@ -268,15 +283,11 @@ export class SqliteStore implements SessionStore {
     const f = checkFence(fence);
     const seq = checkCount('checkpoint.seq', checkpoint.seq, 1);
     const state = encodePayload(checkpoint.state, 'checkpoint.state');
-    this.#tx('saving a checkpoint', () => {
-      const session = this.#fenced(f);
-      if (seq > session.headSeq) {
-        throw new LongrunError(
-          'INVALID_ARGUMENT',
-          `checkpoint seq ${seq} is past the session's head seq ${session.headSeq}`,
-        );
-      }
-      this.#stmt(sql.upsertCheckpoint).run(f.sessionId, seq, state, this.#clock.nowMs());
+    return this.#write('saveCheckpoint', {
+      fence: plainFence(f),
+      seq,
+      state,
+      nowMs: this.#clock.nowMs(),
     });
   }
 
@@ -297,11 +308,9 @@ export class SqliteStore implements SessionStore {
   async claimNext(owner: WorkerId, leaseMs: number, filter?: ClaimFilter): Promise<Lease | null> {
     const o = toWorkerId(owner);
     checkLeaseMs(leaseMs);
-    const agents = agentsParam(filter);
-    return this.#tx('claiming a session', () => {
-      const now = this.#clock.nowMs();
-      const row = this.#stmt(sql.nextClaimable).get(now, now, ...this.#leaseNow(), agents);
-      return row === undefined ? null : this.#claimRow(row.id as string, o, leaseMs, now);
+    return this.#write('claimNext', {
+      ...this.#claimTimes(o, leaseMs),
+      agents: agentsParam(filter),
     });
   }
 
@@ -309,51 +318,32 @@ export class SqliteStore implements SessionStore {
     const checked = toSessionId(id);
     const o = toWorkerId(owner);
     checkLeaseMs(leaseMs);
-    return this.#tx('claiming a session', () => {
-      const now = this.#clock.nowMs();
-      const row = this.#stmt(sql.claimableById).get(now, now, ...this.#leaseNow(), checked);
-      return row === undefined ? null : this.#claimRow(checked, o, leaseMs, now);
-    });
+    return this.#write('claim', { ...this.#claimTimes(o, leaseMs), id: checked });
   }
 
   async reclaimOwned(owner: WorkerId, leaseMs: number, filter?: ClaimFilter): Promise<Lease[]> {
     const o = toWorkerId(owner);
     checkLeaseMs(leaseMs);
-    const agents = agentsParam(filter);
-    return this.#tx('reclaiming sessions', () => {
-      const now = this.#clock.nowMs();
-      return this.#stmt(sql.ownedUnfinished)
-        .all(o, agents)
-        .map((row) => this.#claimRow(row.id as string, o, leaseMs, now));
+    return this.#write('reclaimOwned', {
+      ...this.#claimTimes(o, leaseMs),
+      agents: agentsParam(filter),
     });
   }
 
   async renewLease(fence: LeaseFence, leaseMs: number): Promise<Lease> {
     const f = checkFence(fence);
     checkLeaseMs(leaseMs);
-    return this.#tx('renewing a lease', () => {
-      const now = this.#clock.nowMs();
-      const [boot, leaseNow] = this.#leaseNow();
-      const done = this.#stmt(sql.renewLease).run(
-        now + leaseMs,
-        now,
-        f.sessionId,
-        f.epoch,
-        f.owner,
-        boot,
-        leaseNow + leaseMs,
-      );
-      if (done.changes === 0) this.#fenced(f);
-      const s = this.#session(f.sessionId);
-      return { ...f, expiresAtMs: now + leaseMs, headSeq: s.headSeq };
+    return this.#write('renewLease', {
+      fence: plainFence(f),
+      leaseMs,
+      nowMs: this.#clock.nowMs(),
+      lease: this.#leaseNow(),
     });
   }
 
   async releaseLease(fence: LeaseFence): Promise<void> {
     const f = checkFence(fence);
-    this.#tx('releasing a lease', () => {
-      this.#stmt(sql.releaseLease).run(this.#clock.nowMs(), f.sessionId, f.epoch, f.owner);
-    });
+    return this.#write('releaseLease', { fence: plainFence(f), nowMs: this.#clock.nowMs() });
   }
 
   async sendSignal(
@@ -366,82 +356,35 @@ export class SqliteStore implements SessionStore {
     checkName('signal name', name);
     const wake = checkWake(options.wake);
     const encoded = encodePayload(payload, 'signal payload');
-    return this.#tx('sending a signal', () => {
-      const now = this.#clock.nowMs();
-      this.#session(checked);
-      const signalId = `sig_${randomUUID().replaceAll('-', '')}`;
-      this.#stmt(sql.insertSignal).run(signalId, checked, name, encoded, now);
-      this.#stmt(sql.wakeForSignal).run(now, checked, name, wake);
-      return { id: signalId, sessionId: checked, name, payload, createdAtMs: now };
+    const signalId = `sig_${randomUUID().replaceAll('-', '')}`;
+    const now = this.#clock.nowMs();
+    await this.#write('sendSignal', {
+      signalId,
+      sessionId: checked,
+      name,
+      payload: encoded,
+      wake,
+      nowMs: now,
     });
+    return { id: signalId, sessionId: checked, name, payload, createdAtMs: now };
   }
 
   // ---- internals ----
 
   /** The lease clock's boot and time, as the claim rule and lease writes take them. */
-  #leaseNow(): [string, number] {
-    return [this.#leaseClock.bootId, this.#leaseClock.nowMs()];
+  #leaseNow(): LeaseReading {
+    return { bootId: this.#leaseClock.bootId, nowMs: this.#leaseClock.nowMs() };
   }
 
-  #insertSession(
-    { id, tenantId, agent, data }: Omit<EncodedCreateSession, 'idempotency'>,
-    now: number,
-  ): SessionRecord {
-    const inserted = this.#stmt(sql.insertSession).run(id, tenantId, agent, now, now);
-    if (inserted.changes === 0) {
-      throw new LongrunError(
-        'INVALID_STATE',
-        `session ${id} already exists; create it without an id or pick another`,
-      );
+  #claimTimes(owner: WorkerId, leaseMs: number) {
+    return { owner, leaseMs, nowMs: this.#clock.nowMs(), lease: this.#leaseNow() };
+  }
+
+  #write<K extends WriteName>(name: K, args: WriteArgs<K>): Promise<WriteResult<K>> {
+    if (this.#closed) {
+      return Promise.reject(new LongrunError('STORE_UNAVAILABLE', 'the SQLite store is closed'));
     }
-    this.#stmt(sql.insertEvent).run(id, 1, 'session.created', 1, data, now, 0);
-    return this.#session(id);
-  }
-
-  #claimRow(id: string, owner: WorkerId, leaseMs: number, now: number): Lease {
-    const [boot, leaseNow] = this.#leaseNow();
-    const row = this.#stmt(sql.claim).get(
-      owner,
-      now + leaseMs,
-      now,
-      id,
-      boot,
-      leaseNow + leaseMs,
-    ) as Record<string, number>;
-    return {
-      sessionId: toSessionId(id),
-      owner,
-      epoch: row.lease_epoch as number,
-      expiresAtMs: now + leaseMs,
-      headSeq: row.head_seq as number,
-    };
-  }
-
-  /** Throws NOT_FOUND or LEASE_LOST unless the fence is current; returns the session. */
-  #fenced(fence: LeaseFence): SessionRecord {
-    const session = this.#session(fence.sessionId);
-    if (session.leaseEpoch !== fence.epoch || session.leaseOwner !== fence.owner) {
-      throw new LongrunError(
-        'LEASE_LOST',
-        `lease epoch ${fence.epoch} of ${fence.owner} on session ${fence.sessionId} is stale (now epoch ${session.leaseEpoch}, owner ${session.leaseOwner ?? 'none'}); stop working on it`,
-      );
-    }
-    return session;
-  }
-
-  #session(id: SessionId): SessionRecord {
-    const row = this.#stmt(sql.getSession).get(id);
-    if (row === undefined) throw new LongrunError('NOT_FOUND', `session ${id} does not exist`);
-    return toSession(row);
-  }
-
-  #stmt(text: string): StatementSync {
-    let statement = this.#statements.get(text);
-    if (statement === undefined) {
-      statement = this.#db.prepare(text);
-      this.#statements.set(text, statement);
-    }
-    return statement;
+    return this.#writer.write(name, args);
   }
 
   #run<T>(doing: string, work: () => T): T {
@@ -452,23 +395,15 @@ export class SqliteStore implements SessionStore {
       throw translateSqliteError(error, doing);
     }
   }
+}
 
-  #tx<T>(doing: string, work: () => T): T {
-    return this.#run(doing, () => {
-      this.#appends.flush();
-      this.#db.exec('BEGIN IMMEDIATE');
-      try {
-        const result = work();
-        this.#db.exec('COMMIT');
-        return result;
-      } catch (error) {
-        this.#rollbackQuietly();
-        throw error;
-      }
-    });
-  }
+/** The fence's fields only: the caller's object (a Lease, say) may hold more. */
+function plainFence(f: LeaseFence): LeaseFence {
+  return { sessionId: f.sessionId, owner: f.owner, epoch: f.epoch };
+}
 
-  #rollbackQuietly(): void {
-    if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-  }
+/** The status change's fields only, as plain data for the writer thread. */
+function plainStatus(change: StatusChange): StatusChange {
+  const { status, reason, wakeAtMs, waitingFor } = change;
+  return { status, reason, wakeAtMs, waitingFor };
 }

@@ -2,7 +2,8 @@
  * `npm run bench`: measures the durable core and prints one JSON document (also written to
  * bench-results/latest.json). Figures are medians and tail percentiles; machines are noisy.
  * LONGRUN_BENCH_QUICK=1 runs a shorter version; LONGRUN_BENCH_ONLY picks one part: sqlite, postgres,
- * harness, peerWorkload, resume, workspace, api, sandbox or faults.
+ * harness, peerWorkload, resume, workspace, api, sandbox or faults. LONGRUN_BENCH_STORE=sqlite (or
+ * postgres) keeps the per-store parts (peerWorkload included) to that store.
  * A section that cannot run here (no Postgres, no bubblewrap) is reported as `{ "skipped": "<why>" }`
  * and every other section still runs: the bench always prints what it measured.
  */
@@ -26,6 +27,7 @@ import { round } from './stats.ts';
 
 const quick = process.env.LONGRUN_BENCH_QUICK === '1';
 const only = process.env.LONGRUN_BENCH_ONLY;
+const onlyStore = process.env.LONGRUN_BENCH_STORE;
 const lengths = quick ? [50, 200] : [50, 200, 800];
 const concurrencies = [1, 8, 32];
 
@@ -36,7 +38,7 @@ const stores = [
     make: postgresTarget,
     run: (only === undefined || only === 'postgres') && postgresStatus.ok,
   },
-];
+].filter((store) => onlyStore === undefined || store.name === onlyStore);
 
 const results: Record<string, unknown> = {
   node: process.version,

@@ -1,0 +1,45 @@
+import type { ApiKeyRecord, NewApiKey } from '@longrun/core';
+import { WriterFailure } from './writer-failure.ts';
+import type { WriterDb } from './writer-db.ts';
+
+/** The statements of the API key and blob tables (read here too, by their stores). */
+export const apiKeySql = {
+  insert: `INSERT INTO api_keys (id, tenant_id, name, secret_hash, created_at_ms) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO NOTHING`,
+  find: `SELECT * FROM api_keys WHERE id = ?`,
+  listAll: `SELECT * FROM api_keys ORDER BY created_at_ms, id`,
+  listTenant: `SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY created_at_ms, id`,
+  revoke: `UPDATE api_keys SET revoked_at_ms = coalesce(revoked_at_ms, ?) WHERE id = ?`,
+} as const;
+
+export const blobSql = {
+  insert: `INSERT INTO blobs (hash, size, bytes, created_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
+  get: `SELECT bytes FROM blobs WHERE hash = ?`,
+  has: `SELECT 1 FROM blobs WHERE hash = ?`,
+} as const;
+
+/** The writes of the API key and blob tables, as the writer thread runs them (sqlite-writes.ts). */
+export const sideTableWrites = {
+  createApiKey(db: WriterDb, w: { key: NewApiKey; nowMs: number }): ApiKeyRecord {
+    const { key, nowMs } = w;
+    const { changes } = db
+      .stmt(apiKeySql.insert)
+      .run(key.id, key.tenantId, key.name, key.secretHash, nowMs);
+    if (changes === 0) {
+      throw new WriterFailure(
+        'INVALID_ARGUMENT',
+        `API key ${key.id} already exists; generate a new id`,
+      );
+    }
+    return { ...key, createdAtMs: nowMs, revokedAtMs: null };
+  },
+
+  revokeApiKey(db: WriterDb, w: { id: string; nowMs: number }): void {
+    const { changes } = db.stmt(apiKeySql.revoke).run(w.nowMs, w.id);
+    if (changes === 0) throw new WriterFailure('NOT_FOUND', `API key ${w.id} does not exist`);
+  },
+
+  putBlob(db: WriterDb, w: { hash: string; bytes: Uint8Array; nowMs: number }): void {
+    db.stmt(blobSql.insert).run(w.hash, w.bytes.byteLength, w.bytes, w.nowMs);
+  },
+};

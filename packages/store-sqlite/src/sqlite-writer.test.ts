@@ -1,0 +1,270 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  encodeAppend,
+  encodeCreateSession,
+  isLongrunError,
+  workerId,
+  type Lease,
+  type SessionId,
+} from '@longrun/core';
+import { SqliteStore } from './sqlite-store.ts';
+import { ThreadWriter, threadExecArgv } from './sqlite-writer.ts';
+import type { AppendWrite } from './sqlite-append.ts';
+import { openWriterConnection } from './writer-connection.ts';
+import type { WriterOptions } from './writer-protocol.ts';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'longrun-sqlite-writer-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const owner = workerId('w1');
+const lease = { bootId: 'test-boot', nowMs: 1_000 };
+
+/** A writer on a fresh file, its thread started (writes before that commit on this thread). */
+async function startedWriter(): Promise<{
+  writer: ThreadWriter;
+  connection: DatabaseSync;
+  options: WriterOptions;
+}> {
+  const options: WriterOptions = { path: join(dir, 'db.sqlite'), busyTimeoutMs: 5_000, nowMs: 1 };
+  const { connection } = openWriterConnection(options, { migrate: true });
+  const writer = new ThreadWriter(options, connection);
+  await writer.threadStarted();
+  return { writer, connection, options };
+}
+
+async function claimedSession(writer: ThreadWriter): Promise<Lease> {
+  const created = await writer.write('createSession', {
+    ...encodeCreateSession({ agent: 'a', input: null }),
+    nowMs: 1,
+  });
+  if (!('row' in created)) throw new Error('no session created');
+  const held = await writer.write('claim', {
+    id: created.row.id as SessionId,
+    owner,
+    leaseMs: 60_000,
+    nowMs: 1,
+    lease,
+  });
+  if (held === null) throw new Error('session not claimed');
+  return held;
+}
+
+function appendWrite(held: Lease, expectedSeq: number): AppendWrite {
+  const fence = { sessionId: held.sessionId, owner: held.owner, epoch: held.epoch };
+  const { status: _status, ...encoded } = encodeAppend({
+    fence,
+    expectedSeq,
+    events: [{ type: 'user.messaged', data: { text: 'hi', signalId: null } }] as never,
+  });
+  return { fence, expectedSeq, encoded, status: undefined, nowMs: 2 };
+}
+
+describe('the SQLite writer thread', () => {
+  it('leaves the event loop running while a commit waits: the lock is released by a callback of this thread, then the append commits', async () => {
+    const { writer, connection, options } = await startedWriter();
+    try {
+      const held = await claimedSession(writer);
+      // Another connection holds the write lock, as a slow commit or fsync would: the writer
+      // thread waits in SQLite's busy handler. Had the commit run on this thread, no callback
+      // below could run until it gave up (busyTimeoutMs), and the append would fail.
+      const holder = new DatabaseSync(options.path);
+      holder.exec('BEGIN IMMEDIATE');
+      let settled = false;
+      const appended = writer.write('append', appendWrite(held, 1)).finally(() => (settled = true));
+      let turns = 0;
+      for (; turns < 50; turns++) await new Promise((resolve) => setImmediate(resolve));
+      expect(settled).toBe(false);
+      holder.exec('COMMIT');
+      holder.close();
+      expect(await appended).toEqual({ headSeq: 2, atMs: 2 });
+      // Read your writes: once the append resolved, this thread's connection sees it.
+      const row = connection
+        .prepare('SELECT head_seq FROM sessions WHERE id = ?')
+        .get(held.sessionId);
+      expect(row?.head_seq).toBe(2);
+    } finally {
+      await writer.close();
+      connection.close();
+    }
+  });
+
+  it('fails the writes of a thread that dies with a typed, retryable error, and starts a new one', async () => {
+    const { writer, connection } = await startedWriter();
+    try {
+      const held = await claimedSession(writer);
+      const write = appendWrite(held, 1);
+      const lost = writer.write('append', write);
+      await writer.crashThread();
+      const error = await lost.then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(isLongrunError(error, 'STORE_UNAVAILABLE'), String(error)).toBe(true);
+      expect((error as { retryable: boolean }).retryable).toBe(true);
+      expect((error as Error).message).toMatch(/writer thread stopped/);
+      // Whether or not it committed before the thread died, the same append sent again (same
+      // appendId) lands once; a new thread takes the writes after it.
+      expect(await writer.write('append', write)).toEqual({ headSeq: 2, atMs: 2 });
+      await writer.threadStarted();
+      expect(await writer.write('append', appendWrite(held, 2))).toEqual({ headSeq: 3, atMs: 2 });
+      const events = connection
+        .prepare('SELECT seq FROM events WHERE session_id = ?')
+        .all(held.sessionId);
+      expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
+    } finally {
+      await writer.close();
+      connection.close();
+    }
+  });
+
+  it('keeps only the options a thread started from a file accepts', () => {
+    expect(
+      threadExecArgv([
+        '--conditions=@longrun/source',
+        '--input-type=module',
+        '-e',
+        'code',
+        '--input-type',
+        'module',
+        '--enable-source-maps',
+      ]),
+    ).toEqual(['--conditions=@longrun/source', '--enable-source-maps']);
+  });
+
+  it('loads nothing of @longrun/core, so that it starts fast', () => {
+    // Value imports reachable from the thread's entry; type-only imports are erased.
+    const seen = new Set<string>();
+    const valueImports: string[] = [];
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(new URL(file, import.meta.url), 'utf8');
+      for (const m of text.matchAll(/^import\s+(type\s+)?([^'"]*?)\s*from\s+'([^']+)';/gms)) {
+        const [, typeOnly, names = '', from = ''] = m;
+        const allTypes =
+          /^\{[^}]*\}$/s.test(names) &&
+          names
+            .slice(1, -1)
+            .split(',')
+            .every((n) => n.trim() === '' || n.trim().startsWith('type '));
+        if (typeOnly !== undefined || allTypes) continue;
+        valueImports.push(from);
+        if (from.startsWith('./')) visit(from);
+      }
+    };
+    visit('./sqlite-writer-thread.ts');
+    expect(seen.size).toBeGreaterThan(5);
+    expect(valueImports.filter((from) => from.startsWith('@longrun/'))).toEqual([]);
+  });
+});
+
+describe('a SQLite store with its writer thread', () => {
+  it('commits and acknowledges every write made before close, then refuses more', async () => {
+    const path = join(dir, 'db.sqlite');
+    const store = await SqliteStore.open({ path });
+    const leases: Lease[] = [];
+    for (let i = 0; i < 20; i++) {
+      const s = await store.createSession({ agent: 'a', input: i });
+      leases.push((await store.claim(s.id, owner, 60_000)) as Lease);
+    }
+    const appends = leases.map((held) =>
+      store.append({
+        fence: held,
+        expectedSeq: 1,
+        events: [{ type: 'user.messaged', data: { text: 'last', signalId: null } }] as never,
+      }),
+    );
+    await store.close();
+    const results = await Promise.allSettled(appends);
+    expect(results.map((r) => r.status)).toEqual(leases.map(() => 'fulfilled'));
+    await expect(store.getSession(leases[0]!.sessionId)).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+    });
+    await expect(store.releaseLease(leases[0]!)).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+    });
+    const reopened = await SqliteStore.open({ path });
+    try {
+      const heads = await reopened.getSessions(leases.map((l) => l.sessionId));
+      expect(heads.map((s) => s.headSeq)).toEqual(leases.map(() => 2));
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it('shows each session its own write at once, with many sessions committing together', async () => {
+    const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+    try {
+      const sessions = await Promise.all(
+        Array.from({ length: 32 }, (_, i) => store.createSession({ agent: 'a', input: i })),
+      );
+      const leases = await Promise.all(sessions.map((s) => store.claim(s.id, owner, 60_000)));
+      const seen = await Promise.all(
+        leases.map(async (held) => {
+          let head = 1;
+          for (let step = 0; step < 10; step++) {
+            const r = await store.append({
+              fence: held!,
+              expectedSeq: head,
+              events: [
+                { type: 'user.messaged', data: { text: `${step}`, signalId: null } },
+              ] as never,
+            });
+            head = r.headSeq;
+            // Read-your-writes on this thread's connection, right after the append resolved.
+            const events = await store.readEvents(held!.sessionId, head - 1);
+            expect(events.map((e) => e.seq)).toEqual([head]);
+          }
+          return (await store.getSession(held!.sessionId)).headSeq;
+        }),
+      );
+      expect(seen).toEqual(leases.map(() => 11));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('stores a blob given as a view into a larger buffer as exactly its bytes', async () => {
+    const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+    try {
+      const whole = Buffer.from('0123456789abcdef');
+      const view = whole.subarray(4, 8);
+      const hash = (await import('node:crypto')).createHash('sha256').update(view).digest('hex');
+      await store.blobs.put(hash, view);
+      expect(Buffer.from((await store.blobs.get(hash))!).toString()).toBe('4567');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('lets the process exit, whether the store was closed or not', async () => {
+    for (const close of [true, false]) {
+      const child = spawn(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `const { SqliteStore } = await import(${JSON.stringify(new URL('./sqlite-store.ts', import.meta.url).href)});
+           const store = await SqliteStore.open({ path: ${JSON.stringify(join(dir, `exit-${close}.db`))} });
+           const s = await store.createSession({ agent: 'a', input: null });
+           await store.claim(s.id, 'w', 60000);
+           ${close ? 'await store.close();' : ''}
+           console.log('done');`,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      const code = await new Promise((resolve) => child.once('exit', resolve));
+      expect({ close, code, out: out.trim() }).toEqual({ close, code: 0, out: 'done' });
+    }
+  });
+});

@@ -1,0 +1,288 @@
+import type { DatabaseSync } from 'node:sqlite';
+import { Worker } from 'node:worker_threads';
+import { LongrunError, type DurabilityReport } from '@longrun/core';
+import { commitBatch } from './group-commit.ts';
+import type { WriteArgs, WriteName, WriteResult } from './sqlite-writes.ts';
+import { statementCache } from './writer-db.ts';
+import { fromWireError } from './translate-error.ts';
+import type { WriteReply, WriteRequest, WriterMessage, WriterOptions } from './writer-protocol.ts';
+
+/** Where a store's writes are committed. */
+export interface SqliteWriter {
+  /** Queues the write for the next group commit; resolves once it is committed (fsync'd). */
+  write<K extends WriteName>(name: K, args: WriteArgs<K>): Promise<WriteResult<K>>;
+  /** Commits every write already queued, then stops; later writes fail with STORE_UNAVAILABLE. */
+  close(): Promise<void>;
+}
+
+// Built, this module is sqlite-writer.js beside sqlite-writer-thread.js; from source, both are .ts.
+const threadScript = new URL(
+  import.meta.url.endsWith('.ts') ? './sqlite-writer-thread.ts' : './sqlite-writer-thread.js',
+  import.meta.url,
+);
+
+const closedError = () => new LongrunError('STORE_UNAVAILABLE', 'the SQLite store is closed');
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * One writer thread (sqlite-writer-thread.ts) and the writes sent to it that it has not answered.
+ * The thread keeps the process alive only while a write waits for its answer: an idle store
+ * never stops the process from exiting, and an awaited write is never abandoned by it.
+ */
+class WriterThread {
+  readonly opened: Promise<DurabilityReport>;
+  readonly exited: Promise<void>;
+  #alive = true;
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #openFailure: LongrunError | undefined;
+  #closing = false;
+
+  constructor(options: WriterOptions) {
+    this.#worker = new Worker(threadScript, {
+      workerData: options,
+      execArgv: threadExecArgv(process.execArgv),
+    });
+    let opened!: (durability: DurabilityReport) => void;
+    let failed!: (error: LongrunError) => void;
+    this.opened = new Promise((resolve, reject) => {
+      opened = resolve;
+      failed = reject;
+    });
+    // Whoever awaits `opened` sees its failure; a restarted thread's is seen by its writes.
+    this.opened.catch(() => undefined);
+    this.#worker.on('message', (message: WriterMessage) => {
+      if ('replies' in message) {
+        for (const reply of message.replies) this.#settle(reply);
+      } else if ('opened' in message) {
+        if (this.#pending.size === 0) this.#worker.unref();
+        opened(message.opened);
+      } else {
+        this.#openFailure = fromWireError(message.failed);
+        failed(this.#openFailure);
+      }
+    });
+    let crash: Error | undefined;
+    this.#worker.on('error', (error: Error) => {
+      crash = error;
+    });
+    this.exited = new Promise((resolve) => {
+      this.#worker.once('exit', (code) => {
+        this.#alive = false;
+        const error = this.#openFailure ?? threadStopped(code, crash);
+        failed(error);
+        for (const pending of this.#pending.values()) pending.reject(error);
+        this.#pending.clear();
+        resolve();
+      });
+    });
+  }
+
+  get alive(): boolean {
+    return this.#alive;
+  }
+
+  send(name: WriteRequest['name'], args: unknown): Promise<unknown> {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      try {
+        this.#worker.postMessage({ id, name, args } satisfies WriteRequest);
+      } catch (error) {
+        reject(
+          new LongrunError(
+            'INTERNAL',
+            `cannot send a write to the SQLite writer thread: ${(error as Error).message}`,
+            { cause: error },
+          ),
+        );
+        return;
+      }
+      this.#pending.set(id, { resolve, reject });
+      if (this.#pending.size === 1) this.#worker.ref();
+    });
+  }
+
+  /**
+   * Sends `close`, answered once every write sent before it is committed and the connection is
+   * closed; the thread then ends. If it dies instead, its writes failed: none was acknowledged.
+   * The thread keeps the process alive until it has ended.
+   */
+  async close(): Promise<void> {
+    if (!this.#alive) return;
+    this.#closing = true;
+    this.#worker.ref();
+    await this.send('close', undefined).catch(() => undefined);
+    await this.exited;
+  }
+
+  /** Ends the thread at once, as a crash would, whatever it is doing. */
+  async terminate(): Promise<void> {
+    await this.#worker.terminate();
+    await this.exited;
+  }
+
+  #settle(reply: WriteReply): void {
+    const pending = this.#pending.get(reply.id);
+    if (pending === undefined) return;
+    this.#pending.delete(reply.id);
+    if (this.#pending.size === 0 && !this.#closing) this.#worker.unref();
+    if (reply.ok) pending.resolve(reply.value);
+    else pending.reject(fromWireError(reply.error));
+  }
+}
+
+/**
+ * The process's Node options for the thread (export conditions, loaders), without those that
+ * name the main script's input, which a thread started from a file refuses (`node -e`,
+ * `--input-type=module`).
+ */
+export function threadExecArgv(execArgv: readonly string[]): string[] {
+  const withValue = new Set(['-e', '--eval', '-p', '--print', '--input-type']);
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i] as string;
+    if (withValue.has(arg)) i++;
+    else if (
+      !arg.startsWith('--input-type=') &&
+      !arg.startsWith('--eval=') &&
+      !arg.startsWith('--print=')
+    )
+      kept.push(arg);
+  }
+  return kept;
+}
+
+function threadStopped(exitCode: number, crash: Error | undefined): LongrunError {
+  const why = crash === undefined ? `exit code ${exitCode}` : crash.message;
+  return new LongrunError(
+    'STORE_UNAVAILABLE',
+    `the SQLite writer thread stopped (${why}) before it answered; the write may or may not have been committed. Retry it: the store starts a new writer thread, and an append sent again with the same appendId is applied once.`,
+    { cause: crash },
+  );
+}
+
+/**
+ * The writer of a database file: a worker thread that owns the connection that writes, so a
+ * slow commit or fsync never blocks this thread's event loop.
+ *
+ * The thread takes some milliseconds to start; the store is usable at once: until the thread
+ * says it is ready, writes are committed here, on the store's own connection (which opened the
+ * file and migrated it), and when it is ready, what was queued here is committed before the
+ * first write is sent to it. So one connection writes at a time and writes keep their order.
+ * A thread that dies fails the writes it held with STORE_UNAVAILABLE (retryable); the next write
+ * starts a new one. A thread that cannot open the file leaves the writes here (with a warning).
+ */
+export class ThreadWriter implements SqliteWriter {
+  readonly #options: WriterOptions;
+  readonly #inline: InlineWriter;
+  #thread: WriterThread;
+  #threadReady = false;
+  #threadRefused = false;
+  #closed = false;
+
+  /** `connection`: the store's own, opened and migrated; it writes until the thread is ready. */
+  constructor(options: WriterOptions, connection: DatabaseSync) {
+    this.#options = options;
+    this.#inline = new InlineWriter(connection);
+    this.#thread = this.#startThread();
+  }
+
+  /** Resolves once writes go to the thread (or stay here because it could not open the file). */
+  async threadStarted(): Promise<void> {
+    await this.#thread.opened.catch(() => undefined);
+  }
+
+  write<K extends WriteName>(name: K, args: WriteArgs<K>): Promise<WriteResult<K>> {
+    if (this.#closed) return Promise.reject(closedError());
+    if (!this.#thread.alive && !this.#threadRefused) this.#thread = this.#startThread();
+    if (!this.#threadReady) return this.#inline.write(name, args);
+    return this.#thread.send(name, args) as Promise<WriteResult<K>>;
+  }
+
+  /**
+   * Ends the writer thread at once, as a crash would (for tests of what writes in flight get):
+   * they fail with STORE_UNAVAILABLE; the next write starts a new thread.
+   */
+  async crashThread(): Promise<void> {
+    await this.#thread.terminate();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#inline.close();
+    await this.#thread.close();
+  }
+
+  #startThread(): WriterThread {
+    const thread = new WriterThread(this.#options);
+    this.#threadReady = false;
+    thread.opened.then(
+      () => {
+        if (this.#thread !== thread || this.#closed) return;
+        this.#inline.flush();
+        this.#threadReady = true;
+      },
+      (error: unknown) => {
+        if (this.#thread !== thread || this.#closed) return;
+        this.#threadRefused = true;
+        process.emitWarning(
+          `the SQLite writer thread could not open ${this.#options.path} (${(error as Error).message}); commits run on the event loop`,
+        );
+      },
+    );
+    return thread;
+  }
+}
+
+/**
+ * The writer of an in-memory database, which only one connection can see: it commits on the
+ * store's own connection, on this thread, with the same group commit (no fsync to wait for).
+ */
+export class InlineWriter implements SqliteWriter {
+  readonly #connection: DatabaseSync;
+  readonly #db: ReturnType<typeof statementCache>;
+  #queue: { request: WriteRequest; pending: Pending }[] = [];
+  #closed = false;
+
+  constructor(connection: DatabaseSync) {
+    this.#connection = connection;
+    this.#db = statementCache(connection);
+  }
+
+  write<K extends WriteName>(name: K, args: WriteArgs<K>): Promise<WriteResult<K>> {
+    if (this.#closed) return Promise.reject(closedError());
+    return new Promise<unknown>((resolve, reject) => {
+      const request = { id: this.#queue.length, name, args };
+      this.#queue.push({ request, pending: { resolve, reject } });
+      if (this.#queue.length === 1) setImmediate(() => this.flush());
+    }) as Promise<WriteResult<K>>;
+  }
+
+  /** Commits what is queued now, in one transaction, and settles each write. */
+  flush(): void {
+    const batch = this.#queue;
+    this.#queue = [];
+    const replies = commitBatch(
+      this.#connection,
+      this.#db,
+      batch.map((b) => b.request),
+    );
+    replies.forEach((reply, i) => {
+      const { pending } = batch[i] as (typeof batch)[number];
+      if (reply.ok) pending.resolve(reply.value);
+      else pending.reject(fromWireError(reply.error));
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.flush();
+    this.#closed = true;
+  }
+}
