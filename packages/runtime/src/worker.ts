@@ -25,6 +25,7 @@ import { AgentRunner } from './agent/agent-runner.ts';
 import { WorkspaceTracker } from './agent/agent-workspace.ts';
 import { defaultSandboxDriver, needsDefaultSandbox } from './agent/default-sandbox.ts';
 import { ScheduleTicker, type ScheduleTickerOptions } from './schedules/schedule-ticker.ts';
+import { TimerWakes } from './worker/timer-wakes.ts';
 
 export interface WorkerOptions {
   store: SessionStore;
@@ -93,11 +94,20 @@ export class Worker {
   #recovering: Promise<void> | null = null;
   #watch: NodeJS.Timeout | undefined;
   #ticker: ScheduleTicker | null = null;
+  /** The timers of the waits this worker committed: an idle worker looks again when one is due. */
+  readonly #timerWakes = new TimerWakes();
+  /** The store's clock minus this process's, measured at start (timers are by the store's). */
+  #storeClockOffsetMs = 0;
 
   constructor(options: WorkerOptions) {
     this.#o = { leaseMs: 15_000, pollMs: 100, concurrency: 32, ...options };
     this.id = options.workerId ?? newWorkerId();
     this.#agents = new Map((options.agents ?? []).map((a) => [a.name, a]));
+    this.#events.on('events.committed', ({ events }) => {
+      for (const e of events)
+        if (e.type === 'wait.started' && e.data.untilMs !== undefined)
+          this.#timerWakes.add(e.data.untilMs);
+    });
   }
 
   /**
@@ -128,6 +138,11 @@ export class Worker {
         onConfirmed: () => this.#confirmed(),
       }),
     );
+    const askedAt = Date.now();
+    const storeNow = await this.#untilStoreAnswers('reading the store clock', () =>
+      this.#o.store.nowMs(),
+    );
+    this.#storeClockOffsetMs = storeNow - (askedAt + Date.now()) / 2;
     const leases = await this.#untilStoreAnswers('reclaiming its sessions', () =>
       this.#o.store.reclaimOwned(this.id, this.#o.leaseMs, this.#claimFilter()),
     );
@@ -280,21 +295,27 @@ export class Worker {
   }
 
   /**
-   * Waits `pollMs`, or until wake(). A wake() that came while the worker was not idle (a claim in
-   * flight, which may have looked before the session it announces existed) ends it at once.
+   * Waits `pollMs`, or until wake(), or until the next timer this worker committed comes due (a
+   * waiting session wakes at its time, not up to `pollMs` later). A wake() that came while the
+   * worker was not idle (a claim in flight, which may have looked before the session it announces
+   * existed) ends it at once.
    */
   #idle(): Promise<void> {
     if (this.#wakeMissed) {
       this.#wakeMissed = false;
       return Promise.resolve();
     }
+    const storeNow = Date.now() + this.#storeClockOffsetMs;
+    const nextTimer = this.#timerWakes.nextAfter(storeNow);
+    // One millisecond late: a claim at the very instant could find the timer not yet due.
+    const untilTimer = nextTimer === undefined ? Infinity : nextTimer - storeNow + 1;
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
         this.#wake = null;
         resolve();
       };
-      const timer = setTimeout(done, this.#o.pollMs);
+      const timer = setTimeout(done, Math.min(this.#o.pollMs, untilTimer));
       this.#wake = done;
     });
   }
