@@ -83,6 +83,8 @@ export function describeEvent(
       );
       return `${seq}  evaluator (evaluation ${e.data.iteration}): ${verdict}${lines.join('')}`;
     }
+    case 'context.compacted':
+      return `${seq}  context compacted: seq ${e.data.fromSeq}–${e.data.throughSeq} (${e.data.messages} messages) replaced by a summary; ~${e.data.tokensBefore} → ~${e.data.tokensAfter} tokens${e.data.reason === 'refused' ? ' (the provider refused the request as too long)' : ''}`;
     case 'session.completed':
       return `${seq}  session completed${e.data.outcome === undefined ? '' : ` (outcome ${e.data.outcome})`}: ${JSON.stringify(e.data.output)}`;
     case 'session.failed':

@@ -33,6 +33,12 @@ export const errorCodes = {
   MODEL_REJECTED: { retryable: false },
   /** The model's stream was malformed or cut off before it finished. */
   MODEL_OUTPUT_INVALID: { retryable: true },
+  /**
+   * The request is longer than the model's context window (the provider said so). The harness
+   * compacts the transcript and retries once; give the agent a `context.windowTokens` (or use a
+   * model the window table knows) so it compacts before the provider refuses.
+   */
+  MODEL_CONTEXT_EXCEEDED: { retryable: false },
   /** The same idempotency key was used before with a different request; use a new key. */
   IDEMPOTENCY_CONFLICT: { retryable: false },
   /** No valid API key was presented; pass `Authorization: Bearer lr_…` (see `longrun keys create`). */

@@ -273,6 +273,29 @@ export interface EventDataByType {
   'session.failed': { code: SessionFailureCode; message: string };
   'session.cancelled': { reason: string | null; by: string };
   /**
+   * The older part of the transcript was replaced by a summary, so the next model calls fit the
+   * model's context window (DESIGN §12). Every later call's transcript starts from the latest
+   * compaction: the instructions, this summary as a user message, then the messages it kept.
+   * The replaced part always ends before an assistant turn, so a tool call and its results are
+   * never split. The summary call is charged like any model call (`usage`).
+   */
+  'context.compacted': {
+    /** The seqs of the events whose messages the summary replaces (`fromSeq` ≤ `throughSeq`). */
+    fromSeq: number;
+    throughSeq: number;
+    /** How many messages at the start of the transcript (after the instructions) it replaces. */
+    messages: number;
+    summary: string;
+    /** The model that wrote the summary, and what that call used. */
+    modelId: string;
+    usage: TokenUsage;
+    /** Estimated tokens of the transcript before and after (instructions and tools included). */
+    tokensBefore: number;
+    tokensAfter: number;
+    /** `threshold`: the transcript reached `compactAt` of the window; `refused`: the provider said it was too long. */
+    reason: 'threshold' | 'refused';
+  };
+  /**
    * A person resumed a session the worker had parked as `paused` (a reason they could act on).
    * Recorded by the runner that claims the session next, before anything else it does.
    */
@@ -298,6 +321,7 @@ export const eventTypes = [
   'wait.resolved',
   'workspace.snapshotted',
   'outcome.evaluated',
+  'context.compacted',
   'session.completed',
   'session.failed',
   'session.cancelled',

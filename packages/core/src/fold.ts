@@ -65,8 +65,16 @@ export interface SessionState {
    * the model failing, and does not spend its retry budget. Absent in states checkpointed before.
    */
   modelFailures?: number;
-  /** The latest of those failures, for the words of a session that fails on them. */
-  lastModelFailure?: { code: ErrorCode; message: string } | null;
+  /**
+   * The latest of those failures, for the words of a session that fails on them; `seq` (absent
+   * in older checkpoints) is its event's.
+   */
+  lastModelFailure?: { code: ErrorCode; message: string; seq?: number } | null;
+  /**
+   * Compactions of the transcript so far and the seq of the latest (`context.compacted`).
+   * Absent in older checkpoints and in sessions never compacted.
+   */
+  context?: { compactions: number; lastSeq: number };
   /**
    * The latest approval a gate asked a person for before a model call, and where it stands; it
    * answers only for the model call of its `step`. Absent in older checkpoints.
@@ -155,7 +163,9 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
         modelAttempt: null,
         failedAttempts: next.failedAttempts + 1,
         modelFailures: (next.modelFailures ?? 0) + (byWorker ? 0 : 1),
-        lastModelFailure: byWorker ? (next.lastModelFailure ?? null) : { code, message },
+        lastModelFailure: byWorker
+          ? (next.lastModelFailure ?? null)
+          : { code, message, seq: event.seq },
       };
     }
     case 'model.responded':
@@ -267,6 +277,16 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
         },
         ...(event.data.continues ? { lastResponse: null } : {}),
         outcome: { evaluations: event.data.iteration, status: 'pending' },
+      };
+    case 'context.compacted':
+      // The summary call is a model call like any other: its tokens are the session's.
+      return {
+        ...next,
+        usage: {
+          inputTokens: next.usage.inputTokens + event.data.usage.inputTokens,
+          outputTokens: next.usage.outputTokens + event.data.usage.outputTokens,
+        },
+        context: { compactions: (next.context?.compactions ?? 0) + 1, lastSeq: event.seq },
       };
     case 'session.cancelled':
       return {

@@ -357,6 +357,27 @@ describe('timeline model: the rest of a session', () => {
     expect(model.items).toHaveLength(5);
   });
 
+  it('shows a compaction with the range it replaced and its summary', () => {
+    const l = logWithOneCall(1, 'task', 'note');
+    const data = {
+      fromSeq: 1,
+      throughSeq: 2,
+      messages: 2,
+      summary: 'noted a line',
+      modelId: 'm',
+      usage: { inputTokens: 100, outputTokens: 10 },
+      tokensBefore: 1_000,
+      tokensAfter: 100,
+      reason: 'threshold' as const,
+    };
+    l.add({ type: 'context.compacted', data });
+    const model = new TimelineModel();
+    for (const e of l.events) model.applyEvent(e);
+    expect(model.items.map((i) => i.kind)).toEqual(['user', 'model', 'tool', 'compaction']);
+    const { modelId: _modelId, usage: _usage, ...shown } = data;
+    expect(model.items[3]).toMatchObject({ key: 'compaction:3', ...shown });
+  });
+
   it("shows each gate decision with the gate, the call it stopped and the gate's reason", () => {
     const l = logWithOneCall(1, 'deploy', 'deploy');
     l.add({

@@ -22,6 +22,7 @@ const durableTypes = [
   'wait.resolved',
   'workspace.snapshotted',
   'outcome.evaluated',
+  'context.compacted',
   'session.completed',
   'session.failed',
   'session.cancelled',

@@ -6,6 +6,7 @@ import type {
   ApprovalItem,
   EndItem,
   EvaluationItem,
+  CompactionItem,
   GateItem,
   ModelItem,
   ResumeItem,
@@ -44,6 +45,8 @@ export function renderItem(item: TimelineItem, actions: ItemActions): HTMLElemen
       return renderGate(item);
     case 'evaluation':
       return renderEvaluation(item);
+    case 'compaction':
+      return renderCompaction(item);
     case 'end':
       return renderEnd(item);
   }
@@ -335,6 +338,23 @@ function renderSessionResumed(item: SessionResumedItem): HTMLElement {
       ` by ${item.by}${item.reason === null ? '' : `: ${item.reason}`} — it had been paused `,
       meta(at(item)),
     ),
+  );
+}
+
+function renderCompaction(item: CompactionItem): HTMLElement {
+  const why =
+    item.reason === 'refused' ? ' after the provider refused the request as too long' : '';
+  return card(
+    item,
+    'context-compacted',
+    h(
+      'p',
+      { class: 'muted' },
+      h('strong', {}, '⇢ Context compacted'),
+      ` — events ${item.fromSeq}–${item.throughSeq} (${item.messages} messages) replaced by a summary${why}; ~${item.tokensBefore} → ~${item.tokensAfter} tokens `,
+      meta(at(item)),
+    ),
+    h('details', {}, h('summary', {}, 'Summary'), h('pre', { class: 'output' }, item.summary)),
   );
 }
 

@@ -162,6 +162,20 @@ export class TimelineModel {
           step: e.data.step,
           callIndex: e.data.callIndex ?? null,
         });
+      case 'context.compacted':
+        return this.#add({
+          kind: 'compaction',
+          key: `compaction:${e.seq}`,
+          rev: 0,
+          atMs: e.atMs,
+          fromSeq: e.data.fromSeq,
+          throughSeq: e.data.throughSeq,
+          messages: e.data.messages,
+          summary: e.data.summary,
+          tokensBefore: e.data.tokensBefore,
+          tokensAfter: e.data.tokensAfter,
+          reason: e.data.reason,
+        });
       case 'session.resumed':
         return this.#add({
           kind: 'session-resumed',

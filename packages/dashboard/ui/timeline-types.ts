@@ -121,6 +121,18 @@ export interface EvaluationItem extends ItemBase {
   error: string | null;
 }
 
+/** The older part of the transcript was replaced by a summary (`context.compacted`). */
+export interface CompactionItem extends ItemBase {
+  kind: 'compaction';
+  fromSeq: number;
+  throughSeq: number;
+  messages: number;
+  summary: string;
+  tokensBefore: number;
+  tokensAfter: number;
+  reason: 'threshold' | 'refused';
+}
+
 export interface EndItem extends ItemBase {
   kind: 'end';
   outcome: 'completed' | 'failed' | 'cancelled';
@@ -144,4 +156,5 @@ export type TimelineItem =
   | GateItem
   | EvaluationItem
   | SessionResumedItem
+  | CompactionItem
   | EndItem;

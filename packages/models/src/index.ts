@@ -7,3 +7,4 @@ export * from './agent-model.ts';
 export * from './ai-sdk-tool.ts';
 export * from './provider-metadata.ts';
 export * from './wire-reasoning.ts';
+export * from './context-windows.ts';

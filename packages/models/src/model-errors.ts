@@ -9,6 +9,7 @@ import { LongrunError } from '@longrun/core';
  * | ---------------------------------------------- | -------------------- | --------- |
  * | HTTP 408, 409, 429, any 5xx                    | MODEL_UNAVAILABLE    | yes       |
  * | no HTTP answer at all (refused, reset, DNS)    | MODEL_UNAVAILABLE    | yes       |
+ * | HTTP 400/413 saying the prompt is too long      | MODEL_CONTEXT_EXCEEDED | no      |
  * | any other HTTP 4xx (bad key, bad request)      | MODEL_REJECTED       | no        |
  * | the SDK refused to build the request           | MODEL_REJECTED       | no        |
  * | the stream broke, was cut, or sent an error    | MODEL_OUTPUT_INVALID | yes       |
@@ -35,6 +36,13 @@ export function requestError(error: unknown, what: string, nowMs: number): Longr
         cause: error,
         details,
       });
+    }
+    if (contextExceeded(status, error.responseBody)) {
+      return new LongrunError(
+        'MODEL_CONTEXT_EXCEEDED',
+        `${what} refused the request as longer than its context window (${status}): ${error.message}`,
+        { cause: error, details },
+      );
     }
     return new LongrunError(
       'MODEL_REJECTED',
@@ -64,6 +72,20 @@ export function requestError(error: unknown, what: string, nowMs: number): Longr
     {
       cause: error,
     },
+  );
+}
+
+/**
+ * Whether a 4xx answer says the prompt exceeds the model's context window, in the words of the
+ * providers' error bodies: OpenAI's `context_length_exceeded` code, Anthropic's
+ * `invalid_request_error` "prompt is too long: N tokens > M maximum", and the phrases
+ * OpenAI-compatible servers use.
+ */
+export function contextExceeded(status: number, responseBody: string | undefined): boolean {
+  if (status !== 400 && status !== 413) return false;
+  if (responseBody === undefined) return false;
+  return /context_length_exceeded|prompt is too long|maximum context length|context window/i.test(
+    responseBody,
   );
 }
 

@@ -6,5 +6,6 @@ export * from './transcript-check.ts';
 export * from './wire-fixtures.ts';
 export * from './wire-protocols.ts';
 export * from './wire-server.ts';
+export * from './wire-window.ts';
 export * from './wire-clients.ts';
 export * from './example-session.ts';

@@ -2,6 +2,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { checkTranscript, type TranscriptViolationKind } from './transcript-check.ts';
 import { loadFixture } from './wire-fixtures.ts';
+import {
+  contextExceededBody,
+  generatedEvents,
+  requestTokens,
+  type GeneratedTurn,
+} from './wire-window.ts';
 import { reasoningOf, reasoningProblem, type ServedReasoning } from './wire-reasoning.ts';
 import {
   errorBody,
@@ -51,6 +57,23 @@ export interface WireRequest {
   path: string;
   headers: IncomingMessage['headers'];
   body: unknown;
+  /** Its tokens as the server counts them (`requestTokens`), when it enforces a window. */
+  tokens?: number;
+}
+
+export interface WireServerOptions {
+  /**
+   * Refuse a request longer than this many tokens (counted by `requestTokens`) with the
+   * provider's own 400 body (Anthropic: "prompt is too long: N tokens > M maximum"; OpenAI:
+   * `context_length_exceeded`), recording a `context-exceeded` violation. Default: no limit.
+   */
+  contextWindowTokens?: number;
+  /**
+   * Answers a request when no reply is queued: a turn made up for it (text, tool calls with
+   * their own ids), streamed in the request's protocol (Anthropic Messages or OpenAI Chat
+   * Completions) with the request's counted tokens as its input usage. For long sessions.
+   */
+  generate?: (request: WireRequest) => GeneratedTurn;
 }
 
 export type WireViolationKind =
@@ -61,6 +84,7 @@ export type WireViolationKind =
   | 'not-streaming'
   | 'bad-body'
   | 'reasoning-dropped'
+  | 'context-exceeded'
   | 'server-error';
 
 export interface WireViolation {
@@ -93,7 +117,7 @@ export interface WireServer {
  * Responses and Anthropic Messages streaming protocols, replaying recorded fixtures with scripted
  * faults — so the real SDK provider clients can be tested end to end without a remote API.
  */
-export async function startWireServer(): Promise<WireServer> {
+export async function startWireServer(options: WireServerOptions = {}): Promise<WireServer> {
   const queue: WireReply[] = [];
   const requests: WireRequest[] = [];
   const violations: WireViolation[] = [];
@@ -121,7 +145,12 @@ export async function startWireServer(): Promise<WireServer> {
     } catch {
       body = raw;
     }
-    requests.push({ index, protocol, path, headers: req.headers, body });
+    const request: WireRequest = { index, protocol, path, headers: req.headers, body };
+    const windowTokens = options.contextWindowTokens;
+    if (windowTokens !== undefined || options.generate !== undefined) {
+      request.tokens = requestTokens(body);
+    }
+    requests.push(request);
     if (protocol === null) {
       violate(
         'unknown-path',
@@ -134,7 +163,17 @@ export async function startWireServer(): Promise<WireServer> {
       const message = violations.at(-1)?.message ?? 'bad request';
       return sendJson(res, 400, errorBody(protocol, 400, message));
     }
+    const tokens = request.tokens ?? 0;
+    if (windowTokens !== undefined && tokens > windowTokens) {
+      violate('context-exceeded', `${protocol} request of ${tokens} tokens > ${windowTokens}`);
+      return sendJson(res, 400, contextExceededBody(protocol, tokens, windowTokens));
+    }
     const next = queue[0];
+    if (next === undefined && options.generate !== undefined) {
+      const turn = options.generate(request);
+      const events = generatedEvents(protocol, turn, tokens, index);
+      return sendStream(res, protocol, events, { fixture: 'generated' });
+    }
     if (next !== undefined && 'fixture' in next && next.expectReasoningBack === true) {
       const problems = served.flatMap((r) => reasoningProblem(body, r) ?? []);
       if (problems.length > 0 || served.length === 0) {

@@ -36,6 +36,7 @@ export {
   type AgentConfig,
   type AgentDefinition,
   type AgentFields,
+  type AgentContextOptions,
   type AgentTool,
   type AgentToolContext,
   type PrepareStepInput,
@@ -66,7 +67,13 @@ export {
   type ApprovalDecisionRequest,
 } from './agent/session-commands.ts';
 export { resumeSignal, type ResumeRequest } from './session-resume.ts';
-export { TranscriptBuilder, type TranscriptSnapshot } from './agent/transcript-builder.ts';
+export {
+  TranscriptBuilder,
+  summaryMessage,
+  type CompactionCut,
+  type TranscriptSnapshot,
+} from './agent/transcript-builder.ts';
+export { defaultSummaryInstructions } from './agent/context-compaction.ts';
 export {
   allow,
   checkModelCall,

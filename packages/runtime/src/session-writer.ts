@@ -14,8 +14,11 @@ import { appendDurably } from './durable-append.ts';
 import type { WorkerEvents } from './worker/worker-events.ts';
 
 export type AppendExtra = Omit<AppendRequest, 'fence' | 'expectedSeq' | 'events' | 'checkpoint'> & {
-  /** Write a checkpoint with this append if the log moved `checkpointEvery` events past the last one. */
-  checkpoint?: boolean;
+  /**
+   * Write a checkpoint with this append if the log moved `checkpointEvery` events past the last
+   * one; `always`: write one with it in any case (a compaction, which shrinks the transcript).
+   */
+  checkpoint?: boolean | 'always';
 };
 
 /** `events` as they will be stored by an append after `headSeq` (their times not yet known). */
@@ -115,7 +118,8 @@ export class SessionWriter {
     for (const e of appending) next = applyEvent(next, e);
     const { checkpoint, ...rest } = extra;
     const request: AppendRequest = { ...rest, fence: this.#lease, expectedSeq, events };
-    if (checkpoint === true && next.seq - this.#lastCheckpointSeq >= this.#checkpointEvery) {
+    const due = next.seq - this.#lastCheckpointSeq >= this.#checkpointEvery;
+    if (checkpoint === 'always' || (checkpoint === true && due)) {
       request.checkpoint = { seq: next.seq, state: this.#checkpointOf(next, appending) };
     }
     const told = this.#events;

@@ -20,6 +20,7 @@ import { WorkerEvents } from '../worker/worker-events.ts';
 import { settleCall } from './agent-calls.ts';
 import { toolSpecs, type AgentDefinition } from './define-agent.ts';
 import { modelStep } from './model-step.ts';
+import { compactContext } from './context-compaction.ts';
 import { resolveWait } from './agent-waits.ts';
 import { evaluateOutcome } from './outcome-evaluator.ts';
 import { AgentWorkspace, WorkspaceTracker } from './agent-workspace.ts';
@@ -172,6 +173,10 @@ export class AgentRunner {
       const approved = s.modelApproval?.step === step && s.modelApproval.status === 'granted';
       const verdict = checkModelCall(ctx.gates, { agent: ctx.agent, state: s, step }, approved);
       if (verdict !== null) return refuseModelCall(ctx, verdict);
+      // The transcript is compacted first if the call would not fit the context window.
+      const compaction = await compactContext(ctx);
+      if (compaction === 'failed' || compaction === 'stopped') return compaction;
+      if (compaction === 'compacted') continue;
       const outcome = await modelStep(ctx);
       if (outcome !== 'continue') return outcome;
     }

@@ -55,6 +55,36 @@ export interface PrepareStepResult extends ModelCallSettings {
 }
 
 /**
+ * How an agent's transcript is kept within its model's context window (DESIGN §12). When the
+ * next request would pass `compactAt` of the window, the harness asks a model for a summary of
+ * the older part and continues from the summary and the latest turns (a `context.compacted`
+ * event). The count starts from the provider's reported usage of the latest call and adds what
+ * came after at four characters a token.
+ */
+export interface AgentContextOptions {
+  /**
+   * The model's context window in tokens. Default: the window table of `@longrun/models`
+   * (`knownContextWindow`) for the model's id; a model it does not know is not compacted until
+   * its provider refuses a request as too long (MODEL_CONTEXT_EXCEEDED), which compacts and
+   * retries the call once.
+   */
+  windowTokens?: number;
+  /** The share of the window at which to compact, between 0 and 1. Default 0.8. */
+  compactAt?: number;
+  /**
+   * Assistant turns kept as they are (with the tool results and messages after them); fewer
+   * when they alone would fill half of what `compactAt` allows. Default 4.
+   */
+  keepRecentTurns?: number;
+  /** The model that writes the summaries (a cheaper one, say). Default: the agent's. */
+  summaryModel?: AgentModel;
+  /** What the summary call is told to do. Default: `defaultSummaryInstructions`. */
+  summaryInstructions?: string;
+  /** `false`: never compact (a long session then fails when the provider refuses it). */
+  compaction?: boolean;
+}
+
+/**
  * The fields `defineAgent` takes and its result keeps as they are, among them the call settings
  * (`temperature`, `maxOutputTokens`, `providerOptions`, `toolChoice`) every model call is made
  * with unless `prepareStep` changes them for one.
@@ -138,6 +168,8 @@ export interface AgentConfig extends AgentFields {
    * `maxIterations` (DESIGN §12). See `OutcomeConfig`.
    */
   outcome?: OutcomeConfig;
+  /** How the transcript is kept within the context window: see `AgentContextOptions`. */
+  context?: AgentContextOptions;
 }
 
 /**
@@ -148,6 +180,8 @@ export interface AgentDefinition extends AgentFields {
   model: ModelClient | (() => ModelClient);
   tools: readonly Tool[];
   outcome?: OutcomeDefinition;
+  /** As given, with `summaryModel` a ModelClient. */
+  context?: Omit<AgentContextOptions, 'summaryModel'> & { summaryModel?: ModelClient };
 }
 
 /** Declares a tool from a zod schema; its input type is inferred from the schema. */
@@ -211,12 +245,44 @@ export function defineAgent(agent: AgentConfig): AgentDefinition {
       `prepareStep of agent ${agent.name} must be a function`,
     );
   }
-  const { outcome, ...fields } = agent;
+  const { outcome, context: _context, ...fields } = agent;
   return {
     ...fields,
     model: agentModel(agent),
     tools,
     ...(outcome === undefined ? {} : { outcome: defineOutcome(agent.name, outcome) }),
+    ...contextOf(agent),
+  };
+}
+
+function contextOf(agent: AgentConfig): Pick<AgentDefinition, 'context'> {
+  const context = agent.context;
+  if (context === undefined) return {};
+  const bad = (what: string): never => {
+    throw new LongrunError('INVALID_ARGUMENT', `context.${what} of agent ${agent.name}`);
+  };
+  const { windowTokens, compactAt, keepRecentTurns, summaryModel, ...rest } = context;
+  if (windowTokens !== undefined && (!Number.isSafeInteger(windowTokens) || windowTokens < 1000))
+    bad('windowTokens must be a whole number of tokens, at least 1,000');
+  if (compactAt !== undefined && !(compactAt > 0 && compactAt < 1))
+    bad('compactAt must be a share of the window, between 0 and 1 (e.g. 0.8)');
+  if (
+    keepRecentTurns !== undefined &&
+    (!Number.isSafeInteger(keepRecentTurns) || keepRecentTurns < 0)
+  )
+    bad('keepRecentTurns must be a whole number, 0 or more');
+  return {
+    context: {
+      ...rest,
+      ...(windowTokens === undefined ? {} : { windowTokens }),
+      ...(compactAt === undefined ? {} : { compactAt }),
+      ...(keepRecentTurns === undefined ? {} : { keepRecentTurns }),
+      ...(summaryModel === undefined
+        ? {}
+        : {
+            summaryModel: toModelClient(summaryModel, `the summary model of agent ${agent.name}`),
+          }),
+    },
   };
 }
 

@@ -208,6 +208,23 @@ function turnDetails(
   };
 }
 
+/**
+ * Whether a MODEL_CONTEXT_EXCEEDED refusal is retried after a compaction: yes, unless compaction
+ * is off or the step was already refused as too long once and compacted since.
+ */
+function compactsOnRefusal(ctx: AgentRunContext, error: LongrunError): boolean {
+  if (error.code !== 'MODEL_CONTEXT_EXCEEDED' || ctx.agent.context?.compaction === false) {
+    return false;
+  }
+  const state = ctx.writer.state;
+  const last = state.lastModelFailure;
+  const refusedBefore =
+    state.failedAttempts > 0 &&
+    last?.code === 'MODEL_CONTEXT_EXCEEDED' &&
+    (state.context?.lastSeq ?? 0) > (last.seq ?? 0);
+  return !refusedBefore;
+}
+
 async function recordFailure(
   ctx: AgentRunContext,
   step: number,
@@ -215,29 +232,33 @@ async function recordFailure(
   error: LongrunError,
   withRequest: (events: NewEvent[]) => NewEvent[],
 ): Promise<ModelStepOutcome> {
+  // A request the provider refused as too long is retried once, after a compaction.
+  const retryable = error.retryable || compactsOnRefusal(ctx, error);
   const failed = {
     step,
     attempt,
     code: error.code,
     message: error.message,
-    retryable: error.retryable,
+    retryable,
   };
   const events = withRequest([event('model.failed', { ...failed, retryInMs: null })]);
   // A retry is another model call: the gates decide whether there is one (maxModelAttempts),
   // asked on the state this failure makes.
   const ahead = foldAhead(ctx.writer.state, ctx.writer.lease.sessionId, events);
   const retryAllowed =
-    error.retryable &&
+    retryable &&
     checkModelCall(ctx.gates, { agent: ctx.agent, state: ahead, step: ahead.steps + 1 }) === null;
   const retryAfterMs =
     typeof error.details?.retryAfterMs === 'number' ? error.details.retryAfterMs : 0;
-  const retryInMs = retryAllowed
-    ? Math.max(backoffMs(ahead.modelFailures ?? 0, 500, 20_000), retryAfterMs)
-    : null;
+  const retryInMs = !retryAllowed
+    ? null
+    : error.retryable
+      ? Math.max(backoffMs(ahead.modelFailures ?? 0, 500, 20_000), retryAfterMs)
+      : 0;
   events[events.length - 1] = event('model.failed', { ...failed, retryInMs });
   await ctx.writer.append(events);
   // Refused by a gate: the loop asks the chain again and records its decision.
-  if (error.retryable && retryInMs === null) return 'continue';
+  if (retryable && retryInMs === null) return 'continue';
   if (retryInMs === null) {
     const message = `the model refused the request: ${error.message}`;
     await ctx.writer.append([event('session.failed', { code: error.code, message })], {

@@ -36,23 +36,31 @@ describe('harness checkpoints', () => {
   const built = new TranscriptBuilder();
   for (const e of events) built.apply(e);
 
-  it('are written as format 5 and read back with the same state and transcript', () => {
+  it('are written as format 6 and read back with the same state and transcript', () => {
     const stored = JSON.parse(
       JSON.stringify(harnessCheckpoint(state, new TranscriptBuilder(), events)),
     ) as JsonValue;
     // Every string of the transcript in one text; the args' string field and the output too.
     expect(stored).toMatchObject({
-      format: 5,
-      transcript: { records: { text: 'take notesnotingcall_1_0notelineanoted a', values: [] } },
+      format: 6,
+      transcript: {
+        records: { text: 'take notesnotingcall_1_0notelineanoted a', values: [] },
+        // Where each message came from, where the transcript starts, the provider's count.
+        seqs: [1, 2, 3],
+        startSeq: 0,
+        lastUsage: { tokens: 2 },
+      },
     });
     const read = readCheckpoint(stored);
     expect(read?.state).toEqual(state);
     expect(JSON.stringify(read?.transcript)).toBe(JSON.stringify(built.snapshot()));
   });
 
-  it('read formats 1 to 4', () => {
+  it('read formats 1 to 5', () => {
     expect(readCheckpoint(state as unknown as JsonValue)).toEqual({ state, transcript: null });
-    const snapshot = built.snapshot();
+    // Formats before 6 have the messages and calls only.
+    const { messages, calls } = built.snapshot();
+    const snapshot = { messages, calls };
     const format2 = { format: 2, state, transcript: snapshot } as unknown as JsonValue;
     expect(readCheckpoint(format2)).toEqual({ state, transcript: snapshot });
     const flat = [1, 'take notes', 2, 'noting', 1, 'call_1_0', 'note', { line: 'a' }];
@@ -73,6 +81,24 @@ describe('harness checkpoints', () => {
       transcript: { records: columns, calls: snapshot.calls },
     } as unknown as JsonValue;
     expect(JSON.stringify(readCheckpoint(format4)?.transcript)).toBe(JSON.stringify(snapshot));
+    const format5 = {
+      format: 5,
+      state,
+      transcript: {
+        records: {
+          shape: [1, 2, 1, 1, 4, 1, 0, 2],
+          lengths: [10, 6, 8, 4, 4, 1, 7],
+          text: 'take notesnotingcall_1_0notelineanoted a',
+          values: [],
+        },
+        calls: snapshot.calls,
+      },
+    } as unknown as JsonValue;
+    expect(JSON.stringify(readCheckpoint(format5)?.transcript)).toBe(JSON.stringify(snapshot));
+    // A builder from it dates every message at the checkpoint's seq.
+    const from5 = TranscriptBuilder.from(readCheckpoint(format5)!.transcript!, 3);
+    expect(from5.snapshot().seqs).toEqual([3, 3, 3]);
+    expect(from5.messages('i')).toEqual(built.messages('i'));
   });
 
   it('give no transcript when the records do not decode, and nothing for an unknown format', () => {

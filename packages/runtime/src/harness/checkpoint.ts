@@ -17,14 +17,17 @@ import {
  *   `transcript-codec.ts`, which a resume parses about 3× faster than objects (the checkpoint is
  *   parsed whole on every claim);
  * - format 4 (still read): the same records in columns, parsed about 20% faster again;
- * - format 5: the same columns with every string in one text cut by lengths, parsed and decoded
- *   about 1.6× faster again (fewer JSON tokens).
- * The transcript grows with the session, so each checkpoint write costs O(session) bytes; the
- * checkpoint is rewritten every `checkpointEvery` events, not at every step, and compaction
- * (DESIGN §12) is what bounds the transcript itself.
+ * - format 5 (still read): the same columns with every string in one text cut by lengths,
+ *   parsed and decoded about 1.6× faster again (fewer JSON tokens);
+ * - format 6: format 5 plus where the transcript starts (`startSeq`, the latest compaction's
+ *   seq), each message's seq and size, and the provider's latest token count: the transcript in
+ *   it is the one since the latest compaction, so a resume materialises only that. Formats
+ *   before 6 date every message at the checkpoint's seq (see `TranscriptBuilder.from`).
+ * Each checkpoint write costs O(transcript) bytes; compaction (DESIGN §12) bounds the transcript,
+ * and the checkpoint is rewritten every `checkpointEvery` events and with every compaction.
  */
 export interface HarnessCheckpoint {
-  format: 5;
+  format: 6;
   state: SessionState;
   transcript: EncodedTranscript;
 }
@@ -37,7 +40,7 @@ export type EncodedTranscript = Omit<TranscriptSnapshot, 'messages'> & {
   records: EncodedMessages | StringColumns | JsonValue[];
 };
 
-export const harnessCheckpointFormat = 5;
+export const harnessCheckpointFormat = 6;
 
 /** A checkpoint as the harness reads it; `transcript` is null when it cannot give one. */
 export interface ReadCheckpoint {
@@ -52,7 +55,7 @@ function formatOf(value: JsonValue): unknown {
 }
 
 /**
- * Reads formats 1 to 5; null for any other (a newer worker's), which the harness ignores. A
+ * Reads formats 1 to 6; null for any other (a newer worker's), which the harness ignores. A
  * format-1 checkpoint has no transcript, nor has one whose records do not decode: the harness
  * then reads the whole log, which is always enough.
  */
@@ -66,6 +69,7 @@ export function readCheckpoint(stored: JsonValue): ReadCheckpoint | null {
     }
     case 3:
     case 4:
+    case 5:
     case harnessCheckpointFormat: {
       const { state, transcript } = stored as unknown as HarnessCheckpoint;
       return { state, transcript: decodeTranscript(transcript) };

@@ -147,7 +147,7 @@ describe('resuming an agent session', () => {
     const session = await s.store.createSession({ agent: 'notes', input: 'take notes' });
     await runSession(s, session.id, 25);
     const checkpoint = await s.store.latestCheckpoint(session.id);
-    expect(checkpoint?.state).toMatchObject({ format: 5 });
+    expect(checkpoint?.state).toMatchObject({ format: 6 });
     expect(JSON.stringify(checkpoint?.state)).toContain('sig2');
     const loaded = await loadAgentRun(s.store, session.id);
     expect(loaded.fromSeq).toBe(checkpoint?.seq);
@@ -174,18 +174,22 @@ describe('resuming an agent session', () => {
     expect((await s.store.getSession(id)).status).toBe('completed');
   });
 
-  it('writes format 5 and still resumes from a format-2 checkpoint with only the tail', async () => {
+  it('writes format 6 and still resumes from a format-2 checkpoint with only the tail', async () => {
     const { s, id, events } = await stoppedSession(30, 20);
-    expect((await s.store.latestCheckpoint(id))?.state).toMatchObject({ format: 5 });
+    expect((await s.store.latestCheckpoint(id))?.state).toMatchObject({ format: 6 });
     // What the previous version wrote: the transcript's messages as objects.
-    const format2 = { format: 2, state: fold(events), transcript: transcriptOf(events).snapshot() };
+    const { messages, calls } = transcriptOf(events).snapshot();
+    const format2 = { format: 2, state: fold(events), transcript: { messages, calls } };
     await replaceCheckpoint(s.store, id, events.length, format2 as never);
     const loaded = await loadAgentRun(s.store, id);
     expect(loaded.fromSeq).toBe(events.length);
     expect(loaded.eventsRead).toBe(0);
-    expect(JSON.stringify(loaded.transcript.snapshot())).toBe(
-      JSON.stringify(transcriptOf(events).snapshot()),
+    // A checkpoint written before compaction dates its messages at its own seq.
+    const resumed = loaded.transcript.snapshot();
+    expect(JSON.stringify({ messages: resumed.messages, calls: resumed.calls })).toBe(
+      JSON.stringify({ messages, calls }),
     );
+    expect(resumed.seqs).toEqual(messages.map(() => events.length));
     const resumedAt = s.model.requests.length;
     await runSession(s, id);
     expect((await s.store.getSession(id)).status).toBe('completed');

@@ -16,7 +16,8 @@ export interface LoadedRun {
 
 /**
  * Loads a claimed agent session: the latest checkpoint, and the events after it folded into both
- * the state and the transcript. A checkpoint without a transcript (format 1, written before the
+ * the state and the transcript. The checkpoint's transcript is the one since the latest
+ * compaction, so what is materialised is bounded by the context window, not the session. A checkpoint without a transcript (format 1, written before the
  * harness kept one), or one the harness cannot read, is not enough for a model call, so the whole
  * log is read then.
  */
@@ -28,7 +29,7 @@ export async function loadAgentRun(store: SessionStore, id: SessionId): Promise<
   const transcript =
     resumable?.transcript == null
       ? new TranscriptBuilder()
-      : TranscriptBuilder.from(resumable.transcript);
+      : TranscriptBuilder.from(resumable.transcript, resumable.state.seq);
   const fromSeq = resumable === null ? 0 : resumable.state.seq;
   let afterSeq = fromSeq;
   let eventsRead = 0;

@@ -1,0 +1,154 @@
+import {
+  event,
+  isLongrunError,
+  LongrunError,
+  type ModelClient,
+  type ModelMessage,
+  type ModelResponse,
+} from '@longrun/core';
+import { knownContextWindow } from '@longrun/models';
+import { backoffMs, pause } from '../backoff.ts';
+import type { AgentRunContext } from './agent-context.ts';
+
+/** What the summary call is told when the agent gives no `context.summaryInstructions`. */
+export const defaultSummaryInstructions = [
+  'You are compacting the transcript of a long-running agent session so it can continue within',
+  'its context window. Write a summary that replaces the part of the conversation you are given:',
+  'the task and any instructions from the user, exactly; what has been done and found so far;',
+  'decisions and their reasons; the state of files and systems the agent changed; what remains',
+  'to do and the next step. Keep names, paths, identifiers and figures exact. Write only the',
+  'summary: no tool calls, no greeting.',
+].join(' ');
+
+const compactionTries = 3;
+
+export type CompactionOutcome = 'compacted' | 'skipped' | 'failed' | 'stopped';
+
+/**
+ * Compacts the transcript before the next model call when it would pass `compactAt` of the
+ * model's context window, or when the provider refused the latest attempt as too long (once per
+ * refusal): asks the summary model for a summary of the older part and appends
+ * `context.compacted`, with a checkpoint, so a resume starts from the compacted transcript. A
+ * worker that dies after the summary call and before that append leaves nothing behind: the next
+ * one decides again and makes the call again.
+ */
+export async function compactContext(ctx: AgentRunContext): Promise<CompactionOutcome> {
+  const options = ctx.agent.context ?? {};
+  if (options.compaction === false) return 'skipped';
+  const state = ctx.writer.state;
+  const failure = state.lastModelFailure;
+  const refused =
+    failure?.code === 'MODEL_CONTEXT_EXCEEDED' &&
+    state.failedAttempts > 0 &&
+    (state.context?.lastSeq ?? 0) < (failure.seq ?? 0);
+  const windowTokens = options.windowTokens ?? knownContextWindow(ctx.model.id);
+  if (windowTokens === null && !refused) return 'skipped';
+  const window = windowTokens ?? Math.ceil(ctx.transcript.estimateTokens(0) / 0.6);
+  const budget = Math.floor(window * (options.compactAt ?? 0.8));
+  const fixedChars = ctx.agent.instructions.length + JSON.stringify(ctx.specs).length;
+  const tokensBefore = ctx.transcript.estimateTokens(fixedChars) + (ctx.agent.maxOutputTokens ?? 0);
+  if (!refused && tokensBefore <= budget) return 'skipped';
+  const cut = ctx.transcript.compactionCut(options.keepRecentTurns ?? 4, budget * 2);
+  if (cut === null) return 'skipped';
+  const older = ctx.transcript.head(cut.messages);
+  const model = options.summaryModel ?? ctx.model;
+  const instructions = options.summaryInstructions ?? defaultSummaryInstructions;
+  let response: ModelResponse;
+  try {
+    response = await summarize(ctx, model, instructions, fitted(older, window * 3));
+  } catch (error) {
+    if (ctx.signal.aborted) return 'stopped';
+    if (isLongrunError(error, 'LEASE_LOST')) throw error;
+    const code = isLongrunError(error) ? error.code : 'INTERNAL';
+    const why = error instanceof Error ? error.message : String(error);
+    const message = `compacting the transcript of agent ${ctx.agent.name} failed: ${why}`;
+    await ctx.writer.append([event('session.failed', { code, message })], {
+      status: { status: 'failed', reason: message },
+      releaseLease: true,
+    });
+    return 'failed';
+  }
+  const summary = response.text.trim();
+  const tokensAfter = Math.ceil(
+    (ctx.transcript.charsFrom(cut.messages) + summary.length + 200 + fixedChars) / 4,
+  );
+  await ctx.writer.append(
+    [
+      event('context.compacted', {
+        ...cut,
+        summary,
+        modelId: response.modelId,
+        usage: response.usage,
+        tokensBefore,
+        tokensAfter,
+        reason: refused ? 'refused' : 'threshold',
+      }),
+    ],
+    { checkpoint: 'always' },
+  );
+  return 'compacted';
+}
+
+/** The summary call, retried in process on transient failures. */
+async function summarize(
+  ctx: AgentRunContext,
+  model: ModelClient,
+  instructions: string,
+  older: ModelMessage[],
+): Promise<ModelResponse> {
+  const state = ctx.writer.state;
+  const messages: ModelMessage[] = [
+    { role: 'system', content: instructions },
+    ...older,
+    {
+      role: 'user',
+      content:
+        'Summarize the conversation above as instructed, so the session can continue from your summary alone.',
+    },
+  ];
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const response = await model.stream(
+        {
+          messages,
+          // The calls in the transcript name these tools; providers want them declared.
+          tools: ctx.specs,
+          ...(ctx.specs.length > 0 ? { toolChoice: 'none' as const } : {}),
+          signal: ctx.signal,
+          context: { sessionId: ctx.writer.lease.sessionId, step: state.steps + 1, attempt },
+        },
+        () => undefined,
+      );
+      if (response.text.trim() === '') {
+        throw new LongrunError('MODEL_OUTPUT_INVALID', `${model.id} returned an empty summary`);
+      }
+      return response;
+    } catch (error) {
+      const retryable = isLongrunError(error) && error.retryable;
+      if (!retryable || attempt >= compactionTries || ctx.signal.aborted) throw error;
+      await pause(backoffMs(attempt, 500, 10_000), ctx.signal);
+    }
+  }
+}
+
+/**
+ * The older part, cut from the front (after a leading summary) at assistant turns until it is
+ * at most `maxChars` as JSON: what a summary call that must fit its own window is given. A part
+ * that fits is given whole.
+ */
+function fitted(older: ModelMessage[], maxChars: number): ModelMessage[] {
+  const sizes = older.map((m) => JSON.stringify(m).length);
+  let total = sizes.reduce((a, b) => a + b, 0);
+  if (total <= maxChars) return older;
+  const keepFirst = older[0]?.role === 'user' ? 1 : 0;
+  let from = keepFirst;
+  while (total > maxChars && from < older.length) {
+    total -= sizes[from] ?? 0;
+    from++;
+    while (from < older.length && older[from]?.role !== 'assistant') {
+      total -= sizes[from] ?? 0;
+      from++;
+    }
+  }
+  return [...older.slice(0, keepFirst), ...older.slice(from)];
+}
