@@ -2,7 +2,8 @@
  * `npm run bench`: measures the durable core and prints one JSON document (also written to
  * bench-results/latest.json). Figures are medians and tail percentiles; machines are noisy.
  * LONGRUN_BENCH_QUICK=1 runs a shorter version; LONGRUN_BENCH_ONLY picks one part: sqlite, postgres,
- * harness, peerWorkload, resume, workspace, api, sandbox or faults. LONGRUN_BENCH_STORE=sqlite (or
+ * harness, peerWorkload, resume, longSession, workspace, api, sandbox or faults
+ * (LONGRUN_BENCH_LONG_STEPS sets longSession's steps). LONGRUN_BENCH_STORE=sqlite (or
  * postgres) keeps the per-store parts (peerWorkload included) to that store.
  * A section that cannot run here (no Postgres, no bubblewrap) is reported as `{ "skipped": "<why>" }`
  * and every other section still runs: the bench always prints what it measured.
@@ -22,6 +23,7 @@ import { measureSandbox } from './sandbox-bench.ts';
 import { measurePgRestart } from './faults.ts';
 import { section } from './sections.ts';
 import { measureResumes } from './resume.ts';
+import { measureLongSession } from './long-session-bench.ts';
 import { measurePeerWorkload, peerWorkloadSizes, quickPeerWorkloadSizes } from './peer-workload.ts';
 import { round } from './stats.ts';
 
@@ -127,16 +129,17 @@ if (only === undefined || only === 'peerWorkload') {
 
 if (only === undefined || only === 'resume') {
   process.stderr.write(
-    '[bench] resume: an agent session of 2,000 steps stopped at 1,900, against 100 stopped at 95 (SQLite)\n',
+    '[bench] resume: an agent session of 2,000 steps stopped at 1,900, against 100 stopped at 95 (SQLite), with a 128k context window and without one\n',
   );
-  results.resume = await section('resume', async () => {
-    const { short, long } = await measureResumes(sqliteTarget, {
-      short: { steps: 100, stopAt: 95 },
-      long: { steps: 2_000, stopAt: 1_900 },
-    });
-    // The bars: at most the checkpoint interval (64 events) and one step's events read; the long
-    // session's resume within 2x of the short one's (`ratio`, the issue's name; `msRatio` is the
-    // same figure under its earlier name).
+  const shapes = { short: { steps: 100, stopAt: 95 }, long: { steps: 2_000, stopAt: 1_900 } };
+  // The bars: at most the checkpoint interval (64 events) and one step's events read; the long
+  // session's resume within 2x of the short one's (`ratio`, the issue's name; `msRatio` is the
+  // same figure under its earlier name). The agent has the scripted model's 128k window and
+  // results of 400 characters, so it compacts as a real agent would (the checkpoint then holds
+  // the transcript since the latest compaction); `withoutCompaction` is the same sessions with
+  // short results and no window (the whole transcript in the checkpoint).
+  const figures = async (context: { windowTokens?: number; outputChars?: number }) => {
+    const { short, long } = await measureResumes(sqliteTarget, shapes, context);
     const ratio = round(long.ms / short.ms, 2);
     return {
       eventsRead: long.eventsRead,
@@ -146,7 +149,30 @@ if (only === undefined || only === 'resume') {
       msRatio: ratio,
       sessions: [short, long],
     };
-  });
+  };
+  results.resume = await section('resume', async () => ({
+    ...(await figures({ windowTokens: 128_000, outputChars: 400 })),
+    withoutCompaction: await figures({}),
+  }));
+}
+
+if (only === undefined || only === 'longSession') {
+  // Issue 13: a 10,000-step session under a 128k window, compacting as it goes (2,000 quick).
+  const long: Record<string, unknown> = {};
+  const steps = Number(process.env.LONGRUN_BENCH_LONG_STEPS ?? (quick ? 2_000 : 10_000));
+  for (const store of stores) {
+    if (store.name === 'postgres' && !postgresStatus.ok) {
+      long.postgres = { skipped: `Postgres does not answer: ${postgresStatus.reason}` };
+      continue;
+    }
+    const log = (what: string): void =>
+      void process.stderr.write(`[bench] longSession.${store.name}: ${what}\n`);
+    log(`${steps} steps`);
+    long[store.name] = await section(`longSession.${store.name}`, () =>
+      measureLongSession(store.make, steps, log),
+    );
+  }
+  results.longSession = long;
 }
 
 if (only === undefined || only === 'workspace') {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
-import type { ModelClient, SessionStore } from '@longrun/core';
+import type { ModelClient, ModelMessage, SessionStore } from '@longrun/core';
 import { Worker, defineAgent, defineTool } from '@longrun/runtime';
 import { openStore } from '@longrun/cli';
 import type { StoreTarget } from '../store-targets.ts';
@@ -14,6 +14,15 @@ const resumes = 21;
 export interface ResumeShape {
   steps: number;
   stopAt: number;
+}
+
+/**
+ * The agent's context window, when it has one (it then compacts), and the characters of each
+ * `note` result (default: the short receipt `noted N`).
+ */
+export interface ResumeContext {
+  windowTokens?: number;
+  outputChars?: number;
 }
 
 /**
@@ -32,12 +41,13 @@ export interface ResumeShape {
 export async function measureResumes(
   make: () => Promise<StoreTarget>,
   shapes: { short: ResumeShape; long: ResumeShape },
+  context: ResumeContext = {},
 ) {
   const prepared: PreparedSession[] = [];
   try {
-    const short = await prepareSession(make, shapes.short);
+    const short = await prepareSession(make, shapes.short, context);
     prepared.push(short);
-    const long = await prepareSession(make, shapes.long);
+    const long = await prepareSession(make, shapes.long, context);
     prepared.push(long);
     for (let i = 0; i < resumes; i++) {
       await resumeOnce(short);
@@ -75,30 +85,41 @@ interface PreparedSession {
     headSeq: number;
     checkpointSeq: number;
     checkpointBytes: number;
+    compactions: number;
+    /** Messages of the transcript the checkpoint holds (since the latest compaction). */
+    checkpointMessages: number;
   };
 }
 
 async function prepareSession(
   make: () => Promise<StoreTarget>,
   { steps, stopAt }: ResumeShape,
+  context: ResumeContext,
 ): Promise<PreparedSession> {
   const target = await make();
   const store = await openStore(target.url);
+  const tool = noteTool(context.outputChars);
   const agent = (model: ModelClient) =>
     defineAgent({
       name: 'resume',
       model,
       instructions: 'bench',
-      tools: [note],
+      tools: [tool],
       maxSteps: steps + 1,
       workspaceSnapshots: false,
       workspaceRoot: join(target.dir, 'ws'),
+      ...(context.windowTokens === undefined
+        ? {}
+        : { context: { windowTokens: context.windowTokens } }),
     });
   const session = await store.createSession({ agent: 'resume', input: 'go' });
   await runUntilStep(store, agent(stepping(steps)), stopAt);
   const { headSeq } = await store.getSession(session.id);
   const checkpoint = await store.latestCheckpoint(session.id);
   const checkpointBytes = Buffer.byteLength(JSON.stringify(checkpoint?.state ?? null));
+  const events = await store.readEvents(session.id, 0, 1_000_000);
+  // Format 6 keeps each message's seq: as many as the checkpoint's transcript has messages.
+  const kept = checkpoint?.state as { transcript?: { seqs?: unknown[] } } | undefined;
   return {
     target,
     store,
@@ -111,13 +132,29 @@ async function prepareSession(
       headSeq,
       checkpointSeq: checkpoint?.seq ?? 0,
       checkpointBytes,
+      compactions: events.filter((e) => e.type === 'context.compacted').length,
+      checkpointMessages: kept?.transcript?.seqs?.length ?? 0,
     },
   };
 }
 
 /** One claim of the session by a fresh worker, until its model call; recorded in `session`. */
 async function resumeOnce(session: PreparedSession): Promise<void> {
-  const counted = countingStore(session.store);
+  const { eventsRead, ms } = await timeResume(session.store, session.agent);
+  session.reads.push(eventsRead);
+  session.times.push(ms);
+}
+
+/**
+ * One claim of a stopped session by a fresh worker, until its model call: the events it read
+ * and the milliseconds from the claim's answer to the model call. The model call blocks until
+ * the worker stops, so nothing is appended.
+ */
+export async function timeResume(
+  store: SessionStore,
+  agent: (model: ModelClient) => ReturnType<typeof defineAgent>,
+): Promise<{ eventsRead: number; ms: number }> {
+  const counted = countingStore(store);
   let called!: (at: number) => void;
   const modelCalled = new Promise<number>((resolve) => (called = resolve));
   const blocked: ModelClient = {
@@ -129,25 +166,30 @@ async function resumeOnce(session: PreparedSession): Promise<void> {
       );
     },
   };
-  const worker = new Worker({ store: counted.store, agents: [session.agent(blocked)], pollMs: 1 });
+  const worker = new Worker({ store: counted.store, agents: [agent(blocked)], pollMs: 1 });
   await worker.start();
   const calledAt = await modelCalled;
   await worker.stop();
-  session.reads.push(counted.eventsRead);
-  session.times.push(calledAt - (counted.claimedAt ?? calledAt));
+  return { eventsRead: counted.eventsRead, ms: calledAt - (counted.claimedAt ?? calledAt) };
 }
 
-const note = defineTool({
-  name: 'note',
-  description: 'notes a line',
-  input: z.object({ line: z.string() }),
-  effect: 'idempotent',
-  run: async ({ line }) => `noted ${line}`,
-});
+function noteTool(outputChars = 0) {
+  const filler = 'lorem ipsum dolor sit amet '.repeat(Math.ceil(outputChars / 27) + 1);
+  return defineTool({
+    name: 'note',
+    description: 'notes a line',
+    input: z.object({ line: z.string() }),
+    effect: 'idempotent',
+    run: async ({ line }) =>
+      outputChars === 0 ? `noted ${line}` : `noted ${line}: ${filler.slice(0, outputChars)}`,
+  });
+}
 
 /**
  * A zero-latency model that answers `step N` with one `note` call until step `steps`, as the
- * scripted model of the tests would. Unlike that one it keeps none of the requests it was sent:
+ * scripted model of the tests would; it counts its input as a provider would (four characters a
+ * token), so an agent with a context window compacts, and answers a summary request with a
+ * summary. The step is one past the highest `call_N_1` its transcript names (or the summary's). Unlike that one it keeps none of the requests it was sent:
  * with them the heap after a 2,000-step run was 93-141 MB (every request's transcript), without
  * 50-67 MB, garbage the long session's measured resumes paid to mark and collect and the short
  * one's did not.
@@ -156,7 +198,14 @@ function stepping(steps: number): ModelClient {
   return {
     id: 'stepping',
     stream: async (request, onTextDelta) => {
-      const done = request.messages.filter((m) => m.role === 'assistant').length;
+      const last = request.messages.at(-1);
+      const inputTokens = Math.ceil(JSON.stringify(request.messages).length / 4);
+      const done = stepsDone(request.messages);
+      if (last?.role === 'user' && last.content.startsWith('Summarize the conversation above')) {
+        const text = `steps through ${done} were taken`;
+        const usage = { inputTokens, outputTokens: 8 };
+        return { text, toolCalls: [], finishReason: 'stop', usage, modelId: 'stepping' };
+      }
       const text = done >= steps ? 'done' : `step ${done + 1}`;
       onTextDelta(text);
       const toolCalls =
@@ -167,11 +216,26 @@ function stepping(steps: number): ModelClient {
         text,
         toolCalls,
         finishReason: toolCalls.length > 0 ? 'tool-calls' : 'stop',
-        usage: { inputTokens: request.messages.length, outputTokens: 1 },
+        usage: { inputTokens, outputTokens: 1 },
         modelId: 'stepping',
       };
     },
   };
+}
+
+/** The steps a transcript shows were taken: the highest call id, or what a summary says. */
+function stepsDone(messages: readonly ModelMessage[]): number {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    if (m?.role === 'assistant' && m.toolCalls.length > 0) {
+      return Number(/^call_(\d+)_1$/.exec(m.toolCalls[0]?.id ?? '')?.[1] ?? 0);
+    }
+    if (m?.role === 'user') {
+      const summary = /steps through (\d+) were taken/.exec(m.content);
+      if (summary !== null) return Number(summary[1]);
+    }
+  }
+  return 0;
 }
 
 /** Runs the session until the model has answered step `stopAt`, then stops the worker. */

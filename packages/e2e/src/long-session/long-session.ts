@@ -79,13 +79,15 @@ export function wireModel(baseURL: string, protocol: LongSessionShape['protocol'
 
 /**
  * The agent of a long session, its model a real provider client pointed at the wire server at
- * `baseURL`; `summaryModel` replaces the one that writes compactions' summaries.
+ * `baseURL`; `summaryModel` replaces the one that writes compactions' summaries, `model` the
+ * agent's (a bench's blocked model).
  */
 export function longSessionAgent(
   baseURL: string,
   shape: LongSessionShape,
   dir: string,
   summaryModel?: ModelClient,
+  model: ModelClient = wireModel(baseURL, shape.protocol),
 ) {
   const filler = 'lorem ipsum dolor sit amet '.repeat(Math.ceil(shape.outputChars / 27));
   const note = defineTool({
@@ -97,7 +99,7 @@ export function longSessionAgent(
   });
   return defineAgent({
     name: 'long-session',
-    model: wireModel(baseURL, shape.protocol),
+    model,
     instructions: 'Take one note per step until the task is done.',
     tools: [note],
     maxSteps: shape.steps + 10,

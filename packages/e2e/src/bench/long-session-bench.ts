@@ -1,0 +1,93 @@
+import { openStore } from '@longrun/cli';
+import type { ModelClient, SessionStore } from '@longrun/core';
+import type { StoreTarget } from '../store-targets.ts';
+import {
+  longSessionAgent,
+  runLongSession,
+  startLongSessionServer,
+  type LongSessionShape,
+} from '../long-session/long-session.ts';
+import { timeResume } from './resume.ts';
+import { round } from './stats.ts';
+
+/** Resumes measured at the stop; the figure is their median. */
+const resumes = 5;
+
+/**
+ * Issue 13's `longSession`: the long-session e2e's session (real AI SDK Anthropic client, wire
+ * server enforcing a 128k window and making up each turn, one `note` call a step) for `steps`
+ * steps on one store. Stopped after step `steps - 100` (a stop between steps leaves the log as a
+ * kill -9 there would), resumed `resumes` times by a fresh worker whose model call blocks
+ * (`resumeEventsRead`, `resumeMs`: events read and ms from the claim to the model call), then
+ * run to the end. Step times are between consecutive `model.responded` commits (p50 of the first
+ * and last 100); `bytesPerStep` is the events' JSON per step, overall and over the last 1,000;
+ * RSS is this process's (worker, wire server and bench together) at step 1,000 and at the end.
+ */
+export async function measureLongSession(
+  make: () => Promise<StoreTarget>,
+  steps: number,
+  log: (line: string) => void,
+) {
+  const shape: LongSessionShape = {
+    steps,
+    windowTokens: 128_000,
+    protocol: 'anthropic',
+    outputChars: 2_000,
+  };
+  const target = await make();
+  const store: SessionStore = await openStore(target.url);
+  const server = await startLongSessionServer(shape);
+  try {
+    const agent = longSessionAgent(server.baseURL, shape, target.dir);
+    const session = await store.createSession({ agent: agent.name, input: `take ${steps} notes` });
+    const times: number[] = [];
+    let rssMbAt1000 = Number.NaN;
+    const onStep = (step: number, ms: number): void => {
+      times[step - 1] = ms;
+      if (step === 1_000) rssMbAt1000 = round(process.memoryUsage().rss / 2 ** 20, 1);
+      if (step % 1_000 === 0) log(`step ${step}`);
+    };
+    const stopAt = Math.max(1, steps - 100);
+    await runLongSession(store, agent, session.id, { onStep, stopAfterStep: stopAt });
+    const resumed: { eventsRead: number; ms: number }[] = [];
+    const blockedAgent = (model: ModelClient) =>
+      longSessionAgent(server.baseURL, shape, target.dir, undefined, model);
+    for (let i = 0; i < resumes; i++) resumed.push(await timeResume(store, blockedAgent));
+    await runLongSession(store, agent, session.id, { onStep });
+    const ended = await store.getSession(session.id);
+    const rssMbAtEnd = round(process.memoryUsage().rss / 2 ** 20, 1);
+    const events = await store.readEvents(session.id, 0, 10_000_000);
+    const bytes = events.map((e) => Buffer.byteLength(JSON.stringify(e.data)));
+    const lastThousandFrom = events.findIndex(
+      (e) => e.type === 'model.responded' && e.data.step === Math.max(1, steps - 999),
+    );
+    const lastBytes = bytes.slice(Math.max(0, lastThousandFrom)).reduce((a, b) => a + b, 0);
+    const resumeMs = resumed.map((r) => r.ms).sort((a, b) => a - b);
+    return {
+      steps,
+      status: ended.status,
+      compactions: events.filter((e) => e.type === 'context.compacted').length,
+      stepP50MsFirst100: p50(times.slice(1, 101)),
+      stepP50MsLast100: p50(times.slice(-100)),
+      bytesPerStep: round(bytes.reduce((a, b) => a + b, 0) / steps, 0),
+      bytesPerStepLast1000: round(lastBytes / Math.min(1_000, steps), 0),
+      rssMbAt1000,
+      rssMbAtEnd,
+      resumeEventsRead: Math.max(...resumed.map((r) => r.eventsRead)),
+      resumeMs: round(resumeMs[Math.floor(resumeMs.length / 2)] ?? Number.NaN),
+      resumedAtStep: stopAt,
+      windowTokens: shape.windowTokens,
+      largestRequestTokens: Math.max(...server.requests.map((r) => r.tokens ?? 0)),
+      wireViolations: server.violations.length,
+    };
+  } finally {
+    await server.close();
+    await store.close();
+    await target.drop();
+  }
+}
+
+function p50(values: number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  return round(sorted[Math.floor(sorted.length / 2)] ?? Number.NaN, 2);
+}
