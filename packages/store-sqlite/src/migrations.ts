@@ -177,6 +177,50 @@ CREATE INDEX schedules_due ON schedules (next_fire_at_ms) WHERE paused = 0;
 CREATE INDEX schedules_by_tenant ON schedules (tenant_id, created_order);
 `,
   },
+  {
+    version: 7,
+    sql: `
+-- Storage per step: every event and effect row repeated the session's 37-character text id in its
+-- primary key (a third of an event row's overhead). The log and the effect records are keyed by
+-- the session's created_order instead: an integer given once at creation, never renumbered
+-- (VACUUM may renumber a rowid). An effect record stores its idempotency key only when it is not
+-- the default <session id>:<step>:<call index>. Postgres did the same in its migration 5.
+CREATE TABLE session_log (
+  session_key INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  v INTEGER NOT NULL,
+  data TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  epoch INTEGER NOT NULL,
+  PRIMARY KEY (session_key, seq)
+) WITHOUT ROWID;
+INSERT INTO session_log (session_key, seq, type, v, data, at_ms, epoch)
+  SELECT s.created_order, e.seq, e.type, e.v, e.data, e.at_ms, e.epoch
+  FROM events e JOIN sessions s ON s.id = e.session_id;
+DROP TABLE events;
+
+CREATE TABLE effect_records (
+  session_key INTEGER NOT NULL,
+  step INTEGER NOT NULL,
+  call_index INTEGER NOT NULL,
+  tool TEXT NOT NULL,
+  effect TEXT NOT NULL,
+  idempotency_key TEXT,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (session_key, step, call_index)
+) WITHOUT ROWID;
+INSERT INTO effect_records
+    (session_key, step, call_index, tool, effect, idempotency_key, status, attempts, updated_at_ms)
+  SELECT s.created_order, f.step, f.call_index, f.tool, f.effect,
+    nullif(f.idempotency_key, f.session_id || ':' || f.step || ':' || f.call_index),
+    f.status, f.attempts, f.updated_at_ms
+  FROM effects f JOIN sessions s ON s.id = f.session_id;
+DROP TABLE effects;
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

@@ -12,6 +12,19 @@ const claimable = `
     OR (lease_boot IS NULL AND lease_expires_at_ms <= ?2)
     OR (lease_boot IS NOT NULL AND (lease_boot <> ?3 OR lease_deadline_ms <= ?4)))`;
 
+/** The integer key of the session whose id is `id` (a parameter): see migration 7. */
+function sessionKey(id: string): string {
+  return `(SELECT created_order FROM sessions WHERE id = ${id})`;
+}
+
+/**
+ * The default idempotency key, `<session id>:<step>:<call index>`, as SQL. The casts matter:
+ * node:sqlite binds a JavaScript number as REAL, which would print as `1.0`.
+ */
+function defaultKey(id: string, step: string, callIndex: string): string {
+  return `${id} || ':' || CAST(${step} AS INTEGER) || ':' || CAST(${callIndex} AS INTEGER)`;
+}
+
 export const sql = {
   insertSession: `INSERT INTO sessions (id, tenant_id, agent, status, head_seq, created_at_ms, updated_at_ms, created_order)
     VALUES (?, ?, ?, 'queued', 1, ?, ?, (SELECT coalesce(max(created_order), 0) + 1 FROM sessions))
@@ -33,19 +46,27 @@ export const sql = {
   findIdempotencyKey: `SELECT request_hash, session_id FROM idempotency_keys WHERE tenant_id = ? AND key = ?`,
   insertIdempotencyKey: `INSERT INTO idempotency_keys (tenant_id, key, request_hash, session_id, created_at_ms)
     VALUES (?, ?, ?, ?, ?)`,
-  insertEvent: `INSERT INTO events (session_id, seq, type, v, data, at_ms, epoch) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-  readEvents: `SELECT * FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+  // The log and the effect records are keyed by the session's integer key (created_order,
+  // migration 7); these statements take the session's id, as before, and look the key up.
+  insertEvent: `INSERT INTO session_log (session_key, seq, type, v, data, at_ms, epoch)
+    VALUES (${sessionKey('?1')}, ?2, ?3, ?4, ?5, ?6, ?7)`,
+  readEvents: `SELECT ?1 AS session_id, seq, type, v, data, at_ms, epoch FROM session_log
+    WHERE session_key = ${sessionKey('?1')} AND seq > ?2 ORDER BY seq LIMIT ?3`,
   readCheckpoint: `SELECT * FROM checkpoints WHERE session_id = ?`,
   upsertCheckpoint: `INSERT INTO checkpoints (session_id, seq, state, saved_at_ms) VALUES (?, ?, ?, ?)
     ON CONFLICT (session_id) DO UPDATE SET seq = excluded.seq, state = excluded.state, saved_at_ms = excluded.saved_at_ms
     WHERE excluded.seq > checkpoints.seq`,
-  listEffects: `SELECT * FROM effects WHERE session_id = ? ORDER BY step, call_index`,
-  upsertEffect: `INSERT INTO effects
-      (session_id, step, call_index, tool, effect, idempotency_key, status, attempts, updated_at_ms)
-    VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)
-    ON CONFLICT (session_id, step, call_index) DO UPDATE SET
+  // An idempotency key is stored only when it is not the default one.
+  listEffects: `SELECT ?1 AS session_id, step, call_index, tool, effect,
+      coalesce(idempotency_key, ${defaultKey('?1', 'step', 'call_index')}) AS idempotency_key,
+      status, attempts, updated_at_ms
+    FROM effect_records WHERE session_key = ${sessionKey('?1')} ORDER BY step, call_index`,
+  upsertEffect: `INSERT INTO effect_records
+      (session_key, step, call_index, tool, effect, idempotency_key, status, attempts, updated_at_ms)
+    VALUES (${sessionKey('?1')}, ?2, ?3, ?4, ?5, nullif(?6, ${defaultKey('?1', '?2', '?3')}), ?7, 1, ?8)
+    ON CONFLICT (session_key, step, call_index) DO UPDATE SET
       status = excluded.status,
-      attempts = effects.attempts + (excluded.status = 'started'),
+      attempts = effect_records.attempts + (excluded.status = 'started'),
       updated_at_ms = excluded.updated_at_ms`,
   // Neither an append nor a renewal touches updated_at_ms, which orders claims: it is the time of
   // the last change of status or lease holder, and the hot path updates no indexed column.

@@ -59,6 +59,57 @@ describe('sqlite store specifics', () => {
     }
   });
 
+  it('upgrades a version-6 log and its effect records to the integer session key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'longrun-upgrade-'));
+    const path = join(dir, 'longrun.db');
+    try {
+      const db = new DatabaseSync(path);
+      db.exec('CREATE TABLE longrun_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+      for (const m of migrations.filter((x) => x.version <= 6)) db.exec(m.sql);
+      db.exec(`INSERT INTO longrun_meta VALUES ('schema_version', '6')`);
+      // As a version-6 longrun wrote them: two sessions, the log and effects keyed by text id; one
+      // call with the default key, one with a fork's (its source's) key.
+      db.exec(`INSERT INTO sessions (id, agent, status, head_seq, created_at_ms, updated_at_ms, created_order)
+        VALUES ('ses_b', 'old', 'queued', 2, 5, 5, 1), ('ses_a', 'old', 'queued', 1, 6, 6, 2)`);
+      db.exec(`INSERT INTO events (session_id, seq, type, v, data, at_ms, epoch) VALUES
+        ('ses_b', 1, 'session.created', 1, '{"agent":"old","input":null}', 5, 0),
+        ('ses_b', 2, 'user.messaged', 1, '{"text":"hi","signalId":null}', 7, 1),
+        ('ses_a', 1, 'session.created', 1, '{"agent":"old","input":1}', 6, 0)`);
+      db.exec(`INSERT INTO effects (session_id, step, call_index, tool, effect, idempotency_key,
+          status, attempts, updated_at_ms) VALUES
+        ('ses_b', 1, 0, 'pay', 'keyed', 'ses_b:1:0', 'completed', 2, 8),
+        ('ses_b', 1, 1, 'pay', 'keyed', 'ses_src:1:1', 'started', 1, 9)`);
+      db.close();
+      const store = await SqliteStore.open({ path });
+      try {
+        const b = 'ses_b' as never;
+        expect((await store.readEvents(b, 0, 10)).map((e) => [e.sessionId, e.seq, e.type])).toEqual(
+          [
+            ['ses_b', 1, 'session.created'],
+            ['ses_b', 2, 'user.messaged'],
+          ],
+        );
+        expect((await store.readEvents('ses_a' as never, 0, 10)).map((e) => e.data)).toEqual([
+          { agent: 'old', input: 1 },
+        ]);
+        expect(await store.listEffects(b)).toMatchObject([
+          { sessionId: 'ses_b', step: 1, callIndex: 0, idempotencyKey: 'ses_b:1:0', attempts: 2 },
+          { sessionId: 'ses_b', step: 1, callIndex: 1, idempotencyKey: 'ses_src:1:1' },
+        ]);
+        // Only the key that is not the default is stored.
+        const raw = new DatabaseSync(path, { readOnly: true });
+        expect(
+          raw.prepare('SELECT idempotency_key FROM effect_records ORDER BY call_index').all(),
+        ).toEqual([{ idempotency_key: null }, { idempotency_key: 'ses_src:1:1' }]);
+        raw.close();
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('runs WAL with synchronous=FULL and reports it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'longrun-sqlite-'));
     const store = await SqliteStore.open({ path: join(dir, 'a.db') });
