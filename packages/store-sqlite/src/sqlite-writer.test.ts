@@ -116,7 +116,9 @@ describe('the SQLite writer thread', () => {
       await writer.threadStarted();
       expect(await writer.write('append', appendWrite(held, 2))).toEqual({ headSeq: 3, atMs: 2 });
       const events = connection
-        .prepare('SELECT seq FROM events WHERE session_id = ?')
+        .prepare(
+          'SELECT seq FROM session_log WHERE session_key = (SELECT created_order FROM sessions WHERE id = ?)',
+        )
         .all(held.sessionId);
       expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
     } finally {
