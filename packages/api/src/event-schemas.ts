@@ -171,6 +171,7 @@ export const eventDataSchemas = {
     tokensBefore: z.number().int(),
     tokensAfter: z.number().int(),
     reason: z.enum(['threshold', 'refused']),
+    handoff: z.object({ file: z.string(), bytes: z.number().int() }).optional(),
   }),
   'session.failed': z.object({ code: z.string(), message: z.string() }),
   'session.cancelled': z.object({ reason: nullableText, by: z.string() }),

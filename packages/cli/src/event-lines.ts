@@ -84,7 +84,7 @@ export function describeEvent(
       return `${seq}  evaluator (evaluation ${e.data.iteration}): ${verdict}${lines.join('')}`;
     }
     case 'context.compacted':
-      return `${seq}  context compacted: seq ${e.data.fromSeq}–${e.data.throughSeq} (${e.data.messages} messages) replaced by a summary; ~${e.data.tokensBefore} → ~${e.data.tokensAfter} tokens${e.data.reason === 'refused' ? ' (the provider refused the request as too long)' : ''}`;
+      return `${seq}  context ${e.data.handoff === undefined ? 'compacted' : 'reset'}: seq ${e.data.fromSeq}–${e.data.throughSeq} (${e.data.messages} messages) replaced by ${e.data.handoff === undefined ? 'a summary' : `the task and ${e.data.handoff.file}`}; ~${e.data.tokensBefore} → ~${e.data.tokensAfter} tokens${e.data.reason === 'refused' ? ' (the provider refused the request as too long)' : ''}`;
     case 'session.completed':
       return `${seq}  session completed${e.data.outcome === undefined ? '' : ` (outcome ${e.data.outcome})`}: ${JSON.stringify(e.data.output)}`;
     case 'session.failed':

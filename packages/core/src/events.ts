@@ -294,6 +294,12 @@ export interface EventDataByType {
     tokensAfter: number;
     /** `threshold`: the transcript reached `compactAt` of the window; `refused`: the provider said it was too long. */
     reason: 'threshold' | 'refused';
+    /**
+     * Set for a context reset with a handoff (the agent's `context.handoff`): no model wrote the
+     * summary; it is the task and the agent's progress file (`file`, `bytes` long), and the whole
+     * transcript before it is replaced.
+     */
+    handoff?: { file: string; bytes: number };
   };
   /**
    * A person resumed a session the worker had parked as `paused` (a reason they could act on).

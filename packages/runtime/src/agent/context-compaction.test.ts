@@ -154,6 +154,62 @@ describe('context compaction', () => {
     expect(types.at(-1)).toBe('session.failed');
   });
 
+  it('resets the context with a handoff: the task and the progress file, no summary call', async () => {
+    const dir = tempDir('handoff');
+    const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+    const progress = defineTool({
+      name: 'progress',
+      description: 'writes PROGRESS.md and returns a long receipt',
+      input: z.object({ step: z.number() }),
+      effect: 'idempotent',
+      run: async ({ step }, context) => {
+        await context.files.writeFile('PROGRESS.md', `# Progress\nDone through step ${step}.\n`);
+        return `progress saved: ${'y'.repeat(400)}`;
+      },
+    });
+    let step = 0;
+    const model = scriptedModel((request) => {
+      if (isSummaryCall(request)) return { text: 'a summary nobody asked for' };
+      step++;
+      if (step > 30) return { text: 'done' };
+      return { text: `step ${step}`, toolCalls: [{ name: 'progress', args: { step } }] };
+    });
+    const agent = defineAgent({
+      name: 'handoff',
+      model,
+      instructions: 'Work and keep PROGRESS.md.',
+      tools: [progress],
+      workspaceSnapshots: false,
+      workspaceRoot: join(dir, 'ws'),
+      context: { windowTokens: 1_500, handoff: true },
+    });
+    const s = await store.createSession({ agent: 'handoff', input: { task: 'work for 30 steps' } });
+    await runUntil({ store, agents: [agent] }, s.id);
+    const events = await allEvents(store, s.id);
+    const resets = events.filter((e) => e.type === 'context.compacted');
+    expect(resets.length).toBeGreaterThan(1);
+    expect(model.requests.filter(isSummaryCall)).toEqual([]);
+    for (const reset of resets) {
+      if (reset.type !== 'context.compacted') continue;
+      expect(reset.data.modelId).toBe('handoff');
+      expect(reset.data.handoff).toMatchObject({ file: 'PROGRESS.md' });
+      expect(reset.data.summary).toMatch(
+        /^The task:\nwork for 30 steps\n\nPROGRESS\.md:\n# Progress\nDone through step \d+\./,
+      );
+    }
+    // The call after a reset starts afresh: instructions, then the handoff, nothing older.
+    const after = model.requests.find((r) =>
+      r.messages.some((m) => m.role === 'user' && m.content.startsWith('[Your context was reset')),
+    );
+    expect(after?.messages.map((m) => m.role).slice(0, 2)).toEqual(['system', 'user']);
+    expect(after?.messages[1]).toMatchObject({
+      content: expect.stringMatching(/Done through step/) as string,
+    });
+    expect(model.violations).toEqual([]);
+    expect((await store.getSession(s.id)).status).toBe('completed');
+    await store.close();
+  });
+
   it('refuses context options that cannot work', () => {
     const bad = (context: AgentContextOptions) => () =>
       defineAgent({ name: 'a', model: scriptedModel([]), instructions: '', context });

@@ -9,6 +9,7 @@ import {
 import { knownContextWindow } from '@longrun/models';
 import { backoffMs, pause } from '../backoff.ts';
 import type { AgentRunContext } from './agent-context.ts';
+import { taskText } from './transcript-builder.ts';
 
 /** What the summary call is told when the agent gives no `context.summaryInstructions`. */
 export const defaultSummaryInstructions = [
@@ -48,8 +49,31 @@ export async function compactContext(ctx: AgentRunContext): Promise<CompactionOu
   const fixedChars = ctx.agent.instructions.length + JSON.stringify(ctx.specs).length;
   const tokensBefore = ctx.transcript.estimateTokens(fixedChars) + (ctx.agent.maxOutputTokens ?? 0);
   if (!refused && tokensBefore <= budget) return 'skipped';
-  const cut = ctx.transcript.compactionCut(options.keepRecentTurns ?? 4, budget * 2);
+  const handoff = await readHandoff(ctx);
+  const cut = ctx.transcript.compactionCut(
+    handoff === null ? (options.keepRecentTurns ?? 4) : 0,
+    budget * 2,
+  );
   if (cut === null) return 'skipped';
+  if (handoff !== null) {
+    const summary = `The task:\n${taskText(state.input)}\n\n${handoff.file}:\n${handoff.text}`;
+    await ctx.writer.append(
+      [
+        event('context.compacted', {
+          ...cut,
+          summary,
+          modelId: 'handoff',
+          usage: { inputTokens: 0, outputTokens: 0 },
+          tokensBefore,
+          tokensAfter: Math.ceil((summary.length + 300 + fixedChars) / 4),
+          reason: refused ? 'refused' : 'threshold',
+          handoff: { file: handoff.file, bytes: handoff.bytes },
+        }),
+      ],
+      { checkpoint: 'always' },
+    );
+    return 'compacted';
+  }
   const older = ctx.transcript.head(cut.messages);
   const model = options.summaryModel ?? ctx.model;
   const instructions = options.summaryInstructions ?? defaultSummaryInstructions;
@@ -87,6 +111,25 @@ export async function compactContext(ctx: AgentRunContext): Promise<CompactionOu
     { checkpoint: 'always' },
   );
   return 'compacted';
+}
+
+/** The largest progress file a handoff carries; a larger one falls back to a summary. */
+const maxHandoffBytes = 256 * 1024;
+
+/**
+ * The progress file a context reset hands off with (the agent's `context.handoff`), read from the
+ * workspace now; null when the agent does not hand off, or the file is missing or too large.
+ */
+async function readHandoff(
+  ctx: AgentRunContext,
+): Promise<{ file: string; text: string; bytes: number } | null> {
+  const option = ctx.agent.context?.handoff;
+  if (option === undefined || option === false) return null;
+  const file = (option === true ? undefined : option.progressFile) ?? 'PROGRESS.md';
+  const entry = await ctx.workspace.files.stat(file).catch(() => null);
+  if (entry === null || entry.type !== 'file' || entry.size > maxHandoffBytes) return null;
+  const bytes = await ctx.workspace.files.readFile(file, { maxBytes: maxHandoffBytes });
+  return { file, text: new TextDecoder().decode(bytes), bytes: bytes.byteLength };
 }
 
 /** The summary call, retried in process on transient failures. */

@@ -82,6 +82,14 @@ export interface AgentContextOptions {
   summaryInstructions?: string;
   /** `false`: never compact (a long session then fails when the provider refuses it). */
   compaction?: boolean;
+  /**
+   * Reset the context with a handoff instead of a model-written summary: when the window fills,
+   * the whole transcript is replaced by the task and the progress file the agent keeps in its
+   * workspace (`true`: `PROGRESS.md`; or `{ progressFile }`), and no summary call is made — the
+   * initializer/progress-file pattern. While the file does not exist yet (or is over 256 KiB), a
+   * summary is written as usual.
+   */
+  handoff?: boolean | { progressFile?: string };
 }
 
 /**

@@ -11,7 +11,7 @@ export function callId(step: number, callIndex: number, id: string | undefined):
   return id ?? `call_${step}_${callIndex}`;
 }
 
-function taskText(input: JsonValue): string {
+export function taskText(input: JsonValue): string {
   if (typeof input === 'string') return input;
   if (
     input !== null &&
@@ -63,7 +63,13 @@ export function summaryMessage(data: {
   fromSeq: number;
   throughSeq: number;
   summary: string;
+  handoff?: { file: string } | undefined;
 }): ModelMessage {
+  if (data.handoff !== undefined)
+    return {
+      role: 'user',
+      content: `[Your context was reset to keep it within the window: events ${data.fromSeq}–${data.throughSeq} are no longer shown. Continue from the task and your progress file, ${data.handoff.file}, as you left it:]\n\n${data.summary}`,
+    };
   return {
     role: 'user',
     content: `[The earlier part of this session (events ${data.fromSeq}–${data.throughSeq}) was compacted to fit the context window. Its summary:]\n\n${data.summary}`,
