@@ -5,6 +5,7 @@ import {
   type SessionStatus,
   type StoredEvent,
 } from '@longrun/core';
+import type { ScheduleClient } from './schedule-client.ts';
 
 /** What a client knows of a session: the same fields over a store and over HTTP. */
 export interface SessionInfo {
@@ -77,6 +78,8 @@ export interface LongrunClient {
   start(agent: string, input: StartInput, options?: StartOptions): Promise<SessionHandle>;
   /** The handle of an existing session (NOT_FOUND if there is none, or it is another tenant's). */
   get(id: string): Promise<SessionHandle>;
+  /** Cron schedules that start sessions of an agent. */
+  readonly schedules: ScheduleClient;
 }
 
 /**

@@ -166,8 +166,13 @@ export class HttpTransport implements Transport {
     );
   }
 
+  /** One request to the API; its JSON answer (undefined for a 204), or its typed error. */
+  call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    return this.#call<T>(method, path, body);
+  }
+
   async #call<T>(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'DELETE',
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
@@ -182,6 +187,7 @@ export class HttpTransport implements Transport {
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     if (!response.ok) throw await errorOf(response);
+    if (response.status === 204) return undefined as T;
     return (await response.json()) as T;
   }
 

@@ -11,3 +11,4 @@ export {
 } from './client-types.ts';
 export type { HttpTransportOptions } from './http-transport.ts';
 export type { StoreTransportOptions } from './store-transport.ts';
+export type { ScheduleClient, ScheduleList, ScheduleOptions } from './schedule-client.ts';

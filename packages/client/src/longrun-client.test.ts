@@ -184,3 +184,32 @@ describe('the HTTP client', () => {
     );
   });
 });
+
+describe.each(clients)('schedules through the client, against %s', (_name, makeClient) => {
+  it('creates, lists, pauses, resumes and deletes a schedule; a bad cron says what is wrong', async () => {
+    const client = makeClient();
+    // Once a year: it never fires while the test runs.
+    const made = await client.schedules.create('deployer', 'deploy api', {
+      cron: '0 0 1 1 *',
+      timezone: 'Europe/Paris',
+      catchUp: 'once',
+    });
+    expect(made).toMatchObject({
+      agent: 'deployer',
+      cron: '0 0 1 1 *',
+      catchUp: 'once',
+      overlap: 'skip',
+      paused: false,
+      input: { task: 'deploy api' },
+    });
+    expect((await client.schedules.list()).schedules.map((s) => s.id)).toContain(made.id);
+    expect((await client.schedules.pause(made.id)).paused).toBe(true);
+    expect((await client.schedules.resume(made.id)).paused).toBe(false);
+    expect((await client.schedules.get(made.id)).id).toBe(made.id);
+    await client.schedules.delete(made.id);
+    expect(isLongrunError(await errorOf(client.schedules.get(made.id)), 'NOT_FOUND')).toBe(true);
+    const bad = await errorOf(client.schedules.create('deployer', 'x', { cron: '* * * *' }));
+    expect(isLongrunError(bad, 'INVALID_ARGUMENT')).toBe(true);
+    expect((bad as Error).message).toMatch(/cron/);
+  });
+});

@@ -3,6 +3,7 @@ import type { LongrunClient, SessionHandle, StartInput, StartOptions } from './c
 import { HttpTransport, type HttpTransportOptions } from './http-transport.ts';
 import { TransportSessionHandle, type Transport } from './session-handle.ts';
 import { StoreTransport, type StoreTransportOptions } from './store-transport.ts';
+import { httpSchedules, storeSchedules, type ScheduleClient } from './schedule-client.ts';
 
 export type LongrunClientOptions = StoreTransportOptions | HttpTransportOptions;
 
@@ -17,9 +18,18 @@ export type LongrunClientOptions = StoreTransportOptions | HttpTransportOptions;
  *   const output = await handle.result();
  */
 export function longrunClient(options: LongrunClientOptions): LongrunClient {
-  const transport: Transport =
-    'store' in options ? new StoreTransport(options) : new HttpTransport(options);
+  let transport: Transport;
+  let schedules: ScheduleClient;
+  if ('store' in options) {
+    transport = new StoreTransport(options);
+    schedules = storeSchedules(options.store);
+  } else {
+    const http = new HttpTransport(options);
+    transport = http;
+    schedules = httpSchedules((method, path, body) => http.call(method, path, body));
+  }
   return {
+    schedules,
     async start(
       agent: string,
       input: StartInput,
