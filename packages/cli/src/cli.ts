@@ -13,6 +13,7 @@ const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   doctor: () => import('./commands/doctor.ts'),
   serve: () => import('./commands/serve.ts'),
   keys: () => import('./commands/keys.ts'),
+  schedules: () => import('./commands/schedules.ts'),
 };
 
 /** The version of this package, read from its package.json (one level above src/ or dist/). */

@@ -17,6 +17,8 @@ Commands:
   serve                the HTTP API and the dashboard over a store (no worker), with API keys
   keys create|list|revoke
                        API keys per tenant (create prints the key once)
+  schedules create|list|show|pause|resume|delete
+                       cron schedules that start sessions of an agent
   demo                 run the sample durable session on the embedded SQLite store, with live progress;
                        interrupt it at any time (Ctrl-C, kill -9) and run it again: it resumes
   run <agent> "<task>" run an agent on a task with live progress (agent: a module or package directory,
@@ -107,6 +109,19 @@ longrun keys revoke <key-id>
 
 An API key is lr_<key-id>_<secret>, sent as Authorization: Bearer <key>. create prints it once;
 the store keeps only a hash of the secret. A revoked key is refused (401) at once.`,
+  schedules: `longrun schedules create --agent <name> --cron <expr> [--input <json|text>] [--timezone <IANA zone>]
+                         [--catch-up skip|once|all] [--max-catch-up N] [--overlap skip|allow] [--paused]
+longrun schedules list [--tenant <tenant>] [--json]
+longrun schedules show|pause|resume|delete <schedule-id>
+  (all take --store <url> and --json)
+
+A schedule starts a session of its agent with its input at every tick of its cron expression (5
+fields, or 6 with seconds first; read in --timezone, default UTC). Every worker that runs the agent
+fires due ticks, and each tick starts exactly one session however many workers there are.
+--catch-up says what ticks missed while no worker ran start: skip (none, default), once (one
+session for all of them) or all (one each, the latest --max-catch-up, default 100). --overlap skip
+(default) starts nothing while the schedule's previous session is unfinished; allow starts anyway.
+resume starts again from the next tick after now: ticks during a pause are not caught up.`,
   dev: `longrun dev [--agents <module>]... [--port N] [--keys] [--sandbox process|bwrap] [--sandbox-pool N] [--sandbox-strict]
 
 Runs, in one process on the embedded store (./.longrun/longrun.db), a worker for the given agent
