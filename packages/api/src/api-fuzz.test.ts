@@ -263,6 +263,8 @@ const endpoints: Endpoint[] = [
   { method: 'GET', path: '/v1/sessions/:id/stream' },
   { method: 'POST', path: '/v1/sessions/:id/messages' },
   { method: 'POST', path: '/v1/sessions/:id/signals' },
+  { method: 'POST', path: '/v1/sessions/:id/signals/:name' },
+  { method: 'POST', path: '/v1/hooks/:token' },
   { method: 'POST', path: '/v1/sessions/:id/cancel' },
   { method: 'POST', path: '/v1/sessions/:id/resume' },
   { method: 'GET', path: '/v1/approvals' },
@@ -310,7 +312,12 @@ function buildRequest(
   },
 ): Request | null {
   const id = input.id === 'SESSION' ? sessionIdA : input.id;
-  const path = endpoint.path.replace(':id', id).replace(':approvalId', input.approvalId);
+  // The approval id's strings (random, traversal, huge) stand for a signal name and a hook token too.
+  const path = endpoint.path
+    .replace(':id', id)
+    .replace(':approvalId', input.approvalId)
+    .replace(':name', input.approvalId)
+    .replace(':token', input.approvalId);
   const query = input.query
     .map(([k, v]) => `${k}=${v === 'KEY' ? key : encodeURIComponent(v)}`)
     .join('&');

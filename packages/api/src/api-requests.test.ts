@@ -202,6 +202,8 @@ describe('routes', () => {
         'GET /v1/sessions/{id}/stream',
         'POST /v1/sessions/{id}/messages',
         'POST /v1/sessions/{id}/signals',
+        'POST /v1/sessions/{id}/signals/{name}',
+        'POST /v1/hooks/{token}',
         'POST /v1/sessions/{id}/cancel',
         'POST /v1/sessions/{id}/resume',
         'GET /v1/approvals',

@@ -9,6 +9,7 @@ import { fileRoutes } from './routes/file-routes.ts';
 import { scheduleRoutes } from './routes/schedule-routes.ts';
 import { sessionRoutes } from './routes/session-routes.ts';
 import { systemRoutes } from './routes/system-routes.ts';
+import { webhookRoutes } from './routes/webhook-routes.ts';
 import { FeedHub } from './session-feed.ts';
 import { SessionViews, type ModelPrice } from './session-views.ts';
 
@@ -76,6 +77,7 @@ export function createApi(options: ApiOptions): Api {
   systemRoutes(ctx);
   sessionRoutes(ctx);
   actionRoutes(ctx);
+  webhookRoutes(ctx);
   fileRoutes(ctx);
   scheduleRoutes(ctx);
   mountDashboard(app, options.dashboard);

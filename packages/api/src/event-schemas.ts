@@ -11,6 +11,8 @@ import { JsonValue } from './schema-registry.ts';
 const json = JsonValue;
 const nullableText = z.string().nullable();
 const step = z.number().int();
+/** The tool call a wait suspends, and the wait's ordinal among the call's durable operations. */
+const waitCall = z.object({ step, callIndex: z.number().int(), ordinal: z.number().int() });
 const metadata = z.record(z.string(), z.record(z.string(), json));
 const effectClass = z.enum(['pure', 'idempotent', 'keyed', 'unsafe']);
 
@@ -127,14 +129,21 @@ export const eventDataSchemas = {
     tool: z.string(),
     outcome: z.literal('unknown'),
   }),
+  'tool.resumed': z.object({ step, callIndex: z.number().int(), tool: z.string() }),
   'wait.started': z.union([
     z.object({
       waitId: z.string(),
       kind: z.literal('signal'),
       signal: z.string(),
       untilMs: z.number().int().optional(),
+      call: waitCall.optional(),
     }),
-    z.object({ waitId: z.string(), kind: z.literal('timer'), untilMs: z.number().int() }),
+    z.object({
+      waitId: z.string(),
+      kind: z.literal('timer'),
+      untilMs: z.number().int(),
+      call: waitCall.optional(),
+    }),
   ]),
   'wait.resolved': z.object({ waitId: z.string(), signalId: nullableText, payload: json }),
   'workspace.snapshotted': z.object({

@@ -10,6 +10,7 @@ export const statusByCode: Record<ErrorCode, number> = {
   INVALID_PAYLOAD: 400,
   UNAUTHENTICATED: 401,
   NOT_FOUND: 404,
+  GONE: 410,
   SEQ_CONFLICT: 409,
   LEASE_LOST: 409,
   INVALID_STATE: 409,

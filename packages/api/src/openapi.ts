@@ -43,8 +43,12 @@ export interface RouteSpec {
   query?: z.ZodObject;
   headers?: HeaderSpec[];
   body?: z.ZodType;
-  /** The body may be left out (an empty body is `{}`). */
+  /** The body may be left out (an empty body is `{}`, or `emptyBody`). */
   bodyOptional?: boolean;
+  /** What a left-out body stands for (default `{}`). */
+  emptyBody?: unknown;
+  /** A cap on the body below the server's (requestLimits.maxBodyBytes). */
+  bodyMaxBytes?: number;
   responses: Record<number, ResponseSpec>;
 }
 

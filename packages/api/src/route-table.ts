@@ -69,14 +69,15 @@ export class RouteTable {
       const query = spec.query ? validate(spec.query, c.req.query(), 'query') : undefined;
       let body: unknown;
       if (spec.body !== undefined) {
-        const raw = await readJsonBody(c.req.raw);
+        const raw = await readJsonBody(c.req.raw, spec.bodyMaxBytes);
         if (raw === undefined && spec.bodyOptional !== true) {
           throw new LongrunError(
             'INVALID_ARGUMENT',
             'this request needs a JSON body; see /v1/openapi.json',
           );
         }
-        body = validate(spec.body, raw ?? {}, 'body');
+        const empty = 'emptyBody' in spec ? spec.emptyBody : {};
+        body = validate(spec.body, raw === undefined ? empty : raw, 'body');
       }
       return handler({
         params,

@@ -260,6 +260,21 @@ export const ApprovalList = named(
     truncated: z.boolean(),
   }),
 );
+export const HookParams = z.object({
+  token: z.string().describe('The webhook token: the last part of the URL the tool was given.'),
+});
+export const NamedSignalParams = z.object({
+  id: z.string(),
+  name: cleanText(200).min(1).describe('The signal the session waits for.'),
+});
+export const HookDelivery = named(
+  'HookDelivery',
+  z.object({
+    delivered: z.literal(true),
+    signalId: z.string().describe('The delivery, as the signal the waiting tool call receives.'),
+  }),
+);
+
 export const DecisionResponse = named(
   'DecisionResponse',
   z.object({ approvalId: z.string(), decision: z.enum(['approve', 'deny']) }),

@@ -36,6 +36,7 @@ const requests: [string, (id: string) => string, unknown?][] = [
   ['POST', (id) => `/v1/sessions/${id}/fork`, { atSeq: 1 }],
   ['POST', (id) => `/v1/sessions/${id}/messages`, { text: 'hi from a' }],
   ['POST', (id) => `/v1/sessions/${id}/signals`, { name: 'go', payload: 'from a' }],
+  ['POST', (id) => `/v1/sessions/${id}/signals/go`, JSON.stringify('from a')],
   ['POST', (id) => `/v1/sessions/${id}/cancel`, { reason: 'a wants it' }],
   ['POST', (id) => `/v1/sessions/${id}/resume`, { reason: 'a wants it' }],
   ['POST', (id) => `/v1/sessions/${id}/approvals/apr_b`, { decision: 'approve' }],
@@ -126,7 +127,7 @@ describeOnStores("tenant A's key on tenant B's ids", (kind) => {
       .flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
     const asked = requests.map(
       ([method, path]) =>
-        `${method} ${path('{id}').split('?')[0]!.replace('/apr_b', '/{approvalId}')}`,
+        `${method} ${path('{id}').split('?')[0]!.replace('/apr_b', '/{approvalId}').replace('/signals/go', '/signals/{name}')}`,
     );
     expect(naming.length).toBeGreaterThan(10);
     expect(naming.filter((operation) => !asked.includes(operation))).toEqual([]);

@@ -64,6 +64,8 @@ export function describeEvent(
     }
     case 'tool.interrupted':
       return `${seq}          ? ${e.data.tool}: outcome unknown after a crash; not repeated`;
+    case 'tool.resumed':
+      return `${seq}          ▶ ${e.data.tool}: its wait is over; it runs again, its waits replayed`;
     case 'wait.started':
       return e.data.kind === 'timer'
         ? `${seq}  ⏸ waiting on a durable timer until ${new Date(e.data.untilMs).toISOString()} — holding no worker`

@@ -130,7 +130,7 @@ export class HttpTransport implements Transport {
   }
 
   async signal(id: SessionId, name: string, payload: JsonValue): Promise<void> {
-    await this.#call('POST', `/v1/sessions/${enc(id)}/signals`, { name, payload });
+    await this.#call('POST', `/v1/sessions/${enc(id)}/signals/${enc(name)}`, payload);
   }
 
   async message(id: SessionId, text: string): Promise<void> {

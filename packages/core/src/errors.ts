@@ -11,6 +11,11 @@ export const errorCodes = {
   INVALID_PAYLOAD: { retryable: false },
   /** The named session, wait or checkpoint does not exist. */
   NOT_FOUND: { retryable: false },
+  /**
+   * The named thing existed and can no longer be used: a webhook whose wait expired, or a
+   * single-use webhook that was already delivered. Trying again will not help.
+   */
+  GONE: { retryable: false },
   /** Another append took the expected seq first; re-read the head and decide again. */
   SEQ_CONFLICT: { retryable: false },
   /** The caller's lease epoch is no longer current: another worker owns the session. Stop. */

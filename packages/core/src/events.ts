@@ -50,6 +50,18 @@ export interface TokenUsage {
 export type WaitSpec =
   { kind: 'signal'; signal: string; untilMs?: number } | { kind: 'timer'; untilMs: number };
 
+/**
+ * The tool call a wait suspends (a tool's `context.sleep`, `waitForSignal`, a webhook's `wait`):
+ * its step, its call index, and the wait's ordinal among the durable operations of the call's
+ * code (0, 1, 2, … in the order the code makes them). When the wait resolves, the call runs again
+ * from its start and the waits it already made return their recorded values by ordinal.
+ */
+export interface WaitCall {
+  step: number;
+  callIndex: number;
+  ordinal: number;
+}
+
 /** Where the harness evaluates its gates: before every model call, before every tool call. */
 export type GatePoint = 'model.call' | 'tool.call';
 
@@ -225,9 +237,16 @@ export interface EventDataByType {
     /** When the tool failed with a LongrunError: its code (e.g. FILE_TYPE_REFUSED). */
     errorCode?: string;
   };
+  /**
+   * A call suspended on a wait whose wait resolved runs again from its start, its resolved waits
+   * replayed by ordinal. Recorded right before the run, as `tool.started` is for a first run: a
+   * call resumed and then interrupted is recovered by its effect class like any other.
+   */
+  'tool.resumed': { step: number; callIndex: number; tool: string };
   /** An `unsafe` call started and its worker died before its result was recorded. */
   'tool.interrupted': { step: number; callIndex: number; tool: string; outcome: 'unknown' };
-  'wait.started': { waitId: string } & WaitSpec;
+  /** A durable wait began: the session holds no worker until it resolves. */
+  'wait.started': { waitId: string; call?: WaitCall } & WaitSpec;
   'wait.resolved': { waitId: string; signalId: string | null; payload: JsonValue };
   /**
    * The workspace's files after a step that changed them, as a manifest stored in the blob store
@@ -323,6 +342,7 @@ export const eventTypes = [
   'tool.started',
   'tool.completed',
   'tool.interrupted',
+  'tool.resumed',
   'wait.started',
   'wait.resolved',
   'workspace.snapshotted',

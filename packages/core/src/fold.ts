@@ -26,6 +26,27 @@ export interface OpenCall extends ToolCall {
     /** Absent in states checkpointed before recovery approvals existed: `run`. */
     purpose?: 'run' | 'rerun';
   };
+  /**
+   * The durable waits the call's code made (its context's wait methods), by ordinal, with what
+   * each resolved with. Absent on a call that never waited.
+   */
+  waits?: CallWait[];
+  /**
+   * `waiting`: the call is suspended on its latest wait; `resumable`: that wait resolved and the
+   * call is to run again from its start (`tool.resumed`, then the tool). Absent: not suspended —
+   * a started call without a result and without this was interrupted.
+   */
+  suspended?: 'waiting' | 'resumable';
+}
+
+/** One durable wait of a tool call's code: its ordinal, its id, and its value once resolved. */
+export interface CallWait {
+  ordinal: number;
+  waitId: string;
+  /** What the wait was (a re-run that makes another kind of wait at this ordinal is refused). */
+  kind?: 'timer' | 'signal';
+  /** `signalId` null: a timer came due, or a signal wait timed out. */
+  resolved: { signalId: string | null; payload: JsonValue } | null;
 }
 
 export type FoldedStatus = 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
@@ -209,11 +230,25 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
           interrupted: true,
         },
       }));
-    case 'wait.started':
-      return { ...next, status: 'waiting', wait: event.data };
+    case 'tool.resumed':
+      return updateCall(next, event.data.callIndex, ({ suspended: _, ...call }) => call);
+    case 'wait.started': {
+      const bound = event.data.call;
+      const waiting = { ...next, status: 'waiting' as const, wait: event.data };
+      if (bound === undefined) return waiting;
+      const { waitId } = event.data;
+      return updateCall(waiting, bound.callIndex, (call) => ({
+        ...call,
+        waits: [
+          ...(call.waits ?? []),
+          { ordinal: bound.ordinal, waitId, kind: event.data.kind, resolved: null },
+        ],
+        suspended: 'waiting',
+      }));
+    }
     case 'wait.resolved':
       return {
-        ...next,
+        ...resolveCallWait(next, event.data),
         status: 'running',
         wait: null,
         lastWake: {
@@ -325,6 +360,21 @@ function interruptedOutcome(outcome: SessionState['outcome']): SessionState['out
   if (outcome === undefined || outcome === null || outcome.status !== 'pending')
     return outcome ?? null;
   return { ...outcome, status: 'interrupted' };
+}
+
+/** A wait of a tool call resolved: the call records the value and becomes resumable. */
+function resolveCallWait(
+  state: SessionState,
+  data: { waitId: string; signalId: string | null; payload: JsonValue },
+): SessionState {
+  const call = state.calls.find((c) => c.waits?.some((w) => w.waitId === data.waitId));
+  if (call === undefined) return state;
+  const resolved = { signalId: data.signalId, payload: data.payload };
+  return updateCall(state, call.callIndex, (c) => ({
+    ...c,
+    waits: (c.waits ?? []).map((w) => (w.waitId === data.waitId ? { ...w, resolved } : w)),
+    suspended: 'resumable',
+  }));
 }
 
 function updateCall(

@@ -27,6 +27,26 @@ export const signalNames = {
 /** What the name of every approval's signal starts with; a session waiting on a person waits for one. */
 export const approvalSignalPrefix = 'approval:';
 
+/** What the name of every webhook's signal starts with: a delivery to `POST /v1/hooks/{token}`. */
+export const webhookSignalPrefix = 'hook:';
+
+/** The signal a webhook's deliveries arrive as. */
+export function webhookSignal(hookId: string): string {
+  return `${webhookSignalPrefix}${hookId}`;
+}
+
+/**
+ * Whether a signal name is the runtime's own (messages, cancel, resume, approval decisions,
+ * webhook deliveries): such a signal is sent only through its own command, with its checks.
+ */
+export function isRuntimeSignal(name: string): boolean {
+  return (
+    (Object.values(signalNames) as string[]).includes(name) ||
+    name.startsWith(approvalSignalPrefix) ||
+    name.startsWith(webhookSignalPrefix)
+  );
+}
+
 /** The signal a person's decision on an approval arrives as. */
 export function approvalSignal(approvalId: string): string {
   return `${approvalSignalPrefix}${approvalId}`;

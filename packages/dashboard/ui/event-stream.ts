@@ -18,6 +18,7 @@ const durableTypes = [
   'tool.started',
   'tool.completed',
   'tool.interrupted',
+  'tool.resumed',
   'wait.started',
   'wait.resolved',
   'workspace.snapshotted',

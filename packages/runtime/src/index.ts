@@ -63,6 +63,7 @@ export {
   resumeSession,
   sendMessage,
   signalSession,
+  deliverWebhook,
   type PendingApproval,
   type ApprovalDecisionRequest,
 } from './agent/session-commands.ts';
@@ -98,6 +99,8 @@ export {
   listFilesTool,
 } from './tools/file-tools.ts';
 export { shellTool, type ShellToolOptions } from './tools/shell-tool.ts';
+export { waitTools, type WaitToolsOptions } from './tools/wait-tools.ts';
+export { webhookTokenHash } from './call-waits.ts';
 export { capOutput } from './tools/output-cap.ts';
 export { forkSession, type ForkSessionOptions } from './session-fork.ts';
 export {

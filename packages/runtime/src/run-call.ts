@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { CallWaits, noWaits, type Suspension } from './call-waits.ts';
 import {
   encodePayload,
   event,
@@ -8,6 +9,7 @@ import {
   type EffectClass,
   type EffectChange,
   type JsonValue,
+  type LeaseFence,
   type NewEvent,
   type OpenCall,
   type SessionId,
@@ -19,6 +21,8 @@ import {
 
 export interface RunCallInput {
   store: SessionStore;
+  /** The lease the call runs under (webhooks are registered with it). */
+  fence: LeaseFence;
   sessionId: SessionId;
   step: number;
   call: OpenCall;
@@ -30,6 +34,13 @@ export interface RunCallInput {
   workspace: Pick<ToolContext, 'files' | 'sandbox'>;
   /** The call was started by a runner that died before recording its result. */
   interrupted: boolean;
+  /**
+   * The call was suspended on a wait that has resolved (`OpenCall.suspended` is `resumable`):
+   * it runs again from its start, `tool.resumed` recorded first, its waits replayed.
+   */
+  resumed?: boolean;
+  /** The API's public address, for the URLs of the call's webhooks; default: none (paths only). */
+  webhookBaseUrl?: string | null;
   /**
    * For an interrupted `unsafe` call that `verify` cannot settle: `record` its outcome as unknown
    * (default), `report` it to the caller (which asks a person), or `rerun` it (a person said so).
@@ -49,6 +60,8 @@ export interface CallResult {
   toolMs: number;
   /** Set with `onUnknownOutcome: 'report'`: nothing was run or recorded; a person must decide. */
   outcomeUnknown?: true;
+  /** The call suspended on a new wait: no result; the caller records the wait and parks. */
+  suspended?: Suspension;
 }
 
 /**
@@ -65,11 +78,22 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     const effects: EffectChange[] = [];
     input.startEvents(events, effects);
     await input.append(events, { effects });
+  } else if (input.resumed === true && !input.interrupted) {
+    await input.append([event('tool.resumed', base)], {});
   }
   const idempotencyKey = callKey(input.sessionId, step, call);
   const effect = { ...base, tool: tool.name, effect: tool.effect, idempotencyKey };
   let attempt = 1;
-  const context = (): ToolContext => ({
+  const waits = new CallWaits({
+    store: input.store,
+    fence: input.fence,
+    step,
+    callIndex: call.callIndex,
+    tool: tool.name,
+    recorded: call.waits ?? [],
+    webhookBaseUrl: input.webhookBaseUrl ?? null,
+  });
+  const context = (canWait = false): ToolContext => ({
     sessionId: input.sessionId,
     step,
     callIndex: call.callIndex,
@@ -79,7 +103,14 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     holding: input.holding ?? (() => !input.signal.aborted),
     files: input.workspace.files,
     sandbox: () => input.workspace.sandbox(),
+    ...(canWait ? waits.methods() : noWaits),
   });
+  if (input.resumed === true && !input.interrupted) {
+    const record = (await input.store.listEffects(input.sessionId)).find(
+      (r) => r.step === step && r.callIndex === call.callIndex,
+    );
+    attempt = record?.attempts ?? 1;
+  }
   if (input.interrupted) {
     const record = (await input.store.listEffects(input.sessionId)).find(
       (r) => r.step === step && r.callIndex === call.callIndex,
@@ -114,7 +145,7 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
   let output: JsonValue;
   let errorCode: string | undefined;
   try {
-    output = await tool.run(input.input, context());
+    output = await tool.run(input.input, context(true));
     encodePayload(output, `output of tool ${tool.name}`);
   } catch (error) {
     ok = false;
@@ -124,6 +155,9 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     output = `tool ${tool.name} failed${errorCode === undefined ? '' : ` (${errorCode})`}: ${message}`;
   }
   const toolMs = performance.now() - startedAt;
+  // A new wait suspends the call, whatever the tool did after it (threw, caught, returned).
+  const suspension = waits.suspension;
+  if (suspension !== null) return { events: [], effects: [], toolMs, suspended: suspension };
   const after = context();
   if (!ok && !input.signal.aborted && !after.holding()) {
     // The tool failed after this worker's clock said it no longer holds the session, before the

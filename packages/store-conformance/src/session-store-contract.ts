@@ -5,6 +5,7 @@ import { appendRetries } from './append-retry-contract.ts';
 import { jsonCases, signalWakes, waitsAndSignals } from './contract-parts.ts';
 import { apiKeysContract, blobsContract, tenantsContract } from './tenant-contract.ts';
 import { schedulesContract } from './schedule-contract.ts';
+import { webhooksContract } from './webhook-contract.ts';
 import {
   claimedSession,
   expectCode,
@@ -44,6 +45,7 @@ export function sessionStoreContract(name: string, harness: ContractHarness): vo
     describe('API keys', () => apiKeysContract(ctx));
     describe('blobs', () => blobsContract(ctx));
     describe('schedules', () => schedulesContract(ctx));
+    describe('webhooks', () => webhooksContract(ctx));
   });
 }
 

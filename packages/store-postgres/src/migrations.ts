@@ -9,6 +9,7 @@ import { appendIds } from './migrations/v7-append-ids.ts';
 import { workerHeartbeats } from './migrations/v8-worker-heartbeats.ts';
 import { observedLiveness } from './migrations/v9-observed-liveness.ts';
 import { schedules } from './migrations/v10-schedules.ts';
+import { webhooks } from './migrations/v11-webhooks.ts';
 
 /**
  * Numbered schema migrations. The version a schema is at lives in its `longrun_meta` table;
@@ -28,6 +29,7 @@ export const migrations: readonly { version: number; sql: (s: SchemaName) => str
   { version: 8, sql: (s) => workerHeartbeats(s.quoted) },
   { version: 9, sql: (s) => observedLiveness(s.quoted) },
   { version: 10, sql: (s) => schedules(s.quoted) },
+  { version: 11, sql: (s) => webhooks(s.quoted) },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

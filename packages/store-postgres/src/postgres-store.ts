@@ -71,6 +71,7 @@ import type { PostgresAccess } from './postgres-access.ts';
 import { PostgresApiKeys } from './postgres-api-keys.ts';
 import { PostgresBlobStore } from './postgres-blob-store.ts';
 import { PostgresSchedules } from './postgres-schedules.ts';
+import { PostgresWebhooks } from './postgres-webhooks.ts';
 
 export interface PostgresStoreOptions extends PostgresDurabilityOptions {
   /** postgres://user:password@host:5432/database; query parameters are passed to pg. */
@@ -130,6 +131,7 @@ export class PostgresStore implements SessionStore {
   readonly apiKeys: PostgresApiKeys;
   readonly blobs: PostgresBlobStore;
   readonly schedules: PostgresSchedules;
+  readonly webhooks: PostgresWebhooks;
   readonly #pool: pg.Pool;
   readonly #schema: SchemaName;
   readonly #sql: Statements;
@@ -169,6 +171,7 @@ export class PostgresStore implements SessionStore {
     this.apiKeys = new PostgresApiKeys(access);
     this.blobs = new PostgresBlobStore(access);
     this.schedules = new PostgresSchedules(access);
+    this.webhooks = new PostgresWebhooks(access);
     this.#sweep = this.#identity === null ? null : new DeadWorkerSweep(this.#identity, access);
     const clock = options.clock;
     this.#observer = new LivenessObserver(access, {

@@ -73,6 +73,8 @@ export function statements(schema: SchemaName) {
       WHERE id = $2 RETURNING id`,
     putBlob: `INSERT INTO ${s}.blobs (hash, size, bytes, created_at_ms)
       SELECT $2, $3, $4, ${s}.now_ms($1::bigint) ON CONFLICT (hash) DO NOTHING`,
+    registerWebhook: `SELECT * FROM ${s}.register_webhook($1::bigint, $2, $3, $4::bigint, $5, $6, $7, $8::bigint)`,
+    deliverWebhook: `SELECT * FROM ${s}.deliver_webhook($1::bigint, $2, $3, $4)`,
     getBlob: `SELECT bytes FROM ${s}.blobs WHERE hash = $1`,
     presentBlobs: `SELECT hash FROM ${s}.blobs WHERE hash = ANY($1::text[])`,
     insertSchedule: `INSERT INTO ${s}.schedules (id, tenant_id, agent, cron, timezone, input, catch_up, max_catch_up,

@@ -221,6 +221,28 @@ INSERT INTO effect_records
 DROP TABLE effects;
 `,
   },
+  {
+    version: 8,
+    sql: `
+-- Webhooks of durable waits: a hook per (session, hook id), counting its deliveries, and its
+-- tokens, of which only the SHA-256 is kept (a re-run tool call adds a token to the same hook).
+CREATE TABLE webhooks (
+  session_id TEXT NOT NULL,
+  hook_id TEXT NOT NULL,
+  multi_use INTEGER NOT NULL,
+  expires_at_ms INTEGER,
+  deliveries INTEGER NOT NULL DEFAULT 0,
+  created_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (session_id, hook_id)
+) WITHOUT ROWID;
+CREATE TABLE webhook_tokens (
+  token_hash TEXT PRIMARY KEY,
+  session_id TEXT NOT NULL,
+  hook_id TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

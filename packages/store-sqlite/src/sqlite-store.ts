@@ -54,6 +54,7 @@ import { InlineWriter, ThreadWriter, type SqliteWriter } from './sqlite-writer.t
 import { openWriterConnection } from './writer-connection.ts';
 import { sessionMissing, statementCache, type WriterDb } from './writer-db.ts';
 import type { WriterOptions } from './writer-protocol.ts';
+import { SqliteWebhooks } from './sqlite-webhooks.ts';
 import { WorkerLock } from './worker-lock.ts';
 import { leaseClockFor, type LeaseClock } from './lease-clock.ts';
 
@@ -82,6 +83,7 @@ export class SqliteStore implements SessionStore {
   readonly apiKeys: SqliteApiKeys;
   readonly blobs: SqliteBlobStore;
   readonly schedules: SqliteSchedules;
+  readonly webhooks: SqliteWebhooks;
   readonly #db: DatabaseSync;
   readonly #reads: WriterDb;
   readonly #writer: SqliteWriter;
@@ -112,6 +114,7 @@ export class SqliteStore implements SessionStore {
     this.apiKeys = new SqliteApiKeys(access);
     this.blobs = new SqliteBlobStore(access);
     this.schedules = new SqliteSchedules(access);
+    this.webhooks = new SqliteWebhooks(access);
   }
 
   /**

@@ -3,6 +3,7 @@ import { applyAppend } from './sqlite-append.ts';
 import { sessionWrites } from './sqlite-session-writes.ts';
 import { sideTableWrites } from './side-table-writes.ts';
 import { scheduleWrites } from './sqlite-schedule-writes.ts';
+import { webhookWrites } from './sqlite-webhook-writes.ts';
 import { migrateSchema } from './migrate.ts';
 
 /**
@@ -15,6 +16,7 @@ export const writes = {
   ...sessionWrites,
   ...sideTableWrites,
   ...scheduleWrites,
+  ...webhookWrites,
   migrate: (db: WriterDb, w: { nowMs: number }): void => migrateSchema(db, w.nowMs),
 } satisfies Record<string, (db: WriterDb, args: never) => unknown>;
 
@@ -43,4 +45,6 @@ export const writeDoing: Record<WriteName, string> = {
   resumeSchedule: 'resuming a schedule',
   deleteSchedule: 'deleting a schedule',
   fireSchedule: 'firing a schedule',
+  registerWebhook: 'registering a webhook',
+  deliverWebhook: 'delivering a webhook',
 };

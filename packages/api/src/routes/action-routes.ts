@@ -16,6 +16,8 @@ import {
   DecisionBody,
   DecisionResponse,
   MessageBody,
+  JsonValue,
+  NamedSignalParams,
   ResumeBody,
   SessionParams,
   SessionResponse,
@@ -35,6 +37,7 @@ async function viewNow(ctx: ApiContext, record: SessionRecord): Promise<Response
 export function actionRoutes(ctx: ApiContext): void {
   messageRoute(ctx);
   signalRoute(ctx);
+  namedSignalRoute(ctx);
   cancelRoute(ctx);
   resumeRoute(ctx);
   approvalsRoute(ctx);
@@ -85,6 +88,34 @@ function signalRoute(ctx: ApiContext): void {
     async ({ params, body, caller }) => {
       const record = await sessionOf(store, caller, params.id);
       await signalSession(store, record.id, body.name, body.payload ?? null);
+      ctx.onSignalled?.(record.id);
+      return viewNow(ctx, record);
+    },
+  );
+}
+
+function namedSignalRoute(ctx: ApiContext): void {
+  const { routes, store } = ctx;
+
+  routes.add(
+    {
+      method: 'post',
+      path: '/v1/sessions/:id/signals/:name',
+      summary: 'Deliver the named signal, its payload the JSON body',
+      description:
+        "Delivers signal `name` of the agent's own with the request body as its payload (an empty body is null): a tool waiting in `context.waitForSignal(name)` (or the model's `wait_for_signal`) resumes with it. A signal sent before the wait starts is kept and delivered to it; each is delivered once. The runtime's names (messages, cancel, resume, approvals, webhooks) are refused: use their routes.",
+      auth: true,
+      params: NamedSignalParams,
+      body: JsonValue,
+      bodyOptional: true,
+      emptyBody: null,
+      responses: {
+        202: { description: 'Delivered; a worker takes it up.', schema: SessionResponse },
+      },
+    },
+    async ({ params, body, caller }) => {
+      const record = await sessionOf(store, caller, params.id);
+      await signalSession(store, record.id, params.name, body);
       ctx.onSignalled?.(record.id);
       return viewNow(ctx, record);
     },

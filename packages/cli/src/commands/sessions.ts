@@ -11,7 +11,7 @@ import { describeEvent } from '../event-lines.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { openStore } from '../store-url.ts';
 import { usage } from '../usage.ts';
-import { forkSession } from '@longrun/runtime';
+import { forkSession, signalSession } from '@longrun/runtime';
 import { addMessage, cancel, decide, resume, tail } from './session-actions.ts';
 import { workspaceDiffLines } from './workspace-diff.ts';
 
@@ -80,7 +80,7 @@ export async function run(argv: string[]): Promise<number> {
         } catch {
           throw new UsageError(`the signal payload must be JSON (got ${JSON.stringify(args[2])})`);
         }
-        const signal = await store.sendSignal(id, name, payload);
+        const signal = await signalSession(store, id, name, payload);
         out(values.json ? JSON.stringify(signal) : `sent ${signal.id} to ${id}`);
         return exitCodes.ok;
       }

@@ -5,6 +5,7 @@ import type { JsonValue } from '../json.ts';
 import type { ApiKeyStore } from './api-key-store.ts';
 import type { BlobStore } from './blob-store.ts';
 import type { ScheduleStore } from './schedule-store.ts';
+import type { WebhookStore } from './webhook-store.ts';
 
 /** Where a session stands. Whether a worker holds it is the lease's business, not the status's. */
 export type SessionStatus =
@@ -240,6 +241,8 @@ export interface SessionStore {
   readonly blobs: BlobStore;
   /** Cron schedules that start sessions, in the same database (a fire and its sessions commit together). */
   readonly schedules: ScheduleStore;
+  /** The webhooks of durable waits, in the same database. */
+  readonly webhooks: WebhookStore;
   /** Creates or upgrades the schema. Safe to run twice and concurrently. */
   migrate(): Promise<void>;
   durability(): DurabilityReport;

@@ -32,6 +32,56 @@ export interface ToolContext {
   files: WorkspaceFiles;
   /** The session's sandbox (the agent's `sandbox` driver), opened on first use. */
   sandbox(): Promise<Sandbox>;
+  /**
+   * Durable waits (DESIGN §12). A wait the call has not made before suspends the call: the wait
+   * is recorded, the worker lets the session go (it holds no worker while it waits, and survives
+   * any restart), and when the wait resolves the call runs again FROM ITS START, each wait it
+   * already made returning its recorded value at once, by its ordinal (the order the code makes
+   * them in). So, as in Temporal or Restate: the code must make the same waits in the same order
+   * on every run, and what it does before a wait runs again — make that idempotent or keyed
+   * (`idempotencyKey`). Waits are made one at a time; in `verify` they throw INVALID_STATE.
+   */
+  sleep(ms: number): Promise<void>;
+  /** Like `sleep`, until a time (a Date, or epoch milliseconds by the store's clock). */
+  sleepUntil(time: Date | number): Promise<void>;
+  /**
+   * Waits for the session's signal `name` (`POST /v1/sessions/{id}/signals/{name}`), for
+   * `timeoutMs` at most (default: no limit). A signal sent before the wait began is delivered to
+   * it; each signal is delivered once. Names the runtime uses itself are refused.
+   */
+  waitForSignal(name: string, options?: { timeoutMs?: number }): Promise<SignalWaitResult>;
+  /**
+   * Makes a webhook: a URL with an unguessable token that anyone may POST a JSON body to
+   * (`POST /v1/hooks/{token}`, no API key), delivered to this call's `hook.wait()`. Single use
+   * unless `multiUse`; it expires after `timeoutMs` (default: never). Creating it is itself one
+   * of the call's ordinals; a re-run of the call gets the same hook with a fresh token (every
+   * token of a hook delivers to it, so a URL handed out by an earlier run still works).
+   */
+  createWebhook(options?: { timeoutMs?: number; multiUse?: boolean }): Promise<ToolWebhook>;
+}
+
+/** What a wait for a signal ended with: the signal's payload, or its timeout. */
+export type SignalWaitResult =
+  { timedOut: false; signalId: string; payload: JsonValue } | { timedOut: true };
+
+/** A webhook made by `ToolContext.createWebhook`. */
+export interface ToolWebhook {
+  /** The hook's id, the same on every run of the call. */
+  readonly id: string;
+  /** The secret part of the URL (≥ 128 random bits); the store keeps only its hash. */
+  readonly token: string;
+  /** `/v1/hooks/{token}`: the path under the API's address. */
+  readonly path: string;
+  /** The whole URL, when the agent knows the API's public address (`webhookBaseUrl`); else null. */
+  readonly url: string | null;
+  /** When the hook stops accepting deliveries (epoch ms, the store's clock); null: never. */
+  readonly expiresAtMs: number | null;
+  readonly multiUse: boolean;
+  /**
+   * Waits (durably, like `waitForSignal`) for the hook's next delivery, until the hook expires
+   * or `timeoutMs`, whichever is first. A delivery that arrived before the wait began is taken.
+   */
+  wait(options?: { timeoutMs?: number }): Promise<SignalWaitResult>;
 }
 
 /** What `verify` found about an interrupted call: it took effect (with its output), or not, or unknown. */

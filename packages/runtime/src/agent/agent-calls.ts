@@ -8,6 +8,7 @@ import {
   type ToolCall,
 } from '@longrun/core';
 import { callKey, callStart, outcomeUnknown, runCall } from '../run-call.ts';
+import type { Suspension } from '../call-waits.ts';
 import type { AgentRunContext } from './agent-context.ts';
 import { parseToolInput } from './define-agent.ts';
 import { argsHash } from './approvals.ts';
@@ -100,7 +101,13 @@ export async function settleCall(
       [],
     );
   const { tool, input } = checked;
-  const interrupted = call.started !== null && !ctx.startedHere.has(`${step}:${call.callIndex}`);
+  // A call suspended on a wait that resolved is resumed, not interrupted: it runs again from its
+  // start with its waits replayed, whatever its effect class.
+  const resumed = call.suspended === 'resumable';
+  const interrupted =
+    call.started !== null &&
+    call.suspended === undefined &&
+    !ctx.startedHere.has(`${step}:${call.callIndex}`);
   const rerun = call.approval?.purpose === 'rerun' ? call.approval : undefined;
   if (interrupted && rerun?.status === 'denied') {
     return finish(...unknownOutcome(ctx, step, call, tool));
@@ -141,8 +148,10 @@ export async function settleCall(
     ctx.workspace.markChanging();
   };
   if (interrupted) beforeChange();
+  if (resumed) ctx.startedHere.add(`${step}:${call.callIndex}`);
   const result = await runCall({
     store: ctx.store,
+    fence: ctx.writer.lease,
     sessionId: ctx.writer.lease.sessionId,
     step,
     call,
@@ -150,6 +159,8 @@ export async function settleCall(
     input,
     workspace: ctx.workspace.forCall(beforeChange),
     interrupted,
+    resumed,
+    webhookBaseUrl: ctx.agent.webhookBaseUrl ?? null,
     onUnknownOutcome:
       rerun?.status === 'granted'
         ? 'rerun'
@@ -166,6 +177,7 @@ export async function settleCall(
     await requestApproval(ctx, call, tool, 'rerun');
     return 'waiting';
   }
+  if (result.suspended !== undefined) return suspend(ctx, step, result.suspended, changing);
   // The files the call changed are snapshotted before its result commits, and recorded with it.
   const ran = result.events.some((e) => e.type === 'tool.completed');
   if (ran && changing) {
@@ -173,6 +185,26 @@ export async function settleCall(
     if (snapshotted !== null) result.events.push(snapshotted);
   }
   return finish(result.events, result.effects);
+}
+
+/**
+ * The call suspended on a new wait: records it (after a snapshot of the files the call changed,
+ * so a worker elsewhere resumes on them) and parks the session, giving the lease up.
+ */
+async function suspend(
+  ctx: AgentRunContext,
+  step: number,
+  suspension: Suspension,
+  changing: boolean,
+): Promise<'waiting'> {
+  const events: NewEvent[] = [];
+  if (changing) {
+    const snapshotted = await ctx.workspace.snapshot(step);
+    if (snapshotted !== null) events.push(snapshotted);
+  }
+  events.push(...suspension.events);
+  await ctx.writer.append(events, { status: suspension.status, releaseLease: true });
+  return 'waiting';
 }
 
 /** A person declined to run an interrupted unsafe call again: its outcome stays unknown. */

@@ -116,6 +116,11 @@ export interface AgentFields extends ModelCallSettings {
   /** How long an approval request stays open, milliseconds (default: no expiry). */
   approvalTtlMs?: number;
   /**
+   * The API's public address (e.g. `https://longrun.example.com`): a tool's webhooks
+   * (`context.createWebhook()`) then carry a whole `url`; without it only their `path`.
+   */
+  webhookBaseUrl?: string;
+  /**
    * An `unsafe` call whose worker died while it ran, and whose `verify` cannot tell (or which has
    * none), has an unknown outcome. `ask` (default): a person decides whether to run it again
    * (a durable approval; denying or letting it expire records the outcome as unknown). `fail`:

@@ -1,6 +1,6 @@
 import {
   LongrunError,
-  signalNames,
+  isRuntimeSignal,
   terminalStatuses,
   type JsonObject,
   type JsonValue,
@@ -13,6 +13,7 @@ import {
 import { approvalSignal, approvalSignalPrefix } from './approvals.ts';
 import { cancelSignal, userMessageSignal } from './agent-runner.ts';
 import { resumeSignal, type ResumeRequest } from '../session-resume.ts';
+import { webhookTokenHash } from '../call-waits.ts';
 
 /**
  * What a person (CLI, HTTP API, dashboard) does to a session from outside: decide an approval,
@@ -282,7 +283,6 @@ export async function sendMessage(store: SessionStore, id: SessionId, text: stri
 
 /** Signal names the runtime's own commands use: sent only through those commands. */
 /** Core's signal table: the names the runtime sends and reads itself. */
-const reservedSignals: readonly string[] = Object.values(signalNames);
 
 /**
  * Delivers a signal of the caller's own (`wait.started` for it wakes the session that waits for
@@ -295,11 +295,24 @@ export async function signalSession(
   name: string,
   payload: JsonValue,
 ): Promise<Signal> {
-  if (reservedSignals.includes(name) || name.startsWith(approvalSignalPrefix)) {
+  if (isRuntimeSignal(name)) {
     throw new LongrunError(
       'INVALID_ARGUMENT',
-      `signal ${JSON.stringify(name)} is the runtime's own; use the command for it (message, cancel, resume, approve or deny)`,
+      `signal ${JSON.stringify(name)} is the runtime's own; use the command for it (message, cancel, resume, approve, deny, or the webhook's URL)`,
     );
   }
   return store.sendSignal(id, name, payload);
+}
+
+/**
+ * Delivers a POST to a webhook by its token (`ToolContext.createWebhook`): the token is the
+ * authority, so no tenant is checked. NOT_FOUND for a token no hook has; GONE for a hook that
+ * expired, was single-use and delivered, or whose session ended.
+ */
+export async function deliverWebhook(
+  store: SessionStore,
+  token: string,
+  payload: JsonValue,
+): Promise<Signal> {
+  return store.webhooks.deliver(webhookTokenHash(token), payload);
 }

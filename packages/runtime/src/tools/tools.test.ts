@@ -16,6 +16,7 @@ import { editFileTool, listFilesTool, readFileTool, writeFileTool } from './file
 import { shellTool } from './shell-tool.ts';
 import { processDriver } from '@longrun/sandbox';
 import { AgentWorkspace, WorkspaceTracker } from '../agent/agent-workspace.ts';
+import { noWaits } from '../call-waits.ts';
 
 const never = (): never => {
   throw new Error('the tools under test store no blobs');
@@ -42,6 +43,7 @@ function context(
     signal,
     holding: () => !signal.aborted,
     files: workspace.files,
+    ...noWaits,
     workspaceDir,
   };
 }
