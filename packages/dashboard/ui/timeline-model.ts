@@ -111,6 +111,7 @@ export class TimelineModel {
       case 'approval.denied':
         return this.#approvalDecided(e);
       case 'tool.started':
+      case 'tool.resumed':
       case 'tool.completed':
       case 'tool.interrupted':
         return this.#toolProgress(e);
@@ -253,7 +254,10 @@ export class TimelineModel {
   }
 
   #toolProgress(
-    e: Extract<StoredEvent, { type: 'tool.started' | 'tool.completed' | 'tool.interrupted' }>,
+    e: Extract<
+      StoredEvent,
+      { type: 'tool.started' | 'tool.resumed' | 'tool.completed' | 'tool.interrupted' }
+    >,
   ): void {
     const { step, callIndex, tool } = e.data;
     const key = `tool:${step}:${callIndex}`;
@@ -263,7 +267,8 @@ export class TimelineModel {
       item = toolItem(step, { callIndex, tool, args: {} }, e.atMs);
       this.#add(item);
     }
-    if (e.type === 'tool.started') {
+    if (e.type === 'tool.started' || e.type === 'tool.resumed') {
+      // A call resumed after its wait runs again from its start.
       item.state = 'running';
     } else if (e.type === 'tool.completed') {
       item.state = 'completed';
