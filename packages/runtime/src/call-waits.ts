@@ -218,7 +218,7 @@ export class CallWaits {
   }
 }
 
-/** The wait methods of a context in which the call cannot wait (`verify`). */
+/** The wait methods of a context that cannot wait (`verify`, an evaluator's tools). */
 export const noWaits: WaitMethods = {
   sleep: refuseWait,
   sleepUntil: refuseWait,
@@ -229,6 +229,6 @@ export const noWaits: WaitMethods = {
 function refuseWait(): never {
   throw new LongrunError(
     'INVALID_STATE',
-    'a tool cannot wait here (verify): waits are for run, where the call can be suspended',
+    "a tool cannot wait here (in verify, or as an evaluator's tool): waits are for a tool call's run, which can be suspended",
   );
 }

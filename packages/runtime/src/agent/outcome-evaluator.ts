@@ -24,6 +24,7 @@ import { backoffMs, pause } from '../backoff.ts';
 import { listFilesTool, readFileTool } from '../tools/file-tools.ts';
 import { shellTool } from '../tools/shell-tool.ts';
 import type { AgentRunContext } from './agent-context.ts';
+import { noWaits } from '../call-waits.ts';
 import { AgentWorkspace, WorkspaceTracker } from './agent-workspace.ts';
 
 const modelAttempts = 3;
@@ -390,6 +391,7 @@ async function runEvaluatorTool(
       holding: ctx.holding,
       files: readOnly(workspace.files),
       sandbox: () => workspace.sandbox(),
+      ...noWaits,
     };
     return { output: (await tool.run(input, context)) ?? null, isError: false };
   } catch (error) {
