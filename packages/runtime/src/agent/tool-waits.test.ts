@@ -92,17 +92,14 @@ describe('durable waits in tool code', () => {
     clock.advance(1);
     await run();
     const events = await allEvents(store, id);
-    expect(events.map((e) => e.type)).toEqual([
+    // Model events aside (their shape is the model loop's business):
+    expect(events.map((e) => e.type).filter((t) => !t.startsWith('model.'))).toEqual([
       'session.created',
-      'model.requested',
-      'model.responded',
       'tool.started',
       'wait.started',
       'wait.resolved',
       'tool.resumed',
       'tool.completed',
-      'model.requested',
-      'model.responded',
       'session.completed',
     ]);
     expect(ofType(events, 'wait.started')[0]?.data).toMatchObject({
