@@ -48,7 +48,13 @@ export const webhookWrites = {
   ): WebhookRecord {
     const { fence: f, token: t, nowMs } = w;
     fencedRow(db, f);
-    db.stmt(webhookSql.insertHook).run(f.sessionId, t.hookId, t.multiUse ? 1 : 0, t.expiresAtMs, nowMs);
+    db.stmt(webhookSql.insertHook).run(
+      f.sessionId,
+      t.hookId,
+      t.multiUse ? 1 : 0,
+      t.expiresAtMs,
+      nowMs,
+    );
     db.stmt(webhookSql.insertToken).run(t.tokenHash, f.sessionId, t.hookId, nowMs);
     return toHook(db.stmt(webhookSql.hook).get(f.sessionId, t.hookId) as Record<string, unknown>);
   },
@@ -56,7 +62,13 @@ export const webhookWrites = {
   /** Null: no hook has this token. */
   deliverWebhook(
     db: WriterDb,
-    w: { tokenHash: string; signalId: string; signalPrefix: string; payload: string; nowMs: number },
+    w: {
+      tokenHash: string;
+      signalId: string;
+      signalPrefix: string;
+      payload: string;
+      nowMs: number;
+    },
   ): DeliveryOutcome | null {
     const row = db.stmt(webhookSql.byToken).get(w.tokenHash);
     if (row === undefined) return null;

@@ -17,6 +17,7 @@ import { allEvents, runUntil, tempDir } from '../testing.ts';
 import { defineAgent, defineTool } from './define-agent.ts';
 import { deliverWebhook, signalSession } from './session-commands.ts';
 import { waitTools } from '../tools/wait-tools.ts';
+import { Worker, type WorkerOptions } from '../worker.ts';
 
 /**
  * Durable waits in tool code (DESIGN §12): a wait suspends the call, the session parks holding
@@ -249,8 +250,10 @@ describe('durable waits in tool code', () => {
     const run = (statuses?: string[]) => runUntil({ store, agents: [agent] }, s.id, statuses);
     await run(['waiting']);
     clock.advance(500);
-    await run(['waiting']);
-    expect((await store.getSession(s.id)).waitingFor).toBe('go');
+    // Still `waiting` (on the timer, now due) until a worker claims it: wait for the next wait.
+    await runWhile({ store, agents: [agent] }, async () => {
+      return (await store.getSession(s.id)).waitingFor !== 'go';
+    });
     await signalSession(store, s.id, 'go', { ok: true });
     await run();
     const outputs = ofType(await allEvents(store, s.id), 'tool.completed').map(
@@ -263,6 +266,21 @@ describe('durable waits in tool code', () => {
     await store.close();
   });
 });
+
+/** Runs a worker while `busy` says so, for 20 s at most. */
+async function runWhile(options: WorkerOptions, busy: () => Promise<boolean>): Promise<void> {
+  const worker = new Worker({ pollMs: 5, ...options });
+  await worker.start();
+  const deadline = Date.now() + 20_000;
+  try {
+    while (await busy()) {
+      if (Date.now() > deadline) throw new Error('still busy after 20 s');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  } finally {
+    await worker.stop();
+  }
+}
 
 async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
   const error = await promise.then(
