@@ -160,6 +160,36 @@ export function waitsAndSignals(ctx: ContractContext): void {
     });
   });
 
+  it('does not park a session on any wait while a cancel request sent as it ran is pending', async () => {
+    for (const wait of [
+      { status: 'waiting' as const, waitingFor: 'go' },
+      { status: 'waiting' as const, wakeAtMs: ctx.clock.nowMs() + 3_600_000 },
+    ]) {
+      const lease = await claimedSession(ctx.store);
+      // Sent while the session runs: its interrupt wake finds nothing waiting to wake.
+      await ctx.store.sendSignal(
+        lease.sessionId,
+        'cancel',
+        { by: 'ops', reason: null },
+        {
+          wake: 'interrupt',
+        },
+      );
+      expect((await ctx.store.getSession(lease.sessionId)).status).toBe('running');
+      await ctx.store.append({
+        fence: lease,
+        expectedSeq: 1,
+        events: [],
+        status: wait,
+        releaseLease: true,
+      });
+      expect((await ctx.store.getSession(lease.sessionId)).status).toBe('queued');
+      expect(await ctx.store.claim(lease.sessionId, workerB, leaseMs)).toMatchObject({
+        sessionId: lease.sessionId,
+      });
+    }
+  });
+
   it('reads signals sent in one millisecond in the order they were sent', async () => {
     const lease = await claimedSession(ctx.store);
     const sent = [];

@@ -3,6 +3,12 @@ import { sql } from './sql.ts';
 import { WriterFailure } from './writer-failure.ts';
 import { fencedRow, type WriterDb } from './writer-db.ts';
 
+/**
+ * Core's `signalNames.cancel`, spelled out: the writer thread loads nothing of `@longrun/core` at
+ * run time (sqlite-store.test.ts checks that the two agree).
+ */
+export const cancelSignalName = 'cancel';
+
 /** One append as it crosses to the writer thread: checked and encoded on the caller's thread. */
 export interface AppendWrite {
   fence: LeaseFence;
@@ -76,9 +82,12 @@ export function applyAppend(db: WriterDb, write: AppendWrite): AppendResult {
   }
   if (status) {
     const waitingFor = status.ifNotPending.waitingFor;
+    const inbox = (name: string): boolean =>
+      db.stmt(sql.pendingSignals).get(fence.sessionId, name) !== undefined;
+    // A cancel sent while the session still ran must not wait behind the wait it parks on.
     const pending =
-      waitingFor != null &&
-      db.stmt(sql.pendingSignals).get(fence.sessionId, waitingFor) !== undefined;
+      status.ifNotPending.status === 'waiting' &&
+      ((waitingFor != null && inbox(waitingFor)) || inbox(cancelSignalName));
     const s = pending ? status.ifPending : status.ifNotPending;
     db.stmt(sql.setStatus).run(
       s.status,

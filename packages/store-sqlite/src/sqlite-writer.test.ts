@@ -8,13 +8,14 @@ import {
   encodeAppend,
   encodeCreateSession,
   isLongrunError,
+  signalNames,
   workerId,
   type Lease,
   type SessionId,
 } from '@longrun/core';
 import { SqliteStore } from './sqlite-store.ts';
 import { ThreadWriter, threadExecArgv } from './sqlite-writer.ts';
-import type { AppendWrite } from './sqlite-append.ts';
+import { cancelSignalName, type AppendWrite } from './sqlite-append.ts';
 import { openWriterConnection } from './writer-connection.ts';
 import type { WriterOptions } from './writer-protocol.ts';
 
@@ -139,6 +140,10 @@ describe('the SQLite writer thread', () => {
         '--enable-source-maps',
       ]),
     ).toEqual(['--conditions=@longrun/source', '--enable-source-maps']);
+  });
+
+  it("spells the cancel signal's name as core does", () => {
+    expect(cancelSignalName).toBe(signalNames.cancel);
   });
 
   it('loads nothing of @longrun/core, so that it starts fast', () => {

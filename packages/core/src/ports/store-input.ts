@@ -150,11 +150,13 @@ export function encodeAppend(request: AppendRequest): EncodedAppend {
 }
 
 /**
- * The status a session takes when an append changes it. A session that starts waiting for a
- * signal already in its inbox does not wait at all: it is queued to be claimed again at once.
+ * The status a session takes when an append changes it. A session that starts waiting while a
+ * signal that would wake it is already in its inbox — the signal it waits for, or a cancel
+ * request (sent while it still ran, before it parked) — does not wait at all: it is queued to be
+ * claimed again at once. The store checks the inbox (`waitingFor`, and `cancel` for any wait).
  */
 export function effectiveStatus(status: StatusChange, signalAlreadyPending: boolean): StatusChange {
-  if (status.status === 'waiting' && status.waitingFor != null && signalAlreadyPending) {
+  if (status.status === 'waiting' && signalAlreadyPending) {
     return { ...status, status: 'queued', waitingFor: null, wakeAtMs: null };
   }
   return status;
