@@ -208,7 +208,17 @@ export class WorkerLiveness implements WorkerRegistration {
   async #lock(client: pg.Client, first: boolean) {
     for (let attempt = 0; ; attempt++) {
       const row = (await client.query(this.#c.sql.lockWorker, [this.#c.nowParam(), this.workerId]))
-        .rows[0] as Record<string, unknown>;
+        .rows[0] as Record<string, unknown> | undefined;
+      // Another process inserted this id's row in the same instant: our insert waited for it and
+      // did nothing, and our statement's snapshot predates it. It is committed now: ask again.
+      if (row === undefined) {
+        if (attempt >= 5)
+          throw new LongrunError(
+            'STORE_UNAVAILABLE',
+            `worker id ${this.workerId}: its row could not be read after ${attempt + 1} tries`,
+          );
+        continue;
+      }
       if (row.locked === true) {
         this.#backendPid = Number(row.backend_pid);
         return {

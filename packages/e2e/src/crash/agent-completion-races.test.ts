@@ -71,7 +71,7 @@ describe('the commit that completes a turn', () => {
     try {
       const session = await inner.createSession({ agent: 'quick', input: 'go' });
       await worker.start();
-      for (let i = 0; i < 200 && ended.length === 0; i++) await sleep(10);
+      for (let i = 0; i < 1_000 && ended.length === 0; i++) await sleep(10);
       expect((await inner.getSession(session.id)).status).toBe('completed');
       expect(ended).toEqual(['completed']);
     } finally {
