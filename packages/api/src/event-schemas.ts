@@ -84,6 +84,17 @@ export const eventDataSchemas = {
     step,
     callIndex: z.number().int().optional(),
   }),
+  'policy.decided': z.object({
+    point: z.literal('tool.call'),
+    decision: z.enum(['allow', 'deny', 'ask']),
+    layer: z.string(),
+    rule: z.string(),
+    reason: z.string(),
+    step,
+    callIndex: z.number().int(),
+    tool: z.string(),
+    approved: z.literal(true).optional(),
+  }),
   'approval.requested': z.union([
     z.object({
       approvalId: z.string(),

@@ -29,6 +29,11 @@ export function describeEvent(
       const call = e.data.callIndex === undefined ? 'model call' : `call ${e.data.callIndex}`;
       return `${seq}  gate ${e.data.gate}: ${e.data.decision} (step ${e.data.step} ${call}): ${e.data.reason}`;
     }
+    case 'policy.decided':
+      // An allow is told by the call that follows; a deny or an ask is worth a line.
+      return e.data.decision === 'allow'
+        ? null
+        : `${seq}  policy: ${e.data.decision} ${e.data.tool} (step ${e.data.step} call ${e.data.callIndex}, ${e.data.layer} ${e.data.rule}${e.data.approved ? ', approved' : ''}): ${e.data.reason}`;
     case 'approval.requested':
       if (e.data.point === 'model.call')
         return `${seq}  ⏸ approval ${e.data.approvalId} needed for the model call of step ${e.data.step} (gate ${e.data.gate}: ${e.data.reason}) — longrun sessions approve <session> ${e.data.approvalId}`;

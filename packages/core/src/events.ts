@@ -210,6 +210,12 @@ export interface EventDataByType {
     /** For a tool call. */
     callIndex?: number;
   };
+  /**
+   * The session's policy (DESIGN §7: the agent's, bounded by its tenant's) decided a tool call.
+   * Every decision is recorded, allow included, before what it led to: `tool.started`, a
+   * `tool.completed` error (deny), or `approval.requested` (ask).
+   */
+  'policy.decided': PolicyDecidedData;
   /** A call that needs a person's approval: a tool call, or the model call of a step. */
   'approval.requested': ToolApprovalRequest | ModelApprovalRequest;
   'approval.granted': { approvalId: string; by: string; reason: string | null };
@@ -327,6 +333,21 @@ export interface EventDataByType {
   'session.resumed': { by: string; reason: string | null };
 }
 
+/** A decision of the policy about one tool call (policy/evaluate-policy.ts). */
+export interface PolicyDecidedData {
+  point: 'tool.call';
+  decision: 'allow' | 'deny' | 'ask';
+  /** The layer that decided (`agent`, `tenant`...) and its rule (`tools[2]`, a rule's id, `paths.write`, `default`). */
+  layer: string;
+  rule: string;
+  reason: string;
+  step: number;
+  callIndex: number;
+  tool: string;
+  /** An `ask` a person had already granted: the call goes ahead. */
+  approved?: true;
+}
+
 export type EventType = keyof EventDataByType;
 export const eventTypes = [
   'session.created',
@@ -336,6 +357,7 @@ export const eventTypes = [
   'model.failed',
   'model.responded',
   'gate.decided',
+  'policy.decided',
   'approval.requested',
   'approval.granted',
   'approval.denied',

@@ -175,6 +175,7 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
       return { ...next, modelAttempt: { step: event.data.step, attempt: event.data.attempt } };
     case 'model.streamed':
     case 'gate.decided':
+    case 'policy.decided':
       return next;
     case 'model.failed': {
       const { code, message } = event.data;

@@ -20,3 +20,4 @@ export * from './ports/sandbox.ts';
 export * from './ports/workspace-files.ts';
 export * from './request-hash.ts';
 export * from './ports/live-channel.ts';
+export * from './policy/index.ts';

@@ -12,6 +12,7 @@ const durableTypes = [
   'model.failed',
   'model.responded',
   'gate.decided',
+  'policy.decided',
   'approval.requested',
   'approval.granted',
   'approval.denied',

@@ -163,6 +163,21 @@ export class TimelineModel {
           step: e.data.step,
           callIndex: e.data.callIndex ?? null,
         });
+      case 'policy.decided':
+        // An allow shows as the call that follows it; a deny or an ask as a gate's decision.
+        if (e.data.decision === 'allow') return;
+        return this.#add({
+          kind: 'gate',
+          key: `gate:${e.seq}`,
+          rev: 0,
+          atMs: e.atMs,
+          gate: `policy (${e.data.layer} ${e.data.rule})`,
+          point: e.data.point,
+          decision: e.data.decision,
+          reason: e.data.reason,
+          step: e.data.step,
+          callIndex: e.data.callIndex,
+        });
       case 'context.compacted':
         return this.#add({
           kind: 'compaction',

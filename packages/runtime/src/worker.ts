@@ -1,12 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import {
   LongrunError,
+  checkPolicy,
   isLongrunError,
   isRetryable,
   newWorkerId,
   type ClaimFilter,
   type Lease,
   type ModelClient,
+  type Policy,
   type SessionStore,
   type WorkerId,
   type WorkerRegistration,
@@ -44,6 +46,12 @@ export interface WorkerOptions {
    * `false`: this worker fires none (another process does).
    */
   schedules?: false | WorkerScheduleOptions;
+  /**
+   * The policy of each tenant (by tenant id, or a function of it), an upper bound on every
+   * agent's own (DESIGN §7): a session runs under both, and the most restrictive answer wins.
+   * A tenant without one is bounded by its agents' policies only.
+   */
+  tenantPolicies?: Readonly<Record<string, Policy>> | ((tenantId: string) => Policy | undefined);
 }
 
 /** How a worker's schedule ticker runs; see ScheduleTickerOptions. */
@@ -98,11 +106,13 @@ export class Worker {
   readonly #timerWakes = new TimerWakes();
   /** The store's clock minus this process's, measured at start (timers are by the store's). */
   #storeClockOffsetMs = 0;
+  readonly #tenantPolicy: ((tenantId: string) => Policy | undefined) | undefined;
 
   constructor(options: WorkerOptions) {
     this.#o = { leaseMs: 15_000, pollMs: 100, concurrency: 32, ...options };
     this.id = options.workerId ?? newWorkerId();
     this.#agents = new Map((options.agents ?? []).map((a) => [a.name, a]));
+    this.#tenantPolicy = tenantPolicyOf(options.tenantPolicies);
     this.#events.on('events.committed', ({ events }) => {
       for (const e of events)
         if (e.type === 'wait.started' && e.data.untilMs !== undefined)
@@ -474,7 +484,13 @@ export class Worker {
         model = typeof agent.model === 'function' ? agent.model() : agent.model;
         this.#models.set(name, model);
       }
-      return new AgentRunner({ ...common, agent, model, workspaces: this.#workspaces });
+      return new AgentRunner({
+        ...common,
+        agent,
+        model,
+        workspaces: this.#workspaces,
+        ...(this.#tenantPolicy === undefined ? {} : { tenantPolicy: this.#tenantPolicy }),
+      });
     }
     throw new LongrunError(
       'INVALID_STATE',
@@ -505,4 +521,23 @@ export class Worker {
       ...(sessionId === undefined ? {} : { sessionId }),
     });
   }
+}
+
+/** Checks a record of tenant policies now; a function's answers when a session starts. */
+function tenantPolicyOf(
+  given: WorkerOptions['tenantPolicies'],
+): ((tenantId: string) => Policy | undefined) | undefined {
+  if (given === undefined) return undefined;
+  if (typeof given === 'function')
+    return (tenantId) => {
+      const policy = given(tenantId);
+      return policy === undefined ? undefined : checkPolicy(policy, `the policy of tenant ${tenantId}`);
+    };
+  const policies = new Map(
+    Object.entries(given).map(([tenantId, policy]) => [
+      tenantId,
+      checkPolicy(policy, `the policy of tenant ${tenantId}`),
+    ]),
+  );
+  return (tenantId) => policies.get(tenantId);
 }

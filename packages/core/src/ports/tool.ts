@@ -108,6 +108,17 @@ interface ApprovalRule<Input> {
   rule(input: Input): boolean;
 }
 
+/** What one call touches, for the policy: workspace paths it reads and writes, hosts it reaches. */
+export interface ToolTouches {
+  reads?: readonly string[];
+  writes?: readonly string[];
+  hosts?: readonly string[];
+}
+
+interface TouchesRule<Input> {
+  rule(input: Input): ToolTouches;
+}
+
 /**
  * The one tool type of longrun (DESIGN §11). Built-in tools, `defineTool` tools and AI SDK
  * `tool({...})` definitions all become this; the harness runs nothing else.
@@ -125,6 +136,12 @@ export interface Tool<Input = unknown> {
   verify?(input: Input, context: ToolContext): Promise<VerifyOutcome>;
   /** A person must approve each call (bound to its exact arguments) before it runs. */
   readonly needsApproval?: boolean | ApprovalRule<Input>['rule'];
+  /**
+   * The workspace paths a call with this input reads and writes and the hosts it reaches, which
+   * the session's policy checks against its path and host rules before the call runs (the
+   * built-in file tools declare their `path`). A tool without it is checked by its tool rules only.
+   */
+  readonly touches?: TouchesRule<Input>['rule'];
   /**
    * The tool runs commands through `context.sandbox()`. An agent with such a tool and no
    * `sandbox` of its own gets the default isolating driver, and refuses to start without one.

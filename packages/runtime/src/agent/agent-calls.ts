@@ -14,8 +14,8 @@ import { parseToolInput } from './define-agent.ts';
 import { argsHash } from './approvals.ts';
 import { newApproval, waitForApproval } from './approval-wait.ts';
 import { foldAhead } from '../session-writer.ts';
-import { checkToolCall } from '../harness/gates.ts';
-import { gateDecided, pauseForGate } from '../harness/gate-verdicts.ts';
+import { checkToolCall, type Passed } from '../harness/gates.ts';
+import { gateDecided, passedDecided, pauseForGate } from '../harness/gate-verdicts.ts';
 
 type Checked = { ok: true; tool: Tool; input: unknown } | { ok: false; message: string };
 
@@ -59,7 +59,9 @@ export async function chainStart(
   const open = ahead.calls.find((c) => c.callIndex === call.callIndex);
   if (open === undefined) return;
   const at = { agent: ctx.agent, state: ahead, step, call: open, ...checked };
-  if (checkToolCall(ctx.gates, at) !== null) return;
+  const passed: Passed[] = [];
+  if (checkToolCall(ctx.gates, at, false, passed) !== null) return;
+  events.push(...passedDecided(passed, step, call.callIndex, checked.tool.name));
   startEvents(ctx, step, call, checked.tool, events, effects);
 }
 
@@ -112,7 +114,9 @@ export async function settleCall(
   if (interrupted && rerun?.status === 'denied') {
     return finish(...unknownOutcome(ctx, step, call, tool));
   }
-  // The gates are asked before the call starts; one that started had passed them already.
+  // The gates are asked before the call starts; one that started had passed them already. The
+  // decisions recorded for it go in with its start.
+  let decisions: NewEvent[] = [];
   if (call.started === null) {
     const approval = call.approval?.purpose === 'rerun' ? undefined : call.approval;
     if (approval?.status === 'denied') {
@@ -121,18 +125,20 @@ export async function settleCall(
       return finish([event('tool.completed', { ...base, ok: false, output, attempt: 0 })], []);
     }
     const at = { agent: ctx.agent, state: ctx.writer.state, step, call, tool, input };
-    const verdict = checkToolCall(ctx.gates, at, approval?.status === 'granted');
+    const passed: Passed[] = [];
+    const verdict = checkToolCall(ctx.gates, at, approval?.status === 'granted', passed);
+    decisions = passedDecided(passed, step, call.callIndex, tool.name);
     if (verdict !== null) {
-      const decided = gateDecided(verdict, step, call.callIndex);
+      const decided = [...decisions, gateDecided(verdict, step, call.callIndex, tool.name)];
       const { decision } = verdict;
       if (decision.decision === 'pause') return pauseForGate(ctx, decided, decision.reason);
       if (decision.decision === 'ask') {
-        await requestApproval(ctx, call, tool, 'run', [decided]);
+        await requestApproval(ctx, call, tool, 'run', decided);
         return 'waiting';
       }
       const output = `refused by ${verdict.gate}: ${decision.reason}`;
       return finish(
-        [decided, event('tool.completed', { ...base, ok: false, output, attempt: 0 })],
+        [...decided, event('tool.completed', { ...base, ok: false, output, attempt: 0 })],
         [],
       );
     }
@@ -170,7 +176,10 @@ export async function settleCall(
     signal: ctx.signal,
     holding: ctx.holding,
     append: (events, extra) => ctx.writer.append(events, extra),
-    startEvents: (events, effects) => startEvents(ctx, step, call, tool, events, effects),
+    startEvents: (events, effects) => {
+      events.push(...decisions);
+      startEvents(ctx, step, call, tool, events, effects);
+    },
   });
   if (ctx.signal.aborted) return 'continue';
   if (result.outcomeUnknown === true) {

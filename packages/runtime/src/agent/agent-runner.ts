@@ -10,6 +10,7 @@ import {
   type Lease,
   type ModelClient,
   type OpenCall,
+  type Policy,
   type SessionStore,
 } from '@longrun/core';
 import { SessionWriter } from '../session-writer.ts';
@@ -28,6 +29,7 @@ import { harnessCheckpoint } from '../harness/checkpoint.ts';
 import { loadAgentRun } from '../harness/resume-load.ts';
 import { checkModelCall } from '../harness/gates.ts';
 import { gateChain } from '../harness/limit-gates.ts';
+import { policyAllowsAnyHost, policyLayers } from '../harness/policy-gate.ts';
 import { refuseModelCall } from '../harness/gate-verdicts.ts';
 
 /** Signals a person sends a session (core's signal table). */
@@ -47,6 +49,8 @@ export interface AgentRunnerOptions {
   checkpointEvery?: number;
   /** The worker's record of the workspaces it holds; a fresh one forgets nothing that matters. */
   workspaces?: WorkspaceTracker;
+  /** The policy that bounds every agent of a tenant (`WorkerOptions.tenantPolicies`). */
+  tenantPolicy?: (tenantId: string) => Policy | undefined;
 }
 
 /**
@@ -86,11 +90,17 @@ export class AgentRunner {
       lease.sessionId,
     );
     mkdirSync(workspaceDir, { recursive: true });
+    const policies = policyLayers(agent, await this.#tenantPolicy());
+    // Hosts are enforced by the sandbox's network until an egress proxy checks them one by one.
+    const sandbox =
+      agent.sandbox?.network === 'allowed' && !policyAllowsAnyHost(policies)
+        ? { ...agent.sandbox, network: 'none' as const }
+        : agent.sandbox;
     const workspace = new AgentWorkspace({
       dir: workspaceDir,
       blobs: agent.blobs ?? store.blobs,
       tracker: this.#o.workspaces ?? new WorkspaceTracker(),
-      ...(agent.sandbox ? { sandbox: agent.sandbox } : {}),
+      ...(sandbox ? { sandbox } : {}),
     });
     this.#ctx = {
       store,
@@ -99,7 +109,7 @@ export class AgentRunner {
       writer,
       transcript,
       tools: new Map(agent.tools.map((t) => [t.name, t])),
-      gates: gateChain(agent),
+      gates: gateChain(agent, policies),
       specs: toolSpecs(agent.tools),
       signal,
       holding: this.#o.holding ?? (() => !signal.aborted),
@@ -113,6 +123,12 @@ export class AgentRunner {
     } finally {
       await workspace.close();
     }
+  }
+
+  async #tenantPolicy(): Promise<Policy | undefined> {
+    const { tenantPolicy, store, lease } = this.#o;
+    if (tenantPolicy === undefined) return undefined;
+    return tenantPolicy((await store.getSession(lease.sessionId)).tenantId);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   LongrunError,
+  checkPolicy,
   toolNamePattern,
   type BlobStore,
   type JsonObject,
@@ -9,6 +10,7 @@ import {
   type ModelClient,
   type ModelMessage,
   type ModelToolSpec,
+  type Policy,
   type Tool,
   type ToolContext,
   type ToolInputSchema,
@@ -154,6 +156,13 @@ export interface AgentFields extends ModelCallSettings {
    * `maxModelAttempts`, `needsApproval`), in this order. See harness/gates.ts.
    */
   gates?: readonly Gate[];
+  /**
+   * What the agent may do (DESIGN §7): tool rules with argument matchers, workspace path globs,
+   * hosts, secret scopes and sub-agent grants, as data (`Policy` of `@longrun/core`). Checked
+   * in runtime code before every tool call, each decision a `policy.decided` event; anything it
+   * does not mention is denied. A worker's tenant policy bounds it. Default: no policy.
+   */
+  policy?: Policy;
 }
 
 /**
@@ -258,6 +267,7 @@ export function defineAgent(agent: AgentConfig): AgentDefinition {
       `prepareStep of agent ${agent.name} must be a function`,
     );
   }
+  if (agent.policy !== undefined) checkPolicy(agent.policy, `the policy of agent ${agent.name}`);
   const { outcome, context: _context, ...fields } = agent;
   return {
     ...fields,

@@ -3,14 +3,23 @@ import type { AgentRunContext } from '../agent/agent-context.ts';
 import type { RunOutcome } from '../run-outcome.ts';
 import { modelCallHash } from '../agent/approvals.ts';
 import { newApproval, waitForApproval } from '../agent/approval-wait.ts';
-import type { GateDecision, Verdict } from './gates.ts';
+import type { GateDecision, Passed, Verdict } from './gates.ts';
 
-/** The record of a decision other than allow: the gate, where, what, why. */
+/**
+ * The record of a decision other than allow: the gate, where, what, why (`tool`: the tool call's
+ * tool, for a gate that records as `policy.decided`).
+ */
 export function gateDecided(
   verdict: Verdict<GateDecision>,
   step: number,
   callIndex?: number,
+  tool?: string,
 ): NewEvent {
+  if (verdict.records === 'policy.decided' && callIndex !== undefined && tool !== undefined) {
+    const { decision } = verdict;
+    if (decision.decision !== 'pause')
+      return policyDecided(decision, step, callIndex, tool, false);
+  }
   return event('gate.decided', {
     gate: verdict.gate,
     point: verdict.point,
@@ -21,13 +30,44 @@ export function gateDecided(
   });
 }
 
+/** The records of the decisions that let a tool call go ahead (`checkToolCall`'s `passed`). */
+export function passedDecided(
+  passed: readonly Passed[],
+  step: number,
+  callIndex: number,
+  tool: string,
+): NewEvent[] {
+  return passed.map((p) => policyDecided(p.decision, step, callIndex, tool, p.approved));
+}
+
+function policyDecided(
+  decided: GateDecision,
+  step: number,
+  callIndex: number,
+  tool: string,
+  approved: boolean,
+): NewEvent {
+  const decision = decided.decision === 'pause' ? 'ask' : decided.decision;
+  return event('policy.decided', {
+    point: 'tool.call',
+    decision,
+    layer: decided.rule?.layer ?? 'none',
+    rule: decided.rule?.rule ?? 'none',
+    reason: decided.reason ?? '',
+    step,
+    callIndex,
+    tool,
+    ...(approved ? { approved: true as const } : {}),
+  });
+}
+
 /** Parks the session as `paused` for a person, with the decision that did it. */
 export async function pauseForGate(
   ctx: AgentRunContext,
-  decided: NewEvent,
+  decided: readonly NewEvent[],
   reason: string,
 ): Promise<'paused'> {
-  await ctx.writer.append([decided], {
+  await ctx.writer.append([...decided], {
     status: { status: 'paused', reason },
     releaseLease: true,
   });
@@ -45,7 +85,7 @@ export async function refuseModelCall(
   const step = ctx.writer.state.steps + 1;
   const decided = gateDecided(verdict, step);
   const { decision } = verdict;
-  if (decision.decision === 'pause') return pauseForGate(ctx, decided, decision.reason);
+  if (decision.decision === 'pause') return pauseForGate(ctx, [decided], decision.reason);
   if (decision.decision === 'ask') {
     const asked = ctx.writer.state.modelApproval;
     if (asked?.step !== step || asked.status !== 'denied') {

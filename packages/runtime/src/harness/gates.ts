@@ -13,10 +13,16 @@ import type { AgentDefinition } from '../agent/define-agent.ts';
  *   chain is asked again (so raising a limit and resuming lets it go on).
  */
 export type GateDecision =
-  | { decision: 'allow' }
-  | { decision: 'deny'; reason: string; code?: SessionFailureCode }
-  | { decision: 'ask'; reason: string }
-  | { decision: 'pause'; reason: string };
+  | { decision: 'allow'; reason?: string; rule?: GateRule }
+  | { decision: 'deny'; reason: string; code?: SessionFailureCode; rule?: GateRule }
+  | { decision: 'ask'; reason: string; rule?: GateRule }
+  | { decision: 'pause'; reason: string; rule?: GateRule };
+
+/** What decided, for a gate that names its rules (the policy: its layer and rule). */
+export interface GateRule {
+  layer: string;
+  rule: string;
+}
 
 export const allow: { decision: 'allow' } = { decision: 'allow' };
 
@@ -49,6 +55,11 @@ export interface ToolCallGate {
 export interface Gate {
   /** Named in every decision it records. */
   readonly name: string;
+  /**
+   * Its tool-call decisions are recorded as `policy.decided`, every one of them (allow included),
+   * instead of `gate.decided` for the others only.
+   */
+  readonly recordsEveryDecision?: 'policy.decided';
   beforeModelCall?(at: ModelCallGate): GateDecision;
   beforeToolCall?(at: ToolCallGate): GateDecision;
 }
@@ -58,7 +69,18 @@ export type Verdict<D> = {
   gate: string;
   point: GatePoint;
   decision: Exclude<D, { decision: 'allow' }>;
+  /** Set for a gate that records every decision (`Gate.recordsEveryDecision`). */
+  records?: 'policy.decided';
 };
+
+/** A decision that let a tool call go ahead, of a gate that records every decision. */
+export interface Passed {
+  gate: string;
+  records: 'policy.decided';
+  decision: GateDecision;
+  /** An `ask` a person already granted. */
+  approved: boolean;
+}
 
 /** `approved`: a person granted the call, which satisfies every gate that asks about it. */
 export function checkModelCall(
@@ -75,17 +97,31 @@ export function checkModelCall(
   return null;
 }
 
-/** `approved`: a person granted the call, which satisfies every gate that asks about it. */
+/**
+ * `approved`: a person granted the call, which satisfies every gate that asks about it.
+ * `passed`: where the decisions that let the call go ahead are collected, for the gates that
+ * record every decision; the caller records them with the call's start.
+ */
 export function checkToolCall(
   gates: readonly Gate[],
   at: ToolCallGate,
   approved = false,
+  passed?: Passed[],
 ): Verdict<GateDecision> | null {
   for (const gate of gates) {
     const decided = gate.beforeToolCall?.(at);
-    if (decided === undefined || decided.decision === 'allow') continue;
-    if (!(approved && decided.decision === 'ask'))
-      return { gate: gate.name, point: 'tool.call', decision: decided };
+    if (decided === undefined) continue;
+    const records = gate.recordsEveryDecision;
+    const goesAhead = decided.decision === 'allow' || (approved && decided.decision === 'ask');
+    if (!goesAhead)
+      return {
+        gate: gate.name,
+        point: 'tool.call',
+        decision: decided,
+        ...(records === undefined ? {} : { records }),
+      };
+    if (records !== undefined && passed !== undefined)
+      passed.push({ gate: gate.name, records, decision: decided, approved: decided.decision === 'ask' });
   }
   return null;
 }

@@ -1,6 +1,7 @@
-import { failureCode } from '@longrun/core';
+import { failureCode, type PolicyLayer } from '@longrun/core';
 import type { AgentDefinition } from '../agent/define-agent.ts';
 import { allow, type Gate } from './gates.ts';
+import { policyGate } from './policy-gate.ts';
 
 /** Model turns an agent may take when it names no `maxSteps`. */
 export const defaultMaxSteps = 100;
@@ -49,7 +50,19 @@ export const needsApprovalGate: Gate = {
   },
 };
 
-/** The chain the harness asks: the limits first, then the agent's own gates in its order. */
-export function gateChain(agent: AgentDefinition): readonly Gate[] {
-  return [maxStepsGate, maxModelAttemptsGate, needsApprovalGate, ...(agent.gates ?? [])];
+/**
+ * The chain the harness asks: the limits first, then the policy (when the session has one:
+ * `policyLayers`), the tools' own approvals, and the agent's own gates in its order.
+ */
+export function gateChain(
+  agent: AgentDefinition,
+  policies: readonly PolicyLayer[] = [],
+): readonly Gate[] {
+  return [
+    maxStepsGate,
+    maxModelAttemptsGate,
+    ...(policies.length === 0 ? [] : [policyGate(policies)]),
+    needsApprovalGate,
+    ...(agent.gates ?? []),
+  ];
 }

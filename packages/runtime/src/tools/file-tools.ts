@@ -19,6 +19,7 @@ export const readFileTool = defineTool({
   description: `Reads a text file of the workspace (at most ${maxReadBytes / 1024} KiB; use a command such as head, tail or grep for bigger files). Output is capped at ${maxReadChars} characters.`,
   input: z.object({ path: z.string().describe('path relative to the workspace') }),
   effect: 'pure',
+  touches: ({ path }) => ({ reads: [path] }),
   run: async ({ path }, { files }) => {
     const bytes = await files.readFile(path, { maxBytes: maxReadBytes });
     return capOutput(Buffer.from(bytes).toString('utf8'), maxReadChars);
@@ -30,6 +31,7 @@ export const writeFileTool = defineTool({
   description: 'Creates or replaces a text file of the workspace with the given content.',
   input: z.object({ path: z.string(), content: z.string() }),
   effect: 'idempotent',
+  touches: ({ path }) => ({ writes: [path] }),
   run: async ({ path, content }, { files }) => {
     await files.writeFile(path, content);
     return `wrote ${Buffer.byteLength(content)} bytes to ${path}`;
@@ -45,6 +47,7 @@ export const editFileTool = defineTool({
   description: 'Replaces exactly one occurrence of old_text with new_text in a workspace file.',
   input: z.object({ path: z.string(), old_text: z.string().min(1), new_text: z.string() }),
   effect: 'idempotent',
+  touches: ({ path }) => ({ writes: [path] }),
   run: async ({ path, old_text: oldText, new_text: newText }, { files }) => {
     const text = Buffer.from(await files.readFile(path, { maxBytes: maxEditBytes })).toString(
       'utf8',
@@ -79,6 +82,7 @@ export const listFilesTool = defineTool({
   description: `Lists files under a workspace directory, recursively (at most ${maxListEntries}; ${skippedDirs.join(' and ')} not descended into).`,
   input: z.object({ path: z.string().default('.') }),
   effect: 'pure',
+  touches: ({ path }) => ({ reads: [path] }),
   run: async ({ path }, { files }) => {
     const listing = await files.list(path, {
       recursive: true,
