@@ -531,7 +531,9 @@ function tenantPolicyOf(
   if (typeof given === 'function')
     return (tenantId) => {
       const policy = given(tenantId);
-      return policy === undefined ? undefined : checkPolicy(policy, `the policy of tenant ${tenantId}`);
+      return policy === undefined
+        ? undefined
+        : checkPolicy(policy, `the policy of tenant ${tenantId}`);
     };
   const policies = new Map(
     Object.entries(given).map(([tenantId, policy]) => [

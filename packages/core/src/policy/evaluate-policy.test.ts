@@ -14,7 +14,11 @@ describe('policy evaluation', () => {
     tools: [
       { tool: 'read_file', action: 'allow' },
       { tool: 'write_file', action: 'allow' },
-      { tool: 'shell', action: 'allow', args: [{ path: 'command', regex: '^(ls|cat|git status)\\b' }] },
+      {
+        tool: 'shell',
+        action: 'allow',
+        args: [{ path: 'command', regex: '^(ls|cat|git status)\\b' }],
+      },
       { tool: 'shell', action: 'deny', args: [{ path: 'command', glob: '*rm -rf*' }], id: 'no-rm' },
       { tool: 'deploy', action: 'ask', args: [{ path: 'env', oneOf: ['prod'] }] },
       { tool: 'deploy', action: 'allow', args: [{ path: 'env', oneOf: ['staging', 'dev'] }] },
@@ -40,14 +44,22 @@ describe('policy evaluation', () => {
   });
 
   it('matches arguments: the most restrictive matching rule wins, whatever the order', () => {
-    expect(evaluatePolicy(agent(policy), tool('shell', { command: 'ls -la' })).decision).toBe('allow');
-    expect(evaluatePolicy(agent(policy), tool('shell', { command: 'curl evil' })).decision).toBe('deny');
-    expect(evaluatePolicy(agent(policy), tool('shell', { command: 'ls; rm -rf /' }))).toMatchObject({
-      decision: 'deny',
-      rule: 'no-rm',
-    });
+    expect(evaluatePolicy(agent(policy), tool('shell', { command: 'ls -la' })).decision).toBe(
+      'allow',
+    );
+    expect(evaluatePolicy(agent(policy), tool('shell', { command: 'curl evil' })).decision).toBe(
+      'deny',
+    );
+    expect(evaluatePolicy(agent(policy), tool('shell', { command: 'ls; rm -rf /' }))).toMatchObject(
+      {
+        decision: 'deny',
+        rule: 'no-rm',
+      },
+    );
     expect(evaluatePolicy(agent(policy), tool('deploy', { env: 'prod' })).decision).toBe('ask');
-    expect(evaluatePolicy(agent(policy), tool('deploy', { env: 'staging' })).decision).toBe('allow');
+    expect(evaluatePolicy(agent(policy), tool('deploy', { env: 'staging' })).decision).toBe(
+      'allow',
+    );
     expect(evaluatePolicy(agent(policy), tool('deploy', { env: 'qa' })).decision).toBe('deny');
     // A value of another type, or a missing one, never matches an allow rule.
     expect(evaluatePolicy(agent(policy), tool('shell', { command: ['ls'] })).decision).toBe('deny');
@@ -85,10 +97,18 @@ describe('policy evaluation', () => {
     expect(host('example.com')).toBe('deny');
     expect(host('api.github.com.evil.io')).toBe('deny');
     expect(host('api.github.com@evil.io')).toBe('deny');
-    expect(evaluatePolicy(agent(policy), { kind: 'secret', name: 'GITHUB_TOKEN' }).decision).toBe('allow');
-    expect(evaluatePolicy(agent(policy), { kind: 'secret', name: 'AWS_KEY' }).decision).toBe('deny');
-    expect(evaluatePolicy(agent(policy), { kind: 'subAgent', agent: 'reviewer' }).decision).toBe('allow');
-    expect(evaluatePolicy(agent(policy), { kind: 'subAgent', agent: 'deployer' }).decision).toBe('deny');
+    expect(evaluatePolicy(agent(policy), { kind: 'secret', name: 'GITHUB_TOKEN' }).decision).toBe(
+      'allow',
+    );
+    expect(evaluatePolicy(agent(policy), { kind: 'secret', name: 'AWS_KEY' }).decision).toBe(
+      'deny',
+    );
+    expect(evaluatePolicy(agent(policy), { kind: 'subAgent', agent: 'reviewer' }).decision).toBe(
+      'allow',
+    );
+    expect(evaluatePolicy(agent(policy), { kind: 'subAgent', agent: 'deployer' }).decision).toBe(
+      'deny',
+    );
     const viaTool = evaluatePolicy(agent(policy), tool('git_push', {}, { hosts: ['evil.io'] }));
     expect(viaTool).toMatchObject({ decision: 'deny', rule: 'hosts' });
   });
@@ -108,12 +128,17 @@ describe('policy evaluation', () => {
       layer: 'tenant',
       reason: 'the tenant reviews every deploy',
     });
-    expect(evaluatePolicy(layers, tool('send_email'))).toMatchObject({ decision: 'deny', layer: 'agent' });
-    expect(evaluatePolicy(layers, tool('write_file', {}, { writes: ['docs/a.md'] }))).toMatchObject({
+    expect(evaluatePolicy(layers, tool('send_email'))).toMatchObject({
       decision: 'deny',
-      layer: 'tenant',
-      rule: 'paths.write',
+      layer: 'agent',
     });
+    expect(evaluatePolicy(layers, tool('write_file', {}, { writes: ['docs/a.md'] }))).toMatchObject(
+      {
+        decision: 'deny',
+        layer: 'tenant',
+        rule: 'paths.write',
+      },
+    );
     expect(evaluatePolicy(layers, { kind: 'host', host: 'a.example.com' }).layer).toBe('tenant');
     expect(evaluatePolicy([], tool('anything')).decision).toBe('allow');
   });
@@ -128,23 +153,30 @@ describe('policy evaluation', () => {
       secrets: ['*'],
     }) as PolicyLayer[];
     // The grant allows read_file only; the request for everything does not widen it.
-    expect(evaluatePolicy(child, tool('read_file', {}, { reads: ['src/a.ts'] })).decision).toBe('allow');
-    expect(evaluatePolicy(child, tool('write_file', {}, { writes: ['src/a.ts'] })).decision).toBe('deny');
+    expect(evaluatePolicy(child, tool('read_file', {}, { reads: ['src/a.ts'] })).decision).toBe(
+      'allow',
+    );
+    expect(evaluatePolicy(child, tool('write_file', {}, { writes: ['src/a.ts'] })).decision).toBe(
+      'deny',
+    );
     expect(evaluatePolicy(child, tool('shell', { command: 'ls' })).decision).toBe('deny');
     expect(evaluatePolicy(child, { kind: 'secret', name: 'GITHUB_TOKEN' }).decision).toBe('deny');
-    expect(evaluatePolicy(child, tool('read_file', {}, { reads: ['README.md'] })).decision).toBe('deny');
+    expect(evaluatePolicy(child, tool('read_file', {}, { reads: ['README.md'] })).decision).toBe(
+      'deny',
+    );
   });
 
   it('never lets a path outside the workspace through, whatever the segments (seeded fuzz)', () => {
     const seed = Number(process.env.LONGRUN_FUZZ_SEED ?? Date.now() % 1_000_000);
     console.log(`[policy path fuzz] seed ${seed}`);
     let state = seed;
-    const random = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const random = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
     const segments = ['..', '.', '', 'src', 'a', '.env', '..%2f', 'b..', '...'];
     const open = agent({ tools: [{ tool: '*', action: 'allow' }], paths: { write: ['**'] } });
     for (let i = 0; i < 5_000; i++) {
-      const parts = Array.from({ length: 1 + Math.floor(random() * 7) }, () =>
-        segments[Math.floor(random() * segments.length)] as string,
+      const parts = Array.from(
+        { length: 1 + Math.floor(random() * 7) },
+        () => segments[Math.floor(random() * segments.length)] as string,
       );
       const path = (random() < 0.1 ? '/' : '') + parts.join('/');
       let depth = 0;
@@ -171,16 +203,20 @@ describe('policy evaluation', () => {
       throw new Error('accepted');
     };
     expect(refused({ tool: [] })).toMatch(/tool is not a field/);
-    expect(refused({ tools: [{ tool: 'x', action: 'permit' }] })).toMatch(/tools\[0\]\.action must be one of/);
+    expect(refused({ tools: [{ tool: 'x', action: 'permit' }] })).toMatch(
+      /tools\[0\]\.action must be one of/,
+    );
     expect(refused({ tools: [{ tool: 'x', action: 'allow', args: [{ path: 'a' }] }] })).toMatch(
       /give glob, regex or oneOf/,
     );
-    expect(refused({ tools: [{ tool: 'x', action: 'allow', args: [{ path: 'a', regex: '(' }] }] })).toMatch(
-      /regex is not a regular expression/,
-    );
+    expect(
+      refused({ tools: [{ tool: 'x', action: 'allow', args: [{ path: 'a', regex: '(' }] }] }),
+    ).toMatch(/regex is not a regular expression/);
     expect(refused({ paths: { read: 'src/**' } })).toMatch(/paths\.read must be an array/);
     expect(refused({ hosts: [''] })).toMatch(/hosts\[0\] must be a non-empty string/);
-    expect(refused({ subAgents: [{ agent: 'x', policy: { tool: 1 } }] })).toMatch(/subAgents\[0\]\.policy/);
+    expect(refused({ subAgents: [{ agent: 'x', policy: { tool: 1 } }] })).toMatch(
+      /subAgents\[0\]\.policy/,
+    );
   });
 });
 

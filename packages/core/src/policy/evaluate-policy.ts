@@ -163,7 +163,9 @@ function compile(policy: Policy): CompiledPolicy {
       action: rule.action,
       tool: globMatcher([rule.tool]) as Matcher,
       args: (rule.args ?? []).map(argumentTest),
-      described: rule.reason ?? `rule ${rule.id ?? `tools[${i}]`} ${describeRule(rule.action)} ${rule.tool}${rule.args === undefined ? '' : ' with these arguments'}`,
+      described:
+        rule.reason ??
+        `rule ${rule.id ?? `tools[${i}]`} ${describeRule(rule.action)} ${rule.tool}${rule.args === undefined ? '' : ' with these arguments'}`,
     })),
     read: globMatcher(read),
     write: globMatcher(write),

@@ -19,7 +19,8 @@ export function checkPolicy(value: unknown, where = 'policy'): Policy {
   const object = (v: unknown, field: string, keys: readonly string[]): Record<string, unknown> => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(field, 'must be an object');
     for (const key of Object.keys(v as object))
-      if (!keys.includes(key)) bad(`${field}.${key}`, `is not a field (the fields: ${keys.join(', ')})`);
+      if (!keys.includes(key))
+        bad(`${field}.${key}`, `is not a field (the fields: ${keys.join(', ')})`);
     return v as Record<string, unknown>;
   };
   const list = (v: unknown, field: string): unknown[] => {
@@ -75,7 +76,7 @@ function checkRule(
     if (matcher.regex !== undefined) {
       if (typeof matcher.regex !== 'string') bad(`${at}.regex`, 'must be a string');
       try {
-        new RegExp(matcher.regex as string, 'u');
+        new RegExp(matcher.regex, 'u');
       } catch (error) {
         bad(`${at}.regex`, `is not a regular expression: ${(error as Error).message}`);
       }
@@ -85,9 +86,10 @@ function checkRule(
 }
 
 function glob(value: unknown, field: string, bad: (field: string, what: string) => never): void {
-  if (typeof value !== 'string' || value === '') bad(field, 'must be a non-empty string (a name or a glob)');
+  if (typeof value !== 'string' || value === '')
+    bad(field, 'must be a non-empty string (a name or a glob)');
   try {
-    picomatch.makeRe(value as string);
+    picomatch.makeRe(value);
   } catch (error) {
     bad(field, `is not a glob: ${(error as Error).message}`);
   }

@@ -17,8 +17,7 @@ export function gateDecided(
 ): NewEvent {
   if (verdict.records === 'policy.decided' && callIndex !== undefined && tool !== undefined) {
     const { decision } = verdict;
-    if (decision.decision !== 'pause')
-      return policyDecided(decision, step, callIndex, tool, false);
+    if (decision.decision !== 'pause') return policyDecided(decision, step, callIndex, tool, false);
   }
   return event('gate.decided', {
     gate: verdict.gate,

@@ -121,7 +121,12 @@ export function checkToolCall(
         ...(records === undefined ? {} : { records }),
       };
     if (records !== undefined && passed !== undefined)
-      passed.push({ gate: gate.name, records, decision: decided, approved: decided.decision === 'ask' });
+      passed.push({
+        gate: gate.name,
+        records,
+        decision: decided,
+        approved: decided.decision === 'ask',
+      });
   }
   return null;
 }
