@@ -2,7 +2,7 @@
  * `npm run bench`: measures the durable core and prints one JSON document (also written to
  * bench-results/latest.json). Figures are medians and tail percentiles; machines are noisy.
  * LONGRUN_BENCH_QUICK=1 runs a shorter version; LONGRUN_BENCH_ONLY picks one part: sqlite, postgres,
- * harness, peerWorkload, resume, longSession, waits, workspace, api, sandbox or faults
+ * harness, peerWorkload, resume, longSession, waits, governance, workspace, api, sandbox or faults
  * (LONGRUN_BENCH_LONG_STEPS sets longSession's steps). LONGRUN_BENCH_STORE=sqlite (or
  * postgres) keeps the per-store parts (peerWorkload included) to that store.
  * A section that cannot run here (no Postgres, no bubblewrap) is reported as `{ "skipped": "<why>" }`
@@ -24,6 +24,7 @@ import { measurePgRestart } from './faults.ts';
 import { section } from './sections.ts';
 import { measureResumes } from './resume.ts';
 import { measureLongSession } from './long-session-bench.ts';
+import { measureGovernance } from './governance-bench.ts';
 import { measureTimerWaits, quickTimerWaitsSizes, timerWaitsSizes } from './timer-waits.ts';
 import { measurePeerWorkload, peerWorkloadSizes, quickPeerWorkloadSizes } from './peer-workload.ts';
 import { round } from './stats.ts';
@@ -182,6 +183,15 @@ if (only === undefined || only === 'waits') {
     `[bench] waits: ${sizes.sessions} sessions waiting on durable timers at once (SQLite)\n`,
   );
   results.waits = await section('waits', () => measureTimerWaits(sqliteTarget, sizes));
+}
+
+if (only === undefined || only === 'governance') {
+  process.stderr.write(
+    '[bench] governance: the tool-call gate chain with a 50-rule policy under a tenant policy (SQLite)\n',
+  );
+  results.governance = await section('governance', () =>
+    measureGovernance(sqliteTarget, quick ? 100 : 400),
+  );
 }
 
 if (only === undefined || only === 'workspace') {
