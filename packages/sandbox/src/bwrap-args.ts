@@ -79,6 +79,11 @@ export interface CommandArgs {
   tmpBytes: number;
   /** Relative to the workspace, already confined. */
   cwdComponents: readonly string[];
+  /**
+   * Workspace directories (relative, checked: real directories, no link on the way) bound
+   * writable over a read-only workspace. Absent: the whole workspace is writable.
+   */
+  writableDirs?: readonly string[];
   env: Readonly<Record<string, string>>;
 }
 
@@ -92,7 +97,16 @@ export function commandArgs(c: CommandArgs): string[] {
   args.push(...c.rootArgs, '--proc', '/proc', '--dev', '/dev');
   args.push(...cappedTmpfs(c, Math.min(c.tmpBytes, devShmMaxBytes), '/dev/shm'));
   args.push(...cappedTmpfs(c, c.tmpBytes, '/tmp'));
-  args.push('--bind', c.workspaceSource, sandboxWorkspacePath);
+  if (c.writableDirs === undefined) args.push('--bind', c.workspaceSource, sandboxWorkspacePath);
+  else {
+    args.push('--ro-bind', c.workspaceSource, sandboxWorkspacePath);
+    for (const dir of c.writableDirs)
+      args.push(
+        '--bind',
+        posix.join(c.workspaceSource, dir),
+        posix.join(sandboxWorkspacePath, dir),
+      );
+  }
   // Last of the mounts: each remount covers that mount only, not the ones on top of it.
   args.push('--remount-ro', '/dev', '--remount-ro', '/');
   args.push('--chdir', posix.join(sandboxWorkspacePath, ...c.cwdComponents));

@@ -63,6 +63,7 @@ export class BwrapSandbox implements Sandbox {
     validateRequest(request);
     if (this.closing !== null) throw new LongrunError('INVALID_STATE', 'the sandbox is closed');
     const p = this.parts;
+    const writableDirs = await this.writableDirs();
     const args = commandArgs({
       rootArgs: p.rootArgs,
       features: p.features,
@@ -71,6 +72,7 @@ export class BwrapSandbox implements Sandbox {
       tmpBytes: p.spec.limits.workspaceBytes,
       cwdComponents: workspacePathParts(request.cwd ?? '.'),
       env: { ...p.spec.env, ...request.env },
+      ...(writableDirs === undefined ? {} : { writableDirs }),
     });
     const command = runBwrap(
       {
@@ -89,6 +91,32 @@ export class BwrapSandbox implements Sandbox {
     } finally {
       this.running.delete(command);
     }
+  }
+
+  /**
+   * The spec's writable directories, each made (through the confined accessor, so as the
+   * sandbox's owner and never through a link) and checked to be a directory right before the
+   * command's mounts are built. Only the worker writes the workspace's read-only part, and it
+   * never makes a link, so what is checked here is what bubblewrap binds.
+   */
+  private async writableDirs(): Promise<string[] | undefined> {
+    const dirs = this.parts.spec.writableDirs;
+    if (dirs === undefined || dirs.includes('.')) return undefined;
+    const checked: string[] = [];
+    for (const dir of dirs) {
+      const parts = workspacePathParts(dir);
+      if (parts.length === 0) return undefined;
+      const path = parts.join('/');
+      await this.files.mkdir(path);
+      const entry = await this.files.stat(path);
+      if (entry?.type !== 'dir')
+        throw new LongrunError(
+          'FILE_TYPE_REFUSED',
+          `${path} must be a directory to be mounted writable in the sandbox; it is a ${entry?.type ?? 'missing entry'}`,
+        );
+      checked.push(path);
+    }
+    return checked;
   }
 
   close(): Promise<void> {

@@ -69,6 +69,11 @@ export function processDriver(): PreparableDriver {
       open: async (spec) => {
         validateSpec(spec);
         refuseIfStrict(spec, report);
+        if (spec.writableDirs !== undefined && !spec.writableDirs.includes('.'))
+          throw new LongrunError(
+            'SANDBOX_UNAVAILABLE',
+            `the process driver cannot keep commands to the writable directories the policy allows (${spec.writableDirs.join(', ') || 'none'}): use the bubblewrap driver, or allow writing the whole workspace (paths.write: ['**'])`,
+          );
         const uid = isRoot ? newSandboxUid() : null;
         const owner = uid === null ? undefined : { uid, gid: uid };
         if (owner !== undefined) {

@@ -22,6 +22,12 @@ export function validateSpec(spec: SandboxSpec): void {
   if (spec.network !== 'none' && spec.network !== 'allowed') {
     invalid(`network must be 'none' or 'allowed'`);
   }
+  const writable: unknown = spec.writableDirs;
+  if (
+    writable !== undefined &&
+    !(Array.isArray(writable) && writable.every((d) => typeof d === 'string' && d !== ''))
+  )
+    invalid('writableDirs must be a list of workspace-relative directories');
   for (const [name, value] of Object.entries(spec.env)) checkEnv(name, value);
 }
 

@@ -4,6 +4,7 @@ import { checkPolicy } from './policy-check.ts';
 import { childPolicyLayers, evaluatePolicy } from './evaluate-policy.ts';
 import type { Policy, PolicyLayer } from './policy-types.ts';
 import { hostName, workspacePath } from './request-paths.ts';
+import { writableDirectories } from './writable-directories.ts';
 
 const agent = (policy: Policy): PolicyLayer[] => [{ name: 'agent', policy }];
 const tool = (name: string, args: unknown = {}, extra = {}) =>
@@ -233,5 +234,25 @@ describe('request paths and hosts', () => {
     expect(hostName('Example.COM.')).toBe('example.com');
     expect(hostName('a b')).toBeNull();
     expect(hostName('x.com:99999999')).toBeNull();
+  });
+});
+
+describe('writable directories for a sandbox', () => {
+  const layer = (write: string[], name = 'agent') => ({ name, policy: { paths: { write } } });
+  it('gives the directories every layer lets be written whole', () => {
+    expect(writableDirectories([])).toBeNull();
+    expect(writableDirectories([layer(['**'])])).toEqual(['.']);
+    expect(writableDirectories([layer(['out/**', 'docs/*.md', 'build/**/*'])])).toEqual([
+      'build',
+      'out',
+    ]);
+    expect(writableDirectories([layer(['**'], 'tenant'), layer(['out/**'])])).toEqual(['out']);
+    expect(
+      writableDirectories([layer(['src/**'], 'tenant'), layer(['src/gen/**', 'docs/**'])]),
+    ).toEqual(['src/gen']);
+    expect(writableDirectories([layer(['out/**', 'out/sub/**'])])).toEqual(['out']);
+    expect(writableDirectories([layer(['out/**', '!out/keys/**'])])).toEqual([]);
+    expect(writableDirectories([layer(['../**', '/tmp/**', 'a/*/b/**'])])).toEqual([]);
+    expect(writableDirectories([{ name: 'agent', policy: {} }])).toEqual([]);
   });
 });

@@ -12,3 +12,4 @@ export type {
 export { checkPolicy } from './policy-check.ts';
 export { childPolicyLayers, evaluatePolicy } from './evaluate-policy.ts';
 export { hostName, workspacePath } from './request-paths.ts';
+export { writableDirectories } from './writable-directories.ts';

@@ -68,6 +68,12 @@ export interface SandboxSpec {
   env: Record<string, string>;
   limits: SandboxLimits;
   network: SandboxNetwork;
+  /**
+   * Directories of the workspace (relative to it) that commands may write; the rest of the
+   * workspace is mounted read-only. Absent: all of it is writable. A policy's write paths give it
+   * (`writableDirectories`). A driver that cannot confine writes refuses such a spec.
+   */
+  writableDirs?: readonly string[];
   /** Refuse to open (SANDBOX_UNAVAILABLE) unless every protection of the report is enforced. */
   strict?: boolean;
 }

@@ -29,7 +29,7 @@ import { harnessCheckpoint } from '../harness/checkpoint.ts';
 import { loadAgentRun } from '../harness/resume-load.ts';
 import { checkModelCall } from '../harness/gates.ts';
 import { gateChain } from '../harness/limit-gates.ts';
-import { policyAllowsAnyHost, policyLayers } from '../harness/policy-gate.ts';
+import { policyAllowsAnyHost, policyLayers, writableUnder } from '../harness/policy-gate.ts';
 import { refuseModelCall } from '../harness/gate-verdicts.ts';
 
 /** Signals a person sends a session (core's signal table). */
@@ -101,6 +101,7 @@ export class AgentRunner {
       blobs: agent.blobs ?? store.blobs,
       tracker: this.#o.workspaces ?? new WorkspaceTracker(),
       ...(sandbox ? { sandbox } : {}),
+      ...writableUnder(policies),
     });
     this.#ctx = {
       store,

@@ -113,6 +113,8 @@ export interface AgentWorkspaceOptions {
   blobs: BlobStore;
   tracker: WorkspaceTracker;
   sandbox?: AgentSandboxConfig;
+  /** The workspace directories commands may write (the policy's); absent: all of it. */
+  writableDirs?: readonly string[];
 }
 
 /**
@@ -239,6 +241,7 @@ export class AgentWorkspace {
       env: config?.env ?? env,
       limits: { ...defaultSandboxLimits, ...config?.limits },
       network: config?.network ?? 'none',
+      ...(this.#o.writableDirs === undefined ? {} : { writableDirs: this.#o.writableDirs }),
       ...(config?.strict === undefined ? {} : { strict: config.strict }),
     });
   }

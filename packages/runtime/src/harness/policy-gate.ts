@@ -1,4 +1,4 @@
-import { evaluatePolicy, type PolicyLayer } from '@longrun/core';
+import { evaluatePolicy, writableDirectories, type PolicyLayer } from '@longrun/core';
 import type { AgentDefinition } from '../agent/define-agent.ts';
 import type { Gate } from './gates.ts';
 
@@ -58,4 +58,14 @@ export function policyGate(layers: readonly PolicyLayer[]): Gate {
  */
 export function policyAllowsAnyHost(layers: readonly PolicyLayer[]): boolean {
   return layers.every((l) => (l.policy.hosts ?? []).some((h) => h === '*' || h === '**'));
+}
+
+/**
+ * What a session's sandbox may write under its policies: the directories every policy lets be
+ * written whole (`writableDirectories`); the rest of the workspace is mounted read-only. Nothing
+ * when there is no policy, or when it allows the whole workspace.
+ */
+export function writableUnder(layers: readonly PolicyLayer[]): { writableDirs?: string[] } {
+  const dirs = writableDirectories(layers);
+  return dirs === null || dirs.includes('.') ? {} : { writableDirs: dirs };
 }

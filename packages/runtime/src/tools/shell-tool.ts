@@ -28,9 +28,6 @@ export function shellTool(options: ShellToolOptions = {}): Tool {
     effect: options.effect ?? 'unsafe',
     needsApproval: options.needsApproval ?? false,
     usesSandbox: true,
-    // The sandbox mounts the whole workspace writable: under a policy, a command needs the
-    // workspace itself (`.`) among the write paths (`paths.write: ['**']`).
-    touches: () => ({ writes: ['.'] }),
     run: async ({ command }, context) => {
       const sandbox = await context.sandbox();
       const result = await sandbox.exec({
