@@ -71,9 +71,12 @@ describe('the commit that completes a turn', () => {
     try {
       const session = await inner.createSession({ agent: 'quick', input: 'go' });
       await worker.start();
-      for (let i = 0; i < 1_000 && ended.length === 0; i++) await sleep(10);
+      // On a loaded machine a 90 ms lease may also lapse before the turn completes (a real
+      // loss, reported as `stopped`, and the session is taken up again): what must hold is
+      // that the run that completes the session reports it as completed.
+      for (let i = 0; i < 2_000 && !ended.includes('completed'); i++) await sleep(10);
       expect((await inner.getSession(session.id)).status).toBe('completed');
-      expect(ended).toEqual(['completed']);
+      expect(ended.at(-1), `outcomes reported: ${ended.join(', ')}`).toBe('completed');
     } finally {
       await worker.stop();
       await inner.close();
