@@ -83,6 +83,7 @@ export const eventDataSchemas = {
     reason: z.string(),
     step,
     callIndex: z.number().int().optional(),
+    evidence: z.record(z.string(), json).optional(),
   }),
   'policy.decided': z.object({
     point: z.literal('tool.call'),

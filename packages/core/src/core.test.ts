@@ -123,7 +123,12 @@ describe('fold', () => {
   it('folds a resume into nothing but its seq: the claim already made the session run', () => {
     const before = stored([event('session.created', { agent: 'x', input: null }), turn]);
     const resumed = stored([event('session.resumed', { by: 'alice', reason: 'fixed' })], 3);
-    expect(fold(resumed, fold(before))).toEqual({ ...fold(before), seq: 3 });
+    // Only loop control's windows start afresh (a person looked at the session).
+    expect(fold(resumed, fold(before))).toEqual({
+      ...fold(before),
+      seq: 3,
+      loop: { sinceSeq: 3, calls: [], changedAtSeq: 3, progressStep: 1, seen: [], tools: [] },
+    });
   });
 
   it('refuses a log with a gap', () => {

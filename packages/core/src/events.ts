@@ -209,6 +209,12 @@ export interface EventDataByType {
     step: number;
     /** For a tool call. */
     callIndex?: number;
+    /**
+     * What the gate saw, for a person to judge the decision by (loop control: the rule, the
+     * tool, its arguments hash, the seqs and steps of the calls it counted). Absent when the
+     * gate gave none.
+     */
+    evidence?: JsonObject;
   };
   /**
    * The session's policy (DESIGN §7: the agent's, bounded by its tenant's) decided a tool call.

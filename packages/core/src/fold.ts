@@ -11,6 +11,7 @@ import type {
   WaitSpec,
 } from './events.ts';
 import type { JsonValue } from './json.ts';
+import { foldLoopHistory, type LoopHistory } from './loop-history.ts';
 
 export interface OpenCall extends ToolCall {
   /** Set once `tool.started` is durable: the key the tool was (or will be) run with. */
@@ -115,6 +116,11 @@ export interface SessionState {
    * A follow-up message starts a new turn and clears it. Absent in older checkpoints.
    */
   outcome?: { evaluations: number; status: OutcomeStatus | 'pending' } | null;
+  /**
+   * Loop control's bounded window of recent calls, results and runs per tool (loop-history.ts).
+   * Absent until the first tool result or change, and in checkpoints of format 6 and before.
+   */
+  loop?: LoopHistory;
 }
 
 export function initialState(): SessionState {
@@ -152,6 +158,13 @@ export function fold(
 }
 
 export function applyEvent(state: SessionState, event: StoredEvent): SessionState {
+  const next = applyEventData(state, event);
+  // Loop control's history is folded beside what each event does, in one place (loop-history.ts).
+  const loop = foldLoopHistory(next, event);
+  return loop === next.loop ? next : { ...next, loop };
+}
+
+function applyEventData(state: SessionState, event: StoredEvent): SessionState {
   if (event.seq !== state.seq + 1) {
     throw new LongrunError(
       'INTERNAL',

@@ -19,5 +19,6 @@ export * from './ports/blob-store.ts';
 export * from './ports/sandbox.ts';
 export * from './ports/workspace-files.ts';
 export * from './request-hash.ts';
+export * from './loop-history.ts';
 export * from './ports/live-channel.ts';
 export * from './policy/index.ts';

@@ -90,6 +90,14 @@ export {
   maxStepsGate,
   needsApprovalGate,
 } from './harness/limit-gates.ts';
+export {
+  defaultLoopControl,
+  resolveLoopControl,
+  type LoopControl,
+  type LoopControlConfig,
+} from './harness/loop-control.ts';
+export { stuckLoopGate } from './harness/stuck-loop-gate.ts';
+export { circuitBreakerGate } from './harness/circuit-breaker-gate.ts';
 export { SessionWriter } from './session-writer.ts';
 export {
   fileTools,

@@ -20,6 +20,7 @@ import { defineOutcome, type OutcomeConfig, type OutcomeDefinition } from './out
 import { toModelClient, toolsFrom, type AgentModel, type AiSdkToolLike } from '@longrun/models';
 import type { AgentSandboxConfig } from './agent-workspace.ts';
 import type { Gate } from '../harness/gates.ts';
+import { resolveLoopControl, type LoopControlConfig } from '../harness/loop-control.ts';
 
 /** What a tool's `run` gets besides its validated input. @deprecated Use `ToolContext` from core. */
 export type AgentToolContext = ToolContext;
@@ -163,6 +164,12 @@ export interface AgentFields extends ModelCallSettings {
    * does not mention is denied. A worker's tenant policy bounds it. Default: no policy.
    */
   policy?: Policy;
+  /**
+   * The stuck-loop detector and the circuit breaker on tools' error rates, gates that pause the
+   * session with their evidence (see `LoopControlConfig` for the rules and their defaults).
+   * `false`: neither.
+   */
+  loopControl?: LoopControlConfig | false;
 }
 
 /**
@@ -268,6 +275,7 @@ export function defineAgent(agent: AgentConfig): AgentDefinition {
     );
   }
   if (agent.policy !== undefined) checkPolicy(agent.policy, `the policy of agent ${agent.name}`);
+  resolveLoopControl(agent.name, agent.loopControl);
   const { outcome, context: _context, ...fields } = agent;
   return {
     ...fields,

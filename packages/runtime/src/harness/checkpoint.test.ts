@@ -36,13 +36,13 @@ describe('harness checkpoints', () => {
   const built = new TranscriptBuilder();
   for (const e of events) built.apply(e);
 
-  it('are written as format 6 and read back with the same state and transcript', () => {
+  it('are written as format 7 and read back with the same state and transcript', () => {
     const stored = JSON.parse(
       JSON.stringify(harnessCheckpoint(state, new TranscriptBuilder(), events)),
     ) as JsonValue;
     // Every string of the transcript in one text; the args' string field and the output too.
     expect(stored).toMatchObject({
-      format: 6,
+      format: 7,
       transcript: {
         records: { text: 'take notesnotingcall_1_0notelineanoted a', values: [] },
         // Where each message came from, where the transcript starts, the provider's count.
@@ -53,16 +53,23 @@ describe('harness checkpoints', () => {
     });
     const read = readCheckpoint(stored);
     expect(read?.state).toEqual(state);
+    // With loop control's history, as folded.
+    expect(read?.state.loop?.calls).toMatchObject([{ tool: 'note', step: 1, seq: 3, ok: true }]);
     expect(JSON.stringify(read?.transcript)).toBe(JSON.stringify(built.snapshot()));
   });
 
-  it('read formats 1 to 5', () => {
-    expect(readCheckpoint(state as unknown as JsonValue)).toEqual({ state, transcript: null });
+  it('read formats 1 to 6, without the loop history a worker of then did not keep up to date', () => {
+    const { loop, ...older } = state;
+    expect(loop).toBeDefined();
+    expect(readCheckpoint(state as unknown as JsonValue)).toEqual({
+      state: older,
+      transcript: null,
+    });
     // Formats before 6 have the messages and calls only.
     const { messages, calls } = built.snapshot();
     const snapshot = { messages, calls };
     const format2 = { format: 2, state, transcript: snapshot } as unknown as JsonValue;
-    expect(readCheckpoint(format2)).toEqual({ state, transcript: snapshot });
+    expect(readCheckpoint(format2)).toEqual({ state: older, transcript: snapshot });
     const flat = [1, 'take notes', 2, 'noting', 1, 'call_1_0', 'note', { line: 'a' }];
     const format3 = {
       format: 3,
@@ -95,6 +102,8 @@ describe('harness checkpoints', () => {
       },
     } as unknown as JsonValue;
     expect(JSON.stringify(readCheckpoint(format5)?.transcript)).toBe(JSON.stringify(snapshot));
+    const format6 = { ...(format5 as object), format: 6 } as unknown as JsonValue;
+    expect(readCheckpoint(format6)?.state).toEqual(older);
     // A builder from it dates every message at the checkpoint's seq.
     const from5 = TranscriptBuilder.from(readCheckpoint(format5)!.transcript!, 3);
     expect(from5.snapshot().seqs).toEqual([3, 3, 3]);
@@ -102,12 +111,16 @@ describe('harness checkpoints', () => {
   });
 
   it('give no transcript when the records do not decode, and nothing for an unknown format', () => {
-    for (const format of [4, 5]) {
+    for (const format of [4, 5, 7]) {
       const records = { shape: [1], lengths: [3], text: 'ab', values: [] };
+      const read = format === 7 ? state : { ...state, loop: undefined };
       const broken = { format, state, transcript: { records, calls: [] } };
-      expect(readCheckpoint(broken as unknown as JsonValue)).toEqual({ state, transcript: null });
+      expect(readCheckpoint(broken as unknown as JsonValue)).toEqual({
+        state: read,
+        transcript: null,
+      });
       const noTranscript = { format, state } as unknown as JsonValue;
-      expect(readCheckpoint(noTranscript)).toEqual({ state, transcript: null });
+      expect(readCheckpoint(noTranscript)).toEqual({ state: read, transcript: null });
     }
     expect(readCheckpoint({ format: 99, state } as unknown as JsonValue)).toBeNull();
   });

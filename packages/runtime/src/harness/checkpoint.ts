@@ -19,15 +19,20 @@ import {
  * - format 4 (still read): the same records in columns, parsed about 20% faster again;
  * - format 5 (still read): the same columns with every string in one text cut by lengths,
  *   parsed and decoded about 1.6× faster again (fewer JSON tokens);
- * - format 6: format 5 plus where the transcript starts (`startSeq`, the latest compaction's
- *   seq), each message's seq and size, and the provider's latest token count: the transcript in
- *   it is the one since the latest compaction, so a resume materialises only that. Formats
- *   before 6 date every message at the checkpoint's seq (see `TranscriptBuilder.from`).
+ * - format 6 (still read): format 5 plus where the transcript starts (`startSeq`, the latest
+ *   compaction's seq), each message's seq and size, and the provider's latest token count: the
+ *   transcript in it is the one since the latest compaction, so a resume materialises only that.
+ *   Formats before 6 date every message at the checkpoint's seq (see `TranscriptBuilder.from`);
+ * - format 7: format 6 whose state holds loop control's history (`state.loop`, bounded). A
+ *   worker that predates it carries a `loop` it does not update, so the `loop` of an older
+ *   format is dropped on reading: loop control then counts from the checkpoint on, which can
+ *   only pause later than a whole fold would, never sooner. A worker that predates format 7
+ *   reads none of it and folds the whole log.
  * Each checkpoint write costs O(transcript) bytes; compaction (DESIGN §12) bounds the transcript,
  * and the checkpoint is rewritten every `checkpointEvery` events and with every compaction.
  */
 export interface HarnessCheckpoint {
-  format: 6;
+  format: 7;
   state: SessionState;
   transcript: EncodedTranscript;
 }
@@ -40,7 +45,7 @@ export type EncodedTranscript = Omit<TranscriptSnapshot, 'messages'> & {
   records: EncodedMessages | StringColumns | JsonValue[];
 };
 
-export const harnessCheckpointFormat = 6;
+export const harnessCheckpointFormat = 7;
 
 /** A checkpoint as the harness reads it; `transcript` is null when it cannot give one. */
 export interface ReadCheckpoint {
@@ -55,21 +60,26 @@ function formatOf(value: JsonValue): unknown {
 }
 
 /**
- * Reads formats 1 to 6; null for any other (a newer worker's), which the harness ignores. A
+ * Reads formats 1 to 7; null for any other (a newer worker's), which the harness ignores. A
  * format-1 checkpoint has no transcript, nor has one whose records do not decode: the harness
- * then reads the whole log, which is always enough.
+ * then reads the whole log, which is always enough. Before format 7, the state's `loop` is
+ * dropped (see `HarnessCheckpoint`).
  */
 export function readCheckpoint(stored: JsonValue): ReadCheckpoint | null {
   switch (formatOf(stored)) {
     case 1:
-      return { state: stored as unknown as SessionState, transcript: null };
+      return { state: withoutLoop(stored as unknown as SessionState), transcript: null };
     case 2: {
       const { state, transcript } = stored as unknown as ReadCheckpoint;
-      return { state, transcript };
+      return { state: withoutLoop(state), transcript };
     }
     case 3:
     case 4:
     case 5:
+    case 6: {
+      const { state, transcript } = stored as unknown as HarnessCheckpoint;
+      return { state: withoutLoop(state), transcript: decodeTranscript(transcript) };
+    }
     case harnessCheckpointFormat: {
       const { state, transcript } = stored as unknown as HarnessCheckpoint;
       return { state, transcript: decodeTranscript(transcript) };
@@ -77,6 +87,13 @@ export function readCheckpoint(stored: JsonValue): ReadCheckpoint | null {
     default:
       return null;
   }
+}
+
+/** A state written by a worker that did not keep `loop` up to date. */
+function withoutLoop(state: SessionState): SessionState {
+  if (state?.loop === undefined) return state;
+  const { loop: _stale, ...rest } = state;
+  return rest;
 }
 
 function decodeTranscript(encoded: EncodedTranscript | undefined): TranscriptSnapshot | null {

@@ -26,6 +26,9 @@ export function gateDecided(
     reason: verdict.decision.reason,
     step,
     ...(callIndex === undefined ? {} : { callIndex }),
+    ...('evidence' in verdict.decision && verdict.decision.evidence !== undefined
+      ? { evidence: verdict.decision.evidence }
+      : {}),
   });
 }
 

@@ -1,4 +1,11 @@
-import type { GatePoint, OpenCall, SessionFailureCode, SessionState, Tool } from '@longrun/core';
+import type {
+  GatePoint,
+  JsonObject,
+  OpenCall,
+  SessionFailureCode,
+  SessionState,
+  Tool,
+} from '@longrun/core';
 import type { AgentDefinition } from '../agent/define-agent.ts';
 
 /**
@@ -10,13 +17,14 @@ import type { AgentDefinition } from '../agent/define-agent.ts';
  *   to the step of a model call). A granted approval satisfies every gate that asks about the
  *   call; a denied or expired one answers the call like a deny;
  * - `pause`: the session is parked as `paused` with the reason; when a person resumes it, the
- *   chain is asked again (so raising a limit and resuming lets it go on).
+ *   chain is asked again (so raising a limit and resuming lets it go on). `evidence` is what
+ *   the gate saw, recorded with its decision for the person who decides whether to resume.
  */
 export type GateDecision =
   | { decision: 'allow'; reason?: string; rule?: GateRule }
   | { decision: 'deny'; reason: string; code?: SessionFailureCode; rule?: GateRule }
   | { decision: 'ask'; reason: string; rule?: GateRule }
-  | { decision: 'pause'; reason: string; rule?: GateRule };
+  | { decision: 'pause'; reason: string; rule?: GateRule; evidence?: JsonObject };
 
 /** What decided, for a gate that names its rules (the policy: its layer and rule). */
 export interface GateRule {

@@ -2,6 +2,9 @@ import { failureCode, type PolicyLayer } from '@longrun/core';
 import type { AgentDefinition } from '../agent/define-agent.ts';
 import { allow, type Gate } from './gates.ts';
 import { policyGate } from './policy-gate.ts';
+import { resolveLoopControl } from './loop-control.ts';
+import { stuckLoopGate } from './stuck-loop-gate.ts';
+import { circuitBreakerGate } from './circuit-breaker-gate.ts';
 
 /** Model turns an agent may take when it names no `maxSteps`. */
 export const defaultMaxSteps = 100;
@@ -52,16 +55,20 @@ export const needsApprovalGate: Gate = {
 
 /**
  * The chain the harness asks: the limits first, then the policy (when the session has one:
- * `policyLayers`), the tools' own approvals, and the agent's own gates in its order.
+ * `policyLayers`), loop control (unless the agent turned it off: it watches the calls the policy
+ * lets through, and comes before `needsApproval` so a person is not asked to approve a call that
+ * repeats a loop), the tools' own approvals, and the agent's own gates in its order.
  */
 export function gateChain(
   agent: AgentDefinition,
   policies: readonly PolicyLayer[] = [],
 ): readonly Gate[] {
+  const loops = resolveLoopControl(agent.name, agent.loopControl);
   return [
     maxStepsGate,
     maxModelAttemptsGate,
     ...(policies.length === 0 ? [] : [policyGate(policies)]),
+    ...(loops === null ? [] : [stuckLoopGate(loops), circuitBreakerGate(loops)]),
     needsApprovalGate,
     ...(agent.gates ?? []),
   ];

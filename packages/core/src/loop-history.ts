@@ -1,0 +1,182 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from './request-hash.ts';
+import type { StoredEvent, ToolCall } from './events.ts';
+
+/**
+ * The bounds of the loop history, so a checkpoint stays the same size however long the session
+ * runs (DESIGN §12). Loop control's windows are validated against them.
+ */
+export const loopHistoryLimits = {
+  /** Latest tool calls kept: the longest `sameCall.within` an agent may set. */
+  calls: 50,
+  /** Latest runs of one tool kept: the longest `circuitBreaker.within`. */
+  runsPerTool: 20,
+  /** Tools whose runs are kept; past this the tool run least recently is forgotten. */
+  tools: 32,
+  /** Distinct recent tool results and workspace states kept, to tell a new one from a repeat. */
+  seen: 64,
+  /** Characters of a failed run's output kept as evidence. */
+  errorChars: 200,
+} as const;
+
+/** One tool call that got its result, as loop control remembers it. */
+export interface LoopCall {
+  step: number;
+  callIndex: number;
+  /** Seq of its `tool.completed`. */
+  seq: number;
+  tool: string;
+  /** `callHash(tool, args)`. */
+  argsHash: string;
+  ok: boolean;
+  /** Hash of the tool's name and its output. */
+  resultHash: string;
+}
+
+/** One run of a tool (a call whose tool was started: `attempt` ≥ 1), for its error rate. */
+export interface ToolRun {
+  step: number;
+  callIndex: number;
+  seq: number;
+  ok: boolean;
+  /** A failed run's output, cut to `loopHistoryLimits.errorChars`. */
+  error?: string;
+}
+
+/**
+ * What loop control decides from (its gates are in the runtime's harness): a bounded window of
+ * recent history, folded from the log like everything else a gate reads, so a worker that
+ * resumes the session decides the same. Everything in it came after `sinceSeq`.
+ */
+export interface LoopHistory {
+  /** Seq of the latest `session.resumed` (0: never resumed). A resume clears the windows. */
+  sinceSeq: number;
+  /** The latest tool calls with a result, oldest first (at most `loopHistoryLimits.calls`). */
+  calls: LoopCall[];
+  /**
+   * Seq of the latest change of the world: a workspace state not seen recently, a person's
+   * message, an evaluator's verdict, a resume. A call made again after it is not a repeat.
+   */
+  changedAtSeq: number;
+  /** Model turns taken (`steps`) when the latest progress was made (see `foldLoopHistory`). */
+  progressStep: number;
+  /** Hashes of the recent distinct tool results and workspace states, most recently seen last. */
+  seen: string[];
+  /** Per tool, its latest runs, oldest first; the tool run most recently last. */
+  tools: { tool: string; runs: ToolRun[] }[];
+}
+
+/** What folding the history needs of the state: the turn's calls and the model turns taken. */
+export interface LoopFoldInput {
+  steps: number;
+  calls: readonly ToolCall[];
+  loop?: LoopHistory;
+}
+
+/**
+ * A call's identity: the first 16 hex digits of SHA-256 over the tool's name, a NUL and the
+ * canonical JSON of its arguments (the prefix of the approval's `argsHash` of the same call).
+ */
+export function callHash(tool: string, args: unknown): string {
+  return shortHash(`${tool}\0${canonicalJson(args)}`);
+}
+
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+function emptyHistory(state: LoopFoldInput, seq: number): LoopHistory {
+  return {
+    sinceSeq: 0,
+    calls: [],
+    changedAtSeq: seq,
+    progressStep: state.steps,
+    seen: [],
+    tools: [],
+  };
+}
+
+/**
+ * The loop history after `event`, given the state that event made (its fields other than `loop`).
+ * Progress is a tool result not seen recently, a workspace state not seen recently, a person's
+ * message, an evaluator's verdict or a resume: none of these in N turns is a loop. Keys are kept
+ * in arrays, never object keys, so a checkpoint read back from any store folds on the same.
+ */
+export function foldLoopHistory(state: LoopFoldInput, event: StoredEvent): LoopHistory | undefined {
+  switch (event.type) {
+    case 'tool.completed': {
+      const history = state.loop ?? emptyHistory(state, 0);
+      const { step, callIndex, tool, ok, output, attempt } = event.data;
+      const args = state.calls.find((c) => c.callIndex === callIndex)?.args ?? {};
+      const resultHash = shortHash(`${tool}\0${canonicalJson(output)}`);
+      const call = {
+        step,
+        callIndex,
+        seq: event.seq,
+        tool,
+        argsHash: callHash(tool, args),
+        ok,
+        resultHash,
+      };
+      const isNew = !history.seen.includes(resultHash);
+      const next: LoopHistory = {
+        ...history,
+        calls: [...history.calls, call].slice(-loopHistoryLimits.calls),
+        seen: touch(history.seen, resultHash),
+        progressStep: isNew ? state.steps : history.progressStep,
+      };
+      if (attempt < 1) return next;
+      const run: ToolRun = { step, callIndex, seq: event.seq, ok };
+      if (!ok) run.error = errorText(output);
+      return { ...next, tools: addRun(next.tools, tool, run) };
+    }
+    case 'workspace.snapshotted': {
+      const history = state.loop ?? emptyHistory(state, 0);
+      const stateHash = `workspace:${event.data.manifestHash}`;
+      if (history.seen.includes(stateHash))
+        return { ...history, seen: touch(history.seen, stateHash) };
+      return {
+        ...history,
+        seen: touch(history.seen, stateHash),
+        changedAtSeq: event.seq,
+        progressStep: state.steps,
+      };
+    }
+    case 'user.messaged':
+    case 'outcome.evaluated': {
+      const history = state.loop ?? emptyHistory(state, event.seq);
+      return { ...history, changedAtSeq: event.seq, progressStep: state.steps };
+    }
+    case 'session.resumed':
+      return {
+        ...(state.loop ?? emptyHistory(state, event.seq)),
+        sinceSeq: event.seq,
+        calls: [],
+        tools: [],
+        changedAtSeq: event.seq,
+        progressStep: state.steps,
+      };
+    default:
+      return state.loop;
+  }
+}
+
+/** `seen` with `hash` as its most recent entry, the oldest dropped past the bound. */
+function touch(seen: readonly string[], hash: string): string[] {
+  const rest = seen.filter((h) => h !== hash);
+  rest.push(hash);
+  return rest.slice(-loopHistoryLimits.seen);
+}
+
+function addRun(tools: LoopHistory['tools'], tool: string, run: ToolRun): LoopHistory['tools'] {
+  const runs = tools.find((t) => t.tool === tool)?.runs ?? [];
+  const others = tools.filter((t) => t.tool !== tool);
+  others.push({ tool, runs: [...runs, run].slice(-loopHistoryLimits.runsPerTool) });
+  return others.slice(-loopHistoryLimits.tools);
+}
+
+function errorText(output: unknown): string {
+  const text = typeof output === 'string' ? output : canonicalJson(output);
+  const max = loopHistoryLimits.errorChars;
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

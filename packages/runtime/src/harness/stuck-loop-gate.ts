@@ -1,0 +1,103 @@
+import { callHash, type JsonObject, type LoopCall, type LoopHistory } from '@longrun/core';
+import { allow, type Gate, type GateDecision } from './gates.ts';
+import type { LoopControl } from './loop-control.ts';
+
+/** Calls shown in the evidence of a pause for no progress. */
+const recentCallsShown = 5;
+
+/**
+ * Pauses a session whose model goes round in circles (DESIGN §7), by two rules of its agent's
+ * loop control, decided from the folded loop history (loop-history.ts) alone:
+ * - `sameCall`: before a tool call, when it would be the `times`-th call of that tool with those
+ *   arguments within the latest `within` calls since the world last changed; before a model
+ *   call, when that many such calls already have results (calls that never reach this gate: an
+ *   unknown tool, arguments that do not parse);
+ * - `noProgressTurns`: before a model call, when that many turns passed without progress.
+ * A person's resume clears the windows, so the session is not paused again on the same evidence.
+ */
+export function stuckLoopGate(control: LoopControl): Gate {
+  const { sameCall, noProgressTurns } = control;
+  return {
+    name: 'stuckLoop',
+    beforeToolCall: ({ agent, state, step, call }) => {
+      const loop = state.loop;
+      if (sameCall === null || loop === undefined) return allow;
+      const argsHash = callHash(call.tool, call.args);
+      const earlier = counted(loop, sameCall.within - 1).filter((c) => c.argsHash === argsHash);
+      if (earlier.length + 1 < sameCall.times) return allow;
+      return sameCallPause(agent.name, sameCall, earlier, { step, callIndex: call.callIndex });
+    },
+    beforeModelCall: ({ agent, state }) => {
+      const loop = state.loop;
+      if (loop === undefined) return allow;
+      if (sameCall !== null) {
+        const repeated = mostRepeated(counted(loop, sameCall.within));
+        if (repeated.length >= sameCall.times) return sameCallPause(agent.name, sameCall, repeated);
+      }
+      const turns = state.steps - loop.progressStep;
+      if (noProgressTurns === null || turns < noProgressTurns) return allow;
+      return {
+        decision: 'pause',
+        reason: `stuck loop: ${turns} model turns without progress (no new tool result, no new workspace state) since step ${loop.progressStep}; look at what the agent repeats, then resume the session to let it go on (the count starts again), or change loopControl.noProgressTurns of agent ${agent.name}`,
+        evidence: {
+          rule: 'noProgress',
+          turns,
+          noProgressTurns,
+          sinceStep: loop.progressStep,
+          recentCalls: loop.calls.slice(-recentCallsShown).map((c) => ({
+            tool: c.tool,
+            argsHash: c.argsHash,
+            ok: c.ok,
+            step: c.step,
+            callIndex: c.callIndex,
+            seq: c.seq,
+          })),
+        },
+      };
+    },
+  };
+}
+
+/** Of the latest `within` calls, those after the latest change of the world. */
+function counted(loop: LoopHistory, within: number): LoopCall[] {
+  if (within <= 0) return [];
+  return loop.calls.slice(-within).filter((c) => c.seq > loop.changedAtSeq);
+}
+
+/** The largest group of identical calls (the earliest such group on a tie). */
+function mostRepeated(calls: readonly LoopCall[]): LoopCall[] {
+  const groups = new Map<string, LoopCall[]>();
+  let best: LoopCall[] = [];
+  for (const call of calls) {
+    const group = groups.get(call.argsHash) ?? [];
+    group.push(call);
+    groups.set(call.argsHash, group);
+    if (group.length > best.length) best = group;
+  }
+  return best;
+}
+
+function sameCallPause(
+  agentName: string,
+  rule: { times: number; within: number },
+  calls: readonly LoopCall[],
+  next?: { step: number; callIndex: number },
+): GateDecision {
+  const first = calls[0] as LoopCall;
+  const times = calls.length + (next === undefined ? 0 : 1);
+  const steps = [...new Set(calls.map((c) => c.step)), ...(next ? [next.step] : [])];
+  const evidence: JsonObject = {
+    rule: 'sameCall',
+    tool: first.tool,
+    argsHash: first.argsHash,
+    times,
+    within: rule.within,
+    calls: calls.map((c) => ({ step: c.step, callIndex: c.callIndex, seq: c.seq, ok: c.ok })),
+    ...(next === undefined ? {} : { next }),
+  };
+  return {
+    decision: 'pause',
+    reason: `stuck loop: ${first.tool} called ${times} times with the same arguments (${first.argsHash}) within the latest ${rule.within} tool calls, with nothing changed in between (steps ${steps.join(', ')}); look at why it repeats, then resume the session to let it go on (the count starts again), or change loopControl.sameCall of agent ${agentName}`,
+    evidence,
+  };
+}
