@@ -74,7 +74,7 @@ describe('the loop history', () => {
     const log = new Log().call('write', { x: 1 }, 'ok').snapshot('m1');
     const changedAt = log.state.seq;
     expect(log.state.loop?.changedAtSeq).toBe(changedAt);
-    log.call('write', { x: 2 }, 'ok').call('write', { x: 2 }, 'ok').snapshot('m1');
+    log.call('write', { x: 1 }, 'ok').call('write', { x: 1 }, 'ok').snapshot('m1');
     expect(log.state.loop).toMatchObject({ changedAtSeq: changedAt, progressStep: 1 });
     log.snapshot('m2');
     expect(log.state.loop).toMatchObject({ changedAtSeq: log.state.seq, progressStep: 3 });

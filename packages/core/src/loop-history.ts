@@ -29,7 +29,11 @@ export interface LoopCall {
   /** `callHash(tool, args)`. */
   argsHash: string;
   ok: boolean;
-  /** Hash of the tool's name and its output. */
+  /**
+   * Hash of the call (`argsHash`) and its output: a result is new when this call never had it.
+   * The output alone would not do: a tool that acknowledges every call alike ("sent") would make
+   * an agent sending eight different messages look stuck.
+   */
   resultHash: string;
 }
 
@@ -98,8 +102,9 @@ function emptyHistory(state: LoopFoldInput, seq: number): LoopHistory {
 
 /**
  * The loop history after `event`, given the state that event made (its fields other than `loop`).
- * Progress is a tool result not seen recently, a workspace state not seen recently, a person's
- * message, an evaluator's verdict or a resume: none of these in N turns is a loop. Keys are kept
+ * Progress is a call that got a result it had not had recently (the same arguments and the same
+ * output again are not), a workspace state not seen recently, a person's message, an evaluator's
+ * verdict or a resume: none of these in N turns is a loop. Keys are kept
  * in arrays, never object keys, so a checkpoint read back from any store folds on the same.
  */
 export function foldLoopHistory(state: LoopFoldInput, event: StoredEvent): LoopHistory | undefined {
@@ -108,16 +113,9 @@ export function foldLoopHistory(state: LoopFoldInput, event: StoredEvent): LoopH
       const history = state.loop ?? emptyHistory(state, 0);
       const { step, callIndex, tool, ok, output, attempt } = event.data;
       const args = state.calls.find((c) => c.callIndex === callIndex)?.args ?? {};
-      const resultHash = shortHash(`${tool}\0${canonicalJson(output)}`);
-      const call = {
-        step,
-        callIndex,
-        seq: event.seq,
-        tool,
-        argsHash: callHash(tool, args),
-        ok,
-        resultHash,
-      };
+      const argsHash = callHash(tool, args);
+      const resultHash = shortHash(`${argsHash}\0${canonicalJson(output)}`);
+      const call = { step, callIndex, seq: event.seq, tool, argsHash, ok, resultHash };
       const isNew = !history.seen.includes(resultHash);
       const next: LoopHistory = {
         ...history,

@@ -13,9 +13,9 @@ export interface LoopControlConfig {
    */
   sameCall?: { times?: number; within?: number } | false;
   /**
-   * Pause before the model call that follows this many model turns without progress: no tool
-   * result that was not seen recently, no new workspace state, no message from a person.
-   * Default 8.
+   * Pause before the model call that follows this many model turns without progress: no call
+   * that got a result it had not had recently (a call repeated with the same result is none),
+   * no new workspace state, no message from a person. Default 8.
    */
   noProgressTurns?: number | false;
   /**

@@ -192,6 +192,12 @@ describe('the stuck-loop gate', () => {
     expect(beforeModel(noSameCall, log)).toEqual({ decision: 'allow' });
   });
 
+  it('takes a tool that acknowledges every call alike for progress, call by call', () => {
+    const log = new Log();
+    for (let i = 0; i < 12; i++) log.call('fetch', { url: `https://x/${i}` }, 'sent');
+    expect(beforeModel(agent, log)).toEqual({ decision: 'allow' });
+  });
+
   it('does not pause again on the same evidence after a resume, and does on new evidence', () => {
     const log = new Log();
     for (let i = 0; i < 4; i++) log.call('read', { path: 'a.txt' }, 'A');
