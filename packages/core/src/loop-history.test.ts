@@ -19,18 +19,16 @@ class Log {
     this.state = applyEvent(this.state, full);
     return this;
   }
-  /** One model turn with one call, and its result. */
-  call(tool: string, args: JsonObject, output: JsonValue, ok = true, attempt = 1): this {
+  /** One model turn with one call, without its result. */
+  turn(tool: string, args: JsonObject): this {
     const step = this.state.steps + 1;
     const usage = { inputTokens: 1, outputTokens: 1 };
-    this.add(
-      event('model.responded', {
-        step,
-        text: '',
-        toolCalls: [{ callIndex: 0, tool, args }],
-        usage,
-      }),
-    );
+    const toolCalls = [{ callIndex: 0, tool, args }];
+    return this.add(event('model.responded', { step, text: '', toolCalls, usage }));
+  }
+  /** One model turn with one call, and its result. */
+  call(tool: string, args: JsonObject, output: JsonValue, ok = true, attempt = 1): this {
+    const step = this.turn(tool, args).state.steps;
     return this.add(event('tool.completed', { step, callIndex: 0, tool, ok, output, attempt }));
   }
   snapshot(manifestHash: string): this {
@@ -86,16 +84,42 @@ describe('the loop history', () => {
       .call('fetch', { u: 1 }, `tool fetch failed: ${long}`, false)
       .call('fetch', { u: 2 }, 'page', true)
       .call('fetch', { u: 3 }, 'refused by policy', false, 0);
+    // A typed refusal that trying again will not help: the request was wrong, not the tool.
+    log.turn('fetch', { u: 4 });
+    log.add(
+      event('tool.completed', {
+        step: log.state.steps,
+        callIndex: 0,
+        tool: 'fetch',
+        ok: false,
+        output: 'tool fetch failed (PATH_OUTSIDE_WORKSPACE): ../x leaves the workspace',
+        attempt: 1,
+        errorCode: 'PATH_OUTSIDE_WORKSPACE',
+      }),
+    );
+    log.turn('fetch', { u: 5 });
+    log.add(
+      event('tool.completed', {
+        step: log.state.steps,
+        callIndex: 0,
+        tool: 'fetch',
+        ok: false,
+        output: 'tool fetch failed (STORE_UNAVAILABLE): down',
+        attempt: 1,
+        errorCode: 'STORE_UNAVAILABLE',
+      }),
+    );
     const runs = log.state.loop!.tools;
     expect(runs).toHaveLength(1);
     expect(runs[0]!.runs.map((r) => [r.step, r.ok])).toEqual([
       [1, false],
       [2, true],
+      [5, false],
     ]);
     expect(runs[0]!.runs[0]!.error).toHaveLength(loopHistoryLimits.errorChars);
     expect(runs[0]!.runs[0]!.error).toMatch(/^tool fetch failed: x+…$/);
-    // The call that never ran is still a call the model made.
-    expect(log.state.loop!.calls).toHaveLength(3);
+    // The calls that never ran or were refused are still calls the model made.
+    expect(log.state.loop!.calls).toHaveLength(5);
   });
 
   it('starts its windows afresh at a resume, keeping what it has seen', () => {

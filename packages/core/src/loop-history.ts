@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from './request-hash.ts';
+import { errorCodes } from './errors.ts';
 import type { StoredEvent, ToolCall } from './events.ts';
 
 /**
@@ -37,7 +38,12 @@ export interface LoopCall {
   resultHash: string;
 }
 
-/** One run of a tool (a call whose tool was started: `attempt` ≥ 1), for its error rate. */
+/**
+ * One run of a tool (a call whose tool was started: `attempt` ≥ 1), for its error rate. A run
+ * the tool refused with a typed error that trying again will not help (FILE_TYPE_REFUSED,
+ * PATH_OUTSIDE_WORKSPACE, INVALID_ARGUMENT…) is not kept: like a call a gate refused, it is the
+ * request that was wrong, not the tool that failed.
+ */
 export interface ToolRun {
   step: number;
   callIndex: number;
@@ -123,7 +129,7 @@ export function foldLoopHistory(state: LoopFoldInput, event: StoredEvent): LoopH
         seen: touch(history.seen, resultHash),
         progressStep: isNew ? state.steps : history.progressStep,
       };
-      if (attempt < 1) return next;
+      if (attempt < 1 || isRefusal(event.data.errorCode)) return next;
       const run: ToolRun = { step, callIndex, seq: event.seq, ok };
       if (!ok) run.error = errorText(output);
       return { ...next, tools: addRun(next.tools, tool, run) };
@@ -171,6 +177,11 @@ function addRun(tools: LoopHistory['tools'], tool: string, run: ToolRun): LoopHi
   const others = tools.filter((t) => t.tool !== tool);
   others.push({ tool, runs: [...runs, run].slice(-loopHistoryLimits.runsPerTool) });
   return others.slice(-loopHistoryLimits.tools);
+}
+
+function isRefusal(code: string | undefined): boolean {
+  if (code === undefined || !Object.hasOwn(errorCodes, code)) return false;
+  return !errorCodes[code as keyof typeof errorCodes].retryable;
 }
 
 function errorText(output: unknown): string {

@@ -7,9 +7,9 @@ const errorsShown = 3;
 /**
  * A circuit breaker on each tool's error rate: before a call of a tool that failed `failures`
  * of its latest `within` runs (since the session was last resumed), the session is paused with
- * the latest errors as evidence. Only runs count, where the tool itself threw: a call a gate
- * refused or whose arguments did not parse never ran. Resuming is the half-open state: the tool
- * gets its next `within` runs afresh.
+ * the latest errors as evidence. Only runs count (see `ToolRun`): a call a gate refused or
+ * whose arguments did not parse never ran, and a typed refusal is the request's fault, not the
+ * tool's. Resuming is the half-open state: the tool gets its next `within` runs afresh.
  */
 export function circuitBreakerGate(control: LoopControl): Gate {
   const rule = control.circuitBreaker;

@@ -20,8 +20,9 @@ export interface LoopControlConfig {
   noProgressTurns?: number | false;
   /**
    * Pause before a call of a tool that failed `failures` of its latest `within` runs (the tool
-   * threw; refusals and bad arguments are the model's, and a non-zero exit of a command is a
-   * result). Default `{ failures: 5, within: 6 }`.
+   * threw). A request refused — by a gate, for arguments that do not parse, or by the tool with a
+   * typed error that trying again will not help (FILE_TYPE_REFUSED…) — is not a run of the tool,
+   * and a non-zero exit of a command is a result. Default `{ failures: 5, within: 6 }`.
    */
   circuitBreaker?: { failures?: number; within?: number } | false;
 }
