@@ -14,7 +14,7 @@ class Log {
   }
   add(e: NewEvent): this {
     const stored = { ...e, sessionId: sessionId('ses_loop'), seq: this.events.length + 1 };
-    const full = { ...stored, v: 1, atMs: 0, epoch: 1 } as StoredEvent;
+    const full = { ...stored, v: 1, atMs: 0, epoch: 1 };
     this.events.push(full);
     this.state = applyEvent(this.state, full);
     return this;

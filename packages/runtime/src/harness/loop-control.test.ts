@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { callHash, fold, type ModelRequest, type SessionId } from '@longrun/core';
+import {
+  callHash,
+  fold,
+  type JsonObject,
+  type ModelRequest,
+  type SessionId,
+  type SessionState,
+} from '@longrun/core';
 import { SqliteStore } from '@longrun/store-sqlite';
 import { scriptedModel, type ScriptedTurn } from '@longrun/models/testing';
 import { allEvents, matching, runUntil, tempDir } from '../testing.ts';
@@ -126,7 +133,7 @@ describe('loop control in a running session', () => {
       if (n >= 102) return { text: 'all written' };
       const i = Math.floor(n / 3);
       const path = `notes/${i}.txt`;
-      const calls = [
+      const calls: { name: string; args: JsonObject }[] = [
         { name: 'write_file', args: { path, content: `note ${i}` } },
         { name: 'check', args: {} },
         { name: 'read_file', args: { path } },
@@ -142,10 +149,12 @@ describe('loop control in a running session', () => {
     const checks = events.filter((e) => e.type === 'tool.completed' && e.data.tool === 'check');
     expect(checks).toHaveLength(34);
     // The checkpoint keeps a bounded window, and a worker resuming from it folds the same.
-    const checkpoint = await store.latestCheckpoint(s.id);
-    const state = (checkpoint?.state as { format: number; state: ReturnType<typeof fold> }).state;
-    expect((checkpoint?.state as { format: number }).format).toBe(7);
-    expect(state.loop?.calls.length).toBeLessThanOrEqual(50);
+    const checkpoint = (await store.latestCheckpoint(s.id))?.state as unknown as {
+      format: number;
+      state: SessionState;
+    };
+    expect(checkpoint.format).toBe(7);
+    expect(checkpoint.state.loop?.calls.length).toBeLessThanOrEqual(50);
     expect((await loadAgentRun(store, s.id)).state).toEqual(fold(events));
   });
 

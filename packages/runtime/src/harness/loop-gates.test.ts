@@ -11,7 +11,6 @@ import {
   type JsonValue,
   type NewEvent,
   type SessionState,
-  type StoredEvent,
 } from '@longrun/core';
 import { scriptedModel } from '@longrun/models/testing';
 import { defineAgent, defineTool, type AgentDefinition } from '../agent/define-agent.ts';
@@ -54,7 +53,7 @@ class Log {
   add(e: NewEvent): this {
     const seq = this.state.seq + 1;
     const full = { ...e, sessionId: sessionId('ses_gates'), seq, v: 1, atMs: 0, epoch: 1 };
-    this.state = applyEvent(this.state, full as StoredEvent);
+    this.state = applyEvent(this.state, full);
     return this;
   }
   /** A model turn that makes `calls`, without their results yet. */
@@ -184,8 +183,11 @@ describe('the stuck-loop gate', () => {
       ) as string,
       evidence: { rule: 'noProgress', turns: 8, noProgressTurns: 8, sinceStep: 2 },
     });
-    const evidence = (beforeModel(noSameCall, log) as { evidence: { recentCalls: unknown[] } })
-      .evidence;
+    const evidence = (
+      beforeModel(noSameCall, log) as unknown as {
+        evidence: { recentCalls: unknown[] };
+      }
+    ).evidence;
     expect(evidence.recentCalls).toHaveLength(5);
     // A result not seen before is progress.
     log.call('read', { path: 'c' }, 'C');
