@@ -248,6 +248,10 @@ async function setup(turns: Attack[][], dir: string) {
     workspaceSnapshots: false,
     workspaceRoot: join(dir, 'ws'),
     maxSteps: turns.length + 2,
+    // What this test checks is the policy's decision on every call. Loop control would pause a
+    // model that repeats a refused call (delete_all {} five times in twenty calls, as some seeds
+    // draw), which is its job and is tested in loop-control.test.ts.
+    loopControl: false,
   });
   const session = await store.createSession({ agent: 'hostile', input: 'go' });
   // The workspace as a checked-out repository with a secret and two links out of the allowed globs.
