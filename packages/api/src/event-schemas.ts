@@ -38,6 +38,15 @@ export const eventDataSchemas = {
     schedule: z
       .object({ id: z.string(), tickAtMs: z.number().int(), missedTicks: z.number().int() })
       .optional(),
+    parent: z
+      .object({
+        sessionId: z.string(),
+        rootSessionId: z.string(),
+        step,
+        callIndex: z.number().int(),
+        policies: z.array(z.object({ name: z.string(), policy: json })),
+      })
+      .optional(),
   }),
   'user.messaged': z.object({ text: z.string(), signalId: nullableText }),
   'model.requested': z.object({

@@ -1,3 +1,4 @@
+import type { PolicyLayer } from './policy/policy-types.ts';
 import type { JsonObject, JsonValue } from './json.ts';
 import type { SessionId } from './ids.ts';
 import type { ModelFailureCode, SessionFailureCode } from './failure-codes.ts';
@@ -137,6 +138,8 @@ export interface EventDataByType {
     forkedFrom?: { sessionId: string; seq: number };
     /** Set when a schedule started the session: which schedule, and the tick it started it for. */
     schedule?: ScheduleRef;
+    /** Set on a sub-agent's session: its parent, and the policies it runs under. */
+    parent?: SessionParent;
   };
   /** A follow-up message from a person: starts a new turn of a running or finished session. */
   'user.messaged': { text: string; signalId: string | null };
@@ -337,6 +340,19 @@ export interface EventDataByType {
    * Recorded by the runner that claims the session next, before anything else it does.
    */
   'session.resumed': { by: string; reason: string | null };
+}
+
+/**
+ * A sub-agent's session's place in its tree: the parent session and the tool call that started
+ * it, the root of the tree, and the policy layers it runs under (its parent's, the grant, what
+ * was asked for it: it can only ever get less than its parent).
+ */
+export interface SessionParent {
+  sessionId: string;
+  rootSessionId: string;
+  step: number;
+  callIndex: number;
+  policies: PolicyLayer[];
 }
 
 /** A decision of the policy about one tool call (policy/evaluate-policy.ts). */

@@ -5,6 +5,7 @@ import { startedKeyOf } from './events.ts';
 import type {
   EffectClass,
   OutcomeStatus,
+  SessionParent,
   StoredEvent,
   ToolCall,
   TokenUsage,
@@ -60,6 +61,8 @@ export type FoldedStatus = 'running' | 'waiting' | 'completed' | 'failed' | 'can
 export interface SessionState {
   agent: string;
   input: JsonValue;
+  /** A sub-agent's session: its parent, root and policies (from `session.created`). */
+  parent?: SessionParent;
   status: FoldedStatus;
   /** Seq of the last event folded in. */
   seq: number;
@@ -174,7 +177,13 @@ function applyEventData(state: SessionState, event: StoredEvent): SessionState {
   const next: SessionState = { ...state, seq: event.seq };
   switch (event.type) {
     case 'session.created':
-      return { ...next, agent: event.data.agent, input: event.data.input, turns: 1 };
+      return {
+        ...next,
+        agent: event.data.agent,
+        input: event.data.input,
+        turns: 1,
+        ...(event.data.parent === undefined ? {} : { parent: event.data.parent }),
+      };
     case 'user.messaged':
       return {
         ...next,

@@ -43,8 +43,20 @@ export function isRuntimeSignal(name: string): boolean {
   return (
     (Object.values(signalNames) as string[]).includes(name) ||
     name.startsWith(approvalSignalPrefix) ||
-    name.startsWith(webhookSignalPrefix)
+    name.startsWith(webhookSignalPrefix) ||
+    name.startsWith(subAgentSignalPrefix)
   );
+}
+
+/**
+ * What the name of the signal starts with that wakes a parent when a sub-agent's session ends:
+ * `subagent:<step>:<callIndex>`, the call that started it. Its payload is not trusted: the
+ * parent reads its children's outcomes from the store.
+ */
+export const subAgentSignalPrefix = 'subagent:';
+
+export function subAgentSignal(step: number, callIndex: number): string {
+  return `${subAgentSignalPrefix}${step}:${callIndex}`;
 }
 
 /** The signal a person's decision on an approval arrives as. */

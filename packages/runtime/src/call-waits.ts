@@ -3,6 +3,7 @@ import {
   LongrunError,
   event,
   isRuntimeSignal,
+  subAgentSignal,
   webhookSignal,
   type CallWait,
   type LeaseFence,
@@ -19,7 +20,7 @@ import {
 export type WaitMethods = Pick<
   ToolContext,
   'sleep' | 'sleepUntil' | 'waitForSignal' | 'createWebhook'
->;
+> & { [subAgentWait]?: SubAgentWait };
 
 /** The wait a call suspended on: what the harness records and parks the session with. */
 export interface Suspension {
@@ -46,6 +47,13 @@ export interface CallWaitsInput {
 export class CallSuspended extends Error {
   override readonly name = 'CallSuspended';
 }
+
+/**
+ * The wait of the built-in sub-agent tool for its children's signal (a name of the runtime's
+ * own, which `waitForSignal` refuses): on the tool context of a call that may wait.
+ */
+export const subAgentWait = Symbol('longrun.subAgentWait');
+export type SubAgentWait = (timeoutMs: number) => Promise<SignalWaitResult>;
 
 /** Waits of a signal's own: one waitId per (step, call, ordinal), unique in the session's log. */
 export function callWaitId(step: number, callIndex: number, ordinal: number): string {
@@ -115,6 +123,8 @@ export class CallWaits {
         return this.#signalWait(name, options.timeoutMs, null);
       },
       createWebhook: async (options = {}) => this.#createWebhook(options),
+      [subAgentWait]: (timeoutMs: number) =>
+        this.#signalWait(subAgentSignal(this.#o.step, this.#o.callIndex), timeoutMs, null),
     };
   }
 

@@ -96,6 +96,10 @@ function decideOne(policy: CompiledPolicy, request: PolicyRequest): Omit<PolicyD
         const d = decideHost(policy, host);
         if (d.decision === 'deny') return d;
       }
+      for (const agent of request.subAgents ?? []) {
+        const d = decideOne(policy, { kind: 'subAgent', agent });
+        if (d.decision === 'deny') return d;
+      }
       return tool;
     }
     case 'path':

@@ -87,6 +87,8 @@ export type PolicyRequest =
       writes?: readonly string[];
       /** Hosts the call reaches. */
       hosts?: readonly string[];
+      /** Sub-agents the call starts. */
+      subAgents?: readonly string[];
     }
   | { kind: 'path'; access: 'read' | 'write'; path: string }
   | { kind: 'host'; host: string }

@@ -1,5 +1,6 @@
 import { LongrunError } from '../errors.ts';
-import type { ScheduleRef } from '../events.ts';
+import type { ScheduleRef, SessionParent } from '../events.ts';
+import { checkPolicy } from '../policy/policy-check.ts';
 import {
   defaultTenantId,
   newSessionId,
@@ -49,6 +50,7 @@ export function encodeCreateSession(input: CreateSessionInput): EncodedCreateSes
           ? {}
           : { forkedFrom: checkForkedFrom(input.forkedFrom) }),
         ...(input.schedule === undefined ? {} : { schedule: checkScheduleRef(input.schedule) }),
+        ...(input.parent === undefined ? {} : { parent: checkParent(input.parent) }),
       },
       'session input',
     ),
@@ -65,6 +67,25 @@ function checkScheduleRef(value: ScheduleRef): ScheduleRef {
     id: scheduleId(value.id),
     tickAtMs: checkCount('schedule.tickAtMs', value.tickAtMs),
     missedTicks: checkCount('schedule.missedTicks', value.missedTicks),
+  };
+}
+
+function checkParent(value: SessionParent): SessionParent {
+  if (typeof value !== 'object' || value === null || !Array.isArray(value.policies)) {
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      'parent must be { sessionId, rootSessionId, step, callIndex, policies }',
+    );
+  }
+  return {
+    sessionId: sessionId(value.sessionId),
+    rootSessionId: sessionId(value.rootSessionId),
+    step: checkCount('parent.step', value.step, 1),
+    callIndex: checkCount('parent.callIndex', value.callIndex),
+    policies: value.policies.map((layer, i) => {
+      const name = checkName(`parent.policies[${i}].name`, layer?.name);
+      return { name, policy: checkPolicy(layer.policy, `parent.policies[${i}] (${name})`) };
+    }),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { LiveChannel } from './live-channel.ts';
-import type { EffectClass, NewEvent, ScheduleRef, StoredEvent } from '../events.ts';
+import type { EffectClass, NewEvent, ScheduleRef, SessionParent, StoredEvent } from '../events.ts';
 import type { SessionId, WorkerId } from '../ids.ts';
 import type { JsonValue } from '../json.ts';
 import type { ApiKeyStore } from './api-key-store.ts';
@@ -192,6 +192,8 @@ export interface CreateSessionInput {
   forkedFrom?: { sessionId: SessionId; seq: number };
   /** The schedule tick that starts the session, recorded in `session.created`. */
   schedule?: ScheduleRef;
+  /** A sub-agent's parent and policies, recorded in `session.created`. */
+  parent?: SessionParent;
   /**
    * Makes creation safe to retry: a second create with the same tenant and key returns the first
    * session when `requestHash` matches, and fails with IDEMPOTENCY_CONFLICT when it does not.

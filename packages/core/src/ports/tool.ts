@@ -113,6 +113,8 @@ export interface ToolTouches {
   reads?: readonly string[];
   writes?: readonly string[];
   hosts?: readonly string[];
+  /** Sub-agents the call starts. */
+  subAgents?: readonly string[];
 }
 
 interface TouchesRule<Input> {

@@ -7,10 +7,13 @@ import {
   readSignal,
   signalNames,
   pendingCalls,
+  subAgentSignal,
   type Lease,
   type ModelClient,
   type OpenCall,
   type Policy,
+  type SessionId,
+  type SessionRecord,
   type SessionStore,
 } from '@longrun/core';
 import { SessionWriter } from '../session-writer.ts';
@@ -30,6 +33,7 @@ import { loadAgentRun } from '../harness/resume-load.ts';
 import { checkModelCall } from '../harness/gates.ts';
 import { gateChain } from '../harness/limit-gates.ts';
 import { policyAllowsAnyHost, policyLayers, writableUnder } from '../harness/policy-gate.ts';
+import { cancelChildren, subAgentsTool } from './sub-agents.ts';
 import { refuseModelCall } from '../harness/gate-verdicts.ts';
 
 /** Signals a person sends a session (core's signal table). */
@@ -90,7 +94,28 @@ export class AgentRunner {
       lease.sessionId,
     );
     mkdirSync(workspaceDir, { recursive: true });
-    const policies = policyLayers(agent, await this.#tenantPolicy());
+    const session = await this.#sessionRecord();
+    const tenantPolicy = session === null ? undefined : this.#o.tenantPolicy?.(session.tenantId);
+    // A sub-agent runs under what its parent passed down (its parent's layers, the grant, what
+    // was asked for it) and its own agent's policy; a root session under its tenant's and agent's.
+    const parent = state.parent;
+    const policies =
+      parent === undefined
+        ? policyLayers(agent, tenantPolicy)
+        : [...parent.policies, ...policyLayers(agent, undefined)];
+    const tools =
+      agent.subAgents === undefined || session === null
+        ? agent.tools
+        : [
+            ...agent.tools,
+            subAgentsTool(agent.subAgents, {
+              store,
+              sessionId: lease.sessionId,
+              tenantId: session.tenantId,
+              rootSessionId: parent?.rootSessionId ?? lease.sessionId,
+              policies,
+            }),
+          ];
     // Hosts are enforced by the sandbox's network until an egress proxy checks them one by one.
     const sandbox =
       agent.sandbox?.network === 'allowed' && !policyAllowsAnyHost(policies)
@@ -109,9 +134,9 @@ export class AgentRunner {
       model: this.#o.model,
       writer,
       transcript,
-      tools: new Map(agent.tools.map((t) => [t.name, t])),
+      tools: new Map(tools.map((t) => [t.name, t])),
       gates: gateChain(agent, policies),
-      specs: toolSpecs(agent.tools),
+      specs: toolSpecs(tools),
       signal,
       holding: this.#o.holding ?? (() => !signal.aborted),
       events,
@@ -120,16 +145,34 @@ export class AgentRunner {
     };
     try {
       await this.#prepareWorkspace();
-      return await this.#loop();
+      const outcome = await this.#loop();
+      await this.#tellParent(outcome);
+      return outcome;
     } finally {
       await workspace.close();
     }
   }
 
-  async #tenantPolicy(): Promise<Policy | undefined> {
-    const { tenantPolicy, store, lease } = this.#o;
-    if (tenantPolicy === undefined) return undefined;
-    return tenantPolicy((await store.getSession(lease.sessionId)).tenantId);
+  /** The session's record, read when a tenant policy or sub-agents need its tenant. */
+  async #sessionRecord(): Promise<SessionRecord | null> {
+    const { tenantPolicy, store, lease, agent } = this.#o;
+    if (tenantPolicy === undefined && agent.subAgents === undefined) return null;
+    return store.getSession(lease.sessionId);
+  }
+
+  /**
+   * A sub-agent's session that ended wakes its parent's waiting call. Should this signal be lost
+   * (the worker dies first), the parent looks at its children again on its own timer.
+   */
+  async #tellParent(outcome: RunOutcome): Promise<void> {
+    const parent = this.#ctx.writer.state.parent;
+    if (parent === undefined || !['completed', 'failed', 'cancelled'].includes(outcome)) return;
+    await this.#o.store
+      .sendSignal(parent.sessionId as SessionId, subAgentSignal(parent.step, parent.callIndex), {
+        childSessionId: this.#o.lease.sessionId,
+        status: outcome,
+      })
+      .catch(() => undefined);
   }
 
   /**
@@ -259,7 +302,21 @@ export class AgentRunner {
       by: 'unknown',
       reason: null,
     };
-    const unanswered = pendingCalls(ctx.writer.state).map((call) =>
+    // Its children first: a crash before the cancel commits leaves the request pending, and the
+    // next run cancels them again (a child already ended or cancelled is left as it is).
+    const open = pendingCalls(ctx.writer.state);
+    await cancelChildren(
+      ctx.store,
+      ctx.writer.lease.sessionId,
+      open.map((c) => ({
+        step: ctx.writer.state.steps,
+        callIndex: c.callIndex,
+        tool: c.tool,
+        args: c.args,
+      })),
+      by,
+    );
+    const unanswered = open.map((call) =>
       event('tool.completed', {
         step: ctx.writer.state.steps,
         callIndex: call.callIndex,

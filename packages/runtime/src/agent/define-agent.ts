@@ -17,6 +17,7 @@ import {
   type WorkspaceFiles,
 } from '@longrun/core';
 import { defineOutcome, type OutcomeConfig, type OutcomeDefinition } from './outcome.ts';
+import type { SubAgentsConfig } from './sub-agents.ts';
 import { toModelClient, toolsFrom, type AgentModel, type AiSdkToolLike } from '@longrun/models';
 import type { AgentSandboxConfig } from './agent-workspace.ts';
 import type { Gate } from '../harness/gates.ts';
@@ -170,6 +171,12 @@ export interface AgentFields extends ModelCallSettings {
    * `false`: neither.
    */
   loopControl?: LoopControlConfig | false;
+  /**
+   * Sub-agents it may start (DESIGN §7): it gets the built-in tool `run_subagents`, which starts
+   * a child session per task and waits, durably, for all of them. Each child's grants are at
+   * most its parent's (its policy the intersection of the parent's, the grant, and what is asked).
+   */
+  subAgents?: SubAgentsConfig;
 }
 
 /**
@@ -275,6 +282,7 @@ export function defineAgent(agent: AgentConfig): AgentDefinition {
     );
   }
   if (agent.policy !== undefined) checkPolicy(agent.policy, `the policy of agent ${agent.name}`);
+  if (agent.subAgents !== undefined) checkSubAgents(agent.name, agent.subAgents, seen);
   resolveLoopControl(agent.name, agent.loopControl);
   const { outcome, context: _context, ...fields } = agent;
   return {
@@ -284,6 +292,22 @@ export function defineAgent(agent: AgentConfig): AgentDefinition {
     ...(outcome === undefined ? {} : { outcome: defineOutcome(agent.name, outcome) }),
     ...contextOf(agent),
   };
+}
+
+function checkSubAgents(name: string, config: SubAgentsConfig, tools: Set<string>): void {
+  const bad = (what: string): never => {
+    throw new LongrunError('INVALID_ARGUMENT', `subAgents of agent ${name}: ${what}`);
+  };
+  if (
+    !Array.isArray(config.agents) ||
+    config.agents.length === 0 ||
+    !config.agents.every((a) => typeof a === 'string' && a.length > 0)
+  )
+    bad('agents must name at least one agent');
+  const max = config.maxParallel;
+  if (max !== undefined && (!Number.isSafeInteger(max) || max < 1 || max > 32))
+    bad('maxParallel must be a whole number from 1 to 32');
+  if (tools.has('run_subagents')) bad('a tool of its own is already named run_subagents');
 }
 
 function contextOf(agent: AgentConfig): Pick<AgentDefinition, 'context'> {

@@ -1,4 +1,5 @@
 import {
+  signalNames,
   LongrunError,
   isRuntimeSignal,
   terminalStatuses,
@@ -11,7 +12,8 @@ import {
   type StoredEvent,
 } from '@longrun/core';
 import { approvalSignal, approvalSignalPrefix } from './approvals.ts';
-import { cancelSignal, userMessageSignal } from './agent-runner.ts';
+
+const { cancel: cancelSignal, userMessage: userMessageSignal } = signalNames;
 import { resumeSignal, type ResumeRequest } from '../session-resume.ts';
 import { webhookTokenHash } from '../call-waits.ts';
 

@@ -1,0 +1,196 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import {
+  LongrunError,
+  checkPolicy,
+  childPolicyLayers,
+  isLongrunError,
+  type JsonValue,
+  type PolicyLayer,
+  type SessionId,
+  type SessionStore,
+  type Tool,
+  type ToolContext,
+} from '@longrun/core';
+import { subAgentWait, type SubAgentWait } from '../call-waits.ts';
+import { cancelSession } from './session-commands.ts';
+import { defineTool } from './define-agent.ts';
+
+/** The sub-agents an agent may start (`defineAgent({ subAgents })`). */
+export interface SubAgentsConfig {
+  /** Names of the agents it may start; workers that run them must have them registered. */
+  agents: readonly string[];
+  /** Children one call may start and wait for at once (default 4, at most 32). */
+  maxParallel?: number;
+}
+
+/** The name of the built-in tool an agent with `subAgents` gets. */
+export const subAgentsToolName = 'run_subagents';
+
+/** What the tool needs of the session that calls it. */
+export interface SubAgentParent {
+  store: SessionStore;
+  sessionId: SessionId;
+  tenantId: string;
+  rootSessionId: string;
+  /** The layers the parent runs under: a child gets at most these. */
+  policies: readonly PolicyLayer[];
+}
+
+const terminal = new Set(['completed', 'failed', 'cancelled']);
+/** How long a parent waits before it looks at its children again, should a child's signal be lost. */
+const firstLookMs = 30_000;
+const latestLookMs = 10 * 60_000;
+
+/**
+ * A child session's id: derived from the call that starts it, so a call run again (a resumed
+ * step) finds the children it already made instead of starting them twice.
+ */
+export function childSessionId(
+  parent: string,
+  step: number,
+  callIndex: number,
+  i: number,
+): SessionId {
+  const hash = createHash('sha256').update(`${parent}:${step}:${callIndex}:${i}`).digest('hex');
+  return `ses_${hash.slice(0, 32)}` as SessionId;
+}
+
+/**
+ * `run_subagents`: starts one child session per task (a declared sub-agent, the task as its
+ * input), waits durably — holding no worker — until every child has ended, and returns each
+ * child's output or error. Children run on any worker, in parallel. Each child's policy is the
+ * intersection of everything above it (`childPolicyLayers`): the parent's layers, the grant the
+ * parent's policy gives that sub-agent, and the policy asked for it; asking for more than the
+ * parent has gets nothing more, and a sub-agent the parent's policy does not grant is refused by
+ * the policy gate before the call runs.
+ */
+export function subAgentsTool(config: SubAgentsConfig, parent: SubAgentParent): Tool {
+  const maxParallel = config.maxParallel ?? 4;
+  return defineTool({
+    name: subAgentsToolName,
+    description: `Starts sub-agents (${config.agents.join(', ')}) on tasks, at most ${maxParallel} at once, and waits until all have finished; returns each one's output.`,
+    input: z.object({
+      tasks: z
+        .array(
+          z.object({
+            agent: z.enum(config.agents as [string, ...string[]]),
+            task: z.string().min(1),
+            policy: z.unknown().optional().describe('a narrower policy for this child (optional)'),
+          }),
+        )
+        .min(1)
+        .max(maxParallel),
+    }),
+    effect: 'keyed',
+    touches: ({ tasks }) => ({ subAgents: tasks.map((t) => t.agent) }),
+    run: async ({ tasks }, context) => {
+      const ids = tasks.map((_, i) =>
+        childSessionId(parent.sessionId, context.step, context.callIndex, i),
+      );
+      for (const [i, task] of tasks.entries()) {
+        const asked =
+          task.policy === undefined
+            ? undefined
+            : checkPolicy(task.policy, `the policy of task ${i}`);
+        const policies = childPolicyLayers(parent.policies, task.agent, asked);
+        if (policies === null)
+          throw new LongrunError(
+            'INVALID_ARGUMENT',
+            `the policy grants no sub-agent named ${task.agent}`,
+          );
+        await createOnce(parent.store, {
+          id: ids[i] as SessionId,
+          tenantId: parent.tenantId,
+          agent: task.agent,
+          input: task.task,
+          parent: {
+            sessionId: parent.sessionId,
+            rootSessionId: parent.rootSessionId,
+            step: context.step,
+            callIndex: context.callIndex,
+            policies,
+          },
+        });
+      }
+      const wait = (context as ToolContext & { [subAgentWait]?: SubAgentWait })[subAgentWait];
+      let lookMs = firstLookMs;
+      for (;;) {
+        const sessions = await Promise.all(ids.map((id) => parent.store.getSession(id)));
+        if (sessions.every((s) => terminal.has(s.status))) break;
+        if (wait === undefined)
+          throw new LongrunError('INVALID_STATE', `${subAgentsToolName} cannot wait here`);
+        // Woken by a child's end (its signal) or, should that signal be lost, after lookMs.
+        await wait(lookMs);
+        lookMs = Math.min(lookMs * 2, latestLookMs);
+      }
+      return Promise.all(
+        ids.map(async (id, i) => ({
+          agent: tasks[i]?.agent ?? '',
+          sessionId: id,
+          ...(await childOutcome(parent.store, id)),
+        })),
+      );
+    },
+  });
+}
+
+async function createOnce(
+  store: SessionStore,
+  input: Parameters<SessionStore['createSession']>[0] & { id: SessionId },
+): Promise<void> {
+  try {
+    await store.createSession(input);
+  } catch (error) {
+    // Made by an earlier run of this call: the same id, the same agent.
+    const existing = await store.getSession(input.id).catch(() => null);
+    if (existing?.agent !== input.agent) throw error;
+  }
+}
+
+/** A finished child's outcome: its output, or why it failed or was cancelled. */
+async function childOutcome(
+  store: SessionStore,
+  id: SessionId,
+): Promise<{ status: string; output?: JsonValue; error?: string }> {
+  const session = await store.getSession(id);
+  const from = Math.max(0, session.headSeq - 20);
+  const events = await store.readEvents(id, from, 40);
+  for (const e of events.toReversed()) {
+    if (e.type === 'session.completed') return { status: 'completed', output: e.data.output };
+    if (e.type === 'session.failed')
+      return { status: 'failed', error: `${e.data.code}: ${e.data.message}` };
+    if (e.type === 'session.cancelled')
+      return {
+        status: 'cancelled',
+        error: `cancelled by ${e.data.by}${e.data.reason ? `: ${e.data.reason}` : ''}`,
+      };
+  }
+  return { status: session.status };
+}
+
+/**
+ * Cancels the children of the parent's open `run_subagents` calls (the parent was cancelled).
+ * A child that already ended is left as it is.
+ */
+export async function cancelChildren(
+  store: SessionStore,
+  parentId: SessionId,
+  calls: readonly { step: number; callIndex: number; tool: string; args: unknown }[],
+  by: string,
+): Promise<void> {
+  for (const call of calls) {
+    if (call.tool !== subAgentsToolName) continue;
+    const tasks = (call.args as { tasks?: unknown[] } | null)?.tasks;
+    const count = Array.isArray(tasks) ? tasks.length : 0;
+    for (let i = 0; i < count; i++) {
+      const id = childSessionId(parentId, call.step, call.callIndex, i);
+      await cancelSession(store, id, { by, reason: `its parent ${parentId} was cancelled` }).catch(
+        (error: unknown) => {
+          if (!isLongrunError(error, 'NOT_FOUND') && !isLongrunError(error, 'INVALID_STATE'))
+            throw error;
+        },
+      );
+    }
+  }
+}
