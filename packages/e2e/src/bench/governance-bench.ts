@@ -8,7 +8,14 @@ import {
   type PolicyLayer,
   type StoredEvent,
 } from '@longrun/core';
-import { Worker, checkToolCall, gateChain, type AgentDefinition } from '@longrun/runtime';
+import {
+  Worker,
+  checkToolCall,
+  defineAgent,
+  gateChain,
+  type AgentDefinition,
+} from '@longrun/runtime';
+import { scriptedModel } from '@longrun/models/testing';
 import { openStore } from '@longrun/cli';
 import type { StoreTarget } from '../store-targets.ts';
 import { waitForStatus } from '../crash/reference-run.ts';
@@ -128,4 +135,70 @@ async function timeToolGates(
     state = applyEvent(state, e);
   }
   return samples;
+}
+
+/**
+ * `governance.subAgents`: one parent starts `children` sub-agent sessions in one call, on two
+ * workers: the time until every child and the parent completed, and the parent's resume latency
+ * (the last child's `session.completed` to the parent's `tool.completed` of that call).
+ */
+export async function measureSubAgents(make: () => Promise<StoreTarget>, children: number) {
+  const target = await make();
+  const store = await openStore(target.url);
+  try {
+    const child = defineAgent({
+      name: 'child',
+      model: scriptedModel(() => ({ text: 'child done' })),
+      instructions: 'Answer.',
+      tools: [],
+      workspaceRoot: `${target.dir}/ws`,
+      workspaceSnapshots: false,
+    });
+    const tasks = Array.from({ length: children }, (_, i) => ({
+      agent: 'child',
+      task: `task ${i}`,
+    }));
+    const parent = defineAgent({
+      name: 'parent',
+      model: scriptedModel((request) =>
+        request.messages.some((m) => m.role === 'tool')
+          ? { text: 'all done' }
+          : { toolCalls: [{ name: 'run_subagents', args: { tasks } }] },
+      ),
+      instructions: 'Delegate.',
+      tools: [],
+      workspaceRoot: `${target.dir}/ws`,
+      workspaceSnapshots: false,
+      subAgents: { agents: ['child'], maxParallel: children },
+    });
+    const agents = [parent, child];
+    const workers = [0, 1].map(() => new Worker({ store, agents, pollMs: 5 }));
+    const session = await store.createSession({ agent: 'parent', input: 'go' });
+    const started = performance.now();
+    for (const w of workers) await w.start();
+    await waitForStatus(store, session.id, ['completed'], 300_000);
+    const allMs = performance.now() - started;
+    for (const w of workers) await w.stop();
+    const events = await store.readEvents(session.id, 0, 100_000);
+    const result = events.find((e) => e.type === 'tool.completed');
+    const ids = (
+      result?.type === 'tool.completed' ? (result.data.output as { sessionId: string }[]) : []
+    ).map((o) => o.sessionId);
+    let lastChildAt = 0;
+    for (const id of ids) {
+      const childEvents = await store.readEvents(id as never, 0, 1_000);
+      const done = childEvents.find((e) => e.type === 'session.completed');
+      if (done === undefined) throw new Error(`child ${id} did not complete`);
+      lastChildAt = Math.max(lastChildAt, done.atMs);
+    }
+    return {
+      children: ids.length,
+      workers: 2,
+      allCompletedMs: round(allMs, 1),
+      parentResumeMs: round((result?.atMs ?? 0) - lastChildAt, 1),
+    };
+  } finally {
+    await store.close();
+    await target.drop();
+  }
 }

@@ -24,7 +24,7 @@ import { measurePgRestart } from './faults.ts';
 import { section } from './sections.ts';
 import { measureResumes } from './resume.ts';
 import { measureLongSession } from './long-session-bench.ts';
-import { measureGovernance } from './governance-bench.ts';
+import { measureGovernance, measureSubAgents } from './governance-bench.ts';
 import { measureTimerWaits, quickTimerWaitsSizes, timerWaitsSizes } from './timer-waits.ts';
 import { measurePeerWorkload, peerWorkloadSizes, quickPeerWorkloadSizes } from './peer-workload.ts';
 import { round } from './stats.ts';
@@ -189,9 +189,12 @@ if (only === undefined || only === 'governance') {
   process.stderr.write(
     '[bench] governance: the tool-call gate chain with a 50-rule policy under a tenant policy (SQLite)\n',
   );
-  results.governance = await section('governance', () =>
-    measureGovernance(sqliteTarget, quick ? 100 : 400),
-  );
+  results.governance = {
+    ...(await section('governance', () => measureGovernance(sqliteTarget, quick ? 100 : 400))),
+    subAgents: await section('governance.subAgents', () =>
+      measureSubAgents(sqliteTarget, quick ? 20 : 100),
+    ),
+  };
 }
 
 if (only === undefined || only === 'workspace') {

@@ -305,8 +305,8 @@ function checkSubAgents(name: string, config: SubAgentsConfig, tools: Set<string
   )
     bad('agents must name at least one agent');
   const max = config.maxParallel;
-  if (max !== undefined && (!Number.isSafeInteger(max) || max < 1 || max > 32))
-    bad('maxParallel must be a whole number from 1 to 32');
+  if (max !== undefined && (!Number.isSafeInteger(max) || max < 1 || max > 128))
+    bad('maxParallel must be a whole number from 1 to 128');
   if (tools.has('run_subagents')) bad('a tool of its own is already named run_subagents');
 }
 

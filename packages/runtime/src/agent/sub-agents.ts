@@ -20,7 +20,7 @@ import { defineTool } from './define-agent.ts';
 export interface SubAgentsConfig {
   /** Names of the agents it may start; workers that run them must have them registered. */
   agents: readonly string[];
-  /** Children one call may start and wait for at once (default 4, at most 32). */
+  /** Children one call may start and wait for at once (default 4, at most 128). */
   maxParallel?: number;
 }
 
