@@ -15,6 +15,30 @@ const step = z.number().int();
 const waitCall = z.object({ step, callIndex: z.number().int(), ordinal: z.number().int() });
 const metadata = z.record(z.string(), z.record(z.string(), json));
 const effectClass = z.enum(['pure', 'idempotent', 'keyed', 'unsafe']);
+const tokenUsage = z.object({
+  inputTokens: z.number().int(),
+  outputTokens: z.number().int(),
+  cacheReadTokens: z.number().int().optional(),
+  cacheWriteTokens: z.number().int().optional(),
+  costUsd: z.number().optional(),
+});
+/** A session's budget: each limit optional (see core's `Budget`). */
+export const budgetSchema = z.object({
+  costUsd: z.number().min(0).optional(),
+  inputTokens: z.number().int().min(0).optional(),
+  outputTokens: z.number().int().min(0).optional(),
+  cacheTokens: z.number().int().min(0).optional(),
+  toolCalls: z.number().int().min(0).optional(),
+  toolCallsPerTool: z.record(z.string(), z.number().int().min(0)).optional(),
+  wallClockMs: z.number().int().min(0).optional(),
+  steps: z.number().int().min(0).optional(),
+});
+const spendFields = {
+  costUsd: z.number(),
+  inputTokens: z.number().int(),
+  outputTokens: z.number().int(),
+  cacheTokens: z.number().int(),
+};
 
 const responsePart = z.discriminatedUnion('type', [
   z.object({
@@ -47,6 +71,7 @@ export const eventDataSchemas = {
         policies: z.array(z.object({ name: z.string(), policy: json })),
       })
       .optional(),
+    budget: budgetSchema.optional(),
   }),
   'user.messaged': z.object({ text: z.string(), signalId: nullableText }),
   'model.requested': z.object({
@@ -75,7 +100,7 @@ export const eventDataSchemas = {
         id: z.string().optional(),
       }),
     ),
-    usage: z.object({ inputTokens: z.number().int(), outputTokens: z.number().int() }),
+    usage: tokenUsage,
     finishReason: z.string().optional(),
     attempt: z.number().int().optional(),
     modelId: z.string().optional(),
@@ -93,6 +118,7 @@ export const eventDataSchemas = {
     step,
     callIndex: z.number().int().optional(),
     evidence: z.record(z.string(), json).optional(),
+    code: z.string().optional(),
   }),
   'policy.decided': z.object({
     point: z.literal('tool.call'),
@@ -183,7 +209,7 @@ export const eventDataSchemas = {
     feedback: z.string(),
     continues: z.boolean(),
     evaluatorSteps: z.number().int(),
-    usage: z.object({ inputTokens: z.number().int(), outputTokens: z.number().int() }),
+    usage: tokenUsage,
     modelId: z.string(),
     error: z.string().optional(),
   }),
@@ -197,7 +223,7 @@ export const eventDataSchemas = {
     messages: z.number().int(),
     summary: z.string(),
     modelId: z.string(),
-    usage: z.object({ inputTokens: z.number().int(), outputTokens: z.number().int() }),
+    usage: tokenUsage,
     tokensBefore: z.number().int(),
     tokensAfter: z.number().int(),
     reason: z.enum(['threshold', 'refused']),
@@ -206,6 +232,25 @@ export const eventDataSchemas = {
   'session.failed': z.object({ code: z.string(), message: z.string() }),
   'session.cancelled': z.object({ reason: nullableText, by: z.string() }),
   'session.resumed': z.object({ by: z.string(), reason: nullableText }),
+  'budget.set': z.object({
+    budget: budgetSchema,
+    by: z.string(),
+    reason: nullableText,
+    change: z.record(z.string(), json).optional(),
+  }),
+  'budget.reserved': z.object({
+    reservationId: z.string(),
+    kind: z.enum(['step', 'compaction', 'evaluator']),
+    step,
+    attempt: z.number().int(),
+    modelId: z.string(),
+    ...spendFields,
+  }),
+  'budget.settled': z.object({
+    reservationId: z.string(),
+    outcome: z.enum(['responded', 'failed', 'interrupted']),
+    ...spendFields,
+  }),
 } satisfies Record<EventType, z.ZodType>;
 
 /** One stored event of each type: the envelope with that type's data. */

@@ -31,6 +31,7 @@ export const statusByCode: Record<ErrorCode, number> = {
   SCHEMA_TOO_NEW: 500,
   DURABILITY_UNSAFE: 500,
   WORKSPACE_CORRUPT: 500,
+  BUDGET_EXCEEDED: 409,
   INTERNAL: 500,
 };
 

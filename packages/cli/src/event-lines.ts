@@ -48,6 +48,11 @@ export function describeEvent(
       return `${seq}  session cancelled by ${e.data.by}${e.data.reason ? `: ${e.data.reason}` : ''}`;
     case 'session.resumed':
       return `${seq}  ▶ session resumed by ${e.data.by}${e.data.reason ? `: ${e.data.reason}` : ''}`;
+    case 'budget.set':
+      return `${seq}  budget set by ${e.data.by}: ${JSON.stringify(e.data.budget)}`;
+    case 'budget.reserved':
+    case 'budget.settled':
+      return null;
     case 'model.responded': {
       // The whole text of the model's message, its lines indented under the first, then its calls.
       const step = `${seq}  step ${e.data.step}${totalSteps ? `/${totalSteps}` : ''}`;

@@ -65,6 +65,11 @@ export const errorCodes = {
   WORKSPACE_FULL: { retryable: false },
   /** Every sandbox of the pool stayed in use for the whole wait; retry later or raise the pool size. */
   SANDBOX_BUSY: { retryable: true },
+  /**
+   * A budget of the session would be passed (its name is in the message): the session is paused
+   * until the budget is raised (`POST /v1/sessions/{id}/budget`, `longrun sessions budget`).
+   */
+  BUDGET_EXCEEDED: { retryable: false },
   /** A bug or an invariant violation inside longrun. */
   INTERNAL: { retryable: false },
 } as const satisfies Record<string, { retryable: boolean }>;

@@ -2,6 +2,8 @@ import type { PolicyLayer } from './policy/policy-types.ts';
 import type { JsonObject, JsonValue } from './json.ts';
 import type { SessionId } from './ids.ts';
 import type { ModelFailureCode, SessionFailureCode } from './failure-codes.ts';
+import type { Budget, BudgetChange } from './budget/budget-spec.ts';
+import type { ChargeKind } from './budget/budget-ledger.ts';
 
 /** Bumped when an event's data changes shape; readers fold every version they know. */
 export const eventSchemaVersion = 1;
@@ -43,8 +45,15 @@ export type ResponsePart =
   | { type: 'tool-call'; callIndex: number; providerMetadata?: ProviderMetadata };
 
 export interface TokenUsage {
+  /** All input tokens, cached ones included. */
   inputTokens: number;
   outputTokens: number;
+  /** Of the input, tokens read from the provider's prompt cache (when it reports them). */
+  cacheReadTokens?: number;
+  /** Of the input, tokens written to the provider's prompt cache (when it reports them). */
+  cacheWriteTokens?: number;
+  /** What the provider says the call cost, in US dollars, when it says (budgets prefer it to list price). */
+  costUsd?: number;
 }
 
 /** A durable wait: for a signal (until `untilMs` at most, if given) or until a time. */
@@ -140,6 +149,8 @@ export interface EventDataByType {
     schedule?: ScheduleRef;
     /** Set on a sub-agent's session: its parent, and the policies it runs under. */
     parent?: SessionParent;
+    /** The budget the session was created with; the agent's own fills in the limits it leaves out. */
+    budget?: Budget;
   };
   /** A follow-up message from a person: starts a new turn of a running or finished session. */
   'user.messaged': { text: string; signalId: string | null };
@@ -218,6 +229,8 @@ export interface EventDataByType {
      * gate gave none.
      */
     evidence?: JsonObject;
+    /** Why, as a code, when the gate named one (a pause for `BUDGET_EXCEEDED`). */
+    code?: string;
   };
   /**
    * The session's policy (DESIGN §7: the agent's, bounded by its tenant's) decided a tool call.
@@ -340,6 +353,40 @@ export interface EventDataByType {
    * Recorded by the runner that claims the session next, before anything else it does.
    */
   'session.resumed': { by: string; reason: string | null };
+  // ---- budgets (DESIGN §7; the charge rule is BudgetLedger's) ----
+  /**
+   * The session's budget from now on: the agent's defaults merged under the session's own (by
+   * the runner, once), or a person's change (`change`, applied to the budget before it).
+   */
+  'budget.set': { budget: Budget; by: string; reason: string | null; change?: BudgetChange };
+  /**
+   * Committed before a model call is sent: its projected spend (estimated input and the output
+   * cap, at list price), charged until it is settled.
+   */
+  'budget.reserved': {
+    reservationId: string;
+    kind: ChargeKind;
+    step: number;
+    attempt: number;
+    modelId: string;
+    costUsd: number;
+    inputTokens: number;
+    outputTokens: number;
+    cacheTokens: number;
+  };
+  /**
+   * A reservation closed with what its call really spent (`responded`, `failed`), or with its
+   * projection when its worker died before it could know (`interrupted`). Settles only an open
+   * reservation: never twice.
+   */
+  'budget.settled': {
+    reservationId: string;
+    outcome: 'responded' | 'failed' | 'interrupted';
+    costUsd: number;
+    inputTokens: number;
+    outputTokens: number;
+    cacheTokens: number;
+  };
 }
 
 /**
@@ -396,6 +443,9 @@ export const eventTypes = [
   'session.failed',
   'session.cancelled',
   'session.resumed',
+  'budget.set',
+  'budget.reserved',
+  'budget.settled',
 ] as const satisfies readonly EventType[];
 
 export type NewEvent = {

@@ -13,6 +13,13 @@ import type {
 } from './events.ts';
 import type { JsonValue } from './json.ts';
 import { foldLoopHistory, type LoopHistory } from './loop-history.ts';
+import {
+  countToolCall,
+  newLedger,
+  reserve,
+  settle,
+  type BudgetLedger,
+} from './budget/budget-ledger.ts';
 
 export interface OpenCall extends ToolCall {
   /** Set once `tool.started` is durable: the key the tool was (or will be) run with. */
@@ -124,6 +131,10 @@ export interface SessionState {
    * Absent until the first tool result or change, and in checkpoints of format 6 and before.
    */
   loop?: LoopHistory;
+  /** The session's budget and what it has spent; null or absent: no budget. */
+  budget?: BudgetLedger | null;
+  /** When `session.created` was committed (the store's clock): where `wallClockMs` runs from. */
+  createdAtMs?: number;
 }
 
 export function initialState(): SessionState {
@@ -176,14 +187,18 @@ function applyEventData(state: SessionState, event: StoredEvent): SessionState {
   }
   const next: SessionState = { ...state, seq: event.seq };
   switch (event.type) {
-    case 'session.created':
+    case 'session.created': {
+      const { budget } = event.data;
       return {
         ...next,
         agent: event.data.agent,
         input: event.data.input,
         turns: 1,
         ...(event.data.parent === undefined ? {} : { parent: event.data.parent }),
+        createdAtMs: event.atMs,
+        ...(budget === undefined ? {} : { budget: newLedger(budget) }),
       };
+    }
     case 'user.messaged':
       return {
         ...next,
@@ -231,11 +246,14 @@ function applyEventData(state: SessionState, event: StoredEvent): SessionState {
           outputTokens: next.usage.outputTokens + event.data.usage.outputTokens,
         },
       };
-    case 'tool.started':
-      return updateCall(next, event.data.callIndex, (call) => ({
+    case 'tool.started': {
+      const started = updateCall(next, event.data.callIndex, (call) => ({
         ...call,
         started: { effect: event.data.effect, idempotencyKey: startedKeyOf(event) },
       }));
+      const ledger = next.budget;
+      return ledger ? { ...started, budget: countToolCall(ledger, event.data.tool) } : started;
+    }
     case 'tool.completed':
       return {
         ...updateCall(next, event.data.callIndex, (call) => ({
@@ -375,6 +393,24 @@ function applyEventData(state: SessionState, event: StoredEvent): SessionState {
         failure: { code: event.data.code, message: event.data.message },
         outcome: interruptedOutcome(next.outcome),
       };
+    // ---- budgets ----
+    case 'budget.set':
+      return {
+        ...next,
+        budget: {
+          ...(next.budget ?? newLedger(event.data.budget)),
+          limits: event.data.budget,
+          defaultsApplied: true,
+        },
+      };
+    case 'budget.reserved': {
+      const { step: _s, attempt: _a, ...reservation } = event.data;
+      return { ...next, budget: reserve(next.budget ?? newLedger({}), reservation) };
+    }
+    case 'budget.settled': {
+      const { reservationId, outcome: _, ...actual } = event.data;
+      return next.budget ? { ...next, budget: settle(next.budget, reservationId, actual) } : next;
+    }
   }
 }
 

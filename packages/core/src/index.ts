@@ -22,3 +22,5 @@ export * from './request-hash.ts';
 export * from './loop-history.ts';
 export * from './ports/live-channel.ts';
 export * from './policy/index.ts';
+export * from './budget/budget-spec.ts';
+export * from './budget/budget-ledger.ts';

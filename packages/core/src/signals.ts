@@ -1,4 +1,5 @@
 import type { JsonValue } from './json.ts';
+import { checkBudgetChange, type BudgetChange } from './budget/budget-spec.ts';
 
 /**
  * The signals longrun sends a session itself, by name, and their payloads (DESIGN §11: a closed
@@ -14,6 +15,8 @@ export interface SignalPayloadByName {
    * resume from one that came after the session had moved on.
    */
   resume: { by: string; reason: string | null; pausedAtSeq: number };
+  /** A person changes the session's budget; the runner records it as `budget.set`. */
+  budget: { by: string; reason: string | null; change: BudgetChange };
 }
 
 export type SignalName = keyof SignalPayloadByName;
@@ -22,6 +25,7 @@ export const signalNames = {
   userMessage: 'user.message',
   cancel: 'cancel',
   resume: 'resume',
+  budget: 'budget',
 } as const satisfies Record<string, SignalName>;
 
 /** What the name of every approval's signal starts with; a session waiting on a person waits for one. */
@@ -98,6 +102,16 @@ const readers: { [N in SignalName]: (payload: JsonValue) => SignalPayloadByName[
     if (typeof by !== 'string' || typeof pausedAtSeq !== 'number') return null;
     if (reason !== null && typeof reason !== 'string') return null;
     return { by, reason, pausedAtSeq };
+  },
+  budget: (payload) => {
+    const p = asObject(payload);
+    if (p === null || typeof p.by !== 'string') return null;
+    const reason = typeof p.reason === 'string' ? p.reason : null;
+    try {
+      return { by: p.by, reason, change: checkBudgetChange(p.change) };
+    } catch {
+      return null;
+    }
   },
 };
 

@@ -29,6 +29,9 @@ const durableTypes = [
   'session.failed',
   'session.cancelled',
   'session.resumed',
+  'budget.set',
+  'budget.reserved',
+  'budget.settled',
 ] as const satisfies readonly EventType[];
 // Fails to compile when @longrun/core gains an event type this list does not listen for.
 type Unlisted = Exclude<EventType, (typeof durableTypes)[number]>;

@@ -8,3 +8,4 @@ export * from './ai-sdk-tool.ts';
 export * from './provider-metadata.ts';
 export * from './wire-reasoning.ts';
 export * from './context-windows.ts';
+export * from './model-prices.ts';

@@ -1,6 +1,8 @@
 import { LongrunError } from '../errors.ts';
 import type { ScheduleRef, SessionParent } from '../events.ts';
 import { checkPolicy } from '../policy/policy-check.ts';
+import { checkBudget } from '../budget/budget-spec.ts';
+import type { ScheduleRef } from '../events.ts';
 import {
   defaultTenantId,
   newSessionId,
@@ -51,6 +53,7 @@ export function encodeCreateSession(input: CreateSessionInput): EncodedCreateSes
           : { forkedFrom: checkForkedFrom(input.forkedFrom) }),
         ...(input.schedule === undefined ? {} : { schedule: checkScheduleRef(input.schedule) }),
         ...(input.parent === undefined ? {} : { parent: checkParent(input.parent) }),
+        ...(input.budget === undefined ? {} : { budget: checkBudget(input.budget) }),
       },
       'session input',
     ),

@@ -1,3 +1,4 @@
+import type { Budget } from '../budget/budget-spec.ts';
 import type { LiveChannel } from './live-channel.ts';
 import type { EffectClass, NewEvent, ScheduleRef, SessionParent, StoredEvent } from '../events.ts';
 import type { SessionId, WorkerId } from '../ids.ts';
@@ -194,6 +195,8 @@ export interface CreateSessionInput {
   schedule?: ScheduleRef;
   /** A sub-agent's parent and policies, recorded in `session.created`. */
   parent?: SessionParent;
+  /** The session's budget, recorded in `session.created` (the agent's own fills in the rest). */
+  budget?: Budget;
   /**
    * Makes creation safe to retry: a second create with the same tenant and key returns the first
    * session when `requestHash` matches, and fails with IDEMPOTENCY_CONFLICT when it does not.

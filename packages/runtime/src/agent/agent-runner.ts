@@ -35,6 +35,9 @@ import { gateChain } from '../harness/limit-gates.ts';
 import { policyAllowsAnyHost, policyLayers, writableUnder } from '../harness/policy-gate.ts';
 import { cancelChildren, subAgentsTool } from './sub-agents.ts';
 import { refuseModelCall } from '../harness/gate-verdicts.ts';
+import { budgetStopOf } from '../harness/budget-charge.ts';
+import { budgetExceededCode, budgetGate } from '../harness/budget-gate.ts';
+import { takeBudgetRequests } from '../harness/budget-requests.ts';
 
 /** Signals a person sends a session (core's signal table). */
 export const userMessageSignal = signalNames.userMessage;
@@ -144,8 +147,10 @@ export class AgentRunner {
       startedHere: new Set(),
     };
     try {
+      // After the resume requests (their head check saw the log as it was paused).
+      await takeBudgetRequests(this.#ctx);
       await this.#prepareWorkspace();
-      const outcome = await this.#loop();
+      const outcome = await this.#budgetedLoop();
       await this.#tellParent(outcome);
       return outcome;
     } finally {
@@ -191,6 +196,37 @@ export class AgentRunner {
     }
   }
 
+  /**
+   * The loop, with the budget's stops: a model call that would not fit pauses the session
+   * (BUDGET_EXCEEDED) unless a raise has arrived meanwhile; a cost budget on an unpriced model
+   * fails it.
+   */
+  async #budgetedLoop(): Promise<RunOutcome> {
+    const ctx = this.#ctx;
+    for (;;) {
+      try {
+        return await this.#loop();
+      } catch (error) {
+        const stop = budgetStopOf(error);
+        if (stop === null) throw error;
+        const { message } = stop.error;
+        if (stop.kind === 'unpriced') {
+          await ctx.writer.append([event('session.failed', { code: stop.error.code, message })], {
+            status: { status: 'failed', reason: message },
+            releaseLease: true,
+          });
+          return 'failed';
+        }
+        if (await takeBudgetRequests(ctx)) continue;
+        return refuseModelCall(ctx, {
+          gate: budgetGate.name,
+          point: 'model.call',
+          decision: { decision: 'pause', reason: message, code: budgetExceededCode },
+        });
+      }
+    }
+  }
+
   async #loop(): Promise<RunOutcome> {
     const ctx = this.#ctx;
     while (!ctx.signal.aborted) {
@@ -232,7 +268,11 @@ export class AgentRunner {
       const step = s.steps + 1;
       const approved = s.modelApproval?.step === step && s.modelApproval.status === 'granted';
       const verdict = checkModelCall(ctx.gates, { agent: ctx.agent, state: s, step }, approved);
-      if (verdict !== null) return refuseModelCall(ctx, verdict);
+      if (verdict !== null) {
+        // A raise sent while the session ran is seen before it pauses for its budget.
+        if (verdict.gate === budgetGate.name && (await takeBudgetRequests(ctx))) continue;
+        return refuseModelCall(ctx, verdict);
+      }
       // The transcript is compacted first if the call would not fit the context window.
       const compaction = await compactContext(ctx);
       if (compaction === 'failed' || compaction === 'stopped') return compaction;

@@ -10,6 +10,7 @@ import { knownContextWindow } from '@longrun/models';
 import { backoffMs, pause } from '../backoff.ts';
 import type { AgentRunContext } from './agent-context.ts';
 import { taskText } from './transcript-builder.ts';
+import { budgetStopOf, chargedCall, estimateRequestTokens } from '../harness/budget-charge.ts';
 
 /** What the summary call is told when the agent gives no `context.summaryInstructions`. */
 export const defaultSummaryInstructions = [
@@ -82,7 +83,8 @@ export async function compactContext(ctx: AgentRunContext): Promise<CompactionOu
     response = await summarize(ctx, model, instructions, fitted(older, window * 3));
   } catch (error) {
     if (ctx.signal.aborted) return 'stopped';
-    if (isLongrunError(error, 'LEASE_LOST')) throw error;
+    // A lost lease stops the run; a budget stop is the runner's to turn into a pause.
+    if (isLongrunError(error, 'LEASE_LOST') || budgetStopOf(error) !== null) throw error;
     const code = isLongrunError(error) ? error.code : 'INTERNAL';
     const why = error instanceof Error ? error.message : String(error);
     const message = `compacting the transcript of agent ${ctx.agent.name} failed: ${why}`;
@@ -151,16 +153,24 @@ async function summarize(
   ];
   for (let attempt = 1; ; attempt++) {
     try {
-      const response = await model.stream(
-        {
-          messages,
-          // The calls in the transcript name these tools; providers want them declared.
-          tools: ctx.specs,
-          ...(ctx.specs.length > 0 ? { toolChoice: 'none' as const } : {}),
-          signal: ctx.signal,
-          context: { sessionId: ctx.writer.lease.sessionId, step: state.steps + 1, attempt },
-        },
-        () => undefined,
+      const request = {
+        messages,
+        // The calls in the transcript name these tools; providers want them declared.
+        tools: ctx.specs,
+        ...(ctx.specs.length > 0 ? { toolChoice: 'none' as const } : {}),
+        signal: ctx.signal,
+        context: { sessionId: ctx.writer.lease.sessionId, step: state.steps + 1, attempt },
+      };
+      const charge = {
+        kind: 'compaction' as const,
+        step: state.steps + 1,
+        attempt,
+        modelId: model.id,
+        inputTokens: estimateRequestTokens(messages, ctx.specs),
+        maxOutputTokens: undefined,
+      };
+      const response = await chargedCall(ctx, charge, () =>
+        model.stream(request, () => undefined),
       );
       if (response.text.trim() === '') {
         throw new LongrunError('MODEL_OUTPUT_INVALID', `${model.id} returned an empty summary`);

@@ -2,8 +2,11 @@ import { z } from 'zod';
 import {
   LongrunError,
   checkPolicy,
+  checkBudget,
   toolNamePattern,
   type BlobStore,
+  type Budget,
+  type ModelPrice,
   type JsonObject,
   type JsonValue,
   type ModelCallSettings,
@@ -18,7 +21,13 @@ import {
 } from '@longrun/core';
 import { defineOutcome, type OutcomeConfig, type OutcomeDefinition } from './outcome.ts';
 import type { SubAgentsConfig } from './sub-agents.ts';
-import { toModelClient, toolsFrom, type AgentModel, type AiSdkToolLike } from '@longrun/models';
+import {
+  priceOf,
+  toModelClient,
+  toolsFrom,
+  type AgentModel,
+  type AiSdkToolLike,
+} from '@longrun/models';
 import type { AgentSandboxConfig } from './agent-workspace.ts';
 import type { Gate } from '../harness/gates.ts';
 import { resolveLoopControl, type LoopControlConfig } from '../harness/loop-control.ts';
@@ -177,6 +186,18 @@ export interface AgentFields extends ModelCallSettings {
    * most its parent's (its policy the intersection of the parent's, the grant, and what is asked).
    */
   subAgents?: SubAgentsConfig;
+  /**
+   * The budget of every session of this agent, limit by limit, unless the session was created
+   * with its own value for a limit (DESIGN §7). See core's `Budget`; exceeding one pauses the
+   * session with BUDGET_EXCEEDED until it is raised.
+   */
+  budget?: Budget;
+  /**
+   * Prices by model id (`anthropic:claude-sonnet-4-5` or the bare name) that override the
+   * shipped table (`knownPrice`). A `costUsd` budget needs a price for every model the agent
+   * calls: a call of an unpriced model under a cost budget fails the session (INVALID_ARGUMENT).
+   */
+  prices?: Readonly<Record<string, ModelPrice>>;
 }
 
 /**
@@ -284,10 +305,13 @@ export function defineAgent(agent: AgentConfig): AgentDefinition {
   if (agent.policy !== undefined) checkPolicy(agent.policy, `the policy of agent ${agent.name}`);
   if (agent.subAgents !== undefined) checkSubAgents(agent.name, agent.subAgents, seen);
   resolveLoopControl(agent.name, agent.loopControl);
+  if (agent.budget !== undefined) checkBudget(agent.budget, `budget of agent ${agent.name}`);
+  const model = agentModel(agent);
+  checkPriced(agent, model);
   const { outcome, context: _context, ...fields } = agent;
   return {
     ...fields,
-    model: agentModel(agent),
+    model,
     tools,
     ...(outcome === undefined ? {} : { outcome: defineOutcome(agent.name, outcome) }),
     ...contextOf(agent),
@@ -308,6 +332,19 @@ function checkSubAgents(name: string, config: SubAgentsConfig, tools: Set<string
   if (max !== undefined && (!Number.isSafeInteger(max) || max < 1 || max > 128))
     bad('maxParallel must be a whole number from 1 to 128');
   if (tools.has('run_subagents')) bad('a tool of its own is already named run_subagents');
+}
+
+/**
+ * A cost budget can only be checked for a priced model: an agent whose own model (when it is not
+ * a factory) has no price is refused here rather than at its first session's first call.
+ */
+function checkPriced(agent: AgentConfig, model: AgentDefinition['model']): void {
+  if (agent.budget?.costUsd === undefined || typeof model === 'function') return;
+  if (priceOf(model.id, agent.prices) !== null) return;
+  throw new LongrunError(
+    'INVALID_ARGUMENT',
+    `agent ${agent.name} has a costUsd budget but model ${model.id} has no known price; give it one in the agent's prices ({ "${model.id}": { inputUsdPerMTok, outputUsdPerMTok } }) or drop costUsd`,
+  );
 }
 
 function contextOf(agent: AgentConfig): Pick<AgentDefinition, 'context'> {

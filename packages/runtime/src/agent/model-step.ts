@@ -18,6 +18,12 @@ import { chainStart } from './agent-calls.ts';
 import { foldAhead } from '../session-writer.ts';
 import { checkModelCall } from '../harness/gates.ts';
 import { DeltaCoalescer } from './delta-coalescer.ts';
+import {
+  reserveModelCall,
+  settleFailed,
+  settleResponded,
+  type HeldReservation,
+} from '../harness/budget-charge.ts';
 
 /** Retry waits longer than this are durable timer waits (holding no worker), not sleeps. */
 const longestInProcessWaitMs = 30_000;
@@ -64,6 +70,20 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
     return 'failed';
   }
   const { model } = call;
+  // The budget's reservation is committed before the call is sent (it throws BUDGET_EXCEEDED,
+  // which the runner turns into a pause, when the call does not fit); its settlement goes into
+  // the commit that records the call's outcome.
+  const held = await reserveModelCall(ctx, {
+    kind: 'step',
+    step,
+    attempt,
+    modelId: model.id,
+    inputTokens: ctx.transcript.estimateTokens(
+      ctx.agent.instructions.length + JSON.stringify(call.request.tools).length,
+    ),
+    maxOutputTokens: call.request.maxOutputTokens,
+  });
+  let streamedChars = 0;
   // The request is recorded with the attempt's first durable output — its first streamed text,
   // its failure or its response — so a fast call costs no commit of its own. An attempt cut by a
   // crash before any of those left nothing durable behind, and is simply made again.
@@ -87,6 +107,7 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
       { ...call.request, signal: ctx.signal, context: { sessionId, step, attempt } },
       (text) => {
         ctx.events.emit('model.delta', { sessionId, step, attempt, text });
+        streamedChars += text.length;
         coalescer.push(text);
       },
     );
@@ -96,7 +117,10 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
     await coalescer.close({ drain: true }).catch(() => undefined);
     if (ctx.signal.aborted) return 'stopped';
     if (isLongrunError(error, 'LEASE_LOST')) throw error;
-    return recordFailure(ctx, step, attempt, asModelError(error), withRequest);
+    const settled = held === null ? [] : [settleFailed(held, streamedChars)];
+    return recordFailure(ctx, step, attempt, asModelError(error), (events) =>
+      withRequest([...settled, ...events]),
+    );
   }
   const toolCalls = response.toolCalls.map((c, callIndex) => ({
     callIndex,
@@ -124,6 +148,7 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
       ...turnDetails(response),
       ...(call.activeTools === undefined ? {} : { activeTools: call.activeTools }),
     }),
+    ...settledResponse(held, response),
   ];
   const effects: EffectChange[] = [];
   const first = toolCalls[0];
@@ -133,6 +158,10 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
   if (first !== undefined && offered) await chainStart(ctx, step, first, events, effects);
   await ctx.writer.append(events, { effects });
   return 'continue';
+}
+
+function settledResponse(held: HeldReservation | null, response: ModelResponse): NewEvent[] {
+  return held === null ? [] : [settleResponded(held, response)];
 }
 
 interface PreparedCall {

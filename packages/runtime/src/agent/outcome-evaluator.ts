@@ -25,6 +25,7 @@ import { listFilesTool, readFileTool } from '../tools/file-tools.ts';
 import { shellTool } from '../tools/shell-tool.ts';
 import type { AgentRunContext } from './agent-context.ts';
 import { noWaits } from '../call-waits.ts';
+import { budgetStopOf, chargedCall, estimateRequestTokens } from '../harness/budget-charge.ts';
 import { AgentWorkspace, WorkspaceTracker } from './agent-workspace.ts';
 
 const modelAttempts = 3;
@@ -351,11 +352,24 @@ async function callModel(
   model: ModelClient,
   request: { messages: ModelMessage[]; tools: ModelToolSpec[] },
 ): Promise<ModelResponse | { error: string } | null> {
+  const state = ctx.writer.state;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await model.stream({ ...request, signal: ctx.signal }, () => undefined);
+      const charge = {
+        kind: 'evaluator' as const,
+        step: state.steps,
+        attempt,
+        modelId: model.id,
+        inputTokens: estimateRequestTokens(request.messages, request.tools),
+        maxOutputTokens: undefined,
+      };
+      return await chargedCall(ctx, charge, () =>
+        model.stream({ ...request, signal: ctx.signal }, () => undefined),
+      );
     } catch (error) {
       if (ctx.signal.aborted) return null;
+      // The runner pauses the session (or fails it, for a model with no price).
+      if (budgetStopOf(error) !== null) throw error;
       const retryable = isLongrunError(error) && error.retryable;
       const message = error instanceof Error ? error.message : String(error);
       if (!retryable || attempt >= modelAttempts) return { error: message };

@@ -29,6 +29,9 @@ export function gateDecided(
     ...('evidence' in verdict.decision && verdict.decision.evidence !== undefined
       ? { evidence: verdict.decision.evidence }
       : {}),
+    ...(verdict.decision.decision === 'pause' && verdict.decision.code !== undefined
+      ? { code: verdict.decision.code }
+      : {}),
   });
 }
 

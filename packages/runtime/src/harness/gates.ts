@@ -18,13 +18,14 @@ import type { AgentDefinition } from '../agent/define-agent.ts';
  *   call; a denied or expired one answers the call like a deny;
  * - `pause`: the session is parked as `paused` with the reason; when a person resumes it, the
  *   chain is asked again (so raising a limit and resuming lets it go on). `evidence` is what
- *   the gate saw, recorded with its decision for the person who decides whether to resume.
+ *   the gate saw, recorded with its decision for the person who decides whether to resume;
+ *   `code` names why when there is a code for it (BUDGET_EXCEEDED), also recorded.
  */
 export type GateDecision =
   | { decision: 'allow'; reason?: string; rule?: GateRule }
   | { decision: 'deny'; reason: string; code?: SessionFailureCode; rule?: GateRule }
   | { decision: 'ask'; reason: string; rule?: GateRule }
-  | { decision: 'pause'; reason: string; rule?: GateRule; evidence?: JsonObject };
+  | { decision: 'pause'; reason: string; rule?: GateRule; evidence?: JsonObject; code?: string };
 
 /** What decided, for a gate that names its rules (the policy: its layer and rule). */
 export interface GateRule {

@@ -5,6 +5,7 @@ import { policyGate } from './policy-gate.ts';
 import { resolveLoopControl } from './loop-control.ts';
 import { stuckLoopGate } from './stuck-loop-gate.ts';
 import { circuitBreakerGate } from './circuit-breaker-gate.ts';
+import { budgetGate } from './budget-gate.ts';
 
 /** Model turns an agent may take when it names no `maxSteps`. */
 export const defaultMaxSteps = 100;
@@ -57,7 +58,9 @@ export const needsApprovalGate: Gate = {
  * The chain the harness asks: the limits first, then the policy (when the session has one:
  * `policyLayers`), loop control (unless the agent turned it off: it watches the calls the policy
  * lets through, and comes before `needsApproval` so a person is not asked to approve a call that
- * repeats a loop), the tools' own approvals, and the agent's own gates in its order.
+ * repeats a loop), the budget (after the policy and loop control: a call they stop is never made,
+ * so it spends nothing; before the approvals: a person is not asked about a call the budget
+ * would not let run), the tools' own approvals, and the agent's own gates in its order.
  */
 export function gateChain(
   agent: AgentDefinition,
@@ -69,6 +72,7 @@ export function gateChain(
     maxModelAttemptsGate,
     ...(policies.length === 0 ? [] : [policyGate(policies)]),
     ...(loops === null ? [] : [stuckLoopGate(loops), circuitBreakerGate(loops)]),
+    budgetGate,
     needsApprovalGate,
     ...(agent.gates ?? []),
   ];

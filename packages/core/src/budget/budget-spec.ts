@@ -1,0 +1,131 @@
+import { LongrunError } from '../errors.ts';
+
+/**
+ * What a session may spend (DESIGN §7). Every limit is optional; a session with none set has no
+ * budget. Token limits count what the provider reported (input includes cached input; `cacheTokens`
+ * counts cache reads and writes), `costUsd` is at list price (or the provider's own figure),
+ * `wallClockMs` runs from the session's creation, `steps` counts model turns.
+ */
+export interface Budget {
+  costUsd?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  cacheTokens?: number;
+  toolCalls?: number;
+  toolCallsPerTool?: Record<string, number>;
+  wallClockMs?: number;
+  steps?: number;
+}
+
+/** A change to a budget: a number sets a limit, `null` removes it; absent keeps it. */
+export type BudgetChange = {
+  [K in keyof Budget]?: Budget[K] | null;
+};
+
+/** The name of one limit, as a pause reason and the API name it: `costUsd`, `toolCallsPerTool.shell`. */
+export type BudgetName = Exclude<keyof Budget, 'toolCallsPerTool'> | `toolCallsPerTool.${string}`;
+
+const integerLimits = ['inputTokens', 'outputTokens', 'cacheTokens', 'toolCalls', 'wallClockMs', 'steps'] as const;
+const budgetKeys = new Set<string>([...integerLimits, 'costUsd', 'toolCallsPerTool']);
+
+function bad(message: string): LongrunError {
+  return new LongrunError('INVALID_ARGUMENT', message);
+}
+
+function checkLimit(what: string, value: unknown, integer: boolean): number {
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    value >= 0 &&
+    (!integer || Number.isSafeInteger(value));
+  if (!ok) {
+    const kind = integer ? 'an integer' : 'a number';
+    throw bad(`${what} must be ${kind} ≥ 0 (got ${JSON.stringify(value)})`);
+  }
+  return value;
+}
+
+function checkPerTool(what: string, value: unknown, nullable: boolean): Record<string, number | null> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw bad(`${what}.toolCallsPerTool must be an object of tool name to call count`);
+  }
+  const out: Record<string, number | null> = {};
+  for (const [tool, n] of Object.entries(value as Record<string, unknown>)) {
+    if (tool === '' || tool.length > 200) throw bad(`${what}.toolCallsPerTool has a bad tool name`);
+    out[tool] = nullable && n === null ? null : checkLimit(`${what}.toolCallsPerTool.${tool}`, n, true);
+  }
+  return out;
+}
+
+function checkObject(what: string, value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw bad(`${what} must be an object such as { "costUsd": 5, "steps": 200 }`);
+  }
+  const unknown = Object.keys(value).filter((k) => !budgetKeys.has(k));
+  if (unknown.length > 0) {
+    throw bad(`${what} has unknown limits ${unknown.join(', ')}; known: ${[...budgetKeys].join(', ')}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Checks a budget from outside (API body, agent option, CLI flags); INVALID_ARGUMENT names what is wrong. */
+export function checkBudget(value: unknown, what = 'budget'): Budget {
+  const input = checkObject(what, value);
+  const budget: Budget = {};
+  if (input.costUsd !== undefined) budget.costUsd = checkLimit(`${what}.costUsd`, input.costUsd, false);
+  for (const key of integerLimits) {
+    if (input[key] !== undefined) budget[key] = checkLimit(`${what}.${key}`, input[key], true);
+  }
+  if (input.toolCallsPerTool !== undefined) {
+    budget.toolCallsPerTool = checkPerTool(what, input.toolCallsPerTool, false) as Record<string, number>;
+  }
+  return budget;
+}
+
+/** Checks a change (a raise, or a limit removed with `null`); an empty change is refused. */
+export function checkBudgetChange(value: unknown, what = 'budget'): BudgetChange {
+  const input = checkObject(what, value);
+  if (Object.keys(input).length === 0) throw bad(`${what} names no limit to change`);
+  const change: BudgetChange = {};
+  if (input.costUsd !== undefined) {
+    change.costUsd = input.costUsd === null ? null : checkLimit(`${what}.costUsd`, input.costUsd, false);
+  }
+  for (const key of integerLimits) {
+    const v = input[key];
+    if (v !== undefined) change[key] = v === null ? null : checkLimit(`${what}.${key}`, v, true);
+  }
+  if (input.toolCallsPerTool !== undefined) {
+    change.toolCallsPerTool =
+      input.toolCallsPerTool === null
+        ? null
+        : (checkPerTool(what, input.toolCallsPerTool, true) as Record<string, number>);
+  }
+  return change;
+}
+
+/** `current` with `change` applied (per tool too: a tool's `null` removes its limit). */
+export function applyBudgetChange(current: Budget, change: BudgetChange): Budget {
+  const next: Record<string, unknown> = { ...current };
+  for (const [key, value] of Object.entries(change)) {
+    if (value === undefined) continue;
+    if (value === null) {
+      delete next[key];
+    } else if (key === 'toolCallsPerTool') {
+      const tools: Record<string, number> = { ...current.toolCallsPerTool };
+      for (const [tool, n] of Object.entries(value as Record<string, number | null>)) {
+        if (n === null) delete tools[tool];
+        else tools[tool] = n;
+      }
+      if (Object.keys(tools).length === 0) delete next.toolCallsPerTool;
+      else next.toolCallsPerTool = tools;
+    } else {
+      next[key] = value;
+    }
+  }
+  return next as Budget;
+}
+
+/** Whether a budget sets any limit. */
+export function hasLimits(budget: Budget | null | undefined): budget is Budget {
+  return budget !== null && budget !== undefined && Object.keys(budget).length > 0;
+}

@@ -1,0 +1,170 @@
+import {
+  LongrunError,
+  costOf,
+  defaultReservedOutputTokens,
+  describeBreach,
+  event,
+  hasLimits,
+  isLongrunError,
+  modelCallBreach,
+  spendOf,
+  type BudgetBreach,
+  type ChargeKind,
+  type ModelPrice,
+  type ModelResponse,
+  type NewEvent,
+  type Reservation,
+  type Spend,
+} from '@longrun/core';
+import { priceOf } from '@longrun/models';
+import type { AgentRunContext } from '../agent/agent-context.ts';
+
+/** A model call about to be made: what it is for, its model, and its size. */
+export interface ChargeRequest {
+  kind: ChargeKind;
+  step: number;
+  attempt: number;
+  modelId: string;
+  /** Estimated input tokens of the request (instructions, tools and messages). */
+  inputTokens: number;
+  /** The request's output cap; absent: `defaultReservedOutputTokens`. */
+  maxOutputTokens: number | undefined;
+}
+
+/** A reservation made for a call, with the price its settlement is made at. */
+export interface HeldReservation {
+  reservation: Reservation;
+  price: ModelPrice | null;
+}
+
+/**
+ * Reserves a model call's projected spend before the call is sent (every attempt: retries,
+ * recovery attempts, compaction summaries, evaluator calls), per the charge rule of core's
+ * `BudgetLedger`: reservations left open by a worker that died are settled first, as
+ * `interrupted` at their projection; then the call must fit in what remains, and
+ * `budget.reserved` is committed before this returns. Returns null for a session without a
+ * budget (nothing is written). Throws BUDGET_EXCEEDED (`budgetStopOf`) when the call does not
+ * fit, and INVALID_ARGUMENT when a cost budget meets a model with no price.
+ */
+export async function reserveModelCall(
+  ctx: AgentRunContext,
+  request: ChargeRequest,
+): Promise<HeldReservation | null> {
+  const state = ctx.writer.state;
+  const ledger = state.budget;
+  if (!ledger || !hasLimits(ledger.limits)) return null;
+  const price = priceOf(request.modelId, ctx.agent.prices);
+  if (ledger.limits.costUsd !== undefined && price === null) {
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      `the session has a costUsd budget but model ${request.modelId} has no known price: give agent ${ctx.agent.name} prices for it, or raise the budget without costUsd`,
+      { details: { budgetStop: 'unpriced' } },
+    );
+  }
+  const outputTokens = request.maxOutputTokens ?? defaultReservedOutputTokens;
+  const projected: Spend = {
+    inputTokens: request.inputTokens,
+    outputTokens,
+    cacheTokens: 0,
+    costUsd: price === null ? 0 : costOf({ inputTokens: request.inputTokens, outputTokens }, price),
+  };
+  const elapsedMs =
+    ledger.limits.wallClockMs === undefined
+      ? 0
+      : (await ctx.store.nowMs()) - (state.createdAtMs ?? Number.NEGATIVE_INFINITY);
+  const breach = modelCallBreach(ledger, projected, elapsedMs);
+  if (breach !== null) throw budgetExceeded(breach);
+  const orphans = ledger.open.map((r) => settlementOf(r, 'interrupted', r));
+  const reservation: Reservation = {
+    // Unique in the session: the seq this reservation's event is committed at.
+    reservationId: `r${state.seq + orphans.length + 1}`,
+    kind: request.kind,
+    modelId: request.modelId,
+    ...projected,
+  };
+  await ctx.writer.append([
+    ...orphans,
+    event('budget.reserved', { ...reservation, step: request.step, attempt: request.attempt }),
+  ]);
+  return { reservation, price };
+}
+
+/** The `budget.settled` of a call that answered: its reported usage at its price. */
+export function settleResponded(held: HeldReservation, response: ModelResponse): NewEvent {
+  return settlementOf(held.reservation, 'responded', spendOf(response.usage, held.price));
+}
+
+/**
+ * The `budget.settled` of a call that failed. A provider bills no refused request, so a failure
+ * before any output is settled at nothing; one that failed after output arrived (a cut stream)
+ * is charged its projected input and the output that arrived (about four characters a token).
+ */
+export function settleFailed(held: HeldReservation, streamedChars: number): NewEvent {
+  if (streamedChars === 0) return settlementOf(held.reservation, 'failed', zero);
+  const usage = {
+    inputTokens: held.reservation.inputTokens,
+    outputTokens: Math.ceil(streamedChars / 4),
+  };
+  return settlementOf(held.reservation, 'failed', spendOf(usage, held.price));
+}
+
+const zero: Spend = { costUsd: 0, inputTokens: 0, outputTokens: 0, cacheTokens: 0 };
+
+function settlementOf(
+  reservation: Reservation,
+  outcome: 'responded' | 'failed' | 'interrupted',
+  actual: Spend,
+): NewEvent {
+  return event('budget.settled', {
+    reservationId: reservation.reservationId,
+    outcome,
+    costUsd: actual.costUsd,
+    inputTokens: actual.inputTokens,
+    outputTokens: actual.outputTokens,
+    cacheTokens: actual.cacheTokens,
+  });
+}
+
+/**
+ * A model call made outside the main step (a compaction summary, an evaluator call): reserved
+ * before, settled in a commit of its own right after, whatever the outcome.
+ */
+export async function chargedCall(
+  ctx: AgentRunContext,
+  request: ChargeRequest,
+  call: () => Promise<ModelResponse>,
+): Promise<ModelResponse> {
+  const held = await reserveModelCall(ctx, request);
+  if (held === null) return call();
+  let response: ModelResponse;
+  try {
+    response = await call();
+  } catch (error) {
+    if (!ctx.signal.aborted && !isLongrunError(error, 'LEASE_LOST')) {
+      await ctx.writer.append([settleFailed(held, 0)]);
+    }
+    throw error;
+  }
+  await ctx.writer.append([settleResponded(held, response)]);
+  return response;
+}
+
+export function budgetExceeded(breach: BudgetBreach): LongrunError {
+  return new LongrunError('BUDGET_EXCEEDED', describeBreach(breach), {
+    details: { budgetStop: 'exceeded', breach },
+  });
+}
+
+/** What stops a session for its budget: `exceeded` pauses it, `unpriced` fails it; null otherwise. */
+export function budgetStopOf(
+  error: unknown,
+): { kind: 'exceeded' | 'unpriced'; error: LongrunError } | null {
+  if (!isLongrunError(error)) return null;
+  const kind = error.details?.budgetStop;
+  return kind === 'exceeded' || kind === 'unpriced' ? { kind, error } : null;
+}
+
+/** Estimated tokens of a request's messages and tools, about four characters a token. */
+export function estimateRequestTokens(messages: unknown, tools: unknown): number {
+  return Math.ceil((JSON.stringify(messages).length + JSON.stringify(tools).length) / 4);
+}
