@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { chargedSpend, fold, type SessionId, type StoredEvent } from '@longrun/core';
+import { SqliteStore } from '@longrun/store-sqlite';
+import { scriptedModel, type ScriptedTurn } from '@longrun/models/testing';
+import { allEvents, runUntil, tempDir } from '../testing.ts';
+import { defineAgent, defineTool, type AgentConfig } from '../agent/define-agent.ts';
+import { changeBudget } from '../agent/budget-commands.ts';
+
+const add = defineTool({
+  name: 'add',
+  description: 'adds two numbers',
+  input: z.object({ a: z.number(), b: z.number() }),
+  effect: 'pure',
+  run: async ({ a, b }) => a + b,
+});
+
+/** A model that calls `add` forever, or answers once it has made `answerAfter` calls. */
+function looping(answerAfter = Infinity) {
+  return scriptedModel(
+    (_r, call): ScriptedTurn =>
+      call > answerAfter
+        ? { text: 'done' }
+        : { text: `call ${call}`, toolCalls: [{ id: `c${call}`, name: 'add', args: { a: call, b: 1 } }] },
+    { id: 'scripted:loop' },
+  );
+}
+
+/** $1 per thousand tokens: a budget of a few dollars lasts a few calls. */
+const price = { inputUsdPerMTok: 1_000, outputUsdPerMTok: 1_000 };
+
+async function setup(model: ReturnType<typeof looping>, extra: Partial<AgentConfig> = {}) {
+  const dir = tempDir('budget');
+  const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+  const agent = defineAgent({
+    name: 'looper',
+    model,
+    instructions: 'You add numbers forever.',
+    tools: [add],
+    workspaceRoot: join(dir, 'ws'),
+    maxOutputTokens: 50,
+    maxSteps: 10_000,
+    prices: { 'scripted:loop': price },
+    ...extra,
+  });
+  const run = (id: SessionId, statuses = ['completed', 'failed', 'paused']) =>
+    runUntil({ store, agents: [agent] }, id, statuses);
+  return { store, agent, run };
+}
+
+const ofType = <T extends StoredEvent['type']>(events: StoredEvent[], type: T) =>
+  events.filter((e): e is Extract<StoredEvent, { type: T }> => e.type === type);
+
+describe('budgets', () => {
+  it('stops a model that loops forever within one call of its cost budget, every call reserved and settled once', async () => {
+    const model = looping();
+    const { store, run } = await setup(model);
+    const s = await store.createSession({ agent: 'looper', input: { task: 'go' }, budget: { costUsd: 3 } });
+    await run(s.id);
+    const record = await store.getSession(s.id);
+    expect(record.status).toBe('paused');
+    expect(record.statusReason).toMatch(/^BUDGET_EXCEEDED: the costUsd budget of \$3\.0000 is used up/);
+    const events = await allEvents(store, s.id);
+    const decided = ofType(events, 'gate.decided').at(-1);
+    expect(decided?.data).toMatchObject({ gate: 'budget', decision: 'pause', code: 'BUDGET_EXCEEDED' });
+    const reserved = ofType(events, 'budget.reserved');
+    const settled = ofType(events, 'budget.settled');
+    // Every call the model received was reserved before it was sent and settled once after.
+    expect(model.requests.length).toBeGreaterThan(2);
+    expect(reserved.length).toBe(model.requests.length);
+    expect(new Set(settled.map((e) => e.data.reservationId))).toEqual(
+      new Set(reserved.map((e) => e.data.reservationId)),
+    );
+    expect(settled.length).toBe(reserved.length);
+    const ledger = fold(events).budget;
+    expect(ledger?.open).toEqual([]);
+    const charged = chargedSpend(ledger!).costUsd;
+    const largest = Math.max(...reserved.map((e) => e.data.costUsd));
+    // Overshoot at most one call's reservation; and the next call truly did not fit.
+    expect(charged).toBeLessThanOrEqual(3 + largest);
+    expect(3 - charged).toBeLessThan(largest);
+    // The settled spend is the usage the model reported, at list price.
+    const responded = ofType(events, 'model.responded');
+    const tokens = responded.reduce((n, e) => n + e.data.usage.inputTokens + e.data.usage.outputTokens, 0);
+    expect(charged).toBeCloseTo(tokens / 1_000, 9);
+  });
+
+  it('pauses at the steps budget and resumes to completion when the budget is raised', async () => {
+    const { store, run } = await setup(looping(5));
+    const s = await store.createSession({ agent: 'looper', input: { task: 'go' }, budget: { steps: 2 } });
+    await run(s.id);
+    let record = await store.getSession(s.id);
+    expect(record.status).toBe('paused');
+    expect(record.statusReason).toMatch(/^BUDGET_EXCEEDED: the steps budget of 2/);
+    const { resumed } = await changeBudget(store, s.id, { by: 'ops', reason: null, change: { steps: 20 } });
+    expect(resumed).toBe(true);
+    await run(s.id, ['completed', 'failed']);
+    record = await store.getSession(s.id);
+    expect(record.status).toBe('completed');
+    const events = await allEvents(store, s.id);
+    const set = ofType(events, 'budget.set');
+    expect(set.at(-1)?.data).toMatchObject({ by: 'ops', budget: { steps: 20 }, change: { steps: 20 } });
+    // Recorded after the session.resumed, whose head check saw the log as it was paused.
+    const types = events.map((e) => e.type);
+    expect(types.indexOf('session.resumed')).toBeLessThan(types.lastIndexOf('budget.set'));
+    expect(fold(events).steps).toBe(6);
+  });
+
+  it('pauses before the tool call past a per-tool budget, merged under the agent’s defaults', async () => {
+    const { store, run } = await setup(looping(), { budget: { toolCallsPerTool: { add: 2 }, steps: 50 } });
+    const s = await store.createSession({ agent: 'looper', input: { task: 'go' }, budget: { steps: 40 } });
+    await run(s.id);
+    const record = await store.getSession(s.id);
+    expect(record.statusReason).toMatch(/^BUDGET_EXCEEDED: the toolCallsPerTool.add budget of 2/);
+    const events = await allEvents(store, s.id);
+    expect(ofType(events, 'budget.set')[0]?.data.budget).toEqual({
+      toolCallsPerTool: { add: 2 },
+      steps: 40,
+    });
+    expect(ofType(events, 'tool.completed')).toHaveLength(2);
+    expect(ofType(events, 'gate.decided').at(-1)?.data).toMatchObject({ point: 'tool.call', code: 'BUDGET_EXCEEDED' });
+  });
+
+  it('fails a session whose cost budget meets a model with no price, and refuses such an agent', async () => {
+    const { store, run } = await setup(looping(), { prices: {} });
+    const s = await store.createSession({ agent: 'looper', input: { task: 'go' }, budget: { costUsd: 1 } });
+    await run(s.id);
+    const events = await allEvents(store, s.id);
+    expect(fold(events).failure).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/model scripted:loop has no known price/) as string,
+    });
+    expect(() =>
+      defineAgent({ name: 'x', model: looping(), instructions: '', budget: { costUsd: 1 } }),
+    ).toThrow(/costUsd budget but model scripted:loop has no known price/);
+    await expect(store.createSession({ agent: 'looper', input: null, budget: { costUsd: -1 } })).rejects.toThrow(
+      /budget.costUsd must be a number ≥ 0/,
+    );
+  });
+});
