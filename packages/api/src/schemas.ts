@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { sessionStatusNames } from '@longrun/core';
 
 import { JsonValue, components, named } from './schema-registry.ts';
-import { storedEventVariants } from './event-schemas.ts';
+import { budgetSchema, storedEventVariants } from './event-schemas.ts';
 
 /**
  * The schemas that validate every request and describe every response. The OpenAPI document at
@@ -49,6 +49,38 @@ export const CreateSessionBody = named(
       .describe(
         "The tenant the caller means the session for. A session's tenant is always the API key's: a different one is refused (400) before anything is created.",
       ),
+    budget: budgetSchema
+      .strict()
+      .optional()
+      .describe(
+        "The session's budget; the agent's own budget fills in the limits left out. Passing one pauses the session with BUDGET_EXCEEDED until it is raised.",
+      ),
+  }),
+);
+
+const limitChange = (limit: z.ZodNumber) => limit.min(0).nullable().optional();
+
+export const BudgetBody = named(
+  'BudgetBody',
+  z.strictObject({
+    budget: z
+      .strictObject({
+        costUsd: limitChange(z.number()),
+        inputTokens: limitChange(z.number().int()),
+        outputTokens: limitChange(z.number().int()),
+        cacheTokens: limitChange(z.number().int()),
+        toolCalls: limitChange(z.number().int()),
+        toolCallsPerTool: z
+          .record(z.string(), z.number().int().min(0).nullable())
+          .nullable()
+          .optional(),
+        wallClockMs: limitChange(z.number().int()),
+        steps: limitChange(z.number().int()),
+      })
+      .describe(
+        'The limits to change: a number sets one, null removes it, a limit left out stays.',
+      ),
+    reason: cleanText(2_000).optional().describe('Why, recorded in the log with who changed it.'),
   }),
 );
 
@@ -163,6 +195,29 @@ export const ApprovalParams = z.object({ id: z.string(), approvalId: z.string() 
 
 // ---- responses ----
 
+const spendView = z.object({
+  costUsd: z.number(),
+  inputTokens: z.number().int(),
+  outputTokens: z.number().int(),
+  cacheTokens: z.number().int(),
+  toolCalls: z.number().int(),
+  steps: z.number().int(),
+});
+
+export const BudgetView = named(
+  'BudgetView',
+  z.object({
+    limits: budgetSchema,
+    used: spendView.describe(
+      'Settled spend plus open reservations, tool calls started, model turns.',
+    ),
+    reservedUsd: z.number().describe('Of `used.costUsd`, what open reservations hold.'),
+    remaining: z
+      .record(z.string(), z.number())
+      .describe('Room left under each limit set (never negative), by limit name.'),
+  }),
+);
+
 export const SessionView = named(
   'SessionView',
   z.object({
@@ -199,6 +254,9 @@ export const SessionView = named(
       .describe(
         'The schedule that started the session and the tick it was for (missedTicks: earlier missed ticks it stands for); null otherwise.',
       ),
+    budget: BudgetView.nullable().describe(
+      'The budget, what it has used (settled spend plus open reservations) and what remains of each limit set; null for a session without one.',
+    ),
   }),
 );
 

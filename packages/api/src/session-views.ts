@@ -10,6 +10,7 @@ import {
 } from '@longrun/core';
 import { PendingApprovalTracker, type PendingApproval } from '@longrun/runtime';
 import type { SessionViewData } from './schemas.ts';
+import { budgetView } from './budget-view.ts';
 
 /** Prices of a model, US dollars per million tokens. */
 export interface ModelPrice {
@@ -78,6 +79,7 @@ export class SessionViews {
       forkedFrom: summary.forkedFrom,
       outcome: summary.state.outcome ?? null,
       schedule: summary.schedule,
+      budget: budgetView(summary.state, Date.now()),
     };
   }
 

@@ -31,6 +31,10 @@ Commands:
                        decide a pending approval
   sessions cancel <id> cancel a session
   sessions resume <id> run a paused session again (once what its reason says is dealt with)
+  sessions budget <id> [--cost-usd N] [--input-tokens N] [--output-tokens N] [--cache-tokens N]
+                       [--tool-calls N] [--tool NAME=N] [--wall-clock-ms N] [--steps N]
+                       change a session's budget (none removes a limit); resumes a session
+                       paused for BUDGET_EXCEEDED
   sessions message <id> "<text>"
                        add a follow-up message (a new turn, also for a finished session)
   sessions signal <id> <name> [json]
@@ -60,12 +64,15 @@ network) asks for a tool call, half of them a keyed effect on an external ledger
   --new               start a new demo session even if an unfinished one exists`,
   run: `longrun run <agent-module> "<task>" [--store <url>] [--agent NAME] [--tenant T] [--json]
                [--sandbox process|bwrap] [--sandbox-pool N] [--sandbox-strict]
+               [--cost-usd N] [--input-tokens N] [--output-tokens N] [--cache-tokens N]
+               [--tool-calls N] [--tool NAME=N]... [--wall-clock-ms N] [--steps N]
 
 Creates a session for the agent exported (default export) by the module or package directory, and
 runs it here with live progress. --tenant: the tenant the session belongs to (default "default";
 the API shows it to that tenant's keys). --json prints every event as a JSON line. Exit code: 0 completed,
 1 failed, 4 no isolating sandbox, 5 cancelled, 130 interrupted (the session is durable; a worker
-carries it on).
+carries it on). The budget flags set the session's budget (the agent's own fills in the rest);
+passing one pauses the session with BUDGET_EXCEEDED until \`longrun sessions budget\` raises it.
 
 ${sandboxHelp}`,
   worker: `longrun worker [--store <url>] [--agents <module>]... [--worker-id ID] [--concurrency N] [--lease-ms N]
@@ -88,6 +95,9 @@ longrun sessions approve <id> [approval-id] [--reason TEXT]
 longrun sessions deny <id> [approval-id] [--reason TEXT]
 longrun sessions cancel <id> [--reason TEXT]
 longrun sessions resume <id> [--reason TEXT]
+longrun sessions budget <id> [--cost-usd N|none] [--input-tokens N] [--output-tokens N]
+               [--cache-tokens N] [--tool-calls N] [--tool NAME=N]... [--wall-clock-ms N]
+               [--steps N] [--reason TEXT] [--json]
 longrun sessions message <id> "<text>"
 longrun sessions signal <id> <name> [json-payload]
 longrun sessions fork <id> [--at SEQ] [--json]

@@ -1,5 +1,7 @@
 import {
   LongrunError,
+  type Budget,
+  type BudgetChange,
   type JsonValue,
   type SessionId,
   type SessionStatus,
@@ -30,6 +32,8 @@ export interface StartOptions {
   tenant?: string;
   /** Makes the start safe to retry: the same key and input give the same session. */
   idempotencyKey?: string;
+  /** The session's budget; the agent's own fills in the limits left out (see core's `Budget`). */
+  budget?: Budget;
 }
 
 export interface EventsOptions {
@@ -70,6 +74,11 @@ export interface SessionHandle {
   deny(options?: DecisionOptions): Promise<void>;
   /** Asks for the session to be cancelled; a worker records it at its next step boundary. */
   cancel(options?: { reason?: string }): Promise<void>;
+  /**
+   * Changes the budget (a number sets a limit, null removes it) and resumes the session if it
+   * was paused for BUDGET_EXCEEDED.
+   */
+  changeBudget(change: BudgetChange, options?: { reason?: string }): Promise<void>;
 }
 
 /** The same interface against a store directly and against a longrun server over HTTP. */

@@ -5,6 +5,7 @@ import {
   errorCodes,
   sessionId,
   terminalStatuses,
+  type BudgetChange,
   type ErrorCode,
   type JsonValue,
   type SessionId,
@@ -53,6 +54,7 @@ export class HttpTransport implements Transport {
       ...(data.input === undefined ? {} : { input: data.input }),
       // The server refuses a tenant other than the key's before it creates anything.
       ...(options.tenant === undefined ? {} : { tenant: options.tenant }),
+      ...(options.budget === undefined ? {} : { budget: options.budget }),
     };
     const headers: Record<string, string> =
       options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey };
@@ -146,6 +148,13 @@ export class HttpTransport implements Transport {
     await this.#call('POST', `/v1/sessions/${enc(id)}/approvals/${enc(approvalId)}`, {
       decision,
       ...(options.reason === undefined ? {} : { reason: options.reason }),
+    });
+  }
+
+  async budget(id: SessionId, change: BudgetChange, reason: string | null): Promise<void> {
+    await this.#call('POST', `/v1/sessions/${enc(id)}/budget`, {
+      budget: change,
+      ...(reason === null ? {} : { reason }),
     });
   }
 

@@ -1,4 +1,4 @@
-import type { JsonValue, SessionId, StoredEvent } from '@longrun/core';
+import type { BudgetChange, JsonValue, SessionId, StoredEvent } from '@longrun/core';
 import {
   SessionEndedError,
   terminalEventTypes,
@@ -26,6 +26,7 @@ export interface Transport {
   message(id: SessionId, text: string): Promise<void>;
   decide(id: SessionId, decision: 'approve' | 'deny', options: DecisionOptions): Promise<void>;
   cancel(id: SessionId, reason: string | null): Promise<void>;
+  budget(id: SessionId, change: BudgetChange, reason: string | null): Promise<void>;
 }
 
 export class TransportSessionHandle implements SessionHandle {
@@ -95,6 +96,10 @@ export class TransportSessionHandle implements SessionHandle {
 
   cancel(options: { reason?: string } = {}): Promise<void> {
     return this.#t.cancel(this.id, options.reason ?? null);
+  }
+
+  changeBudget(change: BudgetChange, options: { reason?: string } = {}): Promise<void> {
+    return this.#t.budget(this.id, change, options.reason ?? null);
   }
 }
 

@@ -3,13 +3,20 @@ import {
   requestHash,
   sessionId,
   terminalStatuses,
+  type BudgetChange,
   type JsonValue,
   type SessionId,
   type SessionRecord,
   type SessionStore,
   type StoredEvent,
 } from '@longrun/core';
-import { cancelSession, decideApproval, sendMessage, signalSession } from '@longrun/runtime';
+import {
+  cancelSession,
+  changeBudget,
+  decideApproval,
+  sendMessage,
+  signalSession,
+} from '@longrun/runtime';
 import type { DecisionOptions, SessionInfo, StartInput, StartOptions } from './client-types.ts';
 import { agentInput, type Transport } from './session-handle.ts';
 
@@ -41,11 +48,16 @@ export class StoreTransport implements Transport {
       agent,
       input: data,
       ...(options.tenant === undefined ? {} : { tenantId: options.tenant }),
+      ...(options.budget === undefined ? {} : { budget: options.budget }),
       ...(options.idempotencyKey === undefined
         ? {}
         : {
             idempotencyKey: options.idempotencyKey,
-            requestHash: requestHash({ agent, input: data }),
+            requestHash: requestHash({
+              agent,
+              input: data,
+              ...(options.budget === undefined ? {} : { budget: options.budget }),
+            }),
           }),
     });
     return info(record);
@@ -94,6 +106,10 @@ export class StoreTransport implements Transport {
       by: this.#actor,
       reason: options.reason ?? null,
     });
+  }
+
+  async budget(id: SessionId, change: BudgetChange, reason: string | null): Promise<void> {
+    await changeBudget(this.#store, id, { by: this.#actor, reason, change });
   }
 
   async cancel(id: SessionId, reason: string | null): Promise<void> {

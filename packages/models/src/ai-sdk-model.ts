@@ -229,8 +229,12 @@ function finished(
       inputTokens: finish.usage.inputTokens.total ?? 0,
       outputTokens: finish.usage.outputTokens.total ?? 0,
       // Budgets price cached input at its own rate; recorded only when the provider reports it.
-      ...(finish.usage.inputTokens.cacheRead ? { cacheReadTokens: finish.usage.inputTokens.cacheRead } : {}),
-      ...(finish.usage.inputTokens.cacheWrite ? { cacheWriteTokens: finish.usage.inputTokens.cacheWrite } : {}),
+      ...(finish.usage.inputTokens.cacheRead
+        ? { cacheReadTokens: finish.usage.inputTokens.cacheRead }
+        : {}),
+      ...(finish.usage.inputTokens.cacheWrite
+        ? { cacheWriteTokens: finish.usage.inputTokens.cacheWrite }
+        : {}),
     },
     ...(metadata === undefined ? {} : { providerMetadata: metadata }),
   };

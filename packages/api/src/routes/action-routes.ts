@@ -1,6 +1,7 @@
 import {
   approvalSignalPrefix,
   cancelSession,
+  changeBudget,
   decideApproval,
   resumeSession,
   sendMessage,
@@ -12,6 +13,7 @@ import {
   ApprovalList,
   ApprovalParams,
   ApprovalsQuery,
+  BudgetBody,
   CancelBody,
   DecisionBody,
   DecisionResponse,
@@ -40,6 +42,7 @@ export function actionRoutes(ctx: ApiContext): void {
   namedSignalRoute(ctx);
   cancelRoute(ctx);
   resumeRoute(ctx);
+  budgetRoute(ctx);
   approvalsRoute(ctx);
   decisionRoute(ctx);
 }
@@ -174,6 +177,40 @@ function resumeRoute(ctx: ApiContext): void {
     async ({ params, body, caller }) => {
       const record = await sessionOf(store, caller, params.id);
       await resumeSession(store, record.id, { by: actor(caller), reason: body.reason ?? null });
+      ctx.onSignalled?.(record.id);
+      return viewNow(ctx, record);
+    },
+  );
+}
+
+function budgetRoute(ctx: ApiContext): void {
+  const { routes, store } = ctx;
+
+  routes.add(
+    {
+      method: 'post',
+      path: '/v1/sessions/:id/budget',
+      summary: "Change a session's budget (and resume it if it was paused for BUDGET_EXCEEDED)",
+      description:
+        'A number sets a limit, null removes it; limits left out stay. The worker records the change as budget.set at its next claim (or before it would pause for the budget). A session paused with BUDGET_EXCEEDED is resumed: the call that did not fit is checked again, and pauses again if the raise is not enough. A finished session: 409 INVALID_STATE.',
+      auth: true,
+      params: SessionParams,
+      body: BudgetBody,
+      responses: {
+        202: {
+          description:
+            'Accepted; the session as it is now (its budget changes when a worker records it).',
+          schema: SessionResponse,
+        },
+      },
+    },
+    async ({ params, body, caller }) => {
+      const record = await sessionOf(store, caller, params.id);
+      await changeBudget(store, record.id, {
+        by: actor(caller),
+        reason: body.reason ?? null,
+        change: body.budget,
+      });
       ctx.onSignalled?.(record.id);
       return viewNow(ctx, record);
     },

@@ -106,6 +106,7 @@ function createSessionRoute(ctx: ApiContext): void {
         tenantId: caller.tenantId,
         agent: body.agent,
         input: agentInput(body),
+        ...(body.budget === undefined ? {} : { budget: body.budget }),
         ...(key === undefined ? {} : { idempotencyKey: key, requestHash: requestHash(body) }),
       });
       const replayed = record.id !== id;

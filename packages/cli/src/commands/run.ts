@@ -9,6 +9,7 @@ import { loadAgents } from '../load-agents.ts';
 import { openStore } from '../store-url.ts';
 import { sandboxFlags, sandboxFromFlags } from '../sandbox-flags.ts';
 import { usage } from '../usage.ts';
+import { budgetFlagOptions, budgetFromFlags } from '../budget-flags.ts';
 import { startUnderStableId } from '../worker-ids.ts';
 
 const endings: Record<string, number> = {
@@ -31,6 +32,7 @@ export async function run(argv: string[]): Promise<number> {
       agent: { type: 'string' },
       tenant: { type: 'string' },
       ...sandboxFlags,
+      ...budgetFlagOptions,
     },
     usage.run,
   );
@@ -40,6 +42,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(`give an agent module and a task in quotes\n\n${usage.run}`);
   }
   const tenant = values.tenant === undefined ? undefined : tenantId(values.tenant);
+  const budget = budgetFromFlags(values);
   const sandbox = await sandboxFromFlags(values, await loadAgents([modulePath]));
   const { agents } = sandbox;
   const agent =
@@ -54,6 +57,7 @@ export async function run(argv: string[]): Promise<number> {
     agent: agent.name,
     input: { task },
     ...(tenant === undefined ? {} : { tenantId: tenant }),
+    ...(budget === undefined ? {} : { budget }),
   });
   const startedAt = performance.now();
   const out = (text: string): boolean => process.stdout.write(text);

@@ -1,4 +1,5 @@
 import {
+  fold,
   sessionId,
   type JsonValue,
   type SessionId,
@@ -11,7 +12,8 @@ import { describeEvent } from '../event-lines.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { openStore } from '../store-url.ts';
 import { usage } from '../usage.ts';
-import { forkSession, signalSession } from '@longrun/runtime';
+import { changeBudget, forkSession, signalSession } from '@longrun/runtime';
+import { budgetChangeFromFlags, budgetFlagOptions, budgetLines } from '../budget-flags.ts';
 import { addMessage, cancel, decide, resume, tail } from './session-actions.ts';
 import { workspaceDiffLines } from './workspace-diff.ts';
 
@@ -30,6 +32,7 @@ export async function run(argv: string[]): Promise<number> {
       from: { type: 'string' },
       to: { type: 'string' },
       text: { type: 'boolean' },
+      ...budgetFlagOptions,
     },
     usage.sessions,
   );
@@ -68,7 +71,23 @@ export async function run(argv: string[]): Promise<number> {
             const line = describeEvent(e);
             if (line !== null) out(line);
           }
+          for (const line of budgetLines(fold(events))) out(line);
         }
+        return exitCodes.ok;
+      }
+      case 'budget': {
+        const id = sessionId(required(args[0], 'session id'));
+        const change = budgetChangeFromFlags(values);
+        const { resumed } = await changeBudget(store, id, {
+          by: 'cli',
+          reason: values.reason ?? null,
+          change,
+        });
+        out(
+          values.json
+            ? JSON.stringify({ sessionId: id, change, resumed })
+            : `budget change sent to ${id}${resumed ? '; it was paused for its budget and is resumed' : ''}`,
+        );
         return exitCodes.ok;
       }
       case 'signal': {

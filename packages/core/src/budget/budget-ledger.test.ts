@@ -53,7 +53,8 @@ function runCalls(
   for (const call of calls) {
     for (const orphan of ledger.open) ledger = settle(ledger, orphan.reservationId, orphan);
     const projected = spendOfCost(call.projectedCost, call.projectedTokens);
-    if (modelCallBreach(ledger, projected, 0) !== null) return { ledgers, maxReservation, paused: true };
+    if (modelCallBreach(ledger, projected, 0) !== null)
+      return { ledgers, maxReservation, paused: true };
     const id = `r${++n}`;
     ledger = reserve(ledger, { reservationId: id, kind: 'step', modelId: 'm', ...projected });
     maxReservation.costUsd = Math.max(maxReservation.costUsd, projected.costUsd);
@@ -97,8 +98,12 @@ describe('budget math', () => {
         const { ledgers, maxReservation } = runCalls(limits, calls, 2);
         for (const ledger of ledgers) {
           const charged = chargedSpend(ledger);
-          expect(charged.costUsd).toBeLessThanOrEqual(limits.costUsd + maxReservation.costUsd + 1e-9);
-          expect(charged.inputTokens).toBeLessThanOrEqual(limits.inputTokens + maxReservation.inputTokens);
+          expect(charged.costUsd).toBeLessThanOrEqual(
+            limits.costUsd + maxReservation.costUsd + 1e-9,
+          );
+          expect(charged.inputTokens).toBeLessThanOrEqual(
+            limits.inputTokens + maxReservation.inputTokens,
+          );
         }
       }),
       runs,
@@ -217,7 +222,9 @@ describe('budget spec', () => {
     expect(() => checkBudget({ costUsd: -1 })).toThrow(/budget.costUsd must be a number ≥ 0/);
     expect(() => checkBudget({ steps: 1.5 })).toThrow(/budget.steps must be an integer/);
     expect(() => checkBudget({ dollars: 5 })).toThrow(/unknown limits dollars/);
-    expect(() => checkBudget({ toolCallsPerTool: { shell: 'x' } })).toThrow(/toolCallsPerTool.shell/);
+    expect(() => checkBudget({ toolCallsPerTool: { shell: 'x' } })).toThrow(
+      /toolCallsPerTool.shell/,
+    );
     expect(() => checkBudgetChange({})).toThrow(/names no limit/);
     expect(checkBudget({ costUsd: 2.5, toolCallsPerTool: { shell: 3 } })).toEqual({
       costUsd: 2.5,

@@ -19,13 +19,23 @@ export interface Budget {
 
 /** A change to a budget: a number sets a limit, `null` removes it; absent keeps it. */
 export type BudgetChange = {
-  [K in keyof Budget]?: Budget[K] | null;
+  [K in Exclude<keyof Budget, 'toolCallsPerTool'>]?: Budget[K] | null;
+} & {
+  /** By tool: a number sets its limit, `null` removes it; `null` for the whole removes them all. */
+  toolCallsPerTool?: Record<string, number | null> | null;
 };
 
 /** The name of one limit, as a pause reason and the API name it: `costUsd`, `toolCallsPerTool.shell`. */
 export type BudgetName = Exclude<keyof Budget, 'toolCallsPerTool'> | `toolCallsPerTool.${string}`;
 
-const integerLimits = ['inputTokens', 'outputTokens', 'cacheTokens', 'toolCalls', 'wallClockMs', 'steps'] as const;
+const integerLimits = [
+  'inputTokens',
+  'outputTokens',
+  'cacheTokens',
+  'toolCalls',
+  'wallClockMs',
+  'steps',
+] as const;
 const budgetKeys = new Set<string>([...integerLimits, 'costUsd', 'toolCallsPerTool']);
 
 function bad(message: string): LongrunError {
@@ -45,14 +55,19 @@ function checkLimit(what: string, value: unknown, integer: boolean): number {
   return value;
 }
 
-function checkPerTool(what: string, value: unknown, nullable: boolean): Record<string, number | null> {
+function checkPerTool(
+  what: string,
+  value: unknown,
+  nullable: boolean,
+): Record<string, number | null> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw bad(`${what}.toolCallsPerTool must be an object of tool name to call count`);
   }
   const out: Record<string, number | null> = {};
   for (const [tool, n] of Object.entries(value as Record<string, unknown>)) {
     if (tool === '' || tool.length > 200) throw bad(`${what}.toolCallsPerTool has a bad tool name`);
-    out[tool] = nullable && n === null ? null : checkLimit(`${what}.toolCallsPerTool.${tool}`, n, true);
+    out[tool] =
+      nullable && n === null ? null : checkLimit(`${what}.toolCallsPerTool.${tool}`, n, true);
   }
   return out;
 }
@@ -63,7 +78,9 @@ function checkObject(what: string, value: unknown): Record<string, unknown> {
   }
   const unknown = Object.keys(value).filter((k) => !budgetKeys.has(k));
   if (unknown.length > 0) {
-    throw bad(`${what} has unknown limits ${unknown.join(', ')}; known: ${[...budgetKeys].join(', ')}`);
+    throw bad(
+      `${what} has unknown limits ${unknown.join(', ')}; known: ${[...budgetKeys].join(', ')}`,
+    );
   }
   return value as Record<string, unknown>;
 }
@@ -72,12 +89,16 @@ function checkObject(what: string, value: unknown): Record<string, unknown> {
 export function checkBudget(value: unknown, what = 'budget'): Budget {
   const input = checkObject(what, value);
   const budget: Budget = {};
-  if (input.costUsd !== undefined) budget.costUsd = checkLimit(`${what}.costUsd`, input.costUsd, false);
+  if (input.costUsd !== undefined)
+    budget.costUsd = checkLimit(`${what}.costUsd`, input.costUsd, false);
   for (const key of integerLimits) {
     if (input[key] !== undefined) budget[key] = checkLimit(`${what}.${key}`, input[key], true);
   }
   if (input.toolCallsPerTool !== undefined) {
-    budget.toolCallsPerTool = checkPerTool(what, input.toolCallsPerTool, false) as Record<string, number>;
+    budget.toolCallsPerTool = checkPerTool(what, input.toolCallsPerTool, false) as Record<
+      string,
+      number
+    >;
   }
   return budget;
 }
@@ -88,7 +109,8 @@ export function checkBudgetChange(value: unknown, what = 'budget'): BudgetChange
   if (Object.keys(input).length === 0) throw bad(`${what} names no limit to change`);
   const change: BudgetChange = {};
   if (input.costUsd !== undefined) {
-    change.costUsd = input.costUsd === null ? null : checkLimit(`${what}.costUsd`, input.costUsd, false);
+    change.costUsd =
+      input.costUsd === null ? null : checkLimit(`${what}.costUsd`, input.costUsd, false);
   }
   for (const key of integerLimits) {
     const v = input[key];
@@ -96,9 +118,7 @@ export function checkBudgetChange(value: unknown, what = 'budget'): BudgetChange
   }
   if (input.toolCallsPerTool !== undefined) {
     change.toolCallsPerTool =
-      input.toolCallsPerTool === null
-        ? null
-        : (checkPerTool(what, input.toolCallsPerTool, true) as Record<string, number>);
+      input.toolCallsPerTool === null ? null : checkPerTool(what, input.toolCallsPerTool, true);
   }
   return change;
 }
@@ -122,7 +142,7 @@ export function applyBudgetChange(current: Budget, change: BudgetChange): Budget
       next[key] = value;
     }
   }
-  return next as Budget;
+  return next;
 }
 
 /** Whether a budget sets any limit. */

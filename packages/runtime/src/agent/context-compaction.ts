@@ -169,9 +169,7 @@ async function summarize(
         inputTokens: estimateRequestTokens(messages, ctx.specs),
         maxOutputTokens: undefined,
       };
-      const response = await chargedCall(ctx, charge, () =>
-        model.stream(request, () => undefined),
-      );
+      const response = await chargedCall(ctx, charge, () => model.stream(request, () => undefined));
       if (response.text.trim() === '') {
         throw new LongrunError('MODEL_OUTPUT_INVALID', `${model.id} returned an empty summary`);
       }

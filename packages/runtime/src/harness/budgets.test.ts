@@ -22,7 +22,10 @@ function looping(answerAfter = Infinity) {
     (_r, call): ScriptedTurn =>
       call > answerAfter
         ? { text: 'done' }
-        : { text: `call ${call}`, toolCalls: [{ id: `c${call}`, name: 'add', args: { a: call, b: 1 } }] },
+        : {
+            text: `call ${call}`,
+            toolCalls: [{ id: `c${call}`, name: 'add', args: { a: call, b: 1 } }],
+          },
     { id: 'scripted:loop' },
   );
 }
@@ -56,14 +59,24 @@ describe('budgets', () => {
   it('stops a model that loops forever within one call of its cost budget, every call reserved and settled once', async () => {
     const model = looping();
     const { store, run } = await setup(model);
-    const s = await store.createSession({ agent: 'looper', input: { task: 'go' }, budget: { costUsd: 3 } });
+    const s = await store.createSession({
+      agent: 'looper',
+      input: { task: 'go' },
+      budget: { costUsd: 3 },
+    });
     await run(s.id);
     const record = await store.getSession(s.id);
     expect(record.status).toBe('paused');
-    expect(record.statusReason).toMatch(/^BUDGET_EXCEEDED: the costUsd budget of \$3\.0000 is used up/);
+    expect(record.statusReason).toMatch(
+      /^BUDGET_EXCEEDED: the costUsd budget of \$3\.0000 is used up/,
+    );
     const events = await allEvents(store, s.id);
     const decided = ofType(events, 'gate.decided').at(-1);
-    expect(decided?.data).toMatchObject({ gate: 'budget', decision: 'pause', code: 'BUDGET_EXCEEDED' });
+    expect(decided?.data).toMatchObject({
+      gate: 'budget',
+      decision: 'pause',
+      code: 'BUDGET_EXCEEDED',
+    });
     const reserved = ofType(events, 'budget.reserved');
     const settled = ofType(events, 'budget.settled');
     // Every call the model received was reserved before it was sent and settled once after.
@@ -82,25 +95,40 @@ describe('budgets', () => {
     expect(3 - charged).toBeLessThan(largest);
     // The settled spend is the usage the model reported, at list price.
     const responded = ofType(events, 'model.responded');
-    const tokens = responded.reduce((n, e) => n + e.data.usage.inputTokens + e.data.usage.outputTokens, 0);
+    const tokens = responded.reduce(
+      (n, e) => n + e.data.usage.inputTokens + e.data.usage.outputTokens,
+      0,
+    );
     expect(charged).toBeCloseTo(tokens / 1_000, 9);
   });
 
   it('pauses at the steps budget and resumes to completion when the budget is raised', async () => {
     const { store, run } = await setup(looping(5));
-    const s = await store.createSession({ agent: 'looper', input: { task: 'go' }, budget: { steps: 2 } });
+    const s = await store.createSession({
+      agent: 'looper',
+      input: { task: 'go' },
+      budget: { steps: 2 },
+    });
     await run(s.id);
     let record = await store.getSession(s.id);
     expect(record.status).toBe('paused');
     expect(record.statusReason).toMatch(/^BUDGET_EXCEEDED: the steps budget of 2/);
-    const { resumed } = await changeBudget(store, s.id, { by: 'ops', reason: null, change: { steps: 20 } });
+    const { resumed } = await changeBudget(store, s.id, {
+      by: 'ops',
+      reason: null,
+      change: { steps: 20 },
+    });
     expect(resumed).toBe(true);
     await run(s.id, ['completed', 'failed']);
     record = await store.getSession(s.id);
     expect(record.status).toBe('completed');
     const events = await allEvents(store, s.id);
     const set = ofType(events, 'budget.set');
-    expect(set.at(-1)?.data).toMatchObject({ by: 'ops', budget: { steps: 20 }, change: { steps: 20 } });
+    expect(set.at(-1)?.data).toMatchObject({
+      by: 'ops',
+      budget: { steps: 20 },
+      change: { steps: 20 },
+    });
     // Recorded after the session.resumed, whose head check saw the log as it was paused.
     const types = events.map((e) => e.type);
     expect(types.indexOf('session.resumed')).toBeLessThan(types.lastIndexOf('budget.set'));
@@ -108,8 +136,14 @@ describe('budgets', () => {
   });
 
   it('pauses before the tool call past a per-tool budget, merged under the agent’s defaults', async () => {
-    const { store, run } = await setup(looping(), { budget: { toolCallsPerTool: { add: 2 }, steps: 50 } });
-    const s = await store.createSession({ agent: 'looper', input: { task: 'go' }, budget: { steps: 40 } });
+    const { store, run } = await setup(looping(), {
+      budget: { toolCallsPerTool: { add: 2 }, steps: 50 },
+    });
+    const s = await store.createSession({
+      agent: 'looper',
+      input: { task: 'go' },
+      budget: { steps: 40 },
+    });
     await run(s.id);
     const record = await store.getSession(s.id);
     expect(record.statusReason).toMatch(/^BUDGET_EXCEEDED: the toolCallsPerTool.add budget of 2/);
@@ -119,12 +153,19 @@ describe('budgets', () => {
       steps: 40,
     });
     expect(ofType(events, 'tool.completed')).toHaveLength(2);
-    expect(ofType(events, 'gate.decided').at(-1)?.data).toMatchObject({ point: 'tool.call', code: 'BUDGET_EXCEEDED' });
+    expect(ofType(events, 'gate.decided').at(-1)?.data).toMatchObject({
+      point: 'tool.call',
+      code: 'BUDGET_EXCEEDED',
+    });
   });
 
   it('fails a session whose cost budget meets a model with no price, and refuses such an agent', async () => {
     const { store, run } = await setup(looping(), { prices: {} });
-    const s = await store.createSession({ agent: 'looper', input: { task: 'go' }, budget: { costUsd: 1 } });
+    const s = await store.createSession({
+      agent: 'looper',
+      input: { task: 'go' },
+      budget: { costUsd: 1 },
+    });
     await run(s.id);
     const events = await allEvents(store, s.id);
     expect(fold(events).failure).toMatchObject({
@@ -134,8 +175,8 @@ describe('budgets', () => {
     expect(() =>
       defineAgent({ name: 'x', model: looping(), instructions: '', budget: { costUsd: 1 } }),
     ).toThrow(/costUsd budget but model scripted:loop has no known price/);
-    await expect(store.createSession({ agent: 'looper', input: null, budget: { costUsd: -1 } })).rejects.toThrow(
-      /budget.costUsd must be a number ≥ 0/,
-    );
+    await expect(
+      store.createSession({ agent: 'looper', input: null, budget: { costUsd: -1 } }),
+    ).rejects.toThrow(/budget.costUsd must be a number ≥ 0/);
   });
 });
