@@ -125,6 +125,12 @@ export class TimelineModel {
         }
         return;
       }
+      case 'budget.set':
+      case 'budget.reserved':
+      case 'budget.settled':
+        // The budget panel shows them folded (used, reserved, remaining); a pause for the budget
+        // shows as its gate.decided.
+        return;
       case 'workspace.snapshotted':
         return this.#add({
           kind: 'snapshot',
