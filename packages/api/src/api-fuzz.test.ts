@@ -267,6 +267,7 @@ const endpoints: Endpoint[] = [
   { method: 'POST', path: '/v1/hooks/:token' },
   { method: 'POST', path: '/v1/sessions/:id/cancel' },
   { method: 'POST', path: '/v1/sessions/:id/resume' },
+  { method: 'POST', path: '/v1/sessions/:id/budget' },
   { method: 'GET', path: '/v1/approvals' },
   { method: 'POST', path: '/v1/sessions/:id/approvals/:approvalId' },
   { method: 'GET', path: '/v1/sessions/:id/files' },

@@ -206,6 +206,7 @@ describe('routes', () => {
         'POST /v1/hooks/{token}',
         'POST /v1/sessions/{id}/cancel',
         'POST /v1/sessions/{id}/resume',
+        'POST /v1/sessions/{id}/budget',
         'GET /v1/approvals',
         'POST /v1/sessions/{id}/approvals/{approvalId}',
         'GET /v1/sessions/{id}/files',

@@ -39,6 +39,7 @@ const requests: [string, (id: string) => string, unknown?][] = [
   ['POST', (id) => `/v1/sessions/${id}/signals/go`, JSON.stringify('from a')],
   ['POST', (id) => `/v1/sessions/${id}/cancel`, { reason: 'a wants it' }],
   ['POST', (id) => `/v1/sessions/${id}/resume`, { reason: 'a wants it' }],
+  ['POST', (id) => `/v1/sessions/${id}/budget`, { budget: { costUsd: 100 }, reason: 'a wants it' }],
   ['POST', (id) => `/v1/sessions/${id}/approvals/apr_b`, { decision: 'approve' }],
   ['GET', (id) => `/v1/sessions?after=${id}`],
 ];
@@ -57,7 +58,7 @@ describeOnStores("tenant A's key on tenant B's ids", (kind) => {
       sessions,
       events: await Promise.all(sessions.map((s) => store.readEvents(s.id, 0, 10_000))),
       signals: await Promise.all(
-        ['cancel', 'resume', 'user.message', 'approval:apr_b'].map((n) =>
+        ['cancel', 'resume', 'budget', 'user.message', 'approval:apr_b'].map((n) =>
           store.pendingSignals(idB, n),
         ),
       ),
