@@ -19,6 +19,9 @@
  * SIGKILL itself the moment such an event is acknowledged (a precise crash point).
  * LONGRUN_AGENT_FAIL_STEP=<step> makes this process's first model call for that step fail with a
  * retryable MODEL_UNAVAILABLE (after 10 characters of text).
+ * LONGRUN_AGENT_BUDGET=<json> gives the agent that budget (its scripted model priced at $1 per
+ * thousand tokens); LONGRUN_AGENT_DIE_AFTER_CALL=<n> makes the process SIGKILL itself when its
+ * n-th model call has answered, before the harness records the answer (and settles its budget).
  *
  * Reports on stdout, one line each:
  *   `ready`
@@ -30,7 +33,7 @@ import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { flushCompileCache } from 'node:module';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { workerId, type ModelClient, type StoredEvent } from '@longrun/core';
+import { workerId, type Budget, type ModelClient, type StoredEvent } from '@longrun/core';
 import { Worker, defineAgent, defineTool, type AgentToolContext } from '@longrun/runtime';
 import { scriptedModel } from '@longrun/models/testing';
 import { openStore } from '@longrun/cli';
@@ -181,6 +184,12 @@ const scripted = scriptedModel(
   },
   { id: 'scripted:crash', chunkSize: 2, chunkDelayMs },
 );
+let calls = 0;
+const dieAfterCall = Number(env.LONGRUN_AGENT_DIE_AFTER_CALL ?? 0);
+const budget =
+  env.LONGRUN_AGENT_BUDGET === undefined
+    ? undefined
+    : (JSON.parse(env.LONGRUN_AGENT_BUDGET) as Budget);
 /** The scripted model, with every request it receives written down first. */
 const model: ModelClient = {
   id: scripted.id,
@@ -190,7 +199,14 @@ const model: ModelClient = {
       join(dir, 'requests.jsonl'),
       `${JSON.stringify({ pid: process.pid, step: stepOfRequest(request.messages), ...rest })}\n`,
     );
-    return scripted.stream(request, onTextDelta);
+    const answered = scripted.stream(request, onTextDelta);
+    calls += 1;
+    if (calls !== dieAfterCall) return answered;
+    // The provider answered (and billed); the harness never learns it.
+    return answered.then(() => {
+      process.kill(process.pid, 'SIGKILL');
+      return new Promise<never>(() => undefined);
+    });
   },
 };
 
@@ -249,6 +265,15 @@ const agent = defineAgent({
         },
       }
     : {}),
+  ...(budget === undefined
+    ? {}
+    : {
+        budget,
+        prices: {
+          'scripted:crash': { inputUsdPerMTok: 1_000, outputUsdPerMTok: 1_000 },
+          'scripted:evaluator': { inputUsdPerMTok: 1_000, outputUsdPerMTok: 1_000 },
+        },
+      }),
   workspaceRoot: join(dir, 'workspaces'),
   // These suites check that an interrupted unsafe call fails closed; asking a person first is
   // tested in packages/runtime (unknown-outcome.test.ts).
