@@ -68,10 +68,13 @@ export async function reserveModelCall(
     cacheTokens: 0,
     costUsd: price === null ? 0 : costOf({ inputTokens: request.inputTokens, outputTokens }, price),
   };
+  // A state from a checkpoint written before `createdAtMs` was folded cannot age: the wall
+  // clock then counts from nothing rather than pausing a session it cannot date.
+  const createdAtMs = state.createdAtMs;
   const elapsedMs =
-    ledger.limits.wallClockMs === undefined
+    ledger.limits.wallClockMs === undefined || createdAtMs === undefined
       ? 0
-      : (await ctx.store.nowMs()) - (state.createdAtMs ?? Number.NEGATIVE_INFINITY);
+      : (await ctx.store.nowMs()) - createdAtMs;
   const breach = modelCallBreach(ledger, projected, elapsedMs);
   if (breach !== null) throw budgetExceeded(breach);
   const orphans = ledger.open.map((r) => settlementOf(r, 'interrupted', r));

@@ -159,6 +159,29 @@ describe('budgets', () => {
     });
   });
 
+  it('pauses a session past its wall-clock budget before its next model call, counted from its creation', async () => {
+    const model = looping(1);
+    const { store, run } = await setup(model);
+    const s = await store.createSession({
+      agent: 'looper',
+      input: { task: 'go' },
+      budget: { wallClockMs: 0 },
+    });
+    await run(s.id);
+    expect((await store.getSession(s.id)).statusReason).toMatch(
+      /^BUDGET_EXCEEDED: the wallClockMs budget of 0 is used up/,
+    );
+    expect(model.requests).toHaveLength(0);
+    await changeBudget(store, s.id, {
+      by: 'ops',
+      reason: null,
+      change: { wallClockMs: 3_600_000 },
+    });
+    await run(s.id, ['completed', 'failed']);
+    expect((await store.getSession(s.id)).status).toBe('completed');
+    expect(model.requests).toHaveLength(2);
+  });
+
   it('fails a session whose cost budget meets a model with no price, and refuses such an agent', async () => {
     const { store, run } = await setup(looping(), { prices: {} });
     const s = await store.createSession({
