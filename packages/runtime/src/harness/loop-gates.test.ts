@@ -230,6 +230,7 @@ describe('the stuck-loop gate', () => {
     expect(gateChain(agentWith(false)).map((g) => g.name)).toEqual([
       'maxSteps',
       'maxModelAttempts',
+      'budget',
       'needsApproval',
     ]);
     expect(gateChain(agent).map((g) => g.name)).toEqual([
@@ -237,6 +238,7 @@ describe('the stuck-loop gate', () => {
       'maxModelAttempts',
       'stuckLoop',
       'circuitBreaker',
+      'budget',
       'needsApproval',
     ]);
   });
