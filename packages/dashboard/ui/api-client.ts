@@ -2,6 +2,7 @@
 // contract's error body turned into an ApiError. A 401 asks for a key before it is thrown.
 import type {
   Approval,
+  BudgetChangeBody,
   Health,
   SessionStatus,
   SessionView,
@@ -89,6 +90,12 @@ export class ApiClient {
     const path = `/v1/sessions/${enc(id)}/resume`;
     const body = reason === null ? {} : { reason };
     return (await this.#json<{ session: SessionView }>('POST', path, body)).session;
+  }
+
+  /** Changes the budget; a session paused for BUDGET_EXCEEDED is resumed by it. */
+  async changeBudget(id: string, budget: BudgetChangeBody): Promise<SessionView> {
+    const path = `/v1/sessions/${enc(id)}/budget`;
+    return (await this.#json<{ session: SessionView }>('POST', path, { budget })).session;
   }
 
   /** The oldest pending approvals, as many as the inbox shows; `more` when others are pending too. */

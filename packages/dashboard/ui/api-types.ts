@@ -32,7 +32,37 @@ export interface SessionView {
   pendingApprovals: number;
   /** For an agent that declares an outcome: its evaluations this turn and how it stands. */
   outcome?: { evaluations: number; status: string } | null;
+  /** The session's budget, what it used and what remains; null without one. */
+  budget?: BudgetView | null;
 }
+
+export interface BudgetLimits {
+  costUsd?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  cacheTokens?: number;
+  toolCalls?: number;
+  toolCallsPerTool?: Record<string, number>;
+  wallClockMs?: number;
+  steps?: number;
+}
+
+export interface BudgetView {
+  limits: BudgetLimits;
+  used: {
+    costUsd: number;
+    inputTokens: number;
+    outputTokens: number;
+    cacheTokens: number;
+    toolCalls: number;
+    steps: number;
+  };
+  reservedUsd: number;
+  remaining: Record<string, number>;
+}
+
+/** A change to a budget (`POST /v1/sessions/{id}/budget`): a number sets a limit, null removes it. */
+export type BudgetChangeBody = Record<string, number | null | Record<string, number | null>>;
 
 export interface Approval {
   approvalId: string;

@@ -1,7 +1,8 @@
 // The session page's header: status badge and reason, figures, stream state, and the Resume (a
 // paused session) and Cancel actions.
 import { describeError } from './api-client.ts';
-import { isTerminal, type SessionView } from './api-types.ts';
+import { isTerminal, type BudgetChangeBody, type SessionView } from './api-types.ts';
+import { budgetRows, raiseBudgetForm } from './budget-panel.ts';
 import { statusBadge } from './badges.ts';
 import { h, replaceChildren } from './dom.ts';
 import type { StreamStatus } from './event-stream.ts';
@@ -10,6 +11,7 @@ import { formatAge, formatCost, formatCount, formatDateTime, formatTokens } from
 export interface HeaderActions {
   cancel(reason: string | null): Promise<void>;
   resume(): Promise<void>;
+  changeBudget(change: BudgetChangeBody): Promise<void>;
 }
 
 const streamLabels: Record<StreamStatus, string> = {
@@ -35,6 +37,8 @@ export function sessionHeader(sessionId: string, actions: HeaderActions) {
   cancel.element.hidden = true; // until the session is known not to be over
   const resume = resumeButton(actions, error);
   resume.hidden = true; // until the session is known to be paused
+  const raise = raiseBudgetForm((change) => actions.changeBudget(change), error);
+  raise.element.hidden = true; // until the session is known to be paused for its budget
   const element = h(
     'header',
     { class: 'session-header', testid: 'session-header' },
@@ -52,6 +56,7 @@ export function sessionHeader(sessionId: string, actions: HeaderActions) {
       resume,
       cancel.element,
     ),
+    raise.element,
     stats,
     error,
   );
@@ -69,6 +74,7 @@ export function sessionHeader(sessionId: string, actions: HeaderActions) {
       renderStats(stats, session);
       cancel.element.hidden = isTerminal(session.status);
       resume.hidden = session.status !== 'paused';
+      raise.update(session.budget, session.statusReason, session.status === 'paused');
       error.textContent = '';
     },
     streamStatus: (s: StreamStatus) => {
@@ -98,6 +104,7 @@ function renderStats(dl: HTMLElement, s: SessionView): void {
       'last-activity',
     ],
   ];
+  rows.push(...budgetRows(s.budget));
   if (s.waitingFor !== null) rows.push(['Waiting for', s.waitingFor, 'waiting-for']);
   if (s.pendingApprovals > 0) rows.push(['Approvals', `${s.pendingApprovals} pending`, 'pending']);
   if (s.outcome)

@@ -22,6 +22,7 @@ export function sessionPage(
   const header = sessionHeader(sessionId, {
     cancel: async (reason) => header.update(await ctx.api.cancel(sessionId, reason)),
     resume: async () => header.update(await ctx.api.resume(sessionId, null)),
+    changeBudget: async (change) => header.update(await ctx.api.changeBudget(sessionId, change)),
   });
   const readSession = () =>
     ctx.api.getSession(sessionId).then(header.update, (e: unknown) => {
