@@ -2,7 +2,6 @@ import { LongrunError } from '../errors.ts';
 import type { ScheduleRef, SessionParent } from '../events.ts';
 import { checkPolicy } from '../policy/policy-check.ts';
 import { checkBudget } from '../budget/budget-spec.ts';
-import type { ScheduleRef } from '../events.ts';
 import {
   defaultTenantId,
   newSessionId,
