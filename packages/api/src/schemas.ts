@@ -299,6 +299,28 @@ export const ErrorBody = named(
 );
 
 export const SessionResponse = named('SessionResponse', z.object({ session: SessionView }));
+export const SessionTree = named(
+  'SessionTree',
+  z.object({
+    parent: z
+      .object({
+        sessionId: z.string(),
+        rootSessionId: z.string(),
+        step: z.number().int(),
+        callIndex: z.number().int(),
+      })
+      .nullable(),
+    children: z.array(
+      z.object({
+        sessionId: z.string(),
+        agent: z.string(),
+        status: z.string(),
+        step: z.number().int(),
+        callIndex: z.number().int(),
+      }),
+    ),
+  }),
+);
 export const SessionList = named(
   'SessionList',
   z.object({ sessions: z.array(SessionView), next: z.string().nullable() }),

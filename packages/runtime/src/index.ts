@@ -68,6 +68,13 @@ export {
   type ApprovalDecisionRequest,
 } from './agent/session-commands.ts';
 export { resumeSignal, type ResumeRequest } from './session-resume.ts';
+export {
+  childSessionId,
+  sessionFamily,
+  subAgentsToolName,
+  type SessionFamily,
+  type SubAgentsConfig,
+} from './agent/sub-agents.ts';
 export { changeBudget, type BudgetChangeRequest } from './agent/budget-commands.ts';
 export { budgetGate, budgetExceededCode } from './harness/budget-gate.ts';
 export {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { LongrunError, newSessionId, requestHash, type JsonValue } from '@longrun/core';
 import { json, type ApiContext } from '../api-context.ts';
 
-import { forkSession } from '@longrun/runtime';
+import { forkSession, sessionFamily } from '@longrun/runtime';
 import {
   CreateSessionBody,
   ForkBody,
@@ -12,6 +12,7 @@ import {
   SessionList,
   SessionParams,
   SessionResponse,
+  SessionTree,
   StreamQuery,
 } from '../schemas.ts';
 import { SessionStream } from '../sse-stream.ts';
@@ -53,6 +54,7 @@ export function sessionRoutes(ctx: ApiContext): void {
   forkRoute(ctx);
   listSessionsRoute(ctx);
   getSessionRoute(ctx);
+  treeRoute(ctx);
   eventsRoute(ctx);
   streamRoute(ctx);
 }
@@ -199,6 +201,33 @@ function getSessionRoute(ctx: ApiContext): void {
     async ({ params, caller }) => {
       const record = await sessionOf(store, caller, params.id);
       return json(200, { session: await views.view(record) });
+    },
+  );
+}
+
+function treeRoute(ctx: ApiContext): void {
+  const { routes, store } = ctx;
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/sessions/:id/tree',
+      summary:
+        "The session's parent and root (for a sub-agent's session) and the sub-agents it started",
+      auth: true,
+      params: SessionParams,
+      responses: { 200: { description: 'Its place in the tree.', schema: SessionTree } },
+    },
+    async ({ params, caller }) => {
+      const record = await sessionOf(store, caller, params.id);
+      const family = await sessionFamily(store, record.id);
+      // Children share their parent's tenant; a listing never crosses tenants all the same.
+      const children = [];
+      for (const child of family.children) {
+        const visible = await sessionOf(store, caller, child.sessionId).catch(() => null);
+        if (visible !== null) children.push(child);
+      }
+      return json(200, { parent: family.parent, children });
     },
   );
 }

@@ -194,3 +194,56 @@ export async function cancelChildren(
     }
   }
 }
+
+/** A session's place in its tree of sub-agents. */
+export interface SessionFamily {
+  /** The session that started this one, and the root of its tree; null for a root session. */
+  parent: { sessionId: string; rootSessionId: string; step: number; callIndex: number } | null;
+  /** The sessions this one started (that exist yet), in the order its calls started them. */
+  children: {
+    sessionId: SessionId;
+    agent: string;
+    status: string;
+    step: number;
+    callIndex: number;
+  }[];
+}
+
+/**
+ * Reads a session's parent (from its `session.created`) and its children (derived from its
+ * `run_subagents` calls, as the tool derives their ids).
+ */
+export async function sessionFamily(store: SessionStore, id: SessionId): Promise<SessionFamily> {
+  const children: SessionFamily['children'] = [];
+  let parent: SessionFamily['parent'] = null;
+  for (let after = 0; ;) {
+    const page = await store.readEvents(id, after, 2_000);
+    for (const e of page) {
+      if (e.type === 'session.created' && e.data.parent !== undefined) {
+        const { sessionId, rootSessionId, step, callIndex } = e.data.parent;
+        parent = { sessionId, rootSessionId, step, callIndex };
+      }
+      if (e.type !== 'model.responded') continue;
+      for (const call of e.data.toolCalls) {
+        if (call.tool !== subAgentsToolName) continue;
+        const tasks = (call.args as { tasks?: unknown } | null)?.tasks;
+        const count = Array.isArray(tasks) ? tasks.length : 0;
+        for (let i = 0; i < count; i++) {
+          const childId = childSessionId(id, e.data.step, call.callIndex, i);
+          const child = await store.getSession(childId).catch(() => null);
+          if (child !== null)
+            children.push({
+              sessionId: childId,
+              agent: child.agent,
+              status: child.status,
+              step: e.data.step,
+              callIndex: call.callIndex,
+            });
+        }
+      }
+    }
+    if (page.length < 2_000) break;
+    after = page.at(-1)?.seq ?? after;
+  }
+  return { parent, children };
+}

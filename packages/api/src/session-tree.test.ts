@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { event, type SessionStore } from '@longrun/core';
+import { childSessionId } from '@longrun/runtime';
+import { generateApiKey } from './api-keys.ts';
+import { createApi, type Api } from './create-api.ts';
+import type * as schemas from './schemas.ts';
+import { LogWriter, call, sqliteStore } from './test-support.ts';
+
+type Tree = (typeof schemas.SessionTree)['_output'];
+
+let store: SessionStore;
+let drop: () => Promise<void>;
+let api: Api;
+let acme: string;
+let other: string;
+
+beforeAll(async () => {
+  ({ store, drop } = await sqliteStore());
+  api = createApi({ store, auth: 'keys', agents: ['lead', 'reviewer'] });
+  acme = (await generateApiKey(store.apiKeys, 'acme', 'tree')).key;
+  other = (await generateApiKey(store.apiKeys, 'other', 'tree')).key;
+});
+afterAll(async () => {
+  api.close();
+  await drop();
+});
+
+it("GET /v1/sessions/{id}/tree shows a session's parent and root and the sub-agents it started, within its tenant", async () => {
+  const parent = await store.createSession({ tenantId: 'acme', agent: 'lead', input: null });
+  const log = await LogWriter.claim(store, parent.id);
+  const tasks = [
+    { agent: 'reviewer', task: 'a' },
+    { agent: 'reviewer', task: 'b' },
+  ];
+  await log.append([
+    event('model.responded', {
+      step: 1,
+      text: '',
+      toolCalls: [{ callIndex: 0, tool: 'run_subagents', args: { tasks } }],
+      usage: { inputTokens: 1, outputTokens: 1 },
+    }),
+  ]);
+  // The first child exists; the second is not started yet.
+  const first = childSessionId(parent.id, 1, 0, 0);
+  await store.createSession({
+    id: first,
+    tenantId: 'acme',
+    agent: 'reviewer',
+    input: 'a',
+    parent: { sessionId: parent.id, rootSessionId: parent.id, step: 1, callIndex: 0, policies: [] },
+  });
+  const tree = await call<Tree>(api, 'GET', `/v1/sessions/${parent.id}/tree`, { key: acme });
+  expect(tree.status).toBe(200);
+  expect(tree.body).toEqual({
+    parent: null,
+    children: [{ sessionId: first, agent: 'reviewer', status: 'queued', step: 1, callIndex: 0 }],
+  });
+  const child = await call<Tree>(api, 'GET', `/v1/sessions/${first}/tree`, { key: acme });
+  expect(child.body).toEqual({
+    parent: { sessionId: parent.id, rootSessionId: parent.id, step: 1, callIndex: 0 },
+    children: [],
+  });
+  const elsewhere = await call(api, 'GET', `/v1/sessions/${parent.id}/tree`, { key: other });
+  expect(elsewhere.status).toBe(404);
+});
