@@ -69,14 +69,31 @@ export function fiftyRulePolicy(): Policy {
 
 /**
  * `governance.gateOverheadP50Ms`: the time of the whole tool-call gate chain per call with a
- * 50-rule agent policy under a tenant policy, against the same chain with no policy, replayed
+ * 50-rule agent policy under a tenant policy and every budget on, against the same chain with no
+ * policy (loop control and budgets still on), replayed
  * over a real session's log (the state before each `tool.started`, as the harness asks).
  */
 export async function measureGovernance(make: () => Promise<StoreTarget>, steps: number) {
   const target = await make();
   const store = await openStore(target.url);
   try {
-    const agent = ledgerAgent({ dir: target.dir, calls: 'alternate' });
+    const ledger = ledgerAgent({ dir: target.dir, calls: 'alternate' });
+    const modelId = typeof ledger.model === 'function' ? 'scripted' : ledger.model.id;
+    // Every budget on, far from its limit: the gate checks each of them before every call.
+    const agent = defineAgent({
+      ...ledger,
+      budget: {
+        costUsd: 1_000,
+        inputTokens: 1e9,
+        outputTokens: 1e9,
+        cacheTokens: 1e9,
+        toolCalls: 1e6,
+        toolCallsPerTool: { [ledgerToolNames.keyed]: 1e6, [ledgerToolNames.idempotent]: 1e6 },
+        wallClockMs: 3_600_000,
+        steps: 1e6,
+      },
+      prices: { [modelId]: { inputUsdPerMTok: 3, outputUsdPerMTok: 15 } },
+    });
     const session = await store.createSession({ agent: agent.name, input: { steps } });
     const worker = new Worker({ store, agents: [agent], pollMs: 2 });
     await worker.start();
