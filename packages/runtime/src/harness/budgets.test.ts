@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { chargedSpend, fold, type SessionId, type StoredEvent } from '@longrun/core';
+import {
+  chargedSpend,
+  fold,
+  type ModelClient,
+  type SessionId,
+  type StoredEvent,
+} from '@longrun/core';
 import { SqliteStore } from '@longrun/store-sqlite';
 import { scriptedModel, type ScriptedTurn } from '@longrun/models/testing';
 import { allEvents, runUntil, tempDir } from '../testing.ts';
@@ -201,5 +207,66 @@ describe('budgets', () => {
     await expect(
       store.createSession({ agent: 'looper', input: null, budget: { costUsd: -1 } }),
     ).rejects.toThrow(/budget.costUsd must be a number ≥ 0/);
+  });
+
+  it('charges compaction summaries and evaluator calls like any model call: reserved before, settled once', async () => {
+    const evaluator: ModelClient = {
+      id: 'scripted:judge',
+      stream: async () => ({
+        text: '',
+        toolCalls: [
+          {
+            id: 'v',
+            name: 'submit_verdict',
+            args: { verdicts: [{ criterion: 1, passed: true, reason: 'fine' }] },
+          },
+        ],
+        finishReason: 'tool-calls',
+        usage: { inputTokens: 40, outputTokens: 5 },
+        modelId: 'scripted:judge',
+      }),
+    };
+    const model = scriptedModel(
+      (_r, call): ScriptedTurn =>
+        call > 30
+          ? { text: 'done' }
+          : {
+              text: `call ${call} ${'x'.repeat(300)}`,
+              toolCalls: [{ id: `c${call}`, name: 'add', args: { a: call, b: 1 } }],
+            },
+      { id: 'scripted:loop' },
+    );
+    const { store, run } = await setup(model, {
+      context: { windowTokens: 1_500, keepRecentTurns: 2 },
+      outcome: { rubric: ['it adds'], evaluator: { model: evaluator, commands: false } },
+      prices: { 'scripted:loop': price, 'scripted:judge': price },
+    });
+    const s = await store.createSession({
+      agent: 'looper',
+      input: { task: 'go' },
+      budget: { costUsd: 1_000 },
+    });
+    await run(s.id);
+    expect((await store.getSession(s.id)).status).toBe('completed');
+    const events = await allEvents(store, s.id);
+    const reserved = ofType(events, 'budget.reserved');
+    const kinds = (kind: string) => reserved.filter((e) => e.data.kind === kind);
+    const compactions = ofType(events, 'context.compacted');
+    expect(compactions.length).toBeGreaterThan(0);
+    expect(kinds('compaction')).toHaveLength(compactions.length);
+    expect(kinds('evaluator')).toHaveLength(1);
+    expect(kinds('step')).toHaveLength(ofType(events, 'model.responded').length);
+    expect(reserved.length).toBe(model.requests.length + 1);
+    const settled = ofType(events, 'budget.settled');
+    expect(settled.map((e) => e.data.reservationId).sort()).toEqual(
+      reserved.map((e) => e.data.reservationId).sort(),
+    );
+    // The settled cost is every call's reported usage at $1 per thousand tokens.
+    const usage = [
+      ...ofType(events, 'model.responded').map((e) => e.data.usage),
+      ...compactions.map((e) => e.data.usage),
+      ...ofType(events, 'outcome.evaluated').map((e) => e.data.usage),
+    ].reduce((n, u) => n + u.inputTokens + u.outputTokens, 0);
+    expect(chargedSpend(fold(events).budget!).costUsd).toBeCloseTo(usage / 1_000, 9);
   });
 });
