@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import {
   LongrunError,
+  checkBudget,
   checkPolicy,
   isLongrunError,
   isRetryable,
@@ -8,6 +9,7 @@ import {
   type ClaimFilter,
   type Lease,
   type ModelClient,
+  type Budget,
   type Policy,
   type SessionStore,
   type WorkerId,
@@ -52,6 +54,12 @@ export interface WorkerOptions {
    * A tenant without one is bounded by its agents' policies only.
    */
   tenantPolicies?: Readonly<Record<string, Policy>> | ((tenantId: string) => Policy | undefined);
+  /**
+   * The cap on every session budget of each tenant, by tenant id (DESIGN §7): a session's budget
+   * (its own, its agent's, and every raise) is recorded bounded by it, limit by limit, and a
+   * session without a budget gets the cap as its budget. See docs/budgets.md.
+   */
+  tenantBudgets?: Readonly<Record<string, Budget>>;
 }
 
 /** How a worker's schedule ticker runs; see ScheduleTickerOptions. */
@@ -107,12 +115,19 @@ export class Worker {
   /** The store's clock minus this process's, measured at start (timers are by the store's). */
   #storeClockOffsetMs = 0;
   readonly #tenantPolicy: ((tenantId: string) => Policy | undefined) | undefined;
+  readonly #tenantBudgets: Map<string, Budget>;
 
   constructor(options: WorkerOptions) {
     this.#o = { leaseMs: 15_000, pollMs: 100, concurrency: 32, ...options };
     this.id = options.workerId ?? newWorkerId();
     this.#agents = new Map((options.agents ?? []).map((a) => [a.name, a]));
     this.#tenantPolicy = tenantPolicyOf(options.tenantPolicies);
+    this.#tenantBudgets = new Map(
+      Object.entries(options.tenantBudgets ?? {}).map(([tenantId, cap]) => [
+        tenantId,
+        checkBudget(cap, `the budget cap of tenant ${tenantId}`),
+      ]),
+    );
     this.#events.on('events.committed', ({ events }) => {
       for (const e of events)
         if (e.type === 'wait.started' && e.data.untilMs !== undefined)
@@ -490,6 +505,9 @@ export class Worker {
         model,
         workspaces: this.#workspaces,
         ...(this.#tenantPolicy === undefined ? {} : { tenantPolicy: this.#tenantPolicy }),
+        ...(this.#tenantBudgets.size === 0
+          ? {}
+          : { tenantBudget: (tenantId: string) => this.#tenantBudgets.get(tenantId) }),
       });
     }
     throw new LongrunError(

@@ -12,7 +12,13 @@ import {
   type BudgetLedger,
   type Spend,
 } from './budget-ledger.ts';
-import { applyBudgetChange, checkBudget, checkBudgetChange } from './budget-spec.ts';
+import {
+  applyBudgetChange,
+  capBudget,
+  checkBudget,
+  checkBudgetChange,
+  sameBudget,
+} from './budget-spec.ts';
 
 // Every property prints its seed; BUDGET_SEED=<n> replays one.
 const seed = Number(process.env.BUDGET_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -238,5 +244,20 @@ describe('budget spec', () => {
       { costUsd: 5, steps: null, toolCallsPerTool: { shell: null, write: 4 } },
     );
     expect(next).toEqual({ costUsd: 5, toolCallsPerTool: { read: 2, write: 4 } });
+  });
+
+  it('caps a budget limit by limit: the lower where both set one, the cap where only it does', () => {
+    const capped = capBudget(
+      { costUsd: 9, steps: 10, toolCallsPerTool: { shell: 5 } },
+      { costUsd: 4, toolCalls: 20, toolCallsPerTool: { shell: 8, read: 2 } },
+    );
+    expect(capped).toEqual({
+      costUsd: 4,
+      steps: 10,
+      toolCalls: 20,
+      toolCallsPerTool: { shell: 5, read: 2 },
+    });
+    expect(sameBudget(capped, capBudget(capped, { costUsd: 4 }))).toBe(true);
+    expect(sameBudget(capped, capBudget(capped, { costUsd: 3 }))).toBe(false);
   });
 });

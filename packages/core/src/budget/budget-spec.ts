@@ -149,3 +149,35 @@ export function applyBudgetChange(current: Budget, change: BudgetChange): Budget
 export function hasLimits(budget: Budget | null | undefined): budget is Budget {
   return budget !== null && budget !== undefined && Object.keys(budget).length > 0;
 }
+
+/**
+ * `budget` bounded by `cap` (a tenant's), limit by limit: the lower of the two where both set
+ * one, the cap's where only it does. A session can never be given more than its tenant allows.
+ */
+export function capBudget(budget: Budget, cap: Budget): Budget {
+  const out: Record<string, unknown> = { ...budget };
+  for (const [key, limit] of Object.entries(cap) as [keyof Budget, unknown][]) {
+    if (key === 'toolCallsPerTool') {
+      const tools: Record<string, number> = { ...budget.toolCallsPerTool };
+      for (const [tool, n] of Object.entries(cap.toolCallsPerTool ?? {})) {
+        tools[tool] = Math.min(tools[tool] ?? n, n);
+      }
+      out.toolCallsPerTool = tools;
+    } else {
+      const own = budget[key];
+      out[key] = own === undefined ? limit : Math.min(own, limit as number);
+    }
+  }
+  return out as Budget;
+}
+
+/** Whether two budgets set the same limits. */
+export function sameBudget(a: Budget, b: Budget): boolean {
+  const norm = (x: Budget) =>
+    JSON.stringify(
+      Object.entries(x)
+        .map(([k, v]) => [k, k === 'toolCallsPerTool' ? Object.entries(v as object).sort() : v])
+        .sort(),
+    );
+  return norm(a) === norm(b);
+}

@@ -1,4 +1,4 @@
-import type { ModelClient, ModelToolSpec, SessionStore, Tool } from '@longrun/core';
+import type { Budget, ModelClient, ModelToolSpec, SessionStore, Tool } from '@longrun/core';
 import type { SessionWriter } from '../session-writer.ts';
 import type { WorkerEvents } from '../worker/worker-events.ts';
 import type { AgentDefinition } from './define-agent.ts';
@@ -23,6 +23,8 @@ export interface AgentRunContext {
   /** Where the run tells what happens (`model.delta`; the writer tells commits). */
   events: WorkerEvents;
   workspace: AgentWorkspace;
+  /** The tenant's cap on every session budget (`WorkerOptions.tenantBudgets`), if it has one. */
+  tenantBudget?: Budget;
   /** Calls this run started itself (`step:callIndex`); any other started call was interrupted. */
   startedHere: Set<string>;
 }

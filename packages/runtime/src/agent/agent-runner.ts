@@ -8,6 +8,7 @@ import {
   signalNames,
   pendingCalls,
   subAgentSignal,
+  type Budget,
   type Lease,
   type ModelClient,
   type OpenCall,
@@ -58,6 +59,8 @@ export interface AgentRunnerOptions {
   workspaces?: WorkspaceTracker;
   /** The policy that bounds every agent of a tenant (`WorkerOptions.tenantPolicies`). */
   tenantPolicy?: (tenantId: string) => Policy | undefined;
+  /** The cap on every session budget of a tenant (`WorkerOptions.tenantBudgets`). */
+  tenantBudget?: (tenantId: string) => Budget | undefined;
 }
 
 /**
@@ -99,6 +102,7 @@ export class AgentRunner {
     mkdirSync(workspaceDir, { recursive: true });
     const session = await this.#sessionRecord();
     const tenantPolicy = session === null ? undefined : this.#o.tenantPolicy?.(session.tenantId);
+    const tenantBudget = session === null ? undefined : this.#o.tenantBudget?.(session.tenantId);
     // A sub-agent runs under what its parent passed down (its parent's layers, the grant, what
     // was asked for it) and its own agent's policy; a root session under its tenant's and agent's.
     const parent = state.parent;
@@ -145,6 +149,7 @@ export class AgentRunner {
       events,
       workspace,
       startedHere: new Set(),
+      ...(tenantBudget === undefined ? {} : { tenantBudget }),
     };
     try {
       // After the resume requests (their head check saw the log as it was paused).
@@ -160,8 +165,9 @@ export class AgentRunner {
 
   /** The session's record, read when a tenant policy or sub-agents need its tenant. */
   async #sessionRecord(): Promise<SessionRecord | null> {
-    const { tenantPolicy, store, lease, agent } = this.#o;
-    if (tenantPolicy === undefined && agent.subAgents === undefined) return null;
+    const { tenantPolicy, tenantBudget, store, lease, agent } = this.#o;
+    const needed = tenantPolicy ?? tenantBudget ?? agent.subAgents;
+    if (needed === undefined) return null;
     return store.getSession(lease.sessionId);
   }
 

@@ -13,6 +13,7 @@ import { scriptedModel, type ScriptedTurn } from '@longrun/models/testing';
 import { allEvents, runUntil, tempDir } from '../testing.ts';
 import { defineAgent, defineTool, type AgentConfig } from '../agent/define-agent.ts';
 import { changeBudget } from '../agent/budget-commands.ts';
+import { Worker } from '../worker.ts';
 
 const add = defineTool({
   name: 'add',
@@ -268,5 +269,45 @@ describe('budgets', () => {
       ...ofType(events, 'outcome.evaluated').map((e) => e.data.usage),
     ].reduce((n, u) => n + u.inputTokens + u.outputTokens, 0);
     expect(chargedSpend(fold(events).budget!).costUsd).toBeCloseTo(usage / 1_000, 9);
+  });
+
+  it('bounds every session budget by its tenant cap: the agent’s, the session’s and every raise', async () => {
+    const { store, agent } = await setup(looping(8), { budget: { steps: 50 } });
+    const tenantBudgets = { default: { steps: 2 }, big: { steps: 100, toolCalls: 3 } };
+    const run = (id: SessionId, statuses = ['completed', 'failed', 'paused']) =>
+      runUntil({ store, agents: [agent], tenantBudgets }, id, statuses);
+    const s = await store.createSession({
+      agent: 'looper',
+      input: { task: 'go' },
+      budget: { steps: 5 },
+    });
+    await run(s.id);
+    expect((await store.getSession(s.id)).statusReason).toMatch(/the steps budget of 2 is used up/);
+    // A raise past the cap is recorded as the cap: the session pauses again where it was.
+    await changeBudget(store, s.id, { by: 'ops', reason: null, change: { steps: 40 } });
+    await run(s.id);
+    const events = await allEvents(store, s.id);
+    expect(ofType(events, 'budget.set').map((e) => [e.data.by, e.data.budget])).toEqual([
+      ['agent:looper', { steps: 2 }],
+      ['ops', { steps: 2 }],
+    ]);
+    expect(fold(events).steps).toBe(2);
+    // A session of another tenant, with no budget of its own: the agent's, under that tenant's cap.
+    const other = await store.createSession({
+      agent: 'looper',
+      input: { task: 'go' },
+      tenantId: 'big',
+    });
+    await run(other.id);
+    expect((await store.getSession(other.id)).statusReason).toMatch(
+      /the toolCalls budget of 3 is used up/,
+    );
+    expect(ofType(await allEvents(store, other.id), 'budget.set')[0]?.data.budget).toEqual({
+      steps: 50,
+      toolCalls: 3,
+    });
+    expect(
+      () => new Worker({ store, agents: [agent], tenantBudgets: { t: { steps: -1 } } }),
+    ).toThrow(/the budget cap of tenant t.steps must be an integer/);
   });
 });
