@@ -168,16 +168,16 @@ export function capBudget(budget: Budget, cap: Budget): Budget {
       out[key] = own === undefined ? limit : Math.min(own, limit as number);
     }
   }
-  return out as Budget;
+  return out;
 }
 
 /** Whether two budgets set the same limits. */
 export function sameBudget(a: Budget, b: Budget): boolean {
-  const norm = (x: Budget) =>
-    JSON.stringify(
-      Object.entries(x)
-        .map(([k, v]) => [k, k === 'toolCallsPerTool' ? Object.entries(v as object).sort() : v])
-        .sort(),
-    );
+  const norm = (x: Budget): string => {
+    const { toolCallsPerTool = {}, ...limits } = x;
+    const sorted = (o: Record<string, number>): [string, number][] =>
+      Object.entries(o).sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0));
+    return JSON.stringify([sorted(limits), sorted(toolCallsPerTool)]);
+  };
   return norm(a) === norm(b);
 }
