@@ -77,8 +77,9 @@ describe('forking a session', () => {
         ? { ...e, data: { ...e.data, idempotencyKey: startedKeyOf(e) } }
         : e;
     expect(plain(copied.slice(1))).toEqual(plain(events.slice(1, atSeq).map(keyed)));
-    const { sessionId: _a, ...forkState } = { sessionId: 0, ...fold(copied) };
-    const { sessionId: _b, ...sourceState } = { sessionId: 0, ...fold(events.slice(0, atSeq)) };
+    // The fork's own creation time (its wall clock budget counts from it) is the one difference.
+    const { createdAtMs: _a, ...forkState } = fold(copied);
+    const { createdAtMs: _b, ...sourceState } = fold(events.slice(0, atSeq));
     expect(forkState).toEqual(sourceState);
     expect(fold(copied).workspace?.manifestHash).toBe(
       (snapshot.data as { manifestHash: string }).manifestHash,

@@ -57,6 +57,8 @@ export async function forkSession(
     input: created.data.input,
     tenantId: options.tenantId ?? source.tenantId,
     forkedFrom: { sessionId: sourceId, seq: atSeq },
+    // The budget and what was spent under it carry over (the copied events charge the fork).
+    ...(created.data.budget === undefined ? {} : { budget: created.data.budget }),
   });
   const owner = workerId(`fork-${randomUUID().slice(0, 8)}`);
   const lease = await store.claim(fork.id, owner, leaseMs);
