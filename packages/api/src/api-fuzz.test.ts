@@ -29,9 +29,9 @@ beforeAll(async () => {
   );
   ({ store, drop } = await sqliteStore());
   api = createApi({ store, auth: 'keys', agents: ['coder'], heartbeatMs: 60_000 });
-  key = (await generateApiKey(store.apiKeys, 'acme', 'fuzz')).key;
-  otherTenantKey = (await generateApiKey(store.apiKeys, 'other', 'fuzz')).key;
-  const r = await generateApiKey(store.apiKeys, 'acme', 'revoked');
+  key = (await generateApiKey(store.apiKeys, 'acme', 'fuzz', 'admin')).key;
+  otherTenantKey = (await generateApiKey(store.apiKeys, 'other', 'fuzz', 'admin')).key;
+  const r = await generateApiKey(store.apiKeys, 'acme', 'revoked', 'admin');
   await store.apiKeys.revoke(r.record.id);
   revoked = r.key;
   const session = await store.createSession({

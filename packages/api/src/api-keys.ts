@@ -3,6 +3,7 @@ import {
   LongrunError,
   tenantId as checkTenantId,
   type ApiKeyRecord,
+  type ApiKeyRole,
   type ApiKeyStore,
 } from '@longrun/core';
 
@@ -26,11 +27,15 @@ export interface GeneratedApiKey {
   record: ApiKeyRecord;
 }
 
-/** Makes a key for a tenant, stores its hash, and returns the key itself (the only time it exists). */
+/**
+ * Makes a key for a tenant with a role (what it may do: see `ApiKeyRole`), stores its hash, and
+ * returns the key itself (the only time it exists).
+ */
 export async function generateApiKey(
   keys: ApiKeyStore,
   tenantId: string,
   name: string,
+  role: ApiKeyRole,
 ): Promise<GeneratedApiKey> {
   const id = randomBytes(8).toString('hex');
   const secret = randomBytes(secretBytes).toString('base64url');
@@ -39,6 +44,7 @@ export async function generateApiKey(
     tenantId: checkTenantId(tenantId),
     name,
     secretHash: hashSecret(secret),
+    role,
   });
   return { key: `lr_${id}_${secret}`, record };
 }

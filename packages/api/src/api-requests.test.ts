@@ -15,7 +15,7 @@ let key: string;
 beforeAll(async () => {
   ({ store, drop } = await sqliteStore());
   api = createApi({ store, auth: 'keys', version: '9.9.9' });
-  key = (await generateApiKey(store.apiKeys, 'acme', 'requests')).key;
+  key = (await generateApiKey(store.apiKeys, 'acme', 'requests', 'admin')).key;
 });
 afterAll(async () => {
   api.close();
@@ -38,7 +38,7 @@ function raw(
 
 describe('keys', () => {
   it('stores only the hash of the secret and refuses missing, malformed, wrong and revoked keys with 401', async () => {
-    const made = await generateApiKey(store.apiKeys, 'acme', 'to-revoke');
+    const made = await generateApiKey(store.apiKeys, 'acme', 'to-revoke', 'admin');
     expect(made.key).toMatch(/^lr_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
     const secret = made.key.split('_').slice(2).join('_');
     expect(JSON.stringify(await store.apiKeys.find(made.record.id))).not.toContain(secret);

@@ -28,7 +28,7 @@ beforeAll(async () => {
     prices: { 'test:model': { inputUsdPerMTok: 2, outputUsdPerMTok: 10 } },
     figures: () => ({ sandboxPool: { size: 4, ready: 3, inUse: 1, queued: 0 } }),
   });
-  const made = await generateApiKey(store.apiKeys, 'acme', 'routes');
+  const made = await generateApiKey(store.apiKeys, 'acme', 'routes', 'admin');
   key = made.key;
   keyId = made.record.id;
 });
@@ -268,7 +268,7 @@ describe('messages, cancel and approvals', () => {
   });
 
   it('reads every session waiting on a person, past ones waiting on other things, in request order, and says when it stops short', async () => {
-    const tenantKey = (await generateApiKey(store.apiKeys, 'inbox', 'inbox')).key;
+    const tenantKey = (await generateApiKey(store.apiKeys, 'inbox', 'inbox', 'admin')).key;
     const made = async () =>
       (await store.createSession({ agent: 'deployer', input: null, tenantId: 'inbox' })).id;
     // More sessions waiting for a message than one store page, made before any approval.

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { eventTypes, type EventType } from '@longrun/core';
+import { approvalScopes, eventTypes, type EventType } from '@longrun/core';
 import { JsonValue } from './schema-registry.ts';
 
 /**
@@ -152,7 +152,12 @@ export const eventDataSchemas = {
       expiresAtMs: z.number().int().nullable(),
     }),
   ]),
-  'approval.granted': z.object({ approvalId: z.string(), by: z.string(), reason: nullableText }),
+  'approval.granted': z.object({
+    approvalId: z.string(),
+    by: z.string(),
+    reason: nullableText,
+    scope: z.enum(approvalScopes).optional(),
+  }),
   'approval.denied': z.object({ approvalId: z.string(), by: z.string(), reason: nullableText }),
   'tool.started': z.object({
     step,

@@ -9,6 +9,7 @@ export const statusByCode: Record<ErrorCode, number> = {
   INVALID_ARGUMENT: 400,
   INVALID_PAYLOAD: 400,
   UNAUTHENTICATED: 401,
+  PERMISSION_DENIED: 403,
   NOT_FOUND: 404,
   GONE: 410,
   SEQ_CONFLICT: 409,

@@ -16,7 +16,7 @@ describeOnStores('100 concurrent creations with one Idempotency-Key over real HT
     ({ store, drop } = await kind.open());
     api = createApi({ store, auth: 'keys' });
     served = await serveApi(api, { port: 0 });
-    key = (await generateApiKey(store.apiKeys, 'idem', 'test')).key;
+    key = (await generateApiKey(store.apiKeys, 'idem', 'test', 'admin')).key;
   });
   afterAll(async () => {
     await served.close();

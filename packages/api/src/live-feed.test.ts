@@ -33,7 +33,7 @@ describeOnPostgres('the API fed by the Postgres live channel', () => {
       appended: (id) => api.appended(id),
     });
     publisher = new LivePublisher(workerStore.liveChannel());
-    key = (await generateApiKey(store.apiKeys, 'acme', 'live')).key;
+    key = (await generateApiKey(store.apiKeys, 'acme', 'live', 'admin')).key;
   });
   afterAll(async () => {
     api.close();

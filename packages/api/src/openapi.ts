@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { JsonValue, components } from './schemas.ts';
+import { accessOf, rolesFor, type RouteAccess } from './route-access.ts';
 
 /**
  * The OpenAPI 3.1 document, generated from the route table and the zod schemas that validate the
@@ -34,6 +35,11 @@ export interface RouteSpec {
   description?: string;
   /** Needs an API key when the server runs with `auth: 'keys'`. */
   auth: boolean;
+  /**
+   * What the route does, which decides the key roles that may call it (route-access.ts). Left
+   * out: `read` for a GET, `admin` for anything else.
+   */
+  access?: RouteAccess;
   /**
    * The key may also come as `?access_token=` (browsers' EventSource cannot send headers). Only
    * for the stream route: a key in a URL can end up in logs, so nowhere it is not needed.
@@ -137,9 +143,13 @@ function operation(route: RouteSpec): Json {
     description: 'Any error: the typed error body; the status comes from the error code.',
     content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
   };
+  const roles = route.auth ? rolesFor[accessOf(route)] : null;
+  const rolesLine = roles === null ? null : `API key roles: ${roles.join(', ')}.`;
+  const description = [route.description, rolesLine].filter((d) => d != null).join('\n\n');
   return {
     summary: route.summary,
-    ...(route.description === undefined ? {} : { description: route.description }),
+    ...(description === '' ? {} : { description }),
+    ...(roles === null ? {} : { 'x-longrun-roles': roles }),
     operationId: `${route.method}${openApiPath(route.path).replace(/[^A-Za-z0-9]+(.)?/g, (_m, c?: string) => (c ?? '').toUpperCase())}`,
     parameters: parameters(route),
     ...(route.body === undefined
@@ -187,7 +197,8 @@ export function openApiDocument(routes: readonly RouteSpec[], version: string): 
         apiKey: {
           type: 'http',
           scheme: 'bearer',
-          description: 'lr_<keyId>_<secret>, from `longrun keys create --tenant <tenant>`.',
+          description:
+            'lr_<keyId>_<secret>, from `longrun keys create --tenant <tenant> --role <role>`. Each operation lists the roles that may call it (`x-longrun-roles`); another role gets 403 PERMISSION_DENIED.',
         },
       },
     },

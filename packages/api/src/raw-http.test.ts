@@ -25,7 +25,7 @@ beforeAll(async () => {
   ({ store, drop } = await sqliteStore());
   api = createApi({ store, auth: 'keys' });
   served = await serveApi(api, { port: 0 });
-  key = (await generateApiKey(store.apiKeys, 'acme', 'raw')).key;
+  key = (await generateApiKey(store.apiKeys, 'acme', 'raw', 'admin')).key;
 });
 afterAll(async () => {
   await served.close();

@@ -1,9 +1,10 @@
 import type { Context, Hono } from 'hono';
 import type { z } from 'zod';
-import { LongrunError, defaultTenantId, type SessionStore } from '@longrun/core';
+import { LongrunError, defaultTenantId, type ApiKeyRole, type SessionStore } from '@longrun/core';
 import { authenticate } from './api-keys.ts';
 import { methodNotAllowed } from './http-errors.ts';
 import type { RouteSpec } from './openapi.ts';
+import { requireAccess } from './route-access.ts';
 import { readJsonBody } from './safe-json.ts';
 
 /** Who is asking: every store query of the request is scoped to this tenant. */
@@ -11,6 +12,8 @@ export interface Caller {
   tenantId: string;
   /** The API key's public id; null when the server runs without keys. */
   keyId: string | null;
+  /** The API key's role; null when the server runs without keys (every route is open). */
+  role: ApiKeyRole | null;
 }
 
 type Out<T> = T extends z.ZodType ? z.output<T> : undefined;
@@ -43,7 +46,8 @@ function validate<T extends z.ZodType>(schema: T, value: unknown, where: string)
 
 /**
  * Binds route specs to Hono handlers. Each request is authenticated first (before anything in it
- * is read), then its path, query and body are validated with the spec's schemas — the same
+ * is read) and its key's role checked against the route's access, then its path, query and body
+ * are validated with the spec's schemas — the same
  * schemas the OpenAPI document is generated from.
  */
 export class RouteTable {
@@ -65,6 +69,7 @@ export class RouteTable {
       const authorization =
         c.req.header('authorization') ?? (token === undefined ? undefined : `Bearer ${token}`);
       const caller = spec.auth ? await this.caller(authorization) : anonymous;
+      if (spec.auth) requireAccess(caller, spec);
       const params = spec.params ? validate(spec.params, c.req.param(), 'path') : undefined;
       const query = spec.query ? validate(spec.query, c.req.query(), 'query') : undefined;
       let body: unknown;
@@ -93,7 +98,7 @@ export class RouteTable {
   async caller(authorization: string | undefined): Promise<Caller> {
     if (this.#auth === 'none') return anonymous;
     const key = await authenticate(this.#store.apiKeys, authorization);
-    return { tenantId: key.tenantId, keyId: key.id };
+    return { tenantId: key.tenantId, keyId: key.id, role: key.role };
   }
 
   /** The methods some route allows on this path; empty when no route has the path. */
@@ -111,7 +116,7 @@ export class RouteTable {
   }
 }
 
-const anonymous: Caller = { tenantId: defaultTenantId, keyId: null };
+const anonymous: Caller = { tenantId: defaultTenantId, keyId: null, role: null };
 
 function pathPattern(path: string): RegExp {
   const source = path

@@ -22,8 +22,8 @@ describe('/v1/schedules', () => {
   beforeAll(async () => {
     ({ store, drop } = await sqliteStore());
     api = createApi({ store, auth: 'keys' });
-    keyA = (await generateApiKey(store.apiKeys, 'tenant-a', 'a')).key;
-    keyB = (await generateApiKey(store.apiKeys, 'tenant-b', 'b')).key;
+    keyA = (await generateApiKey(store.apiKeys, 'tenant-a', 'a', 'admin')).key;
+    keyB = (await generateApiKey(store.apiKeys, 'tenant-b', 'b', 'admin')).key;
   });
   afterAll(async () => {
     api.close();

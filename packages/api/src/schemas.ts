@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { sessionStatusNames } from '@longrun/core';
+import { approvalScopes, sessionStatusNames } from '@longrun/core';
 
 import { JsonValue, components, named } from './schema-registry.ts';
 import { budgetSchema, storedEventVariants } from './event-schemas.ts';
@@ -121,6 +121,12 @@ export const DecisionBody = named(
   z.strictObject({
     decision: z.enum(['approve', 'deny']),
     reason: cleanText(2_000).optional(),
+    scope: z
+      .enum(approvalScopes)
+      .optional()
+      .describe(
+        'How far an approval reaches: call (default), arguments (this tool with these arguments for the rest of the session), tool (this tool for the rest of the session)',
+      ),
   }),
 );
 
@@ -357,7 +363,11 @@ export const HookDelivery = named(
 
 export const DecisionResponse = named(
   'DecisionResponse',
-  z.object({ approvalId: z.string(), decision: z.enum(['approve', 'deny']) }),
+  z.object({
+    approvalId: z.string(),
+    decision: z.enum(['approve', 'deny']),
+    scope: z.enum(approvalScopes),
+  }),
 );
 export const FileList = named(
   'FileList',

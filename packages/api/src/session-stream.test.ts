@@ -29,7 +29,7 @@ const apis: Api[] = [];
 
 beforeAll(async () => {
   ({ store, drop } = await sqliteStore());
-  key = (await generateApiKey(store.apiKeys, 'acme', 'stream')).key;
+  key = (await generateApiKey(store.apiKeys, 'acme', 'stream', 'admin')).key;
 });
 afterAll(async () => {
   for (const api of apis) api.close();

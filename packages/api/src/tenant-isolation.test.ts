@@ -68,7 +68,7 @@ describeOnStores("tenant A's key on tenant B's ids", (kind) => {
   beforeAll(async () => {
     ({ store, drop } = await kind.open());
     api = createApi({ store: recording(store, calls), auth: 'keys' });
-    keyA = (await generateApiKey(store.apiKeys, 'tenant-a', 'a')).key;
+    keyA = (await generateApiKey(store.apiKeys, 'tenant-a', 'a', 'admin')).key;
     const b = await store.createSession({
       tenantId: 'tenant-b',
       agent: 'deployer',

@@ -25,7 +25,7 @@ describeOnStores('webhook and named-signal routes', (kind) => {
   beforeAll(async () => {
     ({ store, drop } = await kind.open());
     api = createApi({ store, auth: 'keys' });
-    key = (await generateApiKey(store.apiKeys, 'tenant-a', 'a')).key;
+    key = (await generateApiKey(store.apiKeys, 'tenant-a', 'a', 'admin')).key;
     id = (await store.createSession({ tenantId: 'tenant-a', agent: 'ci', input: 'x' })).id;
     const log = await LogWriter.claim(store, id);
     const { leaseEpoch: epoch } = await store.getSession(id);
@@ -94,7 +94,7 @@ describeOnStores('webhook and named-signal routes', (kind) => {
     ]);
     const noKey = await call(api, 'POST', `/v1/sessions/${id}/signals/deploy.done`, { body: 1 });
     expect(noKey.status).toBe(401);
-    const other = (await generateApiKey(store.apiKeys, 'tenant-b', 'b')).key;
+    const other = (await generateApiKey(store.apiKeys, 'tenant-b', 'b', 'admin')).key;
     const foreign = await call(api, 'POST', `/v1/sessions/${id}/signals/deploy.done`, {
       key: other,
       body: 1,

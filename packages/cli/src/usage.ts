@@ -91,7 +91,7 @@ ${sandboxHelp}`,
   sessions: `longrun sessions list [--status S] [--limit N] [--json]
 longrun sessions show <id> [--json]
 longrun sessions tail <id> [--json]
-longrun sessions approve <id> [approval-id] [--reason TEXT]
+longrun sessions approve <id> [approval-id] [--reason TEXT] [--scope call|arguments|tool]
 longrun sessions deny <id> [approval-id] [--reason TEXT]
 longrun sessions cancel <id> [--reason TEXT]
 longrun sessions resume <id> [--reason TEXT]
@@ -101,7 +101,11 @@ longrun sessions budget <id> [--cost-usd N|none] [--input-tokens N] [--output-to
 longrun sessions message <id> "<text>"
 longrun sessions signal <id> <name> [json-payload]
 longrun sessions fork <id> [--at SEQ] [--json]
-longrun sessions diff <id> [--from SEQ] [--to SEQ] [--text]`,
+longrun sessions diff <id> [--from SEQ] [--to SEQ] [--text]
+
+approve --scope: call (default) grants this call only; arguments also every later call of the same
+tool with the same arguments in the session; tool every later call of the tool in the session. A
+grant never overrides a deny.`,
   doctor: `longrun doctor [--store <url>] [--json]`,
   serve: `longrun serve [--store <url>] [--port N] [--host 127.0.0.1] [--no-auth] [--agents <module>]...
 
@@ -113,12 +117,17 @@ given); prints the URL on stdout. Streams: on PostgreSQL, workers publish token 
 with NOTIFY and this server LISTENs, so readers get them at once; on SQLite the server polls (one
 read for all watched sessions every 25 ms), and token deltas arrive as the durable, coalesced
 model.streamed events.`,
-  keys: `longrun keys create --tenant <tenant> [--name NAME] [--store <url>] [--json]
+  keys: `longrun keys create --tenant <tenant> [--role operator|approver|viewer|admin] [--name NAME] [--store <url>] [--json]
 longrun keys list [--tenant <tenant>] [--json]
 longrun keys revoke <key-id>
 
 An API key is lr_<key-id>_<secret>, sent as Authorization: Bearer <key>. create prints it once;
-the store keeps only a hash of the secret. A revoked key is refused (401) at once.`,
+the store keeps only a hash of the secret. A revoked key is refused (401) at once.
+Roles: viewer reads; operator reads and runs agents (sessions, messages, signals, cancel, resume,
+fork, schedules); approver reads and decides approvals; admin does everything. --role defaults to
+operator: a key made without thinking about it can run agents but cannot approve their calls
+(keys made before roles existed are admin). A request its role does not allow gets 403
+PERMISSION_DENIED naming the role it needs.`,
   schedules: `longrun schedules create --agent <name> --cron <expr> [--input <json|text>] [--timezone <IANA zone>]
                          [--catch-up skip|once|all] [--max-catch-up N] [--overlap skip|allow] [--paused]
 longrun schedules list [--tenant <tenant>] [--json]

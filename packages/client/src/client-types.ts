@@ -2,6 +2,7 @@ import {
   LongrunError,
   type Budget,
   type BudgetChange,
+  type ApprovalScope,
   type JsonValue,
   type SessionId,
   type SessionStatus,
@@ -52,6 +53,12 @@ export interface DecisionOptions {
   /** Which approval; may be left out when exactly one is pending. */
   approvalId?: string;
   reason?: string;
+  /**
+   * With approve: how far the grant reaches — `call` (default) this call only; `arguments` also
+   * every later call of the tool with the same arguments in the session; `tool` every later call
+   * of the tool in the session.
+   */
+  scope?: ApprovalScope;
 }
 
 /** A started session: follow it, talk to it, wait for its result. */

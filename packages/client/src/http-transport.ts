@@ -148,6 +148,7 @@ export class HttpTransport implements Transport {
     await this.#call('POST', `/v1/sessions/${enc(id)}/approvals/${enc(approvalId)}`, {
       decision,
       ...(options.reason === undefined ? {} : { reason: options.reason }),
+      ...(options.scope === undefined ? {} : { scope: options.scope }),
     });
   }
 

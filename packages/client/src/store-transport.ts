@@ -105,6 +105,7 @@ export class StoreTransport implements Transport {
       decision: decision === 'approve' ? 'granted' : 'denied',
       by: this.#actor,
       reason: options.reason ?? null,
+      ...(options.scope === undefined ? {} : { scope: options.scope }),
     });
   }
 

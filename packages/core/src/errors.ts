@@ -48,6 +48,11 @@ export const errorCodes = {
   IDEMPOTENCY_CONFLICT: { retryable: false },
   /** No valid API key was presented; pass `Authorization: Bearer lr_…` (see `longrun keys create`). */
   UNAUTHENTICATED: { retryable: false },
+  /**
+   * The API key is valid but its role does not allow this request (a `viewer` sending a message, an
+   * `operator` deciding an approval); the message names the roles that may. Use a key with one.
+   */
+  PERMISSION_DENIED: { retryable: false },
   /** A sandbox protection that the configuration requires is not enforced on this machine. */
   SANDBOX_UNAVAILABLE: { retryable: false },
   /** A stored workspace blob or manifest is missing or does not match its hash. */

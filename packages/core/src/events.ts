@@ -93,6 +93,21 @@ export interface ToolApprovalRequest {
 }
 
 /**
+ * How far a person's grant of a tool call reaches, chosen by the person who grants it:
+ * - `call`: this call only (the default, and the only scope of a model call or a re-run);
+ * - `arguments`: this call, and every later call of the same tool with the same arguments (by
+ *   `argsHash`) in the session;
+ * - `tool`: this call, and every later call of the same tool in the session, whatever its arguments.
+ * A session-scoped grant answers only gates that `ask`: it never turns a `deny` into an allow.
+ */
+export const approvalScopes = ['call', 'arguments', 'tool'] as const;
+export type ApprovalScope = (typeof approvalScopes)[number];
+
+export function isApprovalScope(value: unknown): value is ApprovalScope {
+  return typeof value === 'string' && (approvalScopes as readonly string[]).includes(value);
+}
+
+/**
  * A gate asked a person whether the model call of `step` may be made (a budget about to be
  * passed, a run that went on longer than planned): bound to the step. Granting lets the call go
  * ahead past every gate that asks about it; denying fails the session (GATE_DENIED).
@@ -240,7 +255,17 @@ export interface EventDataByType {
   'policy.decided': PolicyDecidedData;
   /** A call that needs a person's approval: a tool call, or the model call of a step. */
   'approval.requested': ToolApprovalRequest | ModelApprovalRequest;
-  'approval.granted': { approvalId: string; by: string; reason: string | null };
+  /**
+   * `by`: who decided — `api-key:<key id>` when the decision came through the HTTP API with a key
+   * (the server sets it from the key that authenticated, never from the request body). `scope`:
+   * absent in logs written before scopes existed, which is `call`.
+   */
+  'approval.granted': {
+    approvalId: string;
+    by: string;
+    reason: string | null;
+    scope?: ApprovalScope;
+  };
   'approval.denied': { approvalId: string; by: string; reason: string | null };
   'tool.started': {
     step: number;

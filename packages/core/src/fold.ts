@@ -135,6 +135,34 @@ export interface SessionState {
   budget?: BudgetLedger | null;
   /** When `session.created` was committed (the store's clock): where `wallClockMs` runs from. */
   createdAtMs?: number;
+  /**
+   * Grants a person made for the rest of the session (`approval.granted` with scope `arguments`
+   * or `tool`), oldest first. They stay across turns and resumes. Absent in older checkpoints and
+   * in sessions that never had one.
+   */
+  grants?: SessionGrant[];
+}
+
+/** A tool call grant that reaches past its call: see `ApprovalScope`. */
+export interface SessionGrant {
+  /** The approval it was granted on. */
+  approvalId: string;
+  tool: string;
+  scope: 'arguments' | 'tool';
+  /** For scope `arguments`: the hash of the tool and the exact arguments (`argsHash`). */
+  argsHash: string | null;
+  by: string;
+}
+
+/** The session grant that covers a call of `tool` with arguments hashing to `hash`, if any. */
+export function grantFor(
+  state: SessionState,
+  tool: string,
+  hash: string,
+): SessionGrant | undefined {
+  return state.grants?.find(
+    (g) => g.tool === tool && (g.scope === 'tool' || g.argsHash === hash),
+  );
 }
 
 export function initialState(): SessionState {
@@ -340,7 +368,19 @@ function applyEventData(state: SessionState, event: StoredEvent): SessionState {
         );
       }
       const approval = { ...call.approval, status, reason: event.data.reason } as const;
-      return updateCall(next, call.callIndex, (c) => ({ ...c, approval }));
+      const updated = updateCall(next, call.callIndex, (c) => ({ ...c, approval }));
+      const scope = event.type === 'approval.granted' ? event.data.scope : undefined;
+      // A re-run of an interrupted call is decided for that call only, whatever the event says.
+      if ((scope !== 'arguments' && scope !== 'tool') || approval.purpose === 'rerun')
+        return updated;
+      const grant: SessionGrant = {
+        approvalId: approval.approvalId,
+        tool: call.tool,
+        scope,
+        argsHash: scope === 'arguments' ? approval.argsHash : null,
+        by: event.data.by,
+      };
+      return { ...updated, grants: [...(updated.grants ?? []), grant] };
     }
     case 'outcome.evaluated':
       // A verdict the agent works on starts the next step of the turn: its answer is superseded.

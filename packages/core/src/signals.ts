@@ -1,5 +1,6 @@
 import type { JsonValue } from './json.ts';
 import { checkBudgetChange, type BudgetChange } from './budget/budget-spec.ts';
+import { isApprovalScope, type ApprovalScope } from './events.ts';
 
 /**
  * The signals longrun sends a session itself, by name, and their payloads (DESIGN §11: a closed
@@ -75,6 +76,8 @@ export interface ApprovalDecision {
   reason: string | null;
   /** If given, must equal the requested call's hash: a decision made about other arguments is refused. */
   argsHash?: string;
+  /** How far a grant reaches (absent: `call`); a decision with a scope that is not one is malformed. */
+  scope?: ApprovalScope;
 }
 
 function asObject(payload: JsonValue): Record<string, JsonValue | undefined> | null {
@@ -130,13 +133,15 @@ export function readSignal<N extends SignalName>(
 export function readDecision(payload: JsonValue): ApprovalDecision | null {
   const p = asObject(payload);
   if (p === null) return null;
-  const { decision, by, reason, argsHash: hash } = p;
+  const { decision, by, reason, argsHash: hash, scope } = p;
   if (decision !== 'granted' && decision !== 'denied') return null;
   if (typeof by !== 'string') return null;
+  if (scope !== undefined && !isApprovalScope(scope)) return null;
   return {
     decision,
     by,
     reason: typeof reason === 'string' ? reason : null,
     ...(typeof hash === 'string' ? { argsHash: hash } : {}),
+    ...(scope === undefined ? {} : { scope }),
   };
 }

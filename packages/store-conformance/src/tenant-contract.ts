@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { expect, it } from 'vitest';
-import type { SessionId, SessionRecord, SessionStore } from '@longrun/core';
+import { apiKeyRoles, type ApiKeyRole, type SessionId, type SessionRecord, type SessionStore } from '@longrun/core';
 import { expectCode, leaseMs, workerA, type ContractContext } from './contract-helpers.ts';
 
 const sha256 = (text: string | Uint8Array): string =>
@@ -173,24 +173,44 @@ export function apiKeysContract(ctx: ContractContext): void {
       tenantId: 't1',
       name: 'ci',
       secretHash: hash,
+      role: 'admin',
     });
     expect(made).toMatchObject({
       id: 'k1',
       tenantId: 't1',
       name: 'ci',
       secretHash: hash,
+      role: 'admin',
       revokedAtMs: null,
     });
-    await ctx.store.apiKeys.create({ id: 'k2', tenantId: 't2', name: 'ops', secretHash: hash });
+    await ctx.store.apiKeys.create({
+      id: 'k2',
+      tenantId: 't2',
+      name: 'ops',
+      secretHash: hash,
+      role: 'admin',
+    });
     expect((await ctx.store.apiKeys.list('t1')).map((k) => k.id)).toEqual(['k1']);
     expect((await ctx.store.apiKeys.list()).map((k) => k.id)).toEqual(['k1', 'k2']);
     expect(await ctx.store.apiKeys.find('nope')).toBeNull();
     await expectCode(
-      ctx.store.apiKeys.create({ id: 'k1', tenantId: 't1', name: 'again', secretHash: hash }),
+      ctx.store.apiKeys.create({
+        id: 'k1',
+        tenantId: 't1',
+        name: 'again',
+        secretHash: hash,
+        role: 'admin',
+      }),
       'INVALID_ARGUMENT',
     );
     await expectCode(
-      ctx.store.apiKeys.create({ id: 'k3', tenantId: 't1', name: 'x', secretHash: 'plain-secret' }),
+      ctx.store.apiKeys.create({
+        id: 'k3',
+        tenantId: 't1',
+        name: 'x',
+        secretHash: 'plain-secret',
+        role: 'admin',
+      }),
       'INVALID_ARGUMENT',
     );
     ctx.clock.advance(5);
@@ -201,6 +221,28 @@ export function apiKeysContract(ctx: ContractContext): void {
     await ctx.store.apiKeys.revoke('k1');
     expect((await ctx.store.apiKeys.find('k1'))?.revokedAtMs).toBe(revokedAt);
     await expectCode(ctx.store.apiKeys.revoke('nope'), 'NOT_FOUND');
+  });
+
+  it('stores each key with its role and reads it back; refuses a role that is not one', async () => {
+    const hash = sha256('secret');
+    for (const role of apiKeyRoles)
+      await ctx.store.apiKeys.create({ id: `r-${role}`, tenantId: 't1', name: role, secretHash: hash, role });
+    expect((await ctx.store.apiKeys.list('t1')).map((k) => [k.id, k.role])).toEqual(
+      apiKeyRoles.map((role) => [`r-${role}`, role]),
+    );
+    for (const role of apiKeyRoles)
+      expect((await ctx.store.apiKeys.find(`r-${role}`))?.role).toBe(role);
+    await expectCode(
+      ctx.store.apiKeys.create({
+        id: 'r-root',
+        tenantId: 't1',
+        name: 'root',
+        secretHash: hash,
+        role: 'root' as ApiKeyRole,
+      }),
+      'INVALID_ARGUMENT',
+    );
+    expect(await ctx.store.apiKeys.find('r-root')).toBeNull();
   });
 }
 

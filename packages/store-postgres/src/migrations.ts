@@ -11,6 +11,7 @@ import { observedLiveness } from './migrations/v9-observed-liveness.ts';
 import { schedules } from './migrations/v10-schedules.ts';
 import { webhooks } from './migrations/v11-webhooks.ts';
 import { cancelBeforeWait } from './migrations/v12-cancel-before-wait.ts';
+import { keyRoles } from './migrations/v13-key-roles.ts';
 
 /**
  * Numbered schema migrations. The version a schema is at lives in its `longrun_meta` table;
@@ -32,6 +33,7 @@ export const migrations: readonly { version: number; sql: (s: SchemaName) => str
   { version: 10, sql: (s) => schedules(s.quoted) },
   { version: 11, sql: (s) => webhooks(s.quoted) },
   { version: 12, sql: (s) => cancelBeforeWait(s.quoted) },
+  { version: 13, sql: (s) => keyRoles(s.quoted) },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

@@ -2,13 +2,20 @@ import {
   LongrunError,
   checkName,
   checkNewApiKey,
+  isApiKeyRole,
   tenantId as toTenantId,
   type ApiKeyRecord,
+  type ApiKeyRole,
   type ApiKeyStore,
   type NewApiKey,
 } from '@longrun/core';
 import type { PostgresAccess } from './postgres-access.ts';
 import { num, type Row } from './rows.ts';
+
+function apiKeyRole(value: unknown): ApiKeyRole {
+  if (isApiKeyRole(value)) return value;
+  throw new LongrunError('INTERNAL', `an API key row has role ${JSON.stringify(value)}, not a role`);
+}
 
 function toApiKey(row: Row): ApiKeyRecord {
   return {
@@ -16,6 +23,7 @@ function toApiKey(row: Row): ApiKeyRecord {
     tenantId: row.tenant_id as string,
     name: row.name as string,
     secretHash: row.secret_hash as string,
+    role: apiKeyRole(row.role),
     createdAtMs: num(row.created_at_ms, 'created_at_ms'),
     revokedAtMs: row.revoked_at_ms === null ? null : num(row.revoked_at_ms, 'revoked_at_ms'),
   };
@@ -37,6 +45,7 @@ export class PostgresApiKeys implements ApiKeyStore {
       k.tenantId,
       k.name,
       k.secretHash,
+      k.role,
     ]);
     const row = rows[0];
     if (row === undefined) {

@@ -65,8 +65,8 @@ export function statements(schema: SchemaName) {
         AND ($6::text IS NULL OR starts_with(waiting_for, $6))
         AND ($4::text IS NULL OR (created_at_ms, key) < (SELECT created_at_ms, key FROM ${s}.sessions WHERE id = $4))
       ORDER BY created_at_ms DESC, key DESC LIMIT $5`,
-    insertApiKey: `INSERT INTO ${s}.api_keys (id, tenant_id, name, secret_hash, created_at_ms)
-      SELECT $2, $3, $4, $5, ${s}.now_ms($1::bigint) ON CONFLICT (id) DO NOTHING RETURNING *`,
+    insertApiKey: `INSERT INTO ${s}.api_keys (id, tenant_id, name, secret_hash, role, created_at_ms)
+      SELECT $2, $3, $4, $5, $6, ${s}.now_ms($1::bigint) ON CONFLICT (id) DO NOTHING RETURNING *`,
     findApiKey: `SELECT * FROM ${s}.api_keys WHERE id = $1`,
     listApiKeys: `SELECT * FROM ${s}.api_keys WHERE ($1::text IS NULL OR tenant_id = $1) ORDER BY created_at_ms, id`,
     revokeApiKey: `UPDATE ${s}.api_keys SET revoked_at_ms = coalesce(revoked_at_ms, ${s}.now_ms($1::bigint))

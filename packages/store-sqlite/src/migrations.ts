@@ -243,6 +243,14 @@ CREATE TABLE webhook_tokens (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 9,
+    sql: `
+-- Roles of API keys (core's apiKeyRoles). Keys made before roles could do everything: admin.
+ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'admin'
+  CHECK (role IN ('admin', 'approver', 'operator', 'viewer'));
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

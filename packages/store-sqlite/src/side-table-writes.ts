@@ -4,7 +4,7 @@ import type { WriterDb } from './writer-db.ts';
 
 /** The statements of the API key and blob tables (read here too, by their stores). */
 export const apiKeySql = {
-  insert: `INSERT INTO api_keys (id, tenant_id, name, secret_hash, created_at_ms) VALUES (?, ?, ?, ?, ?)
+  insert: `INSERT INTO api_keys (id, tenant_id, name, secret_hash, role, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (id) DO NOTHING`,
   find: `SELECT * FROM api_keys WHERE id = ?`,
   listAll: `SELECT * FROM api_keys ORDER BY created_at_ms, id`,
@@ -24,7 +24,7 @@ export const sideTableWrites = {
     const { key, nowMs } = w;
     const { changes } = db
       .stmt(apiKeySql.insert)
-      .run(key.id, key.tenantId, key.name, key.secretHash, nowMs);
+      .run(key.id, key.tenantId, key.name, key.secretHash, key.role, nowMs);
     if (changes === 0) {
       throw new WriterFailure(
         'INVALID_ARGUMENT',

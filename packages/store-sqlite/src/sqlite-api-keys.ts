@@ -1,13 +1,21 @@
 import {
+  LongrunError,
   checkName,
+  isApiKeyRole,
   checkNewApiKey,
   tenantId as toTenantId,
   type ApiKeyRecord,
+  type ApiKeyRole,
   type ApiKeyStore,
   type NewApiKey,
 } from '@longrun/core';
 import type { SqliteAccess } from './sqlite-access.ts';
 import { apiKeySql as sql } from './side-table-writes.ts';
+
+function apiKeyRole(value: unknown): ApiKeyRole {
+  if (isApiKeyRole(value)) return value;
+  throw new LongrunError('INTERNAL', `an API key row has role ${JSON.stringify(value)}, not a role`);
+}
 
 function toApiKey(row: Record<string, unknown>): ApiKeyRecord {
   return {
@@ -15,6 +23,7 @@ function toApiKey(row: Record<string, unknown>): ApiKeyRecord {
     tenantId: row.tenant_id as string,
     name: row.name as string,
     secretHash: row.secret_hash as string,
+    role: apiKeyRole(row.role),
     createdAtMs: row.created_at_ms as number,
     revokedAtMs: (row.revoked_at_ms as number | null) ?? null,
   };

@@ -56,6 +56,7 @@ function messageRoute(ctx: ApiContext): void {
       path: '/v1/sessions/:id/messages',
       summary: 'Add a follow-up message (a new turn; reopens a completed session)',
       auth: true,
+      access: 'operate',
       params: SessionParams,
       body: MessageBody,
       responses: {
@@ -82,6 +83,7 @@ function signalRoute(ctx: ApiContext): void {
       description:
         "A signal of the agent's own; the runtime's names (messages, cancel, resume, approvals) are refused: use their routes.",
       auth: true,
+      access: 'operate',
       params: SessionParams,
       body: SignalBody,
       responses: {
@@ -108,6 +110,7 @@ function namedSignalRoute(ctx: ApiContext): void {
       description:
         "Delivers signal `name` of the agent's own with the request body as its payload (an empty body is null): a tool waiting in `context.waitForSignal(name)` (or the model's `wait_for_signal`) resumes with it. A signal sent before the wait starts is kept and delivered to it; each is delivered once. The runtime's names (messages, cancel, resume, approvals, webhooks) are refused: use their routes.",
       auth: true,
+      access: 'operate',
       params: NamedSignalParams,
       body: JsonValue,
       bodyOptional: true,
@@ -134,6 +137,7 @@ function cancelRoute(ctx: ApiContext): void {
       path: '/v1/sessions/:id/cancel',
       summary: 'Ask for the session to be cancelled',
       auth: true,
+      access: 'operate',
       params: SessionParams,
       body: CancelBody,
       bodyOptional: true,
@@ -164,6 +168,7 @@ function resumeRoute(ctx: ApiContext): void {
       description:
         'A worker parks a session as paused (statusReason says why) for a reason a person can act on. Once it is dealt with, this makes the session claimable again; the worker that claims it records session.resumed. Not paused: 409 INVALID_STATE.',
       auth: true,
+      access: 'operate',
       params: SessionParams,
       body: ResumeBody,
       bodyOptional: true,
@@ -277,8 +282,9 @@ function decisionRoute(ctx: ApiContext): void {
       path: '/v1/sessions/:id/approvals/:approvalId',
       summary: 'Approve or deny a pending approval',
       description:
-        'Bound to the exact call the approval was requested for. Unknown approval: 404; already decided: 409 INVALID_STATE.',
+        "Bound to the exact call the approval was requested for. `scope` (with approve): `call` (default) this call only; `arguments` also every later call of the tool with the same arguments in the session; `tool` every later call of the tool in the session. A session grant answers only what asks for approval, never a deny. The log records the deciding API key's id as `by`. Unknown approval: 404; already decided (or re-scoping a decided one): 409 INVALID_STATE; expired: 410 GONE; a scope on a deny, a model call or a re-run: 400.",
       auth: true,
+      access: 'approve',
       params: ApprovalParams,
       body: DecisionBody,
       responses: { 200: { description: 'The decision was sent.', schema: DecisionResponse } },
@@ -291,9 +297,10 @@ function decisionRoute(ctx: ApiContext): void {
         decision: body.decision === 'approve' ? 'granted' : 'denied',
         by: actor(caller),
         reason: body.reason ?? null,
+        scope: body.scope ?? 'call',
       });
       ctx.onSignalled?.(record.id);
-      return json(200, { approvalId, decision: body.decision });
+      return json(200, { approvalId, decision: body.decision, scope: body.scope ?? 'call' });
     },
   );
 }

@@ -60,6 +60,7 @@ function createRoute(ctx: ApiContext): void {
       description:
         'Exactly one session per tick however many workers run; workers that run the agent fire its ticks. A bad cron expression or time zone is a 400 that says what is wrong.',
       auth: true,
+      access: 'operate',
       body: CreateScheduleBody,
       responses: { 201: { description: 'Created.', schema: ScheduleResponse } },
     },
@@ -133,6 +134,7 @@ function changeRoutes(ctx: ApiContext): void {
         path: `/v1/schedules/:id/${action}`,
         summary,
         auth: true,
+        access: 'operate',
         params: ScheduleParams,
         responses: { 200: { description: 'The schedule as it is now.', schema: ScheduleResponse } },
       },
@@ -156,6 +158,7 @@ function changeRoutes(ctx: ApiContext): void {
       path: '/v1/schedules/:id',
       summary: 'Delete a schedule (the sessions it started stay)',
       auth: true,
+      access: 'operate',
       params: ScheduleParams,
       responses: { 204: { description: 'Deleted.' } },
     },

@@ -70,6 +70,7 @@ function createSessionRoute(ctx: ApiContext): void {
       description:
         'Starts an agent on a task. With an Idempotency-Key, retrying the same request returns the same session (200, Idempotent-Replayed: true); the same key with another body is 409 IDEMPOTENCY_CONFLICT.',
       auth: true,
+      access: 'operate',
       body: CreateSessionBody,
       headers: [
         {
@@ -132,6 +133,7 @@ function forkRoute(ctx: ApiContext): void {
       description:
         'The fork folds to the same state, transcript and workspace (a manifest, not a copy of the files) at that seq, then goes its own way; the source is only read.',
       auth: true,
+      access: 'operate',
       params: SessionParams,
       body: ForkBody,
       bodyOptional: true,

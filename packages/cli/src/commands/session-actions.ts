@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os';
-import type { SessionId, SessionStore } from '@longrun/core';
+import type { ApprovalScope, SessionId, SessionStore } from '@longrun/core';
 import { cancelSession, decideApproval, resumeSession, sendMessage } from '@longrun/runtime';
 import { describeEvent } from '../event-lines.ts';
 
@@ -18,15 +18,23 @@ export async function decide(
   approvalId: string | undefined,
   decision: 'granted' | 'denied',
   reason: string | null,
+  scope: ApprovalScope = 'call',
 ): Promise<string> {
   const target = await decideApproval(store, id, {
     ...(approvalId === undefined ? {} : { approvalId }),
     decision,
     by: whoAmI(),
     reason,
+    scope,
   });
   const what = target.tool ?? `the model call of step ${target.step}`;
-  return `${decision} ${target.approvalId} (${what}); the session resumes when a worker picks it up`;
+  const reach =
+    scope === 'tool'
+      ? `; every later ${target.tool ?? ''} call of the session is granted too`
+      : scope === 'arguments'
+        ? `; every later ${target.tool ?? ''} call with the same arguments is granted too`
+        : '';
+  return `${decision} ${target.approvalId} (${what})${reach}; the session resumes when a worker picks it up`;
 }
 
 export async function cancel(

@@ -1,5 +1,7 @@
 import {
   fold,
+  approvalScopes,
+  isApprovalScope,
   sessionId,
   type JsonValue,
   type SessionId,
@@ -28,6 +30,7 @@ export async function run(argv: string[]): Promise<number> {
       status: { type: 'string' },
       limit: { type: 'string' },
       reason: { type: 'string' },
+      scope: { type: 'string' },
       at: { type: 'string' },
       from: { type: 'string' },
       to: { type: 'string' },
@@ -110,7 +113,12 @@ export async function run(argv: string[]): Promise<number> {
       case 'deny': {
         const decision = sub === 'approve' ? 'granted' : 'denied';
         const id = sessionId(required(args[0], 'session id'));
-        out(await decide(store, id, args[1], decision, values.reason ?? null));
+        const scope = values.scope ?? 'call';
+        if (!isApprovalScope(scope))
+          throw new UsageError(
+            `--scope must be one of ${approvalScopes.join(', ')} (got ${JSON.stringify(scope)})\n\n${usage.sessions}`,
+          );
+        out(await decide(store, id, args[1], decision, values.reason ?? null, scope));
         return exitCodes.ok;
       }
       case 'cancel':

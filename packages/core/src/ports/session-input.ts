@@ -11,7 +11,7 @@ import {
   type SessionId,
 } from '../ids.ts';
 import { encodePayload } from '../json.ts';
-import type { NewApiKey } from './api-key-store.ts';
+import { apiKeyRoles, isApiKeyRole, type NewApiKey } from './api-key-store.ts';
 import { isBlobHash } from './blob-store.ts';
 import type { CreateSessionInput, ListSessionsQuery, SessionStatus } from './session-store.ts';
 import { checkCount, checkName, sessionStatuses } from './store-input.ts';
@@ -159,7 +159,13 @@ export function checkNewApiKey(key: NewApiKey): NewApiKey {
   if (typeof key !== 'object' || key === null) {
     throw new LongrunError(
       'INVALID_ARGUMENT',
-      'an API key needs { id, tenantId, name, secretHash }',
+      'an API key needs { id, tenantId, name, secretHash, role }',
+    );
+  }
+  if (!isApiKeyRole(key.role)) {
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      `API key role must be one of ${apiKeyRoles.join(', ')} (got ${JSON.stringify(String(key.role)).slice(0, 40)})`,
     );
   }
   if (typeof key.secretHash !== 'string' || !sha256Hex.test(key.secretHash)) {
@@ -173,6 +179,7 @@ export function checkNewApiKey(key: NewApiKey): NewApiKey {
     tenantId: tenantId(key.tenantId),
     name: checkName('API key name', key.name),
     secretHash: key.secretHash,
+    role: key.role,
   };
 }
 

@@ -251,7 +251,7 @@ export async function measureApi(
   const store = await openStore(target.url);
   const server = await startServer(target.url);
   try {
-    const { key } = await generateApiKey(store.apiKeys, 'bench', 'bench');
+    const { key } = await generateApiKey(store.apiKeys, 'bench', 'bench', 'admin');
     const creates = await measureCreates(server.url, key, options.quick ? 300 : 2_000, 16);
     const live = { readers: 100, events: options.quick ? 100 : 300, perSecond: 50 };
     const crossProcess = await measureDelivery(

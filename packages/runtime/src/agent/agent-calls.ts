@@ -1,9 +1,11 @@
 import {
   event,
+  grantFor,
   readInvalidToolArgs,
   type EffectChange,
   type NewEvent,
   type OpenCall,
+  type SessionState,
   type Tool,
   type ToolCall,
 } from '@longrun/core';
@@ -60,9 +62,18 @@ export async function chainStart(
   if (open === undefined) return;
   const at = { agent: ctx.agent, state: ahead, step, call: open, ...checked };
   const passed: Passed[] = [];
-  if (checkToolCall(ctx.gates, at, false, passed) !== null) return;
+  if (checkToolCall(ctx.gates, at, sessionGranted(ahead, call), passed) !== null) return;
   events.push(...passedDecided(passed, step, call.callIndex, checked.tool.name));
   startEvents(ctx, step, call, checked.tool, events, effects);
+}
+
+/**
+ * A person granted calls like this one for the rest of the session (scope `tool`, or `arguments`
+ * with these exact arguments): the grant answers every gate that asks about it, as the call's own
+ * approval would, and never one that denies it.
+ */
+function sessionGranted(state: SessionState, call: ToolCall): boolean {
+  return grantFor(state, call.tool, argsHash(call.tool, call.args)) !== undefined;
 }
 
 function startEvents(
@@ -124,9 +135,11 @@ export async function settleCall(
       const output = `a person denied this call${why}. Do not repeat it unchanged.`;
       return finish([event('tool.completed', { ...base, ok: false, output, attempt: 0 })], []);
     }
-    const at = { agent: ctx.agent, state: ctx.writer.state, step, call, tool, input };
+    const state = ctx.writer.state;
+    const at = { agent: ctx.agent, state, step, call, tool, input };
+    const granted = approval?.status === 'granted' || sessionGranted(state, call);
     const passed: Passed[] = [];
-    const verdict = checkToolCall(ctx.gates, at, approval?.status === 'granted', passed);
+    const verdict = checkToolCall(ctx.gates, at, granted, passed);
     decisions = passedDecided(passed, step, call.callIndex, tool.name);
     if (verdict !== null) {
       const decided = [...decisions, gateDecided(verdict, step, call.callIndex, tool.name)];

@@ -1,6 +1,6 @@
 import { LongrunError, event, type NewEvent } from '@longrun/core';
 import type { AgentRunContext } from './agent-context.ts';
-import { readDecision } from './approvals.ts';
+import { expiredReason, readDecision } from './approvals.ts';
 
 /**
  * A claimed session that is waiting: resolves its wait if it can (a due timer, an arrived signal,
@@ -19,7 +19,15 @@ export async function resolveWait(ctx: AgentRunContext): Promise<boolean> {
   }
   const approval = requestedApproval(ctx, wait.waitId);
   const [signal] = await ctx.store.pendingSignals(ctx.writer.lease.sessionId, wait.signal);
-  if (signal === undefined) {
+  // A decision sent once the approval had expired does not count: the call is answered as
+  // expired, whenever the worker gets to it (decideApproval refuses such a decision too; this
+  // covers one sent in the instant between its check and the expiry).
+  const late =
+    approval !== undefined &&
+    signal !== undefined &&
+    wait.untilMs !== undefined &&
+    signal.createdAtMs >= wait.untilMs;
+  if (signal === undefined || late) {
     if (wait.untilMs !== undefined && now >= wait.untilMs) {
       const expired: NewEvent[] = [
         event('wait.resolved', { waitId: wait.waitId, signalId: null, payload: null }),
@@ -29,10 +37,10 @@ export async function resolveWait(ctx: AgentRunContext): Promise<boolean> {
           event('approval.denied', {
             approvalId: wait.waitId,
             by: 'longrun',
-            reason: 'the approval request expired',
+            reason: expiredReason,
           }),
         );
-      await ctx.writer.append(expired);
+      await ctx.writer.append(expired, late ? { consumeSignals: [signal.id] } : {});
       return true;
     }
     return park(ctx, { waitingFor: wait.signal, wakeAtMs: wait.untilMs ?? null });
@@ -55,17 +63,23 @@ export async function resolveWait(ctx: AgentRunContext): Promise<boolean> {
   return decide(ctx, approval, signal.id, signal.payload);
 }
 
+interface RequestedApproval {
+  approvalId: string;
+  argsHash: string;
+  /** A tool call's approval to run it: the only kind a grant can reach past its call. */
+  scopable: boolean;
+}
+
 /** The approval the wait is for, while it is still requested: a tool call's or a model call's. */
-function requestedApproval(
-  ctx: AgentRunContext,
-  waitId: string,
-): { approvalId: string; argsHash: string } | undefined {
+function requestedApproval(ctx: AgentRunContext, waitId: string): RequestedApproval | undefined {
   const state = ctx.writer.state;
-  const call = state.calls.find((c) => c.approval?.approvalId === waitId);
-  const approval =
-    call?.approval ??
-    (state.modelApproval?.approvalId === waitId ? state.modelApproval : undefined);
-  return approval?.status === 'requested' ? approval : undefined;
+  const call = state.calls.find((c) => c.approval?.approvalId === waitId)?.approval;
+  if (call !== undefined)
+    return call.status === 'requested'
+      ? { ...call, scopable: (call.purpose ?? 'run') === 'run' }
+      : undefined;
+  const model = state.modelApproval?.approvalId === waitId ? state.modelApproval : undefined;
+  return model?.status === 'requested' ? { ...model, scopable: false } : undefined;
 }
 
 /**
@@ -74,7 +88,7 @@ function requestedApproval(
  */
 async function decide(
   ctx: AgentRunContext,
-  approval: { approvalId: string; argsHash: string },
+  approval: RequestedApproval,
   signalId: string,
   payload: Parameters<typeof readDecision>[0],
 ): Promise<boolean> {
@@ -86,11 +100,16 @@ async function decide(
     await ctx.writer.append([], { consumeSignals: [signalId] });
     return true; // re-evaluated: parks again if nothing else arrived
   }
-  const type = decision.decision === 'granted' ? 'approval.granted' : 'approval.denied';
+  const { approvalId } = approval;
+  const decided = { approvalId, by: decision.by, reason: decision.reason };
+  // A scope past the call is kept only where it can apply (a tool call's approval to run it).
+  const scope = approval.scopable ? (decision.scope ?? 'call') : 'call';
   await ctx.writer.append(
     [
-      event('wait.resolved', { waitId: approval.approvalId, signalId, payload }),
-      event(type, { approvalId: approval.approvalId, by: decision.by, reason: decision.reason }),
+      event('wait.resolved', { waitId: approvalId, signalId, payload }),
+      decision.decision === 'granted'
+        ? event('approval.granted', { ...decided, scope })
+        : event('approval.denied', decided),
     ],
     { consumeSignals: [signalId] },
   );

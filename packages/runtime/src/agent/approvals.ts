@@ -21,6 +21,9 @@ export function modelCallHash(step: number): string {
   return argsHash('model.call', { step });
 }
 
+/** The reason of the `approval.denied` the worker records when nobody decided in time. */
+export const expiredReason = 'the approval request expired';
+
 export function newApprovalId(): string {
   return `apr_${randomUUID().replaceAll('-', '')}`;
 }

@@ -1,8 +1,11 @@
 import {
   signalNames,
   LongrunError,
+  approvalScopes,
+  isApprovalScope,
   isRuntimeSignal,
   terminalStatuses,
+  type ApprovalScope,
   type JsonObject,
   type JsonValue,
   type SessionId,
@@ -11,7 +14,7 @@ import {
   type Signal,
   type StoredEvent,
 } from '@longrun/core';
-import { approvalSignal, approvalSignalPrefix } from './approvals.ts';
+import { approvalSignal, approvalSignalPrefix, expiredReason } from './approvals.ts';
 
 const { cancel: cancelSignal, userMessage: userMessageSignal } = signalNames;
 import { resumeSignal, type ResumeRequest } from '../session-resume.ts';
@@ -145,16 +148,23 @@ export interface ApprovalDecisionRequest {
   /** Which approval; may be left out when exactly one is pending. */
   approvalId?: string;
   decision: 'granted' | 'denied';
-  /** Who decided, recorded in the log (`alice@host`, `api:<key id>`). */
+  /** Who decided, recorded in the log (`alice@host`, `api-key:<key id>`). */
   by: string;
   reason: string | null;
+  /**
+   * How far a grant reaches (default `call`); `arguments` and `tool` only for a tool call's
+   * approval to run it, and only with `granted`.
+   */
+  scope?: ApprovalScope;
 }
 
 /**
  * Sends a person's decision on a pending approval, bound to the arguments hash the request named
  * (a decision about other arguments is ignored by the harness). Returns the approval decided.
  * NOT_FOUND when the session never requested it; INVALID_STATE when it is no longer pending or a
- * decision on it was already sent.
+ * decision on it was already sent (so a decided approval cannot be decided again nor re-scoped);
+ * GONE when it expired (the call is answered as denied); INVALID_ARGUMENT for a scope that cannot
+ * apply. Nothing is sent when it refuses.
  */
 export async function decideApproval(
   store: SessionStore,
@@ -174,16 +184,15 @@ export async function decideApproval(
         .map((p) => `${p.approvalId} (${p.tool ?? `model call of step ${p.step}`})`)
         .join(', ') || 'none';
     if (approvalId !== undefined && requestedApprovalIds(events).has(approvalId)) {
-      throw new LongrunError(
-        'INVALID_STATE',
-        `approval ${approvalId} of session ${id} is already decided or no longer pending; pending: ${list}`,
-      );
+      throw notPending(events, id, approvalId, list);
     }
     throw new LongrunError(
       'NOT_FOUND',
       `no pending approval ${approvalId ?? '(give its id)'} in session ${id}; pending: ${list}`,
     );
   }
+  checkScope(events, target, request);
+  await refuseExpired(store, id, target);
   // A decision already sent and not yet recorded by a worker decides it too: a second one is
   // refused the same way as one after the record (the first one sent is the one that counts).
   const [sent] = await store.pendingSignals(id, approvalSignal(target.approvalId));
@@ -199,8 +208,87 @@ export async function decideApproval(
     by: request.by,
     reason: request.reason,
     argsHash: target.argsHash,
+    scope: request.scope ?? 'call',
   });
   return target;
+}
+
+/** The reason an approval the log requested can no longer be decided. */
+function notPending(
+  events: readonly StoredEvent[],
+  id: SessionId,
+  approvalId: string,
+  pendingList: string,
+): LongrunError {
+  const decided = events.find(
+    (e) =>
+      (e.type === 'approval.granted' || e.type === 'approval.denied') &&
+      e.data.approvalId === approvalId,
+  );
+  if (decided?.type === 'approval.denied' && decided.data.reason === expiredReason) {
+    return new LongrunError(
+      'GONE',
+      `approval ${approvalId} of session ${id} expired at ${new Date(decided.atMs).toISOString()} and its call was answered as denied; the agent may ask again`,
+    );
+  }
+  const how =
+    decided?.type === 'approval.granted'
+      ? `granted by ${decided.data.by} (scope ${decided.data.scope ?? 'call'})`
+      : decided?.type === 'approval.denied'
+        ? `denied by ${decided.data.by}`
+        : 'no longer pending (its call was answered otherwise)';
+  return new LongrunError(
+    'INVALID_STATE',
+    `approval ${approvalId} of session ${id} was already ${how}; a decision cannot be changed or re-scoped. Pending: ${pendingList}`,
+  );
+}
+
+/** A scope past the call only on a grant of a tool call's approval to run it. */
+function checkScope(
+  events: readonly StoredEvent[],
+  target: PendingApproval,
+  request: ApprovalDecisionRequest,
+): void {
+  const scope = request.scope ?? 'call';
+  if (!isApprovalScope(scope)) {
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      `approval scope must be one of ${approvalScopes.join(', ')} (got ${JSON.stringify(String(scope)).slice(0, 40)})`,
+    );
+  }
+  if (scope === 'call') return;
+  if (request.decision !== 'granted') {
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      `a denial decides approval ${target.approvalId} only; scope ${scope} applies to a grant`,
+    );
+  }
+  const requested = events.find(
+    (e) => e.type === 'approval.requested' && e.data.approvalId === target.approvalId,
+  );
+  const rerun =
+    requested?.type === 'approval.requested' &&
+    requested.data.point !== 'model.call' &&
+    requested.data.purpose === 'rerun';
+  if (target.point === 'model.call' || rerun) {
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      `approval ${target.approvalId} is about ${target.point === 'model.call' ? `the model call of step ${target.step}` : `re-running an interrupted ${target.tool ?? ''} call`}, which is decided for that call only; leave the scope out (or use call)`,
+    );
+  }
+}
+
+/** An approval past its expiry was answered as denied (or will be, when a worker gets to it). */
+async function refuseExpired(
+  store: SessionStore,
+  id: SessionId,
+  target: PendingApproval,
+): Promise<void> {
+  if (target.expiresAtMs === null || (await store.nowMs()) < target.expiresAtMs) return;
+  throw new LongrunError(
+    'GONE',
+    `approval ${target.approvalId} of session ${id} expired at ${new Date(target.expiresAtMs).toISOString()}; its call is answered as denied. The agent may ask again; raise the agent's approvalTtlMs to give people longer`,
+  );
 }
 
 /**
