@@ -352,13 +352,14 @@ describe('messages, cancel and approvals', () => {
     });
     expect(decided).toMatchObject({
       status: 200,
-      body: { approvalId: 'apr_routes1', decision: 'approve' },
+      body: { approvalId: 'apr_routes1', decision: 'approve', scope: 'call' },
     });
     expect((await store.pendingSignals(id, 'approval:apr_routes1'))[0]?.payload).toEqual({
       decision: 'granted',
       by: `api-key:${keyId}`,
       reason: 'looks right',
       argsHash: 'hash-of-args',
+      scope: 'call',
     });
     // Decided, not yet recorded by a worker: a second decision is refused already.
     const early = await call<ErrorBody>(api, 'POST', `/v1/sessions/${id}/approvals/apr_routes1`, {

@@ -14,6 +14,44 @@ import {
 const unavailable = await probeTestServer();
 
 describeWithServer('postgres schema upgrade', unavailable, () => {
+  it('gives the API keys of a version-12 schema the admin role; new keys keep theirs', async () => {
+    const schema = randomSchema('lru');
+    const s = `"${schema}"`;
+    const hash = 'b'.repeat(64);
+    try {
+      await withAdmin(async (c) => {
+        await migratePostgres(c, schemaName(schema), null, 12);
+        await c.query(`INSERT INTO ${s}.api_keys (id, tenant_id, name, secret_hash, created_at_ms)
+          VALUES ('old1', 'acme', 'ci', '${hash}', 5)`);
+      });
+      const store = await PostgresStore.open({ url: testUrl, schema, poolSize: 2 });
+      try {
+        expect(await store.apiKeys.find('old1')).toMatchObject({ id: 'old1', role: 'admin' });
+        await store.apiKeys.create({
+          id: 'new1',
+          tenantId: 'acme',
+          name: 'look',
+          secretHash: hash,
+          role: 'approver',
+        });
+        expect((await store.apiKeys.list('acme')).map((k) => [k.id, k.role])).toEqual([
+          ['old1', 'admin'],
+          ['new1', 'approver'],
+        ]);
+      } finally {
+        await store.close();
+      }
+      await withAdmin(async (c) => {
+        await expect(
+          c.query(`INSERT INTO ${s}.api_keys (id, tenant_id, name, secret_hash, role, created_at_ms)
+            VALUES ('bad', 'acme', 'x', '${hash}', 'root', 6)`),
+        ).rejects.toThrow(/check constraint/);
+      });
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
   it('moves the log and effect records of a version-4 schema to integer session keys, losing nothing', async () => {
     const schema = randomSchema('lru');
     const s = `"${schema}"`;

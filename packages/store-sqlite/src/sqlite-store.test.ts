@@ -30,6 +30,50 @@ sessionStoreContract('sqlite', {
 });
 
 describe('sqlite store specifics', () => {
+  it('upgrades a version-8 file: its API keys become admin, new keys keep their role', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'longrun-upgrade-'));
+    const path = join(dir, 'longrun.db');
+    const hash = 'a'.repeat(64);
+    try {
+      const db = new DatabaseSync(path);
+      db.exec('CREATE TABLE longrun_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+      for (const m of migrations.filter((x) => x.version <= 8)) db.exec(m.sql);
+      db.exec(`INSERT INTO longrun_meta VALUES ('schema_version', '8')`);
+      db.exec(`INSERT INTO api_keys (id, tenant_id, name, secret_hash, created_at_ms)
+        VALUES ('old1', 'acme', 'ci', '${hash}', 5)`);
+      db.close();
+      const store = await SqliteStore.open({ path });
+      try {
+        expect(await store.apiKeys.find('old1')).toMatchObject({ id: 'old1', role: 'admin' });
+        await store.apiKeys.create({
+          id: 'new1',
+          tenantId: 'acme',
+          name: 'look',
+          secretHash: hash,
+          role: 'viewer',
+        });
+        expect((await store.apiKeys.list('acme')).map((k) => [k.id, k.role])).toEqual([
+          ['old1', 'admin'],
+          ['new1', 'viewer'],
+        ]);
+      } finally {
+        await store.close();
+      }
+      // The column refuses a role that is not one, whoever writes it.
+      const raw = new DatabaseSync(path);
+      try {
+        expect(() =>
+          raw.exec(`INSERT INTO api_keys (id, tenant_id, name, secret_hash, role, created_at_ms)
+            VALUES ('bad', 'acme', 'x', '${hash}', 'root', 6)`),
+        ).toThrow(/CHECK constraint/);
+      } finally {
+        raw.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('upgrades a version-2 file that holds sessions and signals, keeping their order', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'longrun-upgrade-'));
     const path = join(dir, 'longrun.db');
