@@ -88,9 +88,16 @@ describe('longrun with agents, as a subprocess', () => {
     await waitFor('the approve line', async () =>
       /approve: longrun sessions approve ses_\w+ apr_\w+/.test(run.output()) ? true : undefined,
     );
-    const approved = longrun(['sessions', 'approve', session.id], cwd);
-    expect(approved.stdout).toMatch(/^granted apr_\w+ \(deploy\)/);
+    const unscoped = longrun(['sessions', 'approve', session.id, '--scope', 'forever'], cwd);
+    expect(unscoped.status).toBe(2);
+    expect(unscoped.stderr).toMatch(/--scope must be one of call, arguments, tool/);
+    const approved = longrun(['sessions', 'approve', session.id, '--scope', 'tool'], cwd);
+    expect(approved.stdout).toMatch(
+      /^granted apr_\w+ \(deploy\); every later deploy call of the session is granted too/,
+    );
     expect(await run.exited).toBe(0);
+    const granted = (await store.readEvents(session.id)).find((e) => e.type === 'approval.granted');
+    expect(granted?.data).toMatchObject({ scope: 'tool', by: expect.stringMatching(/@/) as string });
     expect(readFileSync(join(cwd, '.longrun/workspaces', session.id, 'deploys.log'), 'utf8')).toBe(
       'api\n',
     );

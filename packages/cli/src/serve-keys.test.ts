@@ -33,7 +33,14 @@ describe('longrun serve and keys, as subprocesses', () => {
     expect(created.stderr).toMatch(/shown once/);
     const listed = longrun(['keys', 'list', '--json'], cwd);
     const [record] = JSON.parse(listed.stdout) as { id: string; tenantId: string; name: string }[];
-    expect(record).toMatchObject({ tenantId: 'acme', name: 'ci' });
+    // No --role: operator, which runs agents and decides nothing.
+    expect(record).toMatchObject({ tenantId: 'acme', name: 'ci', role: 'operator' });
+    const viewer = longrun(['keys', 'create', '--tenant', 'acme', '--role', 'viewer'], cwd);
+    expect(viewer.stderr).toMatch(/\(role viewer\)/);
+    const viewerKey = viewer.stdout.trim();
+    const badRole = longrun(['keys', 'create', '--tenant', 'acme', '--role', 'root'], cwd);
+    expect(badRole.status).toBe(2);
+    expect(badRole.stderr).toMatch(/--role must be one of admin, approver, operator, viewer/);
     // The secret is everything after `lr_<id>_`: base64url, so it may hold `_` itself.
     const secret = key.slice(`lr_${record!.id}_`.length);
     expect(secret).toHaveLength(43);
@@ -50,6 +57,15 @@ describe('longrun serve and keys, as subprocesses', () => {
       });
       expect(made.status).toBe(201);
       expect(await made.json()).toMatchObject({ session: { tenantId: 'acme', status: 'queued' } });
+      const viewerAuth = { ...auth, authorization: `Bearer ${viewerKey}` };
+      const refused = await fetch(`${server.url}/v1/sessions`, {
+        method: 'POST',
+        headers: viewerAuth,
+        body: JSON.stringify({ agent: 'anything', message: 'hello' }),
+      });
+      expect(refused.status).toBe(403);
+      expect(await refused.json()).toMatchObject({ error: { code: 'PERMISSION_DENIED' } });
+      expect((await fetch(`${server.url}/v1/sessions`, { headers: viewerAuth })).status).toBe(200);
       expect((await fetch(`${server.url}/v1/sessions`)).status).toBe(401);
       expect((await fetch(`${server.url}/v1/health`)).status).toBe(200);
       expect((await fetch(`${server.url}/`)).headers.get('content-type')).toMatch(/text\/html/);
