@@ -91,7 +91,7 @@ describe.each(clients)('the client, against %s', (_name, makeClient) => {
     }
     expect(seen.map((e) => e.seq)).toEqual(seen.map((_, i) => i + 1));
     expect((await handle.describe()).status).toMatch(/running|waiting/);
-    await handle.approve({ reason: 'go' });
+    await handle.approve({ reason: 'go', scope: 'arguments' });
     expect(await handle.result()).toBe('Deployed api.');
 
     // The whole log, resumed after a seq, ends at the session's end.
@@ -99,7 +99,10 @@ describe.each(clients)('the client, against %s', (_name, makeClient) => {
     expect(rest[0]?.seq).toBe(3);
     expect(rest.at(-1)?.type).toBe('session.completed');
     expect(rest.map((e) => e.seq)).toEqual(rest.map((_, i) => i + 3));
-    expect(rest.find((e) => e.type === 'approval.granted')?.data).toMatchObject({ reason: 'go' });
+    expect(rest.find((e) => e.type === 'approval.granted')?.data).toMatchObject({
+      reason: 'go',
+      scope: 'arguments',
+    });
 
     // A follow-up message reopens it; result() gives the latest output.
     await handle.sendMessage('thanks');
