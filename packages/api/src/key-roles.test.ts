@@ -111,10 +111,15 @@ describeOnStores('API key roles', (kind) => {
   }
 
   const decide = (id: string, approvalId: string, key: string, body: unknown) =>
-    call<ErrorBody & { scope?: string }>(api, 'POST', `/v1/sessions/${id}/approvals/${approvalId}`, {
-      key,
-      body,
-    });
+    call<ErrorBody & { scope?: string }>(
+      api,
+      'POST',
+      `/v1/sessions/${id}/approvals/${approvalId}`,
+      {
+        key,
+        body,
+      },
+    );
 
   it('every route answers each role as its access says, and the OpenAPI document says so', async () => {
     const doc = await call<{ paths: Record<string, Record<string, Record<string, unknown>>> }>(
@@ -159,7 +164,9 @@ describeOnStores('API key roles', (kind) => {
       expect(r.status).toBe(403);
       expect(r.body.error.code).toBe('PERMISSION_DENIED');
       expect(r.body.error.message).toMatch(
-        new RegExp(`has role ${role}; .*deciding approvals and needs role approver \\(or admin\\).*--role approver`),
+        new RegExp(
+          `has role ${role}; .*deciding approvals and needs role approver \\(or admin\\).*--role approver`,
+        ),
       );
     }
     expect(await store.pendingSignals(id, 'approval:apr_roles1')).toEqual([]);
@@ -170,7 +177,7 @@ describeOnStores('API key roles', (kind) => {
     expect(inbox.body.approvals.map((a) => a.approvalId)).toContain('apr_roles1');
   });
 
-  it("an approver of another tenant gets the same 404 as for a session that does not exist", async () => {
+  it('an approver of another tenant gets the same 404 as for a session that does not exist', async () => {
     const id = await waitingForApproval('apr_roles2');
     const foreign = await decide(id, 'apr_roles2', otherApprover, { decision: 'approve' });
     const missing = await decide('ses_doesnotexist', 'apr_roles2', otherApprover, {

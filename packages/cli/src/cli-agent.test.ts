@@ -97,7 +97,10 @@ describe('longrun with agents, as a subprocess', () => {
     );
     expect(await run.exited).toBe(0);
     const granted = (await store.readEvents(session.id)).find((e) => e.type === 'approval.granted');
-    expect(granted?.data).toMatchObject({ scope: 'tool', by: expect.stringMatching(/@/) as string });
+    expect(granted?.data).toMatchObject({
+      scope: 'tool',
+      by: expect.stringMatching(/@/) as string,
+    });
     expect(readFileSync(join(cwd, '.longrun/workspaces', session.id, 'deploys.log'), 'utf8')).toBe(
       'api\n',
     );

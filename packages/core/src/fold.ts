@@ -160,9 +160,7 @@ export function grantFor(
   tool: string,
   hash: string,
 ): SessionGrant | undefined {
-  return state.grants?.find(
-    (g) => g.tool === tool && (g.scope === 'tool' || g.argsHash === hash),
-  );
+  return state.grants?.find((g) => g.tool === tool && (g.scope === 'tool' || g.argsHash === hash));
 }
 
 export function initialState(): SessionState {

@@ -112,9 +112,15 @@ export class ApiClient {
     approvalId: string,
     decision: 'approve' | 'deny',
     reason: string | null,
+    scope: 'call' | 'arguments' | 'tool' = 'call',
   ): Promise<void> {
     const path = `/v1/sessions/${enc(sessionId)}/approvals/${enc(approvalId)}`;
-    await this.#json('POST', path, reason === null ? { decision } : { decision, reason });
+    await this.#json('POST', path, {
+      decision,
+      ...(reason === null ? {} : { reason }),
+      // A scope reaches past the call only for a grant; a deny decides this call.
+      ...(decision === 'approve' && scope !== 'call' ? { scope } : {}),
+    });
   }
 
   listFiles(id: string): Promise<WorkspaceListing> {

@@ -74,12 +74,16 @@ function approvalCard(ctx: AppContext, a: Approval, refresh: () => Promise<void>
           { testid: 'approval-question' },
           `Gate ${a.question.gate} asks: ${a.question.reason}`,
         ),
-    decisionButtons(a.approvalId, {
-      decide: async (approvalId, decision, reason) => {
-        await ctx.api.decide(a.sessionId, approvalId, decision, reason);
-        approvalsChanged();
-        await refresh();
+    decisionButtons(
+      a.approvalId,
+      {
+        decide: async (approvalId, decision, reason, scope) => {
+          await ctx.api.decide(a.sessionId, approvalId, decision, reason, scope);
+          approvalsChanged();
+          await refresh();
+        },
       },
-    }),
+      a.tool,
+    ),
   );
 }

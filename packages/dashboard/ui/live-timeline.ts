@@ -25,7 +25,8 @@ export function liveTimeline(
 ) {
   const model = new TimelineModel();
   const view = new TimelineView({
-    decide: (approvalId, decision, reason) => api.decide(sessionId, approvalId, decision, reason),
+    decide: (approvalId, decision, reason, scope) =>
+      api.decide(sessionId, approvalId, decision, reason, scope),
     filesHref,
   });
   const refresh = throttle(

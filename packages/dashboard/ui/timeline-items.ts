@@ -18,8 +18,16 @@ import type {
   WaitItem,
 } from './timeline-types.ts';
 
+/** How far an approval reaches (core's ApprovalScope): this call, these arguments, this tool. */
+export type DecisionScope = 'call' | 'arguments' | 'tool';
+
 export interface ItemActions {
-  decide(approvalId: string, decision: 'approve' | 'deny', reason: string | null): Promise<void>;
+  decide(
+    approvalId: string,
+    decision: 'approve' | 'deny',
+    reason: string | null,
+    scope: DecisionScope,
+  ): Promise<void>;
   filesHref: string;
 }
 
@@ -211,7 +219,7 @@ function renderApproval(item: ApprovalItem, actions: ItemActions): HTMLElement {
           `Gate ${item.question.gate} asks: ${item.question.reason}`,
         ),
     item.state === 'requested'
-      ? decisionButtons(item.approvalId, actions)
+      ? decisionButtons(item.approvalId, actions, item.tool)
       : h(
           'p',
           { class: 'muted' },
@@ -223,20 +231,41 @@ function renderApproval(item: ApprovalItem, actions: ItemActions): HTMLElement {
   return el;
 }
 
-/** Approve / Deny buttons that call the API and show its refusal, if any. */
+/**
+ * Approve / Deny buttons that call the API and show its refusal, if any. For a tool call (`tool`
+ * not null), a choice of how far an approval reaches: this call (the default), this tool with
+ * these arguments for the session, or this tool for the session.
+ */
 export function decisionButtons(
   approvalId: string,
   actions: Pick<ItemActions, 'decide'>,
+  tool: string | null,
 ): HTMLElement {
   const status = h('span', { class: 'decision-status', attrs: { role: 'status' } });
   const reasonId = `reason-${approvalId}`;
   const reason = h('input', { attrs: { id: reasonId, type: 'text', placeholder: 'optional' } });
+  const scopeId = `scope-${approvalId}`;
+  const scope =
+    tool === null
+      ? null
+      : h(
+          'select',
+          { testid: 'approval-scope', attrs: { id: scopeId } },
+          h('option', { attrs: { value: 'call' } }, 'this call only'),
+          h(
+            'option',
+            { attrs: { value: 'arguments' } },
+            `${tool} with these arguments, this session`,
+          ),
+          h('option', { attrs: { value: 'tool' } }, `every ${tool} call, this session`),
+        );
   const buttons: HTMLButtonElement[] = [];
   const decide = (decision: 'approve' | 'deny') => {
     for (const b of buttons) b.disabled = true;
     status.textContent = decision === 'approve' ? 'Approving…' : 'Denying…';
     const why = reason.value.trim();
-    actions.decide(approvalId, decision, why === '' ? null : why).then(
+    const reach = (scope?.value ?? 'call') as DecisionScope;
+    actions.decide(approvalId, decision, why === '' ? null : why, reach).then(
       () => {
         status.textContent = decision === 'approve' ? 'Approved; the session resumes.' : 'Denied.';
       },
@@ -272,6 +301,8 @@ export function decisionButtons(
     'div',
     { class: 'decision' },
     ...buttons,
+    scope === null ? null : h('label', { class: 'small', attrs: { for: scopeId } }, 'Approve for'),
+    scope,
     h('label', { class: 'small', attrs: { for: reasonId } }, 'Reason'),
     reason,
     status,

@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { expect, it } from 'vitest';
-import { apiKeyRoles, type ApiKeyRole, type SessionId, type SessionRecord, type SessionStore } from '@longrun/core';
+import {
+  apiKeyRoles,
+  type ApiKeyRole,
+  type SessionId,
+  type SessionRecord,
+  type SessionStore,
+} from '@longrun/core';
 import { expectCode, leaseMs, workerA, type ContractContext } from './contract-helpers.ts';
 
 const sha256 = (text: string | Uint8Array): string =>
@@ -226,7 +232,13 @@ export function apiKeysContract(ctx: ContractContext): void {
   it('stores each key with its role and reads it back; refuses a role that is not one', async () => {
     const hash = sha256('secret');
     for (const role of apiKeyRoles)
-      await ctx.store.apiKeys.create({ id: `r-${role}`, tenantId: 't1', name: role, secretHash: hash, role });
+      await ctx.store.apiKeys.create({
+        id: `r-${role}`,
+        tenantId: 't1',
+        name: role,
+        secretHash: hash,
+        role,
+      });
     expect((await ctx.store.apiKeys.list('t1')).map((k) => [k.id, k.role])).toEqual(
       apiKeyRoles.map((role) => [`r-${role}`, role]),
     );

@@ -14,7 +14,10 @@ import { num, type Row } from './rows.ts';
 
 function apiKeyRole(value: unknown): ApiKeyRole {
   if (isApiKeyRole(value)) return value;
-  throw new LongrunError('INTERNAL', `an API key row has role ${JSON.stringify(value)}, not a role`);
+  throw new LongrunError(
+    'INTERNAL',
+    `an API key row has role ${JSON.stringify(value)}, not a role`,
+  );
 }
 
 function toApiKey(row: Row): ApiKeyRecord {

@@ -14,7 +14,10 @@ import { apiKeySql as sql } from './side-table-writes.ts';
 
 function apiKeyRole(value: unknown): ApiKeyRole {
   if (isApiKeyRole(value)) return value;
-  throw new LongrunError('INTERNAL', `an API key row has role ${JSON.stringify(value)}, not a role`);
+  throw new LongrunError(
+    'INTERNAL',
+    `an API key row has role ${JSON.stringify(value)}, not a role`,
+  );
 }
 
 function toApiKey(row: Record<string, unknown>): ApiKeyRecord {

@@ -79,7 +79,12 @@ async function setup(turns: ScriptedTurn[], extra: Partial<AgentDefinition> = {}
   const s = await store.createSession({ agent: 'deployer', input: 'deploy' });
   const run = (statuses?: string[], worker = 'worker-a', checkpointEvery?: number) =>
     runUntil(
-      { store, agents: [agent], workerId: workerId(worker), ...(checkpointEvery ? { checkpointEvery } : {}) },
+      {
+        store,
+        agents: [agent],
+        workerId: workerId(worker),
+        ...(checkpointEvery ? { checkpointEvery } : {}),
+      },
       s.id,
       statuses,
     );
@@ -127,7 +132,10 @@ describe('approval scopes', () => {
     expect(asked).toMatchObject({ tool: 'deploy', args: { service: 'web' } });
     expect(ofType(await t.events(), 'approval.requested')).toHaveLength(2);
     expect(fold(await t.events()).grants).toEqual([
-      expect.objectContaining({ scope: 'arguments', argsHash: argsHash('deploy', { service: 'api' }) }),
+      expect.objectContaining({
+        scope: 'arguments',
+        argsHash: argsHash('deploy', { service: 'api' }),
+      }),
     ]);
     await t.grant('call');
     await t.run();
@@ -226,9 +234,9 @@ describe('forged, replayed and re-scoped decisions', () => {
       code: 'NOT_FOUND',
     });
     // Scopes that cannot apply.
-    await expect(decide(t.id, { approvalId, decision: 'denied', scope: 'tool' })).rejects.toMatchObject(
-      { code: 'INVALID_ARGUMENT', message: matching(/applies to a grant/) },
-    );
+    await expect(
+      decide(t.id, { approvalId, decision: 'denied', scope: 'tool' }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: matching(/applies to a grant/) });
     await expect(
       decide(t.id, { approvalId, scope: 'everything' as ApprovalScope }),
     ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
