@@ -257,7 +257,7 @@ for (const target of targets) {
         events = await checkRun(run, `seed=${seed}`);
         expect(ofType(events, 'approval.requested').length).toBe(1);
         expect(ofType(events, 'approval.granted').map((e) => e.data)).toEqual([
-          { approvalId: request!.data.approvalId, by: 'test', reason: null },
+          { approvalId: request!.data.approvalId, by: 'test', reason: null, scope: 'call' },
         ]);
         expect(ofType(events, 'approval.denied')).toEqual([]);
         const deployKey = run.key(6, 0);
