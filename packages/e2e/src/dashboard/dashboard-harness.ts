@@ -84,7 +84,10 @@ export function dashboardHarness(name: string): {
       const db = join(cwd, 'longrun.db');
       let key: string | null = null;
       if (keys) {
-        const create = longrun(['keys', 'create', '--tenant', 'default', '--store', db], cwd);
+        const create = longrun(
+          ['keys', 'create', '--tenant', 'default', '--role', 'admin', '--store', db],
+          cwd,
+        );
         key = (await create.waitForOutput(/^(lr_\S+)$/m, 60_000))[1] ?? null;
         expect(await create.exited).toBe(0);
       }
