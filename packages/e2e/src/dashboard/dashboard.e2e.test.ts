@@ -14,7 +14,7 @@
 import { beforeAll, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { sessionId, workerId } from '@longrun/core';
+import { sessionId, workerId, type SessionId } from '@longrun/core';
 import { openStore } from '@longrun/cli';
 import { waitFor, type Child } from './child-process.ts';
 import {
@@ -134,10 +134,23 @@ suite('the dashboard in headless Chromium, against a server and workers as proce
     await link.first().waitFor({ timeout: 30_000 });
     expect(await link.first().getAttribute('href')).toBe(`#/sessions/${sessionId}`);
     await inbox.close();
+    // Approved for this tool with these arguments for the rest of the session.
+    await page
+      .locator('[data-testid="approval"][data-state="requested"] [data-testid="approval-scope"]')
+      .selectOption('arguments');
     await approve.click();
     await page
       .locator('[data-testid="approval"][data-state="granted"]')
       .waitFor({ timeout: 60_000 });
+    const decided = await openStore(db);
+    try {
+      const granted = (await decided.readEvents(sessionId as SessionId)).find(
+        (e) => e.type === 'approval.granted',
+      );
+      expect(granted?.data).toMatchObject({ by: 'api', scope: 'arguments' });
+    } finally {
+      await decided.close();
+    }
 
     // The report streams; the worker is killed with SIGKILL in the middle of it.
     const cut = await waitFor(
