@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodePayload } from './json.ts';
-import { fold, pendingCalls } from './fold.ts';
+import { fold, grantFor, pendingCalls } from './fold.ts';
 import {
   event,
   idempotencyKeyFor,
@@ -129,6 +129,80 @@ describe('fold', () => {
       seq: 3,
       loop: { sinceSeq: 3, calls: [], changedAtSeq: 3, progressStep: 1, seen: [], tools: [] },
     });
+  });
+
+  it('keeps session-scoped grants across turns; call scope, re-runs and model calls add none', () => {
+    const request = (approvalId: string, callIndex: number, tool: string, purpose?: 'rerun') =>
+      event('approval.requested', {
+        approvalId,
+        step: 1,
+        callIndex,
+        tool,
+        argsHash: `hash-${approvalId}`,
+        expiresAtMs: null,
+        ...(purpose === undefined ? {} : { purpose }),
+      });
+    const granted = (approvalId: string, scope: 'call' | 'arguments' | 'tool') =>
+      event('approval.granted', { approvalId, by: 'api-key:k1', reason: null, scope });
+    const state = fold(
+      stored([
+        event('session.created', { agent: 'x', input: null }),
+        turn,
+        request('apr_a', 0, 'a'),
+        granted('apr_a', 'arguments'),
+        request('apr_b', 1, 'b', 'rerun'),
+        granted('apr_b', 'tool'),
+        event('approval.requested', {
+          approvalId: 'apr_m',
+          point: 'model.call',
+          step: 2,
+          gate: 'budget',
+          reason: 'spent',
+          argsHash: 'hash-m',
+          expiresAtMs: null,
+        }),
+        granted('apr_m', 'tool'),
+        event('tool.completed', {
+          step: 1,
+          callIndex: 0,
+          tool: 'a',
+          ok: true,
+          output: 1,
+          attempt: 1,
+        }),
+        event('tool.completed', {
+          step: 1,
+          callIndex: 1,
+          tool: 'b',
+          ok: true,
+          output: 1,
+          attempt: 1,
+        }),
+        event('model.responded', {
+          step: 2,
+          text: '',
+          toolCalls: [{ callIndex: 0, tool: 'b', args: {} }],
+          usage: { inputTokens: 1, outputTokens: 1 },
+        }),
+        request('apr_c', 0, 'b'),
+        granted('apr_c', 'tool'),
+        event('user.messaged', { text: 'more', signalId: null }),
+      ]),
+    );
+    expect(state.grants).toEqual([
+      {
+        approvalId: 'apr_a',
+        tool: 'a',
+        scope: 'arguments',
+        argsHash: 'hash-apr_a',
+        by: 'api-key:k1',
+      },
+      { approvalId: 'apr_c', tool: 'b', scope: 'tool', argsHash: null, by: 'api-key:k1' },
+    ]);
+    expect(grantFor(state, 'a', 'hash-apr_a')?.approvalId).toBe('apr_a');
+    expect(grantFor(state, 'a', 'other-args')).toBeUndefined();
+    expect(grantFor(state, 'b', 'any-args')?.approvalId).toBe('apr_c');
+    expect(grantFor(state, 'c', 'hash-apr_a')).toBeUndefined();
   });
 
   it('refuses a log with a gap', () => {
