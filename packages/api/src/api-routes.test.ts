@@ -439,6 +439,7 @@ describe('messages, cancel and approvals', () => {
       by: `api-key:${keyId}`,
       reason: 'not this month',
       argsHash: 'hash-of-step-2',
+      scope: 'call',
     });
   });
 });
