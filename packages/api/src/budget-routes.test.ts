@@ -50,7 +50,7 @@ describe('budgets over the API', () => {
   beforeAll(async () => {
     ({ store, drop } = await sqliteStore());
     api = createApi({ store, auth: 'keys' });
-    key = (await generateApiKey(store.apiKeys, 'default', 'ops')).key;
+    key = (await generateApiKey(store.apiKeys, 'default', 'ops', 'admin')).key;
   });
   afterAll(() => drop());
 

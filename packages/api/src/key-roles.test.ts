@@ -35,6 +35,7 @@ const expectedRoles: Record<string, ApiKeyRole[]> = {
   'post /v1/sessions/{id}/signals/{name}': operators,
   'post /v1/sessions/{id}/cancel': operators,
   'post /v1/sessions/{id}/resume': operators,
+  'post /v1/sessions/{id}/budget': ['admin'],
   'get /v1/approvals': everyone,
   'post /v1/sessions/{id}/approvals/{approvalId}': approvers,
   'get /v1/sessions/{id}/files/diff': everyone,

@@ -199,6 +199,8 @@ function budgetRoute(ctx: ApiContext): void {
       description:
         'A number sets a limit, null removes it; limits left out stay. The worker records the change as budget.set at its next claim (or before it would pause for the budget). A session paused with BUDGET_EXCEEDED is resumed: the call that did not fit is checked again, and pauses again if the raise is not enough. A finished session: 409 INVALID_STATE.',
       auth: true,
+      // Spending authority: a cap the key that runs the agent could lift would not cap it.
+      access: 'admin',
       params: SessionParams,
       body: BudgetBody,
       responses: {
