@@ -30,6 +30,7 @@ const expectedRoles: Record<string, ApiKeyRole[]> = {
   'get /v1/sessions/{id}': everyone,
   'get /v1/sessions/{id}/events': everyone,
   'get /v1/sessions/{id}/stream': everyone,
+  'get /v1/sessions/{id}/tree': everyone,
   'post /v1/sessions/{id}/messages': operators,
   'post /v1/sessions/{id}/signals': operators,
   'post /v1/sessions/{id}/signals/{name}': operators,

@@ -17,8 +17,8 @@ let other: string;
 beforeAll(async () => {
   ({ store, drop } = await sqliteStore());
   api = createApi({ store, auth: 'keys', agents: ['lead', 'reviewer'] });
-  acme = (await generateApiKey(store.apiKeys, 'acme', 'tree')).key;
-  other = (await generateApiKey(store.apiKeys, 'other', 'tree')).key;
+  acme = (await generateApiKey(store.apiKeys, 'acme', 'tree', 'viewer')).key;
+  other = (await generateApiKey(store.apiKeys, 'other', 'tree', 'viewer')).key;
 });
 afterAll(async () => {
   api.close();
