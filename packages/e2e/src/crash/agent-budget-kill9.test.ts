@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chargedSpend, fold, type StoredEvent } from '@longrun/core';
 import { targets } from '../store-targets.ts';
-import { CrashRun, checkRun, ofType } from './agent-crash-run.ts';
+import { CrashRun, checkRun, ofType, sleep } from './agent-crash-run.ts';
 
 /**
  * kill -9 of a worker around a budget's reservation (issue 14, "Prove it"): between the
@@ -112,6 +112,51 @@ for (const target of targets) {
         // Every call the model answered was reserved, the killed ones included.
         expect(interrupted).toHaveLength(kills);
         expect(reserved.length).toBe(run.requests().length);
+      } finally {
+        await run.close();
+      }
+    }, 180_000);
+
+    it('at random points of both kinds (seeded): every call charged, none twice', async () => {
+      const seed = Number(process.env.LONGRUN_CRASH_SEED ?? Math.floor(Math.random() * 1_000_000));
+      console.log(
+        `[budget kill -9] ${target.name} seed ${seed} (LONGRUN_CRASH_SEED=${seed} replays it)`,
+      );
+      let x = seed || 1;
+      const random = (n: number): number => {
+        x = (x * 1_103_515_245 + 12_345) % 2_147_483_648;
+        return x % n;
+      };
+      const run = await CrashRun.start(target.make, { chunkDelayMs: 0, textChars: 48 });
+      try {
+        run.open('all');
+        run.approveAsRequested();
+        const plan: string[] = [];
+        for (let k = 0; k < 4; k++) {
+          const afterCall = random(2) === 0;
+          const nth = String(1 + random(3));
+          const env: Record<string, string> = afterCall
+            ? { LONGRUN_AGENT_DIE_AFTER_CALL: nth }
+            : { LONGRUN_AGENT_DIE_AT: 'budget.reserved' };
+          const worker = run.spawn({ ...budgetEnv, ...env });
+          // A worker that finishes the session before its crash point is stopped, not counted.
+          const deadline = Date.now() + 60_000;
+          while (!worker.dead && !(await run.terminal()) && Date.now() < deadline) await sleep(20);
+          if (!worker.dead) {
+            if (!(await run.terminal())) throw new Error(`seed ${seed}: no crash and no end`);
+            await worker.kill();
+            break;
+          }
+          plan.push(afterCall ? `after call ${nth}` : 'after a reservation');
+          if (await run.terminal()) break;
+        }
+        await run.finish(60_000, budgetEnv);
+        const context = `seed ${seed}: ${plan.join(', ')}`;
+        const events = await checkRun(run, context);
+        const { reserved, interrupted } = checkCharges(events, requestsByStep(run), context);
+        expect(interrupted.length, context).toBe(plan.length);
+        const emptyReservations = plan.filter((p) => p === 'after a reservation').length;
+        expect(reserved.length, context).toBe(run.requests().length + emptyReservations);
       } finally {
         await run.close();
       }
