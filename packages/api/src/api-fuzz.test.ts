@@ -259,6 +259,7 @@ const endpoints: Endpoint[] = [
   { method: 'POST', path: '/v1/sessions' },
   { method: 'GET', path: '/v1/sessions' },
   { method: 'GET', path: '/v1/sessions/:id' },
+  { method: 'GET', path: '/v1/sessions/:id/tree' },
   { method: 'GET', path: '/v1/sessions/:id/events' },
   { method: 'GET', path: '/v1/sessions/:id/stream' },
   { method: 'POST', path: '/v1/sessions/:id/messages' },

@@ -198,6 +198,7 @@ describe('routes', () => {
         'POST /v1/sessions',
         'GET /v1/sessions',
         'GET /v1/sessions/{id}',
+        'GET /v1/sessions/{id}/tree',
         'GET /v1/sessions/{id}/events',
         'GET /v1/sessions/{id}/stream',
         'POST /v1/sessions/{id}/messages',

@@ -26,6 +26,7 @@ function recording(store: SessionStore, calls: { method: string; id: unknown }[]
 /** Every request that names a session (path `{id}`), as tenant A sends it with one of B's ids. */
 const requests: [string, (id: string) => string, unknown?][] = [
   ['GET', (id) => `/v1/sessions/${id}`],
+  ['GET', (id) => `/v1/sessions/${id}/tree`],
   ['GET', (id) => `/v1/sessions/${id}/events`],
   ['GET', (id) => `/v1/sessions/${id}/events?after=0&limit=1000`],
   ['GET', (id) => `/v1/sessions/${id}/stream`],
