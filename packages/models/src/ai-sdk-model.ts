@@ -20,6 +20,7 @@ import {
 import { requestError, streamError } from './model-errors.ts';
 import { toProviderPrompt, toProviderTools } from './prompt-mapping.ts';
 import { mergeProviderMetadata, plainMetadata } from './provider-metadata.ts';
+import { reportedCostUsd } from './reported-cost.ts';
 import { PartsCollector } from './response-parts.ts';
 import { parseToolArgs } from './tool-args.ts';
 
@@ -223,9 +224,11 @@ function finished(
   // Some OpenAI-compatible servers (Ollama) say `stop` for a turn that called tools.
   const finishReason: FinishReason = unified === 'stop' && hasToolCalls ? 'tool-calls' : unified;
   const metadata = plainMetadata(finish.providerMetadata);
+  const costUsd = reportedCostUsd(metadata);
   return {
     finishReason,
     usage: {
+      ...(costUsd === undefined ? {} : { costUsd }),
       inputTokens: finish.usage.inputTokens.total ?? 0,
       outputTokens: finish.usage.outputTokens.total ?? 0,
       // Budgets price cached input at its own rate; recorded only when the provider reports it.

@@ -9,3 +9,4 @@ export * from './provider-metadata.ts';
 export * from './wire-reasoning.ts';
 export * from './context-windows.ts';
 export * from './model-prices.ts';
+export * from './reported-cost.ts';
