@@ -136,6 +136,26 @@ describe.each(clients)('the client, against %s', (_name, makeClient) => {
     expect(created?.data).toMatchObject({ input: { task: 'deploy api', input: { env: 'prod' } } });
   });
 
+  it('starts a session with a budget; raising it resumes the session paused for it', async () => {
+    const client = makeClient();
+    const handle = await client.start('deployer', 'deploy api', { budget: { steps: 1 } });
+    for await (const e of handle.events({ untilEnd: false }))
+      if (e.type === 'approval.requested') break;
+    await handle.approve();
+    await expect
+      .poll(async () => (await handle.describe()).status, { timeout: 10_000 })
+      .toBe('paused');
+    expect((await handle.describe()).statusReason).toMatch(
+      /^BUDGET_EXCEEDED: the steps budget of 1/,
+    );
+    await handle.changeBudget({ steps: 5 }, { reason: 'one more step' });
+    expect(await handle.result()).toBe('Deployed api.');
+    const set = (await collect(handle.events({ untilEnd: true }))).filter(
+      (e) => e.type === 'budget.set',
+    );
+    expect(set.at(-1)?.data).toMatchObject({ budget: { steps: 5 }, reason: 'one more step' });
+  });
+
   it("delivers signals of its own, refuses the runtime's names, and answers typed errors", async () => {
     const client = makeClient();
     const handle = await client.start('deployer', 'deploy api');
