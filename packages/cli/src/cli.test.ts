@@ -223,6 +223,27 @@ describe('the command line, at its edges', () => {
     expect(Date.now() - startedAt).toBeLessThan(20_000);
   });
 
+  it('runs with a budget, shows its use, and refuses a change to a finished session', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'longrun-budget-'));
+    const r = longrun(['run', answerAgent, 'Answer.', '--steps', '5', '--tool', 'shell=2'], cwd);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const id = /session (ses_\w+)/.exec(r.stdout)?.[1] ?? '';
+    const show = longrun(['sessions', 'show', id], cwd);
+    expect(show.stdout).toMatch(/^budget:$/m);
+    expect(show.stdout).toMatch(/^ {2}steps +1 of 5 {2}\(4 left\)$/m);
+    expect(show.stdout).toMatch(/^ {2}toolCallsPerTool\.shell +0 of 2 {2}\(2 left\)$/m);
+    const finished = longrun(['sessions', 'budget', id, '--steps', '10'], cwd);
+    expect(finished.code).toBe(1);
+    expect(finished.stderr).toMatch(
+      /is completed; a budget applies only to a session that can still run/,
+    );
+    expect(longrun(['sessions', 'budget', id], cwd).stderr).toMatch(/name a limit to change/);
+    const bad = longrun(['sessions', 'budget', id, '--cost-usd', 'lots'], cwd);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--cost-usd must be a number or none/);
+  });
+
   it('exits 0 quietly when its reader goes away (piped into head)', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'longrun-epipe-'));
     const db = join(cwd, 'many.db');

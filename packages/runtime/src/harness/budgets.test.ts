@@ -97,6 +97,9 @@ describe('budgets', () => {
     expect(ledger?.open).toEqual([]);
     const charged = chargedSpend(ledger!).costUsd;
     const largest = Math.max(...reserved.map((e) => e.data.costUsd));
+    console.log(
+      `[budget loop] limit $3: ${model.requests.length} calls, charged $${charged.toFixed(4)}, largest reservation $${largest.toFixed(4)}, overshoot $${Math.max(0, charged - 3).toFixed(4)}`,
+    );
     // Overshoot at most one call's reservation; and the next call truly did not fit.
     expect(charged).toBeLessThanOrEqual(3 + largest);
     expect(3 - charged).toBeLessThan(largest);
