@@ -6,6 +6,7 @@ import type { LiveDeltaSource } from './live-deltas.ts';
 import { RouteTable, type AuthMode } from './route-table.ts';
 import { actionRoutes } from './routes/action-routes.ts';
 import { fileRoutes } from './routes/file-routes.ts';
+import { keyRoutes } from './routes/key-routes.ts';
 import { scheduleRoutes } from './routes/schedule-routes.ts';
 import { sessionRoutes } from './routes/session-routes.ts';
 import { systemRoutes } from './routes/system-routes.ts';
@@ -80,6 +81,7 @@ export function createApi(options: ApiOptions): Api {
   webhookRoutes(ctx);
   fileRoutes(ctx);
   scheduleRoutes(ctx);
+  keyRoutes(ctx);
   mountDashboard(app, options.dashboard);
   handleErrors(app, ctx.routes, options.log);
   const { hub, views } = ctx;

@@ -48,6 +48,9 @@ const expectedRoles: Record<string, ApiKeyRole[]> = {
   'post /v1/schedules/{id}/pause': operators,
   'post /v1/schedules/{id}/resume': operators,
   'delete /v1/schedules/{id}': operators,
+  'get /v1/keys': ['admin'],
+  'post /v1/keys': ['admin'],
+  'post /v1/keys/{keyId}/revoke': ['admin'],
 };
 
 describeOnStores('API key roles', (kind) => {
@@ -238,6 +241,71 @@ describeOnStores('API key roles', (kind) => {
     expect(r.body.error.code).toBe('GONE');
     expect(r.body.error.message).toMatch(/expired/);
     expect(await store.pendingSignals(id, 'approval:apr_roles4')).toEqual([]);
+  });
+});
+
+describeOnStores('API keys through the API', (kind) => {
+  it("an admin lists, creates with a role and revokes its tenant's keys; others cannot", async () => {
+    const { store, drop } = await kind.open();
+    const api = createApi({ store, auth: 'keys' });
+    try {
+      const admin = (await generateApiKey(store.apiKeys, 'tenant-a', 'root', 'admin')).key;
+      const operator = (await generateApiKey(store.apiKeys, 'tenant-a', 'ci', 'operator')).key;
+      const otherAdmin = (await generateApiKey(store.apiKeys, 'tenant-b', 'root', 'admin')).key;
+      const made = await call<{ key: string; apiKey: { id: string; role: string } }>(
+        api,
+        'POST',
+        '/v1/keys',
+        { key: admin, body: { name: 'reviewer', role: 'approver' } },
+      );
+      expect(made.status).toBe(201);
+      expect(made.body.apiKey).toMatchObject({
+        tenantId: 'tenant-a',
+        name: 'reviewer',
+        role: 'approver',
+      });
+      const plain = await call<{ apiKey: { role: string } }>(api, 'POST', '/v1/keys', {
+        key: admin,
+      });
+      expect(plain.body.apiKey.role).toBe('operator');
+      // The new key works, with its role: it may read, and not create sessions.
+      expect((await call(api, 'GET', '/v1/sessions', { key: made.body.key })).status).toBe(200);
+      expect(
+        (
+          await call(api, 'POST', '/v1/sessions', {
+            key: made.body.key,
+            body: { agent: 'a', message: 'm' },
+          })
+        ).status,
+      ).toBe(403);
+      const listed = await call<{ keys: Record<string, unknown>[] }>(api, 'GET', '/v1/keys', {
+        key: admin,
+      });
+      expect(listed.body.keys.map((k) => k.name)).toEqual(['root', 'ci', 'reviewer', 'default']);
+      expect(listed.body.keys.every((k) => !('secretHash' in k))).toBe(true);
+      expect(JSON.stringify(listed.body)).not.toContain(made.body.key.slice(-43));
+      const denied = await call<ErrorBody>(api, 'POST', '/v1/keys', { key: operator, body: {} });
+      expect(denied.status).toBe(403);
+      expect(denied.body.error.message).toMatch(/needs role admin/);
+      // Another tenant's admin: the same 404 as for a key that does not exist.
+      const foreign = await call<ErrorBody>(api, 'POST', `/v1/keys/${made.body.apiKey.id}/revoke`, {
+        key: otherAdmin,
+      });
+      expect(foreign.status).toBe(404);
+      expect((await call(api, 'GET', '/v1/sessions', { key: made.body.key })).status).toBe(200);
+      const revoked = await call<{ apiKey: { revokedAtMs: number | null } }>(
+        api,
+        'POST',
+        `/v1/keys/${made.body.apiKey.id}/revoke`,
+        { key: admin },
+      );
+      expect(revoked.status).toBe(200);
+      expect(typeof revoked.body.apiKey.revokedAtMs).toBe('number');
+      expect((await call(api, 'GET', '/v1/sessions', { key: made.body.key })).status).toBe(401);
+    } finally {
+      api.close();
+      await drop();
+    }
   });
 });
 

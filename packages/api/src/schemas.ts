@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { approvalScopes, sessionStatusNames } from '@longrun/core';
+import { apiKeyRoles, approvalScopes, sessionStatusNames } from '@longrun/core';
 
 import { JsonValue, components, named } from './schema-registry.ts';
 import { budgetSchema, storedEventVariants } from './event-schemas.ts';
@@ -444,3 +444,45 @@ export const Figures = named(
 
 export type SessionViewData = z.infer<typeof SessionView>;
 export type ApprovalData = z.infer<typeof Approval>;
+
+// ---- API keys ----
+
+export const KeyParams = z.object({ keyId: z.string() });
+
+export const CreateKeyBody = named(
+  'CreateKeyBody',
+  z.strictObject({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'letters, digits, _ . : - (at most 64)')
+      .optional()
+      .describe('A name for lists and logs (default `default`)'),
+    role: z
+      .enum(apiKeyRoles)
+      .optional()
+      .describe(
+        'What the key may do (default operator): viewer reads; operator runs agents; approver decides approvals; admin does everything',
+      ),
+  }),
+);
+
+export const ApiKeyView = named(
+  'ApiKeyView',
+  z.object({
+    id: z.string(),
+    tenantId: z.string(),
+    name: z.string(),
+    role: z.enum(apiKeyRoles),
+    createdAtMs: z.number().int(),
+    revokedAtMs: z.number().int().nullable(),
+  }),
+);
+export const ApiKeyList = named('ApiKeyList', z.object({ keys: z.array(ApiKeyView) }));
+export const CreatedKey = named(
+  'CreatedKey',
+  z.object({
+    key: z.string().describe('lr_<id>_<secret>: shown this once, only its hash is stored'),
+    apiKey: ApiKeyView,
+  }),
+);
+export const RevokedKey = named('RevokedKey', z.object({ apiKey: ApiKeyView }));
