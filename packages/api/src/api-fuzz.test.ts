@@ -281,7 +281,6 @@ const endpoints: Endpoint[] = [
   { method: 'POST', path: '/v1/schedules/:id/pause' },
   { method: 'POST', path: '/v1/schedules/:id/resume' },
   { method: 'DELETE', path: '/v1/schedules/:id' },
-  { method: 'GET', path: '/v1/sessions/:id/tree' },
   { method: 'GET', path: '/v1/keys' },
   { method: 'POST', path: '/v1/keys' },
   { method: 'POST', path: '/v1/keys/:keyId/revoke' },

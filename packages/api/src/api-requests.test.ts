@@ -220,7 +220,6 @@ describe('routes', () => {
         'POST /v1/schedules/{id}/pause',
         'POST /v1/schedules/{id}/resume',
         'DELETE /v1/schedules/{id}',
-        'GET /v1/sessions/{id}/tree',
         'GET /v1/keys',
         'POST /v1/keys',
         'POST /v1/keys/{keyId}/revoke',

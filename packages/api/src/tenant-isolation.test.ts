@@ -28,7 +28,6 @@ const requests: [string, (id: string) => string, unknown?][] = [
   ['GET', (id) => `/v1/sessions/${id}`],
   ['GET', (id) => `/v1/sessions/${id}/tree`],
   ['GET', (id) => `/v1/sessions/${id}/events`],
-  ['GET', (id) => `/v1/sessions/${id}/tree`],
   ['GET', (id) => `/v1/sessions/${id}/events?after=0&limit=1000`],
   ['GET', (id) => `/v1/sessions/${id}/stream`],
   ['GET', (id) => `/v1/sessions/${id}/stream?after=0&follow=false`],
