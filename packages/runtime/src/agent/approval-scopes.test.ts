@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   ManualClock,
   fold,
+  type Policy,
   workerId,
   type ApprovalScope,
   type SessionId,
@@ -169,6 +170,42 @@ describe('approval scopes', () => {
     expect(completed[1]).toMatchObject({
       ok: false,
       output: matching(/refused by no-prod: prod is deployed by the release train only/),
+    });
+  });
+
+  it("answers the policy engine's asks the same way, and never its denies", async () => {
+    deployed.length = 0;
+    const policy: Policy = {
+      tools: [
+        { tool: 'deploy', action: 'ask', args: [{ path: 'service', oneOf: ['api', 'web'] }] },
+        {
+          tool: 'deploy',
+          action: 'deny',
+          args: [{ path: 'service', oneOf: ['prod'] }],
+          id: 'no-prod',
+        },
+      ],
+    };
+    const t = await setup([call('api'), call('web'), call('prod'), { text: 'Done.' }], { policy });
+    await t.run(['waiting']);
+    await t.grant('tool');
+    await t.run();
+    expect(deployed).toEqual(['api', 'web']);
+    const events = await t.events();
+    expect(ofType(events, 'approval.requested')).toHaveLength(1);
+    // Each decision is recorded: the ask a person granted, the ask the session grant answered,
+    // and the deny that no grant turns.
+    expect(
+      ofType(events, 'policy.decided').map((e) => [e.data.decision, e.data.approved ?? false]),
+    ).toEqual([
+      ['ask', false],
+      ['ask', true],
+      ['ask', true],
+      ['deny', false],
+    ]);
+    expect(ofType(events, 'tool.completed').at(-1)?.data).toMatchObject({
+      ok: false,
+      output: matching(/^refused by policy: /),
     });
   });
 
