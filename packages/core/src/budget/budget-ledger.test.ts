@@ -116,15 +116,35 @@ describe('budget math', () => {
     );
   });
 
-  it('stops a call that would loop forever once the budget cannot fit another call', () => {
+  it('stops a model that loops forever within one call of its budget: not before, not after', () => {
     fc.assert(
-      fc.property(limitsArb, callArb, (limits, call) => {
-        const forever = Array.from({ length: 10_000 }, () => ({ ...call, fate: 'settled' }));
-        const { paused } = runCalls(limits, forever, 1);
-        // A call that spends nothing never exhausts anything; every other loop is stopped.
-        if (call.share > 0.001) expect(paused).toBe(true);
-      }),
-      { ...runs, numRuns: 50 },
+      fc.property(
+        limitsArb,
+        callArb,
+        fc.double({ min: 0.5, max: 1, noNaN: true }),
+        (limits, call, share) => {
+          const forever = Array.from({ length: 5_000 }, () => ({
+            ...call,
+            share,
+            fate: 'settled',
+          }));
+          const { ledgers, paused } = runCalls(limits, forever, 1);
+          const made = ledgers.length;
+          // Each call charges at most its projection, so at least this many always fit ...
+          const fit = Math.min(
+            Math.floor(limits.costUsd / call.projectedCost - 1e-9),
+            Math.floor(limits.inputTokens / call.projectedTokens),
+          );
+          expect(made).toBeGreaterThanOrEqual(Math.max(0, Math.min(fit, forever.length)));
+          // ... and each spends at least `share` of its projected cost, so the loop ends by then.
+          const bound = Math.ceil(limits.costUsd / (share * call.projectedCost)) + 1;
+          if (bound < forever.length) {
+            expect(paused).toBe(true);
+            expect(made).toBeLessThanOrEqual(bound);
+          }
+        },
+      ),
+      { ...runs, numRuns: 100 },
     );
   });
 });
