@@ -41,11 +41,11 @@ describe.each([
       first.child.kill('SIGKILL');
       await first.exited;
       second.child.kill('SIGTERM');
-      expect(await second.exited).toBe(0);
+      expect(await second.exited, second.ending()).toBe(0);
       const restarted = await startWorker(store, cwd);
       expect(restarted.id).toBe(`${hostname()}-worker`);
       restarted.child.kill('SIGTERM');
-      expect(await restarted.exited).toBe(0);
+      expect(await restarted.exited, restarted.ending()).toBe(0);
     },
   );
 });

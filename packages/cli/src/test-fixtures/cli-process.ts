@@ -35,8 +35,17 @@ export function background(args: string[], cwd: string) {
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, exited, output: () => output };
+  let signal: NodeJS.Signals | null = null;
+  const exited = new Promise<number | null>((r) =>
+    child.on('exit', (code, by) => {
+      signal = by;
+      r(code);
+    }),
+  );
+  /** How it ended and the end of what it printed, for a failed assertion's message. */
+  const ending = () =>
+    `exit code null means a signal: ${signal ?? 'none'}; output ends:\n${output.slice(-2_000)}`;
+  return { child, exited, output: () => output, ending };
 }
 
 /** Polls `probe` every 50 ms until it gives a value; throws after `timeoutMs`. */
