@@ -6,7 +6,7 @@ import { exitCodes } from '../exit-codes.ts';
 import { jsonLog } from '../json-log.ts';
 import { loadAgents } from '../load-agents.ts';
 import { sandboxFlags, sandboxFromFlags } from '../sandbox-flags.ts';
-import { stopSignal } from '../stop-signal.ts';
+import { stopSignals } from '../stop-signal.ts';
 import { usage } from '../usage.ts';
 
 const bundledExample = 'examples/fix-failing-test';
@@ -34,6 +34,7 @@ export async function run(argv: string[]): Promise<number> {
   const paths = values.agents ?? (existsSync(bundledExample) ? [bundledExample] : []);
   const sandbox = await sandboxFromFlags(values, await loadAgents(paths));
   const names = sandbox.agents.map((a) => a.name);
+  const signals = stopSignals();
   const dev = await assembleProcess({
     store: { url: defaultStore, applicationName: 'longrun-dev' },
     log: jsonLog,
@@ -57,7 +58,8 @@ export async function run(argv: string[]): Promise<number> {
       `  start a session: the dashboard, POST ${url}/v1/sessions, or \`longrun run <agent> "<task>"\`\n` +
       '  stop with Ctrl-C; sessions are durable and resume on the next start\n',
   );
-  await stopSignal();
+  signals.started();
+  await signals.stopped;
   await dev.close();
   return exitCodes.ok;
 }

@@ -3,7 +3,7 @@ import { defaultPort, defaultStore, parseFlags, portFlag } from '../args.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { jsonLog } from '../json-log.ts';
 import { loadAgents } from '../load-agents.ts';
-import { stopSignal } from '../stop-signal.ts';
+import { stopSignals } from '../stop-signal.ts';
 import { usage } from '../usage.ts';
 
 /**
@@ -28,6 +28,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.help) return (process.stdout.write(`${usage.serve}\n`), exitCodes.ok);
   const port = portFlag(values.port, defaultPort);
   const agents = values.agents === undefined ? undefined : await loadAgents(values.agents);
+  const signals = stopSignals();
   const running = await assembleProcess({
     // An API node started during an outage waits for the store (and says so on stderr).
     store: {
@@ -62,7 +63,8 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(
         'no API key exists yet: every request gets 401 until you run `longrun keys create --tenant <tenant>`\n',
       );
-    await stopSignal();
+    signals.started();
+    await signals.stopped;
   } finally {
     await running.close();
   }

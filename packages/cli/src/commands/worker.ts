@@ -6,7 +6,7 @@ import { exitCodes } from '../exit-codes.ts';
 import { jsonLine, jsonLog } from '../json-log.ts';
 import { loadAgents } from '../load-agents.ts';
 import { sandboxFlags, sandboxFromFlags } from '../sandbox-flags.ts';
-import { stopSignal } from '../stop-signal.ts';
+import { stopSignals } from '../stop-signal.ts';
 import { usage } from '../usage.ts';
 
 /**
@@ -40,6 +40,7 @@ export async function run(argv: string[]): Promise<number> {
       : intFlag(values['liveness-ms'], 'liveness-ms', 5_000, { min: 500 });
   const sandbox = await sandboxFromFlags(values, await loadAgents(values.agents ?? []));
   const chosen = values['worker-id'];
+  const signals = stopSignals();
   const running = await assembleProcess({
     // A worker started during an outage waits for the store; nothing exits on a dropped connection.
     store: {
@@ -69,7 +70,8 @@ export async function run(argv: string[]): Promise<number> {
       durability: store.durability(),
     }),
   );
-  await stopSignal();
+  signals.started();
+  await signals.stopped;
   await running.close();
   return exitCodes.ok;
 }
