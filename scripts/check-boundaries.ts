@@ -29,7 +29,15 @@ const corePackage = '@longrun/core';
  */
 const layers: readonly (readonly string[])[] = [
   ['core'],
-  ['store-sqlite', 'store-postgres', 'models', 'sandbox', 'workspace', 'store-conformance'],
+  [
+    'store-sqlite',
+    'store-postgres',
+    'models',
+    'sandbox',
+    'workspace',
+    'telemetry',
+    'store-conformance',
+  ],
   ['runtime'],
   ['api', 'dashboard', 'client'],
   ['cli'],
