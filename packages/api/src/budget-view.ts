@@ -19,12 +19,19 @@ export function budgetView(state: SessionState, nowMs: number): SessionViewData[
     remaining[`toolCallsPerTool.${tool}`] = left(limit, ledger.toolCallsByTool[tool] ?? 0);
   }
   if (limits.steps !== undefined) remaining.steps = left(limits.steps, state.steps);
+  if (limits.subAgents !== undefined)
+    remaining.subAgents = left(limits.subAgents, ledger.subAgents ?? 0);
   if (limits.wallClockMs !== undefined && state.createdAtMs !== undefined) {
     remaining.wallClockMs = left(limits.wallClockMs, nowMs - state.createdAtMs);
   }
   return {
     limits,
-    used: { ...charged, toolCalls: ledger.toolCalls, steps: state.steps },
+    used: {
+      ...charged,
+      toolCalls: ledger.toolCalls,
+      steps: state.steps,
+      subAgents: ledger.subAgents ?? 0,
+    },
     reservedUsd: ledger.open.reduce((sum, r) => sum + r.costUsd, 0),
     remaining,
   };

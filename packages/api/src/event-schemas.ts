@@ -32,6 +32,7 @@ export const budgetSchema = z.object({
   toolCallsPerTool: z.record(z.string(), z.number().int().min(0)).optional(),
   wallClockMs: z.number().int().min(0).optional(),
   steps: z.number().int().min(0).optional(),
+  subAgents: z.number().int().min(0).optional(),
 });
 const spendFields = {
   costUsd: z.number(),
@@ -245,16 +246,20 @@ export const eventDataSchemas = {
   }),
   'budget.reserved': z.object({
     reservationId: z.string(),
-    kind: z.enum(['step', 'compaction', 'evaluator']),
+    kind: z.enum(['step', 'compaction', 'evaluator', 'subagent']),
     step,
     attempt: z.number().int(),
     modelId: z.string(),
     ...spendFields,
+    toolCalls: z.number().int().optional(),
+    children: z.number().int().optional(),
   }),
   'budget.settled': z.object({
     reservationId: z.string(),
     outcome: z.enum(['responded', 'failed', 'interrupted']),
     ...spendFields,
+    toolCalls: z.number().int().optional(),
+    subAgents: z.number().int().optional(),
   }),
 } satisfies Record<EventType, z.ZodType>;
 

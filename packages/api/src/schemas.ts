@@ -76,6 +76,7 @@ export const BudgetBody = named(
           .optional(),
         wallClockMs: limitChange(z.number().int()),
         steps: limitChange(z.number().int()),
+        subAgents: limitChange(z.number().int()),
       })
       .describe(
         'The limits to change: a number sets one, null removes it, a limit left out stays.',
@@ -208,6 +209,7 @@ const spendView = z.object({
   cacheTokens: z.number().int(),
   toolCalls: z.number().int(),
   steps: z.number().int(),
+  subAgents: z.number().int(),
 });
 
 export const BudgetView = named(

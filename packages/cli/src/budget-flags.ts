@@ -18,6 +18,7 @@ export const budgetFlagOptions = {
   'tool-calls': { type: 'string' },
   'wall-clock-ms': { type: 'string' },
   steps: { type: 'string' },
+  'sub-agents': { type: 'string' },
   tool: { type: 'string', multiple: true },
 } as const;
 
@@ -29,6 +30,7 @@ const limitByFlag = {
   'tool-calls': 'toolCalls',
   'wall-clock-ms': 'wallClockMs',
   steps: 'steps',
+  'sub-agents': 'subAgents',
 } as const;
 
 type BudgetFlags = { [K in keyof typeof limitByFlag]?: string } & { tool?: string[] };
@@ -114,6 +116,7 @@ export function budgetLines(state: SessionState): string[] {
       line(`toolCallsPerTool.${tool}`, ledger.toolCallsByTool[tool] ?? 0, limit),
     ),
     ...line('steps', state.steps, limits.steps),
+    ...line('subAgents', ledger.subAgents ?? 0, limits.subAgents),
     ...(limits.wallClockMs === undefined
       ? []
       : [`  ${'wallClockMs'.padEnd(22)} limit ${limits.wallClockMs} ms from creation`]),

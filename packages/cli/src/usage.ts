@@ -33,6 +33,7 @@ Commands:
   sessions resume <id> run a paused session again (once what its reason says is dealt with)
   sessions budget <id> [--cost-usd N] [--input-tokens N] [--output-tokens N] [--cache-tokens N]
                        [--tool-calls N] [--tool NAME=N] [--wall-clock-ms N] [--steps N]
+                       [--sub-agents N]
                        change a session's budget (none removes a limit); resumes a session
                        paused for BUDGET_EXCEEDED
   sessions message <id> "<text>"
@@ -65,7 +66,7 @@ network) asks for a tool call, half of them a keyed effect on an external ledger
   run: `longrun run <agent-module> "<task>" [--store <url>] [--agent NAME] [--tenant T] [--json]
                [--sandbox process|bwrap] [--sandbox-pool N] [--sandbox-strict]
                [--cost-usd N] [--input-tokens N] [--output-tokens N] [--cache-tokens N]
-               [--tool-calls N] [--tool NAME=N]... [--wall-clock-ms N] [--steps N]
+               [--tool-calls N] [--tool NAME=N]... [--wall-clock-ms N] [--steps N] [--sub-agents N]
 
 Creates a session for the agent exported (default export) by the module or package directory, and
 runs it here with live progress. --tenant: the tenant the session belongs to (default "default";
@@ -97,7 +98,7 @@ longrun sessions cancel <id> [--reason TEXT]
 longrun sessions resume <id> [--reason TEXT]
 longrun sessions budget <id> [--cost-usd N|none] [--input-tokens N] [--output-tokens N]
                [--cache-tokens N] [--tool-calls N] [--tool NAME=N]... [--wall-clock-ms N]
-               [--steps N] [--reason TEXT] [--json]
+               [--steps N] [--sub-agents N] [--reason TEXT] [--json]
 longrun sessions message <id> "<text>"
 longrun sessions signal <id> <name> [json-payload]
 longrun sessions fork <id> [--at SEQ] [--json]

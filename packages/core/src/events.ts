@@ -398,6 +398,9 @@ export interface EventDataByType {
     inputTokens: number;
     outputTokens: number;
     cacheTokens: number;
+    /** Kind `subagent`: the tool calls and the children the call's sub-agents were given. */
+    toolCalls?: number;
+    children?: number;
   };
   /**
    * A reservation closed with what its call really spent (`responded`, `failed`), or with its
@@ -411,6 +414,9 @@ export interface EventDataByType {
     inputTokens: number;
     outputTokens: number;
     cacheTokens: number;
+    /** A `subagent` reservation's: the children's tool calls and their own sub-agents. */
+    toolCalls?: number;
+    subAgents?: number;
   };
 }
 

@@ -24,3 +24,4 @@ export * from './ports/live-channel.ts';
 export * from './policy/index.ts';
 export * from './budget/budget-spec.ts';
 export * from './budget/budget-ledger.ts';
+export * from './budget/sub-agent-budget.ts';

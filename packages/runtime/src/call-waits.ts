@@ -55,6 +55,14 @@ export class CallSuspended extends Error {
 export const subAgentWait = Symbol('longrun.subAgentWait');
 export type SubAgentWait = (timeoutMs: number) => Promise<SignalWaitResult>;
 
+/**
+ * On the tool context of every run of a built-in tool: records events with the call's result, in
+ * the same commit as its `tool.completed` (the sub-agent tool settles its budget hold so: a
+ * crash can never settle it without the result, nor record the result without settling it).
+ */
+export const withCallResult = Symbol('longrun.withCallResult');
+export type WithCallResult = (events: NewEvent[]) => void;
+
 /** Waits of a signal's own: one waitId per (step, call, ordinal), unique in the session's log. */
 export function callWaitId(step: number, callIndex: number, ordinal: number): string {
   return `w${step}_${callIndex}_${ordinal}`;

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { CallWaits, noWaits, type Suspension } from './call-waits.ts';
+import { CallWaits, noWaits, withCallResult, type Suspension } from './call-waits.ts';
 import {
   encodePayload,
   event,
@@ -93,6 +93,8 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     recorded: call.waits ?? [],
     webhookBaseUrl: input.webhookBaseUrl ?? null,
   });
+  // Events the tool asks to be recorded with its result (withCallResult): dropped unless it completes.
+  const withResult: NewEvent[] = [];
   const context = (canWait = false): ToolContext => ({
     sessionId: input.sessionId,
     step,
@@ -104,6 +106,7 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     files: input.workspace.files,
     sandbox: () => input.workspace.sandbox(),
     ...(canWait ? waits.methods() : noWaits),
+    ...{ [withCallResult]: (events: NewEvent[]) => void withResult.push(...events) },
   });
   if (input.resumed === true && !input.interrupted) {
     const record = (await input.store.listEffects(input.sessionId)).find(
@@ -168,7 +171,9 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
       `tool ${tool.name} failed after the lease or the worker's liveness lapsed by its clock (${JSON.stringify(output)}); the call is left to the next holder`,
     );
   }
-  return completed(base, ok, output, attempt, effect, toolMs, errorCode);
+  const result = completed(base, ok, output, attempt, effect, toolMs, errorCode);
+  result.events.unshift(...withResult);
+  return result;
 }
 
 /**

@@ -17,14 +17,28 @@ export interface Spend {
   cacheTokens: number;
 }
 
-/** Which model call a reservation is for. */
-export type ChargeKind = 'step' | 'compaction' | 'evaluator';
+/** Which model call a reservation is for; `subagent`: what a `run_subagents` call gave its children. */
+export type ChargeKind = 'step' | 'compaction' | 'evaluator' | 'subagent';
 
-/** A model call's projected spend, charged before the call and until it is settled. */
+/**
+ * A model call's projected spend, charged before the call and until it is settled; or, kind
+ * `subagent`, the budgets a `run_subagents` call carved for its children, held until they end
+ * and settled with what they spent (their tool calls and own sub-agents included).
+ */
 export interface Reservation extends Spend {
   reservationId: string;
   kind: ChargeKind;
   modelId: string;
+  /** Tool calls held for children (kind `subagent`). */
+  toolCalls?: number;
+  /** Children started (kind `subagent`): counted against `subAgents` from the reservation on. */
+  children?: number;
+}
+
+/** What a settlement charges beyond spend: children's tool calls and their own sub-agents. */
+export interface SettledCounts {
+  toolCalls?: number;
+  subAgents?: number;
 }
 
 /**
@@ -50,6 +64,8 @@ export interface BudgetLedger {
   /** Tool calls started (re-runs of an interrupted call are not new calls), in total and by tool. */
   toolCalls: number;
   toolCallsByTool: Record<string, number>;
+  /** Sub-agents started by the session and by its descendants (settled); absent: none. */
+  subAgents?: number;
   /**
    * Set by the first `budget.set`: the agent's defaults have been merged (the runner records
    * them once, before any change a person makes).
@@ -82,19 +98,28 @@ export function chargedSpend(ledger: BudgetLedger): Spend {
 
 /** Opens a reservation (a `budget.reserved`). */
 export function reserve(ledger: BudgetLedger, reservation: Reservation): BudgetLedger {
-  return { ...ledger, open: [...ledger.open, reservation] };
+  const next = { ...ledger, open: [...ledger.open, reservation] };
+  if (reservation.children) next.subAgents = (ledger.subAgents ?? 0) + reservation.children;
+  return next;
 }
 
 /**
  * Closes reservation `id` with what the call really spent (a `budget.settled`). A settlement of
  * a reservation that is not open — settled before, or never made — changes nothing.
  */
-export function settle(ledger: BudgetLedger, id: string, actual: Spend): BudgetLedger {
+export function settle(
+  ledger: BudgetLedger,
+  id: string,
+  actual: Spend & SettledCounts,
+): BudgetLedger {
   const index = ledger.open.findIndex((r) => r.reservationId === id);
   if (index < 0) return ledger;
   const open = ledger.open.slice();
   open.splice(index, 1);
-  return { ...ledger, open, spent: addSpend(ledger.spent, actual) };
+  const next = { ...ledger, open, spent: addSpend(ledger.spent, actual) };
+  if (actual.toolCalls) next.toolCalls = ledger.toolCalls + actual.toolCalls;
+  if (actual.subAgents) next.subAgents = (ledger.subAgents ?? 0) + actual.subAgents;
+  return next;
 }
 
 export function countToolCall(ledger: BudgetLedger, tool: string): BudgetLedger {
@@ -182,8 +207,10 @@ export function stepBreach(ledger: BudgetLedger, steps: number): BudgetBreach | 
 /** The tool-call limits, in total and for `tool`, checked before a call of it starts. */
 export function toolCallBreach(ledger: BudgetLedger, tool: string): BudgetBreach | null {
   const total = ledger.limits.toolCalls;
-  if (total !== undefined && ledger.toolCalls >= total) {
-    return { budget: 'toolCalls', limit: total, used: ledger.toolCalls, needed: 1 };
+  // Children's tool calls are held by their call's reservation until they end.
+  const held = ledger.open.reduce((n, r) => n + (r.toolCalls ?? 0), ledger.toolCalls);
+  if (total !== undefined && held >= total) {
+    return { budget: 'toolCalls', limit: total, used: held, needed: 1 };
   }
   const perTool = ledger.limits.toolCallsPerTool?.[tool];
   const used = ledger.toolCallsByTool[tool] ?? 0;

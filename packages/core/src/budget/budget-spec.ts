@@ -15,6 +15,8 @@ export interface Budget {
   toolCallsPerTool?: Record<string, number>;
   wallClockMs?: number;
   steps?: number;
+  /** Sub-agent sessions started by the session and, through their carved budgets, by its descendants. */
+  subAgents?: number;
 }
 
 /** A change to a budget: a number sets a limit, `null` removes it; absent keeps it. */
@@ -35,6 +37,7 @@ const integerLimits = [
   'toolCalls',
   'wallClockMs',
   'steps',
+  'subAgents',
 ] as const;
 const budgetKeys = new Set<string>([...integerLimits, 'costUsd', 'toolCallsPerTool']);
 

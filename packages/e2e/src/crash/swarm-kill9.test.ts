@@ -68,7 +68,12 @@ describe.each(stores)('a swarm of sub-agents under kill -9 ($name)', ({ make, ru
       let kills = 0;
       try {
         await Promise.all(workers.map((w) => w.ready));
-        const parent = await store.createSession({ agent: 'lead', input: 'run the swarm' });
+        // A budget whose share the children get: the hold on it must be made and settled once.
+        const parent = await store.createSession({
+          agent: 'lead',
+          input: 'run the swarm',
+          budget: { toolCalls: 10 * members + 1, inputTokens: 50_000_000, subAgents: members },
+        });
         const deadline = Date.now() + 180_000;
         // Kill a random worker every 0.2–0.6 s, 8 times, restarting it under the same id.
         while ((await store.getSession(parent.id)).status !== 'completed') {
@@ -108,6 +113,28 @@ describe.each(stores)('a swarm of sub-agents under kill -9 ($name)', ({ make, ru
             data: { parent: { sessionId: parent.id, rootSessionId: parent.id } },
           });
         }
+        // One hold on the parent's budget, settled once with what the children spent.
+        const holds = events.filter(
+          (e) => e.type === 'budget.reserved' && e.data.kind === 'subagent',
+        );
+        expect(holds, `seed ${seed}`).toHaveLength(1);
+        const holdId = holds[0]?.type === 'budget.reserved' ? holds[0].data.reservationId : '';
+        const settled = events.flatMap((e) =>
+          e.type === 'budget.settled' && e.data.reservationId === holdId ? [e.data] : [],
+        );
+        expect(settled, `seed ${seed}`).toHaveLength(1);
+        let childCalls = 0;
+        let childInput = 0;
+        for (const child of children) {
+          const childEvents = await store.readEvents(child.id, 0, 10_000);
+          const created = childEvents[0];
+          if (created?.type === 'session.created') expect(created.data.budget?.toolCalls).toBe(10);
+          for (const e of childEvents) {
+            if (e.type === 'tool.started') childCalls++;
+            if (e.type === 'budget.settled') childInput += e.data.inputTokens;
+          }
+        }
+        expect(settled[0]).toMatchObject({ toolCalls: childCalls, inputTokens: childInput });
         // Every charge applied once, whatever was retried.
         const applied = new FileLedger(join(target.dir, 'ledger')).applied();
         expect(applied.map((a) => a.entry).sort(), `seed ${seed}`).toEqual(

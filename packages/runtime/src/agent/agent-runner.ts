@@ -121,6 +121,14 @@ export class AgentRunner {
               tenantId: session.tenantId,
               rootSessionId: parent?.rootSessionId ?? lease.sessionId,
               policies,
+              budget: {
+                ledger: () => writer.state.budget,
+                elapsedMs: async () => {
+                  const created = writer.state.createdAtMs;
+                  return created === undefined ? 0 : (await store.nowMs()) - created;
+                },
+                append: (events) => writer.append(events),
+              },
             }),
           ];
     // Hosts are enforced by the sandbox's network until an egress proxy checks them one by one.

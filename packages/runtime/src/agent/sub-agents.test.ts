@@ -241,4 +241,101 @@ describe('sub-agents', () => {
       await store.close();
     }
   });
+
+  it(
+    "children's budgets are carved from what the parent has left, a request for more is refused, and what they spend is charged to the parent",
+    { timeout: 60_000 },
+    async () => {
+      const dir = tempDir('sub-agents-budget');
+      const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+      const task = (extra: object = {}) => ({ agent: 'reviewer', task: 'review', ...extra });
+      const agents = [
+        lead(dir, (_r, turn): ScriptedTurn => {
+          const calls: ScriptedTurn[] = [
+            // More children than the subAgents budget allows.
+            { toolCalls: [{ name: 'run_subagents', args: { tasks: [task(), task(), task()] } }] },
+            // More tool calls than the parent has left.
+            {
+              toolCalls: [
+                {
+                  name: 'run_subagents',
+                  args: { tasks: [task({ budget: { toolCalls: 500 } }), task()] },
+                },
+              ],
+            },
+            { toolCalls: [{ name: 'run_subagents', args: { tasks: [task(), task()] } }] },
+          ];
+          return calls[turn] ?? { text: 'done' };
+        }),
+        reviewer(dir),
+      ];
+      const worker = new Worker({ store, agents, pollMs: 5 });
+      const parent = await store.createSession({
+        agent: 'lead',
+        input: 'delegate',
+        budget: { inputTokens: 1_000_000, toolCalls: 20, subAgents: 2 },
+      });
+      await worker.start();
+      try {
+        await until(store, parent.id, ['completed', 'failed', 'paused']);
+        expect((await store.getSession(parent.id)).status).toBe('completed');
+        const events = await allEvents(store, parent.id);
+        const results = events.flatMap((e) =>
+          e.type === 'tool.completed' && e.data.tool === 'run_subagents' ? [e.data] : [],
+        );
+        expect(results.map((r) => [r.ok, r.errorCode])).toEqual([
+          [false, 'BUDGET_EXCEEDED'],
+          [false, 'BUDGET_EXCEEDED'],
+          [true, undefined],
+        ]);
+        expect(JSON.stringify(results[0]?.output)).toContain('subAgents');
+        expect(JSON.stringify(results[1]?.output)).toContain('toolCalls');
+        // Only the call that fits put a hold on the parent's budget: before its children existed.
+        const holds = events.filter(
+          (e) => e.type === 'budget.reserved' && e.data.kind === 'subagent',
+        );
+        expect(holds).toHaveLength(1);
+        const hold = holds[0]!;
+        const outputs = results[2]?.output as { sessionId: SessionId }[];
+        let childInput = 0;
+        let childToolCalls = 0;
+        for (const { sessionId } of outputs) {
+          const childEvents = await allEvents(store, sessionId);
+          const created = childEvents[0];
+          if (created?.type !== 'session.created') throw new Error('no session.created');
+          expect(created.atMs).toBeGreaterThanOrEqual(hold.atMs);
+          // Tool calls: 20, less the three run_subagents calls, shared by two; tokens likewise.
+          expect(created.data.budget?.toolCalls).toBe(8);
+          expect(created.data.budget?.subAgents).toBe(0);
+          expect(created.data.budget?.inputTokens).toBeGreaterThan(400_000);
+          for (const e of childEvents) {
+            if (e.type === 'budget.settled') childInput += e.data.inputTokens;
+            if (e.type === 'tool.started') childToolCalls++;
+          }
+        }
+        expect(childInput).toBeGreaterThan(0);
+        // The hold is settled once, with the children's spend, in the commit of the call's result.
+        const settled = events.filter(
+          (e) =>
+            e.type === 'budget.settled' &&
+            e.data.reservationId ===
+              (hold.type === 'budget.reserved' ? hold.data.reservationId : ''),
+        );
+        expect(settled).toHaveLength(1);
+        expect(settled[0]?.data).toMatchObject({
+          inputTokens: childInput,
+          toolCalls: childToolCalls,
+          subAgents: 0,
+        });
+        const completed = events.find(
+          (e) => e.type === 'tool.completed' && e.data.tool === 'run_subagents' && e.data.ok,
+        );
+        expect(completed?.seq).toBe((settled[0]?.seq ?? 0) + 1);
+        expect(completed?.atMs).toBe(settled[0]?.atMs);
+      } finally {
+        await worker.stop();
+        await store.close();
+      }
+    },
+  );
 });

@@ -2,17 +2,32 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import {
   LongrunError,
+  carveSubAgentBudgets,
+  chargedSpend,
+  checkBudget,
   checkPolicy,
   childPolicyLayers,
+  event,
+  heldSubAgents,
+  heldToolCalls,
   isLongrunError,
+  type Budget,
+  type BudgetLedger,
   type JsonValue,
+  type NewEvent,
   type PolicyLayer,
   type SessionId,
   type SessionStore,
   type Tool,
   type ToolContext,
 } from '@longrun/core';
-import { subAgentWait, type SubAgentWait } from '../call-waits.ts';
+import {
+  subAgentWait,
+  withCallResult,
+  type SubAgentWait,
+  type WithCallResult,
+} from '../call-waits.ts';
+import { loadState } from '../load-state.ts';
 import { cancelSession } from './session-commands.ts';
 import { defineTool } from './define-agent.ts';
 
@@ -35,6 +50,23 @@ export interface SubAgentParent {
   rootSessionId: string;
   /** The layers the parent runs under: a child gets at most these. */
   policies: readonly PolicyLayer[];
+  /** The parent's budget, from which its children's are carved; absent: no budget. */
+  budget?: SubAgentBudgetSource;
+}
+
+/** What the tool reads of its parent's budget, and how it records its hold on it. */
+export interface SubAgentBudgetSource {
+  /** The parent's ledger as of its latest commit. */
+  ledger(): BudgetLedger | null | undefined;
+  /** How long the parent has run, by the store's clock (for `wallClockMs`). */
+  elapsedMs(): Promise<number>;
+  /** Commits events to the parent's log (the hold, before any child starts). */
+  append(events: NewEvent[]): Promise<void>;
+}
+
+/** The id of the hold a `run_subagents` call puts on its parent's budget. */
+export function subAgentHoldId(step: number, callIndex: number): string {
+  return `sub${step}_${callIndex}`;
 }
 
 const terminal = new Set(['completed', 'failed', 'cancelled']);
@@ -77,6 +109,12 @@ export function subAgentsTool(config: SubAgentsConfig, parent: SubAgentParent): 
             agent: z.enum(config.agents as [string, ...string[]]),
             task: z.string().min(1),
             policy: z.unknown().optional().describe('a narrower policy for this child (optional)'),
+            budget: z
+              .unknown()
+              .optional()
+              .describe(
+                "this child's budget (optional; carved from the parent's remaining budget, which children that ask none share equally)",
+              ),
           }),
         )
         .min(1)
@@ -88,6 +126,8 @@ export function subAgentsTool(config: SubAgentsConfig, parent: SubAgentParent): 
       const ids = tasks.map((_, i) =>
         childSessionId(parent.sessionId, context.step, context.callIndex, i),
       );
+      const holdId = subAgentHoldId(context.step, context.callIndex);
+      const budgets = await holdBudget(parent.budget, holdId, tasks, context.step);
       for (const [i, task] of tasks.entries()) {
         const asked =
           task.policy === undefined
@@ -104,6 +144,7 @@ export function subAgentsTool(config: SubAgentsConfig, parent: SubAgentParent): 
           tenantId: parent.tenantId,
           agent: task.agent,
           input: task.task,
+          ...(budgets[i] === undefined ? {} : { budget: budgets[i] }),
           parent: {
             sessionId: parent.sessionId,
             rootSessionId: parent.rootSessionId,
@@ -124,6 +165,14 @@ export function subAgentsTool(config: SubAgentsConfig, parent: SubAgentParent): 
         await wait(lookMs);
         lookMs = Math.min(lookMs * 2, latestLookMs);
       }
+      // What the children spent replaces the hold, in the commit of this call's result.
+      const hold = parent.budget?.ledger()?.open.find((r) => r.reservationId === holdId);
+      if (hold !== undefined) {
+        const record = (context as ToolContext & { [withCallResult]?: WithCallResult })[
+          withCallResult
+        ];
+        record?.([await settlementOf(parent.store, holdId, ids)]);
+      }
       return Promise.all(
         ids.map(async (id, i) => ({
           agent: tasks[i]?.agent ?? '',
@@ -133,6 +182,83 @@ export function subAgentsTool(config: SubAgentsConfig, parent: SubAgentParent): 
       );
     },
   });
+}
+
+/**
+ * The children's budgets, carved from what the parent has left, and the hold on the parent's
+ * budget that pays for them, committed before any child exists (so no child ever spends what is
+ * not charged to its parent). A run of the call after a crash or a wait finds its hold open and
+ * carves from the ledger as it was before it; a request for more than the parent has is refused
+ * (BUDGET_EXCEEDED, recorded as the call's result) before anything starts.
+ */
+async function holdBudget(
+  source: SubAgentBudgetSource | undefined,
+  holdId: string,
+  tasks: readonly { budget?: unknown }[],
+  step: number,
+): Promise<(Budget | undefined)[]> {
+  const asked = tasks.map((t, i) =>
+    t.budget === undefined ? undefined : checkBudget(t.budget, `the budget of task ${i}`),
+  );
+  const current = source?.ledger();
+  if (source === undefined || !current || Object.keys(current.limits).length === 0) return asked;
+  const held = current.open.find((r) => r.reservationId === holdId);
+  const before: BudgetLedger =
+    held === undefined
+      ? current
+      : {
+          ...current,
+          open: current.open.filter((r) => r !== held),
+          subAgents: heldSubAgents(current) - (held.children ?? 0),
+        };
+  const carve = carveSubAgentBudgets(before, asked, await source.elapsedMs());
+  if (!carve.ok) {
+    throw new LongrunError(
+      'BUDGET_EXCEEDED',
+      `${subAgentsToolName} refused: ${carve.reason}; ask for less, start fewer sub-agents, or raise the parent's ${carve.limit} budget`,
+    );
+  }
+  if (held === undefined) {
+    await source.append([
+      event('budget.reserved', {
+        reservationId: holdId,
+        kind: 'subagent',
+        step,
+        attempt: 0,
+        modelId: subAgentsToolName,
+        ...carve.hold,
+      }),
+    ]);
+  }
+  return carve.budgets;
+}
+
+/** The settlement of a call's hold: what its children spent, each by its own ledger. */
+async function settlementOf(
+  store: SessionStore,
+  holdId: string,
+  ids: readonly SessionId[],
+): Promise<NewEvent> {
+  const total = {
+    costUsd: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheTokens: 0,
+    toolCalls: 0,
+    subAgents: 0,
+  };
+  for (const id of ids) {
+    const ledger = (await loadState(store, id)).state.budget;
+    if (!ledger) continue;
+    const spent = chargedSpend(ledger);
+    total.costUsd += spent.costUsd;
+    total.inputTokens += spent.inputTokens;
+    total.outputTokens += spent.outputTokens;
+    total.cacheTokens += spent.cacheTokens;
+    total.toolCalls += heldToolCalls(ledger);
+    total.subAgents += heldSubAgents(ledger);
+  }
+  return event('budget.settled', { reservationId: holdId, outcome: 'responded', ...total });
 }
 
 async function createOnce(

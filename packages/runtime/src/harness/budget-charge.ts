@@ -77,7 +77,10 @@ export async function reserveModelCall(
       : (await ctx.store.nowMs()) - createdAtMs;
   const breach = modelCallBreach(ledger, projected, elapsedMs);
   if (breach !== null) throw budgetExceeded(breach);
-  const orphans = ledger.open.map((r) => settlementOf(r, 'interrupted', r));
+  // A sub-agent call's hold is not a model call: it stays open until its children end.
+  const orphans = ledger.open
+    .filter((r) => r.kind !== 'subagent')
+    .map((r) => settlementOf(r, 'interrupted', r));
   const reservation: Reservation = {
     // Unique in the session: the seq this reservation's event is committed at.
     reservationId: `r${state.seq + orphans.length + 1}`,
