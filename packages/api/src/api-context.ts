@@ -3,6 +3,7 @@ import type { LiveDeltaSource } from './live-deltas.ts';
 import type { AuthMode, Caller, RouteTable } from './route-table.ts';
 import type { FeedHub } from './session-feed.ts';
 import type { SessionViews } from './session-views.ts';
+import type { SessionLineages } from './session-lineage.ts';
 import type { StreamDeps } from './sse-stream.ts';
 
 /** What the route handlers share. */
@@ -16,6 +17,8 @@ export interface ApiContext {
   hub: FeedHub;
   live: LiveDeltaSource | undefined;
   stream: StreamDeps;
+  /** Sub-agent sessions' parent and root ids, for the events handed out. */
+  lineages: SessionLineages;
   routes: RouteTable;
   /** Called after a session was created here (e.g. to wake an in-process worker). */
   onSessionCreated: ((id: SessionId) => void) | undefined;

@@ -12,6 +12,7 @@ import { sessionRoutes } from './routes/session-routes.ts';
 import { systemRoutes } from './routes/system-routes.ts';
 import { webhookRoutes } from './routes/webhook-routes.ts';
 import { FeedHub } from './session-feed.ts';
+import { SessionLineages } from './session-lineage.ts';
 import { SessionViews, type ModelPrice } from './session-views.ts';
 
 export interface ApiOptions {
@@ -116,6 +117,7 @@ function buildContext(options: ApiOptions, app: Hono): ApiContext {
     views,
     hub,
     live: options.live,
+    lineages: new SessionLineages(store),
     routes: new RouteTable(app, store, options.auth),
     stream: {
       store,

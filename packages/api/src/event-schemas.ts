@@ -274,6 +274,14 @@ export function storedEventVariants(): [z.ZodObject, ...z.ZodObject[]] {
       data: eventDataSchemas[type],
       atMs: z.number().int(),
       epoch: z.number().int(),
+      parentSessionId: z
+        .string()
+        .optional()
+        .describe("A sub-agent session's events: the session that started it."),
+      rootSessionId: z
+        .string()
+        .optional()
+        .describe("A sub-agent session's events: the root of its tree of sessions."),
     }),
   );
   if (first === undefined) throw new Error('core names no event types');

@@ -63,3 +63,46 @@ it("GET /v1/sessions/{id}/tree shows a session's parent and root and the sub-age
   const elsewhere = await call(api, 'GET', `/v1/sessions/${parent.id}/tree`, { key: other });
   expect(elsewhere.status).toBe(404);
 });
+
+it("every event of a sub-agent session carries its parent and root session ids, in pages and in the stream; a root session's none", async () => {
+  const root = await store.createSession({ tenantId: 'acme', agent: 'lead', input: null });
+  const mid = childSessionId(root.id, 1, 0, 0);
+  await store.createSession({
+    id: mid,
+    tenantId: 'acme',
+    agent: 'lead',
+    input: 'a',
+    parent: { sessionId: root.id, rootSessionId: root.id, step: 1, callIndex: 0, policies: [] },
+  });
+  const leaf = childSessionId(mid, 2, 1, 0);
+  await store.createSession({
+    id: leaf,
+    tenantId: 'acme',
+    agent: 'reviewer',
+    input: 'b',
+    parent: { sessionId: mid, rootSessionId: root.id, step: 2, callIndex: 1, policies: [] },
+  });
+  const log = await LogWriter.claim(store, leaf);
+  await log.append([
+    event('user.messaged', { text: 'more', signalId: null }),
+    event('session.completed', { output: 'ok' }),
+  ]);
+  type Page = { events: Record<string, unknown>[] };
+  const page = await call<Page>(api, 'GET', `/v1/sessions/${leaf}/events`, { key: acme });
+  expect(page.body.events).toHaveLength(3);
+  for (const e of page.body.events) {
+    expect(e).toMatchObject({ sessionId: leaf, parentSessionId: mid, rootSessionId: root.id });
+  }
+  const own = await call<Page>(api, 'GET', `/v1/sessions/${root.id}/events`, { key: acme });
+  expect(own.body.events[0]).not.toHaveProperty('parentSessionId');
+  expect(own.body.events[0]).not.toHaveProperty('rootSessionId');
+  const stream = await call<string>(api, 'GET', `/v1/sessions/${leaf}/stream?follow=false`, {
+    key: acme,
+  });
+  const frames = stream.body
+    .split('\n')
+    .filter((line) => line.startsWith('data: ') && line.includes('"seq"'))
+    .map((line) => JSON.parse(line.slice(6)) as Record<string, unknown>);
+  expect(frames.map((f) => f.seq)).toEqual([1, 2, 3]);
+  for (const f of frames) expect(f).toMatchObject({ parentSessionId: mid, rootSessionId: root.id });
+});

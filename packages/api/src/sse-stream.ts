@@ -10,6 +10,7 @@ import type { SessionViewData } from './schemas.ts';
 import { stateKey, type FeedHub } from './session-feed.ts';
 import { sseFrames } from './sse-frames.ts';
 import type { SessionViews } from './session-views.ts';
+import type { SessionLineage } from './session-lineage.ts';
 
 export interface StreamDeps {
   store: SessionStore;
@@ -50,9 +51,19 @@ export class SessionStream {
   #done = false;
   #cleanup: (() => void)[] = [];
 
-  constructor(deps: StreamDeps, record: SessionRecord, afterSeq: number, follow: boolean) {
+  /** A child session's parent and root, on every event frame; null for a root session. */
+  readonly #lineage: SessionLineage | null;
+
+  constructor(
+    deps: StreamDeps,
+    record: SessionRecord,
+    afterSeq: number,
+    follow: boolean,
+    lineage: SessionLineage | null = null,
+  ) {
     this.#d = deps;
     this.#record = record;
+    this.#lineage = lineage;
     this.#sent = afterSeq;
     this.#follow = follow;
     this.#mailbox = new Mailbox(deps.mailboxCapacity);
@@ -166,7 +177,9 @@ export class SessionStream {
   /** `frame`: the event's frame when the feed already made it (once for all its readers). */
   #sendEvent(e: StoredEvent, frame?: string): void {
     if (this.#done) return;
-    this.#pending.push(frame ?? sseFrames.event(e));
+    // The feed's shared frame is a root session's; a child's carries its lineage.
+    const own = this.#lineage === null ? frame : undefined;
+    this.#pending.push(own ?? sseFrames.event(e, this.#lineage));
     this.#sent = e.seq;
     if (!this.#follow && terminalEvents.has(e.type)) this.#close();
   }

@@ -16,6 +16,7 @@ import {
   StreamQuery,
 } from '../schemas.ts';
 import { SessionStream } from '../sse-stream.ts';
+import { withLineage } from '../session-lineage.ts';
 import { sessionOf } from '../tenant-scope.ts';
 
 const idempotencyKeyPattern = /^[\x21-\x7e][\x20-\x7e]{0,199}$/;
@@ -257,7 +258,8 @@ function eventsRoute(ctx: ApiContext): void {
       const limit = query.limit ?? 200;
       const events = await store.readEvents(record.id, query.after ?? 0, limit);
       const next = events.length === limit ? (events.at(-1)?.seq ?? null) : null;
-      return json(200, { events, next });
+      const lineage = await ctx.lineages.of(record.id);
+      return json(200, { events: events.map((e) => withLineage(e, lineage)), next });
     },
   );
 }
@@ -302,6 +304,7 @@ function streamRoute(ctx: ApiContext): void {
         record,
         resumeAt ?? query.after ?? 0,
         query.follow !== 'false',
+        await ctx.lineages.of(record.id),
       );
       return stream.open();
     },
