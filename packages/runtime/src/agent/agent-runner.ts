@@ -28,7 +28,7 @@ import { modelStep } from './model-step.ts';
 import { compactContext } from './context-compaction.ts';
 import { resolveWait } from './agent-waits.ts';
 import { evaluateOutcome } from './outcome-evaluator.ts';
-import { AgentWorkspace, WorkspaceTracker } from './agent-workspace.ts';
+import { AgentWorkspace, WorkspaceTracker, pathGuard } from './agent-workspace.ts';
 import { harnessCheckpoint } from '../harness/checkpoint.ts';
 import { loadAgentRun } from '../harness/resume-load.ts';
 import { checkModelCall } from '../harness/gates.ts';
@@ -142,6 +142,7 @@ export class AgentRunner {
       tracker: this.#o.workspaces ?? new WorkspaceTracker(),
       ...(sandbox ? { sandbox } : {}),
       ...writableUnder(policies),
+      paths: pathGuard(policies),
     });
     this.#ctx = {
       store,

@@ -1,7 +1,10 @@
 import {
+  LongrunError,
+  evaluatePolicy,
   event,
   sandboxWorkspacePath,
   type BlobStore,
+  type PolicyLayer,
   type NewEvent,
   type Sandbox,
   type SandboxDriver,
@@ -83,28 +86,75 @@ export class WorkspaceTracker {
   }
 }
 
+/**
+ * What a session's policy lets its tools do with workspace paths: checked by the files accessor
+ * itself, so a tool that declares no paths (`Tool.touches`) is held to them too.
+ */
+export interface PathGuard {
+  /** Whether the policy lets the session read (or list) `path`. */
+  readable(path: string): boolean;
+  /** Throws PERMISSION_DENIED when the policy does not let the session `access` `path`. */
+  check(access: 'read' | 'write', path: string): void;
+}
+
+/** The guard of `layers`' path rules; null when no layer is set (everything is allowed). */
+export function pathGuard(layers: readonly PolicyLayer[]): PathGuard | null {
+  if (layers.length === 0) return null;
+  const decide = (access: 'read' | 'write', path: string) =>
+    evaluatePolicy(layers, { kind: 'path', access, path });
+  return {
+    readable: (path) => decide('read', path).decision === 'allow',
+    check: (access, path) => {
+      const d = decide(access, path);
+      if (d.decision !== 'allow')
+        throw new LongrunError(
+          'PERMISSION_DENIED',
+          `the policy does not let this session ${access} ${path} (${d.layer}, ${d.rule}): ${d.reason}`,
+        );
+    },
+  };
+}
+
 /** A WorkspaceFiles whose every call goes to the accessor `target` resolves to at that moment. */
 /** `beforeChange` is told before each call that may change the files (write, mkdir, remove). */
+/** `guard`: the policy's path rules, checked before each call; a listing shows only what it lets read. */
 function filesThrough(
   target: () => Promise<WorkspaceFiles>,
   beforeChange: () => void = () => undefined,
+  guard: PathGuard | null = null,
 ): WorkspaceFiles {
+  const check = (access: 'read' | 'write', path: string) => guard?.check(access, path);
   return {
-    stat: async (path) => (await target()).stat(path),
-    readFile: async (path, options) => (await target()).readFile(path, options),
+    stat: async (path) => {
+      check('read', path);
+      return (await target()).stat(path);
+    },
+    readFile: async (path, options) => {
+      check('read', path);
+      return (await target()).readFile(path, options);
+    },
     writeFile: async (path, data, options) => {
+      check('write', path);
       beforeChange();
       return (await target()).writeFile(path, data, options);
     },
     mkdir: async (path) => {
+      check('write', path);
       beforeChange();
       return (await target()).mkdir(path);
     },
     remove: async (path) => {
+      check('write', path);
       beforeChange();
       return (await target()).remove(path);
     },
-    list: async (path, options) => (await target()).list(path, options),
+    list: async (path, options) => {
+      check('read', path);
+      const listing = await (await target()).list(path, options);
+      if (guard === null) return listing;
+      // Names the policy does not let the session read are not shown either.
+      return { ...listing, entries: listing.entries.filter((e) => guard.readable(e.path)) };
+    },
   };
 }
 
@@ -115,6 +165,8 @@ export interface AgentWorkspaceOptions {
   sandbox?: AgentSandboxConfig;
   /** The workspace directories commands may write (the policy's); absent: all of it. */
   writableDirs?: readonly string[];
+  /** The policy's path rules, which tools' file accessors enforce; absent: none. */
+  paths?: PathGuard | null;
 }
 
 /**
@@ -146,7 +198,7 @@ export class AgentWorkspace {
    */
   forCall(beforeChange: () => void): Pick<ToolContext, 'files' | 'sandbox'> {
     return {
-      files: filesThrough(() => this.#currentFiles(), beforeChange),
+      files: filesThrough(() => this.#currentFiles(), beforeChange, this.#o.paths ?? null),
       sandbox: () => {
         beforeChange();
         return this.sandbox();
