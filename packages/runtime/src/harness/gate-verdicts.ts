@@ -46,16 +46,15 @@ export function passedDecided(
 }
 
 function policyDecided(
-  decided: GateDecision,
+  decided: Exclude<GateDecision, { decision: 'pause' }>,
   step: number,
   callIndex: number,
   tool: string,
   approved: boolean,
 ): NewEvent {
-  const decision = decided.decision === 'pause' ? 'ask' : decided.decision;
   return event('policy.decided', {
     point: 'tool.call',
-    decision,
+    decision: decided.decision,
     layer: decided.rule?.layer ?? 'none',
     rule: decided.rule?.rule ?? 'none',
     reason: decided.reason ?? '',

@@ -86,7 +86,8 @@ export type Verdict<D> = {
 export interface Passed {
   gate: string;
   records: 'policy.decided';
-  decision: GateDecision;
+  /** An allow, or an ask a person granted: never a pause or a deny, which stop the call. */
+  decision: Extract<GateDecision, { decision: 'allow' | 'ask' }>;
   /** An `ask` a person already granted. */
   approved: boolean;
 }
@@ -121,8 +122,7 @@ export function checkToolCall(
     const decided = gate.beforeToolCall?.(at);
     if (decided === undefined) continue;
     const records = gate.recordsEveryDecision;
-    const goesAhead = decided.decision === 'allow' || (approved && decided.decision === 'ask');
-    if (!goesAhead)
+    if (decided.decision !== 'allow' && !(approved && decided.decision === 'ask'))
       return {
         gate: gate.name,
         point: 'tool.call',
