@@ -1,2 +1,19 @@
 // @longrun/telemetry: traces and metrics derived from the session log (DESIGN §8).
-export const semconvVersion = '1.37.0';
+export { deriveSessionSpans, SessionSpanDeriver } from './span-deriver.ts';
+export type {
+  DerivedSpan,
+  DerivedSpanEvent,
+  DeriveSpansOptions,
+  SpanAttributes,
+  SpanAttributeValue,
+} from './span-types.ts';
+export { otlpTraceJson, type OtlpTraceJson } from './otlp-json.ts';
+export { toReadableSpan, traceResourceOf, traceScopeOf } from './otlp-readable-span.ts';
+export { spanIdFor, toolSpanIdFor, traceIdFor } from './trace-ids.ts';
+export {
+  genAi,
+  latestSemconvVersion,
+  semconvVersion,
+  semconvStabilityFrom,
+  type SemconvStability,
+} from './trace-semconv.ts';
