@@ -103,8 +103,10 @@ export class ChatSpans {
       'longrun.budget.reservation': data.reservationId,
       'longrun.budget.cost_usd': data.costUsd,
     };
-    if (data.kind === 'evaluator') return this.#ctx.noteOnTurn(e, attributes);
-    const purpose: Purpose = data.kind === 'step' ? 'step' : 'compaction';
+    // An evaluator's calls and a sub-agents' hold are not model calls of this session's turn.
+    if (data.kind !== 'step' && data.kind !== 'compaction')
+      return this.#ctx.noteOnTurn(e, { ...attributes, 'longrun.budget.kind': data.kind });
+    const purpose: Purpose = data.kind;
     // A reservation is committed before its call is sent: the attempt starts here. One still
     // open was left by a crash (a new reservation is only made once the old one is settled).
     const old = this.#open[purpose];
