@@ -6,6 +6,7 @@ import { jsonCases, signalWakes, waitsAndSignals } from './contract-parts.ts';
 import { apiKeysContract, blobsContract, tenantsContract } from './tenant-contract.ts';
 import { schedulesContract } from './schedule-contract.ts';
 import { webhooksContract } from './webhook-contract.ts';
+import { tenantSpendContract } from './tenant-spend-contract.ts';
 import {
   claimedSession,
   expectCode,
@@ -46,6 +47,7 @@ export function sessionStoreContract(name: string, harness: ContractHarness): vo
     describe('blobs', () => blobsContract(ctx));
     describe('schedules', () => schedulesContract(ctx));
     describe('webhooks', () => webhooksContract(ctx));
+    describe("tenants' daily spend", () => tenantSpendContract(ctx));
   });
 }
 

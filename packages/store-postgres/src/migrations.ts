@@ -12,6 +12,7 @@ import { schedules } from './migrations/v10-schedules.ts';
 import { webhooks } from './migrations/v11-webhooks.ts';
 import { cancelBeforeWait } from './migrations/v12-cancel-before-wait.ts';
 import { keyRoles } from './migrations/v13-key-roles.ts';
+import { tenantSpend } from './migrations/v14-tenant-spend.ts';
 
 /**
  * Numbered schema migrations. The version a schema is at lives in its `longrun_meta` table;
@@ -34,6 +35,7 @@ export const migrations: readonly { version: number; sql: (s: SchemaName) => str
   { version: 11, sql: (s) => webhooks(s.quoted) },
   { version: 12, sql: (s) => cancelBeforeWait(s.quoted) },
   { version: 13, sql: (s) => keyRoles(s.quoted) },
+  { version: 14, sql: (s) => tenantSpend(s.quoted) },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

@@ -72,6 +72,7 @@ import { PostgresApiKeys } from './postgres-api-keys.ts';
 import { PostgresBlobStore } from './postgres-blob-store.ts';
 import { PostgresSchedules } from './postgres-schedules.ts';
 import { PostgresWebhooks } from './postgres-webhooks.ts';
+import { PostgresTenantSpend } from './postgres-tenant-spend.ts';
 
 export interface PostgresStoreOptions extends PostgresDurabilityOptions {
   /** postgres://user:password@host:5432/database; query parameters are passed to pg. */
@@ -132,6 +133,7 @@ export class PostgresStore implements SessionStore {
   readonly blobs: PostgresBlobStore;
   readonly schedules: PostgresSchedules;
   readonly webhooks: PostgresWebhooks;
+  readonly tenantSpend: PostgresTenantSpend;
   readonly #pool: pg.Pool;
   readonly #schema: SchemaName;
   readonly #sql: Statements;
@@ -172,6 +174,7 @@ export class PostgresStore implements SessionStore {
     this.blobs = new PostgresBlobStore(access);
     this.schedules = new PostgresSchedules(access);
     this.webhooks = new PostgresWebhooks(access);
+    this.tenantSpend = new PostgresTenantSpend(access);
     this.#sweep = this.#identity === null ? null : new DeadWorkerSweep(this.#identity, access);
     const clock = options.clock;
     this.#observer = new LivenessObserver(access, {

@@ -75,6 +75,17 @@ export function statements(schema: SchemaName) {
       SELECT $2, $3, $4, ${s}.now_ms($1::bigint) ON CONFLICT (hash) DO NOTHING`,
     registerWebhook: `SELECT * FROM ${s}.register_webhook($1::bigint, $2, $3, $4::bigint, $5, $6, $7, $8::bigint)`,
     deliverWebhook: `SELECT * FROM ${s}.deliver_webhook($1::bigint, $2, $3, $4)`,
+    reserveTenantSpend: `SELECT * FROM ${s}.reserve_tenant_spend($1::bigint, $2, $3, $4::bigint, $5,
+      $6::float8, $7::bigint, $8::bigint, $9::bigint, $10::float8, $11::bigint, $12::bigint, $13::bigint)`,
+    settleTenantSpend: `SELECT ${s}.settle_tenant_spend($1, $2, $3::bigint, $4, $5::float8, $6::bigint,
+      $7::bigint, $8::bigint)`,
+    // $1 injected now, $2 tenant, $3 day (null: today by the store's clock).
+    tenantDaySpend: `SELECT d.day AS r_day, coalesce(t.cost_usd, 0) AS cost_usd,
+        coalesce(t.input_tokens, 0) AS input_tokens, coalesce(t.output_tokens, 0) AS output_tokens,
+        coalesce(t.cache_tokens, 0) AS cache_tokens, coalesce(t.calls, 0) AS calls
+      FROM (SELECT coalesce($3::text, to_char(to_timestamp(${s}.now_ms($1::bigint) / 1000.0)
+        AT TIME ZONE 'UTC', 'YYYY-MM-DD')) AS day) d
+      LEFT JOIN ${s}.tenant_day_spend t ON t.tenant_id = $2 AND t.day = d.day`,
     getBlob: `SELECT bytes FROM ${s}.blobs WHERE hash = $1`,
     presentBlobs: `SELECT hash FROM ${s}.blobs WHERE hash = ANY($1::text[])`,
     insertSchedule: `INSERT INTO ${s}.schedules (id, tenant_id, agent, cron, timezone, input, catch_up, max_catch_up,

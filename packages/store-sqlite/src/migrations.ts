@@ -251,6 +251,35 @@ ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'admin'
   CHECK (role IN ('admin', 'approver', 'operator', 'viewer'));
 `,
   },
+  {
+    version: 10,
+    sql: `
+-- Tenants' spend per UTC day (core's TenantSpendStore): the day's total, and each model call's
+-- charge (its projection until settled), one per (session, reservation id).
+CREATE TABLE tenant_day_spend (
+  tenant_id TEXT NOT NULL,
+  day TEXT NOT NULL,
+  cost_usd REAL NOT NULL DEFAULT 0,
+  input_tokens INTEGER NOT NULL DEFAULT 0,
+  output_tokens INTEGER NOT NULL DEFAULT 0,
+  cache_tokens INTEGER NOT NULL DEFAULT 0,
+  calls INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant_id, day)
+) WITHOUT ROWID;
+CREATE TABLE tenant_charges (
+  session_id TEXT NOT NULL,
+  reservation_id TEXT NOT NULL,
+  tenant_id TEXT NOT NULL,
+  day TEXT NOT NULL,
+  cost_usd REAL NOT NULL,
+  input_tokens INTEGER NOT NULL,
+  output_tokens INTEGER NOT NULL,
+  cache_tokens INTEGER NOT NULL,
+  settled INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (session_id, reservation_id)
+) WITHOUT ROWID;
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

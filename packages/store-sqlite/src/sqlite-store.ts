@@ -55,6 +55,7 @@ import { openWriterConnection } from './writer-connection.ts';
 import { sessionMissing, statementCache, type WriterDb } from './writer-db.ts';
 import type { WriterOptions } from './writer-protocol.ts';
 import { SqliteWebhooks } from './sqlite-webhooks.ts';
+import { SqliteTenantSpend } from './sqlite-tenant-spend.ts';
 import { WorkerLock } from './worker-lock.ts';
 import { leaseClockFor, type LeaseClock } from './lease-clock.ts';
 
@@ -84,6 +85,7 @@ export class SqliteStore implements SessionStore {
   readonly blobs: SqliteBlobStore;
   readonly schedules: SqliteSchedules;
   readonly webhooks: SqliteWebhooks;
+  readonly tenantSpend: SqliteTenantSpend;
   readonly #db: DatabaseSync;
   readonly #reads: WriterDb;
   readonly #writer: SqliteWriter;
@@ -115,6 +117,7 @@ export class SqliteStore implements SessionStore {
     this.blobs = new SqliteBlobStore(access);
     this.schedules = new SqliteSchedules(access);
     this.webhooks = new SqliteWebhooks(access);
+    this.tenantSpend = new SqliteTenantSpend(access);
   }
 
   /**

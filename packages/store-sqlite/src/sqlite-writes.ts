@@ -4,6 +4,7 @@ import { sessionWrites } from './sqlite-session-writes.ts';
 import { sideTableWrites } from './side-table-writes.ts';
 import { scheduleWrites } from './sqlite-schedule-writes.ts';
 import { webhookWrites } from './sqlite-webhook-writes.ts';
+import { tenantSpendWrites } from './sqlite-tenant-spend-writes.ts';
 import { migrateSchema } from './migrate.ts';
 
 /**
@@ -17,6 +18,7 @@ export const writes = {
   ...sideTableWrites,
   ...scheduleWrites,
   ...webhookWrites,
+  ...tenantSpendWrites,
   migrate: (db: WriterDb, w: { nowMs: number }): void => migrateSchema(db, w.nowMs),
 } satisfies Record<string, (db: WriterDb, args: never) => unknown>;
 
@@ -47,4 +49,6 @@ export const writeDoing: Record<WriteName, string> = {
   fireSchedule: 'firing a schedule',
   registerWebhook: 'registering a webhook',
   deliverWebhook: 'delivering a webhook',
+  reserveTenantSpend: "charging a model call to its tenant's day",
+  settleTenantSpend: "settling a model call on its tenant's day",
 };

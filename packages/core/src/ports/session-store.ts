@@ -1,4 +1,5 @@
 import type { Budget } from '../budget/budget-spec.ts';
+import type { TenantSpendStore } from './tenant-spend-store.ts';
 import type { LiveChannel } from './live-channel.ts';
 import type { EffectClass, NewEvent, ScheduleRef, SessionParent, StoredEvent } from '../events.ts';
 import type { SessionId, WorkerId } from '../ids.ts';
@@ -248,6 +249,8 @@ export interface SessionStore {
   readonly schedules: ScheduleStore;
   /** The webhooks of durable waits, in the same database. */
   readonly webhooks: WebhookStore;
+  /** Tenants' spend per day, charged by every model call (per-tenant daily budgets). */
+  readonly tenantSpend: TenantSpendStore;
   /** Creates or upgrades the schema. Safe to run twice and concurrently. */
   migrate(): Promise<void>;
   durability(): DurabilityReport;
