@@ -1,4 +1,4 @@
-import type { SessionId, SessionStore } from '@longrun/core';
+import type { DailyBudget, SessionId, SessionStore } from '@longrun/core';
 import type { LiveDeltaSource } from './live-deltas.ts';
 import type { AuthMode, Caller, RouteTable } from './route-table.ts';
 import type { FeedHub } from './session-feed.ts';
@@ -26,6 +26,8 @@ export interface ApiContext {
   onSignalled: ((id: SessionId) => void) | undefined;
   /** Sessions waiting on a person one inbox request reads, at most. */
   approvalsScanLimit: number;
+  /** The tenants' daily limits, as this server was told them. */
+  tenantDailyBudgets: Readonly<Record<string, DailyBudget>>;
   /** Operational figures (streams; a sandbox pool run beside the API). */
   figures: () => Record<string, unknown>;
 }

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sessionId, type ModelClient, type SessionStore } from '@longrun/core';
+import { sessionId, workerId, type ModelClient, type SessionStore } from '@longrun/core';
 import { defineAgent, defineTool } from '@longrun/runtime';
 import { runUntil } from '@longrun/runtime/testing';
 import { z } from 'zod';
@@ -107,5 +107,51 @@ describe('budgets over the API', () => {
       body: { budget: { steps: 60 } },
     });
     expect(finished.status).toBe(409);
+  });
+});
+
+describe("a tenant's day over the API", () => {
+  it("GET /v1/usage shows the caller's tenant's spend today against its daily limits, and nobody else's", async () => {
+    const { store, drop } = await sqliteStore();
+    const api = createApi({
+      store,
+      auth: 'keys',
+      tenantDailyBudgets: { acme: { costUsd: 5, outputTokens: 1_000 } },
+    });
+    try {
+      const acme = (await generateApiKey(store.apiKeys, 'acme', 'usage', 'viewer')).key;
+      const other = (await generateApiKey(store.apiKeys, 'other', 'usage', 'viewer')).key;
+      const s = await store.createSession({ tenantId: 'acme', agent: 'a', input: null });
+      const lease = await store.claim(s.id, workerId('usage-test'), 60_000);
+      if (lease === null) throw new Error('not claimable');
+      const spend = { costUsd: 1.25, inputTokens: 300, outputTokens: 200, cacheTokens: 0 };
+      await store.tenantSpend.reserve(lease, { reservationId: 'r2', spend, limits: {} });
+      const mine = await call<schemas.TenantUsageData>(api, 'GET', '/v1/usage', { key: acme });
+      expect(mine.status).toBe(200);
+      expect(mine.body).toMatchObject({
+        tenantId: 'acme',
+        used: spend,
+        calls: 1,
+        limits: { costUsd: 5, outputTokens: 1_000 },
+        remaining: { costUsd: 3.75, outputTokens: 800 },
+      });
+      const theirs = await call<schemas.TenantUsageData>(api, 'GET', '/v1/usage', { key: other });
+      expect(theirs.body).toMatchObject({
+        tenantId: 'other',
+        calls: 0,
+        limits: null,
+        remaining: {},
+      });
+      const past = await call<schemas.TenantUsageData>(api, 'GET', '/v1/usage?day=2020-01-01', {
+        key: acme,
+      });
+      expect(past.body).toMatchObject({ day: '2020-01-01', calls: 0 });
+      const bad = await call<ErrorBody>(api, 'GET', '/v1/usage?day=yesterday', { key: acme });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.code).toBe('INVALID_ARGUMENT');
+    } finally {
+      api.close();
+      await drop();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { SessionId, SessionStore } from '@longrun/core';
+import type { DailyBudget, SessionId, SessionStore } from '@longrun/core';
 import { type ApiContext } from './api-context.ts';
 import { asLongrunError, errorResponse, httpStatusOf, notFound } from './http-errors.ts';
 import type { LiveDeltaSource } from './live-deltas.ts';
@@ -17,6 +17,8 @@ import { SessionViews, type ModelPrice } from './session-views.ts';
 
 export interface ApiOptions {
   store: SessionStore;
+  /** The tenants' daily limits the workers enforce (`WorkerOptions.tenantDailyBudgets`), for GET /v1/usage. */
+  tenantDailyBudgets?: Readonly<Record<string, DailyBudget>>;
   /** `keys`: every /v1 route but health, ready and the OpenAPI document needs an API key. */
   auth: AuthMode;
   /** Agent names this deployment runs; creating a session for another is refused (400). */
@@ -131,6 +133,7 @@ function buildContext(options: ApiOptions, app: Hono): ApiContext {
     onSessionCreated: options.onSessionCreated,
     onSignalled: options.onSignalled,
     approvalsScanLimit: options.approvalsScanLimit ?? 2_000,
+    tenantDailyBudgets: options.tenantDailyBudgets ?? {},
     figures: () => ({
       streams: { ...hub.stats, cachedSessions: views.cachedSessions },
       ...options.figures?.(),

@@ -24,6 +24,7 @@ const approvers: ApiKeyRole[] = ['admin', 'approver'];
 const expectedRoles: Record<string, ApiKeyRole[]> = {
   'get /v1/agents': everyone,
   'get /v1/figures': everyone,
+  'get /v1/usage': everyone,
   'post /v1/sessions': operators,
   'get /v1/sessions': everyone,
   'post /v1/sessions/{id}/fork': operators,

@@ -409,6 +409,40 @@ export const AgentList = named(
   'AgentList',
   z.object({ agents: z.array(z.object({ name: z.string() })) }),
 );
+export const UsageQuery = z.object({
+  day: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'a day is YYYY-MM-DD (UTC)')
+    .optional()
+    .describe('The UTC day, YYYY-MM-DD; default today by the store clock.'),
+});
+
+const dailySpend = z.object({
+  costUsd: z.number(),
+  inputTokens: z.number().int(),
+  outputTokens: z.number().int(),
+  cacheTokens: z.number().int(),
+});
+
+export const TenantUsage = named(
+  'TenantUsage',
+  z.object({
+    tenantId: z.string(),
+    day: z.string(),
+    used: dailySpend.describe(
+      "What the tenant's sessions charged that day: settled spend plus open reservations.",
+    ),
+    calls: z.number().int().describe('Model calls charged that day.'),
+    limits: dailySpend
+      .partial()
+      .nullable()
+      .describe("The tenant's daily limits as this server knows them; null: none given to it."),
+    remaining: z
+      .record(z.string(), z.number())
+      .describe('Room left under each daily limit (never negative).'),
+  }),
+);
+
 export const Ready = named('Ready', z.object({ ready: z.boolean(), store: z.string() }));
 export const Figures = named(
   'Figures',
@@ -446,6 +480,7 @@ export const Figures = named(
 
 export type SessionViewData = z.infer<typeof SessionView>;
 export type ApprovalData = z.infer<typeof Approval>;
+export type TenantUsageData = z.infer<typeof TenantUsage>;
 
 // ---- API keys ----
 

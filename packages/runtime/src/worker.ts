@@ -3,6 +3,7 @@ import {
   LongrunError,
   checkBudget,
   checkPolicy,
+  dailyBudgetProblem,
   isLongrunError,
   isRetryable,
   newWorkerId,
@@ -10,6 +11,7 @@ import {
   type Lease,
   type ModelClient,
   type Budget,
+  type DailyBudget,
   type Policy,
   type SessionStore,
   type WorkerId,
@@ -60,6 +62,14 @@ export interface WorkerOptions {
    * session without a budget gets the cap as its budget. See docs/budgets.md.
    */
   tenantBudgets?: Readonly<Record<string, Budget>>;
+  /**
+   * What each tenant (by tenant id) may spend per UTC day across all its sessions, on every
+   * worker (DESIGN §7): each model call's projection is charged to the tenant's day in the store
+   * before the call is sent, atomically, and must fit; a call that does not pauses its session
+   * with BUDGET_EXCEEDED until the next day or a higher limit (then resume it). See
+   * docs/budgets.md.
+   */
+  tenantDailyBudgets?: Readonly<Record<string, DailyBudget>>;
 }
 
 /** How a worker's schedule ticker runs; see ScheduleTickerOptions. */
@@ -116,6 +126,7 @@ export class Worker {
   #storeClockOffsetMs = 0;
   readonly #tenantPolicy: ((tenantId: string) => Policy | undefined) | undefined;
   readonly #tenantBudgets: Map<string, Budget>;
+  readonly #tenantDailyBudgets: Map<string, DailyBudget>;
 
   constructor(options: WorkerOptions) {
     this.#o = { leaseMs: 15_000, pollMs: 100, concurrency: 32, ...options };
@@ -127,6 +138,14 @@ export class Worker {
         tenantId,
         checkBudget(cap, `the budget cap of tenant ${tenantId}`),
       ]),
+    );
+    this.#tenantDailyBudgets = new Map(
+      Object.entries(options.tenantDailyBudgets ?? {}).map(([tenantId, limits]) => {
+        const problem = dailyBudgetProblem(limits);
+        if (problem !== null)
+          throw new LongrunError('INVALID_ARGUMENT', `tenant ${tenantId}: ${problem}`);
+        return [tenantId, { ...limits }];
+      }),
     );
     this.#events.on('events.committed', ({ events }) => {
       for (const e of events)
@@ -508,6 +527,11 @@ export class Worker {
         ...(this.#tenantBudgets.size === 0
           ? {}
           : { tenantBudget: (tenantId: string) => this.#tenantBudgets.get(tenantId) }),
+        ...(this.#tenantDailyBudgets.size === 0
+          ? {}
+          : {
+              tenantDailyBudget: (tenantId: string) => this.#tenantDailyBudgets.get(tenantId),
+            }),
       });
     }
     throw new LongrunError(

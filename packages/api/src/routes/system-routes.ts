@@ -1,6 +1,6 @@
 import { json, type ApiContext } from '../api-context.ts';
 import { openApiDocument } from '../openapi.ts';
-import { AgentList, Figures, Health, Ready } from '../schemas.ts';
+import { AgentList, Figures, Health, Ready, TenantUsage, UsageQuery } from '../schemas.ts';
 import { z } from 'zod';
 
 export function systemRoutes(ctx: ApiContext): void {
@@ -8,6 +8,7 @@ export function systemRoutes(ctx: ApiContext): void {
   readyRoute(ctx);
   agentsRoute(ctx);
   figuresRoute(ctx);
+  usageRoute(ctx);
   openApiRoute(ctx);
 }
 
@@ -109,5 +110,37 @@ function openApiRoute(ctx: ApiContext): void {
       },
     },
     async () => json(200, (document ??= openApiDocument(routes.specs, ctx.version))),
+  );
+}
+
+function usageRoute(ctx: ApiContext): void {
+  ctx.routes.add(
+    {
+      method: 'get',
+      path: '/v1/usage',
+      summary: "The caller's tenant's spend on one UTC day, against its daily budget",
+      description:
+        "Every model call of the tenant's sessions is charged to its day before it is sent (its projection, then what it spent); a call that does not fit in a daily limit pauses its session with BUDGET_EXCEEDED.",
+      auth: true,
+      query: UsageQuery,
+      responses: { 200: { description: "The tenant's day.", schema: TenantUsage } },
+    },
+    async ({ query, caller }) => {
+      const day = await ctx.store.tenantSpend.daySpend(caller.tenantId, query.day);
+      const limits = ctx.tenantDailyBudgets[caller.tenantId] ?? null;
+      const { costUsd, inputTokens, outputTokens, cacheTokens } = day;
+      const used = { costUsd, inputTokens, outputTokens, cacheTokens };
+      const remaining: Record<string, number> = {};
+      for (const [key, limit] of Object.entries(limits ?? {}) as [keyof typeof used, number][])
+        remaining[key] = Math.max(0, limit - used[key]);
+      return json(200, {
+        tenantId: caller.tenantId,
+        day: day.day,
+        used,
+        calls: day.calls,
+        limits,
+        remaining,
+      });
+    },
   );
 }

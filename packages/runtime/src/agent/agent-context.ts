@@ -1,4 +1,11 @@
-import type { Budget, ModelClient, ModelToolSpec, SessionStore, Tool } from '@longrun/core';
+import type {
+  Budget,
+  DailyBudget,
+  ModelClient,
+  ModelToolSpec,
+  SessionStore,
+  Tool,
+} from '@longrun/core';
 import type { SessionWriter } from '../session-writer.ts';
 import type { WorkerEvents } from '../worker/worker-events.ts';
 import type { AgentDefinition } from './define-agent.ts';
@@ -25,6 +32,8 @@ export interface AgentRunContext {
   workspace: AgentWorkspace;
   /** The tenant's cap on every session budget (`WorkerOptions.tenantBudgets`), if it has one. */
   tenantBudget?: Budget;
+  /** The tenant's daily spend limits (`WorkerOptions.tenantDailyBudgets`), if it has them. */
+  tenantDailyBudget?: DailyBudget;
   /** Calls this run started itself (`step:callIndex`); any other started call was interrupted. */
   startedHere: Set<string>;
 }

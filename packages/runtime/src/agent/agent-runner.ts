@@ -9,6 +9,7 @@ import {
   pendingCalls,
   subAgentSignal,
   type Budget,
+  type DailyBudget,
   type Lease,
   type ModelClient,
   type OpenCall,
@@ -61,6 +62,8 @@ export interface AgentRunnerOptions {
   tenantPolicy?: (tenantId: string) => Policy | undefined;
   /** The cap on every session budget of a tenant (`WorkerOptions.tenantBudgets`). */
   tenantBudget?: (tenantId: string) => Budget | undefined;
+  /** A tenant's daily spend limits (`WorkerOptions.tenantDailyBudgets`). */
+  tenantDailyBudget?: (tenantId: string) => DailyBudget | undefined;
 }
 
 /**
@@ -103,6 +106,8 @@ export class AgentRunner {
     const session = await this.#sessionRecord();
     const tenantPolicy = session === null ? undefined : this.#o.tenantPolicy?.(session.tenantId);
     const tenantBudget = session === null ? undefined : this.#o.tenantBudget?.(session.tenantId);
+    const tenantDailyBudget =
+      session === null ? undefined : this.#o.tenantDailyBudget?.(session.tenantId);
     // A sub-agent runs under what its parent passed down (its parent's layers, the grant, what
     // was asked for it) and its own agent's policy; a root session under its tenant's and agent's.
     const parent = state.parent;
@@ -159,6 +164,7 @@ export class AgentRunner {
       workspace,
       startedHere: new Set(),
       ...(tenantBudget === undefined ? {} : { tenantBudget }),
+      ...(tenantDailyBudget === undefined ? {} : { tenantDailyBudget }),
     };
     try {
       // After the resume requests (their head check saw the log as it was paused).
@@ -174,8 +180,8 @@ export class AgentRunner {
 
   /** The session's record, read when a tenant policy or sub-agents need its tenant. */
   async #sessionRecord(): Promise<SessionRecord | null> {
-    const { tenantPolicy, tenantBudget, store, lease, agent } = this.#o;
-    const needed = tenantPolicy ?? tenantBudget ?? agent.subAgents;
+    const { tenantPolicy, tenantBudget, tenantDailyBudget, store, lease, agent } = this.#o;
+    const needed = tenantPolicy ?? tenantBudget ?? tenantDailyBudget ?? agent.subAgents;
     if (needed === undefined) return null;
     return store.getSession(lease.sessionId);
   }

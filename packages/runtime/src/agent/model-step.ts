@@ -22,6 +22,7 @@ import {
   reserveModelCall,
   settleFailed,
   settleResponded,
+  settleTenantDay,
   type HeldReservation,
 } from '../harness/budget-charge.ts';
 
@@ -118,6 +119,8 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
     if (ctx.signal.aborted) return 'stopped';
     if (isLongrunError(error, 'LEASE_LOST')) throw error;
     const settled = held === null ? [] : [settleFailed(held, streamedChars)];
+    // The tenant's day first: recording the failure may give the lease up (a pause).
+    await settleTenantDay(ctx, held, settled[0]);
     return recordFailure(ctx, step, attempt, asModelError(error), (events) =>
       withRequest([...settled, ...events]),
     );
@@ -157,6 +160,11 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
   const offered = first !== undefined && (call.activeTools?.includes(first.tool) ?? true);
   if (first !== undefined && offered) await chainStart(ctx, step, first, events, effects);
   await ctx.writer.append(events, { effects });
+  await settleTenantDay(
+    ctx,
+    held,
+    events.find((e) => e.type === 'budget.settled'),
+  );
   return 'continue';
 }
 

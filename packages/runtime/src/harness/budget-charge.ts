@@ -15,6 +15,7 @@ import {
   type NewEvent,
   type Reservation,
   type Spend,
+  type TenantDayBreach,
 } from '@longrun/core';
 import { priceOf } from '@longrun/models';
 import type { AgentRunContext } from '../agent/agent-context.ts';
@@ -35,6 +36,8 @@ export interface ChargeRequest {
 export interface HeldReservation {
   reservation: Reservation;
   price: ModelPrice | null;
+  /** Also charged to the tenant's day (`tenantDailyBudget`): settled there after the log. */
+  tenantDay: boolean;
 }
 
 /**
@@ -51,13 +54,15 @@ export async function reserveModelCall(
   request: ChargeRequest,
 ): Promise<HeldReservation | null> {
   const state = ctx.writer.state;
-  const ledger = state.budget;
-  if (!ledger || !hasLimits(ledger.limits)) return null;
+  const ledger = state.budget && hasLimits(state.budget.limits) ? state.budget : null;
+  const daily = ctx.tenantDailyBudget;
+  if (ledger === null && daily === undefined) return null;
   const price = priceOf(request.modelId, ctx.agent.prices);
-  if (ledger.limits.costUsd !== undefined && price === null) {
+  if ((ledger?.limits.costUsd ?? daily?.costUsd) !== undefined && price === null) {
+    const whose = ledger?.limits.costUsd === undefined ? "the tenant's daily" : "the session's";
     throw new LongrunError(
       'INVALID_ARGUMENT',
-      `the session has a costUsd budget but model ${request.modelId} has no known price: give agent ${ctx.agent.name} prices for it, or raise the budget without costUsd`,
+      `${whose} budget has a costUsd limit but model ${request.modelId} has no known price: give agent ${ctx.agent.name} prices for it, or remove the costUsd limit`,
       { details: { budgetStop: 'unpriced' } },
     );
   }
@@ -71,14 +76,16 @@ export async function reserveModelCall(
   // A state from a checkpoint written before `createdAtMs` was folded cannot age: the wall
   // clock then counts from nothing rather than pausing a session it cannot date.
   const createdAtMs = state.createdAtMs;
-  const elapsedMs =
-    ledger.limits.wallClockMs === undefined || createdAtMs === undefined
-      ? 0
-      : (await ctx.store.nowMs()) - createdAtMs;
-  const breach = modelCallBreach(ledger, projected, elapsedMs);
-  if (breach !== null) throw budgetExceeded(breach);
+  if (ledger !== null) {
+    const elapsedMs =
+      ledger.limits.wallClockMs === undefined || createdAtMs === undefined
+        ? 0
+        : (await ctx.store.nowMs()) - createdAtMs;
+    const breach = modelCallBreach(ledger, projected, elapsedMs);
+    if (breach !== null) throw budgetExceeded(breach);
+  }
   // A sub-agent call's hold is not a model call: it stays open until its children end.
-  const orphans = ledger.open
+  const orphans = (state.budget?.open ?? [])
     .filter((r) => r.kind !== 'subagent')
     .map((r) => settlementOf(r, 'interrupted', r));
   const reservation: Reservation = {
@@ -88,11 +95,55 @@ export async function reserveModelCall(
     modelId: request.modelId,
     ...projected,
   };
+  // Charged to the tenant's day first: a crash before the reservation commits leaves the day
+  // charged the projection (never less), and the call made again has the same reservation id,
+  // which the day does not charge twice.
+  if (daily !== undefined) {
+    const dayBreach = await ctx.store.tenantSpend.reserve(ctx.writer.lease, {
+      reservationId: reservation.reservationId,
+      spend: projected,
+      limits: daily,
+    });
+    if (dayBreach !== null) throw tenantDayExceeded(dayBreach);
+  }
   await ctx.writer.append([
     ...orphans,
     event('budget.reserved', { ...reservation, step: request.step, attempt: request.attempt }),
   ]);
-  return { reservation, price };
+  return { reservation, price, tenantDay: daily !== undefined };
+}
+
+/**
+ * After the settlement of `held` committed to the log: the tenant's day gets the same figure.
+ * A worker that dies in between leaves the day charged the call's projection (never less).
+ */
+export async function settleTenantDay(
+  ctx: AgentRunContext,
+  held: HeldReservation | null,
+  settlement: NewEvent | undefined,
+): Promise<void> {
+  if (held === null || !held.tenantDay || settlement?.type !== 'budget.settled') return;
+  const { costUsd, inputTokens, outputTokens, cacheTokens } = settlement.data;
+  await ctx.store.tenantSpend.settle(ctx.writer.lease, held.reservation.reservationId, {
+    costUsd,
+    inputTokens,
+    outputTokens,
+    cacheTokens,
+  });
+}
+
+function tenantDayExceeded(breach: TenantDayBreach): LongrunError {
+  const fmt = (n: number) => (breach.budget === 'costUsd' ? `$${n.toFixed(4)}` : String(n));
+  return new LongrunError(
+    'BUDGET_EXCEEDED',
+    `BUDGET_EXCEEDED: the tenant's daily ${breach.budget} budget of ${fmt(breach.limit)} is used up for ${breach.day} (UTC) (${fmt(breach.used)} used, and the next call needs ${fmt(breach.needed)} more); it starts again at 00:00 UTC, or the operator raises tenantDailyBudgets; then resume the session (longrun sessions resume <id>)`,
+    {
+      details: {
+        budgetStop: 'exceeded',
+        breach: { ...breach, budget: `tenantDaily.${breach.budget}` },
+      },
+    },
+  );
 }
 
 /** The `budget.settled` of a call that answered: its reported usage at its price. */
@@ -147,11 +198,15 @@ export async function chargedCall(
     response = await call();
   } catch (error) {
     if (!ctx.signal.aborted && !isLongrunError(error, 'LEASE_LOST')) {
-      await ctx.writer.append([settleFailed(held, 0)]);
+      const settled = settleFailed(held, 0);
+      await ctx.writer.append([settled]);
+      await settleTenantDay(ctx, held, settled);
     }
     throw error;
   }
-  await ctx.writer.append([settleResponded(held, response)]);
+  const settled = settleResponded(held, response);
+  await ctx.writer.append([settled]);
+  await settleTenantDay(ctx, held, settled);
   return response;
 }
 

@@ -13,6 +13,7 @@ import { scriptedModel, type ScriptedTurn } from '@longrun/models/testing';
 import { allEvents, runUntil, tempDir } from '../testing.ts';
 import { defineAgent, defineTool, type AgentConfig } from '../agent/define-agent.ts';
 import { changeBudget } from '../agent/budget-commands.ts';
+import { resumeSession } from '../agent/session-commands.ts';
 import { Worker } from '../worker.ts';
 
 const add = defineTool({
@@ -312,5 +313,75 @@ describe('budgets', () => {
     expect(
       () => new Worker({ store, agents: [agent], tenantBudgets: { t: { steps: -1 } } }),
     ).toThrow(/the budget cap of tenant t.steps must be an integer/);
+  });
+
+  it("stops a tenant's sessions, together, within one call of its daily budget; the day holds what their logs charged", async () => {
+    const { store, agent } = await setup(looping(8));
+    const ids = [
+      (await store.createSession({ agent: 'looper', input: { task: 'a' } })).id,
+      (await store.createSession({ agent: 'looper', input: { task: 'b' } })).id,
+    ];
+    const limit = 1;
+    const worker = new Worker({
+      store,
+      agents: [agent],
+      pollMs: 5,
+      tenantDailyBudgets: { default: { costUsd: limit } },
+    });
+    await worker.start();
+    try {
+      const deadline = Date.now() + 20_000;
+      while (
+        (await Promise.all(ids.map((id) => store.getSession(id)))).some(
+          (s) => s.status !== 'paused',
+        )
+      ) {
+        if (Date.now() > deadline)
+          throw new Error('the sessions were not paused by the daily budget');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    } finally {
+      await worker.stop();
+    }
+    let charged = 0;
+    let reserved = 0;
+    let biggest = 0;
+    for (const id of ids) {
+      expect((await store.getSession(id)).statusReason).toMatch(
+        /^BUDGET_EXCEEDED: the tenant's daily costUsd budget of \$1\.0000 is used up for \d{4}-\d{2}-\d{2} \(UTC\)/,
+      );
+      const events = await allEvents(store, id);
+      const ledger = fold(events).budget;
+      if (!ledger) throw new Error('no ledger');
+      // No session budget: the ledger only records the calls charged to the tenant's day.
+      expect(ledger.limits).toEqual({});
+      charged += chargedSpend(ledger).costUsd;
+      for (const r of ofType(events, 'budget.reserved')) {
+        reserved++;
+        biggest = Math.max(biggest, r.data.costUsd);
+      }
+    }
+    const day = await store.tenantSpend.daySpend('default');
+    expect(day.calls).toBe(reserved);
+    expect(day.costUsd).toBeCloseTo(charged, 9);
+    // Never more than the limit (reservations must fit); stopped within one call of it.
+    expect(day.costUsd).toBeLessThanOrEqual(limit);
+    expect(day.costUsd).toBeGreaterThan(limit - biggest);
+    // A raised limit (the operator's worker configuration) and a resume let a session go on.
+    await resumeSession(store, ids[0]!, { by: 'ops', reason: 'raised the daily budget' });
+    await runUntil(
+      { store, agents: [agent], tenantDailyBudgets: { default: { costUsd: 100 } } },
+      ids[0]!,
+      ['completed', 'failed', 'paused'],
+    );
+    expect((await store.getSession(ids[0]!)).status).toBe('completed');
+    expect((await store.tenantSpend.daySpend('default')).calls).toBeGreaterThan(reserved);
+  });
+
+  it('refuses a worker whose daily budgets name no known limit', () => {
+    expect(
+      () =>
+        new Worker({ store: {} as never, tenantDailyBudgets: { acme: { dollars: 5 } as never } }),
+    ).toThrow(/tenant acme: a daily budget has no limit dollars/);
   });
 });
