@@ -139,3 +139,12 @@ export { LivePublisher } from './live/live-publisher.ts';
 export { InProcessLiveChannel } from './live/in-process-live-channel.ts';
 export { type OutcomeConfig, type OutcomeDefinition } from './agent/outcome.ts';
 export { readVerdicts } from './agent/outcome-evaluator.ts';
+export {
+  sessionBundle,
+  readAllEvents,
+  bundleFormatVersion,
+  type SessionBundleOptions,
+} from './bundle/session-bundle.ts';
+export { writeSessionBundle, readBundle, type BundleReadOptions } from './bundle/bundle-files.ts';
+export { Redactor, secretsFromEnv } from './bundle/redactor.ts';
+export { toolCallsCsv, toolCallsHeader } from './bundle/tool-calls-csv.ts';

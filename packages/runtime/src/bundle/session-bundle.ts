@@ -1,0 +1,248 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import {
+  fold,
+  LongrunError,
+  type BlobStore,
+  type JsonValue,
+  type SessionId,
+  type SessionStore,
+  type StoredEvent,
+} from '@longrun/core';
+import type { FileEntry } from '@longrun/workspace';
+import { sessionWorkspaceDiff } from '../workspace-diff.ts';
+import { bundleEnv } from './bundle-env.ts';
+import { Redactor, secretsFromEnv } from './redactor.ts';
+import { TarGzWriter } from './tar-gz-writer.ts';
+import { toolCallsCsv } from './tool-calls-csv.ts';
+
+/** Loaded on first use, as in workspace-diff.ts. */
+const workspaceLib = () => import('@longrun/workspace');
+
+export const bundleFormatVersion = 1;
+
+export interface SessionBundleOptions {
+  /**
+   * Values that must not appear in the bundle, beyond the ones found by name in the environment
+   * (`secretsFromEnv`): they are masked wherever they occur, in every file.
+   */
+  secrets?: readonly string[];
+  /** Default: `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Where the workspace blobs are. Default: the session store's own blob table. */
+  blobs?: BlobStore;
+  /** `trace.json`: the session's spans as OTLP JSON, from its events. Left out when not given. */
+  traceJson?: (events: readonly StoredEvent[]) => JsonValue;
+  /** Written to env.txt. */
+  agentVersion?: string;
+  /** More progress files to include, by workspace path (the agent's handoff file, say). */
+  progressFiles?: readonly string[];
+}
+
+/** Names of the files an agent keeps its progress in, at any depth of its workspace. */
+const progressName = /(^|\/)(progress|notes|todo|plan|status)([._-][^/]*)?\.(md|txt|json)$/i;
+const progressMaxBytes = 1024 * 1024;
+const pageSize = 1_000;
+
+/** Every event of a session, page by page. */
+export async function readAllEvents(store: SessionStore, id: SessionId): Promise<StoredEvent[]> {
+  const events: StoredEvent[] = [];
+  for (;;) {
+    const page = await store.readEvents(id, events.length, pageSize);
+    events.push(...page);
+    if (page.length < pageSize) return events;
+  }
+}
+
+/**
+ * A session's debug bundle (DESIGN §8), as a .tar.gz stream: `session.jsonl` (every event),
+ * `last_state.json` (the folded state, the latest checkpoint, the session record), `trace.json`,
+ * `tool_calls.csv`, `workspace/` (the last snapshot's files), `workspace.diff` (first snapshot →
+ * last), `progress/` (the agent's progress files), `env.txt` and `bundle.json` (what is in it).
+ * Every file passes through the redactor. Workspace files stream a blob at a time, so a large
+ * workspace is never held in memory whole; the events are (the fold needs them all).
+ * The session must exist (NOT_FOUND otherwise) before the stream is returned; a failure while
+ * writing destroys the stream with the error.
+ */
+export async function sessionBundle(
+  store: SessionStore,
+  id: SessionId,
+  options: SessionBundleOptions = {},
+): Promise<Readable> {
+  const record = await store.getSession(id);
+  const events = await readAllEvents(store, id);
+  const last = events.at(-1);
+  const tar = new TarGzWriter(new Date(last?.atMs ?? 0));
+  const redactor = new Redactor([
+    ...secretsFromEnv(options.env ?? process.env),
+    ...(options.secrets ?? []),
+  ]);
+  const context: BundleContext = {
+    store,
+    id,
+    events,
+    tar,
+    redactor,
+    blobs: options.blobs ?? store.blobs,
+    options,
+    index: [],
+  };
+  void (async () => {
+    await addLog(context, record);
+    await addWorkspace(context);
+    await addText(context, 'env.txt', bundleEnv({ store, events, ...pick(options) }));
+    await addText(context, 'bundle.json', bundleIndex(context));
+    tar.finalize();
+  })().catch((error: unknown) =>
+    tar.fail(error instanceof Error ? error : new Error(String(error))),
+  );
+  return tar.output;
+}
+
+function pick(options: SessionBundleOptions): { agentVersion?: string } {
+  return options.agentVersion === undefined ? {} : { agentVersion: options.agentVersion };
+}
+
+interface BundleContext {
+  store: SessionStore;
+  id: SessionId;
+  events: StoredEvent[];
+  tar: TarGzWriter;
+  redactor: Redactor;
+  blobs: BlobStore;
+  options: SessionBundleOptions;
+  /** What was written, in order: name and size. */
+  index: { name: string; bytes: number }[];
+  workspace?: JsonValue;
+}
+
+async function addText(context: BundleContext, name: string, text: string): Promise<void> {
+  const bytes = context.redactor.text(text);
+  context.index.push({ name, bytes: bytes.length });
+  await context.tar.add(name, bytes);
+}
+
+async function addLog(
+  context: BundleContext,
+  record: Awaited<ReturnType<SessionStore['getSession']>>,
+): Promise<void> {
+  const { events, store, id, options } = context;
+  const lines = events.map((e) => `${JSON.stringify(e)}\n`).join('');
+  await addText(context, 'session.jsonl', lines);
+  const checkpoint = await store.latestCheckpoint(id);
+  const state = {
+    session: record,
+    headSeq: events.at(-1)?.seq ?? 0,
+    state: fold(events),
+    checkpoint,
+  };
+  await addText(context, 'last_state.json', `${JSON.stringify(state, null, 2)}\n`);
+  if (options.traceJson !== undefined) {
+    await addText(context, 'trace.json', `${JSON.stringify(options.traceJson(events))}\n`);
+  }
+  await addText(context, 'tool_calls.csv', toolCallsCsv(events));
+}
+
+function snapshotsOf(events: readonly StoredEvent[]) {
+  return events.flatMap((e) =>
+    e.type === 'workspace.snapshotted'
+      ? [{ seq: e.seq, step: e.data.step, manifestHash: e.data.manifestHash }]
+      : [],
+  );
+}
+
+/** The last snapshot's files, its diff against the first, and the progress files among them. */
+async function addWorkspace(context: BundleContext): Promise<void> {
+  const snapshots = snapshotsOf(context.events);
+  const first = snapshots[0];
+  const last = snapshots.at(-1);
+  if (first === undefined || last === undefined) {
+    context.workspace = null;
+    return;
+  }
+  const { loadManifest } = await workspaceLib();
+  const manifest = await loadManifest(context.blobs, last.manifestHash);
+  const files = manifest.entries.filter((e): e is FileEntry => e.type === 'file');
+  for (const file of files) {
+    await context.tar.addStream(
+      `workspace/${file.path}`,
+      file.size,
+      context.redactor.stream(fileChunks(context.blobs, file, last.manifestHash)),
+    );
+  }
+  await addText(context, 'workspace.diff', await diffText(context, first.seq, last.seq));
+  const wanted = new Set(context.options.progressFiles ?? []);
+  for (const e of context.events) {
+    if (e.type === 'context.compacted' && e.data.handoff) wanted.add(e.data.handoff.file);
+  }
+  const progress = files.filter(
+    (f) => (wanted.has(f.path) || progressName.test(f.path)) && f.size <= progressMaxBytes,
+  );
+  for (const file of progress) {
+    await context.tar.addStream(
+      `progress/${file.path}`,
+      file.size,
+      context.redactor.stream(fileChunks(context.blobs, file, last.manifestHash)),
+    );
+  }
+  context.workspace = {
+    firstSnapshot: first,
+    lastSnapshot: last,
+    files: files.length,
+    bytes: files.reduce((n, f) => n + f.size, 0),
+    progressFiles: progress.map((f) => f.path),
+    leftOut: manifest.entries
+      .filter((e) => e.type === 'symlink')
+      .map((e) => ({ path: e.path, reason: 'symlink' })),
+  };
+}
+
+/** A file's bytes, blob by blob, each verified against its name. */
+async function* fileChunks(
+  blobs: BlobStore,
+  file: FileEntry,
+  manifestHash: string,
+): AsyncGenerator<Uint8Array> {
+  const hashes = file.chunks?.map((c) => c.sha256) ?? [file.sha256];
+  for (const hash of hashes) {
+    const bytes = await blobs.get(hash);
+    if (bytes === null || createHash('sha256').update(bytes).digest('hex') !== hash) {
+      throw new LongrunError(
+        'WORKSPACE_CORRUPT',
+        `workspace file ${JSON.stringify(file.path)} of snapshot ${manifestHash}: blob ${hash} is ${bytes === null ? 'missing' : 'corrupt'} in the ${blobs.kind} blob store`,
+      );
+    }
+    yield bytes;
+  }
+}
+
+async function diffText(context: BundleContext, fromSeq: number, toSeq: number): Promise<string> {
+  const diff = await sessionWorkspaceDiff(context.store, context.id, {
+    fromSeq,
+    toSeq,
+    patches: true,
+    blobs: context.blobs,
+  });
+  const name = (s: { seq: number; step: number; manifestHash: string } | null) =>
+    s === null ? 'empty' : `seq ${s.seq} (step ${s.step}, manifest ${s.manifestHash})`;
+  const lines = [`# workspace of ${context.id}: ${name(diff.from)} -> ${name(diff.to)}`];
+  const marks = { added: '+', removed: '-', changed: '~' } as const;
+  for (const c of diff.changes) {
+    lines.push(`# ${marks[c.change]} ${c.path}  ${c.sizeBefore} -> ${c.sizeAfter} bytes`);
+    lines.push(c.patch ?? `# (no text diff: ${c.noPatchReason ?? ''})`);
+  }
+  if (diff.changes.length === 0) lines.push('# no changes');
+  return `${lines.join('\n')}\n`;
+}
+
+function bundleIndex(context: BundleContext): string {
+  const index = {
+    format: bundleFormatVersion,
+    sessionId: context.id,
+    headSeq: context.events.at(-1)?.seq ?? 0,
+    files: context.index,
+    workspace: context.workspace ?? null,
+    trace: context.options.traceJson === undefined ? 'not included' : 'trace.json',
+  };
+  return `${JSON.stringify(index, null, 2)}\n`;
+}
