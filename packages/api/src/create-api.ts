@@ -6,6 +6,7 @@ import type { LiveDeltaSource } from './live-deltas.ts';
 import { RouteTable, type AuthMode } from './route-table.ts';
 import { actionRoutes } from './routes/action-routes.ts';
 import { fileRoutes } from './routes/file-routes.ts';
+import { bundleRoutes } from './routes/bundle-routes.ts';
 import { keyRoutes } from './routes/key-routes.ts';
 import { scheduleRoutes } from './routes/schedule-routes.ts';
 import { sessionRoutes } from './routes/session-routes.ts';
@@ -83,6 +84,7 @@ export function createApi(options: ApiOptions): Api {
   actionRoutes(ctx);
   webhookRoutes(ctx);
   fileRoutes(ctx);
+  bundleRoutes(ctx);
   scheduleRoutes(ctx);
   keyRoutes(ctx);
   mountDashboard(app, options.dashboard);

@@ -41,6 +41,7 @@ const expectedRoles: Record<string, ApiKeyRole[]> = {
   'get /v1/approvals': everyone,
   'post /v1/sessions/{id}/approvals/{approvalId}': approvers,
   'get /v1/sessions/{id}/files/diff': everyone,
+  'get /v1/sessions/{id}/bundle': everyone,
   'get /v1/sessions/{id}/files': everyone,
   'get /v1/sessions/{id}/files/content': everyone,
   'post /v1/schedules': operators,

@@ -34,6 +34,7 @@ const requests: [string, (id: string) => string, unknown?][] = [
   ['GET', (id) => `/v1/sessions/${id}/files`],
   ['GET', (id) => `/v1/sessions/${id}/files/content?path=b.txt`],
   ['GET', (id) => `/v1/sessions/${id}/files/diff?patches=true`],
+  ['GET', (id) => `/v1/sessions/${id}/bundle`],
   ['POST', (id) => `/v1/sessions/${id}/fork`, { atSeq: 1 }],
   ['POST', (id) => `/v1/sessions/${id}/messages`, { text: 'hi from a' }],
   ['POST', (id) => `/v1/sessions/${id}/signals`, { name: 'go', payload: 'from a' }],

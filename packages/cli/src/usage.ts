@@ -45,6 +45,9 @@ Commands:
   sessions fork <id> [--at SEQ]
                        a new session from the first SEQ events of another (default: all of
                        them); its workspace is the same snapshot, by manifest, not a copy
+  sessions bundle <id> [-o PATH]
+                       a debug bundle (<id>.bundle.tar.gz): events, state, trace, tool calls,
+                       workspace and diff, progress files, versions; secrets masked
   doctor               open the store and report its durability settings
 
 Global options:
@@ -103,6 +106,12 @@ longrun sessions message <id> "<text>"
 longrun sessions signal <id> <name> [json-payload]
 longrun sessions fork <id> [--at SEQ] [--json]
 longrun sessions diff <id> [--from SEQ] [--to SEQ] [--text]
+longrun sessions bundle <id> [-o PATH] [--json]
+
+bundle: a debug bundle of the session, <id>.bundle.tar.gz in the current directory (or PATH): its
+events (session.jsonl), last state, trace, tool-call table (tool_calls.csv), the last workspace
+snapshot and its diff against the first, the agent's progress files and env.txt, with secret
+values masked. \`longrun replay <bundle>\` re-runs it offline.
 
 approve --scope: call (default) grants this call only; arguments also every later call of the same
 tool with the same arguments in the session; tool every later call of the tool in the session. A

@@ -14,7 +14,8 @@ import { describeEvent } from '../event-lines.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { openStore } from '../store-url.ts';
 import { usage } from '../usage.ts';
-import { changeBudget, forkSession, signalSession } from '@longrun/runtime';
+import { resolve } from 'node:path';
+import { changeBudget, forkSession, signalSession, writeSessionBundle } from '@longrun/runtime';
 import { budgetChangeFromFlags, budgetFlagOptions, budgetLines } from '../budget-flags.ts';
 import { addMessage, cancel, decide, resume, tail } from './session-actions.ts';
 import { workspaceDiffLines } from './workspace-diff.ts';
@@ -35,6 +36,7 @@ export async function run(argv: string[]): Promise<number> {
       from: { type: 'string' },
       to: { type: 'string' },
       text: { type: 'boolean' },
+      output: { type: 'string', short: 'o' },
       ...budgetFlagOptions,
     },
     usage.sessions,
@@ -157,6 +159,17 @@ export async function run(argv: string[]): Promise<number> {
           text: values.text === true,
         });
         for (const line of lines) out(line);
+        return exitCodes.ok;
+      }
+      case 'bundle': {
+        const id = sessionId(required(args[0], 'session id'));
+        const path = resolve(values.output ?? `${id}.bundle.tar.gz`);
+        const bytes = await writeSessionBundle(store, id, path);
+        out(
+          values.json
+            ? JSON.stringify({ sessionId: id, path, bytes })
+            : `wrote ${path} (${bytes} bytes)`,
+        );
         return exitCodes.ok;
       }
       default:
