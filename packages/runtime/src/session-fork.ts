@@ -102,7 +102,7 @@ function forkedEvent(e: StoredEvent): NewEvent {
  * The effect records of the copied calls, as the source's tool events made them: the fork's
  * records carry the source's idempotency keys, and a call it resumes counts its next attempt.
  */
-class EffectCopier {
+export class EffectCopier {
   readonly #started = new Map<string, Omit<EffectChange, 'status'>>();
 
   changeFor(e: StoredEvent): EffectChange[] {
@@ -127,7 +127,7 @@ class EffectCopier {
 }
 
 /** A finished source gives a finished fork; anything else is picked up by a worker as it stands. */
-function forkStatus(status: ReturnType<typeof fold>['status']): SessionStatus {
+export function forkStatus(status: ReturnType<typeof fold>['status']): SessionStatus {
   const finished = terminalStatuses.find((s) => s === status);
   return finished ?? 'queued';
 }

@@ -15,6 +15,7 @@ import { bundleEnv } from './bundle-env.ts';
 import { Redactor, secretsFromEnv } from './redactor.ts';
 import { TarGzWriter } from './tar-gz-writer.ts';
 import { toolCallsCsv } from './tool-calls-csv.ts';
+import { requestFingerprints } from '../replay/request-fingerprints.ts';
 
 /** Loaded on first use, as in workspace-diff.ts. */
 const workspaceLib = () => import('@longrun/workspace');
@@ -57,7 +58,7 @@ export async function readAllEvents(store: SessionStore, id: SessionId): Promise
 /**
  * A session's debug bundle (DESIGN §8), as a .tar.gz stream: `session.jsonl` (every event),
  * `last_state.json` (the folded state, the latest checkpoint, the session record), `trace.json`,
- * `tool_calls.csv`, `workspace/` (the last snapshot's files), `workspace.diff` (first snapshot →
+ * `tool_calls.csv`, `requests.jsonl` (a fingerprint of each model request, for replay), `workspace/` (the last snapshot's files), `workspace.diff` (first snapshot →
  * last), `progress/` (the agent's progress files), `env.txt` and `bundle.json` (what is in it).
  * Every file passes through the redactor. Workspace files stream a blob at a time, so a large
  * workspace is never held in memory whole; the events are (the fold needs them all).
@@ -141,6 +142,8 @@ async function addLog(
     await addText(context, 'trace.json', `${JSON.stringify(options.traceJson(events))}\n`);
   }
   await addText(context, 'tool_calls.csv', toolCallsCsv(events));
+  const requests = requestFingerprints(events).map((r) => `${JSON.stringify(r)}\n`);
+  await addText(context, 'requests.jsonl', requests.join(''));
 }
 
 function snapshotsOf(events: readonly StoredEvent[]) {

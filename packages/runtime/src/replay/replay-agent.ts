@@ -1,0 +1,90 @@
+import {
+  LongrunError,
+  errorCodes,
+  type ErrorCode,
+  type EventDataByType,
+  type JsonValue,
+  type StoredEvent,
+  type Tool,
+} from '@longrun/core';
+import type { AgentDefinition } from '../agent/define-agent.ts';
+import { ReplayModel } from './replay-model.ts';
+
+type Completed = EventDataByType['tool.completed'];
+
+/** Each call's recorded result by `step:callIndex` (the last one, should there be several). */
+function recordedResults(events: readonly StoredEvent[]): Map<string, Completed> {
+  const results = new Map<string, Completed>();
+  for (const e of events) {
+    if (e.type === 'tool.completed') results.set(`${e.data.step}:${e.data.callIndex}`, e.data);
+  }
+  return results;
+}
+
+/**
+ * A tool's recorded failure thrown again, so the harness writes the same result: the harness
+ * words a failure `tool <name> failed[ (<code>)]: <message>`, and the message is taken back out.
+ */
+function recordedFailure(tool: string, result: Completed): Error {
+  const text = typeof result.output === 'string' ? result.output : JSON.stringify(result.output);
+  const prefix = `tool ${tool} failed${result.errorCode === undefined ? '' : ` (${result.errorCode})`}: `;
+  const message = text.startsWith(prefix) ? text.slice(prefix.length) : text;
+  const code = result.errorCode;
+  return code !== undefined && code in errorCodes
+    ? new LongrunError(code as ErrorCode, message)
+    : new Error(message);
+}
+
+/** The tool, not run: it returns (or throws) what the recording says this call returned. */
+function replayTool(tool: Tool, results: Map<string, Completed>): Tool {
+  const { verify: _verify, ...rest } = tool;
+  return {
+    ...rest,
+    async run(_input, context): Promise<JsonValue> {
+      const result = results.get(`${context.step}:${context.callIndex}`);
+      if (result === undefined) {
+        throw new Error(
+          `replay: the recording has no result for call ${context.callIndex} of step ${context.step}`,
+        );
+      }
+      if (!result.ok) throw recordedFailure(tool.name, result);
+      return result.output;
+    },
+  };
+}
+
+/**
+ * The agent as a replay runs it: its harness configuration (instructions, tools' schemas, effect
+ * classes and approvals, policy, gates, budget, loop control, prepareStep) as the module defines
+ * it now, with the recording in place of everything that reaches outside the process: the model
+ * answers what it answered, each tool returns what it returned, nothing is run in a sandbox, and
+ * the workspace is a temporary directory that is never snapshotted.
+ */
+export function replayAgent(
+  agent: AgentDefinition,
+  events: readonly StoredEvent[],
+  workspaceRoot: string,
+  model: ReplayModel,
+): AgentDefinition {
+  const results = recordedResults(events);
+  const { sandbox: _sandbox, blobs: _blobs, prepareStep, outcome, context, ...rest } = agent;
+  return {
+    ...rest,
+    model,
+    // Models of their own (an evaluator's, a summarizer's) are the replay model too: no network.
+    ...(outcome === undefined ? {} : { outcome: { ...outcome, model } }),
+    ...(context === undefined ? {} : { context: { ...context, summaryModel: model } }),
+    tools: agent.tools.map((t) => replayTool(t, results)),
+    workspaceRoot,
+    workspaceSnapshots: false,
+    ...(prepareStep === undefined
+      ? {}
+      : {
+          // Its choice of another model is ignored: the recording answers every call.
+          prepareStep: async (input) => {
+            const { model: _model, ...prepared } = (await prepareStep(input)) ?? {};
+            return prepared;
+          },
+        }),
+  };
+}

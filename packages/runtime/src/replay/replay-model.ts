@@ -1,0 +1,145 @@
+import {
+  LongrunError,
+  errorCodes,
+  failureCode,
+  type ErrorCode,
+  type EventDataByType,
+  type FinishReason,
+  type ModelClient,
+  type ModelResponse,
+  type ModelMessage,
+  type StoredEvent,
+} from '@longrun/core';
+import {
+  MessageHasher,
+  digest,
+  firstDifferentMessage,
+  type RequestFingerprint,
+} from './request-fingerprints.ts';
+
+/** A request that is not the one the recorded response answered. */
+export interface RequestMismatch {
+  step: number;
+  /** The first message (system message left out) that differs. */
+  index: number;
+  recordedMessages: number;
+  replayedMessages: number;
+  /** The replayed request's message at `index`, if it has one. */
+  message: ModelMessage | null;
+}
+
+type Outcome =
+  | { kind: 'responded'; data: EventDataByType['model.responded'] }
+  | { kind: 'failed'; data: EventDataByType['model.failed'] };
+
+const finishReasons = new Set(['stop', 'tool-calls', 'length', 'content-filter', 'error', 'other']);
+
+/**
+ * A model that answers each step's calls with what the recording says the model did at that
+ * step, in order: its failures (not the attempts a dead worker left, which the model never
+ * answered) and then its response. No network: a call the recording has no answer for fails with
+ * MODEL_REJECTED saying so, which the replay reports as its divergence.
+ */
+export class ReplayModel implements ModelClient {
+  readonly id: string;
+  readonly #byStep = new Map<number, Outcome[]>();
+  readonly #calls = new Map<number, number>();
+  readonly #requests: RequestFingerprint[];
+  readonly #hasher = new MessageHasher();
+  /** Set by the first request that differs from its fingerprint. */
+  mismatch: RequestMismatch | null = null;
+
+  /** `requests`: the bundle's fingerprints; without them requests are not checked. */
+  constructor(events: readonly StoredEvent[], requests: readonly RequestFingerprint[] = []) {
+    this.#requests = [...requests];
+    let id = 'replay';
+    for (const e of events) {
+      if (e.type === 'model.responded') {
+        this.#push(e.data.step, { kind: 'responded', data: e.data });
+        id = e.data.requestedModelId ?? e.data.modelId ?? id;
+      } else if (e.type === 'model.failed' && e.data.code !== failureCode.workerStopped) {
+        this.#push(e.data.step, { kind: 'failed', data: e.data });
+      } else if (e.type === 'model.requested') {
+        id = e.data.modelId;
+      }
+    }
+    this.id = id;
+  }
+
+  #push(step: number, outcome: Outcome): void {
+    const list = this.#byStep.get(step) ?? [];
+    list.push(outcome);
+    this.#byStep.set(step, list);
+  }
+
+  #checkRequest(step: number, messages: readonly ModelMessage[]): void {
+    const at = this.#requests.findLastIndex((r) => r.step === step);
+    const recorded = this.#requests[at];
+    if (recorded === undefined) return;
+    const hashes = this.#hasher.hashes(messages);
+    if (digest(hashes) === recorded.sha256) return;
+    const index = firstDifferentMessage(recorded, hashes, this.#requests.slice(0, at));
+    const replayed = messages.filter((m) => m.role !== 'system');
+    this.mismatch ??= {
+      step,
+      index,
+      recordedMessages: recorded.messages,
+      replayedMessages: hashes.length,
+      message: replayed[index] ?? null,
+    };
+    throw new LongrunError(
+      'MODEL_REJECTED',
+      `replay: the request of step ${step} is not the one the recorded response answered (message ${index + 1} differs)`,
+      { retryable: false },
+    );
+  }
+
+  async stream(
+    request: Parameters<ModelClient['stream']>[0],
+    onTextDelta: (text: string) => void,
+  ): Promise<ModelResponse> {
+    const step = request.context?.step;
+    if (step === undefined) {
+      throw new LongrunError(
+        'MODEL_REJECTED',
+        'replay: a model call outside a session step (a compaction or an evaluator) has no recorded answer',
+        { retryable: false },
+      );
+    }
+    this.#checkRequest(step, request.messages);
+    const n = this.#calls.get(step) ?? 0;
+    this.#calls.set(step, n + 1);
+    const outcome = this.#byStep.get(step)?.[n];
+    if (outcome === undefined) {
+      throw new LongrunError(
+        'MODEL_REJECTED',
+        `replay: the recording has no answer for call ${n + 1} of step ${step}`,
+        { retryable: false },
+      );
+    }
+    if (outcome.kind === 'failed') {
+      const { code, message, retryable } = outcome.data;
+      const known = code in errorCodes ? (code as ErrorCode) : 'INTERNAL';
+      throw new LongrunError(known, message, { retryable });
+    }
+    const d = outcome.data;
+    if (d.text !== '') onTextDelta(d.text);
+    return {
+      text: d.text,
+      toolCalls: d.toolCalls.map((c) => ({
+        id: c.id ?? `call_${d.step}_${c.callIndex}`,
+        name: c.tool,
+        args: c.args,
+      })),
+      ...(d.parts === undefined ? {} : { parts: d.parts }),
+      ...(d.providerMetadata === undefined ? {} : { providerMetadata: d.providerMetadata }),
+      finishReason: finishReasons.has(d.finishReason ?? '')
+        ? (d.finishReason as FinishReason)
+        : d.toolCalls.length > 0
+          ? 'tool-calls'
+          : 'stop',
+      usage: d.usage,
+      modelId: d.modelId ?? this.id,
+    };
+  }
+}
