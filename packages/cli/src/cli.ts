@@ -14,6 +14,7 @@ const commands: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   serve: () => import('./commands/serve.ts'),
   keys: () => import('./commands/keys.ts'),
   schedules: () => import('./commands/schedules.ts'),
+  replay: () => import('./commands/replay.ts'),
 };
 
 /** The version of this package, read from its package.json (one level above src/ or dist/). */

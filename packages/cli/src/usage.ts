@@ -48,6 +48,8 @@ Commands:
   sessions bundle <id> [-o PATH]
                        a debug bundle (<id>.bundle.tar.gz): events, state, trace, tool calls,
                        workspace and diff, progress files, versions; secrets masked
+  replay <bundle>      re-run a debug bundle's session offline (recorded model responses and tool
+                       results, no network, no side effects) and report the first divergence
   doctor               open the store and report its durability settings
 
 Global options:
@@ -116,6 +118,18 @@ values masked. \`longrun replay <bundle>\` re-runs it offline.
 approve --scope: call (default) grants this call only; arguments also every later call of the same
 tool with the same arguments in the session; tool every later call of the tool in the session. A
 grant never overrides a deny.`,
+  replay: `longrun replay <bundle.tar.gz> [--agents <module>]... [--timeout-ms N] [--json]
+
+Re-runs the session of a debug bundle (longrun sessions bundle) offline: the agent's harness, as
+the module of --agents defines it now (default: examples/fix-failing-test from the repository),
+on a temporary SQLite store, with the recorded model responses in place of the model and the
+recorded tool results in place of the tools (no tool runs, no network). Approvals, messages,
+cancels, resumes, budget changes and signals are given again from the log when the session waits
+for them; a fork's copied events are copied. Each model request is checked against the bundle's
+fingerprint of it (requests.jsonl), and the events made are compared with the recorded ones,
+leaving out what only the recording's circumstances made (streamed text, attempts a dead worker
+left, workspace snapshots, ids and times). Prints the first divergence (seq, event type, expected
+vs got, the fields that differ) or "0 divergences". Exit code 0 identical, 1 divergence.`,
   doctor: `longrun doctor [--store <url>] [--json]`,
   serve: `longrun serve [--store <url>] [--port N] [--host 127.0.0.1] [--no-auth] [--agents <module>]...
 

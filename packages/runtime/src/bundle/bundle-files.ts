@@ -42,7 +42,8 @@ export async function readBundle(
   const tar = extract();
   const reading = (async () => {
     for await (const entry of tar) {
-      const { name } = entry.header;
+      // `tar -C dir .` writes `./name`: the same entry.
+      const name = entry.header.name.replace(/^\.\//, '');
       if (!keep(name)) {
         entry.resume();
         continue;

@@ -128,8 +128,13 @@ async function addLog(
   record: Awaited<ReturnType<SessionStore['getSession']>>,
 ): Promise<void> {
   const { events, store, id, options } = context;
-  const lines = events.map((e) => `${JSON.stringify(e)}\n`).join('');
-  await addText(context, 'session.jsonl', lines);
+  // Masked event by event, so each line stays the JSON of one event: what is read back from
+  // session.jsonl (a replay's recording) is what the request fingerprints below are taken of.
+  const lines = events.map((e) =>
+    context.redactor.maskInPlace(Buffer.from(`${JSON.stringify(e)}\n`)),
+  );
+  const masked = lines.map((l) => JSON.parse(l.toString('utf8')) as StoredEvent);
+  await addText(context, 'session.jsonl', Buffer.concat(lines).toString('utf8'));
   const checkpoint = await store.latestCheckpoint(id);
   const state = {
     session: record,
@@ -142,7 +147,7 @@ async function addLog(
     await addText(context, 'trace.json', `${JSON.stringify(options.traceJson(events))}\n`);
   }
   await addText(context, 'tool_calls.csv', toolCallsCsv(events));
-  const requests = requestFingerprints(events).map((r) => `${JSON.stringify(r)}\n`);
+  const requests = requestFingerprints(masked).map((r) => `${JSON.stringify(r)}\n`);
   await addText(context, 'requests.jsonl', requests.join(''));
 }
 
