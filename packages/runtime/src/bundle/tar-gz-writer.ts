@@ -44,9 +44,10 @@ export class TarGzWriter {
           throw new Error(`bundle entry ${name}: ${written} bytes read, ${size} expected`);
         }
         entry.end(() => undefined);
-      })().catch((error: unknown) => {
-        entry.destroy(error as Error);
-        reject(error as Error);
+      })().catch((cause: unknown) => {
+        const error = cause instanceof Error ? cause : new Error(String(cause));
+        entry.destroy(error);
+        reject(error);
       });
     });
     await done;

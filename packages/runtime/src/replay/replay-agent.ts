@@ -37,9 +37,8 @@ function recordedFailure(tool: string, result: Completed): Error {
 
 /** The tool, not run: it returns (or throws) what the recording says this call returned. */
 function replayTool(tool: Tool, results: Map<string, Completed>): Tool {
-  const { verify: _verify, ...rest } = tool;
-  return {
-    ...rest,
+  const replayed: Tool = {
+    ...tool,
     async run(_input, context): Promise<JsonValue> {
       const result = results.get(`${context.step}:${context.callIndex}`);
       if (result === undefined) {
@@ -51,6 +50,9 @@ function replayTool(tool: Tool, results: Map<string, Completed>): Tool {
       return result.output;
     },
   };
+  // Never asked: a replayed call is never interrupted.
+  delete (replayed as { verify?: unknown }).verify;
+  return replayed;
 }
 
 /**
@@ -67,7 +69,7 @@ export function replayAgent(
   model: ReplayModel,
 ): AgentDefinition {
   const results = recordedResults(events);
-  const { sandbox: _sandbox, blobs: _blobs, prepareStep, outcome, context, ...rest } = agent;
+  const { sandbox: _sandbox, blobs: _blobs, outcome, context, ...rest } = agent;
   return {
     ...rest,
     model,
@@ -77,12 +79,12 @@ export function replayAgent(
     tools: agent.tools.map((t) => replayTool(t, results)),
     workspaceRoot,
     workspaceSnapshots: false,
-    ...(prepareStep === undefined
+    ...(agent.prepareStep === undefined
       ? {}
       : {
           // Its choice of another model is ignored: the recording answers every call.
           prepareStep: async (input) => {
-            const { model: _model, ...prepared } = (await prepareStep(input)) ?? {};
+            const { model: _model, ...prepared } = (await agent.prepareStep?.(input)) ?? {};
             return prepared;
           },
         }),
