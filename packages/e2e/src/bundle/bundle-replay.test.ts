@@ -136,6 +136,7 @@ describe('debug bundle and offline replay of a killed, approved and forked sessi
       'last_state.json',
       'tool_calls.csv',
       'requests.jsonl',
+      'trace.json',
       'workspace.diff',
       'env.txt',
       'bundle.json',
@@ -159,6 +160,15 @@ describe('debug bundle and offline replay of a killed, approved and forked sessi
     expect(csv.some((row) => /,deploy,[0-9a-f]{64},\d+,ok,$/.test(row))).toBe(true);
     expect(files.get('workspace/PROGRESS.md')!.toString()).toContain('- deployed');
     expect(files.get('workspace.diff')!.toString()).toContain('+- deployed');
+    // The spans an OTLP exporter would send: a turn, its model calls, its tool calls.
+    const trace = JSON.parse(files.get('trace.json')!.toString()) as {
+      resourceSpans: { scopeSpans: { spans: { name: string }[] }[] }[];
+    };
+    const spans = trace.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
+    const names = spans.map((s) => s.name);
+    expect(names.some((n) => n.startsWith('invoke_agent'))).toBe(true);
+    expect(names.filter((n) => n === 'execute_tool deploy')).toHaveLength(1);
+    expect(names.filter((n) => n.startsWith('chat')).length).toBeGreaterThanOrEqual(6);
     const envTxt = files.get('env.txt')!.toString();
     expect(envTxt).toMatch(/agent: bundle-agent\n/);
     expect(envTxt).toMatch(/models: scripted:bundle\n/);

@@ -32,8 +32,12 @@ export interface SessionBundleOptions {
   env?: NodeJS.ProcessEnv;
   /** Where the workspace blobs are. Default: the session store's own blob table. */
   blobs?: BlobStore;
-  /** `trace.json`: the session's spans as OTLP JSON, from its events. Left out when not given. */
-  traceJson?: (events: readonly StoredEvent[]) => JsonValue;
+  /**
+   * `trace.json`: the session's spans as OTLP JSON, from its events. Default: @longrun/telemetry's
+   * `otlpTraceJson` (the spans an OTLP exporter sends, content capture as the environment says);
+   * `false`: left out.
+   */
+  traceJson?: ((events: readonly StoredEvent[]) => JsonValue) | false;
   /** Written to env.txt. */
   agentVersion?: string;
   /** More progress files to include, by workspace path (the agent's handoff file, say). */
@@ -143,8 +147,10 @@ async function addLog(
     checkpoint,
   };
   await addText(context, 'last_state.json', `${JSON.stringify(state, null, 2)}\n`);
-  if (options.traceJson !== undefined) {
-    await addText(context, 'trace.json', `${JSON.stringify(options.traceJson(events))}\n`);
+  if (options.traceJson !== false) {
+    // Loaded here: a process that never makes a bundle never loads the OpenTelemetry SDK.
+    const trace = options.traceJson ?? (await import('@longrun/telemetry')).otlpTraceJson;
+    await addText(context, 'trace.json', `${JSON.stringify(trace(events))}\n`);
   }
   await addText(context, 'tool_calls.csv', toolCallsCsv(events));
   const requests = requestFingerprints(masked).map((r) => `${JSON.stringify(r)}\n`);
@@ -250,7 +256,7 @@ function bundleIndex(context: BundleContext): string {
     headSeq: context.events.at(-1)?.seq ?? 0,
     files: context.index,
     workspace: context.workspace ?? null,
-    trace: context.options.traceJson === undefined ? 'not included' : 'trace.json',
+    trace: context.options.traceJson === false ? 'not included' : 'trace.json',
   };
   return `${JSON.stringify(index, null, 2)}\n`;
 }
