@@ -2,7 +2,8 @@
  * `npm run bench`: measures the durable core and prints one JSON document (also written to
  * bench-results/latest.json). Figures are medians and tail percentiles; machines are noisy.
  * LONGRUN_BENCH_QUICK=1 runs a shorter version; LONGRUN_BENCH_ONLY picks one part: sqlite, postgres,
- * harness, peerWorkload, resume, longSession, waits, governance, workspace, api, sandbox or faults
+ * harness, peerWorkload, resume, longSession, waits, governance, bundle, workspace, api, sandbox or
+ * faults
  * (LONGRUN_BENCH_LONG_STEPS sets longSession's steps). LONGRUN_BENCH_STORE=sqlite (or
  * postgres) keeps the per-store parts (peerWorkload included) to that store.
  * A section that cannot run here (no Postgres, no bubblewrap) is reported as `{ "skipped": "<why>" }`
@@ -28,6 +29,7 @@ import { measureGovernance, measureSubAgents } from './governance-bench.ts';
 import { measureTimerWaits, quickTimerWaitsSizes, timerWaitsSizes } from './timer-waits.ts';
 import { measurePeerWorkload, peerWorkloadSizes, quickPeerWorkloadSizes } from './peer-workload.ts';
 import { round } from './stats.ts';
+import { measureBundle, bundleBenchSizes } from './bundle-bench.ts';
 
 const quick = process.env.LONGRUN_BENCH_QUICK === '1';
 const only = process.env.LONGRUN_BENCH_ONLY;
@@ -195,6 +197,13 @@ if (only === undefined || only === 'governance') {
       measureSubAgents(sqliteTarget, quick ? 20 : 100),
     ),
   };
+}
+
+if (only === undefined || only === 'bundle') {
+  process.stderr.write(
+    `[bench] bundle: the debug bundle of a ${bundleBenchSizes.steps}-step session with a ~100 MiB workspace (SQLite)\n`,
+  );
+  results.bundle = await section('bundle', () => measureBundle(sqliteTarget));
 }
 
 if (only === undefined || only === 'workspace') {

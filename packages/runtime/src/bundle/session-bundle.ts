@@ -1,4 +1,8 @@
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   fold,
@@ -10,7 +14,6 @@ import {
   type StoredEvent,
 } from '@longrun/core';
 import type { FileEntry } from '@longrun/workspace';
-import { sessionWorkspaceDiff } from '../workspace-diff.ts';
 import { bundleEnv } from './bundle-env.ts';
 import { Redactor, secretsFromEnv } from './redactor.ts';
 import { TarGzWriter } from './tar-gz-writer.ts';
@@ -184,7 +187,7 @@ async function addWorkspace(context: BundleContext): Promise<void> {
       context.redactor.stream(fileChunks(context.blobs, file, last.manifestHash)),
     );
   }
-  await addText(context, 'workspace.diff', await diffText(context, first.seq, last.seq));
+  await addDiff(context, first, last);
   const wanted = new Set(context.options.progressFiles ?? []);
   for (const e of context.events) {
     if (e.type === 'context.compacted' && e.data.handoff) wanted.add(e.data.handoff.file);
@@ -230,23 +233,53 @@ async function* fileChunks(
   }
 }
 
-async function diffText(context: BundleContext, fromSeq: number, toSeq: number): Promise<string> {
-  const diff = await sessionWorkspaceDiff(context.store, context.id, {
-    fromSeq,
-    toSeq,
-    patches: true,
-    blobs: context.blobs,
-  });
-  const name = (s: { seq: number; step: number; manifestHash: string } | null) =>
-    s === null ? 'empty' : `seq ${s.seq} (step ${s.step}, manifest ${s.manifestHash})`;
-  const lines = [`# workspace of ${context.id}: ${name(diff.from)} -> ${name(diff.to)}`];
-  const marks = { added: '+', removed: '-', changed: '~' } as const;
-  for (const c of diff.changes) {
-    lines.push(`# ${marks[c.change]} ${c.path}  ${c.sizeBefore} -> ${c.sizeAfter} bytes`);
-    lines.push(c.patch ?? `# (no text diff: ${c.noPatchReason ?? ''})`);
+type SnapshotAt = { seq: number; step: number; manifestHash: string };
+
+/**
+ * `workspace.diff`: the first snapshot against the last, a unified diff per small text file
+ * (workspace-diff.ts's rules), written to a temporary file one patch at a time and then streamed
+ * in: the diff of a large workspace is never held in memory whole.
+ */
+async function addDiff(context: BundleContext, first: SnapshotAt, last: SnapshotAt): Promise<void> {
+  const { diffManifests, loadManifest, unifiedDiff } = await workspaceLib();
+  const before = await loadManifest(context.blobs, first.manifestHash);
+  const after = await loadManifest(context.blobs, last.manifestHash);
+  const diff = diffManifests(before, after);
+  const changes = [
+    ...diff.added.map((c) => ['+', c] as const),
+    ...diff.removed.map((c) => ['-', c] as const),
+    ...diff.changed.map((c) => ['~', c] as const),
+  ].sort((x, y) => (x[1].path < y[1].path ? -1 : 1));
+  const dir = mkdtempSync(join(tmpdir(), 'longrun-bundle-'));
+  const path = join(dir, 'workspace.diff');
+  try {
+    const out = createWriteStream(path);
+    const write = async (text: string) => {
+      if (!out.write(text)) await once(out, 'drain');
+    };
+    const name = (s: SnapshotAt) => `seq ${s.seq} (step ${s.step}, manifest ${s.manifestHash})`;
+    await write(`# workspace of ${context.id}: ${name(first)} -> ${name(last)}\n`);
+    for (const [mark, c] of changes) {
+      await write(`# ${mark} ${c.path}  ${c.sizeBefore} -> ${c.sizeAfter} bytes\n`);
+      const result = await unifiedDiff(c, {
+        blobs: context.blobs,
+        manifestHash: last.manifestHash,
+      });
+      await write(result.patch ?? `# (no text diff: ${result.reason})\n`);
+    }
+    if (changes.length === 0) await write('# no changes\n');
+    out.end();
+    await once(out, 'close');
+    const size = statSync(path).size;
+    context.index.push({ name: 'workspace.diff', bytes: size });
+    await context.tar.addStream(
+      'workspace.diff',
+      size,
+      context.redactor.stream(createReadStream(path) as AsyncIterable<Buffer>),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  if (diff.changes.length === 0) lines.push('# no changes');
-  return `${lines.join('\n')}\n`;
 }
 
 function bundleIndex(context: BundleContext): string {
