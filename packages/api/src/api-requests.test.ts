@@ -214,6 +214,7 @@ describe('routes', () => {
         'GET /v1/sessions/{id}/files/content',
         'GET /v1/sessions/{id}/files/diff',
         'GET /v1/sessions/{id}/bundle',
+        'GET /v1/usage',
         'POST /v1/sessions/{id}/fork',
         'POST /v1/schedules',
         'GET /v1/schedules',
