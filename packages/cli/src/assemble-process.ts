@@ -5,6 +5,7 @@ import {
   LivePublisher,
   Worker,
   countWorkerFigures,
+  openTraceExport,
   publishLive,
   writeWorkerLog,
   type WorkerFigures,
@@ -181,9 +182,13 @@ async function startWorker(
   const publisher = channel === null ? null : new LivePublisher(channel);
   // What is pending is sent once the worker stopped, before the channel closes.
   if (publisher !== null) a.closers.add(async () => publisher.flush());
+  // Traces, when the OTEL_* env names an endpoint: closed (its last spans sent) after the worker.
+  const traces = await openTraceExport({ store: a.store, log: a.plan.log });
+  if (traces !== null) a.closers.add(() => traces.close());
   const build = (workerId: WorkerId): Worker => {
     const worker = new Worker({ store: a.store, agents: sandbox.agents, workerId, ...tuning });
     if (publisher !== null) publishLive(worker, publisher);
+    traces?.subscribe(worker);
     writeWorkerLog(worker, a.plan.log, { sessionEnds: sessionEnds === undefined });
     if (sessionEnds !== undefined)
       worker.on('session.ended', ({ sessionId, outcome }) => sessionEnds({ sessionId, outcome }));

@@ -22,6 +22,11 @@ export {
 export { publishLive, type LiveSink } from './worker/live-subscriber.ts';
 export { writeWorkerLog } from './worker/log-subscriber.ts';
 export { countWorkerFigures, type WorkerFigures } from './worker/figures-subscriber.ts';
+export {
+  openTraceExport,
+  type TraceExport,
+  type TraceExportOptions,
+} from './worker/trace-subscriber.ts';
 export type { RunOutcome } from './run-outcome.ts';
 export { LeaseKeeper, type LeaseKeeperOptions } from './lease-keeper.ts';
 export { appendDurably } from './durable-append.ts';

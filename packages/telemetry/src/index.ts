@@ -17,3 +17,5 @@ export {
   semconvStabilityFrom,
   type SemconvStability,
 } from './trace-semconv.ts';
+export { OtlpSpanSink, type OtlpSpanSinkOptions, type SpanSink } from './otlp-span-sink.ts';
+export { TraceSessionFeed, type ReadEvents } from './trace-session-feed.ts';

@@ -16,8 +16,9 @@ const keyOf = (step: number, callIndex: number): CallKey => `${step}:${callIndex
 /**
  * The spans of tool calls and of what they wait for:
  * - `execute_tool {tool}`: a tool call, from its `tool.started` to its `tool.completed` or
- *   `tool.interrupted` (error `outcome_unknown`). A call started again after a crash stays one
- *   span (each start is a span event); its waits and resumptions are inside it. A call answered
+ *   `tool.interrupted` (error `outcome_unknown`). A call run again after a crash stays one span
+ *   (`longrun.tool.attempt` on its result says how many runs it took; a `tool.started` or
+ *   `tool.resumed` inside it is a span event); its waits and resumptions are inside it. A call answered
  *   without running (a policy's deny) is a span from the decision to its result. Its id comes
  *   from (step, call index), so a sub-agent's session names it as its parent.
  * - `wait {kind}`: a durable wait, `wait.started` → `wait.resolved`, a child of its tool call's
