@@ -10,7 +10,11 @@ import { CrashRun, checkRun, ofType, sleep } from './agent-crash-run.ts';
  * none is charged twice (each reservation settled exactly once; the charge is the sum of the
  * settlements), and a reservation whose worker died stays charged at its projection.
  */
-const budgetEnv = { LONGRUN_AGENT_BUDGET: JSON.stringify({ costUsd: 1_000, steps: 500 }) };
+const budgetEnv = {
+  LONGRUN_AGENT_BUDGET: JSON.stringify({ costUsd: 1_000, steps: 500 }),
+  // The tenant's day is charged by the same calls: it must agree with the log.
+  LONGRUN_TENANT_DAILY_BUDGET: JSON.stringify({ costUsd: 1_000_000 }),
+};
 const kills = 3;
 
 function checkCharges(events: StoredEvent[], requestsByStep: Map<number, number>, context: string) {
@@ -157,6 +161,11 @@ for (const target of targets) {
         expect(interrupted.length, context).toBe(plan.length);
         const emptyReservations = plan.filter((p) => p === 'after a reservation').length;
         expect(reserved.length, context).toBe(run.requests().length + emptyReservations);
+        // The tenant's day: each reservation charged once, at what the log settled it for.
+        const day = await run.store.tenantSpend.daySpend('default');
+        expect(day.calls, context).toBe(reserved.length);
+        const settledUsd = ofType(events, 'budget.settled').reduce((n, e) => n + e.data.costUsd, 0);
+        expect(day.costUsd, context).toBeCloseTo(settledUsd, 9);
       } finally {
         await run.close();
       }

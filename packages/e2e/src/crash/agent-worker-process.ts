@@ -22,6 +22,7 @@
  * LONGRUN_AGENT_BUDGET=<json> gives the agent that budget (its scripted model priced at $1 per
  * thousand tokens); LONGRUN_AGENT_DIE_AFTER_CALL=<n> makes the process SIGKILL itself when its
  * n-th model call has answered, before the harness records the answer (and settles its budget).
+ * LONGRUN_TENANT_DAILY_BUDGET=<json> gives every tenant that daily budget (Worker tenantDailyBudgets).
  *
  * Reports on stdout, one line each:
  *   `ready`
@@ -33,7 +34,13 @@ import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { flushCompileCache } from 'node:module';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { workerId, type Budget, type ModelClient, type StoredEvent } from '@longrun/core';
+import {
+  workerId,
+  type Budget,
+  type DailyBudget,
+  type ModelClient,
+  type StoredEvent,
+} from '@longrun/core';
 import { Worker, defineAgent, defineTool, type AgentToolContext } from '@longrun/runtime';
 import { scriptedModel } from '@longrun/models/testing';
 import { openStore } from '@longrun/cli';
@@ -290,12 +297,17 @@ function detail(e: StoredEvent): string {
 }
 
 const store = await openStore(storeUrl, { applicationName: `longrun-agent-crash-${id}` });
+const daily =
+  env.LONGRUN_TENANT_DAILY_BUDGET === undefined
+    ? undefined
+    : (JSON.parse(env.LONGRUN_TENANT_DAILY_BUDGET) as DailyBudget);
 const worker = new Worker({
   store,
   workerId: workerId(id),
   agents: [agent],
   leaseMs,
   pollMs,
+  ...(daily === undefined ? {} : { tenantDailyBudgets: { default: daily } }),
 });
 worker.on('events.committed', ({ events }) => {
   for (const e of events) {
