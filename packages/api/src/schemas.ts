@@ -141,6 +141,16 @@ export const ListSessionsQuery = z.object({
     .max(200)
     .optional()
     .describe('Id of the last session of the previous page.'),
+  q: cleanText(200)
+    .min(1)
+    .optional()
+    .describe('Only sessions whose id or task contains this text (case-insensitive).'),
+  createdFrom: intParam(0, Number.MAX_SAFE_INTEGER)
+    .optional()
+    .describe('Only sessions created at or after this time (epoch ms).'),
+  createdTo: intParam(0, Number.MAX_SAFE_INTEGER)
+    .optional()
+    .describe('Only sessions created at or before this time (epoch ms).'),
 });
 
 export const EventsQuery = z.object({
@@ -265,6 +275,12 @@ export const SessionView = named(
     budget: BudgetView.nullable().describe(
       'The budget, what it has used (settled spend plus open reservations) and what remains of each limit set; null for a session without one.',
     ),
+    task: z
+      .string()
+      .nullable()
+      .describe(
+        'The task the session was started with, as text (cut at 2,000 characters); null when its input had none.',
+      ),
   }),
 );
 

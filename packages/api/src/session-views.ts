@@ -34,9 +34,29 @@ interface Summary {
   forkedFrom: { sessionId: string; seq: number } | null;
   /** The schedule tick that started the session, from its `session.created`. */
   schedule: ScheduleRef | null;
+  /** The task the session was started with (`session.created`), as text. */
+  task: string | null;
 }
 
 const pageSize = 1_000;
+/** A task longer than this is cut in a view (the log keeps it whole). */
+const maxTaskChars = 2_000;
+
+/**
+ * The task of a session's input as text: the input itself when it is a string, else its `task`,
+ * `message` or `text` (what `POST /v1/sessions` and `longrun run` write), else its JSON.
+ */
+export function taskOf(input: unknown): string | null {
+  if (input === null || input === undefined) return null;
+  let text = typeof input === 'string' ? input : null;
+  if (text === null && typeof input === 'object' && !Array.isArray(input)) {
+    const { task, message, text: plain } = input as Record<string, unknown>;
+    const found = [task, message, plain].find((t) => typeof t === 'string');
+    if (typeof found === 'string') text = found;
+  }
+  text ??= JSON.stringify(input);
+  return text.length > maxTaskChars ? `${text.slice(0, maxTaskChars - 1)}…` : text;
+}
 
 /**
  * Builds SessionViews. Each session's summary is cached by the seq it was folded to, so a list
@@ -49,6 +69,8 @@ export class SessionViews {
   readonly #maxEntries: number;
   readonly #cache = new Map<string, Summary>();
   readonly #inflight = new Map<string, Promise<Summary>>();
+  /** Tasks of sessions searched but not viewed: their first event only, never the whole log. */
+  readonly #tasks = new Map<string, string | null>();
 
   constructor(
     store: SessionStore,
@@ -80,7 +102,29 @@ export class SessionViews {
       outcome: summary.state.outcome ?? null,
       schedule: summary.schedule,
       budget: budgetView(summary.state, Date.now()),
+      task: summary.task,
     };
+  }
+
+  /**
+   * The session's task, for a search: from its cached summary, or its first event alone (a
+   * search over many sessions must not fold every log). The task never changes once written.
+   */
+  async task(record: SessionRecord): Promise<string | null> {
+    const cached = this.#cache.get(record.id);
+    if (cached !== undefined && cached.state.seq > 0) return cached.task;
+    if (this.#tasks.has(record.id)) return this.#tasks.get(record.id) ?? null;
+    const [first] = await this.#store.readEvents(record.id, 0, 1);
+    const task = first?.type === 'session.created' ? taskOf(first.data.input) : null;
+    if (first !== undefined) {
+      this.#tasks.set(record.id, task);
+      while (this.#tasks.size > this.#maxEntries) {
+        const oldest = this.#tasks.keys().next().value;
+        if (oldest === undefined) break;
+        this.#tasks.delete(oldest);
+      }
+    }
+    return task;
   }
 
   async pendingApprovals(record: SessionRecord): Promise<PendingApproval[]> {
@@ -125,6 +169,7 @@ export class SessionViews {
       snapshot: null,
       forkedFrom: null,
       schedule: null,
+      task: null,
     };
     for (;;) {
       const page = await this.#store.readEvents(id, summary.state.seq, pageSize);
@@ -143,6 +188,7 @@ export class SessionViews {
     if (e.type === 'session.created') {
       summary.forkedFrom = e.data.forkedFrom ?? null;
       summary.schedule = e.data.schedule ?? null;
+      summary.task = taskOf(e.data.input);
     }
     if (e.type === 'workspace.snapshotted') {
       summary.snapshot = { step: e.data.step, manifestHash: e.data.manifestHash };
@@ -178,5 +224,6 @@ export class SessionViews {
 
   clear(): void {
     this.#cache.clear();
+    this.#tasks.clear();
   }
 }

@@ -15,6 +15,7 @@ import {
   SessionTree,
   StreamQuery,
 } from '../schemas.ts';
+import { isSearch, searchSessions } from '../session-search.ts';
 import { SessionStream } from '../sse-stream.ts';
 import { withLineage } from '../session-lineage.ts';
 import { sessionOf } from '../tenant-scope.ts';
@@ -164,7 +165,8 @@ function listSessionsRoute(ctx: ApiContext): void {
       query: ListSessionsQuery,
       responses: {
         200: {
-          description: 'A page; `next` is the `after` of the next page.',
+          description:
+            'A page; `next` is the `after` of the next page. With `q`, `createdFrom` or `createdTo`, one request reads at most 2,000 sessions: a page may then hold fewer than `limit` and still have a `next`.',
           schema: SessionList,
         },
       },
@@ -173,13 +175,23 @@ function listSessionsRoute(ctx: ApiContext): void {
       const limit = query.limit ?? 50;
       const after =
         query.after === undefined ? undefined : await sessionOf(store, caller, query.after);
+      const filters = {
+        ...(query.status === undefined ? {} : { status: query.status }),
+        ...(query.agent === undefined ? {} : { agent: query.agent }),
+        ...(after === undefined ? {} : { afterId: after.id }),
+      };
+      if (isSearch(query)) {
+        const { q, createdFrom, createdTo } = query;
+        const request = { tenantId: caller.tenantId, limit, q, createdFrom, createdTo, ...filters };
+        const found = await searchSessions(store, views, request);
+        const sessions = await Promise.all(found.records.map((r) => views.view(r)));
+        return json(200, { sessions, next: found.next });
+      }
       const records = await store.listSessions({
         tenantId: caller.tenantId,
         newestFirst: true,
         limit: limit + 1,
-        ...(query.status === undefined ? {} : { status: query.status }),
-        ...(query.agent === undefined ? {} : { agent: query.agent }),
-        ...(after === undefined ? {} : { afterId: after.id }),
+        ...filters,
       });
       const page = records.slice(0, limit);
       const sessions = await Promise.all(page.map((r) => views.view(r)));
