@@ -61,7 +61,10 @@ export async function searchSessions(
         return { records: found, next: null };
       }
       if (await matches(views, record, request, needle)) {
-        if (found.length === request.limit) return { records: found, next: found.at(-1)!.id };
+        const last = found.at(-1);
+        if (found.length === request.limit && last !== undefined) {
+          return { records: found, next: last.id };
+        }
         found.push(record);
       }
     }

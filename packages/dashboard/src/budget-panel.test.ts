@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { BudgetView } from '../ui/api-types.ts';
-import { budgetChange, budgetRows, pausedBudget, suggestedRaise } from '../ui/budget-panel.ts';
+import {
+  budgetChange,
+  budgetRows,
+  pausedBudget,
+  sessionCost,
+  suggestedRaise,
+} from '../ui/budget-panel.ts';
 
 const view: BudgetView = {
   limits: { costUsd: 3, steps: 10, toolCallsPerTool: { shell: 4 } },
@@ -36,5 +42,11 @@ describe('the budget panel', () => {
     expect(suggestedRaise(view, 'toolCallsPerTool.shell')).toBe(8);
     expect(suggestedRaise(view, 'costUsd')).toBe(6);
     expect(suggestedRaise(view, 'inputTokens')).toBe(1);
+  });
+
+  it("costs a session at the server's prices, else at what its budget charged", () => {
+    expect(sessionCost({ costUsd: 0.5, budget: view })).toBe(0.5);
+    expect(sessionCost({ costUsd: null, budget: view })).toBe(1.25);
+    expect(sessionCost({ costUsd: null, budget: null })).toBeNull();
   });
 });

@@ -5,6 +5,7 @@ import type {
   BudgetChangeBody,
   Health,
   SessionStatus,
+  SessionTreeView,
   SessionView,
   WorkspaceDiff,
   WorkspaceListing,
@@ -34,6 +35,11 @@ export interface SessionFilter {
   agent?: string | undefined;
   limit?: number;
   after?: string | null;
+  /** Text the id or the task contains. */
+  q?: string | undefined;
+  /** Inclusive bounds on the creation time, epoch ms. */
+  createdFrom?: number | null | undefined;
+  createdTo?: number | null | undefined;
 }
 
 export interface FileContent {
@@ -63,7 +69,14 @@ export class ApiClient {
     if (filter.agent !== undefined && filter.agent !== '') query.set('agent', filter.agent);
     query.set('limit', String(filter.limit ?? 50));
     if (filter.after != null) query.set('after', filter.after);
+    if (filter.q !== undefined && filter.q !== '') query.set('q', filter.q);
+    if (filter.createdFrom != null) query.set('createdFrom', String(filter.createdFrom));
+    if (filter.createdTo != null) query.set('createdTo', String(filter.createdTo));
     return this.#json('GET', `/v1/sessions?${query.toString()}`);
+  }
+
+  sessionTree(id: string): Promise<SessionTreeView> {
+    return this.#json('GET', `/v1/sessions/${enc(id)}/tree`);
   }
 
   async getSession(id: string): Promise<SessionView> {

@@ -34,6 +34,14 @@ export interface SessionView {
   outcome?: { evaluations: number; status: string } | null;
   /** The session's budget, what it used and what remains; null without one. */
   budget?: BudgetView | null;
+  /** The task it was started with, as text (servers before this field: absent). */
+  task?: string | null;
+}
+
+/** `GET /v1/sessions/{id}/tree`: a sub-agent's parent and root, and the sub-agents it started. */
+export interface SessionTreeView {
+  parent: { sessionId: string; rootSessionId: string; step: number; callIndex: number } | null;
+  children: { sessionId: string; agent: string; status: string; step: number; callIndex: number }[];
 }
 
 export interface BudgetLimits {

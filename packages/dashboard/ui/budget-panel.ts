@@ -1,11 +1,19 @@
 // The session's budget in its header: one row per limit (used of limit, what is left), and, for a
 // session paused for BUDGET_EXCEEDED, a form that raises the budget that stopped it (which resumes
 // the session).
-import type { BudgetChangeBody, BudgetView } from './api-types.ts';
+import type { BudgetChangeBody, BudgetView, SessionView } from './api-types.ts';
 import { h } from './dom.ts';
 import { formatCount } from './format.ts';
 
 const usd = (n: number): string => `$${n.toFixed(n < 1 ? 4 : 2)}`;
+
+/**
+ * What the session cost: the API's figure when the server has prices, else what its budget has
+ * charged (settled calls plus open reservations); null when neither is known.
+ */
+export function sessionCost(s: Pick<SessionView, 'costUsd' | 'budget'>): number | null {
+  return s.costUsd ?? s.budget?.used.costUsd ?? null;
+}
 
 /** [term, value, test id] rows for the header's figures; none for a session without a budget. */
 export function budgetRows(budget: BudgetView | null | undefined): [string, string, string][] {

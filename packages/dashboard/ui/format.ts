@@ -72,3 +72,12 @@ export function jsonPreview(value: unknown, maxChars = 120): string {
 export function prettyJson(value: unknown): string {
   return typeof value === 'string' ? value : (JSON.stringify(value, null, 2) ?? 'undefined');
 }
+
+/** 340 → "340 ms", 1_234 → "1.2 s", 185_000 → "3m 05s", 7_380_000 → "2h 03m". */
+export function formatDuration(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1_000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+  const s = Math.floor(ms / 1_000);
+  if (s < 3_600) return `${Math.floor(s / 60)}m ${pad(s % 60)}s`;
+  return `${Math.floor(s / 3_600)}h ${pad(Math.floor(s / 60) % 60)}m`;
+}

@@ -3,6 +3,7 @@ import type { ApiClient } from './api-client.ts';
 import type { SessionView } from './api-types.ts';
 import { SessionStream, type StreamStatus } from './event-stream.ts';
 import { approvalsChanged } from './page.ts';
+import { itemTiming } from './item-timing.ts';
 import { TimelineModel } from './timeline-model.ts';
 import { TimelineView } from './timeline-view.ts';
 
@@ -15,6 +16,8 @@ export interface LiveTimelineHooks {
   streamStatus: (status: StreamStatus) => void;
   /** The server refused the stream; the reason (a 401 prompts for a key) comes from this read. */
   refused: () => void;
+  /** Durable events were applied (the trace and the raw events changed). */
+  changed?: () => void;
 }
 
 export function liveTimeline(
@@ -28,6 +31,7 @@ export function liveTimeline(
     decide: (approvalId, decision, reason, scope) =>
       api.decide(sessionId, approvalId, decision, reason, scope),
     filesHref,
+    timing: (item) => itemTiming(model.trace, item),
   });
   const refresh = throttle(
     async () => hooks.session(await api.getSession(sessionId)),
@@ -41,6 +45,7 @@ export function liveTimeline(
       event: (e) => {
         if (!model.applyEvent(e)) return;
         view.schedule(model);
+        hooks.changed?.();
         refresh();
         if (e.type.startsWith('approval.')) approvalsChanged();
       },
@@ -53,6 +58,7 @@ export function liveTimeline(
     },
   });
   return {
+    model,
     element: view.element,
     start: () => stream.start(),
     dispose: () => {

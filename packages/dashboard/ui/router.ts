@@ -1,9 +1,10 @@
 // Hash routes, so the server serves one page at `/` whatever the route:
-//   #/sessions  ·  #/sessions/<id>  ·  #/sessions/<id>/files  ·  #/approvals
+//   #/sessions  ·  #/sessions/<id>  ·  #/sessions/<id>/<tab>  ·  #/approvals
+export const sessionTabs = ['timeline', 'trace', 'events', 'files'] as const;
+export type SessionTab = (typeof sessionTabs)[number];
+
 export type Route =
-  | { name: 'sessions' }
-  | { name: 'session'; id: string; tab: 'timeline' | 'files' }
-  | { name: 'approvals' };
+  { name: 'sessions' } | { name: 'session'; id: string; tab: SessionTab } | { name: 'approvals' };
 
 export function parseRoute(hash: string): Route {
   const parts = hash
@@ -18,7 +19,8 @@ export function parseRoute(hash: string): Route {
     } catch {
       return { name: 'sessions' };
     }
-    return { name: 'session', id, tab: parts[2] === 'files' ? 'files' : 'timeline' };
+    const tab = sessionTabs.find((t) => t === parts[2]) ?? 'timeline';
+    return { name: 'session', id, tab };
   }
   return { name: 'sessions' };
 }

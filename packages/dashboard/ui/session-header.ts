@@ -2,7 +2,7 @@
 // paused session) and Cancel actions.
 import { describeError } from './api-client.ts';
 import { isTerminal, type BudgetChangeBody, type SessionView } from './api-types.ts';
-import { budgetRows, raiseBudgetForm } from './budget-panel.ts';
+import { budgetRows, raiseBudgetForm, sessionCost } from './budget-panel.ts';
 import { statusBadge } from './badges.ts';
 import { h, replaceChildren } from './dom.ts';
 import type { StreamStatus } from './event-stream.ts';
@@ -97,7 +97,7 @@ function renderStats(dl: HTMLElement, s: SessionView): void {
     ],
     ['Steps', formatCount(s.steps), 'steps'],
     ['Tokens', formatTokens(s.tokens), 'tokens'],
-    ['Cost', formatCost(s.costUsd), 'cost'],
+    ['Cost', formatCost(sessionCost(s)), 'cost'],
     [
       'Last activity',
       s.lastEventAtMs === null ? '—' : formatDateTime(s.lastEventAtMs),

@@ -29,9 +29,23 @@ export interface ItemActions {
     scope: DecisionScope,
   ): Promise<void>;
   filesHref: string;
+  /** When the item happened and how long it took ("+1.20 s · took 340 ms"), if known. */
+  timing?: (item: TimelineItem) => string | null;
 }
 
 export function renderItem(item: TimelineItem, actions: ItemActions): HTMLElement {
+  const el = renderKind(item, actions);
+  const timing = actions.timing?.(item) ?? null;
+  if (timing !== null) {
+    const span = h('span', { class: 'item-timing', testid: 'item-timing' }, timing);
+    const meta = el.querySelector('.item-meta');
+    if (meta === null) el.append(span);
+    else meta.append(meta.textContent === '' ? '' : ' · ', span);
+  }
+  return el;
+}
+
+function renderKind(item: TimelineItem, actions: ItemActions): HTMLElement {
   switch (item.kind) {
     case 'user':
       return renderUser(item);

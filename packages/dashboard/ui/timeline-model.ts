@@ -10,6 +10,7 @@
 import type { JsonObject, JsonValue, ModelDelta, StoredEvent } from './api-types.ts';
 import { AttemptText } from './attempt-text.ts';
 import type { ModelItem, TimelineItem, ToolItem } from './timeline-types.ts';
+import { WaterfallModel } from './waterfall-model.ts';
 
 /** Events after which a worker hands the session's lease back: a new epoch there is normal. */
 const releasingEvents = new Set<string>([
@@ -22,6 +23,10 @@ const releasingEvents = new Set<string>([
 
 export class TimelineModel {
   readonly items: TimelineItem[] = [];
+  /** Every durable event applied, in seq order: the raw event view. */
+  readonly events: StoredEvent[] = [];
+  /** The same events as spans with start and duration: the trace waterfall, and item timings. */
+  readonly trace = new WaterfallModel();
   readonly #byKey = new Map<string, TimelineItem>();
   readonly #texts = new Map<string, AttemptText>();
   /** Highest attempt seen per step. */
@@ -41,6 +46,8 @@ export class TimelineModel {
     this.#noteEpoch(e);
     this.#lastSeq = e.seq;
     this.#lastType = e.type;
+    this.events.push(e);
+    this.trace.apply(e);
     this.#apply(e);
     return true;
   }
