@@ -140,8 +140,11 @@ describe('the trace waterfall', () => {
     expect(retried?.detail).toMatch(/MODEL_UNAVAILABLE · retried/);
     expect(answered).toMatchObject({ supersededBy: null, costUsd: 0.0125, step: 1, attempt: 2 });
     expect(answered?.detail).toBe('test:model · 100 in / 20 out');
-    // The approval's wait is the approval's span, not a row of its own.
+    // The approval's wait is the approval's span, not a row of its own; its item is timed.
     expect(waterfall.rows.some((r) => r.kind === 'wait')).toBe(false);
+    const model = new WaterfallModel();
+    for (const e of events) model.apply(e);
+    expect(model.span('wait:ap1')).toEqual({ startMs: 1_510, endMs: 3_520 });
   });
 
   it('marks an attempt cut by a crash, ending it at its own last event, not at the recovery', () => {

@@ -14,8 +14,12 @@ export function tracePanel(model: TimelineModel) {
   const element = h(
     'div',
     { class: 'trace-pane', testid: 'trace-pane' },
-    h('h2', {}, 'Cost and budget'),
-    cost,
+    h(
+      'section',
+      { class: 'cost-section', testid: 'cost-section' },
+      h('h2', {}, 'Cost and budget'),
+      cost,
+    ),
     h('h2', {}, 'Trace'),
     total,
     rows,

@@ -2,8 +2,10 @@
 // with its start offset and duration from the events' commit times (`atMs`). Pure: no DOM, no
 // I/O; fed one durable event at a time (in seq order), so the live page and a test share it.
 //
-// Where the log has no event at a span's start, the span starts at the event before its first
-// one (a model call is sent right after the commit before it). A model attempt is superseded
+// A model attempt starts at its budget reservation (committed right before the call is sent) or
+// its `model.requested`, whichever comes first. Where the log has no event at a span's start,
+// the span starts at the event before its first one (a model call is sent right after the commit
+// before it). A model attempt is superseded
 // when a later attempt of its step exists: `retry` when the failure was recorded by the worker
 // that made the call, `crash` when another lease epoch recorded it (or when the next attempt came
 // from another epoch with no failure at all): its span then ends at its own last event, not at
@@ -67,6 +69,8 @@ interface Span {
   state: RowState;
   step: number | null;
   attempt: number | null;
+  /** Timed for its timeline item but not a row: an approval's wait is the approval's span. */
+  hidden?: true;
 }
 
 interface AttemptSpan extends Span {
@@ -130,7 +134,7 @@ export class WaterfallModel {
   rows(): Waterfall {
     const origin = this.#originMs;
     if (origin === null) return { originMs: null, totalMs: 0, rows: [] };
-    const rows = this.#spans.map((s) => this.#row(s, origin));
+    const rows = this.#spans.filter((s) => s.hidden !== true).map((s) => this.#row(s, origin));
     const lastMs = this.#lastMs ?? origin;
     const totalMs = Math.max(lastMs - origin, ...rows.map((r) => r.offsetMs + r.durationMs));
     return { originMs: origin, totalMs, rows };
@@ -188,9 +192,8 @@ export class WaterfallModel {
         return;
       }
       case 'wait.started':
-        // An approval's wait is the approval's own span.
-        if (this.#approvalIds.has(e.data.waitId)) return;
         return this.#add({
+          ...(this.#approvalIds.has(e.data.waitId) ? { hidden: true as const } : {}),
           key: `wait:${e.data.waitId}`,
           kind: 'wait',
           label: e.data.kind === 'timer' ? 'wait (timer)' : `wait for ${e.data.signal}`,
