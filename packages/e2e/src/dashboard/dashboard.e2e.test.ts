@@ -206,9 +206,9 @@ suite('the dashboard in headless Chromium, against a server and workers as proce
       /WORKER_STOPPED/,
     );
     // The crash really happened mid-stream: the log holds the cut attempt's text and its supersession.
-    const { events } = await api<{ events: { type: string; data: Record<string, unknown> }[] }>(
-      `/v1/sessions/${sessionId}/events?limit=1000`,
-    );
+    const { events } = await api<{
+      events: { type: string; atMs: number; data: Record<string, unknown> }[];
+    }>(`/v1/sessions/${sessionId}/events?limit=1000`);
     const of = (type: string, attempt: number) =>
       events.filter((e) => e.type === type && e.data.step === 2 && e.data.attempt === attempt);
     expect(of('model.streamed', 1).length).toBeGreaterThan(0);
@@ -216,6 +216,26 @@ suite('the dashboard in headless Chromium, against a server and workers as proce
     expect(of('model.responded', 2)).toHaveLength(1);
     await scrollTo(page, '[data-testid="timeline-pane"]', Infinity);
     await shoot('session-completed');
+
+    // The trace marks the cut attempt as superseded by a crash, and ends it at its own last
+    // event (its last streamed text), not at the recovery that recorded its failure.
+    await page.click('[data-testid="tab-trace"]');
+    const cutRow = page.locator('[data-testid="waterfall-row"][data-key="model:2:1"]');
+    await cutRow.waitFor({ timeout: 30_000 });
+    expect(await cutRow.getAttribute('data-state')).toBe('superseded');
+    expect(await cutRow.getAttribute('data-superseded-by')).toBe('crash');
+    const cutEvents = events;
+    const lastStreamed = cutEvents
+      .filter((e) => e.type === 'model.streamed' && e.data.step === 2 && e.data.attempt === 1)
+      .at(-1);
+    const cutStart = Number(await cutRow.getAttribute('data-offset-ms'));
+    const cutMs = Number(await cutRow.getAttribute('data-duration-ms'));
+    expect(cutStart + cutMs).toBe((lastStreamed?.atMs ?? 0) - (cutEvents[0]?.atMs ?? 0));
+    expect(
+      await page
+        .locator('[data-testid="waterfall-row"][data-key="model:2:2"]')
+        .getAttribute('data-state'),
+    ).toBe('ok');
 
     // Workspace files, as of the latest snapshot (if the runtime took one).
     await page.click('[data-testid="tab-files"]');
