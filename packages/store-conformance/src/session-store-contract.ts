@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock, isLongrunError, workerId } from '@longrun/core';
+import { ManualClock, event, isLongrunError, workerId } from '@longrun/core';
 import type { ContractHarness } from './harness.ts';
 import { appendRetries } from './append-retry-contract.ts';
 import { jsonCases, signalWakes, waitsAndSignals } from './contract-parts.ts';
@@ -136,6 +136,35 @@ function logContract(ctx: ContractContext): void {
     const first = await ctx.store.listSessions({ limit: 2 });
     const second = await ctx.store.listSessions({ limit: 2, afterId: first[1]!.id });
     expect([...first, ...second].map((s) => s.id)).toEqual(ids.slice(0, 4));
+  });
+
+  it('counts sessions by status, and the timer waits that are due', async () => {
+    const zero = {
+      queued: 0,
+      running: 0,
+      waiting: 0,
+      paused: 0,
+      completed: 0,
+      failed: 0,
+      cancelled: 0,
+    };
+    expect(await ctx.store.countSessions()).toEqual({ byStatus: zero, dueWaits: 0 });
+    const waiting = await claimedSession(ctx.store);
+    const untilMs = ctx.clock.nowMs() + 60_000;
+    await ctx.store.append({
+      fence: waiting,
+      expectedSeq: 1,
+      events: [event('wait.started', { waitId: 'w1', kind: 'timer', untilMs })],
+      status: { status: 'waiting', wakeAtMs: untilMs },
+      releaseLease: true,
+    });
+    for (let i = 0; i < 3; i++) await ctx.store.createSession({ agent: 'contract', input: i });
+    const running = await ctx.store.claimNext(workerA, leaseMs);
+    expect(running).not.toBeNull();
+    const byStatus = { ...zero, queued: 2, running: 1, waiting: 1 };
+    expect(await ctx.store.countSessions()).toEqual({ byStatus, dueWaits: 0 });
+    ctx.clock.advance(60_000);
+    expect(await ctx.store.countSessions()).toEqual({ byStatus, dueWaits: 1 });
   });
 }
 

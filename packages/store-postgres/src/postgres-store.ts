@@ -30,6 +30,7 @@ import {
   type LeaseFence,
   type ListSessionsQuery,
   type SessionId,
+  type SessionCounts,
   type SessionRecord,
   type SessionStore,
   type Signal,
@@ -54,6 +55,7 @@ import {
   toEvent,
   toLease,
   toSession,
+  toSessionCounts,
   toSignal,
   type Row,
 } from './rows.ts';
@@ -326,6 +328,12 @@ export class PostgresStore implements SessionStore {
       [q.status, q.tenantId, q.agent, q.afterId, q.limit, q.waitingForPrefix],
     );
     return rows.map(toSession);
+  }
+
+  async countSessions(): Promise<SessionCounts> {
+    return toSessionCounts(
+      await this.#read('counting sessions', 'countSessions', [this.#nowParam()]),
+    );
   }
 
   async readEvents(id: SessionId, afterSeq = 0, limit = 10_000): Promise<StoredEvent[]> {

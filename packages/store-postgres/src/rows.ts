@@ -1,4 +1,5 @@
 import {
+  sessionStatuses,
   LongrunError,
   decodePayload,
   sessionId,
@@ -9,6 +10,7 @@ import {
   type EffectStatus,
   type EventType,
   type Lease,
+  type SessionCounts,
   type SessionRecord,
   type SessionStatus,
   type Signal,
@@ -103,4 +105,17 @@ export function toLease(row: Row, owner: WorkerId): Lease {
     expiresAtMs: num(row.lease_expires_at_ms, 'lease_expires_at_ms'),
     headSeq: num(row.head_seq, 'head_seq'),
   };
+}
+
+/** Rows of `countSessions` (status, n, due): every status present, 0 where no row. */
+export function toSessionCounts(rows: readonly Row[]): SessionCounts {
+  const byStatus = Object.fromEntries(
+    sessionStatuses.map((s) => [s, 0]),
+  ) as SessionCounts['byStatus'];
+  let dueWaits = 0;
+  for (const r of rows) {
+    byStatus[r.status as SessionStatus] = num(r.n, 'n');
+    dueWaits += num(r.due, 'due');
+  }
+  return { byStatus, dueWaits };
 }

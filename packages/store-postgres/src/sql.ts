@@ -65,6 +65,10 @@ export function statements(schema: SchemaName) {
         AND ($6::text IS NULL OR starts_with(waiting_for, $6))
         AND ($4::text IS NULL OR (created_at_ms, key) < (SELECT created_at_ms, key FROM ${s}.sessions WHERE id = $4))
       ORDER BY created_at_ms DESC, key DESC LIMIT $5`,
+    // $1 the injected time or NULL. Reads only the status index (status, wake_at_ms).
+    countSessions: `SELECT status, count(*) AS n,
+        count(*) FILTER (WHERE status = 'waiting' AND wake_at_ms <= ${s}.now_ms($1::bigint)) AS due
+      FROM ${s}.sessions GROUP BY status`,
     insertApiKey: `INSERT INTO ${s}.api_keys (id, tenant_id, name, secret_hash, role, created_at_ms)
       SELECT $2, $3, $4, $5, $6, ${s}.now_ms($1::bigint) ON CONFLICT (id) DO NOTHING RETURNING *`,
     findApiKey: `SELECT * FROM ${s}.api_keys WHERE id = $1`,

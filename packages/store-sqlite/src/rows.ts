@@ -1,4 +1,5 @@
 import {
+  sessionStatuses,
   decodePayload,
   sessionId,
   workerId,
@@ -7,6 +8,7 @@ import {
   type EffectClass,
   type EffectStatus,
   type EventType,
+  type SessionCounts,
   type SessionRecord,
   type SessionStatus,
   type Signal,
@@ -80,4 +82,17 @@ export function toSignal(row: Row): Signal {
     payload: decodePayload(row.payload as string),
     createdAtMs: num(row.created_at_ms),
   };
+}
+
+/** Rows of `countSessions` (status, n, due): every status present, 0 where no row. */
+export function toSessionCounts(rows: readonly Row[]): SessionCounts {
+  const byStatus = Object.fromEntries(
+    sessionStatuses.map((s) => [s, 0]),
+  ) as SessionCounts['byStatus'];
+  let dueWaits = 0;
+  for (const r of rows) {
+    byStatus[r.status as SessionStatus] = num(r.n);
+    dueWaits += num(r.due ?? 0);
+  }
+  return { byStatus, dueWaits };
 }

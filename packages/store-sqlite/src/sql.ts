@@ -43,6 +43,10 @@ export const sql = {
       AND (?6 IS NULL OR substr(waiting_for, 1, length(?6)) = ?6)
       AND (?4 IS NULL OR (created_at_ms, created_order) < (SELECT created_at_ms, created_order FROM sessions WHERE id = ?4))
     ORDER BY created_at_ms DESC, created_order DESC LIMIT ?5`,
+  // ?1 the time. Reads only the status index (status, wake_at_ms).
+  countSessions: `SELECT status, count(*) AS n,
+      sum(status = 'waiting' AND wake_at_ms IS NOT NULL AND wake_at_ms <= ?1) AS due
+    FROM sessions GROUP BY status`,
   findIdempotencyKey: `SELECT request_hash, session_id FROM idempotency_keys WHERE tenant_id = ? AND key = ?`,
   insertIdempotencyKey: `INSERT INTO idempotency_keys (tenant_id, key, request_hash, session_id, created_at_ms)
     VALUES (?, ?, ?, ?, ?)`,

@@ -30,6 +30,7 @@ import {
   type LeaseFence,
   type ListSessionsQuery,
   type SessionId,
+  type SessionCounts,
   type SessionRecord,
   type SessionStore,
   type Signal,
@@ -39,7 +40,7 @@ import {
   type WorkerId,
   type WorkerRegistration,
 } from '@longrun/core';
-import { toCheckpoint, toEffect, toEvent, toSession, toSignal } from './rows.ts';
+import { toCheckpoint, toEffect, toEvent, toSession, toSessionCounts, toSignal } from './rows.ts';
 import { translateSqliteError } from './translate-error.ts';
 import { sql } from './sql.ts';
 import { agentsParam } from './claim-filter.ts';
@@ -231,6 +232,13 @@ export class SqliteStore implements SessionStore {
         .stmt(q.newestFirst ? sql.listSessionsNewest : sql.listSessions)
         .all(q.status, q.tenantId, q.agent, q.afterId, q.limit, q.waitingForPrefix)
         .map((row) => toSession(row)),
+    );
+  }
+
+  async countSessions(): Promise<SessionCounts> {
+    const nowMs = this.#clock.nowMs();
+    return this.#run('counting sessions', () =>
+      toSessionCounts(this.#reads.stmt(sql.countSessions).all(nowMs)),
     );
   }
 

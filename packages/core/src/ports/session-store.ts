@@ -15,6 +15,24 @@ export type SessionStatus =
 
 export const terminalStatuses: readonly SessionStatus[] = ['completed', 'failed', 'cancelled'];
 
+/** Every status, in the order a session usually passes through them. */
+export const sessionStatuses = [
+  'queued',
+  'running',
+  'waiting',
+  'paused',
+  'completed',
+  'failed',
+  'cancelled',
+] as const satisfies readonly SessionStatus[];
+
+/** Sessions by status over every tenant, as `countSessions` reads them (aggregate counts only). */
+export interface SessionCounts {
+  byStatus: Record<SessionStatus, number>;
+  /** Of the `waiting` sessions, those whose timer is due (claimable now, by the store's clock). */
+  dueWaits: number;
+}
+
 export interface SessionRecord {
   id: SessionId;
   /** Every query by an API caller is scoped to its tenant; `default` without one. */
@@ -274,6 +292,11 @@ export interface SessionStore {
    */
   getSessions(ids: readonly SessionId[]): Promise<SessionRecord[]>;
   listSessions(query?: ListSessionsQuery): Promise<SessionRecord[]>;
+  /**
+   * How many sessions are in each status, over every tenant, in one read that scans the status
+   * index only (what a metrics scrape asks for every few seconds). Statuses with no session are 0.
+   */
+  countSessions(): Promise<SessionCounts>;
   readEvents(id: SessionId, afterSeq?: number, limit?: number): Promise<StoredEvent[]>;
   latestCheckpoint(id: SessionId): Promise<Checkpoint | null>;
   listEffects(id: SessionId): Promise<EffectRecord[]>;
