@@ -19,3 +19,13 @@ export {
 } from './trace-semconv.ts';
 export { OtlpSpanSink, type OtlpSpanSinkOptions, type SpanSink } from './otlp-span-sink.ts';
 export { TraceSessionFeed, type ReadEvents } from './trace-session-feed.ts';
+export {
+  ProcessMetrics,
+  type ProcessMetricsOptions,
+  type SandboxPoolUse,
+} from './metric-process.ts';
+export { MetricDerivation } from './metric-derivation.ts';
+export { modelNames } from './metric-attributes.ts';
+export { durationBucketsS, tokenBuckets } from './metric-instruments.ts';
+export { prometheusContentType } from './prometheus-exposition.ts';
+export { serveMetrics, type MetricsServer, type MetricsSource } from './prometheus-server.ts';
