@@ -30,6 +30,13 @@ export interface ApiContext {
   tenantDailyBudgets: Readonly<Record<string, DailyBudget>>;
   /** Operational figures (streams; a sandbox pool run beside the API). */
   figures: () => Record<string, unknown>;
+  metrics: MetricsExposition | undefined;
+}
+
+/** A process's metrics, in the Prometheus text exposition format. */
+export interface MetricsExposition {
+  contentType: string;
+  prometheusText(): Promise<string>;
 }
 
 /** Who the log records as deciding or cancelling: the API key's public id, never its secret. */

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { DailyBudget, SessionId, SessionStore } from '@longrun/core';
-import { type ApiContext } from './api-context.ts';
+import { type ApiContext, type MetricsExposition } from './api-context.ts';
 import { asLongrunError, errorResponse, httpStatusOf, notFound } from './http-errors.ts';
 import type { LiveDeltaSource } from './live-deltas.ts';
 import { RouteTable, type AuthMode } from './route-table.ts';
@@ -54,6 +54,11 @@ export interface ApiOptions {
    * worker), served with the API's own at `GET /v1/figures`.
    */
   figures?: () => Record<string, unknown>;
+  /**
+   * This process's metrics in the Prometheus text format (@longrun/telemetry's `ProcessMetrics`),
+   * served at `GET /metrics`; without it that path is 404.
+   */
+  metrics?: MetricsExposition;
   /** Where failures that are bugs (500) and stream feed trouble are reported. */
   log?: (entry: { level: 'warn' | 'error'; msg: string; [k: string]: unknown }) => void;
 }
@@ -136,6 +141,7 @@ function buildContext(options: ApiOptions, app: Hono): ApiContext {
     onSignalled: options.onSignalled,
     approvalsScanLimit: options.approvalsScanLimit ?? 2_000,
     tenantDailyBudgets: options.tenantDailyBudgets ?? {},
+    metrics: options.metrics,
     figures: () => ({
       streams: { ...hub.stats, cachedSessions: views.cachedSessions },
       ...options.figures?.(),

@@ -4,5 +4,6 @@ export { generateApiKey, authenticate, hashSecret, type GeneratedApiKey } from '
 export { InProcessLiveDeltas, type LiveDelta, type LiveDeltaSource } from './live-deltas.ts';
 export { feedApiFromLiveChannel, type LiveFeedOptions } from './live-feed.ts';
 export { statusByCode } from './http-errors.ts';
+export type { MetricsExposition } from './api-context.ts';
 export type { ModelPrice } from './session-views.ts';
 export type { SessionViewData as SessionView, ApprovalData as Approval } from './schemas.ts';

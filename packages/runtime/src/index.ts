@@ -27,6 +27,7 @@ export {
   type TraceExport,
   type TraceExportOptions,
 } from './worker/trace-subscriber.ts';
+export { feedWorkerMetrics, type WorkerMetricsSink } from './worker/metrics-subscriber.ts';
 export type { RunOutcome } from './run-outcome.ts';
 export { LeaseKeeper, type LeaseKeeperOptions } from './lease-keeper.ts';
 export { appendDurably } from './durable-append.ts';

@@ -370,6 +370,8 @@ export class Worker {
    * writes stale — and starts the new one when the old one has settled.
    */
   #runSession(lease: Lease, sentAt: number): void {
+    const { sessionId, epoch, headSeq } = lease;
+    this.#events.emit('session.claimed', { sessionId, epoch, headSeq });
     const previous = this.#running.get(lease.sessionId);
     previous?.fence.abort(new Error('the session was claimed again'));
     const keeper = new LeaseKeeper({

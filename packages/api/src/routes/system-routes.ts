@@ -10,6 +10,38 @@ export function systemRoutes(ctx: ApiContext): void {
   figuresRoute(ctx);
   usageRoute(ctx);
   openApiRoute(ctx);
+  metricsRoute(ctx);
+}
+
+/**
+ * Prometheus' scrape. Without a key, like health: Prometheus scrapes with none, and nothing in it
+ * is a tenant's — aggregate counts over every tenant, labelled only with names the deployment
+ * configures (statuses, models, tools that ran), never a session, tenant, input or output.
+ */
+function metricsRoute(ctx: ApiContext): void {
+  const { metrics } = ctx;
+  if (metrics === undefined) return;
+  ctx.routes.add(
+    {
+      method: 'get',
+      path: '/metrics',
+      summary:
+        "This process's metrics in the Prometheus text format: GenAI token usage and durations, sessions by status, claim queue, takeovers, recovery time, append stalls, sandbox pool, budget spend",
+      auth: false,
+      responses: {
+        200: {
+          description: 'The Prometheus text exposition format, version 0.0.4.',
+          contentType: 'text/plain',
+          schema: z.string(),
+        },
+      },
+    },
+    async () =>
+      new Response(await metrics.prometheusText(), {
+        status: 200,
+        headers: { 'content-type': metrics.contentType },
+      }),
+  );
 }
 
 function figuresRoute(ctx: ApiContext): void {

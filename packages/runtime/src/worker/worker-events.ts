@@ -20,6 +20,11 @@ export interface WorkerLogEntry {
 export interface WorkerEventMap {
   /** A text delta from the model, the moment it arrives (before it is durable). */
   'model.delta': { sessionId: string; step: number; attempt: number; text: string };
+  /**
+   * This worker claimed a session (a new claim, or a reclaim of its own): `headSeq` is the last
+   * seq of its log at the claim, before the run writes anything.
+   */
+  'session.claimed': { sessionId: string; epoch: number; headSeq: number };
   /** Events the store just acknowledged, in seq order: one append of one session. */
   'events.committed': { sessionId: string; events: readonly StoredEvent[] };
   /** A run of a session ended in this process; `error`: it was parked as paused because of `error`. */
