@@ -1,10 +1,12 @@
 import type { Api, ServedApi } from '@longrun/api';
+import type { MetricsServer, ProcessMetrics } from '@longrun/telemetry';
 import type { LiveChannel, SessionStore, WorkerId } from '@longrun/core';
 import {
   InProcessLiveChannel,
   LivePublisher,
   Worker,
   countWorkerFigures,
+  feedWorkerMetrics,
   openTraceExport,
   publishLive,
   writeWorkerLog,
@@ -26,6 +28,11 @@ export interface ProcessPlan {
   log: JsonLog;
   worker?: WorkerPlan;
   api?: ApiPlan;
+  /**
+   * Serve `GET /metrics` on a port of its own (a process without the API: `longrun worker
+   * --metrics-port`). A process with the API serves it on the API's port anyway.
+   */
+  metrics?: { host: string; port: number };
 }
 
 export interface WorkerPlan {
@@ -58,6 +65,8 @@ export interface AssembledProcess<P extends ProcessPlan = ProcessPlan> {
   worker: P extends { worker: WorkerPlan } ? Worker : null;
   api: P extends { api: ApiPlan } ? Api : null;
   served: P extends { api: ApiPlan } ? ServedApi : null;
+  /** The `GET /metrics` server of its own, when the plan asked for one. */
+  metricsServer: MetricsServer | null;
   /** Stops accepting requests, stops the worker, then closes the sandboxes, channel and store. */
   close(): Promise<void>;
 }
@@ -72,6 +81,8 @@ interface Assembly {
   served: ServedApi | null;
   /** The worker's figures (its figures subscriber), once a worker runs. */
   workerFigures: (() => WorkerFigures) | null;
+  /** This process's metrics, when it serves them (with the API, or on a port of its own). */
+  metrics: ProcessMetrics | null;
 }
 
 /**
@@ -97,14 +108,19 @@ export async function assembleProcess<P extends ProcessPlan>(
     api: null,
     served: null,
     workerFigures: null,
+    metrics: null,
   };
+  let metricsServer: MetricsServer | null = null;
   try {
     const channel = liveChannelFor(a);
     const sandbox = plan.worker?.sandbox;
     if (sandbox !== undefined) closers.add(() => sandbox.close());
+    a.metrics = await buildMetrics(a);
     if (plan.api !== undefined) a.api = await buildApi(a, plan.api, channel);
     if (plan.worker !== undefined) a.worker = await startWorker(a, plan.worker, channel);
     if (plan.api !== undefined && a.api !== null) a.served = await listen(a, plan.api, a.api);
+    if (plan.metrics !== undefined && a.metrics !== null)
+      metricsServer = await serveOwnMetrics(a, plan.metrics, a.metrics);
   } catch (error) {
     await closers.closeAll().catch(() => undefined);
     throw error;
@@ -113,7 +129,41 @@ export async function assembleProcess<P extends ProcessPlan>(
   saveCompileCache();
   const { worker, api, served } = a;
   // Each part is built exactly when the plan has it, as the type says.
-  return { store, worker, api, served, close: () => closers.closeAll() } as AssembledProcess<P>;
+  return {
+    store,
+    worker,
+    api,
+    served,
+    metricsServer,
+    close: () => closers.closeAll(),
+  } as AssembledProcess<P>;
+}
+
+/**
+ * The process's metrics (@longrun/telemetry, loaded only here: a worker that serves none never
+ * loads the OpenTelemetry SDK), when something serves them: the API, or a metrics port.
+ */
+async function buildMetrics(a: Assembly): Promise<ProcessMetrics | null> {
+  if (a.plan.api === undefined && a.plan.metrics === undefined) return null;
+  const { ProcessMetrics } = await import('@longrun/telemetry');
+  const sandbox = a.plan.worker?.sandbox;
+  const metrics = new ProcessMetrics({
+    countSessions: () => a.store.countSessions(),
+    ...(sandbox === undefined ? {} : { sandboxPool: () => sandbox.poolStats() }),
+  });
+  a.closers.add(() => metrics.shutdown());
+  return metrics;
+}
+
+async function serveOwnMetrics(
+  a: Assembly,
+  plan: { host: string; port: number },
+  metrics: ProcessMetrics,
+): Promise<MetricsServer> {
+  const { serveMetrics } = await import('@longrun/telemetry');
+  const server = await serveMetrics(metrics, plan);
+  a.closers.add(() => server.close());
+  return server;
 }
 
 async function openPlannedStore(plan: ProcessPlan): Promise<SessionStore> {
@@ -150,6 +200,7 @@ async function buildApi(a: Assembly, plan: ApiPlan, channel: LiveChannel | null)
     auth: plan.auth,
     dashboard: serveDashboard,
     log: a.plan.log,
+    ...(a.metrics === null ? {} : { metrics: a.metrics }),
     ...(live === undefined ? {} : { live }),
     ...(plan.agents === undefined ? {} : { agents: plan.agents }),
     ...(sandbox === undefined
@@ -192,6 +243,7 @@ async function startWorker(
     writeWorkerLog(worker, a.plan.log, { sessionEnds: sessionEnds === undefined });
     if (sessionEnds !== undefined)
       worker.on('session.ended', ({ sessionId, outcome }) => sessionEnds({ sessionId, outcome }));
+    if (a.metrics !== null) feedWorkerMetrics(worker, a.metrics.derivation, a.store);
     const counted = countWorkerFigures(worker);
     a.workerFigures = () => counted.figures();
     return worker;

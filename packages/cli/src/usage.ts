@@ -82,7 +82,7 @@ passing one pauses the session with BUDGET_EXCEEDED until \`longrun sessions bud
 
 ${sandboxHelp}`,
   worker: `longrun worker [--store <url>] [--agents <module>]... [--worker-id ID] [--concurrency N] [--lease-ms N]
-               [--liveness-ms N]
+               [--liveness-ms N] [--metrics-port N [--metrics-host 127.0.0.1]]
                [--sandbox process|bwrap] [--sandbox-pool N] [--sandbox-strict]
 
 Claims runnable sessions of the agents of the given modules and runs them until SIGINT/SIGTERM.
@@ -92,6 +92,9 @@ unreachable, it waits for it (saying so on stderr); a dropped connection never e
 PostgreSQL its liveness is a heartbeat: with --liveness-ms L (default 5000), it stops its sessions'
 side effects when it cannot confirm it for L/2, and others may take them after L (at once when it
 died on their host). See docs/durability.md.
+
+--metrics-port N serves GET /metrics (Prometheus text format; 0: a free port, said in the start
+line) on --metrics-host (default 127.0.0.1). See docs/observability.md.
 
 ${sandboxHelp}`,
   sessions: `longrun sessions list [--status S] [--limit N] [--json]
@@ -134,7 +137,8 @@ vs got, the fields that differ) or "0 divergences". Exit code 0 identical, 1 div
   serve: `longrun serve [--store <url>] [--port N] [--host 127.0.0.1] [--no-auth] [--agents <module>]...
 
 Serves the HTTP API (/v1, OpenAPI at /v1/openapi.json) and the dashboard (/) over a store, until
-SIGINT/SIGTERM; workers run apart (longrun worker). Requests need an API key (longrun keys create)
+SIGINT/SIGTERM; workers run apart (longrun worker). GET /metrics (Prometheus text format, no key
+needed: aggregate counts only) serves sessions by status and the claim queue. Requests need an API key (longrun keys create)
 unless --no-auth, which is allowed on a loopback host only. --agents: the agents sessions may be
 created for (default: any name). Default port 7070 (a free one if it is taken and --port is not
 given); prints the URL on stdout. Streams: on PostgreSQL, workers publish token deltas and commits
@@ -172,7 +176,8 @@ modules (default: examples/fix-failing-test when run from the repository), and t
 the dashboard on http://127.0.0.1:7070 (a free port if it is taken and --port is not given), until
 Ctrl-C. Without --keys the API needs no key and answers on 127.0.0.1 only. GET /v1/figures reports
 the sandbox pool's size, use, queue and provisioning latency, and the worker's counts (sessions
-ended by outcome, events committed, append stalls, leases lost, liveness doubts).
+ended by outcome, events committed, append stalls, leases lost, liveness doubts); GET /metrics the
+same and more in the Prometheus text format (docs/observability.md).
 
 ${sandboxHelp}`,
 } as const;

@@ -371,7 +371,8 @@ export class Worker {
    */
   #runSession(lease: Lease, sentAt: number): void {
     const { sessionId, epoch, headSeq } = lease;
-    this.#events.emit('session.claimed', { sessionId, epoch, headSeq });
+    const atMs = lease.expiresAtMs - this.#o.leaseMs;
+    this.#events.emit('session.claimed', { sessionId, epoch, headSeq, atMs });
     const previous = this.#running.get(lease.sessionId);
     previous?.fence.abort(new Error('the session was claimed again'));
     const keeper = new LeaseKeeper({

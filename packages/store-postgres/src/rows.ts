@@ -1,5 +1,5 @@
 import {
-  sessionStatuses,
+  sessionStatusNames,
   LongrunError,
   decodePayload,
   sessionId,
@@ -110,7 +110,7 @@ export function toLease(row: Row, owner: WorkerId): Lease {
 /** Rows of `countSessions` (status, n, due): every status present, 0 where no row. */
 export function toSessionCounts(rows: readonly Row[]): SessionCounts {
   const byStatus = Object.fromEntries(
-    sessionStatuses.map((s) => [s, 0]),
+    sessionStatusNames.map((s) => [s, 0]),
   ) as SessionCounts['byStatus'];
   let dueWaits = 0;
   for (const r of rows) {

@@ -10,10 +10,10 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   for (const line of text.split('\n')) {
     const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (match === null || match[1] !== name) continue;
-    const have = Object.fromEntries(
-      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
-    );
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) {
+    const have = new Map<string, string>();
+    for (const m of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
+      have.set(m[1] ?? '', m[2] ?? '');
+    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) {
       total += Number(match[3]);
       found = true;
     }
@@ -83,6 +83,15 @@ describe('metrics derived from committed events', () => {
     ).toBe(0);
   });
 
+  it("times a run's first model call from its claim (the store's time of it)", async () => {
+    const m = new ProcessMetrics();
+    m.derivation.claimed('ses_a', 20_000);
+    m.committed('ses_a', [responded(20_300, 5, 5)]);
+    const text = await m.prometheusText();
+    expect(sample(text, 'gen_ai_client_operation_duration_sum')).toBeCloseTo(0.3);
+    expect(sample(text, 'gen_ai_client_operation_duration_count')).toBe(1);
+  });
+
   it('marks a failed call with error.type, times tools, and a turn from its start to its end', async () => {
     const m = new ProcessMetrics();
     m.committed('ses_a', [ev('user.messaged', { text: 'go', signalId: null }, 10_000)]);
@@ -141,14 +150,14 @@ describe('metrics derived from committed events', () => {
     let nowMs = 0;
     const m = new ProcessMetrics({ nowMs: () => nowMs });
     const d = m.derivation;
-    d.claimed('ses_a');
+    d.claimed('ses_a', 0);
     nowMs = 40;
     d.committed('ses_a', [responded(5_000, 10, 1)]); // the first commit comes before the log's tail is read
     d.claimedAfter(
       'ses_a',
       ev('tool.started', { step: 1, callIndex: 0, tool: 't', effect: 'pure' }, 1_000),
     );
-    d.claimed('ses_b');
+    d.claimed('ses_b', 0);
     d.claimedAfter(
       'ses_b',
       ev('wait.started', { waitId: 'w', kind: 'timer', untilMs: 9 }, 1_000, 'ses_b'),
@@ -174,10 +183,10 @@ describe('metrics derived from committed events', () => {
     ];
     const a = new ProcessMetrics();
     const b = new ProcessMetrics();
-    a.derivation.claimed('ses_a');
+    a.derivation.claimed('ses_a', 0);
     a.committed('ses_a', log.slice(0, 1));
     a.committed('ses_a', log.slice(1, 2));
-    b.derivation.claimed('ses_a');
+    b.derivation.claimed('ses_a', 0);
     b.derivation.claimedAfter('ses_a', log[1]!);
     b.committed('ses_a', log.slice(2));
     const sum = async (p: ProcessMetrics, type: string) =>

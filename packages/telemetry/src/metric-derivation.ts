@@ -49,7 +49,7 @@ const maxTracked = 10_000;
  * model call re-sent after a crash) is new work, committed again, and counted again.
  *
  * Durations are differences of commit times (the store's clock): a model call from the last
- * event before it to its response or failure, a tool call from `tool.started` (or
+ * event before it (or from the claim, when it is the run's first) to its response or failure, a tool call from `tool.started` (or
  * `tool.resumed`) to `tool.completed`, a turn from `session.created` or `user.messaged` to its end.
  * A start this process did not see (committed before a takeover) gives no duration.
  */
@@ -69,9 +69,14 @@ export class MetricDerivation {
     return this.#tracks.size;
   }
 
-  /** A worker of this process claimed the session. */
-  claimed(sessionId: string): void {
-    this.#track(sessionId).claim = { atMs: this.#nowMs(), firstCommitMs: null, takeover: null };
+  /**
+   * A worker of this process claimed the session at `atMs` (the store's clock): the run's first
+   * model call is timed from there.
+   */
+  claimed(sessionId: string, atMs: number): void {
+    const track = this.#track(sessionId);
+    track.claim = { atMs: this.#nowMs(), firstCommitMs: null, takeover: null };
+    track.lastAtMs = atMs;
   }
 
   /**

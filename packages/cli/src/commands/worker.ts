@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { workerId } from '@longrun/core';
 import { assembleProcess } from '../assemble-process.ts';
-import { defaultStore, intFlag, parseFlags } from '../args.ts';
+import { UsageError, defaultStore, intFlag, parseFlags } from '../args.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { jsonLine, jsonLog } from '../json-log.ts';
 import { loadAgents } from '../load-agents.ts';
@@ -26,6 +26,8 @@ export async function run(argv: string[]): Promise<number> {
       'liveness-ms': { type: 'string' },
       agents: { type: 'string', multiple: true },
       'no-schedules': { type: 'boolean' },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
       ...sandboxFlags,
     },
     usage.worker,
@@ -38,6 +40,12 @@ export async function run(argv: string[]): Promise<number> {
     values['liveness-ms'] === undefined
       ? undefined
       : intFlag(values['liveness-ms'], 'liveness-ms', 5_000, { min: 500 });
+  const metricsPort =
+    values['metrics-port'] === undefined
+      ? undefined
+      : intFlag(values['metrics-port'], 'metrics-port', 0, { max: 65_535 });
+  if (metricsPort === undefined && values['metrics-host'] !== undefined)
+    throw new UsageError('--metrics-host needs --metrics-port');
   const sandbox = await sandboxFromFlags(values, await loadAgents(values.agents ?? []));
   const chosen = values['worker-id'];
   const signals = stopSignals();
@@ -60,18 +68,29 @@ export async function run(argv: string[]): Promise<number> {
       ...(values['no-schedules'] === true ? { schedules: false as const } : {}),
       sessionEnds: (ended) => process.stdout.write(jsonLine({ msg: 'session ended', ...ended })),
     },
+    ...(metricsPort === undefined
+      ? {}
+      : { metrics: { host: values['metrics-host'] ?? '127.0.0.1', port: metricsPort } }),
   });
-  const { store, worker } = running;
+  const { store, worker, metricsServer } = running;
   process.stdout.write(
     jsonLine({
       msg: 'worker started',
       workerId: worker.id,
       store: store.kind,
       durability: store.durability(),
+      ...(metricsServer === null
+        ? {}
+        : { metrics: `http://${urlHost(metricsServer.host)}:${metricsServer.port}/metrics` }),
     }),
   );
   signals.started();
   await signals.stopped;
   await running.close();
   return exitCodes.ok;
+}
+
+/** A host as it goes in a URL (an IPv6 address in brackets). */
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }

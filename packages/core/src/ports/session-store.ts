@@ -15,17 +15,6 @@ export type SessionStatus =
 
 export const terminalStatuses: readonly SessionStatus[] = ['completed', 'failed', 'cancelled'];
 
-/** Every status, in the order a session usually passes through them. */
-export const sessionStatuses = [
-  'queued',
-  'running',
-  'waiting',
-  'paused',
-  'completed',
-  'failed',
-  'cancelled',
-] as const satisfies readonly SessionStatus[];
-
 /** Sessions by status over every tenant, as `countSessions` reads them (aggregate counts only). */
 export interface SessionCounts {
   byStatus: Record<SessionStatus, number>;

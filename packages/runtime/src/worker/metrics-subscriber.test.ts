@@ -27,7 +27,7 @@ describe('the metrics subscriber', () => {
     let after!: () => void;
     const claimRead = new Promise<void>((resolve) => (after = resolve));
     const sink: WorkerMetricsSink = {
-      claimed: (id) => calls.push(`claimed ${id}`),
+      claimed: (id, atMs) => calls.push(`claimed ${id} ${typeof atMs}`),
       claimedAfter: (_id, last) => {
         lastBeforeClaim = last;
         after();
@@ -47,7 +47,7 @@ describe('the metrics subscriber', () => {
     await worker.stop();
     stop();
     const log = await allEvents(store, session.id);
-    expect(calls).toEqual([`claimed ${session.id}`]);
+    expect(calls).toEqual([`claimed ${session.id} number`]);
     expect(lastBeforeClaim).toMatchObject({ seq: 1, type: 'session.created' });
     expect(committed.map((e) => e.seq)).toEqual(log.slice(1).map((e) => e.seq));
     const usage = committed.flatMap((e) => (e.type === 'model.responded' ? [e.data.usage] : []));

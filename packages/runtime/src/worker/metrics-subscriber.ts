@@ -3,7 +3,8 @@ import type { WorkerEvents } from './worker-events.ts';
 
 /** What metrics are derived from (@longrun/telemetry's `MetricDerivation` is one). */
 export interface WorkerMetricsSink {
-  claimed(sessionId: string): void;
+  /** `atMs`: the claim's time by the store's clock, which event times are in. */
+  claimed(sessionId: string, atMs: number): void;
   /** The last event of the session's log when it was claimed (null: unknown). */
   claimedAfter(sessionId: string, last: StoredEvent | null): void;
   committed(sessionId: string, events: readonly StoredEvent[]): void;
@@ -23,8 +24,8 @@ export function feedWorkerMetrics(
   store: Pick<SessionStore, 'readEvents'>,
 ): () => void {
   const offs = [
-    worker.on('session.claimed', ({ sessionId, headSeq }) => {
-      sink.claimed(sessionId);
+    worker.on('session.claimed', ({ sessionId, headSeq, atMs }) => {
+      sink.claimed(sessionId, atMs);
       store.readEvents(toSessionId(sessionId), headSeq - 1, 1).then(
         (events) => sink.claimedAfter(sessionId, events[0] ?? null),
         () => sink.claimedAfter(sessionId, null),

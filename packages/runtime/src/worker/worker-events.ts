@@ -22,9 +22,10 @@ export interface WorkerEventMap {
   'model.delta': { sessionId: string; step: number; attempt: number; text: string };
   /**
    * This worker claimed a session (a new claim, or a reclaim of its own): `headSeq` is the last
-   * seq of its log at the claim, before the run writes anything.
+   * seq of its log at the claim, before the run writes anything; `atMs` the claim's time by the
+   * store's clock (its lease's expiry less the lease length).
    */
-  'session.claimed': { sessionId: string; epoch: number; headSeq: number };
+  'session.claimed': { sessionId: string; epoch: number; headSeq: number; atMs: number };
   /** Events the store just acknowledged, in seq order: one append of one session. */
   'events.committed': { sessionId: string; events: readonly StoredEvent[] };
   /** A run of a session ended in this process; `error`: it was parked as paused because of `error`. */
