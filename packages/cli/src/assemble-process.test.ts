@@ -47,6 +47,18 @@ describe.each(Object.keys(stores))('assembleProcess on %s', (kind) => {
       };
       expect(figures.worker.eventsCommitted).toBeGreaterThan(0);
       expect(figures.sandboxPool).toBeNull();
+      // GET /metrics on the API port, without a key: the worker's model call, the store's sessions.
+      const metrics = await fetch(`${running.served.url}/metrics`);
+      expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      const text = await metrics.text();
+      expect(text).toMatch(
+        /^gen_ai_client_token_usage_count\{[^}]*gen_ai_token_type="input"[^}]*\} 1$/m,
+      );
+      const waiting = /^longrun_sessions\{longrun_session_status="waiting"[^}]*\} (\d+)$/m.exec(
+        text,
+      );
+      expect(Number(waiting?.[1])).toBeGreaterThanOrEqual(1);
+      expect(text).not.toContain(session.id);
     } finally {
       await running.close();
     }
