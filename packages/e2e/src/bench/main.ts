@@ -2,8 +2,8 @@
  * `npm run bench`: measures the durable core and prints one JSON document (also written to
  * bench-results/latest.json). Figures are medians and tail percentiles; machines are noisy.
  * LONGRUN_BENCH_QUICK=1 runs a shorter version; LONGRUN_BENCH_ONLY picks one part: sqlite, postgres,
- * harness, peerWorkload, resume, longSession, waits, governance, bundle, workspace, api, sandbox or
- * faults
+ * harness, peerWorkload, resume, longSession, waits, governance, bundle, telemetry, workspace, api,
+ * sandbox or faults
  * (LONGRUN_BENCH_LONG_STEPS sets longSession's steps). LONGRUN_BENCH_STORE=sqlite (or
  * postgres) keeps the per-store parts (peerWorkload included) to that store.
  * A section that cannot run here (no Postgres, no bubblewrap) is reported as `{ "skipped": "<why>" }`
@@ -26,6 +26,7 @@ import { section } from './sections.ts';
 import { measureResumes } from './resume.ts';
 import { measureLongSession } from './long-session-bench.ts';
 import { measureGovernance, measureSubAgents } from './governance-bench.ts';
+import { measureTelemetryMetrics } from './telemetry-bench.ts';
 import { measureTimerWaits, quickTimerWaitsSizes, timerWaitsSizes } from './timer-waits.ts';
 import { measurePeerWorkload, peerWorkloadSizes, quickPeerWorkloadSizes } from './peer-workload.ts';
 import { round } from './stats.ts';
@@ -204,6 +205,17 @@ if (only === undefined || only === 'bundle') {
     `[bench] bundle: the debug bundle of a ${bundleBenchSizes.steps}-step session with a ~100 MiB workspace (SQLite)\n`,
   );
   results.bundle = await section('bundle', () => measureBundle(sqliteTarget));
+}
+
+if (only === undefined || only === 'telemetry') {
+  process.stderr.write(
+    '[bench] telemetry: the agent harness with the metrics subscriber on vs off, the derivation per step, a scrape (SQLite)\n',
+  );
+  results.telemetry = {
+    metrics: await section('telemetry.metrics', () =>
+      measureTelemetryMetrics(sqliteTarget, quick ? 200 : 800),
+    ),
+  };
 }
 
 if (only === undefined || only === 'workspace') {
