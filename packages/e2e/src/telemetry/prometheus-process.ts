@@ -93,3 +93,20 @@ async function query(base: string, promql: string): Promise<Map<string, number>>
     ]),
   );
 }
+
+/**
+ * The sum of the samples of metric `name` (a Prometheus series name) whose labels include
+ * `labels`, in an exposition; 0 when there is none.
+ */
+export function sampleOf(text: string, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (match === null || match[1] !== name) continue;
+    const have = new Map<string, string>();
+    for (const m of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
+      have.set(m[1] ?? '', m[2] ?? '');
+    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) total += Number(match[3]);
+  }
+  return total;
+}
