@@ -25,7 +25,6 @@ export {
   type SandboxPoolUse,
 } from './metric-process.ts';
 export { MetricDerivation } from './metric-derivation.ts';
-export { modelNames } from './metric-attributes.ts';
 export { durationBucketsS, tokenBuckets } from './metric-instruments.ts';
 export { prometheusContentType } from './prometheus-exposition.ts';
 export { serveMetrics, type MetricsServer, type MetricsSource } from './prometheus-server.ts';

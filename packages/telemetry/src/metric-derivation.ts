@@ -1,7 +1,8 @@
 import type { EventType, StoredEvent, TokenUsage } from '@longrun/core';
 import type { Attributes } from '@opentelemetry/api';
-import { chatAttributes, genAi } from './metric-attributes.ts';
+import { chatAttributes, metricAttr as genAi } from './metric-attributes.ts';
 import type { EventInstruments } from './metric-instruments.ts';
+import { genAiOperation } from './trace-semconv.ts';
 
 /**
  * The last event of a session's log before a claim: a run stops at one of these on its own
@@ -154,7 +155,7 @@ export class MetricDerivation {
       case 'tool.completed': {
         const key = `${e.data.step}:${e.data.callIndex}`;
         const attributes: Attributes = {
-          [genAi.operationName]: 'execute_tool',
+          [genAi.operationName]: genAiOperation.executeTool,
           [genAi.toolName]: e.data.tool,
         };
         if (!e.data.ok) attributes[genAi.errorType] = e.data.errorCode ?? 'tool_error';
@@ -168,7 +169,7 @@ export class MetricDerivation {
       case 'session.completed':
       case 'session.failed':
       case 'session.cancelled': {
-        const attributes: Attributes = { [genAi.operationName]: 'invoke_agent' };
+        const attributes: Attributes = { [genAi.operationName]: genAiOperation.invokeAgent };
         if (e.type !== 'session.completed') attributes[genAi.errorType] = endReason(e);
         this.#recordDuration(m.agentDuration, track.turnStartMs, e.atMs, attributes);
         track.turnStartMs = null;
