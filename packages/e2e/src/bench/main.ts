@@ -26,7 +26,7 @@ import { section } from './sections.ts';
 import { measureResumes } from './resume.ts';
 import { measureLongSession } from './long-session-bench.ts';
 import { measureGovernance, measureSubAgents } from './governance-bench.ts';
-import { measureTelemetryMetrics } from './telemetry-bench.ts';
+import { measureTelemetryMetrics, measureTelemetryOverhead } from './telemetry-bench.ts';
 import { measureTimerWaits, quickTimerWaitsSizes, timerWaitsSizes } from './timer-waits.ts';
 import { measurePeerWorkload, peerWorkloadSizes, quickPeerWorkloadSizes } from './peer-workload.ts';
 import { round } from './stats.ts';
@@ -209,9 +209,12 @@ if (only === undefined || only === 'bundle') {
 
 if (only === undefined || only === 'telemetry') {
   process.stderr.write(
-    '[bench] telemetry: the agent harness with the metrics subscriber on vs off, the derivation per step, a scrape (SQLite)\n',
+    '[bench] telemetry: the agent harness with metrics and OTLP traces on vs off; metrics alone, the derivation per step, a scrape (SQLite)\n',
   );
   results.telemetry = {
+    stepOverheadP50Ms: await section('telemetry.stepOverheadP50Ms', () =>
+      measureTelemetryOverhead(sqliteTarget, quick ? 200 : 800),
+    ),
     metrics: await section('telemetry.metrics', () =>
       measureTelemetryMetrics(sqliteTarget, quick ? 200 : 800),
     ),
