@@ -175,6 +175,7 @@ export const eventDataSchemas = {
     output: json,
     attempt: z.number().int(),
     errorCode: z.string().optional(),
+    outputRef: z.object({ hash: z.string(), chars: z.number().int() }).optional(),
   }),
   'tool.interrupted': z.object({
     step,

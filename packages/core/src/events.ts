@@ -289,6 +289,11 @@ export interface EventDataByType {
     attempt: number;
     /** When the tool failed with a LongrunError: its code (e.g. FILE_TYPE_REFUSED). */
     errorCode?: string;
+    /**
+     * An output too large to keep in the log: its JSON text is in the blob store under `hash`
+     * (`chars` long), and `output` is the capped view the model sees, which says so.
+     */
+    outputRef?: { hash: string; chars: number };
   };
   /**
    * A call suspended on a wait whose wait resolved runs again from its start, its resolved waits

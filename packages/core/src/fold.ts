@@ -131,6 +131,11 @@ export interface SessionState {
    * Absent until the first tool result or change, and in checkpoints of format 6 and before.
    */
   loop?: LoopHistory;
+  /**
+   * Tool outputs kept in the blob store (`tool.completed` with `outputRef`), by `step:callIndex`:
+   * what `read_tool_result` may page through. Absent: none.
+   */
+  largeResults?: Record<string, { hash: string; chars: number }>;
   /** The session's budget and what it has spent; null or absent: no budget. */
   budget?: BudgetLedger | null;
   /** When `session.created` was committed (the store's clock): where `wallClockMs` runs from. */
@@ -280,14 +285,19 @@ function applyEventData(state: SessionState, event: StoredEvent): SessionState {
       const ledger = next.budget;
       return ledger ? { ...started, budget: countToolCall(ledger, event.data.tool) } : started;
     }
-    case 'tool.completed':
-      return {
+    case 'tool.completed': {
+      const completed = {
         ...updateCall(next, event.data.callIndex, (call) => ({
           ...call,
           result: { ok: event.data.ok, output: event.data.output, interrupted: false },
         })),
         toolCallsCompleted: next.toolCallsCompleted + 1,
       };
+      const ref = event.data.outputRef;
+      if (ref === undefined) return completed;
+      const key = `${event.data.step}:${event.data.callIndex}`;
+      return { ...completed, largeResults: { ...next.largeResults, [key]: ref } };
+    }
     case 'tool.interrupted':
       return updateCall(next, event.data.callIndex, (call) => ({
         ...call,

@@ -1,3 +1,5 @@
+import { readToolResultName } from '../tools/tool-results-config.ts';
+import { keepLargeOutput } from '../tools/tool-results.ts';
 import {
   event,
   grantFor,
@@ -25,8 +27,12 @@ type Checked = { ok: true; tool: Tool; input: unknown } | { ok: false; message: 
 export async function checkCall(ctx: AgentRunContext, call: ToolCall): Promise<Checked> {
   const tool = ctx.transcript.offered(call.tool) ? ctx.tools.get(call.tool) : undefined;
   if (tool === undefined) {
+    // The tools the model is offered: the agent's, and the pager once there is a kept output.
+    const pager = ctx.writer.state.largeResults !== undefined && ctx.tools.has(readToolResultName);
     const names =
-      [...ctx.tools.keys()].filter((n) => ctx.transcript.offered(n)).join(', ') || 'none';
+      [...ctx.specs.map((spec) => spec.name), ...(pager ? [readToolResultName] : [])]
+        .filter((n) => ctx.transcript.offered(n))
+        .join(', ') || 'none';
     return {
       ok: false,
       message: `there is no tool named ${JSON.stringify(call.tool)}; the tools are: ${names}`,
@@ -200,6 +206,12 @@ export async function settleCall(
     return 'waiting';
   }
   if (result.suspended !== undefined) return suspend(ctx, step, result.suspended, changing);
+  // An output too large for the transcript goes to the blob store before its result commits.
+  if (ctx.agent.toolResults !== false) {
+    const blobs = ctx.agent.blobs ?? ctx.store.blobs;
+    const config = ctx.agent.toolResults;
+    result.events = await Promise.all(result.events.map((e) => keepLargeOutput(e, blobs, config)));
+  }
   // The files the call changed are snapshotted before its result commits, and recorded with it.
   const ran = result.events.some((e) => e.type === 'tool.completed');
   if (ran && changing) {

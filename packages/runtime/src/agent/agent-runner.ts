@@ -1,3 +1,4 @@
+import { readToolResultTool } from '../tools/tool-results.ts';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -136,6 +137,17 @@ export class AgentRunner {
               },
             }),
           ];
+    // The pager of outputs kept in the blob store: callable always, offered once one exists.
+    const pager =
+      agent.toolResults === false
+        ? []
+        : [
+            readToolResultTool({
+              blobs: agent.blobs ?? store.blobs,
+              state: () => writer.state,
+              config: agent.toolResults,
+            }),
+          ];
     // Hosts are enforced by the sandbox's network until an egress proxy checks them one by one.
     const sandbox =
       agent.sandbox?.network === 'allowed' && !policyAllowsAnyHost(policies)
@@ -155,7 +167,7 @@ export class AgentRunner {
       model: this.#o.model,
       writer,
       transcript,
-      tools: new Map(tools.map((t) => [t.name, t])),
+      tools: new Map([...pager, ...tools].map((t) => [t.name, t])),
       gates: gateChain(agent, policies),
       specs: toolSpecs(tools),
       signal,

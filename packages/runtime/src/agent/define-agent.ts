@@ -1,3 +1,4 @@
+import { checkToolResults, type ToolResultsConfig } from '../tools/tool-results-config.ts';
 import { z } from 'zod';
 import {
   LongrunError,
@@ -181,6 +182,14 @@ export interface AgentFields extends ModelCallSettings {
    */
   loopControl?: LoopControlConfig | false;
   /**
+   * Tool outputs too large for the transcript (DESIGN §2): one whose JSON text passes
+   * `maxInlineChars` (default 32,000) is kept in the blob store, the log holds its hash, and the
+   * model sees its first `viewChars` (default 8,000) with a note saying how to read the rest with
+   * the built-in `read_tool_result` (offered once the session has such an output; a policy must
+   * allow it). `false`: every output stays in the transcript whole.
+   */
+  toolResults?: ToolResultsConfig | false;
+  /**
    * Sub-agents it may start (DESIGN §7): it gets the built-in tool `run_subagents`, which starts
    * a child session per task and waits, durably, for all of them. Each child's grants are at
    * most its parent's (its policy the intersection of the parent's, the grant, and what is asked).
@@ -305,6 +314,7 @@ export function defineAgent(agent: AgentConfig): AgentDefinition {
   if (agent.policy !== undefined) checkPolicy(agent.policy, `the policy of agent ${agent.name}`);
   if (agent.subAgents !== undefined) checkSubAgents(agent.name, agent.subAgents, seen);
   resolveLoopControl(agent.name, agent.loopControl);
+  checkToolResults(agent.toolResults);
   if (agent.budget !== undefined) checkBudget(agent.budget, `budget of agent ${agent.name}`);
   const model = agentModel(agent);
   checkPriced(agent, model);

@@ -1,3 +1,5 @@
+import { readToolResultSpec } from '../tools/tool-results.ts';
+import { readToolResultName } from '../tools/tool-results-config.ts';
 import {
   LongrunError,
   event,
@@ -207,6 +209,14 @@ async function prepareCall(
     tools = ctx.specs.filter((spec) => active.has(spec.name));
   }
   const activeTools = tools === ctx.specs ? undefined : tools.map((spec) => spec.name);
+  // The pager of kept outputs is offered once there is one to read.
+  const pager = ctx.tools.get(readToolResultName);
+  if (
+    pager !== undefined &&
+    ctx.writer.state.largeResults !== undefined &&
+    (activeTools === undefined || activeTools.includes(readToolResultName))
+  )
+    tools = [...tools, readToolResultSpec(pager)];
   const request: ModelRequest = { messages, tools };
   const temperature = prepared.temperature ?? agent.temperature;
   const maxOutputTokens = prepared.maxOutputTokens ?? agent.maxOutputTokens;

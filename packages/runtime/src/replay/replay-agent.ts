@@ -1,3 +1,5 @@
+import { readToolResultTool } from '../tools/tool-results.ts';
+import { readToolResultName } from '../tools/tool-results-config.ts';
 import {
   LongrunError,
   errorCodes,
@@ -33,6 +35,21 @@ function recordedFailure(tool: string, result: Completed): Error {
   return code !== undefined && code in errorCodes
     ? new LongrunError(code as ErrorCode, message)
     : new Error(message);
+}
+
+/** `read_tool_result` as the agent had it: only its name, schema and effect matter in a replay. */
+function recordedPager(agent: AgentDefinition): Tool {
+  const config = agent.toolResults === false ? undefined : agent.toolResults;
+  const none = async (): Promise<never> => {
+    throw new Error('replay: a kept output is never read, the recording answers');
+  };
+  return readToolResultTool({
+    blobs: { kind: 'replay', put: none, get: none, missing: none },
+    state: () => {
+      throw new Error('replay: the pager is never run');
+    },
+    config,
+  });
 }
 
 /** The tool, not run: it returns (or throws) what the recording says this call returned. */
@@ -76,7 +93,16 @@ export function replayAgent(
     // Models of their own (an evaluator's, a summarizer's) are the replay model too: no network.
     ...(outcome === undefined ? {} : { outcome: { ...outcome, model } }),
     ...(context === undefined ? {} : { context: { ...context, summaryModel: model } }),
-    tools: agent.tools.map((t) => replayTool(t, results)),
+    tools: [
+      ...agent.tools.map((t) => replayTool(t, results)),
+      // The pager of kept outputs answers from the recording too (its blobs are not in a bundle).
+      ...(agent.tools.some((t) => t.name === readToolResultName) ||
+      !events.some((e) => e.type === 'tool.completed' && e.data.tool === readToolResultName)
+        ? []
+        : [replayTool(recordedPager(agent), results)]),
+    ],
+    // A recorded output kept in the blob store comes back as the view the log holds: kept whole.
+    toolResults: false,
     workspaceRoot,
     workspaceSnapshots: false,
     ...(agent.prepareStep === undefined

@@ -32,6 +32,8 @@ const volatileFields = new Set([
   'throughSeq',
   'seq',
   'seqs',
+  // A kept output's reference: the replayed result is its view, kept whole (replay-agent.ts).
+  'outputRef',
 ]);
 
 function strip(value: JsonValue): JsonValue {

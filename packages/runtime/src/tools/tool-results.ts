@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import {
+  LongrunError,
+  event,
+  type BlobStore,
+  type JsonValue,
+  type ModelToolSpec,
+  type NewEvent,
+  type SessionState,
+  type Tool,
+} from '@longrun/core';
+import { defineTool, toolSpecs } from '../agent/define-agent.ts';
+import {
+  readToolResultName,
+  toolResultLimits as limits,
+  type ToolResultsConfig,
+} from './tool-results-config.ts';
+
+/**
+ * A `tool.completed` whose output is too large for the log, rewritten (DESIGN §2): the output's
+ * JSON text goes to the blob store (content-addressed, so a call run again stores nothing new),
+ * the event keeps its hash (`outputRef`), and `output` becomes the capped view the model sees —
+ * the first characters and how to read the rest. Any other event is returned as it is.
+ */
+export async function keepLargeOutput(
+  e: NewEvent,
+  blobs: BlobStore,
+  config: ToolResultsConfig | undefined,
+): Promise<NewEvent> {
+  if (e.type !== 'tool.completed') return e;
+  const { maxInlineChars, viewChars } = limits(config);
+  const text = typeof e.data.output === 'string' ? e.data.output : JSON.stringify(e.data.output);
+  if (text.length <= maxInlineChars) return e;
+  const bytes = new TextEncoder().encode(text);
+  const hash = createHash('sha256').update(bytes).digest('hex');
+  await blobs.put(hash, bytes);
+  const { step, callIndex } = e.data;
+  const view =
+    `[output of ${text.length} characters, kept outside the transcript; the first ${viewChars} follow. ` +
+    `Read more with ${readToolResultName} {"step": ${step}, "callIndex": ${callIndex}, "offset": ${viewChars}}]\n` +
+    text.slice(0, viewChars);
+  return event('tool.completed', {
+    ...e.data,
+    output: view,
+    outputRef: { hash, chars: text.length },
+  });
+}
+
+/**
+ * `read_tool_result`: pages through an output this session's tools produced that was kept in the
+ * blob store. It reads only this session's own (by step and call index, from its log's state),
+ * never a blob by hash, so one session can never read another's data.
+ */
+export function readToolResultTool(options: {
+  blobs: BlobStore;
+  state: () => SessionState;
+  config: ToolResultsConfig | undefined;
+}): Tool {
+  const { viewChars } = limits(options.config);
+  return defineTool({
+    name: readToolResultName,
+    description: `Reads part of a tool output too large for the conversation (a result that says it was kept outside the transcript), at most ${viewChars} characters at a time.`,
+    input: z.object({
+      step: z.number().int().min(1),
+      callIndex: z.number().int().min(0),
+      offset: z.number().int().min(0).default(0),
+      length: z.number().int().min(1).max(viewChars).default(viewChars),
+    }),
+    effect: 'pure',
+    run: async ({ step, callIndex, offset, length }): Promise<JsonValue> => {
+      const ref = options.state().largeResults?.[`${step}:${callIndex}`];
+      if (ref === undefined) {
+        throw new LongrunError(
+          'NOT_FOUND',
+          `call ${callIndex} of step ${step} has no output kept outside the transcript; its result is in the conversation`,
+        );
+      }
+      const bytes = await options.blobs.get(ref.hash);
+      if (bytes === null) {
+        throw new LongrunError(
+          'WORKSPACE_CORRUPT',
+          `the kept output of call ${callIndex} of step ${step} is missing from the blob store`,
+        );
+      }
+      const text = new TextDecoder().decode(bytes);
+      const end = Math.min(text.length, offset + length);
+      const more = end < text.length ? ` Next: offset ${end}.` : ' That is the end.';
+      return `[characters ${offset}–${end} of ${text.length}.${more}]\n${text.slice(offset, end)}`;
+    },
+  });
+}
+
+/** The spec of `read_tool_result`, offered to the model once the session has a kept output. */
+export function readToolResultSpec(tool: Tool): ModelToolSpec {
+  const [spec] = toolSpecs([tool]);
+  if (spec === undefined) throw new LongrunError('INTERNAL', 'no spec for read_tool_result');
+  return spec;
+}
