@@ -154,7 +154,12 @@ export {
 export { writeSessionBundle, readBundle, type BundleReadOptions } from './bundle/bundle-files.ts';
 export { Redactor, secretsFromEnv } from './bundle/redactor.ts';
 export { toolCallsCsv, toolCallsHeader } from './bundle/tool-calls-csv.ts';
-export { replaySession, type ReplayOptions, type ReplayResult } from './replay/replay-session.ts';
+export {
+  ReplayClock,
+  replaySession,
+  type ReplayOptions,
+  type ReplayResult,
+} from './replay/replay-session.ts';
 export { requestFingerprints, type RequestFingerprint } from './replay/request-fingerprints.ts';
 export {
   comparableEvents,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { JsonValue, StoredEvent } from '@longrun/core';
 import {
   readBundle,
+  ReplayClock,
   replaySession,
   type Divergence,
   type RequestFingerprint,
@@ -67,10 +68,13 @@ export async function run(argv: string[]): Promise<number> {
     ? (JSON.parse(state.toString('utf8')) as { session?: { tenantId?: string } }).session?.tenantId
     : undefined;
   const dir = mkdtempSync(join(tmpdir(), 'longrun-replay-store-'));
-  const store = await openStore(join(dir, 'replay.db'));
+  // Timer waits are skipped, not waited for: the replay's store runs on a clock it moves forward.
+  const clock = new ReplayClock();
+  const store = await openStore(join(dir, 'replay.db'), { clock });
   try {
     const result = await replaySession({
       store,
+      clock,
       agent,
       events,
       requests,

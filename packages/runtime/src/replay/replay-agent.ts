@@ -3,6 +3,7 @@ import { readToolResultName } from '../tools/tool-results-config.ts';
 import {
   LongrunError,
   errorCodes,
+  isRuntimeSignal,
   type ErrorCode,
   type EventDataByType,
   type JsonValue,
@@ -21,6 +22,36 @@ function recordedResults(events: readonly StoredEvent[]): Map<string, Completed>
     if (e.type === 'tool.completed') results.set(`${e.data.step}:${e.data.callIndex}`, e.data);
   }
   return results;
+}
+
+/** A wait a call's code made in the recording, with how long it was set to last. */
+interface RecordedWait {
+  ordinal: number;
+  kind: 'timer' | 'signal';
+  signal: string | null;
+  durationMs: number | null;
+}
+
+/** The waits each call made, by `step:callIndex`, in ordinal order (each ordinal once). */
+function recordedWaits(events: readonly StoredEvent[]): Map<string, RecordedWait[]> {
+  const waits = new Map<string, RecordedWait[]>();
+  for (const e of events) {
+    if (e.type !== 'wait.started' || e.data.call === undefined) continue;
+    const { step, callIndex, ordinal } = e.data.call;
+    const list = waits.get(`${step}:${callIndex}`) ?? [];
+    if (list.some((w) => w.ordinal === ordinal)) continue;
+    list.push({
+      ordinal,
+      kind: e.data.kind,
+      signal: e.data.kind === 'signal' ? e.data.signal : null,
+      durationMs: e.data.untilMs === undefined ? null : Math.max(0, e.data.untilMs - e.atMs),
+    });
+    waits.set(
+      `${step}:${callIndex}`,
+      list.sort((a, b) => a.ordinal - b.ordinal),
+    );
+  }
+  return waits;
 }
 
 /**
@@ -53,10 +84,25 @@ function recordedPager(agent: AgentDefinition): Tool {
 }
 
 /** The tool, not run: it returns (or throws) what the recording says this call returned. */
-function replayTool(tool: Tool, results: Map<string, Completed>): Tool {
+function replayTool(
+  tool: Tool,
+  results: Map<string, Completed>,
+  waits: Map<string, RecordedWait[]>,
+): Tool {
   const replayed: Tool = {
     ...tool,
     async run(_input, context): Promise<JsonValue> {
+      // The durable waits the call's code made are made again, in order and for as long (a
+      // replay's clock skips timers): the harness records them as it did, and the replay feeds
+      // each signal from the recording when the session waits for it.
+      for (const wait of waits.get(`${context.step}:${context.callIndex}`) ?? []) {
+        if (wait.kind === 'timer') await context.sleep(wait.durationMs ?? 0);
+        else if (wait.signal !== null && !isRuntimeSignal(wait.signal))
+          await context.waitForSignal(
+            wait.signal,
+            wait.durationMs === null ? {} : { timeoutMs: wait.durationMs },
+          );
+      }
       const result = results.get(`${context.step}:${context.callIndex}`);
       if (result === undefined) {
         throw new Error(
@@ -86,6 +132,7 @@ export function replayAgent(
   model: ReplayModel,
 ): AgentDefinition {
   const results = recordedResults(events);
+  const waits = recordedWaits(events);
   const { sandbox: _sandbox, blobs: _blobs, outcome, context, ...rest } = agent;
   return {
     ...rest,
@@ -94,12 +141,12 @@ export function replayAgent(
     ...(outcome === undefined ? {} : { outcome: { ...outcome, model } }),
     ...(context === undefined ? {} : { context: { ...context, summaryModel: model } }),
     tools: [
-      ...agent.tools.map((t) => replayTool(t, results)),
+      ...agent.tools.map((t) => replayTool(t, results, waits)),
       // The pager of kept outputs answers from the recording too (its blobs are not in a bundle).
       ...(agent.tools.some((t) => t.name === readToolResultName) ||
       !events.some((e) => e.type === 'tool.completed' && e.data.tool === readToolResultName)
         ? []
-        : [replayTool(recordedPager(agent), results)]),
+        : [replayTool(recordedPager(agent), results, waits)]),
     ],
     // A recorded output kept in the blob store comes back as the view the log holds: kept whole.
     toolResults: false,

@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { SqliteStore } from '@longrun/store-sqlite';
 import { scriptedModel } from '@longrun/models/testing';
-import type { SessionId, StoredEvent } from '@longrun/core';
+import { ManualClock, type SessionId, type StoredEvent } from '@longrun/core';
 import { allEvents, runUntil, tempDir } from '../testing.ts';
 import { defineAgent, defineTool } from '../agent/define-agent.ts';
 import { approvalSignal } from '../agent/approvals.ts';
 import { forkSession } from '../session-fork.ts';
-import { replaySession } from './replay-session.ts';
+import { ReplayClock, replaySession } from './replay-session.ts';
 import { requestFingerprints, type RequestFingerprint } from './request-fingerprints.ts';
 
 function makeAgent(dir: string, runs: string[]) {
@@ -146,5 +146,60 @@ describe('offline replay', () => {
     expect(result.divergence).toBeNull();
     expect(result.copied).toBe(atSeq - 1);
     await store.close();
+  });
+});
+
+describe('replay of timer waits', () => {
+  it('skips a recorded hour-long sleep on its own clock instead of waiting for it', async () => {
+    const dir = tempDir('replay-sleep');
+    const clock = new ManualClock(Date.now());
+    const recorded = await SqliteStore.open({ path: join(dir, 'recorded.sqlite'), clock });
+    const nap = defineTool({
+      name: 'nap',
+      description: 'sleeps an hour, durably',
+      input: z.object({}),
+      effect: 'idempotent',
+      run: async (_input, context) => {
+        await context.sleep(3_600_000);
+        return 'rested';
+      },
+    });
+    const agent = defineAgent({
+      name: 'sleeper',
+      model: scriptedModel([
+        { toolCalls: [{ id: 'n', name: 'nap', args: {} }] },
+        { text: 'Done.' },
+      ]),
+      instructions: 'Rest, then answer.',
+      tools: [nap],
+      workspaceRoot: join(dir, 'ws'),
+    });
+    const s = await recorded.createSession({ agent: 'sleeper', input: 'go' });
+    await runUntil({ store: recorded, agents: [agent] }, s.id, ['waiting']);
+    clock.advance(3_600_001);
+    await runUntil({ store: recorded, agents: [agent] }, s.id);
+    const events = await allEvents(recorded, s.id);
+    expect(events.map((e) => e.type)).toContain('wait.resolved');
+    await recorded.close();
+
+    const replayClock = new ReplayClock();
+    const store = await SqliteStore.open({ path: join(dir, 'replay.sqlite'), clock: replayClock });
+    const started = Date.now();
+    try {
+      const result = await replaySession({
+        store,
+        agent,
+        events,
+        requests: requestFingerprints(events),
+        clock: replayClock,
+        timeoutMs: 20_000,
+      });
+      expect(result.divergence, JSON.stringify(result.divergence)).toBeNull();
+      expect(result.status).toBe('completed');
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(replayClock.nowMs() - Date.now()).toBeGreaterThan(3_500_000);
+    } finally {
+      await store.close();
+    }
   });
 });

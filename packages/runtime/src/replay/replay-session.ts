@@ -7,6 +7,7 @@ import {
   fold,
   signalNames,
   workerId,
+  type Clock,
   type NewEvent,
   type SessionId,
   type SessionRecord,
@@ -44,6 +45,30 @@ export interface ReplayOptions {
   timeoutMs?: number;
   /** The bundle's `requests.jsonl`: each step's request is checked against it. */
   requests?: readonly RequestFingerprint[];
+  /**
+   * The clock `store` was opened with: a replayed timer wait (a sleep, a backoff, a signal wait
+   * that timed out in the recording) is skipped by moving it to the wait's end instead of waiting
+   * for real. Without it, timers take their time.
+   */
+  clock?: ReplayClock;
+}
+
+/**
+ * A store clock a replay moves forward: the process's time plus what the replay skipped. Give it
+ * to the replay's store (`SqliteStore.open({ clock })`) and to `replaySession`.
+ */
+export class ReplayClock implements Clock {
+  #offsetMs = 0;
+
+  nowMs(): number {
+    return Date.now() + this.#offsetMs;
+  }
+
+  /** Moves the clock to `ms` if that is ahead of it; it never goes back. */
+  skipTo(ms: number): void {
+    const ahead = ms - this.nowMs();
+    if (ahead > 0) this.#offsetMs += ahead;
+  }
 }
 
 export interface ReplayResult {
@@ -120,7 +145,8 @@ export async function replaySession(options: ReplayOptions): Promise<ReplayResul
       if (early === null && idle && !timedOut && got.length < expected.length) {
         next = nextInput(expected, got.length, bySeq);
         if (next === undefined && session.wakeAtMs !== null) {
-          await sleep(pollMs); // a timer wakes it
+          options.clock?.skipTo(session.wakeAtMs); // a timer wakes it, at once when skipped
+          await sleep(pollMs);
           continue;
         }
       }
