@@ -131,6 +131,7 @@ export const eventDataSchemas = {
     callIndex: z.number().int(),
     tool: z.string(),
     approved: z.literal(true).optional(),
+    secret: z.string().optional(),
   }),
   'approval.requested': z.union([
     z.object({

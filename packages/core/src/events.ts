@@ -451,6 +451,8 @@ export interface PolicyDecidedData {
   tool: string;
   /** An `ask` a person had already granted: the call goes ahead. */
   approved?: true;
+  /** A decision on a secret the call's code asked for (`ToolContext.secret`): its name. */
+  secret?: string;
 }
 
 export type EventType = keyof EventDataByType;

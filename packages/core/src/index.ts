@@ -16,6 +16,7 @@ export * from './ports/schedule-store.ts';
 export * from './ports/schedule-input.ts';
 export * from './ports/webhook-store.ts';
 export * from './ports/tenant-spend-store.ts';
+export * from './ports/secret-store.ts';
 export * from './ports/blob-store.ts';
 export * from './ports/sandbox.ts';
 export * from './ports/workspace-files.ts';

@@ -51,6 +51,13 @@ export interface RunCallInput {
   holding?: () => boolean;
   append(events: NewEvent[], extra: { effects?: EffectChange[] }): Promise<void>;
   startEvents(events: NewEvent[], effects: EffectChange[]): void;
+  /**
+   * The session's secrets as this call may have them: the policy's decision (recorded with the
+   * call's result), and the value when it is allowed. Default: no secret store (NOT_FOUND).
+   */
+  secret?: (
+    name: string,
+  ) => Promise<{ decided: NewEvent | null; value: string | null; refusal?: LongrunError }>;
 }
 
 export interface CallResult {
@@ -95,6 +102,22 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
   });
   // Events the tool asks to be recorded with its result (withCallResult): dropped unless it completes.
   const withResult: NewEvent[] = [];
+  // Secrets given to the call's code, by value: removed from its output before it is recorded.
+  const given = new Map<string, string>();
+  const secret = async (name: string): Promise<string> => {
+    const answer =
+      input.secret === undefined ? { decided: null, value: null } : await input.secret(name);
+    if (answer.decided !== null) withResult.push(answer.decided);
+    if (answer.refusal !== undefined) throw answer.refusal;
+    if (answer.value === null) {
+      throw new LongrunError(
+        'NOT_FOUND',
+        `there is no secret named ${JSON.stringify(name)} for this worker`,
+      );
+    }
+    given.set(answer.value, name);
+    return answer.value;
+  };
   const context = (canWait = false): ToolContext => ({
     sessionId: input.sessionId,
     step,
@@ -107,6 +130,7 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     sandbox: () => input.workspace.sandbox(),
     ...(canWait ? waits.methods() : noWaits),
     ...{ [withCallResult]: (events: NewEvent[]) => void withResult.push(...events) },
+    secret,
   });
   if (input.resumed === true && !input.interrupted) {
     const record = (await input.store.listEffects(input.sessionId)).find(
@@ -171,6 +195,7 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
       `tool ${tool.name} failed after the lease or the worker's liveness lapsed by its clock (${JSON.stringify(output)}); the call is left to the next holder`,
     );
   }
+  if (given.size > 0) output = withoutSecrets(output, given);
   const result = completed(base, ok, output, attempt, effect, toolMs, errorCode);
   result.events.unshift(...withResult);
   return result;
@@ -235,4 +260,22 @@ export function callStart(
     event: event('tool.started', fields),
     effect: { ...fields, idempotencyKey, status: 'started' },
   };
+}
+
+/** `value` with every secret the call was given replaced by `[secret:<name>]`, longest first. */
+function withoutSecrets(value: JsonValue, given: ReadonlyMap<string, string>): JsonValue {
+  const secrets = [...given].filter(([v]) => v.length > 0).sort(([a], [b]) => b.length - a.length);
+  const scrub = (v: JsonValue): JsonValue => {
+    if (typeof v === 'string') {
+      let out = v;
+      for (const [secretValue, name] of secrets)
+        out = out.replaceAll(secretValue, `[secret:${name}]`);
+      return out;
+    }
+    if (Array.isArray(v)) return v.map(scrub);
+    if (v !== null && typeof v === 'object')
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [scrub(k) as string, scrub(x)]));
+    return v;
+  };
+  return scrub(value);
 }

@@ -12,6 +12,7 @@ import {
   type ModelClient,
   type Budget,
   type DailyBudget,
+  type SecretStore,
   type Policy,
   type SessionStore,
   type WorkerId,
@@ -70,6 +71,12 @@ export interface WorkerOptions {
    * docs/budgets.md.
    */
   tenantDailyBudgets?: Readonly<Record<string, DailyBudget>>;
+  /**
+   * Where tools' `context.secret(name)` reads credentials (DESIGN §7): e.g. `envSecrets()`. A
+   * session gets a secret only when its policy's `secrets` scopes allow it (every layer), and the
+   * value is removed from the call's output before anything is recorded. See docs/policy.md.
+   */
+  secrets?: SecretStore;
 }
 
 /** How a worker's schedule ticker runs; see ScheduleTickerOptions. */
@@ -530,6 +537,7 @@ export class Worker {
         ...(this.#tenantBudgets.size === 0
           ? {}
           : { tenantBudget: (tenantId: string) => this.#tenantBudgets.get(tenantId) }),
+        ...(this.#o.secrets === undefined ? {} : { secrets: this.#o.secrets }),
         ...(this.#tenantDailyBudgets.size === 0
           ? {}
           : {

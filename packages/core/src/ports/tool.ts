@@ -58,6 +58,15 @@ export interface ToolContext {
    * token of a hook delivers to it, so a URL handed out by an earlier run still works).
    */
   createWebhook(options?: { timeoutMs?: number; multiUse?: boolean }): Promise<ToolWebhook>;
+  /**
+   * A credential by name from the worker's secret store (`WorkerOptions.secrets`), when the
+   * session's policy gives it the scope (its `secrets` globs; every layer must): the decision is
+   * recorded (`policy.decided` with `secret`) with the call's result. PERMISSION_DENIED when the
+   * policy does not, NOT_FOUND when the store has no such secret or the worker has no store. The
+   * value is for the tool's own code (a header, a client): it is replaced by `[secret:<name>]` in
+   * the call's output before anything is recorded, so neither the log nor the model sees it.
+   */
+  secret(name: string): Promise<string>;
 }
 
 /** What a wait for a signal ended with: the signal's payload, or its timeout. */

@@ -1,8 +1,11 @@
 import { readToolResultName } from '../tools/tool-results-config.ts';
 import { keepLargeOutput } from '../tools/tool-results.ts';
 import {
+  LongrunError,
+  evaluatePolicy,
   event,
   grantFor,
+  isSecretName,
   readInvalidToolArgs,
   type EffectChange,
   type NewEvent,
@@ -195,6 +198,7 @@ export async function settleCall(
     signal: ctx.signal,
     holding: ctx.holding,
     append: (events, extra) => ctx.writer.append(events, extra),
+    secret: (name) => secretFor(ctx, step, call.callIndex, tool.name, name),
     startEvents: (events, effects) => {
       events.push(...decisions);
       startEvents(ctx, step, call, tool, events, effects);
@@ -282,4 +286,48 @@ async function requestApproval(
       ? `waiting for approval ${approvalId} of a ${tool.name} call`
       : `a ${tool.name} call was interrupted and its outcome is unknown: waiting for a person to decide whether to run it again (approval ${approvalId})`,
   );
+}
+
+/**
+ * A secret as a call's code may have it (ToolContext.secret): the policy decides by its secret
+ * scopes (every layer must allow; with no policy, every secret of the store may be read), the
+ * decision is recorded with the call's result, and the value is read only when allowed.
+ */
+async function secretFor(
+  ctx: AgentRunContext,
+  step: number,
+  callIndex: number,
+  tool: string,
+  name: string,
+): Promise<{ decided: NewEvent | null; value: string | null; refusal?: LongrunError }> {
+  if (!isSecretName(name)) {
+    const refusal = new LongrunError(
+      'INVALID_ARGUMENT',
+      `a secret name is 1 to 200 letters, digits, _ - . or / (got ${JSON.stringify(name).slice(0, 60)})`,
+    );
+    return { decided: null, value: null, refusal };
+  }
+  let decided: NewEvent | null = null;
+  if (ctx.policies.length > 0) {
+    const d = evaluatePolicy(ctx.policies, { kind: 'secret', name });
+    decided = event('policy.decided', {
+      point: 'tool.call',
+      decision: d.decision,
+      layer: d.layer,
+      rule: d.rule,
+      reason: d.reason,
+      step,
+      callIndex,
+      tool,
+      secret: name,
+    });
+    if (d.decision !== 'allow') {
+      const refusal = new LongrunError(
+        'PERMISSION_DENIED',
+        `the policy does not give this session secret ${name} (${d.layer}, ${d.rule}): ${d.reason}`,
+      );
+      return { decided, value: null, refusal };
+    }
+  }
+  return { decided, value: (await ctx.secrets?.get(name)) ?? null };
 }

@@ -1,6 +1,8 @@
 import type {
   Budget,
   DailyBudget,
+  PolicyLayer,
+  SecretStore,
   ModelClient,
   ModelToolSpec,
   SessionStore,
@@ -34,6 +36,10 @@ export interface AgentRunContext {
   tenantBudget?: Budget;
   /** The tenant's daily spend limits (`WorkerOptions.tenantDailyBudgets`), if it has them. */
   tenantDailyBudget?: DailyBudget;
+  /** The policy layers the session runs under (tenant, agent; a sub-agent's parent's). */
+  policies: readonly PolicyLayer[];
+  /** Where `ToolContext.secret` reads credentials (`WorkerOptions.secrets`); absent: none. */
+  secrets?: SecretStore;
   /** Calls this run started itself (`step:callIndex`); any other started call was interrupted. */
   startedHere: Set<string>;
 }

@@ -11,6 +11,7 @@ import {
   subAgentSignal,
   type Budget,
   type DailyBudget,
+  type SecretStore,
   type Lease,
   type ModelClient,
   type OpenCall,
@@ -65,6 +66,8 @@ export interface AgentRunnerOptions {
   tenantBudget?: (tenantId: string) => Budget | undefined;
   /** A tenant's daily spend limits (`WorkerOptions.tenantDailyBudgets`). */
   tenantDailyBudget?: (tenantId: string) => DailyBudget | undefined;
+  /** Credentials for `ToolContext.secret` (`WorkerOptions.secrets`). */
+  secrets?: SecretStore;
 }
 
 /**
@@ -169,6 +172,8 @@ export class AgentRunner {
       transcript,
       tools: new Map([...pager, ...tools].map((t) => [t.name, t])),
       gates: gateChain(agent, policies),
+      policies,
+      ...(this.#o.secrets === undefined ? {} : { secrets: this.#o.secrets }),
       specs: toolSpecs(tools),
       signal,
       holding: this.#o.holding ?? (() => !signal.aborted),

@@ -406,6 +406,13 @@ async function runEvaluatorTool(
       files: readOnly(workspace.files),
       sandbox: () => workspace.sandbox(),
       ...noWaits,
+      secret: () =>
+        Promise.reject(
+          new LongrunError(
+            'PERMISSION_DENIED',
+            'the evaluator reads and checks: it gets no secrets',
+          ),
+        ),
     };
     return { output: (await tool.run(input, context)) ?? null, isError: false };
   } catch (error) {

@@ -44,6 +44,7 @@ function context(
     holding: () => !signal.aborted,
     files: workspace.files,
     ...noWaits,
+    secret: () => Promise.reject(new Error('no secrets here')),
     workspaceDir,
   };
 }
