@@ -283,7 +283,12 @@ describeOnStores('API keys through the API', (kind) => {
       const listed = await call<{ keys: Record<string, unknown>[] }>(api, 'GET', '/v1/keys', {
         key: admin,
       });
-      expect(listed.body.keys.map((k) => k.name)).toEqual(['root', 'ci', 'reviewer', 'default']);
+      // Oldest first; keys made in the same millisecond (root and ci, here) in no set order.
+      expect(listed.body.keys.map((k) => k.name).sort()).toEqual(
+        ['root', 'ci', 'reviewer', 'default'].sort(),
+      );
+      const times = listed.body.keys.map((k) => Number(k.createdAtMs));
+      expect(times).toEqual(times.toSorted((a, b) => a - b));
       expect(listed.body.keys.every((k) => !('secretHash' in k))).toBe(true);
       expect(JSON.stringify(listed.body)).not.toContain(made.body.key.slice(-43));
       const denied = await call<ErrorBody>(api, 'POST', '/v1/keys', { key: operator, body: {} });

@@ -234,6 +234,10 @@ suite('the trace, cost and search of the dashboard, against longrun dev', () => 
 
     // The raw events, every seq once, in order.
     await page.click('[data-testid="tab-events"]');
+    // The tab renders its rows after the click: wait for the last one before reading them.
+    await page.waitForSelector(`[data-testid="event-row"][data-seq="${events.at(-1)?.seq ?? 1}"]`, {
+      timeout: 10_000,
+    });
     const seqs = await dataOf(page, '[data-testid="event-row"]', 'seq');
     expect(seqs.map(Number)).toEqual(events.map((e) => e.seq));
     expect(seqs.length).toBeGreaterThanOrEqual(15);
