@@ -169,7 +169,8 @@ export interface BudgetBreach {
   needed: number;
 }
 
-const spendLimits = ['costUsd', 'inputTokens', 'outputTokens', 'cacheTokens'] as const;
+/** The units of `Spend`: the spend limits of a budget, a tenant's day and a sub-agent's carve. */
+export const spendKeys = ['costUsd', 'inputTokens', 'outputTokens', 'cacheTokens'] as const;
 
 /**
  * The first limit that a model call projected to spend `projected` does not fit in, or null. A
@@ -183,7 +184,7 @@ export function modelCallBreach(
   elapsedMs: number,
 ): BudgetBreach | null {
   const charged = chargedSpend(ledger);
-  for (const key of spendLimits) {
+  for (const key of spendKeys) {
     const limit = ledger.limits[key];
     if (limit !== undefined && charged[key] + projected[key] > limit) {
       return { budget: key, limit, used: charged[key], needed: projected[key] };
@@ -236,7 +237,7 @@ function kebab(name: string): string {
 export function remainingBudget(ledger: BudgetLedger): Partial<Record<keyof Spend, number>> {
   const charged = chargedSpend(ledger);
   const out: Partial<Record<keyof Spend, number>> = {};
-  for (const key of spendLimits) {
+  for (const key of spendKeys) {
     const limit = ledger.limits[key];
     if (limit !== undefined) out[key] = Math.max(0, limit - charged[key]);
   }

@@ -1,4 +1,4 @@
-import { chargedSpend, type BudgetLedger, type Spend } from './budget-ledger.ts';
+import { chargedSpend, spendKeys, type BudgetLedger, type Spend } from './budget-ledger.ts';
 import type { Budget } from './budget-spec.ts';
 
 /**
@@ -17,7 +17,6 @@ export type SubAgentCarve =
   | { ok: true; budgets: Budget[]; hold: SubAgentHold }
   | { ok: false; limit: string; reason: string };
 
-const spendKeys = ['costUsd', 'inputTokens', 'outputTokens', 'cacheTokens'] as const;
 type CarvedKey = (typeof spendKeys)[number] | 'toolCalls' | 'subAgents';
 
 /** Tool calls the ledger counts: started ones plus those open reservations hold (children's). */

@@ -1,4 +1,4 @@
-import type { Spend } from '../budget/budget-ledger.ts';
+import { spendKeys, type Spend } from '../budget/budget-ledger.ts';
 import { LongrunError } from '../errors.ts';
 import type { LeaseFence } from './session-store.ts';
 import { checkName } from './store-input.ts';
@@ -70,7 +70,7 @@ export function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
-const dailyKeys = ['costUsd', 'inputTokens', 'outputTokens', 'cacheTokens'] as const;
+const dailyKeys = spendKeys;
 
 /** The first daily limit that `spent` + `projected` passes, or null (pure; both stores use it). */
 export function dailyBreach(
