@@ -80,6 +80,7 @@ export const eventDataSchemas = {
     attempt: z.number().int(),
     modelId: z.string(),
     transcriptSeq: z.number().int(),
+    continues: z.object({ attempt: z.number().int(), chars: z.number().int() }).optional(),
   }),
   'model.streamed': z.object({ step, attempt: z.number().int(), text: z.string() }),
   'model.failed': z.object({

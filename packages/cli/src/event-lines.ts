@@ -17,10 +17,14 @@ export function describeEvent(
         : `${seq}  session created: a fork of ${e.data.forkedFrom.sessionId} at seq ${e.data.forkedFrom.seq}`;
     case 'user.messaged':
       return `${seq}  user: ${e.data.text}`;
-    case 'model.requested':
-      return e.data.attempt > 1
-        ? `${seq}  step ${e.data.step}: model attempt ${e.data.attempt}`
-        : null;
+    case 'model.requested': {
+      const from = e.data.continues;
+      if (e.data.attempt === 1 && from === undefined) return null;
+      const line = `${seq}  step ${e.data.step}: model attempt ${e.data.attempt}`;
+      return from === undefined
+        ? line
+        : `${line}, continuing attempt ${from.attempt} from its first ${from.chars} characters`;
+    }
     case 'model.streamed':
       return null;
     case 'model.failed':

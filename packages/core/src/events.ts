@@ -175,10 +175,26 @@ export interface EventDataByType {
    * when the attempt's first durable output is streamed text or a failure; when it is the
    * response, `model.responded` carries `transcriptSeq` instead (`modelRequestOf` reads both).
    */
-  'model.requested': { step: number; attempt: number; modelId: string; transcriptSeq: number };
+  'model.requested': {
+    step: number;
+    attempt: number;
+    modelId: string;
+    transcriptSeq: number;
+    /**
+     * Set when this attempt continues an earlier one of the step that was cut mid-text: the
+     * request ends with that attempt's first `chars` characters of text as an assistant message
+     * (prefill), and the response's text is those characters followed by what this attempt
+     * produced. Absent: the attempt started the turn from scratch (on a retry, it restarted).
+     * Such an attempt always records this event: its response never stands for it.
+     */
+    continues?: { attempt: number; chars: number };
+  };
   /** Text deltas of one attempt, coalesced (a few per second); live readers got them at once. */
   'model.streamed': { step: number; attempt: number; text: string };
-  /** The attempt failed; its streamed text is superseded and will not be in the transcript. */
+  /**
+   * The attempt failed; its streamed text is superseded and will not be in the transcript as it
+   * is — only as the text a later attempt continues (`model.requested.continues`).
+   */
   'model.failed': {
     step: number;
     attempt: number;

@@ -1,6 +1,7 @@
 import { isLongrunError, type LongrunError, type ModelRequest } from '@longrun/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readInvalidToolArgs } from './index.ts';
+import { createAnthropic } from '@ai-sdk/anthropic';
+import { aiSdkModel, readInvalidToolArgs } from './index.ts';
 import {
   exampleFollowUp,
   exampleOpening,
@@ -201,3 +202,28 @@ describe('failures outside a provider stream', () => {
     expect(response.finishReason).toBe('tool-calls');
   });
 });
+
+describe('assistant prefill, a capability of the client', () => {
+  it('is on for Anthropic Messages models, off for the others, and can be said either way', () => {
+    const clients = wireClients(server);
+    expect(
+      Object.fromEntries(
+        Object.entries(clients).map(([name, c]) => [name, c.client.supportsAssistantPrefill]),
+      ),
+    ).toEqual({
+      'openai-chat': false,
+      'openai-responses': false,
+      anthropic: true,
+      'openai-compatible': false,
+    });
+    const vertex = { ...anthropicModel(), provider: 'vertex.anthropic.messages' };
+    expect(aiSdkModel(vertex).supportsAssistantPrefill).toBe(true);
+    expect(aiSdkModel(anthropicModel(), { assistantPrefill: false }).supportsAssistantPrefill).toBe(
+      false,
+    );
+  });
+});
+
+function anthropicModel() {
+  return createAnthropic({ apiKey: 'sk-wire-test', baseURL: server.baseURL })('claude-sonnet-4-5');
+}

@@ -41,6 +41,18 @@ export interface AiSdkModelOptions {
   providerOptions?: SharedV4ProviderOptions;
   /** Measures `Retry-After` dates; injected so tests need no real time. */
   clock?: Clock;
+  /**
+   * Whether the model continues a last assistant message (`ModelClient.supportsAssistantPrefill`).
+   * Default: yes for Anthropic Messages models (`anthropic.messages`, also behind Vertex), no
+   * for the rest. Say false for a model that refuses a prefill (extended thinking on, or a model
+   * that dropped prefill); one that does anyway costs one refused attempt, then starts over.
+   */
+  assistantPrefill?: boolean;
+}
+
+/** Providers whose API continues a final assistant message (the AI SDK's `provider` string). */
+function prefillsByDefault(provider: string): boolean {
+  return provider === 'anthropic.messages' || provider.endsWith('.anthropic.messages');
 }
 
 /**
@@ -62,6 +74,7 @@ export function aiSdkModel(
   const clock = options.clock ?? systemClock;
   return {
     id,
+    supportsAssistantPrefill: options.assistantPrefill ?? prefillsByDefault(model.provider),
     async stream(request, onTextDelta) {
       const signal = request.signal;
       signal?.throwIfAborted();

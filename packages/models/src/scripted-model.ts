@@ -45,6 +45,11 @@ export interface ScriptedModelOptions {
   chunkDelayMs?: number;
   /** Injected so tests and the offline demo control time. Default: a real timer. */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Declares the model continues a last assistant message (`supportsAssistantPrefill`); the
+   * scripted turns then answer with the continuation. Default false.
+   */
+  assistantPrefill?: boolean;
 }
 
 export interface ScriptedModel extends ModelClient {
@@ -84,6 +89,7 @@ export function scriptedModel(
 
   return {
     id,
+    supportsAssistantPrefill: options.assistantPrefill ?? false,
     requests,
     violations,
     async stream(request, onTextDelta): Promise<ModelResponse> {

@@ -100,6 +100,13 @@ export interface ModelResponse {
  */
 export interface ModelClient {
   readonly id: string;
+  /**
+   * The model continues a request whose last message is an assistant message with text only
+   * (assistant prefill, as Anthropic's Messages API does): the response holds only what follows
+   * that text. The harness then continues a stream that was cut mid-text from its durable text
+   * instead of starting the turn again. Absent or false: no such request is ever sent.
+   */
+  readonly supportsAssistantPrefill?: boolean;
   stream(request: ModelRequest, onTextDelta: (text: string) => void): Promise<ModelResponse>;
 }
 

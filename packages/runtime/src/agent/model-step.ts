@@ -20,6 +20,7 @@ import { chainStart } from './agent-calls.ts';
 import { foldAhead } from '../session-writer.ts';
 import { checkModelCall } from '../harness/gates.ts';
 import { DeltaCoalescer } from './delta-coalescer.ts';
+import { continuationFor, continuedRequest, continuedResponse } from './stream-continuation.ts';
 import {
   reserveModelCall,
   settleFailed,
@@ -50,8 +51,10 @@ function asModelError(error: unknown): LongrunError {
  * durable output, the text streamed in coalesced `model.streamed` events while it arrives (live
  * readers get each delta at once), then `model.responded` — or `model.failed`, which supersedes
  * the attempt's streamed text. A response that arrives before anything was written holds the
- * request itself (`transcriptSeq`), so a fast call writes one event. Retryable failures are retried with backoff (honouring the provider's
- * Retry-After), each attempt recorded; long waits become durable timers.
+ * request itself (`transcriptSeq`), so a fast call writes one event. Retryable failures are
+ * retried with backoff (honouring the provider's Retry-After), each attempt recorded; long waits
+ * become durable timers. An attempt after one cut mid-text continues its durable text where the
+ * model takes a prefill (stream-continuation.ts), and says so in its `model.requested`.
  */
 export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome> {
   const state = ctx.writer.state;
@@ -73,6 +76,9 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
     return 'failed';
   }
   const { model } = call;
+  // A stream cut mid-text is continued where the model can be given its text back.
+  const continuation = await continuationFor(ctx, step, model);
+  const prefillChars = continuation?.text.length ?? 0;
   // The budget's reservation is committed before the call is sent (it throws BUDGET_EXCEEDED,
   // which the runner turns into a pause, when the call does not fit); its settlement goes into
   // the commit that records the call's outcome.
@@ -82,7 +88,7 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
     attempt,
     modelId: model.id,
     inputTokens: ctx.transcript.estimateTokens(
-      ctx.agent.instructions.length + JSON.stringify(call.request.tools).length,
+      ctx.agent.instructions.length + JSON.stringify(call.request.tools).length + prefillChars,
     ),
     maxOutputTokens: call.request.maxOutputTokens,
   });
@@ -95,6 +101,9 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
     attempt,
     modelId: model.id,
     transcriptSeq: state.seq,
+    ...(continuation === null
+      ? {}
+      : { continues: { attempt: continuation.attempt, chars: prefillChars } }),
   });
   const withRequest = (events: NewEvent[]): NewEvent[] => {
     const head = requested === null ? [] : [requested];
@@ -104,10 +113,12 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
   const coalescer = new DeltaCoalescer(streamFlushMs, (text) =>
     ctx.writer.append(withRequest([event('model.streamed', { step, attempt, text })])),
   );
+  const request =
+    continuation === null ? call.request : continuedRequest(call.request, continuation);
   let response: ModelResponse;
   try {
     response = await model.stream(
-      { ...call.request, signal: ctx.signal, context: { sessionId, step, attempt } },
+      { ...request, signal: ctx.signal, context: { sessionId, step, attempt } },
       (text) => {
         ctx.events.emit('model.delta', { sessionId, step, attempt, text });
         streamedChars += text.length;
@@ -123,10 +134,11 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
     const settled = held === null ? [] : [settleFailed(held, streamedChars)];
     // The tenant's day first: recording the failure may give the lease up (a pause).
     await settleTenantDay(ctx, held, settled[0]);
-    return recordFailure(ctx, step, attempt, asModelError(error), (events) =>
+    return recordFailure(ctx, step, attempt, asModelError(error), continuation !== null, (events) =>
       withRequest([...settled, ...events]),
     );
   }
+  if (continuation !== null) response = continuedResponse(response, continuation.text);
   const toolCalls = response.toolCalls.map((c, callIndex) => ({
     callIndex,
     tool: c.name,
@@ -134,10 +146,13 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
     id: c.id,
   }));
   // A response that is its attempt's first durable output stands for its request too: one
-  // event instead of two (modelRequestOf reads either).
-  const request = requested === null ? null : (requested.data as ModelRequestRecord);
-  requested = null;
+  // event instead of two (modelRequestOf reads either) — unless the request continued a cut
+  // attempt, which only `model.requested` says.
+  const standsFor = requested !== null && continuation === null;
+  const record = standsFor ? (requested?.data as ModelRequestRecord) : null;
+  if (standsFor) requested = null;
   const events: NewEvent[] = [
+    ...withRequest([]),
     event('model.responded', {
       step,
       text: response.text,
@@ -146,10 +161,10 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
       finishReason: response.finishReason,
       attempt,
       modelId: response.modelId,
-      ...(request === null ? {} : { transcriptSeq: request.transcriptSeq }),
-      ...(request === null || request.modelId === response.modelId
+      ...(record === null ? {} : { transcriptSeq: record.transcriptSeq }),
+      ...(record === null || record.modelId === response.modelId
         ? {}
-        : { requestedModelId: request.modelId }),
+        : { requestedModelId: record.modelId }),
       ...turnDetails(response),
       ...(call.activeTools === undefined ? {} : { activeTools: call.activeTools }),
     }),
@@ -277,10 +292,16 @@ async function recordFailure(
   step: number,
   attempt: number,
   error: LongrunError,
+  continued: boolean,
   withRequest: (events: NewEvent[]) => NewEvent[],
 ): Promise<ModelStepOutcome> {
-  // A request the provider refused as too long is retried once, after a compaction.
-  const retryable = error.retryable || compactsOnRefusal(ctx, error);
+  // A request the provider refused as too long is retried once, after a compaction. A refused
+  // continuation (a model that takes no prefill after all, e.g. with extended thinking) is
+  // retried at once from scratch: the next attempt does not continue a refused one.
+  const retryable =
+    error.retryable ||
+    compactsOnRefusal(ctx, error) ||
+    (continued && error.code === 'MODEL_REJECTED');
   const failed = {
     step,
     attempt,

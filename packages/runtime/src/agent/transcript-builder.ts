@@ -153,6 +153,14 @@ export class TranscriptBuilder {
   }
 
   /**
+   * The seq of the event that added the latest message (a tool message: its first result's). The
+   * current step's model attempts all come after it, unless a compaction came between them.
+   */
+  get lastMessageSeq(): number {
+    return this.#seqs.at(-1) ?? this.#startSeq;
+  }
+
+  /**
    * The transcript's tokens, estimated: the provider's count at the latest response plus what
    * came after at four characters a token; without a count (none yet, or a compaction since),
    * everything at four characters a token, with `fixedChars` (instructions, tool definitions).

@@ -8,6 +8,7 @@ import {
   type ModelClient,
   type ModelResponse,
   type ModelMessage,
+  type ResponsePart,
   type StoredEvent,
 } from '@longrun/core';
 import {
@@ -30,7 +31,7 @@ export interface RequestMismatch {
 
 type Outcome =
   | { kind: 'responded'; data: EventDataByType['model.responded'] }
-  | { kind: 'failed'; data: EventDataByType['model.failed'] };
+  | { kind: 'failed'; data: EventDataByType['model.failed']; streamed: string };
 
 const finishReasons = new Set(['stop', 'tool-calls', 'length', 'content-filter', 'error', 'other']);
 
@@ -38,10 +39,13 @@ const finishReasons = new Set(['stop', 'tool-calls', 'length', 'content-filter',
  * A model that answers each step's calls with what the recording says the model did at that
  * step, in order: its failures (not the attempts a dead worker left, which the model never
  * answered) and then its response. No network: a call the recording has no answer for fails with
- * MODEL_REJECTED saying so, which the replay reports as its divergence.
+ * MODEL_REJECTED saying so, which the replay reports as its divergence. A failure streams the
+ * text the recording holds of its attempt first, and the model takes a prefill when the recorded
+ * one did, answering it with the rest of the recorded turn: a continued turn replays as one.
  */
 export class ReplayModel implements ModelClient {
   readonly id: string;
+  readonly supportsAssistantPrefill: boolean;
   readonly #byStep = new Map<number, Outcome[]>();
   readonly #calls = new Map<number, number>();
   readonly #requests: RequestFingerprint[];
@@ -53,17 +57,25 @@ export class ReplayModel implements ModelClient {
   constructor(events: readonly StoredEvent[], requests: readonly RequestFingerprint[] = []) {
     this.#requests = [...requests];
     let id = 'replay';
+    let prefills = false;
+    const streamed = new Map<string, string>();
     for (const e of events) {
       if (e.type === 'model.responded') {
         this.#push(e.data.step, { kind: 'responded', data: e.data });
         id = e.data.requestedModelId ?? e.data.modelId ?? id;
+      } else if (e.type === 'model.streamed') {
+        const key = `${e.data.step}:${e.data.attempt}`;
+        streamed.set(key, (streamed.get(key) ?? '') + e.data.text);
       } else if (e.type === 'model.failed' && e.data.code !== failureCode.workerStopped) {
-        this.#push(e.data.step, { kind: 'failed', data: e.data });
+        const text = streamed.get(`${e.data.step}:${e.data.attempt}`) ?? '';
+        this.#push(e.data.step, { kind: 'failed', data: e.data, streamed: text });
       } else if (e.type === 'model.requested') {
         id = e.data.modelId;
+        prefills ||= e.data.continues !== undefined;
       }
     }
     this.id = id;
+    this.supportsAssistantPrefill = prefills;
   }
 
   #push(step: number, outcome: Outcome): void {
@@ -106,7 +118,11 @@ export class ReplayModel implements ModelClient {
         { retryable: false },
       );
     }
-    this.#checkRequest(step, request.messages);
+    // A last assistant message is a prefill (a transcript never ends with one): not in the
+    // recorded request's fingerprint, which is the transcript's.
+    const prefill = request.messages.at(-1);
+    const continues = prefill?.role === 'assistant' ? prefill.text : null;
+    this.#checkRequest(step, continues === null ? request.messages : request.messages.slice(0, -1));
     const n = this.#calls.get(step) ?? 0;
     this.#calls.set(step, n + 1);
     const outcome = this.#byStep.get(step)?.[n];
@@ -118,20 +134,25 @@ export class ReplayModel implements ModelClient {
       );
     }
     if (outcome.kind === 'failed') {
+      if (outcome.streamed !== '') onTextDelta(outcome.streamed);
       const { code, message, retryable } = outcome.data;
       const known = code in errorCodes ? (code as ErrorCode) : 'INTERNAL';
       throw new LongrunError(known, message, { retryable });
     }
     const d = outcome.data;
-    if (d.text !== '') onTextDelta(d.text);
+    const text =
+      continues !== null && d.text.startsWith(continues) ? d.text.slice(continues.length) : d.text;
+    if (text !== '') onTextDelta(text);
     return {
-      text: d.text,
+      text,
       toolCalls: d.toolCalls.map((c) => ({
         id: c.id ?? `call_${d.step}_${c.callIndex}`,
         name: c.tool,
         args: c.args,
       })),
-      ...(d.parts === undefined ? {} : { parts: d.parts }),
+      ...(d.parts === undefined
+        ? {}
+        : { parts: continues === null ? d.parts : partsAfter(d.parts, continues) }),
       ...(d.providerMetadata === undefined ? {} : { providerMetadata: d.providerMetadata }),
       finishReason: finishReasons.has(d.finishReason ?? '')
         ? (d.finishReason as FinishReason)
@@ -142,4 +163,17 @@ export class ReplayModel implements ModelClient {
       modelId: d.modelId ?? this.id,
     };
   }
+}
+
+/**
+ * A continued turn's recorded parts without the continued text, which the harness puts back
+ * (continuedResponse): it is at the start of the first part that is not reasoning.
+ */
+function partsAfter(parts: ResponsePart[], continued: string): ResponsePart[] {
+  const at = parts.findIndex((p) => p.type !== 'reasoning');
+  const first = parts[at];
+  if (first?.type !== 'text' || !first.text.startsWith(continued)) return parts;
+  const text = first.text.slice(continued.length);
+  const rest = text === '' && first.providerMetadata === undefined ? [] : [{ ...first, text }];
+  return [...parts.slice(0, at), ...rest, ...parts.slice(at + 1)];
 }
