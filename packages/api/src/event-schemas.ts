@@ -11,6 +11,8 @@ import { JsonValue } from './schema-registry.ts';
 const json = JsonValue;
 const nullableText = z.string().nullable();
 const step = z.number().int();
+/** Content kept in the blob store instead of the log (`inputRef`, `outputRef`). */
+const blobRef = z.object({ hash: z.string(), chars: z.number().int() });
 /** The tool call a wait suspends, and the wait's ordinal among the call's durable operations. */
 const waitCall = z.object({ step, callIndex: z.number().int(), ordinal: z.number().int() });
 const metadata = z.record(z.string(), z.record(z.string(), json));
@@ -100,6 +102,7 @@ export const eventDataSchemas = {
         tool: z.string(),
         args: z.record(z.string(), json),
         id: z.string().optional(),
+        inputRef: blobRef.optional(),
       }),
     ),
     usage: tokenUsage,
@@ -177,7 +180,7 @@ export const eventDataSchemas = {
     output: json,
     attempt: z.number().int(),
     errorCode: z.string().optional(),
-    outputRef: z.object({ hash: z.string(), chars: z.number().int() }).optional(),
+    outputRef: blobRef.optional(),
   }),
   'tool.interrupted': z.object({
     step,

@@ -24,6 +24,18 @@ export interface ToolCall {
   args: JsonObject;
   /** The provider's id for the call, when a real model made it. */
   id?: string;
+  /**
+   * Arguments too large to keep in the log: their JSON text is in the blob store under `hash`
+   * (`chars` long), and `args` is the capped view the model sees, which says so. The tool is
+   * run with the arguments read back from the blob store.
+   */
+  inputRef?: BlobRef;
+}
+
+/** Content kept in the blob store instead of the log: its SHA-256 and its length in characters. */
+export interface BlobRef {
+  hash: string;
+  chars: number;
 }
 
 /**
@@ -309,7 +321,7 @@ export interface EventDataByType {
      * An output too large to keep in the log: its JSON text is in the blob store under `hash`
      * (`chars` long), and `output` is the capped view the model sees, which says so.
      */
-    outputRef?: { hash: string; chars: number };
+    outputRef?: BlobRef;
   };
   /**
    * A call suspended on a wait whose wait resolved runs again from its start, its resolved waits

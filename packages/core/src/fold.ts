@@ -3,6 +3,7 @@ import type { ErrorCode } from './errors.ts';
 import { LongrunError } from './errors.ts';
 import { startedKeyOf } from './events.ts';
 import type {
+  BlobRef,
   EffectClass,
   OutcomeStatus,
   SessionParent,
@@ -135,7 +136,12 @@ export interface SessionState {
    * Tool outputs kept in the blob store (`tool.completed` with `outputRef`), by `step:callIndex`:
    * what `read_tool_result` may page through. Absent: none.
    */
-  largeResults?: Record<string, { hash: string; chars: number }>;
+  largeResults?: Record<string, BlobRef>;
+  /**
+   * Tool call arguments kept in the blob store (a call of `model.responded` with `inputRef`), by
+   * `step:callIndex`: what `read_tool_result` may page through with `part: "input"`. Absent: none.
+   */
+  largeInputs?: Record<string, BlobRef>;
   /** The session's budget and what it has spent; null or absent: no budget. */
   budget?: BudgetLedger | null;
   /** When `session.created` was committed (the store's clock): where `wallClockMs` runs from. */
@@ -202,6 +208,19 @@ export function fold(
   return state;
 }
 
+/** A response's calls whose arguments went to the blob store, added to `largeInputs`. */
+function keptInputs(
+  state: SessionState,
+  step: number,
+  calls: readonly ToolCall[],
+): Pick<SessionState, 'largeInputs'> {
+  const kept = calls.flatMap((c) =>
+    c.inputRef === undefined ? [] : [[`${step}:${c.callIndex}`, c.inputRef] as const],
+  );
+  if (kept.length === 0) return {};
+  return { largeInputs: { ...state.largeInputs, ...Object.fromEntries(kept) } };
+}
+
 export function applyEvent(state: SessionState, event: StoredEvent): SessionState {
   const next = applyEventData(state, event);
   // Loop control's history is folded beside what each event does, in one place (loop-history.ts).
@@ -261,6 +280,7 @@ function applyEventData(state: SessionState, event: StoredEvent): SessionState {
     case 'model.responded':
       return {
         ...next,
+        ...keptInputs(next, event.data.step, event.data.toolCalls),
         modelAttempt: null,
         failedAttempts: 0,
         modelFailures: 0,

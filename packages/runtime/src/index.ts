@@ -150,6 +150,7 @@ export {
   sessionBundle,
   readAllEvents,
   bundleFormatVersion,
+  toolInputEntry,
   type SessionBundleOptions,
 } from './bundle/session-bundle.ts';
 export { writeSessionBundle, readBundle, type BundleReadOptions } from './bundle/bundle-files.ts';

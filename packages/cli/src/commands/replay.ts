@@ -6,6 +6,7 @@ import {
   readBundle,
   ReplayClock,
   replaySession,
+  toolInputEntry,
   type Divergence,
   type RequestFingerprint,
   type ReplayResult,
@@ -78,6 +79,7 @@ export async function run(argv: string[]): Promise<number> {
       agent,
       events,
       requests,
+      inputs: async (hash) => files.get(toolInputEntry(hash)) ?? null,
       ...(tenantId === undefined ? {} : { tenantId }),
       timeoutMs: intFlag(values['timeout-ms'], 'timeout-ms', 120_000, { min: 1 }),
     });

@@ -1,5 +1,6 @@
 import { readToolResultName } from '../tools/tool-results-config.ts';
-import { keepLargeOutput } from '../tools/tool-results.ts';
+import { hasKeptContent, keepLargeOutput } from '../tools/tool-results.ts';
+import { fullArgs } from '../tools/tool-inputs.ts';
 import {
   LongrunError,
   evaluatePolicy,
@@ -26,12 +27,15 @@ import { gateDecided, passedDecided, pauseForGate } from '../harness/gate-verdic
 
 type Checked = { ok: true; tool: Tool; input: unknown } | { ok: false; message: string };
 
-/** Finds the tool and validates the model's arguments, or says what is wrong in words for the model. */
+/**
+ * Finds the tool and validates the model's arguments — the whole of them, read back from the blob
+ * store when they were kept there — or says what is wrong in words for the model.
+ */
 export async function checkCall(ctx: AgentRunContext, call: ToolCall): Promise<Checked> {
   const tool = ctx.transcript.offered(call.tool) ? ctx.tools.get(call.tool) : undefined;
   if (tool === undefined) {
     // The tools the model is offered: the agent's, and the pager once there is a kept output.
-    const pager = ctx.writer.state.largeResults !== undefined && ctx.tools.has(readToolResultName);
+    const pager = hasKeptContent(ctx.writer.state) && ctx.tools.has(readToolResultName);
     const names =
       [...ctx.specs.map((spec) => spec.name), ...(pager ? [readToolResultName] : [])]
         .filter((n) => ctx.transcript.offered(n))
@@ -41,13 +45,19 @@ export async function checkCall(ctx: AgentRunContext, call: ToolCall): Promise<C
       message: `there is no tool named ${JSON.stringify(call.tool)}; the tools are: ${names}`,
     };
   }
-  const invalid = readInvalidToolArgs(call.args);
+  const args = await fullArgs(call, ctx.agent.blobs ?? ctx.store.blobs);
+  if (args === null)
+    return {
+      ok: false,
+      message: `the arguments of this ${tool.name} call were kept outside the transcript and are lost: make the call again`,
+    };
+  const invalid = readInvalidToolArgs(args);
   if (invalid !== null)
     return {
       ok: false,
       message: `could not read the arguments for ${tool.name}: ${invalid.reason}`,
     };
-  const parsed = await parseToolInput(tool, call.args);
+  const parsed = await parseToolInput(tool, args);
   return parsed.ok ? { ok: true, tool, input: parsed.input } : parsed;
 }
 

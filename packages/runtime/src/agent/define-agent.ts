@@ -1,4 +1,8 @@
-import { checkToolResults, type ToolResultsConfig } from '../tools/tool-results-config.ts';
+import {
+  checkToolResults,
+  type ToolInputsConfig,
+  type ToolResultsConfig,
+} from '../tools/tool-results-config.ts';
 import { z } from 'zod';
 import {
   LongrunError,
@@ -190,6 +194,15 @@ export interface AgentFields extends ModelCallSettings {
    */
   toolResults?: ToolResultsConfig | false;
   /**
+   * Tool call arguments too large for the transcript (a `write_file` of 2 MB): a call whose
+   * arguments' JSON text passes `maxInlineChars` (default 32,000) has them kept in the blob store
+   * before its `model.responded` commits; the log, checkpoints and later model requests hold the
+   * hash (`inputRef`) and a capped view — the first `viewChars` (default 8,000) and a note saying
+   * how to read the rest with `read_tool_result { part: "input" }`. The tool runs with the whole
+   * arguments, read back from the blob store. `false`: every call's arguments stay in the log.
+   */
+  toolInputs?: ToolInputsConfig | false;
+  /**
    * Sub-agents it may start (DESIGN §7): it gets the built-in tool `run_subagents`, which starts
    * a child session per task and waits, durably, for all of them. Each child's grants are at
    * most its parent's (its policy the intersection of the parent's, the grant, and what is asked).
@@ -314,7 +327,7 @@ export function defineAgent(agent: AgentConfig): AgentDefinition {
   if (agent.policy !== undefined) checkPolicy(agent.policy, `the policy of agent ${agent.name}`);
   if (agent.subAgents !== undefined) checkSubAgents(agent.name, agent.subAgents, seen);
   resolveLoopControl(agent.name, agent.loopControl);
-  checkToolResults(agent.toolResults);
+  checkToolResults(agent);
   if (agent.budget !== undefined) checkBudget(agent.budget, `budget of agent ${agent.name}`);
   const model = agentModel(agent);
   checkPriced(agent, model);

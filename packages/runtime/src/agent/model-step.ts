@@ -1,5 +1,7 @@
-import { readToolResultSpec } from '../tools/tool-results.ts';
+import { hasKeptContent, readToolResultSpec } from '../tools/tool-results.ts';
 import { readToolResultName } from '../tools/tool-results-config.ts';
+import { keepLargeInputs } from '../tools/tool-inputs.ts';
+import { subAgentsToolName } from './sub-agents.ts';
 import {
   LongrunError,
   event,
@@ -12,6 +14,7 @@ import {
   type ModelRequestRecord,
   type NewEvent,
   type ModelResponse,
+  type ToolCall,
 } from '@longrun/core';
 import { mergeProviderMetadata, toModelClient } from '@longrun/models';
 import { backoffMs, pause } from '../backoff.ts';
@@ -139,12 +142,11 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
     );
   }
   if (continuation !== null) response = continuedResponse(response, continuation.text);
-  const toolCalls = response.toolCalls.map((c, callIndex) => ({
-    callIndex,
-    tool: c.name,
-    args: c.args,
-    id: c.id,
-  }));
+  const toolCalls = await keptInputs(
+    ctx,
+    step,
+    response.toolCalls.map((c, callIndex) => ({ callIndex, tool: c.name, args: c.args, id: c.id })),
+  );
   // A response that is its attempt's first durable output stands for its request too: one
   // event instead of two (modelRequestOf reads either) — unless the request continued a cut
   // attempt, which only `model.requested` says.
@@ -183,6 +185,21 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
     events.find((e) => e.type === 'budget.settled'),
   );
   return 'continue';
+}
+
+/**
+ * Arguments too large for the log go to the blob store, before the response that names them
+ * commits. `run_subagents` keeps its own whole: its children are counted from them in the log.
+ */
+async function keptInputs(
+  ctx: AgentRunContext,
+  step: number,
+  calls: ToolCall[],
+): Promise<ToolCall[]> {
+  const config = ctx.agent.toolInputs;
+  if (config === false) return calls;
+  const blobs = ctx.agent.blobs ?? ctx.store.blobs;
+  return keepLargeInputs(calls, blobs, config, step, new Set([subAgentsToolName]));
 }
 
 function settledResponse(held: HeldReservation | null, response: ModelResponse): NewEvent[] {
@@ -228,7 +245,7 @@ async function prepareCall(
   const pager = ctx.tools.get(readToolResultName);
   if (
     pager !== undefined &&
-    ctx.writer.state.largeResults !== undefined &&
+    hasKeptContent(ctx.writer.state) &&
     (activeTools === undefined || activeTools.includes(readToolResultName))
   )
     tools = [...tools, readToolResultSpec(pager)];

@@ -265,8 +265,13 @@ export class TranscriptBuilder {
           event.seq,
         );
         const { inputTokens, outputTokens } = event.data.usage;
-        this.#lastUsage =
-          inputTokens > 0 ? { tokens: inputTokens + outputTokens, chars: this.#chars } : null;
+        // Arguments kept in the blob store were output tokens, but the transcript holds their view.
+        const keptChars = event.data.toolCalls.reduce(
+          (n, c) => n + (c.inputRef === undefined ? 0 : c.inputRef.chars - sizeOf(c.args)),
+          0,
+        );
+        const tokens = Math.max(0, inputTokens + outputTokens - Math.floor(keptChars / 4));
+        this.#lastUsage = inputTokens > 0 ? { tokens, chars: this.#chars } : null;
         return;
       }
       case 'tool.completed':

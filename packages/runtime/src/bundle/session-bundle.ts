@@ -65,7 +65,8 @@ export async function readAllEvents(store: SessionStore, id: SessionId): Promise
 /**
  * A session's debug bundle (DESIGN §8), as a .tar.gz stream: `session.jsonl` (every event),
  * `last_state.json` (the folded state, the latest checkpoint, the session record), `trace.json`,
- * `tool_calls.csv`, `requests.jsonl` (a fingerprint of each model request, for replay), `workspace/` (the last snapshot's files), `workspace.diff` (first snapshot →
+ * `tool_calls.csv`, `requests.jsonl` (a fingerprint of each model request, for replay), `tool-inputs/` (tool call
+ * arguments kept in the blob store, for replay), `workspace/` (the last snapshot's files), `workspace.diff` (first snapshot →
  * last), `progress/` (the agent's progress files), `env.txt` and `bundle.json` (what is in it).
  * Every file passes through the redactor. Workspace files stream a blob at a time, so a large
  * workspace is never held in memory whole; the events are (the fold needs them all).
@@ -97,6 +98,7 @@ export async function sessionBundle(
   };
   void (async () => {
     await addLog(context, record);
+    await addToolInputs(context);
     await addWorkspace(context);
     await addText(context, 'env.txt', bundleEnv({ store, events, ...pick(options) }));
     await addText(context, 'bundle.json', bundleIndex(context));
@@ -158,6 +160,29 @@ async function addLog(
   await addText(context, 'tool_calls.csv', toolCallsCsv(events));
   const requests = requestFingerprints(masked).map((r) => `${JSON.stringify(r)}\n`);
   await addText(context, 'requests.jsonl', requests.join(''));
+}
+
+/**
+ * The tool call arguments the log holds only a reference to (`inputRef`), as
+ * `tool-inputs/<hash>.json`: a replay runs each call's tool input check on the whole arguments.
+ * One the blob store has lost is left out (the replay reports that call).
+ */
+async function addToolInputs(context: BundleContext): Promise<void> {
+  const hashes = new Set(
+    context.events.flatMap((e) =>
+      e.type === 'model.responded' ? e.data.toolCalls.flatMap((c) => c.inputRef?.hash ?? []) : [],
+    ),
+  );
+  for (const hash of hashes) {
+    const bytes = await context.blobs.get(hash);
+    if (bytes !== null)
+      await addText(context, toolInputEntry(hash), new TextDecoder().decode(bytes));
+  }
+}
+
+/** The bundle entry of a call's arguments kept in the blob store under `hash`. */
+export function toolInputEntry(hash: string): string {
+  return `tool-inputs/${hash}.json`;
 }
 
 function snapshotsOf(events: readonly StoredEvent[]) {

@@ -9,7 +9,9 @@ import {
   type ModelResponse,
   type ModelMessage,
   type ResponsePart,
+  type JsonObject,
   type StoredEvent,
+  type ToolCall,
 } from '@longrun/core';
 import {
   MessageHasher,
@@ -33,6 +35,9 @@ type Outcome =
   | { kind: 'responded'; data: EventDataByType['model.responded'] }
   | { kind: 'failed'; data: EventDataByType['model.failed']; streamed: string };
 
+/** The recording's tool call arguments kept in the blob store, by hash (null: not there). */
+export type KeptInputs = (hash: string) => Promise<Uint8Array | null>;
+
 const finishReasons = new Set(['stop', 'tool-calls', 'length', 'content-filter', 'error', 'other']);
 
 /**
@@ -53,9 +58,19 @@ export class ReplayModel implements ModelClient {
   /** Set by the first request that differs from its fingerprint. */
   mismatch: RequestMismatch | null = null;
 
-  /** `requests`: the bundle's fingerprints; without them requests are not checked. */
-  constructor(events: readonly StoredEvent[], requests: readonly RequestFingerprint[] = []) {
+  readonly #inputs: KeptInputs | undefined;
+
+  /**
+   * `requests`: the bundle's fingerprints; without them requests are not checked. `inputs`: where
+   * the recording's kept tool call arguments are (its blob store, a bundle's `tool-inputs/`).
+   */
+  constructor(
+    events: readonly StoredEvent[],
+    requests: readonly RequestFingerprint[] = [],
+    inputs?: KeptInputs,
+  ) {
     this.#requests = [...requests];
+    this.#inputs = inputs;
     let id = 'replay';
     let prefills = false;
     const streamed = new Map<string, string>();
@@ -106,6 +121,20 @@ export class ReplayModel implements ModelClient {
     );
   }
 
+  /** The arguments the model wrote: for a call that kept them in the blob store, read back. */
+  async #wholeArgs(step: number, call: ToolCall): Promise<JsonObject> {
+    if (call.inputRef === undefined) return call.args;
+    const bytes = await this.#inputs?.(call.inputRef.hash);
+    if (bytes === null || bytes === undefined) {
+      throw new LongrunError(
+        'MODEL_REJECTED',
+        `replay: call ${call.callIndex} of step ${step} kept its arguments outside the log (sha256 ${call.inputRef.hash}) and the replay was not given them: replay from a bundle, which holds them under tool-inputs/`,
+        { retryable: false },
+      );
+    }
+    return JSON.parse(new TextDecoder().decode(bytes)) as JsonObject;
+  }
+
   async stream(
     request: Parameters<ModelClient['stream']>[0],
     onTextDelta: (text: string) => void,
@@ -145,11 +174,13 @@ export class ReplayModel implements ModelClient {
     if (text !== '') onTextDelta(text);
     return {
       text,
-      toolCalls: d.toolCalls.map((c) => ({
-        id: c.id ?? `call_${d.step}_${c.callIndex}`,
-        name: c.tool,
-        args: c.args,
-      })),
+      toolCalls: await Promise.all(
+        d.toolCalls.map(async (c) => ({
+          id: c.id ?? `call_${d.step}_${c.callIndex}`,
+          name: c.tool,
+          args: await this.#wholeArgs(d.step, c),
+        })),
+      ),
       ...(d.parts === undefined
         ? {}
         : { parts: continues === null ? d.parts : partsAfter(d.parts, continues) }),

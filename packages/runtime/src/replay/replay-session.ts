@@ -22,7 +22,7 @@ import { readAllEvents } from '../bundle/session-bundle.ts';
 import { EffectCopier, forkStatus } from '../session-fork.ts';
 import { Worker } from '../worker.ts';
 import { replayAgent } from './replay-agent.ts';
-import { ReplayModel, type RequestMismatch } from './replay-model.ts';
+import { ReplayModel, type KeptInputs, type RequestMismatch } from './replay-model.ts';
 import type { RequestFingerprint } from './request-fingerprints.ts';
 import { callId } from '../agent/transcript-builder.ts';
 import {
@@ -51,6 +51,12 @@ export interface ReplayOptions {
    * for real. Without it, timers take their time.
    */
   clock?: ReplayClock;
+  /**
+   * The recording's tool call arguments kept in the blob store (`inputRef`), by hash: the
+   * recording store's `blobs.get`, or a bundle's `tool-inputs/<hash>.json`. A recorded call that
+   * has them and is not given them ends the replay with a divergence that says so.
+   */
+  inputs?: KeptInputs;
 }
 
 /**
@@ -115,7 +121,7 @@ export async function replaySession(options: ReplayOptions): Promise<ReplayResul
   }
   const id = created.sessionId;
   const copied = await recreate(store, created, events, options.tenantId);
-  const model = new ReplayModel(events, options.requests ?? []);
+  const model = new ReplayModel(events, options.requests ?? [], options.inputs);
   const workspaceRoot = mkdtempSync(join(tmpdir(), 'longrun-replay-'));
   const worker = new Worker({
     store,

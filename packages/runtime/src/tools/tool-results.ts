@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   LongrunError,
   event,
+  type BlobRef,
   type BlobStore,
   type JsonValue,
   type ModelToolSpec,
@@ -32,9 +33,7 @@ export async function keepLargeOutput(
   const { maxInlineChars, viewChars } = limits(config);
   const text = typeof e.data.output === 'string' ? e.data.output : JSON.stringify(e.data.output);
   if (text.length <= maxInlineChars) return e;
-  const bytes = new TextEncoder().encode(text);
-  const hash = createHash('sha256').update(bytes).digest('hex');
-  await blobs.put(hash, bytes);
+  const outputRef = await keepText(blobs, text);
   const { step, callIndex } = e.data;
   const view =
     `[output of ${text.length} characters, kept outside the transcript; the first ${viewChars} follow. ` +
@@ -43,14 +42,28 @@ export async function keepLargeOutput(
   return event('tool.completed', {
     ...e.data,
     output: view,
-    outputRef: { hash, chars: text.length },
+    outputRef,
   });
 }
 
+/** Stores `text` in the blob store under its SHA-256 (a text stored before is left as it is). */
+export async function keepText(blobs: BlobStore, text: string): Promise<BlobRef> {
+  const bytes = new TextEncoder().encode(text);
+  const hash = createHash('sha256').update(bytes).digest('hex');
+  await blobs.put(hash, bytes);
+  return { hash, chars: text.length };
+}
+
+/** Whether the session has an output or arguments kept in the blob store: the pager is offered. */
+export function hasKeptContent(state: SessionState): boolean {
+  return state.largeResults !== undefined || state.largeInputs !== undefined;
+}
+
 /**
- * `read_tool_result`: pages through an output this session's tools produced that was kept in the
- * blob store. It reads only this session's own (by step and call index, from its log's state),
- * never a blob by hash, so one session can never read another's data.
+ * `read_tool_result`: pages through an output this session's tools produced, or the arguments
+ * its model wrote into a call (`part: "input"`), that was kept in the blob store. It reads only
+ * this session's own (by step and call index, from its log's state), never a blob by hash, so
+ * one session can never read another's data.
  */
 export function readToolResultTool(options: {
   blobs: BlobStore;
@@ -60,27 +73,31 @@ export function readToolResultTool(options: {
   const { viewChars } = limits(options.config);
   return defineTool({
     name: readToolResultName,
-    description: `Reads part of a tool output too large for the conversation (a result that says it was kept outside the transcript), at most ${viewChars} characters at a time.`,
+    description: `Reads part of a tool output, or of a tool call's arguments (part "input"), too large for the conversation (one that says it was kept outside the transcript), at most ${viewChars} characters at a time.`,
     input: z.object({
       step: z.number().int().min(1),
       callIndex: z.number().int().min(0),
+      part: z.enum(['output', 'input']).default('output'),
       offset: z.number().int().min(0).default(0),
       length: z.number().int().min(1).max(viewChars).default(viewChars),
     }),
     effect: 'pure',
-    run: async ({ step, callIndex, offset, length }): Promise<JsonValue> => {
-      const ref = options.state().largeResults?.[`${step}:${callIndex}`];
+    run: async ({ step, callIndex, part, offset, length }): Promise<JsonValue> => {
+      const state = options.state();
+      const kept = part === 'input' ? state.largeInputs : state.largeResults;
+      const ref = kept?.[`${step}:${callIndex}`];
+      const what = part === 'input' ? 'arguments' : 'output';
       if (ref === undefined) {
         throw new LongrunError(
           'NOT_FOUND',
-          `call ${callIndex} of step ${step} has no output kept outside the transcript; its result is in the conversation`,
+          `call ${callIndex} of step ${step} has no ${what} kept outside the transcript: the conversation holds all of it`,
         );
       }
       const bytes = await options.blobs.get(ref.hash);
       if (bytes === null) {
         throw new LongrunError(
           'WORKSPACE_CORRUPT',
-          `the kept output of call ${callIndex} of step ${step} is missing from the blob store`,
+          `the blob store has lost the kept ${what} of call ${callIndex} of step ${step}`,
         );
       }
       const text = new TextDecoder().decode(bytes);

@@ -1,0 +1,54 @@
+import { type BlobStore, type JsonObject, type ToolCall, isBlobHash } from '@longrun/core';
+import { keepText } from './tool-results.ts';
+import {
+  readToolResultName,
+  toolResultLimits,
+  type ToolInputsConfig,
+} from './tool-results-config.ts';
+
+/** The one key of a kept call's capped view: a note, then the first characters of the JSON. */
+const keptArgumentsKey = 'kept_arguments';
+
+/**
+ * A response's tool calls, each one whose arguments are too large for the log rewritten (DESIGN
+ * §2): their JSON text goes to the blob store (content-addressed, so a response made again stores
+ * nothing new), the call keeps its hash (`inputRef`), and `args` becomes the capped view the model
+ * sees on later turns. The caller commits the calls only after this returns: a blob is stored
+ * before the event that names it. `whole`: tools whose arguments are always kept in the log (the
+ * runtime reads them back from there).
+ */
+export async function keepLargeInputs(
+  calls: ToolCall[],
+  blobs: BlobStore,
+  config: ToolInputsConfig | undefined,
+  step: number,
+  whole: ReadonlySet<string>,
+): Promise<ToolCall[]> {
+  const { maxInlineChars, viewChars } = toolResultLimits(config, 'toolInputs');
+  return Promise.all(
+    calls.map(async (call) => {
+      const text = JSON.stringify(call.args);
+      if (text.length <= maxInlineChars || whole.has(call.tool)) return call;
+      const inputRef = await keepText(blobs, text);
+      // The hash is in the view, so an approval or a loop check bound to the view is bound to the
+      // whole arguments.
+      const note =
+        `[arguments of ${text.length} characters (sha256 ${inputRef.hash}), kept outside the transcript; ` +
+        `the first ${viewChars} follow. Read more with ${readToolResultName} ` +
+        `{"step": ${step}, "callIndex": ${call.callIndex}, "part": "input", "offset": ${viewChars}}]\n`;
+      return { ...call, args: { [keptArgumentsKey]: note + text.slice(0, viewChars) }, inputRef };
+    }),
+  );
+}
+
+/**
+ * The arguments a call runs with: its `args`, or for a call whose arguments were kept in the blob
+ * store, the whole of them read back from there (null when the blob store has lost them).
+ */
+export async function fullArgs(call: ToolCall, blobs: BlobStore): Promise<JsonObject | null> {
+  if (call.inputRef === undefined) return call.args;
+  if (!isBlobHash(call.inputRef.hash)) return null;
+  const bytes = await blobs.get(call.inputRef.hash);
+  if (bytes === null) return null;
+  return JSON.parse(new TextDecoder().decode(bytes)) as JsonObject;
+}
