@@ -3,8 +3,9 @@
  * Its model is a pure function of the transcript (the number of assistant turns it holds), so a
  * restarted worker answers the same. Its tools write the workspace (notes and PROGRESS.md), read a
  * credential from the environment and echo it (a leak only the bundle's redaction stops), and
- * deploy with a person's approval. The note called with `gate: true` waits, after writing, until
- * `$LONGRUN_BUNDLE_DIR/open` exists: the test kills the worker there.
+ * deploy with a person's approval. Its first call's arguments are too large for the log. The
+ * note called with `gate: true` waits, after writing, until `$LONGRUN_BUNDLE_DIR/open` exists:
+ * the test kills the worker there.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,12 +17,20 @@ export const bundleAgentName = 'bundle-agent';
 
 type Call = { name: string; args: Record<string, string | boolean> };
 
+/**
+ * About 48,000 characters: the plan's call has arguments too large for the log, kept in the
+ * blob store (`inputRef`), carried by the bundle under `tool-inputs/` and given to the replay.
+ */
+const checklist = Array.from({ length: 2_000 }, (_, i) => `- [ ] check ${i + 1} of 2000\n`).join(
+  '',
+);
+
 /** Tool calls per model step (1-based); a step past the script answers with text. */
 export const bundleScript: readonly Call[][] = [
   [
     {
       name: 'note',
-      args: { path: 'notes/plan.md', text: '# Plan\n\n1. check access\n2. deploy\n' },
+      args: { path: 'notes/plan.md', text: `# Plan\n\n1. check access\n2. deploy\n${checklist}` },
     },
   ],
   [{ name: 'whoami', args: {} }],

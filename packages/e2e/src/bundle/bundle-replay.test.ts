@@ -5,6 +5,7 @@
  * fork asks for and gets its own approval. Invariants:
  * - `longrun sessions bundle` writes every file, consistent with the store, and a canary secret
  *   planted in the worker's environment (and echoed into the log by a tool) is in no byte of it;
+ * - the first call's arguments, too large for the log, are in the bundle (`tool-inputs/`) only;
  * - `longrun replay` re-runs both bundles with 0 divergences (exit 0);
  * - a bundle with one tool result changed replays to a divergence at that result (exit 1).
  */
@@ -123,6 +124,11 @@ describe('debug bundle and offline replay of a killed, approved and forked sessi
     expect(gated[0]?.type === 'tool.completed' && gated[0].data.attempt).toBe(2);
     expect(log.map((e) => e.type)).toContain('approval.granted');
     expect(JSON.stringify(log)).toContain(canary);
+    const plan = log.find((e) => e.type === 'model.responded')!;
+    expect(plan.type === 'model.responded' && plan.data.toolCalls[0]?.inputRef).toMatchObject({
+      chars: expect.any(Number) as number,
+    });
+    expect(JSON.stringify(log)).not.toContain('check 2000 of 2000');
   });
 
   it('longrun sessions bundle writes every file, consistent with the store, and no canary', async () => {
@@ -179,6 +185,10 @@ describe('debug bundle and offline replay of a killed, approved and forked sessi
     expect(raw.includes(canary)).toBe(false);
     expect(raw.includes(Buffer.from(canary).toString('base64'))).toBe(false);
     expect(files.get('session.jsonl')!.toString()).toContain('"checkedWith":"****');
+    // The plan's arguments, kept outside the log, are in the bundle whole for the replay.
+    const inputs = [...files.keys()].filter((name) => name.startsWith('tool-inputs/'));
+    expect(inputs).toHaveLength(1);
+    expect(files.get(inputs[0]!)!.toString()).toContain('check 2000 of 2000');
   });
 
   it('longrun sessions bundle <id> writes <id>.bundle.tar.gz in the current directory by default', () => {
