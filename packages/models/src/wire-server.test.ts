@@ -76,6 +76,30 @@ describe('wire server framing, byte for byte', () => {
     expect(received.split('\n\n').filter((e) => e !== '')).toHaveLength(3);
   });
 
+  it('a stalled stream sends its events, then nothing, holding the connection open', async () => {
+    server.reply({ fixture: 'anthropic/text', stallAfterEvents: 3 });
+    const controller = new AbortController();
+    const res = await fetch(`${server.baseURL}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(anthropicBody),
+      signal: controller.signal,
+    });
+    const reader = res.body!.getReader();
+    let received = '';
+    // Bounded: the fixture has more events than this; the third one comes or the test times out.
+    while (received.split('\n\n').length <= 3) {
+      const next = await reader.read();
+      if (next.done) throw new Error('the stalled stream ended');
+      received += Buffer.from(next.value as Uint8Array).toString('utf8');
+    }
+    const more = reader.read().then(() => 'more');
+    // The connection is open and silent: what ends the read is the client going away.
+    controller.abort();
+    await expect(more).rejects.toThrow();
+    expect(received.split('\n\n').filter((e) => e !== '')).toHaveLength(3);
+  });
+
   it('a status reply carries the retry headers and an error body in the protocol shape', async () => {
     server.reply({ status: 429, retryAfter: '2', retryAfterMs: 1500, message: 'slow down' });
     const res = await post('/messages', anthropicBody);

@@ -28,6 +28,11 @@ export interface StreamReply {
   cutAfterEvents?: number;
   /** Send this many events, then end the response cleanly, without the stream's end markers. */
   endAfterEvents?: number;
+  /**
+   * Send this many events, then nothing more, holding the connection open until the client goes
+   * or the server closes: a provider stalled mid-stream, while a test kills the worker reading it.
+   */
+  stallAfterEvents?: number;
   /** Send event number N (0-based) as truncated, unparseable JSON. */
   malformedEvent?: number;
   /** Real pause between events, for tests that watch deltas arrive. Default 0. */
@@ -197,6 +202,7 @@ export async function startWireServer(options: WireServerOptions = {}): Promise<
     const whole =
       reply.cutAfterEvents === undefined &&
       reply.endAfterEvents === undefined &&
+      reply.stallAfterEvents === undefined &&
       reply.malformedEvent === undefined;
     const reasoning = whole ? reasoningOf(protocol, fixture.events) : null;
     if (reasoning !== null) served.push(reasoning);
@@ -291,7 +297,7 @@ async function sendStream(
   });
   const stopAt = Math.min(
     events.length,
-    reply.cutAfterEvents ?? reply.endAfterEvents ?? events.length,
+    reply.cutAfterEvents ?? reply.endAfterEvents ?? reply.stallAfterEvents ?? events.length,
   );
   for (const [i, event] of events.slice(0, stopAt).entries()) {
     if (i > 0 && reply.eventDelayMs !== undefined) await delay(reply.eventDelayMs);
@@ -307,6 +313,7 @@ async function sendStream(
     res.socket?.destroy();
     return;
   }
+  if (reply.stallAfterEvents !== undefined) return;
   if (reply.endAfterEvents === undefined) await write(res, streamTrailer(protocol));
   res.end();
 }

@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SessionId, StoredEvent } from '@longrun/core';
 import { startWireServer, type WireServer } from '@longrun/models/testing';
 import { openStore } from '@longrun/cli';
+import { SpawnedWorker } from '../spawned-worker.ts';
 import { targets, type StoreTarget } from '../store-targets.ts';
 
 /**
@@ -20,46 +19,6 @@ import { targets, type StoreTarget } from '../store-targets.ts';
  */
 const workerScript = fileURLToPath(new URL('./reasoning-worker-process.ts', import.meta.url));
 
-class ReasoningWorker {
-  readonly child: ChildProcess;
-  readonly lines: string[] = [];
-  stderr = '';
-  readonly #waiters: (() => void)[] = [];
-
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [workerScript, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stderr?.on('data', (chunk: Buffer) => {
-      this.stderr = (this.stderr + chunk.toString()).slice(-20_000);
-    });
-    createInterface({ input: this.child.stdout! }).on('line', (line) => {
-      this.lines.push(line);
-      for (const wake of this.#waiters.splice(0)) wake();
-    });
-  }
-
-  async until(line: RegExp, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.lines.some((l) => line.test(l))) {
-      if (Date.now() > deadline || this.child.exitCode !== null) {
-        throw new Error(`worker never printed ${line}; stderr:\n${this.stderr.slice(-3_000)}`);
-      }
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        setTimeout(resolve, 200);
-      });
-    }
-  }
-
-  async kill(signal: NodeJS.Signals): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.kill(signal);
-    await exited;
-  }
-}
-
 const protocols = {
   anthropic: { first: 'anthropic/thinking-tool-call', second: 'anthropic/text' },
   'openai-responses': {
@@ -72,7 +31,7 @@ for (const target of targets) {
   describe.runIf(target.run)(`reasoning across a kill -9 between turns, ${target.name}`, () => {
     let server: WireServer;
     let db: StoreTarget;
-    const workers: ReasoningWorker[] = [];
+    const workers: SpawnedWorker[] = [];
     beforeEach(async () => {
       server = await startWireServer();
       db = await target.make();
@@ -98,7 +57,13 @@ for (const target of targets) {
             input: { task: 'npm test fails. Find out why.' },
           });
           const spawnWorker = (name: string) => {
-            const w = new ReasoningWorker([db.url, name, db.dir, protocol, server.baseURL]);
+            const w = new SpawnedWorker(workerScript, [
+              db.url,
+              name,
+              db.dir,
+              protocol,
+              server.baseURL,
+            ]);
             workers.push(w);
             return w;
           };

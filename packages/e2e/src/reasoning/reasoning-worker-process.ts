@@ -6,8 +6,8 @@
  * Its one tool, `read_file`, is an AI SDK `tool({...})` marked idempotent. It blocks until
  * `<dir>/gate` exists, so a test can kill the worker between the first model turn and the second.
  *
- * Reports on stdout, one line each: `ready`, `ack <seq> <type>` for every acknowledged event,
- * `tool <attempt>` when the tool starts running.
+ * Reports on stdout, one line each: `ready`, `ack <seq> <type>` for every acknowledged event
+ * (startReportingWorker), `tool <attempt>` when the tool starts running.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,9 +15,9 @@ import { createAnthropic } from '@ai-sdk/anthropic';
 import { createOpenAI } from '@ai-sdk/openai';
 import { tool } from '@ai-sdk/provider-utils';
 import { z } from 'zod';
-import { workerId, type ProviderMetadata, type ToolContext } from '@longrun/core';
-import { Worker, defineAgent, effect, type AgentModel } from '@longrun/runtime';
-import { openStore } from '@longrun/cli';
+import type { ProviderMetadata, ToolContext } from '@longrun/core';
+import { defineAgent, effect, type AgentModel } from '@longrun/runtime';
+import { startReportingWorker } from '../reporting-worker.ts';
 
 const [storeUrl = '', id = '', dir = '', protocol = '', baseURL = ''] = process.argv.slice(2);
 const out = (line: string): void => {
@@ -66,23 +66,4 @@ const agent = defineAgent({
   workspaceSnapshots: false,
 });
 
-const store = await openStore(storeUrl, { applicationName: `longrun-reasoning-${id}` });
-const worker = new Worker({
-  store,
-  workerId: workerId(id),
-  agents: [agent],
-  leaseMs: 1_000,
-  pollMs: 20,
-});
-worker.on('events.committed', ({ events }) => {
-  for (const e of events) out(`ack ${e.seq} ${e.type}`);
-});
-worker.on('log', (entry) => process.stderr.write(`${JSON.stringify(entry)}\n`));
-await worker.start();
-out('ready');
-process.on('SIGTERM', () => {
-  void worker
-    .stop()
-    .then(() => store.close())
-    .then(() => process.exit(0));
-});
+await startReportingWorker({ storeUrl, id, agents: [agent], purpose: 'reasoning' });
