@@ -15,6 +15,9 @@ export interface LeaseKeeperOptions {
   onLost?: (reason: string) => void;
 }
 
+/** Why a keeper stopped renewing: it was told to (one shared, immutable value). */
+const stoppedReason = Object.freeze(new Error('the lease keeper was stopped'));
+
 /**
  * Keeps one lease alive: renews it every third of its TTL. Two thirds of the TTL after the send
  * time of the last renewal that succeeded — by this process's monotonic clock, which no
@@ -62,7 +65,9 @@ export class LeaseKeeper {
 
   /** Stops renewing (the session is done with or handed back). */
   async stop(): Promise<void> {
-    this.#stopped.abort();
+    // A reason of our own: the default one is a DOMException, whose stack trace costs more than
+    // the rest of a session's release (nothing reads this reason).
+    this.#stopped.abort(stoppedReason);
     clearTimeout(this.#deadline);
     await this.#loop;
   }

@@ -276,7 +276,11 @@ export function defineTool<S extends z.ZodType>(
   return { ...tool, input: zodInput(tool.input) };
 }
 
-function zodInput<S extends z.ZodType>(schema: S): ToolInputSchema<z.infer<S>> {
+/**
+ * A tool input from a zod schema: its JSON Schema (made once, here: zod takes about a
+ * millisecond for a small object) and its parser.
+ */
+export function zodInput<S extends z.ZodType>(schema: S): ToolInputSchema<z.infer<S>> {
   const { $schema: _ignored, ...jsonSchema } = z.toJSONSchema(schema) as JsonObject;
   return {
     jsonSchema,

@@ -10,8 +10,9 @@ import {
   type NewEvent,
   type SessionState,
   type Tool,
+  type ToolInputSchema,
 } from '@longrun/core';
-import { defineTool, toolSpecs } from '../agent/define-agent.ts';
+import { toolSpecs, zodInput } from '../agent/define-agent.ts';
 import {
   readToolResultName,
   toolResultLimits as limits,
@@ -69,18 +70,12 @@ export function readToolResultTool(options: {
   blobs: BlobStore;
   state: () => SessionState;
   config: ToolResultsConfig | undefined;
-}): Tool {
+}): Tool<PageRequest> {
   const { viewChars } = limits(options.config);
-  return defineTool({
+  return {
     name: readToolResultName,
     description: `Reads part of a tool output, or of a tool call's arguments (part "input"), too large for the conversation (one that says it was kept outside the transcript), at most ${viewChars} characters at a time.`,
-    input: z.object({
-      step: z.number().int().min(1),
-      callIndex: z.number().int().min(0),
-      part: z.enum(['output', 'input']).default('output'),
-      offset: z.number().int().min(0).default(0),
-      length: z.number().int().min(1).max(viewChars).default(viewChars),
-    }),
+    input: pageRequestInput(viewChars),
     effect: 'pure',
     run: async ({ step, callIndex, part, offset, length }): Promise<JsonValue> => {
       const state = options.state();
@@ -105,7 +100,31 @@ export function readToolResultTool(options: {
       const more = end < text.length ? ` Next: offset ${end}.` : ' That is the end.';
       return `[characters ${offset}–${end} of ${text.length}.${more}]\n${text.slice(offset, end)}`;
     },
+  };
+}
+
+const pageRequest = (viewChars: number) =>
+  z.object({
+    step: z.number().int().min(1),
+    callIndex: z.number().int().min(0),
+    part: z.enum(['output', 'input']).default('output'),
+    offset: z.number().int().min(0).default(0),
+    length: z.number().int().min(1).max(viewChars).default(viewChars),
   });
+type PageRequest = z.infer<ReturnType<typeof pageRequest>>;
+
+/**
+ * The pager's input, made once per page size: the tool is made for every run of a session (it
+ * reads that run's state), and making its JSON Schema each time cost about 2 ms a claim.
+ */
+const pageRequestInputs = new Map<number, ToolInputSchema<PageRequest>>();
+function pageRequestInput(viewChars: number): ToolInputSchema<PageRequest> {
+  let input = pageRequestInputs.get(viewChars);
+  if (input === undefined) {
+    input = zodInput(pageRequest(viewChars));
+    pageRequestInputs.set(viewChars, input);
+  }
+  return input;
 }
 
 /** The spec of `read_tool_result`, offered to the model once the session has a kept output. */
