@@ -55,6 +55,7 @@ const responsePart = z.discriminatedUnion('type', [
     callIndex: z.number().int(),
     providerMetadata: metadata.optional(),
   }),
+  z.object({ type: z.literal('compaction'), text: z.string(), providerMetadata: metadata }),
 ]);
 
 export const eventDataSchemas = {
@@ -240,6 +241,9 @@ export const eventDataSchemas = {
     tokensAfter: z.number().int(),
     reason: z.enum(['threshold', 'refused']),
     handoff: z.object({ file: z.string(), bytes: z.number().int() }).optional(),
+    native: z
+      .object({ provider: z.string(), step: z.number().int(), part: z.number().int() })
+      .optional(),
   }),
   'session.failed': z.object({ code: z.string(), message: z.string() }),
   'session.cancelled': z.object({ reason: nullableText, by: z.string() }),

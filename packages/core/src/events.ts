@@ -54,7 +54,15 @@ export type ResponsePart =
   | { type: 'reasoning'; text: string; providerMetadata?: ProviderMetadata }
   | { type: 'text'; text: string; providerMetadata?: ProviderMetadata }
   /** The turn's call `callIndex` (its arguments are in `toolCalls`). */
-  | { type: 'tool-call'; callIndex: number; providerMetadata?: ProviderMetadata };
+  | { type: 'tool-call'; callIndex: number; providerMetadata?: ProviderMetadata }
+  /**
+   * The provider's own compaction of the transcript before this turn (Anthropic's compaction
+   * block, OpenAI Responses' compaction item): `text` is its readable summary ('' when the
+   * provider encrypts it), `providerMetadata` what identifies it (signature, item id, encrypted
+   * content). Not the model's answer: no part of `text`. Sent back exactly as received; the
+   * `context.compacted` after the turn drops what came before it.
+   */
+  | { type: 'compaction'; text: string; providerMetadata: ProviderMetadata };
 
 export interface TokenUsage {
   /** All input tokens, cached ones included. */
@@ -405,6 +413,15 @@ export interface EventDataByType {
      * transcript before it is replaced.
      */
     handoff?: { file: string; bytes: number };
+    /**
+     * Set when the model's provider compacted natively (the agent's `context.compaction:
+     * 'native'`): its compaction item is part `part` of the `model.responded` of step `step`,
+     * committed just before this event, and stays in the transcript as the start of that turn.
+     * The `messages` before that turn are dropped and no summary message is added; `summary` is
+     * the item's readable text ('' when the provider encrypts it), `usage` zero (the response's
+     * usage counts it).
+     */
+    native?: { provider: string; step: number; part: number };
   };
   /**
    * A person resumed a session the worker had parked as `paused` (a reason they could act on).

@@ -19,6 +19,7 @@ import {
 } from '@longrun/core';
 import { requestError, streamError } from './model-errors.ts';
 import { toProviderPrompt, toProviderTools } from './prompt-mapping.ts';
+import { isCompactionItem, nativeCompactionOf } from './native-compaction.ts';
 import { mergeProviderMetadata, plainMetadata } from './provider-metadata.ts';
 import { reportedCostUsd } from './reported-cost.ts';
 import { PartsCollector } from './response-parts.ts';
@@ -72,9 +73,11 @@ export function aiSdkModel(
   const family = model.provider.split('.')[0] ?? model.provider;
   const id = options.id ?? `${family}:${model.modelId}`;
   const clock = options.clock ?? systemClock;
+  const compaction = nativeCompactionOf(model.provider);
   return {
     id,
     supportsAssistantPrefill: options.assistantPrefill ?? prefillsByDefault(model.provider),
+    ...(compaction === undefined ? {} : { nativeCompactionOptions: compaction.options }),
     async stream(request, onTextDelta) {
       const signal = request.signal;
       signal?.throwIfAborted();
@@ -168,9 +171,9 @@ async function readStream(
           parts.add(part);
           break;
         case 'text-delta':
-          parts.add(part);
-          // Chat Completions opens with an empty content delta; readers have no use for it.
-          if (part.delta === '') break;
+          // A compaction block's summary is no answer; Chat Completions opens with an empty
+          // content delta: readers have no use for either.
+          if (parts.add(part) === 'compaction' || part.delta === '') break;
           text += part.delta;
           onTextDelta(part.delta);
           break;
@@ -187,6 +190,9 @@ async function readStream(
             parts.addToolCall(toolCalls.length, part.providerMetadata);
             toolCalls.push(call);
           }
+          break;
+        case 'custom':
+          if (isCompactionItem(part.kind)) parts.addCompaction(part.providerMetadata);
           break;
         case 'response-metadata':
           answeredBy ??= part.modelId;

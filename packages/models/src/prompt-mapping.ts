@@ -1,4 +1,5 @@
 import type {
+  LanguageModelV4CustomPart,
   LanguageModelV4FunctionTool,
   LanguageModelV4Message,
   LanguageModelV4Prompt,
@@ -15,6 +16,7 @@ import type {
   ModelToolSpec,
   ProviderMetadata,
 } from '@longrun/core';
+import { compactionPromptPart } from './native-compaction.ts';
 
 /**
  * longrun's transcript → the AI SDK provider prompt (LanguageModelV4Prompt). Each provider
@@ -47,7 +49,10 @@ function toProviderMessage(message: ModelMessage): LanguageModelV4Message {
 }
 
 type AssistantPart =
-  LanguageModelV4TextPart | LanguageModelV4ReasoningPart | LanguageModelV4ToolCallPart;
+  | LanguageModelV4TextPart
+  | LanguageModelV4ReasoningPart
+  | LanguageModelV4ToolCallPart
+  | LanguageModelV4CustomPart;
 
 /**
  * The turn's parts in the order the model produced them, each with the provider metadata it came
@@ -68,6 +73,8 @@ function assistantContent(message: ModelAssistantMessage): AssistantPart[] {
     if (part.type === 'tool-call') {
       const call = message.toolCalls[part.callIndex];
       if (call !== undefined) content.push(toolCallPart(call, part.providerMetadata));
+    } else if (part.type === 'compaction') {
+      content.push(compactionPromptPart(part));
     } else if (part.text !== '' || part.providerMetadata !== undefined) {
       content.push({ type: part.type, text: part.text, ...options(part.providerMetadata) });
     }

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { checkTranscript, type TranscriptViolationKind } from './transcript-check.ts';
+import { compactionFor } from './wire-compaction.ts';
 import { loadFixture } from './wire-fixtures.ts';
 import {
   contextExceededBody,
@@ -76,7 +77,9 @@ export interface WireServerOptions {
   /**
    * Answers a request when no reply is queued: a turn made up for it (text, tool calls with
    * their own ids), streamed in the request's protocol (Anthropic Messages or OpenAI Chat
-   * Completions) with the request's counted tokens as its input usage. For long sessions.
+   * Completions) with the request's counted tokens as its input usage. For long sessions. An
+   * Anthropic request that asks for native compaction and passes its trigger gets a compaction
+   * block first (`compactionFor`).
    */
   generate?: (request: WireRequest) => GeneratedTurn;
 }
@@ -176,7 +179,13 @@ export async function startWireServer(options: WireServerOptions = {}): Promise<
     const next = queue[0];
     if (next === undefined && options.generate !== undefined) {
       const turn = options.generate(request);
-      const events = generatedEvents(protocol, turn, tokens, index);
+      const compaction = compactionFor(protocol, body, tokens, index);
+      const events = generatedEvents(
+        protocol,
+        compaction === null ? turn : { ...turn, compaction },
+        tokens,
+        index,
+      );
       return sendStream(res, protocol, events, { fixture: 'generated' });
     }
     if (next !== undefined && 'fixture' in next && next.expectReasoningBack === true) {

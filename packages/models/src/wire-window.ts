@@ -1,3 +1,4 @@
+import type { ServedCompaction } from './wire-compaction.ts';
 import type { FixtureEvent } from './wire-fixtures.ts';
 import type { WireProtocol } from './wire-protocols.ts';
 
@@ -47,6 +48,8 @@ export function contextExceededBody(
 export interface GeneratedTurn {
   text?: string;
   toolCalls?: { id: string; name: string; args: Record<string, unknown> }[];
+  /** A native compaction block to open the turn with (Anthropic; see `compactionFor`). */
+  compaction?: ServedCompaction;
 }
 
 /**
@@ -78,6 +81,21 @@ export function generatedEvents(
       },
     });
     let index = 0;
+    if (turn.compaction !== undefined) {
+      const { content, signature } = turn.compaction;
+      events.push({
+        type: 'content_block_start',
+        index,
+        content_block: { type: 'compaction', content: null, signature },
+      });
+      events.push({
+        type: 'content_block_delta',
+        index,
+        delta: { type: 'compaction_delta', content },
+      });
+      events.push({ type: 'content_block_stop', index });
+      index++;
+    }
     if (text !== '') {
       events.push({
         type: 'content_block_start',

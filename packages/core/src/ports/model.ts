@@ -107,6 +107,13 @@ export interface ModelClient {
    * instead of starting the turn again. Absent or false: no such request is ever sent.
    */
   readonly supportsAssistantPrefill?: boolean;
+  /**
+   * The provider compacts the transcript itself when asked (Anthropic compaction, OpenAI
+   * Responses compaction): the provider options that ask it to once a request's input passes
+   * `triggerTokens`. Its compaction item then comes back as a `compaction` part of the response,
+   * ahead of the turn. Absent: the provider cannot, and the harness writes its own summaries.
+   */
+  nativeCompactionOptions?(triggerTokens: number): ProviderMetadata;
   stream(request: ModelRequest, onTextDelta: (text: string) => void): Promise<ModelResponse>;
 }
 

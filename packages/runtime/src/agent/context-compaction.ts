@@ -5,6 +5,8 @@ import {
   type ModelClient,
   type ModelMessage,
   type ModelResponse,
+  type NewEvent,
+  type ProviderMetadata,
 } from '@longrun/core';
 import { knownContextWindow } from '@longrun/models';
 import { backoffMs, pause } from '../backoff.ts';
@@ -43,6 +45,8 @@ export async function compactContext(ctx: AgentRunContext): Promise<CompactionOu
     failure?.code === 'MODEL_CONTEXT_EXCEEDED' &&
     state.failedAttempts > 0 &&
     (state.context?.lastSeq ?? 0) < (failure.seq ?? 0);
+  // The provider compacts natively as the window fills; a refusal still gets a summary.
+  if (!refused && nativeCompactionOptions(ctx, ctx.model) !== undefined) return 'skipped';
   const windowTokens = options.windowTokens ?? knownContextWindow(ctx.model.id);
   if (windowTokens === null && !refused) return 'skipped';
   const window = windowTokens ?? Math.ceil(ctx.transcript.estimateTokens(0) / 0.6);
@@ -113,6 +117,53 @@ export async function compactContext(ctx: AgentRunContext): Promise<CompactionOu
     { checkpoint: 'always' },
   );
   return 'compacted';
+}
+
+/**
+ * The provider options that ask `model`'s provider to compact natively once a request passes
+ * `compactAt` of the window (the agent's `context.compaction: 'native'`); undefined when the
+ * agent does not ask for it, the provider cannot, or the window is unknown.
+ */
+export function nativeCompactionOptions(
+  ctx: AgentRunContext,
+  model: ModelClient,
+): ProviderMetadata | undefined {
+  const options = ctx.agent.context ?? {};
+  if (options.compaction !== 'native' || model.nativeCompactionOptions === undefined) return;
+  const windowTokens = options.windowTokens ?? knownContextWindow(model.id);
+  if (windowTokens === null) return;
+  return model.nativeCompactionOptions(Math.floor(windowTokens * (options.compactAt ?? 0.8)));
+}
+
+/**
+ * The `context.compacted` that records a provider's native compaction in the response of `step`
+ * (its latest `compaction` part), to be committed right after the turn's `model.responded`:
+ * every message before the turn is dropped, and the transcript starts from the turn, which
+ * holds the compaction item as received. None when the response has no compaction.
+ */
+export function nativeCompacted(
+  ctx: AgentRunContext,
+  step: number,
+  response: ModelResponse,
+): NewEvent[] {
+  const parts = response.parts ?? [];
+  const part = parts.findLastIndex((p) => p.type === 'compaction');
+  const item = parts[part];
+  if (item?.type !== 'compaction') return [];
+  const fixedChars = ctx.agent.instructions.length + JSON.stringify(ctx.specs).length;
+  const turnChars = JSON.stringify(parts).length + JSON.stringify(response.toolCalls).length;
+  return [
+    event('context.compacted', {
+      ...ctx.transcript.wholeCut(),
+      summary: item.text,
+      modelId: response.modelId,
+      usage: { inputTokens: 0, outputTokens: 0 },
+      tokensBefore: response.usage.inputTokens,
+      tokensAfter: Math.ceil((turnChars + fixedChars) / 4),
+      reason: 'threshold',
+      native: { provider: response.modelId.split(':')[0] ?? response.modelId, step, part },
+    }),
+  ];
 }
 
 /** The largest progress file a handoff carries; a larger one falls back to a summary. */

@@ -98,8 +98,17 @@ export interface AgentContextOptions {
   summaryModel?: AgentModel;
   /** What the summary call is told to do. Default: `defaultSummaryInstructions`. */
   summaryInstructions?: string;
-  /** `false`: never compact (a long session then fails when the provider refuses it). */
-  compaction?: boolean;
+  /**
+   * How the transcript is compacted. `'summary'` (or `true`, the default): the harness asks a
+   * model for a summary. `'native'`: the model's provider compacts it itself where it can
+   * (Anthropic's compaction, OpenAI Responses' compaction; `ModelClient.nativeCompactionOptions`),
+   * asked with every request to compact once the input passes `compactAt` of the window; its
+   * compaction item is recorded (`context.compacted` with `native`), sent back as received, and
+   * later calls start from it. A model whose provider cannot, or whose window is unknown, gets
+   * summaries as with `'summary'`; so does a request refused as too long. `false`: never compact
+   * (a long session then fails when the provider refuses it).
+   */
+  compaction?: 'summary' | 'native' | boolean;
   /**
    * Reset the context with a handoff instead of a model-written summary: when the window fills,
    * the whole transcript is replaced by the task and the progress file the agent keeps in its
@@ -390,6 +399,9 @@ function contextOf(agent: AgentConfig): Pick<AgentDefinition, 'context'> {
     (!Number.isSafeInteger(keepRecentTurns) || keepRecentTurns < 0)
   )
     bad('keepRecentTurns must be a whole number, 0 or more');
+  const compaction: unknown = context.compaction;
+  if (compaction !== undefined && ![true, false, 'summary', 'native'].includes(compaction as never))
+    bad(`compaction must be 'summary', 'native' or false; it is ${JSON.stringify(compaction)}`);
   return {
     context: {
       ...rest,

@@ -24,6 +24,7 @@ import { foldAhead } from '../session-writer.ts';
 import { checkModelCall } from '../harness/gates.ts';
 import { DeltaCoalescer } from './delta-coalescer.ts';
 import { continuationFor, continuedRequest, continuedResponse } from './stream-continuation.ts';
+import { nativeCompacted, nativeCompactionOptions } from './context-compaction.ts';
 import {
   reserveModelCall,
   settleFailed,
@@ -170,6 +171,7 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
       ...turnDetails(response),
       ...(call.activeTools === undefined ? {} : { activeTools: call.activeTools }),
     }),
+    ...nativeCompacted(ctx, step, response),
     ...settledResponse(held, response),
   ];
   const effects: EffectChange[] = [];
@@ -178,7 +180,9 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
   // was not offered is left for settleCall, which answers it with an error.
   const offered = first !== undefined && (call.activeTools?.includes(first.tool) ?? true);
   if (first !== undefined && offered) await chainStart(ctx, step, first, events, effects);
-  await ctx.writer.append(events, { effects });
+  // A compaction is checkpointed at once, so a resume starts from the compacted transcript.
+  const compacted = events.some((e) => e.type === 'context.compacted');
+  await ctx.writer.append(events, { effects, ...(compacted ? { checkpoint: 'always' } : {}) });
   await settleTenantDay(
     ctx,
     held,
@@ -253,7 +257,11 @@ async function prepareCall(
   const temperature = prepared.temperature ?? agent.temperature;
   const maxOutputTokens = prepared.maxOutputTokens ?? agent.maxOutputTokens;
   const toolChoice = prepared.toolChoice ?? agent.toolChoice;
-  const providerOptions = mergeProviderMetadata(agent.providerOptions, prepared.providerOptions);
+  const providerOptions = mergeProviderMetadata(
+    nativeCompactionOptions(ctx, model),
+    agent.providerOptions,
+    prepared.providerOptions,
+  );
   if (temperature !== undefined) request.temperature = temperature;
   if (maxOutputTokens !== undefined) request.maxOutputTokens = maxOutputTokens;
   if (toolChoice !== undefined) request.toolChoice = toolChoice;

@@ -200,6 +200,15 @@ export class TranscriptBuilder {
     return null;
   }
 
+  /** The cut that drops every message so far: what a provider's native compaction replaces. */
+  wholeCut(): CompactionCut {
+    return {
+      messages: this.#messages.length,
+      fromSeq: this.#seqs[0] ?? this.#lastSeq,
+      throughSeq: this.#lastSeq,
+    };
+  }
+
   /** The characters of the messages from `index` on. */
   charsFrom(index: number): number {
     let chars = 0;
@@ -228,10 +237,11 @@ export class TranscriptBuilder {
         return;
       case 'context.compacted': {
         const n = Math.min(event.data.messages, this.#messages.length);
-        const summary = summaryMessage(event.data);
-        this.#messages.splice(0, n, summary);
-        this.#seqs.splice(0, n, event.seq);
-        this.#sizes.splice(0, n, sizeOf(summary));
+        // A native compaction's item opens the turn recorded just before: nothing is added.
+        const added = event.data.native === undefined ? [summaryMessage(event.data)] : [];
+        this.#messages.splice(0, n, ...added);
+        this.#seqs.splice(0, n, ...added.map(() => event.seq));
+        this.#sizes.splice(0, n, ...added.map(sizeOf));
         this.#chars = this.#sizes.reduce((a, b) => a + b, 0);
         this.#startSeq = event.seq;
         // The provider's count was of the transcript before: from here on, an estimate.
