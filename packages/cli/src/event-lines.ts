@@ -1,4 +1,4 @@
-import type { StoredEvent } from '@longrun/core';
+import type { EventDataByType, StoredEvent } from '@longrun/core';
 
 /** Where the text of a line's continuation starts: under the text after `seq NNNN  `. */
 const indent = ' '.repeat('seq 0000  '.length);
@@ -100,10 +100,18 @@ export function describeEvent(
       return `${seq}  evaluator (evaluation ${e.data.iteration}): ${verdict}${lines.join('')}`;
     }
     case 'context.compacted':
-      return `${seq}  context ${e.data.handoff === undefined ? 'compacted' : 'reset'}: seq ${e.data.fromSeq}–${e.data.throughSeq} (${e.data.messages} messages) replaced by ${e.data.handoff === undefined ? 'a summary' : `the task and ${e.data.handoff.file}`}; ~${e.data.tokensBefore} → ~${e.data.tokensAfter} tokens${e.data.reason === 'refused' ? ' (the provider refused the request as too long)' : ''}`;
+      return `${seq}  context ${e.data.handoff === undefined ? 'compacted' : 'reset'}: seq ${e.data.fromSeq}–${e.data.throughSeq} (${e.data.messages} messages) replaced by ${replacedBy(e.data)}; ~${e.data.tokensBefore} → ~${e.data.tokensAfter} tokens${e.data.reason === 'refused' ? ' (the provider refused the request as too long)' : ''}`;
     case 'session.completed':
       return `${seq}  session completed${e.data.outcome === undefined ? '' : ` (outcome ${e.data.outcome})`}: ${JSON.stringify(e.data.output)}`;
     case 'session.failed':
       return `${seq}  session failed: ${e.data.code} ${e.data.message}`;
   }
+}
+
+/** What stands for the part of the transcript a compaction replaced. */
+function replacedBy(data: EventDataByType['context.compacted']): string {
+  if (data.handoff !== undefined) return `the task and ${data.handoff.file}`;
+  if (data.native !== undefined)
+    return `${data.native.provider}'s own compaction (step ${data.native.step})`;
+  return 'a summary';
 }

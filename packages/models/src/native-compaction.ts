@@ -13,7 +13,7 @@ import type { ProviderMetadata, ResponsePart } from '@longrun/core';
  */
 interface NativeCompaction {
   /** The provider options that ask for a compaction once the input passes `triggerTokens`. */
-  options(triggerTokens: number): ProviderMetadata;
+  options: (triggerTokens: number) => ProviderMetadata;
 }
 
 const byProvider: Record<string, NativeCompaction> = {

@@ -113,7 +113,7 @@ export interface ModelClient {
    * `triggerTokens`. Its compaction item then comes back as a `compaction` part of the response,
    * ahead of the turn. Absent: the provider cannot, and the harness writes its own summaries.
    */
-  nativeCompactionOptions?(triggerTokens: number): ProviderMetadata;
+  readonly nativeCompactionOptions?: (triggerTokens: number) => ProviderMetadata;
   stream(request: ModelRequest, onTextDelta: (text: string) => void): Promise<ModelResponse>;
 }
 

@@ -216,5 +216,29 @@ describe('context compaction', () => {
     expect(bad({ compactAt: 1.5 })).toThrow(LongrunError);
     expect(bad({ windowTokens: 10 })).toThrow(/windowTokens/);
     expect(bad({ keepRecentTurns: -1 })).toThrow(/keepRecentTurns/);
+    expect(bad({ compaction: 'provider' as 'native' })).toThrow(
+      /compaction must be 'summary', 'native' or false/,
+    );
+  });
+
+  it("writes summaries for 'native' when the model's provider cannot compact natively", async () => {
+    const { store, model, run } = await setup(stepping(30), {
+      windowTokens: 2_000,
+      keepRecentTurns: 2,
+      compaction: 'native',
+    });
+    expect(model.nativeCompactionOptions).toBeUndefined();
+    const s = await store.createSession({ agent: 'long', input: 'note 30 lines' });
+    await run(s.id);
+    expect((await store.getSession(s.id)).status).toBe('completed');
+    const compacted = (await allEvents(store, s.id)).filter((e) => e.type === 'context.compacted');
+    expect(compacted.length).toBeGreaterThan(0);
+    for (const e of compacted) {
+      if (e.type !== 'context.compacted') continue;
+      expect(e.data.native).toBeUndefined();
+      expect(e.data.summary).toMatch(/^summary after step/);
+    }
+    expect(model.requests.every((r) => r.providerOptions === undefined)).toBe(true);
+    await store.close();
   });
 });

@@ -9,6 +9,8 @@ import { defineAgent, defineTool } from './define-agent.ts';
 import { signalSession } from './session-commands.ts';
 import { loadAgentRun } from '../harness/resume-load.ts';
 import { TranscriptBuilder } from './transcript-builder.ts';
+import { replaySession } from '../replay/replay-session.ts';
+import { requestFingerprints } from '../replay/request-fingerprints.ts';
 
 /**
  * Native compaction end to end: the real AI SDK Anthropic client against the wire server, which
@@ -59,9 +61,8 @@ afterEach(async () => {
   await server.close();
 });
 
-async function openRun(dir: string) {
-  const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
-  const agent = defineAgent({
+function nativeAgent(dir: string) {
+  return defineAgent({
     name: 'long',
     // A fresh client for every worker: nothing is carried over in memory.
     model: wireClients(server).anthropic!.client,
@@ -71,6 +72,11 @@ async function openRun(dir: string) {
     workspaceRoot: join(dir, 'ws'),
     context: { compaction: 'native', windowTokens: 3_000 },
   });
+}
+
+async function openRun(dir: string) {
+  const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+  const agent = nativeAgent(dir);
   const run = (id: SessionId, statuses?: string[]) =>
     runUntil({ store, agents: [agent] }, id, statuses);
   return { store, run };
@@ -153,5 +159,19 @@ describe('native compaction over the wire (Anthropic)', () => {
       type: 'compaction',
       signature: `compaction-signature-${before.data.native!.step}`,
     });
+
+    // The recording replays with no divergence: the same requests, the same compactions.
+    const replayStore = await SqliteStore.open({
+      path: join(tempDir('native-compaction-replay'), 'db.sqlite'),
+    });
+    const replayed = await replaySession({
+      store: replayStore,
+      agent: nativeAgent(dir),
+      events,
+      requests: requestFingerprints(events),
+    });
+    await replayStore.close();
+    expect(replayed.divergence).toBeNull();
+    expect(replayed.status).toBe('completed');
   });
 });

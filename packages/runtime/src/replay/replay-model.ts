@@ -8,6 +8,7 @@ import {
   type ModelClient,
   type ModelResponse,
   type ModelMessage,
+  type ProviderMetadata,
   type ResponsePart,
   type JsonObject,
   type StoredEvent,
@@ -51,6 +52,12 @@ const finishReasons = new Set(['stop', 'tool-calls', 'length', 'content-filter',
 export class ReplayModel implements ModelClient {
   readonly id: string;
   readonly supportsAssistantPrefill: boolean;
+  /**
+   * Present when the recorded provider compacted natively: the harness then leaves compaction to
+   * the recorded responses (whose compaction parts it records again), as it did, and writes no
+   * summary of its own. What it asks for is nobody's to answer.
+   */
+  readonly nativeCompactionOptions?: (triggerTokens: number) => ProviderMetadata;
   readonly #byStep = new Map<number, Outcome[]>();
   readonly #calls = new Map<number, number>();
   readonly #requests: RequestFingerprint[];
@@ -84,6 +91,8 @@ export class ReplayModel implements ModelClient {
       } else if (e.type === 'model.failed' && e.data.code !== failureCode.workerStopped) {
         const text = streamed.get(`${e.data.step}:${e.data.attempt}`) ?? '';
         this.#push(e.data.step, { kind: 'failed', data: e.data, streamed: text });
+      } else if (e.type === 'context.compacted' && e.data.native !== undefined) {
+        this.nativeCompactionOptions = () => ({});
       } else if (e.type === 'model.requested') {
         id = e.data.modelId;
         prefills ||= e.data.continues !== undefined;
