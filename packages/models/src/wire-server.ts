@@ -82,6 +82,12 @@ export interface WireServerOptions {
    * block first (`compactionFor`).
    */
   generate?: (request: WireRequest) => GeneratedTurn;
+  /**
+   * Keep each request's headers and body in `requests` (default true). `false` keeps its index,
+   * protocol, path and tokens only: a bench's 10,000 requests of up to half a megabyte each
+   * would otherwise hold gigabytes in the process whose memory it measures.
+   */
+  keepBodies?: boolean;
 }
 
 export type WireViolationKind =
@@ -158,7 +164,9 @@ export async function startWireServer(options: WireServerOptions = {}): Promise<
     if (windowTokens !== undefined || options.generate !== undefined) {
       request.tokens = requestTokens(body);
     }
-    requests.push(request);
+    requests.push(
+      options.keepBodies === false ? { ...request, headers: {}, body: undefined } : request,
+    );
     if (protocol === null) {
       violate(
         'unknown-path',

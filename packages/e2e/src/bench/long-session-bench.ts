@@ -21,7 +21,8 @@ const resumes = 5;
  * (`resumeEventsRead`, `resumeMs`: events read and ms from the claim to the model call), then
  * run to the end. Step times are between consecutive `model.responded` commits (p50 of the first
  * and last 100); `bytesPerStep` is the events' JSON per step, overall and over the last 1,000;
- * RSS is this process's (worker, wire server and bench together) at step 1,000 and at the end.
+ * RSS and heap (after a full collection) are this process's — worker, wire server (which keeps
+ * no request bodies here) and bench together — at step 1,000 and at the end.
  */
 export async function measureLongSession(
   make: () => Promise<StoreTarget>,
@@ -36,15 +37,16 @@ export async function measureLongSession(
   };
   const target = await make();
   const store: SessionStore = await openStore(target.url);
-  const server = await startLongSessionServer(shape);
+  const server = await startLongSessionServer(shape, { keepBodies: false });
   try {
     const agent = longSessionAgent(server.baseURL, shape, target.dir);
     const session = await store.createSession({ agent: agent.name, input: `take ${steps} notes` });
     const times: number[] = [];
     let rssMbAt1000 = Number.NaN;
+    let heapMbAt1000 = Number.NaN;
     const onStep = (step: number, ms: number): void => {
       times[step - 1] = ms;
-      if (step === 1_000) rssMbAt1000 = round(process.memoryUsage().rss / 2 ** 20, 1);
+      if (step === 1_000) ({ rssMb: rssMbAt1000, heapMb: heapMbAt1000 } = settledMemoryMb());
       if (step % 1_000 === 0) log(`step ${step}`);
     };
     const stopAt = Math.max(1, steps - 100);
@@ -55,7 +57,7 @@ export async function measureLongSession(
     for (let i = 0; i < resumes; i++) resumed.push(await timeResume(store, blockedAgent));
     await runLongSession(store, agent, session.id, { onStep });
     const ended = await store.getSession(session.id);
-    const rssMbAtEnd = round(process.memoryUsage().rss / 2 ** 20, 1);
+    const { rssMb: rssMbAtEnd, heapMb: heapMbAtEnd } = settledMemoryMb();
     const events = await store.readEvents(session.id, 0, 10_000_000);
     const bytes = events.map((e) => Buffer.byteLength(JSON.stringify(e.data)));
     const lastThousandFrom = events.findIndex(
@@ -73,6 +75,8 @@ export async function measureLongSession(
       bytesPerStepLast1000: round(lastBytes / Math.min(1_000, steps), 0),
       rssMbAt1000,
       rssMbAtEnd,
+      heapMbAt1000,
+      heapMbAtEnd,
       resumeEventsRead: Math.max(...resumed.map((r) => r.eventsRead)),
       resumeMs: round(resumeMs[Math.floor(resumeMs.length / 2)] ?? Number.NaN),
       resumedAtStep: stopAt,
@@ -85,6 +89,13 @@ export async function measureLongSession(
     await store.close();
     await target.drop();
   }
+}
+
+/** This process's RSS and JS heap, in MiB, after a full collection (the bench has --expose-gc). */
+function settledMemoryMb(): { rssMb: number; heapMb: number } {
+  globalThis.gc?.();
+  const { rss, heapUsed } = process.memoryUsage();
+  return { rssMb: round(rss / 2 ** 20, 1), heapMb: round(heapUsed / 2 ** 20, 1) };
 }
 
 function p50(values: number[]): number {

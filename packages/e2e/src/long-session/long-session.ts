@@ -62,10 +62,15 @@ export function longSessionTurns(steps: number): (request: WireRequest) => Gener
   };
 }
 
-export async function startLongSessionServer(shape: LongSessionShape): Promise<WireServer> {
+/** The wire server of a long session; `keepBodies: false` for a bench that measures memory. */
+export async function startLongSessionServer(
+  shape: LongSessionShape,
+  options: { keepBodies?: boolean } = {},
+): Promise<WireServer> {
   return startWireServer({
     contextWindowTokens: shape.windowTokens,
     generate: longSessionTurns(shape.steps),
+    ...options,
   });
 }
 
