@@ -280,6 +280,16 @@ CREATE TABLE tenant_charges (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 11,
+    sql: `
+-- Storage per step: session_log.data and checkpoints.state may hold, instead of JSON text, a BLOB
+-- of one format byte and the text deflated against a fixed dictionary (packed-json.ts); a value
+-- is packed when that saves at least an eighth. Rows written before stay text and read as they
+-- were. Nothing changes in the tables: the version is what keeps an older longrun, which would
+-- misread a packed value, from opening the file (SCHEMA_TOO_NEW).
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

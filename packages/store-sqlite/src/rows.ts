@@ -1,4 +1,5 @@
 import {
+  LongrunError,
   sessionStatusNames,
   decodePayload,
   sessionId,
@@ -11,12 +12,25 @@ import {
   type SessionCounts,
   type SessionRecord,
   type SessionStatus,
+  type JsonValue,
   type Signal,
   type StoredEvent,
 } from '@longrun/core';
+import { unpackJson } from './packed-json.ts';
 
 // The one place rows become port types. node:sqlite returns INTEGER as number (read-bigints off).
 type Row = Record<string, unknown>;
+
+/** A JSON column (event data, checkpoint state): text, or packed (packed-json.ts). */
+function jsonColumn(v: unknown, what: string): JsonValue {
+  const text = typeof v === 'string' || v instanceof Uint8Array ? unpackJson(v) : null;
+  if (text === null)
+    throw new LongrunError(
+      'SCHEMA_TOO_NEW',
+      `${what} is stored in a form this longrun cannot read (${v instanceof Uint8Array ? `packed with format ${v[0]}` : typeof v}); a newer longrun wrote it: upgrade longrun to read this database`,
+    );
+  return decodePayload(text);
+}
 
 const num = (v: unknown): number => v as number;
 const numOrNull = (v: unknown): number | null => (v === null ? null : (v as number));
@@ -46,7 +60,7 @@ export function toEvent(row: Row): StoredEvent {
     seq: num(row.seq),
     type: row.type as EventType,
     v: num(row.v),
-    data: decodePayload(row.data as string),
+    data: jsonColumn(row.data, `event ${String(row.seq)} of session ${String(row.session_id)}`),
     atMs: num(row.at_ms),
     epoch: num(row.epoch),
   } as StoredEvent;
@@ -56,7 +70,7 @@ export function toCheckpoint(row: Row): Checkpoint {
   return {
     sessionId: sessionId(row.session_id),
     seq: num(row.seq),
-    state: decodePayload(row.state as string),
+    state: jsonColumn(row.state, `the checkpoint of session ${String(row.session_id)}`),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { AppendResult, EncodedAppend, LeaseFence, StatusChange } from '@longrun/core';
+import { packJson } from './packed-json.ts';
 import { sql } from './sql.ts';
 import { WriterFailure } from './writer-failure.ts';
 import { fencedRow, type WriterDb } from './writer-db.ts';
@@ -53,7 +54,7 @@ export function applyAppend(db: WriterDb, write: AppendWrite): AppendResult {
       expectedSeq + 1 + i,
       e.type,
       e.v,
-      e.data,
+      packJson(e.data),
       now,
       fence.epoch,
     );
@@ -71,7 +72,12 @@ export function applyAppend(db: WriterDb, write: AppendWrite): AppendResult {
     );
   }
   if (a.checkpoint)
-    db.stmt(sql.upsertCheckpoint).run(fence.sessionId, a.checkpoint.seq, a.checkpoint.state, now);
+    db.stmt(sql.upsertCheckpoint).run(
+      fence.sessionId,
+      a.checkpoint.seq,
+      packJson(a.checkpoint.state),
+      now,
+    );
   for (const signalId of a.consumeSignals) {
     if (db.stmt(sql.consumeSignal).run(now, signalId, fence.sessionId).changes === 0) {
       throw new WriterFailure(

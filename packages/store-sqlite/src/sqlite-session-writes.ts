@@ -6,6 +6,7 @@ import type {
   SignalWake,
   WorkerId,
 } from '@longrun/core';
+import { packJson } from './packed-json.ts';
 import { sql } from './sql.ts';
 import { WriterFailure } from './writer-failure.ts';
 import { fencedRow, sessionRow, type SessionRow, type WriterDb } from './writer-db.ts';
@@ -62,7 +63,7 @@ export function insertSession(
       `session ${id} already exists; create it without an id or pick another`,
     );
   }
-  db.stmt(sql.insertEvent).run(id, 1, 'session.created', 1, data, nowMs, 0);
+  db.stmt(sql.insertEvent).run(id, 1, 'session.created', 1, packJson(data), nowMs, 0);
   return sessionRow(db, id);
 }
 
@@ -158,6 +159,6 @@ export const sessionWrites = {
         `checkpoint seq ${w.seq} is past the session's head seq ${headSeq}`,
       );
     }
-    db.stmt(sql.upsertCheckpoint).run(w.fence.sessionId, w.seq, w.state, w.nowMs);
+    db.stmt(sql.upsertCheckpoint).run(w.fence.sessionId, w.seq, packJson(w.state), w.nowMs);
   },
 };

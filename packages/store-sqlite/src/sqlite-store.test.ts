@@ -154,6 +154,79 @@ describe('sqlite store specifics', () => {
     }
   });
 
+  it('packs large event data and checkpoints from version 11 on, and reads a version-10 log as it was', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'longrun-upgrade-'));
+    const path = join(dir, 'longrun.db');
+    try {
+      const db = new DatabaseSync(path);
+      db.exec('CREATE TABLE longrun_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+      for (const m of migrations.filter((x) => x.version <= 10)) db.exec(m.sql);
+      db.exec(`INSERT INTO longrun_meta VALUES ('schema_version', '10')`);
+      const old = {
+        agent: 'old',
+        input: { task: 'a task long enough to be packed if it were new' },
+      };
+      db.exec(`INSERT INTO sessions (id, agent, status, head_seq, created_at_ms, updated_at_ms, created_order)
+        VALUES ('ses_old', 'old', 'queued', 1, 5, 5, 1)`);
+      db.prepare(
+        `INSERT INTO session_log (session_key, seq, type, v, data, at_ms, epoch) VALUES (1, 1, 'session.created', 1, ?, 5, 0)`,
+      ).run(JSON.stringify(old));
+      db.close();
+      const store = await SqliteStore.open({ path });
+      const data = (text: string) => ({
+        step: 1,
+        text,
+        toolCalls: [{ callIndex: 0, tool: 'note', args: { line: 'ü'.repeat(40) }, id: 'call-1' }],
+        usage: { inputTokens: 50, outputTokens: 60 },
+        finishReason: 'tool-calls' as const,
+        attempt: 1,
+        modelId: 'm',
+      });
+      const id = 'ses_old' as never;
+      try {
+        expect((await store.readEvents(id, 0, 10))[0]?.data).toEqual(old);
+        const lease = await store.claimNext(workerId('wkr_packed'), 60_000);
+        expect(lease?.sessionId).toBe('ses_old');
+        const long = 'Step 1: the model says something a few hundred bytes long. '.repeat(5);
+        const checkpointState = { format: 8, state: { seq: 3, input: long } };
+        await store.append({
+          fence: lease!,
+          expectedSeq: 1,
+          events: [
+            { type: 'model.responded', data: data(long) },
+            { type: 'model.responded', data: data('short') },
+          ],
+          checkpoint: { seq: 3, state: checkpointState },
+        });
+        const events = await store.readEvents(id, 0, 10);
+        expect(events.map((e) => e.data)).toEqual([old, data(long), data('short')]);
+        expect((await store.latestCheckpoint(id))?.state).toEqual(checkpointState);
+        const raw = new DatabaseSync(path);
+        const kinds = raw
+          .prepare(
+            'SELECT seq, typeof(data) AS kind, length(data) AS bytes FROM session_log ORDER BY seq',
+          )
+          .all();
+        // The old row stays text; the new ones are packed, to well under their JSON's length.
+        expect(kinds.map((k) => k.kind)).toEqual(['text', 'blob', 'blob']);
+        expect(Number(kinds[1]?.bytes)).toBeLessThan(JSON.stringify(data(long)).length / 2);
+        expect(raw.prepare('SELECT typeof(state) AS kind FROM checkpoints').get()).toEqual({
+          kind: 'blob',
+        });
+        // Bytes of a packing this longrun does not know: a typed error, not garbage.
+        raw.prepare('UPDATE session_log SET data = ? WHERE seq = 2').run(new Uint8Array([9, 1, 2]));
+        raw.close();
+        const error = await store.readEvents(id, 0, 10).catch((e: unknown) => e);
+        expect(isLongrunError(error) && error.code).toBe('SCHEMA_TOO_NEW');
+        expect(String((error as Error).message)).toContain('upgrade longrun');
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('runs WAL with synchronous=FULL and reports it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'longrun-sqlite-'));
     const store = await SqliteStore.open({ path: join(dir, 'a.db') });

@@ -1,0 +1,77 @@
+/**
+ * How the SQLite store keeps the JSON of an event's data and of a checkpoint (schema version 11
+ * on): as the text itself, or, when that saves at least an eighth, as a BLOB of one format byte
+ * then the text deflated (raw deflate) against a fixed dictionary of the JSON an event's data
+ * repeats row after row: its keys, and the values the harness writes most. An event of a few
+ * hundred bytes is mostly those, and a row is compressed on its own (a log is read from any seq),
+ * so without the dictionary it would hardly shrink. Packing runs on the writer thread; unpacking
+ * where the rows are read. Loads nothing of `@longrun/core` (the writer thread does not).
+ */
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+
+/** The first byte of a packed value: which dictionary it was deflated against. */
+const deflatedWithDictionary1 = 1;
+
+/**
+ * Never edit: values packed with it are read with it. A new dictionary takes a new format byte.
+ * Later parts weigh more (deflate finds the nearest match first), so the commonest come last.
+ */
+const dictionary1 = Buffer.from(
+  [
+    '{"format":8,"state":{"agent":"","input":,"status":"running","seq":,"steps":,"calls":[',
+    '"started":{"effect":"idempotent","idempotencyKey":"ses_',
+    '"result":{"ok":true,"output":,"interrupted":false}}],"wait":null,"lastWake":null,',
+    '"toolCallsCompleted":,"output":null,"failure":null,"turns":1,"lastResponse":{"text":"',
+    '"toolCallCount":1,"modelAttempt":null,"failedAttempts":0,"modelFailures":0,',
+    '"lastModelFailure":null,"workspace":null,"createdAtMs":,"loop":{"sinceSeq":0,',
+    '"argsHash":"","resultHash":"","changedAtSeq":,"progressStep":,"seen":["","tools":[{"runs":[',
+    '"transcript":{"atSeq":0,"records":{"shape":[],"lengths":[],"text":"","values":[]},',
+    '"seqs":[],"sizes":[],"startSeq":0,"lastUsage":null}}',
+    '{"agent":"","input":{"task":"","parent":',
+    '{"step":,"text":"","toolCalls":[],"parts":[{"type":"reasoning","providerMetadata":',
+    '"activeTools":[],"usage":{"inputTokens":,"outputTokens":,"cacheReadTokens":',
+    '"finishReason":"stop","attempt":1,"modelId":"","transcriptSeq":',
+    '{"step":,"callIndex":0,"tool":"","effect":"read-only"}',
+    '{"step":,"callIndex":0,"tool":"","ok":false,"error":{"code":"","message":"',
+    '{"step":,"callIndex":0,"tool":"","effect":"idempotent"}',
+    '{"step":,"callIndex":0,"tool":"","ok":true,"output":{},"attempt":1}',
+    '{"step":,"text":"","toolCalls":[{"callIndex":0,"tool":"","args":{},"id":"call',
+    '}],"usage":{"inputTokens":,"outputTokens":},"finishReason":"tool-calls","attempt":1,',
+    '"modelId":"","transcriptSeq":',
+  ].join(''),
+);
+
+/** Below this many characters a value is kept as text: deflate would save too little. */
+const packFrom = 64;
+
+/**
+ * Zlib's output buffer: the default (16 KiB) costs more to allocate than a row takes to deflate;
+ * larger values take several chunks.
+ */
+const chunkSize = 1024;
+
+/** The text, or its packed bytes when they save at least an eighth. */
+export function packJson(text: string): string | Uint8Array {
+  if (text.length < packFrom) return text;
+  const raw = Buffer.from(text, 'utf8');
+  const deflated = deflateRawSync(raw, { dictionary: dictionary1, chunkSize });
+  if (deflated.length + 1 > raw.length - (raw.length >> 3)) return text;
+  const packed = Buffer.allocUnsafe(deflated.length + 1);
+  packed[0] = deflatedWithDictionary1;
+  deflated.copy(packed, 1);
+  return packed;
+}
+
+/**
+ * The JSON text of a stored value: text as it is, packed bytes unpacked; null for bytes of a
+ * format this longrun does not know (rows.ts says so with a typed error).
+ */
+export function unpackJson(stored: string | Uint8Array): string | null {
+  if (typeof stored === 'string') return stored;
+  if (stored[0] !== deflatedWithDictionary1) return null;
+  const deflated = stored.subarray(1);
+  return inflateRawSync(deflated, {
+    dictionary: dictionary1,
+    chunkSize: Math.min(64 * 1024, Math.max(chunkSize, deflated.length * 4)),
+  }).toString('utf8');
+}
