@@ -139,12 +139,10 @@ if (only === undefined || only === 'resume') {
   const shapes = { short: { steps: 100, stopAt: 95 }, long: { steps: 2_000, stopAt: 1_900 } };
   // The bars: at most the checkpoint interval (64 events) and one step's events read; the long
   // session's resume within 2x of the short one's (`ratio`, the issue's name; `msRatio` is the
-  // same figure under its earlier name). Set for checkpoint format 7, which copied the transcript
-  // into every checkpoint; format 8 (issue 12: bytes stored per step) keeps its base only and
-  // reads up to 4,096 events after it, so these bars are no longer met. The agent has the
-  // scripted model's 128k window and results of 400 characters, so it compacts as a real agent
-  // would (the base is then where the latest compaction left the transcript); `withoutCompaction`
-  // is the same sessions with short results and no window.
+  // same figure under its earlier name). The agent has the scripted model's 128k window and
+  // results of 400 characters, so it compacts as a real agent would (the checkpoint then holds
+  // the transcript since the latest compaction); `withoutCompaction` is the same sessions with
+  // short results and no window (the whole transcript in the checkpoint).
   const figures = async (context: { windowTokens?: number; outputChars?: number }) => {
     const { short, long } = await measureResumes(sqliteTarget, shapes, context);
     const ratio = round(long.ms / short.ms, 2);

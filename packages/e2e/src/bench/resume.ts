@@ -34,11 +34,9 @@ export interface ResumeContext {
  * medians of 5 moved the ratio between 1.9 and 6.3 run to run. `eventsRead` counts the events a
  * claim read from the log (the checkpoint's tail); `ms` is the time from the claim's answer to
  * the model call. Each resumed model call blocks until the worker stops, so nothing is appended
- * and every resume starts from the same log. Since checkpoint format 8 the checkpoint holds the
- * state and the transcript's base (where the latest compaction left it, or a copy once the
- * transcript grew runtime's `eventsPastBaseLimit` events past it), and a claim reads the events
- * after the base from the log: `eventsRead` counts them, up to that limit more than the
- * checkpoint interval (format 7 copied the whole transcript into every checkpoint instead).
+ * and every resume starts from the same log. The checkpoint holds the transcript so far (as
+ * compact records, see runtime's `transcript-codec.ts`), so its bytes and the time to read and
+ * parse them grow with the session even though the events read do not.
  */
 export async function measureResumes(
   make: () => Promise<StoreTarget>,
@@ -88,7 +86,7 @@ interface PreparedSession {
     checkpointSeq: number;
     checkpointBytes: number;
     compactions: number;
-    /** Messages of the transcript the checkpoint holds (its base: see above). */
+    /** Messages of the transcript the checkpoint holds (since the latest compaction). */
     checkpointMessages: number;
   };
 }
@@ -120,7 +118,7 @@ async function prepareSession(
   const checkpoint = await store.latestCheckpoint(session.id);
   const checkpointBytes = Buffer.byteLength(JSON.stringify(checkpoint?.state ?? null));
   const events = await store.readEvents(session.id, 0, 1_000_000);
-  // Formats 6 on keep each message's seq: as many as the checkpoint's transcript has messages.
+  // Format 6 keeps each message's seq: as many as the checkpoint's transcript has messages.
   const kept = checkpoint?.state as { transcript?: { seqs?: unknown[] } } | undefined;
   return {
     target,
