@@ -51,25 +51,6 @@ export interface TranscriptSnapshot {
   lastUsage?: { tokens: number; chars: number } | null;
 }
 
-/** A transcript snapshot and the seq of the log it stands at (the events up to it applied). */
-export interface TranscriptBase {
-  atSeq: number;
-  snapshot: TranscriptSnapshot;
-}
-
-/**
- * How many events past its base a transcript may grow before the base moves up to it (a copy of
- * the transcript then). A checkpoint keeps the base and a resume reads the events after it, so
- * this bounds what a resume reads from the log (DESIGN §12: the checkpoint and a bounded tail),
- * while a session shorter than this keeps each message only once, in the log.
- */
-export const eventsPastBaseLimit = 4_096;
-
-const emptyBase: TranscriptBase = {
-  atSeq: 0,
-  snapshot: { messages: [], calls: [], seqs: [], sizes: [], startSeq: 0, lastUsage: null },
-};
-
 /** Where a compaction cuts the transcript: the first `messages` are replaced. */
 export interface CompactionCut {
   messages: number;
@@ -118,12 +99,6 @@ export class TranscriptBuilder {
   #startSeq = 0;
   #lastSeq = 0;
   #lastUsage: { tokens: number; chars: number } | null = null;
-  /**
-   * The transcript as it stood at `#base.atSeq`: the builder was made from it, or the latest
-   * compaction left it. The events after that seq turn it into this builder's transcript, so a
-   * checkpoint keeps the base and refers to the log for the rest (harness/checkpoint.ts).
-   */
-  #base: TranscriptBase = emptyBase;
 
   /**
    * A builder that continues from a snapshot (a checkpoint's, or another builder's). A snapshot
@@ -148,20 +123,7 @@ export class TranscriptBuilder {
     );
     builder.#answered = new Set(snapshot.calls.filter((c) => c.answered).map((c) => c.callIndex));
     builder.#activeTools = snapshot.activeTools;
-    builder.#base = { atSeq, snapshot };
     return builder;
-  }
-
-  /** A builder with this one's transcript and base, which applying events to leaves this one alone. */
-  copy(): TranscriptBuilder {
-    const copy = TranscriptBuilder.from(this.snapshot(), this.#lastSeq);
-    copy.#base = this.#base;
-    return copy;
-  }
-
-  /** What this transcript grew from: a snapshot and the seq it stood at (see `#base`). */
-  get base(): TranscriptBase {
-    return this.#base;
   }
 
   /**
@@ -260,17 +222,6 @@ export class TranscriptBuilder {
   }
 
   apply(event: StoredEvent): void {
-    this.#applyEvent(event);
-    if (event.seq - this.#base.atSeq > eventsPastBaseLimit)
-      this.#base = { atSeq: event.seq, snapshot: this.snapshot() };
-  }
-
-  /** Whether applying events up to `seq` would move the base (see `eventsPastBaseLimit`). */
-  basePassedBy(seq: number): boolean {
-    return seq - this.#base.atSeq > eventsPastBaseLimit;
-  }
-
-  #applyEvent(event: StoredEvent): void {
     this.#lastSeq = event.seq;
     switch (event.type) {
       case 'session.created':
@@ -295,7 +246,6 @@ export class TranscriptBuilder {
         this.#startSeq = event.seq;
         // The provider's count was of the transcript before: from here on, an estimate.
         this.#lastUsage = null;
-        this.#base = { atSeq: event.seq, snapshot: this.snapshot() };
         return;
       }
       case 'model.responded': {

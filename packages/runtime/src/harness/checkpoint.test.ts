@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { event, fold, sessionId, type JsonValue, type StoredEvent } from '@longrun/core';
-import { TranscriptBuilder, eventsPastBaseLimit } from '../agent/transcript-builder.ts';
+import { TranscriptBuilder } from '../agent/transcript-builder.ts';
 import { harnessCheckpoint, readCheckpoint } from './checkpoint.ts';
 
 const id = sessionId('ses_checkpoint');
@@ -36,87 +36,26 @@ describe('harness checkpoints', () => {
   const built = new TranscriptBuilder();
   for (const e of events) built.apply(e);
 
-  it('are written as format 8: the state, and the transcript as a base plus the log after it', () => {
+  it('are written as format 7 and read back with the same state and transcript', () => {
     const stored = JSON.parse(
       JSON.stringify(harnessCheckpoint(state, new TranscriptBuilder(), events)),
     ) as JsonValue;
-    // No compaction yet: the base is the empty transcript at 0, and every message is in the log.
+    // Every string of the transcript in one text; the args' string field and the output too.
     expect(stored).toMatchObject({
-      format: 8,
-      transcript: { atSeq: 0, records: { text: '' }, seqs: [], startSeq: 0 },
+      format: 7,
+      transcript: {
+        records: { text: 'take notesnotingcall_1_0notelineanoted a', values: [] },
+        // Where each message came from, where the transcript starts, the provider's count.
+        seqs: [1, 2, 3],
+        startSeq: 0,
+        lastUsage: { tokens: 2 },
+      },
     });
-    expect(JSON.stringify((stored as { transcript: JsonValue }).transcript)).not.toContain(
-      'take notes',
-    );
     const read = readCheckpoint(stored);
     expect(read?.state).toEqual(state);
     // With loop control's history, as folded.
     expect(read?.state.loop?.calls).toMatchObject([{ tool: 'note', step: 1, seq: 3, ok: true }]);
-    expect(read?.transcriptSeq).toBe(0);
-    // The base and the events after it: the transcript a full fold gives.
-    const resumed = TranscriptBuilder.from(read!.transcript!, read!.transcriptSeq);
-    for (const e of events) resumed.apply(e);
-    expect(JSON.stringify(resumed.snapshot())).toBe(JSON.stringify(built.snapshot()));
-  });
-
-  it('keep the transcript a compaction left as the base, and the events after it in the log', () => {
-    const compacted: StoredEvent = {
-      ...event('context.compacted', {
-        messages: 2,
-        fromSeq: 1,
-        throughSeq: 2,
-        summary: 'a line was noted',
-        modelId: 'm',
-        usage: { inputTokens: 1, outputTokens: 1 },
-        tokensBefore: 10,
-        tokensAfter: 2,
-        reason: 'threshold',
-      }),
-      sessionId: id,
-      seq: 4,
-      v: 1,
-      atMs: 0,
-      epoch: 1,
-    };
-    const after = [...events, compacted];
-    const stored = JSON.parse(
-      JSON.stringify(harnessCheckpoint(fold(after), built.copy(), [compacted])),
-    ) as JsonValue;
-    expect(stored).toMatchObject({ format: 8, transcript: { atSeq: 4, startSeq: 4 } });
-    // The summary and the result it kept, not the task it replaced.
-    expect(JSON.stringify(stored)).toContain('a line was noted');
-    expect(JSON.stringify(stored)).toContain('noted a');
-    expect(JSON.stringify((stored as { transcript: JsonValue }).transcript)).not.toContain(
-      'take notes',
-    );
-    const read = readCheckpoint(stored)!;
-    const whole = new TranscriptBuilder();
-    for (const e of after) whole.apply(e);
-    expect(JSON.stringify(TranscriptBuilder.from(read.transcript!, 4).snapshot())).toBe(
-      JSON.stringify(whole.snapshot()),
-    );
-  });
-
-  it(`move the base up once the transcript grew ${eventsPastBaseLimit} events past it`, () => {
-    const builder = new TranscriptBuilder();
-    builder.apply(events[0]!);
-    const filler = (seq: number): StoredEvent => ({
-      ...event('tool.started', { step: 1, callIndex: 0, tool: 'note', effect: 'idempotent' }),
-      sessionId: id,
-      seq,
-      v: 1,
-      atMs: 0,
-      epoch: 1,
-    });
-    for (let seq = 2; seq <= eventsPastBaseLimit; seq++) builder.apply(filler(seq));
-    expect(builder.base.atSeq).toBe(0);
-    const last = filler(eventsPastBaseLimit + 1);
-    const stored = harnessCheckpoint(fold([]), builder, [last]) as { transcript?: JsonValue };
-    // The checkpoint takes the base the builder moves to once this append commits.
-    expect(stored.transcript).toMatchObject({ atSeq: eventsPastBaseLimit + 1 });
-    expect(JSON.stringify(stored)).toContain('take notes');
-    builder.apply(last);
-    expect(builder.base.atSeq).toBe(eventsPastBaseLimit + 1);
+    expect(JSON.stringify(read?.transcript)).toBe(JSON.stringify(built.snapshot()));
   });
 
   it('read formats 1 to 6, without the loop history a worker of then did not keep up to date', () => {
@@ -125,17 +64,12 @@ describe('harness checkpoints', () => {
     expect(readCheckpoint(state as unknown as JsonValue)).toEqual({
       state: older,
       transcript: null,
-      transcriptSeq: 0,
     });
     // Formats before 6 have the messages and calls only.
     const { messages, calls } = built.snapshot();
     const snapshot = { messages, calls };
     const format2 = { format: 2, state, transcript: snapshot } as unknown as JsonValue;
-    expect(readCheckpoint(format2)).toEqual({
-      state: older,
-      transcript: snapshot,
-      transcriptSeq: 3,
-    });
+    expect(readCheckpoint(format2)).toEqual({ state: older, transcript: snapshot });
     const flat = [1, 'take notes', 2, 'noting', 1, 'call_1_0', 'note', { line: 'a' }];
     const format3 = {
       format: 3,
@@ -177,30 +111,17 @@ describe('harness checkpoints', () => {
   });
 
   it('give no transcript when the records do not decode, and nothing for an unknown format', () => {
-    for (const format of [4, 5, 7, 8]) {
+    for (const format of [4, 5, 7]) {
       const records = { shape: [1], lengths: [3], text: 'ab', values: [] };
-      const read = format >= 7 ? state : { ...state, loop: undefined };
-      const broken = { format, state, transcript: { atSeq: 0, records, calls: [] } };
-      const transcriptSeq = format === 8 ? 0 : state.seq;
+      const read = format === 7 ? state : { ...state, loop: undefined };
+      const broken = { format, state, transcript: { records, calls: [] } };
       expect(readCheckpoint(broken as unknown as JsonValue)).toEqual({
         state: read,
         transcript: null,
-        transcriptSeq,
       });
       const noTranscript = { format, state } as unknown as JsonValue;
-      expect(readCheckpoint(noTranscript)).toEqual({
-        state: read,
-        transcript: null,
-        transcriptSeq,
-      });
+      expect(readCheckpoint(noTranscript)).toEqual({ state: read, transcript: null });
     }
-    // A format-8 base past the state's seq would skip events: no transcript.
-    const ahead = {
-      format: 8,
-      state,
-      transcript: { atSeq: state.seq + 1, records: [], calls: [] },
-    };
-    expect(readCheckpoint(ahead as unknown as JsonValue)?.transcript).toBeNull();
     expect(readCheckpoint({ format: 99, state } as unknown as JsonValue)).toBeNull();
   });
 });

@@ -23,29 +23,16 @@ import {
  *   compaction's seq), each message's seq and size, and the provider's latest token count: the
  *   transcript in it is the one since the latest compaction, so a resume materialises only that.
  *   Formats before 6 date every message at the checkpoint's seq (see `TranscriptBuilder.from`);
- * - format 7 (still read): format 6 whose state holds loop control's history (`state.loop`,
- *   bounded). A worker that predates it carries a `loop` it does not update, so the `loop` of an
- *   older format is dropped on reading: loop control then counts from the checkpoint on, which
- *   can only pause later than a whole fold would, never sooner;
- * - format 8: format 7 whose transcript is mostly a reference to the log instead of a copy of
- *   its messages: the transcript as it stood at `transcript.atSeq` (its base: where the latest
- *   compaction left it, or empty at 0, or a copy taken once it grew `eventsPastBaseLimit` events
- *   past the base before), and the events after that seq, read from the log on resume, make the
- *   rest. A checkpoint no longer rewrites the whole transcript every `checkpointEvery` events
- *   (which wrote bytes growing with the square of a session's length, left the replaced copies'
- *   pages free in the file, and blocked the event loop encoding it): below the limit the store
- *   keeps each message once, in the log, and a resume reads at most the limit's events more.
- * Workers that predate a format read none of it and fold the whole log.
+ * - format 7: format 6 whose state holds loop control's history (`state.loop`, bounded). A
+ *   worker that predates it carries a `loop` it does not update, so the `loop` of an older
+ *   format is dropped on reading: loop control then counts from the checkpoint on, which can
+ *   only pause later than a whole fold would, never sooner. A worker that predates format 7
+ *   reads none of it and folds the whole log.
+ * Each checkpoint write costs O(transcript) bytes; compaction (DESIGN §12) bounds the transcript,
+ * and the checkpoint is rewritten every `checkpointEvery` events and with every compaction.
  */
 export interface HarnessCheckpoint {
-  format: 8;
-  state: SessionState;
-  transcript: EncodedTranscript & { atSeq: number };
-}
-
-/** Formats 3 to 7: the transcript as of the checkpoint's own seq. */
-interface CopiedTranscriptCheckpoint {
-  format: 3 | 4 | 5 | 6 | 7;
+  format: 7;
   state: SessionState;
   transcript: EncodedTranscript;
 }
@@ -58,16 +45,12 @@ export type EncodedTranscript = Omit<TranscriptSnapshot, 'messages'> & {
   records: EncodedMessages | StringColumns | JsonValue[];
 };
 
-export const harnessCheckpointFormat = 8;
+export const harnessCheckpointFormat = 7;
 
-/**
- * A checkpoint as the harness reads it; `transcript` is null when it cannot give one, else it is
- * the transcript as of `transcriptSeq` (the state's seq, or before it from format 8 on).
- */
+/** A checkpoint as the harness reads it; `transcript` is null when it cannot give one. */
 export interface ReadCheckpoint {
   state: SessionState;
   transcript: TranscriptSnapshot | null;
-  transcriptSeq: number;
 }
 
 function formatOf(value: JsonValue): unknown {
@@ -77,41 +60,29 @@ function formatOf(value: JsonValue): unknown {
 }
 
 /**
- * Reads formats 1 to 8; null for any other (a newer worker's), which the harness ignores. A
+ * Reads formats 1 to 7; null for any other (a newer worker's), which the harness ignores. A
  * format-1 checkpoint has no transcript, nor has one whose records do not decode: the harness
  * then reads the whole log, which is always enough. Before format 7, the state's `loop` is
  * dropped (see `HarnessCheckpoint`).
  */
 export function readCheckpoint(stored: JsonValue): ReadCheckpoint | null {
   switch (formatOf(stored)) {
-    case 1: {
-      const state = withoutLoop(stored as unknown as SessionState);
-      return { state, transcript: null, transcriptSeq: 0 };
-    }
+    case 1:
+      return { state: withoutLoop(stored as unknown as SessionState), transcript: null };
     case 2: {
-      const { state, transcript } = stored as unknown as Omit<ReadCheckpoint, 'transcriptSeq'>;
-      return { state: withoutLoop(state), transcript, transcriptSeq: state.seq };
+      const { state, transcript } = stored as unknown as ReadCheckpoint;
+      return { state: withoutLoop(state), transcript };
     }
     case 3:
     case 4:
     case 5:
     case 6: {
-      const { state, transcript } = stored as unknown as CopiedTranscriptCheckpoint;
-      const decoded = decodeTranscript(transcript);
-      return { state: withoutLoop(state), transcript: decoded, transcriptSeq: state.seq };
-    }
-    case 7: {
-      const { state, transcript } = stored as unknown as CopiedTranscriptCheckpoint;
-      return { state, transcript: decodeTranscript(transcript), transcriptSeq: state.seq };
+      const { state, transcript } = stored as unknown as HarnessCheckpoint;
+      return { state: withoutLoop(state), transcript: decodeTranscript(transcript) };
     }
     case harnessCheckpointFormat: {
       const { state, transcript } = stored as unknown as HarnessCheckpoint;
-      const atSeq = transcript?.atSeq;
-      // A base past the state would skip events: read the whole log instead.
-      if (typeof atSeq !== 'number' || !(atSeq >= 0 && atSeq <= state.seq))
-        return { state, transcript: null, transcriptSeq: 0 };
-      const { atSeq: _at, ...encoded } = transcript;
-      return { state, transcript: decodeTranscript(encoded), transcriptSeq: atSeq };
+      return { state, transcript: decodeTranscript(transcript) };
     }
     default:
       return null;
@@ -135,40 +106,22 @@ function decodeTranscript(encoded: EncodedTranscript | undefined): TranscriptSna
   }
 }
 
-/** Bases already encoded: a base stays the same from one compaction to the next. */
-const encodedBases = new WeakMap<TranscriptSnapshot, EncodedTranscript>();
-
-function encodedBase(snapshot: TranscriptSnapshot): EncodedTranscript {
-  let encoded = encodedBases.get(snapshot);
-  if (encoded === undefined) {
-    const { messages, ...rest } = snapshot;
-    encoded = { records: encodeMessages(messages), ...rest };
-    encodedBases.set(snapshot, encoded);
-  }
-  return encoded;
-}
-
 /**
  * The checkpoint at the state `state`, whose transcript is `transcript` (committed up to the
- * append that carries the checkpoint) extended by `appending`, the events of that append: the
- * state, and the transcript's base (format 8), which moves only with a compaction.
+ * append that carries the checkpoint) extended by `appending`, the events of that append.
  */
 export function harnessCheckpoint(
   state: SessionState,
   transcript: TranscriptBuilder,
   appending: readonly StoredEvent[],
 ): JsonValue {
-  let base = transcript.base;
-  const lastSeq = appending.at(-1)?.seq ?? state.seq;
-  if (transcript.basePassedBy(lastSeq) || appending.some((e) => e.type === 'context.compacted')) {
-    const next = transcript.copy();
-    for (const e of appending) next.apply(e);
-    base = next.base;
-  }
+  const next = TranscriptBuilder.from(transcript.snapshot());
+  for (const e of appending) next.apply(e);
+  const { messages, ...rest } = next.snapshot();
   const checkpoint: HarnessCheckpoint = {
     format: harnessCheckpointFormat,
     state,
-    transcript: { atSeq: base.atSeq, ...encodedBase(base.snapshot) },
+    transcript: { records: encodeMessages(messages), ...rest },
   };
   return checkpoint as unknown as JsonValue;
 }

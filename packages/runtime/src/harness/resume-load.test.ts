@@ -14,7 +14,7 @@ import { scriptedModel, type ScriptedTurn } from '@longrun/models/testing';
 import { allEvents, tempDir } from '../testing.ts';
 import { Worker } from '../worker.ts';
 import { defineAgent, defineTool } from '../agent/define-agent.ts';
-import { TranscriptBuilder, eventsPastBaseLimit } from '../agent/transcript-builder.ts';
+import { TranscriptBuilder } from '../agent/transcript-builder.ts';
 import { loadAgentRun } from './resume-load.ts';
 import { loadState } from '../load-state.ts';
 
@@ -112,7 +112,7 @@ function transcriptOf(events: readonly StoredEvent[]): TranscriptBuilder {
 }
 
 describe('resuming an agent session', () => {
-  it("folds the state from the checkpoint's tail, and the transcript from its base's", async () => {
+  it('reads the checkpoint and the events after it, never more than the interval and one step', async () => {
     const s = await setup(200);
     const session = await s.store.createSession({ agent: 'notes', input: 'take notes' });
     await runSession(s, session.id, 150);
@@ -120,18 +120,16 @@ describe('resuming an agent session', () => {
     expect(events.length).toBeGreaterThanOrEqual(150 * eventsPerStep);
 
     const loaded = await loadAgentRun(s.store, session.id);
-    // No compaction and fewer events than eventsPastBaseLimit: the base is the empty transcript,
-    // and the checkpoint refers to the log for every message instead of keeping a copy.
-    expect(events.length).toBeLessThan(eventsPastBaseLimit);
-    expect(loaded.fromSeq).toBe(0);
-    expect(loaded.eventsRead).toBe(events.length);
+    expect(loaded.fromSeq).toBeGreaterThan(0);
+    expect(loaded.eventsRead).toBe(events.length - loaded.fromSeq);
+    expect(loaded.eventsRead).toBeLessThan(checkpointEvery + eventsPerStep);
     // What a full read gives: the same state and the same transcript.
     expect(loaded.state).toEqual(fold(events));
     expect(loaded.transcript.snapshot()).toEqual(transcriptOf(events).snapshot());
-    // loadState (the state alone, e.g. for `longrun demo`) reads the checkpoint and its tail only.
+    // loadState (the state alone, e.g. for `longrun demo`) reads the same checkpoint and tail.
     const { state, tailEvents } = await loadState(s.store, session.id);
     expect(state).toEqual(fold(events));
-    expect(tailEvents).toBeLessThan(checkpointEvery + eventsPerStep);
+    expect(tailEvents).toBe(loaded.eventsRead);
   });
 
   it('continues from the checkpoint with the transcript an uninterrupted run would send', async () => {
@@ -149,11 +147,10 @@ describe('resuming an agent session', () => {
     const session = await s.store.createSession({ agent: 'notes', input: 'take notes' });
     await runSession(s, session.id, 25);
     const checkpoint = await s.store.latestCheckpoint(session.id);
-    expect(checkpoint?.state).toMatchObject({ format: 8, transcript: { atSeq: 0 } });
-    // The signatures are in the log, which the resume reads them from, not copied in the checkpoint.
-    expect(JSON.stringify(checkpoint?.state)).not.toContain('sig2');
+    expect(checkpoint?.state).toMatchObject({ format: 7 });
+    expect(JSON.stringify(checkpoint?.state)).toContain('sig2');
     const loaded = await loadAgentRun(s.store, session.id);
-    expect(loaded.fromSeq).toBe(0);
+    expect(loaded.fromSeq).toBe(checkpoint?.seq);
     const events = await allEvents(s.store, session.id);
     expect(JSON.stringify(loaded.transcript.snapshot())).toBe(
       JSON.stringify(transcriptOf(events).snapshot()),
@@ -177,9 +174,9 @@ describe('resuming an agent session', () => {
     expect((await s.store.getSession(id)).status).toBe('completed');
   });
 
-  it('writes format 8 and still resumes from a format-2 checkpoint with only the tail', async () => {
+  it('writes format 7 and still resumes from a format-2 checkpoint with only the tail', async () => {
     const { s, id, events } = await stoppedSession(30, 20);
-    expect((await s.store.latestCheckpoint(id))?.state).toMatchObject({ format: 8 });
+    expect((await s.store.latestCheckpoint(id))?.state).toMatchObject({ format: 7 });
     // What the previous version wrote: the transcript's messages as objects.
     const { messages, calls } = transcriptOf(events).snapshot();
     const format2 = { format: 2, state: fold(events), transcript: { messages, calls } };

@@ -10,17 +10,16 @@ export interface LoadedRun {
   transcript: TranscriptBuilder;
   /** Events read from the log: the tail after the checkpoint, or the whole log without one. */
   eventsRead: number;
-  /** The seq the read started after: the checkpoint transcript's (see `readCheckpoint`), or 0. */
+  /** The seq the read started after: the checkpoint's, or 0. */
   fromSeq: number;
 }
 
 /**
- * Loads a claimed agent session: the latest checkpoint's state, and its transcript's base (the
- * transcript as of the latest compaction), then the events after the base: folded into the
- * transcript, and those after the state's seq into the state too. What is materialised is the
- * transcript since the latest compaction, bounded by the context window, not the session. A
- * checkpoint without a transcript (format 1, written before the harness kept one), or one the
- * harness cannot read, is not enough for a model call, so the whole log is read then.
+ * Loads a claimed agent session: the latest checkpoint, and the events after it folded into both
+ * the state and the transcript. The checkpoint's transcript is the one since the latest
+ * compaction, so what is materialised is bounded by the context window, not the session. A checkpoint without a transcript (format 1, written before the
+ * harness kept one), or one the harness cannot read, is not enough for a model call, so the whole
+ * log is read then.
  */
 export async function loadAgentRun(store: SessionStore, id: SessionId): Promise<LoadedRun> {
   const stored = await store.latestCheckpoint(id);
@@ -30,19 +29,17 @@ export async function loadAgentRun(store: SessionStore, id: SessionId): Promise<
   const transcript =
     resumable?.transcript == null
       ? new TranscriptBuilder()
-      : TranscriptBuilder.from(resumable.transcript, resumable.transcriptSeq);
-  const fromSeq = resumable === null ? 0 : resumable.transcriptSeq;
-  const stateSeq = state?.seq ?? 0;
+      : TranscriptBuilder.from(resumable.transcript, resumable.state.seq);
+  const fromSeq = resumable === null ? 0 : resumable.state.seq;
   let afterSeq = fromSeq;
   let eventsRead = 0;
   for (;;) {
     const page = await store.readEvents(id, afterSeq, pageSize);
-    const firstNew = page.findIndex((e) => e.seq > stateSeq);
-    state = fold(firstNew < 0 ? [] : firstNew === 0 ? page : page.slice(firstNew), state);
+    state = fold(page, state);
     for (const e of page) transcript.apply(e);
     eventsRead += page.length;
     if (page.length < pageSize) break;
-    afterSeq = page[page.length - 1]?.seq ?? afterSeq;
+    afterSeq = state.seq;
   }
   return { state: state ?? fold([]), transcript, eventsRead, fromSeq };
 }
