@@ -5,6 +5,7 @@ import {
   longSessionAgent,
   runLongSession,
   startLongSessionServer,
+  wireModel,
   type LongSessionShape,
 } from '../long-session/long-session.ts';
 import { timeResume } from './resume.ts';
@@ -20,7 +21,9 @@ const resumes = 5;
  * kill -9 there would), resumed `resumes` times by a fresh worker whose model call blocks
  * (`resumeEventsRead`, `resumeMs`: events read and ms from the claim to the model call), then
  * run to the end. Step times are between consecutive `model.responded` commits (p50 of the first
- * and last 100); `bytesPerStep` is the events' JSON per step, overall and over the last 1,000;
+ * and last 100); a step's overhead is its time less its model calls' (the client's and the wire
+ * server's, summaries included), which grow with the transcript sent; `bytesPerStep` is the
+ * events' JSON per step, overall and over the last 1,000;
  * RSS and heap (after a full collection) are this process's — worker, wire server (which keeps
  * no request bodies here) and bench together — at step 1,000 and at the end.
  */
@@ -39,13 +42,21 @@ export async function measureLongSession(
   const store: SessionStore = await openStore(target.url);
   const server = await startLongSessionServer(shape, { keepBodies: false });
   try {
-    const agent = longSessionAgent(server.baseURL, shape, target.dir);
+    // The model's own time (the client and the wire server, both in this process), summaries
+    // included, is taken out of each step to give the harness's overhead.
+    const modelTime = { ms: 0 };
+    const model = timedModel(wireModel(server.baseURL, shape.protocol), modelTime);
+    const agent = longSessionAgent(server.baseURL, shape, target.dir, undefined, model);
     const session = await store.createSession({ agent: agent.name, input: `take ${steps} notes` });
     const times: number[] = [];
+    const overheads: number[] = [];
+    let modelMsBefore = 0;
     let rssMbAt1000 = Number.NaN;
     let heapMbAt1000 = Number.NaN;
     const onStep = (step: number, ms: number): void => {
       times[step - 1] = ms;
+      overheads[step - 1] = ms - (modelTime.ms - modelMsBefore);
+      modelMsBefore = modelTime.ms;
       if (step === 1_000) ({ rssMb: rssMbAt1000, heapMb: heapMbAt1000 } = settledMemoryMb());
       if (step % 1_000 === 0) log(`step ${step}`);
     };
@@ -71,6 +82,8 @@ export async function measureLongSession(
       compactions: events.filter((e) => e.type === 'context.compacted').length,
       stepP50MsFirst100: p50(times.slice(1, 101)),
       stepP50MsLast100: p50(times.slice(-100)),
+      stepOverheadP50MsFirst100: p50(overheads.slice(1, 101)),
+      stepOverheadP50MsLast100: p50(overheads.slice(-100)),
       bytesPerStep: round(bytes.reduce((a, b) => a + b, 0) / steps, 0),
       bytesPerStepLast1000: round(lastBytes / Math.min(1_000, steps), 0),
       rssMbAt1000,
@@ -89,6 +102,21 @@ export async function measureLongSession(
     await store.close();
     await target.drop();
   }
+}
+
+/** `model`, adding the time each of its calls takes to `spent.ms`. */
+function timedModel(model: ModelClient, spent: { ms: number }): ModelClient {
+  return {
+    ...model,
+    async stream(request, onTextDelta) {
+      const start = performance.now();
+      try {
+        return await model.stream(request, onTextDelta);
+      } finally {
+        spent.ms += performance.now() - start;
+      }
+    },
+  };
 }
 
 /** This process's RSS and JS heap, in MiB, after a full collection (the bench has --expose-gc). */
