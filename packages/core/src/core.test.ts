@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodePayload } from './json.ts';
+import { encodeCheckpointState, encodePayload } from './json.ts';
 import { fold, grantFor, pendingCalls } from './fold.ts';
 import {
   event,
@@ -239,6 +239,22 @@ describe('payloads and ids', () => {
     let deep: unknown = 1;
     for (let i = 0; i < 100; i++) deep = [deep];
     expect(() => encodePayload(deep)).toThrowError(/nests deeper than 64/);
+  });
+
+  it('keeps a checkpoint in ASCII, every other character escaped, and reads it back the same', () => {
+    const state = {
+      summary: 'events 1–5000 ‘quoted’ é\u0000"\\',
+      astral: '\u{1F600}\u{10FFFF}',
+      lone: ['\uD83D', '\uDE00', '\uDFFF\uD800'],
+      plain: 'ascii',
+    };
+    const text = encodeCheckpointState(state);
+    expect(/[\u0080-\uffff]/.test(text)).toBe(false);
+    expect(text).toContain('events 1\\u2013');
+    expect(JSON.parse(text)).toEqual(state);
+    // Plain ASCII is written as encodePayload writes it.
+    expect(encodeCheckpointState({ a: 'x' })).toBe(encodePayload({ a: 'x' }));
+    expect(() => encodeCheckpointState({ a: 1n })).toThrowError(/checkpoint\.state\.a is a bigint/);
   });
 
   it('accepts safe ids and refuses traversal, separators and empties', () => {

@@ -20,7 +20,34 @@ export const payloadLimits = {
  */
 export function encodePayload(value: unknown, what = 'payload'): string {
   checkJson(value, what, 0, new Set());
+  return withinLimit(JSON.stringify(value), what);
+}
+
+/**
+ * A checkpoint's state as `encodePayload` gives it, with every character outside ASCII written
+ * as a `\u` escape (JSON.parse gives back the same value). A checkpoint is read whole on every
+ * claim, and node:sqlite turns a text with even one non-ASCII character into a two-byte string on
+ * a slow path: the 282 KB checkpoint of a compacted session (its summary says `events 1–5000`)
+ * was read in 0.55 ms with its en dash and 0.23 ms without, then parsed in 0.44 against 0.39 ms
+ * with the dash escaped. An escaped character takes 6 bytes (12 for one outside the BMP) instead
+ * of its 2 to 4 in UTF-8.
+ */
+export function encodeCheckpointState(value: unknown): string {
+  const what = 'checkpoint.state';
+  checkJson(value, what, 0, new Set());
   const text = JSON.stringify(value);
+  return withinLimit(nonAscii.test(text) ? text.replace(nonAsciiAll, escapeChar) : text, what);
+}
+
+const nonAscii = /[\u0080-\uffff]/;
+const nonAsciiAll = /[\u0080-\uffff]/g;
+
+/** A UTF-16 code unit as a JSON escape (a surrogate pair becomes two, as JSON allows). */
+function escapeChar(c: string): string {
+  return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
+
+function withinLimit(text: string, what: string): string {
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > payloadLimits.maxBytes) {
     throw new LongrunError(

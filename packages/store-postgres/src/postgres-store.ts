@@ -14,6 +14,7 @@ import {
   checkSessionIds,
   encodeAppend,
   encodeCreateSession,
+  encodeCheckpointState,
   encodePayload,
   sessionId as toSessionId,
   workerId as toWorkerId,
@@ -381,7 +382,7 @@ export class PostgresStore implements SessionStore {
   ): Promise<void> {
     const f = checkFence(fence);
     const seq = checkCount('checkpoint.seq', checkpoint.seq, 1);
-    const state = encodePayload(checkpoint.state, 'checkpoint.state');
+    const state = encodeCheckpointState(checkpoint.state);
     const values = [this.#nowParam(), f.sessionId, f.owner, f.epoch, seq, state];
     await this.#write('saving a checkpoint', 'saveCheckpoint', values);
   }

@@ -9,6 +9,7 @@ import {
   checkWake,
   checkListQuery,
   checkSessionIds,
+  encodeCheckpointState,
   encodePayload,
   encodeAppend,
   encodeCreateSession,
@@ -296,7 +297,7 @@ export class SqliteStore implements SessionStore {
   ): Promise<void> {
     const f = checkFence(fence);
     const seq = checkCount('checkpoint.seq', checkpoint.seq, 1);
-    const state = encodePayload(checkpoint.state, 'checkpoint.state');
+    const state = encodeCheckpointState(checkpoint.state);
     return this.#write('saveCheckpoint', {
       fence: plainFence(f),
       seq,

@@ -1,6 +1,6 @@
 import { LongrunError } from '../errors.ts';
 import { eventSchemaVersion, isEventType } from '../events.ts';
-import { encodePayload } from '../json.ts';
+import { encodeCheckpointState, encodePayload } from '../json.ts';
 import type {
   AppendRequest,
   ClaimFilter,
@@ -135,7 +135,7 @@ export function encodeAppend(request: AppendRequest): EncodedAppend {
     const seq = checkCount('checkpoint.seq', request.checkpoint.seq, 1);
     if (seq > newHeadSeq)
       throw bad(`checkpoint.seq ${seq} is past the head seq ${newHeadSeq} this append makes`);
-    checkpoint = { seq, state: encodePayload(request.checkpoint.state, 'checkpoint.state') };
+    checkpoint = { seq, state: encodeCheckpointState(request.checkpoint.state) };
   }
   return {
     appendId: request.appendId === undefined ? newAppendId() : checkAppendId(request.appendId),
