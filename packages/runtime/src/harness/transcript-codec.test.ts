@@ -1,15 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { isLongrunError, type JsonObject, type JsonValue, type ModelMessage } from '@longrun/core';
+import {
+  encodeCheckpointState,
+  isLongrunError,
+  type JsonObject,
+  type JsonValue,
+  type ModelMessage,
+} from '@longrun/core';
 import {
   decodeMessages,
   encodeMessages,
+  textPieceChars,
   type EncodedMessages,
   type StringColumns,
 } from './transcript-codec.ts';
+import { intsFromText } from './int-text.ts';
 
-/** Decoding must give back the messages exactly: same values, same keys in the same order. */
+/**
+ * Decoding must give back the messages exactly: same values, same keys in the same order, after
+ * the store's ASCII JSON of a checkpoint.
+ */
 function roundTrip(messages: ModelMessage[]): ModelMessage[] {
-  const stored = JSON.parse(JSON.stringify(encodeMessages(messages))) as EncodedMessages;
+  const stored = JSON.parse(encodeCheckpointState(encodeMessages(messages))) as EncodedMessages;
   const decoded = decodeMessages(stored);
   expect(JSON.stringify(decoded)).toBe(JSON.stringify(messages));
   expect(decoded).toEqual(messages);
@@ -117,6 +128,31 @@ describe('the checkpoint transcript records', () => {
     }
     const decoded = roundTrip(messages);
     expect(decoded[1]).toEqual(messages[1]);
+  });
+
+  it('cut the text in pieces of at most textPieceChars, each string whole in one', () => {
+    const long = 'x'.repeat(textPieceChars + 5);
+    const messages: ModelMessage[] = [{ role: 'user', content: 'task – go' }];
+    for (let i = 0; i < 40; i++) {
+      messages.push({ role: 'assistant', text: `step ${i}`, toolCalls: [call(`c${i}`)] });
+      const output = i === 7 ? long : i === 8 ? '' : `${i}: ${'é'.repeat(1_000 + i * 97)}`;
+      messages.push({ role: 'tool', results: [result(`c${i}`, output)] });
+    }
+    const { text, lengths } = encodeMessages(messages);
+    expect(Array.isArray(text) && text.length).toBeGreaterThan(2);
+    const pieces = text as string[];
+    const total = intsFromText(lengths as string)?.reduce((a, b) => a + b, 0);
+    expect(pieces.join('').length).toBe(total);
+    for (const piece of pieces) {
+      expect(piece.length > 0 && (piece.length <= textPieceChars || piece === long)).toBe(true);
+    }
+    expect(pieces).toContain(long);
+    roundTrip(messages);
+    // A string that would straddle two pieces is corrupt, and so is a piece left unread.
+    const moved = { ...encodeMessages(messages), text: [pieces.join('')].concat('') };
+    expect(() => decodeMessages(moved)).toThrowError(/values left over/);
+    const joined = { ...encodeMessages(messages), text: [pieces.join('').slice(1), 'x'] };
+    expect(() => decodeMessages(joined)).toThrowError(/not valid/);
   });
 
   it('give back args of every shape, string fields or not', () => {

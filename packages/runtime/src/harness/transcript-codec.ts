@@ -7,6 +7,7 @@ import {
   type ModelToolCall,
   type ModelToolResult,
 } from '@longrun/core';
+import { intsFromText, intsToText } from './int-text.ts';
 
 /**
  * How a checkpoint stores a transcript's messages: tagged records instead of message objects. A
@@ -25,11 +26,12 @@ import {
  *   (a system message, a call with provider metadata, a field added later), so decoding gives
  *   back every message as it was encoded, keys in the same order.
  *
- * Three layouts of the same records. Text columns (format 5, written): tags, counts, positions and
- * result flags in `shape`, every string one after another in `text` with their lengths (UTF-16
- * code units) in `lengths`, JSON values in `values`. `JSON.parse` cost follows the number of
- * tokens more than the bytes, and each string token is scanned and copied: one long string and
- * arrays of numbers parse faster, and slices of the long string are cheap. So that the values
+ * Three layouts of the same records. Text columns (format 8, written; formats 5 to 7 had `text` in
+ * one piece): tags, counts, positions and result flags in `shape`, every string one after another
+ * in `text` (in pieces, see `textPieces`) with their lengths (UTF-16 code units) in `lengths`,
+ * JSON values in `values`. `JSON.parse` cost follows the number of tokens more than the bytes,
+ * and each string token is scanned and copied: a few long strings and arrays of numbers parse
+ * faster, and slices of the long strings are cheap. So that the values
  * left are few, a call's args that are an object of string fields are written as the number of
  * fields in `shape` and their keys and values in `text` (-1 in `shape`: the args are in
  * `values`), and a result's isError is written as flags, isError (1) plus 2 when its output is a
@@ -72,11 +74,15 @@ function plainResult(r: ModelToolResult): boolean {
   );
 }
 
-/** The text columns of a transcript's records (format 5, see above). */
+/**
+ * The text columns of a transcript's records (see above): `text` in pieces (format 8, see
+ * `textPieces`), or one string (formats 5 to 7, still read).
+ */
 export interface EncodedMessages {
-  shape: number[];
-  lengths: number[];
-  text: string;
+  /** As text (format 8, see `int-text.ts`) or an array (formats 5 to 7). */
+  shape: string | number[];
+  lengths: string | number[];
+  text: string[] | string;
   values: JsonValue[];
 }
 
@@ -101,7 +107,40 @@ export function encodeMessages(messages: readonly ModelMessage[]): EncodedMessag
     if (m.role === 'assistant') lastCalls = m.toolCalls;
   }
   const { shape, strings, values } = out;
-  return { shape, lengths: strings.map((s) => s.length), text: strings.join(''), values };
+  return {
+    shape: intsToText(shape),
+    lengths: intsToText(strings.map((s) => s.length)),
+    text: textPieces(strings),
+    values,
+  };
+}
+
+/**
+ * The characters of a piece of `text` (format 8): a two-byte piece (one with a character outside
+ * Latin-1) is then 64 KB, under the 128 KB past which V8 gives a string a heap page of its own.
+ * Parsing a 246 KB text as one such string took 0.25 ms, cut in pieces 0.09 ms.
+ */
+export const textPieceChars = 32_768;
+
+/**
+ * `strings` one after another, cut into pieces of at most `textPieceChars` characters, each
+ * string whole in one piece (a longer string is a piece of its own). No piece is empty.
+ */
+function textPieces(strings: readonly string[]): string[] {
+  const pieces: string[] = [];
+  let start = 0;
+  let chars = 0;
+  for (let i = 0; i < strings.length; i++) {
+    const length = (strings[i] as string).length;
+    if (chars > 0 && chars + length > textPieceChars) {
+      pieces.push(strings.slice(start, i).join(''));
+      start = i;
+      chars = 0;
+    }
+    chars += length;
+  }
+  if (chars > 0) pieces.push(strings.slice(start).join(''));
+  return pieces;
 }
 
 /**
@@ -205,35 +244,52 @@ class ColumnStrings implements StringSource {
 }
 
 /**
- * Strings cut from one text by their lengths (format 5). Lengths count UTF-16 code units, as
- * `String.length` and `slice` do, so a string with astral-plane characters or lone surrogates
- * comes back exactly. A length that is not a whole number or runs past the text gives null.
+ * Strings cut by their lengths from the pieces of a text, each string whole in one piece (format
+ * 8; formats 5 to 7 have one piece). Lengths count UTF-16 code units, as `String.length` and
+ * `slice` do, so a string with astral-plane characters or lone surrogates comes back exactly. A
+ * length that is not a whole number, or that runs past its piece, gives null.
  */
 class TextStrings implements StringSource {
   #at = 0;
+  /** The piece being read, and how far. */
+  #piece = 0;
   #offset = 0;
-  readonly #text: string;
+  readonly #pieces: readonly string[];
   readonly #lengths: readonly JsonValue[];
 
-  constructor(text: string, lengths: readonly JsonValue[]) {
-    this.#text = text;
+  constructor(pieces: readonly string[], lengths: readonly JsonValue[]) {
+    this.#pieces = pieces;
     this.#lengths = lengths;
   }
 
   next(): JsonValue | undefined {
     if (this.#at >= this.#lengths.length) return undefined;
     const length = this.#lengths[this.#at++];
-    const end = this.#offset + (length as number);
-    if (!Number.isInteger(length) || (length as number) < 0 || end > this.#text.length) {
-      return null;
+    if (!Number.isInteger(length) || (length as number) < 0) return null;
+    let text = this.#pieces[this.#piece] ?? '';
+    let end = this.#offset + (length as number);
+    // A string that does not fit in what is left of its piece starts the next one.
+    if (
+      end > text.length &&
+      this.#offset === text.length &&
+      this.#piece + 1 < this.#pieces.length
+    ) {
+      text = this.#pieces[++this.#piece] as string;
+      this.#offset = 0;
+      end = length as number;
     }
-    const s = this.#text.slice(this.#offset, end);
+    if (end > text.length) return null;
+    const s = text.slice(this.#offset, end);
     this.#offset = end;
     return s;
   }
 
   get consumed(): boolean {
-    return this.#at === this.#lengths.length && this.#offset === this.#text.length;
+    const last = this.#pieces.length - 1;
+    return (
+      this.#at === this.#lengths.length &&
+      (last < 0 || (this.#piece === last && this.#offset === this.#pieces[last]?.length))
+    );
   }
 
   get size(): number {
@@ -257,6 +313,8 @@ class RecordReader {
   readonly #flat: boolean;
   /** The latest assistant message's calls, which tool results name by position. */
   lastCalls: readonly ModelToolCall[] = [];
+  /** The keys of the latest args of string fields, in order (see `#key`). */
+  readonly #keys: string[] = [];
 
   constructor(shape: Column, strings: StringSource, values: Column) {
     this.#text = strings instanceof TextStrings;
@@ -298,10 +356,22 @@ class RecordReader {
     if (fields === -1) return this.value() as JsonObject;
     const args: Record<string, string> = {};
     for (let f = 0; f < fields; f++) {
-      const key = this.str();
+      const key = this.#key(this.str(), f);
       args[key] = this.str();
     }
     return args;
+  }
+
+  /**
+   * `key`, or the same key of the previous call's args at this place: a key cut from the text is
+   * a new string, which a property store looks up in V8's string table (hashing it), while most
+   * calls of a transcript have the same keys in the same order, and comparing to one is cheap.
+   */
+  #key(key: string, field: number): string {
+    const previous = this.#keys[field];
+    if (previous === key) return previous;
+    if (field < 16) this.#keys[field] = key;
+    return key;
   }
 
   /** A record's tag. */
@@ -319,15 +389,16 @@ class RecordReader {
   }
 
   /**
-   * A result's output and isError. In columns its flags (see `resultFlag`) say where the output
-   * is; the flat layout has the output first, then isError as a boolean.
+   * The result of call `id` (`name`), with its output and isError. In columns its flags (see
+   * `resultFlag`) say where the output is; the flat layout has the output first, then isError as
+   * a boolean. Built in one literal: a spread of the outcome into it took a fifth of decoding.
    */
-  outcome(): { output: JsonValue; isError: boolean } {
+  result(id: string, name: string): ModelToolResult {
     if (this.#flat) {
       const output = this.value();
       const isError = this.#next(this.#shape);
       if (typeof isError !== 'boolean') throw this.corrupt('expected a boolean');
-      return { output, isError };
+      return { id, name, output, isError };
     }
     // Format 4 has only isError (0/1).
     const flags = this.#next(this.#shape);
@@ -336,7 +407,7 @@ class RecordReader {
       throw this.corrupt('expected result flags');
     }
     const output = flags & resultFlag.textOutput ? this.str() : this.value();
-    return { output, isError: (flags & resultFlag.isError) !== 0 };
+    return { id, name, output, isError: (flags & resultFlag.isError) !== 0 };
   }
 
   /** The error for a value that is not what `encodeMessages` writes there. */
@@ -373,12 +444,15 @@ function readerOf(encoded: EncodedMessages | StringColumns | readonly JsonValue[
     const flat = new Column(encoded as readonly JsonValue[]);
     return new RecordReader(flat, new ColumnStrings(flat), flat);
   }
-  const { shape, strings, text, lengths, values } = (encoded ?? {}) as Partial<
+  const { strings, text, values, ...numbers } = (encoded ?? {}) as Partial<
     EncodedMessages & StringColumns
   >;
+  const shape = numbersOf(numbers.shape);
+  const lengths = numbersOf(numbers.lengths);
+  const pieces = typeof text === 'string' ? [text] : text;
   const source =
-    typeof text === 'string' && Array.isArray(lengths)
-      ? new TextStrings(text, lengths)
+    Array.isArray(pieces) && pieces.every((p) => typeof p === 'string') && Array.isArray(lengths)
+      ? new TextStrings(pieces, lengths)
       : Array.isArray(strings)
         ? new ColumnStrings(new Column(strings))
         : undefined;
@@ -386,6 +460,11 @@ function readerOf(encoded: EncodedMessages | StringColumns | readonly JsonValue[
     throw new LongrunError('INTERNAL', "the checkpoint's transcript has no record columns");
   }
   return new RecordReader(new Column(shape), source, new Column(values));
+}
+
+/** A column of numbers: as text (format 8, see `int-text.ts`) or an array (formats 3 to 7). */
+function numbersOf(column: unknown): readonly JsonValue[] | null | undefined {
+  return typeof column === 'string' ? intsFromText(column) : (column as JsonValue[] | undefined);
 }
 
 function readMessage(reader: RecordReader): ModelMessage {
@@ -426,5 +505,5 @@ function readResult(reader: RecordReader): ModelToolResult {
   const at = reader.int(-1);
   const call = at === -1 ? { id: reader.str(), name: reader.str() } : reader.lastCalls[at];
   if (call === undefined) throw reader.corrupt(`no call at position ${at}`);
-  return { id: call.id, name: call.name, ...reader.outcome() };
+  return reader.result(call.id, call.name);
 }
