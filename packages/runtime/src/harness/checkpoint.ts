@@ -78,8 +78,10 @@ export function readCheckpoint(stored: JsonValue): ReadCheckpoint | null {
     case 1:
       return { state: withoutLoop(stored as unknown as SessionState), transcript: null };
     case 2: {
+      // Its messages are a copy: the builder made from it takes its arrays as its own.
       const { state, transcript } = stored as unknown as ReadCheckpoint;
-      return { state: withoutLoop(state), transcript };
+      const copied = transcript && { ...transcript, messages: transcript.messages.slice() };
+      return { state: withoutLoop(state), transcript: copied };
     }
     case 3:
     case 4:
@@ -110,16 +112,20 @@ function decodeTranscript(encoded: EncodedTranscript | undefined): TranscriptSna
   const { records, ...rest } = encoded;
   try {
     const snapshot = { messages: decodeMessages(records), ...rest };
-    if (typeof rest.seqs === 'string') snapshot.seqs = numbersOf(rest.seqs);
-    if (typeof rest.sizes === 'string') snapshot.sizes = numbersOf(rest.sizes);
+    if (rest.seqs !== undefined) snapshot.seqs = numbersOf(rest.seqs);
+    if (rest.sizes !== undefined) snapshot.sizes = numbersOf(rest.sizes);
     return snapshot as TranscriptSnapshot;
   } catch {
     return null;
   }
 }
 
-function numbersOf(text: string): number[] {
-  const read = intsFromText(text);
+/**
+ * A column of numbers written as text (format 8), or a copy of one written as an array (formats
+ * 6 and 7): the builder made from the snapshot takes its arrays as its own.
+ */
+function numbersOf(column: string | number[]): number[] {
+  const read = typeof column === 'string' ? intsFromText(column) : column.slice();
   if (read === null) throw new Error("the checkpoint's transcript has a column that is not valid");
   return read;
 }
