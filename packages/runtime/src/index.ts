@@ -36,6 +36,7 @@ export { loadState } from './load-state.ts';
 export { backoffMs, pause } from './backoff.ts';
 export { idempotencyKeyFor } from '@longrun/core';
 export { normalizeTranscript } from './transcript.ts';
+export { readCheckpoint, type ReadCheckpoint } from './harness/checkpoint.ts';
 export {
   defineAgent,
   defineTool,

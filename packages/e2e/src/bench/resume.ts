@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import type { ModelClient, ModelMessage, SessionStore } from '@longrun/core';
-import { Worker, defineAgent, defineTool } from '@longrun/runtime';
+import { Worker, defineAgent, defineTool, readCheckpoint } from '@longrun/runtime';
 import { openStore } from '@longrun/cli';
 import type { StoreTarget } from '../store-targets.ts';
 import { round } from './stats.ts';
@@ -33,8 +33,10 @@ export interface ResumeContext {
  * …), so that both see the same load on a shared machine: measured one after the other, their
  * medians of 5 moved the ratio between 1.9 and 6.3 run to run. `eventsRead` counts the events a
  * claim read from the log (the checkpoint's tail); `ms` is the time from the claim's answer to
- * the model call. Each resumed model call blocks until the worker stops, so nothing is appended
- * and every resume starts from the same log. The checkpoint holds the transcript so far (as
+ * the model call. The first claim of each session runs the call its stop left without a result
+ * (its worker stopped after `tool.started`) and appends that `tool.completed`; each resumed model
+ * call blocks until the worker stops, so after that nothing is appended and every resume starts
+ * from the same log (the median is of those). The checkpoint holds the transcript so far (as
  * compact records, see runtime's `transcript-codec.ts`), so its bytes and the time to read and
  * parse them grow with the session even though the events read do not.
  */
@@ -118,8 +120,7 @@ async function prepareSession(
   const checkpoint = await store.latestCheckpoint(session.id);
   const checkpointBytes = Buffer.byteLength(JSON.stringify(checkpoint?.state ?? null));
   const events = await store.readEvents(session.id, 0, 1_000_000);
-  // Format 6 keeps each message's seq: as many as the checkpoint's transcript has messages.
-  const kept = checkpoint?.state as { transcript?: { seqs?: unknown[] } } | undefined;
+  const kept = checkpoint === null ? null : readCheckpoint(checkpoint.state);
   return {
     target,
     store,
@@ -133,7 +134,7 @@ async function prepareSession(
       checkpointSeq: checkpoint?.seq ?? 0,
       checkpointBytes,
       compactions: events.filter((e) => e.type === 'context.compacted').length,
-      checkpointMessages: kept?.transcript?.seqs?.length ?? 0,
+      checkpointMessages: kept?.transcript?.messages.length ?? 0,
     },
   };
 }
