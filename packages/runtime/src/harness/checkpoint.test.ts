@@ -45,14 +45,14 @@ describe('harness checkpoints', () => {
   const built = new TranscriptBuilder();
   for (const e of events) built.apply(e);
 
-  it('are written as format 8 and read back with the same state and transcript', () => {
+  it('are written as format 9 and read back with the same state and transcript', () => {
     const stored = JSON.parse(
       JSON.stringify(harnessCheckpoint(state, new TranscriptBuilder(), events)),
     ) as JsonValue;
     // Every string of the transcript in one text (one piece); the args' field and the output too.
     // Columns of numbers as text: tags and counts, string lengths, each message's seq and size.
     expect(stored).toMatchObject({
-      format: 8,
+      format: 9,
       transcript: {
         records: {
           shape: intsToText(oneText.shape),
@@ -139,8 +139,8 @@ describe('harness checkpoints', () => {
   });
 
   it('give no transcript when the records do not decode, and nothing for an unknown format', () => {
-    for (const format of [4, 5, 7, 8]) {
-      const records = { shape: [1], lengths: [3], text: format === 8 ? ['ab'] : 'ab', values: [] };
+    for (const format of [4, 5, 7, 9]) {
+      const records = { shape: [1], lengths: [3], text: format === 9 ? ['ab'] : 'ab', values: [] };
       const read = format >= 7 ? state : { ...state, loop: undefined };
       const broken = { format, state, transcript: { records, calls: [] } };
       expect(readCheckpoint(broken as unknown as JsonValue)).toEqual({
@@ -151,5 +151,8 @@ describe('harness checkpoints', () => {
       expect(readCheckpoint(noTranscript)).toEqual({ state: read, transcript: null });
     }
     expect(readCheckpoint({ format: 99, state } as unknown as JsonValue)).toBeNull();
+    // Format 8 (the transcript by reference, reverted) held only the transcript at its base.
+    const byReference = { format: 8, state, transcript: { records: oneText, calls: [] } };
+    expect(readCheckpoint(byReference as unknown as JsonValue)).toBeNull();
   });
 });

@@ -28,7 +28,10 @@ import { intsFromText, intsToText } from './int-text.ts';
  *   bounded). A worker that predates it carries a `loop` it does not update, so the `loop` of an
  *   older format is dropped on reading: loop control then counts from the checkpoint on, which
  *   can only pause later than a whole fold would, never sooner;
- * - format 8: format 7 with the records' `text` cut in pieces of at most 32,768 characters
+ * - format 8 (not read): the transcript by reference, written for an hour of development and
+ *   reverted (6a167f6); its transcript is only the one at its base, so it is ignored like any
+ *   unknown format and the whole log is folded;
+ * - format 9: format 7 with the records' `text` cut in pieces of at most 32,768 characters
  *   (`transcript-codec.ts`), and its columns of numbers (`shape`, `lengths`, `seqs`, `sizes`) as
  *   text (`int-text.ts`): what a resume parses with fewer tokens and no heap page per string.
  * A worker that predates the format written reads none of it and folds the whole log. The
@@ -37,7 +40,7 @@ import { intsFromText, intsToText } from './int-text.ts';
  * and the checkpoint is rewritten every `checkpointEvery` events and with every compaction.
  */
 export interface HarnessCheckpoint {
-  format: 8;
+  format: 9;
   state: SessionState;
   transcript: EncodedTranscript;
 }
@@ -48,12 +51,12 @@ export interface HarnessCheckpoint {
  */
 export type EncodedTranscript = Omit<TranscriptSnapshot, 'messages' | 'seqs' | 'sizes'> & {
   records: EncodedMessages | StringColumns | JsonValue[];
-  /** As text (format 8, see `int-text.ts`) or arrays (formats 6 and 7). */
+  /** As text (format 9, see `int-text.ts`) or arrays (formats 6 and 7). */
   seqs?: string | number[];
   sizes?: string | number[];
 };
 
-export const harnessCheckpointFormat = 8;
+export const harnessCheckpointFormat = 9;
 
 /** A checkpoint as the harness reads it; `transcript` is null when it cannot give one. */
 export interface ReadCheckpoint {
@@ -68,10 +71,10 @@ function formatOf(value: JsonValue): unknown {
 }
 
 /**
- * Reads formats 1 to 8; null for any other (a newer worker's), which the harness ignores. A
- * format-1 checkpoint has no transcript, nor has one whose records do not decode: the harness
- * then reads the whole log, which is always enough. Before format 7, the state's `loop` is
- * dropped (see `HarnessCheckpoint`).
+ * Reads formats 1 to 7 and 9; null for any other (8, or a newer worker's), which the harness
+ * ignores. A format-1 checkpoint has no transcript, nor has one whose records do not decode: the
+ * harness then reads the whole log, which is always enough. Before format 7, the state's `loop`
+ * is dropped (see `HarnessCheckpoint`).
  */
 export function readCheckpoint(stored: JsonValue): ReadCheckpoint | null {
   switch (formatOf(stored)) {
@@ -121,7 +124,7 @@ function decodeTranscript(encoded: EncodedTranscript | undefined): TranscriptSna
 }
 
 /**
- * A column of numbers written as text (format 8), or a copy of one written as an array (formats
+ * A column of numbers written as text (format 9), or a copy of one written as an array (formats
  * 6 and 7): the builder made from the snapshot takes its arrays as its own.
  */
 function numbersOf(column: string | number[]): number[] {

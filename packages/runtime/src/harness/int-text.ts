@@ -1,5 +1,5 @@
 /**
- * Whole numbers of -1 or more as text, for the columns of numbers of a checkpoint (format 8):
+ * Whole numbers of -1 or more as text, for the columns of numbers of a checkpoint (format 9):
  * in a JSON array each number is a token of its own, and the tokens of a 2,000-step transcript's
  * columns (30,000 numbers) took most of the time to parse its checkpoint; as text they are one
  * token, read back a character at a time. Each number n is written as n + 1 in base 32, most

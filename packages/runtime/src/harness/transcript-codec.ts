@@ -26,7 +26,7 @@ import { intsFromText, intsToText } from './int-text.ts';
  *   (a system message, a call with provider metadata, a field added later), so decoding gives
  *   back every message as it was encoded, keys in the same order.
  *
- * Three layouts of the same records. Text columns (format 8, written; formats 5 to 7 had `text` in
+ * Three layouts of the same records. Text columns (format 9, written; formats 5 to 7 had `text` in
  * one piece): tags, counts, positions and result flags in `shape`, every string one after another
  * in `text` (in pieces, see `textPieces`) with their lengths (UTF-16 code units) in `lengths`,
  * JSON values in `values`. `JSON.parse` cost follows the number of tokens more than the bytes,
@@ -75,11 +75,11 @@ function plainResult(r: ModelToolResult): boolean {
 }
 
 /**
- * The text columns of a transcript's records (see above): `text` in pieces (format 8, see
+ * The text columns of a transcript's records (see above): `text` in pieces (format 9, see
  * `textPieces`), or one string (formats 5 to 7, still read).
  */
 export interface EncodedMessages {
-  /** As text (format 8, see `int-text.ts`) or an array (formats 5 to 7). */
+  /** As text (format 9, see `int-text.ts`) or an array (formats 5 to 7). */
   shape: string | number[];
   lengths: string | number[];
   text: string[] | string;
@@ -116,7 +116,7 @@ export function encodeMessages(messages: readonly ModelMessage[]): EncodedMessag
 }
 
 /**
- * The characters of a piece of `text` (format 8): a two-byte piece (one with a character outside
+ * The characters of a piece of `text` (format 9): a two-byte piece (one with a character outside
  * Latin-1) is then 64 KB, under the 128 KB past which V8 gives a string a heap page of its own.
  * Parsing a 246 KB text as one such string took 0.25 ms, cut in pieces 0.09 ms.
  */
@@ -462,7 +462,7 @@ function readerOf(encoded: EncodedMessages | StringColumns | readonly JsonValue[
   return new RecordReader(new Column(shape), source, new Column(values));
 }
 
-/** A column of numbers: as text (format 8, see `int-text.ts`) or an array (formats 3 to 7). */
+/** A column of numbers: as text (format 9, see `int-text.ts`) or an array (formats 3 to 7). */
 function numbersOf(column: unknown): readonly JsonValue[] | null | undefined {
   return typeof column === 'string' ? intsFromText(column) : (column as JsonValue[] | undefined);
 }
