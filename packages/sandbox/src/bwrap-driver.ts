@@ -4,6 +4,7 @@ import { LongrunError, type ProtectionReport, type SandboxSpec } from '@longrun/
 import { rootArgs } from './bwrap-args.ts';
 import { probeBwrapHost, type BwrapHost } from './bwrap-probe.ts';
 import { bwrapReport } from './bwrap-report.ts';
+import { startLauncher } from './bwrap-exec.ts';
 import { BwrapSandbox } from './bwrap-sandbox.ts';
 import { detectCgroups } from './cgroup-detect.ts';
 import { sweepLeftovers, type SweepResult } from './leftover-sweep.ts';
@@ -65,9 +66,9 @@ export async function bwrapDriver(options: BwrapDriverOptions = {}): Promise<Bwr
 }
 
 /**
- * The identity-free part: a name, a host uid, an empty cgroup, a staging directory and, as
- * root, the workspace cap mounted there empty, sized like the last sandbox's (a claim of another
- * size resizes it: one process more).
+ * The identity-free part: a name, a host uid, an empty cgroup with the first command's launcher
+ * waiting in it, a staging directory and, as root, the workspace cap mounted there empty, sized
+ * like the last sandbox's (a claim of another size resizes it: one process more).
  */
 async function prepareSandbox(
   host: BwrapHost,
@@ -82,7 +83,13 @@ async function prepareSandbox(
   const stagingDir = stateDir === null ? null : join(stateDir, name);
   if (stagingDir !== null) mkdirSync(stagingDir, { mode: 0o700 });
   const cap = stagingDir !== null && owner !== null ? { stagingDir, owner, bytes: 0 } : null;
+  const tools = host.tools;
+  const launcher =
+    tools === null || tools.bash === null
+      ? null
+      : startLauncher({ tools, seccomp: host.seccomp, owner, cgroup }, null);
   const discard = async (): Promise<void> => {
+    await launcher?.discard();
     await cgroup?.destroy();
     if (stagingDir === null) return;
     if (cap !== null && cap.bytes > 0) await unmountAll([stagingDir]);
@@ -119,6 +126,7 @@ async function prepareSandbox(
           seccomp: host.seccomp,
           owner,
           cgroup,
+          launcher,
           liveDir: stagingDir ?? real.workspaceDir,
           stagingDir,
           bound,

@@ -1,10 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LongrunError } from '@longrun/core';
 import { commandArgs, rootArgs } from './bwrap-args.ts';
-import { runBwrap } from './bwrap-exec.ts';
-import { launchArgv } from './bwrap-launch.ts';
+import { startLauncher } from './bwrap-exec.ts';
 import { probeBwrapHost } from './bwrap-probe.ts';
 import type { SandboxCgroup } from './cgroup.ts';
 import { newWorkspace, removeWorkspaces, runsHere } from './bwrap-test-support.ts';
@@ -17,9 +16,7 @@ const host = probeBwrapHost('/usr/bin/bwrap', { system: null, reason: 'not neede
 const refusingCgroup: SandboxCgroup = {
   name: 'refusing',
   setLimits: () => undefined,
-  join: () => {
-    throw new Error('ENOENT: the cgroup is gone');
-  },
+  join: () => Promise.reject(new Error('ENOENT: the cgroup is gone')),
   pids: () => [],
   destroy: async () => undefined,
 };
@@ -30,38 +27,41 @@ describe('bwrap exec', () => {
     const tools = host.tools as NonNullable<typeof host.tools>;
     const workspace = newWorkspace();
     const command = ['/bin/sh', '-c', 'touch /workspace/ran'];
-    const run = (cgroup: SandboxCgroup | null) =>
-      runBwrap(
-        {
-          launch: launchArgv(tools, command),
-          args: commandArgs({
-            rootArgs: rootArgs('none'),
-            features: host.features,
-            workspaceSource: workspace,
-            network: 'none',
-            tmpBytes: 1 << 20,
-            cwdComponents: [],
-            env: { PATH: '/usr/bin:/bin' },
-          }),
-          seccomp: host.seccomp,
-          // As root the launcher runs as root here: the workspace is root's.
-          owner: null,
-          cgroup,
-        },
+    // Both launchers: one waiting for its command (as the driver starts them), one started with it.
+    const run = (cgroup: SandboxCgroup | null, waits: boolean) =>
+      startLauncher(
+        // As root the launcher runs as root here: the workspace is root's.
+        { tools, seccomp: host.seccomp, owner: null, cgroup },
+        waits ? null : command,
+      ).run(
+        commandArgs({
+          rootArgs: rootArgs('none'),
+          features: host.features,
+          workspaceSource: workspace,
+          network: 'none',
+          tmpBytes: 1 << 20,
+          cwdComponents: [],
+          env: { PATH: '/usr/bin:/bin' },
+        }),
         { argv: command, timeoutMs: 10_000, maxOutputBytes: 10_000 },
       ).result;
 
-    const refused = await run(refusingCgroup).then(
-      () => null,
-      (error: unknown) => error as LongrunError,
-    );
-    expect(refused?.code).toBe('SANDBOX_UNAVAILABLE');
-    expect(refused?.message).toContain('cannot move the command into cgroup refusing');
-    expect(existsSync(join(workspace, 'ran'))).toBe(false);
+    for (const waits of [true, false]) {
+      const refused = await run(refusingCgroup, waits).then(
+        () => null,
+        (error: unknown) => error as LongrunError,
+      );
+      expect(refused?.code).toBe('SANDBOX_UNAVAILABLE');
+      expect(refused?.message).toContain('cannot move the command into cgroup refusing');
+      expect(existsSync(join(workspace, 'ran'))).toBe(false);
+    }
 
-    // The control: the same command, with nothing to place it in, runs.
-    const ran = await run(null);
-    expect(ran).toMatchObject({ exitCode: 0, stderr: '' });
-    expect(existsSync(join(workspace, 'ran'))).toBe(true);
+    // The control: the same command, with nothing to place it in, runs (from either launcher).
+    for (const waits of [true, false]) {
+      const ran = await run(null, waits);
+      expect(ran).toMatchObject({ exitCode: 0, stderr: '' });
+      expect(existsSync(join(workspace, 'ran'))).toBe(true);
+      rmSync(join(workspace, 'ran'));
+    }
   });
 });

@@ -1,15 +1,14 @@
-import { spawn, type StdioOptions } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
 import { LongrunError, type ExecRequest, type ExecResult } from '@longrun/core';
 import { killPids, type SandboxCgroup } from './cgroup.ts';
 import { collectResult } from './collect-result.ts';
 import { argsFd, seccompFd } from './bwrap-args.ts';
+import { commandEnd, commandFd, launchArgv, type HostTools } from './bwrap-launch.ts';
 
-export interface BwrapCommand {
-  /** The launcher argv (see bwrap-launch.ts), ending in `bwrap --args 4 -- command…`. */
-  launch: readonly string[];
-  /** bubblewrap's own arguments, sent through `argsFd`. */
-  args: readonly string[];
+/** What every launcher of one sandbox shares. */
+export interface LauncherSetup {
+  tools: HostTools;
   seccomp: Uint8Array | null;
   /** Host uid/gid to run as (root only), else the worker's own. */
   owner: { uid: number; gid: number } | null;
@@ -21,65 +20,119 @@ export interface RunningCommand {
   kill(): void;
 }
 
+/** One bubblewrap launcher: a process in the sandbox's cgroup, waiting for one command. */
+export interface BwrapLauncher {
+  /** True once the launcher process is gone (killed, or it failed): it can run nothing. */
+  readonly exited: boolean;
+  /** Sends bubblewrap its options and the command (unless it was started with one). */
+  run(args: readonly string[], request: ExecRequest): RunningCommand;
+  /** Kills an unused launcher and waits until it is gone. */
+  discard(): Promise<void>;
+}
+
 /**
- * Starts one command under bubblewrap. bubblewrap reads its options from a pipe to the end
- * before it makes a namespace or a process; the driver moves it into the sandbox's cgroup before
- * it writes them, in the same tick as the spawn, so that nothing of the command can run, let
- * alone fork, outside its limits. (Moving bubblewrap's sandbox init afterwards, once it has a
- * network namespace of its own, cost 4–11 ms in the v1 memory controller here, on every exec;
- * moving bubblewrap before costs ~0.1 ms.) A launcher that cannot be placed is killed before it
- * reads a byte of its options, and the exec fails with SANDBOX_UNAVAILABLE.
+ * Starts a launcher (bwrap-launch.ts): with `command` null one that waits, in its cgroup, for
+ * whatever command comes next, so that an exec pays neither the process start nor the cgroup
+ * move; else one for that command. Nothing of a command runs before the launcher is in the
+ * cgroup: bubblewrap reads its options from a pipe to the end before it makes a namespace or
+ * a process, and the driver writes them (then, to a waiting launcher, the command) only once
+ * the move is done. A launcher that cannot be placed is killed, and its command's result is
+ * SANDBOX_UNAVAILABLE. (Moving a process in cgroup v1 waits for an RCU grace period, 10–15 ms
+ * here under load, in every hierarchy's first move after a quiet spell: off the exec's path
+ * with a waiting launcher, and off the event loop in every case.)
  */
-export function runBwrap(command: BwrapCommand, request: ExecRequest): RunningCommand {
-  const [file = '', ...launchArgs] = command.launch;
-  const stdio: StdioOptions = [
-    request.stdin === undefined ? 'ignore' : 'pipe',
-    'pipe',
-    'pipe',
-    command.seccomp === null ? 'ignore' : 'pipe',
-    'pipe',
-  ];
+export function startLauncher(
+  setup: LauncherSetup,
+  command: readonly string[] | null,
+): BwrapLauncher {
+  const [file = '', ...launchArgs] = launchArgv(setup.tools, command);
   const child = spawn(file, launchArgs, {
     env: {},
     cwd: '/',
-    stdio,
-    ...(command.owner ?? {}),
+    // stdin is a pipe whether or not the command gets input: the launcher starts before that
+    // is known. Without input it is closed at once, so the command reads end-of-file.
+    stdio: ['pipe', 'pipe', 'pipe', setup.seccomp === null ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    ...(setup.owner ?? {}),
   });
   // Killing bubblewrap is enough: the kernel then SIGKILLs the sandbox's init
   // (--die-with-parent), and the death of a pid namespace's init kills everything in it. The
   // cgroup is not used here: it is shared by the sandbox's concurrent commands. Once node has
   // seen the exit, the pid may be reaped and reused: never signal it then.
   let exited = false;
+  const gone = new Promise<void>((resolve) => child.once('close', () => resolve()));
   child.once('exit', () => (exited = true));
   const kill = (): void => {
     if (!exited && child.pid !== undefined) killPids([child.pid]);
   };
-  const seccompPipe = child.stdio[seccompFd] as Writable | null;
-  const argsPipe = child.stdio[argsFd] as Writable | null;
-  for (const pipe of [seccompPipe, argsPipe]) {
-    // bubblewrap failing early closes its ends; its stderr says why, in the result.
-    pipe?.on('error', () => undefined);
-  }
-  // Background processes die with the namespace when the command (bubblewrap's init) exits.
-  const result = collectResult(child, request, { kill, afterExit: () => undefined });
-  const unplaced = placeInCgroup(child.pid, command.cgroup);
-  if (unplaced !== null) {
-    // SIGKILL first: an empty options pipe would let bubblewrap run the command unconfined.
-    kill();
-    argsPipe?.destroy();
-    seccompPipe?.destroy();
-    return { result: result.then(() => Promise.reject(unplaced)), kill };
-  }
-  seccompPipe?.end(command.seccomp);
-  argsPipe?.end(Buffer.from(command.args.map((arg) => `${arg}\0`).join('')));
-  return { result, kill };
+  const pipes = [seccompFd, argsFd, commandFd].map((fd) => child.stdio[fd] as Writable | null);
+  // A launcher failing early closes its ends; its stderr says why, in the result.
+  for (const pipe of pipes) pipe?.on('error', () => undefined);
+  const placed = placeInCgroup(child.pid, setup.cgroup).then((refused) => {
+    if (refused !== null) {
+      // SIGKILL first: an empty options pipe would let bubblewrap run the command unconfined.
+      kill();
+      for (const pipe of pipes) pipe?.destroy();
+    }
+    return refused;
+  });
+  return {
+    get exited() {
+      return exited;
+    },
+    run: (args, request) => {
+      if (exited) {
+        const reason = 'the launcher exited before it got its command; retry the exec';
+        return { result: Promise.reject(new LongrunError('SANDBOX_UNAVAILABLE', reason)), kill };
+      }
+      const result = collectResult(child, request, { kill, afterExit: () => undefined });
+      const [seccompPipe, argsPipe, commandPipe] = pipes;
+      const sent = placed.then((refused) => {
+        if (refused !== null) return result.then(() => Promise.reject(refused));
+        const options = Buffer.from(args.map((arg) => `${arg}\0`).join(''));
+        const fields = [...(command === null ? request.argv : []), commandEnd];
+        // The command goes last, once bubblewrap's options and filter are wholly in their pipes.
+        endAll(
+          [
+            [seccompPipe, setup.seccomp],
+            [argsPipe, options],
+          ],
+          () => commandPipe?.end(Buffer.from(fields.map((field) => `${field}\0`).join(''))),
+        );
+        return result;
+      });
+      return { result: sent, kill };
+    },
+    discard: async () => {
+      kill();
+      await gone;
+    },
+  };
 }
 
-/** Null once bubblewrap is in the cgroup (or there is none); else why it is not. */
-function placeInCgroup(pid: number | undefined, cgroup: SandboxCgroup | null): LongrunError | null {
+/** Ends each pipe with its data; `then` runs once all of it was written. */
+function endAll(
+  writes: [Writable | null | undefined, Uint8Array | null][],
+  then: () => void,
+): void {
+  let left = writes.length;
+  const done = (): void => {
+    left -= 1;
+    if (left === 0) then();
+  };
+  for (const [pipe, data] of writes) {
+    if (pipe === null || pipe === undefined) done();
+    else pipe.end(data ?? undefined, done);
+  }
+}
+
+/** Null once the launcher is in the cgroup (or there is none); else why it is not. */
+async function placeInCgroup(
+  pid: number | undefined,
+  cgroup: SandboxCgroup | null,
+): Promise<LongrunError | null> {
   if (pid === undefined || cgroup === null) return null; // not started: the result says why
   try {
-    cgroup.join(pid);
+    await cgroup.join(pid);
     return null;
   } catch (error) {
     return new LongrunError(

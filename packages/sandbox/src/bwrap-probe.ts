@@ -50,7 +50,7 @@ export function probeBwrapHost(bwrapPath: string, cgroups: CgroupDetection): Bwr
   const tools: HostTools = {
     bwrap: bwrapPath,
     setpriv: !features.diesWithParent && executable('/usr/bin/setpriv') ? '/usr/bin/setpriv' : null,
-    bash: executable('/bin/bash') ? '/bin/bash' : null,
+    bash: readsCommandFields('/bin/bash') ? '/bin/bash' : null,
   };
   let seccomp: Uint8Array | null = null;
   let seccompReason = `no syscall table for ${process.arch} (have x64 and arm64)`;
@@ -92,6 +92,13 @@ function trialRun(bwrapPath: string, seccomp: Uint8Array | null): string | null 
     closeSync(filterFd);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** bash ≥ 4.4 (`mapfile -d`, which the waiting launcher reads its command with). */
+function readsCommandFields(bash: string): boolean {
+  if (!executable(bash)) return false;
+  const check = '(( BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 404 ))';
+  return spawnSync(bash, ['-c', check], { env: {}, stdio: 'ignore', timeout: 10_000 }).status === 0;
 }
 
 function executable(path: string): boolean {

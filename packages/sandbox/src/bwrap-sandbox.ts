@@ -9,8 +9,13 @@ import {
 } from '@longrun/core';
 import { workspacePathParts } from '@longrun/workspace';
 import { commandArgs, type BwrapFeatures } from './bwrap-args.ts';
-import { runBwrap, type RunningCommand } from './bwrap-exec.ts';
-import { launchArgv, type HostTools } from './bwrap-launch.ts';
+import {
+  startLauncher,
+  type BwrapLauncher,
+  type LauncherSetup,
+  type RunningCommand,
+} from './bwrap-exec.ts';
+import type { HostTools } from './bwrap-launch.ts';
 import type { SandboxCgroup } from './cgroup.ts';
 import { validateRequest } from './validate-spec.ts';
 import { releaseCappedWorkspace } from './workspace-cap.ts';
@@ -31,6 +36,11 @@ export interface BwrapSandboxParts {
   /** Set when the workspace is capped: the staging mount to release at close. */
   stagingDir: string | null;
   /**
+   * A launcher already waiting in the cgroup for the first command (see startLauncher), or
+   * null where there is no bash to wait with: each command then gets its own on its turn.
+   */
+  launcher: BwrapLauncher | null;
+  /**
    * Settles once the cap is bound over the workspace directory (at once when there is no cap).
    * No call on the sandbox returns before it, so whatever a caller saw the sandbox do, host
    * readers of the workspace path see too; a failed bind fails every call.
@@ -41,7 +51,8 @@ export interface BwrapSandboxParts {
 /**
  * One sandbox: every `exec` is a fresh bubblewrap (new namespaces, same cgroup, same workspace),
  * so nothing a command leaves running outlives it: when the command exits, its pid namespace and
- * everything in it die.
+ * everything in it die. The launcher for the next command is started (and moved into the
+ * cgroup) as soon as one is taken, so an exec finds it waiting.
  */
 export class BwrapSandbox implements Sandbox {
   readonly id: string;
@@ -49,9 +60,18 @@ export class BwrapSandbox implements Sandbox {
   readonly files: WorkspaceFiles;
   private readonly running = new Set<RunningCommand>();
   private closing: Promise<void> | null = null;
+  private next: BwrapLauncher | null;
+  private readonly setup: LauncherSetup;
 
   constructor(parts: BwrapSandboxParts) {
     this.parts = parts;
+    this.next = parts.launcher;
+    this.setup = {
+      tools: parts.tools,
+      seccomp: parts.seccomp,
+      owner: parts.owner,
+      cgroup: parts.cgroup,
+    };
     this.id = parts.name;
     this.files = sandboxFiles(parts.liveDir, parts.owner ?? undefined, {
       isOpen: () => this.closing === null,
@@ -74,16 +94,7 @@ export class BwrapSandbox implements Sandbox {
       env: { ...p.spec.env, ...request.env },
       ...(writableDirs === undefined ? {} : { writableDirs }),
     });
-    const command = runBwrap(
-      {
-        launch: launchArgv(p.tools, request.argv),
-        args,
-        seccomp: p.seccomp,
-        owner: p.owner,
-        cgroup: p.cgroup,
-      },
-      request,
-    );
+    const command = this.takeLauncher(request.argv).run(args, request);
     this.running.add(command);
     try {
       const [result] = await Promise.all([command.result, p.bound]);
@@ -91,6 +102,20 @@ export class BwrapSandbox implements Sandbox {
     } finally {
       this.running.delete(command);
     }
+  }
+
+  /**
+   * The waiting launcher (a fresh one if it is taken or died), and the next one started on the
+   * following turn, after this command's options are written. Without bash, one for `argv`.
+   */
+  private takeLauncher(argv: readonly string[]): BwrapLauncher {
+    if (this.next === null) return startLauncher(this.setup, argv);
+    const taken = this.next.exited ? startLauncher(this.setup, null) : this.next;
+    this.next = null;
+    setImmediate(() => {
+      if (this.closing === null && this.next === null) this.next = startLauncher(this.setup, null);
+    });
+    return taken;
   }
 
   /**
@@ -129,7 +154,9 @@ export class BwrapSandbox implements Sandbox {
       command.kill();
       return command.result;
     });
-    await Promise.all(results);
+    const next = this.next;
+    this.next = null;
+    await Promise.all([...results, next?.discard()]);
     await this.parts.cgroup?.destroy();
     const { stagingDir, spec } = this.parts;
     if (stagingDir !== null) {

@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -68,8 +69,8 @@ class CgroupV1 implements SandboxCgroup {
     }
   }
 
-  join(pid: number): void {
-    for (const dir of this.dirs.values()) writeFileSync(join(dir, cgroupProcsFile), String(pid));
+  async join(pid: number): Promise<void> {
+    for (const dir of this.dirs.values()) await writeFile(join(dir, cgroupProcsFile), String(pid));
   }
 
   pids(): number[] {

@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -77,8 +78,8 @@ class CgroupV2 implements SandboxCgroup {
     }
   }
 
-  join(pid: number): void {
-    writeFileSync(join(this.dir, cgroupProcsFile), String(pid));
+  async join(pid: number): Promise<void> {
+    await writeFile(join(this.dir, cgroupProcsFile), String(pid));
   }
 
   pids(): number[] {

@@ -16,8 +16,11 @@ export interface CgroupLimits {
 export interface SandboxCgroup {
   readonly name: string;
   setLimits(limits: CgroupLimits): void;
-  /** Moves a process (with its threads) in. Its later children are born inside. */
-  join(pid: number): void;
+  /**
+   * Moves a process (with its threads) in; its later children are born inside. Async: a move
+   * can wait for an RCU grace period (v1: 10–15 ms here under load), off the event loop.
+   */
+  join(pid: number): Promise<void>;
   /** Pids of every process inside. */
   pids(): number[];
   /** SIGKILLs every process inside, until none is left (bounded); then removes the cgroup. */
