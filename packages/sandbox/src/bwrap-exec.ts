@@ -22,6 +22,8 @@ export interface RunningCommand {
 
 /** One bubblewrap launcher: a process in the sandbox's cgroup, waiting for one command. */
 export interface BwrapLauncher {
+  /** Settles once the launcher is in its cgroup, or was refused and killed. */
+  readonly placed: Promise<unknown>;
   /** True once the launcher process is gone (killed, or it failed): it can run nothing. */
   readonly exited: boolean;
   /** Sends bubblewrap its options and the command (unless it was started with one). */
@@ -76,6 +78,7 @@ export function startLauncher(
     return refused;
   });
   return {
+    placed,
     get exited() {
       return exited;
     },

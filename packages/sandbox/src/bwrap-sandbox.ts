@@ -36,10 +36,10 @@ export interface BwrapSandboxParts {
   /** Set when the workspace is capped: the staging mount to release at close. */
   stagingDir: string | null;
   /**
-   * A launcher already waiting in the cgroup for the first command (see startLauncher), or
-   * null where there is no bash to wait with: each command then gets its own on its turn.
+   * Launchers already waiting in the cgroup for the first commands (see startLauncher), none
+   * where there is no bash to wait with: each command then gets its own on its turn.
    */
-  launcher: BwrapLauncher | null;
+  launchers: readonly BwrapLauncher[];
   /**
    * Settles once the cap is bound over the workspace directory (at once when there is no cap).
    * No call on the sandbox returns before it, so whatever a caller saw the sandbox do, host
@@ -49,10 +49,16 @@ export interface BwrapSandboxParts {
 }
 
 /**
+ * How many launchers a sandbox keeps waiting: two, so that a command run right after another
+ * finds one ready while the first one's replacement starts (and waits for its cgroup move).
+ */
+export const launchersWaiting = 2;
+
+/**
  * One sandbox: every `exec` is a fresh bubblewrap (new namespaces, same cgroup, same workspace),
  * so nothing a command leaves running outlives it: when the command exits, its pid namespace and
- * everything in it die. The launcher for the next command is started (and moved into the
- * cgroup) as soon as one is taken, so an exec finds it waiting.
+ * everything in it die. Launchers for the next commands wait in the cgroup (see
+ * launchersWaiting), so an exec pays neither a process start nor a cgroup move.
  */
 export class BwrapSandbox implements Sandbox {
   readonly id: string;
@@ -60,12 +66,13 @@ export class BwrapSandbox implements Sandbox {
   readonly files: WorkspaceFiles;
   private readonly running = new Set<RunningCommand>();
   private closing: Promise<void> | null = null;
-  private next: BwrapLauncher | null;
+  /** Launchers waiting for a command, oldest first; empty where there is no bash. */
+  private readonly waiting: BwrapLauncher[];
   private readonly setup: LauncherSetup;
 
   constructor(parts: BwrapSandboxParts) {
     this.parts = parts;
-    this.next = parts.launcher;
+    this.waiting = [...parts.launchers];
     this.setup = {
       tools: parts.tools,
       seccomp: parts.seccomp,
@@ -96,6 +103,10 @@ export class BwrapSandbox implements Sandbox {
     });
     const command = this.takeLauncher(request.argv).run(args, request);
     this.running.add(command);
+    // Replaced once the command is done, not while it runs: on two cores the replacement's
+    // process start would compete with this command's bubblewrap.
+    const refill = (): void => void setImmediate(() => this.refill());
+    command.result.then(refill, refill);
     try {
       const [result] = await Promise.all([command.result, p.bound]);
       return result;
@@ -105,17 +116,22 @@ export class BwrapSandbox implements Sandbox {
   }
 
   /**
-   * The waiting launcher (a fresh one if it is taken or died), and the next one started on the
-   * following turn, after this command's options are written. Without bash, one for `argv`.
+   * The oldest waiting launcher that is still alive; else a fresh one (without bash, one started
+   * with `argv`).
    */
   private takeLauncher(argv: readonly string[]): BwrapLauncher {
-    if (this.next === null) return startLauncher(this.setup, argv);
-    const taken = this.next.exited ? startLauncher(this.setup, null) : this.next;
-    this.next = null;
-    setImmediate(() => {
-      if (this.closing === null && this.next === null) this.next = startLauncher(this.setup, null);
-    });
-    return taken;
+    for (let taken = this.waiting.shift(); taken !== undefined; taken = this.waiting.shift()) {
+      if (!taken.exited) return taken;
+    }
+    return startLauncher(this.setup, this.parts.tools.bash === null ? argv : null);
+  }
+
+  /** Starts launchers until `launchersWaiting` wait (none without bash, none once closing). */
+  private refill(): void {
+    if (this.parts.tools.bash === null) return;
+    while (this.closing === null && this.waiting.length < launchersWaiting) {
+      this.waiting.push(startLauncher(this.setup, null));
+    }
   }
 
   /**
@@ -154,9 +170,8 @@ export class BwrapSandbox implements Sandbox {
       command.kill();
       return command.result;
     });
-    const next = this.next;
-    this.next = null;
-    await Promise.all([...results, next?.discard()]);
+    const unused = this.waiting.splice(0).map((launcher) => launcher.discard());
+    await Promise.all([...results, ...unused]);
     await this.parts.cgroup?.destroy();
     const { stagingDir, spec } = this.parts;
     if (stagingDir !== null) {
