@@ -102,7 +102,8 @@ async function prepareSandbox(
   // Started last, after the cap's mount process: each start holds the event loop for a fork.
   const tools = host.tools;
   if (tools !== null && tools.bash !== null) {
-    for (let i = 0; i < launchersWaiting; i += 1) {
+    // One for a sandbox opened on demand: each start costs its open a fork; the exec tops up.
+    for (let i = 0; i < (warm ? launchersWaiting : 1); i += 1) {
       launchers.push(startLauncher({ tools, seccomp: host.seccomp, owner, cgroup }, null));
     }
   }

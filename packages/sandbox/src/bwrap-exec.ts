@@ -17,6 +17,8 @@ export interface LauncherSetup {
 
 export interface RunningCommand {
   result: Promise<ExecResult>;
+  /** Settles once the command is handed to the launcher (or refused). */
+  sent: Promise<void>;
   kill(): void;
 }
 
@@ -53,7 +55,15 @@ export function startLauncher(
     cwd: '/',
     // stdin is a pipe whether or not the command gets input: the launcher starts before that
     // is known. Without input it is closed at once, so the command reads end-of-file.
-    stdio: ['pipe', 'pipe', 'pipe', setup.seccomp === null ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    stdio: [
+      'pipe',
+      'pipe',
+      'pipe',
+      setup.seccomp === null ? 'ignore' : 'pipe',
+      'pipe',
+      // Only a waiting launcher reads a command; any other would pass this pipe into the sandbox.
+      ...(command === null ? ['pipe' as const] : []),
+    ],
     ...(setup.owner ?? {}),
   });
   // Killing bubblewrap is enough: the kernel then SIGKILLs the sandbox's init
@@ -66,7 +76,9 @@ export function startLauncher(
   const kill = (): void => {
     if (!exited && child.pid !== undefined) killPids([child.pid]);
   };
-  const pipes = [seccompFd, argsFd, commandFd].map((fd) => child.stdio[fd] as Writable | null);
+  const pipes = [seccompFd, argsFd, commandFd].map(
+    (fd) => (child.stdio[fd] ?? null) as Writable | null,
+  );
   // A launcher failing early closes its ends; its stderr says why, in the result.
   for (const pipe of pipes) pipe?.on('error', () => undefined);
   const placed = placeInCgroup(child.pid, setup.cgroup).then((refused) => {
@@ -85,25 +97,34 @@ export function startLauncher(
     run: (args, request) => {
       if (exited) {
         const reason = 'the launcher exited before it got its command; retry the exec';
-        return { result: Promise.reject(new LongrunError('SANDBOX_UNAVAILABLE', reason)), kill };
+        const result = Promise.reject(new LongrunError('SANDBOX_UNAVAILABLE', reason));
+        return { result, sent: Promise.resolve(), kill };
       }
       const result = collectResult(child, request, { kill, afterExit: () => undefined });
       const [seccompPipe, argsPipe, commandPipe] = pipes;
-      const sent = placed.then((refused) => {
-        if (refused !== null) return result.then(() => Promise.reject(refused));
+      let handedOver = (): void => undefined;
+      const sent = new Promise<void>((resolve) => (handedOver = resolve));
+      const settled = placed.then((refused) => {
+        if (refused !== null) {
+          handedOver();
+          return result.then(() => Promise.reject(refused));
+        }
         const options = Buffer.from(args.map((arg) => `${arg}\0`).join(''));
-        const fields = [...(command === null ? request.argv : []), commandEnd];
+        const fields = [...request.argv, commandEnd];
         // The command goes last, once bubblewrap's options and filter are wholly in their pipes.
         endAll(
           [
             [seccompPipe, setup.seccomp],
             [argsPipe, options],
           ],
-          () => commandPipe?.end(Buffer.from(fields.map((field) => `${field}\0`).join(''))),
+          () => {
+            if (commandPipe === null || commandPipe === undefined) return handedOver();
+            commandPipe.end(Buffer.from(fields.map((field) => `${field}\0`).join('')), handedOver);
+          },
         );
         return result;
       });
-      return { result: sent, kill };
+      return { result: settled, sent, kill };
     },
     discard: async () => {
       kill();

@@ -35,9 +35,11 @@ export const commandEnd = 'longrun-command-end';
  */
 export function launchArgv(tools: HostTools, command: readonly string[] | null): string[] {
   const argv: string[] = [];
-  // 0–5 are the child's stdio array: libuv puts our own pipes there, over whatever was inherited.
+  // 0–4 (0–5 for a waiting launcher) are the child's stdio array: libuv puts our own pipes
+  // there, over whatever was inherited.
+  const ours = command === null ? commandFd : argsFd;
   const closes = inheritableFds()
-    .filter((fd) => fd > commandFd)
+    .filter((fd) => fd > ours)
     .map((fd) => `exec ${fd}>&-; `)
     .join('');
   // `exec -c`: bash would otherwise export PWD and SHLVL into the sandbox's /proc/1/environ.

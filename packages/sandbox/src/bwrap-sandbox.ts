@@ -49,8 +49,9 @@ export interface BwrapSandboxParts {
 }
 
 /**
- * How many launchers a sandbox keeps waiting: two, so that a command run right after another
- * finds one ready while the first one's replacement starts (and waits for its cgroup move).
+ * How many launchers a pool's sandbox keeps waiting: two, so that a command run right after
+ * another finds one ready while the first one's replacement starts (and waits for its cgroup
+ * move). A sandbox opened on demand keeps one.
  */
 export const launchersWaiting = 2;
 
@@ -103,10 +104,10 @@ export class BwrapSandbox implements Sandbox {
     });
     const command = this.takeLauncher(request.argv).run(args, request);
     this.running.add(command);
-    // Replaced once the command is done, not while it runs: on two cores the replacement's
-    // process start would compete with this command's bubblewrap.
-    const refill = (): void => void setImmediate(() => this.refill());
-    command.result.then(refill, refill);
+    // Replaced once the command is handed over: starting a process holds the event loop for a
+    // fork, which must not delay this command (nor one run right after it: a second launcher
+    // waits for that one).
+    void command.sent.then(() => setImmediate(() => this.replace()));
     try {
       const [result] = await Promise.all([command.result, p.bound]);
       return result;
@@ -126,12 +127,14 @@ export class BwrapSandbox implements Sandbox {
     return startLauncher(this.setup, this.parts.tools.bash === null ? argv : null);
   }
 
-  /** Starts launchers until `launchersWaiting` wait (none without bash, none once closing). */
-  private refill(): void {
-    if (this.parts.tools.bash === null) return;
-    while (this.closing === null && this.waiting.length < launchersWaiting) {
-      this.waiting.push(startLauncher(this.setup, null));
-    }
+  /**
+   * Starts one launcher for the one a command took (none without bash, none once closing):
+   * a sandbox keeps as many waiting as it was opened with, launchersWaiting for a pool's.
+   */
+  private replace(): void {
+    if (this.parts.tools.bash === null || this.closing !== null) return;
+    if (this.waiting.length >= launchersWaiting) return; // concurrent commands took fresh ones
+    this.waiting.push(startLauncher(this.setup, null));
   }
 
   /**
