@@ -70,7 +70,11 @@ class CgroupV1 implements SandboxCgroup {
   }
 
   async join(pid: number): Promise<void> {
-    for (const dir of this.dirs.values()) await writeFile(join(dir, cgroupProcsFile), String(pid));
+    // In parallel: the first move waits for the grace period, the others then pass at once.
+    const moves = [...this.dirs.values()].map((dir) =>
+      writeFile(join(dir, cgroupProcsFile), String(pid)),
+    );
+    await Promise.all(moves);
   }
 
   pids(): number[] {
