@@ -1,9 +1,12 @@
+import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LongrunError } from '@longrun/core';
 import { commandArgs, rootArgs } from './bwrap-args.ts';
 import { startLauncher } from './bwrap-exec.ts';
+import { commandEnd, launchArgv } from './bwrap-launch.ts';
 import { probeBwrapHost } from './bwrap-probe.ts';
 import type { SandboxCgroup } from './cgroup.ts';
 import { newWorkspace, removeWorkspaces, runsHere } from './bwrap-test-support.ts';
@@ -63,5 +66,42 @@ describe('bwrap exec', () => {
       expect(existsSync(join(workspace, 'ran'))).toBe(true);
       rmSync(join(workspace, 'ran'));
     }
+  });
+
+  it('a waiting launcher runs nothing when its command is cut short or never comes', async () => {
+    if (!runsHere(host.tools?.bash != null, `bash ≥ 4.4 and a usable bubblewrap`)) return;
+    const tools = host.tools as NonNullable<typeof host.tools>;
+    const workspace = newWorkspace();
+    const options = commandArgs({
+      rootArgs: rootArgs('none'),
+      features: host.features,
+      workspaceSource: workspace,
+      network: 'none',
+      tmpBytes: 1 << 20,
+      cwdComponents: [],
+      env: { PATH: '/usr/bin:/bin' },
+    });
+    const ran = join(workspace, 'ran');
+    // What the driver sends a launcher, with the command fields as given.
+    const send = async (fields: string[]) => {
+      const [file = '', ...args] = launchArgv(tools, null);
+      const child = spawn(file, args, {
+        env: {},
+        stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+      });
+      // A launcher that refuses exits with bubblewrap's pipes unread: EPIPE is expected there.
+      const pipe = (fd: number) => (child.stdio[fd] as Writable).on('error', () => undefined);
+      pipe(3).end(host.seccomp ?? undefined);
+      pipe(4).end(Buffer.from(options.map((arg) => `${arg}\0`).join('')));
+      pipe(5).end(Buffer.from(fields.map((field) => `${field}\0`).join('')));
+      return new Promise<number | null>((resolve) => child.once('close', resolve));
+    };
+    const command = ['/bin/sh', '-c', 'touch /workspace/ran'];
+    expect(await send(command)).toBe(126); // no end marker
+    expect(await send([])).toBe(126); // the worker died before writing anything
+    expect(existsSync(ran)).toBe(false);
+    // The control: the whole command, end marker included, runs.
+    expect(await send([...command, commandEnd])).toBe(0);
+    expect(existsSync(ran)).toBe(true);
   });
 });
