@@ -24,6 +24,18 @@ const refusingCgroup: SandboxCgroup = {
   destroy: async () => undefined,
 };
 
+/** bubblewrap's options for a small sandbox over `workspace`. */
+const optionsFor = (workspace: string): string[] =>
+  commandArgs({
+    rootArgs: rootArgs('none'),
+    features: host.features,
+    workspaceSource: workspace,
+    network: 'none',
+    tmpBytes: 1 << 20,
+    cwdComponents: [],
+    env: { PATH: '/usr/bin:/bin' },
+  });
+
 describe('bwrap exec', () => {
   it('starts nothing of the command when it cannot be placed in the cgroup', async () => {
     if (!runsHere(host.tools !== null, `a usable bubblewrap (${host.unusableReason})`)) return;
@@ -36,18 +48,8 @@ describe('bwrap exec', () => {
         // As root the launcher runs as root here: the workspace is root's.
         { tools, seccomp: host.seccomp, owner: null, cgroup },
         waits ? null : command,
-      ).run(
-        commandArgs({
-          rootArgs: rootArgs('none'),
-          features: host.features,
-          workspaceSource: workspace,
-          network: 'none',
-          tmpBytes: 1 << 20,
-          cwdComponents: [],
-          env: { PATH: '/usr/bin:/bin' },
-        }),
-        { argv: command, timeoutMs: 10_000, maxOutputBytes: 10_000 },
-      ).result;
+      ).run(optionsFor(workspace), { argv: command, timeoutMs: 10_000, maxOutputBytes: 10_000 })
+        .result;
 
     for (const waits of [true, false]) {
       const refused = await run(refusingCgroup, waits).then(
@@ -72,15 +74,7 @@ describe('bwrap exec', () => {
     if (!runsHere(host.tools?.bash != null, `bash ≥ 4.4 and a usable bubblewrap`)) return;
     const tools = host.tools as NonNullable<typeof host.tools>;
     const workspace = newWorkspace();
-    const options = commandArgs({
-      rootArgs: rootArgs('none'),
-      features: host.features,
-      workspaceSource: workspace,
-      network: 'none',
-      tmpBytes: 1 << 20,
-      cwdComponents: [],
-      env: { PATH: '/usr/bin:/bin' },
-    });
+    const options = optionsFor(workspace);
     const ran = join(workspace, 'ran');
     // What the driver sends a launcher, with the command fields as given.
     const send = async (fields: string[]) => {
