@@ -198,7 +198,7 @@ describe('bwrap attacks: reading and reaching what is not the sandbox', () => {
     }
   });
 
-  it('cannot use a descriptor the worker inherited (the process driver, as control, can)', async () => {
+  it('cannot use a descriptor the worker inherited, on demand or pooled (the process driver, as control, can)', async () => {
     const canary = `canary-${randomUUID()}`;
     const file = join(newWorkspace('longrun-fd-'), 'inherited.txt');
     writeFileSync(file, canary);
@@ -215,12 +215,15 @@ describe('bwrap attacks: reading and reaching what is not the sandbox', () => {
     worker.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const code = await new Promise((resolve) => worker.on('close', resolve));
     expect(code).toBe(0);
-    const { bwrap, control } = JSON.parse(out) as { bwrap: string; control: string };
-    expect(control).toContain(canary);
-    expect(bwrap).not.toContain(canary);
-    const fds = [...bwrap.matchAll(/^\/proc\/self\/fd\/(\d+) ->/gm)].map((m) => Number(m[1]));
-    // 0–2 are stdio; 3 is the shell's own handle on /proc/self/fd while it lists it.
-    expect(fds.filter((n) => n > 3)).toEqual([]);
+    const listed = JSON.parse(out) as { bwrap: string; pooled: string; control: string };
+    expect(listed.control).toContain(canary);
+    for (const inside of [listed.bwrap, listed.pooled]) {
+      expect(inside).toContain('/proc/self/fd/0 ->');
+      expect(inside).not.toContain(canary);
+      const fds = [...inside.matchAll(/^\/proc\/self\/fd\/(\d+) ->/gm)].map((m) => Number(m[1]));
+      // 0–2 are stdio; 3 is the shell's own handle on /proc/self/fd while it lists it.
+      expect(fds.filter((n) => n > 3)).toEqual([]);
+    }
   });
 
   it("cannot reach the network, the host's loopback, the database port or a metadata address", async () => {

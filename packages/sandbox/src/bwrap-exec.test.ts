@@ -19,7 +19,10 @@ const host = probeBwrapHost('/usr/bin/bwrap', { system: null, reason: 'not neede
 const refusingCgroup: SandboxCgroup = {
   name: 'refusing',
   setLimits: () => undefined,
-  join: () => Promise.reject(new Error('ENOENT: the cgroup is gone')),
+  join: () => {
+    throw new Error('ENOENT: the cgroup is gone');
+  },
+  joinInBackground: () => Promise.reject(new Error('ENOENT: the cgroup is gone')),
   pids: () => [],
   destroy: async () => undefined,
 };

@@ -41,9 +41,9 @@ export interface BwrapLauncher {
  * cgroup: bubblewrap reads its options from a pipe to the end before it makes a namespace or
  * a process, and the driver writes them (then, to a waiting launcher, the command) only once
  * the move is done. A launcher that cannot be placed is killed, and its command's result is
- * SANDBOX_UNAVAILABLE. (Moving a process in cgroup v1 waits for an RCU grace period, 10–15 ms
- * here under load, in every hierarchy's first move after a quiet spell: off the exec's path
- * with a waiting launcher, and off the event loop in every case.)
+ * SANDBOX_UNAVAILABLE. (Moving a process into a cgroup waits for an RCU grace period, 10–45 ms
+ * here under load, unless another move just happened: a waiting launcher takes it off the
+ * exec's path, and off the event loop.)
  */
 export function startLauncher(
   setup: LauncherSetup,
@@ -81,7 +81,9 @@ export function startLauncher(
   );
   // A launcher failing early closes its ends; its stderr says why, in the result.
   for (const pipe of pipes) pipe?.on('error', () => undefined);
-  const placed = placeInCgroup(child.pid, setup.cgroup).then((refused) => {
+  // A launcher started for its command is moved at once (its exec waits for it anyway, and a
+  // move right after another passes without a grace period); a waiting one in the background.
+  const placed = placeInCgroup(child.pid, setup.cgroup, command === null).then((refused) => {
     if (refused !== null) {
       // SIGKILL first: an empty options pipe would let bubblewrap run the command unconfined.
       kill();
@@ -153,10 +155,12 @@ function endAll(
 async function placeInCgroup(
   pid: number | undefined,
   cgroup: SandboxCgroup | null,
+  inBackground: boolean,
 ): Promise<LongrunError | null> {
   if (pid === undefined || cgroup === null) return null; // not started: the result says why
   try {
-    await cgroup.join(pid);
+    if (inBackground) await cgroup.joinInBackground(pid);
+    else cgroup.join(pid);
     return null;
   } catch (error) {
     return new LongrunError(

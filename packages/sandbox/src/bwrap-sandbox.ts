@@ -51,15 +51,15 @@ export interface BwrapSandboxParts {
 /**
  * How many launchers a pool's sandbox keeps waiting: two, so that a command run right after
  * another finds one ready while the first one's replacement starts (and waits for its cgroup
- * move). A sandbox opened on demand keeps one.
+ * move). A sandbox opened on demand keeps none: each of its commands starts its own launcher.
  */
 export const launchersWaiting = 2;
 
 /**
  * One sandbox: every `exec` is a fresh bubblewrap (new namespaces, same cgroup, same workspace),
  * so nothing a command leaves running outlives it: when the command exits, its pid namespace and
- * everything in it die. Launchers for the next commands wait in the cgroup (see
- * launchersWaiting), so an exec pays neither a process start nor a cgroup move.
+ * everything in it die. In a pool's sandbox, launchers for the next commands wait in the cgroup
+ * (see launchersWaiting), so an exec pays neither a process start nor a cgroup move.
  */
 export class BwrapSandbox implements Sandbox {
   readonly id: string;
@@ -69,11 +69,14 @@ export class BwrapSandbox implements Sandbox {
   private closing: Promise<void> | null = null;
   /** Launchers waiting for a command, oldest first; empty where there is no bash. */
   private readonly waiting: BwrapLauncher[];
+  /** How many launchers to keep waiting: as many as the sandbox was opened with. */
+  private readonly kept: number;
   private readonly setup: LauncherSetup;
 
   constructor(parts: BwrapSandboxParts) {
     this.parts = parts;
     this.waiting = [...parts.launchers];
+    this.kept = parts.launchers.length;
     this.setup = {
       tools: parts.tools,
       seccomp: parts.seccomp,
@@ -124,7 +127,7 @@ export class BwrapSandbox implements Sandbox {
     for (let taken = this.waiting.shift(); taken !== undefined; taken = this.waiting.shift()) {
       if (!taken.exited) return taken;
     }
-    return startLauncher(this.setup, this.parts.tools.bash === null ? argv : null);
+    return startLauncher(this.setup, argv);
   }
 
   /**
@@ -133,7 +136,7 @@ export class BwrapSandbox implements Sandbox {
    */
   private replace(): void {
     if (this.parts.tools.bash === null || this.closing !== null) return;
-    if (this.waiting.length >= launchersWaiting) return; // concurrent commands took fresh ones
+    if (this.waiting.length >= this.kept) return; // concurrent commands took fresh ones
     this.waiting.push(startLauncher(this.setup, null));
   }
 

@@ -69,12 +69,12 @@ class CgroupV1 implements SandboxCgroup {
     }
   }
 
-  async join(pid: number): Promise<void> {
-    // In parallel: the first move waits for the grace period, the others then pass at once.
-    const moves = [...this.dirs.values()].map((dir) =>
-      writeFile(join(dir, cgroupProcsFile), String(pid)),
-    );
-    await Promise.all(moves);
+  join(pid: number): void {
+    for (const dir of this.dirs.values()) writeFileSync(join(dir, cgroupProcsFile), String(pid));
+  }
+
+  async joinInBackground(pid: number): Promise<void> {
+    for (const dir of this.dirs.values()) await writeFile(join(dir, cgroupProcsFile), String(pid));
   }
 
   pids(): number[] {

@@ -78,7 +78,11 @@ class CgroupV2 implements SandboxCgroup {
     }
   }
 
-  async join(pid: number): Promise<void> {
+  join(pid: number): void {
+    writeFileSync(join(this.dir, cgroupProcsFile), String(pid));
+  }
+
+  async joinInBackground(pid: number): Promise<void> {
     await writeFile(join(this.dir, cgroupProcsFile), String(pid));
   }
 

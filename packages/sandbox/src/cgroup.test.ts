@@ -23,7 +23,7 @@ async function exercise(system: CgroupSystem): Promise<void> {
   cgroup.setLimits({ memoryBytes: 64 << 20, pids: 16, cpuCores: 0.5 });
   const sleeper = spawn('/bin/sleep', ['60'], { stdio: 'ignore' });
   const exited = new Promise((resolve) => sleeper.once('exit', (_code, signal) => resolve(signal)));
-  await cgroup.join(sleeper.pid as number);
+  cgroup.join(sleeper.pid as number);
   expect(cgroup.pids()).toEqual([sleeper.pid]);
   await cgroup.destroy();
   expect(await exited).toBe('SIGKILL');

@@ -17,10 +17,12 @@ export interface SandboxCgroup {
   readonly name: string;
   setLimits(limits: CgroupLimits): void;
   /**
-   * Moves a process (with its threads) in; its later children are born inside. Async: a move
-   * can wait for an RCU grace period (v1: 10–15 ms here under load), off the event loop.
+   * Moves a process (with its threads) in; its later children are born inside. A move can wait
+   * for an RCU grace period (10–45 ms here under load; not when another move just happened).
    */
-  join(pid: number): Promise<void>;
+  join(pid: number): void;
+  /** The same off the event loop, for a process nothing waits for yet. */
+  joinInBackground(pid: number): Promise<void>;
   /** Pids of every process inside. */
   pids(): number[];
   /** SIGKILLs every process inside, until none is left (bounded); then removes the cgroup. */

@@ -1,12 +1,12 @@
 /**
  * A stand-in worker process for the sandbox tests (run with `node`, not by Vitest). Modes:
- * - `fds <workspace>`: lists /proc/self/fd and reads every descriptor inside a bwrap sandbox,
- *   and the same through the process driver (the control: it must show the inherited ones);
+ * - `fds <workspace>`: lists /proc/self/fd and reads every descriptor inside a bwrap sandbox
+ *   (opened on demand, and claimed from a pool), and the same through the process driver (the control: it must show the inherited ones);
  *   prints one JSON line and exits.
  * - `sleep <workspace>`: opens a bwrap sandbox and runs `sleep 1000` in it, forever; the test
  *   kills this process with SIGKILL.
  */
-import { bwrapDriver, processDriver } from './index.ts';
+import { SandboxPool, bwrapDriver, processDriver } from './index.ts';
 import type { Sandbox, SandboxSpec } from '@longrun/core';
 
 const [mode, workspaceDir = ''] = process.argv.slice(2);
@@ -31,9 +31,14 @@ async function listInside(sandbox: Sandbox): Promise<string> {
 }
 
 if (mode === 'fds') {
-  const bwrap = await listInside(await (await bwrapDriver()).open(spec));
+  const driver = await bwrapDriver();
+  const bwrap = await listInside(await driver.open(spec));
+  // A pool's sandbox runs its commands through launchers started ahead (they close the fds).
+  const pool = new SandboxPool({ driver, maxSandboxes: 1 });
+  const pooled = await listInside(await pool.claim(spec));
+  await pool.close();
   const control = await listInside(await processDriver().open(spec));
-  process.stdout.write(`${JSON.stringify({ bwrap, control })}\n`);
+  process.stdout.write(`${JSON.stringify({ bwrap, pooled, control })}\n`);
 } else if (mode === 'sleep') {
   const sandbox = await (await bwrapDriver()).open(spec);
   await sandbox.exec({
