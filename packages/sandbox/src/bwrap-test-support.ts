@@ -10,7 +10,6 @@ import type {
   SandboxLimits,
   SandboxSpec,
 } from '@longrun/core';
-import { commandEnd } from './bwrap-launch.ts';
 import { pollUntil } from './poll.ts';
 
 /** Test helpers for the bubblewrap suites: workspaces, quick exec, and the host-leftover scan. */
@@ -96,24 +95,6 @@ export async function sandboxUid(sandbox: Sandbox): Promise<number> {
  * CPU, nothing running) until the host's pid 1 reaps it; this container's init takes 1–2 s.
  */
 export function processesOfUid(uid: number): number[] {
-  return pidsOfUid(uid);
-}
-
-/**
- * Processes of `uid` other than the sandbox's launcher waiting for its next command (bash, its
- * script ending in the command-end marker): what commands left running.
- */
-export function commandProcessesOfUid(uid: number): number[] {
-  return pidsOfUid(uid).filter((pid) => {
-    try {
-      return !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(commandEnd);
-    } catch {
-      return false; // exited while we looked
-    }
-  });
-}
-
-function pidsOfUid(uid: number): number[] {
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
