@@ -97,6 +97,37 @@ describe('the SQLite writer thread', () => {
     }
   });
 
+  it('gives the answers of one group commit to their writers one turn of the event loop apart', async () => {
+    const { writer, connection } = await startedWriter();
+    let turn = 0;
+    let ticking = true;
+    const tick = (): void => {
+      turn++;
+      if (ticking) setImmediate(tick);
+    };
+    try {
+      const leases: Lease[] = [];
+      for (let i = 0; i < 32; i++) leases.push(await claimedSession(writer));
+      setImmediate(tick);
+      // Sent together, the 32 appends share one or two commits; each writer's continuation
+      // notes the turn in which its answer came.
+      const turns = await Promise.all(
+        leases.map(async (held) => {
+          await writer.write('append', appendWrite(held, 1));
+          return turn;
+        }),
+      );
+      const perTurn = new Map<number, number>();
+      for (const t of turns) perTurn.set(t, (perTurn.get(t) ?? 0) + 1);
+      // At most two in one turn: the one given where the answers arrive, one in the check phase.
+      expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(2);
+    } finally {
+      ticking = false;
+      await writer.close();
+      connection.close();
+    }
+  });
+
   it('fails the writes of a thread that dies with a typed, retryable error, and starts a new one', async () => {
     const { writer, connection } = await startedWriter();
     try {

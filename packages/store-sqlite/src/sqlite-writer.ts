@@ -42,6 +42,9 @@ class WriterThread {
   #nextId = 1;
   #openFailure: LongrunError | undefined;
   #closing = false;
+  /** Answers received and not yet given to their writers, oldest first (see #settleNext). */
+  readonly #unsettled: WriteReply[] = [];
+  #draining = false;
 
   constructor(options: WriterOptions) {
     this.#worker = new Worker(threadScript, {
@@ -58,7 +61,8 @@ class WriterThread {
     this.opened.catch(() => undefined);
     this.#worker.on('message', (message: WriterMessage) => {
       if ('replies' in message) {
-        for (const reply of message.replies) this.#settle(reply);
+        this.#unsettled.push(...message.replies);
+        if (!this.#draining) this.#settleNext();
       } else if ('opened' in message) {
         if (this.#pending.size === 0) this.#worker.unref();
         opened(message.opened);
@@ -76,6 +80,8 @@ class WriterThread {
         this.#alive = false;
         const error = this.#openFailure ?? threadStopped(code, crash);
         failed(error);
+        // What the thread answered before it ended stands: a committed write is acknowledged.
+        for (const reply of this.#unsettled.splice(0)) this.#settle(reply);
         for (const pending of this.#pending.values()) pending.reject(error);
         this.#pending.clear();
         resolve();
@@ -125,6 +131,19 @@ class WriterThread {
     await this.#worker.terminate();
     await this.exited;
   }
+
+  /**
+   * Gives the oldest answer to its writer, and the next one a turn of the event loop later. A
+   * group commit answers the writes of many sessions at once; settled together, every one of
+   * those sessions would run its step up to its next write in one go before a timer, a stream
+   * or an API request got a turn. One per turn, they interleave.
+   */
+  #settleNext = (): void => {
+    const reply = this.#unsettled.shift();
+    if (reply !== undefined) this.#settle(reply);
+    this.#draining = this.#unsettled.length > 0;
+    if (this.#draining) setImmediate(this.#settleNext);
+  };
 
   #settle(reply: WriteReply): void {
     const pending = this.#pending.get(reply.id);
