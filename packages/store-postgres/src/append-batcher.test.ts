@@ -154,6 +154,31 @@ describe('append batcher', () => {
     expect(order).toEqual(['a1', 'b1', 'drained']);
   });
 
+  it('gives the outcomes of one batch to their callers one turn of the event loop apart', async () => {
+    const { sent, submit } = recorder({ maxInFlight: 1 });
+    let turn = 0;
+    let ticking = true;
+    const tick = (): void => {
+      turn++;
+      if (ticking) setImmediate(tick);
+    };
+    const items = Array.from({ length: 32 }, (_, i) => String.fromCharCode(65 + i) + '1');
+    const turns = items.map(async (item) => {
+      await submit(item);
+      return turn;
+    });
+    await settle();
+    expect(sent).toHaveLength(1);
+    setImmediate(tick);
+    sent[0]!.answer();
+    const perTurn = new Map<number, number>();
+    for (const t of await Promise.all(turns)) perTurn.set(t, (perTurn.get(t) ?? 0) + 1);
+    ticking = false;
+    // Resolved together, all 32 continuations would run in one task (one turn).
+    expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(2);
+    expect(perTurn.size).toBeGreaterThanOrEqual(16);
+  });
+
   it('refuses bad limits with a typed error', () => {
     for (const bad of [{ maxInFlight: 0 }, { maxItems: 1.5 }, { maxBytes: -1 }]) {
       expect(() => new AppendBatcher(() => Promise.resolve([]), bad)).toThrow(/appendBatching\./);

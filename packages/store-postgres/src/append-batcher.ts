@@ -1,4 +1,4 @@
-import { LongrunError, checkCount } from '@longrun/core';
+import { LongrunError, OnePerTurn, checkCount } from '@longrun/core';
 
 /** How appends are grouped into batches (one round trip and one commit each). */
 export interface AppendBatching {
@@ -65,6 +65,8 @@ export class AppendBatcher<T, R> {
   #inFlight = 0;
   #scheduled = false;
   #idleWaiters: (() => void)[] = [];
+  /** Outcomes of returned batches not yet given to their callers (see OnePerTurn). */
+  readonly #unsettled = new OnePerTurn();
 
   constructor(send: SendBatch<T, R>, options: AppendBatching = {}) {
     this.#send = send;
@@ -94,7 +96,7 @@ export class AppendBatcher<T, R> {
   }
 
   #idle(): boolean {
-    return this.#queue.length === 0 && this.#inFlight === 0;
+    return this.#queue.length === 0 && this.#inFlight === 0 && this.#unsettled.empty;
   }
 
   #schedule(): void {
@@ -163,13 +165,18 @@ export class AppendBatcher<T, R> {
     }
     this.#inFlight--;
     for (const q of batch) this.#busyKeys.delete(q.key);
-    batch.forEach((q, i) => {
-      const outcome = outcomes?.[i];
-      if (failure !== undefined || outcome === undefined) q.reject(failure);
-      else if (outcome.ok) q.resolve(outcome.value);
-      else q.reject(outcome.error);
-    });
+    // One caller per turn: the sessions of a batch do not all run their next step in one task.
+    this.#unsettled.push(
+      ...batch.map((q, i) => () => {
+        const outcome = outcomes?.[i];
+        if (failure !== undefined || outcome === undefined) q.reject(failure);
+        else if (outcome.ok) q.resolve(outcome.value);
+        else q.reject(outcome.error);
+      }),
+      () => {
+        if (this.#idle()) for (const wake of this.#idleWaiters.splice(0)) wake();
+      },
+    );
     this.#schedule();
-    if (this.#idle()) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 }

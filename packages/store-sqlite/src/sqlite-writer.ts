@@ -1,6 +1,6 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
-import { LongrunError, type DurabilityReport } from '@longrun/core';
+import { LongrunError, OnePerTurn, type DurabilityReport } from '@longrun/core';
 import { commitBatch } from './group-commit.ts';
 import type { WriteArgs, WriteName, WriteResult } from './sqlite-writes.ts';
 import { statementCache } from './writer-db.ts';
@@ -42,9 +42,13 @@ class WriterThread {
   #nextId = 1;
   #openFailure: LongrunError | undefined;
   #closing = false;
-  /** Answers received and not yet given to their writers, oldest first (see #settleNext). */
-  readonly #unsettled: WriteReply[] = [];
-  #draining = false;
+  /**
+   * Answers received and not yet given to their writers, oldest first. A group commit answers
+   * the writes of many sessions at once; settled together, every one of those sessions would
+   * run its step up to its next write in one go before a timer, a stream or an API request got
+   * a turn. One per turn, they interleave.
+   */
+  readonly #unsettled = new OnePerTurn();
 
   constructor(options: WriterOptions) {
     this.#worker = new Worker(threadScript, {
@@ -61,8 +65,7 @@ class WriterThread {
     this.opened.catch(() => undefined);
     this.#worker.on('message', (message: WriterMessage) => {
       if ('replies' in message) {
-        this.#unsettled.push(...message.replies);
-        if (!this.#draining) this.#settleNext();
+        this.#unsettled.push(...message.replies.map((reply) => () => this.#settle(reply)));
       } else if ('opened' in message) {
         if (this.#pending.size === 0) this.#worker.unref();
         opened(message.opened);
@@ -81,7 +84,7 @@ class WriterThread {
         const error = this.#openFailure ?? threadStopped(code, crash);
         failed(error);
         // What the thread answered before it ended stands: a committed write is acknowledged.
-        for (const reply of this.#unsettled.splice(0)) this.#settle(reply);
+        this.#unsettled.flush();
         for (const pending of this.#pending.values()) pending.reject(error);
         this.#pending.clear();
         resolve();
@@ -131,19 +134,6 @@ class WriterThread {
     await this.#worker.terminate();
     await this.exited;
   }
-
-  /**
-   * Gives the oldest answer to its writer, and the next one a turn of the event loop later. A
-   * group commit answers the writes of many sessions at once; settled together, every one of
-   * those sessions would run its step up to its next write in one go before a timer, a stream
-   * or an API request got a turn. One per turn, they interleave.
-   */
-  #settleNext = (): void => {
-    const reply = this.#unsettled.shift();
-    if (reply !== undefined) this.#settle(reply);
-    this.#draining = this.#unsettled.length > 0;
-    if (this.#draining) setImmediate(this.#settleNext);
-  };
 
   #settle(reply: WriteReply): void {
     const pending = this.#pending.get(reply.id);
