@@ -29,7 +29,7 @@ export function encodePayload(value: unknown, what = 'payload'): string {
  * claim, and even one non-ASCII character makes the whole text a two-byte string, made on a slow
  * path: the 282 KB checkpoint of a compacted session (its summary says `events 1–5000`) was read
  * from a SQLite text column in 0.55 ms with its en dash and 0.23 ms without, then parsed in 0.44
- * against 0.39 ms; packed (SQLite's packed-json.ts), unpacked to text in 0.50 ms against 0.29.
+ * against 0.39 ms; packed (packed-json.ts, as both stores keep it), unpacked to text in 0.50 ms against 0.29.
  * An escaped character takes 6 bytes (12 for one outside the BMP) instead of its 2 to 4 in UTF-8.
  */
 export function encodeCheckpointState(value: unknown): string {

@@ -16,12 +16,12 @@ import {
   type Signal,
   type StoredEvent,
 } from '@longrun/core';
-import { unpackJson } from './packed-json.ts';
+import { unpackJson } from '@longrun/core/packed-json';
 
 // The one place rows become port types. node:sqlite returns INTEGER as number (read-bigints off).
 type Row = Record<string, unknown>;
 
-/** A JSON column (event data, checkpoint state): text, or packed (packed-json.ts). */
+/** A JSON column (event data, checkpoint state): text, or packed (@longrun/core/packed-json). */
 function jsonColumn(v: unknown, what: string): JsonValue {
   const text = typeof v === 'string' || v instanceof Uint8Array ? unpackJson(v) : null;
   if (text === null)

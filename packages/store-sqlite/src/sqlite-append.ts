@@ -1,5 +1,5 @@
 import type { AppendResult, EncodedAppend, LeaseFence, StatusChange } from '@longrun/core';
-import { packJson } from './packed-json.ts';
+import { packJson } from '@longrun/core/packed-json';
 import { sql } from './sql.ts';
 import { WriterFailure } from './writer-failure.ts';
 import { fencedRow, type WriterDb } from './writer-db.ts';

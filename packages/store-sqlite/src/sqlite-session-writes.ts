@@ -6,7 +6,7 @@ import type {
   SignalWake,
   WorkerId,
 } from '@longrun/core';
-import { packJson } from './packed-json.ts';
+import { packJson } from '@longrun/core/packed-json';
 import { sql } from './sql.ts';
 import { WriterFailure } from './writer-failure.ts';
 import { fencedRow, sessionRow, type SessionRow, type WriterDb } from './writer-db.ts';
