@@ -13,13 +13,15 @@ import { webhooks } from './migrations/v11-webhooks.ts';
 import { cancelBeforeWait } from './migrations/v12-cancel-before-wait.ts';
 import { keyRoles } from './migrations/v13-key-roles.ts';
 import { tenantSpend } from './migrations/v14-tenant-spend.ts';
+import { packedEvents } from './migrations/v15-packed-events.ts';
 
 /**
  * Numbered schema migrations. The version a schema is at lives in its `longrun_meta` table;
  * opening a schema whose version is newer than the last one here is refused (SCHEMA_TOO_NEW),
  * because an older longrun would misread what a newer one wrote. Tables mirror the SQLite store
  * column for column; times are epoch milliseconds in bigint, payloads are JSON text (not jsonb,
- * which would reorder keys and break the exact round trip).
+ * which would reorder keys and break the exact round trip), or, from version 15, an event's data
+ * packed (bytea, `@longrun/core/packed-json`).
  */
 export const migrations: readonly { version: number; sql: (s: SchemaName) => string }[] = [
   { version: 1, sql: (s) => tables(s.quoted) + functions(s.quoted) },
@@ -36,6 +38,7 @@ export const migrations: readonly { version: number; sql: (s: SchemaName) => str
   { version: 12, sql: (s) => cancelBeforeWait(s.quoted) },
   { version: 13, sql: (s) => keyRoles(s.quoted) },
   { version: 14, sql: (s) => tenantSpend(s.quoted) },
+  { version: 15, sql: (s) => packedEvents(s.quoted) },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

@@ -41,6 +41,7 @@ import {
   type WorkerLivenessEvents,
   type WorkerRegistration,
 } from '@longrun/core';
+import { packJson } from '@longrun/core/packed-json';
 import { AppendBatcher, type AppendBatching } from './append-batcher.ts';
 import { DeadWorkerSweep } from './dead-worker-sweep.ts';
 import { LivenessObserver } from './liveness-observer.ts';
@@ -119,6 +120,16 @@ interface Internals extends OpenedPool {
 type Retry = 'read' | 'write';
 
 const maxAttempts = 3;
+
+/**
+ * Event data shorter than this stays text. Packing runs here on the event loop, at a cost per
+ * event (~10 µs alone, ~30 µs amid 32 sessions) that hardly depends on its size, while what it
+ * saves does: ~350 bytes of a 500-byte model response, ~60 of a 100-byte tool result. Packing
+ * from 64 characters (as SQLite does, off the event loop) stored an 800-step agent run in
+ * 1.21 MB rather than 1.31, but cost 440 µs of CPU a step at 32 sessions against 422 from 128
+ * and 391 for none (medians of five interleaved runs).
+ */
+const packEventsFrom = 128;
 
 /**
  * The scale-out session store on PostgreSQL. Every multi-statement write is a plpgsql function
@@ -372,7 +383,13 @@ export class PostgresStore implements SessionStore {
     const encoded = encodeAppend(request);
     this.#assertOpen();
     const fence = checkFence(request.fence);
-    const queued = { nowMs: this.#nowParam(), fence, expectedSeq: request.expectedSeq, encoded };
+    const queued = {
+      nowMs: this.#nowParam(),
+      fence,
+      expectedSeq: request.expectedSeq,
+      encoded,
+      packed: encoded.events.map((e) => packJson(e.data, packEventsFrom)),
+    };
     return this.#appends.submit(fence.sessionId, queued, approximateBytes(encoded));
   }
 

@@ -9,6 +9,7 @@ import {
   type EffectClass,
   type EffectStatus,
   type EventType,
+  type JsonValue,
   type Lease,
   type SessionCounts,
   type SessionRecord,
@@ -17,6 +18,7 @@ import {
   type StoredEvent,
   type WorkerId,
 } from '@longrun/core';
+import { unpackJson } from '@longrun/core/packed-json';
 
 // The one place rows become port types. pg returns int8 (bigint) as a string, to avoid losing
 // precision past 2^53; every value here is a count or an epoch-ms time, so it must fit a safe
@@ -53,13 +55,26 @@ export function toSession(row: Row): SessionRecord {
   };
 }
 
+/** An event's data: its text, or its packed bytes unpacked (schema 15 on). */
+function eventData(row: Row): JsonValue {
+  if (row.data !== null) return decodePayload(row.data as string);
+  const packed = row.packed as Uint8Array;
+  const text = unpackJson(packed);
+  if (text === null)
+    throw new LongrunError(
+      'SCHEMA_TOO_NEW',
+      `event ${String(row.seq)} of session ${String(row.session_id)} is packed with format ${packed[0]}, which this longrun cannot read; a newer longrun wrote it: upgrade longrun to read this schema`,
+    );
+  return decodePayload(text);
+}
+
 export function toEvent(row: Row): StoredEvent {
   return {
     sessionId: sessionId(row.session_id),
     seq: num(row.seq, 'seq'),
     type: row.type as EventType,
     v: num(row.v, 'v'),
-    data: decodePayload(row.data as string),
+    data: eventData(row),
     atMs: num(row.at_ms, 'at_ms'),
     epoch: num(row.epoch, 'epoch'),
   } as StoredEvent;

@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest';
+import { event, workerId } from '@longrun/core';
 import { PostgresStore } from './postgres-store.ts';
 import { migratePostgres } from './migrate.ts';
 import { schemaName } from './schema-name.ts';
@@ -47,6 +48,91 @@ describeWithServer('postgres schema upgrade', unavailable, () => {
             VALUES ('bad', 'acme', 'x', '${hash}', 'root', 6)`),
         ).rejects.toThrow(/check constraint/);
       });
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
+  it('reads the text events of a version-14 schema after the upgrade, and packs new ones beside them', async () => {
+    const schema = randomSchema('lru');
+    const s = `"${schema}"`;
+    const output = `${'the tool wrote this line, and the next one too; '.repeat(6)}`;
+    const completed = (step: number) => ({
+      step,
+      callIndex: 0,
+      tool: 'append_line',
+      ok: true,
+      output,
+      attempt: 1,
+    });
+    try {
+      await withAdmin(async (c) => {
+        await migratePostgres(c, schemaName(schema), null, 14);
+        // A session as a version-14 longrun wrote it: every event's data as JSON text.
+        await c.query(`INSERT INTO ${s}.sessions (id, agent, status, head_seq, created_at_ms, updated_at_ms)
+          VALUES ('ses_a', 'old', 'queued', 2, 1, 1)`);
+        await c.query(
+          `INSERT INTO ${s}.session_log (session_key, seq, at_ms, epoch, v, type, data)
+           SELECT key, 1, 10, 0, 1, 'session.created', '{"agent":"old","input":{"n":1}}' FROM ${s}.sessions
+           UNION ALL SELECT key, 2, 11, 0, 1, 'tool.completed', $1 FROM ${s}.sessions`,
+          [JSON.stringify(completed(1))],
+        );
+      });
+      const store = await PostgresStore.open({ url: testUrl, schema, poolSize: 2 });
+      try {
+        const lease = await store.claim('ses_a' as never, workerId('w'), 60_000);
+        if (lease === null) throw new Error('ses_a was not claimable');
+        // One lone append (append_events), then two at once (append_batch).
+        await store.append({
+          fence: lease,
+          expectedSeq: 2,
+          events: [event('tool.completed', completed(2))],
+        });
+        await Promise.all([
+          store.append({
+            fence: lease,
+            expectedSeq: 3,
+            events: [event('tool.completed', completed(3))],
+          }),
+          store.append({
+            fence: lease,
+            expectedSeq: 4,
+            events: [event('tool.completed', completed(4))],
+          }),
+        ]);
+        const log = await store.readEvents('ses_a' as never);
+        expect(log.map((e) => [e.seq, e.type, e.data])).toEqual([
+          [1, 'session.created', { agent: 'old', input: { n: 1 } }],
+          [2, 'tool.completed', completed(1)],
+          [3, 'tool.completed', completed(2)],
+          [4, 'tool.completed', completed(3)],
+          [5, 'tool.completed', completed(4)],
+        ]);
+        expect((await store.readEvents('ses_a' as never, 4, 1)).map((e) => e.data)).toEqual([
+          completed(4),
+        ]);
+      } finally {
+        await store.close();
+      }
+      const stored = await withAdmin((c) =>
+        c.query<{
+          seq: number;
+          text: boolean;
+          packed: number | null;
+        }>(`SELECT seq::int, data IS NOT NULL AS text, length(packed)::int AS packed
+          FROM ${s}.session_log ORDER BY seq`),
+      );
+      const textBytes = JSON.stringify(completed(2)).length;
+      expect(stored.rows.map((r) => [r.seq, r.text])).toEqual([
+        [1, true],
+        [2, true],
+        [3, false],
+        [4, false],
+        [5, false],
+      ]);
+      // Packed, an event takes less than a third of its text (it repeats; its keys are in the
+      // dictionary).
+      for (const r of stored.rows.slice(2, 5)) expect(r.packed).toBeLessThan(textBytes / 3);
     } finally {
       await dropSchema(schema);
     }

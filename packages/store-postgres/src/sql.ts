@@ -114,7 +114,7 @@ export function statements(schema: SchemaName) {
         AND ($1::text[] IS NULL OR agent = ANY($1::text[]))`,
     fireSchedule: `SELECT ${s}.fire_schedule($1::bigint, $2, $3::bigint, $4, $5, $6::bigint, $7::text[], $8::text[],
         $9::bigint, $10::bigint) AS outcome`,
-    readEvents: `SELECT $1::text AS session_id, seq, type, v, data, at_ms, epoch FROM ${s}.session_log
+    readEvents: `SELECT $1::text AS session_id, seq, type, v, data, packed, at_ms, epoch FROM ${s}.session_log
       WHERE session_key = (SELECT key FROM ${s}.sessions WHERE id = $1) AND seq > $2 ORDER BY seq LIMIT $3`,
     readCheckpoint: `SELECT * FROM ${s}.checkpoints WHERE session_id = $1`,
     listEffects: `SELECT $1::text AS session_id, step, call_index, tool, effect, status, attempts, updated_at_ms,
@@ -125,7 +125,7 @@ export function statements(schema: SchemaName) {
       ORDER BY created_at_ms, created_order`,
     appendBatch: `SELECT * FROM ${s}.append_batch($1::text[])`,
     append: `SELECT ${s}.append_events($1::bigint, $2, $3, $4, $5, $6::text[], $7::integer[], $8::text[], $9::jsonb,
-      $10::jsonb, $11::jsonb, $12, $13, $14::text[], $15, $16) AS at_ms`,
+      $10::jsonb, $11::jsonb, $12, $13, $14::text[], $15, $16, $17::bytea[]) AS at_ms`,
     checkFence: `SELECT 1 FROM ${s}.check_fence($1, $2, $3::bigint)`,
     saveCheckpoint: `SELECT ${s}.save_checkpoint($1::bigint, $2, $3, $4, $5, $6)`,
     sendSignal: `SELECT ${s}.send_signal($1::bigint, $2, $3, $4, $5, $6) AS created_at_ms`,
@@ -216,7 +216,8 @@ interface AppendArgs {
   expected: number;
   types: string[];
   versions: number[];
-  datas: string[];
+  /** Each event's data as text, or null where it goes packed (`packed` at the same index). */
+  datas: (string | null)[];
   effects: EffectChange[];
   status: StatusJson | null;
   statusIfPending: StatusJson | null;
@@ -227,11 +228,15 @@ interface AppendArgs {
   appendId: string;
 }
 
+/** Each event's data as packJson gave it: the text, or its packed bytes. */
+export type PackedDatas = readonly (string | Uint8Array)[];
+
 function appendArgs(
   nowMs: number | null,
   fence: LeaseFence,
   expectedSeq: number,
   a: EncodedAppend,
+  packed: PackedDatas,
 ): AppendArgs {
   return {
     now: nowMs,
@@ -241,7 +246,7 @@ function appendArgs(
     expected: expectedSeq,
     types: a.events.map((e) => e.type),
     versions: a.events.map((e) => e.v),
-    datas: a.events.map((e) => e.data),
+    datas: packed.map((p) => (typeof p === 'string' ? p : null)),
     effects: a.effects.map((e) => ({
       step: e.step,
       callIndex: e.callIndex,
@@ -268,8 +273,9 @@ export function appendParams(
   fence: LeaseFence,
   expectedSeq: number,
   a: EncodedAppend,
+  packed: PackedDatas,
 ): unknown[] {
-  const x = appendArgs(nowMs, fence, expectedSeq, a);
+  const x = appendArgs(nowMs, fence, expectedSeq, a, packed);
   return [
     x.now,
     x.session,
@@ -287,17 +293,25 @@ export function appendParams(
     x.consume,
     x.release,
     x.appendId,
+    packed.map((p) => (typeof p === 'string' ? null : p)),
   ];
 }
 
-/** One element of append_batch's text[] argument: the same arguments, as one JSON text. */
+/**
+ * One element of append_batch's text[] argument: the same arguments, as one JSON text; packed
+ * datas as base64 (`packed`, null where the text is kept).
+ */
 export function appendBatchItem(
   nowMs: number | null,
   fence: LeaseFence,
   expectedSeq: number,
   a: EncodedAppend,
+  packed: PackedDatas,
 ): string {
-  return JSON.stringify(appendArgs(nowMs, fence, expectedSeq, a));
+  return JSON.stringify({
+    ...appendArgs(nowMs, fence, expectedSeq, a, packed),
+    packed: packed.map((p) => (typeof p === 'string' ? null : Buffer.from(p).toString('base64'))),
+  });
 }
 
 /** A StatusChange as the JSON append_events reads, with every field present. */
