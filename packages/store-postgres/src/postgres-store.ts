@@ -43,6 +43,7 @@ import {
 } from '@longrun/core';
 import { packJson } from '@longrun/core/packed-json';
 import { AppendBatcher, type AppendBatching } from './append-batcher.ts';
+import { CheckpointVacuum } from './checkpoint-vacuum.ts';
 import { DeadWorkerSweep } from './dead-worker-sweep.ts';
 import { LivenessObserver } from './liveness-observer.ts';
 import { PostgresLiveChannel } from './postgres-live-channel.ts';
@@ -163,6 +164,7 @@ export class PostgresStore implements SessionStore {
   #live: PostgresLiveChannel | null = null;
   readonly #log: ((message: string) => void) | undefined;
   readonly #appends: AppendBatcher<QueuedAppend, AppendResult>;
+  readonly #checkpointVacuum: CheckpointVacuum;
   #closed = false;
 
   private constructor(options: PostgresStoreOptions, internals: Internals) {
@@ -197,6 +199,7 @@ export class PostgresStore implements SessionStore {
       isOwn: (id) => [...this.#workers].some((w) => w.workerId === id),
       ...(options.log ? { log: options.log } : {}),
     });
+    this.#checkpointVacuum = new CheckpointVacuum(internals.pool, internals.schema, options.log);
     this.#appends = new AppendBatcher(
       (items: QueuedAppend[]) => sendAppends(items, write, this.#target),
       options.appendBatching,
@@ -295,6 +298,7 @@ export class PostgresStore implements SessionStore {
     this.#closed = true;
     // Appends already accepted are still sent; new ones are refused.
     await this.#appends.drain();
+    await this.#checkpointVacuum.stop();
     await this.#sweep?.stop();
     await this.#observer.stop();
     await this.#live?.close();
@@ -390,7 +394,9 @@ export class PostgresStore implements SessionStore {
       encoded,
       packed: encoded.events.map((e) => packJson(e.data, packEventsFrom)),
     };
-    return this.#appends.submit(fence.sessionId, queued, approximateBytes(encoded));
+    const result = await this.#appends.submit(fence.sessionId, queued, approximateBytes(encoded));
+    if (encoded.checkpoint) this.#checkpointVacuum.written(encoded.checkpoint.state.length);
+    return result;
   }
 
   async saveCheckpoint(
@@ -402,6 +408,7 @@ export class PostgresStore implements SessionStore {
     const state = encodeCheckpointState(checkpoint.state);
     const values = [this.#nowParam(), f.sessionId, f.owner, f.epoch, seq, state];
     await this.#write('saving a checkpoint', 'saveCheckpoint', values);
+    this.#checkpointVacuum.written(state.length);
   }
 
   async registerWorker(

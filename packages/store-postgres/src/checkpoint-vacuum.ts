@@ -1,0 +1,84 @@
+import type pg from 'pg';
+import type { SchemaName } from './schema-name.ts';
+
+/** Vacuum once at least this many characters of checkpoint state were written since the last. */
+const minChars = 256 * 1024;
+
+/**
+ * A session's checkpoint is replaced in place, but in PostgreSQL a replaced row stays on disk
+ * until VACUUM: a checkpoint of more than ~2 kB is compressed into TOAST chunks, and pruning,
+ * which frees the old versions of small rows without VACUUM, does not reach those. A checkpoint
+ * grows with the session (it carries the transcript) and is written every 64 events, so every
+ * version left behind makes storage grow as the square of a session's length: 557 kB of TOAST
+ * for one live 25 kB checkpoint after an 800-step run, where autovacuum is off or has not come
+ * round yet (it looks once a minute at most).
+ *
+ * So the store vacuums the checkpoints' TOAST table itself (the table's own row versions are
+ * pruned without it), in the background on one pooled connection, once the checkpoint text
+ * written since the last time reaches half the table's size then (and at least 256 KiB): the
+ * space of the old versions is reused by the next ones. Text written is at least what it takes
+ * stored (TOAST compresses it), so each round's new versions fit in the space the last vacuum
+ * freed once the table is twice its live size, and it stops growing there whatever the fleet
+ * (about 1.1× live plus the 256 KiB for checkpoints that compress ~10×, as a harness's do; the
+ * first vacuum also adds a free-space map and a visibility map). One vacuum
+ * at a time per store; SKIP_LOCKED, so one running from another process (or autovacuum) is
+ * left alone rather than waited for. A failure is reported to `log` and changes nothing else:
+ * the next checkpoints try again.
+ */
+export class CheckpointVacuum {
+  readonly #pool: pg.Pool;
+  readonly #table: string;
+  readonly #log: ((message: string) => void) | undefined;
+  #written = 0;
+  #threshold = minChars;
+  #running: Promise<void> | null = null;
+  #stopped = false;
+  /** The checkpoints' TOAST table, `pg_toast.pg_toast_<oid>`, found at the first vacuum. */
+  #toast: string | null = null;
+
+  constructor(pool: pg.Pool, schema: SchemaName, log?: (message: string) => void) {
+    this.#pool = pool;
+    this.#table = `${schema.quoted}.checkpoints`;
+    this.#log = log;
+  }
+
+  /** A checkpoint of `chars` characters was committed. */
+  written(chars: number): void {
+    this.#written += chars;
+    if (this.#written < this.#threshold || this.#running !== null || this.#stopped) return;
+    this.#written = 0;
+    this.#running = this.#vacuum().finally(() => {
+      this.#running = null;
+    });
+  }
+
+  /** Waits for a vacuum under way; starts no more. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#running;
+  }
+
+  async #vacuum(): Promise<void> {
+    try {
+      this.#toast ??= await this.#toastTable();
+      await this.#pool.query(`VACUUM (SKIP_LOCKED) ${this.#toast}`);
+      const { rows } = await this.#pool.query<{ bytes: string }>(
+        'SELECT pg_total_relation_size(to_regclass($1)) AS bytes',
+        [this.#table],
+      );
+      this.#threshold = Math.max(minChars, Number(rows[0]?.bytes ?? 0) / 2);
+    } catch (error) {
+      this.#log?.(`vacuuming ${this.#table} failed: ${(error as Error).message}`);
+    }
+  }
+
+  async #toastTable(): Promise<string> {
+    const { rows } = await this.#pool.query<{ toast: string }>(
+      'SELECT reltoastrelid::regclass::text AS toast FROM pg_class WHERE oid = to_regclass($1)',
+      [this.#table],
+    );
+    const toast = rows[0]?.toast;
+    if (toast === undefined || toast === '-') throw new Error('it has no TOAST table');
+    return toast;
+  }
+}
