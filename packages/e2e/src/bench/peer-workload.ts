@@ -125,7 +125,7 @@ export async function measurePeerWorkload(
 }
 
 /** One session of `steps` steps; the bytes its store then holds, and the bytes it appended. */
-async function bytesOfRun(
+export async function bytesOfRun(
   make: () => Promise<StoreTarget>,
   steps: number,
   agent: Omit<PeerAgentOptions, 'dir'>,
