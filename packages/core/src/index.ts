@@ -18,6 +18,7 @@ export * from './ports/webhook-store.ts';
 export * from './ports/tenant-spend-store.ts';
 export * from './ports/secret-store.ts';
 export * from './ports/blob-store.ts';
+export * from './ports/blob-packing.ts';
 export * from './ports/sandbox.ts';
 export * from './ports/workspace-files.ts';
 export * from './request-hash.ts';

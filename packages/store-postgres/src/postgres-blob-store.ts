@@ -1,10 +1,11 @@
-import { checkBlobBytes, checkBlobHash, type BlobStore } from '@longrun/core';
+import { checkBlobBytes, checkBlobHash, packBlob, unpackBlob, type BlobStore } from '@longrun/core';
 import type { PostgresAccess } from './postgres-access.ts';
 
 /**
  * Blobs in the store's own schema: the default blob store, so that every worker that reaches the
  * database can restore a session's workspace. A put that raced another put of the same content
- * is a no-op (ON CONFLICT DO NOTHING): content-addressed rows never change.
+ * is a no-op (ON CONFLICT DO NOTHING): content-addressed rows never change. A blob is stored
+ * deflated when that saves an eighth (packBlob), which the row's `size` column tells apart.
  */
 export class PostgresBlobStore implements BlobStore {
   readonly kind = 'postgres';
@@ -17,7 +18,8 @@ export class PostgresBlobStore implements BlobStore {
   async put(hash: string, bytes: Uint8Array): Promise<void> {
     const key = checkBlobHash(hash);
     const data = checkBlobBytes(bytes);
-    const buffer = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const packed = await packBlob(data);
+    const buffer = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
     await this.#db.write('storing a blob', 'putBlob', [
       this.#db.nowParam(),
       key,
@@ -29,7 +31,9 @@ export class PostgresBlobStore implements BlobStore {
   async get(hash: string): Promise<Uint8Array | null> {
     const rows = await this.#db.read('reading a blob', 'getBlob', [checkBlobHash(hash)]);
     const row = rows[0];
-    return row === undefined ? null : new Uint8Array(row.bytes as Buffer);
+    return row === undefined
+      ? null
+      : unpackBlob(new Uint8Array(row.bytes as Buffer), Number(row.size));
   }
 
   async missing(hashes: readonly string[]): Promise<string[]> {

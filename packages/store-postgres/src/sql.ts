@@ -90,7 +90,7 @@ export function statements(schema: SchemaName) {
       FROM (SELECT coalesce($3::text, to_char(to_timestamp(${s}.now_ms($1::bigint) / 1000.0)
         AT TIME ZONE 'UTC', 'YYYY-MM-DD')) AS day) d
       LEFT JOIN ${s}.tenant_day_spend t ON t.tenant_id = $2 AND t.day = d.day`,
-    getBlob: `SELECT bytes FROM ${s}.blobs WHERE hash = $1`,
+    getBlob: `SELECT size, bytes FROM ${s}.blobs WHERE hash = $1`,
     presentBlobs: `SELECT hash FROM ${s}.blobs WHERE hash = ANY($1::text[])`,
     insertSchedule: `INSERT INTO ${s}.schedules (id, tenant_id, agent, cron, timezone, input, catch_up, max_catch_up,
         overlap, next_fire_at_ms, created_at_ms, updated_at_ms)

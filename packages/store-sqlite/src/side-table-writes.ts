@@ -14,7 +14,7 @@ export const apiKeySql = {
 
 export const blobSql = {
   insert: `INSERT INTO blobs (hash, size, bytes, created_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
-  get: `SELECT bytes FROM blobs WHERE hash = ?`,
+  get: `SELECT size, bytes FROM blobs WHERE hash = ?`,
   has: `SELECT 1 FROM blobs WHERE hash = ?`,
 } as const;
 
@@ -39,7 +39,8 @@ export const sideTableWrites = {
     if (changes === 0) throw new WriterFailure('NOT_FOUND', `API key ${w.id} does not exist`);
   },
 
-  putBlob(db: WriterDb, w: { hash: string; bytes: Uint8Array; nowMs: number }): void {
-    db.stmt(blobSql.insert).run(w.hash, w.bytes.byteLength, w.bytes, w.nowMs);
+  /** `bytes` as packed (packBlob in @longrun/core): shorter than `size` when deflated. */
+  putBlob(db: WriterDb, w: { hash: string; size: number; bytes: Uint8Array; nowMs: number }): void {
+    db.stmt(blobSql.insert).run(w.hash, w.size, w.bytes, w.nowMs);
   },
 };

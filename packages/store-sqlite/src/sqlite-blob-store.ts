@@ -1,11 +1,12 @@
-import { checkBlobBytes, checkBlobHash, type BlobStore } from '@longrun/core';
+import { checkBlobBytes, checkBlobHash, packBlob, unpackBlob, type BlobStore } from '@longrun/core';
 import type { SqliteAccess } from './sqlite-access.ts';
 import { blobSql as sql } from './side-table-writes.ts';
 
 /**
  * Blobs in the session store's own file: the default blob store, so that `longrun dev` keeps a
  * session's workspace with its log and needs nothing else. A put is committed (fsync'd) by the
- * writer thread, in the group commit of whatever writes were waiting with it.
+ * writer thread, in the group commit of whatever writes were waiting with it. A blob is stored
+ * deflated when that saves an eighth (packBlob), which the row's `size` column tells apart.
  */
 export class SqliteBlobStore implements BlobStore {
   readonly kind = 'sqlite';
@@ -18,15 +19,19 @@ export class SqliteBlobStore implements BlobStore {
   async put(hash: string, bytes: Uint8Array): Promise<void> {
     const key = checkBlobHash(hash);
     const data = checkBlobBytes(bytes);
-    return this.#db.write('putBlob', { hash: key, bytes: ownBytes(data), nowMs: this.#db.nowMs() });
+    const packed = await packBlob(data);
+    return this.#db.write('putBlob', {
+      hash: key,
+      size: data.byteLength,
+      bytes: ownBytes(packed),
+      nowMs: this.#db.nowMs(),
+    });
   }
 
   async get(hash: string): Promise<Uint8Array | null> {
     const key = checkBlobHash(hash);
-    return this.#db.run('reading a blob', () => {
-      const row = this.#db.stmt(sql.get).get(key);
-      return row === undefined ? null : (row.bytes as Uint8Array);
-    });
+    const row = this.#db.run('reading a blob', () => this.#db.stmt(sql.get).get(key));
+    return row === undefined ? null : unpackBlob(row.bytes as Uint8Array, Number(row.size));
   }
 
   async missing(hashes: readonly string[]): Promise<string[]> {
