@@ -101,9 +101,9 @@ describe('manifest', () => {
   });
 
   it('refuses a manifest from a newer longrun, saying to upgrade', () => {
-    const bytes = new TextEncoder().encode(JSON.stringify({ version: 3, entries: [] }));
+    const bytes = new TextEncoder().encode(JSON.stringify({ version: 4, entries: [] }));
     expect(() => parseManifest(bytes, sha256Hex(bytes))).toThrow(
-      /version 3 is newer than this longrun reads \(2\): upgrade/,
+      /version 4 is newer than this longrun reads \(3\): upgrade/,
     );
   });
 });

@@ -16,6 +16,12 @@ export const manifestVersion = 2;
  */
 export const fixedChunkManifestVersion = 1;
 
+/**
+ * Version 3 (manifest-delta.ts): a manifest stored as its differences from another, its base.
+ * Read into the same `Manifest` as a version 2 one; never the form a snapshot is compared in.
+ */
+export const deltaManifestVersion = 3;
+
 /** Permission bits kept in a manifest; setuid, setgid and sticky bits are never restored. */
 export const modeMask = 0o777;
 

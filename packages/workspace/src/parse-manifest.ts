@@ -2,6 +2,7 @@ import { isBlobHash, LongrunError } from '@longrun/core';
 import { sha256Hex } from './hashing.ts';
 import {
   comparePaths,
+  deltaManifestVersion,
   fixedChunkManifestVersion,
   manifestVersion,
   modeMask,
@@ -17,20 +18,23 @@ import { ancestorsOf, unsafePathReason } from './manifest-paths.ts';
  * A manifest that fails is WORKSPACE_CORRUPT: it was damaged or not written by longrun.
  */
 export function parseManifest(bytes: Uint8Array, manifestHash: string): Manifest {
+  return validateManifest(parseManifestDocument(bytes, manifestHash), manifestHash);
+}
+
+/** The stored document under `manifestHash`, once its bytes hash to it and are UTF-8 JSON. */
+export function parseManifestDocument(bytes: Uint8Array, manifestHash: string): unknown {
   const actual = sha256Hex(bytes);
   if (actual !== manifestHash) {
     throw unusable(manifestHash, `its bytes hash to ${actual}: the stored manifest is corrupt`);
   }
-  let document: unknown;
   try {
-    document = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (cause) {
     throw unusable(manifestHash, 'it is not UTF-8 JSON', cause);
   }
-  return validateManifest(document, manifestHash);
 }
 
-function unusable(manifestHash: string, why: string, cause?: unknown): LongrunError {
+export function unusable(manifestHash: string, why: string, cause?: unknown): LongrunError {
   return new LongrunError(
     'WORKSPACE_CORRUPT',
     `workspace manifest ${manifestHash} cannot be used: ${why}. Restore an earlier snapshot of ` +
@@ -39,11 +43,11 @@ function unusable(manifestHash: string, why: string, cause?: unknown): LongrunEr
   );
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function isCount(value: unknown): value is number {
+export function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
@@ -55,7 +59,7 @@ function isMode(value: unknown): value is number {
  * How a version's file entries list their chunks: `raw` is the entry's `chunks` (undefined when it
  * has none); the answer is the chunk list (undefined for a file stored whole), or null if malformed.
  */
-type ChunkListReader = (raw: unknown, size: number) => ChunkRef[] | undefined | null;
+export type ChunkListReader = (raw: unknown, size: number) => ChunkRef[] | undefined | null;
 
 /**
  * Checks the document's shape and safety; returns a fresh manifest holding only known keys, in
@@ -66,12 +70,23 @@ export function validateManifest(document: unknown, manifestHash: string): Manif
   const readChunks = chunkListReader(document, manifestHash);
   const { entries } = document;
   if (!Array.isArray(entries)) throw unusable(manifestHash, 'its entries are not a list');
-  const checked: ManifestEntry[] = [];
-  const nonDirectories = new Set<string>();
-  for (const [index, raw] of entries.entries()) {
+  const checked = entries.map((raw: unknown, index) => {
     const entry = checkEntry(raw, readChunks);
     if (typeof entry === 'string') throw unusable(manifestHash, `entry ${index} ${entry}`);
-    const previous = checked.at(-1);
+    return entry;
+  });
+  checkTree(checked, manifestHash);
+  return { version: manifestVersion, entries: checked };
+}
+
+/**
+ * Checks that well-formed entries make a tree that is safe to restore: sorted by path, unique, and
+ * nothing under a file or symlink.
+ */
+export function checkTree(entries: readonly ManifestEntry[], manifestHash: string): void {
+  const nonDirectories = new Set<string>();
+  for (const [index, entry] of entries.entries()) {
+    const previous = entries[index - 1];
     if (previous !== undefined && comparePaths(previous.path, entry.path) >= 0) {
       throw unusable(
         manifestHash,
@@ -84,9 +99,7 @@ export function validateManifest(document: unknown, manifestHash: string): Manif
       throw unusable(manifestHash, `entry ${index} (${JSON.stringify(entry.path)}) ${why}`);
     }
     if (entry.type !== 'dir') nonDirectories.add(entry.path);
-    checked.push(entry);
   }
-  return { version: manifestVersion, entries: checked };
 }
 
 function chunkListReader(document: Record<string, unknown>, manifestHash: string) {
@@ -99,18 +112,20 @@ function chunkListReader(document: Record<string, unknown>, manifestHash: string
     }
     return fixedChunksReader(chunkBytes);
   }
-  const newer = typeof version === 'number' && version > manifestVersion;
+  const newer = typeof version === 'number' && version > deltaManifestVersion;
   throw unusable(
     manifestHash,
     newer
-      ? `its version ${version} is newer than this longrun reads (${manifestVersion}): upgrade ` +
+      ? `its version ${version} is newer than this longrun reads (${deltaManifestVersion}): upgrade ` +
           'longrun on this worker to read it'
-      : `its version ${String(version)} is not one longrun writes (${fixedChunkManifestVersion} or ${manifestVersion})`,
+      : version === deltaManifestVersion
+        ? 'it is a delta against another manifest: read it with loadManifest'
+        : `its version ${String(version)} is not one longrun writes (${fixedChunkManifestVersion} or ${manifestVersion})`,
   );
 }
 
 /** Version 2: `[sha256, size]` pairs, at least two, of non-empty chunks adding up to the file. */
-function readSizedChunks(raw: unknown, size: number): ChunkRef[] | undefined | null {
+export function readSizedChunks(raw: unknown, size: number): ChunkRef[] | undefined | null {
   if (raw === undefined) return undefined;
   if (!Array.isArray(raw) || raw.length < 2) return null;
   const chunks: ChunkRef[] = [];
@@ -139,7 +154,7 @@ function fixedChunksReader(chunkBytes: number): ChunkListReader {
 }
 
 /** The entry, or why it is refused. */
-function checkEntry(raw: unknown, readChunks: ChunkListReader): ManifestEntry | string {
+export function checkEntry(raw: unknown, readChunks: ChunkListReader): ManifestEntry | string {
   if (!isRecord(raw)) return 'is not an object';
   const { path, type } = raw;
   if (typeof path !== 'string') return 'has no path';

@@ -10,10 +10,10 @@ import {
   type ChunkingParameters,
 } from './content-defined-chunking.ts';
 import { chunkFile } from './hash-file.ts';
+import { chainDepthOf, noteChainDepth, storedManifest } from './manifest-delta.ts';
 import {
   blobHashesOf,
   createManifest,
-  encodeManifest,
   manifestTotals,
   modeMask,
   type ChunkRef,
@@ -104,8 +104,10 @@ export async function snapshotWorkspace(
     concurrency: options.concurrency ?? 4,
   });
   const manifest = createManifest(plan.entries);
-  const { bytes, hash } = encodeManifest(manifest);
-  await uploader.add(hash, bytes);
+  const base = await usableBase(options.previous, blobs, presence);
+  const { hash, depth, bytes } = storedManifest(manifest, base);
+  if (bytes !== null) await uploader.add(hash, bytes);
+  noteChainDepth(manifest, depth);
   await uploader.flush();
   cache?.retain(new Set(tree.entries.map((entry) => entry.path)));
   await cache?.save();
@@ -121,6 +123,23 @@ export async function snapshotWorkspace(
     skipped: plan.skipped,
     durationMs: performance.now() - startedMs,
   };
+}
+
+/**
+ * The previous snapshot, when its manifest may be the base of this one's (manifest-delta.ts): this
+ * process read or wrote it, so its chain is known, and the blob store holds it (checked once).
+ */
+async function usableBase(
+  previous: SnapshotWorkspaceOptions['previous'],
+  blobs: BlobStore,
+  presence: BlobPresence,
+): Promise<SnapshotWorkspaceOptions['previous']> {
+  if (previous === undefined || chainDepthOf(previous.manifest) === undefined) return undefined;
+  const hash = previous.manifestHash;
+  if (presence.has(hash)) return previous;
+  if ((await blobs.missing([hash])).length > 0) return undefined;
+  presence.add([hash]);
+  return previous;
 }
 
 /** Paths added, changed or removed since `previous`; every path when there is none. */
