@@ -515,6 +515,51 @@ describe('workspace files', () => {
     expect((await call(api, 'GET', `/v1/sessions/${id}/files/content`, { key })).status).toBe(400);
   });
 
+  it('serves a file of a delta manifest whose appended piece is kept inline', async () => {
+    const { body } = await create({ agent: 'coder', message: 'inline' });
+    const id = sessionId(body.session.id);
+    const [head, tail] = ['first line\n', 'second line\n'];
+    await store.blobs.put(sha(head), new TextEncoder().encode(head));
+    const file = { path: 'log.txt', type: 'file', mode: 0o644 };
+    const put = async (document: unknown) => {
+      const bytes = new TextEncoder().encode(JSON.stringify(document));
+      await store.blobs.put(sha(bytes), bytes);
+      return sha(bytes);
+    };
+    const base = await put({
+      version: 2,
+      entries: [{ ...file, size: head.length, sha256: sha(head) }],
+    });
+    const delta = await put({
+      version: 3,
+      base,
+      entries: [
+        {
+          ...file,
+          size: head.length + tail.length,
+          sha256: sha(head + tail),
+          chunks: [1, Buffer.from(tail).toString('base64')],
+        },
+      ],
+    });
+    const log = await LogWriter.claim(store, id);
+    await log.append([
+      event('workspace.snapshotted', {
+        step: 1,
+        manifestHash: delta,
+        files: 1,
+        bytes: 0,
+        changed: 1,
+      }),
+    ]);
+    const content = await api.fetch(
+      new Request(`http://x/v1/sessions/${id}/files/content?path=log.txt`, {
+        headers: { authorization: `Bearer ${key}` },
+      }),
+    );
+    expect(await content.text()).toBe(head + tail);
+  });
+
   it('diffs two snapshots, with patches for small text files, and forks at a seq onto the same manifest', async () => {
     const { body } = await create({ agent: 'coder', message: 'diff' });
     const id = sessionId(body.session.id);

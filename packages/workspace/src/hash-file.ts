@@ -21,12 +21,19 @@ export interface HashedFile {
 
 export type BlobSink = (hash: string, bytes: Uint8Array) => Promise<void>;
 
+/**
+ * A piece of an appended file's last chunk (tail-pieces.ts) at most this long is not a blob of its
+ * own: a blob row costs more than a line's bytes, and a delta manifest keeps the piece inline.
+ */
+export const maxInlinePieceBytes = 1024;
+
 /** Bytes read at once; a chunk never spans more than one buffer of these. */
 const minReadBytes = 1024 * 1024;
 
 /**
  * Reads a regular file of the workspace exactly once, cutting it into content-defined chunks,
- * hashing the whole file and each chunk, and hands every chunk to `onBlob`. A file of one chunk
+ * hashing the whole file and each chunk, and hands every chunk to `onBlob` but the small pieces of
+ * an appended last chunk, whose bytes the chunk list keeps (`inline`). A file of one chunk
  * (every file up to `chunking.minBytes`) is one blob named by its hash. `previous` is the chunk
  * list of the file's previous version, whose pieces an appended last chunk keeps (tail-pieces.ts).
  * Opened through the accessor: a file swapped for a link, a FIFO or a device since the scan is not
@@ -51,8 +58,13 @@ export async function chunkFile(
         ? tailPieces(bytes, offset, previous)
         : [{ sha256: sha256Hex(bytes), offset: 0, size: bytes.byteLength }];
       for (const piece of pieces) {
-        chunks.push({ sha256: piece.sha256, size: piece.size });
         const pieceBytes = bytes.subarray(piece.offset, piece.offset + piece.size);
+        if (pieces.length > 1 && piece.size <= maxInlinePieceBytes) {
+          // Kept with the manifest, which stores it inline or as a blob (manifest-delta.ts).
+          chunks.push({ sha256: piece.sha256, size: piece.size, inline: pieceBytes.slice() });
+          continue;
+        }
+        chunks.push({ sha256: piece.sha256, size: piece.size });
         if (onBlob !== undefined) await onBlob(piece.sha256, pieceBytes);
       }
     };

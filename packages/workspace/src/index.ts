@@ -1,5 +1,6 @@
 export {
   blobHashesOf,
+  chunksOfFile,
   comparePaths,
   createManifest,
   encodeManifest,

@@ -2,7 +2,9 @@ import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isLongrunError } from '@longrun/core';
 import { sha256Hex } from './hashing.ts';
+import { diffManifests } from './diff-manifests.ts';
 import { loadManifest } from './load-manifest.ts';
+import { unifiedDiff } from './text-diff.ts';
 import { createManifest, encodeManifest, type FileEntry, type Manifest } from './manifest.ts';
 import { maxDeltaDepth } from './manifest-delta.ts';
 import { restoreWorkspace } from './restore-workspace.ts';
@@ -13,6 +15,15 @@ import { readTree, tempDirs } from './test-support/workspace-fixtures.ts';
 
 const settledClock = () => Date.now() + 1_000;
 const line = (i: number) => `line ${i} `.padEnd(64, '-') + '\n';
+
+/** The manifest with its chunks by hash, wherever their bytes are kept. */
+function byHash(manifest: Manifest): unknown {
+  return manifest.entries.map((entry) =>
+    entry.type === 'file' && entry.chunks !== undefined
+      ? { ...entry, chunks: entry.chunks.map(({ sha256, size }) => ({ sha256, size })) }
+      : entry,
+  );
+}
 
 async function storedDocument(
   blobs: MemoryBlobStore,
@@ -49,24 +60,35 @@ describe('manifests stored as deltas', () => {
   afterEach(() => dirs.removeAll());
 
   /** Appends one line per snapshot, `steps` times, as the peer agent does; every snapshot. */
-  async function appendRun(steps: number, cache = new StatCache()): Promise<SnapshotResult[]> {
+  async function appendRun(
+    steps: number,
+    cache = new StatCache(),
+    until?: (result: SnapshotResult) => Promise<boolean>,
+  ): Promise<SnapshotResult[]> {
     mkdirSync(`${dir}/notes`, { recursive: true });
     writeFileSync(`${dir}/notes/readme.md`, 'kept as it is\n');
     const results: SnapshotResult[] = [];
     for (let i = 1; i <= steps; i++) {
       appendFileSync(`${dir}/lines.txt`, line(i));
       const previous = results.at(-1);
-      results.push(
-        await snapshotWorkspace({
-          dir,
-          blobs,
-          cache,
-          nowMs: settledClock,
-          ...(previous === undefined ? {} : { previous }),
-        }),
-      );
+      const result = await snapshotWorkspace({
+        dir,
+        blobs,
+        cache,
+        nowMs: settledClock,
+        ...(previous === undefined ? {} : { previous }),
+      });
+      results.push(result);
+      if (until !== undefined && (await until(result))) break;
     }
     return results;
+  }
+
+  /** Whether the snapshot's stored manifest keeps its last chunk inline. */
+  async function endsInline(result: SnapshotResult): Promise<boolean> {
+    const stored = await storedDocument(blobs, result.manifestHash);
+    const chunks = (stored.entries as { chunks?: unknown[] }[]).at(-1)?.chunks;
+    return typeof chunks?.at(-1) === 'string';
   }
 
   it('an appended file: each manifest lists its new chunks, and every snapshot restores', async () => {
@@ -86,6 +108,9 @@ describe('manifests stored as deltas', () => {
     expect(lastDelta.entries).toHaveLength(1);
     expect(entry?.path).toBe('lines.txt');
     expect(typeof entry?.chunks[0]).toBe('number');
+    // The appended line is kept in the delta, not as a blob of its own.
+    expect(entry?.chunks.at(-1)).toBe(Buffer.from(line(200)).toString('base64'));
+    expect(blobs.size).toBeLessThan(results.length * 1.5);
     const deltaBytes = documents.map((d) => JSON.stringify(d).length);
     const wholeBytes = results.map((r) => encodeManifest(r.manifest).bytes.byteLength);
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -95,13 +120,47 @@ describe('manifests stored as deltas', () => {
     let expected = '';
     for (const [index, result] of results.entries()) {
       expected += line(index + 1);
-      expect(await loadManifest(blobs, result.manifestHash)).toEqual(result.manifest);
-      if (index % 37 !== 0 && index !== results.length - 1) continue;
+      expect(byHash(await loadManifest(blobs, result.manifestHash))).toEqual(
+        byHash(result.manifest),
+      );
       await restoreWorkspace({ dir: into, blobs, manifestHash: result.manifestHash });
       const tree = readTree(into);
       expect(Buffer.from(tree['lines.txt']!.data!, 'base64').toString()).toBe(expected);
       expect(tree['notes/readme.md']).toBeDefined();
     }
+  });
+
+  it('an appended file left as it is: not read again, nor its inline pieces stored', async () => {
+    const cache = new StatCache();
+    let steps = 0;
+    const results = await appendRun(200, cache, async (r) => ++steps >= 70 && endsInline(r));
+    const last = results.at(-1)!;
+    expect(await endsInline(last)).toBe(true); // its last line is kept inline, not as a blob
+    const before = blobs.size;
+    // The stat cache keeps chunk hashes only; the inline pieces come from the previous manifest.
+    const again = await snapshotWorkspace({
+      dir,
+      blobs,
+      cache,
+      previous: last,
+      nowMs: settledClock,
+    });
+    expect(again.readFiles).toBe(0);
+    expect(again.manifestHash).toBe(last.manifestHash);
+    expect(blobs.size).toBe(before);
+  });
+
+  it('diffs two snapshots through their inline pieces', async () => {
+    const results = await appendRun(90);
+    const [a, b] = [results.at(-3)!, results.at(-1)!];
+    const {
+      changed: [change],
+    } = diffManifests(
+      await loadManifest(blobs, a.manifestHash),
+      await loadManifest(blobs, b.manifestHash),
+    );
+    const diff = await unifiedDiff(change!, { blobs });
+    expect(diff.patch).toContain(`+${line(89)}+${line(90)}`);
   });
 
   it('continues after a restore, and keeps an unchanged tree under its previous hash', async () => {

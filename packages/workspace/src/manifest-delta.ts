@@ -5,8 +5,8 @@ import {
   deltaManifestVersion,
   manifestVersion,
   serializeManifest,
+  chunksOfFile,
   type ChunkRef,
-  type FileEntry,
   type Manifest,
   type ManifestEntry,
 } from './manifest.ts';
@@ -57,6 +57,8 @@ export interface StoredManifest {
   depth: number;
   /** What to store under `hash`; null when the tree is the base's, whose hash names it too. */
   bytes: Uint8Array | null;
+  /** Inline chunks a whole manifest lists by hash: to be stored as blobs before it. */
+  blobs: { hash: string; bytes: Uint8Array }[];
 }
 
 /** How to store `manifest` given the session's previous snapshot, if it may serve as a base. */
@@ -65,16 +67,31 @@ export function storedManifest(
   base: { manifestHash: string; manifest: Manifest } | undefined,
 ): StoredManifest {
   const whole = serializeManifest(manifest);
-  const wholeForm = { hash: sha256Hex(whole), depth: 0, bytes: whole };
+  const wholeForm = {
+    hash: sha256Hex(whole),
+    depth: 0,
+    bytes: whole,
+    blobs: inlineChunks(manifest),
+  };
   const baseDepth = base === undefined ? undefined : chainDepthOf(base.manifest);
   if (base === undefined || baseDepth === undefined) return wholeForm;
   const delta = deltaOf(base.manifest, manifest);
   if (delta.entries.length === 0 && delta.removed.length === 0)
-    return { hash: base.manifestHash, depth: baseDepth, bytes: null };
+    return { hash: base.manifestHash, depth: baseDepth, bytes: null, blobs: [] };
   if (baseDepth >= maxDeltaDepth) return wholeForm;
   const bytes = serializeDelta(base.manifestHash, delta);
   if (bytes.byteLength >= whole.byteLength) return wholeForm;
-  return { hash: sha256Hex(bytes), depth: baseDepth + 1, bytes };
+  return { hash: sha256Hex(bytes), depth: baseDepth + 1, bytes, blobs: [] };
+}
+
+function inlineChunks(manifest: Manifest): StoredManifest['blobs'] {
+  return manifest.entries.flatMap((entry) =>
+    entry.type === 'file'
+      ? (entry.chunks ?? []).flatMap(({ sha256, inline }) =>
+          inline === undefined ? [] : [{ hash: sha256, bytes: inline }],
+        )
+      : [],
+  );
 }
 
 interface Delta {
@@ -95,20 +112,28 @@ function deltaOf(base: Manifest, next: Manifest): Delta {
   return { entries, removed: [...before.keys()] };
 }
 
+/** Equal but for where their chunks' bytes are kept. */
 function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  const byHash = (entry: ManifestEntry) =>
+    entry.type === 'file' && entry.chunks !== undefined
+      ? { ...entry, chunks: entry.chunks.map((chunk) => [chunk.sha256, chunk.size]) }
+      : entry;
+  return JSON.stringify(byHash(a)) === JSON.stringify(byHash(b));
 }
 
-/** Version 2's form of `entry`, its chunks after those it shares with `old` replaced by a count. */
+/**
+ * Version 2's form of `entry`, but its chunks after those it shares with `old` replaced by a
+ * count, and a chunk kept inline as its bytes in base64.
+ */
 function storedEntry(entry: ManifestEntry, old: ManifestEntry | undefined): unknown {
   if (entry.type !== 'file' || entry.chunks === undefined) return entry;
-  const chunks: unknown[] = entry.chunks.map((chunk) => [chunk.sha256, chunk.size]);
-  const shared = old?.type === 'file' ? sharedChunks(chunksOf(old), entry.chunks) : 0;
+  const chunks: unknown[] = entry.chunks.map((chunk) =>
+    chunk.inline === undefined
+      ? [chunk.sha256, chunk.size]
+      : Buffer.from(chunk.inline.buffer, chunk.inline.byteOffset, chunk.size).toString('base64'),
+  );
+  const shared = old?.type === 'file' ? sharedChunks(chunksOfFile(old), entry.chunks) : 0;
   return { ...entry, chunks: shared === 0 ? chunks : [shared, ...chunks.slice(shared)] };
-}
-
-function chunksOf(file: FileEntry): readonly ChunkRef[] {
-  return file.chunks ?? [{ sha256: file.sha256, size: file.size }];
 }
 
 function sharedChunks(a: readonly ChunkRef[], b: readonly ChunkRef[]): number {
@@ -160,18 +185,36 @@ export function applyDelta(
   return { version: manifestVersion, entries: merged };
 }
 
-/** Reads a delta entry's chunks: a leading count `k` is the base entry's first `k` chunks. */
+/**
+ * Reads a delta entry's chunks: a leading count `k` is the base entry's first `k` chunks, a
+ * string is a chunk's bytes in base64, the rest `[sha256, size]` pairs as in version 2.
+ */
 function chunksAfter(tree: Map<string, ManifestEntry>, raw: unknown): ChunkListReader {
   return (chunks, size) => {
-    if (!Array.isArray(chunks) || typeof chunks[0] !== 'number')
-      return readSizedChunks(chunks, size);
-    const [shared, ...rest] = chunks as [unknown, ...unknown[]];
-    const path = (raw as { path?: unknown }).path;
-    const old = typeof path === 'string' ? tree.get(path) : undefined;
-    if (old?.type !== 'file' || !isCount(shared) || shared === 0) return null;
-    const kept = chunksOf(old);
-    if (shared > kept.length) return null;
-    const pairs = kept.slice(0, shared).map((chunk) => [chunk.sha256, chunk.size]);
-    return readSizedChunks([...pairs, ...rest], size);
+    if (!Array.isArray(chunks)) return readSizedChunks(chunks, size);
+    let kept: readonly ChunkRef[] = [];
+    let listed: unknown[] = chunks;
+    if (typeof chunks[0] === 'number') {
+      const [shared, ...rest] = chunks as [unknown, ...unknown[]];
+      const path = (raw as { path?: unknown }).path;
+      const old = typeof path === 'string' ? tree.get(path) : undefined;
+      if (old?.type !== 'file' || !isCount(shared) || shared === 0) return null;
+      if (shared > chunksOfFile(old).length) return null;
+      kept = chunksOfFile(old).slice(0, shared);
+      listed = rest;
+    }
+    const inline = new Map<number, ChunkRef>();
+    const pairs = listed.map((chunk, index) => {
+      if (typeof chunk !== 'string') return chunk;
+      const bytes = new Uint8Array(Buffer.from(chunk, 'base64'));
+      const ref = { sha256: sha256Hex(bytes), size: bytes.byteLength, inline: bytes };
+      inline.set(index, ref);
+      return [ref.sha256, ref.size];
+    });
+    const all = readSizedChunks([...kept.map((c) => [c.sha256, c.size]), ...pairs], size);
+    if (!all) return all;
+    return all.map((chunk, index) =>
+      index < kept.length ? (kept[index] as ChunkRef) : (inline.get(index - kept.length) ?? chunk),
+    );
   };
 }

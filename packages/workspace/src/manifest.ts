@@ -43,6 +43,12 @@ export interface FileEntry {
 export interface ChunkRef {
   readonly sha256: string;
   readonly size: number;
+  /**
+   * The chunk's bytes when they are kept in the manifest instead of as a blob: a small piece
+   * appended to a file's last chunk, in a delta manifest (manifest-delta.ts). Readers use these
+   * bytes; the blob store may not hold them.
+   */
+  readonly inline?: Uint8Array;
 }
 
 export interface SymlinkEntry {
@@ -71,13 +77,27 @@ export function comparePaths(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** The blobs holding a file's bytes, in order. */
+/** The hashes of a file's chunks in order (its one blob's when it has no `chunks`). */
 export function blobHashesOf(entry: Pick<FileEntry, 'sha256' | 'chunks'>): readonly string[] {
   return entry.chunks?.map((chunk) => chunk.sha256) ?? [entry.sha256];
 }
 
+/** The hashes of the blobs a file needs in the blob store: its chunks not kept inline. */
+export function storedBlobHashesOf(entry: Pick<FileEntry, 'sha256' | 'chunks'>): string[] {
+  if (entry.chunks === undefined) return [entry.sha256];
+  return entry.chunks.flatMap((chunk) => (chunk.inline === undefined ? [chunk.sha256] : []));
+}
+
+/** A file's chunks in order, each a blob to fetch or bytes kept inline; one blob when whole. */
+export function chunksOfFile(
+  entry: Pick<FileEntry, 'sha256' | 'size' | 'chunks'>,
+): readonly ChunkRef[] {
+  return entry.chunks ?? [{ sha256: entry.sha256, size: entry.size }];
+}
+
 function canonicalChunk(chunk: ChunkRef): ChunkRef {
-  return { sha256: chunk.sha256, size: chunk.size };
+  const { sha256, size, inline } = chunk;
+  return inline === undefined ? { sha256, size } : { sha256, size, inline };
 }
 
 /** The entry with its keys in canonical order (and nothing else). */

@@ -12,10 +12,11 @@ import {
 import { chunkFile } from './hash-file.ts';
 import { chainDepthOf, noteChainDepth, storedManifest } from './manifest-delta.ts';
 import {
-  blobHashesOf,
+  chunksOfFile,
   createManifest,
   manifestTotals,
   modeMask,
+  storedBlobHashesOf,
   type ChunkRef,
   type FileEntry,
   type Manifest,
@@ -94,18 +95,24 @@ export async function snapshotWorkspace(
   const tree = await scanWorkspace(files);
   const plan = classify(files, tree.entries, tree.skipped, cache, options.maxFileBytes);
   const presence = presenceFor(blobs, cache);
-  await confirmCachedBlobs(plan, blobs, presence);
+  const previousFiles = filesOf(options.previous?.manifest);
+  await confirmCachedBlobs(plan, blobs, presence, (path) => previousFiles.get(path));
   const uploader = new BlobUploader(blobs, presence);
   const reads = await hashFiles(files, plan, uploader, {
     chunking,
-    previousChunks: previousChunksOf(options.previous?.manifest),
+    previousChunks: (path) => {
+      const file = previousFiles.get(path);
+      return file === undefined ? undefined : chunksOfFile(file);
+    },
     cache,
     scanStartMs,
     concurrency: options.concurrency ?? 4,
   });
   const manifest = createManifest(plan.entries);
   const base = await usableBase(options.previous, blobs, presence);
-  const { hash, depth, bytes } = storedManifest(manifest, base);
+  const { hash, depth, bytes, blobs: inlineChunks } = storedManifest(manifest, base);
+  for (const chunk of inlineChunks) await uploader.add(chunk.hash, chunk.bytes);
+  await uploader.flush();
   if (bytes !== null) await uploader.add(hash, bytes);
   noteChainDepth(manifest, depth);
   await uploader.flush();
@@ -197,15 +204,11 @@ function classify(
   return plan;
 }
 
-function previousChunksOf(manifest: Manifest | undefined): HashContext['previousChunks'] {
+function filesOf(manifest: Manifest | undefined): Map<string, FileEntry> {
   const files = new Map<string, FileEntry>();
   for (const entry of manifest?.entries ?? [])
     if (entry.type === 'file') files.set(entry.path, entry);
-  return (path) => {
-    const file = files.get(path);
-    if (file === undefined) return undefined;
-    return file.chunks ?? [{ sha256: file.sha256, size: file.size }];
-  };
+  return files;
 }
 
 function presenceFor(blobs: BlobStore, cache: StatCache | undefined): BlobPresence {
@@ -221,14 +224,25 @@ function presenceFor(blobs: BlobStore, cache: StatCache | undefined): BlobPresen
  * outlive a store). Hashes this process has not yet seen in `blobs` are checked once, in one call;
  * a file whose blob is missing is read and uploaded again. Cached files go into the manifest.
  */
-async function confirmCachedBlobs(plan: Plan, blobs: BlobStore, presence: BlobPresence) {
+async function confirmCachedBlobs(
+  plan: Plan,
+  blobs: BlobStore,
+  presence: BlobPresence,
+  previousFile: (path: string) => FileEntry | undefined,
+) {
+  // The cache keeps chunk hashes only: a chunk the previous manifest keeps inline is taken from it.
+  const cached = plan.cached.map(({ scanned, hash }) => {
+    const previous = previousFile(scanned.path);
+    const same = previous?.sha256 === hash.sha256 && previous.chunks !== undefined;
+    return { scanned, hash: same ? { sha256: previous.sha256, chunks: previous.chunks } : hash };
+  });
   const unknown = new Set<string>();
-  for (const { hash } of plan.cached)
-    for (const h of blobHashesOf(hash)) if (!presence.has(h)) unknown.add(h);
+  for (const { hash } of cached)
+    for (const h of storedBlobHashesOf(hash)) if (!presence.has(h)) unknown.add(h);
   const missing = new Set(unknown.size === 0 ? [] : await blobs.missing([...unknown]));
   presence.add([...unknown].filter((h) => !missing.has(h)));
-  for (const { scanned, hash } of plan.cached) {
-    if (blobHashesOf(hash).some((h) => missing.has(h))) {
+  for (const { scanned, hash } of cached) {
+    if (storedBlobHashesOf(hash).some((h) => missing.has(h))) {
       plan.toHash.push(scanned);
       continue;
     }

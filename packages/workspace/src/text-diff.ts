@@ -2,7 +2,7 @@ import { createTwoFilesPatch } from 'diff';
 import type { BlobStore } from '@longrun/core';
 import type { PathChange } from './diff-manifests.ts';
 import { fetchVerifiedBlob } from './fetch-verified-blob.ts';
-import { blobHashesOf, type ManifestEntry } from './manifest.ts';
+import { chunksOfFile, type ManifestEntry } from './manifest.ts';
 
 export interface UnifiedDiffOptions {
   blobs: BlobStore;
@@ -61,8 +61,8 @@ async function textOf(
   if (entry?.type !== 'file') return '';
   const context = { path: entry.path, manifestHash: options.manifestHash ?? '(unknown manifest)' };
   const parts: Uint8Array[] = [];
-  for (const hash of blobHashesOf(entry))
-    parts.push(await fetchVerifiedBlob(options.blobs, hash, context));
+  for (const chunk of chunksOfFile(entry))
+    parts.push(chunk.inline ?? (await fetchVerifiedBlob(options.blobs, chunk.sha256, context)));
   const bytes = Buffer.concat(parts);
   if (bytes.includes(0)) return null;
   try {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { BlobStore } from '@longrun/core';
 import { corruptBlob, fetchVerifiedBlob } from './fetch-verified-blob.ts';
-import { blobHashesOf, type FileEntry, type SymlinkEntry } from './manifest.ts';
+import { chunksOfFile, type FileEntry, type SymlinkEntry } from './manifest.ts';
 import { parentOf } from './manifest-paths.ts';
 import type { RestoreTree } from './restore-tree.ts';
 
@@ -28,11 +28,11 @@ export async function writeRestoredFile(
   const counts: FetchCounts = { blobs: 0, bytes: 0 };
   try {
     const whole = createHash('sha256');
-    for (const hash of blobHashesOf(entry)) {
-      const bytes = await fetchVerifiedBlob(blobs, hash, context);
+    for (const chunk of chunksOfFile(entry)) {
+      const bytes = chunk.inline ?? (await fetchVerifiedBlob(blobs, chunk.sha256, context));
       whole.update(bytes);
       await writer.write(bytes);
-      counts.blobs += 1;
+      if (chunk.inline === undefined) counts.blobs += 1;
       counts.bytes += bytes.byteLength;
     }
     const actual = whole.digest('hex');

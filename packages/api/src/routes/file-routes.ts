@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LongrunError, type BlobStore } from '@longrun/core';
-import { blobHashesOf, loadManifest, type FileEntry } from '@longrun/workspace';
+import { chunksOfFile, loadManifest, type ChunkRef, type FileEntry } from '@longrun/workspace';
 import { json, type ApiContext } from '../api-context.ts';
 import {
   FileContentQuery,
@@ -75,18 +75,25 @@ function fileResponse(
 }
 
 /** A large file, chunk by chunk, each verified: serving it holds one chunk in memory at most. */
+/** A chunk's bytes: kept in the manifest, or its blob, verified. */
+function chunkBytes(blobs: BlobStore, chunk: ChunkRef, what: string): Promise<Uint8Array> {
+  return chunk.inline === undefined
+    ? verifiedBlob(blobs, chunk.sha256, what)
+    : Promise.resolve(chunk.inline);
+}
+
 function chunkedBody(
   blobs: BlobStore,
-  hashes: readonly string[],
+  chunks: readonly ChunkRef[],
   what: string,
 ): ReadableStream<Uint8Array> {
-  const next = hashes.values();
+  const next = chunks.values();
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        const hash = next.next();
-        if (hash.done === true) return controller.close();
-        controller.enqueue(await verifiedBlob(blobs, hash.value, what));
+        const chunk = next.next();
+        if (chunk.done === true) return controller.close();
+        controller.enqueue(await chunkBytes(blobs, chunk.value, what));
       },
     },
     { highWaterMark: 0 },
@@ -182,10 +189,10 @@ function fileContentRoute(ctx: ApiContext): void {
         );
       }
       const what = `workspace file ${JSON.stringify(file.path)}`;
-      const hashes = file.chunks === undefined ? [file.sha256] : blobHashesOf(file);
+      const chunks = chunksOfFile(file);
       if (file.size > typedWholeMaxBytes)
-        return fileResponse(chunkedBody(store.blobs, hashes, what), binary, file.size);
-      const parts = await Promise.all(hashes.map((hash) => verifiedBlob(store.blobs, hash, what)));
+        return fileResponse(chunkedBody(store.blobs, chunks, what), binary, file.size);
+      const parts = await Promise.all(chunks.map((chunk) => chunkBytes(store.blobs, chunk, what)));
       const bytes = Buffer.concat(parts);
       return fileResponse(bytes, isUtf8(bytes) ? 'text/plain; charset=utf-8' : binary);
     },

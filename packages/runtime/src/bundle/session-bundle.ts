@@ -245,8 +245,11 @@ async function* fileChunks(
   file: FileEntry,
   manifestHash: string,
 ): AsyncGenerator<Uint8Array> {
-  const hashes = file.chunks?.map((c) => c.sha256) ?? [file.sha256];
-  for (const hash of hashes) {
+  for (const { sha256: hash, inline } of file.chunks ?? [{ sha256: file.sha256 }]) {
+    if (inline !== undefined) {
+      yield inline;
+      continue;
+    }
     const bytes = await blobs.get(hash);
     if (bytes === null || createHash('sha256').update(bytes).digest('hex') !== hash) {
       throw new LongrunError(
