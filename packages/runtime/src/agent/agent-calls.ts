@@ -84,6 +84,7 @@ export async function chainStart(
   if (checkToolCall(ctx.gates, at, sessionGranted(ahead, call), passed) !== null) return;
   events.push(...passedDecided(passed, step, call.callIndex, checked.tool.name));
   startEvents(ctx, step, call, checked.tool, events, effects);
+  ctx.checkedHere.set(`${step}:${call.callIndex}`, checked);
 }
 
 /**
@@ -92,6 +93,8 @@ export async function chainStart(
  * approval would, and never one that denies it.
  */
 function sessionGranted(state: SessionState, call: ToolCall): boolean {
+  // Most sessions hold no grant for the tool: its arguments need no hashing then.
+  if (state.grants?.some((g) => g.tool === call.tool) !== true) return false;
   return grantFor(state, call.tool, argsHash(call.tool, call.args)) !== undefined;
 }
 
@@ -121,7 +124,11 @@ export async function settleCall(
 ): Promise<'waiting' | 'paused' | 'continue'> {
   const step = ctx.writer.state.steps;
   const base = { step, callIndex: call.callIndex, tool: call.tool };
-  const checked = await checkCall(ctx, call);
+  const key = `${step}:${call.callIndex}`;
+  const checkedBefore = ctx.checkedHere.get(key);
+  ctx.checkedHere.delete(key);
+  const checked: Checked =
+    checkedBefore === undefined ? await checkCall(ctx, call) : { ok: true, ...checkedBefore };
   const finish = async (events: NewEvent[], effects: EffectChange[]): Promise<'continue'> => {
     if (next !== undefined) await chainStart(ctx, step, next, events, effects);
     // The result commits with the next model call's answer if that comes at once — unless the

@@ -42,4 +42,9 @@ export interface AgentRunContext {
   secrets?: SecretStore;
   /** Calls this run started itself (`step:callIndex`); any other started call was interrupted. */
   startedHere: Set<string>;
+  /**
+   * Calls whose start went into the commit of the model's answer (`step:callIndex`), with the
+   * tool and input checked then: their run need not check them again.
+   */
+  checkedHere: Map<string, { tool: Tool; input: unknown }>;
 }

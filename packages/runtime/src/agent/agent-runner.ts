@@ -180,6 +180,7 @@ export class AgentRunner {
       events,
       workspace,
       startedHere: new Set(),
+      checkedHere: new Map(),
       ...(tenantBudget === undefined ? {} : { tenantBudget }),
       ...(tenantDailyBudget === undefined ? {} : { tenantDailyBudget }),
     };
