@@ -67,20 +67,20 @@ export function storedManifest(
   base: { manifestHash: string; manifest: Manifest } | undefined,
 ): StoredManifest {
   const whole = serializeManifest(manifest);
-  const wholeForm = {
+  const wholeForm = () => ({
     hash: sha256Hex(whole),
     depth: 0,
     bytes: whole,
     blobs: inlineChunks(manifest),
-  };
+  });
   const baseDepth = base === undefined ? undefined : chainDepthOf(base.manifest);
-  if (base === undefined || baseDepth === undefined) return wholeForm;
+  if (base === undefined || baseDepth === undefined) return wholeForm();
   const delta = deltaOf(base.manifest, manifest);
   if (delta.entries.length === 0 && delta.removed.length === 0)
     return { hash: base.manifestHash, depth: baseDepth, bytes: null, blobs: [] };
-  if (baseDepth >= maxDeltaDepth) return wholeForm;
+  if (baseDepth >= maxDeltaDepth) return wholeForm();
   const bytes = serializeDelta(base.manifestHash, delta);
-  if (bytes.byteLength >= whole.byteLength) return wholeForm;
+  if (bytes.byteLength >= whole.byteLength) return wholeForm();
   return { hash: sha256Hex(bytes), depth: baseDepth + 1, bytes, blobs: [] };
 }
 
@@ -114,11 +114,21 @@ function deltaOf(base: Manifest, next: Manifest): Delta {
 
 /** Equal but for where their chunks' bytes are kept. */
 function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
-  const byHash = (entry: ManifestEntry) =>
-    entry.type === 'file' && entry.chunks !== undefined
-      ? { ...entry, chunks: entry.chunks.map((chunk) => [chunk.sha256, chunk.size]) }
-      : entry;
-  return JSON.stringify(byHash(a)) === JSON.stringify(byHash(b));
+  switch (a.type) {
+    case 'dir':
+      return b.type === 'dir' && a.mode === b.mode;
+    case 'symlink':
+      return b.type === 'symlink' && a.target === b.target;
+    case 'file':
+      return (
+        b.type === 'file' &&
+        a.size === b.size &&
+        a.mode === b.mode &&
+        a.sha256 === b.sha256 &&
+        (a.chunks?.length ?? 0) === (b.chunks?.length ?? 0) &&
+        sharedChunks(a.chunks ?? [], b.chunks ?? []) === (a.chunks?.length ?? 0)
+      );
+  }
 }
 
 /**
