@@ -19,7 +19,8 @@ describeWithServer('postgres checkpoint vacuum', unavailable, () => {
     for (const step of cleanup.splice(0).reverse()) await step();
   });
 
-  it('keeps the checkpoints of a session that rewrites a large one within a few times its size', async () => {
+  /** Writes `versions` checkpoints of ~64 kB; the checkpoints table's size then, and one's. */
+  async function rewriteCheckpoints(versions: number): Promise<{ bytes: number; live: number }> {
     const schema = randomSchema();
     cleanup.push(() => dropSchema(schema));
     const store = await PostgresStore.open({ url: testUrl, schema, poolSize: 3 });
@@ -27,8 +28,7 @@ describeWithServer('postgres checkpoint vacuum', unavailable, () => {
     const session = await store.createSession({ agent: 'big', input: null });
     const lease = await store.claim(session.id, workerId('w'), 60_000);
     if (lease === null) throw new Error('not claimable');
-    // 40 checkpoints of ~64 kB that compress poorly (hex), by both paths a checkpoint takes.
-    const versions = 40;
+    // Hex compresses poorly; both paths a checkpoint takes, in turn.
     for (let n = 1; n <= versions; n++) {
       const state = { n, blob: randomBytes(32 * 1024).toString('hex') };
       const completed = { step: n, callIndex: 0, tool: 't', ok: true, output: n, attempt: 1 };
@@ -50,9 +50,23 @@ describeWithServer('postgres checkpoint vacuum', unavailable, () => {
         [`"${schema}".checkpoints`],
       ),
     );
-    const { bytes, live } = rows[0] as { bytes: number; live: number };
-    // Without the vacuum every version stays: 40 × live (~40 × 40 kB here).
-    expect(live).toBeGreaterThan(30_000);
-    expect(bytes).toBeLessThan(12 * live);
+    return rows[0] as { bytes: number; live: number };
+  }
+
+  it('keeps the checkpoints of a session that rewrites a large one within a few times its size', async () => {
+    // Without the vacuum every version stays: 40 × live (2.8 MB here). A vacuum cannot free
+    // versions that a transaction of another client of the server may still see, so an attempt
+    // that overlapped one is tried again, up to three times in all.
+    const sizes: { bytes: number; live: number }[] = [];
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const size = await rewriteCheckpoints(40);
+      sizes.push(size);
+      expect(size.live).toBeGreaterThan(30_000);
+      if (size.bytes < 12 * size.live) break;
+    }
+    const last = sizes.at(-1) as { bytes: number; live: number };
+    expect(last.bytes, `sizes in the attempts: ${JSON.stringify(sizes)}`).toBeLessThan(
+      12 * last.live,
+    );
   });
 });
