@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { SqliteStore } from '@longrun/store-sqlite';
 import { scriptedModel } from '@longrun/models/testing';
 import { fold } from '@longrun/core';
+import { loadManifest } from '@longrun/workspace';
 import { allEvents, runUntil, tempDir } from '../testing.ts';
 import { defineAgent, defineTool } from '../agent/define-agent.ts';
 import { readBundle, writeSessionBundle } from './bundle-files.ts';
@@ -103,6 +104,54 @@ describe('debug bundle', () => {
       expect(content.includes(secret), name).toBe(false);
       expect(content.includes(Buffer.from(secret).toString('base64')), name).toBe(false);
     }
+    await store.close();
+  });
+
+  it('holds an appended file whole when its snapshot keeps the appended pieces inline', async () => {
+    const dir = tempDir('bundle-inline');
+    const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+    const append = defineTool({
+      name: 'append',
+      description: 'appends a line to log.txt',
+      input: z.object({ line: z.string() }),
+      effect: 'idempotent',
+      run: async ({ line }, { files }) => {
+        const before = await files.readFile('log.txt');
+        await files.writeFile('log.txt', Buffer.concat([before, Buffer.from(`${line}\n`)]));
+        return 'appended';
+      },
+    });
+    const lines = ['first appended line', 'second appended line'];
+    const agent = defineAgent({
+      name: 'appender',
+      model: scriptedModel([
+        ...lines.map((line, i) => ({
+          toolCalls: [{ id: `c${i}`, name: 'append', args: { line } }],
+        })),
+        { text: 'Done.' },
+      ]),
+      instructions: 'Append.',
+      tools: [append],
+      workspaceRoot: join(dir, 'ws'),
+      // A last chunk past 4 KiB is stored in pieces, the small appended ones inline.
+      prepareWorkspace: async (files) => {
+        await files.writeFile('log.txt', `${'x'.repeat(5000)}\n`);
+      },
+    });
+    const s = await store.createSession({ agent: 'appender', input: 'append' });
+    await runUntil({ store, agents: [agent] }, s.id);
+    const last = fold(await allEvents(store, s.id)).workspace;
+    const manifest = await loadManifest(store.blobs, last!.manifestHash);
+    const log = manifest.entries.find((e) => e.path === 'log.txt');
+    expect(log?.type === 'file' && log.chunks?.some((c) => c.inline !== undefined)).toBe(true);
+
+    const path = join(dir, `${s.id}.bundle.tar.gz`);
+    await writeSessionBundle(store, s.id, path);
+    const files = await readBundle(path, { keep: () => true });
+    const expected = `${'x'.repeat(5000)}\n${lines.map((l) => `${l}\n`).join('')}`;
+    expect(files.get('workspace/log.txt')!.toString()).toBe(expected);
+    const diff = files.get('workspace.diff')!.toString();
+    expect(diff).toContain('+second appended line');
     await store.close();
   });
 
