@@ -123,14 +123,14 @@ type Retry = 'read' | 'write';
 const maxAttempts = 3;
 
 /**
- * Event data shorter than this stays text. Packing runs here on the event loop, at a cost per
- * event (~10 µs alone, ~30 µs amid 32 sessions) that hardly depends on its size, while what it
- * saves does: ~350 bytes of a 500-byte model response, ~60 of a 100-byte tool result. Packing
- * from 64 characters (as SQLite does, off the event loop) stored an 800-step agent run in
- * 1.21 MB rather than 1.31, but cost 440 µs of CPU a step at 32 sessions against 422 from 128
- * and 391 for none (medians of five interleaved runs).
+ * Event data is written as text for now, though schema 15 can hold it packed (and every packed
+ * row is read). Packing on the event loop cost more than it was worth here: with events packed
+ * from 128 characters (one deflate a step in the peer workload), 32 sessions ran at 1,887 steps/s
+ * against 2,121 unpacked, 506 µs of CPU a step against 417 (scratch runs of runPeerSessions,
+ * three interleaved rounds, medians; 2–8 µs a deflate alone, ~90 in that run), for 280 kB less
+ * of an 800-step run's 1.6 MB. Packing belongs off the event loop or in a cheaper codec.
  */
-const packEventsFrom = 128;
+const packEvents = false;
 
 /**
  * The scale-out session store on PostgreSQL. Every multi-statement write is a plpgsql function
@@ -392,7 +392,7 @@ export class PostgresStore implements SessionStore {
       fence,
       expectedSeq: request.expectedSeq,
       encoded,
-      packed: encoded.events.map((e) => packJson(e.data, packEventsFrom)),
+      packed: encoded.events.map((e) => (packEvents ? packJson(e.data) : e.data)),
     };
     const result = await this.#appends.submit(fence.sessionId, queued, approximateBytes(encoded));
     if (encoded.checkpoint) this.#checkpointVacuum.written(encoded.checkpoint.state.length);
