@@ -131,15 +131,7 @@ export async function settleCall(
     checkedBefore === undefined ? await checkCall(ctx, call) : { ok: true, ...checkedBefore };
   const finish = async (events: NewEvent[], effects: EffectChange[]): Promise<'continue'> => {
     if (next !== undefined) await chainStart(ctx, step, next, events, effects);
-    // The result commits with the next model call's answer if that comes at once — unless the
-    // next call starts in this commit (it may not run before it), or an unsafe call would be
-    // left with an unknown outcome by a worker that died before its result committed.
-    const holdable =
-      !events.some((e) => e.type === 'tool.started') &&
-      checked.ok &&
-      checked.tool.effect !== 'unsafe';
-    const extra = { effects, checkpoint: true };
-    await (holdable ? ctx.writer.appendWithNext(events, extra) : ctx.writer.append(events, extra));
+    await ctx.writer.append(events, { effects, checkpoint: true });
     return 'continue';
   };
   if (!checked.ok)

@@ -189,13 +189,9 @@ export class AgentRunner {
       await takeBudgetRequests(this.#ctx);
       await this.#prepareWorkspace();
       const outcome = await this.#budgetedLoop();
-      // A result held for the next append commits before the run ends.
-      await writer.flush();
       await this.#tellParent(outcome);
       return outcome;
     } finally {
-      // After a failure too: a tool's result that is held is a fact (a lost lease refuses it).
-      await writer.flush().catch(() => undefined);
       await workspace.close();
     }
   }
