@@ -41,7 +41,6 @@ import {
   type WorkerLivenessEvents,
   type WorkerRegistration,
 } from '@longrun/core';
-import { packJson } from '@longrun/core/packed-json';
 import { AppendBatcher, type AppendBatching } from './append-batcher.ts';
 import { CheckpointVacuum } from './checkpoint-vacuum.ts';
 import { DeadWorkerSweep } from './dead-worker-sweep.ts';
@@ -121,16 +120,6 @@ interface Internals extends OpenedPool {
 type Retry = 'read' | 'write';
 
 const maxAttempts = 3;
-
-/**
- * Event data is written as text for now, though schema 15 can hold it packed (and every packed
- * row is read). Packing on the event loop cost more than it was worth here: with events packed
- * from 128 characters (one deflate a step in the peer workload), 32 sessions ran at 1,887 steps/s
- * against 2,121 unpacked, 506 µs of CPU a step against 417 (scratch runs of runPeerSessions,
- * three interleaved rounds, medians; 2–8 µs a deflate alone, ~90 in that run), for 280 kB less
- * of an 800-step run's 1.6 MB. Packing belongs off the event loop or in a cheaper codec.
- */
-const packEvents = false;
 
 /**
  * The scale-out session store on PostgreSQL. Every multi-statement write is a plpgsql function
@@ -387,13 +376,7 @@ export class PostgresStore implements SessionStore {
     const encoded = encodeAppend(request);
     this.#assertOpen();
     const fence = checkFence(request.fence);
-    const queued = {
-      nowMs: this.#nowParam(),
-      fence,
-      expectedSeq: request.expectedSeq,
-      encoded,
-      packed: encoded.events.map((e) => (packEvents ? packJson(e.data) : e.data)),
-    };
+    const queued = { nowMs: this.#nowParam(), fence, expectedSeq: request.expectedSeq, encoded };
     const result = await this.#appends.submit(fence.sessionId, queued, approximateBytes(encoded));
     if (encoded.checkpoint) this.#checkpointVacuum.written(encoded.checkpoint.state.length);
     return result;
