@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import {
   LongrunError,
   evaluatePolicy,
@@ -240,6 +241,12 @@ export class AgentWorkspace {
    */
   async snapshot(step: number): Promise<NewEvent | null> {
     const entry = this.#o.tracker.entry(this.dir);
+    if (entry.snapshot === null && (await isEmptyDir(this.dir))) {
+      // Nothing to record, and no reason to load the snapshot code (a worker resuming a session
+      // whose agent keeps no files would otherwise load it at every start).
+      entry.dirty = false;
+      return null;
+    }
     const lib = await loadWorkspaceLib();
     entry.cache ??= new lib.StatCache();
     const result = await lib.snapshotWorkspace({
@@ -296,5 +303,14 @@ export class AgentWorkspace {
       ...(this.#o.writableDirs === undefined ? {} : { writableDirs: this.#o.writableDirs }),
       ...(config?.strict === undefined ? {} : { strict: config.strict }),
     });
+  }
+}
+
+/** True for a directory with no entries; false for one with any, or one that is missing. */
+async function isEmptyDir(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(dir)).length === 0;
+  } catch {
+    return false;
   }
 }

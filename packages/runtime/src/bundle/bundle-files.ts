@@ -2,7 +2,6 @@ import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { extract } from 'tar-stream';
 import type { SessionId, SessionStore } from '@longrun/core';
 import { sessionBundle, type SessionBundleOptions } from './session-bundle.ts';
 
@@ -39,6 +38,8 @@ export async function readBundle(
 ): Promise<Map<string, Buffer>> {
   const keep = options.keep ?? ((name: string) => !name.startsWith('workspace/'));
   const entries = new Map<string, Buffer>();
+  // Loaded on first read, not when the runtime is: a worker reads no bundle.
+  const { extract } = await import('tar-stream');
   const tar = extract();
   const reading = (async () => {
     for await (const entry of tar) {

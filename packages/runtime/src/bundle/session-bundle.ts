@@ -81,7 +81,7 @@ export async function sessionBundle(
   const record = await store.getSession(id);
   const events = await readAllEvents(store, id);
   const last = events.at(-1);
-  const tar = new TarGzWriter(new Date(last?.atMs ?? 0));
+  const tar = await TarGzWriter.open(new Date(last?.atMs ?? 0));
   const redactor = new Redactor([
     ...secretsFromEnv(options.env ?? process.env),
     ...(options.secrets ?? []),

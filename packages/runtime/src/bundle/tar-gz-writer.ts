@@ -1,19 +1,26 @@
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { pack, type Pack } from 'tar-stream';
+import type { Pack } from 'tar-stream';
 
 /**
  * A .tar.gz written entry by entry. Entries stream with backpressure: a large file passes through
  * a chunk at a time (the pack waits for the gzip stream, which waits for whoever reads `output`).
  */
 export class TarGzWriter {
-  readonly #pack: Pack = pack();
+  readonly #pack: Pack;
   /** The gzip bytes; read it (pipe it to a file or a response) while entries are added. */
   readonly output: Readable;
   readonly #mtime: Date;
 
-  constructor(mtime: Date) {
+  /** tar-stream loads here, not when the runtime does: a worker that writes no bundle skips it. */
+  static async open(mtime: Date): Promise<TarGzWriter> {
+    const { pack } = await import('tar-stream');
+    return new TarGzWriter(pack(), mtime);
+  }
+
+  private constructor(tarPack: Pack, mtime: Date) {
+    this.#pack = tarPack;
     this.#mtime = mtime;
     const gzip = createGzip();
     this.#pack.on('error', (error) => gzip.destroy(error));
