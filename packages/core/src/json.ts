@@ -19,7 +19,7 @@ export const payloadLimits = {
  * symbols, undefined, or class instances. Throws INVALID_PAYLOAD with the offending path.
  */
 export function encodePayload(value: unknown, what = 'payload'): string {
-  checkJson(value, what, 0, new Set());
+  assertPlainJson(value, what);
   return withinLimit(JSON.stringify(value), what);
 }
 
@@ -34,7 +34,7 @@ export function encodePayload(value: unknown, what = 'payload'): string {
  */
 export function encodeCheckpointState(value: unknown): string {
   const what = 'checkpoint.state';
-  checkJson(value, what, 0, new Set());
+  assertPlainJson(value, what);
   const text = JSON.stringify(value);
   return withinLimit(nonAscii.test(text) ? text.replace(nonAsciiAll, escapeChar) : text, what);
 }
@@ -64,6 +64,41 @@ export function decodePayload(text: string): JsonValue {
 
 function invalid(path: string, why: string): LongrunError {
   return new LongrunError('INVALID_PAYLOAD', `${path} ${why}; payloads must be plain JSON data`);
+}
+
+/**
+ * Throws INVALID_PAYLOAD, naming the offending path, unless `value` is plain JSON data. Every
+ * event and checkpoint passes through here, so the common case takes a pass that builds no path
+ * strings and keeps no set of visited objects (a cycle shows as nesting past the depth limit);
+ * only a value it rejects is walked again, by `checkJson`, for the path and the reason.
+ */
+function assertPlainJson(value: unknown, what: string): void {
+  if (!isPlainJson(value, 0)) checkJson(value, what, 0, new Set());
+}
+
+function isPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value) && (!Number.isInteger(value) || Number.isSafeInteger(value));
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth >= payloadLimits.maxDepth) return false;
+  if (Array.isArray(value)) {
+    for (const item of value as unknown[]) if (!isPlainJson(item, depth + 1)) return false;
+    return true;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) if (!isPlainJson(record[key], depth + 1)) return false;
+  return true;
 }
 
 function checkJson(value: unknown, path: string, depth: number, seen: Set<object>): void {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from './request-hash.ts';
 import { errorCodes } from './errors.ts';
 import type { StoredEvent, ToolCall } from './events.ts';
@@ -88,11 +88,22 @@ export interface LoopFoldInput {
  * canonical JSON of its arguments (the prefix of the approval's `argsHash` of the same call).
  */
 export function callHash(tool: string, args: unknown): string {
-  return shortHash(`${tool}\0${canonicalJson(args)}`);
+  if (args === null || typeof args !== 'object')
+    return shortHash(`${tool}\0${canonicalJson(args)}`);
+  // A call is hashed by the gate before it runs and again when its result is folded, with the
+  // same arguments object: the second time is a lookup. It stays the hash of the arguments as the
+  // log has them (what a worker resuming the session folds) even if a tool changed the object.
+  const known = hashedCalls.get(args);
+  if (known !== undefined && known.tool === tool) return known.hash;
+  const computed = shortHash(`${tool}\0${canonicalJson(args)}`);
+  hashedCalls.set(args, { tool, hash: computed });
+  return computed;
 }
 
+const hashedCalls = new WeakMap<object, { tool: string; hash: string }>();
+
 function shortHash(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+  return hash('sha256', text, 'hex').slice(0, 16);
 }
 
 function emptyHistory(state: LoopFoldInput, seq: number): LoopHistory {
@@ -125,7 +136,7 @@ export function foldLoopHistory(state: LoopFoldInput, event: StoredEvent): LoopH
       const isNew = !history.seen.includes(resultHash);
       const next: LoopHistory = {
         ...history,
-        calls: [...history.calls, call].slice(-loopHistoryLimits.calls),
+        calls: appendBounded(history.calls, call, loopHistoryLimits.calls),
         seen: touch(history.seen, resultHash),
         progressStep: isNew ? state.steps : history.progressStep,
       };
@@ -165,18 +176,35 @@ export function foldLoopHistory(state: LoopFoldInput, event: StoredEvent): LoopH
   }
 }
 
-/** `seen` with `hash` as its most recent entry, the oldest dropped past the bound. */
-function touch(seen: readonly string[], hash: string): string[] {
-  const rest = seen.filter((h) => h !== hash);
-  rest.push(hash);
-  return rest.slice(-loopHistoryLimits.seen);
+/**
+ * A new array: `items` then `item`, the oldest dropped to keep at most `max`. One copy, as the
+ * history is folded at every tool result and its windows are tens of entries long.
+ */
+function appendBounded<T>(items: readonly T[], item: T, max: number): T[] {
+  const next = items.slice(Math.max(0, items.length + 1 - max));
+  next.push(item);
+  return next;
+}
+
+/** `seen` with `entry` as its most recent entry, the oldest dropped past the bound. */
+function touch(seen: readonly string[], entry: string): string[] {
+  const at = seen.indexOf(entry);
+  if (at === -1) return appendBounded(seen, entry, loopHistoryLimits.seen);
+  const next = seen.slice();
+  next.splice(at, 1);
+  next.push(entry);
+  return next;
 }
 
 function addRun(tools: LoopHistory['tools'], tool: string, run: ToolRun): LoopHistory['tools'] {
-  const runs = tools.find((t) => t.tool === tool)?.runs ?? [];
-  const others = tools.filter((t) => t.tool !== tool);
-  others.push({ tool, runs: [...runs, run].slice(-loopHistoryLimits.runsPerTool) });
-  return others.slice(-loopHistoryLimits.tools);
+  const at = tools.findIndex((t) => t.tool === tool);
+  const runs = at === -1 ? [] : (tools[at] as LoopHistory['tools'][number]).runs;
+  const entry = { tool, runs: appendBounded(runs, run, loopHistoryLimits.runsPerTool) };
+  if (at === -1) return appendBounded(tools, entry, loopHistoryLimits.tools);
+  const next = tools.slice();
+  next.splice(at, 1);
+  next.push(entry);
+  return next;
 }
 
 function isRefusal(code: string | undefined): boolean {

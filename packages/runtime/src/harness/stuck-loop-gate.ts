@@ -66,15 +66,19 @@ function counted(loop: LoopHistory, within: number): LoopCall[] {
 
 /** The largest group of identical calls (the earliest such group on a tie). */
 function mostRepeated(calls: readonly LoopCall[]): LoopCall[] {
-  const groups = new Map<string, LoopCall[]>();
-  let best: LoopCall[] = [];
+  // Counted first, before a model call of every step: only the winning group is made.
+  const counts = new Map<string, number>();
+  let best: string | null = null;
+  let bestCount = 0;
   for (const call of calls) {
-    const group = groups.get(call.argsHash) ?? [];
-    group.push(call);
-    groups.set(call.argsHash, group);
-    if (group.length > best.length) best = group;
+    const count = (counts.get(call.argsHash) ?? 0) + 1;
+    counts.set(call.argsHash, count);
+    if (count > bestCount) {
+      best = call.argsHash;
+      bestCount = count;
+    }
   }
-  return best;
+  return best === null ? [] : calls.filter((c) => c.argsHash === best);
 }
 
 function sameCallPause(
