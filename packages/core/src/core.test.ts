@@ -241,6 +241,31 @@ describe('payloads and ids', () => {
     expect(() => encodePayload(deep)).toThrowError(/nests deeper than 64/);
   });
 
+  it('refuses every kind of value JSON cannot round-trip, wherever it sits', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = { back: cyclic };
+    const refused: [unknown, RegExp][] = [
+      [{ x: [1, { y: Number.NaN }] }, /payload\.x\[1\]\.y is NaN/],
+      [[Infinity], /payload\[0\] is Infinity/],
+      [{ n: 2 ** 60 }, /payload\.n is an integer beyond 2\^53/],
+      [{ f: () => 1 }, /payload\.f is a function/],
+      [{ u: undefined }, /payload\.u is a undefined/],
+      [{ s: Symbol('s') }, /payload\.s is a symbol/],
+      [cyclic, /payload\.self\.back is a cycle/],
+      [{ m: new Map() }, /payload\.m is not a plain object/],
+    ];
+    for (const [value, message] of refused) {
+      expect(() => encodePayload(value)).toThrowError(message);
+      expect(() => encodeCheckpointState(value)).toThrowError(LongrunError);
+    }
+    // The same object twice is not a cycle; an object without a prototype is plain.
+    const shared = { k: 1 };
+    const bare = Object.assign(Object.create(null) as object, { z: 2 });
+    expect(encodePayload({ a: shared, b: [shared], bare })).toBe(
+      '{"a":{"k":1},"b":[{"k":1}],"bare":{"z":2}}',
+    );
+  });
+
   it('keeps a checkpoint in ASCII, every other character escaped, and reads it back the same', () => {
     const state = {
       summary: 'events 1–5000 ‘quoted’ é\u0000"\\',

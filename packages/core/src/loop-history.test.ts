@@ -47,6 +47,14 @@ describe('the loop history', () => {
     expect(callHash('read', { a: 1 })).not.toBe(callHash('read', { a: 2 }));
     expect(callHash('read', { a: 1 })).not.toBe(callHash('list', { a: 1 }));
     expect(callHash('read', { a: 1 })).toMatch(/^[0-9a-f]{16}$/);
+    // Hashed again with the same object: the same hash, and a hash per tool.
+    const args = { q: 'x' };
+    const first = callHash('read', args);
+    expect(callHash('read', args)).toBe(first);
+    expect(callHash('list', args)).toBe(callHash('list', { q: 'x' }));
+    expect(callHash('list', args)).not.toBe(first);
+    expect(callHash('read', args)).toBe(first);
+    expect(callHash('read', 'plain')).toBe(callHash('read', 'plain'));
   });
 
   it('keeps the latest calls with their seqs, and moves progress only on results not seen', () => {
