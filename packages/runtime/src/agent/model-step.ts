@@ -14,6 +14,7 @@ import {
   type ModelRequestRecord,
   type NewEvent,
   type ModelResponse,
+  type ModelToolSpec,
   type ToolCall,
 } from '@longrun/core';
 import { mergeProviderMetadata, toModelClient } from '@longrun/models';
@@ -92,7 +93,7 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
     attempt,
     modelId: model.id,
     inputTokens: ctx.transcript.estimateTokens(
-      ctx.agent.instructions.length + JSON.stringify(call.request.tools).length + prefillChars,
+      ctx.agent.instructions.length + specsChars(call.request.tools) + prefillChars,
     ),
     maxOutputTokens: call.request.maxOutputTokens,
   });
@@ -378,3 +379,18 @@ async function recordFailure(
   await pause(retryInMs, ctx.signal);
   return 'continue';
 }
+
+/**
+ * Characters of the tools' specs as JSON, for the call's token estimate: remembered per specs
+ * array, as an agent's (unless prepareStep picks a subset) is the same at every step.
+ */
+function specsChars(specs: readonly ModelToolSpec[]): number {
+  let chars = specsCharsCache.get(specs);
+  if (chars === undefined) {
+    chars = JSON.stringify(specs).length;
+    specsCharsCache.set(specs, chars);
+  }
+  return chars;
+}
+
+const specsCharsCache = new WeakMap<readonly ModelToolSpec[], number>();
