@@ -14,7 +14,7 @@ import {
   type SessionId,
 } from '@longrun/core';
 import { SqliteStore } from './sqlite-store.ts';
-import { ThreadWriter, threadExecArgv } from './sqlite-writer.ts';
+import { ThreadWriter, moduleArgv, threadExecArgv } from './sqlite-writer.ts';
 import { cancelSignalName, type AppendWrite } from './sqlite-append.ts';
 import { openWriterConnection } from './writer-connection.ts';
 import type { WriterOptions } from './writer-protocol.ts';
@@ -171,6 +171,63 @@ describe('the SQLite writer thread', () => {
         '--enable-source-maps',
       ]),
     ).toEqual(['--conditions=@longrun/source', '--enable-source-maps']);
+  });
+
+  it('starts its thread in a process run with options a thread refuses (V8, per-process)', async () => {
+    const flags = ['--max-old-space-size=256', '--expose-gc', '--stack-size=2000', '--title=lr'];
+    const child = spawn(
+      process.execPath,
+      [
+        ...flags,
+        '--input-type=module',
+        '-e',
+        `const { ThreadWriter } = await import(${JSON.stringify(new URL('./sqlite-writer.ts', import.meta.url).href)});
+         const { openWriterConnection } = await import(${JSON.stringify(new URL('./writer-connection.ts', import.meta.url).href)});
+         process.on('warning', (w) => console.log('warning: ' + w.message));
+         const options = { path: ${JSON.stringify(join(dir, 'flags.db'))}, busyTimeoutMs: 5000, nowMs: 1 };
+         const { connection } = openWriterConnection(options, { migrate: true });
+         const writer = new ThreadWriter(options, connection);
+         await writer.threadStarted();
+         const { encodeCreateSession } = await import('@longrun/core');
+         const created = await writer.write('createSession', { ...encodeCreateSession({ agent: 'a', input: null }), nowMs: 1 });
+         console.log('row' in created ? 'created' : 'not created');
+         await writer.close();
+         connection.close();
+         console.log('done');`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect({ code, out: out.trim(), err }).toEqual({ code: 0, out: 'created\ndone', err: '' });
+  });
+
+  it('gives a thread only the module-loading options when the process has options it refuses', () => {
+    expect(
+      moduleArgv([
+        '--max-old-space-size=256',
+        '--conditions',
+        '@longrun/source',
+        '--expose-gc',
+        '-C',
+        'dev',
+        '--import=./otel.js',
+        '--stack-size',
+        '--enable-source-maps',
+        '--disable-warning=ExperimentalWarning',
+      ]),
+    ).toEqual([
+      '--conditions',
+      '@longrun/source',
+      '-C',
+      'dev',
+      '--import=./otel.js',
+      '--enable-source-maps',
+      '--disable-warning=ExperimentalWarning',
+    ]);
   });
 
   it("spells the cancel signal's name as core does", () => {

@@ -51,10 +51,7 @@ class WriterThread {
   readonly #unsettled = new OnePerTurn();
 
   constructor(options: WriterOptions) {
-    this.#worker = new Worker(threadScript, {
-      workerData: options,
-      execArgv: threadExecArgv(process.execArgv),
-    });
+    this.#worker = startThread(options);
     let opened!: (durability: DurabilityReport) => void;
     let failed!: (error: LongrunError) => void;
     this.opened = new Promise((resolve, reject) => {
@@ -143,6 +140,69 @@ class WriterThread {
     if (reply.ok) pending.resolve(reply.value);
     else pending.reject(fromWireError(reply.error));
   }
+}
+
+/**
+ * The writer thread, started with the process's Node options (threadExecArgv). A thread refuses
+ * the options that belong to the whole process — V8's (`--max-old-space-size`, `--expose-gc`,
+ * `--stack-size`) and per-process ones (`--title`, `--abort-on-uncaught-exception`) — with
+ * ERR_WORKER_INVALID_EXEC_ARGV; a process started with any of them gets a thread with only the
+ * options that say how modules resolve and load, which is all the writer's code needs.
+ */
+function startThread(options: WriterOptions): Worker {
+  const execArgv = threadExecArgv(process.execArgv);
+  try {
+    return new Worker(threadScript, { workerData: options, execArgv });
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+    return new Worker(threadScript, { workerData: options, execArgv: moduleArgv(execArgv) });
+  }
+}
+
+/** Options (with their values) that say how modules resolve and load, or how warnings show. */
+const moduleOptions = new Set([
+  '-C',
+  '--conditions',
+  '--import',
+  '-r',
+  '--require',
+  '--loader',
+  '--experimental-loader',
+  '--experimental-strip-types',
+  '--no-experimental-strip-types',
+  '--experimental-transform-types',
+  '--experimental-require-module',
+  '--enable-source-maps',
+  '--no-warnings',
+  '--no-deprecation',
+  '--disable-warning',
+]);
+const moduleOptionsWithValue = new Set([
+  '-C',
+  '--conditions',
+  '--import',
+  '-r',
+  '--require',
+  '--loader',
+  '--experimental-loader',
+  '--disable-warning',
+]);
+
+/** Of `execArgv`, the module-loading options (moduleOptions) and their values. */
+export function moduleArgv(execArgv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i] as string;
+    const name = arg.includes('=') ? arg.slice(0, arg.indexOf('=')) : arg;
+    if (!moduleOptions.has(name)) continue;
+    kept.push(arg);
+    const value = execArgv[i + 1];
+    if (!arg.includes('=') && moduleOptionsWithValue.has(name) && value !== undefined) {
+      kept.push(value);
+      i++;
+    }
+  }
+  return kept;
 }
 
 /**
