@@ -205,6 +205,47 @@ describe('the SQLite writer thread', () => {
     expect({ code, out: out.trim(), err }).toEqual({ code: 0, out: 'created\ndone', err: '' });
   });
 
+  it('commits on the event loop, with a warning, where the permission model forbids threads', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--permission',
+        '--allow-fs-read=*',
+        '--allow-fs-write=*',
+        '--input-type=module',
+        '-e',
+        `const { ThreadWriter } = await import(${JSON.stringify(new URL('./sqlite-writer.ts', import.meta.url).href)});
+         const { openWriterConnection } = await import(${JSON.stringify(new URL('./writer-connection.ts', import.meta.url).href)});
+         const { encodeCreateSession } = await import('@longrun/core');
+         process.on('warning', (w) => console.log('warning: ' + w.message));
+         const options = { path: ${JSON.stringify(join(dir, 'no-threads.db'))}, busyTimeoutMs: 5000, nowMs: 1 };
+         const { connection } = openWriterConnection(options, { migrate: true });
+         const writer = new ThreadWriter(options, connection);
+         await writer.threadStarted();
+         for (let i = 0; i < 2; i++) {
+           const created = await writer.write('createSession', { ...encodeCreateSession({ agent: 'a', input: null }), nowMs: 1 });
+           console.log('row' in created ? 'created' : 'not created');
+         }
+         await writer.close();
+         console.log(connection.prepare('SELECT count(*) AS n FROM sessions').get().n);
+         connection.close();`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.resume();
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    const lines = out.trim().split('\n');
+    expect({ code, lines: lines.slice(1) }).toEqual({
+      code: 0,
+      lines: ['created', 'created', '2'],
+    });
+    expect(lines[0]).toMatch(
+      /^warning: the SQLite writer thread could not be started \(.*--allow-worker.*\); commits run on the event loop$/,
+    );
+  });
+
   it('gives a thread only the module-loading options when the process has options it refuses', () => {
     expect(
       moduleArgv([

@@ -249,7 +249,8 @@ function threadStopped(exitCode: number, crash: Error | undefined): LongrunError
 export class ThreadWriter implements SqliteWriter {
   readonly #options: WriterOptions;
   readonly #inline: InlineWriter;
-  #thread: WriterThread;
+  /** Null when no thread could be started (the permission model without --allow-worker). */
+  #thread: WriterThread | null;
   #threadReady = false;
   #threadRefused = false;
   #closed = false;
@@ -263,13 +264,13 @@ export class ThreadWriter implements SqliteWriter {
 
   /** Resolves once writes go to the thread (or stay here because it could not open the file). */
   async threadStarted(): Promise<void> {
-    await this.#thread.opened.catch(() => undefined);
+    await this.#thread?.opened.catch(() => undefined);
   }
 
   write<K extends WriteName>(name: K, args: WriteArgs<K>): Promise<WriteResult<K>> {
     if (this.#closed) return Promise.reject(closedError());
-    if (!this.#thread.alive && !this.#threadRefused) this.#thread = this.#startThread();
-    if (!this.#threadReady) return this.#inline.write(name, args);
+    if (!this.#threadRefused && this.#thread?.alive !== true) this.#thread = this.#startThread();
+    if (!this.#threadReady || this.#thread === null) return this.#inline.write(name, args);
     return this.#thread.send(name, args) as Promise<WriteResult<K>>;
   }
 
@@ -278,18 +279,28 @@ export class ThreadWriter implements SqliteWriter {
    * they fail with STORE_UNAVAILABLE; the next write starts a new thread.
    */
   async crashThread(): Promise<void> {
-    await this.#thread.terminate();
+    await this.#thread?.terminate();
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#inline.close();
-    await this.#thread.close();
+    await this.#thread?.close();
   }
 
-  #startThread(): WriterThread {
-    const thread = new WriterThread(this.#options);
+  #startThread(): WriterThread | null {
+    let thread: WriterThread;
+    try {
+      thread = new WriterThread(this.#options);
+    } catch (error) {
+      // Node's permission model without --allow-worker: the store still works, on this thread.
+      this.#threadRefused = true;
+      process.emitWarning(
+        `the SQLite writer thread could not be started (${(error as Error).message}); commits run on the event loop`,
+      );
+      return null;
+    }
     this.#threadReady = false;
     thread.opened.then(
       () => {
