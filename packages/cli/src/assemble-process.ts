@@ -9,10 +9,10 @@ import {
   feedWorkerMetrics,
   openTraceExport,
   publishLive,
+  saveCompileCache,
   writeWorkerLog,
   type WorkerFigures,
 } from '@longrun/runtime';
-import { saveCompileCache } from './compile-cache.ts';
 import type { JsonLog } from './json-log.ts';
 import type { CliSandbox } from './sandbox-flags.ts';
 import { openStore, type OpenStoreOptions } from './store-url.ts';

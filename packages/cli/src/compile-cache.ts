@@ -7,9 +7,7 @@ import { join } from 'node:path';
  * Node's functions, looked up rather than imported by name: on a Node without them (older than
  * 22.10; the engines field asks for 22.20) this module still loads, and there is no cache.
  */
-const nodeCache = nodeModule as Partial<
-  Pick<typeof nodeModule, 'enableCompileCache' | 'flushCompileCache'>
->;
+const nodeCache = nodeModule as Partial<Pick<typeof nodeModule, 'enableCompileCache'>>;
 
 /** The per-user cache: `$XDG_CACHE_HOME/longrun/compile-cache`, else under `~/.cache`. */
 export function compileCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -33,17 +31,5 @@ export function enableCompileCache(env: NodeJS.ProcessEnv = process.env): void {
     nodeCache.enableCompileCache?.(dir);
   } catch {
     // No cache: the process starts as it would without one.
-  }
-}
-
-/**
- * Writes what was compiled so far to the cache now, not only when the process exits: a worker
- * ended by `kill -9` never exits normally, and its successor would find the cache empty.
- */
-export function saveCompileCache(): void {
-  try {
-    nodeCache.flushCompileCache?.();
-  } catch {
-    // As above: the cache is an optimisation.
   }
 }

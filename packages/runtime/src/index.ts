@@ -21,6 +21,7 @@ export {
 } from './worker/worker-events.ts';
 export { publishLive, type LiveSink } from './worker/live-subscriber.ts';
 export { writeWorkerLog } from './worker/log-subscriber.ts';
+export { saveCompileCache } from './worker/compile-cache.ts';
 export { envSecrets } from './secrets/env-secrets.ts';
 export { countWorkerFigures, type WorkerFigures } from './worker/figures-subscriber.ts';
 export {

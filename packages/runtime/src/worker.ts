@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { saveCompileCache } from './worker/compile-cache.ts';
 import {
   LongrunError,
   checkBudget,
@@ -200,6 +201,9 @@ export class Worker {
     for (const lease of leases) this.#runSession(lease, performance.now());
     this.#loop = this.#claimLoop();
     this.#startTicker();
+    // The agents, the store and this runtime are loaded by now: keep their compiled code for the
+    // next start, which may follow a kill -9 that skips the save at exit.
+    saveCompileCache();
   }
 
   /** Fires the schedules of this worker's agents; a session it starts is claimed at once. */
