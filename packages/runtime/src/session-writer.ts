@@ -107,14 +107,7 @@ export class SessionWriter {
     const sessionId = this.#lease.sessionId;
     const expectedSeq = this.#state.seq;
     let next = this.#state;
-    const appending = events.map((e, i): StoredEvent => ({
-      ...e,
-      sessionId,
-      seq: expectedSeq + 1 + i,
-      v: 1,
-      atMs: 0,
-      epoch: 0,
-    }));
+    const appending = asAppended(sessionId, expectedSeq, events);
     for (const e of appending) next = applyEvent(next, e);
     const { checkpoint, ...rest } = extra;
     const request: AppendRequest = { ...rest, fence: this.#lease, expectedSeq, events };

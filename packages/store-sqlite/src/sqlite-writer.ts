@@ -159,24 +159,7 @@ function startThread(options: WriterOptions): Worker {
   }
 }
 
-/** Options (with their values) that say how modules resolve and load, or how warnings show. */
-const moduleOptions = new Set([
-  '-C',
-  '--conditions',
-  '--import',
-  '-r',
-  '--require',
-  '--loader',
-  '--experimental-loader',
-  '--experimental-strip-types',
-  '--no-experimental-strip-types',
-  '--experimental-transform-types',
-  '--experimental-require-module',
-  '--enable-source-maps',
-  '--no-warnings',
-  '--no-deprecation',
-  '--disable-warning',
-]);
+/** Options that say how modules resolve and load, or how warnings show, and take a value. */
 const moduleOptionsWithValue = new Set([
   '-C',
   '--conditions',
@@ -186,6 +169,17 @@ const moduleOptionsWithValue = new Set([
   '--loader',
   '--experimental-loader',
   '--disable-warning',
+]);
+/** All the options a thread gets when the process has one it refuses: those, and these flags. */
+const moduleOptions = new Set([
+  ...moduleOptionsWithValue,
+  '--experimental-strip-types',
+  '--no-experimental-strip-types',
+  '--experimental-transform-types',
+  '--experimental-require-module',
+  '--enable-source-maps',
+  '--no-warnings',
+  '--no-deprecation',
 ]);
 
 /** Of `execArgv`, the module-loading options (moduleOptions) and their values. */

@@ -74,7 +74,6 @@ function fileResponse(
   });
 }
 
-/** A large file, chunk by chunk, each verified: serving it holds one chunk in memory at most. */
 /** A chunk's bytes: kept in the manifest, or its blob, verified. */
 function chunkBytes(blobs: BlobStore, chunk: ChunkRef, what: string): Promise<Uint8Array> {
   return chunk.inline === undefined
@@ -82,6 +81,7 @@ function chunkBytes(blobs: BlobStore, chunk: ChunkRef, what: string): Promise<Ui
     : Promise.resolve(chunk.inline);
 }
 
+/** A large file, chunk by chunk, each verified: serving it holds one chunk in memory at most. */
 function chunkedBody(
   blobs: BlobStore,
   chunks: readonly ChunkRef[],
