@@ -9,6 +9,9 @@ describe('numbers as text', () => {
     expect(intsFromText(text)).toEqual(values);
     expect(intsToText([-1, 0, 30])).toHaveLength(3);
     expect(intsFromText('')).toEqual([]);
+    // The format checkpoints already hold: n + 1 in base 32, most significant digit first.
+    expect(intsToText([-1, 0, 31, 1_024])).toBe(']^$]$#^');
+    expect(intsToText([])).toBe('');
     const many = Array.from({ length: 20_000 }, (_, i) => (i * 7_919) % 100_003);
     expect(intsFromText(intsToText(many))).toEqual(many);
   });
