@@ -68,6 +68,15 @@ function windowBits(bytes: number): number {
 }
 
 /**
+ * From this many bytes a value is deflated at level 2 instead of zlib's default 6: a checkpoint
+ * (tens to hundreds of kB, rewritten every 64 events) then packs 2.3-2.8x faster for 5-6% more
+ * bytes (289 kB: 1.04 -> 0.37 ms, 16.1 -> 17.0 kB; 60 kB: 0.21 -> 0.09 ms). An event of a few
+ * hundred bytes costs the same at either level (setting up the stream is most of it), and is
+ * smaller at 6. Inflate reads either, so the format byte stays 1.
+ */
+const fastLevelFrom = 8 * 1024;
+
+/**
  * The text, or its packed bytes when they save at least an eighth; a text shorter than `from`
  * characters is kept as it is without trying.
  */
@@ -79,6 +88,7 @@ export function packJson(text: string, from = defaultPackFrom): string | Uint8Ar
     chunkSize,
     windowBits: windowBits(raw.length),
     memLevel: 4,
+    level: raw.length >= fastLevelFrom ? 2 : 6,
   });
   if (deflated.length + 1 > raw.length - (raw.length >> 3)) return text;
   const packed = Buffer.allocUnsafe(deflated.length + 1);
