@@ -82,6 +82,53 @@ describeWithServer('postgres store specifics', unavailable, () => {
     );
   });
 
+  it('compresses checkpoints with lz4 where the server has it, unless the URL names a compression', async () => {
+    const hasLz4 = await withAdmin(
+      async (c) =>
+        (
+          await c.query(
+            `SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)`,
+          )
+        ).rows.length > 0,
+    );
+    // A transcript-like checkpoint, well over the ~2 kB past which PostgreSQL compresses a value.
+    const state = { turns: Array.from({ length: 400 }, (_, i) => `step ${i}: appended a line`) };
+    const compressionOf = async (url: string): Promise<unknown> => {
+      const schema = randomSchema();
+      const store = await PostgresStore.open({ url, schema });
+      try {
+        const s = await store.createSession({ agent: 'compression', input: null });
+        const lease = await store.claim(s.id, workerId('w'), 60_000);
+        if (lease === null) throw new Error('the new session was not claimed');
+        const head = (await store.getSession(s.id)).headSeq;
+        const completed = { step: 1, callIndex: 0, tool: 't', ok: true, output: null, attempt: 1 };
+        await store.append({
+          fence: lease,
+          expectedSeq: head,
+          events: [event('tool.completed', completed)],
+        });
+        await store.saveCheckpoint(lease, { seq: head + 1, state });
+        expect((await store.latestCheckpoint(s.id))?.state).toEqual(state);
+        const rows = await withAdmin(
+          async (c) =>
+            (
+              await c.query<{ m: string }>(
+                `SELECT pg_column_compression(state) AS m FROM "${schema}".checkpoints`,
+              )
+            ).rows,
+        );
+        return rows[0]?.m;
+      } finally {
+        await store.close();
+        await dropSchema(schema);
+      }
+    };
+    expect(await compressionOf(testUrl)).toBe(hasLz4 ? 'lz4' : 'pglz');
+    const url = new URL(testUrl);
+    url.searchParams.set('options', '-c default_toast_compression=pglz');
+    expect(await compressionOf(url.href)).toBe('pglz');
+  });
+
   it('turns synchronous_commit off only when opted out by name', async () => {
     const schema = randomSchema();
     const optedOut = await PostgresStore.open({
