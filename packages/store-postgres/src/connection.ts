@@ -161,11 +161,17 @@ async function probeServer(
   try {
     await client.connect();
     const durability = await readServerDurability(client);
-    // lz4 is among the setting's values only on a server built with it (PostgreSQL 14 and on).
-    const lz4 = await client.query(
-      `SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)`,
-    );
-    return { durability, lz4: lz4.rows.length > 0 };
+    // lz4 is among the setting's values only on a server built with it (PostgreSQL 14 and on);
+    // a server that will not say keeps its default.
+    const lz4 = await client
+      .query(
+        `SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)`,
+      )
+      .then(
+        (found) => found.rows.length > 0,
+        () => false,
+      );
+    return { durability, lz4 };
   } catch (error) {
     throw translate(error, 'connecting to PostgreSQL');
   } finally {
