@@ -194,10 +194,16 @@ function appendBounded<T>(items: readonly T[], item: T, max: number): T[] {
 /** `seen` with `entry` as its most recent entry, the oldest dropped past the bound. */
 function touch(seen: readonly string[], entry: string): string[] {
   const at = seen.indexOf(entry);
-  if (at === -1) return appendBounded(seen, entry, loopHistoryLimits.seen);
-  const next = seen.slice();
+  return at === -1
+    ? appendBounded(seen, entry, loopHistoryLimits.seen)
+    : movedLast(seen, at, entry);
+}
+
+/** A new array: `items` without the one at `at`, then `item` (the same size). */
+function movedLast<T>(items: readonly T[], at: number, item: T): T[] {
+  const next = items.slice();
   next.splice(at, 1);
-  next.push(entry);
+  next.push(item);
   return next;
 }
 
@@ -205,11 +211,9 @@ function addRun(tools: LoopHistory['tools'], tool: string, run: ToolRun): LoopHi
   const at = tools.findIndex((t) => t.tool === tool);
   const runs = at === -1 ? [] : (tools[at] as LoopHistory['tools'][number]).runs;
   const entry = { tool, runs: appendBounded(runs, run, loopHistoryLimits.runsPerTool) };
-  if (at === -1) return appendBounded(tools, entry, loopHistoryLimits.tools);
-  const next = tools.slice();
-  next.splice(at, 1);
-  next.push(entry);
-  return next;
+  return at === -1
+    ? appendBounded(tools, entry, loopHistoryLimits.tools)
+    : movedLast(tools, at, entry);
 }
 
 function isRefusal(code: string | undefined): boolean {
