@@ -1,4 +1,5 @@
 import type { PolicyLayer } from './policy/policy-types.ts';
+import type { WorkspaceEdit } from './workspace-state.ts';
 import type { JsonObject, JsonValue } from './json.ts';
 import type { SessionId } from './ids.ts';
 import type { ModelFailureCode, SessionFailureCode } from './failure-codes.ts';
@@ -330,6 +331,12 @@ export interface EventDataByType {
      * (`chars` long), and `output` is the capped view the model sees, which says so.
      */
     outputRef?: BlobRef;
+    /**
+     * The workspace files the call changed, when the change is small enough to carry here
+     * (`WorkspaceEdit`): the call's snapshot, with no manifest stored. Absent when the call
+     * changed nothing, or when its snapshot is a `workspace.snapshotted` event beside it.
+     */
+    workspaceEdits?: WorkspaceEdit[];
   };
   /**
    * A call suspended on a wait whose wait resolved runs again from its start, its resolved waits

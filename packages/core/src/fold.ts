@@ -14,6 +14,7 @@ import type {
 } from './events.ts';
 import type { JsonValue } from './json.ts';
 import { foldLoopHistory, type LoopHistory } from './loop-history.ts';
+import { workspaceAfter, type WorkspaceState } from './workspace-state.ts';
 import {
   countToolCall,
   newLedger,
@@ -119,8 +120,11 @@ export interface SessionState {
     status: 'requested' | 'granted' | 'denied';
     reason: string | null;
   } | null;
-  /** The latest workspace snapshot: what a resuming worker restores. Absent in older checkpoints. */
-  workspace?: { step: number; manifestHash: string } | null;
+  /**
+   * The workspace as of the latest snapshot: its stored manifest and the edits recorded since
+   * (WorkspaceState), what a resuming worker restores. Absent in older checkpoints.
+   */
+  workspace?: WorkspaceState | null;
   /**
    * The current turn's outcome, once an evaluator has judged it (agents that declare an outcome):
    * `evaluations` in this turn, and how it ended (`pending` while the agent works on feedback).
@@ -313,6 +317,8 @@ function applyEventData(state: SessionState, event: StoredEvent): SessionState {
         })),
         toolCallsCompleted: next.toolCallsCompleted + 1,
       };
+      const workspace = workspaceAfter(next.workspace ?? null, event);
+      if (workspace !== undefined) completed.workspace = workspace;
       const ref = event.data.outputRef;
       if (ref === undefined) return completed;
       const key = `${event.data.step}:${event.data.callIndex}`;
@@ -355,10 +361,7 @@ function applyEventData(state: SessionState, event: StoredEvent): SessionState {
         },
       };
     case 'workspace.snapshotted':
-      return {
-        ...next,
-        workspace: { step: event.data.step, manifestHash: event.data.manifestHash },
-      };
+      return { ...next, workspace: workspaceAfter(null, event) ?? null };
     case 'approval.requested': {
       const request = event.data;
       if (request.point === 'model.call') {

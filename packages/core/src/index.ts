@@ -23,6 +23,7 @@ export * from './ports/sandbox.ts';
 export * from './ports/workspace-files.ts';
 export * from './request-hash.ts';
 export * from './loop-history.ts';
+export * from './workspace-state.ts';
 export * from './one-per-turn.ts';
 export * from './ports/live-channel.ts';
 export * from './policy/index.ts';

@@ -122,6 +122,22 @@ function emptyHistory(state: LoopFoldInput, seq: number): LoopHistory {
   };
 }
 
+/** A workspace state not seen recently is progress; one seen again is not. */
+function workspaceSeen(
+  history: LoopHistory,
+  stateHash: string,
+  seq: number,
+  steps: number,
+): LoopHistory {
+  if (history.seen.includes(stateHash)) return { ...history, seen: touch(history.seen, stateHash) };
+  return {
+    ...history,
+    seen: touch(history.seen, stateHash),
+    changedAtSeq: seq,
+    progressStep: steps,
+  };
+}
+
 /**
  * The loop history after `event`, given the state that event made (its fields other than `loop`).
  * Progress is a call that got a result it had not had recently (the same arguments and the same
@@ -139,12 +155,18 @@ export function foldLoopHistory(state: LoopFoldInput, event: StoredEvent): LoopH
       const resultHash = shortHash(`${argsHash}\0${canonicalJson(output)}`);
       const call = { step, callIndex, seq: event.seq, tool, argsHash, ok, resultHash };
       const isNew = !history.seen.includes(resultHash);
-      const next: LoopHistory = {
+      let next: LoopHistory = {
         ...history,
         calls: appendBounded(history.calls, call, loopHistoryLimits.calls),
         seen: touch(history.seen, resultHash),
         progressStep: isNew ? state.steps : history.progressStep,
       };
+      // Files the call changed, carried in its result: the same edits again are no progress.
+      const edits = event.data.workspaceEdits;
+      if (edits !== undefined && edits.length > 0) {
+        const stateHash = `workspace:edits:${shortHash(canonicalJson(edits))}`;
+        next = workspaceSeen(next, stateHash, event.seq, state.steps);
+      }
       if (attempt < 1 || isRefusal(event.data.errorCode)) return next;
       const run: ToolRun = { step, callIndex, seq: event.seq, ok };
       if (!ok) run.error = errorText(output);
@@ -153,14 +175,7 @@ export function foldLoopHistory(state: LoopFoldInput, event: StoredEvent): LoopH
     case 'workspace.snapshotted': {
       const history = state.loop ?? emptyHistory(state, 0);
       const stateHash = `workspace:${event.data.manifestHash}`;
-      if (history.seen.includes(stateHash))
-        return { ...history, seen: touch(history.seen, stateHash) };
-      return {
-        ...history,
-        seen: touch(history.seen, stateHash),
-        changedAtSeq: event.seq,
-        progressStep: state.steps,
-      };
+      return workspaceSeen(history, stateHash, event.seq, state.steps);
     }
     case 'user.messaged':
     case 'outcome.evaluated': {

@@ -100,6 +100,63 @@ export async function hashWholeFile(
   }
 }
 
+export interface ReadForEdit {
+  /** SHA-256 of the whole file as read. */
+  readonly sha256: string;
+  /** SHA-256 of its first `prefixBytes`, when it is at least that long. */
+  readonly prefixSha256: string | null;
+  readonly size: number;
+  /** Its bytes from `keepFrom`, when it has at most `maxKept` of them from there. */
+  readonly kept: Uint8Array | null;
+  /** fstat of the open file, taken before reading. */
+  readonly stat: BigIntStats;
+}
+
+/**
+ * Reads a workspace file once to tell how it changed (workspace-edits.ts): its hash, the hash of
+ * its first `prefixBytes` (the previous version's length: equal to that version's hash, the file
+ * was appended to) and its bytes from `keepFrom` if they are few. Null when it is gone.
+ */
+export async function readFileForEdit(
+  files: ConfinedWorkspaceFiles,
+  path: string,
+  want: { prefixBytes: number; keepFrom: number; maxKept: number },
+): Promise<ReadForEdit | null> {
+  const opened = await openRegularOrNull(files, path);
+  if (opened === null) return null;
+  const { handle, stat } = opened;
+  try {
+    const whole = createHash('sha256');
+    const buffer = Buffer.allocUnsafe(Math.min(minReadBytes, Number(stat.size) + 1));
+    const kept: Buffer[] = [];
+    let keptBytes = 0;
+    let prefixSha256: string | null = want.prefixBytes === 0 ? whole.copy().digest('hex') : null;
+    let size = 0;
+    for (;;) {
+      const filled = await readFull(handle, buffer, 0, size);
+      const bytes = buffer.subarray(0, filled);
+      const cut = want.prefixBytes - size;
+      if (prefixSha256 === null && cut > 0 && cut <= filled) {
+        whole.update(bytes.subarray(0, cut));
+        prefixSha256 = whole.copy().digest('hex');
+        whole.update(bytes.subarray(cut));
+      } else whole.update(bytes);
+      const from = Math.max(0, want.keepFrom - size);
+      if (from < filled && keptBytes <= want.maxKept) {
+        kept.push(Buffer.from(bytes.subarray(from)));
+        keptBytes += filled - from;
+      }
+      size += filled;
+      if (filled < buffer.length) {
+        const tail = keptBytes <= want.maxKept ? Buffer.concat(kept) : null;
+        return { sha256: whole.digest('hex'), prefixSha256, size, kept: tail, stat };
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
 async function openRegularOrNull(
   files: ConfinedWorkspaceFiles,
   path: string,

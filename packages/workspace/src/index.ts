@@ -46,6 +46,15 @@ export {
   type UnifiedDiffOptions,
   type UnifiedDiffResult,
 } from './text-diff.ts';
+export {
+  applyWorkspaceEdits,
+  defaultEditMode,
+  findWorkspaceEdits,
+  loadWorkspaceState,
+  type FindWorkspaceEditsOptions,
+  type FoundEdits,
+  type WholeFileHasher,
+} from './workspace-edits.ts';
 export { forkWorkspace, type ForkWorkspaceOptions } from './fork-workspace.ts';
 export { DirectoryBlobStore, type DirectoryBlobStoreOptions } from './directory-blob-store.ts';
 export { S3BlobStore, type S3BlobStoreOptions } from './s3-blob-store.ts';

@@ -30,6 +30,11 @@ export interface RestoreWorkspaceOptions {
   concurrency?: number;
   /** This worker's cache for `dir`, to recognize files already in place without reading them. */
   cache?: StatCache;
+  /**
+   * The manifest to restore, already read and checked (loadWorkspaceState: a stored manifest with
+   * edits applied); `manifestHash` then only names it in errors. Default: read `manifestHash`.
+   */
+  manifest?: Manifest;
 }
 
 export interface RestoreResult {
@@ -66,7 +71,7 @@ interface Counters {
 export async function restoreWorkspace(options: RestoreWorkspaceOptions): Promise<RestoreResult> {
   const startedMs = performance.now();
   const { blobs, manifestHash } = options;
-  const manifest = await loadManifest(blobs, manifestHash);
+  const manifest = options.manifest ?? (await loadManifest(blobs, manifestHash));
   await mkdir(options.dir, { recursive: true });
   const root = await workspaceRoot(options.dir);
   const tree = new RestoreTree(new ConfinedWorkspaceFiles(root));
