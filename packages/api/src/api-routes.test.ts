@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { snapshotWorkspace } from '@longrun/workspace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { event, sessionId, type SessionId, type SessionStore } from '@longrun/core';
+import {
+  event,
+  sessionId,
+  type SessionId,
+  type SessionStore,
+  type WorkspaceEdit,
+} from '@longrun/core';
 import { generateApiKey } from './api-keys.ts';
 import { createApi, type Api } from './create-api.ts';
 import * as schemas from './schemas.ts';
@@ -451,7 +457,7 @@ describe('workspace files', () => {
     const { body } = await create({ agent: 'coder', message: 'files' });
     const id = sessionId(body.session.id);
     const none = await call(api, 'GET', `/v1/sessions/${id}/files`, { key });
-    expect(none.body).toEqual({ manifestHash: null, step: null, files: [] });
+    expect(none.body).toEqual({ manifestHash: null, step: null, edits: 0, files: [] });
     const text = new TextEncoder().encode('hello\n');
     const bin = new Uint8Array([0xff, 0x00, 0xfe]);
     for (const b of [text, bin]) await store.blobs.put(sha(b), b);
@@ -482,6 +488,7 @@ describe('workspace files', () => {
     expect(list.body).toEqual({
       manifestHash: sha(manifest),
       step: 2,
+      edits: 0,
       files: [
         { path: 'src/a.txt', size: 6, mode: 0o644 },
         { path: 'src/b.bin', size: 3, mode: 0o600 },
@@ -513,6 +520,96 @@ describe('workspace files', () => {
         ).status,
       ).toBe(404);
     expect((await call(api, 'GET', `/v1/sessions/${id}/files/content`, { key })).status).toBe(400);
+  });
+
+  it('lists and serves the files as the edits in tool results left them, and diffs across them', async () => {
+    const { body } = await create({ agent: 'coder', message: 'edits' });
+    const id = sessionId(body.session.id);
+    const text = new TextEncoder().encode('hello\n');
+    await store.blobs.put(sha(text), text);
+    const manifest = new TextEncoder().encode(
+      JSON.stringify({
+        version: 2,
+        entries: [
+          { path: 'a.txt', type: 'file', size: 6, mode: 0o644, sha256: sha(text) },
+          { path: 'old.txt', type: 'file', size: 6, mode: 0o644, sha256: sha(text) },
+        ],
+      }),
+    );
+    await store.blobs.put(sha(manifest), manifest);
+    const log = await LogWriter.claim(store, id);
+    const snapshotted = event('workspace.snapshotted', {
+      step: 1,
+      manifestHash: sha(manifest),
+      files: 2,
+      bytes: 12,
+      changed: 2,
+    });
+    const turn = (step: number) =>
+      event('model.responded', {
+        step,
+        text: 'editing',
+        toolCalls: [{ callIndex: 0, tool: 'edit', args: {} }],
+        usage: { inputTokens: 10, outputTokens: 10 },
+      });
+    const edited = (step: number, workspaceEdits: WorkspaceEdit[]) =>
+      event('tool.completed', {
+        step,
+        callIndex: 0,
+        tool: 'edit',
+        ok: true,
+        output: 'done',
+        attempt: 1,
+        workspaceEdits,
+      });
+    await log.append([snapshotted]);
+    await log.append([turn(2), edited(2, [{ path: 'a.txt', at: 6, text: 'world\n' }])]);
+    await log.append([
+      turn(3),
+      edited(3, [
+        { path: 'new.bin', at: 0, base64: Buffer.from([0, 1, 2]).toString('base64'), mode: 0o600 },
+        { path: 'old.txt', removed: true },
+      ]),
+    ]);
+    const list = await call(api, 'GET', `/v1/sessions/${id}/files`, { key });
+    expect(list.body).toEqual({
+      manifestHash: sha(manifest),
+      step: 3,
+      edits: 3,
+      files: [
+        { path: 'a.txt', size: 12, mode: 0o644 },
+        { path: 'new.bin', size: 3, mode: 0o600 },
+      ],
+    });
+    const a = await call(api, 'GET', `/v1/sessions/${id}/files/content?path=a.txt`, { key });
+    expect(a.body).toBe('hello\nworld\n');
+    type Diff = {
+      from: unknown;
+      to: unknown;
+      changes: { path: string; change: string; patch: string | null }[];
+    };
+    const diff = await call<Diff>(api, 'GET', `/v1/sessions/${id}/files/diff?patches=true`, {
+      key,
+    });
+    expect(diff.body.from).toMatchObject({ step: 2, edits: 1 });
+    expect(diff.body.to).toMatchObject({ step: 3, edits: 3, manifestHash: sha(manifest) });
+    expect(diff.body.changes.map((c) => [c.path, c.change])).toEqual([
+      ['new.bin', 'added'],
+      ['old.txt', 'removed'],
+    ]);
+    // From the stored snapshot to the first edit.
+    const events = await store.readEvents(id, 0, 100);
+    const seqOf = (type: string) => events.find((e) => e.type === type)!.seq;
+    const from = seqOf('workspace.snapshotted');
+    const to = seqOf('tool.completed');
+    const first = await call<Diff>(
+      api,
+      'GET',
+      `/v1/sessions/${id}/files/diff?patches=true&from=${from}&to=${to}`,
+      { key },
+    );
+    expect(first.body.changes.map((c) => [c.path, c.change])).toEqual([['a.txt', 'changed']]);
+    expect(first.body.changes[0]?.patch).toContain('+world');
   });
 
   it('serves a file of a delta manifest whose appended piece is kept inline', async () => {

@@ -13,6 +13,22 @@ const nullableText = z.string().nullable();
 const step = z.number().int();
 /** Content kept in the blob store instead of the log (`inputRef`, `outputRef`). */
 const blobRef = z.object({ hash: z.string(), chars: z.number().int() });
+/** A workspace change carried in a tool's result (WorkspaceEdit in @longrun/core). */
+const workspaceEdit = z.union([
+  z.object({
+    path: z.string(),
+    at: z.number().int(),
+    text: z.string(),
+    mode: z.number().int().optional(),
+  }),
+  z.object({
+    path: z.string(),
+    at: z.number().int(),
+    base64: z.string(),
+    mode: z.number().int().optional(),
+  }),
+  z.object({ path: z.string(), removed: z.literal(true) }),
+]);
 /** The tool call a wait suspends, and the wait's ordinal among the call's durable operations. */
 const waitCall = z.object({ step, callIndex: z.number().int(), ordinal: z.number().int() });
 const metadata = z.record(z.string(), z.record(z.string(), json));
@@ -182,6 +198,7 @@ export const eventDataSchemas = {
     attempt: z.number().int(),
     errorCode: z.string().optional(),
     outputRef: blobRef.optional(),
+    workspaceEdits: z.array(workspaceEdit).optional(),
   }),
   'tool.interrupted': z.object({
     step,

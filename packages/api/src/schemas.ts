@@ -390,15 +390,26 @@ export const DecisionResponse = named(
 export const FileList = named(
   'FileList',
   z.object({
-    manifestHash: z.string().nullable(),
+    manifestHash: z
+      .string()
+      .nullable()
+      .describe('The last stored snapshot; null before the first.'),
     step: z.number().int().nullable(),
+    edits: z
+      .number()
+      .int()
+      .describe('Edits recorded in tool results since that snapshot, included in `files`.'),
     files: z.array(z.object({ path: z.string(), size: z.number().int(), mode: z.number().int() })),
   }),
 );
 const SnapshotRef = z.object({
   seq: z.number().int(),
   step: z.number().int(),
-  manifestHash: z.string(),
+  manifestHash: z.string().describe('The last stored snapshot at or before `seq`.'),
+  edits: z
+    .number()
+    .int()
+    .describe('Edits recorded in tool results since that snapshot, up to `seq`.'),
 });
 export const WorkspaceDiff = named(
   'WorkspaceDiff',

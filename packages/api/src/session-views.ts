@@ -7,6 +7,7 @@ import {
   type SessionState,
   type SessionStore,
   type StoredEvent,
+  type WorkspaceState,
 } from '@longrun/core';
 import { PendingApprovalTracker, type PendingApproval } from '@longrun/runtime';
 import type { SessionViewData } from './schemas.ts';
@@ -29,7 +30,6 @@ interface Summary {
   /** Null when no prices are configured or a model call used an unpriced model. */
   costUsd: number | null;
   approvals: PendingApprovalTracker;
-  snapshot: { step: number; manifestHash: string } | null;
   /** A fork's source session and seq, from its `session.created`. */
   forkedFrom: { sessionId: string; seq: number } | null;
   /** The schedule tick that started the session, from its `session.created`. */
@@ -131,10 +131,9 @@ export class SessionViews {
     return (await this.summary(record)).approvals.pending();
   }
 
-  async latestSnapshot(
-    record: SessionRecord,
-  ): Promise<{ step: number; manifestHash: string } | null> {
-    return (await this.summary(record)).snapshot;
+  /** The session's workspace as its log last recorded it (a stored manifest and edits since). */
+  async latestSnapshot(record: SessionRecord): Promise<WorkspaceState | null> {
+    return (await this.summary(record)).state.workspace ?? null;
   }
 
   /**
@@ -166,7 +165,6 @@ export class SessionViews {
       lastEventAtMs: null,
       costUsd: this.#prices === null ? null : 0,
       approvals: new PendingApprovalTracker(),
-      snapshot: null,
       forkedFrom: null,
       schedule: null,
       task: null,
@@ -189,9 +187,6 @@ export class SessionViews {
       summary.forkedFrom = e.data.forkedFrom ?? null;
       summary.schedule = e.data.schedule ?? null;
       summary.task = taskOf(e.data.input);
-    }
-    if (e.type === 'workspace.snapshotted') {
-      summary.snapshot = { step: e.data.step, manifestHash: e.data.manifestHash };
     }
     if (
       (e.type === 'model.responded' || e.type === 'outcome.evaluated') &&

@@ -74,7 +74,9 @@ export function describeEvent(
         e.data.attempt > 1
           ? ` (attempt ${e.data.attempt}: resumed after a crash, same idempotency key)`
           : '';
-      return `${seq}          ${e.data.ok ? '✓' : '✗'} ${e.data.tool}${again}`;
+      const edits = e.data.workspaceEdits?.length ?? 0;
+      const files = edits === 0 ? '' : `; workspace: ${edits} ${edits === 1 ? 'edit' : 'edits'}`;
+      return `${seq}          ${e.data.ok ? '✓' : '✗'} ${e.data.tool}${again}${files}`;
     }
     case 'tool.interrupted':
       return `${seq}          ? ${e.data.tool}: outcome unknown after a crash; not repeated`;

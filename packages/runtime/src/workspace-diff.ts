@@ -3,18 +3,15 @@ import {
   type BlobStore,
   type SessionId,
   type SessionStore,
-  type StoredEvent,
+  type WorkspaceStateRef,
+  workspaceStatesOf,
 } from '@longrun/core';
 import type { PathChange } from '@longrun/workspace';
 
 /** Loaded on first use: a worker process never pays for the workspace library (and its diff). */
 const workspaceLib = () => import('@longrun/workspace');
 
-export interface SnapshotRef {
-  seq: number;
-  step: number;
-  manifestHash: string;
-}
+export type SnapshotRef = WorkspaceStateRef;
 
 export interface WorkspaceChange {
   path: string;
@@ -44,15 +41,8 @@ export interface WorkspaceDiffOptions {
   blobs?: BlobStore;
 }
 
-function snapshotsOf(events: readonly StoredEvent[]): SnapshotRef[] {
-  return events.flatMap((e) =>
-    e.type === 'workspace.snapshotted'
-      ? [{ seq: e.seq, step: e.data.step, manifestHash: e.data.manifestHash }]
-      : [],
-  );
-}
-
-const lastAtOrBefore = (list: SnapshotRef[], seq: number) => list.findLast((s) => s.seq <= seq);
+const lastAtOrBefore = <T extends { ref: SnapshotRef }>(list: T[], seq: number) =>
+  list.findLast((s) => s.ref.seq <= seq);
 
 /**
  * What changed in a session's workspace between two of its snapshots (DESIGN §6: any two can be
@@ -64,7 +54,7 @@ export async function sessionWorkspaceDiff(
   options: WorkspaceDiffOptions = {},
 ): Promise<WorkspaceDiff> {
   const blobs = options.blobs ?? store.blobs;
-  const snapshots = snapshotsOf(await store.readEvents(id, 0, 1_000_000));
+  const snapshots = workspaceStatesOf(await store.readEvents(id, 0, 1_000_000));
   const to = lastAtOrBefore(snapshots, options.toSeq ?? Number.MAX_SAFE_INTEGER);
   if (to === undefined) {
     throw new LongrunError(
@@ -76,17 +66,18 @@ export async function sessionWorkspaceDiff(
     (options.fromSeq === undefined
       ? snapshots[snapshots.indexOf(to) - 1]
       : lastAtOrBefore(snapshots, options.fromSeq)) ?? null;
-  const { createManifest, diffManifests, loadManifest } = await workspaceLib();
-  const before = from === null ? createManifest([]) : await loadManifest(blobs, from.manifestHash);
-  const diff = diffManifests(before, await loadManifest(blobs, to.manifestHash));
+  const { createManifest, diffManifests, loadWorkspaceState } = await workspaceLib();
+  const before =
+    from === null ? createManifest([]) : (await loadWorkspaceState(blobs, from.state)).manifest;
+  const diff = diffManifests(before, (await loadWorkspaceState(blobs, to.state)).manifest);
   const tagged = [
     ...diff.added.map((c) => ['added', c] as const),
     ...diff.removed.map((c) => ['removed', c] as const),
     ...diff.changed.map((c) => ['changed', c] as const),
   ].sort((a, b) => (a[1].path < b[1].path ? -1 : 1));
   const changes: WorkspaceChange[] = [];
-  for (const [change, c] of tagged) changes.push(await describe(change, c, blobs, to, options));
-  return { from, to, changes };
+  for (const [change, c] of tagged) changes.push(await describe(change, c, blobs, to.ref, options));
+  return { from: from?.ref ?? null, to: to.ref, changes };
 }
 
 async function describe(

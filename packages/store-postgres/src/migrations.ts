@@ -39,6 +39,10 @@ export const migrations: readonly { version: number; sql: (s: SchemaName) => str
   { version: 13, sql: (s) => keyRoles(s.quoted) },
   { version: 14, sql: (s) => tenantSpend(s.quoted) },
   { version: 15, sql: (s) => packedEvents(s.quoted) },
+  // Workspace edits: a tool.completed event may carry the files its call changed, applied on the
+  // last stored manifest. No table changes: the version keeps an older longrun, which would
+  // restore the manifest without the edits (stale files), from opening the schema.
+  { version: 16, sql: () => 'SELECT 1' },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

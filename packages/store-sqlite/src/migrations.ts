@@ -290,6 +290,15 @@ CREATE TABLE tenant_charges (
 -- misread a packed value, from opening the file (SCHEMA_TOO_NEW).
 `,
   },
+  {
+    version: 12,
+    sql: `
+-- Workspace edits: a tool.completed event may carry the workspace files its call changed
+-- (workspaceEdits), to be applied on the last stored manifest. Nothing changes in the tables:
+-- the version keeps an older longrun, which would restore the manifest without the edits and so
+-- give a resumed session stale files, from opening the file (SCHEMA_TOO_NEW).
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
-import { LongrunError, type BlobStore } from '@longrun/core';
-import { chunksOfFile, loadManifest, type ChunkRef, type FileEntry } from '@longrun/workspace';
+import { LongrunError, editCount, type BlobStore, type WorkspaceState } from '@longrun/core';
+import {
+  chunksOfFile,
+  loadWorkspaceState,
+  type ChunkRef,
+  type FileEntry,
+} from '@longrun/workspace';
 import { json, type ApiContext } from '../api-context.ts';
 import {
   FileContentQuery,
@@ -34,9 +39,12 @@ async function verifiedBlob(blobs: BlobStore, hash: string, what: string): Promi
   return bytes;
 }
 
-/** The regular files of a snapshot, read (and verified) the way a workspace restore reads them. */
-async function manifestFiles(blobs: BlobStore, manifestHash: string): Promise<FileEntry[]> {
-  const manifest = await loadManifest(blobs, manifestHash);
+/**
+ * The regular files of a workspace state (its stored manifest and the edits since), read (and
+ * verified) the way a workspace restore reads them.
+ */
+async function stateFiles(blobs: BlobStore, state: WorkspaceState): Promise<FileEntry[]> {
+  const { manifest } = await loadWorkspaceState(blobs, state);
   return manifest.entries.filter((e): e is FileEntry => e.type === 'file');
 }
 
@@ -146,11 +154,13 @@ function filesRoute(ctx: ApiContext): void {
     async ({ params, caller }) => {
       const record = await sessionOf(store, caller, params.id);
       const snapshot = await views.latestSnapshot(record);
-      if (snapshot === null) return json(200, { manifestHash: null, step: null, files: [] });
-      const files = await manifestFiles(store.blobs, snapshot.manifestHash);
+      if (snapshot === null)
+        return json(200, { manifestHash: null, step: null, edits: 0, files: [] });
+      const files = await stateFiles(store.blobs, snapshot);
       return json(200, {
         manifestHash: snapshot.manifestHash,
         step: snapshot.step,
+        edits: editCount(snapshot),
         files: files.map(({ path, size, mode }) => ({ path, size, mode })),
       });
     },
@@ -179,8 +189,7 @@ function fileContentRoute(ctx: ApiContext): void {
     async ({ params, query, caller }) => {
       const record = await sessionOf(store, caller, params.id);
       const snapshot = await views.latestSnapshot(record);
-      const files =
-        snapshot === null ? [] : await manifestFiles(store.blobs, snapshot.manifestHash);
+      const files = snapshot === null ? [] : await stateFiles(store.blobs, snapshot);
       const file = files.find((f) => f.path === query.path);
       if (file === undefined) {
         throw new LongrunError(

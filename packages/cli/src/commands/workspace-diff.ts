@@ -12,7 +12,9 @@ export async function workspaceDiffLines(
   const { text, ...range } = options;
   const diff = await sessionWorkspaceDiff(store, id, { ...range, patches: text === true });
   const name = (s: SnapshotRef | null) =>
-    s === null ? 'empty' : `seq ${s.seq} (step ${s.step}, ${s.manifestHash.slice(0, 12)})`;
+    s === null
+      ? 'empty'
+      : `seq ${s.seq} (step ${s.step}, ${s.manifestHash.slice(0, 12)}${s.edits === 0 ? '' : ` + ${s.edits} edits`})`;
   const lines = [`workspace of ${id}: ${name(diff.from)} → ${name(diff.to)}`];
   for (const c of diff.changes) {
     lines.push(`${marks[c.change]} ${c.path}  ${c.sizeBefore} → ${c.sizeAfter} bytes`);

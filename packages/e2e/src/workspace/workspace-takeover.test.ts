@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,40 +6,13 @@ import { openStore } from '@longrun/cli';
 import { loadManifest, verifyWorkspace } from '@longrun/workspace';
 import { targets, type StoreTarget } from '../store-targets.ts';
 import { waitForStatus } from '../crash/reference-run.ts';
+import { MachineProcess } from './machine-process.ts';
 
 const script = join(import.meta.dirname, 'workspace-worker-process.ts');
 
-/** One worker process ("machine") and the lines it printed. */
-class MachineProcess {
-  readonly child: ChildProcess;
-  readonly lines: string[] = [];
-  constructor(url: string, id: string, root: string, gates: string, driver: string) {
-    this.child = spawn(process.execPath, [script, url, id, root, gates, driver], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let buffer = '';
-    this.child.stdout?.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const parts = buffer.split('\n');
-      buffer = parts.pop() ?? '';
-      this.lines.push(...parts);
-    });
-  }
-  async until(line: (l: string) => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.lines.some(line)) {
-      if (this.child.exitCode !== null) throw new Error(`worker exited before ${what}`);
-      if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-  async kill(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise((r) => this.child.once('exit', r));
-    this.child.kill('SIGKILL');
-    await exited;
-  }
-}
+/** A machine: a worker process with a workspace root of its own. */
+const machine = (url: string, id: string, root: string, gates: string, driver: string) =>
+  new MachineProcess(script, [url, id, root, gates, driver]);
 
 const ofType = (events: StoredEvent[], type: string) => events.filter((e) => e.type === type);
 
@@ -67,7 +39,7 @@ for (const target of targets)
         mkdirSync(gates!, { recursive: true });
         const session = await store.createSession({ agent: 'workspace-takeover', input: 'go' });
 
-        const first = new MachineProcess(db.url, 'machine-a', rootA!, gates!, driver);
+        const first = machine(db.url, 'machine-a', rootA!, gates!, driver);
         cleanup.push(() => first.kill());
         await first.until((l) => l === 'holding 1', 'the hold step');
         await first.kill();
@@ -88,7 +60,7 @@ for (const target of targets)
         mkdirSync(dirB, { recursive: true });
         writeFileSync(join(dirB, 'stale.txt'), 'from an older life');
         writeFileSync(join(gates!, 'open'), '');
-        const second = new MachineProcess(db.url, 'machine-b', rootB!, gates!, driver);
+        const second = machine(db.url, 'machine-b', rootB!, gates!, driver);
         cleanup.push(() => second.kill());
         await waitForStatus(store, session.id, ['completed'], 60_000);
         // The run is over once its sandbox has closed (bwrap copies the capped workspace back).

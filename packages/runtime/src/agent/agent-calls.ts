@@ -233,11 +233,18 @@ export async function settleCall(
     const config = ctx.agent.toolResults;
     result.events = await Promise.all(result.events.map((e) => keepLargeOutput(e, blobs, config)));
   }
-  // The files the call changed are snapshotted before its result commits, and recorded with it.
+  // The files the call changed are snapshotted before its result commits, and recorded with it:
+  // as edits in the result itself when they are small, else as a stored snapshot beside it.
   const ran = result.events.some((e) => e.type === 'tool.completed');
   if (ran && changing) {
-    const snapshotted = await ctx.workspace.snapshot(step);
-    if (snapshotted !== null) result.events.push(snapshotted);
+    const record = await ctx.workspace.snapshot(step, { edits: true });
+    if (record !== null && 'event' in record) result.events.push(record.event);
+    if (record !== null && 'edits' in record)
+      result.events = result.events.map((e) =>
+        e.type === 'tool.completed'
+          ? { ...e, data: { ...e.data, workspaceEdits: record.edits } }
+          : e,
+      );
   }
   return finish(result.events, result.effects);
 }
@@ -254,8 +261,9 @@ async function suspend(
 ): Promise<'waiting'> {
   const events: NewEvent[] = [];
   if (changing) {
-    const snapshotted = await ctx.workspace.snapshot(step);
-    if (snapshotted !== null) events.push(snapshotted);
+    // No result to carry edits in: the snapshot is stored.
+    const record = await ctx.workspace.snapshot(step, { edits: false });
+    if (record !== null && 'event' in record) events.push(record.event);
   }
   events.push(...suspension.events);
   await ctx.writer.append(events, { status: suspension.status, releaseLease: true });

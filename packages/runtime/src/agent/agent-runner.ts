@@ -227,11 +227,11 @@ export class AgentRunner {
     const { writer, workspace, agent } = this.#ctx;
     const last = writer.state.workspace ?? null;
     const snapshots = agent.workspaceSnapshots !== false;
-    if (last !== null && snapshots) await workspace.restore(last.manifestHash);
+    if (last !== null && snapshots) await workspace.restore(last);
     await agent.prepareWorkspace?.(workspace.files, writer.state.input);
     if (snapshots && last === null) {
-      const first = await workspace.snapshot(0);
-      if (first !== null) await writer.append([first]);
+      const first = await workspace.snapshot(0, { edits: false });
+      if (first !== null && 'event' in first) await writer.append([first.event]);
     }
   }
 

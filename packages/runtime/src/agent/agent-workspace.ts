@@ -1,6 +1,8 @@
 import { readdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import {
   LongrunError,
+  canonicalJson,
   evaluatePolicy,
   event,
   sandboxWorkspacePath,
@@ -12,7 +14,9 @@ import {
   type SandboxLimits,
   type SandboxNetwork,
   type ToolContext,
+  type WorkspaceEdit,
   type WorkspaceFiles,
+  type WorkspaceState,
 } from '@longrun/core';
 import type { Manifest, StatCache } from '@longrun/workspace';
 import { defaultSandboxDriver } from './default-sandbox.ts';
@@ -54,16 +58,37 @@ export const defaultSandboxLimits: SandboxLimits = {
   workspaceBytes: 4 * gib,
 };
 
-interface Snapshot {
-  manifestHash: string;
+/**
+ * How small a call's changes must be to be carried in its result as edits (WorkspaceEdit) rather
+ * than stored as a manifest: the bytes one call's edits carry, the bytes and the calls with edits
+ * since the last stored snapshot. Past them the next snapshot is stored, and its manifest becomes
+ * the base of the edits after it; so a resume applies at most `maxEditCalls` calls' edits, and a
+ * checkpoint (which holds the edits since the last stored snapshot) grows by at most
+ * `maxPendingEditBytes`.
+ */
+export const workspaceEditLimits = {
+  maxCallBytes: 8 * 1024,
+  maxPendingEditBytes: 32 * 1024,
+  maxEditCalls: 64,
+};
+
+/** The files as the log last recorded them, on this worker. */
+interface Recorded {
+  /** The last stored snapshot: its manifest, read or written here (a delta's base). */
+  stored: { manifestHash: string; manifest: Manifest };
+  /** `stored` with the edits since applied: what the files are. */
   manifest: Manifest;
+  /** Names the edits since `stored` (editsKey), to tell whether a state is this one. */
+  editsKey: string;
+  editBytes: number;
+  editCalls: number;
 }
 
 interface TrackedDir {
   /** Made on first use (see loadWorkspaceLib). */
   cache: StatCache | null;
-  /** The snapshot the files were equal to when last snapshotted or restored here. */
-  snapshot: Snapshot | null;
+  /** The state the files were equal to when last snapshotted or restored here. */
+  recorded: Recorded | null;
   /** A tool may have changed the files since (it started and no snapshot followed). */
   dirty: boolean;
   /** Paths the last snapshot left out, so that a record names each one once. */
@@ -80,7 +105,7 @@ export class WorkspaceTracker {
   entry(dir: string): TrackedDir {
     let entry = this.#dirs.get(dir);
     if (entry === undefined) {
-      entry = { cache: null, snapshot: null, dirty: false, skipped: new Set() };
+      entry = { cache: null, recorded: null, dirty: false, skipped: new Set() };
       this.#dirs.set(dir, entry);
     }
     return entry;
@@ -213,19 +238,32 @@ export class AgentWorkspace {
     return this.#plainFiles;
   }
 
-  /** Makes the directory equal to `manifestHash` unless this worker knows it already is. */
-  async restore(manifestHash: string): Promise<void> {
+  /** Makes the directory equal to `state` unless this worker knows it already is. */
+  async restore(state: WorkspaceState): Promise<void> {
     const entry = this.#o.tracker.entry(this.dir);
-    if (!entry.dirty && entry.snapshot?.manifestHash === manifestHash) return;
+    const edits = state.edits ?? [];
+    const key = editsKey(edits);
+    const known = entry.recorded;
+    if (!entry.dirty && known?.stored.manifestHash === state.manifestHash && known.editsKey === key)
+      return;
     const lib = await loadWorkspaceLib();
     entry.cache ??= new lib.StatCache();
-    const restored = await lib.restoreWorkspace({
+    const { stored, manifest } = await lib.loadWorkspaceState(this.#o.blobs, state);
+    await lib.restoreWorkspace({
       dir: this.dir,
       blobs: this.#o.blobs,
-      manifestHash,
+      manifestHash: state.manifestHash,
+      manifest,
       cache: entry.cache,
     });
-    entry.snapshot = { manifestHash, manifest: restored.manifest };
+    entry.recorded = {
+      stored: { manifestHash: state.manifestHash, manifest: stored },
+      manifest,
+      editsKey: key,
+      editBytes: editBytesOf(edits),
+      // The calls are not told apart in the state: each edit counts as one.
+      editCalls: edits.length,
+    };
     entry.dirty = false;
   }
 
@@ -235,13 +273,15 @@ export class AgentWorkspace {
   }
 
   /**
-   * Snapshots the files; returns the event to record, or null when nothing changed and nothing
-   * new was left out (a file left out — a FIFO, a file longer than the cap — is always said,
-   * once, by the record of the step that made it).
+   * Snapshots the files: returns what to record, or null when nothing changed and nothing new was
+   * left out (a file left out — a FIFO, a file longer than the cap — is always said, once, by the
+   * record of the step that made it). With `edits` allowed (the caller records them in the call's
+   * `tool.completed`), small changes come back as edits and nothing is stored; otherwise, and for
+   * larger changes, the manifest is stored and a `workspace.snapshotted` event comes back.
    */
-  async snapshot(step: number): Promise<NewEvent | null> {
+  async snapshot(step: number, options: { edits: boolean }): Promise<WorkspaceRecord | null> {
     const entry = this.#o.tracker.entry(this.dir);
-    if (entry.snapshot === null && (await isEmptyDir(this.dir))) {
+    if (entry.recorded === null && (await isEmptyDir(this.dir))) {
       // Nothing to record, and no reason to load the snapshot code (a worker resuming a session
       // whose agent keeps no files would otherwise load it at every start).
       entry.dirty = false;
@@ -249,29 +289,68 @@ export class AgentWorkspace {
     }
     const lib = await loadWorkspaceLib();
     entry.cache ??= new lib.StatCache();
+    const maxFileBytes =
+      this.#o.sandbox?.limits?.workspaceBytes ?? defaultSandboxLimits.workspaceBytes;
+    const recorded = entry.recorded;
+    const limits = workspaceEditLimits;
+    if (options.edits && recorded !== null && recorded.editCalls < limits.maxEditCalls) {
+      const found = await lib.findWorkspaceEdits({
+        dir: this.dir,
+        current: recorded.manifest,
+        cache: entry.cache,
+        skipped: entry.skipped,
+        maxBytes: Math.min(limits.maxCallBytes, limits.maxPendingEditBytes - recorded.editBytes),
+        maxFileBytes,
+      });
+      if (found !== null) {
+        entry.dirty = false;
+        if (found.edits.length === 0) return null;
+        entry.recorded = {
+          ...recorded,
+          manifest: found.manifest,
+          editsKey: editsKey(found.edits, recorded.editsKey),
+          editBytes: recorded.editBytes + editBytesOf(found.edits),
+          editCalls: recorded.editCalls + 1,
+        };
+        return { edits: found.edits };
+      }
+    }
     const result = await lib.snapshotWorkspace({
       dir: this.dir,
       blobs: this.#o.blobs,
       cache: entry.cache,
-      maxFileBytes: this.#o.sandbox?.limits?.workspaceBytes ?? defaultSandboxLimits.workspaceBytes,
-      ...(entry.snapshot === null ? {} : { previous: entry.snapshot }),
+      maxFileBytes,
+      ...(recorded === null ? {} : { previous: recorded.stored }),
     });
-    const unchanged = entry.snapshot?.manifestHash === result.manifestHash;
+    // Counted against the files as last recorded, edits included.
+    const changed =
+      recorded === null || recorded.manifest === recorded.stored.manifest
+        ? result.changed
+        : lib.countChanges(lib.diffManifests(recorded.manifest, result.manifest));
     // An empty workspace needs no record: a session with no snapshot restores to nothing.
-    const emptyFromStart = entry.snapshot === null && result.manifest.entries.length === 0;
+    const emptyFromStart = recorded === null && result.manifest.entries.length === 0;
     const newlySkipped = result.skipped.filter((s) => !entry.skipped.has(s.path));
-    entry.snapshot = { manifestHash: result.manifestHash, manifest: result.manifest };
     entry.dirty = false;
     entry.skipped = new Set(result.skipped.map((s) => s.path));
+    const unchanged = recorded !== null && changed === 0;
     if ((unchanged || emptyFromStart) && newlySkipped.length === 0) return null;
-    return event('workspace.snapshotted', {
-      step,
-      manifestHash: result.manifestHash,
-      files: result.files,
-      bytes: result.bytes,
-      changed: result.changed,
-      ...(newlySkipped.length === 0 ? {} : { skipped: newlySkipped.slice(0, 20) }),
-    });
+    entry.recorded = {
+      stored: { manifestHash: result.manifestHash, manifest: result.manifest },
+      manifest: result.manifest,
+      editsKey: editsKey([]),
+      editBytes: 0,
+      editCalls: 0,
+    };
+    return {
+      event: event('workspace.snapshotted', {
+        step,
+        manifestHash: result.manifestHash,
+        files: result.files,
+        bytes: result.bytes,
+        changed,
+        ...(newlySkipped.length === 0 ? {} : { skipped: newlySkipped.slice(0, 20) }),
+      }),
+    };
   }
 
   /** The session's sandbox, opened on first use and kept for the rest of this run. */
@@ -304,6 +383,29 @@ export class AgentWorkspace {
       ...(config?.strict === undefined ? {} : { strict: config.strict }),
     });
   }
+}
+
+/** What a snapshot gives to record: edits for the call's result, or an event of its own. */
+export type WorkspaceRecord = { edits: WorkspaceEdit[] } | { event: NewEvent };
+
+/**
+ * Names a list of edits, continuing the name of the edits before them (`after`): equal names,
+ * equal edits since the same stored snapshot. Canonical JSON, as a store may reorder keys.
+ */
+function editsKey(edits: readonly WorkspaceEdit[], after = ''): string {
+  let key = after;
+  for (const edit of edits)
+    key = createHash('sha256').update(key).update(canonicalJson(edit)).digest('hex');
+  return key;
+}
+
+function editBytesOf(edits: readonly WorkspaceEdit[]): number {
+  let bytes = 0;
+  for (const edit of edits) {
+    if ('text' in edit) bytes += Buffer.byteLength(edit.text);
+    else if ('base64' in edit) bytes += Math.floor((edit.base64.length * 3) / 4);
+  }
+  return bytes;
 }
 
 /** True for a directory with no entries; false for one with any, or one that is missing. */

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { SqliteStore } from '@longrun/store-sqlite';
 import { scriptedModel } from '@longrun/models/testing';
 import { fold } from '@longrun/core';
-import { loadManifest } from '@longrun/workspace';
+import { loadWorkspaceState } from '@longrun/workspace';
 import { allEvents, runUntil, tempDir } from '../testing.ts';
 import { defineAgent, defineTool } from '../agent/define-agent.ts';
 import { readBundle, writeSessionBundle } from './bundle-files.ts';
@@ -107,7 +107,7 @@ describe('debug bundle', () => {
     await store.close();
   });
 
-  it('holds an appended file whole when its snapshot keeps the appended pieces inline', async () => {
+  it('holds an appended file whole when the appends are edits in the tool results', async () => {
     const dir = tempDir('bundle-inline');
     const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
     const append = defineTool({
@@ -141,7 +141,11 @@ describe('debug bundle', () => {
     const s = await store.createSession({ agent: 'appender', input: 'append' });
     await runUntil({ store, agents: [agent] }, s.id);
     const last = fold(await allEvents(store, s.id)).workspace;
-    const manifest = await loadManifest(store.blobs, last!.manifestHash);
+    // Each append is an edit carried in its call's result, on the snapshot prepareWorkspace left.
+    expect(last?.edits?.map((e) => ('text' in e ? e.text : null))).toEqual(
+      lines.map((l) => `${l}\n`),
+    );
+    const { manifest } = await loadWorkspaceState(store.blobs, last!);
     const log = manifest.entries.find((e) => e.path === 'log.txt');
     expect(log?.type === 'file' && log.chunks?.some((c) => c.inline !== undefined)).toBe(true);
 

@@ -12,6 +12,9 @@ import {
   type SessionId,
   type SessionStore,
   type StoredEvent,
+  type WorkspaceState,
+  type WorkspaceStateRef,
+  workspaceStatesOf,
 } from '@longrun/core';
 import type { FileEntry } from '@longrun/workspace';
 import { bundleEnv } from './bundle-env.ts';
@@ -185,31 +188,23 @@ export function toolInputEntry(hash: string): string {
   return `tool-inputs/${hash}.json`;
 }
 
-function snapshotsOf(events: readonly StoredEvent[]) {
-  return events.flatMap((e) =>
-    e.type === 'workspace.snapshotted'
-      ? [{ seq: e.seq, step: e.data.step, manifestHash: e.data.manifestHash }]
-      : [],
-  );
-}
-
 /** The last snapshot's files, its diff against the first, and the progress files among them. */
 async function addWorkspace(context: BundleContext): Promise<void> {
-  const snapshots = snapshotsOf(context.events);
-  const first = snapshots[0];
-  const last = snapshots.at(-1);
+  const states = workspaceStatesOf(context.events);
+  const first = states[0];
+  const last = states.at(-1);
   if (first === undefined || last === undefined) {
     context.workspace = null;
     return;
   }
-  const { loadManifest } = await workspaceLib();
-  const manifest = await loadManifest(context.blobs, last.manifestHash);
+  const { loadWorkspaceState } = await workspaceLib();
+  const { manifest } = await loadWorkspaceState(context.blobs, last.state);
   const files = manifest.entries.filter((e): e is FileEntry => e.type === 'file');
   for (const file of files) {
     await context.tar.addStream(
       `workspace/${file.path}`,
       file.size,
-      context.redactor.stream(fileChunks(context.blobs, file, last.manifestHash)),
+      context.redactor.stream(fileChunks(context.blobs, file, last.ref.manifestHash)),
     );
   }
   await addDiff(context, first, last);
@@ -224,12 +219,12 @@ async function addWorkspace(context: BundleContext): Promise<void> {
     await context.tar.addStream(
       `progress/${file.path}`,
       file.size,
-      context.redactor.stream(fileChunks(context.blobs, file, last.manifestHash)),
+      context.redactor.stream(fileChunks(context.blobs, file, last.ref.manifestHash)),
     );
   }
   context.workspace = {
-    firstSnapshot: first,
-    lastSnapshot: last,
+    firstSnapshot: first.ref,
+    lastSnapshot: last.ref,
     files: files.length,
     bytes: files.reduce((n, f) => n + f.size, 0),
     progressFiles: progress.map((f) => f.path),
@@ -261,7 +256,7 @@ async function* fileChunks(
   }
 }
 
-type SnapshotAt = { seq: number; step: number; manifestHash: string };
+type SnapshotAt = { ref: WorkspaceStateRef; state: WorkspaceState };
 
 /**
  * `workspace.diff`: the first snapshot against the last, a unified diff per small text file
@@ -269,9 +264,9 @@ type SnapshotAt = { seq: number; step: number; manifestHash: string };
  * in: the diff of a large workspace is never held in memory whole.
  */
 async function addDiff(context: BundleContext, first: SnapshotAt, last: SnapshotAt): Promise<void> {
-  const { diffManifests, loadManifest, unifiedDiff } = await workspaceLib();
-  const before = await loadManifest(context.blobs, first.manifestHash);
-  const after = await loadManifest(context.blobs, last.manifestHash);
+  const { diffManifests, loadWorkspaceState, unifiedDiff } = await workspaceLib();
+  const before = (await loadWorkspaceState(context.blobs, first.state)).manifest;
+  const after = (await loadWorkspaceState(context.blobs, last.state)).manifest;
   const diff = diffManifests(before, after);
   const changes = [
     ...diff.added.map((c) => ['+', c] as const),
@@ -285,13 +280,14 @@ async function addDiff(context: BundleContext, first: SnapshotAt, last: Snapshot
     const write = async (text: string) => {
       if (!out.write(text)) await once(out, 'drain');
     };
-    const name = (s: SnapshotAt) => `seq ${s.seq} (step ${s.step}, manifest ${s.manifestHash})`;
+    const name = ({ ref }: SnapshotAt) =>
+      `seq ${ref.seq} (step ${ref.step}, manifest ${ref.manifestHash}${ref.edits === 0 ? '' : ` + ${ref.edits} edits`})`;
     await write(`# workspace of ${context.id}: ${name(first)} -> ${name(last)}\n`);
     for (const [mark, c] of changes) {
       await write(`# ${mark} ${c.path}  ${c.sizeBefore} -> ${c.sizeAfter} bytes\n`);
       const result = await unifiedDiff(c, {
         blobs: context.blobs,
-        manifestHash: last.manifestHash,
+        manifestHash: last.ref.manifestHash,
       });
       await write(result.patch ?? `# (no text diff: ${result.reason})\n`);
     }

@@ -34,6 +34,8 @@ const volatileFields = new Set([
   'seqs',
   // A kept output's reference: the replayed result is its view, kept whole (replay-agent.ts).
   'outputRef',
+  // Workspace edits a call's result carries: replayed tools touch no file (as snapshots, above).
+  'workspaceEdits',
 ]);
 
 function strip(value: JsonValue): JsonValue {
