@@ -133,6 +133,9 @@ export class CallSpans {
   #completed(e: StoredEvent, data: EventDataByType['tool.completed'], closed: DerivedSpan[]): void {
     const draft = this.#toolFor(e, data);
     draft.attributes['longrun.tool.attempt'] = data.attempt;
+    // The files the call changed, said in its result (a stored snapshot notes the turn instead).
+    const edits = data.workspaceEdits?.length ?? 0;
+    if (edits > 0) draft.attributes['longrun.workspace.edits'] = edits;
     if (this.#ctx.captureContent) draft.attributes[genAi.toolCallResult] = contentText(data.output);
     const end: SpanEnd = data.ok
       ? { ok: true }

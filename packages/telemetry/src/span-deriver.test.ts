@@ -127,6 +127,39 @@ describe('deriveSessionSpans', () => {
     expect(spans.every((s) => s.status === 'unset' && s.endMs !== null)).toBe(true);
   });
 
+  it('counts the workspace edits a call carried in its result on its tool span', () => {
+    const edited: NewEvent = {
+      type: 'tool.completed',
+      data: {
+        step: 1,
+        callIndex: 0,
+        tool: 'append',
+        ok: true,
+        output: 'done',
+        attempt: 1,
+        workspaceEdits: [
+          { path: 'log.txt', at: 10, text: 'one more line\n' },
+          { path: 'old.txt', removed: true },
+        ],
+      },
+    };
+    const spans = deriveSessionSpans(
+      log('ses_e', [
+        [0, created()],
+        [10, responded(1, ['append', 'read_file'])],
+        [10, started(1, 0, 'append')],
+        [20, edited],
+        [20, started(1, 1, 'read_file')],
+        [30, completed(1, 1, 'read_file')],
+      ]),
+      { semconv: 'default' },
+    );
+    expect(only(spans, 'execute_tool append').attributes['longrun.workspace.edits']).toBe(2);
+    expect(only(spans, 'execute_tool read_file').attributes).not.toHaveProperty(
+      'longrun.workspace.edits',
+    );
+  });
+
   it('is deterministic, and pushing events one at a time closes each span exactly once', () => {
     expect(deriveSessionSpans(simple)).toEqual(deriveSessionSpans(simple));
     const deriver = new SessionSpanDeriver({ semconv: 'default' });

@@ -36,6 +36,7 @@ async function find(
     cache: ws.cache,
     skipped: new Set(),
     maxBytes,
+    maxEdits: 8,
     nowMs: settledClock,
   });
 }
@@ -130,6 +131,12 @@ describe('workspace edits', () => {
         (dir) => appendFileSync(`${dir}/big.txt`, 'z'.repeat(9_000)),
       ],
       [
+        'more edits than allowed',
+        (dir) => {
+          for (let i = 0; i < 9; i++) writeFileSync(`${dir}/d/new-${i}.txt`, `${i}`);
+        },
+      ],
+      [
         'a large file changed in place',
         (dir) => writeFileSync(`${dir}/big.txt`, `Y${'b'.repeat(19_999)}`),
       ],
@@ -151,6 +158,7 @@ describe('workspace edits', () => {
       cache: ws.cache,
       skipped: new Set(),
       maxBytes: 1024,
+      maxEdits: 8,
     });
     expect(found?.edits).toEqual([{ path: 'a.txt', at: 0, text: 'bbbb' }]);
   });

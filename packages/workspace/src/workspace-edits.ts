@@ -174,6 +174,8 @@ export interface FindWorkspaceEditsOptions {
   skipped: ReadonlySet<string>;
   /** The most bytes the edits may carry; more is no edit (null). */
   maxBytes: number;
+  /** The most edits; more (a call that removes a thousand files) is no edit (null). */
+  maxEdits: number;
   /** Files longer than this are left out of snapshots (the workspace's cap). */
   maxFileBytes?: number;
   /** Wall clock for the racily-clean rule (injected by tests). */
@@ -268,6 +270,7 @@ export async function findWorkspaceEdits(
     bytes += carried.byteLength;
     if (bytes > maxBytes) return null;
     edits.push({ path: scanned.path, at, ...bytesField(carried), ...modeChange });
+    if (edits.length > options.maxEdits) return null;
     cache.record(scanned.path, read.stat, scanStartMs, { sha256: read.sha256 });
 
     async function wholeIfSmall(): Promise<Uint8Array | null> {
@@ -286,6 +289,7 @@ export async function findWorkspaceEdits(
     if (entry.type !== 'file') return null;
     edits.push({ path: entry.path, removed: true });
   }
+  if (edits.length > options.maxEdits) return null;
   cache.retain(seen);
   await cache.save();
   if (edits.length === 0) return { edits, manifest: options.current, readFiles };

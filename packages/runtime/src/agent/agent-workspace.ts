@@ -60,15 +60,17 @@ export const defaultSandboxLimits: SandboxLimits = {
 
 /**
  * How small a call's changes must be to be carried in its result as edits (WorkspaceEdit) rather
- * than stored as a manifest: the bytes one call's edits carry, the bytes and the calls with edits
- * since the last stored snapshot. Past them the next snapshot is stored, and its manifest becomes
- * the base of the edits after it; so a resume applies at most `maxEditCalls` calls' edits, and a
- * checkpoint (which holds the edits since the last stored snapshot) grows by at most
- * `maxPendingEditBytes`.
+ * than stored as a manifest: the bytes and the edits one call carries, and the bytes, the edits
+ * and the calls with edits since the last stored snapshot. Past them the next snapshot is stored,
+ * and its manifest becomes the base of the edits after it; so a resume applies at most
+ * `maxPendingEdits` edits, and a checkpoint (which holds the edits since the last stored
+ * snapshot) grows by at most `maxPendingEditBytes` of them.
  */
 export const workspaceEditLimits = {
   maxCallBytes: 8 * 1024,
+  maxCallEdits: 32,
   maxPendingEditBytes: 32 * 1024,
+  maxPendingEdits: 256,
   maxEditCalls: 64,
 };
 
@@ -80,6 +82,7 @@ interface Recorded {
   manifest: Manifest;
   /** Names the edits since `stored` (editsKey), to tell whether a state is this one. */
   editsKey: string;
+  edits: number;
   editBytes: number;
   editCalls: number;
 }
@@ -260,6 +263,7 @@ export class AgentWorkspace {
       stored: { manifestHash: state.manifestHash, manifest: stored },
       manifest,
       editsKey: key,
+      edits: edits.length,
       editBytes: editBytesOf(edits),
       // The calls are not told apart in the state: each edit counts as one.
       editCalls: edits.length,
@@ -300,6 +304,7 @@ export class AgentWorkspace {
         cache: entry.cache,
         skipped: entry.skipped,
         maxBytes: Math.min(limits.maxCallBytes, limits.maxPendingEditBytes - recorded.editBytes),
+        maxEdits: Math.min(limits.maxCallEdits, limits.maxPendingEdits - recorded.edits),
         maxFileBytes,
       });
       if (found !== null) {
@@ -309,6 +314,7 @@ export class AgentWorkspace {
           ...recorded,
           manifest: found.manifest,
           editsKey: editsKey(found.edits, recorded.editsKey),
+          edits: recorded.edits + found.edits.length,
           editBytes: recorded.editBytes + editBytesOf(found.edits),
           editCalls: recorded.editCalls + 1,
         };
@@ -338,6 +344,7 @@ export class AgentWorkspace {
       stored: { manifestHash: result.manifestHash, manifest: result.manifest },
       manifest: result.manifest,
       editsKey: editsKey([]),
+      edits: 0,
       editBytes: 0,
       editCalls: 0,
     };

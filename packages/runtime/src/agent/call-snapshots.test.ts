@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fold } from '@longrun/core';
+import { loadWorkspaceState } from '@longrun/workspace';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { SqliteStore } from '@longrun/store-sqlite';
@@ -70,6 +72,78 @@ describe('workspace snapshots after tool calls', () => {
     expect(snapshots.map((d) => ({ step: d.step, files: d.files }))).toEqual([
       { step: 3, files: 2 },
     ]);
+    await store.close();
+  });
+});
+
+describe('workspace edits in tool results', () => {
+  it('carry small changes; a manifest is stored first, after 64 calls with edits, and for a directory', async () => {
+    const dir = tempDir('call-edits');
+    const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+    const append = defineTool({
+      name: 'append',
+      description: 'appends a line to log.txt',
+      input: z.object({ n: z.number() }),
+      effect: 'idempotent',
+      run: async ({ n }, { files }) => {
+        const before =
+          (await files.stat('log.txt')) === null ? '' : await files.readFile('log.txt');
+        await files.writeFile('log.txt', `${Buffer.from(before).toString()}line ${n}\n`);
+        return n;
+      },
+    });
+    const mkdir = defineTool({
+      name: 'mkdir',
+      description: 'makes a directory',
+      input: z.object({}),
+      effect: 'idempotent',
+      run: async (_input, { files }) => {
+        await files.mkdir('sub');
+        return 'made';
+      },
+    });
+    const turns = [
+      ...Array.from({ length: 66 }, (_, i) => ({
+        toolCalls: [{ id: `a${i + 1}`, name: 'append', args: { n: i + 1 } }],
+      })),
+      { toolCalls: [{ id: 'm', name: 'mkdir', args: {} }] },
+      { toolCalls: [{ id: 'last', name: 'append', args: { n: 68 } }] },
+      { text: 'Done.' },
+    ];
+    const agent = defineAgent({
+      name: 'appender',
+      model: scriptedModel(turns),
+      instructions: 'Append.',
+      tools: [append, mkdir],
+      workspaceRoot: join(dir, 'ws'),
+      maxSteps: 100,
+    });
+    const s = await store.createSession({ agent: 'appender', input: 'append' });
+    await runUntil({ store, agents: [agent] }, s.id);
+    const events = await allEvents(store, s.id);
+    const stored = events.flatMap((e) => (e.type === 'workspace.snapshotted' ? [e.data.step] : []));
+    const edited = events.flatMap((e) =>
+      e.type === 'tool.completed' && e.data.workspaceEdits !== undefined
+        ? [[e.data.step, e.data.workspaceEdits] as const]
+        : [],
+    );
+    // Step 1 made the file (there was no manifest to edit), 66 came after 64 calls with edits, 67
+    // made a directory; every other append is one edit, carrying its line.
+    expect(stored).toEqual([1, 66, 67]);
+    expect(edited.map(([step]) => step)).toEqual([
+      ...Array.from({ length: 64 }, (_, i) => i + 2),
+      68,
+    ]);
+    const log = 'line 1\nline 2\n'.length;
+    expect(edited[1]).toEqual([3, [{ path: 'log.txt', at: log, text: 'line 3\n' }]]);
+    // The session's last state restores to what the agent wrote.
+    const { manifest } = await loadWorkspaceState(store.blobs, fold(events).workspace!);
+    const file = manifest.entries.find((e) => e.path === 'log.txt');
+    expect(file?.type === 'file' ? file.size : 0).toBe(
+      [...Array.from({ length: 66 }, (_, i) => i + 1), 68].map((n) => `line ${n}\n`).join('')
+        .length,
+    );
+    expect(readFileSync(join(dir, 'ws', s.id, 'log.txt'), 'utf8')).toContain('line 68\n');
     await store.close();
   });
 });
