@@ -112,6 +112,49 @@ describe('forking a session', () => {
     await store.close();
   });
 
+  it('forks between workspace edits: the fork restores the stored manifest with the edits up to its seq', async () => {
+    const dir = tempDir('fork-edits');
+    const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+    const write = (path: string, content: string) => ({
+      toolCalls: [{ name: 'write_file', args: { path, content } }],
+    });
+    const agent = defineAgent({
+      name: 'editor',
+      model: scriptedModel((request) => {
+        const step = request.messages.filter((m) => m.role === 'assistant').length + 1;
+        if (step === 1) return write('a.txt', 'A');
+        if (step === 2) return write('a.txt', 'AB');
+        if (step === 3) return write('b.txt', 'from step 3');
+        return { text: 'done' };
+      }),
+      instructions: 'x',
+      tools: [writeFileTool],
+      workspaceRoot: join(dir, 'ws'),
+    });
+    const source = await store.createSession({ agent: 'editor', input: 'go' });
+    await runUntil({ store, agents: [agent] }, source.id);
+    const events = await allEvents(store, source.id);
+    // Step 1 stored a manifest; steps 2 and 3 are edits in their results.
+    const edited = events.filter((e) => e.type === 'tool.completed' && e.data.workspaceEdits);
+    expect(edited.map((e) => e.type === 'tool.completed' && e.data.workspaceEdits)).toEqual([
+      [{ path: 'a.txt', at: 1, text: 'B' }],
+      [{ path: 'b.txt', at: 0, text: 'from step 3' }],
+    ]);
+    const atSeq = edited[0]!.seq;
+    const fork = await forkSession(store, source.id, { atSeq });
+    expect(fold(await allEvents(store, fork.id)).workspace).toMatchObject({
+      step: 2,
+      edits: [{ path: 'a.txt', at: 1, text: 'B' }],
+    });
+    await runUntil(
+      { store, agents: [{ ...agent, workspaceRoot: join(dir, 'fork-root') }] },
+      fork.id,
+    );
+    expect(readFileSync(join(dir, 'fork-root', fork.id, 'a.txt'), 'utf8')).toBe('AB');
+    expect(readFileSync(join(dir, 'fork-root', fork.id, 'b.txt'), 'utf8')).toBe('from step 3');
+    await store.close();
+  });
+
   it('never repeats a side effect of its source: a keyed call in flight at the fork point keeps its key', async () => {
     const dir = tempDir('fork-keyed');
     const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
