@@ -5,6 +5,7 @@ import { sha256Hex } from './hashing.ts';
 import { restoreWorkspace } from './restore-workspace.ts';
 import { snapshotWorkspace } from './snapshot-workspace.ts';
 import { StatCache } from './stat-cache.ts';
+import { findWorkspaceEdits } from './workspace-edits.ts';
 import { MemoryBlobStore } from './test-support/memory-blob-store.ts';
 import { startSwapRacer, type SwapRacer } from './test-support/swap-racer.ts';
 import { removeDir, tempDir } from './test-support/workspace-fixtures.ts';
@@ -51,6 +52,34 @@ describe('snapshots and restores raced by a link swapped in', () => {
     // Both shapes were snapshotted: the race really ran.
     expect(seen.has('file:d/f.txt') || seen.has('file:evil/f.txt')).toBe(true);
     expect(seen.has('symlink:d') || seen.has('symlink:evil')).toBe(true);
+  });
+
+  it('workspace edits never carry a host file', async () => {
+    const blobs = new MemoryBlobStore();
+    const cache = new StatCache();
+    const current = (await snapshotWorkspace({ dir: ws, blobs, cache })).manifest;
+    racer = await startSwapRacer(ws, 'd', 'evil');
+    const outcomes = { edits: 0, none: 0, snapshot: 0 };
+    const carried: string[] = [];
+    for (let i = 0; i < 150; i++) {
+      // A file written each round: some rounds find it as an edit, racing the swap.
+      writeFileSync(join(ws, `note-${i % 3}.txt`), `round ${i}`);
+      const found = await findWorkspaceEdits({
+        dir: ws,
+        current,
+        cache,
+        skipped: new Set(),
+        maxBytes: 64 * 1024,
+        maxEdits: 64,
+      });
+      if (found === null) outcomes.snapshot += 1;
+      else if (found.edits.length === 0) outcomes.none += 1;
+      else outcomes.edits += 1;
+      for (const edit of found?.edits ?? []) carried.push(JSON.stringify(edit));
+    }
+    console.log('edit outcomes under the race:', JSON.stringify(outcomes));
+    expect(racer.running()).toBe(true);
+    expect(carried.filter((e) => e.includes('secret') || e.includes('nested'))).toEqual([]);
   });
 
   it('restores never write into a host directory', async () => {
