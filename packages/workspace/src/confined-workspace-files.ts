@@ -99,7 +99,7 @@ export class ConfinedWorkspaceFiles implements WorkspaceFiles {
     const { handle, stat } = await this.openRegular(path);
     try {
       if (stat.size > BigInt(maxBytes)) throw tooLarge(path, Number(stat.size), maxBytes);
-      return await readBounded(handle, maxBytes, path);
+      return await readBounded(handle, maxBytes, path, Number(stat.size));
     } finally {
       await handle.close();
     }

@@ -84,10 +84,11 @@ export async function hashWholeFile(
 ): Promise<{ sha256: string; size: number } | null> {
   const opened = await openRegularOrNull(files, path);
   if (opened === null) return null;
-  const { handle } = opened;
+  const { handle, stat } = opened;
   try {
     const whole = createHash('sha256');
-    const buffer = Buffer.allocUnsafe(minReadBytes);
+    // A small file in one read of its size (and a byte to notice one that grew meanwhile).
+    const buffer = Buffer.allocUnsafe(Math.min(minReadBytes, Number(stat.size) + 1));
     let size = 0;
     for (;;) {
       const filled = await readFull(handle, buffer, 0, size);
