@@ -228,6 +228,7 @@ export class AgentRunner {
     const last = writer.state.workspace ?? null;
     const snapshots = agent.workspaceSnapshots !== false;
     if (last !== null && snapshots) await workspace.restore(last);
+    else workspace.forgetRecorded();
     await agent.prepareWorkspace?.(workspace.files, writer.state.input);
     if (snapshots && last === null) {
       const first = await workspace.snapshot(0, { edits: false });

@@ -271,6 +271,14 @@ export class AgentWorkspace {
     entry.dirty = false;
   }
 
+  /**
+   * The log names no workspace state: one this worker recorded (a snapshot whose event did not
+   * commit) is not a base edits may be recorded against, so the next snapshot is stored whole.
+   */
+  forgetRecorded(): void {
+    this.#o.tracker.entry(this.dir).recorded = null;
+  }
+
   /** A tool is about to run: until the next snapshot, the files may differ from the last one. */
   markChanging(): void {
     this.#o.tracker.entry(this.dir).dirty = true;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { fold } from '@longrun/core';
+import { LongrunError, fold, type AppendRequest } from '@longrun/core';
 import { loadWorkspaceState } from '@longrun/workspace';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -8,6 +8,7 @@ import { SqliteStore } from '@longrun/store-sqlite';
 import { scriptedModel } from '@longrun/models/testing';
 import { allEvents, runUntil, tempDir } from '../testing.ts';
 import { defineAgent, defineTool } from './define-agent.ts';
+import { writeFileTool } from '../tools/file-tools.ts';
 
 /**
  * The harness snapshots the workspace after a tool call only when the call may have changed it:
@@ -145,5 +146,57 @@ describe('workspace edits in tool results', () => {
     );
     expect(readFileSync(join(dir, 'ws', s.id, 'log.txt'), 'utf8')).toContain('line 68\n');
     await store.close();
+  });
+});
+
+describe('a stored snapshot whose event did not commit', () => {
+  it('is no base for edits: the next change is stored whole and the log restores every file', async () => {
+    const dir = tempDir('uncommitted-base');
+    const real = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+    let refused = 0;
+    // The first append carrying a stored snapshot is refused as if another worker held the lease.
+    const store = new Proxy(real, {
+      get(target, property, receiver) {
+        if (property === 'append') {
+          return async (request: AppendRequest) => {
+            if (refused === 0 && request.events.some((e) => e.type === 'workspace.snapshotted')) {
+              refused += 1;
+              throw new LongrunError('LEASE_LOST', 'refused once by the test');
+            }
+            return target.append(request);
+          };
+        }
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function'
+          ? (value as (...a: unknown[]) => unknown).bind(target)
+          : value;
+      },
+    });
+    const write = (path: string, content: string) => ({
+      toolCalls: [{ name: 'write_file', args: { path, content } }],
+    });
+    const agent = defineAgent({
+      name: 'writer',
+      model: scriptedModel((request) => {
+        const step = request.messages.filter((m) => m.role === 'assistant').length + 1;
+        if (step === 1) return write('a.txt', 'first');
+        if (step === 2) return write('b.txt', 'second');
+        return { text: 'done' };
+      }),
+      instructions: 'x',
+      tools: [writeFileTool],
+      workspaceRoot: join(dir, 'ws'),
+    });
+    const s = await store.createSession({ agent: 'writer', input: 'go' });
+    await runUntil({ store, agents: [agent], leaseMs: 200 }, s.id);
+    expect(refused).toBe(1);
+    const events = await allEvents(real, s.id);
+    // Without care, step 2's file would be an edit on the snapshot that never committed, which
+    // the log cannot apply: the log would name no workspace at all.
+    const state = fold(events).workspace ?? null;
+    expect(state).not.toBeNull();
+    const { manifest } = await loadWorkspaceState(real.blobs, state!);
+    expect(manifest.entries.map((e) => e.path)).toEqual(['a.txt', 'b.txt']);
+    await real.close();
   });
 });
