@@ -69,6 +69,11 @@ export interface CallResult {
   outcomeUnknown?: true;
   /** The call suspended on a new wait: no result; the caller records the wait and parks. */
   suspended?: Suspension;
+  /**
+   * The values of the secrets the call's code was given, which the log must not hold: kept out
+   * of its output, and out of the workspace edits its result would carry (agent-calls.ts).
+   */
+  givenSecrets?: readonly string[];
 }
 
 /**
@@ -198,6 +203,7 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
   if (given.size > 0) output = withoutSecrets(output, given);
   const result = completed(base, ok, output, attempt, effect, toolMs, errorCode);
   result.events.unshift(...withResult);
+  if (given.size > 0) result.givenSecrets = [...given.keys()].filter((v) => v.length > 0);
   return result;
 }
 

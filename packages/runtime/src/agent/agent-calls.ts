@@ -237,7 +237,8 @@ export async function settleCall(
   // as edits in the result itself when they are small, else as a stored snapshot beside it.
   const ran = result.events.some((e) => e.type === 'tool.completed');
   if (ran && changing) {
-    const record = await ctx.workspace.snapshot(step, { edits: true });
+    const secrets = result.givenSecrets ?? [];
+    const record = await ctx.workspace.snapshot(step, { edits: true, secrets });
     if (record !== null && 'event' in record) result.events.push(record.event);
     if (record !== null && 'edits' in record)
       result.events = result.events.map((e) =>

@@ -289,9 +289,14 @@ export class AgentWorkspace {
    * left out (a file left out — a FIFO, a file longer than the cap — is always said, once, by the
    * record of the step that made it). With `edits` allowed (the caller records them in the call's
    * `tool.completed`), small changes come back as edits and nothing is stored; otherwise, and for
-   * larger changes, the manifest is stored and a `workspace.snapshotted` event comes back.
+   * larger changes, the manifest is stored and a `workspace.snapshotted` event comes back. Edits
+   * that would carry one of `secrets` (values the log must never hold, a call's secrets) are
+   * stored as a manifest instead.
    */
-  async snapshot(step: number, options: { edits: boolean }): Promise<WorkspaceRecord | null> {
+  async snapshot(
+    step: number,
+    options: { edits: boolean; secrets?: readonly string[] },
+  ): Promise<WorkspaceRecord | null> {
     const entry = this.#o.tracker.entry(this.dir);
     if (entry.recorded === null && (await isEmptyDir(this.dir))) {
       // Nothing to record, and no reason to load the snapshot code (a worker resuming a session
@@ -315,7 +320,7 @@ export class AgentWorkspace {
         maxEdits: Math.min(limits.maxCallEdits, limits.maxPendingEdits - recorded.edits),
         maxFileBytes,
       });
-      if (found !== null) {
+      if (found !== null && !carriesAny(found.edits, options.secrets ?? [])) {
         entry.dirty = false;
         if (found.edits.length === 0) return null;
         entry.recorded = {
@@ -412,6 +417,22 @@ function editsKey(edits: readonly WorkspaceEdit[], after = ''): string {
   for (const edit of edits)
     key = createHash('sha256').update(key).update(canonicalJson(edit)).digest('hex');
   return key;
+}
+
+/** Whether any edit holds one of `values`, in its path or its bytes. */
+function carriesAny(edits: readonly WorkspaceEdit[], values: readonly string[]): boolean {
+  if (values.length === 0) return false;
+  const needles = values.map((v) => Buffer.from(v));
+  return edits.some((edit) => {
+    const bytes =
+      'text' in edit
+        ? Buffer.from(edit.text)
+        : 'base64' in edit
+          ? Buffer.from(edit.base64, 'base64')
+          : Buffer.alloc(0);
+    const path = Buffer.from(edit.path);
+    return needles.some((needle) => bytes.includes(needle) || path.includes(needle));
+  });
 }
 
 function editBytesOf(edits: readonly WorkspaceEdit[]): number {

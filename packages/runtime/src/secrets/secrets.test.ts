@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { Policy, StoredEvent } from '@longrun/core';
+import { fold, type Policy, type StoredEvent } from '@longrun/core';
+import { loadWorkspaceState } from '@longrun/workspace';
 import { SqliteStore } from '@longrun/store-sqlite';
 import { scriptedModel, type ScriptedTurn } from '@longrun/models/testing';
 import { allEvents, runUntil, tempDir } from '../testing.ts';
@@ -107,5 +108,70 @@ describe('secrets', () => {
     expect(JSON.stringify(open.events)).not.toContain(aws);
     const none = await run(tempDir('secrets-none'), undefined, ['GITHUB_TOKEN'], false);
     expect(results(none.events)[0]).toMatchObject({ ok: false, errorCode: 'NOT_FOUND' });
+  });
+});
+
+describe('secrets and workspace edits', () => {
+  it('a secret a tool writes into a workspace file stays out of the log: that change is stored, not an edit', async () => {
+    const dir = tempDir('secrets-edits');
+    const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+    const token = 'ghp_workspace_edit_secret_0123456789';
+    const note = defineTool({
+      name: 'note',
+      description: 'writes a line to notes.txt, with the token when asked',
+      input: z.object({ line: z.string(), withToken: z.boolean() }),
+      effect: 'idempotent',
+      run: async ({ line, withToken }, context) => {
+        const { files } = context;
+        const before =
+          (await files.stat('notes.txt')) === null ? '' : await files.readFile('notes.txt');
+        const extra = withToken ? ` token=${(await context.secret('GITHUB_TOKEN')) ?? ''}` : '';
+        await files.writeFile('notes.txt', `${Buffer.from(before).toString()}${line}${extra}\n`);
+        return 'noted';
+      },
+    });
+    const calls = [
+      { line: 'one', withToken: false },
+      { line: 'two', withToken: false },
+      { line: 'three', withToken: true },
+      { line: 'four', withToken: false },
+    ];
+    const agent = defineAgent({
+      name: 'noter',
+      model: scriptedModel([
+        ...calls.map((args, i) => ({ toolCalls: [{ id: `n${i}`, name: 'note', args }] })),
+        { text: 'done' },
+      ]),
+      instructions: 'Note.',
+      tools: [note],
+      workspaceRoot: join(dir, 'ws'),
+    });
+    const session = await store.createSession({ agent: 'noter', input: 'go' });
+    await runUntil(
+      {
+        store,
+        agents: [agent],
+        secrets: envSecrets({ env: { GITHUB_TOKEN: token }, names: /^GITHUB_/ }),
+      },
+      session.id,
+    );
+    const events = await allEvents(store, session.id);
+    expect(JSON.stringify(events)).not.toContain(token);
+    const stepsOf = (type: string) =>
+      events.flatMap((e) =>
+        e.type === type ||
+        (type === 'edits' && e.type === 'tool.completed' && e.data.workspaceEdits)
+          ? [(e.data as { step: number }).step]
+          : [],
+      );
+    // Step 1 made the file, step 3 wrote the token (both stored); steps 2 and 4 are edits.
+    expect(stepsOf('workspace.snapshotted')).toEqual([1, 3]);
+    expect(stepsOf('edits')).toEqual([2, 4]);
+    const { manifest } = await loadWorkspaceState(store.blobs, fold(events).workspace!);
+    const file = manifest.entries.find((e) => e.path === 'notes.txt');
+    expect(file?.type === 'file' ? file.size : 0).toBe(
+      `one\ntwo\nthree token=${token}\nfour\n`.length,
+    );
+    await store.close();
   });
 });
