@@ -583,6 +583,19 @@ describe('workspace files', () => {
     });
     const a = await call(api, 'GET', `/v1/sessions/${id}/files/content?path=a.txt`, { key });
     expect(a.body).toBe('hello\nworld\n');
+    // Listed again after one more edit: the new state, not the one read before.
+    await log.append([turn(4), edited(4, [{ path: 'a.txt', at: 12, text: 'again\n' }])]);
+    const again = await call(api, 'GET', `/v1/sessions/${id}/files`, { key });
+    expect(again.body).toMatchObject({
+      step: 4,
+      edits: 4,
+      files: [
+        { path: 'a.txt', size: 18 },
+        { path: 'new.bin', size: 3 },
+      ],
+    });
+    const a2 = await call(api, 'GET', `/v1/sessions/${id}/files/content?path=a.txt`, { key });
+    expect(a2.body).toBe('hello\nworld\nagain\n');
     type Diff = {
       from: unknown;
       to: unknown;
@@ -591,12 +604,9 @@ describe('workspace files', () => {
     const diff = await call<Diff>(api, 'GET', `/v1/sessions/${id}/files/diff?patches=true`, {
       key,
     });
-    expect(diff.body.from).toMatchObject({ step: 2, edits: 1 });
-    expect(diff.body.to).toMatchObject({ step: 3, edits: 3, manifestHash: sha(manifest) });
-    expect(diff.body.changes.map((c) => [c.path, c.change])).toEqual([
-      ['new.bin', 'added'],
-      ['old.txt', 'removed'],
-    ]);
+    expect(diff.body.from).toMatchObject({ step: 3, edits: 3 });
+    expect(diff.body.to).toMatchObject({ step: 4, edits: 4, manifestHash: sha(manifest) });
+    expect(diff.body.changes.map((c) => [c.path, c.change])).toEqual([['a.txt', 'changed']]);
     // From the stored snapshot to the first edit.
     const events = await store.readEvents(id, 0, 100);
     const seqOf = (type: string) => events.find((e) => e.type === type)!.seq;

@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import { LongrunError, editCount, type BlobStore, type WorkspaceState } from '@longrun/core';
+import {
+  LongrunError,
+  canonicalJson,
+  editCount,
+  type BlobStore,
+  type WorkspaceState,
+} from '@longrun/core';
 import {
   chunksOfFile,
   loadWorkspaceState,
@@ -44,9 +50,34 @@ async function verifiedBlob(blobs: BlobStore, hash: string, what: string): Promi
  * verified) the way a workspace restore reads them.
  */
 async function stateFiles(blobs: BlobStore, state: WorkspaceState): Promise<FileEntry[]> {
+  const edits = state.edits ?? [];
+  // A state with edits costs a read of each edited file to hash it: the last few are kept.
+  const key =
+    edits.length === 0
+      ? null
+      : createHash('sha256').update(state.manifestHash).update(canonicalJson(edits)).digest('hex');
+  const cache = editedStates.get(blobs) ?? new Map<string, FileEntry[]>();
+  editedStates.set(blobs, cache);
+  const cached = key === null ? undefined : cache.get(key);
+  if (key !== null && cached !== undefined) {
+    cache.delete(key);
+    cache.set(key, cached);
+    return cached;
+  }
   const { manifest } = await loadWorkspaceState(blobs, state);
-  return manifest.entries.filter((e): e is FileEntry => e.type === 'file');
+  const files = manifest.entries.filter((e): e is FileEntry => e.type === 'file');
+  if (key === null) return files;
+  cache.set(key, files);
+  for (const oldest of cache.keys()) {
+    if (cache.size <= editedStatesKept) break;
+    cache.delete(oldest);
+  }
+  return files;
 }
+
+/** The files of the workspace states with edits read last, per blob store, by their edits' hash. */
+const editedStates = new WeakMap<BlobStore, Map<string, FileEntry[]>>();
+const editedStatesKept = 8;
 
 /**
  * Files up to this size are read whole and served as text/plain when they are UTF-8 (however the
