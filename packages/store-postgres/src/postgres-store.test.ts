@@ -129,6 +129,67 @@ describeWithServer('postgres store specifics', unavailable, () => {
     expect(await compressionOf(url.href)).toBe('pglz');
   });
 
+  it("packs a tool's result of 200 characters or more (its output, its workspace edits), keeps other events as text, and reads both back", async () => {
+    const schema = randomSchema();
+    const store = await PostgresStore.open({ url: testUrl, schema });
+    cleanup.push(
+      () => dropSchema(schema),
+      () => store.close(),
+    );
+    const line = `${'line 7 '.padEnd(64, '-')}\n`;
+    const result = (step: number, extra: object) =>
+      event('tool.completed', {
+        step,
+        callIndex: 0,
+        tool: 'append_line',
+        ok: true,
+        output: { step, appended: 65 },
+        attempt: 1,
+        ...extra,
+      });
+    const events = [
+      result(1, {}),
+      result(2, { workspaceEdits: [{ path: 'peer.txt', at: 448, text: line }] }),
+      result(3, { output: 'x'.repeat(5_000) }),
+      event('model.responded', {
+        step: 4,
+        text: 'y'.repeat(600),
+        toolCalls: [],
+        usage: { inputTokens: 1, outputTokens: 1 },
+      }),
+    ];
+    const claimed = async () => {
+      const s = await store.createSession({ agent: 'packing', input: null });
+      const lease = await store.claim(s.id, workerId('w'), 60_000);
+      if (lease === null) throw new Error('the new session was not claimed');
+      return { id: s.id, lease, head: (await store.getSession(s.id)).headSeq };
+    };
+    const [a, b] = [await claimed(), await claimed()];
+    // Two sessions' appends in one turn (which the store may send as one append_batch), then one.
+    await Promise.all([
+      store.append({ fence: a.lease, expectedSeq: a.head, events: events.slice(0, 2) }),
+      store.append({ fence: b.lease, expectedSeq: b.head, events: events.slice(2) }),
+    ]);
+    await store.append({ fence: a.lease, expectedSeq: a.head + 2, events });
+    const packedOf = async (id: string) =>
+      withAdmin(async (c) =>
+        (
+          await c.query<{ packed: boolean }>(
+            `SELECT l.packed IS NOT NULL AS packed FROM "${schema}".session_log l
+               JOIN "${schema}".sessions s ON s.key = l.session_key
+               WHERE s.id = $1 AND l.type IN ('tool.completed', 'model.responded') ORDER BY l.seq`,
+            [id],
+          )
+        ).rows.map((r) => r.packed),
+      );
+    expect(await packedOf(a.id)).toEqual([false, true, false, true, true, false]);
+    expect(await packedOf(b.id)).toEqual([true, false]);
+    const dataOf = async (id: string, head: number) =>
+      (await store.readEvents(id as never, head, 10)).map(({ type, data }) => ({ type, data }));
+    expect(await dataOf(a.id, a.head)).toEqual([...events.slice(0, 2), ...events]);
+    expect(await dataOf(b.id, b.head)).toEqual(events.slice(2));
+  });
+
   it('turns synchronous_commit off only when opted out by name', async () => {
     const schema = randomSchema();
     const optedOut = await PostgresStore.open({

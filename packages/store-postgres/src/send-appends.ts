@@ -6,7 +6,7 @@ import {
 } from '@longrun/core';
 import type { BatchOutcome } from './append-batcher.ts';
 import { num, type Row } from './rows.ts';
-import { appendBatchItem, appendParams, type Statements } from './sql.ts';
+import { appendBatchItem, appendParams, type PackedDatas, type Statements } from './sql.ts';
 import { translatePgError, type ServerTarget } from './translate-error.ts';
 
 /** An append checked and encoded, waiting for its batch. */
@@ -16,6 +16,8 @@ export interface QueuedAppend {
   fence: LeaseFence;
   expectedSeq: number;
   encoded: EncodedAppend;
+  /** Its events' data as stored: packed when the append was called, not when its batch goes. */
+  packed: PackedDatas;
 }
 
 /** Runs one named write statement (with the store's retry and error rules), returning its rows. */
@@ -36,11 +38,13 @@ export async function sendAppends(
   target: ServerTarget,
 ): Promise<BatchOutcome<AppendResult>[]> {
   if (items.length === 1) {
-    const { nowMs, fence, expectedSeq, encoded } = items[0] as QueuedAppend;
-    const rows = await write('append', appendParams(nowMs, fence, expectedSeq, encoded));
+    const { nowMs, fence, expectedSeq, encoded, packed } = items[0] as QueuedAppend;
+    const rows = await write('append', appendParams(nowMs, fence, expectedSeq, encoded, packed));
     return [{ ok: true, value: appendResult(encoded, rows[0]) }];
   }
-  const texts = items.map((q) => appendBatchItem(q.nowMs, q.fence, q.expectedSeq, q.encoded));
+  const texts = items.map((q) =>
+    appendBatchItem(q.nowMs, q.fence, q.expectedSeq, q.encoded, q.packed),
+  );
   const rows = await write('appendBatch', [texts]);
   return items.map((q, i) => {
     const row = rows[i];
