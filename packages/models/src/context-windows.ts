@@ -22,8 +22,19 @@ const knownWindows: readonly (readonly [prefix: string, tokens: number])[] = [
   ['scripted', 128_000],
 ];
 
+/** Answers already given: the harness asks at every step, for the few models a worker runs. */
+const answered = new Map<string, number | null>();
+
 /** The context window of `modelId` in tokens, or null when the table does not know it. */
 export function knownContextWindow(modelId: string): number | null {
+  const known = answered.get(modelId);
+  if (known !== undefined) return known;
+  const tokens = lookUpWindow(modelId);
+  if (answered.size < 1_000) answered.set(modelId, tokens);
+  return tokens;
+}
+
+function lookUpWindow(modelId: string): number | null {
   // `anthropic:claude-sonnet-4-5`, `openai.chat:gpt-5-mini`, `scripted:replay`: the model name is
   // after the provider's prefix, when there is one.
   const name = modelId.slice(modelId.indexOf(':') + 1).toLowerCase();

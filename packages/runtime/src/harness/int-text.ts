@@ -17,12 +17,14 @@ export function intsToText(values: readonly number[]): string {
   // and read as Latin-1 (a one-byte string). Pushing character codes to an array and spreading
   // it into fromCharCode made this the harness's largest allocation per step (about 13 kB a step
   // at 32 sessions of the peer workload).
+  // Indexed loops: a for-of here allocated an iterator result per number where V8 had not
+  // optimized it (a sampled allocation profile of the peer workload put 7.5 kB a step on it).
   let length = 0;
-  for (const value of values) length += digitsOf(value + 1);
+  for (let n = 0; n < values.length; n++) length += digitsOf((values[n] as number) + 1);
   const bytes = Buffer.allocUnsafe(length);
   let at = 0;
-  for (const value of values) {
-    let rest = value + 1;
+  for (let n = 0; n < values.length; n++) {
+    let rest = (values[n] as number) + 1;
     at += digitsOf(rest);
     let i = at - 1;
     bytes[i] = last + (rest % base);
