@@ -82,32 +82,17 @@ export async function hashWholeFile(
   files: ConfinedWorkspaceFiles,
   path: string,
 ): Promise<{ sha256: string; size: number } | null> {
-  const opened = await openRegularOrNull(files, path);
-  if (opened === null) return null;
-  const { handle, stat } = opened;
-  try {
-    const whole = createHash('sha256');
-    // A small file in one read of its size (and a byte to notice one that grew meanwhile).
-    const buffer = Buffer.allocUnsafe(Math.min(minReadBytes, Number(stat.size) + 1));
-    let size = 0;
-    for (;;) {
-      const filled = await readFull(handle, buffer, 0, size);
-      whole.update(buffer.subarray(0, filled));
-      size += filled;
-      if (filled < buffer.length) return { sha256: whole.digest('hex'), size };
-    }
-  } finally {
-    await handle.close();
-  }
+  const read = await readFileForEdit(files, path, {});
+  return read === null ? null : { sha256: read.sha256, size: read.size };
 }
 
 export interface ReadForEdit {
   /** SHA-256 of the whole file as read. */
   readonly sha256: string;
-  /** SHA-256 of its first `prefixBytes`, when it is at least that long. */
+  /** SHA-256 of its first `prefixBytes`, when asked for and the file is at least that long. */
   readonly prefixSha256: string | null;
   readonly size: number;
-  /** Its bytes from `keepFrom`, when it has at most `maxKept` of them from there. */
+  /** Its bytes from `keepFrom`, when asked for and it has at most `maxKept` of them from there. */
   readonly kept: Uint8Array | null;
   /** fstat of the open file, taken before reading. */
   readonly stat: BigIntStats;
@@ -121,7 +106,7 @@ export interface ReadForEdit {
 export async function readFileForEdit(
   files: ConfinedWorkspaceFiles,
   path: string,
-  want: { prefixBytes: number; keepFrom: number; maxKept: number },
+  want: { prefixBytes?: number; keepFrom?: number; maxKept?: number },
 ): Promise<ReadForEdit | null> {
   const opened = await openRegularOrNull(files, path);
   if (opened === null) return null;
@@ -131,25 +116,27 @@ export async function readFileForEdit(
     const buffer = Buffer.allocUnsafe(Math.min(minReadBytes, Number(stat.size) + 1));
     const kept: Buffer[] = [];
     let keptBytes = 0;
+    // Nothing is kept unless asked for.
+    const maxKept = want.keepFrom === undefined ? -1 : (want.maxKept ?? Number.POSITIVE_INFINITY);
     let prefixSha256: string | null = want.prefixBytes === 0 ? whole.copy().digest('hex') : null;
     let size = 0;
     for (;;) {
       const filled = await readFull(handle, buffer, 0, size);
       const bytes = buffer.subarray(0, filled);
-      const cut = want.prefixBytes - size;
+      const cut = (want.prefixBytes ?? -1) - size;
       if (prefixSha256 === null && cut > 0 && cut <= filled) {
         whole.update(bytes.subarray(0, cut));
         prefixSha256 = whole.copy().digest('hex');
         whole.update(bytes.subarray(cut));
       } else whole.update(bytes);
-      const from = Math.max(0, want.keepFrom - size);
-      if (from < filled && keptBytes <= want.maxKept) {
+      const from = Math.max(0, (want.keepFrom ?? 0) - size);
+      if (from < filled && keptBytes <= maxKept) {
         kept.push(Buffer.from(bytes.subarray(from)));
         keptBytes += filled - from;
       }
       size += filled;
       if (filled < buffer.length) {
-        const tail = keptBytes <= want.maxKept ? Buffer.concat(kept) : null;
+        const tail = keptBytes <= maxKept ? Buffer.concat(kept) : null;
         return { sha256: whole.digest('hex'), prefixSha256, size, kept: tail, stat };
       }
     }

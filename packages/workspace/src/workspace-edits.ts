@@ -16,7 +16,6 @@ import {
   manifestVersion,
   modeMask,
   type ChunkRef,
-  type FileEntry,
   type Manifest,
   type ManifestEntry,
 } from './manifest.ts';
@@ -257,8 +256,9 @@ export async function findWorkspaceEdits(
     const modeChange = readMode === (now?.mode ?? defaultEditMode) ? {} : { mode: readMode };
     knownHashes.set(scanned.path, read.sha256);
     if (now !== undefined && read.sha256 === now.sha256 && read.size === now.size) {
-      // Unchanged bytes (a file the cache could not vouch for): remembered as such.
-      cache.record(scanned.path, read.stat, scanStartMs, cachedHashOf(now));
+      // Unchanged bytes (a file the cache could not vouch for): remembered as such. Its inline
+      // chunks, which are no blobs, make the next stored snapshot read it again.
+      cache.record(scanned.path, read.stat, scanStartMs, now);
       if (readMode !== now.mode)
         edits.push({ path: now.path, at: now.size, text: '', mode: readMode });
       continue;
@@ -315,16 +315,6 @@ function sameNonFile(
   if (now === undefined || now.type !== scanned.type) return false;
   if (now.type === 'dir') return (Number(scanned.stat.mode) & modeMask) === now.mode;
   return now.type === 'symlink' && files.readLink(scanned.path) === now.target;
-}
-
-/**
- * What the stat cache may say of a file equal to `entry`. Its inline chunks are not blobs: the
- * next stored snapshot finds them missing from the blob store and reads the file again.
- */
-function cachedHashOf(entry: FileEntry): { sha256: string; chunks?: readonly ChunkRef[] } {
-  return entry.chunks === undefined
-    ? { sha256: entry.sha256 }
-    : { sha256: entry.sha256, chunks: entry.chunks };
 }
 
 /** Text when the bytes are UTF-8, else base64. */
