@@ -129,12 +129,21 @@ describe('the SQLite writer thread', () => {
   });
 
   it('fails the writes of a thread that dies with a typed, retryable error, and starts a new one', async () => {
-    const { writer, connection } = await startedWriter();
+    const { writer, connection, options } = await startedWriter();
     try {
       const held = await claimedSession(writer);
       const write = appendWrite(held, 1);
+      // Another connection holds the write lock, so the append is surely in flight (waiting in
+      // SQLite's busy handler) when the thread dies; without it, a thread that commits and
+      // answers first acknowledges the write (which stands), and nothing here failed.
+      const holder = new DatabaseSync(options.path);
+      holder.exec('BEGIN IMMEDIATE');
       const lost = writer.write('append', write);
-      await writer.crashThread();
+      for (let turn = 0; turn < 20; turn++) await new Promise((r) => setImmediate(r));
+      const crashed = writer.crashThread();
+      holder.exec('ROLLBACK');
+      holder.close();
+      await crashed;
       const error = await lost.then(
         () => null,
         (e: unknown) => e,
