@@ -5,6 +5,7 @@ import { openStore } from '@longrun/cli';
 import { targets } from '../store-targets.ts';
 import {
   ScheduleWorker,
+  describeRun,
   startTickClock,
   startedTicks,
   until,
@@ -62,6 +63,7 @@ for (const target of targets) {
             '200 ticks fired',
             async () => (await store.schedules.get(schedule.id)).firedCount >= 200,
             180_000,
+            () => describeRun(store, [schedule.id], workers),
           );
           await Promise.all(workers.map((w) => w.stop()));
           const ticks = (await startedTicks(store, 'ticked')).get(schedule.id) ?? [];
@@ -111,7 +113,13 @@ for (const target of targets) {
           };
           workers.push(...(await startWorkers(t.url, t.dir, clock, 'before')));
           startTickClock(t.dir);
-          await until('4 ticks of each schedule fired', () => fired(4), 60_000);
+          const explain = () =>
+            describeRun(
+              store,
+              Object.values(made).map((s) => s.id),
+              workers,
+            );
+          await until('4 ticks of each schedule fired', () => fired(4), 60_000, explain);
           await Promise.all(workers.splice(0).map((w) => w.kill()));
           const before = await Promise.all(
             Object.values(made).map((s) => store.schedules.get(s.id)),
@@ -130,6 +138,7 @@ for (const target of targets) {
               );
             },
             60_000,
+            explain,
           );
           await Promise.all(workers.map((w) => w.stop()));
           const ticks = await startedTicks(store, 'ticked');

@@ -30,11 +30,15 @@ const lateAfterMs = Number(env.LONGRUN_TICK_LATE_AFTER_MS ?? 60_000);
 let startedAt: number | null = null;
 function tickNowMs(): number {
   if (startedAt === null) {
+    let text = '';
     try {
-      startedAt = Number(readFileSync(join(dir, 'clock-start'), 'utf8'));
+      text = readFileSync(join(dir, 'clock-start'), 'utf8');
     } catch {
       return t0 - 1;
     }
+    // Only a whole start time starts the clock (Number('') is 0: the epoch, decades ago).
+    if (!/^\d+$/.test(text)) return t0 - 1;
+    startedAt = Number(text);
   }
   return Math.min(endMs, Math.floor(t0 + (Date.now() - startedAt) * rate));
 }

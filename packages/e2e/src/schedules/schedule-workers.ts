@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -76,9 +76,33 @@ export class ScheduleWorker {
   }
 }
 
-/** Starts the shared tick clock of every worker of `dir` now. */
+/** The schedules' rows and each worker's exit and stderr tail, for a timeout's message. */
+export async function describeRun(
+  store: SessionStore,
+  scheduleIds: readonly string[],
+  workers: readonly ScheduleWorker[],
+): Promise<string> {
+  const rows = await Promise.all(scheduleIds.map((id) => store.schedules.get(id)));
+  const lines = rows.map(
+    (r) =>
+      `schedule ${r.id} ${r.catchUp}: fired ${r.firedCount}, skipped ${r.skippedCount}, next ${new Date(r.nextFireAtMs).toISOString()}`,
+  );
+  for (const w of workers)
+    lines.push(
+      `worker pid ${w.child.pid} exit ${w.child.exitCode ?? w.child.signalCode ?? 'running'}, ${w.fires.length} fires, stderr: ${w.stderr.slice(-2_000) || '(none)'}`,
+    );
+  return lines.join('\n');
+}
+
+/**
+ * Starts the shared tick clock of every worker of `dir` now. The file appears whole (written
+ * aside, then renamed): a worker polling it must never read it empty, which would start its
+ * clock at the epoch and make every tick decades late.
+ */
 export function startTickClock(dir: string): void {
-  writeFileSync(join(dir, 'clock-start'), String(Date.now()));
+  const file = join(dir, 'clock-start');
+  writeFileSync(`${file}.tmp`, String(Date.now()));
+  renameSync(`${file}.tmp`, file);
 }
 
 /** The schedule tick each session of `agent` was started for, in tick order (by schedule). */
@@ -110,15 +134,22 @@ export async function startedTicks(
   return bySchedule;
 }
 
-/** Polls `check` every 50 ms until it is true, at most `withinMs`; bounded. */
+/**
+ * Polls `check` every 50 ms until it is true, at most `withinMs`; bounded. On timeout the error
+ * carries what `explain` says (the schedules' rows, the workers' stderr).
+ */
 export async function until(
   what: string,
   check: () => Promise<boolean>,
   withinMs: number,
+  explain?: () => Promise<string>,
 ): Promise<void> {
   const deadline = Date.now() + withinMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${withinMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${what}: not within ${withinMs} ms${explain === undefined ? '' : `\n${await explain()}`}`,
+      );
     await new Promise((r) => setTimeout(r, 50));
   }
 }
