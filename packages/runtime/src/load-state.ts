@@ -12,7 +12,8 @@ export async function loadState(
   id: SessionId,
 ): Promise<{ state: SessionState; tailEvents: number }> {
   const checkpoint = await store.latestCheckpoint(id);
-  let state = checkpoint === null ? undefined : readCheckpoint(checkpoint.state)?.state;
+  let state =
+    checkpoint === null ? undefined : readCheckpoint(checkpoint.state, checkpoint.parts)?.state;
   let afterSeq = state?.seq ?? 0;
   let tailEvents = 0;
   for (;;) {

@@ -3,6 +3,7 @@ import {
   fold,
   type SessionId,
   type AppendRequest,
+  type CheckpointWrite,
   type JsonValue,
   type Lease,
   type NewEvent,
@@ -39,11 +40,21 @@ export function foldAhead(
   return fold(asAppended(sessionId, state.seq, events), state);
 }
 
+/** What a checkpoint holds: its state, the parts it adds, and whom to tell once it committed. */
+export interface CheckpointContent {
+  state: JsonValue;
+  parts?: CheckpointWrite['parts'];
+  committed?: () => void;
+}
+
 /**
  * The checkpoint written at `state`: `appending` are the events of the append that carries it
  * (committed with it, not yet seen by the `onCommitted` listeners).
  */
-export type CheckpointOf = (state: SessionState, appending: readonly StoredEvent[]) => JsonValue;
+export type CheckpointOf = (
+  state: SessionState,
+  appending: readonly StoredEvent[],
+) => CheckpointContent;
 
 /**
  * The one writer of a claimed session: appends under the lease (riding out transient store
@@ -81,7 +92,8 @@ export class SessionWriter {
     this.#state = options.state;
     this.#lastCheckpointSeq = options.state.seq;
     this.#checkpointEvery = options.checkpointEvery ?? 64;
-    this.#checkpointOf = options.checkpointOf ?? ((state) => state as unknown as JsonValue);
+    this.#checkpointOf =
+      options.checkpointOf ?? ((state) => ({ state: state as unknown as JsonValue }));
   }
 
   get state(): SessionState {
@@ -112,8 +124,14 @@ export class SessionWriter {
     const { checkpoint, ...rest } = extra;
     const request: AppendRequest = { ...rest, fence: this.#lease, expectedSeq, events };
     const due = next.seq - this.#lastCheckpointSeq >= this.#checkpointEvery;
+    let content: CheckpointContent | undefined;
     if (checkpoint === 'always' || (checkpoint === true && due)) {
-      request.checkpoint = { seq: next.seq, state: this.#checkpointOf(next, appending) };
+      content = this.#checkpointOf(next, appending);
+      request.checkpoint = {
+        seq: next.seq,
+        state: content.state,
+        ...(content.parts === undefined ? {} : { parts: content.parts }),
+      };
     }
     const told = this.#events;
     const { events: stored } = await appendDurably(this.#store, request, {
@@ -123,6 +141,7 @@ export class SessionWriter {
     });
     this.#state = next;
     if (request.checkpoint) this.#lastCheckpointSeq = next.seq;
+    content?.committed?.();
     for (const e of stored) for (const listener of this.#listeners) listener(e);
     if (stored.length > 0) told?.emit('events.committed', { sessionId, events: stored });
   }

@@ -312,6 +312,154 @@ function recordsContract(ctx: ContractContext): void {
     });
   });
 
+  it('keeps checkpoint parts: each index once, removed below keepFrom, applied only by a checkpoint that replaces the stored one', async () => {
+    const lease = await claimedSession(ctx.store);
+    const parts = async () => (await ctx.store.latestCheckpoint(lease.sessionId))?.parts;
+    await ctx.store.append({
+      fence: lease,
+      expectedSeq: 1,
+      events: [toolEvent(1)],
+      checkpoint: {
+        seq: 2,
+        state: { n: 2 },
+        parts: {
+          add: [
+            { index: 1, value: { m: 'b' } },
+            { index: 0, value: ['a'] },
+          ],
+          keepFrom: 0,
+        },
+      },
+    });
+    expect(await ctx.store.latestCheckpoint(lease.sessionId)).toEqual({
+      sessionId: lease.sessionId,
+      seq: 2,
+      state: { n: 2 },
+      parts: [
+        { index: 0, value: ['a'] },
+        { index: 1, value: { m: 'b' } },
+      ],
+    });
+    // An index the session has keeps its value; a new one is added.
+    await ctx.store.append({
+      fence: lease,
+      expectedSeq: 2,
+      events: [toolEvent(2)],
+      checkpoint: {
+        seq: 3,
+        state: { n: 3 },
+        parts: {
+          add: [
+            { index: 1, value: 'changed' },
+            { index: 2, value: 'c' },
+          ],
+          keepFrom: 0,
+        },
+      },
+    });
+    expect(await parts()).toEqual([
+      { index: 0, value: ['a'] },
+      { index: 1, value: { m: 'b' } },
+      { index: 2, value: 'c' },
+    ]);
+    // A checkpoint that does not replace the stored one (same or older seq) changes no part.
+    const stale = { add: [{ index: 9, value: 'no' }], keepFrom: 3 };
+    await ctx.store.saveCheckpoint(lease, { seq: 3, state: { n: 3 }, parts: stale });
+    await ctx.store.saveCheckpoint(lease, { seq: 2, state: { n: 2 }, parts: stale });
+    expect((await parts())?.map((p) => p.index)).toEqual([0, 1, 2]);
+    // Without parts, a new checkpoint leaves them as they are.
+    await ctx.store.append({
+      fence: lease,
+      expectedSeq: 3,
+      events: [toolEvent(3)],
+      checkpoint: { seq: 4, state: { n: 4 } },
+    });
+    expect((await parts())?.map((p) => p.index)).toEqual([0, 1, 2]);
+    // keepFrom removes the parts below it, through saveCheckpoint as through an append.
+    await ctx.store.saveCheckpoint(lease, {
+      seq: 4,
+      state: { n: 4 },
+      parts: { add: [], keepFrom: 1 },
+    });
+    expect((await parts())?.map((p) => p.index)).toEqual([0, 1, 2]); // seq 4 again: no change
+    await ctx.store.append({ fence: lease, expectedSeq: 4, events: [toolEvent(4)] });
+    await ctx.store.saveCheckpoint(lease, {
+      seq: 5,
+      state: { n: 5 },
+      parts: { add: [{ index: 3, value: 'd' }], keepFrom: 2 },
+    });
+    expect(await ctx.store.latestCheckpoint(lease.sessionId)).toMatchObject({
+      seq: 5,
+      parts: [
+        { index: 2, value: 'c' },
+        { index: 3, value: 'd' },
+      ],
+    });
+    // Another session's parts are its own.
+    const other = await claimedSession(ctx.store);
+    await ctx.store.saveCheckpoint(other, {
+      seq: 1,
+      state: {},
+      parts: { add: [{ index: 2, value: 'other' }], keepFrom: 0 },
+    });
+    expect((await ctx.store.latestCheckpoint(other.sessionId))?.parts).toEqual([
+      { index: 2, value: 'other' },
+    ]);
+    expect((await parts())?.map((p) => p.value)).toEqual(['c', 'd']);
+  });
+
+  it('writes no checkpoint part for a superseded holder, a failed append or a bad part', async () => {
+    const old = await claimedSession(ctx.store);
+    const parts = { add: [{ index: 0, value: 'x' }], keepFrom: 0 };
+    ctx.clock.advance(leaseMs);
+    const current = (await ctx.store.claim(old.sessionId, workerB, leaseMs))!;
+    await expectCode(
+      ctx.store.append({
+        fence: old,
+        expectedSeq: 1,
+        events: [toolEvent(1)],
+        checkpoint: { seq: 2, state: {}, parts },
+      }),
+      'LEASE_LOST',
+    );
+    await expectCode(ctx.store.saveCheckpoint(old, { seq: 1, state: {}, parts }), 'LEASE_LOST');
+    await expectCode(
+      ctx.store.append({
+        fence: current,
+        expectedSeq: 7,
+        events: [toolEvent(1)],
+        checkpoint: { seq: 2, state: {}, parts },
+      }),
+      'SEQ_CONFLICT',
+    );
+    for (const bad of [
+      { add: [{ index: 0, value: 'x' }], keepFrom: 1 },
+      { add: [{ index: -1, value: 'x' }], keepFrom: 0 },
+      { add: [{ index: 1.5, value: 'x' }], keepFrom: 0 },
+      {
+        add: [
+          { index: 0, value: 'x' },
+          { index: 0, value: 'y' },
+        ],
+        keepFrom: 0,
+      },
+      { add: [], keepFrom: -1 },
+      { add: [{ index: 2 ** 31, value: 'x' }], keepFrom: 0 },
+    ]) {
+      await expectCode(
+        ctx.store.append({
+          fence: current,
+          expectedSeq: 1,
+          events: [toolEvent(1)],
+          checkpoint: { seq: 2, state: {}, parts: bad },
+        }),
+        'INVALID_ARGUMENT',
+      );
+    }
+    expect(await ctx.store.latestCheckpoint(old.sessionId)).toBeNull();
+    expect(await ctx.store.readEvents(old.sessionId)).toHaveLength(1);
+  });
+
   it('records effects by (session, step, call) and counts attempts', async () => {
     const lease = await claimedSession(ctx.store);
     const change = {

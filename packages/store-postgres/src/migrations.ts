@@ -14,6 +14,7 @@ import { cancelBeforeWait } from './migrations/v12-cancel-before-wait.ts';
 import { keyRoles } from './migrations/v13-key-roles.ts';
 import { tenantSpend } from './migrations/v14-tenant-spend.ts';
 import { packedEvents } from './migrations/v15-packed-events.ts';
+import { checkpointParts } from './migrations/v17-checkpoint-parts.ts';
 
 /**
  * Numbered schema migrations. The version a schema is at lives in its `longrun_meta` table;
@@ -43,6 +44,7 @@ export const migrations: readonly { version: number; sql: (s: SchemaName) => str
   // last stored manifest. No table changes: the version keeps an older longrun, which would
   // restore the manifest without the edits (stale files), from opening the schema.
   { version: 16, sql: () => 'SELECT 1' },
+  { version: 17, sql: (s) => checkpointParts(s.quoted) },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

@@ -14,13 +14,14 @@ import {
   checkSessionIds,
   encodeAppend,
   encodeCreateSession,
-  encodeCheckpointState,
+  encodeCheckpoint,
   encodePayload,
   sessionId as toSessionId,
   workerId as toWorkerId,
   type AppendRequest,
   type AppendResult,
   type Checkpoint,
+  type CheckpointWrite,
   type Clock,
   type ClaimFilter,
   type CreateSessionInput,
@@ -65,7 +66,7 @@ import {
 } from './rows.ts';
 import { schemaName, type SchemaName } from './schema-name.ts';
 import { approximateBytes, sendAppends, type QueuedAppend, type RunWrite } from './send-appends.ts';
-import { statements, type Statements } from './sql.ts';
+import { checkpointPartsArgs, checkpointPartsParams, statements, type Statements } from './sql.ts';
 import {
   isConnectionError,
   translatePgError,
@@ -408,16 +409,16 @@ export class PostgresStore implements SessionStore {
     return result;
   }
 
-  async saveCheckpoint(
-    fence: LeaseFence,
-    checkpoint: { seq: number; state: JsonValue },
-  ): Promise<void> {
+  async saveCheckpoint(fence: LeaseFence, checkpoint: CheckpointWrite): Promise<void> {
     const f = checkFence(fence);
-    const seq = checkCount('checkpoint.seq', checkpoint.seq, 1);
-    const state = encodeCheckpointState(checkpoint.state);
-    const values = [this.#nowParam(), f.sessionId, f.owner, f.epoch, seq, state];
+    // The head is checked by save_checkpoint, in the transaction that writes it.
+    const c = encodeCheckpoint(checkpoint, Number.MAX_SAFE_INTEGER);
+    const values = [
+      ...[this.#nowParam(), f.sessionId, f.owner, f.epoch, c.seq, c.state],
+      ...checkpointPartsParams(checkpointPartsArgs(c)),
+    ];
     await this.#write('saving a checkpoint', 'saveCheckpoint', values);
-    this.#checkpointVacuum.written(state.length);
+    this.#checkpointVacuum.written(c.state.length);
   }
 
   async registerWorker(

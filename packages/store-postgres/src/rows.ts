@@ -80,11 +80,33 @@ export function toEvent(row: Row): StoredEvent {
   } as StoredEvent;
 }
 
+/** A JSON text column; one that does not parse is a corrupted row (INTERNAL), named by `what`. */
+function jsonColumn(text: unknown, what: string): JsonValue {
+  try {
+    return decodePayload(text as string);
+  } catch (error) {
+    throw new LongrunError('INTERNAL', `${what} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** A readCheckpoint row: the checkpoint, with its parts (schema 17 on) by index. */
 export function toCheckpoint(row: Row): Checkpoint {
+  const what = `the checkpoint of session ${String(row.session_id)}`;
+  const indexes = (row.part_indexes ?? []) as unknown[];
+  const values = (row.part_values ?? []) as unknown[];
+  if (indexes.length !== values.length)
+    throw new LongrunError(
+      'INTERNAL',
+      `${what} has ${indexes.length} part indexes for ${values.length} values`,
+    );
   return {
     sessionId: sessionId(row.session_id),
     seq: num(row.seq, 'seq'),
-    state: decodePayload(row.state as string),
+    state: jsonColumn(row.state, what),
+    parts: indexes.map((idx, i) => {
+      const index = num(idx, 'checkpoint_parts.idx');
+      return { index, value: jsonColumn(values[i], `part ${index} of ${what}`) };
+    }),
   };
 }
 

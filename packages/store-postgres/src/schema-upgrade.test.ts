@@ -129,6 +129,76 @@ describeWithServer('postgres schema upgrade', unavailable, () => {
     }
   });
 
+  it('reads the checkpoints of a version-16 schema after the upgrade, with no parts, and writes parts', async () => {
+    const schema = randomSchema('lru');
+    const s = `"${schema}"`;
+    try {
+      await withAdmin(async (c) => {
+        await migratePostgres(c, schemaName(schema), null, 16);
+        // A session and its checkpoint as a version-16 longrun wrote them.
+        await c.query(`INSERT INTO ${s}.sessions (id, agent, status, head_seq, created_at_ms, updated_at_ms)
+          VALUES ('ses_a', 'old', 'queued', 2, 1, 1)`);
+        await c.query(
+          `INSERT INTO ${s}.session_log (session_key, seq, at_ms, epoch, v, type, data)
+           SELECT key, 1, 10, 0, 1, 'session.created', '{"agent":"old","input":null}' FROM ${s}.sessions
+           UNION ALL SELECT key, 2, 11, 0, 1, 'tool.completed',
+             '{"step":1,"callIndex":0,"tool":"t","ok":true,"output":null,"attempt":1}' FROM ${s}.sessions`,
+        );
+        await c.query(`INSERT INTO ${s}.checkpoints (session_id, seq, state, saved_at_ms)
+          VALUES ('ses_a', 2, '{"transcript":["a","b"]}', 11)`);
+      });
+      const store = await PostgresStore.open({ url: testUrl, schema, poolSize: 2 });
+      try {
+        expect(await store.latestCheckpoint('ses_a' as never)).toEqual({
+          sessionId: 'ses_a',
+          seq: 2,
+          state: { transcript: ['a', 'b'] },
+          parts: [],
+        });
+        const lease = await store.claim('ses_a' as never, workerId('w'), 60_000);
+        if (lease === null) throw new Error('ses_a was not claimable');
+        const completed = (step: number) =>
+          event('tool.completed', {
+            step,
+            callIndex: 0,
+            tool: 't',
+            ok: true,
+            output: null,
+            attempt: 1,
+          });
+        const append = (seq: number) =>
+          store.append({
+            fence: lease,
+            expectedSeq: seq - 1,
+            events: [completed(seq - 1)],
+            checkpoint: {
+              seq,
+              state: { at: seq },
+              parts: { add: [{ index: seq, value: [`part ${seq}`] }], keepFrom: 0 },
+            },
+          });
+        // One lone append (append_events), then two at once (append_batch), then saveCheckpoint.
+        await append(3);
+        await Promise.all([append(4), append(5)]);
+        await store.saveCheckpoint(lease, {
+          seq: 5,
+          state: 'stale',
+          parts: { add: [{ index: 9, value: 9 }], keepFrom: 0 },
+        });
+        expect(await store.latestCheckpoint('ses_a' as never)).toEqual({
+          sessionId: 'ses_a',
+          seq: 5,
+          state: { at: 5 },
+          parts: [3, 4, 5].map((index) => ({ index, value: [`part ${index}`] })),
+        });
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
   it('moves the log and effect records of a version-4 schema to integer session keys, losing nothing', async () => {
     const schema = randomSchema('lru');
     const s = `"${schema}"`;

@@ -69,6 +69,7 @@ function appendResult(encoded: EncodedAppend, row: Row | undefined): AppendResul
 /** Roughly what an append sends, for the batch byte budget: its payloads plus some framing. */
 export function approximateBytes(a: EncodedAppend): number {
   let bytes = 256 + (a.checkpoint?.state.length ?? 0);
+  for (const part of a.checkpoint?.parts?.add ?? []) bytes += 16 + part.value.length;
   for (const e of a.events) bytes += 32 + e.data.length;
   return bytes + 128 * a.effects.length;
 }

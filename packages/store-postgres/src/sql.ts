@@ -3,6 +3,7 @@ import {
   effectiveStatus,
   type EffectChange,
   type EncodedAppend,
+  type EncodedCheckpoint,
   type LeaseFence,
   type StatusChange,
 } from '@longrun/core';
@@ -117,7 +118,13 @@ export function statements(schema: SchemaName) {
         $9::bigint, $10::bigint) AS outcome`,
     readEvents: `SELECT $1::text AS session_id, seq, type, v, data, packed, at_ms, epoch FROM ${s}.session_log
       WHERE session_key = (SELECT key FROM ${s}.sessions WHERE id = $1) AND seq > $2 ORDER BY seq LIMIT $3`,
-    readCheckpoint: `SELECT * FROM ${s}.checkpoints WHERE session_id = $1`,
+    // The checkpoint and its parts (by index) in one statement, hence one snapshot; no row when
+    // the session has no checkpoint (the parts' arrays are NULL when it has none of them).
+    readCheckpoint: `SELECT c.session_id, c.seq, c.state, p.part_indexes, p.part_values
+      FROM ${s}.checkpoints c CROSS JOIN LATERAL (
+        SELECT array_agg(cp.idx ORDER BY cp.idx) AS part_indexes, array_agg(cp.value ORDER BY cp.idx) AS part_values
+        FROM ${s}.checkpoint_parts cp WHERE cp.session_key = (SELECT key FROM ${s}.sessions WHERE id = $1)) p
+      WHERE c.session_id = $1`,
     listEffects: `SELECT $1::text AS session_id, step, call_index, tool, effect, status, attempts, updated_at_ms,
         coalesce(idempotency_key, $1::text || ':' || step || ':' || call_index) AS idempotency_key
       FROM ${s}.effect_records WHERE session_key = (SELECT key FROM ${s}.sessions WHERE id = $1)
@@ -126,9 +133,11 @@ export function statements(schema: SchemaName) {
       ORDER BY created_at_ms, created_order`,
     appendBatch: `SELECT * FROM ${s}.append_batch($1::text[])`,
     append: `SELECT ${s}.append_events($1::bigint, $2, $3, $4, $5, $6::text[], $7::integer[], $8::text[], $9::jsonb,
-      $10::jsonb, $11::jsonb, $12, $13, $14::text[], $15, $16, $17::bytea[]) AS at_ms`,
+      $10::jsonb, $11::jsonb, $12, $13, $14::text[], $15, $16, $17::bytea[], $18::integer[], $19::text[],
+      $20::integer) AS at_ms`,
     checkFence: `SELECT 1 FROM ${s}.check_fence($1, $2, $3::bigint)`,
-    saveCheckpoint: `SELECT ${s}.save_checkpoint($1::bigint, $2, $3, $4, $5, $6)`,
+    saveCheckpoint: `SELECT ${s}.save_checkpoint($1::bigint, $2, $3, $4, $5, $6, $7::integer[], $8::text[],
+      $9::integer)`,
     sendSignal: `SELECT ${s}.send_signal($1::bigint, $2, $3, $4, $5, $6) AS created_at_ms`,
     // $4: the agents the claimer runs, or NULL for any agent.
     claimNext: `WITH ${now}, ${deadOwners},
@@ -224,6 +233,10 @@ interface AppendArgs {
   statusIfPending: StatusJson | null;
   checkpointSeq: number | null;
   checkpointState: string | null;
+  /** The checkpoint's parts to add (indexes and values, in step) and its keepFrom; null without. */
+  partIndexes: number[] | null;
+  partValues: string[] | null;
+  keepPartsFrom: number | null;
   consume: string[];
   release: boolean;
   appendId: string;
@@ -262,6 +275,7 @@ function appendArgs(
     statusIfPending: statusJson(a.status && effectiveStatus(a.status, true)),
     checkpointSeq: a.checkpoint?.seq ?? null,
     checkpointState: a.checkpoint?.state ?? null,
+    ...checkpointPartsArgs(a.checkpoint),
     consume: a.consumeSignals,
     release: a.releaseLease,
     appendId: a.appendId,
@@ -295,6 +309,31 @@ export function appendParams(
     x.release,
     x.appendId,
     packed.map((p) => (typeof p === 'string' ? null : p)),
+    ...checkpointPartsParams(x),
+  ];
+}
+
+/** A checkpoint's parts as append_events and save_checkpoint take them; all null without parts. */
+export function checkpointPartsArgs(
+  checkpoint: EncodedCheckpoint | undefined,
+): Pick<AppendArgs, 'partIndexes' | 'partValues' | 'keepPartsFrom'> {
+  const parts = checkpoint?.parts;
+  if (parts === undefined) return { partIndexes: null, partValues: null, keepPartsFrom: null };
+  return {
+    partIndexes: parts.add.map((p) => p.index),
+    partValues: parts.add.map((p) => p.value),
+    keepPartsFrom: parts.keepFrom,
+  };
+}
+
+/** The three part parameters (integer[], text[], integer) as array literals, or NULLs. */
+export function checkpointPartsParams(
+  x: Pick<AppendArgs, 'partIndexes' | 'partValues' | 'keepPartsFrom'>,
+): unknown[] {
+  return [
+    x.partIndexes && `{${x.partIndexes.join(',')}}`,
+    x.partValues && textArrayLiteral(x.partValues),
+    x.keepPartsFrom,
   ];
 }
 

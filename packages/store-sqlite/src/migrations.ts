@@ -299,6 +299,21 @@ CREATE TABLE tenant_charges (
 -- give a resumed session stale files, from opening the file (SCHEMA_TOO_NEW).
 `,
   },
+  {
+    version: 13,
+    sql: `
+-- Checkpoint parts: pieces of a checkpoint written once and kept beside it (CheckpointWrite), so
+-- a checkpoint rewritten every 64 events carries what changed since, not the whole transcript.
+-- An index always stands for the same value; a checkpoint that replaces the stored one removes
+-- the parts below its keepFrom. Values are JSON text or packed like checkpoints.state.
+CREATE TABLE checkpoint_parts (
+  session_key INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  value NOT NULL,
+  PRIMARY KEY (session_key, idx)
+) WITHOUT ROWID;
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

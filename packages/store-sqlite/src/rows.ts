@@ -66,11 +66,22 @@ export function toEvent(row: Row): StoredEvent {
   } as StoredEvent;
 }
 
-export function toCheckpoint(row: Row): Checkpoint {
+/**
+ * A checkpoint from readCheckpoint's rows: its own row first (index -1), then its parts by
+ * index. Null when the session has no checkpoint.
+ */
+export function toCheckpoint(id: string, rows: Row[]): Checkpoint | null {
+  const [head, ...parts] = rows;
+  if (head === undefined || num(head.idx) !== -1) return null;
+  const what = `the checkpoint of session ${id}`;
   return {
-    sessionId: sessionId(row.session_id),
-    seq: num(row.seq),
-    state: jsonColumn(row.state, `the checkpoint of session ${String(row.session_id)}`),
+    sessionId: sessionId(id),
+    seq: num(head.seq),
+    state: jsonColumn(head.value, what),
+    parts: parts.map((row) => {
+      const index = num(row.idx);
+      return { index, value: jsonColumn(row.value, `part ${index} of ${what}`) };
+    }),
   };
 }
 

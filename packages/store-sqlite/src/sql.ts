@@ -56,7 +56,14 @@ export const sql = {
     VALUES (${sessionKey('?1')}, ?2, ?3, ?4, ?5, ?6, ?7)`,
   readEvents: `SELECT ?1 AS session_id, seq, type, v, data, at_ms, epoch FROM session_log
     WHERE session_key = ${sessionKey('?1')} AND seq > ?2 ORDER BY seq LIMIT ?3`,
-  readCheckpoint: `SELECT * FROM checkpoints WHERE session_id = ?`,
+  // The checkpoint (its row first, at index -1) and its parts, in one statement: one snapshot.
+  readCheckpoint: `SELECT -1 AS idx, seq, state AS value FROM checkpoints WHERE session_id = ?1
+    UNION ALL
+    SELECT idx, NULL, value FROM checkpoint_parts WHERE session_key = ${sessionKey('?1')}
+    ORDER BY idx`,
+  deleteCheckpointParts: `DELETE FROM checkpoint_parts WHERE session_key = ${sessionKey('?1')} AND idx < ?2`,
+  insertCheckpointPart: `INSERT INTO checkpoint_parts (session_key, idx, value)
+    VALUES (${sessionKey('?1')}, ?2, ?3) ON CONFLICT DO NOTHING`,
   upsertCheckpoint: `INSERT INTO checkpoints (session_id, seq, state, saved_at_ms) VALUES (?, ?, ?, ?)
     ON CONFLICT (session_id) DO UPDATE SET seq = excluded.seq, state = excluded.state, saved_at_ms = excluded.saved_at_ms
     WHERE excluded.seq > checkpoints.seq`,

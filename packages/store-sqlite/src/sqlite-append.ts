@@ -1,4 +1,10 @@
-import type { AppendResult, EncodedAppend, LeaseFence, StatusChange } from '@longrun/core';
+import type {
+  AppendResult,
+  EncodedAppend,
+  EncodedCheckpoint,
+  LeaseFence,
+  StatusChange,
+} from '@longrun/core';
 import { packJson } from '@longrun/core/packed-json';
 import { sql } from './sql.ts';
 import { WriterFailure } from './writer-failure.ts';
@@ -71,13 +77,7 @@ export function applyAppend(db: WriterDb, write: AppendWrite): AppendResult {
       now,
     );
   }
-  if (a.checkpoint)
-    db.stmt(sql.upsertCheckpoint).run(
-      fence.sessionId,
-      a.checkpoint.seq,
-      packJson(a.checkpoint.state),
-      now,
-    );
+  if (a.checkpoint) writeCheckpoint(db, fence.sessionId, a.checkpoint, now);
   for (const signalId of a.consumeSignals) {
     if (db.stmt(sql.consumeSignal).run(now, signalId, fence.sessionId).changes === 0) {
       throw new WriterFailure(
@@ -105,4 +105,23 @@ export function applyAppend(db: WriterDb, write: AppendWrite): AppendResult {
   }
   if (a.releaseLease) db.stmt(sql.releaseLease).run(now, fence.sessionId, fence.epoch, fence.owner);
   return { headSeq: a.newHeadSeq, atMs: now };
+}
+
+/**
+ * Replaces the session's checkpoint unless the stored one is as new or newer; when it replaces
+ * it, applies the write's parts (CheckpointWrite): removes those below `keepFrom`, adds each new
+ * index (an index the session has keeps its value).
+ */
+export function writeCheckpoint(
+  db: WriterDb,
+  sessionId: string,
+  checkpoint: EncodedCheckpoint,
+  nowMs: number,
+): void {
+  const { seq, state, parts } = checkpoint;
+  const replaced = db.stmt(sql.upsertCheckpoint).run(sessionId, seq, packJson(state), nowMs);
+  if (replaced.changes === 0 || parts === undefined) return;
+  db.stmt(sql.deleteCheckpointParts).run(sessionId, parts.keepFrom);
+  for (const part of parts.add)
+    db.stmt(sql.insertCheckpointPart).run(sessionId, part.index, packJson(part.value));
 }

@@ -1,4 +1,5 @@
 import type {
+  EncodedCheckpoint,
   EncodedCreateSession,
   Lease,
   LeaseFence,
@@ -7,6 +8,7 @@ import type {
   WorkerId,
 } from '@longrun/core';
 import { packJson } from '@longrun/core/packed-json';
+import { writeCheckpoint } from './sqlite-append.ts';
 import { sql } from './sql.ts';
 import { WriterFailure } from './writer-failure.ts';
 import { fencedRow, sessionRow, type SessionRow, type WriterDb } from './writer-db.ts';
@@ -150,15 +152,15 @@ export const sessionWrites = {
 
   saveCheckpoint(
     db: WriterDb,
-    w: { fence: LeaseFence; seq: number; state: string; nowMs: number },
+    w: { fence: LeaseFence; checkpoint: EncodedCheckpoint; nowMs: number },
   ): void {
     const headSeq = fencedRow(db, w.fence).head_seq as number;
-    if (w.seq > headSeq) {
+    if (w.checkpoint.seq > headSeq) {
       throw new WriterFailure(
         'INVALID_ARGUMENT',
-        `checkpoint seq ${w.seq} is past the session's head seq ${headSeq}`,
+        `checkpoint seq ${w.checkpoint.seq} is past the session's head seq ${headSeq}`,
       );
     }
-    db.stmt(sql.upsertCheckpoint).run(w.fence.sessionId, w.seq, packJson(w.state), w.nowMs);
+    writeCheckpoint(db, w.fence.sessionId, w.checkpoint, w.nowMs);
   },
 };

@@ -9,7 +9,7 @@ import {
   checkWake,
   checkListQuery,
   checkSessionIds,
-  encodeCheckpointState,
+  encodeCheckpoint,
   encodePayload,
   encodeAppend,
   encodeCreateSession,
@@ -21,6 +21,7 @@ import {
   type AppendRequest,
   type AppendResult,
   type Checkpoint,
+  type CheckpointWrite,
   type Clock,
   type ClaimFilter,
   type CreateSessionInput,
@@ -255,8 +256,8 @@ export class SqliteStore implements SessionStore {
   async latestCheckpoint(id: SessionId): Promise<Checkpoint | null> {
     const checked = toSessionId(id);
     return this.#run('reading a checkpoint', () => {
-      const row = this.#reads.stmt(sql.readCheckpoint).get(checked);
-      return row === undefined ? null : toCheckpoint(row);
+      const rows = this.#reads.stmt(sql.readCheckpoint).all(checked);
+      return toCheckpoint(checked, rows);
     });
   }
 
@@ -291,17 +292,13 @@ export class SqliteStore implements SessionStore {
     });
   }
 
-  async saveCheckpoint(
-    fence: LeaseFence,
-    checkpoint: { seq: number; state: JsonValue },
-  ): Promise<void> {
+  async saveCheckpoint(fence: LeaseFence, checkpoint: CheckpointWrite): Promise<void> {
     const f = checkFence(fence);
-    const seq = checkCount('checkpoint.seq', checkpoint.seq, 1);
-    const state = encodeCheckpointState(checkpoint.state);
+    // The head is checked by the writer, in the transaction that writes it.
+    const encoded = encodeCheckpoint(checkpoint, Number.MAX_SAFE_INTEGER);
     return this.#write('saveCheckpoint', {
       fence: plainFence(f),
-      seq,
-      state,
+      checkpoint: encoded,
       nowMs: this.#clock.nowMs(),
     });
   }

@@ -112,7 +112,7 @@ export interface AppendRequest {
   effects?: EffectChange[];
   status?: StatusChange;
   /** Replaces the session's checkpoint, in the same transaction. `seq` ≤ the new head. */
-  checkpoint?: { seq: number; state: JsonValue };
+  checkpoint?: CheckpointWrite;
   /** Signals the events consumed, marked so they are delivered once. */
   consumeSignals?: string[];
   /** Gives the lease up in the same transaction (the session is waiting or finished). */
@@ -124,10 +124,36 @@ export interface AppendResult {
   atMs: number;
 }
 
+/**
+ * A piece of a session's checkpoint that is written once and then kept beside it (e.g. a sealed
+ * run of transcript messages), so that a checkpoint rewritten every few dozen events carries only
+ * what changed, not everything the session accumulated. Its index names its content: a part is
+ * never rewritten, so one index must always stand for the same value.
+ */
+export interface CheckpointPart {
+  index: number;
+  value: JsonValue;
+}
+
+/** A checkpoint as an append (or saveCheckpoint) writes it. */
+export interface CheckpointWrite {
+  seq: number;
+  state: JsonValue;
+  /**
+   * Parts to keep beside the checkpoint, applied only if this checkpoint replaces the stored one
+   * (an older seq changes nothing): the session's parts below `keepFrom` are removed, and each of
+   * `add` is stored unless the session already has a part of its index (which is kept as it is).
+   * Absent: the stored parts stay as they are.
+   */
+  parts?: { add: CheckpointPart[]; keepFrom: number };
+}
+
 export interface Checkpoint {
   sessionId: SessionId;
   seq: number;
   state: JsonValue;
+  /** The session's checkpoint parts, by index (read in the same snapshot as `state`). */
+  parts: CheckpointPart[];
 }
 
 export type SignalWake = 'if-waiting-for-it' | 'interrupt' | 'reopen';
@@ -294,7 +320,7 @@ export interface SessionStore {
   /** Appends events and their side rows atomically, if `fence` is current and the head is `expectedSeq`. */
   append(request: AppendRequest): Promise<AppendResult>;
   /** Idempotent: saving the same seq twice is a no-op; an older seq never replaces a newer one. */
-  saveCheckpoint(fence: LeaseFence, checkpoint: { seq: number; state: JsonValue }): Promise<void>;
+  saveCheckpoint(fence: LeaseFence, checkpoint: CheckpointWrite): Promise<void>;
 
   /**
    * Registers a worker process under `workerId` (one live process per id: a second is refused

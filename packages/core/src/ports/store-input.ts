@@ -3,6 +3,8 @@ import { eventSchemaVersion, isEventType } from '../events.ts';
 import { encodeCheckpointState, encodePayload } from '../json.ts';
 import type {
   AppendRequest,
+  CheckpointPart,
+  CheckpointWrite,
   ClaimFilter,
   EffectChange,
   LeaseFence,
@@ -29,9 +31,63 @@ export interface EncodedAppend {
   newHeadSeq: number;
   effects: EffectChange[];
   status: StatusChange | undefined;
-  checkpoint: { seq: number; state: string } | undefined;
+  checkpoint: EncodedCheckpoint | undefined;
   consumeSignals: string[];
   releaseLease: boolean;
+}
+
+/** A checkpoint checked and encoded for storage: its state and parts as ASCII JSON texts. */
+export interface EncodedCheckpoint {
+  seq: number;
+  state: string;
+  parts: { add: { index: number; value: string }[]; keepFrom: number } | undefined;
+}
+
+/** The most parts one checkpoint write may add. */
+export const maxCheckpointPartsAdded = 1_024;
+/** The highest checkpoint part index (and keepFrom): what a 32-bit column holds. */
+export const maxCheckpointPartIndex = 2_147_483_647;
+
+function checkPartIndex(name: string, value: unknown): number {
+  const index = checkCount(name, value);
+  if (index > maxCheckpointPartIndex)
+    throw bad(`${name} must be at most ${maxCheckpointPartIndex} (got ${index})`);
+  return index;
+}
+
+/**
+ * Checks and encodes a checkpoint write whose seq may be at most `headSeq`: a typed
+ * INVALID_ARGUMENT for a bad seq, a part index that is not an integer ≥ 0, below `keepFrom` or
+ * given twice, or too many parts; each value within the checkpoint size limit.
+ */
+export function encodeCheckpoint(
+  checkpoint: CheckpointWrite,
+  headSeq: number,
+  what = 'checkpoint',
+): EncodedCheckpoint {
+  const seq = checkCount(`${what}.seq`, checkpoint.seq, 1);
+  if (seq > headSeq) throw bad(`${what}.seq ${seq} is past the head seq ${headSeq}`);
+  const state = encodeCheckpointState(checkpoint.state);
+  if (checkpoint.parts === undefined) return { seq, state, parts: undefined };
+  const { add, keepFrom } = checkpoint.parts as { add: unknown; keepFrom: unknown };
+  const from = checkPartIndex(`${what}.parts.keepFrom`, keepFrom);
+  if (!Array.isArray(add)) throw bad(`${what}.parts.add must be an array of parts`);
+  if (add.length > maxCheckpointPartsAdded)
+    throw bad(
+      `${what}.parts.add has ${add.length} parts; at most ${maxCheckpointPartsAdded} may be added at once`,
+    );
+  const seen = new Set<number>();
+  const parts = (add as CheckpointPart[]).map((part, i) => {
+    const index = checkPartIndex(`${what}.parts.add[${i}].index`, part?.index);
+    if (index < from)
+      throw bad(
+        `${what}.parts.add[${i}].index ${index} is below keepFrom ${from}: it would be removed`,
+      );
+    if (seen.has(index)) throw bad(`${what}.parts.add gives index ${index} twice`);
+    seen.add(index);
+    return { index, value: encodeCheckpointState(part.value) };
+  });
+  return { seq, state, parts: { add: parts, keepFrom: from } };
 }
 
 const effectClasses = new Set(['pure', 'idempotent', 'keyed', 'unsafe']);
@@ -130,13 +186,8 @@ export function encodeAppend(request: AppendRequest): EncodedAppend {
   }
   if (status?.wakeAtMs != null) checkCount('status.wakeAtMs', status.wakeAtMs);
   if (status?.waitingFor != null) checkName('status.waitingFor', status.waitingFor);
-  let checkpoint: EncodedAppend['checkpoint'];
-  if (request.checkpoint !== undefined) {
-    const seq = checkCount('checkpoint.seq', request.checkpoint.seq, 1);
-    if (seq > newHeadSeq)
-      throw bad(`checkpoint.seq ${seq} is past the head seq ${newHeadSeq} this append makes`);
-    checkpoint = { seq, state: encodeCheckpointState(request.checkpoint.state) };
-  }
+  const checkpoint =
+    request.checkpoint === undefined ? undefined : encodeCheckpoint(request.checkpoint, newHeadSeq);
   return {
     appendId: request.appendId === undefined ? newAppendId() : checkAppendId(request.appendId),
     events,

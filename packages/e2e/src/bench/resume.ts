@@ -120,7 +120,7 @@ async function prepareSession(
   const checkpoint = await store.latestCheckpoint(session.id);
   const checkpointBytes = Buffer.byteLength(JSON.stringify(checkpoint?.state ?? null));
   const events = await store.readEvents(session.id, 0, 1_000_000);
-  const kept = checkpoint === null ? null : readCheckpoint(checkpoint.state);
+  const kept = checkpoint === null ? null : readCheckpoint(checkpoint.state, checkpoint.parts);
   return {
     target,
     store,

@@ -89,13 +89,13 @@ export class AgentRunner {
     const { store, agent, lease, signal } = this.#o;
     const events = this.#o.events ?? new WorkerEvents();
     // The checkpoint and the events after it: the state and the transcript so far.
-    const { state, transcript } = await loadAgentRun(store, lease.sessionId);
+    const { state, transcript, parts } = await loadAgentRun(store, lease.sessionId);
     const writer = new SessionWriter({
       store,
       lease,
       signal,
       state,
-      checkpointOf: (next, appending) => harnessCheckpoint(next, transcript, appending),
+      checkpointOf: (next, appending) => harnessCheckpoint(next, transcript, appending, parts),
       events,
       ...(this.#o.checkpointEvery ? { checkpointEvery: this.#o.checkpointEvery } : {}),
     });

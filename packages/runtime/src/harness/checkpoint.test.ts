@@ -3,6 +3,7 @@ import { event, fold, sessionId, type JsonValue, type StoredEvent } from '@longr
 import { TranscriptBuilder } from '../agent/transcript-builder.ts';
 import { harnessCheckpoint, readCheckpoint } from './checkpoint.ts';
 import { intsToText } from './int-text.ts';
+import { TranscriptParts } from './transcript-parts.ts';
 
 const id = sessionId('ses_checkpoint');
 
@@ -45,14 +46,20 @@ describe('harness checkpoints', () => {
   const built = new TranscriptBuilder();
   for (const e of events) built.apply(e);
 
-  it('are written as format 9 and read back with the same state and transcript', () => {
-    const stored = JSON.parse(
-      JSON.stringify(harnessCheckpoint(state, new TranscriptBuilder(), events)),
-    ) as JsonValue;
+  it('are written as format 10 and read back with the same state and transcript', () => {
+    const written = harnessCheckpoint(
+      state,
+      new TranscriptBuilder(),
+      events,
+      new TranscriptParts(null, []),
+    );
+    // A short transcript seals nothing: every message is in the checkpoint's own records.
+    expect(written.parts).toEqual({ add: [], keepFrom: 0 });
+    const stored = JSON.parse(JSON.stringify(written.state)) as JsonValue;
     // Every string of the transcript in one text (one piece); the args' field and the output too.
     // Columns of numbers as text: tags and counts, string lengths, each message's seq and size.
     expect(stored).toMatchObject({
-      format: 9,
+      format: 10,
       transcript: {
         records: {
           shape: intsToText(oneText.shape),
@@ -64,6 +71,7 @@ describe('harness checkpoints', () => {
         // Where the transcript starts, the provider's count.
         startSeq: 0,
         lastUsage: { tokens: 2 },
+        parts: { from: 0, count: 0, messages: 0 },
       },
     });
     const read = readCheckpoint(stored);
@@ -139,10 +147,11 @@ describe('harness checkpoints', () => {
   });
 
   it('give no transcript when the records do not decode, and nothing for an unknown format', () => {
-    for (const format of [4, 5, 7, 9]) {
-      const records = { shape: [1], lengths: [3], text: format === 9 ? ['ab'] : 'ab', values: [] };
+    for (const format of [4, 5, 7, 9, 10]) {
+      const records = { shape: [1], lengths: [3], text: format >= 9 ? ['ab'] : 'ab', values: [] };
       const read = format >= 7 ? state : { ...state, loop: undefined };
-      const broken = { format, state, transcript: { records, calls: [] } };
+      const parts = { from: 0, count: 0, messages: 0 };
+      const broken = { format, state, transcript: { records, calls: [], parts } };
       expect(readCheckpoint(broken as unknown as JsonValue)).toEqual({
         state: read,
         transcript: null,

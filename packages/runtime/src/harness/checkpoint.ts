@@ -1,4 +1,5 @@
-import type { JsonValue, SessionState, StoredEvent } from '@longrun/core';
+import type { CheckpointPart, JsonValue, SessionState, StoredEvent } from '@longrun/core';
+import type { CheckpointContent } from '../session-writer.ts';
 import { TranscriptBuilder, type TranscriptSnapshot } from '../agent/transcript-builder.ts';
 import {
   decodeMessages,
@@ -7,6 +8,7 @@ import {
   type StringColumns,
 } from './transcript-codec.ts';
 import { intsFromText, intsToText } from './int-text.ts';
+import { readSealed, type PartsRef, type TranscriptParts } from './transcript-parts.ts';
 
 /**
  * What the harness keeps in a session's checkpoint (the store keeps one per session, replaced as
@@ -31,16 +33,24 @@ import { intsFromText, intsToText } from './int-text.ts';
  * - format 8 (not read): the transcript by reference, written for an hour of development and
  *   reverted (6a167f6); its transcript is only the one at its base, so it is ignored like any
  *   unknown format and the whole log is folded;
- * - format 9: format 7 with the records' `text` cut in pieces of at most 32,768 characters
- *   (`transcript-codec.ts`), and its columns of numbers (`shape`, `lengths`, `seqs`, `sizes`) as
- *   text (`int-text.ts`): what a resume parses with fewer tokens and no heap page per string.
+ * - format 9 (still read): format 7 with the records' `text` cut in pieces of at most 32,768
+ *   characters (`transcript-codec.ts`), and its columns of numbers (`shape`, `lengths`, `seqs`,
+ *   `sizes`) as text (`int-text.ts`): what a resume parses with fewer tokens and no heap page
+ *   per string;
+ * - format 10: format 9 whose transcript starts with sealed runs of messages kept in the
+ *   session's checkpoint parts (`transcript.parts`, see `transcript-parts.ts`), each written
+ *   once; the checkpoint's own records are the messages after them. A checkpoint write costs
+ *   the state and the messages since the last sealed run (under `partChars`), plus the runs it
+ *   seals, instead of the whole transcript (every format before: O(transcript) per rewrite, a
+ *   79 kB text at step 200 of the peer bench, rewritten every 64 events). Parts that do not read
+ *   back whole give no transcript: the whole log is folded, as for any checkpoint without one.
  * A worker that predates the format written reads none of it and folds the whole log. The
- * store keeps the checkpoint's JSON in ASCII (core's `encodeCheckpointState`).
- * Each checkpoint write costs O(transcript) bytes; compaction (DESIGN §12) bounds the transcript,
- * and the checkpoint is rewritten every `checkpointEvery` events and with every compaction.
+ * store keeps the checkpoint's JSON in ASCII (core's `encodeCheckpointState`). Compaction
+ * (DESIGN §12) bounds the transcript; the checkpoint is rewritten every `checkpointEvery` events
+ * and with every compaction.
  */
 export interface HarnessCheckpoint {
-  format: 9;
+  format: 9 | 10;
   state: SessionState;
   transcript: EncodedTranscript;
 }
@@ -54,14 +64,18 @@ export type EncodedTranscript = Omit<TranscriptSnapshot, 'messages' | 'seqs' | '
   /** As text (format 9, see `int-text.ts`) or arrays (formats 6 and 7). */
   seqs?: string | number[];
   sizes?: string | number[];
+  /** The sealed messages before the records (format 10). */
+  parts?: PartsRef;
 };
 
-export const harnessCheckpointFormat = 9;
+export const harnessCheckpointFormat = 10;
 
 /** A checkpoint as the harness reads it; `transcript` is null when it cannot give one. */
 export interface ReadCheckpoint {
   state: SessionState;
   transcript: TranscriptSnapshot | null;
+  /** What its transcript stands on in the session's parts (format 10, read back whole). */
+  sealed?: { startSeq: number; ref: PartsRef };
 }
 
 function formatOf(value: JsonValue): unknown {
@@ -71,12 +85,16 @@ function formatOf(value: JsonValue): unknown {
 }
 
 /**
- * Reads formats 1 to 7 and 9; null for any other (8, or a newer worker's), which the harness
- * ignores. A format-1 checkpoint has no transcript, nor has one whose records do not decode: the
- * harness then reads the whole log, which is always enough. Before format 7, the state's `loop`
- * is dropped (see `HarnessCheckpoint`).
+ * Reads formats 1 to 7, 9 and 10 (whose transcript starts in `parts`, the session's checkpoint
+ * parts); null for any other (8, or a newer worker's), which the harness ignores. A format-1
+ * checkpoint has no transcript, nor has one whose records or parts do not decode: the harness
+ * then reads the whole log, which is always enough. Before format 7, the state's `loop` is
+ * dropped (see `HarnessCheckpoint`).
  */
-export function readCheckpoint(stored: JsonValue): ReadCheckpoint | null {
+export function readCheckpoint(
+  stored: JsonValue,
+  parts: readonly CheckpointPart[] = [],
+): ReadCheckpoint | null {
   switch (formatOf(stored)) {
     case 1:
       return { state: withoutLoop(stored as unknown as SessionState), transcript: null };
@@ -94,9 +112,23 @@ export function readCheckpoint(stored: JsonValue): ReadCheckpoint | null {
       return { state: withoutLoop(state), transcript: decodeTranscript(transcript) };
     }
     case 7:
-    case harnessCheckpointFormat: {
+    case 9: {
       const { state, transcript } = stored as unknown as HarnessCheckpoint;
       return { state, transcript: decodeTranscript(transcript) };
+    }
+    case harnessCheckpointFormat: {
+      const { state, transcript } = stored as unknown as HarnessCheckpoint;
+      const tail = decodeTranscript(transcript);
+      const ref = transcript?.parts;
+      const sealed = tail === null || ref === undefined ? null : readSealed(ref, parts);
+      if (tail === null || ref === undefined || sealed === null) return { state, transcript: null };
+      const whole: TranscriptSnapshot = {
+        ...tail,
+        messages: sealed.messages.concat(tail.messages),
+        seqs: sealed.seqs.concat(tail.seqs ?? []),
+        sizes: sealed.sizes.concat(tail.sizes ?? []),
+      };
+      return { state, transcript: whole, sealed: { startSeq: tail.startSeq ?? 0, ref } };
     }
     default:
       return null;
@@ -112,7 +144,8 @@ function withoutLoop(state: SessionState): SessionState {
 
 function decodeTranscript(encoded: EncodedTranscript | undefined): TranscriptSnapshot | null {
   if (encoded === null || typeof encoded !== 'object') return null;
-  const { records, ...rest } = encoded;
+  // `parts` (format 10) is what the transcript stands on, not part of the snapshot.
+  const { records, parts: _sealed, ...rest } = encoded;
   try {
     const snapshot = { messages: decodeMessages(records), ...rest };
     if (rest.seqs !== undefined) snapshot.seqs = numbersOf(rest.seqs);
@@ -135,26 +168,38 @@ function numbersOf(column: string | number[]): number[] {
 
 /**
  * The checkpoint at the state `state`, whose transcript is `transcript` (committed up to the
- * append that carries the checkpoint) extended by `appending`, the events of that append.
+ * append that carries the checkpoint) extended by `appending`, the events of that append: its
+ * own records are the messages after the sealed ones, and the runs `parts` seals now are added
+ * as parts (`committed` tells `parts` the checkpoint was written).
  */
 export function harnessCheckpoint(
   state: SessionState,
   transcript: TranscriptBuilder,
   appending: readonly StoredEvent[],
-): JsonValue {
+  parts: TranscriptParts,
+): CheckpointContent {
   const next = TranscriptBuilder.from(transcript.snapshot());
   for (const e of appending) next.apply(e);
   const { messages, ...rest } = next.snapshot();
+  const seqs = rest.seqs ?? [];
+  const sizes = rest.sizes ?? [];
+  const plan = parts.plan({ messages, seqs, sizes, startSeq: rest.startSeq ?? 0 });
+  const from = plan.ref.messages;
   const checkpoint: HarnessCheckpoint = {
     format: harnessCheckpointFormat,
     state,
     // The columns in their places, as text.
     transcript: {
-      records: encodeMessages(messages),
+      records: encodeMessages(messages.slice(from)),
       ...rest,
-      seqs: intsToText(rest.seqs ?? []),
-      sizes: intsToText(rest.sizes ?? []),
+      seqs: intsToText(seqs.slice(from)),
+      sizes: intsToText(sizes.slice(from)),
+      parts: plan.ref,
     },
   };
-  return checkpoint as unknown as JsonValue;
+  return {
+    state: checkpoint as unknown as JsonValue,
+    parts: { add: plan.add, keepFrom: plan.keepFrom },
+    committed: () => parts.committed(),
+  };
 }

@@ -153,7 +153,7 @@ describe('loop control in a running session', () => {
       format: number;
       state: SessionState;
     };
-    expect(checkpoint.format).toBe(9);
+    expect(checkpoint.format).toBe(10);
     expect(checkpoint.state.loop?.calls.length).toBeLessThanOrEqual(50);
     expect((await loadAgentRun(store, s.id)).state).toEqual(fold(events));
   });

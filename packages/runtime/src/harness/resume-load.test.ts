@@ -119,6 +119,12 @@ describe('resuming an agent session', () => {
     const events = await allEvents(s.store, session.id);
     expect(events.length).toBeGreaterThanOrEqual(150 * eventsPerStep);
 
+    // The transcript's start is in checkpoint parts, each written once.
+    const checkpoint = await s.store.latestCheckpoint(session.id);
+    expect(checkpoint?.parts.length).toBeGreaterThan(1);
+    expect(checkpoint?.state).toMatchObject({
+      transcript: { parts: { count: checkpoint?.parts.length } },
+    });
     const loaded = await loadAgentRun(s.store, session.id);
     expect(loaded.fromSeq).toBeGreaterThan(0);
     expect(loaded.eventsRead).toBe(events.length - loaded.fromSeq);
@@ -147,8 +153,8 @@ describe('resuming an agent session', () => {
     const session = await s.store.createSession({ agent: 'notes', input: 'take notes' });
     await runSession(s, session.id, 25);
     const checkpoint = await s.store.latestCheckpoint(session.id);
-    expect(checkpoint?.state).toMatchObject({ format: 9 });
-    expect(JSON.stringify(checkpoint?.state)).toContain('sig2');
+    expect(checkpoint?.state).toMatchObject({ format: 10 });
+    expect(JSON.stringify(checkpoint)).toContain('sig2');
     const loaded = await loadAgentRun(s.store, session.id);
     expect(loaded.fromSeq).toBe(checkpoint?.seq);
     const events = await allEvents(s.store, session.id);
@@ -174,9 +180,9 @@ describe('resuming an agent session', () => {
     expect((await s.store.getSession(id)).status).toBe('completed');
   });
 
-  it('writes format 9 and still resumes from a format-2 checkpoint with only the tail', async () => {
+  it('writes format 10 and still resumes from a format-2 checkpoint with only the tail', async () => {
     const { s, id, events } = await stoppedSession(30, 20);
-    expect((await s.store.latestCheckpoint(id))?.state).toMatchObject({ format: 9 });
+    expect((await s.store.latestCheckpoint(id))?.state).toMatchObject({ format: 10 });
     // What the previous version wrote: the transcript's messages as objects.
     const { messages, calls } = transcriptOf(events).snapshot();
     const format2 = { format: 2, state: fold(events), transcript: { messages, calls } };

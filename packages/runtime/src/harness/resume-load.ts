@@ -1,6 +1,7 @@
 import { fold, type SessionId, type SessionState, type SessionStore } from '@longrun/core';
 import { TranscriptBuilder } from '../agent/transcript-builder.ts';
 import { readCheckpoint } from './checkpoint.ts';
+import { TranscriptParts } from './transcript-parts.ts';
 
 const pageSize = 2_000;
 
@@ -12,6 +13,8 @@ export interface LoadedRun {
   eventsRead: number;
   /** The seq the read started after: the checkpoint's, or 0. */
   fromSeq: number;
+  /** Which runs of the transcript the session's checkpoint parts hold. */
+  parts: TranscriptParts;
 }
 
 /**
@@ -23,7 +26,7 @@ export interface LoadedRun {
  */
 export async function loadAgentRun(store: SessionStore, id: SessionId): Promise<LoadedRun> {
   const stored = await store.latestCheckpoint(id);
-  const checkpoint = stored === null ? null : readCheckpoint(stored.state);
+  const checkpoint = stored === null ? null : readCheckpoint(stored.state, stored.parts);
   const resumable = checkpoint?.transcript != null ? checkpoint : null;
   let state = resumable?.state;
   const transcript =
@@ -41,5 +44,9 @@ export async function loadAgentRun(store: SessionStore, id: SessionId): Promise<
     if (page.length < pageSize) break;
     afterSeq = state.seq;
   }
-  return { state: state ?? fold([]), transcript, eventsRead, fromSeq };
+  const parts = new TranscriptParts(
+    resumable?.sealed ?? null,
+    (stored?.parts ?? []).map((p) => p.index),
+  );
+  return { state: state ?? fold([]), transcript, eventsRead, fromSeq, parts };
 }
