@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fold, type SessionStore } from '@longrun/core';
 import { openStore } from '@longrun/cli';
+import { readCheckpoint, TranscriptBuilder } from '@longrun/runtime';
 import { loadWorkspaceState, verifyWorkspace } from '@longrun/workspace';
 import { targets, type StoreTarget } from '../store-targets.ts';
 import { waitForStatus } from '../crash/reference-run.ts';
@@ -68,5 +69,13 @@ for (const target of targets)
       const stored = events.filter((e) => e.type === 'workspace.snapshotted');
       expect(edited.length).toBeGreaterThan(steps / 2);
       expect(stored.length).toBeLessThan(steps / 10);
+      // The checkpoint's transcript starts in parts written by the killed workers and the last
+      // one, and reads back as the transcript the log gives up to its seq.
+      const checkpoint = await store.latestCheckpoint(session.id);
+      expect(checkpoint?.parts.length).toBeGreaterThan(1);
+      const built = new TranscriptBuilder();
+      for (const e of events.filter((e) => e.seq <= checkpoint!.seq)) built.apply(e);
+      const read = readCheckpoint(checkpoint!.state, checkpoint!.parts);
+      expect(JSON.stringify(read?.transcript)).toBe(JSON.stringify(built.snapshot()));
     }, 240_000);
   });
