@@ -22,6 +22,7 @@ import {
   type AppendResult,
   type Checkpoint,
   type CheckpointWrite,
+  type EncodedCheckpoint,
   type Clock,
   type ClaimFilter,
   type CreateSessionInput,
@@ -405,7 +406,7 @@ export class PostgresStore implements SessionStore {
       packed: encoded.events.map(storedData),
     };
     const result = await this.#appends.submit(fence.sessionId, queued, approximateBytes(encoded));
-    if (encoded.checkpoint) this.#checkpointVacuum.written(encoded.checkpoint.state.length);
+    if (encoded.checkpoint) this.#checkpointVacuum.written(checkpointChars(encoded.checkpoint));
     return result;
   }
 
@@ -418,7 +419,7 @@ export class PostgresStore implements SessionStore {
       ...checkpointPartsParams(checkpointPartsArgs(c)),
     ];
     await this.#write('saving a checkpoint', 'saveCheckpoint', values);
-    this.#checkpointVacuum.written(c.state.length);
+    this.#checkpointVacuum.written(checkpointChars(c));
   }
 
   async registerWorker(
@@ -599,4 +600,11 @@ export class PostgresStore implements SessionStore {
         retryable: false,
       });
   }
+}
+
+/** The characters a checkpoint write stores: its state and the parts it adds. */
+function checkpointChars(checkpoint: EncodedCheckpoint): number {
+  let chars = checkpoint.state.length;
+  for (const part of checkpoint.parts?.add ?? []) chars += part.value.length;
+  return chars;
 }

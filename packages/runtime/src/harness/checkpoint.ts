@@ -39,11 +39,12 @@ import { readSealed, type PartsRef, type TranscriptParts } from './transcript-pa
  *   per string;
  * - format 10: format 9 whose transcript starts with sealed runs of messages kept in the
  *   session's checkpoint parts (`transcript.parts`, see `transcript-parts.ts`), each written
- *   once; the checkpoint's own records are the messages after them. A checkpoint write costs
- *   the state and the messages since the last sealed run (under `partChars`), plus the runs it
- *   seals, instead of the whole transcript (every format before: O(transcript) per rewrite, a
- *   79 kB text at step 200 of the peer bench, rewritten every 64 events). Parts that do not read
- *   back whole give no transcript: the whole log is folded, as for any checkpoint without one.
+ *   once (or merged, past `maxParts`); the checkpoint's own records are the messages after them.
+ *   A checkpoint write costs the state and the messages since the last sealed run (under
+ *   `partChars`), plus the runs it seals, instead of the whole transcript (every format before:
+ *   O(transcript) per rewrite, a 79 kB text at step 200 of the peer bench, rewritten every 64
+ *   events). Parts that do not read back whole give no transcript: the whole log is folded, as
+ *   for any checkpoint without one.
  * A worker that predates the format written reads none of it and folds the whole log. The
  * store keeps the checkpoint's JSON in ASCII (core's `encodeCheckpointState`). Compaction
  * (DESIGN §12) bounds the transcript; the checkpoint is rewritten every `checkpointEvery` events

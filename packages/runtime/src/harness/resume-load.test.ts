@@ -121,7 +121,7 @@ describe('resuming an agent session', () => {
 
     // The transcript's start is in checkpoint parts, each written once.
     const checkpoint = await s.store.latestCheckpoint(session.id);
-    expect(checkpoint?.parts.length).toBeGreaterThan(1);
+    expect(checkpoint?.parts.length).toBeGreaterThan(0);
     expect(checkpoint?.state).toMatchObject({
       transcript: { parts: { count: checkpoint?.parts.length } },
     });

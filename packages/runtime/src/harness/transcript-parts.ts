@@ -1,9 +1,4 @@
-import {
-  maxCheckpointPartsAdded,
-  type CheckpointPart,
-  type JsonValue,
-  type ModelMessage,
-} from '@longrun/core';
+import { type CheckpointPart, type JsonValue, type ModelMessage } from '@longrun/core';
 import { intsFromText, intsToText } from './int-text.ts';
 import { decodeMessages, encodeMessages, type EncodedMessages } from './transcript-codec.ts';
 
@@ -11,7 +6,15 @@ import { decodeMessages, encodeMessages, type EncodedMessages } from './transcri
  * The least characters of messages (as JSON, the transcript's own `sizes`) a part holds: a
  * checkpoint carries at most about this much of the transcript besides the parts it adds.
  */
-export const partChars = 8_192;
+export const partChars = 16_384;
+
+/**
+ * The most parts a checkpoint stands on: past it, every sealed message is merged into one part,
+ * so a resume reads a few rows. A sealed message is then written again once per
+ * `maxParts - 1` runs (about 112 kB) of new messages, where a checkpoint of every format before
+ * 10 wrote it again every 64 events.
+ */
+export const maxParts = 4;
 
 /**
  * The sealed start of a format-10 checkpoint's transcript: parts `from` to `from + count - 1`
@@ -95,23 +98,35 @@ export class TranscriptParts {
     const same =
       sealed !== null && sealed.startSeq === startSeq && sealed.ref.messages < messages.length;
     const base = same ? sealed.ref : { from: this.#nextIndex, count: 0, messages: 0 };
-    const ref = { ...base };
-    const add: CheckpointPart[] = [];
-    let start = ref.messages;
+    // Where new runs of at least `partChars` end (every message but the last can be sealed).
+    const ends: number[] = [];
     let chars = 0;
-    for (let i = start; i < messages.length - 1 && add.length < maxCheckpointPartsAdded; i++) {
+    for (let i = base.messages; i < messages.length - 1; i++) {
       chars += sizes[i] ?? 0;
       if (chars < partChars) continue;
-      const value: PartValue = {
-        records: encodeMessages(messages.slice(start, i + 1)),
-        seqs: intsToText(seqs.slice(start, i + 1)),
-        sizes: intsToText(sizes.slice(start, i + 1)),
-      };
-      add.push({ index: ref.from + ref.count, value: value as unknown as JsonValue });
-      ref.count++;
-      ref.messages = i + 1;
-      start = i + 1;
+      ends.push(i + 1);
       chars = 0;
+    }
+    const part = (index: number, from: number, to: number): CheckpointPart => {
+      const value: PartValue = {
+        records: encodeMessages(messages.slice(from, to)),
+        seqs: intsToText(seqs.slice(from, to)),
+        sizes: intsToText(sizes.slice(from, to)),
+      };
+      return { index, value: value as unknown as JsonValue };
+    };
+    let ref: PartsRef;
+    let add: CheckpointPart[];
+    const end = ends.at(-1) ?? base.messages;
+    if (base.count + ends.length > maxParts) {
+      // Merged: one part of every sealed message, at an index past every other; the older parts
+      // go (keepFrom).
+      const index = Math.max(this.#nextIndex, base.from + base.count);
+      add = [part(index, 0, end)];
+      ref = { from: index, count: 1, messages: end };
+    } else {
+      add = ends.map((to, k) => part(base.from + base.count + k, ends[k - 1] ?? base.messages, to));
+      ref = { from: base.from, count: base.count + ends.length, messages: end };
     }
     this.#pending = {
       sealed: { startSeq, ref },
@@ -136,23 +151,29 @@ export class TranscriptParts {
 export function readSealed(ref: PartsRef, parts: readonly CheckpointPart[]): SealedMessages | null {
   const byIndex = new Map<number, JsonValue>();
   for (const part of parts) byIndex.set(part.index, part.value);
-  const out: SealedMessages = { messages: [], seqs: [], sizes: [] };
+  const messages: ModelMessage[][] = [];
+  const seqs: number[][] = [];
+  const sizes: number[][] = [];
   try {
     for (let index = ref.from; index < ref.from + ref.count; index++) {
       const value = byIndex.get(index) as unknown as PartValue | undefined;
       if (value === undefined || value === null || typeof value !== 'object') return null;
-      const messages = decodeMessages(value.records);
-      const seqs = intsFromText(value.seqs);
-      const sizes = intsFromText(value.sizes);
-      if (seqs?.length !== messages.length || sizes?.length !== messages.length) return null;
-      for (let i = 0; i < messages.length; i++) {
-        out.messages.push(messages[i] as ModelMessage);
-        out.seqs.push(seqs[i] as number);
-        out.sizes.push(sizes[i] as number);
-      }
+      const decoded = decodeMessages(value.records);
+      const partSeqs = intsFromText(value.seqs);
+      const partSizes = intsFromText(value.sizes);
+      if (partSeqs?.length !== decoded.length || partSizes?.length !== decoded.length) return null;
+      messages.push(decoded);
+      seqs.push(partSeqs);
+      sizes.push(partSizes);
     }
   } catch {
     return null;
   }
+  // concat copies each array in one piece (a push per element cost more than the decode).
+  const out: SealedMessages = {
+    messages: ([] as ModelMessage[]).concat(...messages),
+    seqs: ([] as number[]).concat(...seqs),
+    sizes: ([] as number[]).concat(...sizes),
+  };
   return out.messages.length === ref.messages ? out : null;
 }
