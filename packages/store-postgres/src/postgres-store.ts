@@ -414,10 +414,8 @@ export class PostgresStore implements SessionStore {
     const f = checkFence(fence);
     // The head is checked by save_checkpoint, in the transaction that writes it.
     const c = encodeCheckpoint(checkpoint, Number.MAX_SAFE_INTEGER);
-    const values = [
-      ...[this.#nowParam(), f.sessionId, f.owner, f.epoch, c.seq, c.state],
-      ...checkpointPartsParams(checkpointPartsArgs(c)),
-    ];
+    const parts = checkpointPartsParams(checkpointPartsArgs(c));
+    const values = [this.#nowParam(), f.sessionId, f.owner, f.epoch, c.seq, c.state, ...parts];
     await this.#write('saving a checkpoint', 'saveCheckpoint', values);
     this.#checkpointVacuum.written(checkpointChars(c));
   }
