@@ -373,8 +373,11 @@ export class PostgresStore implements SessionStore {
   }
 
   async latestCheckpoint(id: SessionId): Promise<Checkpoint | null> {
-    const row = (await this.#read('reading a checkpoint', 'readCheckpoint', [toSessionId(id)]))[0];
-    return row === undefined ? null : toCheckpoint(row);
+    const checked = toSessionId(id);
+    return toCheckpoint(
+      checked,
+      await this.#read('reading a checkpoint', 'readCheckpoint', [checked]),
+    );
   }
 
   async listEffects(id: SessionId): Promise<EffectRecord[]> {

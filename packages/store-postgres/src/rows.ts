@@ -89,23 +89,21 @@ function jsonColumn(text: unknown, what: string): JsonValue {
   }
 }
 
-/** A readCheckpoint row: the checkpoint, with its parts (schema 17 on) by index. */
-export function toCheckpoint(row: Row): Checkpoint {
-  const what = `the checkpoint of session ${String(row.session_id)}`;
-  const indexes = (row.part_indexes ?? []) as unknown[];
-  const values = (row.part_values ?? []) as unknown[];
-  if (indexes.length !== values.length)
-    throw new LongrunError(
-      'INTERNAL',
-      `${what} has ${indexes.length} part indexes for ${values.length} values`,
-    );
+/**
+ * A checkpoint from readCheckpoint's rows: its own row first (index -1), then its parts by
+ * index (schema 17 on). Null when the session has no checkpoint.
+ */
+export function toCheckpoint(id: string, rows: Row[]): Checkpoint | null {
+  const [head, ...parts] = rows;
+  if (head === undefined || num(head.idx, 'idx') !== -1) return null;
+  const what = `the checkpoint of session ${id}`;
   return {
-    sessionId: sessionId(row.session_id),
-    seq: num(row.seq, 'seq'),
-    state: jsonColumn(row.state, what),
-    parts: indexes.map((idx, i) => {
-      const index = num(idx, 'checkpoint_parts.idx');
-      return { index, value: jsonColumn(values[i], `part ${index} of ${what}`) };
+    sessionId: sessionId(id),
+    seq: num(head.seq, 'seq'),
+    state: jsonColumn(head.value, what),
+    parts: parts.map((row) => {
+      const index = num(row.idx, 'checkpoint_parts.idx');
+      return { index, value: jsonColumn(row.value, `part ${index} of ${what}`) };
     }),
   };
 }
