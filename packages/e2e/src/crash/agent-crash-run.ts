@@ -21,6 +21,7 @@ import { checkTranscript, stepsOfModelMessages } from '@longrun/models/testing';
 import { openStore } from '@longrun/cli';
 import type { StoreTarget } from '../store-targets.ts';
 import { FileLedger } from '../ledger/file-ledger.ts';
+import { checkpointMismatch } from '../checkpoint-readback.ts';
 import { AgentWorkerHandle, type AckedEvent } from './agent-worker-handle.ts';
 import { crashAgentName, scriptCalls, scriptSteps, scriptText, toolNames } from './agent-script.ts';
 
@@ -386,6 +387,12 @@ export async function checkRun(run: CrashRun, context: string): Promise<StoredEv
   for (const record of await run.store.listEffects(run.sessionId)) {
     const expected = record.tool === toolNames.unsafe ? ['completed', 'unknown'] : ['completed'];
     expect(expected, `${context}: effect ${record.idempotencyKey}`).toContain(record.status);
+  }
+
+  // A checkpoint, written across the kills, reads back as the log up to its seq.
+  const checkpoint = await run.store.latestCheckpoint(run.sessionId);
+  if (checkpoint !== null) {
+    expect(checkpointMismatch(events, checkpoint), `${context}: the checkpoint`).toBeNull();
   }
   return events;
 }

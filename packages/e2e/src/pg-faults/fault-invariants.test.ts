@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
+  fold,
   sessionId as toSessionId,
+  type Checkpoint,
+  type JsonValue,
   type SessionRecord,
   type StoredEvent,
   type ToolCall,
 } from '@longrun/core';
+import { TranscriptBuilder } from '@longrun/runtime';
 import { chargeEntry, faultTools, scriptedCalls } from './fault-agent.ts';
 import { checkRun, type RunFacts } from './fault-invariants.ts';
 import type { ToolWindow } from './records.ts';
@@ -83,6 +87,7 @@ function cleanRun(): RunFacts {
     sessions: [{ id, name: 's0', steps }],
     events: new Map([[id, events]]),
     records: new Map([[id, record]]),
+    checkpoints: new Map([[id, checkpointAt(events, 3)]]),
     tools: {
       windows,
       unsafeRuns: [{ key: key(2), pid: 100 }],
@@ -106,7 +111,29 @@ function cleanRun(): RunFacts {
   };
 }
 
+/**
+ * The checkpoint a worker would have written at `seq`, in a format whose transcript is the
+ * builder's snapshot as it is (2); it drops the loop history, which the log has none of before
+ * the first tool result.
+ */
+function checkpointAt(events: readonly StoredEvent[], seq: number): Checkpoint {
+  const upTo = events.filter((e) => e.seq <= seq);
+  const built = new TranscriptBuilder();
+  for (const e of upTo) built.apply(e);
+  const state = { format: 2, state: fold(upTo), transcript: built.snapshot() };
+  return { sessionId: toSessionId(id), seq, state: state as unknown as JsonValue, parts: [] };
+}
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+const checkpointOf = (f: RunFacts): Checkpoint => f.checkpoints.get(id) as Checkpoint;
+const withCheckpoint = (f: Mutable<RunFacts>, change: Partial<Checkpoint>): void => {
+  f.checkpoints = new Map([[id, { ...checkpointOf(f), ...change }]]);
+};
+const storedOf = (f: RunFacts) =>
+  checkpointOf(f).state as unknown as {
+    state: { steps: number };
+    transcript: { messages: unknown[] };
+  };
 const log = (f: RunFacts): StoredEvent[] => f.events.get(id) as StoredEvent[];
 const tools = (f: RunFacts): Mutable<RunFacts['tools']> => f.tools;
 
@@ -122,6 +149,34 @@ const breakages: [string, string, (f: Mutable<RunFacts>) => void][] = [
     },
   ],
   ['a gap in seq', 'seq not contiguous', (f) => void log(f).splice(4, 1)],
+  [
+    'a checkpoint past the end of the log',
+    'checkpoint',
+    (f) => withCheckpoint(f, { seq: log(f).length + 1 }),
+  ],
+  [
+    'a checkpoint whose transcript cannot be read',
+    'checkpoint',
+    (f) => withCheckpoint(f, { state: { format: 2, state: storedOf(f).state, transcript: null } }),
+  ],
+  [
+    'a checkpoint whose transcript is not the log',
+    'checkpoint',
+    (f) => {
+      const stored = storedOf(f);
+      const transcript = { ...stored.transcript, messages: stored.transcript.messages.slice(1) };
+      withCheckpoint(f, { state: { ...stored, transcript } as unknown as JsonValue });
+    },
+  ],
+  [
+    'a checkpoint whose state is not the log',
+    'checkpoint',
+    (f) => {
+      const stored = storedOf(f);
+      const state = { ...stored.state, steps: stored.state.steps + 1 };
+      withCheckpoint(f, { state: { ...stored, state } as unknown as JsonValue });
+    },
+  ],
   [
     'a write of an older epoch after a newer one',
     'write after takeover',

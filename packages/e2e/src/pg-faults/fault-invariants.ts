@@ -4,7 +4,8 @@
  * outside longrun. Each broken one is a line in `violations`, prefixed with its name; nothing
  * here throws, so the bench can count what a test asserts empty.
  */
-import type { SessionRecord, StoredEvent } from '@longrun/core';
+import type { Checkpoint, SessionRecord, StoredEvent } from '@longrun/core';
+import { checkpointMismatch } from '../checkpoint-readback.ts';
 import { chargeEntry, faultTools, scriptedCalls } from './fault-agent.ts';
 import type { AckedEvent } from './library-worker.ts';
 import type { RunRecords } from './records.ts';
@@ -21,6 +22,8 @@ export interface RunFacts {
   /** Each session's final log and record. */
   events: ReadonlyMap<string, readonly StoredEvent[]>;
   records: ReadonlyMap<string, SessionRecord>;
+  /** Each session's checkpoint after the run (null: none). */
+  checkpoints: ReadonlyMap<string, Checkpoint | null>;
   tools: RunRecords;
   /** Events the store acknowledged to the library worker. */
   acked: readonly AckedEvent[];
@@ -44,6 +47,8 @@ export interface RunVerdict {
   interruptedUnsafe: number;
   /** Keyed calls run more than once (applied once by the ledger). */
   rerunKeyed: number;
+  /** Sessions whose checkpoint was read back against their log. */
+  checkpoints: number;
 }
 
 type Of<T extends StoredEvent['type']> = Extract<StoredEvent, { type: T }>;
@@ -60,11 +65,17 @@ export function checkRun(facts: RunFacts): RunVerdict {
     overlappingHolders: 0,
     interruptedUnsafe: 0,
     rerunKeyed: 0,
+    checkpoints: 0,
   };
   const v = (line: string): number => verdict.violations.push(line);
   for (const session of facts.sessions) {
     const events = facts.events.get(session.id) ?? [];
     if (checkLog(session, events, facts.records.get(session.id), v)) verdict.completed++;
+    const checkpoint = facts.checkpoints.get(session.id) ?? null;
+    if (checkpoint !== null) {
+      checkCheckpoint(session, events, checkpoint, v);
+      verdict.checkpoints++;
+    }
   }
   checkAcknowledged(facts, v);
   checkEffects(facts, verdict, v);
@@ -73,6 +84,21 @@ export function checkRun(facts: RunFacts): RunVerdict {
   verdict.overlappingHolders = overlaps.length;
   for (const o of overlaps) v(`two holders: ${describeOverlap(o)}`);
   return verdict;
+}
+
+/**
+ * A session's checkpoint, written by workers that were killed, cut off or fenced out along the
+ * way, reads back as the state and the transcript its log gives up to its seq.
+ */
+function checkCheckpoint(
+  session: FaultSession,
+  events: readonly StoredEvent[],
+  checkpoint: Checkpoint,
+  v: (line: string) => void,
+): void {
+  const mismatch = checkpointMismatch(events, checkpoint);
+  if (mismatch !== null)
+    v(`checkpoint: session ${session.name} (${session.id}) at seq ${checkpoint.seq} ${mismatch}`);
 }
 
 /** One session's log: completed, contiguous, fenced, the script followed, one result per call. */

@@ -134,13 +134,14 @@ export class FaultRun {
   ): Promise<{ verdict: RunVerdict; facts: RunFacts; drained: boolean }> {
     const drained = await this.observer.drained(drainMs);
     await this.observer.stop();
-    const { events, records } = await this.observer.finalState();
+    const { events, records, checkpoints } = await this.observer.finalState();
     const deathNs = new Map<number, bigint>();
     for (const w of this.workers) if (w.exitedAtNs !== null) deathNs.set(w.pid, w.exitedAtNs);
     const facts: RunFacts = {
       sessions: this.observer.sessions,
       events,
       records,
+      checkpoints,
       tools: readRecords(this.dir),
       acked: this.library?.acked ?? [],
       observed: this.observer.observed,

@@ -34,7 +34,7 @@ describeWithPrivatePostgres('Postgres crash-restarted under live workers', () =>
           `downMs p50=${Math.round(downMs[Math.floor((downMs.length - 1) / 2)] ?? 0)} ` +
           `sessions=${r.facts.sessions.length} completed=${r.verdict.completed} ` +
           `stall=${JSON.stringify(r.stall)} interruptedUnsafe=${r.verdict.interruptedUnsafe} ` +
-          `rerunKeyed=${r.verdict.rerunKeyed} observed=${r.facts.observed.length} ` +
+          `rerunKeyed=${r.verdict.rerunKeyed} checkpoints=${r.verdict.checkpoints} observed=${r.facts.observed.length} ` +
           `failedPolls=${r.failedPolls}`,
       );
       expect(r.verdict.violations.slice(0, 40), `seed=${seed}`).toEqual([]);
@@ -42,6 +42,9 @@ describeWithPrivatePostgres('Postgres crash-restarted under live workers', () =>
       expect(r.restarts.length).toBeGreaterThanOrEqual(Math.floor(faultMs / 8_000));
       expect(r.facts.sessions.length).toBeGreaterThanOrEqual(options.activeSessions);
       expect(r.verdict.completed).toBe(r.facts.sessions.length);
+      expect(r.verdict.checkpoints, 'checkpoints were read back against the log').toBeGreaterThan(
+        0,
+      );
       expect(r.liveWorkers, `seed=${seed}: no worker process exited`).toBe(options.cliWorkers);
       expect(r.stall.n, `seed=${seed}: commits resumed after restarts`).toBeGreaterThan(0);
     },

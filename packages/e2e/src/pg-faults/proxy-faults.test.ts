@@ -84,7 +84,7 @@ describeWithPrivatePostgres('connection faults between workers and Postgres', ()
         console.log(
           `[proxy-faults] seed=${seed} ${JSON.stringify(counts)} sessions=${facts.sessions.length} ` +
             `completed=${verdict.completed} interruptedUnsafe=${verdict.interruptedUnsafe} ` +
-            `rerunKeyed=${verdict.rerunKeyed} library appends stalled then through=` +
+            `rerunKeyed=${verdict.rerunKeyed} checkpoints=${verdict.checkpoints} library appends stalled then through=` +
             `${run.library?.stallsRecovered}, of which lost acks recognised=` +
             `${run.library?.lostAcksRecognised} longest pause between a session's commits=` +
             `${longestGapMs([...facts.events.values()])} ms`,
@@ -92,6 +92,9 @@ describeWithPrivatePostgres('connection faults between workers and Postgres', ()
         expect(verdict.violations.slice(0, 40), `seed=${seed}`).toEqual([]);
         expect(drained, `seed=${seed}: every session settles (none stuck)`).toBe(true);
         expect(verdict.completed).toBe(facts.sessions.length);
+        expect(verdict.checkpoints, 'checkpoints were read back against the log').toBeGreaterThan(
+          0,
+        );
         expect(run.live().length, `seed=${seed}: no worker process exited`).toBe(2);
         expect(Math.min(counts.resetAll, counts.resetOne)).toBeGreaterThanOrEqual(2);
         expect(counts.delayBursts).toBeGreaterThanOrEqual(4);

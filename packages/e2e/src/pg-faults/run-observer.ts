@@ -1,6 +1,7 @@
 import {
   sessionId as toSessionId,
   terminalStatuses,
+  type Checkpoint,
   type SessionRecord,
   type SessionStatus,
   type StoredEvent,
@@ -100,17 +101,21 @@ export class RunObserver {
     await this.#store.close();
   }
 
-  /** Every session's whole log and record, read after the run. */
+  /** Every session's whole log, record and checkpoint, read after the run. */
   async finalState(): Promise<{
     events: Map<string, StoredEvent[]>;
     records: Map<string, SessionRecord>;
+    checkpoints: Map<string, Checkpoint | null>;
   }> {
     const events = new Map<string, StoredEvent[]>();
+    const checkpoints = new Map<string, Checkpoint | null>();
     for (const s of this.sessions) {
-      events.set(s.id, await this.#store.readEvents(toSessionId(s.id), 0, 100_000));
+      const id = toSessionId(s.id);
+      events.set(s.id, await this.#store.readEvents(id, 0, 100_000));
+      checkpoints.set(s.id, await this.#store.latestCheckpoint(id));
     }
     const records = new Map((await this.records()).map((r) => [String(r.id), r]));
-    return { events, records };
+    return { events, records, checkpoints };
   }
 
   async #poll(): Promise<void> {
