@@ -1,0 +1,131 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * "SQLite commits off the event loop … so a slow fsync never stalls streaming, API requests or
+ * other sessions" (issue 12), under the real fault: the store's process runs under strace, which
+ * delays every fsync and fdatasync by `fsyncDelayMs`, so each commit waits that long. The
+ * process serves the HTTP API over the store and keeps one session appending; the test reads
+ * that session over HTTP every 20 ms and the process times a 10 ms timer. With the writer thread,
+ * neither waits for a fsync. The same process with its commits on the event loop (Node's
+ * permission model without --allow-worker, where the store cannot start its thread) must show
+ * the stall, or the test would not measure what it claims.
+ */
+const fsyncDelayMs = 400;
+/** Far below the fsync delay, far above a loaded machine's scheduling noise. */
+const stallMs = 150;
+const runMs = 3_000;
+
+const strace = spawnSync('strace', ['-V'], { encoding: 'utf8' });
+const straceFound = strace.status === 0;
+if (!straceFound) {
+  const message =
+    'the slow-fsync suite did NOT run: strace is not installed (apt-get install strace)';
+  console.error(`\n!!! ${message}\n`);
+  if (process.env.CI === 'true') throw new Error(`${message} (CI=true requires it)`);
+}
+
+interface SlowFsyncRun {
+  /** Each HTTP read of the appending session, ms. */
+  apiMs: number[];
+  /** Each append's commit, ms. */
+  commitsMs: number[];
+  /** How late each 10 ms tick of the store's event loop fired, ms. */
+  lateMs: number[];
+  stderr: string;
+}
+
+async function runUnderSlowFsync(commitsOnEventLoop: boolean): Promise<SlowFsyncRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'longrun-slow-fsync-'));
+  const nodeArgs = commitsOnEventLoop
+    ? ['--permission', '--allow-fs-read=*', '--allow-fs-write=*']
+    : [];
+  const child = spawn(
+    'strace',
+    [
+      '-f',
+      '--seccomp-bpf',
+      '-qq',
+      '-o',
+      '/dev/null',
+      '-e',
+      'trace=fsync,fdatasync',
+      '-e',
+      `inject=fsync,fdatasync:delay_enter=${fsyncDelayMs * 1000}`,
+      process.execPath,
+      ...nodeArgs,
+      join(import.meta.dirname, 'slow-fsync-child.ts'),
+      dir,
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-20_000)));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  try {
+    const first = await lines.next();
+    if (first.done === true) throw new Error(`the slow-fsync process ended early: ${stderr}`);
+    const { url, sessionId } = JSON.parse(first.value) as { url: string; sessionId: string };
+    const apiMs: number[] = [];
+    const until = performance.now() + runMs;
+    while (performance.now() < until) {
+      const start = performance.now();
+      const response = await fetch(`${url}/v1/sessions/${sessionId}`);
+      expect(response.status, await response.text()).toBe(200);
+      apiMs.push(performance.now() - start);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    child.stdin.end();
+    const last = await lines.next();
+    if (last.done === true) throw new Error(`the slow-fsync process ended early: ${stderr}`);
+    const { commitsMs, lateMs } = JSON.parse(last.value) as {
+      commitsMs: number[];
+      lateMs: number[];
+    };
+    return { apiMs, commitsMs, lateMs, stderr };
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const max = (values: number[]): number => Math.max(...values);
+const median = (values: number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+const summary = (r: SlowFsyncRun): string =>
+  `commits=${r.commitsMs.length} commitP50=${median(r.commitsMs).toFixed(0)}ms ` +
+  `apiReads=${r.apiMs.length} apiMax=${max(r.apiMs).toFixed(1)}ms ` +
+  `tickLateMax=${max(r.lateMs).toFixed(1)}ms`;
+
+describe.runIf(straceFound)(`SQLite with every fsync ${fsyncDelayMs} ms slow (strace)`, () => {
+  it(
+    'never stalls the event loop or the API: commits wait on the writer thread',
+    { timeout: 60_000 },
+    async () => {
+      const r = await runUnderSlowFsync(false);
+      console.log(`[slow-fsync] writer thread: ${summary(r)}`);
+      // The fault is on: every commit waited for its fsync.
+      expect(median(r.commitsMs), r.stderr).toBeGreaterThanOrEqual(fsyncDelayMs * 0.9);
+      expect(r.commitsMs.length).toBeGreaterThanOrEqual(3);
+      expect(r.apiMs.length).toBeGreaterThan(50);
+      expect(max(r.apiMs), summary(r)).toBeLessThan(stallMs);
+      expect(max(r.lateMs), summary(r)).toBeLessThan(stallMs);
+    },
+  );
+
+  it(
+    'stalls both when the commits run on the event loop (the fault bites)',
+    { timeout: 60_000 },
+    async () => {
+      const r = await runUnderSlowFsync(true);
+      console.log(`[slow-fsync] commits on the event loop: ${summary(r)}`);
+      expect(r.stderr).toContain('could not be started');
+      expect(max(r.lateMs), summary(r)).toBeGreaterThanOrEqual(fsyncDelayMs * 0.8);
+      expect(max(r.apiMs), summary(r)).toBeGreaterThanOrEqual(fsyncDelayMs * 0.5);
+    },
+  );
+});
