@@ -25,6 +25,12 @@ export class WorkerLock {
     const name = createHash('sha256').update(workerId).digest('hex').slice(0, 32);
     const db = new DatabaseSync(`${dir}/${name}.lock`, { timeout: 0 });
     try {
+      // The file holds nothing worth keeping: the lock is what counts. Without a journal and
+      // fsyncs, taking it never waits on the disk; with them (synchronous=FULL by default) it
+      // took five fsyncs on this thread, which under 400 ms fsyncs stalled the event loop of a
+      // starting worker, and every session it already ran, for 2 s (slow-fsync.test.ts).
+      db.exec('PRAGMA journal_mode = OFF');
+      db.exec('PRAGMA synchronous = OFF');
       db.exec('PRAGMA locking_mode = EXCLUSIVE');
       // The first write takes the exclusive lock; exclusive mode keeps it until close.
       db.exec('BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held (at INTEGER); COMMIT');

@@ -1,15 +1,25 @@
 /**
  * The process of slow-fsync.test.ts, run under strace with every fsync delayed:
  * `node slow-fsync-child.ts <dir>`. It opens a SQLite store in `dir`, serves the HTTP API over
- * it on loopback, and keeps one session appending (each append awaits its commit) while a 10 ms
- * timer records how late it fires. It prints `{ url, sessionId }` once serving, and on stdin's
- * end prints `{ commitsMs, lateMs }` — every commit's duration and every tick's lateness — and
- * exits.
+ * it on loopback, keeps one session appending (each append awaits its commit), and runs a worker
+ * whose agent's model streams a token every 20 ms (the harness persists the stream coalesced,
+ * each of those appends a commit), while a 10 ms timer records how late it fires. It prints
+ * `{ url, sessionId }` once the tokens flow, and on stdin's end prints `{ commitsMs, lateMs,
+ * tokenGapsMs }` — every commit's duration, every tick's lateness, the time between tokens as
+ * the worker's live readers got them — and exits.
  */
 import { join } from 'node:path';
 import { createApi, serveApi } from '@longrun/api';
 import { openStore } from '@longrun/cli';
-import { event, workerId, type Lease, type SessionStore } from '@longrun/core';
+import {
+  event,
+  workerId,
+  type Lease,
+  type ModelClient,
+  type ModelResponse,
+  type SessionStore,
+} from '@longrun/core';
+import { Worker, defineAgent } from '@longrun/runtime';
 
 const dir = process.argv[2];
 if (dir === undefined) throw new Error('usage: slow-fsync-child.ts <dir>');
@@ -42,16 +52,54 @@ const ticks = setInterval(() => {
   last = now;
 }, 10);
 
+/** Streams a token every 20 ms until the worker stops it. */
+const pacedModel: ModelClient = {
+  id: 'slow-fsync:paced',
+  stream: (request, onDelta) =>
+    new Promise<ModelResponse>((_resolve, reject) => {
+      let n = 0;
+      const tokens = setInterval(() => onDelta(`t${n++} `), 20);
+      request.signal?.addEventListener('abort', () => {
+        clearInterval(tokens);
+        reject(new Error('stopped'));
+      });
+    }),
+};
+const agent = defineAgent({
+  name: 'paced',
+  model: pacedModel,
+  instructions: '',
+  tools: [],
+  workspaceRoot: join(dir, 'workspaces'),
+});
+await store.createSession({ agent: agent.name, input: 'stream' });
+const worker = new Worker({ store, agents: [agent], pollMs: 20 });
+const tokenGapsMs: number[] = [];
+let lastToken: number | undefined;
+let firstToken!: () => void;
+const streaming = new Promise<void>((resolve) => (firstToken = resolve));
+worker.on('model.delta', () => {
+  const now = performance.now();
+  if (lastToken !== undefined) tokenGapsMs.push(now - lastToken);
+  lastToken = now;
+  firstToken();
+});
+await worker.start();
+await streaming;
+
 process.stdout.write(`${JSON.stringify({ url: served.url, sessionId: session.id })}\n`);
 process.stdin.resume();
 process.stdin.on('end', () => {
   stopped = true;
   clearInterval(ticks);
-  void appending
+  const gaps = tokenGapsMs.slice();
+  void worker
+    .stop()
+    .then(() => appending)
     .then(() => served.close())
     .then(() => store.close())
     .then(() => {
-      process.stdout.write(`${JSON.stringify({ commitsMs, lateMs })}\n`);
+      process.stdout.write(`${JSON.stringify({ commitsMs, lateMs, tokenGapsMs: gaps })}\n`);
       process.exit(0);
     });
 });

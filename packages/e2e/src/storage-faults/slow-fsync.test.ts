@@ -9,9 +9,10 @@ import { describe, expect, it } from 'vitest';
  * "SQLite commits off the event loop … so a slow fsync never stalls streaming, API requests or
  * other sessions" (issue 12), under the real fault: the store's process runs under strace, which
  * delays every fsync and fdatasync by `fsyncDelayMs`, so each commit waits that long. The
- * process serves the HTTP API over the store and keeps one session appending; the test reads
- * that session over HTTP every 20 ms and the process times a 10 ms timer. With the writer thread,
- * neither waits for a fsync. The same process with its commits on the event loop (Node's
+ * process serves the HTTP API over the store, keeps one session appending and runs a worker whose
+ * model streams a token every 20 ms; the test reads the appending session over HTTP every 20 ms,
+ * and the process times a 10 ms timer and the gaps between tokens. With the writer thread, none
+ * of them waits for a fsync. The same process with its commits on the event loop (Node's
  * permission model without --allow-worker, where the store cannot start its thread) must show
  * the stall, or the test would not measure what it claims.
  */
@@ -36,6 +37,8 @@ interface SlowFsyncRun {
   commitsMs: number[];
   /** How late each 10 ms tick of the store's event loop fired, ms. */
   lateMs: number[];
+  /** Between the tokens of a model streaming one every 20 ms, as live readers got them, ms. */
+  tokenGapsMs: number[];
   stderr: string;
 }
 
@@ -82,11 +85,12 @@ async function runUnderSlowFsync(commitsOnEventLoop: boolean): Promise<SlowFsync
     child.stdin.end();
     const last = await lines.next();
     if (last.done === true) throw new Error(`the slow-fsync process ended early: ${stderr}`);
-    const { commitsMs, lateMs } = JSON.parse(last.value) as {
+    const { commitsMs, lateMs, tokenGapsMs } = JSON.parse(last.value) as {
       commitsMs: number[];
       lateMs: number[];
+      tokenGapsMs: number[];
     };
-    return { apiMs, commitsMs, lateMs, stderr };
+    return { apiMs, commitsMs, lateMs, tokenGapsMs, stderr };
   } finally {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -99,7 +103,8 @@ const median = (values: number[]): number =>
 const summary = (r: SlowFsyncRun): string =>
   `commits=${r.commitsMs.length} commitP50=${median(r.commitsMs).toFixed(0)}ms ` +
   `apiReads=${r.apiMs.length} apiMax=${max(r.apiMs).toFixed(1)}ms ` +
-  `tickLateMax=${max(r.lateMs).toFixed(1)}ms`;
+  `tickLateMax=${max(r.lateMs).toFixed(1)}ms tokens=${r.tokenGapsMs.length + 1} ` +
+  `tokenGapMax=${max(r.tokenGapsMs).toFixed(1)}ms`;
 
 describe.runIf(straceFound)(`SQLite with every fsync ${fsyncDelayMs} ms slow (strace)`, () => {
   it(
@@ -114,6 +119,9 @@ describe.runIf(straceFound)(`SQLite with every fsync ${fsyncDelayMs} ms slow (st
       expect(r.apiMs.length).toBeGreaterThan(50);
       expect(max(r.apiMs), summary(r)).toBeLessThan(stallMs);
       expect(max(r.lateMs), summary(r)).toBeLessThan(stallMs);
+      // Streaming went on while the stream's coalesced appends waited on their fsyncs.
+      expect(r.tokenGapsMs.length).toBeGreaterThan(100);
+      expect(max(r.tokenGapsMs), summary(r)).toBeLessThan(stallMs);
     },
   );
 
@@ -126,6 +134,7 @@ describe.runIf(straceFound)(`SQLite with every fsync ${fsyncDelayMs} ms slow (st
       expect(r.stderr).toContain('could not be started');
       expect(max(r.lateMs), summary(r)).toBeGreaterThanOrEqual(fsyncDelayMs * 0.8);
       expect(max(r.apiMs), summary(r)).toBeGreaterThanOrEqual(fsyncDelayMs * 0.5);
+      expect(max(r.tokenGapsMs), summary(r)).toBeGreaterThanOrEqual(fsyncDelayMs * 0.8);
     },
   );
 });
