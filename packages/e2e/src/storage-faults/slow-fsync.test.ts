@@ -1,9 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
+import { straceArgs, straceFound } from './strace.ts';
 
 /**
  * "SQLite commits off the event loop … so a slow fsync never stalls streaming, API requests or
@@ -20,15 +21,6 @@ const fsyncDelayMs = 400;
 /** Far below the fsync delay, far above a loaded machine's scheduling noise. */
 const stallMs = 150;
 const runMs = 3_000;
-
-const strace = spawnSync('strace', ['-V'], { encoding: 'utf8' });
-const straceFound = strace.status === 0;
-if (!straceFound) {
-  const message =
-    'the slow-fsync suite did NOT run: strace is not installed (apt-get install strace)';
-  console.error(`\n!!! ${message}\n`);
-  if (process.env.CI === 'true') throw new Error(`${message} (CI=true requires it)`);
-}
 
 interface SlowFsyncRun {
   /** Each HTTP read of the appending session, ms. */
@@ -50,15 +42,7 @@ async function runUnderSlowFsync(commitsOnEventLoop: boolean): Promise<SlowFsync
   const child = spawn(
     'strace',
     [
-      '-f',
-      '--seccomp-bpf',
-      '-qq',
-      '-o',
-      '/dev/null',
-      '-e',
-      'trace=fsync,fdatasync',
-      '-e',
-      `inject=fsync,fdatasync:delay_enter=${fsyncDelayMs * 1000}`,
+      ...straceArgs(`fsync,fdatasync:delay_enter=${fsyncDelayMs * 1000}`),
       process.execPath,
       ...nodeArgs,
       join(import.meta.dirname, 'slow-fsync-child.ts'),
