@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { LongrunError, type Clock, type SessionStore } from '@longrun/core';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LongrunError, isLongrunError, type Clock, type SessionStore } from '@longrun/core';
 
 export interface OpenStoreOptions {
   clock?: Clock;
@@ -8,7 +9,9 @@ export interface OpenStoreOptions {
   /**
    * Wait out an unreachable server at start-up instead of failing with STORE_UNAVAILABLE (exit
    * 3): what a worker or API node does, so that one started during an outage comes up after it.
-   * Each failed attempt is told to `log`, which also hears of reconnects later on.
+   * On SQLite, a disk that fails (an I/O error, a full disk, a lock held too long) while the
+   * store opens is waited out the same way; a file this process may not open is not. Each failed
+   * attempt is told to `log`, which also hears of reconnects later on.
    */
   waitForServer?: boolean;
   log?: (message: string) => void;
@@ -31,10 +34,24 @@ export async function openStore(
   if (target.kind === 'postgres') return openPostgres(url, target.url, options);
   // Loaded on demand, like pg: a process only pays for the driver it uses.
   const { SqliteStore } = await import('@longrun/store-sqlite');
-  return SqliteStore.open({
-    path: target.path,
-    ...(options.clock ? { clock: options.clock } : {}),
-  });
+  const open = () =>
+    SqliteStore.open({
+      path: target.path,
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+  if (options.waitForServer !== true) return open();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await open();
+    } catch (error) {
+      if (!isLongrunError(error) || !error.retryable) throw error;
+      const retryInMs = Math.min(5_000, 100 * 2 ** Math.min(attempt - 1, 6));
+      options.log?.(
+        `waiting for the store at ${target.path} (attempt ${attempt}: ${error.message}); trying again in ${retryInMs} ms`,
+      );
+      await sleep(retryInMs);
+    }
+  }
 }
 
 /** What a store URL names, once it parsed. */

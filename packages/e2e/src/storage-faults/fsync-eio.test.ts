@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,6 +120,77 @@ describe.runIf(straceFound)('fsync fails with EIO under the main job (strace)', 
       }
       // Most injection points hit commits that must be retried, not the opening.
       expect(refusedOpenings).toBeLessThan(failing.length);
+    },
+  );
+
+  it(
+    'a worker waits out a disk error while its store opens, then runs a session',
+    { timeout: 180_000 },
+    async () => {
+      const dir = tempDir();
+      const path = join(dir, '.longrun', 'longrun.db');
+      // A new store: opening it creates and migrates the file, the main thread's first fsyncs.
+      // Each attempt fails at one or two of 2..7, so the worker retries before one gets through.
+      const worker = spawn(
+        'strace',
+        [
+          ...straceArgs('fsync,fdatasync:error=EIO:when=2..7', join(dir, 'strace.log')),
+          process.execPath,
+          '--conditions=@longrun/source',
+          cliMain,
+          'worker',
+          '--store',
+          path,
+          '--agents',
+          example,
+        ],
+        // Its own process group, so that stopping it stops strace and the worker alike.
+        { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+      );
+      let output = '';
+      const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000));
+      worker.stdout.on('data', keep);
+      worker.stderr.on('data', keep);
+      const exited = new Promise<number | null>((resolve) => worker.on('exit', resolve));
+      const until = async (what: string, done: () => Promise<boolean> | boolean) => {
+        const deadline = performance.now() + 90_000;
+        while (!(await done())) {
+          expect(worker.exitCode, `the worker exited while ${what}:\n${output}`).toBeNull();
+          expect(performance.now() < deadline, `${what}:\n${output}`).toBe(true);
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      };
+      try {
+        await until('waiting for the worker to start', () => output.includes('worker started'));
+        const started = output.indexOf('worker started');
+        expect(output.slice(0, started)).toMatch(/waiting for the store at .*disk I\/O error/);
+        const store = await SqliteStore.open({ path });
+        try {
+          const session = await store.createSession({ agent: 'fix-failing-test', input: { task } });
+          await until(
+            'waiting for the session to complete',
+            async () => (await store.getSession(session.id)).status === 'completed',
+          );
+        } finally {
+          await store.close();
+        }
+      } finally {
+        const group = -(worker.pid as number);
+        process.kill(group, 'SIGTERM');
+        const stopped = await Promise.race([
+          exited.then(() => true),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10_000)),
+        ]);
+        if (!stopped) process.kill(group, 'SIGKILL');
+      }
+      try {
+        const { sessions, integrity } = await storeIn(dir);
+        expect(integrity).toEqual([]);
+        expect(sessions.map((s) => s.status)).toEqual(['completed']);
+        expect(sessions[0]!.seqs).toEqual(sessions[0]!.seqs.map((_, i) => i + 1));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   );
 });
