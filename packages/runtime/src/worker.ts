@@ -48,6 +48,12 @@ export interface WorkerOptions {
   concurrency?: number;
   checkpointEvery?: number;
   /**
+   * Workspace directories no session runs in whose stat cache and last snapshot the worker keeps
+   * (default 32, see WorkspaceTracker); a session that comes back to one forgotten is restored
+   * from its snapshot, as on a new worker.
+   */
+  idleWorkspaceDirs?: number;
+  /**
    * Fire the due ticks of schedules of this worker's agents (a ScheduleTicker; on by default).
    * `false`: this worker fires none (another process does).
    */
@@ -109,7 +115,7 @@ const watchEveryMs = 50;
 export class Worker {
   readonly id: WorkerId;
   /** Stat caches and known snapshots of the workspaces this worker holds. */
-  readonly #workspaces = new WorkspaceTracker();
+  readonly #workspaces: WorkspaceTracker;
   readonly #o: Required<Pick<WorkerOptions, 'leaseMs' | 'pollMs' | 'concurrency'>> & WorkerOptions;
   readonly #agents: Map<string, AgentDefinition>;
   readonly #models = new Map<string, ModelClient>();
@@ -139,6 +145,9 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.#o = { leaseMs: 15_000, pollMs: 100, concurrency: 32, ...options };
     this.id = options.workerId ?? newWorkerId();
+    this.#workspaces = new WorkspaceTracker(
+      options.idleWorkspaceDirs === undefined ? {} : { maxIdleDirs: options.idleWorkspaceDirs },
+    );
     this.#agents = new Map((options.agents ?? []).map((a) => [a.name, a]));
     this.#tenantPolicy = tenantPolicyOf(options.tenantPolicies);
     this.#tenantBudgets = new Map(

@@ -164,27 +164,27 @@ export class AgentRunner {
       ...writableUnder(policies),
       paths: pathGuard(policies),
     });
-    this.#ctx = {
-      store,
-      agent,
-      model: this.#o.model,
-      writer,
-      transcript,
-      tools: new Map([...pager, ...tools].map((t) => [t.name, t])),
-      gates: gateChain(agent, policies),
-      policies,
-      ...(this.#o.secrets === undefined ? {} : { secrets: this.#o.secrets }),
-      specs: toolSpecs(tools),
-      signal,
-      holding: this.#o.holding ?? (() => !signal.aborted),
-      events,
-      workspace,
-      startedHere: new Set(),
-      checkedHere: new Map(),
-      ...(tenantBudget === undefined ? {} : { tenantBudget }),
-      ...(tenantDailyBudget === undefined ? {} : { tenantDailyBudget }),
-    };
     try {
+      this.#ctx = {
+        store,
+        agent,
+        model: this.#o.model,
+        writer,
+        transcript,
+        tools: new Map([...pager, ...tools].map((t) => [t.name, t])),
+        gates: gateChain(agent, policies),
+        policies,
+        ...(this.#o.secrets === undefined ? {} : { secrets: this.#o.secrets }),
+        specs: toolSpecs(tools),
+        signal,
+        holding: this.#o.holding ?? (() => !signal.aborted),
+        events,
+        workspace,
+        startedHere: new Set(),
+        checkedHere: new Map(),
+        ...(tenantBudget === undefined ? {} : { tenantBudget }),
+        ...(tenantDailyBudget === undefined ? {} : { tenantDailyBudget }),
+      };
       // After the resume requests (their head check saw the log as it was paused).
       await takeBudgetRequests(this.#ctx);
       await this.#prepareWorkspace();

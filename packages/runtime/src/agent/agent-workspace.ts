@@ -98,12 +98,31 @@ interface TrackedDir {
   skipped: Set<string>;
 }
 
+/** Directories no session runs in that a tracker keeps what it knows of, by default. */
+export const defaultIdleWorkspaceDirs = 32;
+
 /**
  * What one worker knows of the workspace directories it holds: a stat cache each (so a snapshot
- * reads only files that changed) and the snapshot each directory is known to equal.
+ * reads only files that changed) and the snapshot each directory is known to equal. A directory
+ * is held while a session runs in it (AgentWorkspace); of the others, only the `maxIdleDirs`
+ * released last are kept, so a worker that runs sessions for days does not keep a stat cache and
+ * a manifest for every one it ever ran. Forgetting a directory is always safe: its next session
+ * here restores it from the log's snapshot as a new worker would.
  */
 export class WorkspaceTracker {
   readonly #dirs = new Map<string, TrackedDir>();
+  readonly #holds = new Map<string, number>();
+  readonly #maxIdleDirs: number;
+
+  constructor(options: { maxIdleDirs?: number } = {}) {
+    const max = options.maxIdleDirs ?? defaultIdleWorkspaceDirs;
+    if (!Number.isSafeInteger(max) || max < 0)
+      throw new LongrunError(
+        'INVALID_ARGUMENT',
+        `idleWorkspaceDirs must be a whole number of directories, 0 or more; got ${String(max)}`,
+      );
+    this.#maxIdleDirs = max;
+  }
 
   entry(dir: string): TrackedDir {
     let entry = this.#dirs.get(dir);
@@ -112,6 +131,44 @@ export class WorkspaceTracker {
       this.#dirs.set(dir, entry);
     }
     return entry;
+  }
+
+  /** A session runs in `dir`: what is known of it is kept until released. */
+  hold(dir: string): void {
+    this.#holds.set(dir, (this.#holds.get(dir) ?? 0) + 1);
+  }
+
+  /** A session stopped running in `dir`; the idle directories released longest ago are forgotten. */
+  release(dir: string): void {
+    const holds = (this.#holds.get(dir) ?? 0) - 1;
+    if (holds > 0) {
+      this.#holds.set(dir, holds);
+      return;
+    }
+    this.#holds.delete(dir);
+    const entry = this.#dirs.get(dir);
+    if (entry !== undefined) {
+      // Last released, last forgotten: a Map iterates in insertion order.
+      this.#dirs.delete(dir);
+      this.#dirs.set(dir, entry);
+    }
+    let idle = [...this.#dirs.keys()].filter((d) => !this.#holds.has(d)).length;
+    for (const d of this.#dirs.keys()) {
+      if (idle <= this.#maxIdleDirs) break;
+      if (this.#holds.has(d)) continue;
+      this.#dirs.delete(d);
+      idle -= 1;
+    }
+  }
+
+  /** Whether it keeps anything of `dir` (entry() makes an empty record of it). */
+  knows(dir: string): boolean {
+    return this.#dirs.has(dir);
+  }
+
+  /** Directories it knows something of (held or idle). */
+  get size(): number {
+    return this.#dirs.size;
   }
 }
 
@@ -214,10 +271,14 @@ export class AgentWorkspace {
   #openSandbox: Sandbox | null = null;
   #plainFiles: WorkspaceFiles | null = null;
 
+  #released = false;
+
+  /** Holds `options.dir` in the tracker until close(). */
   constructor(options: AgentWorkspaceOptions) {
     this.dir = options.dir;
     this.#o = options;
     this.files = filesThrough(() => this.#currentFiles());
+    options.tracker.hold(options.dir);
   }
 
   /**
@@ -380,6 +441,10 @@ export class AgentWorkspace {
   }
 
   async close(): Promise<void> {
+    if (!this.#released) {
+      this.#released = true;
+      this.#o.tracker.release(this.dir);
+    }
     const opened = this.#sandbox;
     this.#sandbox = null;
     this.#openSandbox = null;
