@@ -23,6 +23,8 @@ export interface CliWorkerOptions {
   concurrency: number;
   /** `--liveness-ms`; the CLI's default (5000) when not given. */
   livenessMs?: number;
+  /** Added to NODE_OPTIONS (e.g. `--inspect=127.0.0.1:0`, for the resource soak's probe). */
+  nodeOptions?: string;
 }
 
 /**
@@ -59,6 +61,9 @@ export class CliWorker {
       env: {
         ...process.env,
         NODE_COMPILE_CACHE: compileCache,
+        ...(options.nodeOptions === undefined
+          ? {}
+          : { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${options.nodeOptions}`.trim() }),
         LONGRUN_PGF_DIR: options.dir,
         LONGRUN_PGF_TOOL_MS: options.toolMs.join('-'),
       },

@@ -30,6 +30,8 @@ export interface FaultRunOptions {
   toolMs: [number, number];
   /** Sessions each worker runs at once: small, so that every worker holds some. */
   concurrency: number;
+  /** Added to the `longrun worker` processes' NODE_OPTIONS. */
+  cliNodeOptions?: string;
   /** The library worker's store queryTimeoutMs (default: the store's, 30 s). */
   libraryQueryTimeoutMs?: number;
 }
@@ -108,6 +110,7 @@ export class FaultRun {
       toolMs: o.toolMs,
       concurrency: o.concurrency,
       ...(o.cliLivenessMs === undefined ? {} : { livenessMs: o.cliLivenessMs }),
+      ...(o.cliNodeOptions === undefined ? {} : { nodeOptions: o.cliNodeOptions }),
     });
     this.workers.push(worker);
     return worker;
