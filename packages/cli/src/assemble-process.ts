@@ -45,6 +45,8 @@ export interface WorkerPlan {
   pollMs?: number;
   /** Fire the due ticks of the agents' schedules (default: yes); `false`: another process does. */
   schedules?: false;
+  /** Remove a finished session's workspace directory (WorkerOptions.removeFinishedWorkspaces). */
+  removeFinishedWorkspaces?: boolean;
   /** Where the line each ended session run gives goes; by default the log. */
   sessionEnds?: (ended: { sessionId: string; outcome: string }) => void;
 }

@@ -83,6 +83,7 @@ passing one pauses the session with BUDGET_EXCEEDED until \`longrun sessions bud
 ${sandboxHelp}`,
   worker: `longrun worker [--store <url>] [--agents <module>]... [--worker-id ID] [--concurrency N] [--lease-ms N]
                [--liveness-ms N] [--metrics-port N [--metrics-host 127.0.0.1]]
+               [--remove-finished-workspaces]
                [--sandbox process|bwrap] [--sandbox-pool N] [--sandbox-strict]
 
 Claims runnable sessions of the agents of the given modules and runs them until SIGINT/SIGTERM.
@@ -92,6 +93,11 @@ unreachable, it waits for it (saying so on stderr); a dropped connection never e
 PostgreSQL its liveness is a heartbeat: with --liveness-ms L (default 5000), it stops its sessions'
 side effects when it cannot confirm it for L/2, and others may take them after L (at once when it
 died on their host). See docs/durability.md.
+
+A session's workspace directory (.longrun/workspaces/<id>) stays where the agent left it. With
+--remove-finished-workspaces it is removed once the session's run ends completed, failed or
+cancelled, so a worker that runs for weeks keeps its disk to the sessions it runs; the snapshots
+stay in the store (sessions diff, the API's files), and a follow-up message restores it.
 
 --metrics-port N serves GET /metrics (Prometheus text format; 0: a free port, said in the start
 line) on --metrics-host (default 127.0.0.1). See docs/observability.md.

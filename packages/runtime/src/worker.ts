@@ -54,6 +54,13 @@ export interface WorkerOptions {
    */
   idleWorkspaceDirs?: number;
   /**
+   * Remove a session's local workspace directory once its run ends completed, failed or
+   * cancelled (default false: the directory stays where the agent left it). The snapshots stay in
+   * the blob store: a follow-up message restores the directory from the last one. A worker that
+   * runs sessions for weeks keeps its disk to the sessions it runs.
+   */
+  removeFinishedWorkspaces?: boolean;
+  /**
    * Fire the due ticks of schedules of this worker's agents (a ScheduleTicker; on by default).
    * `false`: this worker fires none (another process does).
    */
@@ -546,6 +553,7 @@ export class Worker {
         agent,
         model,
         workspaces: this.#workspaces,
+        ...(this.#o.removeFinishedWorkspaces === true ? { removeFinishedWorkspace: true } : {}),
         ...(this.#tenantPolicy === undefined ? {} : { tenantPolicy: this.#tenantPolicy }),
         ...(this.#tenantBudgets.size === 0
           ? {}

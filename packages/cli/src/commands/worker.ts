@@ -26,6 +26,7 @@ export async function run(argv: string[]): Promise<number> {
       'liveness-ms': { type: 'string' },
       agents: { type: 'string', multiple: true },
       'no-schedules': { type: 'boolean' },
+      'remove-finished-workspaces': { type: 'boolean' },
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
       ...sandboxFlags,
@@ -66,6 +67,7 @@ export async function run(argv: string[]): Promise<number> {
       concurrency,
       leaseMs,
       ...(values['no-schedules'] === true ? { schedules: false as const } : {}),
+      removeFinishedWorkspaces: values['remove-finished-workspaces'] === true,
       sessionEnds: (ended) => process.stdout.write(jsonLine({ msg: 'session ended', ...ended })),
     },
     ...(metricsPort === undefined

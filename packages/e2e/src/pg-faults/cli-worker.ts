@@ -23,6 +23,8 @@ export interface CliWorkerOptions {
   concurrency: number;
   /** `--liveness-ms`; the CLI's default (5000) when not given. */
   livenessMs?: number;
+  /** More `longrun worker` flags. */
+  extraArgs?: readonly string[];
   /** Added to NODE_OPTIONS (e.g. `--inspect=127.0.0.1:0`, for the resource soak's probe). */
   nodeOptions?: string;
 }
@@ -56,6 +58,7 @@ export class CliWorker {
     const args = [cliMain, 'worker', '--store', options.storeUrl, '--agents', agentModule];
     args.push('--lease-ms', String(options.leaseMs), '--concurrency', String(options.concurrency));
     if (options.livenessMs !== undefined) args.push('--liveness-ms', String(options.livenessMs));
+    args.push(...(options.extraArgs ?? []));
     this.child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', stderr],
       env: {

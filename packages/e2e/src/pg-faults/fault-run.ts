@@ -30,6 +30,8 @@ export interface FaultRunOptions {
   toolMs: [number, number];
   /** Sessions each worker runs at once: small, so that every worker holds some. */
   concurrency: number;
+  /** More flags of the `longrun worker` processes. */
+  cliArgs?: readonly string[];
   /** Added to the `longrun worker` processes' NODE_OPTIONS. */
   cliNodeOptions?: string;
   /** The library worker's store queryTimeoutMs (default: the store's, 30 s). */
@@ -111,6 +113,7 @@ export class FaultRun {
       concurrency: o.concurrency,
       ...(o.cliLivenessMs === undefined ? {} : { livenessMs: o.cliLivenessMs }),
       ...(o.cliNodeOptions === undefined ? {} : { nodeOptions: o.cliNodeOptions }),
+      ...(o.cliArgs === undefined ? {} : { extraArgs: o.cliArgs }),
     });
     this.workers.push(worker);
     return worker;

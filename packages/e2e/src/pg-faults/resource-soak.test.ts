@@ -50,12 +50,19 @@ describeWithPrivatePostgres(
         }));
         console.log(
           `[resource-soak] seed=${seed} faultS=${faultMs / 1000} restarts=${r.restarts} ` +
-            `victimKills=${r.victimKills} sessions=${r.facts.sessions.length} ` +
+            `victimKills=${r.victimKills} workspacesSeen=${r.workspacesSeen} sessions=${r.facts.sessions.length} ` +
             `completed=${r.verdict.completed} api=${JSON.stringify(r.api)} ` +
             `resources=${JSON.stringify(figures)} fdKindsAtEnd=${JSON.stringify(r.fdKindsAtEnd)}`,
         );
         expect(r.verdict.violations.slice(0, 40), `seed=${seed}`).toEqual([]);
         expect(r.drained, `seed=${seed}: every session settles`).toBe(true);
+        expect(
+          r.workspacesSeen,
+          'sessions had workspace directories while they ran',
+        ).toBeGreaterThan(0);
+        expect(r.leftWorkspaces, "the workers removed every finished session's workspace").toEqual(
+          [],
+        );
         expect(r.watchedAlive, 'no watched process exited').toBe(options.watchedWorkers + 1);
         expect(
           r.resources.flatMap((x) => x.problems),

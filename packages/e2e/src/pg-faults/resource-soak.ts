@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { baseEnv, startLongrun, type LongrunProcess } from '../attacks/longrun-process.ts';
@@ -51,6 +51,13 @@ export interface ResourceSoakResult {
   resources: ResourceVerdict[];
   /** The watched processes still alive at the end (none may have exited). */
   watchedAlive: number;
+  /**
+   * Workspace directories left on disk once every session completed (the workers run with
+   * `--remove-finished-workspaces`).
+   */
+  leftWorkspaces: string[];
+  /** The most workspace directories seen at once while sessions ran (so the check above is one). */
+  workspacesSeen: number;
   /** Descriptors by kind of each watched process at the end, for a failed bar's message. */
   fdKindsAtEnd: Record<string, Record<string, number>>;
 }
@@ -81,11 +88,15 @@ export async function resourceSoak(options: ResourceSoakOptions): Promise<Resour
     concurrency: options.concurrency,
     // The watched processes' memory is read after full collections, through their inspector.
     cliNodeOptions: inspectFlag,
+    // As an operator runs workers for weeks: a finished session's directory does not stay.
+    cliArgs: ['--remove-finished-workspaces'],
   });
   const apiDir = mkdtempSync(join(tmpdir(), 'longrun-soak-api-'));
   let api: LongrunProcess | null = null;
   const watches: ResourceWatch[] = [];
   let passed = false;
+  const workspaces = join(run.dir, 'workspaces');
+  const workspaceDirs = (): string[] => (existsSync(workspaces) ? readdirSync(workspaces) : []);
   try {
     api = startLongrun(['serve', '--store', run.pg.url, '--no-auth', '--port', '0'], apiDir, {
       ...baseEnv(apiDir),
@@ -136,9 +147,11 @@ export async function resourceSoak(options: ResourceSoakOptions): Promise<Resour
     let victimKills = 0;
     let nextKillAt = performance.now() + 8_000 + random() * 7_000;
     let restarts = 0;
+    let workspacesSeen = 0;
     while (performance.now() < deadline && restarts < 2_000) {
       await sleep(3_000 + Math.floor(random() * 5_000));
       if (performance.now() >= deadline) break;
+      workspacesSeen = Math.max(workspacesSeen, workspaceDirs().length);
       await run.pg.restart({ mode: 'immediate' });
       restarts += 1;
       if (performance.now() >= nextKillAt) {
@@ -167,6 +180,8 @@ export async function resourceSoak(options: ResourceSoakOptions): Promise<Resour
       ),
     );
     const { verdict, facts, drained } = await run.finish(120_000);
+    await eventually(() => workspaceDirs().length === 0, 5_000);
+    const leftWorkspaces = workspaceDirs();
     passed =
       verdict.violations.length === 0 && drained && resources.every((r) => r.problems.length === 0);
     return {
@@ -178,6 +193,8 @@ export async function resourceSoak(options: ResourceSoakOptions): Promise<Resour
       api: reads,
       resources,
       watchedAlive,
+      leftWorkspaces,
+      workspacesSeen,
       fdKindsAtEnd,
     };
   } finally {

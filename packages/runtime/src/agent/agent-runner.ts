@@ -60,6 +60,8 @@ export interface AgentRunnerOptions {
   checkpointEvery?: number;
   /** The worker's record of the workspaces it holds; a fresh one forgets nothing that matters. */
   workspaces?: WorkspaceTracker;
+  /** Remove the workspace directory when the run ends completed, failed or cancelled. */
+  removeFinishedWorkspace?: boolean;
   /** The policy that bounds every agent of a tenant (`WorkerOptions.tenantPolicies`). */
   tenantPolicy?: (tenantId: string) => Policy | undefined;
   /** The cap on every session budget of a tenant (`WorkerOptions.tenantBudgets`). */
@@ -164,6 +166,7 @@ export class AgentRunner {
       ...writableUnder(policies),
       paths: pathGuard(policies),
     });
+    let outcome: RunOutcome | undefined;
     try {
       this.#ctx = {
         store,
@@ -188,11 +191,19 @@ export class AgentRunner {
       // After the resume requests (their head check saw the log as it was paused).
       await takeBudgetRequests(this.#ctx);
       await this.#prepareWorkspace();
-      const outcome = await this.#budgetedLoop();
+      outcome = await this.#budgetedLoop();
       await this.#tellParent(outcome);
       return outcome;
     } finally {
       await workspace.close();
+      if (this.#o.removeFinishedWorkspace === true && outcome !== undefined && finished(outcome))
+        await workspace.remove().catch((error: unknown) =>
+          this.#o.events?.emit('log', {
+            level: 'warn',
+            msg: `could not remove the finished session's workspace ${workspaceDir}: ${(error as Error).message}`,
+            sessionId: lease.sessionId,
+          }),
+        );
     }
   }
 
@@ -413,4 +424,9 @@ export class AgentRunner {
     });
     return true;
   }
+}
+
+/** Outcomes after which the session's directory is not needed until a person adds to it. */
+function finished(outcome: RunOutcome): boolean {
+  return outcome === 'completed' || outcome === 'failed' || outcome === 'cancelled';
 }

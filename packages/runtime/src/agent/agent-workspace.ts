@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import {
   LongrunError,
@@ -159,6 +159,11 @@ export class WorkspaceTracker {
       this.#dirs.delete(d);
       idle -= 1;
     }
+  }
+
+  /** Forgets `dir` (its directory is about to go), held or not. */
+  forget(dir: string): void {
+    this.#dirs.delete(dir);
   }
 
   /** Whether it keeps anything of `dir` (entry() makes an empty record of it). */
@@ -449,6 +454,15 @@ export class AgentWorkspace {
     this.#sandbox = null;
     this.#openSandbox = null;
     if (opened !== null) await (await opened.catch(() => null))?.close();
+  }
+
+  /**
+   * Removes the directory (after close()), and what the tracker knew of it: the next run of the
+   * session restores it from the log's last snapshot, as a new worker would.
+   */
+  async remove(): Promise<void> {
+    this.#o.tracker.forget(this.dir);
+    await rm(this.dir, { recursive: true, force: true, maxRetries: 3 });
   }
 
   async #open(): Promise<Sandbox> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import {
@@ -121,10 +121,14 @@ async function settled(store: SessionStore, id: SessionId): Promise<void> {
 
 /**
  * One worker runs session A (which writes notes.txt), then `others` sessions, then A's follow-up
- * (which reads notes.txt back). Between the two, A's directory is changed behind the worker's
- * back. Returns what the follow-up read.
+ * (which reads notes.txt back). Between the two, A's directory, if it is still there, is changed
+ * behind the worker's back. Returns what the follow-up read and whether A's directory was there
+ * after each of its runs.
  */
-async function followUpReads(idleWorkspaceDirs: number, others: number): Promise<string> {
+async function followUpReads(
+  options: { idleWorkspaceDirs: number; removeFinishedWorkspaces?: boolean },
+  others: number,
+): Promise<{ read: string; dirAfterFirstRun: boolean; dirAtEnd: boolean }> {
   const dir = tempDir('workspace-tracker');
   const workspaceRoot = join(dir, 'ws');
   const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
@@ -133,28 +137,41 @@ async function followUpReads(idleWorkspaceDirs: number, others: number): Promise
     agents: [notesAgent(workspaceRoot)],
     pollMs: 5,
     concurrency: 1,
-    idleWorkspaceDirs,
+    ...options,
   });
+  const ended: string[] = [];
+  worker.on('session.ended', ({ sessionId }) => ended.push(sessionId));
+  /** Until the session's run ended on the worker (after its last commit: the directory's fate). */
+  const runEnded = async (id: string, runs: number) => {
+    const deadline = Date.now() + 20_000;
+    while (ended.filter((e) => e === id).length < runs && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 5));
+  };
   await worker.start();
   try {
     const a = await store.createSession({ agent: 'notes', input: 'write' });
+    const aDir = join(workspaceRoot, a.id);
     await settled(store, a.id);
-    writeFileSync(join(workspaceRoot, a.id, 'notes.txt'), 'changed behind the worker');
+    await runEnded(a.id, 1);
+    const dirAfterFirstRun = existsSync(aDir);
+    if (dirAfterFirstRun) writeFileSync(join(aDir, 'notes.txt'), 'changed behind the worker');
     for (let i = 0; i < others; i++) {
       const other = await store.createSession({ agent: 'notes', input: 'write' });
       await settled(store, other.id);
     }
     await sendMessage(store, a.id, 'read them back');
     await settled(store, a.id);
+    await runEnded(a.id, 2);
     const reads = (await allEvents(store, a.id)).flatMap((e) =>
       e.type === 'tool.completed' && e.data.tool === 'read_notes' ? [e.data.output] : [],
     );
     expect(reads).toHaveLength(1);
-    // The file itself is what the read found.
-    expect(readFileSync(join(workspaceRoot, a.id, 'notes.txt'), 'utf8')).toBe(reads[0]);
     const read = reads[0];
     if (typeof read !== 'string') throw new Error(`read_notes gave ${JSON.stringify(read)}`);
-    return read;
+    const dirAtEnd = existsSync(aDir);
+    // The file itself is what the read found, where it is still there.
+    if (dirAtEnd) expect(readFileSync(join(aDir, 'notes.txt'), 'utf8')).toBe(read);
+    return { read, dirAfterFirstRun, dirAtEnd };
   } finally {
     await worker.stop();
     await store.close();
@@ -165,8 +182,26 @@ describe('a worker that has run many sessions', () => {
   it('forgets the workspaces it no longer runs past its bound, and restores one that comes back from its snapshot', async () => {
     // Bound 1, three sessions in between: A's directory is forgotten, so its follow-up restores
     // it from the log's snapshot, undoing the change made behind the worker's back.
-    expect(await followUpReads(1, 3)).toBe('as the log recorded them');
+    const forgotten = await followUpReads({ idleWorkspaceDirs: 1 }, 3);
+    expect(forgotten.read).toBe('as the log recorded them');
     // The control: A still known (bound 32), the worker trusts its own directory as it left it.
-    expect(await followUpReads(32, 3)).toBe('changed behind the worker');
+    const known = await followUpReads({ idleWorkspaceDirs: 32 }, 3);
+    expect(known).toEqual({
+      read: 'changed behind the worker',
+      dirAfterFirstRun: true,
+      dirAtEnd: true,
+    });
+  });
+
+  it("removes a finished session's directory when asked, and a follow-up restores it from the snapshot", async () => {
+    const removed = await followUpReads(
+      { idleWorkspaceDirs: 32, removeFinishedWorkspaces: true },
+      1,
+    );
+    expect(removed).toEqual({
+      read: 'as the log recorded them',
+      dirAfterFirstRun: false,
+      dirAtEnd: false,
+    });
   });
 });
