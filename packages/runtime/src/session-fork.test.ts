@@ -16,6 +16,7 @@ import { MemoryLedger, allEvents, runUntil, tempDir } from './testing.ts';
 import { defineAgent, defineTool } from './agent/define-agent.ts';
 import { writeFileTool } from './tools/file-tools.ts';
 import { forkSession } from './session-fork.ts';
+import { Worker } from './worker.ts';
 import { sendMessage } from './agent/session-commands.ts';
 
 const add = defineTool({
@@ -230,5 +231,67 @@ describe('forking a session', () => {
     ]);
     expect(ledger.applied()).toHaveLength(2);
     await store.close();
+  });
+});
+
+describe('forking while workers run', () => {
+  it('no worker claims a fork before its copy is done: none runs the task again from its first step', async () => {
+    const dir = tempDir('fork-race');
+    const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+    let calls = 0;
+    const agent = defineAgent({
+      name: 'counted',
+      model: scriptedModel((request) => {
+        const step = request.messages.filter((m) => m.role === 'assistant').length + 1;
+        if (step <= 3) return { toolCalls: [{ name: 'add', args: { a: step, b: 1 } }] };
+        return { text: 'done' };
+      }),
+      instructions: 'x',
+      tools: [
+        defineTool({
+          name: 'add',
+          description: 'adds, counted',
+          input: z.object({ a: z.number(), b: z.number() }),
+          effect: 'pure',
+          run: async ({ a, b }) => {
+            calls += 1;
+            return a + b;
+          },
+        }),
+      ],
+      workspaceRoot: join(dir, 'ws'),
+    });
+    const source = await store.createSession({ agent: 'counted', input: 'go' });
+    await runUntil({ store, agents: [agent] }, source.id);
+    const sourceCalls = calls;
+    const sourceLog = plain(await allEvents(store, source.id)).slice(1);
+    // A worker polling every millisecond, as many as a busy fleet: it takes any claimable session.
+    const workers = [1, 2, 3].map(
+      () => new Worker({ store, agents: [agent], pollMs: 1, concurrency: 8 }),
+    );
+    for (const worker of workers) await worker.start();
+    try {
+      const forks = await Promise.all(
+        Array.from({ length: 12 }, () => forkSession(store, source.id)),
+      );
+      for (const fork of forks) {
+        expect(fork.status).toBe('completed');
+        // The fork's log after its own session.created is the source's, event for event (its
+        // tool.started events name the source's idempotency keys, written out).
+        const copied = plain(await allEvents(store, fork.id))
+          .slice(1)
+          .map((e) => {
+            if (e.type !== 'tool.started') return e;
+            const { idempotencyKey, ...data } = e.data as { idempotencyKey?: string };
+            expect(idempotencyKey).toMatch(new RegExp(`^${source.id}:`));
+            return { ...e, data };
+          });
+        expect(copied).toEqual(sourceLog);
+      }
+      expect(calls, 'no tool ran again in a fork').toBe(sourceCalls);
+    } finally {
+      for (const worker of workers) await worker.stop();
+      await store.close();
+    }
   });
 });

@@ -7,6 +7,7 @@ import {
   terminalStatuses,
   workerId,
   type EffectChange,
+  type Lease,
   type NewEvent,
   type SessionId,
   type SessionRecord,
@@ -52,6 +53,9 @@ export async function forkSession(
   if (created?.type !== 'session.created') {
     throw new LongrunError('INTERNAL', `session ${sourceId} does not start with session.created`);
   }
+  const owner = workerId(`fork-${randomUUID().slice(0, 8)}`);
+  // Created held by this call: a worker that claimed it before the copy ended would run the task
+  // from its first step, tools and all.
   const fork = await store.createSession({
     agent: created.data.agent,
     input: created.data.input,
@@ -59,10 +63,17 @@ export async function forkSession(
     forkedFrom: { sessionId: sourceId, seq: atSeq },
     // The budget and what was spent under it carry over (the copied events charge the fork).
     ...(created.data.budget === undefined ? {} : { budget: created.data.budget }),
+    heldBy: { owner, leaseMs },
   });
-  const owner = workerId(`fork-${randomUUID().slice(0, 8)}`);
-  const lease = await store.claim(fork.id, owner, leaseMs);
-  if (lease === null) throw new LongrunError('INTERNAL', `could not claim the new fork ${fork.id}`);
+  if (fork.leaseOwner !== owner || fork.leaseExpiresAtMs === null)
+    throw new LongrunError('INTERNAL', `the new fork ${fork.id} was not created held by ${owner}`);
+  const lease: Lease = {
+    sessionId: fork.id,
+    owner,
+    epoch: fork.leaseEpoch,
+    expiresAtMs: fork.leaseExpiresAtMs,
+    headSeq: fork.headSeq,
+  };
   // Folded page by page: the fork's status comes from the state at the fork point.
   let state = fold([created]);
   let head = 1;

@@ -178,6 +178,50 @@ function leaseContract(ctx: ContractContext): void {
     expect((await ctx.store.getSession(lease.sessionId)).status).toBe('running');
   });
 
+  it('creates a session held by its creator (heldBy): no claimer takes it until released', async () => {
+    const held = await ctx.store.createSession({
+      agent: 'contract',
+      input: null,
+      heldBy: { owner: workerA, leaseMs },
+    });
+    expect(held).toMatchObject({
+      status: 'running',
+      leaseOwner: workerA,
+      leaseEpoch: 1,
+      headSeq: 1,
+    });
+    expect(held.leaseExpiresAtMs).toBe(ctx.clock.nowMs() + leaseMs);
+    expect(await ctx.store.claimNext(workerB, leaseMs)).toBeNull();
+    expect(await ctx.store.claim(held.id, workerB, leaseMs)).toBeNull();
+    // The record's lease is the fence of the creator's writes.
+    const fence = { sessionId: held.id, owner: workerA, epoch: held.leaseEpoch };
+    await ctx.store.append({ fence, expectedSeq: 1, events: [toolEvent(1)] });
+    await ctx.store.releaseLease(fence);
+    expect(await ctx.store.claimNext(workerB, leaseMs)).toMatchObject({
+      sessionId: held.id,
+      epoch: 2,
+      headSeq: 2,
+    });
+    await expectCode(
+      ctx.store.createSession({
+        agent: 'contract',
+        input: null,
+        heldBy: { owner: workerA, leaseMs },
+        idempotencyKey: 'k',
+        requestHash: 'h',
+      }),
+      'INVALID_ARGUMENT',
+    );
+    await expectCode(
+      ctx.store.createSession({
+        agent: 'contract',
+        input: null,
+        heldBy: { owner: workerA, leaseMs: 0 },
+      }),
+      'INVALID_ARGUMENT',
+    );
+  });
+
   it('expires leases by the store clock, not before', async () => {
     const lease = await claimedSession(ctx.store);
     ctx.clock.advance(leaseMs - 1);

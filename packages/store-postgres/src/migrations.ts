@@ -15,6 +15,7 @@ import { keyRoles } from './migrations/v13-key-roles.ts';
 import { tenantSpend } from './migrations/v14-tenant-spend.ts';
 import { packedEvents } from './migrations/v15-packed-events.ts';
 import { checkpointParts } from './migrations/v17-checkpoint-parts.ts';
+import { heldSessions } from './migrations/v18-held-sessions.ts';
 
 /**
  * Numbered schema migrations. The version a schema is at lives in its `longrun_meta` table;
@@ -45,6 +46,7 @@ export const migrations: readonly { version: number; sql: (s: SchemaName) => str
   // restore the manifest without the edits (stale files), from opening the schema.
   { version: 16, sql: () => 'SELECT 1' },
   { version: 17, sql: (s) => checkpointParts(s.quoted) },
+  { version: 18, sql: (s) => heldSessions(s.quoted) },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

@@ -319,15 +319,26 @@ export class PostgresStore implements SessionStore {
 
   async createSession(input: CreateSessionInput): Promise<SessionRecord> {
     const c = encodeCreateSession(input);
-    const rows = await this.#write('creating a session', 'createSession', [
-      this.#nowParam(),
-      c.id,
-      c.tenantId,
-      c.agent,
-      c.data,
-      c.idempotency?.key ?? null,
-      c.idempotency?.requestHash ?? null,
-    ]);
+    const rows =
+      c.heldBy === null
+        ? await this.#write('creating a session', 'createSession', [
+            this.#nowParam(),
+            c.id,
+            c.tenantId,
+            c.agent,
+            c.data,
+            c.idempotency?.key ?? null,
+            c.idempotency?.requestHash ?? null,
+          ])
+        : await this.#write('creating a session', 'createHeldSession', [
+            this.#nowParam(),
+            c.id,
+            c.tenantId,
+            c.agent,
+            c.data,
+            c.heldBy.owner,
+            c.heldBy.leaseMs,
+          ]);
     const row = rows[0];
     if (row === undefined)
       throw new LongrunError('INTERNAL', `create_session returned no row for ${c.id}`);

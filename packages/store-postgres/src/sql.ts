@@ -53,6 +53,7 @@ export function statements(schema: SchemaName) {
   return {
     nowMs: `SELECT ${s}.now_ms($1::bigint) AS ms`,
     createSession: `SELECT * FROM ${s}.create_session($1::bigint, $2, $3, $4, $5, $6, $7)`,
+    createHeldSession: `SELECT * FROM ${s}.create_held_session($1::bigint, $2, $3, $4, $5, $6, $7::bigint)`,
     getSession: `SELECT * FROM ${s}.sessions WHERE id = $1`,
     getSessions: `SELECT * FROM ${s}.sessions WHERE id = ANY($1::text[])`,
     // $1 status, $2 tenant, $3 agent, $4 after id, $5 limit, $6 waiting-for prefix; oldest first,

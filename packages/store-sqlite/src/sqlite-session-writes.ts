@@ -55,7 +55,7 @@ function claimRow(db: WriterDb, id: string, c: ClaimWrite): Lease {
 /** Inserts a checked new session and its `session.created` event; returns its row. */
 export function insertSession(
   db: WriterDb,
-  { id, tenantId, agent, data }: Omit<EncodedCreateSession, 'idempotency'>,
+  { id, tenantId, agent, data }: Pick<EncodedCreateSession, 'id' | 'tenantId' | 'agent' | 'data'>,
   nowMs: number,
 ): SessionRow {
   const inserted = db.stmt(sql.insertSession).run(id, tenantId, agent, nowMs, nowMs);
@@ -79,7 +79,7 @@ export const sessionWrites = {
    */
   createSession(
     db: WriterDb,
-    w: EncodedCreateSession & { nowMs: number },
+    w: EncodedCreateSession & { nowMs: number; held: ClaimWrite | null },
   ): { row: SessionRow } | { idempotencyConflict: true } {
     const { id, tenantId, agent, data, idempotency, nowMs: now } = w;
     if (idempotency !== null) {
@@ -96,7 +96,11 @@ export const sessionWrites = {
         now,
       );
     }
-    return { row: insertSession(db, { id, tenantId, agent, data }, now) };
+    const row = insertSession(db, { id, tenantId, agent, data }, now);
+    if (!w.held) return { row };
+    // Claimed in the same transaction: no worker sees it unheld (CreateSessionInput.heldBy).
+    claimRow(db, id, w.held);
+    return { row: sessionRow(db, id) };
   },
 
   claimNext(db: WriterDb, c: ClaimWrite & { agents: string | null }): Lease | null {

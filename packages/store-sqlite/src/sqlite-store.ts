@@ -197,9 +197,11 @@ export class SqliteStore implements SessionStore {
 
   async createSession(input: CreateSessionInput): Promise<SessionRecord> {
     const encoded = encodeCreateSession(input);
+    const { heldBy } = encoded;
     const created = await this.#write('createSession', {
       ...encoded,
       nowMs: this.#clock.nowMs(),
+      held: heldBy === null ? null : this.#claimTimes(heldBy.owner, heldBy.leaseMs),
     });
     if ('idempotencyConflict' in created) {
       throw idempotencyConflict(encoded.idempotency?.key ?? '');

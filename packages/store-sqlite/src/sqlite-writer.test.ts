@@ -45,6 +45,7 @@ async function claimedSession(writer: ThreadWriter): Promise<Lease> {
   const created = await writer.write('createSession', {
     ...encodeCreateSession({ agent: 'a', input: null }),
     nowMs: 1,
+    held: null,
   });
   if (!('row' in created)) throw new Error('no session created');
   const held = await writer.write('claim', {
@@ -198,7 +199,7 @@ describe('the SQLite writer thread', () => {
          const writer = new ThreadWriter(options, connection);
          await writer.threadStarted();
          const { encodeCreateSession } = await import('@longrun/core');
-         const created = await writer.write('createSession', { ...encodeCreateSession({ agent: 'a', input: null }), nowMs: 1 });
+         const created = await writer.write('createSession', { ...encodeCreateSession({ agent: 'a', input: null }), nowMs: 1, held: null });
          console.log('row' in created ? 'created' : 'not created');
          await writer.close();
          connection.close();
@@ -232,7 +233,7 @@ describe('the SQLite writer thread', () => {
          const writer = new ThreadWriter(options, connection);
          await writer.threadStarted();
          for (let i = 0; i < 2; i++) {
-           const created = await writer.write('createSession', { ...encodeCreateSession({ agent: 'a', input: null }), nowMs: 1 });
+           const created = await writer.write('createSession', { ...encodeCreateSession({ agent: 'a', input: null }), nowMs: 1, held: null });
            console.log('row' in created ? 'created' : 'not created');
          }
          await writer.close();

@@ -8,13 +8,15 @@ import {
   scheduleId,
   sessionId,
   tenantId,
+  workerId,
   type SessionId,
+  type WorkerId,
 } from '../ids.ts';
 import { encodePayload } from '../json.ts';
 import { apiKeyRoles, isApiKeyRole, type NewApiKey } from './api-key-store.ts';
 import { isBlobHash } from './blob-store.ts';
 import type { CreateSessionInput, ListSessionsQuery, SessionStatus } from './session-store.ts';
-import { checkCount, checkName, sessionStatuses } from './store-input.ts';
+import { checkCount, checkLeaseMs, checkName, sessionStatuses } from './store-input.ts';
 
 /** A create-session request, checked and encoded the same way by every store. */
 export interface EncodedCreateSession {
@@ -24,6 +26,8 @@ export interface EncodedCreateSession {
   /** The `session.created` event's data, encoded. */
   data: string;
   idempotency: { key: string; requestHash: string } | null;
+  /** CreateSessionInput.heldBy, checked. */
+  heldBy: { owner: WorkerId; leaseMs: number } | null;
 }
 
 export function encodeCreateSession(input: CreateSessionInput): EncodedCreateSession {
@@ -58,7 +62,22 @@ export function encodeCreateSession(input: CreateSessionInput): EncodedCreateSes
     ),
     idempotency:
       key === undefined ? null : { key, requestHash: checkName('requestHash', input.requestHash) },
+    heldBy: input.heldBy === undefined ? null : checkHeldBy(input.heldBy, key),
   };
+}
+
+function checkHeldBy(
+  value: { owner: WorkerId; leaseMs: number },
+  key: string | undefined,
+): { owner: WorkerId; leaseMs: number } {
+  if (typeof value !== 'object' || value === null)
+    throw new LongrunError('INVALID_ARGUMENT', 'heldBy must be { owner, leaseMs }');
+  if (key !== undefined)
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      'a session created held (heldBy) takes no idempotencyKey: a replay would hand back a session another creator holds',
+    );
+  return { owner: workerId(value.owner), leaseMs: checkLeaseMs(value.leaseMs) };
 }
 
 function checkScheduleRef(value: ScheduleRef): ScheduleRef {

@@ -238,6 +238,13 @@ export interface CreateSessionInput {
   idempotencyKey?: string;
   /** A hash of the request the key was used with (required with `idempotencyKey`). */
   requestHash?: string;
+  /**
+   * Creates the session already claimed by `owner` for `leaseMs` (status `running`, its first
+   * epoch; the record's lease fields give the fence), in the same transaction: no worker can claim
+   * it before its creator is done with it, as a fork whose log is still being copied. Not with
+   * `idempotencyKey`.
+   */
+  heldBy?: { owner: WorkerId; leaseMs: number };
 }
 
 /**
