@@ -578,11 +578,21 @@ export class Worker {
    */
   async #pause(lease: Lease, reason: string): Promise<void> {
     const { headSeq } = await this.#o.store.getSession(lease.sessionId);
+    // An error after the run's last commit (cleaning up its workspace, say) does not park a
+    // session its log says is over: the record says what the log says.
+    const [last] = await this.#o.store.readEvents(lease.sessionId, headSeq - 1, 1);
+    const over = last === undefined ? undefined : finishedBy[last.type];
+    if (over !== undefined)
+      this.#log(
+        'warn',
+        `the session's log says ${over}; not paused for: ${reason}`,
+        lease.sessionId,
+      );
     await this.#o.store.append({
       fence: lease,
       expectedSeq: headSeq,
       events: [],
-      status: { status: 'paused', reason },
+      status: over === undefined ? { status: 'paused', reason } : { status: over },
       releaseLease: true,
     });
   }
@@ -596,6 +606,13 @@ export class Worker {
     });
   }
 }
+
+/** The events that end a session, and the status each leaves it in. */
+const finishedBy: Partial<Record<string, 'completed' | 'failed' | 'cancelled'>> = {
+  'session.completed': 'completed',
+  'session.failed': 'failed',
+  'session.cancelled': 'cancelled',
+};
 
 /** Checks a record of tenant policies now; a function's answers when a session starts. */
 function tenantPolicyOf(

@@ -282,7 +282,7 @@ export class AgentRunner {
     const ctx = this.#ctx;
     while (!ctx.signal.aborted) {
       const s = ctx.writer.state;
-      if (s.status === 'failed' || s.status === 'cancelled') return s.status;
+      if (s.status === 'failed' || s.status === 'cancelled') return this.#recordSays(s.status);
       if (await this.#cancelRequested()) return 'cancelled';
       if (s.status === 'waiting') {
         if (!(await resolveWait(ctx))) return 'waiting';
@@ -301,7 +301,7 @@ export class AgentRunner {
       const turnOver =
         s.status === 'completed' || (s.lastResponse !== null && s.lastResponse.toolCallCount === 0);
       if (await this.#takeUserMessage(turnOver)) continue;
-      if (s.status === 'completed') return 'completed';
+      if (s.status === 'completed') return this.#recordSays('completed');
       if (turnOver) {
         const answer = s.lastResponse?.text ?? '';
         const outcome = ctx.agent.outcome;
@@ -332,6 +332,20 @@ export class AgentRunner {
       if (outcome !== 'continue') return outcome;
     }
     return 'stopped';
+  }
+
+  /**
+   * The log says the session is over: its record must say so too. It may not, when a run failed
+   * after its last commit and parked the session, or the session was resumed after it ended; a
+   * record left claimable would be claimed and handed back without end.
+   */
+  async #recordSays(
+    status: 'completed' | 'failed' | 'cancelled',
+  ): Promise<'completed' | 'failed' | 'cancelled'> {
+    const ctx = this.#ctx;
+    const record = await ctx.store.getSession(this.#o.lease.sessionId);
+    if (record.status !== status) await ctx.writer.append([], { status: { status } });
+    return status;
   }
 
   /** A model call whose worker died: its streamed text is superseded and the call is made again. */
