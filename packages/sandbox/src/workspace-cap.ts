@@ -107,6 +107,7 @@ export async function releaseCappedWorkspace(
   const empty = readdirSync(stagingDir).length === 0;
   const bound = options.bound ? [workspaceDir] : [];
   await unmountAll(empty ? [...bound, stagingDir] : bound);
+  await releaseDeadCaps(workspaceDir, stagingDir);
   const fresh = `${workspaceDir}.longrun-new`;
   const old = `${workspaceDir}.longrun-old`;
   rmSync(fresh, { recursive: true, force: true });
@@ -127,6 +128,27 @@ export async function releaseCappedWorkspace(
   renameSync(fresh, workspaceDir);
   rmSync(old, { recursive: true, force: true });
   if (!empty) await unmountAll([stagingDir]);
+}
+
+/**
+ * Unmounts the caps other than `ours` still bound over `workspaceDir`, and their staging mounts:
+ * a worker that died with the session's sandbox open left them, and this worker, holding the
+ * session now, bound its own cap on top. Left there, the directory stays a mount point (renaming
+ * it over its copy fails with EBUSY) and the dead cap's memory is never given back.
+ */
+async function releaseDeadCaps(workspaceDir: string, ours: string): Promise<void> {
+  for (let round = 0; round < 8; round++) {
+    const left = [...capMounts().values()].filter(
+      (points) => points.includes(workspaceDir) && !points.includes(ours),
+    );
+    if (left.length === 0) return;
+    // The bind over the directory first (the top of the stack), then its tmpfs.
+    for (const points of left) {
+      await host("unmount a dead worker's capped workspace", 'umount', ['-l', workspaceDir]);
+      const staging = points.filter((p) => p !== workspaceDir);
+      if (staging.length > 0) await unmountAll(staging);
+    }
+  }
 }
 
 /** umount, in one process; lazily what something on the host still holds open. */
