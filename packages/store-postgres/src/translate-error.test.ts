@@ -38,6 +38,8 @@ describe('translatePgError', () => {
       new Error('Connection terminated unexpectedly'),
       new Error('Client has encountered a connection error and is not queryable'),
       new Error('Query read timeout'),
+      // pg's connect timeout: a server that accepts TCP and never answers.
+      new Error('timeout expired'),
       Object.assign(
         new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })], ''),
         {},

@@ -40,11 +40,13 @@ const networkCodes = new Set([
   'ENOENT',
 ]);
 
-// pg reports a dropped or never-established connection only in words.
+// pg reports a dropped or never-established connection only in words. `timeout expired` is a
+// client's connect timeout (a server that accepts TCP and never answers: a black hole, a frozen
+// postmaster).
 // `Query read timeout` is pg's query_timeout: no answer in time (a stalled or black-holed
 // network); the connection is discarded and, like a drop, the statement may have committed.
 const droppedConnection =
-  /Connection terminated|not queryable|timeout exceeded when trying to connect|Connection ended|connection error|Query read timeout/i;
+  /Connection terminated|not queryable|timeout exceeded when trying to connect|timeout expired|Connection ended|connection error|Query read timeout/i;
 
 interface PgDriverError {
   code?: unknown;
@@ -82,7 +84,7 @@ export function wasNeverSent(error: unknown): boolean {
   const message = (error as PgDriverError | null)?.message;
   return (
     typeof message === 'string' &&
-    /not queryable|timeout exceeded when trying to connect/i.test(message)
+    /not queryable|timeout exceeded when trying to connect|timeout expired/i.test(message)
   );
 }
 

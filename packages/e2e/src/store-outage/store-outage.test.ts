@@ -109,6 +109,37 @@ describeWithPrivatePostgres('a store outage at start-up and under way', () => {
   );
 
   it(
+    'a worker started against a server that accepts connections and never answers waits for it',
+    { timeout: 120_000 },
+    async () => {
+      cluster ??= await startPrivatePostgres();
+      const proxy = await startTcpFaultProxy({ targetPort: cluster.port, seed: 2 });
+      try {
+        proxy.mode('blackhole');
+        const worker = longrun(
+          ['worker', '--store', proxy.viaProxy(cluster.url), '--agents', ledgerModule],
+          { LONGRUN_LEDGER_DIR: ledgerDir, LONGRUN_LEDGER_NAME: agentName },
+        );
+        children.push(worker.child);
+        // Past the connect timeout (5 s), at least twice: it waits and says so, it never exits.
+        await until(
+          'the worker says it waits',
+          () => (worker.output().match(/waiting for the store/g) ?? []).length >= 2,
+          40_000,
+        );
+        expect(worker.exited(), worker.output().slice(-2000)).toBeNull();
+        expect(worker.output()).not.toMatch(/INTERNAL/);
+        proxy.resetAll();
+        proxy.mode('pass');
+        await until('the worker starts', () => /worker started/.test(worker.output()), 40_000);
+        worker.child.kill('SIGTERM');
+      } finally {
+        await proxy.close();
+      }
+    },
+  );
+
+  it(
     'an API node says not ready while the store does not answer, and ready again after',
     { timeout: 120_000 },
     async () => {
