@@ -1,4 +1,4 @@
-import { chargedSpend, remainingBudget, type SessionState } from '@longrun/core';
+import { chargedSpend, perToolCount, remainingBudget, type SessionState } from '@longrun/core';
 import type { SessionViewData } from './schemas.ts';
 
 /**
@@ -16,7 +16,10 @@ export function budgetView(state: SessionState, nowMs: number): SessionViewData[
   if (limits.toolCalls !== undefined)
     remaining.toolCalls = left(limits.toolCalls, ledger.toolCalls);
   for (const [tool, limit] of Object.entries(limits.toolCallsPerTool ?? {})) {
-    remaining[`toolCallsPerTool.${tool}`] = left(limit, ledger.toolCallsByTool[tool] ?? 0);
+    remaining[`toolCallsPerTool.${tool}`] = left(
+      limit,
+      perToolCount(ledger.toolCallsByTool, tool) ?? 0,
+    );
   }
   if (limits.steps !== undefined) remaining.steps = left(limits.steps, state.steps);
   if (limits.subAgents !== undefined)

@@ -5,8 +5,10 @@ import { fold } from '../fold.ts';
 import { sessionId } from '../ids.ts';
 import {
   chargedSpend,
+  countToolCall,
   modelCallBreach,
   newLedger,
+  toolCallBreach,
   reserve,
   settle,
   type BudgetLedger,
@@ -279,5 +281,33 @@ describe('budget spec', () => {
     });
     expect(sameBudget(capped, capBudget(capped, { costUsd: 4 }))).toBe(true);
     expect(sameBudget(capped, capBudget(capped, { costUsd: 3 }))).toBe(false);
+  });
+});
+
+describe('per-tool limits', () => {
+  it('hold for tools named like members of Object.prototype, as for any tool', () => {
+    for (const tool of ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__']) {
+      const budget = checkBudget(JSON.parse(`{"toolCallsPerTool": {"${tool}": 1}}`), 'budget');
+      expect(Object.keys(budget.toolCallsPerTool ?? {}), tool).toEqual([tool]);
+      let ledger = newLedger(budget);
+      expect(toolCallBreach(ledger, tool), tool).toBeNull();
+      ledger = countToolCall(ledger, tool);
+      expect(toolCallBreach(ledger, tool), tool).toMatchObject({
+        budget: `toolCallsPerTool.${tool}`,
+        limit: 1,
+        used: 1,
+      });
+      // Another tool is not limited by it, and no limit is read off the prototype.
+      expect(toolCallBreach(countToolCall(newLedger({}), tool), tool), tool).toBeNull();
+    }
+    const changed = applyBudgetChange(
+      checkBudget({ toolCallsPerTool: { constructor: 1 } }, 'budget'),
+      checkBudgetChange(
+        JSON.parse('{"toolCallsPerTool": {"__proto__": 2, "constructor": null}}'),
+        'change',
+      ),
+    );
+    expect(changed.toolCallsPerTool).toEqual(JSON.parse('{"__proto__": 2}'));
+    expect(Object.getPrototypeOf(changed.toolCallsPerTool)).toBe(Object.prototype);
   });
 });

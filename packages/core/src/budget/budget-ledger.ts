@@ -126,7 +126,10 @@ export function countToolCall(ledger: BudgetLedger, tool: string): BudgetLedger 
   return {
     ...ledger,
     toolCalls: ledger.toolCalls + 1,
-    toolCallsByTool: { ...ledger.toolCallsByTool, [tool]: (ledger.toolCallsByTool[tool] ?? 0) + 1 },
+    toolCallsByTool: {
+      ...ledger.toolCallsByTool,
+      [tool]: (perToolCount(ledger.toolCallsByTool, tool) ?? 0) + 1,
+    },
   };
 }
 
@@ -205,6 +208,18 @@ export function stepBreach(ledger: BudgetLedger, steps: number): BudgetBreach | 
     : null;
 }
 
+/**
+ * `tool`'s entry of a per-tool record (a limit or a count), own properties only: a tool named
+ * `constructor` or `toString` must not read Object.prototype's member (which made its limit
+ * never hold).
+ */
+export function perToolCount(
+  record: Readonly<Record<string, number>> | undefined,
+  tool: string,
+): number | undefined {
+  return record !== undefined && Object.hasOwn(record, tool) ? record[tool] : undefined;
+}
+
 /** The tool-call limits, in total and for `tool`, checked before a call of it starts. */
 export function toolCallBreach(ledger: BudgetLedger, tool: string): BudgetBreach | null {
   const total = ledger.limits.toolCalls;
@@ -213,8 +228,8 @@ export function toolCallBreach(ledger: BudgetLedger, tool: string): BudgetBreach
   if (total !== undefined && held >= total) {
     return { budget: 'toolCalls', limit: total, used: held, needed: 1 };
   }
-  const perTool = ledger.limits.toolCallsPerTool?.[tool];
-  const used = ledger.toolCallsByTool[tool] ?? 0;
+  const perTool = perToolCount(ledger.limits.toolCallsPerTool, tool);
+  const used = perToolCount(ledger.toolCallsByTool, tool) ?? 0;
   if (perTool !== undefined && used >= perTool) {
     return { budget: `toolCallsPerTool.${tool}`, limit: perTool, used, needed: 1 };
   }

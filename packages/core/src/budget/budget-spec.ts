@@ -66,13 +66,18 @@ function checkPerTool(
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw bad(`${what}.toolCallsPerTool must be an object of tool name to call count`);
   }
-  const out: Record<string, number | null> = {};
-  for (const [tool, n] of Object.entries(value as Record<string, unknown>)) {
-    if (tool === '' || tool.length > 200) throw bad(`${what}.toolCallsPerTool has a bad tool name`);
-    out[tool] =
-      nullable && n === null ? null : checkLimit(`${what}.toolCallsPerTool.${tool}`, n, true);
-  }
-  return out;
+  // Built from entries: a tool named like a member of Object.prototype (`__proto__`,
+  // `constructor`) is a key like any other.
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>).map(([tool, n]) => {
+      if (tool === '' || tool.length > 200)
+        throw bad(`${what}.toolCallsPerTool has a bad tool name`);
+      return [
+        tool,
+        nullable && n === null ? null : checkLimit(`${what}.toolCallsPerTool.${tool}`, n, true),
+      ];
+    }),
+  );
 }
 
 function checkObject(what: string, value: unknown): Record<string, unknown> {
@@ -134,13 +139,13 @@ export function applyBudgetChange(current: Budget, change: BudgetChange): Budget
     if (value === null) {
       delete next[key];
     } else if (key === 'toolCallsPerTool') {
-      const tools: Record<string, number> = { ...current.toolCallsPerTool };
+      const tools = new Map(Object.entries(current.toolCallsPerTool ?? {}));
       for (const [tool, n] of Object.entries(value as Record<string, number | null>)) {
-        if (n === null) delete tools[tool];
-        else tools[tool] = n;
+        if (n === null) tools.delete(tool);
+        else tools.set(tool, n);
       }
-      if (Object.keys(tools).length === 0) delete next.toolCallsPerTool;
-      else next.toolCallsPerTool = tools;
+      if (tools.size === 0) delete next.toolCallsPerTool;
+      else next.toolCallsPerTool = Object.fromEntries(tools);
     } else {
       next[key] = value;
     }

@@ -1,4 +1,10 @@
-import { chargedSpend, spendKeys, type BudgetLedger, type Spend } from './budget-ledger.ts';
+import {
+  chargedSpend,
+  perToolCount,
+  spendKeys,
+  type BudgetLedger,
+  type Spend,
+} from './budget-ledger.ts';
 import type { Budget } from './budget-spec.ts';
 
 /**
@@ -138,7 +144,7 @@ export function carveSubAgentBudgets(
     if (key !== 'subAgents') hold[key] = sumOf(budgets, key);
   }
   for (const [tool, limit] of Object.entries(ledger.limits.toolCallsPerTool ?? {})) {
-    const left = Math.max(0, limit - (ledger.toolCallsByTool[tool] ?? 0));
+    const left = Math.max(0, limit - (perToolCount(ledger.toolCallsByTool, tool) ?? 0));
     const key = `toolCallsPerTool.${tool}`;
     // A child that gets no call of one tool still works with the others.
     const refused = share(
