@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { event, type JsonValue } from '@longrun/core';
+import { event, type JsonValue, type Signal } from '@longrun/core';
 import {
   claimedSession,
   expectCode,
@@ -140,6 +140,39 @@ export function waitsAndSignals(ctx: ContractContext): void {
     expect(await ctx.store.pendingSignals(lease.sessionId, 'go')).toEqual([]);
     await expectCode(
       ctx.store.append({ fence: next!, expectedSeq: 3, events: [], consumeSignals: [signal.id] }),
+      'INVALID_STATE',
+    );
+  });
+
+  it('lands exactly one of several signals sent once at the same instant, and none after it was consumed', async () => {
+    const lease = await claimedSession(ctx.store);
+    const other = await claimedSession(ctx.store);
+    const sent = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, i) =>
+        ctx.store.sendSignal(lease.sessionId, 'approval:a1', { i }, { once: true }),
+      ),
+    );
+    const landed = sent.filter((r) => r.status === 'fulfilled');
+    expect(landed).toHaveLength(1);
+    for (const r of sent)
+      if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'INVALID_STATE' });
+    const pending = await ctx.store.pendingSignals(lease.sessionId, 'approval:a1');
+    expect(pending.map((s) => s.id)).toEqual([
+      (landed[0] as PromiseFulfilledResult<Signal>).value.id,
+    ]);
+    // Another name, another session, or a signal not sent once: each is its own.
+    await ctx.store.sendSignal(lease.sessionId, 'approval:a2', 1, { once: true });
+    await ctx.store.sendSignal(other.sessionId, 'approval:a1', 1, { once: true });
+    await ctx.store.sendSignal(lease.sessionId, 'note', 1, { once: true });
+    await ctx.store.sendSignal(lease.sessionId, 'note', 2);
+    await ctx.store.append({
+      fence: lease,
+      expectedSeq: 1,
+      events: [],
+      consumeSignals: pending.map((s) => s.id),
+    });
+    await expectCode(
+      ctx.store.sendSignal(lease.sessionId, 'approval:a1', { late: true }, { once: true }),
       'INVALID_STATE',
     );
   });

@@ -541,7 +541,7 @@ export class PostgresStore implements SessionStore {
     id: SessionId,
     name: string,
     payload: JsonValue,
-    options: { wake?: SignalWake } = {},
+    options: { wake?: SignalWake; once?: boolean } = {},
   ): Promise<Signal> {
     const checked = toSessionId(id);
     checkName('signal name', name);
@@ -549,7 +549,8 @@ export class PostgresStore implements SessionStore {
     const encoded = encodePayload(payload, 'signal payload');
     const signalId = `sig_${randomUUID().replaceAll('-', '')}`;
     const values = [this.#nowParam(), signalId, checked, name, encoded, wake];
-    const rows = await this.#write('sending a signal', 'sendSignal', values);
+    const statement = options.once === true ? 'sendSignalOnce' : 'sendSignal';
+    const rows = await this.#write('sending a signal', statement, values);
     return {
       id: signalId,
       sessionId: checked,

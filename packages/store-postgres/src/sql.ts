@@ -142,6 +142,7 @@ export function statements(schema: SchemaName) {
     saveCheckpoint: `SELECT ${s}.save_checkpoint($1::bigint, $2, $3, $4, $5, $6, $7::integer[], $8::text[],
       $9::integer)`,
     sendSignal: `SELECT ${s}.send_signal($1::bigint, $2, $3, $4, $5, $6) AS created_at_ms`,
+    sendSignalOnce: `SELECT ${s}.send_signal_once($1::bigint, $2, $3, $4, $5, $6) AS created_at_ms`,
     // $4: the agents the claimer runs, or NULL for any agent.
     claimNext: `WITH ${now}, ${deadOwners},
       target AS (SELECT c.id FROM ${s}.sessions c, now WHERE ${claimable}

@@ -314,6 +314,14 @@ CREATE TABLE checkpoint_parts (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 14,
+    sql: `
+-- A signal sent once (sendSignal's once: a decision on an approval) is refused when one of its
+-- name was sent before, consumed or not: this index answers that without a scan.
+CREATE INDEX signals_by_name ON signals (session_id, name);
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

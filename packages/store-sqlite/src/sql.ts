@@ -103,6 +103,7 @@ export const sql = {
   releaseLease: `UPDATE sessions SET lease_owner = NULL, lease_expires_at_ms = NULL, lease_boot = NULL,
       lease_deadline_ms = NULL, updated_at_ms = ?1
     WHERE id = ?2 AND lease_epoch = ?3 AND lease_owner = ?4`,
+  signalSent: `SELECT 1 FROM signals WHERE session_id = ? AND name = ? LIMIT 1`,
   insertSignal: `INSERT INTO signals (id, session_id, name, payload, created_at_ms, created_order)
     VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(created_order), 0) + 1 FROM signals))`,
   pendingSignals: `SELECT * FROM signals WHERE session_id = ? AND name = ? AND consumed_at_ms IS NULL

@@ -146,10 +146,18 @@ export const sessionWrites = {
       name: string;
       payload: string;
       wake: SignalWake;
+      once?: boolean;
       nowMs: number;
     },
   ): void {
     sessionRow(db, w.sessionId);
+    // Inside the writer's transaction: the check and the insert are one step for every process.
+    if (w.once === true && db.stmt(sql.signalSent).get(w.sessionId, w.name) !== undefined) {
+      throw new WriterFailure(
+        'INVALID_STATE',
+        `a signal ${w.name} was already sent to session ${w.sessionId}; only the first one counts`,
+      );
+    }
     db.stmt(sql.insertSignal).run(w.signalId, w.sessionId, w.name, w.payload, w.nowMs);
     db.stmt(sql.wakeForSignal).run(w.nowMs, w.sessionId, w.name, w.wake);
   },

@@ -364,7 +364,7 @@ export class SqliteStore implements SessionStore {
     id: SessionId,
     name: string,
     payload: JsonValue,
-    options: { wake?: SignalWake } = {},
+    options: { wake?: SignalWake; once?: boolean } = {},
   ): Promise<Signal> {
     const checked = toSessionId(id);
     checkName('signal name', name);
@@ -378,6 +378,7 @@ export class SqliteStore implements SessionStore {
       name,
       payload: encoded,
       wake,
+      once: options.once === true,
       nowMs: now,
     });
     return { id: signalId, sessionId: checked, name, payload, createdAtMs: now };

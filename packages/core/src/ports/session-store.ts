@@ -356,6 +356,14 @@ export interface SessionStore {
     id: SessionId,
     name: string,
     payload: JsonValue,
-    options?: { wake?: SignalWake },
+    options?: {
+      wake?: SignalWake;
+      /**
+       * The first signal of this name the session is sent is the only one: if one was sent
+       * before (consumed or not), this one is refused with INVALID_STATE, atomically with the
+       * check, so of several sent at once exactly one lands (a decision on an approval).
+       */
+      once?: boolean;
+    },
   ): Promise<Signal>;
 }

@@ -306,6 +306,36 @@ describe('forged, replayed and re-scoped decisions', () => {
     expect(await u.pending()).toMatchObject([{ approvalId: q!.approvalId }]);
   });
 
+  it('of decisions sent at the same instant exactly one is accepted; every other is refused, none told it won', async () => {
+    deployed.length = 0;
+    const t = await setup([call('api'), { text: 'Done.' }]);
+    await t.run(['waiting']);
+    const [p] = await t.pending();
+    const decisions = Array.from({ length: 10 }, (_, i) =>
+      decideApproval(t.store, t.id, {
+        approvalId: p!.approvalId,
+        decision: i % 2 === 0 ? 'granted' : 'denied',
+        by: `person-${i}`,
+        reason: null,
+      }),
+    );
+    const settled = await Promise.allSettled(decisions);
+    const accepted = settled.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+    expect(accepted).toHaveLength(1);
+    for (const r of settled)
+      if (r.status === 'rejected')
+        expect(r.reason).toMatchObject({
+          code: 'INVALID_STATE',
+          message: matching(/already decided/),
+        });
+    await t.run();
+    // The log records the accepted decision, by the one person told it was accepted.
+    const decided = (await t.events()).filter(
+      (e) => e.type === 'approval.granted' || e.type === 'approval.denied',
+    );
+    expect(decided.map((e) => (e.data as { by: string }).by)).toEqual([`person-${accepted[0]}`]);
+  });
+
   it('a decision signal forged past decideApproval (bad scope, other arguments) is ignored', async () => {
     deployed.length = 0;
     const t = await setup([call('api'), { text: 'Done.' }]);

@@ -1,6 +1,7 @@
 import {
   signalNames,
   LongrunError,
+  isLongrunError,
   approvalScopes,
   isApprovalScope,
   isRuntimeSignal,
@@ -203,13 +204,28 @@ export async function decideApproval(
       `approval ${target.approvalId} of session ${id} is already decided${typeof by === 'string' ? ` by ${by}` : ''}; the worker records that decision at its next step`,
     );
   }
-  await store.sendSignal(id, approvalSignal(target.approvalId), {
-    decision: request.decision,
-    by: request.by,
-    reason: request.reason,
-    argsHash: target.argsHash,
-    scope: request.scope ?? 'call',
-  });
+  // Sent once: of decisions sent at the same instant, the store lets exactly one land; the
+  // others are refused here as a later one is above.
+  await store
+    .sendSignal(
+      id,
+      approvalSignal(target.approvalId),
+      {
+        decision: request.decision,
+        by: request.by,
+        reason: request.reason,
+        argsHash: target.argsHash,
+        scope: request.scope ?? 'call',
+      },
+      { once: true },
+    )
+    .catch((error: unknown) => {
+      if (!isLongrunError(error, 'INVALID_STATE')) throw error;
+      throw new LongrunError(
+        'INVALID_STATE',
+        `approval ${target.approvalId} of session ${id} is already decided: another decision was sent first, and the first one sent is the one that counts`,
+      );
+    });
   return target;
 }
 
