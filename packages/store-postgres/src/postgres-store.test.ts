@@ -190,6 +190,45 @@ describeWithServer('postgres store specifics', unavailable, () => {
     expect(await dataOf(b.id, b.head)).toEqual(events.slice(2));
   });
 
+  it('runs as a role that may only use the tables of a schema an owner migrated (no CREATE)', async () => {
+    const schema = randomSchema();
+    const owner = await PostgresStore.open({ url: testUrl, schema });
+    cleanup.push(
+      () => dropSchema(schema),
+      () => owner.close(),
+    );
+    const created = await owner.createSession({ agent: 'a', input: null });
+    // A new role has no CREATE on the database (PostgreSQL 15's default): it cannot make a schema.
+    const role = `lr_dml_${Math.random().toString(36).slice(2, 10)}`;
+    await withAdmin(async (c) => {
+      await c.query(`CREATE ROLE ${role} LOGIN`);
+      await c.query(`GRANT USAGE ON SCHEMA "${schema}" TO ${role}`);
+      await c.query(
+        `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${schema}" TO ${role}`,
+      );
+      await c.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA "${schema}" TO ${role}`);
+      await c.query(`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA "${schema}" TO ${role}`);
+    });
+    cleanup.push(() =>
+      withAdmin(async (c) => {
+        await c.query(`DROP OWNED BY ${role}`);
+        await c.query(`DROP ROLE ${role}`);
+      }),
+    );
+    const url = new URL(testUrl);
+    url.username = role;
+    const limited = await PostgresStore.open({ url: url.href, schema });
+    cleanup.push(() => limited.close());
+    expect((await limited.getSession(created.id)).agent).toBe('a');
+    const mine = await limited.createSession({ agent: 'b', input: 1 });
+    expect((await owner.getSession(mine.id)).agent).toBe('b');
+    // The same role on a schema nobody migrated: a clear refusal, not a half-made schema.
+    const empty = randomSchema();
+    await expect(PostgresStore.open({ url: url.href, schema: empty })).rejects.toMatchObject({
+      message: expect.stringMatching(/permission denied/),
+    });
+  });
+
   it('turns synchronous_commit off only when opted out by name', async () => {
     const schema = randomSchema();
     const optedOut = await PostgresStore.open({
