@@ -224,9 +224,9 @@ describeWithServer('postgres store specifics', unavailable, () => {
     expect((await owner.getSession(mine.id)).agent).toBe('b');
     // The same role on a schema nobody migrated: a clear refusal, not a half-made schema.
     const empty = randomSchema();
-    await expect(PostgresStore.open({ url: url.href, schema: empty })).rejects.toMatchObject({
-      message: expect.stringMatching(/permission denied/),
-    });
+    await expect(PostgresStore.open({ url: url.href, schema: empty })).rejects.toThrow(
+      /permission denied/,
+    );
   });
 
   it('turns synchronous_commit off only when opted out by name', async () => {
