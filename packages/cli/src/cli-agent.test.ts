@@ -1,10 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { workerId } from '@longrun/core';
 import { openStore } from './store-url.ts';
+import {
+  describeWithServer,
+  dropSchema,
+  probeTestServer,
+  testUrl,
+} from '@longrun/store-postgres/testing';
 import { background, example, fixture, longrun, waitFor } from './test-fixtures/cli-process.ts';
 
 describe('longrun with agents, as a subprocess', () => {
@@ -204,3 +211,44 @@ describe('longrun with agents, as a subprocess', () => {
     await store.close();
   });
 });
+
+describeWithServer(
+  'longrun run beside a longrun worker, on PostgreSQL',
+  await probeTestServer(),
+  () => {
+    it('follows its session to the end when the other worker runs it', async () => {
+      const cwd = mkdtempSync(join(tmpdir(), 'longrun-run-beside-'));
+      const schema = `lr_run_${randomBytes(4).toString('hex')}`;
+      const url = new URL(testUrl);
+      url.searchParams.set('schema', schema);
+      const store = url.href;
+      // A worker up and woken by the store's notification claims the new session before run's own
+      // worker has started (measured by an operator probe: 3 runs of 4); either way run must show
+      // the session and end with its outcome.
+      const other = background(['worker', '--store', store, '--agents', example], cwd);
+      try {
+        await waitFor('the worker', async () =>
+          /worker started/.test(other.output()) ? true : undefined,
+        );
+        for (let round = 0; round < 2; round++) {
+          const r = longrun(
+            ['run', example, 'The tests fail. Fix the code.', '--store', store],
+            cwd,
+            90_000,
+          );
+          expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+          expect(r.stdout).toMatch(/→ run_command \{"command":"node --test"\}/);
+          expect(r.stdout).toMatch(/completed in [\d.]+ s/);
+          // Every step printed once, in order.
+          const steps = [...r.stdout.matchAll(/· step (\d+) ·/g)].map((m) => Number(m[1]));
+          expect(steps.length).toBeGreaterThan(2);
+          expect(steps).toEqual(steps.map((_, i) => i + 1));
+        }
+      } finally {
+        other.child.kill('SIGTERM');
+        await other.exited;
+        await dropSchema(schema);
+      }
+    });
+  },
+);

@@ -106,6 +106,35 @@ export async function run(argv: string[]): Promise<number> {
         `    approve: longrun sessions approve ${session.id} ${e.data.approvalId}\n    deny:    longrun sessions deny ${session.id} ${e.data.approvalId}\n`,
       );
   };
+  // Events print once, in seq order, whichever way they arrive: from this process's worker as
+  // it commits them, or read from the store when another worker (a `longrun worker` on the same
+  // store) runs the session.
+  let printed = 0;
+  const printOnce = (e: StoredEvent): void => {
+    if (e.seq <= printed) return;
+    printed = e.seq;
+    onEvent(e);
+  };
+  let following = true;
+  const followStore = async (): Promise<void> => {
+    while (following) {
+      await new Promise((r) => setTimeout(r, 250));
+      try {
+        for (;;) {
+          const page = await store.readEvents(session.id, printed, 500);
+          page.forEach(printOnce);
+          if (page.length < 500) break;
+        }
+        const { status } = await store.getSession(session.id);
+        if (status === 'completed' || status === 'failed' || status === 'cancelled') {
+          endStream();
+          finished(status);
+        }
+      } catch {
+        // The store did not answer this time (a restart): the next round reads again.
+      }
+    }
+  };
   const follow = (worker: Worker): void => {
     worker.on('model.delta', ({ sessionId, text }) => {
       if (sessionId !== session.id || values.json) return;
@@ -114,7 +143,7 @@ export async function run(argv: string[]): Promise<number> {
       out(text.replaceAll('\n', '\n  '));
     });
     worker.on('events.committed', ({ sessionId, events }) => {
-      if (sessionId === session.id) events.forEach(onEvent);
+      if (sessionId === session.id) events.forEach(printOnce);
     });
     worker.on('session.ended', ({ sessionId, outcome }) => {
       if (
@@ -133,7 +162,10 @@ export async function run(argv: string[]): Promise<number> {
     follow(built);
     return built;
   });
+  const storeFollower = followStore();
   const status = await done;
+  following = false;
+  await storeFollower;
   await worker.stop();
   endStream();
   const final = await store.getSession(session.id);
