@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { event, type SessionStore } from '@longrun/core';
+import { event, type SessionId, type SessionStore } from '@longrun/core';
 import { SessionViews } from './session-views.ts';
 import { LogWriter, sqliteStore } from './test-support.ts';
 
@@ -65,4 +65,27 @@ it('folds each session once however many views are asked for at once, and only t
   for (let i = 0; i < 3; i++)
     await views.view(await store.createSession({ agent: 'a', input: null }));
   expect(views.cachedSessions).toBe(2);
+});
+
+it('keeps its cache within a byte bound however many sessions it shows, and shows evicted ones again', async () => {
+  const views = new SessionViews(store, { maxBytes: 64 * 1024 });
+  const ids: SessionId[] = [];
+  for (let i = 0; i < 60; i++) {
+    const session = await store.createSession({
+      agent: 'a',
+      input: { task: `task ${i} ${'x'.repeat(500)}` },
+    });
+    const log = await LogWriter.claim(store, session.id);
+    for (let step = 1; step <= 5; step++) await log.append([responded(step)]);
+    ids.push(session.id);
+    await views.view(await store.getSession(session.id));
+    expect(views.cachedBytes).toBeLessThanOrEqual(64 * 1024);
+  }
+  // Each summary is some kB: far fewer than 60 stay.
+  expect(views.cachedSessions).toBeGreaterThan(2);
+  expect(views.cachedSessions).toBeLessThan(60);
+  // The first one was pushed out; viewed again, it is folded again, whole.
+  const first = await views.view(await store.getSession(ids[0]!));
+  expect(first).toMatchObject({ steps: 5, tokens: { input: 50, output: 5 } });
+  expect(first.task).toMatch(/^task 0 x+/);
 });
