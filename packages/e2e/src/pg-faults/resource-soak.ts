@@ -138,11 +138,7 @@ export async function resourceSoak(options: ResourceSoakOptions): Promise<Resour
     const deadline = startMs + options.faultMs;
     const baselineReadings = sleep(
       Math.max(0, startMs + options.bars.warmupMs - performance.now()),
-    ).then(async () => {
-      const readings = await readAll();
-      snapshotHeap(apiProcess.pid);
-      return readings;
-    });
+    ).then(readAll);
     const reads: ApiReads = { listsOk: 0, listsFailed: 0, streamsWithData: 0, streamsFailed: 0 };
     const readers = [1, 2].map((n) =>
       readApi(base, run, reads, seededRandom(options.seed + n), deadline),
@@ -169,7 +165,6 @@ export async function resourceSoak(options: ResourceSoakOptions): Promise<Resour
     await Promise.all(readers);
     const baselineMemory = await baselineReadings;
     const endMemory = await readAll();
-    snapshotHeap(api.pid);
     for (const w of watches) w.stop();
     const fdKindsAtEnd = Object.fromEntries(watched.map((w) => [w.label, fdKinds(w.pid)]));
     const watchedAlive =
@@ -211,20 +206,6 @@ export async function resourceSoak(options: ResourceSoakOptions): Promise<Resour
 }
 
 const inspectFlag = '--inspect=127.0.0.1:0';
-
-/**
- * LONGRUN_SOAK_HEAP_DIR=<dir>: the API node writes a heap snapshot there right after the
- * warm-up's readings and at the end (compare them in Chrome's DevTools to see what grew).
- */
-const heapDir = process.env.LONGRUN_SOAK_HEAP_DIR;
-
-function heapSnapshotFlags(): string {
-  return heapDir === undefined ? '' : ` --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${heapDir}`;
-}
-
-function snapshotHeap(pid: number): void {
-  if (heapDir !== undefined) process.kill(pid, 'SIGUSR2');
-}
 
 /**
  * One reader of the API node until `deadline`: the session list, then the event stream of an
