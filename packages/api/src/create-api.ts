@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { DailyBudget, SessionId, SessionStore } from '@longrun/core';
 import { type ApiContext, type MetricsExposition } from './api-context.ts';
+import { ApiKeyWatch } from './api-key-watch.ts';
 import { asLongrunError, errorResponse, httpStatusOf, notFound } from './http-errors.ts';
 import type { LiveDeltaSource } from './live-deltas.ts';
 import { RouteTable, type AuthMode } from './route-table.ts';
@@ -37,6 +38,12 @@ export interface ApiOptions {
   retryMs?: number;
   /** Items a stream reader may fall behind before it is dropped. Default 2 048. */
   mailboxCapacity?: number;
+  /**
+   * How stale an open stream's view of its API key may be, milliseconds: a stream whose key was
+   * revoked ends before it sends anything more, at most this long after (at once when it was
+   * revoked through this server). Default 2 000.
+   */
+  keyCheckMs?: number;
   /**
    * Sessions waiting on a person that one `GET /v1/approvals` reads, at most (oldest made first);
    * past it the answer says `truncated`. Default 2 000.
@@ -136,6 +143,7 @@ function buildContext(options: ApiOptions, app: Hono): ApiContext {
       heartbeatMs: options.heartbeatMs ?? 15_000,
       retryMs: options.retryMs ?? 1_000,
       mailboxCapacity: options.mailboxCapacity ?? 2_048,
+      keys: new ApiKeyWatch(store.apiKeys, options.keyCheckMs ?? 2_000),
     },
     onSessionCreated: options.onSessionCreated,
     onSignalled: options.onSignalled,

@@ -1,15 +1,20 @@
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
-import { serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import { LongrunError } from '@longrun/core';
 import type { Api } from './create-api.ts';
+import { errorResponse } from './http-errors.ts';
+import { foreignNameRefusal, type LoopbackAddress } from './loopback-names.ts';
+import { PipelineGuard, defaultPipelineLimits, type PipelineLimits } from './pipeline-guard.ts';
 
 export interface ServeOptions {
   /** Default 127.0.0.1. */
   host?: string;
   /** 0 picks a free port. */
   port: number;
+  /** What one connection may hold unanswered or unread; see `PipelineGuard`. */
+  pipelineLimits?: PipelineLimits;
 }
 
 export interface ServedApi {
@@ -27,7 +32,9 @@ export function isLoopback(host: string): boolean {
 
 /**
  * Listens on `host:port`. A server without API keys is refused on anything but a loopback
- * address: without keys every caller is tenant `default`, which only the local user may be.
+ * address: without keys every caller is tenant `default`, which only the local user may be; and
+ * it answers only requests that name it by a loopback name (`loopback-names.ts`: DNS rebinding).
+ * Every connection is bounded in what it may leave unanswered or unread (`PipelineGuard`).
  */
 export async function serveApi(api: Api, options: ServeOptions): Promise<ServedApi> {
   const host = options.host ?? '127.0.0.1';
@@ -37,17 +44,37 @@ export async function serveApi(api: Api, options: ServeOptions): Promise<ServedA
       `refusing to serve without API keys on ${host}: only a loopback address (127.0.0.1) may run without keys; create keys with \`longrun keys create\` and serve with auth`,
     );
   }
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve({ fetch: api.fetch, hostname: host, port: options.port }, () =>
-      resolve(s),
-    ) as Server;
-    s.once('error', reject);
+  const bound: LoopbackAddress = { host, port: options.port };
+  const fetch =
+    api.auth === 'none'
+      ? async (request: Request): Promise<Response> => {
+          const refusal = foreignNameRefusal(request.headers, bound);
+          return refusal === null ? api.fetch(request) : errorResponse(refusal);
+        }
+      : api.fetch;
+  const app = getRequestListener(fetch, { hostname: host });
+  const guard = new PipelineGuard(options.pipelineLimits ?? defaultPipelineLimits);
+  const server = createServer((request, response) => {
+    if (guard.admit(request, response))
+      void app(request, response).then(
+        () => guard.written(request),
+        // Answering failed past what the app handles (its own errors are answers): drop it.
+        () => request.socket.destroy(),
+      );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   // A request (headers and body) must arrive within a minute; the response may stream for hours.
   server.requestTimeout = 60_000;
   server.headersTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
   const port = (server.address() as AddressInfo).port;
+  bound.port = port;
   const shown = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   return {
     url: `http://${shown}:${port}`,

@@ -4,6 +4,8 @@ import {
   type SessionStore,
   type StoredEvent,
 } from '@longrun/core';
+import type { ApiKeyWatch } from './api-key-watch.ts';
+import { readEventsBounded } from './bounded-read.ts';
 import type { LiveDeltaSource } from './live-deltas.ts';
 import { Mailbox, type FeedItem } from './mailbox.ts';
 import type { SessionViewData } from './schemas.ts';
@@ -22,10 +24,18 @@ export interface StreamDeps {
   retryMs: number;
   /** Items a reader may fall behind before it is dropped. */
   mailboxCapacity: number;
+  /** Whether the reader's API key is still good (a revoked key's streams end). */
+  keys: ApiKeyWatch;
 }
 
-const catchUpPage = 500;
-/** Frames joined into one chunk at most, so one pull does not build an unbounded string. */
+/** Catch-up reads at most this many events, or frames of about `catchUpChars`, at a time. */
+const catchUpEvents = 500;
+const catchUpChars = 1024 * 1024;
+/**
+ * Frames joined into one chunk at most (one frame larger than this is a chunk of its own), so
+ * one pull does not build an unbounded string, and frames wait here until the client read the
+ * chunk before: nothing more is read from the store for a client that does not read.
+ */
 const chunkChars = 64 * 1024;
 const terminalEvents = new Set(['session.completed', 'session.failed', 'session.cancelled']);
 
@@ -36,16 +46,21 @@ const encoder = new TextEncoder();
  * `afterSeq` in seq order (each once: by seq, never by time), then live items as they come —
  * events from the session's feed, state changes, live token deltas — with a keepalive comment
  * when nothing was sent for `heartbeatMs`. Pull-based: nothing is read or queued beyond what the
- * client takes, except the bounded mailbox. A reader going away only unsubscribes: it never
- * touches the session.
+ * client takes, except the bounded mailbox and one catch-up read (about `catchUpChars`). A reader
+ * going away only unsubscribes: it never touches the session. A stream opened with an API key
+ * ends once the key is revoked (checked before anything more is sent; `ApiKeyWatch` paces it).
  */
 export class SessionStream {
   readonly #d: StreamDeps;
   readonly #record: SessionRecord;
   readonly #follow: boolean;
   readonly #mailbox: Mailbox;
+  /** The reader's API key id; null on a server without keys. */
+  readonly #keyId: string | null;
   #sent: number;
   #catchingUp = true;
+  /** Events the next catch-up read asks for first (from the sizes of the last one). */
+  #catchUpPage: number | undefined;
   #lastState: string | null = null;
   #pending: string[] = [];
   #done = false;
@@ -59,9 +74,11 @@ export class SessionStream {
     record: SessionRecord,
     afterSeq: number,
     follow: boolean,
-    lineage: SessionLineage | null = null,
+    lineage: SessionLineage | null,
+    keyId: string | null,
   ) {
     this.#d = deps;
+    this.#keyId = keyId;
     this.#record = record;
     this.#lineage = lineage;
     this.#sent = afterSeq;
@@ -116,16 +133,32 @@ export class SessionStream {
   async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
     try {
       while (!this.#done && this.#pending.length === 0) await this.#produce();
+      // Before every chunk: a revoked key's stream sends nothing more, not even what was read.
+      if (this.#pending.length > 0 && !(await this.#keyGood())) this.#revoked();
     } catch {
-      // A store failure mid-stream ends the stream; the client resumes with Last-Event-ID.
+      // A store failure mid-stream ends the stream, unsent frames too (the key check may be what
+      // failed); the client resumes with Last-Event-ID.
+      this.#pending = [];
       this.#close();
     }
-    if (this.#pending.length > 0) {
-      controller.enqueue(encoder.encode(this.#pending.join('')));
-      this.#pending = [];
-    } else if (this.#done) {
-      controller.close();
+    const chunk = this.#takeChunk();
+    if (chunk !== null) controller.enqueue(encoder.encode(chunk));
+    else if (this.#done) controller.close();
+  }
+
+  /** The first pending frames, about `chunkChars` of them (at least one); null when none. */
+  #takeChunk(): string | null {
+    let count = 0;
+    let chars = 0;
+    for (const frame of this.#pending) {
+      if (count > 0 && chars + frame.length > chunkChars) break;
+      chars += frame.length;
+      count++;
     }
+    if (count === 0) return null;
+    const chunk = this.#pending.slice(0, count).join('');
+    this.#pending = this.#pending.slice(count);
+    return chunk;
   }
 
   /** Adds frames to `pending`, or marks the stream done. */
@@ -144,10 +177,28 @@ export class SessionStream {
     }
   }
 
+  async #keyGood(): Promise<boolean> {
+    return this.#keyId === null || this.#d.keys.good(this.#keyId);
+  }
+
+  /** The key was revoked: nothing more is sent, not even what is pending. */
+  #revoked(): void {
+    this.#pending = [];
+    this.#close();
+  }
+
   async #catchUp(): Promise<void> {
-    const page = await this.#d.store.readEvents(this.#record.id, this.#sent, catchUpPage);
-    for (const e of page) this.#sendEvent(e);
-    if (page.length < catchUpPage) {
+    const limits = {
+      maxEvents: catchUpEvents,
+      maxChars: catchUpChars,
+      ...(this.#catchUpPage === undefined ? {} : { firstPage: this.#catchUpPage }),
+    };
+    const read = await readEventsBounded(this.#d.store, this.#record.id, this.#sent, limits, (e) =>
+      sseFrames.event(e, this.#lineage),
+    );
+    this.#catchUpPage = read.nextPage;
+    read.events.forEach((e, i) => this.#sendEvent(e, read.rendered[i]));
+    if (read.reachedEnd) {
       this.#catchingUp = false;
       if (!this.#follow && !this.#done) {
         const now = await this.#d.store.getSession(this.#record.id);
@@ -162,7 +213,8 @@ export class SessionStream {
         if (item.event.seq <= this.#sent) return;
         // A gap (the feed started after this reader's position): read it from the log.
         if (item.event.seq > this.#sent + 1) return void (this.#catchingUp = true);
-        return this.#sendEvent(item.event, item.frame);
+        // The feed's shared frame is a root session's; a child's carries its lineage.
+        return this.#sendEvent(item.event, this.#lineage === null ? item.frame : undefined);
       case 'state': {
         const key = stateKey(item.view);
         if (key === this.#lastState) return;
@@ -174,12 +226,10 @@ export class SessionStream {
     }
   }
 
-  /** `frame`: the event's frame when the feed already made it (once for all its readers). */
+  /** `frame`: the event's frame with this stream's lineage, when made already. */
   #sendEvent(e: StoredEvent, frame?: string): void {
     if (this.#done) return;
-    // The feed's shared frame is a root session's; a child's carries its lineage.
-    const own = this.#lineage === null ? frame : undefined;
-    this.#pending.push(own ?? sseFrames.event(e, this.#lineage));
+    this.#pending.push(frame ?? sseFrames.event(e, this.#lineage));
     this.#sent = e.seq;
     if (!this.#follow && terminalEvents.has(e.type)) this.#close();
   }

@@ -78,6 +78,9 @@ export function keyRoutes(ctx: ApiContext): void {
     async ({ params, caller }) => {
       const record = await keyOf(ctx, caller, params.keyId);
       await store.apiKeys.revoke(record.id);
+      // This server's open streams with the key end before they send anything more; other
+      // servers' within their `keyCheckMs`.
+      ctx.stream.keys.revoked(record.id);
       return json(200, { apiKey: view((await store.apiKeys.find(record.id)) ?? record) });
     },
   );

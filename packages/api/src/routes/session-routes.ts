@@ -15,6 +15,7 @@ import {
   SessionTree,
   StreamQuery,
 } from '../schemas.ts';
+import { readEventsBounded } from '../bounded-read.ts';
 import { isSearch, searchSessions } from '../session-search.ts';
 import { SessionStream } from '../sse-stream.ts';
 import { withLineage } from '../session-lineage.ts';
@@ -247,6 +248,12 @@ function treeRoute(ctx: ApiContext): void {
   );
 }
 
+/**
+ * JSON characters of events one page holds at most (past its first event): one `limit=1000` page
+ * of a log of large events was a gigabyte held per request.
+ */
+const eventPageChars = 1024 * 1024;
+
 function eventsRoute(ctx: ApiContext): void {
   const { routes, store } = ctx;
 
@@ -260,7 +267,7 @@ function eventsRoute(ctx: ApiContext): void {
       query: EventsQuery,
       responses: {
         200: {
-          description: '`next` is the `after` of the next page; null when this page was not full.',
+          description: `\`next\` is the \`after\` of the next page; null when this page was not full. A page also ends before \`limit\` events at about ${eventPageChars / 1024 / 1024} MiB of JSON (always holding one event), and then has a \`next\`.`,
           schema: EventList,
         },
       },
@@ -268,10 +275,19 @@ function eventsRoute(ctx: ApiContext): void {
     async ({ params, query, caller }) => {
       const record = await sessionOf(store, caller, params.id);
       const limit = query.limit ?? 200;
-      const events = await store.readEvents(record.id, query.after ?? 0, limit);
-      const next = events.length === limit ? (events.at(-1)?.seq ?? null) : null;
       const lineage = await ctx.lineages.of(record.id);
-      return json(200, { events: events.map((e) => withLineage(e, lineage)), next });
+      const limits = { maxEvents: limit, maxChars: eventPageChars };
+      const read = await readEventsBounded(store, record.id, query.after ?? 0, limits, (e) =>
+        JSON.stringify(withLineage(e, lineage)),
+      );
+      const full = read.events.length === limit || !read.reachedEnd;
+      const next = full ? (read.events.at(-1)?.seq ?? null) : null;
+      // Joined from the events' JSON, each made once (the page can be megabytes).
+      const body = `{"events":[${read.rendered.join(',')}],"next":${JSON.stringify(next)}}`;
+      return new Response(body, {
+        status: 200,
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+      });
     },
   );
 }
@@ -317,6 +333,7 @@ function streamRoute(ctx: ApiContext): void {
         resumeAt ?? query.after ?? 0,
         query.follow !== 'false',
         await ctx.lineages.of(record.id),
+        caller.keyId,
       );
       return stream.open();
     },
