@@ -17,6 +17,10 @@ import type { JsonLog } from './json-log.ts';
 import type { CliSandbox } from './sandbox-flags.ts';
 import { openStore, type OpenStoreOptions } from './store-url.ts';
 import { startUnderStableId } from './worker-ids.ts';
+import { translateListenError, type ListenFlags } from './listen-error.ts';
+
+const apiFlags: ListenFlags = { portFlag: '--port', hostFlag: '--host' };
+const metricsFlags: ListenFlags = { portFlag: '--metrics-port', hostFlag: '--metrics-host' };
 
 /** What one `longrun` process runs: a store, and a worker, the HTTP API, or both over it. */
 export interface ProcessPlan {
@@ -163,7 +167,9 @@ async function serveOwnMetrics(
   metrics: ProcessMetrics,
 ): Promise<MetricsServer> {
   const { serveMetrics } = await import('@longrun/telemetry');
-  const server = await serveMetrics(metrics, plan);
+  const server = await serveMetrics(metrics, plan).catch((error: unknown) => {
+    throw translateListenError(error, plan, metricsFlags);
+  });
   a.closers.add(() => server.close());
   return server;
 }
@@ -271,9 +277,12 @@ async function listen(a: Assembly, plan: ApiPlan, api: Api): Promise<ServedApi> 
   try {
     served = await serveApi(api, { host, port });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || plan.portGiven) throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || plan.portGiven)
+      throw translateListenError(error, plan, apiFlags);
     process.stderr.write(`port ${port} is in use; serving on a free port instead\n`);
-    served = await serveApi(api, { host, port: 0 });
+    served = await serveApi(api, { host, port: 0 }).catch((again: unknown) => {
+      throw translateListenError(again, { host, port: 0 }, apiFlags);
+    });
   }
   a.closers.add(() => served.close());
   return served;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -163,6 +164,67 @@ describe('store URLs', () => {
       expect(readdirSync(cwd)).toEqual([]);
     },
   );
+
+  it.each([
+    [['sessions', 'list']],
+    [['sessions', 'list', '--store', 'nonexistent/x.db']],
+    [['sessions', 'show', 'ses_x', '--store', 'ops/typo/dir/other.db']],
+    [['sessions', 'tail', 'ses_x', '--store', 'sqlite:typo/x.db']],
+    [['sessions', 'diff', 'ses_x', '--store', 'typo/x.db']],
+    [['sessions', 'bundle', 'ses_x', '--store', 'typo/x.db']],
+    [['sessions', 'cancel', 'ses_x', '--store', 'typo/x.db']],
+    [['keys', 'list', '--store', 'typo/x.db']],
+    [['schedules', 'list', '--store', 'typo/x.db']],
+    [['schedules', 'show', 'sch_x', '--store', 'typo/x.db']],
+    [['doctor', '--store', 'typo/x.db']],
+  ])('%j on a SQLite file that does not exist exits 3 and creates nothing', (args) => {
+    const cwd = mkdtempSync(join(tmpdir(), 'longrun-nostore-'));
+    const r = longrun([...args], cwd);
+    expect(r.stderr).toMatch(
+      /^longrun: no store at \/.*\.db: the SQLite file does not exist \(nothing was created\)\. Check --store .*\[STORE_UNAVAILABLE\]\n$/,
+    );
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('');
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it('says a mistyped subcommand (exit 2) before it looks for the store', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'longrun-badsub-'));
+    const r = longrun(['sessions', 'frob', '--store', 'typo/x.db'], cwd);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^longrun: unknown sessions subcommand "frob"\n/);
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it('creates the store where a command makes something in it (keys create, schedules create)', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'longrun-makestore-'));
+    const key = longrun(['keys', 'create', '--tenant', 't', '--store', 'new/k.db'], cwd);
+    expect(key.code).toBe(0);
+    expect(longrun(['keys', 'list', '--store', 'new/k.db'], cwd).stdout).toMatch(/tenant t /);
+    const made = longrun(
+      ['schedules', 'create', '--agent', 'a', '--cron', '0 * * * *', '--store', 'new/s.db'],
+      cwd,
+    );
+    expect(made.code).toBe(0);
+    expect(readdirSync(join(cwd, 'new'))).toEqual(expect.arrayContaining(['k.db', 's.db']));
+  });
+
+  it('refuses a --store file that is not a SQLite database with exit 3, not INTERNAL, and leaves it as it was', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'longrun-notadb-'));
+    const text = 'not a database\n'.repeat(100);
+    writeFileSync(join(cwd, 'text.db'), text);
+    for (const args of [
+      ['sessions', 'list', '--store', 'text.db'],
+      ['keys', 'create', '--tenant', 't', '--store', 'text.db'],
+    ]) {
+      const r = longrun(args, cwd);
+      expect(r.stderr).toMatch(
+        /^longrun: \/.*text\.db is not a longrun store \(SQLite: file is not a database\)\. Check --store: .* \[STORE_UNAVAILABLE\]\n$/,
+      );
+      expect(r.code).toBe(3);
+    }
+    expect(readFileSync(join(cwd, 'text.db'), 'utf8')).toBe(text);
+  });
 });
 
 describe('the command line, at its edges', () => {
@@ -221,6 +283,30 @@ describe('the command line, at its edges', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(Date.now() - startedAt).toBeLessThan(20_000);
+  });
+
+  it('refuses a port in use with INVALID_ARGUMENT, exit 2 and the flag to change (dev, serve, worker)', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'longrun-port-'));
+    const taken = createServer();
+    await new Promise<void>((ready) => taken.listen(0, '127.0.0.1', ready));
+    const port = String((taken.address() as AddressInfo).port);
+    try {
+      for (const [args, flag] of [
+        [['dev', '--port', port], '--port'],
+        [['serve', '--port', port, '--store', 'a.db'], '--port'],
+        [['worker', '--metrics-port', port, '--store', 'a.db'], '--metrics-port'],
+      ] as const) {
+        const r = longrun([...args], cwd);
+        expect(r.stderr).toMatch(
+          new RegExp(
+            `^longrun: cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use .*Pick another ${flag}, or ${flag} 0 for a free one.* \\[INVALID_ARGUMENT\\]\\n$`,
+          ),
+        );
+        expect(r.code).toBe(2);
+      }
+    } finally {
+      taken.close();
+    }
   });
 
   it('runs with a budget, shows its use, and refuses a change to a finished session', () => {

@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LongrunError, isLongrunError, type Clock, type SessionStore } from '@longrun/core';
+import { defaultStore } from './args.ts';
 
 export interface OpenStoreOptions {
   clock?: Clock;
@@ -17,6 +19,13 @@ export interface OpenStoreOptions {
   log?: (message: string) => void;
   /** PostgreSQL: how long a registered worker counts as alive after a heartbeat (default 5000). */
   workerLivenessMs?: number;
+  /**
+   * The store must exist already: a SQLite file that does not is STORE_UNAVAILABLE (exit 3), and
+   * nothing is created, neither the file nor its directory. What a command that only reads or
+   * acts on what is stored passes (`sessions`, `keys list`, `schedules show`, `doctor`), so that a
+   * mistyped --store is said instead of made; `run`, `dev`, `worker`, `serve` and `demo` create it.
+   */
+  mustExist?: boolean;
 }
 
 export const storeUrlHelp =
@@ -33,11 +42,14 @@ export async function openStore(
   const target = parseStoreUrl(url);
   if (target.kind === 'postgres') return openPostgres(url, target.url, options);
   // Loaded on demand, like pg: a process only pays for the driver it uses.
+  if (options.mustExist === true) refuseMissingSqlite(target.path);
   const { SqliteStore } = await import('@longrun/store-sqlite');
   const open = () =>
     SqliteStore.open({
       path: target.path,
       ...(options.clock ? { clock: options.clock } : {}),
+    }).catch((error: unknown) => {
+      throw notADatabase(error, target.path) ?? error;
     });
   if (options.waitForServer !== true) return open();
   for (let attempt = 1; ; attempt++) {
@@ -52,6 +64,38 @@ export async function openStore(
       await sleep(retryInMs);
     }
   }
+}
+
+function refuseMissingSqlite(path: string): void {
+  if (path === ':memory:' || existsSync(path)) return;
+  throw new LongrunError(
+    'STORE_UNAVAILABLE',
+    `no store at ${path}: the SQLite file does not exist (nothing was created). Check --store (default ${defaultStore}, relative to the current directory); \`longrun run\`, \`dev\`, \`worker\` or \`serve\` create a store`,
+    { retryable: false },
+  );
+}
+
+// SQLite's primary result codes for a file that is not a database, or a damaged one.
+const SQLITE_CORRUPT = 11;
+const SQLITE_NOTADB = 26;
+
+/**
+ * A file that is not a SQLite database (or a damaged one) is the operator's to fix, not a
+ * longrun bug: STORE_UNAVAILABLE (exit 3, not retryable) with what to do, in place of the
+ * store's INTERNAL. Null for any other error. (The adapter's own translation, store-sqlite's
+ * classifySqliteError, is where this belongs; until it says so, the CLI does it on open.)
+ */
+function notADatabase(error: unknown, path: string): LongrunError | null {
+  if (!isLongrunError(error, 'INTERNAL')) return null;
+  const cause = error.cause as { errcode?: unknown; message?: unknown } | undefined;
+  const errcode = cause?.errcode;
+  const primary = typeof errcode === 'number' ? errcode & 0xff : -1;
+  if (primary !== SQLITE_NOTADB && primary !== SQLITE_CORRUPT) return null;
+  return new LongrunError(
+    'STORE_UNAVAILABLE',
+    `${path} is not a longrun store (SQLite: ${typeof cause?.message === 'string' ? cause.message : error.message}). Check --store: it names the SQLite file longrun made (default ${defaultStore}) or a postgres:// URL; a damaged store is restored from a backup`,
+    { cause: error, retryable: false },
+  );
 }
 
 /** What a store URL names, once it parsed. */

@@ -58,7 +58,7 @@ Global options:
   -h, --help           help for a command
   --version            print longrun's version
 
-Exit codes: 0 ok, 1 failed, 2 bad command line, 3 store unavailable, 4 no isolating sandbox for\nagents that run commands, 5 cancelled, 130 interrupted.`,
+Exit codes: 0 ok, 1 failed, 2 bad command line (also a --port in use), 3 store unavailable (also a\n--store file that does not exist, for commands that only read it), 4 no isolating sandbox for\nagents that run commands, 5 cancelled, 130 interrupted.`,
   demo: `longrun demo [--store <url>] [--steps N] [--delay-ms N] [--crash-at-step N] [--new] [--json]
 
 Runs the demo agent on the harness every agent runs on: each step its deterministic local model (no
@@ -119,6 +119,13 @@ longrun sessions fork <id> [--at SEQ] [--json]
 longrun sessions diff <id> [--from SEQ] [--to SEQ] [--text]
 longrun sessions bundle <id> [-o PATH] [--json]
 
+tail: prints the events, then follows the session until it ends. A store it cannot reach (a
+server restart) is waited out, with a line on stderr per attempt, for up to 10 minutes; it goes on
+after the last event it printed, so none is printed twice or left out.
+
+Each of these commands needs an existing store: a SQLite --store file that does not exist exits 3
+and nothing is created.
+
 bundle: a debug bundle of the session, <id>.bundle.tar.gz in the current directory (or PATH): its
 events (session.jsonl), last state, trace, tool-call table (tool_calls.csv), the last workspace
 snapshot and its diff against the first, the agent's progress files and env.txt, with secret
@@ -139,7 +146,11 @@ fingerprint of it (requests.jsonl), and the events made are compared with the re
 leaving out what only the recording's circumstances made (streamed text, attempts a dead worker
 left, workspace snapshots, ids and times). Prints the first divergence (seq, event type, expected
 vs got, the fields that differ) or "0 divergences". Exit code 0 identical, 1 divergence.`,
-  doctor: `longrun doctor [--store <url>] [--json]`,
+  doctor: `longrun doctor [--store <url>] [--json]
+
+Opens an existing store (a SQLite file that does not exist exits 3, and nothing is created) and
+reports its durability settings, how dead workers are detected, and the sandbox protections this
+machine enforces.`,
   serve: `longrun serve [--store <url>] [--port N] [--host 127.0.0.1] [--no-auth] [--agents <module>]...
 
 Serves the HTTP API (/v1, OpenAPI at /v1/openapi.json) and the dashboard (/) over a store, until
@@ -156,7 +167,8 @@ longrun keys list [--tenant <tenant>] [--json]
 longrun keys revoke <key-id>
 
 An API key is lr_<key-id>_<secret>, sent as Authorization: Bearer <key>. create prints it once;
-the store keeps only a hash of the secret. A revoked key is refused (401) at once.
+the store keeps only a hash of the secret. A revoked key is refused (401) at once. create makes
+the store if it does not exist; list and revoke exit 3 on a SQLite file that does not exist.
 Roles: viewer reads; operator reads and runs agents (sessions, messages, signals, cancel, resume,
 fork, schedules); approver reads and decides approvals; admin does everything. --role defaults to
 operator: a key made without thinking about it can run agents but cannot approve their calls
@@ -174,7 +186,8 @@ fires due ticks, and each tick starts exactly one session however many workers t
 --catch-up says what ticks missed while no worker ran start: skip (none, default), once (one
 session for all of them) or all (one each, the latest --max-catch-up, default 100). --overlap skip
 (default) starts nothing while the schedule's previous session is unfinished; allow starts anyway.
-resume starts again from the next tick after now: ticks during a pause are not caught up.`,
+resume starts again from the next tick after now: ticks during a pause are not caught up. create
+makes the store if it does not exist; the others exit 3 on a SQLite file that does not exist.`,
   dev: `longrun dev [--agents <module>]... [--port N] [--keys] [--sandbox process|bwrap] [--sandbox-pool N] [--sandbox-strict]
 
 Runs, in one process on the embedded store (./.longrun/longrun.db), a worker for the given agent

@@ -10,7 +10,8 @@ export async function run(argv: string[]): Promise<number> {
     usage.doctor,
   );
   if (values.help) return (process.stdout.write(`${usage.doctor}\n`), 0);
-  const store = await openStore(values.store ?? defaultStore);
+  // A diagnosis makes nothing: a store that does not exist is said (exit 3), not created.
+  const store = await openStore(values.store ?? defaultStore, { mustExist: true });
   try {
     const report = {
       store: store.kind,

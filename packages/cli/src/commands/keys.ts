@@ -47,7 +47,8 @@ export async function run(argv: string[]): Promise<number> {
   if (sub === 'revoke' && args[0] === undefined)
     throw new UsageError(`keys revoke needs the key id (see keys list)\n\n${usage.keys}`);
   const tenant = values.tenant === undefined ? undefined : tenantId(values.tenant);
-  const store = await openStore(values.store ?? defaultStore);
+  // Only create makes a store (a key before the first serve); list and revoke need one.
+  const store = await openStore(values.store ?? defaultStore, { mustExist: sub !== 'create' });
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
   try {
     if (sub === 'create') {

@@ -70,7 +70,8 @@ export async function run(argv: string[]): Promise<number> {
       throw new UsageError('--max-catch-up must be a positive whole number');
   }
   const tenant = values.tenant === undefined ? undefined : tenantId(values.tenant);
-  const store = await openStore(values.store ?? defaultStore);
+  // Only create makes a store; the others act on schedules in one, so a mistyped --store is said.
+  const store = await openStore(values.store ?? defaultStore, { mustExist: sub !== 'create' });
   const out = (text: string): boolean => process.stdout.write(`${text}\n`);
   const show = (s: ScheduleRecord): boolean => out(values.json ? JSON.stringify(s) : line(s));
   try {

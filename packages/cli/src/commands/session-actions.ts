@@ -1,7 +1,6 @@
 import { hostname, userInfo } from 'node:os';
 import type { ApprovalScope, SessionId, SessionStore } from '@longrun/core';
 import { cancelSession, decideApproval, resumeSession, sendMessage } from '@longrun/runtime';
-import { describeEvent } from '../event-lines.ts';
 
 export function whoAmI(): string {
   try {
@@ -62,35 +61,4 @@ export async function addMessage(
 ): Promise<string> {
   await sendMessage(store, id, text);
   return `message added to ${id}`;
-}
-
-/**
- * Prints a session's events from the start, then follows new ones until the session ends: each
- * model message whole (its `model.responded` text, not the streamed pieces, which a failed
- * attempt may have left half-said), each once: reads go by seq, never by time. With --json,
- * every event, the streamed pieces included.
- */
-export async function tail(
-  store: SessionStore,
-  id: SessionId,
-  json: boolean,
-  write: (line: string) => void,
-): Promise<void> {
-  let seq = 0;
-  for (;;) {
-    const events = await store.readEvents(id, seq, 1_000);
-    for (const e of events) {
-      seq = e.seq;
-      if (json) write(JSON.stringify(e));
-      else {
-        const line = describeEvent(e);
-        if (line !== null) write(line);
-      }
-    }
-    if (events.length > 0) continue;
-    const session = await store.getSession(id);
-    if (['completed', 'failed', 'cancelled'].includes(session.status) && session.headSeq <= seq)
-      return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }

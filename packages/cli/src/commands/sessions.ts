@@ -17,9 +17,25 @@ import { usage } from '../usage.ts';
 import { resolve } from 'node:path';
 import { changeBudget, forkSession, signalSession, writeSessionBundle } from '@longrun/runtime';
 import { budgetChangeFromFlags, budgetFlagOptions, budgetLines } from '../budget-flags.ts';
-import { addMessage, cancel, decide, resume, tail } from './session-actions.ts';
+import { addMessage, cancel, decide, resume } from './session-actions.ts';
+import { tail } from './session-tail.ts';
 import { workspaceDiffLines } from './workspace-diff.ts';
 
+const subcommands = [
+  'list',
+  'show',
+  'tail',
+  'approve',
+  'deny',
+  'cancel',
+  'resume',
+  'budget',
+  'message',
+  'signal',
+  'diff',
+  'fork',
+  'bundle',
+];
 const statuses = ['queued', 'running', 'waiting', 'paused', 'completed', 'failed', 'cancelled'];
 
 export async function run(argv: string[]): Promise<number> {
@@ -49,14 +65,21 @@ export async function run(argv: string[]): Promise<number> {
   if (values.status !== undefined && !statuses.includes(values.status)) {
     throw new UsageError(`--status must be one of ${statuses.join(', ')}`);
   }
-  const store = await openStore(values.store ?? defaultStore);
+  // The command line is checked before the store is opened: a mistake in it is exit 2, wherever
+  // --store points.
+  if (!subcommands.includes(sub))
+    throw new UsageError(`unknown sessions subcommand ${JSON.stringify(sub)}\n\n${usage.sessions}`);
+  const limit = intFlag(values.limit, 'limit', 50, { min: 1, max: 1_000 });
+  // Every subcommand lists or names a session that must be stored already: a mistyped --store
+  // is said (exit 3), never made into a new, empty store.
+  const store = await openStore(values.store ?? defaultStore, { mustExist: true });
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
   try {
     switch (sub) {
       case 'list': {
         const list = await store.listSessions({
           ...(values.status ? { status: values.status as SessionStatus } : {}),
-          limit: intFlag(values.limit, 'limit', 50, { min: 1, max: 1_000 }),
+          limit,
           newestFirst: true,
         });
         if (values.json) out(JSON.stringify(list));
@@ -109,7 +132,11 @@ export async function run(argv: string[]): Promise<number> {
         return exitCodes.ok;
       }
       case 'tail':
-        await tail(store, sessionId(required(args[0], 'session id')), Boolean(values.json), out);
+        await tail(store, sessionId(required(args[0], 'session id')), {
+          json: Boolean(values.json),
+          write: out,
+          say: (line) => process.stderr.write(`longrun: ${line}\n`),
+        });
         return exitCodes.ok;
       case 'approve':
       case 'deny': {
