@@ -176,6 +176,13 @@ describe('routes', () => {
     const unknown = await call<ErrorBody>(api, 'GET', '/v2/whatever', { key });
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe('NOT_FOUND');
+    // A trailing slash is another path (the router's match is exact), not a 405 naming the very
+    // method it refused ("GET is not allowed here; use POST or GET").
+    for (const path of ['/v1/sessions/', '/v1/approvals/']) {
+      const slashed = await call<ErrorBody>(api, 'GET', path, { key });
+      expect(slashed.status, path).toBe(404);
+      expect(slashed.body.error.code).toBe('NOT_FOUND');
+    }
   });
 
   it('describes every route in an OpenAPI 3.1 document whose references all resolve', async () => {

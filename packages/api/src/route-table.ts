@@ -123,5 +123,7 @@ function pathPattern(path: string): RegExp {
     .split('/')
     .map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
     .join('/');
-  return new RegExp(`^${source}/?$`);
+  // Exact, as the router matches: a trailing slash is another (unknown) path, 404, not a 405
+  // that names the very method it refused.
+  return new RegExp(`^${source}$`);
 }
