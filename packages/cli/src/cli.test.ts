@@ -230,6 +230,30 @@ describe('store URLs', () => {
 describe('the command line, at its edges', () => {
   const answerAgent = fileURLToPath(new URL('./test-fixtures/answer-agent.ts', import.meta.url));
 
+  it('a worker without agents says it runs nothing; the start line names the agents it runs', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'longrun-noagents-'));
+    const { background, waitFor } = await import('./test-fixtures/cli-process.ts');
+    for (const [args, agents] of [
+      [[], []],
+      [['--agents', answerAgent], ['answer-fixture']],
+    ] as const) {
+      const worker = background(['worker', '--no-schedules', ...args], cwd);
+      try {
+        const line = await waitFor(
+          'the start line',
+          async () => /\{[^\n]*"worker started"[^\n]*\}/.exec(worker.output())?.[0],
+        );
+        expect((JSON.parse(line) as { agents: string[] }).agents).toEqual(agents);
+        if (agents.length === 0)
+          expect(worker.output()).toMatch(/has no agents, so it runs no session.*--agents/);
+        else expect(worker.output()).not.toMatch(/has no agents/);
+      } finally {
+        worker.child.kill('SIGTERM');
+        await worker.exited;
+      }
+    }
+  });
+
   it('prints its version', () => {
     const r = longrun(['--version'], tmpdir());
     expect(r).toMatchObject({ code: 0, stderr: '' });

@@ -75,10 +75,17 @@ export async function run(argv: string[]): Promise<number> {
       : { metrics: { host: values['metrics-host'] ?? '127.0.0.1', port: metricsPort } }),
   });
   const { store, worker, metricsServer } = running;
+  const agentNames = sandbox.agents.map((a) => a.name);
+  if (agentNames.length === 0)
+    jsonLog({
+      level: 'warn',
+      msg: 'this worker has no agents, so it runs no session: give it the agents to run with --agents <module> (a file or package that exports them)',
+    });
   process.stdout.write(
     jsonLine({
       msg: 'worker started',
       workerId: worker.id,
+      agents: agentNames,
       store: store.kind,
       durability: store.durability(),
       ...(metricsServer === null
