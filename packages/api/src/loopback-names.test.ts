@@ -65,8 +65,9 @@ describe('a server without API keys answers only requests that name it by a loop
       { host: `attacker.example:${p}`, origin: `http://attacker.example:${p}` },
       { host: `127.0.0.1:${p}`, origin: `http://attacker.example:${p}` },
       { host: `127.0.0.1:${p}`, origin: 'null' },
+      // A page of another local port is another origin.
       { host: `127.0.0.1:${p}`, origin: `http://127.0.0.1:${p + 1}` },
-      { host: `127.0.0.1:${p + 1}` },
+      { host: `127.0.0.1:${p}`, origin: `http://localhost:${p}` },
       { host: `localhost.attacker.example:${p}` },
       { host: `127.0.0.1.nip.io:${p}` },
     ];
@@ -92,6 +93,10 @@ describe('a server without API keys answers only requests that name it by a loop
       { host: `[::1]:${p}` },
       { host: `127.0.0.1:${p}`, origin: `http://127.0.0.1:${p}` },
       { host: `localhost:${p}`, origin: `http://localhost:${p}` },
+      // A port forwarded to this one (ssh -L 8080:127.0.0.1:<port>): the browser names the
+      // forwarded port, and its dashboard is same-origin there.
+      { host: 'localhost:8080' },
+      { host: 'localhost:8080', origin: 'http://localhost:8080' },
     ];
     for (const headers of own) {
       const list = await send(p, 'GET', '/v1/sessions?limit=1', headers);

@@ -7,8 +7,10 @@ import { LongrunError } from '@longrun/core';
  * the page's own origin, so it may read the answers. What gives such a request away is its name:
  * the browser sends the page's hostname as `Host`, and as `Origin` when it sends one (every
  * cross-site request, and same-origin writes). So, without keys, only requests addressed to a
- * loopback name are served: `Host` (port: the server's, or none) and, when present, `Origin`
- * (`http:`, the server's port). The dashboard is served by this server at that origin.
+ * loopback name are served: `Host` a loopback name at any port (a port forwarded to this one, as
+ * `ssh -L 8080:127.0.0.1:7070` makes, is still this server) and, when present, `Origin` the same
+ * origin as `Host` (`http://` and the Host itself): a page of another local port is another
+ * origin. The dashboard is served by this server at that origin.
  */
 const loopbackNames = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
@@ -34,13 +36,22 @@ function acceptedName(name: string, bound: LoopbackAddress): boolean {
 
 function hostRefusal(host: string | null, bound: LoopbackAddress): string | null {
   const parsed = host === null ? null : parseHost(host);
-  if (parsed !== null && acceptedName(parsed.name, bound)) {
-    if (parsed.port === null || parsed.port === bound.port) return null;
-  }
+  if (parsed !== null && acceptedName(parsed.name, bound)) return null;
   return `Host ${JSON.stringify((host ?? 'none').slice(0, 100))}`;
 }
 
-function originRefusal(origin: string | null, bound: LoopbackAddress): string | null {
+/** `host` (a Host header) with its port, as an origin's `host` is: the default port left out. */
+function originHostOf(host: string): string | null {
+  const parsed = parseHost(host);
+  if (parsed === null) return null;
+  return parsed.port === null || parsed.port === 80 ? parsed.name : `${parsed.name}:${parsed.port}`;
+}
+
+function originRefusal(
+  origin: string | null,
+  host: string | null,
+  bound: LoopbackAddress,
+): string | null {
   if (origin === null) return null;
   let url: URL | null = null;
   try {
@@ -48,12 +59,12 @@ function originRefusal(origin: string | null, bound: LoopbackAddress): string | 
   } catch {
     // Not a URL (`null` from a sandboxed frame or a file): refused below.
   }
-  const port = url === null || url.port === '' ? 80 : Number(url.port);
   const ok =
     url !== null &&
     url.protocol === 'http:' &&
     acceptedName(url.hostname.toLowerCase(), bound) &&
-    port === bound.port;
+    host !== null &&
+    url.host.toLowerCase() === originHostOf(host);
   return ok ? null : `Origin ${JSON.stringify(origin.slice(0, 100))}`;
 }
 
@@ -62,8 +73,8 @@ function originRefusal(origin: string | null, bound: LoopbackAddress): string | 
  * server at a loopback name; null when it may be served.
  */
 export function foreignNameRefusal(headers: Headers, bound: LoopbackAddress): LongrunError | null {
-  const what =
-    hostRefusal(headers.get('host'), bound) ?? originRefusal(headers.get('origin'), bound);
+  const host = headers.get('host');
+  const what = hostRefusal(host, bound) ?? originRefusal(headers.get('origin'), host, bound);
   if (what === null) return null;
   return new LongrunError(
     'PERMISSION_DENIED',
