@@ -219,7 +219,7 @@ describe('store URLs', () => {
     ]) {
       const r = longrun(args, cwd);
       expect(r.stderr).toMatch(
-        /^longrun: \/.*text\.db is not a longrun store \(SQLite: file is not a database\)\. Check --store: .* \[STORE_UNAVAILABLE\]\n$/,
+        /^longrun: opening SQLite database \/.*text\.db: file is not a database\. This file is not a SQLite store longrun made, or it is damaged: check the path \(--store\).* \[STORE_UNAVAILABLE\]\n$/,
       );
       expect(r.code).toBe(3);
     }

@@ -48,8 +48,6 @@ export async function openStore(
     SqliteStore.open({
       path: target.path,
       ...(options.clock ? { clock: options.clock } : {}),
-    }).catch((error: unknown) => {
-      throw notADatabase(error, target.path) ?? error;
     });
   if (options.waitForServer !== true) return open();
   for (let attempt = 1; ; attempt++) {
@@ -72,29 +70,6 @@ function refuseMissingSqlite(path: string): void {
     'STORE_UNAVAILABLE',
     `no store at ${path}: the SQLite file does not exist (nothing was created). Check --store (default ${defaultStore}, relative to the current directory); \`longrun run\`, \`dev\`, \`worker\` or \`serve\` create a store`,
     { retryable: false },
-  );
-}
-
-// SQLite's primary result codes for a file that is not a database, or a damaged one.
-const SQLITE_CORRUPT = 11;
-const SQLITE_NOTADB = 26;
-
-/**
- * A file that is not a SQLite database (or a damaged one) is the operator's to fix, not a
- * longrun bug: STORE_UNAVAILABLE (exit 3, not retryable) with what to do, in place of the
- * store's INTERNAL. Null for any other error. (The adapter's own translation, store-sqlite's
- * classifySqliteError, is where this belongs; until it says so, the CLI does it on open.)
- */
-function notADatabase(error: unknown, path: string): LongrunError | null {
-  if (!isLongrunError(error, 'INTERNAL')) return null;
-  const cause = error.cause as { errcode?: unknown; message?: unknown } | undefined;
-  const errcode = cause?.errcode;
-  const primary = typeof errcode === 'number' ? errcode & 0xff : -1;
-  if (primary !== SQLITE_NOTADB && primary !== SQLITE_CORRUPT) return null;
-  return new LongrunError(
-    'STORE_UNAVAILABLE',
-    `${path} is not a longrun store (SQLite: ${typeof cause?.message === 'string' ? cause.message : error.message}). Check --store: it names the SQLite file longrun made (default ${defaultStore}) or a postgres:// URL; a damaged store is restored from a backup`,
-    { cause: error, retryable: false },
   );
 }
 

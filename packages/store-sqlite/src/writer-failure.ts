@@ -78,10 +78,11 @@ export function classifySqliteError(error: unknown, doing: string): WriterFailur
       );
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
+      // The operator's to fix, not a longrun bug: a path to some other file, or a damaged store.
       return new WriterFailure(
-        'INTERNAL',
-        `${text}. The file is not a healthy SQLite database.`,
-        cause,
+        'STORE_UNAVAILABLE',
+        `${text}. This file is not a SQLite store longrun made, or it is damaged: check the path (--store), or restore the store from a backup.`,
+        { ...cause, retryable: false },
       );
     default:
       return new WriterFailure('INTERNAL', text, cause);
