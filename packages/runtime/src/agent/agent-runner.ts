@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   event,
+  terminalStatuses,
   failureCode,
   readSignal,
   signalNames,
@@ -196,7 +197,10 @@ export class AgentRunner {
       return outcome;
     } finally {
       await workspace.close();
-      if (this.#o.removeFinishedWorkspace === true && outcome !== undefined && finished(outcome))
+      if (
+        this.#o.removeFinishedWorkspace === true &&
+        terminalStatuses.some((status) => status === outcome)
+      )
         await workspace.remove().catch((error: unknown) =>
           this.#o.events?.emit('log', {
             level: 'warn',
@@ -438,9 +442,4 @@ export class AgentRunner {
     });
     return true;
   }
-}
-
-/** Outcomes after which the session's directory is not needed until a person adds to it. */
-function finished(outcome: RunOutcome): boolean {
-  return outcome === 'completed' || outcome === 'failed' || outcome === 'cancelled';
 }
