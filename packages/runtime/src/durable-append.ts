@@ -49,7 +49,8 @@ export async function appendDurably(
   }
 }
 
-function asStored(request: AppendRequest, result: AppendResult): StoredEvent[] {
+/** The events of a committed append as the log holds them. */
+export function asStored(request: AppendRequest, result: AppendResult): StoredEvent[] {
   return request.events.map((e, i) => ({
     ...e,
     sessionId: request.fence.sessionId,

@@ -50,6 +50,11 @@ export interface RunCallInput {
   /** See ToolContext.holding; default: while `signal` has not aborted. */
   holding?: () => boolean;
   append(events: NewEvent[], extra: { effects?: EffectChange[] }): Promise<void>;
+  /**
+   * Settles once every append so far has committed: a call's start may have been appended ahead
+   * of its commit, and the call must not run (nor make a webhook) before.
+   */
+  settled?: () => Promise<void>;
   startEvents(events: NewEvent[], effects: EffectChange[]): void;
   /**
    * The session's secrets as this call may have them: the policy's decision (recorded with the
@@ -104,6 +109,7 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     tool: tool.name,
     recorded: call.waits ?? [],
     webhookBaseUrl: input.webhookBaseUrl ?? null,
+    ...(input.settled === undefined ? {} : { started: input.settled }),
   });
   // Events the tool asks to be recorded with its result (withCallResult): dropped unless it completes.
   const withResult: NewEvent[] = [];
@@ -163,6 +169,9 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     }
     await input.append([], { effects: [{ ...effect, status: 'started' }] });
   }
+  // The start (with the response that asked for the call) is in the log before the call runs,
+  // whatever its effect class: the log names every call that may have had an effect.
+  await input.settled?.();
   if (!context().holding()) {
     // The worker stopped holding the session (stopping, or its lease or liveness lapsed by its
     // clock, e.g. right after a freeze) between the call's start and now: the tool is not run.

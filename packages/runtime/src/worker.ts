@@ -34,6 +34,7 @@ import { WorkspaceTracker } from './agent/agent-workspace.ts';
 import { defaultSandboxDriver, needsDefaultSandbox } from './agent/default-sandbox.ts';
 import { ScheduleTicker, type ScheduleTickerOptions } from './schedules/schedule-ticker.ts';
 import { TimerWakes } from './worker/timer-wakes.ts';
+import { aheadWindowFor } from './session-writer.ts';
 
 export interface WorkerOptions {
   store: SessionStore;
@@ -553,6 +554,7 @@ export class Worker {
         agent,
         model,
         workspaces: this.#workspaces,
+        aheadWindow: () => aheadWindowFor(this.#running.size),
         ...(this.#o.removeFinishedWorkspaces === true ? { removeFinishedWorkspace: true } : {}),
         ...(this.#tenantPolicy === undefined ? {} : { tenantPolicy: this.#tenantPolicy }),
         ...(this.#tenantBudgets.size === 0

@@ -129,9 +129,16 @@ export async function settleCall(
   ctx.checkedHere.delete(key);
   const checked: Checked =
     checkedBefore === undefined ? await checkCall(ctx, call) : { ok: true, ...checkedBefore };
-  const finish = async (events: NewEvent[], effects: EffectChange[]): Promise<'continue'> => {
+  const finish = async (
+    events: NewEvent[],
+    effects: EffectChange[],
+    ahead = false,
+  ): Promise<'continue'> => {
     if (next !== undefined) await chainStart(ctx, step, next, events, effects);
-    await ctx.writer.append(events, { effects, checkpoint: true });
+    const extra = { effects, checkpoint: true };
+    await (ahead
+      ? ctx.writer.appendAhead(events, extra, { withNext: true })
+      : ctx.writer.append(events, extra));
     return 'continue';
   };
   if (!checked.ok)
@@ -215,6 +222,7 @@ export async function settleCall(
     signal: ctx.signal,
     holding: ctx.holding,
     append: (events, extra) => ctx.writer.append(events, extra),
+    settled: () => ctx.writer.settled(),
     secret: (name) => secretFor(ctx, step, call.callIndex, tool.name, name),
     startEvents: (events, effects) => {
       events.push(...decisions);
@@ -247,7 +255,12 @@ export async function settleCall(
           : e,
       );
   }
-  return finish(result.events, result.effects);
+  // The result of a call that may run again, and changed no files, need not be durable before
+  // the next model call: after a crash the call runs again (DESIGN §4), and the next model call
+  // is made again on its new result. It is committed with that call's response (one commit a
+  // step), or at the end of this turn of the event loop if the model does not answer in it.
+  const repeatable = tool.effect === 'pure' || tool.effect === 'idempotent';
+  return finish(result.events, result.effects, repeatable && !changing);
 }
 
 /**

@@ -63,6 +63,8 @@ export interface AgentRunnerOptions {
   workspaces?: WorkspaceTracker;
   /** Remove the workspace directory when the run ends completed, failed or cancelled. */
   removeFinishedWorkspace?: boolean;
+  /** The session writer's window of appends in flight (SessionWriter). */
+  aheadWindow?: () => number;
   /** The policy that bounds every agent of a tenant (`WorkerOptions.tenantPolicies`). */
   tenantPolicy?: (tenantId: string) => Policy | undefined;
   /** The cap on every session budget of a tenant (`WorkerOptions.tenantBudgets`). */
@@ -101,8 +103,9 @@ export class AgentRunner {
       checkpointOf: (next, appending) => harnessCheckpoint(next, transcript, appending, parts),
       events,
       ...(this.#o.checkpointEvery ? { checkpointEvery: this.#o.checkpointEvery } : {}),
+      ...(this.#o.aheadWindow === undefined ? {} : { aheadWindow: this.#o.aheadWindow }),
     });
-    writer.onCommitted((e) => transcript.apply(e));
+    writer.onApplied((e) => transcript.apply(e));
     // First, before the workspace or the sandbox is touched: a resume that fails again is a fact.
     await takeResumeRequests(store, writer);
     const workspaceDir = join(
@@ -196,6 +199,9 @@ export class AgentRunner {
       await this.#tellParent(outcome);
       return outcome;
     } finally {
+      // Appends sent ahead land (or fail) before the worker acts on the outcome: nothing of this
+      // run is in flight when the lease is handed back or the run starts over from the log.
+      await writer.settled().catch(() => undefined);
       await workspace.close();
       if (
         this.#o.removeFinishedWorkspace === true &&

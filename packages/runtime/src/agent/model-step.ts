@@ -183,7 +183,13 @@ export async function modelStep(ctx: AgentRunContext): Promise<ModelStepOutcome>
   if (first !== undefined && offered) await chainStart(ctx, step, first, events, effects);
   // A compaction is checkpointed at once, so a resume starts from the compacted transcript.
   const compacted = events.some((e) => e.type === 'context.compacted');
-  await ctx.writer.append(events, { effects, ...(compacted ? { checkpoint: 'always' } : {}) });
+  if (compacted) await ctx.writer.append(events, { effects, checkpoint: 'always' });
+  else if (held === null) {
+    // Nothing outside the log counted this call: a crash before the response commits makes the
+    // call again, as one during it does. It goes with the last tool result, if that is still
+    // held; a tool it asks for runs once it has committed (run-call.ts).
+    await ctx.writer.appendAhead(events, { effects });
+  } else await ctx.writer.append(events, { effects });
   await settleTenantDay(
     ctx,
     held,

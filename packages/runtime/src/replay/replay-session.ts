@@ -141,11 +141,16 @@ export async function replaySession(options: ReplayOptions): Promise<ReplayResul
       const session = await store.getSession(id);
       const produced = await readAllEvents(store, id);
       const got = comparableEvents(produced);
+      const idle = session.leaseOwner === null && session.headSeq !== fedAtHead && isIdle(session);
+      // A request is made before the tool results it carries have committed (they commit with its
+      // response): the replayed log is read for the mismatch once the run has stopped on it.
+      const stopped = session.leaseOwner === null && isIdle(session);
       const early =
         model.mismatch === null
           ? firstDivergence(expected, got, { complete: false })
-          : requestDivergence(model.mismatch, events, produced, expected, got);
-      const idle = session.leaseOwner === null && session.headSeq !== fedAtHead && isIdle(session);
+          : stopped
+            ? requestDivergence(model.mismatch, events, produced, expected, got)
+            : null;
       const timedOut = Date.now() > deadline;
       let next: ComparedEvent | undefined;
       if (early === null && idle && !timedOut && got.length < expected.length) {
