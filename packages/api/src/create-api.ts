@@ -16,6 +16,7 @@ import { webhookRoutes } from './routes/webhook-routes.ts';
 import { FeedHub } from './session-feed.ts';
 import { SessionLineages } from './session-lineage.ts';
 import { SessionViews, type ModelPrice } from './session-views.ts';
+import { defaultApiVersion } from './waiting-api.ts';
 
 export interface ApiOptions {
   store: SessionStore;
@@ -128,7 +129,7 @@ function buildContext(options: ApiOptions, app: Hono): ApiContext {
   return {
     store,
     auth: options.auth,
-    version: options.version ?? '0.1.0',
+    version: options.version ?? defaultApiVersion,
     agents: options.agents === undefined ? null : new Set(options.agents),
     views,
     hub,

@@ -17,6 +17,16 @@ export interface ServeOptions {
   pipelineLimits?: PipelineLimits;
 }
 
+/**
+ * An API whose store is still opening (a node started during an outage): served at once, with
+ * `waiting` answering every request until `api` resolves.
+ */
+export interface PendingApi {
+  auth: 'keys' | 'none';
+  api: Promise<Api>;
+  waiting: (request: Request) => Response;
+}
+
 export interface ServedApi {
   /** `http://host:port`, with the port actually bound. */
   url: string;
@@ -36,9 +46,19 @@ export function isLoopback(host: string): boolean {
  * it answers only requests that name it by a loopback name (`loopback-names.ts`: DNS rebinding).
  * Every connection is bounded in what it may leave unanswered or unread (`PipelineGuard`).
  */
-export async function serveApi(api: Api, options: ServeOptions): Promise<ServedApi> {
+export async function serveApi(given: Api | PendingApi, options: ServeOptions): Promise<ServedApi> {
   const host = options.host ?? '127.0.0.1';
-  if (api.auth === 'none' && !isLoopback(host)) {
+  const pending = 'waiting' in given ? given : null;
+  let api: Api | null = pending === null ? (given as Api) : null;
+  // Its failure is the caller's to handle (it closes this server): here it only ends the wait.
+  pending?.api.then(
+    (ready) => (api = ready),
+    () => undefined,
+  );
+  const auth = pending?.auth ?? (given as Api).auth;
+  const answer = (request: Request): Promise<Response> | Response =>
+    api === null ? (pending as PendingApi).waiting(request) : api.fetch(request);
+  if (auth === 'none' && !isLoopback(host)) {
     throw new LongrunError(
       'INVALID_ARGUMENT',
       `refusing to serve without API keys on ${host}: only a loopback address (127.0.0.1) may run without keys; create keys with \`longrun keys create\` and serve with auth`,
@@ -46,12 +66,12 @@ export async function serveApi(api: Api, options: ServeOptions): Promise<ServedA
   }
   const bound: LoopbackAddress = { host, port: options.port };
   const fetch =
-    api.auth === 'none'
+    auth === 'none'
       ? async (request: Request): Promise<Response> => {
           const refusal = foreignNameRefusal(request.headers, bound);
-          return refusal === null ? api.fetch(request) : errorResponse(refusal);
+          return refusal === null ? answer(request) : errorResponse(refusal);
         }
-      : api.fetch;
+      : answer;
   const app = getRequestListener(fetch, { hostname: host });
   const guard = new PipelineGuard(options.pipelineLimits ?? defaultPipelineLimits);
   const server = createServer((request, response) => {
@@ -80,7 +100,7 @@ export async function serveApi(api: Api, options: ServeOptions): Promise<ServedA
     url: `http://${shown}:${port}`,
     port,
     async close() {
-      api.close();
+      api?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

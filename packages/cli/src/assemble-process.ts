@@ -1,4 +1,4 @@
-import type { Api, ServedApi } from '@longrun/api';
+import type { Api, PendingApi, ServedApi } from '@longrun/api';
 import type { MetricsServer, ProcessMetrics } from '@longrun/telemetry';
 import type { LiveChannel, SessionStore, WorkerId } from '@longrun/core';
 import {
@@ -15,7 +15,7 @@ import {
 } from '@longrun/runtime';
 import type { JsonLog } from './json-log.ts';
 import type { CliSandbox } from './sandbox-flags.ts';
-import { openStore, type OpenStoreOptions } from './store-url.ts';
+import { openStore, parseStoreUrl, type OpenStoreOptions } from './store-url.ts';
 import { startUnderStableId } from './worker-ids.ts';
 import { translateListenError, type ListenFlags } from './listen-error.ts';
 
@@ -104,7 +104,19 @@ export async function assembleProcess<P extends ProcessPlan>(
   plan: P,
 ): Promise<AssembledProcess<P>> {
   const closers = new Closers();
-  const store = await openPlannedStore(plan);
+  // An API node alone (`serve`) listens before its store opens: started during an outage, it
+  // answers that it waits (503) instead of leaving its port refused.
+  const early =
+    plan.api !== undefined && plan.worker === undefined
+      ? await listenWaiting(plan, plan.api)
+      : null;
+  let store: SessionStore;
+  try {
+    store = await openPlannedStore(plan, (msg) => early?.note(msg));
+  } catch (error) {
+    await early?.fail(error);
+    throw error;
+  }
   closers.add(() => store.close());
   const a: Assembly = {
     plan,
@@ -124,10 +136,12 @@ export async function assembleProcess<P extends ProcessPlan>(
     a.metrics = await buildMetrics(a);
     if (plan.api !== undefined) a.api = await buildApi(a, plan.api, channel);
     if (plan.worker !== undefined) a.worker = await startWorker(a, plan.worker, channel);
-    if (plan.api !== undefined && a.api !== null) a.served = await listen(a, plan.api, a.api);
+    if (plan.api !== undefined && a.api !== null)
+      a.served = early === null ? await listen(a, plan.api, a.api) : early.ready(a, a.api);
     if (plan.metrics !== undefined && a.metrics !== null)
       metricsServer = await serveOwnMetrics(a, plan.metrics, a.metrics);
   } catch (error) {
+    await early?.fail(error);
     await closers.closeAll().catch(() => undefined);
     throw error;
   }
@@ -174,10 +188,17 @@ async function serveOwnMetrics(
   return server;
 }
 
-async function openPlannedStore(plan: ProcessPlan): Promise<SessionStore> {
+async function openPlannedStore(
+  plan: ProcessPlan,
+  note?: (msg: string) => void,
+): Promise<SessionStore> {
   const { url, ...options } = plan.store;
+  const log = (msg: string): void => {
+    note?.(msg);
+    plan.log({ level: 'warn', msg });
+  };
   try {
-    return await openStore(url, { ...options, log: (msg) => plan.log({ level: 'warn', msg }) });
+    return await openStore(url, { ...options, log });
   } catch (error) {
     await plan.worker?.sandbox.close();
     throw error;
@@ -269,8 +290,61 @@ async function startWithId(worker: Worker): Promise<Worker> {
   return worker;
 }
 
+/**
+ * The API served before its store opened: until `ready` gives it the API, every request gets the
+ * waiting answer, which names the store's last failure to open. `fail` closes it.
+ */
+async function listenWaiting(plan: ProcessPlan, apiPlan: ApiPlan) {
+  const { waitingAnswer } = await import('@longrun/api');
+  let lastNote: string | null = null;
+  let resolve!: (api: Api) => void;
+  let reject!: (error: unknown) => void;
+  const api = new Promise<Api>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  api.catch(() => undefined);
+  const storeKind = parseStoreUrl(plan.store.url).kind;
+  const pending: PendingApi = {
+    auth: apiPlan.auth,
+    api,
+    waiting: (request) =>
+      waitingAnswer(request, {
+        auth: apiPlan.auth,
+        storeKind,
+        waitingFor: () => lastNote ?? `opening the ${storeKind} store`,
+      }),
+  };
+  const served = await serveOn(apiPlan, pending);
+  return {
+    note(msg: string): void {
+      if (lastNote === null)
+        plan.log({
+          level: 'warn',
+          msg: `the API listens at ${served.url} and answers 503 until its store opens`,
+        });
+      lastNote = msg;
+    },
+    ready(a: Assembly, ready: Api): ServedApi {
+      resolve(ready);
+      a.closers.add(() => served.close());
+      return served;
+    },
+    async fail(error: unknown): Promise<void> {
+      reject(error);
+      await served.close().catch(() => undefined);
+    },
+  };
+}
+
 /** Serves on the planned port; when it is the default and taken, on a free port (said on stderr). */
 async function listen(a: Assembly, plan: ApiPlan, api: Api): Promise<ServedApi> {
+  const served = await serveOn(plan, api);
+  a.closers.add(() => served.close());
+  return served;
+}
+
+async function serveOn(plan: ApiPlan, api: Api | PendingApi): Promise<ServedApi> {
   const { host, port } = plan;
   const { serveApi } = await import('@longrun/api');
   let served: ServedApi;
@@ -284,7 +358,6 @@ async function listen(a: Assembly, plan: ApiPlan, api: Api): Promise<ServedApi> 
       throw translateListenError(again, { host, port: 0 }, apiFlags);
     });
   }
-  a.closers.add(() => served.close());
   return served;
 }
 

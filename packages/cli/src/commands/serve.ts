@@ -30,7 +30,8 @@ export async function run(argv: string[]): Promise<number> {
   const agents = values.agents === undefined ? undefined : await loadAgents(values.agents);
   const signals = stopSignals();
   const running = await assembleProcess({
-    // An API node started during an outage waits for the store (and says so on stderr).
+    // An API node started during an outage listens at once, answers 503 (health 200, ready 503)
+    // until its store opens, and says what it waits for on stderr.
     store: {
       url: values.store ?? defaultStore,
       applicationName: 'longrun-api',

@@ -140,6 +140,67 @@ describeWithPrivatePostgres('a store outage at start-up and under way', () => {
   );
 
   it(
+    'an API node started while the store does not answer listens at once: alive, not ready, 503 with what it waits for',
+    { timeout: 120_000 },
+    async () => {
+      cluster ??= await startPrivatePostgres();
+      const proxy = await startTcpFaultProxy({ targetPort: cluster.port, seed: 3 });
+      try {
+        proxy.mode('blackhole');
+        const port = await freePort();
+        const api = longrun([
+          'serve',
+          '--store',
+          proxy.viaProxy(cluster.url),
+          '--port',
+          String(port),
+        ]);
+        children.push(api.child);
+        const base = `http://127.0.0.1:${port}`;
+        const answer = async (path: string) => {
+          try {
+            const response = await fetch(`${base}${path}`);
+            return {
+              status: response.status,
+              body: await response.text(),
+              retryAfter: response.headers.get('retry-after'),
+            };
+          } catch {
+            return null; // not listening yet
+          }
+        };
+        await until('the API listens', async () => (await answer('/v1/health')) !== null, 15_000);
+        // Past the connect timeout (5 s): it has failed to open the store, and says why.
+        await until(
+          'the node says it waits',
+          () => /waiting for the store/.test(api.output()),
+          30_000,
+        );
+        expect(await answer('/v1/health')).toMatchObject({ status: 200 });
+        const ready = await answer('/v1/ready');
+        expect(ready).toMatchObject({ status: 503, retryAfter: '1' });
+        expect(JSON.parse(ready?.body ?? '{}')).toEqual({ ready: false, store: 'postgres' });
+        const list = await answer('/v1/sessions');
+        expect(list).toMatchObject({ status: 503, retryAfter: '1' });
+        const error = (
+          JSON.parse(list?.body ?? '{}') as { error: { code: string; message: string } }
+        ).error;
+        expect(error.code).toBe('STORE_UNAVAILABLE');
+        expect(error.message).toMatch(/waiting for its store \(waiting for the store at/);
+        expect(api.exited(), api.output().slice(-2000)).toBeNull();
+        proxy.resetAll();
+        proxy.mode('pass');
+        await until('ready', async () => (await answer('/v1/ready'))?.status === 200, 30_000);
+        // Now the API itself answers: with keys, a request without one is refused.
+        expect(await answer('/v1/sessions')).toMatchObject({ status: 401 });
+        expect(api.output()).toMatch(new RegExp(`^${base}$`, 'm'));
+      } finally {
+        await proxy.close();
+      }
+    },
+  );
+
+  it(
     'an API node says not ready while the store does not answer, and ready again after',
     { timeout: 120_000 },
     async () => {
