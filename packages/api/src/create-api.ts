@@ -17,6 +17,7 @@ import { FeedHub } from './session-feed.ts';
 import { SessionLineages } from './session-lineage.ts';
 import { SessionViews, type ModelPrice } from './session-views.ts';
 import { defaultApiVersion } from './waiting-api.ts';
+import { BodyBudget } from './body-budget.ts';
 
 export interface ApiOptions {
   store: SessionStore;
@@ -50,6 +51,11 @@ export interface ApiOptions {
    * past it the answer says `truncated`. Default 2 000.
    */
   approvalsScanLimit?: number;
+  /**
+   * Bytes of request bodies that callers without an API key (webhook deliveries) may have in
+   * flight at once, server-wide; past it they get 503 SERVER_BUSY (BodyBudget). Default 16 MiB.
+   */
+  unauthenticatedBodyBytes?: number;
   /** Prices per model id; without them `costUsd` is null. */
   prices?: Record<string, ModelPrice>;
   version?: string;
@@ -135,7 +141,12 @@ function buildContext(options: ApiOptions, app: Hono): ApiContext {
     hub,
     live: options.live,
     lineages: new SessionLineages(store),
-    routes: new RouteTable(app, store, options.auth),
+    routes: new RouteTable(
+      app,
+      store,
+      options.auth,
+      new BodyBudget(options.unauthenticatedBodyBytes ?? 16 * 1024 * 1024),
+    ),
     stream: {
       store,
       hub,

@@ -5,7 +5,8 @@ import { authenticate } from './api-keys.ts';
 import { methodNotAllowed } from './http-errors.ts';
 import type { RouteSpec } from './openapi.ts';
 import { requireAccess } from './route-access.ts';
-import { readJsonBody } from './safe-json.ts';
+import { readJsonBody, requestLimits } from './safe-json.ts';
+import type { BodyBudget } from './body-budget.ts';
 
 /** Who is asking: every store query of the request is scoped to this tenant. */
 export interface Caller {
@@ -55,11 +56,13 @@ export class RouteTable {
   readonly #app: Hono;
   readonly #store: SessionStore;
   readonly #auth: AuthMode;
+  readonly #bodies: BodyBudget;
 
-  constructor(app: Hono, store: SessionStore, auth: AuthMode) {
+  constructor(app: Hono, store: SessionStore, auth: AuthMode, bodies: BodyBudget) {
     this.#app = app;
     this.#store = store;
     this.#auth = auth;
+    this.#bodies = bodies;
   }
 
   add<S extends RouteSpec>(spec: S, handler: (input: RouteInput<S>) => Promise<Response>): void {
@@ -74,7 +77,15 @@ export class RouteTable {
       const query = spec.query ? validate(spec.query, c.req.query(), 'query') : undefined;
       let body: unknown;
       if (spec.body !== undefined) {
-        const raw = await readJsonBody(c.req.raw, spec.bodyMaxBytes);
+        const limit = spec.bodyMaxBytes ?? requestLimits.maxBodyBytes;
+        // A caller with a key was authenticated above; one without is counted while it sends.
+        const counted = spec.auth ? 0 : this.#bodies.take(c.req.raw, limit);
+        let raw: unknown;
+        try {
+          raw = await readJsonBody(c.req.raw, limit);
+        } finally {
+          this.#bodies.give(counted);
+        }
         if (raw === undefined && spec.bodyOptional !== true) {
           throw new LongrunError(
             'INVALID_ARGUMENT',

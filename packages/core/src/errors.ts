@@ -70,6 +70,8 @@ export const errorCodes = {
   WORKSPACE_FULL: { retryable: false },
   /** Every sandbox of the pool stayed in use for the whole wait; retry later or raise the pool size. */
   SANDBOX_BUSY: { retryable: true },
+  /** The server is at a bound it keeps for everyone's sake (see the message); retry shortly. */
+  SERVER_BUSY: { retryable: true },
   /**
    * A budget of the session would be passed (its name is in the message): the session is paused
    * until the budget is raised (`POST /v1/sessions/{id}/budget`, `longrun sessions budget`).
