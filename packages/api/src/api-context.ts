@@ -5,6 +5,7 @@ import type { FeedHub } from './session-feed.ts';
 import type { SessionViews } from './session-views.ts';
 import type { SessionLineages } from './session-lineage.ts';
 import type { StreamDeps } from './sse-stream.ts';
+import type { WholeLogReads } from './whole-log-reads.ts';
 
 /** What the route handlers share. */
 export interface ApiContext {
@@ -31,6 +32,13 @@ export interface ApiContext {
   /** Operational figures (streams; a sandbox pool run beside the API). */
   figures: () => Record<string, unknown>;
   metrics: MetricsExposition | undefined;
+  /** Turns for the requests that read a whole session log (its tree, an approval decision). */
+  wholeLogReads: WholeLogReads;
+  /**
+   * Turns for debug bundles, apart: a bundle holds its turn while the archive streams to a
+   * client that may read slowly, which must not hold up approvals.
+   */
+  bundleReads: WholeLogReads;
 }
 
 /** A process's metrics, in the Prometheus text exposition format. */

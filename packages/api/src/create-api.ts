@@ -18,6 +18,7 @@ import { SessionLineages } from './session-lineage.ts';
 import { SessionViews, type ModelPrice } from './session-views.ts';
 import { defaultApiVersion } from './waiting-api.ts';
 import { BodyBudget } from './body-budget.ts';
+import { WholeLogReads, type WholeLogReadLimits } from './whole-log-reads.ts';
 
 export interface ApiOptions {
   store: SessionStore;
@@ -56,6 +57,10 @@ export interface ApiOptions {
    * flight at once, server-wide; past it they get 503 SERVER_BUSY (BodyBudget). Default 16 MiB.
    */
   unauthenticatedBodyBytes?: number;
+  /** How many requests may read a whole session log at once (tree, approval decisions). */
+  wholeLogReads?: WholeLogReadLimits;
+  /** How many debug bundles may be built and streamed at once. Default 2, 16 waiting. */
+  bundleReads?: WholeLogReadLimits;
   /** Prices per model id; without them `costUsd` is null. */
   prices?: Record<string, ModelPrice>;
   version?: string;
@@ -157,6 +162,8 @@ function buildContext(options: ApiOptions, app: Hono): ApiContext {
       mailboxCapacity: options.mailboxCapacity ?? 2_048,
       keys: new ApiKeyWatch(store.apiKeys, options.keyCheckMs ?? 2_000),
     },
+    wholeLogReads: new WholeLogReads(options.wholeLogReads),
+    bundleReads: new WholeLogReads(options.bundleReads ?? { concurrent: 2, queued: 16 }),
     onSessionCreated: options.onSessionCreated,
     onSignalled: options.onSignalled,
     approvalsScanLimit: options.approvalsScanLimit ?? 2_000,

@@ -294,13 +294,15 @@ function decisionRoute(ctx: ApiContext): void {
     async ({ params, body, caller }) => {
       const record = await sessionOf(store, caller, params.id);
       const approvalId = approvalIdOf(params.approvalId, record.id);
-      await decideApproval(store, record.id, {
-        approvalId,
-        decision: body.decision === 'approve' ? 'granted' : 'denied',
-        by: actor(caller),
-        reason: body.reason ?? null,
-        scope: body.scope ?? 'call',
-      });
+      await ctx.wholeLogReads.run(() =>
+        decideApproval(store, record.id, {
+          approvalId,
+          decision: body.decision === 'approve' ? 'granted' : 'denied',
+          by: actor(caller),
+          reason: body.reason ?? null,
+          scope: body.scope ?? 'call',
+        }),
+      );
       ctx.onSignalled?.(record.id);
       return json(200, { approvalId, decision: body.decision, scope: body.scope ?? 'call' });
     },

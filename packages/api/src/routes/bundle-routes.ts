@@ -27,7 +27,16 @@ export function bundleRoutes(ctx: ApiContext): void {
     },
     async ({ params, caller }) => {
       const record = await sessionOf(store, caller, params.id);
-      const bundle = await sessionBundle(store, record.id);
+      // The turn lasts while the archive streams: the log is read as it is written out.
+      const release = await ctx.bundleReads.turn();
+      let bundle: Readable;
+      try {
+        bundle = await sessionBundle(store, record.id);
+      } catch (error) {
+        release();
+        throw error;
+      }
+      bundle.once('close', release);
       return new Response(Readable.toWeb(bundle) as ReadableStream<Uint8Array>, {
         status: 200,
         headers: {

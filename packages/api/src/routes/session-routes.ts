@@ -236,7 +236,7 @@ function treeRoute(ctx: ApiContext): void {
     },
     async ({ params, caller }) => {
       const record = await sessionOf(store, caller, params.id);
-      const family = await sessionFamily(store, record.id);
+      const family = await ctx.wholeLogReads.run(() => sessionFamily(store, record.id));
       // Children share their parent's tenant; a listing never crosses tenants all the same.
       const children = [];
       for (const child of family.children) {
