@@ -134,6 +134,50 @@ describe('longrun sessions tail', () => {
   );
 
   it.runIf(pgStore !== null)(
+    'started during an outage, waits for the store, says so on stderr, then follows the session',
+    async () => {
+      const url = new URL(pgStore!());
+      const store = await openStore(url.toString());
+      const proxy = new CuttableProxy({ host: url.hostname, port: Number(url.port || 5432) });
+      proxies.push(proxy);
+      await proxy.up();
+      const viaProxy = new URL(url);
+      viaProxy.port = String(proxy.port);
+      await proxy.down();
+      try {
+        const { id } = await store.createSession({ agent: 'a', input: { task: 't' } });
+        const lease = await store.claim(id, workerId('tail-test-writer'), 60_000);
+        if (lease === null) throw new Error('the session is not claimable');
+        const append = await writer(store, lease);
+        await append(2);
+        const cwd = mkdtempSync(join(tmpdir(), 'longrun-tail-'));
+        const tail = background(
+          ['sessions', 'tail', id, '--json', '--store', viaProxy.toString()],
+          cwd,
+        );
+        await waitFor('the wait said on stderr', async () => {
+          if (/waiting for the store at/.test(tail.output())) return true;
+          if (tail.child.exitCode !== null) throw new Error(`tail ended: ${tail.ending()}`);
+          return undefined;
+        });
+        await proxy.up();
+        const head = await append(2, true);
+        const code = await tail.exited;
+        expect(code, tail.ending()).toBe(0);
+        const seqs = tail
+          .output()
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => (JSON.parse(l) as { seq: number }).seq);
+        expect(seqs).toEqual(Array.from({ length: head }, (_, i) => i + 1));
+      } finally {
+        await store.close();
+      }
+    },
+    60_000,
+  );
+
+  it.runIf(pgStore !== null)(
     'gives up with STORE_UNAVAILABLE once the outage outlasts its limit, naming the last seq printed',
     async () => {
       const url = new URL(pgStore!());

@@ -72,7 +72,13 @@ export async function run(argv: string[]): Promise<number> {
   const limit = intFlag(values.limit, 'limit', 50, { min: 1, max: 1_000 });
   // Every subcommand lists or names a session that must be stored already: a mistyped --store
   // is said (exit 3), never made into a new, empty store.
-  const store = await openStore(values.store ?? defaultStore, { mustExist: true });
+  // `tail` follows a session through outages: started during one, it waits for the store too.
+  const store = await openStore(values.store ?? defaultStore, {
+    mustExist: true,
+    ...(sub === 'tail'
+      ? { waitForServer: true, log: (msg: string) => void process.stderr.write(`${msg}\n`) }
+      : {}),
+  });
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
   try {
     switch (sub) {
