@@ -29,6 +29,11 @@ export interface PeerAgentOptions {
   appendTo?: 'outside' | 'workspace';
   /** Default true, as for any agent; the profile turns it off to price the snapshot check. */
   workspaceSnapshots?: boolean;
+  /**
+   * Written into every line the model asks for (a crash test gives its process id, so a line in
+   * the file says which process's response it came from). Default none.
+   */
+  lineTag?: string;
 }
 
 /** A peer session's input: the tool-calling steps before the closing text. */
@@ -46,8 +51,8 @@ export function peerText(step: number): string {
 }
 
 /** The line step `step` appends (its newline added by the tool). */
-export function peerLine(step: number): string {
-  return `line ${step} `.padEnd(64, '-');
+export function peerLine(step: number, tag?: string): string {
+  return `line ${step} ${tag === undefined ? '' : `${tag} `}`.padEnd(64, '-');
 }
 
 export function peerAgent(options: PeerAgentOptions): AgentDefinition {
@@ -55,7 +60,7 @@ export function peerAgent(options: PeerAgentOptions): AgentDefinition {
   return defineAgent({
     name: peerAgentName,
     instructions: 'Append one line per step with append_line until the task is done.',
-    model: peerModel(),
+    model: peerModel(options.lineTag),
     tools: [
       appendTo === 'outside' ? outsideAppend(join(options.dir, peerFileName)) : workspaceAppend(),
     ],
@@ -99,7 +104,7 @@ function workspaceAppend(): Tool {
   });
 }
 
-function peerModel(): ModelClient {
+function peerModel(lineTag: string | undefined): ModelClient {
   const usage = { inputTokens: 50, outputTokens: 60 };
   return {
     id: 'peer:zero-latency',
@@ -120,7 +125,11 @@ function peerModel(): ModelClient {
       return {
         text,
         toolCalls: [
-          { id: `call-${step}`, name: peerToolName, args: { step, line: peerLine(step) } },
+          {
+            id: `call-${step}`,
+            name: peerToolName,
+            args: { step, line: peerLine(step, lineTag) },
+          },
         ],
         finishReason: 'tool-calls',
         usage,

@@ -5,6 +5,7 @@
  * so its start-up time is theirs. Reports on stdout, one line each:
  *   `ready`                  after start-up (registration and reclaim done)
  *   `ack <sessionId> <seq>`  for every committed `model.responded`: a step done, not every event
+ * With LONGRUN_PEER_LINE_TAG=pid, the lines its model asks for carry its process id.
  */
 import { workerId } from '@longrun/core';
 import { Worker } from '@longrun/runtime';
@@ -20,7 +21,12 @@ const store = await openStore(storeUrl, { applicationName: `longrun-peer-${id}` 
 const worker = new Worker({
   store,
   workerId: workerId(id),
-  agents: [peerAgent({ dir })],
+  agents: [
+    peerAgent({
+      dir,
+      ...(process.env.LONGRUN_PEER_LINE_TAG === 'pid' ? { lineTag: `pid${process.pid}` } : {}),
+    }),
+  ],
   leaseMs: Number(process.env.LONGRUN_LEASE_MS ?? 2_000),
   pollMs: Number(process.env.LONGRUN_POLL_MS ?? 20),
 });
