@@ -38,8 +38,6 @@ export interface CallWaitsInput {
   recorded: readonly CallWait[];
   /** The API's public address, for webhook URLs; null: hooks have a path only. */
   webhookBaseUrl: string | null;
-  /** Settles once the call's start has committed (it may have been appended ahead). */
-  started?: () => Promise<void>;
 }
 
 /**
@@ -162,8 +160,6 @@ export class CallWaits {
     const { step, callIndex } = this.#o;
     const hookId = hookIdFor(step, callIndex, ordinal);
     const token = randomBytes(32).toString('base64url');
-    // The hook outlives this run: its call's start is in the log first.
-    await this.#o.started?.();
     const now = options.timeoutMs === undefined ? 0 : await this.#o.store.nowMs();
     const hook = await this.#o.store.webhooks.register(this.#o.fence, {
       hookId,

@@ -52,7 +52,7 @@ export interface RunCallInput {
   append(events: NewEvent[], extra: { effects?: EffectChange[] }): Promise<void>;
   /**
    * Settles once every append so far has committed: a call's start may have been appended ahead
-   * of its commit, and the call must not run (nor make a webhook) before.
+   * of its commit, and the call must not run before.
    */
   settled?: () => Promise<void>;
   startEvents(events: NewEvent[], effects: EffectChange[]): void;
@@ -109,7 +109,6 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     tool: tool.name,
     recorded: call.waits ?? [],
     webhookBaseUrl: input.webhookBaseUrl ?? null,
-    ...(input.settled === undefined ? {} : { started: input.settled }),
   });
   // Events the tool asks to be recorded with its result (withCallResult): dropped unless it completes.
   const withResult: NewEvent[] = [];

@@ -62,11 +62,12 @@ export type CheckpointOf = (
 ) => CheckpointContent;
 
 /**
- * How many appends may be in flight at once, ahead appends behind the first: four steps of a
- * pipelined loop (a step is two appends) by default. A worker running many sessions gives each a
- * smaller window (aheadWindowFor): group commit already shares their fsyncs there, and each
- * session running more steps per commit's reply makes longer turns of the event loop (32 peer
- * sessions on Postgres with a window of 2: +20 % steps/s, but the loop's p99 delay ~4.4 → ~5.3 ms).
+ * How many appends one session may have in flight at once (ahead appends behind the first). A
+ * tool call waits for its start to commit, so the agent loop rarely has more than two; the
+ * window bounds appends nobody waits for. A worker running many sessions gives each a smaller
+ * one (aheadWindowFor): group commit already shares their fsyncs there, and more in flight each
+ * made longer turns of the event loop (32 peer sessions on Postgres with a window of 2: +20 %
+ * steps/s, but the loop's p99 delay ~4.4 → ~5.3 ms).
  */
 export const defaultAheadWindow = 8;
 

@@ -23,12 +23,12 @@ function slowAppends(store: SqliteStore, delayMs: number): SessionStore {
 }
 
 /**
- * The harness pipelines a step's commits with the next step's work, but only for what may be
- * done again after a crash (DESIGN §4): a call of every effect class reads the log when it runs,
- * and says whether its own start had committed.
+ * The harness sends a step's appends ahead of their commits (a response, a result), but a tool
+ * call runs only once its start, and the response that asked for it, have committed: a call of
+ * every effect class reads the log when it runs, and says whether its own start is there.
  */
 describe('appends sent ahead of their commits', () => {
-  it('run a pure or idempotent call before its start commits, a keyed or unsafe one only after', async () => {
+  it('runs a call of every effect class only once its start has committed', async () => {
     const dir = tempDir('ahead');
     const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
     const slow = slowAppends(store, 15);
