@@ -232,7 +232,7 @@ describe('the workspace accessor', () => {
       }
       expect(racer.running()).toBe(true); // it raced the whole time
     } finally {
-      racer.stop();
+      await racer.stop();
     }
     // Nothing read from outside, nothing written there.
     expect([...outcomes.keys()].some((k) => k.includes('host secret'))).toBe(false);

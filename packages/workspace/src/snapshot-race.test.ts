@@ -30,8 +30,8 @@ beforeEach(() => {
   writeFileSync(join(outside, 'nested', 'secret.txt'), secret);
   symlinkSync(outside, join(ws, 'evil'));
 });
-afterEach(() => {
-  racer?.stop();
+afterEach(async () => {
+  await racer?.stop();
   racer = undefined;
   removeDir(base);
 });

@@ -23,7 +23,8 @@ while time.time() < end:
 export interface SwapRacer {
   /** False once the racer stopped on its own (its time ran out, or it crashed). */
   running(): boolean;
-  stop(): void;
+  /** Kills it and resolves once it has exited: no swap runs after, so its directory can go. */
+  stop(): Promise<void>;
 }
 
 /** Starts the racer on the host and resolves once it is swapping. */
@@ -32,10 +33,21 @@ export async function startSwapRacer(dir: string, a: string, b: string): Promise
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let exited = false;
-  racer.once('exit', () => (exited = true));
+  const ended = new Promise<void>((resolve) =>
+    racer.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
   await new Promise((resolve, reject) => {
     racer.stdout.once('data', resolve);
     racer.once('exit', (code) => reject(new Error(`the swap racer exited at once (${code})`)));
   });
-  return { running: () => !exited, stop: () => racer.kill('SIGKILL') };
+  return {
+    running: () => !exited,
+    stop: async () => {
+      if (!exited) racer.kill('SIGKILL');
+      await ended;
+    },
+  };
 }
