@@ -1,4 +1,5 @@
 import { LongrunError } from '@longrun/core';
+import { json } from './api-context.ts';
 import { errorResponse } from './http-errors.ts';
 
 /** The version an API reports when none is given (createApi's `version`). */
@@ -15,18 +16,10 @@ export function waitingAnswer(
   node: { auth: 'keys' | 'none'; storeKind: string; waitingFor: () => string },
 ): Response {
   const { pathname } = new URL(request.url);
-  const json = (status: number, body: unknown): Response =>
-    new Response(JSON.stringify(body), {
-      status,
-      headers: { 'content-type': 'application/json; charset=utf-8' },
-    });
   if (request.method === 'GET' && pathname === '/v1/health')
     return json(200, { ok: true, auth: node.auth, version: defaultApiVersion });
-  if (request.method === 'GET' && pathname === '/v1/ready') {
-    const answer = json(503, { ready: false, store: node.storeKind });
-    answer.headers.set('retry-after', '1');
-    return answer;
-  }
+  if (request.method === 'GET' && pathname === '/v1/ready')
+    return json(503, { ready: false, store: node.storeKind }, { 'retry-after': '1' });
   return errorResponse(
     new LongrunError(
       'STORE_UNAVAILABLE',

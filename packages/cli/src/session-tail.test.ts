@@ -70,6 +70,32 @@ async function writer(store: SessionStore, lease: Lease) {
   };
 }
 
+/** A proxy in front of the test server (up), and the store's URL through it. */
+async function proxied(url: URL, proxies: CuttableProxy[]) {
+  const proxy = new CuttableProxy({ host: url.hostname, port: Number(url.port || 5432) });
+  proxies.push(proxy);
+  await proxy.up();
+  const viaProxy = new URL(url);
+  viaProxy.port = String(proxy.port);
+  return { proxy, viaProxy };
+}
+
+/** A new session of `store`, claimed, and its writer. */
+async function claimedSession(store: SessionStore) {
+  const { id } = await store.createSession({ agent: 'a', input: { task: 't' } });
+  const lease = await store.claim(id, workerId('tail-test-writer'), 60_000);
+  if (lease === null) throw new Error('the session is not claimable');
+  return { id, append: await writer(store, lease) };
+}
+
+/** The seqs a `--json` tail printed, in order. */
+function printedSeqs(output: string): number[] {
+  return output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => (JSON.parse(l) as { seq: number }).seq);
+}
+
 describe('longrun sessions tail', () => {
   const proxies: CuttableProxy[] = [];
   afterAll(async () => {
@@ -85,17 +111,10 @@ describe('longrun sessions tail', () => {
     async () => {
       const url = new URL(pgStore!());
       const store = await openStore(url.toString());
-      const proxy = new CuttableProxy({ host: url.hostname, port: Number(url.port || 5432) });
-      proxies.push(proxy);
-      await proxy.up();
+      const { proxy, viaProxy } = await proxied(url, proxies);
       try {
-        const { id } = await store.createSession({ agent: 'a', input: { task: 't' } });
-        const lease = await store.claim(id, workerId('tail-test-writer'), 60_000);
-        if (lease === null) throw new Error('the session is not claimable');
-        const append = await writer(store, lease);
+        const { id, append } = await claimedSession(store);
         await append(4);
-        const viaProxy = new URL(url);
-        viaProxy.port = String(proxy.port);
         const cwd = mkdtempSync(join(tmpdir(), 'longrun-tail-'));
         const tail = background(
           ['sessions', 'tail', id, '--json', '--store', viaProxy.toString()],
@@ -119,11 +138,7 @@ describe('longrun sessions tail', () => {
         const head = await append(3, true);
         const code = await tail.exited;
         expect(code, tail.ending()).toBe(0);
-        const lines = tail.output().split('\n');
-        const seqs = lines
-          .filter((l) => l.startsWith('{'))
-          .map((l) => (JSON.parse(l) as { seq: number }).seq);
-        expect(seqs).toEqual(Array.from({ length: head }, (_, i) => i + 1));
+        expect(printedSeqs(tail.output())).toEqual(Array.from({ length: head }, (_, i) => i + 1));
         expect(tail.output()).toMatch(/store reachable again; following on after seq \d+/);
         expect(tail.output()).not.toMatch(/\[STORE_UNAVAILABLE\]/);
       } finally {
@@ -138,17 +153,10 @@ describe('longrun sessions tail', () => {
     async () => {
       const url = new URL(pgStore!());
       const store = await openStore(url.toString());
-      const proxy = new CuttableProxy({ host: url.hostname, port: Number(url.port || 5432) });
-      proxies.push(proxy);
-      await proxy.up();
-      const viaProxy = new URL(url);
-      viaProxy.port = String(proxy.port);
+      const { proxy, viaProxy } = await proxied(url, proxies);
       await proxy.down();
       try {
-        const { id } = await store.createSession({ agent: 'a', input: { task: 't' } });
-        const lease = await store.claim(id, workerId('tail-test-writer'), 60_000);
-        if (lease === null) throw new Error('the session is not claimable');
-        const append = await writer(store, lease);
+        const { id, append } = await claimedSession(store);
         await append(2);
         const cwd = mkdtempSync(join(tmpdir(), 'longrun-tail-'));
         const tail = background(
@@ -164,12 +172,7 @@ describe('longrun sessions tail', () => {
         const head = await append(2, true);
         const code = await tail.exited;
         expect(code, tail.ending()).toBe(0);
-        const seqs = tail
-          .output()
-          .split('\n')
-          .filter((l) => l.startsWith('{'))
-          .map((l) => (JSON.parse(l) as { seq: number }).seq);
-        expect(seqs).toEqual(Array.from({ length: head }, (_, i) => i + 1));
+        expect(printedSeqs(tail.output())).toEqual(Array.from({ length: head }, (_, i) => i + 1));
       } finally {
         await store.close();
       }
@@ -182,19 +185,11 @@ describe('longrun sessions tail', () => {
     async () => {
       const url = new URL(pgStore!());
       const direct = await openStore(url.toString());
-      const proxy = new CuttableProxy({ host: url.hostname, port: Number(url.port || 5432) });
-      proxies.push(proxy);
-      await proxy.up();
-      const viaProxy = new URL(url);
-      viaProxy.port = String(proxy.port);
+      const { proxy, viaProxy } = await proxied(url, proxies);
       const store = await openStore(viaProxy.toString());
       try {
-        const { id } = await direct.createSession({ agent: 'a', input: { task: 't' } });
-        const lease = await direct.claim(id, workerId('tail-test-writer'), 60_000);
-        if (lease === null) throw new Error('the session is not claimable');
-        await (
-          await writer(direct, lease)
-        )(1);
+        const { id, append } = await claimedSession(direct);
+        await append(1);
         const printed: number[] = [];
         const said: string[] = [];
         const following = tail(store, id, {

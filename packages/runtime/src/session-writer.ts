@@ -301,7 +301,9 @@ export class SessionWriter {
     for (const e of appending) next = applyEvent(next, e);
     const due = next.seq - this.#lastCheckpointSeq >= this.#checkpointEvery;
     // One checkpoint in flight at a time: its parts plan stands on the last one committed.
-    const carrying = this.#queue.slice(0, this.#sentCount).some((e) => e.content !== undefined);
+    let carrying = false;
+    for (let i = 0; i < this.#sentCount && !carrying; i++)
+      carrying = (this.#queue[i] as Entry).content !== undefined;
     if (!(checkpoint === 'always' || (checkpoint === true && due && !carrying)))
       return { appending, next, content: undefined, write: undefined };
     const content = this.#checkpointOf(next, appending);

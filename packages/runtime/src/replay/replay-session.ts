@@ -141,10 +141,10 @@ export async function replaySession(options: ReplayOptions): Promise<ReplayResul
       const session = await store.getSession(id);
       const produced = await readAllEvents(store, id);
       const got = comparableEvents(produced);
-      const idle = session.leaseOwner === null && session.headSeq !== fedAtHead && isIdle(session);
+      const stopped = session.leaseOwner === null && isIdle(session);
+      const idle = stopped && session.headSeq !== fedAtHead;
       // A request is made before the tool results it carries have committed (they commit with its
       // response): the replayed log is read for the mismatch once the run has stopped on it.
-      const stopped = session.leaseOwner === null && isIdle(session);
       const early =
         model.mismatch === null
           ? firstDivergence(expected, got, { complete: false })
