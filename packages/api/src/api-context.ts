@@ -29,8 +29,11 @@ export interface ApiContext {
   approvalsScanLimit: number;
   /** The tenants' daily limits, as this server was told them. */
   tenantDailyBudgets: Readonly<Record<string, DailyBudget>>;
-  /** Operational figures (streams; a sandbox pool run beside the API). */
-  figures: () => Record<string, unknown>;
+  /**
+   * Operational figures: streams, a sandbox pool run beside the API, the server's connections.
+   * With a tenant id, the streams are that tenant's only; with null, the whole server's.
+   */
+  figures: (tenantId: string | null) => Record<string, unknown>;
   metrics: MetricsExposition | undefined;
   /** Turns for the requests that read a whole session log (its tree, an approval decision). */
   wholeLogReads: WholeLogReads;

@@ -92,8 +92,13 @@ export interface Api {
   /** Ends every open stream and stops every feed. */
   close: () => void;
   stats: () => { feeds: number; subscribers: number; reads: number; cachedSessions: number };
-  /** What `GET /v1/figures` answers: the streams' figures and those of `options.figures`. */
+  /**
+   * The whole server's figures: every tenant's streams, those of `options.figures` and those
+   * added with `addFigures`. `GET /v1/figures` shows a caller with an API key its tenant's.
+   */
   figures: () => Record<string, unknown>;
+  /** Adds a part to the figures, under `part` (what the HTTP server holds: `connections`). */
+  addFigures: (part: string, read: () => unknown) => void;
 }
 
 const placeholderPage = `<!doctype html><meta charset="utf-8"><title>longrun</title>
@@ -102,7 +107,8 @@ const placeholderPage = `<!doctype html><meta charset="utf-8"><title>longrun</ti
 /** Builds the HTTP API over a store. Every route is testable with `api.fetch(new Request(…))`. */
 export function createApi(options: ApiOptions): Api {
   const app = new Hono();
-  const ctx = buildContext(options, app);
+  const added = new Map<string, () => unknown>();
+  const ctx = buildContext(options, app, added);
   systemRoutes(ctx);
   sessionRoutes(ctx);
   actionRoutes(ctx);
@@ -124,11 +130,16 @@ export function createApi(options: ApiOptions): Api {
       views.clear();
     },
     stats: () => ({ ...hub.stats, cachedSessions: views.cachedSessions }),
-    figures: ctx.figures,
+    figures: () => ctx.figures(null),
+    addFigures: (part, read) => void added.set(part, read),
   };
 }
 
-function buildContext(options: ApiOptions, app: Hono): ApiContext {
+function buildContext(
+  options: ApiOptions,
+  app: Hono,
+  added: ReadonlyMap<string, () => unknown>,
+): ApiContext {
   const { store, log } = options;
   const views = new SessionViews(store, options.prices ? { prices: options.prices } : {});
   const hub = new FeedHub({
@@ -169,9 +180,13 @@ function buildContext(options: ApiOptions, app: Hono): ApiContext {
     approvalsScanLimit: options.approvalsScanLimit ?? 2_000,
     tenantDailyBudgets: options.tenantDailyBudgets ?? {},
     metrics: options.metrics,
-    figures: () => ({
-      streams: { ...hub.stats, cachedSessions: views.cachedSessions },
+    figures: (tenantId) => ({
+      streams:
+        tenantId === null
+          ? { scope: 'server', ...hub.stats, cachedSessions: views.cachedSessions }
+          : { scope: 'tenant', tenantId, ...hub.tenantStats(tenantId) },
       ...options.figures?.(),
+      ...Object.fromEntries([...added].map(([part, read]) => [part, read()])),
     }),
   };
 }

@@ -40,9 +40,22 @@ const tokenUsage = z.object({
   cacheWriteTokens: z.number().int().optional(),
   costUsd: z.number().optional(),
 });
+/**
+ * A cost limit in US dollars. Bounded here so that a limit past 2^53 − 1 is refused as too
+ * large; unbounded, it reached the log's plain-JSON check, which called it an integer JSON
+ * cannot round-trip and said to send it as a string (a string is no cost limit either).
+ */
+export const costLimit = (noLimit: string) =>
+  z
+    .number()
+    .min(0, 'must be ≥ 0')
+    .max(
+      Number.MAX_SAFE_INTEGER,
+      `must be at most ${Number.MAX_SAFE_INTEGER} (2^53 − 1) US dollars; ${noLimit}`,
+    );
 /** A session's budget: each limit optional (see core's `Budget`). */
 export const budgetSchema = z.object({
-  costUsd: z.number().min(0).optional(),
+  costUsd: costLimit('leave costUsd out for no cost limit').optional(),
   inputTokens: z.number().int().min(0).optional(),
   outputTokens: z.number().int().min(0).optional(),
   cacheTokens: z.number().int().min(0).optional(),

@@ -6,6 +6,11 @@ export {
   type ServeOptions,
   type ServedApi,
 } from './serve-api.ts';
+export {
+  defaultConnectionLimits,
+  type ConnectionFigures,
+  type ConnectionLimits,
+} from './connection-gate.ts';
 export { generateApiKey, authenticate, hashSecret, type GeneratedApiKey } from './api-keys.ts';
 export { InProcessLiveDeltas, type LiveDelta, type LiveDeltaSource } from './live-deltas.ts';
 export { feedApiFromLiveChannel, type LiveFeedOptions } from './live-feed.ts';

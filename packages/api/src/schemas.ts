@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { apiKeyRoles, approvalScopes, sessionStatusNames } from '@longrun/core';
 
 import { JsonValue, components, named } from './schema-registry.ts';
-import { budgetSchema, storedEventVariants } from './event-schemas.ts';
+import { budgetSchema, costLimit, storedEventVariants } from './event-schemas.ts';
 
 /**
  * The schemas that validate every request and describe every response. The OpenAPI document at
@@ -19,13 +19,21 @@ export const cleanText = (max: number) =>
     .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters')
     .refine((s) => s.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)');
 
-/** A query parameter holding a decimal integer, documented as one. */
+/**
+ * A query parameter holding a decimal integer, documented as one. Digits past `max` are refused
+ * as too large, not as "not an integer" (a 16-digit 2^53 − 1 once was), and before `Number()`
+ * would round them.
+ */
 export const intParam = (min: number, max: number) =>
   z
     .string()
-    .regex(/^\d{1,15}$/, 'must be a decimal integer')
+    .regex(/^\d+$/, { message: 'must be a decimal integer (digits only)', abort: true })
+    .refine(
+      (s) => s.replace(/^0+(?=\d)/, '').length <= 16 && Number(s) <= max,
+      `must be at most ${max}`,
+    )
     .transform(Number)
-    .pipe(z.number().int().min(min).max(max))
+    .pipe(z.number().int().min(min, `must be at least ${min}`))
     .meta({ type: 'integer', minimum: min, maximum: max });
 
 export const sessionStatuses = sessionStatusNames;
@@ -65,7 +73,7 @@ export const BudgetBody = named(
   z.strictObject({
     budget: z
       .strictObject({
-        costUsd: limitChange(z.number()),
+        costUsd: costLimit('send null to remove the cost limit').nullable().optional(),
         inputTokens: limitChange(z.number().int()),
         outputTokens: limitChange(z.number().int()),
         cacheTokens: limitChange(z.number().int()),
@@ -475,11 +483,33 @@ export const Figures = named(
   'Figures',
   z.object({
     streams: z.object({
+      scope: z
+        .enum(['tenant', 'server'])
+        .describe(
+          "tenant: the caller's tenant's streams (a caller with an API key); server: every stream (a server without keys)",
+        ),
+      tenantId: z.string().optional().describe('The tenant counted, when `scope` is tenant.'),
       feeds: z.number(),
       subscribers: z.number(),
-      reads: z.number(),
-      cachedSessions: z.number(),
+      reads: z
+        .number()
+        .optional()
+        .describe('Store reads made for streams since the start; server scope only.'),
+      cachedSessions: z.number().optional().describe('Server scope only.'),
     }),
+    connections: z
+      .object({
+        open: z.number(),
+        maxOpen: z.number(),
+        maxOpenPerAddress: z.number(),
+        addresses: z.number(),
+        refused: z.number(),
+        reaped: z.number(),
+      })
+      .optional()
+      .describe(
+        "The HTTP server's connections: open now, the caps, remote addresses holding one; since the start, those refused over a cap (503 SERVER_BUSY) and those closed for sending no request while another needed the place.",
+      ),
     sandboxPool: z
       .object({
         size: z.number(),

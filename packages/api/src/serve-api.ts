@@ -3,6 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { LongrunError } from '@longrun/core';
+import {
+  ConnectionGate,
+  type ConnectionFigures,
+  type ConnectionLimits,
+} from './connection-gate.ts';
 import type { Api } from './create-api.ts';
 import { errorResponse } from './http-errors.ts';
 import { foreignNameRefusal, type LoopbackAddress } from './loopback-names.ts';
@@ -15,6 +20,8 @@ export interface ServeOptions {
   port: number;
   /** What one connection may hold unanswered or unread; see `PipelineGuard`. */
   pipelineLimits?: PipelineLimits;
+  /** How many connections the server holds, in all and from one address; see `ConnectionGate`. */
+  connectionLimits?: Partial<ConnectionLimits>;
 }
 
 /**
@@ -31,6 +38,8 @@ export interface ServedApi {
   /** `http://host:port`, with the port actually bound. */
   url: string;
   port: number;
+  /** The connections held and refused (also in `GET /v1/figures` as `connections`). */
+  connections(): ConnectionFigures;
   close(): Promise<void>;
 }
 
@@ -44,15 +53,22 @@ export function isLoopback(host: string): boolean {
  * Listens on `host:port`. A server without API keys is refused on anything but a loopback
  * address: without keys every caller is tenant `default`, which only the local user may be; and
  * it answers only requests that name it by a loopback name (`loopback-names.ts`: DNS rebinding).
- * Every connection is bounded in what it may leave unanswered or unread (`PipelineGuard`).
+ * The connections it holds are capped, in all and per address (`ConnectionGate`), and every
+ * connection is bounded in what it may leave unanswered or unread (`PipelineGuard`).
  */
 export async function serveApi(given: Api | PendingApi, options: ServeOptions): Promise<ServedApi> {
   const host = options.host ?? '127.0.0.1';
   const pending = 'waiting' in given ? given : null;
   let api: Api | null = pending === null ? (given as Api) : null;
+  const gate = new ConnectionGate(options.connectionLimits);
+  const reportConnections = (to: Api): void => to.addFigures('connections', () => gate.figures);
+  if (api !== null) reportConnections(api);
   // Its failure is the caller's to handle (it closes this server): here it only ends the wait.
   pending?.api.then(
-    (ready) => (api = ready),
+    (ready) => {
+      api = ready;
+      reportConnections(ready);
+    },
     () => undefined,
   );
   const auth = pending?.auth ?? (given as Api).auth;
@@ -75,13 +91,14 @@ export async function serveApi(given: Api | PendingApi, options: ServeOptions): 
   const app = getRequestListener(fetch, { hostname: host });
   const guard = new PipelineGuard(options.pipelineLimits ?? defaultPipelineLimits);
   const server = createServer((request, response) => {
-    if (guard.admit(request, response))
+    if (gate.admit(request, response) && guard.admit(request, response))
       void app(request, response).then(
         () => guard.written(request),
         // Answering failed past what the app handles (its own errors are answers): drop it.
         () => request.socket.destroy(),
       );
   });
+  gate.attach(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, host, () => {
@@ -99,6 +116,7 @@ export async function serveApi(given: Api | PendingApi, options: ServeOptions): 
   return {
     url: `http://${shown}:${port}`,
     port,
+    connections: () => gate.figures,
     async close() {
       api?.close();
       await new Promise<void>((resolve) => {

@@ -65,15 +65,16 @@ export class FeedHub {
    * Adds a subscriber to the session's feed. A new feed starts reading after `headSeq` (the
    * caller reads the log before that itself); an existing one goes on where it is. Events a
    * subscriber already has, or a gap before its first item, are the subscriber's to handle.
+   * `tenantId` is the session's, for the tenant's own figures (`tenantStats`).
    */
-  subscribe(id: SessionId, headSeq: number, mailbox: Mailbox): () => void {
+  subscribe(id: SessionId, tenantId: string, headSeq: number, mailbox: Mailbox): () => void {
     if (this.#closed) {
       mailbox.close();
       return () => undefined;
     }
     let feed = this.#feeds.get(id);
     if (feed === undefined) {
-      const created = new SessionFeed(id, headSeq, this.#o, () => {
+      const created = new SessionFeed(id, tenantId, headSeq, this.#o, () => {
         if (this.#feeds.get(id) === created) this.#feeds.delete(id);
       });
       this.#feeds.set(id, created);
@@ -111,6 +112,21 @@ export class FeedHub {
     return { feeds: this.#feeds.size, subscribers, reads };
   }
 
+  /**
+   * The feeds and subscribers of one tenant's sessions: what a tenant's API key is shown. The
+   * server-wide `stats` would tell one tenant how many streams the others have open.
+   */
+  tenantStats(tenantId: string): { feeds: number; subscribers: number } {
+    let feeds = 0;
+    let subscribers = 0;
+    for (const feed of this.#feeds.values()) {
+      if (feed.tenantId !== tenantId) continue;
+      feeds++;
+      subscribers += feed.subscribers;
+    }
+    return { feeds, subscribers };
+  }
+
   async #watch(): Promise<void> {
     let failures = 0;
     while (!this.#closed && this.#feeds.size > 0) {
@@ -138,6 +154,7 @@ export class FeedHub {
 
 class SessionFeed {
   readonly #id: SessionId;
+  readonly tenantId: string;
   readonly #o: FeedHubOptions;
   readonly #onIdle: () => void;
   readonly #mailboxes = new Set<Mailbox>();
@@ -152,8 +169,15 @@ class SessionFeed {
   readonly #alarm = new Alarm();
   reads = 0;
 
-  constructor(id: SessionId, headSeq: number, options: FeedHubOptions, onIdle: () => void) {
+  constructor(
+    id: SessionId,
+    tenantId: string,
+    headSeq: number,
+    options: FeedHubOptions,
+    onIdle: () => void,
+  ) {
     this.#id = id;
+    this.tenantId = tenantId;
     this.#lastSeq = headSeq;
     this.#o = options;
     this.#onIdle = onIdle;

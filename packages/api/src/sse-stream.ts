@@ -90,7 +90,9 @@ export class SessionStream {
   async open(): Promise<Response> {
     const { hub, live, store, views } = this.#d;
     const id = this.#record.id;
-    this.#cleanup.push(hub.subscribe(id, this.#record.headSeq, this.#mailbox));
+    this.#cleanup.push(
+      hub.subscribe(id, this.#record.tenantId, this.#record.headSeq, this.#mailbox),
+    );
     if (live !== undefined) {
       this.#cleanup.push(
         live.subscribe(id, (delta) => this.#mailbox.push({ kind: 'delta', delta })),

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { LongrunError, newSessionId, requestHash, type JsonValue } from '@longrun/core';
+import {
+  LongrunError,
+  newSessionId,
+  requestHash,
+  type JsonValue,
+  type SessionRecord,
+} from '@longrun/core';
 import { json, type ApiContext } from '../api-context.ts';
 
 import { forkSession, sessionFamily } from '@longrun/runtime';
@@ -43,13 +49,27 @@ function agentInput(body: z.output<typeof CreateSessionBody>): JsonValue {
 
 function lastEventId(header: string | undefined): number | undefined {
   if (header === undefined) return undefined;
-  if (!/^\d{1,15}$/.test(header.trim())) {
+  if (!/^\d+$/.test(header.trim())) {
     throw new LongrunError(
       'INVALID_ARGUMENT',
-      `Last-Event-ID must be the seq of the last event received (got ${JSON.stringify(header.slice(0, 40))})`,
+      `Last-Event-ID must be the seq of the last event received, in decimal digits (got ${JSON.stringify(header.slice(0, 40))})`,
     );
   }
+  // Past 2^53 this rounds, but stays past the session's head, which `checkReadPosition` refuses.
   return Number(header.trim());
+}
+
+/**
+ * Refuses a read position past the session's last event: no event has that seq, so the caller
+ * never received it. Before, `GET …/events` answered an empty page, and a stream resumed there
+ * skipped, silently, every event up to it; and 2^53 − 1 was refused as "not a decimal integer".
+ */
+function checkReadPosition(name: string, seq: number, record: SessionRecord): void {
+  if (seq <= record.headSeq) return;
+  throw new LongrunError(
+    'INVALID_ARGUMENT',
+    `${name} is ${seq}, past this session's last event (seq ${record.headSeq}): it must be the seq of an event you received from this session, at most ${record.headSeq}; resume from the last seq you received, or send 0 to read from the start`,
+  );
 }
 
 export function sessionRoutes(ctx: ApiContext): void {
@@ -274,6 +294,7 @@ function eventsRoute(ctx: ApiContext): void {
     },
     async ({ params, query, caller }) => {
       const record = await sessionOf(store, caller, params.id);
+      checkReadPosition('after', query.after ?? 0, record);
       const limit = query.limit ?? 200;
       const lineage = await ctx.lineages.of(record.id);
       const limits = { maxEvents: limit, maxChars: eventPageChars };
@@ -324,13 +345,15 @@ function streamRoute(ctx: ApiContext): void {
     async ({ params, query, caller, request }) => {
       const resumeAt = lastEventId(request.headers.get('last-event-id') ?? undefined);
       const record = await sessionOf(store, caller, params.id);
+      const after = resumeAt ?? query.after ?? 0;
+      checkReadPosition(resumeAt === undefined ? 'after' : 'Last-Event-ID', after, record);
       // HEAD gets the headers only: a stream whose body nobody reads would never be cleaned up.
       if (request.method === 'HEAD')
         return new Response(null, { headers: { 'content-type': 'text/event-stream' } });
       const stream = new SessionStream(
         ctx.stream,
         record,
-        resumeAt ?? query.after ?? 0,
+        after,
         query.follow !== 'false',
         await ctx.lineages.of(record.id),
         caller.keyId,
