@@ -72,6 +72,12 @@ export interface SessionState {
   input: JsonValue;
   /** A sub-agent's session: its parent, root and policies (from `session.created`). */
   parent?: SessionParent;
+  /**
+   * A fork's fork point (`session.created`'s `forkedFrom.seq`): its events up to it are the
+   * source's, copied. A person's decisions among them were made for the source: the fork does not
+   * inherit them (see `approval.granted`). Absent on a session that is not a fork.
+   */
+  forkedAtSeq?: number;
   status: FoldedStatus;
   /** Seq of the last event folded in. */
   seq: number;
@@ -249,6 +255,7 @@ function applyEventData(state: SessionState, event: StoredEvent): SessionState {
         input: event.data.input,
         turns: 1,
         ...(event.data.parent === undefined ? {} : { parent: event.data.parent }),
+        ...(event.data.forkedFrom === undefined ? {} : { forkedAtSeq: event.data.forkedFrom.seq }),
         createdAtMs: event.atMs,
         ...(budget === undefined ? {} : { budget: newLedger(budget) }),
       };
@@ -384,6 +391,11 @@ function applyEventData(state: SessionState, event: StoredEvent): SessionState {
     }
     case 'approval.granted':
     case 'approval.denied': {
+      // A decision copied from a fork's source was a person's answer for the source: in the fork
+      // the approval stays requested, so a call it approved and that had not started is asked for
+      // again (one approval would otherwise run the call once per fork), and a grant for the rest
+      // of the session does not reach into the fork.
+      if (event.seq <= (next.forkedAtSeq ?? 0)) return next;
       const status = event.type === 'approval.granted' ? 'granted' : 'denied';
       if (next.modelApproval?.approvalId === event.data.approvalId) {
         return {

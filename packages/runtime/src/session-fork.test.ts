@@ -8,16 +8,17 @@ import {
   idempotencyKeyFor,
   isLongrunError,
   startedKeyOf,
+  subAgentSignal,
   type StoredEvent,
 } from '@longrun/core';
 import { SqliteStore } from '@longrun/store-sqlite';
-import { scriptedModel } from '@longrun/models/testing';
-import { MemoryLedger, allEvents, runUntil, tempDir } from './testing.ts';
+import { scriptedModel, type ScriptedTurn } from '@longrun/models/testing';
+import { MemoryLedger, allEvents, matching, runUntil, tempDir } from './testing.ts';
 import { defineAgent, defineTool } from './agent/define-agent.ts';
 import { writeFileTool } from './tools/file-tools.ts';
 import { forkSession } from './session-fork.ts';
 import { Worker } from './worker.ts';
-import { sendMessage } from './agent/session-commands.ts';
+import { decideApproval, pendingApprovals, sendMessage } from './agent/session-commands.ts';
 
 const add = defineTool({
   name: 'add',
@@ -78,10 +79,11 @@ describe('forking a session', () => {
         ? { ...e, data: { ...e.data, idempotencyKey: startedKeyOf(e) } }
         : e;
     expect(plain(copied.slice(1))).toEqual(plain(events.slice(1, atSeq).map(keyed)));
-    // The fork's own creation time (its wall clock budget counts from it) is the one difference.
+    // The fork's own creation time (its wall clock budget counts from it) differs.
     const { createdAtMs: _a, ...forkState } = fold(copied);
     const { createdAtMs: _b, ...sourceState } = fold(events.slice(0, atSeq));
-    expect(forkState).toEqual(sourceState);
+    // The same state, but that it knows it is a fork (so it inherits no person's decisions).
+    expect(forkState).toEqual({ ...sourceState, forkedAtSeq: atSeq });
     expect(fold(copied).workspace?.manifestHash).toBe(
       (snapshot.data as { manifestHash: string }).manifestHash,
     );
@@ -293,5 +295,160 @@ describe('forking while workers run', () => {
       for (const worker of workers) await worker.stop();
       await store.close();
     }
+  });
+});
+
+describe('a fork and what a person decided in its source', () => {
+  const deployed: string[] = [];
+  const deploy = defineTool({
+    name: 'deploy',
+    description: 'deploys a service',
+    input: z.object({ service: z.string() }),
+    effect: 'keyed',
+    needsApproval: true,
+    run: async ({ service }) => {
+      deployed.push(service);
+      return `deployed ${service}`;
+    },
+  });
+  const deployer = (dir: string, turns: ScriptedTurn[]) =>
+    defineAgent({
+      name: 'deployer',
+      model: scriptedModel(turns),
+      instructions: 'Deploy.',
+      tools: [deploy],
+      workspaceSnapshots: false,
+      workspaceRoot: join(dir, 'ws'),
+    });
+  const deployCall = (service: string): ScriptedTurn => ({
+    toolCalls: [{ name: 'deploy', args: { service } }],
+  });
+
+  it('one approval runs its call once: a fork taken after the grant, before the call, asks again', async () => {
+    deployed.length = 0;
+    const dir = tempDir('fork-approval');
+    const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+    const source = await store.createSession({ agent: 'deployer', input: 'deploy prod' });
+    const sourceAgent = deployer(dir, [deployCall('prod'), { text: 'Done.' }]);
+    await runUntil({ store, agents: [sourceAgent] }, source.id, ['waiting']);
+    const [asked] = pendingApprovals(await allEvents(store, source.id));
+    await decideApproval(store, source.id, {
+      approvalId: asked!.approvalId,
+      decision: 'granted',
+      by: 'alice',
+      reason: null,
+    });
+    await runUntil({ store, agents: [sourceAgent] }, source.id);
+    expect(deployed).toEqual(['prod']);
+    const granted = (await allEvents(store, source.id)).find((e) => e.type === 'approval.granted')!;
+
+    // Three forks at the grant, as the probe made them: none deploys on the source's approval.
+    for (let i = 0; i < 3; i++) {
+      const fork = await forkSession(store, source.id, { atSeq: granted.seq });
+      await runUntil({ store, agents: [deployer(dir, [{ text: 'Done.' }])] }, fork.id, ['waiting']);
+      const events = await allEvents(store, fork.id);
+      const pending = pendingApprovals(events);
+      expect(pending).toEqual([
+        expect.objectContaining({ tool: 'deploy', args: { service: 'prod' } }),
+      ]);
+      expect(pending[0]?.approvalId).not.toBe(asked!.approvalId);
+      expect(events.filter((e) => e.type === 'tool.started')).toEqual([]);
+      // Deciding the source's approval again in the fork is refused: only the fork's own counts.
+      await expect(
+        decideApproval(store, fork.id, {
+          approvalId: asked!.approvalId,
+          decision: 'granted',
+          by: 'mallory',
+          reason: null,
+        }),
+      ).rejects.toThrow();
+    }
+    expect(deployed, 'one deploy for one approval').toEqual(['prod']);
+
+    // A person who approves the fork's own request runs the fork's call.
+    const fork = await forkSession(store, source.id, { atSeq: granted.seq });
+    const agent = deployer(dir, [{ text: 'Done.' }]);
+    await runUntil({ store, agents: [agent] }, fork.id, ['waiting']);
+    await decideApproval(store, fork.id, { decision: 'granted', by: 'alice', reason: null });
+    await runUntil({ store, agents: [agent] }, fork.id);
+    expect(deployed).toEqual(['prod', 'prod']);
+    await store.close();
+  });
+
+  it('a grant for the rest of the session does not reach into a fork', async () => {
+    deployed.length = 0;
+    const dir = tempDir('fork-grant');
+    const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+    const source = await store.createSession({ agent: 'deployer', input: 'deploy' });
+    const sourceAgent = deployer(dir, [deployCall('api'), deployCall('web'), { text: 'Done.' }]);
+    await runUntil({ store, agents: [sourceAgent] }, source.id, ['waiting']);
+    await decideApproval(store, source.id, {
+      decision: 'granted',
+      by: 'alice',
+      reason: null,
+      scope: 'tool',
+    });
+    await runUntil({ store, agents: [sourceAgent] }, source.id);
+    expect(deployed).toEqual(['api', 'web']);
+    const events = await allEvents(store, source.id);
+    expect(fold(events).grants).toHaveLength(1);
+    const firstDone = events.find((e) => e.type === 'tool.completed')!;
+
+    const fork = await forkSession(store, source.id, { atSeq: firstDone.seq });
+    expect(fold(await allEvents(store, fork.id)).grants).toBeUndefined();
+    await runUntil(
+      { store, agents: [deployer(dir, [deployCall('web'), { text: 'Done.' }])] },
+      fork.id,
+      ['waiting'],
+    );
+    expect(pendingApprovals(await allEvents(store, fork.id))).toEqual([
+      expect.objectContaining({ tool: 'deploy', args: { service: 'web' } }),
+    ]);
+    expect(deployed).toEqual(['api', 'web']);
+    await store.close();
+  });
+
+  it("a sub-agent's fork runs under its parent's policies, and is no child its parent waits for", async () => {
+    const dir = tempDir('fork-child');
+    const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+    const parent = await store.createSession({ agent: 'planner', input: 'plan' });
+    const child = await store.createSession({
+      agent: 'adder',
+      input: 'add',
+      parent: {
+        sessionId: parent.id,
+        rootSessionId: parent.id,
+        step: 1,
+        callIndex: 0,
+        policies: [{ name: 'parent', policy: { tools: [{ tool: 'add', action: 'deny' }] } }],
+      },
+    });
+    const adder = defineAgent({
+      name: 'adder',
+      model: scriptedModel((request) =>
+        request.messages.at(-1)?.role === 'user'
+          ? { toolCalls: [{ name: 'add', args: { a: 1, b: 2 } }] }
+          : { text: 'done' },
+      ),
+      instructions: 'Add.',
+      tools: [add],
+      workspaceSnapshots: false,
+      workspaceRoot: join(dir, 'ws'),
+    });
+    await runUntil({ store, agents: [adder] }, child.id);
+    const signal = subAgentSignal(1, 0);
+    expect(await store.pendingSignals(parent.id, signal)).toHaveLength(1);
+    const refused = (events: StoredEvent[]) =>
+      events.find((e) => e.type === 'tool.completed')?.data;
+
+    const fork = await forkSession(store, child.id, { atSeq: 1 });
+    await runUntil({ store, agents: [adder] }, fork.id);
+    const events = await allEvents(store, fork.id);
+    expect(events[0]?.data).toMatchObject({ parent: { sessionId: parent.id } });
+    expect(refused(events)).toMatchObject({ ok: false, output: matching(/^refused by policy/) });
+    expect(refused(await allEvents(store, child.id))).toMatchObject({ ok: false });
+    // Only the sub-agent itself told its parent it ended.
+    expect(await store.pendingSignals(parent.id, signal)).toHaveLength(1);
+    await store.close();
   });
 });

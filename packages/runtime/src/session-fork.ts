@@ -35,6 +35,9 @@ const leaseMs = 60_000;
  * result) resumes that call by its effect class, like any recovery — with the source's
  * idempotency key, which the copied `tool.started` and effect record carry: a `keyed` call in
  * flight at the fork point is applied once by the system it changes, not once per session.
+ * What a person decided in the source (approvals, grants for the rest of the session) does not
+ * carry over: the fork asks again (`SessionState.forkedAtSeq`). A sub-agent's fork keeps the
+ * policies its parent gave it.
  */
 export async function forkSession(
   store: SessionStore,
@@ -63,6 +66,10 @@ export async function forkSession(
     forkedFrom: { sessionId: sourceId, seq: atSeq },
     // The budget and what was spent under it carry over (the copied events charge the fork).
     ...(created.data.budget === undefined ? {} : { budget: created.data.budget }),
+    // A sub-agent's fork runs under the policies its parent gave it, as the sub-agent did: never
+    // more than its parent's grants. The parent is not waiting for it (it does not tell it when it
+    // ends: AgentRunner's #tellParent).
+    ...(created.data.parent === undefined ? {} : { parent: created.data.parent }),
     heldBy: { owner, leaseMs },
   });
   if (fork.leaseOwner !== owner || fork.leaseExpiresAtMs === null)

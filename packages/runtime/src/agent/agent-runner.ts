@@ -230,8 +230,10 @@ export class AgentRunner {
    * (the worker dies first), the parent looks at its children again on its own timer.
    */
   async #tellParent(outcome: RunOutcome): Promise<void> {
-    const parent = this.#ctx.writer.state.parent;
-    if (parent === undefined || !['completed', 'failed', 'cancelled'].includes(outcome)) return;
+    const { parent, forkedAtSeq } = this.#ctx.writer.state;
+    // A fork of a sub-agent's session is no child its parent waits for: it keeps only the policies.
+    if (parent === undefined || forkedAtSeq !== undefined) return;
+    if (!['completed', 'failed', 'cancelled'].includes(outcome)) return;
     await this.#o.store
       .sendSignal(parent.sessionId as SessionId, subAgentSignal(parent.step, parent.callIndex), {
         childSessionId: this.#o.lease.sessionId,
