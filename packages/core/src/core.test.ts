@@ -247,7 +247,8 @@ describe('payloads and ids', () => {
     const refused: [unknown, RegExp][] = [
       [{ x: [1, { y: Number.NaN }] }, /payload\.x\[1\]\.y is NaN/],
       [[Infinity], /payload\[0\] is Infinity/],
-      [{ n: 2 ** 60 }, /payload\.n is an integer beyond 2\^53/],
+      [{ n: 2 ** 60 }, /payload\.n is 1152921504606847000, at or past 2\^53 in size/],
+      [{ n: 1e300 }, /payload\.n is 1e\+300, at or past 2\^53 in size.*send a number under 2\^53/],
       [{ f: () => 1 }, /payload\.f is a function/],
       [{ u: undefined }, /payload\.u is a undefined/],
       [{ s: Symbol('s') }, /payload\.s is a symbol/],

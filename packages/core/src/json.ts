@@ -123,9 +123,10 @@ function checkJson(value: unknown, path: string, depth: number, seen: Set<object
     case 'number':
       if (!Number.isFinite(value)) throw invalid(path, `is ${value}`);
       if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+        // 1e300 is such a number too: any JSON number this large may not be the one sent.
         throw invalid(
           path,
-          `is an integer beyond 2^53 (${value}) that JSON cannot round-trip; send it as a string`,
+          `is ${value}, at or past 2^53 in size, where JSON numbers are no longer exact; send a number under 2^53 (9007199254740992), or the value as a string`,
         );
       }
       return;

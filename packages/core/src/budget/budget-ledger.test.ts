@@ -248,6 +248,13 @@ describe('budget in the fold', () => {
 describe('budget spec', () => {
   it('refuses what is not a budget with INVALID_ARGUMENT naming the limit', () => {
     expect(() => checkBudget({ costUsd: -1 })).toThrow(/budget.costUsd must be a number ≥ 0/);
+    expect(() => checkBudget({ costUsd: 1e300 })).toThrow(
+      /budget.costUsd must be at most 9007199254740991 \(2\^53 − 1; got 1e\+300\); leave it out/,
+    );
+    expect(() => checkBudgetChange({ costUsd: 2 ** 53 })).toThrow(
+      /must be at most 9007199254740991/,
+    );
+    expect(checkBudget({ costUsd: Number.MAX_SAFE_INTEGER }).costUsd).toBe(Number.MAX_SAFE_INTEGER);
     expect(() => checkBudget({ steps: 1.5 })).toThrow(/budget.steps must be an integer/);
     expect(() => checkBudget({ dollars: 5 })).toThrow(/unknown limits dollars/);
     expect(() => checkBudget({ toolCallsPerTool: { shell: 'x' } })).toThrow(

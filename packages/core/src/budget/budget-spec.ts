@@ -55,6 +55,12 @@ function checkLimit(what: string, value: unknown, integer: boolean): number {
     const kind = integer ? 'an integer' : 'a number';
     throw bad(`${what} must be ${kind} ≥ 0 (got ${JSON.stringify(value)})`);
   }
+  // A limit past 2^53 − 1 is no limit a log or a JSON client holds exactly: say so, not "integer".
+  if (value > Number.MAX_SAFE_INTEGER) {
+    throw bad(
+      `${what} must be at most ${Number.MAX_SAFE_INTEGER} (2^53 − 1; got ${value}); leave it out for no limit`,
+    );
+  }
   return value;
 }
 
