@@ -598,13 +598,13 @@ export class PostgresStore implements SessionStore {
           attempt < maxAttempts &&
           !this.#closed &&
           (wasNeverSent(error) || (retry === 'read' && isConnectionError(error)));
-        if (!again) throw this.#translate(error, doing);
+        if (!again) throw this.#translate(error, doing, retry);
       }
     }
   }
 
-  #translate(error: unknown, doing: string): LongrunError {
-    return translatePgError(error, doing, this.#target);
+  #translate(error: unknown, doing: string, kind: 'read' | 'write' = 'write'): LongrunError {
+    return translatePgError(error, doing, this.#target, kind);
   }
 
   #assertOpen(): void {

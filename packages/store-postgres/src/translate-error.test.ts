@@ -52,6 +52,27 @@ describe('translatePgError', () => {
     }
   });
 
+  it('says a write may have committed only when one was sent: not for a read, not for a refused connect', () => {
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:5432'), {
+      code: 'ECONNREFUSED',
+    });
+    const unknownOutcome = /a write in flight may or may not have committed/;
+    expect(translatePgError(reset, 'appending events', target).message).toMatch(unknownOutcome);
+    expect(translatePgError(reset, 'appending events', target, 'write').message).toMatch(
+      unknownOutcome,
+    );
+    for (const [error, kind] of [
+      [reset, 'read'],
+      [refused, 'write'],
+      [new AggregateError([refused, refused], ''), 'write'],
+    ] as const) {
+      const e = translatePgError(error, 'listing sessions', target, kind);
+      expect(e.message).not.toMatch(unknownOutcome);
+      expect(e.message).toContain('nothing was written; retry once it answers');
+    }
+  });
+
   it('maps a full disk, and passes unknown errors through as INTERNAL with the driver message', () => {
     expect(translatePgError(pgError('53100', 'could not extend file'), 'x', target)).toMatchObject({
       code: 'STORAGE_FULL',

@@ -88,11 +88,23 @@ export function wasNeverSent(error: unknown): boolean {
   );
 }
 
-/** Translates a pg error into a LongrunError, once, at the adapter boundary. */
+/** True when the connection was refused: nothing reached the server. */
+function refusedAtConnect(error: unknown): boolean {
+  const e = (error ?? {}) as PgDriverError;
+  if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.every(refusedAtConnect);
+  return e.code === 'ECONNREFUSED';
+}
+
+/**
+ * Translates a pg error into a LongrunError, once, at the adapter boundary. `kind` says whether
+ * the statement could have changed anything: a dropped connection leaves a write's outcome
+ * unknown, never a read's.
+ */
 export function translatePgError(
   error: unknown,
   doing: string,
   target: ServerTarget,
+  kind: 'read' | 'write' = 'write',
 ): LongrunError {
   if (isLongrunError(error)) return error;
   const e = (error ?? {}) as PgDriverError;
@@ -104,9 +116,13 @@ export function translatePgError(
     return new LongrunError(own, message, { cause: error, details: parseDetail(e.detail) });
   const where = `${target.host}:${target.port}/${target.database}`;
   if (isConnectionError(error)) {
+    const outcome =
+      kind === 'read' || refusedAtConnect(error)
+        ? 'nothing was written; retry once it answers'
+        : 'a write in flight may or may not have committed, so re-read before retrying it';
     return new LongrunError(
       'STORE_UNAVAILABLE',
-      `${text}. Check that PostgreSQL is running and accepting connections at ${where} (host, port, firewall); a write in flight may or may not have committed, so re-read before retrying it.`,
+      `${text}. Check that PostgreSQL is running and accepting connections at ${where} (host, port, firewall); ${outcome}.`,
       { cause: error },
     );
   }
