@@ -188,6 +188,27 @@ describe('store URLs', () => {
     expect(readdirSync(cwd)).toEqual([]);
   });
 
+  it('a store cut to 0 bytes is said, not taken for a new one: nothing is changed', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'longrun-emptystore-'));
+    const db = join(cwd, 'x.db');
+    writeFileSync(db, '');
+    const listed = longrun(['sessions', 'list', '--store', db], cwd);
+    expect(listed.stderr).toMatch(
+      /^longrun: no store at \/.*x\.db: the SQLite file is empty \(0 bytes\), so it holds no sessions \(nothing was changed\)\. .*\[STORE_UNAVAILABLE\]\n$/,
+    );
+    expect(listed.code).toBe(3);
+    expect(readFileSync(db)).toHaveLength(0);
+    // With its write-ahead log beside it, even a command that creates stores refuses it.
+    writeFileSync(`${db}-wal`, Buffer.alloc(4096, 7));
+    const created = longrun(['keys', 'create', '--store', db, '--tenant', 't1'], cwd);
+    expect(created.stderr).toMatch(
+      /the SQLite store .*x\.db is damaged: the database file is empty \(0 bytes\) while its write-ahead log .*x\.db-wal holds 4096 bytes\. Nothing was changed\./,
+    );
+    expect(created.code).toBe(3);
+    expect(readFileSync(db)).toHaveLength(0);
+    expect(readFileSync(`${db}-wal`)).toHaveLength(4096);
+  });
+
   it('says a mistyped subcommand (exit 2) before it looks for the store', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'longrun-badsub-'));
     const r = longrun(['sessions', 'frob', '--store', 'typo/x.db'], cwd);

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LongrunError, isLongrunError, type Clock, type SessionStore } from '@longrun/core';
@@ -65,7 +65,16 @@ export async function openStore(
 }
 
 function refuseMissingSqlite(path: string): void {
-  if (path === ':memory:' || existsSync(path)) return;
+  if (path === ':memory:') return;
+  // An empty file is no store either: opened, it would be given a new, empty schema.
+  if (existsSync(path) && statSync(path).size === 0) {
+    throw new LongrunError(
+      'STORE_UNAVAILABLE',
+      `no store at ${path}: the SQLite file is empty (0 bytes), so it holds no sessions (nothing was changed). If it held a store, it was truncated: restore it from a backup. Check --store (default ${defaultStore})`,
+      { retryable: false },
+    );
+  }
+  if (existsSync(path)) return;
   throw new LongrunError(
     'STORE_UNAVAILABLE',
     `no store at ${path}: the SQLite file does not exist (nothing was created). Check --store (default ${defaultStore}, relative to the current directory); \`longrun run\`, \`dev\`, \`worker\` or \`serve\` create a store`,
