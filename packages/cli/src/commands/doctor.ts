@@ -30,7 +30,7 @@ export async function run(argv: string[]): Promise<number> {
       );
       for (const note of durability.notes) process.stdout.write(`  note: ${note}\n`);
       process.stdout.write(
-        `dead-worker detection: ${store.capabilities.connectionScopedLiveness ? 'by connection (no TTL wait)' : 'at process restart, or when the lease expires'}\n`,
+        `dead-worker detection: ${store.capabilities.connectionScopedLiveness ? "by heartbeats (each worker's --liveness-ms, default 5000): a worker that dies is taken over within ~100 ms when another worker runs on its host (which sees its process gone), else once its liveness period has passed since its last heartbeat (docs/durability.md)" : 'at process restart, or when the lease expires'}\n`,
       );
       for (const { driver, protections } of report.sandbox) {
         process.stdout.write(`sandbox driver ${driver}:\n`);
