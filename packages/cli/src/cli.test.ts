@@ -44,6 +44,18 @@ describe('the longrun command', () => {
     expect(JSON.parse(list.stdout)).toMatchObject([{ agent: 'ledger-demo', status: 'completed' }]);
   });
 
+  it("replays the demo's bundle with no module given: the demo agent is longrun's own", () => {
+    const [source] = JSON.parse(longrun(['sessions', 'list', '--json'], cwd).stdout) as {
+      id: string;
+    }[];
+    const out = join(cwd, 'demo.bundle.tar.gz');
+    expect(longrun(['sessions', 'bundle', source!.id, '-o', out], cwd).code).toBe(0);
+    const replayed = longrun(['replay', out], cwd);
+    expect(replayed.stderr).toBe('');
+    expect(replayed.stdout).toMatch(/0 divergences/);
+    expect(replayed.code).toBe(0);
+  });
+
   it('forks the demo session at a seq into a new session that folds to the same state there', () => {
     const [source] = JSON.parse(longrun(['sessions', 'list', '--json'], cwd).stdout) as {
       id: string;

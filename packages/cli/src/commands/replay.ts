@@ -14,6 +14,7 @@ import {
 import { intFlag, parseFlags, UsageError } from '../args.ts';
 import { exitCodes } from '../exit-codes.ts';
 import { loadAgents } from '../load-agents.ts';
+import { demoAgent } from './demo-agent.ts';
 import { openStore } from '../store-url.ts';
 import { usage } from '../usage.ts';
 
@@ -58,8 +59,19 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(`${path} is not a debug bundle: its session.jsonl is missing or empty`);
   }
   const paths = values.agents ?? (existsSync(bundledExample) ? [bundledExample] : []);
-  const agent = (await loadAgents(paths)).find((a) => a.name === created.data.agent);
+  const dir = mkdtempSync(join(tmpdir(), 'longrun-replay-store-'));
+  // `longrun demo`'s agent is longrun's own: its bundles replay with no module to give. Its
+  // tools never run in a replay, so their ledger directory is the replay's own.
+  const builtIn = values.agents === undefined ? [demoAgent(join(dir, 'demo'))] : [];
+  const agent = await loadAgents(paths).then(
+    (loaded) => [...loaded, ...builtIn].find((a) => a.name === created.data.agent),
+    (error: unknown) => {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    },
+  );
   if (agent === undefined) {
+    rmSync(dir, { recursive: true, force: true });
     throw new UsageError(
       `the bundle's session is of agent ${JSON.stringify(created.data.agent)}: give the module that defines it with --agents`,
     );
@@ -68,7 +80,6 @@ export async function run(argv: string[]): Promise<number> {
   const tenantId = state
     ? (JSON.parse(state.toString('utf8')) as { session?: { tenantId?: string } }).session?.tenantId
     : undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'longrun-replay-store-'));
   // Timer waits are skipped, not waited for: the replay's store runs on a clock it moves forward.
   const clock = new ReplayClock();
   const store = await openStore(join(dir, 'replay.db'), { clock });
