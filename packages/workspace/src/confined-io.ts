@@ -20,6 +20,11 @@ const { O_NOFOLLOW } = constants;
 /** A file being written under a temporary name; `commit` renames it into place. */
 export interface FileWriter {
   write(bytes: Uint8Array): Promise<void>;
+  /**
+   * Leaves the next `bytes` of the file a hole (zeros taking no disk; a file that ends in one is
+   * extended to its length at commit): what a sparse file's holes cost it, no more.
+   */
+  skip(bytes: number): Promise<void>;
   commit(): Promise<void>;
   abort(): Promise<void>;
 }
@@ -33,11 +38,15 @@ export function fileWriter(
   mode: number,
 ): FileWriter {
   let settled = false;
+  // Written at positions, not at the descriptor's offset, so that skip leaves a hole.
+  let position = 0;
+  let skippedToEnd = false;
   const settle = async (commit: boolean): Promise<void> => {
     if (settled) return;
     settled = true;
     try {
       if (commit) {
+        if (skippedToEnd) await handle.truncate(position);
         await handle.chmod(mode);
         await handle.close();
         renameSync(at(dirFd, temp), at(dirFd, name));
@@ -57,12 +66,20 @@ export function fileWriter(
     write: async (bytes) => {
       try {
         for (let offset = 0; offset < bytes.length;) {
-          const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
+          const length = bytes.length - offset;
+          const { bytesWritten } = await handle.write(bytes, offset, length, position);
           offset += bytesWritten;
+          position += bytesWritten;
         }
+        skippedToEnd &&= bytes.length === 0;
       } catch (error) {
         throw translateFsError(error, path);
       }
+    },
+    skip: (bytes) => {
+      position += bytes;
+      skippedToEnd ||= bytes > 0;
+      return Promise.resolve();
     },
     commit: () => settle(true),
     abort: () => settle(false),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { isLongrunError } from '@longrun/core';
+import { LongrunError, isLongrunError } from '@longrun/core';
 import type { ConfinedWorkspaceFiles } from './confined-workspace-files.ts';
 import { nextChunkLength, type ChunkingParameters } from './content-defined-chunking.ts';
 import { sha256Hex } from './hashing.ts';
@@ -38,18 +38,22 @@ const minReadBytes = 1024 * 1024;
  * list of the file's previous version, whose pieces an appended last chunk keeps (tail-pieces.ts).
  * Opened through the accessor: a file swapped for a link, a FIFO or a device since the scan is not
  * opened. Returns null when the path is gone or no longer a regular file (as if never there).
+ * A file longer than `maxBytes` (default: no limit) is FILE_TOO_LARGE, found from its fstat or,
+ * if it grows meanwhile, once the read passes the limit: at most `maxBytes + 1` bytes are read.
  */
 export async function chunkFile(
   files: ConfinedWorkspaceFiles,
   path: string,
   chunking: ChunkingParameters,
-  options: { onBlob?: BlobSink; previous?: readonly ChunkRef[] } = {},
+  options: { onBlob?: BlobSink; previous?: readonly ChunkRef[]; maxBytes?: number } = {},
 ): Promise<HashedFile | null> {
   const opened = await openRegularOrNull(files, path);
   if (opened === null) return null;
   const { handle, stat } = opened;
   const { onBlob, previous } = options;
+  const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
   try {
+    if (stat.size > maxBytes) throw longerThan(path, Number(stat.size), maxBytes);
     const whole = createHash('sha256');
     const chunks: ChunkRef[] = [];
     const onChunk = async (bytes: Uint8Array, offset: number, last: boolean) => {
@@ -68,7 +72,10 @@ export async function chunkFile(
         if (onBlob !== undefined) await onBlob(piece.sha256, pieceBytes);
       }
     };
-    const size = await readContentDefinedChunks(handle, Number(stat.size), chunking, onChunk);
+    const size = await readContentDefinedChunks(handle, Number(stat.size), chunking, onChunk, {
+      path,
+      maxBytes,
+    });
     const [only] = chunks;
     if (chunks.length === 1 && only !== undefined) return { sha256: only.sha256, size, stat };
     return { sha256: whole.digest('hex'), chunks, size, stat };
@@ -77,12 +84,16 @@ export async function chunkFile(
   }
 }
 
-/** The SHA-256 and size of a workspace file as it is now (no chunking); null when it is gone. */
+/**
+ * The SHA-256 and size of a workspace file as it is now (no chunking); null when it is gone;
+ * FILE_TOO_LARGE, read no further, past `maxBytes`.
+ */
 export async function hashWholeFile(
   files: ConfinedWorkspaceFiles,
   path: string,
+  maxBytes?: number,
 ): Promise<{ sha256: string; size: number } | null> {
-  const read = await readFileForEdit(files, path, {});
+  const read = await readFileForEdit(files, path, maxBytes === undefined ? {} : { maxBytes });
   return read === null ? null : { sha256: read.sha256, size: read.size };
 }
 
@@ -101,17 +112,20 @@ export interface ReadForEdit {
 /**
  * Reads a workspace file once to tell how it changed (workspace-edits.ts): its hash, the hash of
  * its first `prefixBytes` (the previous version's length: equal to that version's hash, the file
- * was appended to) and its bytes from `keepFrom` if they are few. Null when it is gone.
+ * was appended to) and its bytes from `keepFrom` if they are few. Null when it is gone. Longer
+ * than `maxBytes` (default: no limit) is FILE_TOO_LARGE, with at most `maxBytes + 1` bytes read.
  */
 export async function readFileForEdit(
   files: ConfinedWorkspaceFiles,
   path: string,
-  want: { prefixBytes?: number; keepFrom?: number; maxKept?: number },
+  want: { prefixBytes?: number; keepFrom?: number; maxKept?: number; maxBytes?: number },
 ): Promise<ReadForEdit | null> {
   const opened = await openRegularOrNull(files, path);
   if (opened === null) return null;
   const { handle, stat } = opened;
+  const maxBytes = want.maxBytes ?? Number.POSITIVE_INFINITY;
   try {
+    if (stat.size > maxBytes) throw longerThan(path, Number(stat.size), maxBytes);
     const whole = createHash('sha256');
     const buffer = Buffer.allocUnsafe(Math.min(minReadBytes, Number(stat.size) + 1));
     const kept: Buffer[] = [];
@@ -121,7 +135,8 @@ export async function readFileForEdit(
     let prefixSha256: string | null = want.prefixBytes === 0 ? whole.copy().digest('hex') : null;
     let size = 0;
     for (;;) {
-      const filled = await readFull(handle, buffer, 0, size);
+      const filled = await readFull(handle, buffer, 0, size, readEnd(buffer, 0, size, maxBytes));
+      if (size + filled > maxBytes) throw longerThan(path, size + filled, maxBytes);
       const bytes = buffer.subarray(0, filled);
       const cut = (want.prefixBytes ?? -1) - size;
       if (prefixSha256 === null && cut > 0 && cut <= filled) {
@@ -172,6 +187,7 @@ async function readContentDefinedChunks(
   sizeHint: number,
   chunking: ChunkingParameters,
   onChunk: (bytes: Uint8Array, offset: number, last: boolean) => Promise<void>,
+  limit: { path: string; maxBytes: number },
 ): Promise<number> {
   const capacity = Math.max(minReadBytes, 2 * chunking.maxBytes);
   // A small file in one read of its size (plus a byte to notice one that grew meanwhile).
@@ -181,9 +197,12 @@ async function readContentDefinedChunks(
   let emitted = 0;
   for (;;) {
     if (filled === buffer.length) buffer = grown(buffer, capacity);
-    const read = await readFull(handle, buffer, filled, position);
+    const end = readEnd(buffer, filled, position, limit.maxBytes);
+    const read = await readFull(handle, buffer, filled, position, end);
     filled += read;
     position += read;
+    if (position > limit.maxBytes) throw longerThan(limit.path, position, limit.maxBytes);
+    // Short of the buffer only at the end of the file: a read cut by the limit has thrown.
     const atEnd = filled < buffer.length;
     let start = 0;
     // Short of `maxBytes`, a chunk may still be cut later: wait for more unless at the end.
@@ -211,19 +230,39 @@ function grown(buffer: Buffer, capacity: number): Buffer {
   return bigger;
 }
 
-/** Fills `buffer` from `offset` with the file's bytes from `position`; returns the bytes read. */
+/**
+ * Where in `buffer` a read from `offset` (the file's `position`) must stop so as to read at most
+ * one byte past `maxBytes`: that byte tells a file longer than the limit without reading it all.
+ */
+function readEnd(buffer: Buffer, offset: number, position: number, maxBytes: number): number {
+  return Math.min(buffer.length, offset + (maxBytes + 1 - position));
+}
+
+function longerThan(path: string, size: number, maxBytes: number): LongrunError {
+  return new LongrunError(
+    'FILE_TOO_LARGE',
+    `${JSON.stringify(path)} has ${size} bytes or more, over the ${maxBytes} this read allows; it was not read further`,
+    { details: { path, maxBytes } },
+  );
+}
+
+/**
+ * Fills `buffer` from `offset` up to `end` (default its length) with the file's bytes from
+ * `position`; returns the bytes read, fewer than asked only at the end of the file.
+ */
 async function readFull(
   handle: FileHandle,
   buffer: Buffer,
   offset: number,
   position: number,
+  end = buffer.length,
 ): Promise<number> {
   let filled = 0;
-  while (offset + filled < buffer.length) {
+  while (offset + filled < end) {
     const { bytesRead } = await handle.read(
       buffer,
       offset + filled,
-      buffer.length - offset - filled,
+      end - offset - filled,
       position + filled,
     );
     if (bytesRead === 0) break;

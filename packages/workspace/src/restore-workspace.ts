@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import type { BlobStore } from '@longrun/core';
+import { isLongrunError, type BlobStore } from '@longrun/core';
 import { forEachBounded } from './bounded-concurrency.ts';
 import { ConfinedWorkspaceFiles } from './confined-workspace-files.ts';
 import { hashWholeFile } from './hash-file.ts';
@@ -150,7 +150,10 @@ async function belongs(
   return tree.files.readLink(existing.path) === want.target;
 }
 
-/** True when the file already holds the right bytes (its mode is then fixed if needed). */
+/**
+ * True when the file already holds the right bytes (its mode is then fixed if needed). Read no
+ * further than the snapshot's size: one grown since the scan (a sparse file made long) is not it.
+ */
 async function alreadyInPlace(
   tree: RestoreTree,
   entry: FileEntry,
@@ -159,9 +162,18 @@ async function alreadyInPlace(
 ): Promise<boolean> {
   if (existing === undefined || Number(existing.stat.size) !== entry.size) return false;
   const cached = cache?.lookup(entry.path, existing.stat);
-  const sha256 = cached?.sha256 ?? (await hashWholeFile(tree.files, entry.path))?.sha256;
+  const sha256 = cached?.sha256 ?? (await hashUpTo(tree, entry))?.sha256;
   if (sha256 !== entry.sha256) return false;
   if ((Number(existing.stat.mode) & modeMask) !== entry.mode)
     tree.files.chmod(entry.path, entry.mode);
   return true;
+}
+
+async function hashUpTo(tree: RestoreTree, entry: FileEntry): Promise<{ sha256: string } | null> {
+  try {
+    return await hashWholeFile(tree.files, entry.path, entry.size);
+  } catch (error) {
+    if (isLongrunError(error, 'FILE_TOO_LARGE')) return null;
+    throw error;
+  }
 }

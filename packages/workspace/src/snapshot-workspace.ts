@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { BlobStore } from '@longrun/core';
+import { isLongrunError, type BlobStore } from '@longrun/core';
 import { forEachBounded } from './bounded-concurrency.ts';
 import { BlobUploader, type BlobPresence } from './blob-uploader.ts';
 import { ConfinedWorkspaceFiles } from './confined-workspace-files.ts';
@@ -9,8 +9,9 @@ import {
   defaultChunking,
   type ChunkingParameters,
 } from './content-defined-chunking.ts';
-import { chunkFile } from './hash-file.ts';
+import { chunkFile, type HashedFile } from './hash-file.ts';
 import { chainDepthOf, noteChainDepth, storedManifest } from './manifest-delta.ts';
+import { budgetSnapshot } from './snapshot-budget.ts';
 import {
   chunksOfFile,
   createManifest,
@@ -43,9 +44,13 @@ export interface SnapshotWorkspaceOptions {
   /** Files hashed at once. */
   concurrency?: number;
   /**
-   * Files longer than this are left out (listed in `skipped`), default none. An agent workspace
-   * passes its size cap: a file longer than the cap cannot have been written in it, only made
-   * sparse (`truncate -s 64G`), and reading its gigabytes of holes would stall the snapshot.
+   * The workspace's size cap, default none: the most bytes of files a snapshot takes, and so the
+   * most it reads and a restore writes. An agent workspace passes its cap. A file longer than it
+   * cannot have been written in the workspace, only made sparse (`truncate -s 64G`); nor can files
+   * totalling more, except sparse files and hard links, whose length costs the sandbox nothing and
+   * would cost the worker a full read. Files past the cap are left out (listed in `skipped`), those
+   * wholly on disk taken first (snapshot-budget.ts); a file that grows past what is left of the
+   * cap while being read is left out too.
    */
   maxFileBytes?: number;
   /** Wall clock for the racily-clean rule (injected by tests). */
@@ -76,6 +81,11 @@ interface Plan {
   readonly cached: { scanned: ScannedEntry; hash: CachedHash }[];
   readonly toHash: ScannedEntry[];
   readonly skipped: SkippedPath[];
+  /**
+   * Bytes of the cap not taken by the files as scanned: what the files read may grow by in all
+   * before one that grows is left out (infinite without a cap).
+   */
+  spareBytes: number;
 }
 
 /**
@@ -107,6 +117,7 @@ export async function snapshotWorkspace(
     cache,
     scanStartMs,
     concurrency: options.concurrency ?? 4,
+    maxBytes: options.maxFileBytes,
   });
   const manifest = createManifest(plan.entries);
   const base = await usableBase(options.previous, blobs, presence);
@@ -172,7 +183,15 @@ function classify(
   cache: StatCache | undefined,
   maxFileBytes: number | undefined,
 ): Plan {
-  const plan: Plan = { entries: [], cached: [], toHash: [], skipped: [...skipped] };
+  const budget = maxFileBytes === undefined ? null : budgetSnapshot(scanned, maxFileBytes);
+  const plan: Plan = {
+    entries: [],
+    cached: [],
+    toHash: [],
+    skipped: [...skipped],
+    spareBytes:
+      budget === null ? Number.POSITIVE_INFINITY : Number(maxFileBytes) - budget.takenBytes,
+  };
   for (const entry of scanned) {
     const { path } = entry;
     switch (entry.type) {
@@ -189,9 +208,9 @@ function classify(
         plan.skipped.push({ path, reason: `${specialKind(entry.stat)} is not snapshotted` });
         break;
       case 'file': {
-        if (maxFileBytes !== undefined && entry.stat.size > BigInt(maxFileBytes)) {
-          const reason = `its ${entry.stat.size} bytes exceed the snapshot limit of ${maxFileBytes} (the workspace's size cap); not snapshotted`;
-          plan.skipped.push({ path, reason });
+        const refused = budget?.refused.get(path);
+        if (refused !== undefined) {
+          plan.skipped.push({ path, reason: refused });
           break;
         }
         const hash = cache?.lookup(path, entry.stat);
@@ -259,6 +278,8 @@ interface HashContext {
   cache: StatCache | undefined;
   scanStartMs: number;
   concurrency: number;
+  /** The workspace's cap, named in the reason a file that grew is left out. */
+  maxBytes: number | undefined;
 }
 
 /** Reads, hashes and queues for upload each file the cache could not vouch for. */
@@ -270,11 +291,26 @@ async function hashFiles(
 ) {
   let readFiles = 0;
   let readBytes = 0;
-  await forEachBounded(plan.toHash, ctx.concurrency, async ({ path }) => {
-    const hashed = await chunkFile(files, path, ctx.chunking, {
-      onBlob: (h, b) => uploader.add(h, b),
-      previous: ctx.previousChunks(path),
-    });
+  await forEachBounded(plan.toHash, ctx.concurrency, async ({ path, stat }) => {
+    // A file may grow past its scanned size by the spare bytes; the first file read takes them
+    // all, and gives back what it did not use, so that the bytes read never exceed the cap.
+    const scannedBytes = Number(stat.size);
+    const lent = plan.spareBytes;
+    plan.spareBytes = 0;
+    let hashed: HashedFile | null;
+    try {
+      hashed = await chunkFile(files, path, ctx.chunking, {
+        onBlob: (h, b) => uploader.add(h, b),
+        previous: ctx.previousChunks(path),
+        maxBytes: scannedBytes + lent,
+      });
+    } catch (error) {
+      if (!isLongrunError(error, 'FILE_TOO_LARGE')) throw error;
+      const reason = `it grew past ${scannedBytes + lent} bytes while being snapshotted, more than the snapshot limit of ${ctx.maxBytes} (the workspace's size cap) leaves room for; not snapshotted`;
+      plan.skipped.push({ path, reason });
+      return;
+    }
+    plan.spareBytes += lent - Math.max(0, (hashed?.size ?? 0) - scannedBytes);
     if (hashed === null) return; // deleted or replaced since the scan: as if it was never there
     readFiles += 1;
     readBytes += hashed.size;

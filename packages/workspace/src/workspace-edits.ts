@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   LongrunError,
+  isLongrunError,
   type BlobStore,
   type WorkspaceEdit,
   type WorkspaceState,
@@ -22,6 +23,7 @@ import {
 import { parentOf, unsafePathReason } from './manifest-paths.ts';
 import { checkTree, isCount, isRecord } from './parse-manifest.ts';
 import { scanWorkspace, type ScannedEntry } from './scan-workspace.ts';
+import { budgetSnapshot } from './snapshot-budget.ts';
 import type { StatCache } from './stat-cache.ts';
 import { workspaceRoot } from './workspace-root.ts';
 
@@ -175,7 +177,7 @@ export interface FindWorkspaceEditsOptions {
   maxBytes: number;
   /** The most edits; more (a call that removes a thousand files) is no edit (null). */
   maxEdits: number;
-  /** Files longer than this are left out of snapshots (the workspace's cap). */
+  /** The workspace's cap: what snapshots leave out past it (snapshot-budget.ts) is no change. */
   maxFileBytes?: number;
   /** Wall clock for the racily-clean rule (injected by tests). */
   nowMs?: () => number;
@@ -194,7 +196,8 @@ export interface FoundEdits {
  * small) or appended to, or removed. Null when some change is not one of these — a directory or
  * symlink made or removed, a file changed in place, too many bytes, a file newly left out — so
  * the caller stores a snapshot instead. No blob is written. Files the cache vouches for are not
- * read; a file read whole and equal to `current`'s is recorded in the cache as unchanged.
+ * read; a file read whole and equal to `current`'s is recorded in the cache as unchanged. A file
+ * is read no further than its scanned size and `maxBytes`: one that grew more is no edit.
  */
 export async function findWorkspaceEdits(
   options: FindWorkspaceEditsOptions,
@@ -206,6 +209,8 @@ export async function findWorkspaceEdits(
   const files = new ConfinedWorkspaceFiles(root);
   const tree = await scanWorkspace(files);
   if (tree.skipped.some((s) => !options.skipped.has(s.path))) return null;
+  const { maxFileBytes } = options;
+  const budget = maxFileBytes === undefined ? null : budgetSnapshot(tree.entries, maxFileBytes);
   const current = new Map(options.current.entries.map((e) => [e.path, e]));
   const edits: WorkspaceEdit[] = [];
   const knownHashes = new Map<string, string>();
@@ -223,12 +228,10 @@ export async function findWorkspaceEdits(
       if (!sameNonFile(files, scanned, now)) return null;
       continue;
     }
-    if (options.skipped.has(scanned.path)) {
-      // Left out for its size: a change only once it fits.
-      const tooLong = scanned.stat.size > BigInt(options.maxFileBytes ?? Number.MAX_SAFE_INTEGER);
-      if (tooLong) continue;
-      return null;
-    }
+    // Left out for its size: a change only once it fits. Newly left out: the record says so.
+    const leftOut = budget?.refused.has(scanned.path) ?? false;
+    if (leftOut !== options.skipped.has(scanned.path)) return null;
+    if (leftOut) continue;
     if (now !== undefined && now.type !== 'file') return null;
     const mode = Number(scanned.stat.mode) & modeMask;
     const cached = cache.lookup(scanned.path, scanned.stat);
@@ -242,11 +245,15 @@ export async function findWorkspaceEdits(
     const appendable = now !== undefined && size >= now.size && size - now.size <= maxBytes;
     if (!appendable && size > maxBytes) return null;
     const keepFrom = appendable ? now.size : 0;
-    const read = await readFileForEdit(files, scanned.path, {
-      prefixBytes: now?.size ?? 0,
-      keepFrom,
-      maxKept: maxBytes,
-    });
+    const read = await readOrTooLong(() =>
+      readFileForEdit(files, scanned.path, {
+        prefixBytes: now?.size ?? 0,
+        keepFrom,
+        maxKept: maxBytes,
+        maxBytes: size + maxBytes,
+      }),
+    );
+    if (read === 'too long') return null;
     if (read === null) {
       seen.delete(scanned.path); // gone since the scan: removed, below
       continue;
@@ -274,14 +281,17 @@ export async function findWorkspaceEdits(
     cache.record(scanned.path, read.stat, scanStartMs, { sha256: read.sha256 });
 
     async function wholeIfSmall(): Promise<Uint8Array | null> {
-      if (read === null || read.size > maxBytes) return null;
+      if (read === null || read === 'too long' || read.size > maxBytes) return null;
       if (keepFrom === 0) return read.kept;
-      const again = await readFileForEdit(files, scanned.path, {
-        prefixBytes: 0,
-        keepFrom: 0,
-        maxKept: maxBytes,
-      });
-      return again?.sha256 === read.sha256 ? again.kept : null;
+      const again = await readOrTooLong(() =>
+        readFileForEdit(files, scanned.path, {
+          prefixBytes: 0,
+          keepFrom: 0,
+          maxKept: maxBytes,
+          maxBytes,
+        }),
+      );
+      return again !== 'too long' && again?.sha256 === read.sha256 ? again.kept : null;
     }
   }
   for (const entry of options.current.entries) {
@@ -300,6 +310,16 @@ export async function findWorkspaceEdits(
     'the workspace edits just found',
   );
   return { edits, manifest, readFiles };
+}
+
+/** A read, or 'too long' when the file grew past the read's limit (FILE_TOO_LARGE). */
+async function readOrTooLong<T>(read: () => Promise<T>): Promise<T | 'too long'> {
+  try {
+    return await read();
+  } catch (error) {
+    if (isLongrunError(error, 'FILE_TOO_LARGE')) return 'too long';
+    throw error;
+  }
 }
 
 function unknownHash(path: string): never {

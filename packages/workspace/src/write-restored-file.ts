@@ -14,7 +14,9 @@ export interface FetchCounts {
  * Writes one file from its verified blobs under a temporary name beside it, then renames it into
  * place (the accessor's createFile): an interrupted restore leaves at most a temporary file, never
  * a half-written file under the real name. Every chunk and the whole file are checked against the
- * manifest before the rename.
+ * manifest before the rename. A chunk of zeros is left a hole: a sparse file snapshotted (within
+ * the workspace's cap) comes back sparse, not as gigabytes of zeros that would no longer fit the
+ * cap's disk quota, nor its memory (the capped workspace is a tmpfs).
  */
 export async function writeRestoredFile(
   tree: RestoreTree,
@@ -31,7 +33,8 @@ export async function writeRestoredFile(
     for (const chunk of chunksOfFile(entry)) {
       const bytes = chunk.inline ?? (await fetchVerifiedBlob(blobs, chunk.sha256, context));
       whole.update(bytes);
-      await writer.write(bytes);
+      if (isAllZeros(bytes)) await writer.skip(bytes.byteLength);
+      else await writer.write(bytes);
       if (chunk.inline === undefined) counts.blobs += 1;
       counts.bytes += bytes.byteLength;
     }
@@ -50,6 +53,17 @@ export async function writeRestoredFile(
   }
   await writer.commit();
   return counts;
+}
+
+const zeros = new Uint8Array(64 * 1024);
+
+/** True for bytes that are all zero (and for none): compared a slice at a time, in native code. */
+function isAllZeros(bytes: Uint8Array): boolean {
+  for (let offset = 0; offset < bytes.byteLength; offset += zeros.byteLength) {
+    const slice = bytes.subarray(offset, offset + zeros.byteLength);
+    if (Buffer.compare(slice, zeros.subarray(0, slice.byteLength)) !== 0) return false;
+  }
+  return true;
 }
 
 /** Creates a symlink (never following it) under a temporary name, then renames it into place. */

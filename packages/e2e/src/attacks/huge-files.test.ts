@@ -70,6 +70,48 @@ describe('files larger than the worker can hold', () => {
     expectWorkerHealthy(figures);
   }, 60_000);
 
+  it('sparse files just under the cap, four at once: the snapshot reads only the real files', async () => {
+    // Each 4090M file is under the 4 GiB cap, and together they are 16 GiB the sandbox never paid
+    // for; a snapshot that took them would read all of it in the worker. The real file (which
+    // the sandbox does pay for) leaves room for none of them under the cap.
+    const mib = 1024 ** 2;
+    const plan: AttackPlan = {
+      turns: [
+        [
+          runCommand(
+            'head -c 8M /dev/urandom > real.bin && for i in 1 2 3 4; do truncate -s 4090M f$i; done && echo made',
+          ),
+        ],
+        [readFile('f1'), runCommand('echo still here')],
+      ],
+    };
+    const limitMs = 30_000;
+    const { end, events } = await h.vitals.during('sparse files under the cap', async () => {
+      const id = await startAttack(h.url, attackerName, plan);
+      const end = await waitForEnd(h.url, id, limitMs);
+      return { end, events: await readEvents(h.url, id) };
+    });
+    const results = toolOutcomes(events).map((o) => `${o.tool}:${o.errorCode ?? o.ok}`);
+    const [snapshot, ...more] = events.filter(
+      (e) => e.type === 'workspace.snapshotted' && e.data.step === 1,
+    );
+    const skipped = (snapshot?.data.skipped ?? []) as { path: string; reason: string }[];
+    console.log(
+      `[huge-files] sparse under the cap: ${JSON.stringify(results)}; snapshot of ${JSON.stringify(snapshot?.data.bytes)} bytes, left out ${JSON.stringify(skipped.map((s) => s.path))}`,
+    );
+    expect(more).toEqual([]);
+    expect(snapshot?.data.bytes, 'bytes taken: the real file only').toBe(8 * mib);
+    expect(skipped.map((s) => s.path)).toEqual(['f1', 'f2', 'f3', 'f4']);
+    for (const { reason } of skipped) expect(reason).toContain('of its bytes are not on disk');
+    expect(results, 'tool results recorded within the limit').toEqual([
+      'run_command:true',
+      'read_file:FILE_TOO_LARGE',
+      'run_command:true',
+    ]);
+    expect(end === 'timeout' ? 'timeout' : end.status).toBe('completed');
+    expectWorkerHealthy(h.vitals.figures.at(-1)!);
+  }, 60_000);
+
   it('each command that leaves a file out of the snapshot gets a record saying so', async () => {
     // Step 1 leaves huge-a out of an otherwise empty workspace; step 2 changes another file;
     // step 3 leaves huge-b out of a workspace whose snapshot does not otherwise change.
