@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { CallWaits, noWaits, withCallResult, type Suspension } from './call-waits.ts';
+import { SessionSecrets } from './secrets/session-secrets.ts';
 import {
   encodePayload,
   event,
@@ -63,6 +64,13 @@ export interface RunCallInput {
   secret?: (
     name: string,
   ) => Promise<{ decided: NewEvent | null; value: string | null; refusal?: LongrunError }>;
+  /**
+   * The session's secrets (secrets/session-secrets.ts): the call's output and error are masked
+   * with all of them, not only with those it was given — a value another call wrote to the
+   * workspace comes back through this one. A value given to this call joins them. Default: the
+   * values given to this call only.
+   */
+  secrets?: SessionSecrets;
 }
 
 export interface CallResult {
@@ -74,11 +82,6 @@ export interface CallResult {
   outcomeUnknown?: true;
   /** The call suspended on a new wait: no result; the caller records the wait and parks. */
   suspended?: Suspension;
-  /**
-   * The values of the secrets the call's code was given, which the log must not hold: kept out
-   * of its output, and out of the workspace edits its result would carry (agent-calls.ts).
-   */
-  givenSecrets?: readonly string[];
 }
 
 /**
@@ -112,8 +115,8 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
   });
   // Events the tool asks to be recorded with its result (withCallResult): dropped unless it completes.
   const withResult: NewEvent[] = [];
-  // Secrets given to the call's code, by value: removed from its output before it is recorded.
-  const given = new Map<string, string>();
+  // Every value masks the output before it is recorded, given to this call or not.
+  const secrets = input.secrets ?? new SessionSecrets();
   const secret = async (name: string): Promise<string> => {
     const answer =
       input.secret === undefined ? { decided: null, value: null } : await input.secret(name);
@@ -125,7 +128,7 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
         `there is no secret named ${JSON.stringify(name)} for this worker`,
       );
     }
-    given.set(answer.value, name);
+    secrets.add(name, answer.value);
     return answer.value;
   };
   const context = (canWait = false): ToolContext => ({
@@ -154,11 +157,13 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     );
     attempt = (record?.attempts ?? 1) + 1;
     if (tool.effect === 'unsafe') {
-      const verdict: VerifyOutcome = tool.verify
-        ? await tool.verify(input.input, context())
+      const verify = tool.verify?.bind(tool);
+      const verdict: VerifyOutcome = verify
+        ? await verifyMasked(() => verify(input.input, context()), secrets)
         : { applied: 'unknown' };
       if (verdict.applied === true) {
-        return completed(base, true, verdict.output, attempt - 1, effect, 0);
+        const output = secrets.mask.json(verdict.output);
+        return completed(base, true, output, attempt - 1, effect, 0);
       }
       const decide = input.onUnknownOutcome ?? 'record';
       if (verdict.applied === 'unknown' && decide === 'report') {
@@ -194,6 +199,8 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     const message = error instanceof Error ? error.message : String(error);
     output = `tool ${tool.name} failed${errorCode === undefined ? '' : ` (${errorCode})`}: ${message}`;
   }
+  // Before the output goes anywhere: the log, the model, or the worker's log in the error below.
+  output = secrets.mask.json(output);
   const toolMs = performance.now() - startedAt;
   // A new wait suspends the call, whatever the tool did after it (threw, caught, returned).
   const suspension = waits.suspension;
@@ -205,13 +212,11 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     // tool's own. No result is recorded; the next holder settles the call as interrupted.
     throw new LongrunError(
       'LEASE_LOST',
-      `tool ${tool.name} failed after the lease or the worker's liveness lapsed by its clock (${JSON.stringify(output)}); the call is left to the next holder`,
+      `tool ${tool.name} failed after the lease or the worker's liveness lapsed by its clock (${JSON.stringify(output).slice(0, 500)}); the call is left to the next holder`,
     );
   }
-  if (given.size > 0) output = withoutSecrets(output, given);
   const result = completed(base, ok, output, attempt, effect, toolMs, errorCode);
   result.events.unshift(...withResult);
-  if (given.size > 0) result.givenSecrets = [...given.keys()].filter((v) => v.length > 0);
   return result;
 }
 
@@ -276,20 +281,24 @@ export function callStart(
   };
 }
 
-/** `value` with every secret the call was given replaced by `[secret:<name>]`, longest first. */
-function withoutSecrets(value: JsonValue, given: ReadonlyMap<string, string>): JsonValue {
-  const secrets = [...given].filter(([v]) => v.length > 0).sort(([a], [b]) => b.length - a.length);
-  const scrub = (v: JsonValue): JsonValue => {
-    if (typeof v === 'string') {
-      let out = v;
-      for (const [secretValue, name] of secrets)
-        out = out.replaceAll(secretValue, `[secret:${name}]`);
-      return out;
-    }
-    if (Array.isArray(v)) return v.map(scrub);
-    if (v !== null && typeof v === 'object')
-      return Object.fromEntries(Object.entries(v).map(([k, x]) => [scrub(k) as string, scrub(x)]));
-    return v;
-  };
-  return scrub(value);
+/**
+ * A tool's `verify`, whose error (not caught here: the run stops on it) has its message masked —
+ * the worker logs it, and records it as the reason the session paused.
+ */
+async function verifyMasked(
+  verify: () => Promise<VerifyOutcome>,
+  secrets: SessionSecrets,
+): Promise<VerifyOutcome> {
+  try {
+    return await verify();
+  } catch (error) {
+    if (secrets.size === 0) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    const masked = secrets.mask.text(message);
+    if (masked === message && error instanceof Error) throw error;
+    // A new error, without the original as its cause: that would carry the value again.
+    throw isLongrunError(error)
+      ? new LongrunError(error.code, masked, { retryable: error.retryable })
+      : new Error(masked);
+  }
 }

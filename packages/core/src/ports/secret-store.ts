@@ -6,6 +6,14 @@
 export interface SecretStore {
   /** The secret named `name`, or null when there is none. */
   get(name: string): Promise<string | null>;
+  /**
+   * The names of the secrets the store could give, when it can tell. The runtime masks every
+   * one a session's policy allows in whatever its tools return, whether or not they asked for it:
+   * a value a tool wrote into the workspace comes back through other tools, also after a restart.
+   * A store without it masks the names the session's policies spell out and those its log
+   * records as given, plus every value given since the worker took the session.
+   */
+  listNames?(): Promise<readonly string[]>;
 }
 
 /** A secret's name: letters, digits, `_`, `-`, `.`, `/` (1 to 200 characters). */

@@ -63,8 +63,9 @@ export interface ToolContext {
    * session's policy gives it the scope (its `secrets` globs; every layer must): the decision is
    * recorded (`policy.decided` with `secret`) with the call's result. PERMISSION_DENIED when the
    * policy does not, NOT_FOUND when the store has no such secret or the worker has no store. The
-   * value is for the tool's own code (a header, a client): it is replaced by `[secret:<name>]` in
-   * the call's output before anything is recorded, so neither the log nor the model sees it.
+   * value is for the tool's own code (a header, a client): it is replaced by `[secret:<name>]`,
+   * in its common encodings too, in this and every later tool output of the session before
+   * anything is recorded, so neither the log nor the model sees it.
    */
   secret(name: string): Promise<string>;
 }

@@ -2,11 +2,8 @@ import { readToolResultName } from '../tools/tool-results-config.ts';
 import { hasKeptContent, keepLargeOutput } from '../tools/tool-results.ts';
 import { fullArgs } from '../tools/tool-inputs.ts';
 import {
-  LongrunError,
-  evaluatePolicy,
   event,
   grantFor,
-  isSecretName,
   readInvalidToolArgs,
   type EffectChange,
   type NewEvent,
@@ -20,6 +17,7 @@ import type { Suspension } from '../call-waits.ts';
 import type { AgentRunContext } from './agent-context.ts';
 import { parseToolInput } from './define-agent.ts';
 import { argsHash } from './approvals.ts';
+import { secretFor, sessionSecretsOf } from './agent-secrets.ts';
 import { newApproval, waitForApproval } from './approval-wait.ts';
 import { foldAhead } from '../session-writer.ts';
 import { checkToolCall, type Passed } from '../harness/gates.ts';
@@ -201,6 +199,7 @@ export async function settleCall(
   };
   if (interrupted) beforeChange();
   if (resumed) ctx.startedHere.add(`${step}:${call.callIndex}`);
+  const secrets = await sessionSecretsOf(ctx);
   const result = await runCall({
     store: ctx.store,
     fence: ctx.writer.lease,
@@ -224,6 +223,7 @@ export async function settleCall(
     append: (events, extra) => ctx.writer.append(events, extra),
     settled: () => ctx.writer.settled(),
     secret: (name) => secretFor(ctx, step, call.callIndex, tool.name, name),
+    secrets,
     startEvents: (events, effects) => {
       events.push(...decisions);
       startEvents(ctx, step, call, tool, events, effects);
@@ -245,8 +245,7 @@ export async function settleCall(
   // as edits in the result itself when they are small, else as a stored snapshot beside it.
   const ran = result.events.some((e) => e.type === 'tool.completed');
   if (ran && changing) {
-    const secrets = result.givenSecrets ?? [];
-    const record = await ctx.workspace.snapshot(step, { edits: true, secrets });
+    const record = await ctx.workspace.snapshot(step, { edits: true, secrets: secrets.mask });
     if (record !== null && 'event' in record) result.events.push(record.event);
     if (record !== null && 'edits' in record)
       result.events = result.events.map((e) =>
@@ -325,48 +324,4 @@ async function requestApproval(
       ? `waiting for approval ${approvalId} of a ${tool.name} call`
       : `a ${tool.name} call was interrupted and its outcome is unknown: waiting for a person to decide whether to run it again (approval ${approvalId})`,
   );
-}
-
-/**
- * A secret as a call's code may have it (ToolContext.secret): the policy decides by its secret
- * scopes (every layer must allow; with no policy, every secret of the store may be read), the
- * decision is recorded with the call's result, and the value is read only when allowed.
- */
-async function secretFor(
-  ctx: AgentRunContext,
-  step: number,
-  callIndex: number,
-  tool: string,
-  name: string,
-): Promise<{ decided: NewEvent | null; value: string | null; refusal?: LongrunError }> {
-  if (!isSecretName(name)) {
-    const refusal = new LongrunError(
-      'INVALID_ARGUMENT',
-      `a secret name is 1 to 200 letters, digits, _ - . or / (got ${JSON.stringify(name).slice(0, 60)})`,
-    );
-    return { decided: null, value: null, refusal };
-  }
-  let decided: NewEvent | null = null;
-  if (ctx.policies.length > 0) {
-    const d = evaluatePolicy(ctx.policies, { kind: 'secret', name });
-    decided = event('policy.decided', {
-      point: 'tool.call',
-      decision: d.decision,
-      layer: d.layer,
-      rule: d.rule,
-      reason: d.reason,
-      step,
-      callIndex,
-      tool,
-      secret: name,
-    });
-    if (d.decision !== 'allow') {
-      const refusal = new LongrunError(
-        'PERMISSION_DENIED',
-        `the policy does not give this session secret ${name} (${d.layer}, ${d.rule}): ${d.reason}`,
-      );
-      return { decided, value: null, refusal };
-    }
-  }
-  return { decided, value: (await ctx.secrets?.get(name)) ?? null };
 }

@@ -20,6 +20,7 @@ import {
 } from '@longrun/core';
 import type { Manifest, StatCache } from '@longrun/workspace';
 import { defaultSandboxDriver } from './default-sandbox.ts';
+import { SecretMask } from '../secrets/secret-mask.ts';
 
 // Loaded on first use: a worker that runs only programs, or agents that never touch a workspace
 // or a command, does not pay for them at start-up (a restarted worker's takeover time).
@@ -356,12 +357,12 @@ export class AgentWorkspace {
    * record of the step that made it). With `edits` allowed (the caller records them in the call's
    * `tool.completed`), small changes come back as edits and nothing is stored; otherwise, and for
    * larger changes, the manifest is stored and a `workspace.snapshotted` event comes back. Edits
-   * that would carry one of `secrets` (values the log must never hold, a call's secrets) are
-   * stored as a manifest instead.
+   * that would carry one of `secrets` (values the log must never hold: the session's secrets, in
+   * any of their common forms) are stored as a manifest instead.
    */
   async snapshot(
     step: number,
-    options: { edits: boolean; secrets?: readonly string[] },
+    options: { edits: boolean; secrets?: SecretMask },
   ): Promise<WorkspaceRecord | null> {
     const entry = this.#o.tracker.entry(this.dir);
     if (entry.recorded === null && (await isEmptyDir(this.dir))) {
@@ -386,7 +387,7 @@ export class AgentWorkspace {
         maxEdits: Math.min(limits.maxCallEdits, limits.maxPendingEdits - recorded.edits),
         maxFileBytes,
       });
-      if (found !== null && !carriesAny(found.edits, options.secrets ?? [])) {
+      if (found !== null && !carriesSecret(found.edits, options.secrets ?? SecretMask.none)) {
         entry.dirty = false;
         if (found.edits.length === 0) return null;
         entry.recorded = {
@@ -499,18 +500,18 @@ function editsKey(edits: readonly WorkspaceEdit[], after = ''): string {
 }
 
 /** Whether any edit holds one of `values`, in its path or its bytes. */
-function carriesAny(edits: readonly WorkspaceEdit[], values: readonly string[]): boolean {
-  if (values.length === 0) return false;
-  const needles = values.map((v) => Buffer.from(v));
+function carriesSecret(edits: readonly WorkspaceEdit[], secrets: SecretMask): boolean {
+  if (secrets.empty) return false;
   return edits.some((edit) => {
-    const bytes =
+    // Binary content as UTF-8: the decoder resynchronizes after a bad byte, so a value's own
+    // bytes decode to the value wherever they are.
+    const content =
       'text' in edit
-        ? Buffer.from(edit.text)
+        ? edit.text
         : 'base64' in edit
-          ? Buffer.from(edit.base64, 'base64')
-          : Buffer.alloc(0);
-    const path = Buffer.from(edit.path);
-    return needles.some((needle) => bytes.includes(needle) || path.includes(needle));
+          ? Buffer.from(edit.base64, 'base64').toString('utf8')
+          : '';
+    return secrets.finds(content) || secrets.finds(edit.path);
   });
 }
 

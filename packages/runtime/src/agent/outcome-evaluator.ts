@@ -27,6 +27,7 @@ import type { AgentRunContext } from './agent-context.ts';
 import { noWaits } from '../call-waits.ts';
 import { budgetStopOf, chargedCall, estimateRequestTokens } from '../harness/budget-charge.ts';
 import { AgentWorkspace, WorkspaceTracker } from './agent-workspace.ts';
+import { sessionSecretsOf } from './agent-secrets.ts';
 
 const modelAttempts = 3;
 
@@ -321,6 +322,9 @@ async function runEvaluator(
         continue;
       }
       const results: ModelToolResult[] = [];
+      // The evaluator's tools read the workspace, which may hold a secret a tool of the agent
+      // wrote there: its model sees them masked, as the agent's does.
+      const { mask } = await sessionSecretsOf(ctx);
       for (const [callIndex, call] of response.toolCalls.entries()) {
         const tool = byName.get(call.name);
         const { output, isError } =
@@ -328,7 +332,7 @@ async function runEvaluator(
             ? { output: `unknown tool ${call.name}`, isError: true }
             : await runEvaluatorTool(ctx, copy, tool, call.args, steps, callIndex);
         if (ctx.signal.aborted) return null;
-        results.push({ id: call.id, name: call.name, output, isError });
+        results.push({ id: call.id, name: call.name, output: mask.json(output), isError });
       }
       messages.push({ role: 'tool', results });
     }

@@ -5,9 +5,7 @@
  * right, and a JSON string stays a JSON string.
  */
 
-/** Environment variables whose values are treated as secrets, by name. */
-const secretName =
-  /(key|token|secret|passw|pwd|credential|auth|private|cookie|session|dsn|signature|salt)/i;
+import { secretLookingName } from '../secrets/env-secrets.ts';
 
 /** Values shorter than this are not masked: they would mask ordinary words and numbers. */
 const minSecretLength = 6;
@@ -15,7 +13,7 @@ const minSecretLength = 6;
 /** The secret-looking values of an environment: those whose variable's name says secret. */
 export function secretsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
   return Object.entries(env).flatMap(([name, value]) =>
-    value !== undefined && secretName.test(name) ? [value] : [],
+    value !== undefined && secretLookingName.test(name) ? [value] : [],
   );
 }
 
