@@ -27,6 +27,8 @@ export interface ApiContext {
   onSignalled: ((id: SessionId) => void) | undefined;
   /** Sessions waiting on a person one inbox request reads, at most. */
   approvalsScanLimit: number;
+  /** Characters of an approval's whole arguments one answer carries, at most. */
+  approvalArgumentsMaxChars: number;
   /** The tenants' daily limits, as this server was told them. */
   tenantDailyBudgets: Readonly<Record<string, DailyBudget>>;
   /**

@@ -216,6 +216,7 @@ describe('routes', () => {
         'POST /v1/sessions/{id}/resume',
         'POST /v1/sessions/{id}/budget',
         'GET /v1/approvals',
+        'GET /v1/sessions/{id}/approvals/{approvalId}',
         'POST /v1/sessions/{id}/approvals/{approvalId}',
         'GET /v1/sessions/{id}/files',
         'GET /v1/sessions/{id}/files/content',

@@ -6,6 +6,7 @@ import { asLongrunError, errorResponse, httpStatusOf, notFound } from './http-er
 import type { LiveDeltaSource } from './live-deltas.ts';
 import { RouteTable, type AuthMode } from './route-table.ts';
 import { actionRoutes } from './routes/action-routes.ts';
+import { approvalRoutes } from './routes/approval-routes.ts';
 import { fileRoutes } from './routes/file-routes.ts';
 import { bundleRoutes } from './routes/bundle-routes.ts';
 import { keyRoutes } from './routes/key-routes.ts';
@@ -52,6 +53,11 @@ export interface ApiOptions {
    * past it the answer says `truncated`. Default 2 000.
    */
   approvalsScanLimit?: number;
+  /**
+   * Characters of a pending approval's whole arguments `GET /v1/sessions/:id/approvals/:approvalId`
+   * returns, at most; past it the answer says TOO_LARGE instead. Default 4 Mi (4,194,304).
+   */
+  approvalArgumentsMaxChars?: number;
   /**
    * Bytes of request bodies that callers without an API key (webhook deliveries) may have in
    * flight at once, server-wide; past it they get 503 SERVER_BUSY (BodyBudget). Default 16 MiB.
@@ -112,6 +118,7 @@ export function createApi(options: ApiOptions): Api {
   systemRoutes(ctx);
   sessionRoutes(ctx);
   actionRoutes(ctx);
+  approvalRoutes(ctx);
   webhookRoutes(ctx);
   fileRoutes(ctx);
   bundleRoutes(ctx);
@@ -178,6 +185,7 @@ function buildContext(
     onSessionCreated: options.onSessionCreated,
     onSignalled: options.onSignalled,
     approvalsScanLimit: options.approvalsScanLimit ?? 2_000,
+    approvalArgumentsMaxChars: options.approvalArgumentsMaxChars ?? 4 * 1024 * 1024,
     tenantDailyBudgets: options.tenantDailyBudgets ?? {},
     metrics: options.metrics,
     figures: (tenantId) => ({

@@ -39,6 +39,7 @@ const expectedRoles: Record<string, ApiKeyRole[]> = {
   'post /v1/sessions/{id}/resume': operators,
   'post /v1/sessions/{id}/budget': ['admin'],
   'get /v1/approvals': everyone,
+  'get /v1/sessions/{id}/approvals/{approvalId}': everyone,
   'post /v1/sessions/{id}/approvals/{approvalId}': approvers,
   'get /v1/sessions/{id}/files/diff': everyone,
   'get /v1/sessions/{id}/bundle': everyone,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { apiKeyRoles, approvalScopes, sessionStatusNames } from '@longrun/core';
+import { wholeArgumentsProblems } from '@longrun/runtime';
 
 import { JsonValue, components, named } from './schema-registry.ts';
 import { budgetSchema, costLimit, storedEventVariants } from './event-schemas.ts';
@@ -308,8 +309,22 @@ export const Approval = named(
       .enum(['tool.call', 'model.call'])
       .describe('A tool call, or the model call of `step` that a gate asked a person about.'),
     tool: z.string().nullable().describe('The tool of the call; null for a model call.'),
-    args: JsonValue.describe("The tool call's exact arguments; {} for a model call."),
-    argsHash: z.string(),
+    args: JsonValue.describe(
+      "The tool call's arguments as the log holds them, which `argsHash` binds to; {} for a model call. When `argumentsComplete` is false, only a capped view of them: its note names the sha256 of the whole arguments, and `GET /v1/sessions/{id}/approvals/{approvalId}` returns them whole.",
+    ),
+    argsHash: z.string().describe('The hash of the tool and `args` that a decision is bound to.'),
+    argumentsComplete: z
+      .boolean()
+      .describe(
+        'False when `args` shows only part of the arguments (they were too large for the log): the call would run with all of them. Read them whole (GET /v1/sessions/{id}/approvals/{approvalId}) before deciding.',
+      ),
+    argumentsChars: z.number().int().describe("Characters of the whole arguments' JSON text."),
+    argumentsShownChars: z
+      .number()
+      .int()
+      .describe(
+        'Characters of that text `args` shows: argumentsChars when complete, fewer when not.',
+      ),
     step: z.number().int(),
     callIndex: z
       .number()
@@ -322,6 +337,30 @@ export const Approval = named(
       .describe('For a model call: the gate that asked, and why.'),
     requestedAtMs: z.number().int(),
     expiresAtMs: z.number().int().nullable(),
+  }),
+);
+
+export const ApprovalDetail = named(
+  'ApprovalDetail',
+  z.object({
+    approval: Approval,
+    arguments: JsonValue.nullable().describe(
+      'The whole arguments the call runs with if granted (read back from the blob store when they were too large for the log); null when they cannot be given: `problem` says why.',
+    ),
+    argumentsSha256: z
+      .string()
+      .describe(
+        "The sha256 (hex) of the whole arguments' JSON text. When `approval.args` is a capped view, the view names this hash, so `argsHash` (the decision's binding) covers exactly these arguments.",
+      ),
+    problem: z
+      .object({
+        code: z.enum(wholeArgumentsProblems),
+        message: z.string(),
+      })
+      .nullable()
+      .describe(
+        'Why `arguments` is null: TOO_LARGE (past what one answer carries), MISSING (gone from the blob store), CORRUPT (the stored bytes or the view do not match the hash). Nobody can read them here; deny, unless they can be read another way.',
+      ),
   }),
 );
 
@@ -537,6 +576,7 @@ export const Figures = named(
 
 export type SessionViewData = z.infer<typeof SessionView>;
 export type ApprovalData = z.infer<typeof Approval>;
+export type ApprovalDetailData = z.infer<typeof ApprovalDetail>;
 export type TenantUsageData = z.infer<typeof TenantUsage>;
 
 // ---- API keys ----

@@ -42,6 +42,7 @@ const requests: [string, (id: string) => string, unknown?][] = [
   ['POST', (id) => `/v1/sessions/${id}/cancel`, { reason: 'a wants it' }],
   ['POST', (id) => `/v1/sessions/${id}/resume`, { reason: 'a wants it' }],
   ['POST', (id) => `/v1/sessions/${id}/budget`, { budget: { costUsd: 100 }, reason: 'a wants it' }],
+  ['GET', (id) => `/v1/sessions/${id}/approvals/apr_b`],
   ['POST', (id) => `/v1/sessions/${id}/approvals/apr_b`, { decision: 'approve' }],
   ['GET', (id) => `/v1/sessions?after=${id}`],
 ];

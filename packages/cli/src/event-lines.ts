@@ -1,4 +1,4 @@
-import type { EventDataByType, StoredEvent } from '@longrun/core';
+import { visibleText, type EventDataByType, type StoredEvent } from '@longrun/core';
 
 /** Where the text of a line's continuation starts: under the text after `seq NNNN  `. */
 const indent = ' '.repeat('seq 0000  '.length);
@@ -43,7 +43,7 @@ export function describeEvent(
         return `${seq}  ⏸ approval ${e.data.approvalId} needed for the model call of step ${e.data.step} (gate ${e.data.gate}: ${e.data.reason}) — longrun sessions approve <session> ${e.data.approvalId}`;
       return e.data.purpose === 'rerun'
         ? `${seq}  ⏸ ${e.data.tool} (step ${e.data.step}) was interrupted and its outcome is unknown: run it again? — longrun sessions approve|deny <session> ${e.data.approvalId}`
-        : `${seq}  ⏸ approval ${e.data.approvalId} needed for ${e.data.tool} (step ${e.data.step}) — longrun sessions approve <session> ${e.data.approvalId}`;
+        : `${seq}  ⏸ approval ${e.data.approvalId} needed for ${e.data.tool} (step ${e.data.step}) — read its arguments: longrun sessions approvals <session> ${e.data.approvalId}; decide: longrun sessions approve <session> ${e.data.approvalId}`;
     case 'approval.granted':
       return `${seq}  ✓ approval ${e.data.approvalId} granted by ${e.data.by}`;
     case 'approval.denied':
@@ -60,7 +60,11 @@ export function describeEvent(
     case 'model.responded': {
       // The whole text of the model's message, its lines indented under the first, then its calls.
       const step = `${seq}  step ${e.data.step}${totalSteps ? `/${totalSteps}` : ''}`;
-      const calls = e.data.toolCalls.map((c) => `${c.tool} ${JSON.stringify(c.args)}`).join(', ');
+      // Arguments are the model's (a prompt injection's): runs of spaces and invisible characters
+      // are written out, so none can hide the rest of the line.
+      const calls = e.data.toolCalls
+        .map((c) => `${c.tool} ${visibleText(JSON.stringify(c.args))}`)
+        .join(', ');
       const text = modelText ? e.data.text.trim() : '';
       const said = text === '' ? null : `${step}  model: ${text.replaceAll('\n', `\n${indent}`)}`;
       if (said !== null && calls === '') return said;

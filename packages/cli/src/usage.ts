@@ -27,6 +27,8 @@ Commands:
   sessions list        list sessions, newest first, with their tasks
   sessions show <id>   show one session and its events
   sessions tail <id>   follow a session's events (and durable tokens) until it ends
+  sessions approvals <id> [approval-id]
+                       a session's pending approvals; with an approval id, its whole arguments
   sessions approve|deny <id> [approval-id]
                        decide a pending approval
   sessions cancel <id> cancel a session
@@ -106,6 +108,7 @@ ${sandboxHelp}`,
   sessions: `longrun sessions list [--status S] [--limit N] [--json]
 longrun sessions show <id> [--json]
 longrun sessions tail <id> [--json]
+longrun sessions approvals <id> [approval-id] [--json]
 longrun sessions approve <id> [approval-id] [--reason TEXT] [--scope call|arguments|tool]
 longrun sessions deny <id> [approval-id] [--reason TEXT]
 longrun sessions cancel <id> [--reason TEXT]
@@ -130,6 +133,14 @@ bundle: a debug bundle of the session, <id>.bundle.tar.gz in the current directo
 events (session.jsonl), last state, trace, tool-call table (tool_calls.csv), the last workspace
 snapshot and its diff against the first, the agent's progress files and env.txt, with secret
 values masked. \`longrun replay <bundle>\` re-runs it offline.
+
+approvals: the session's pending approvals, each with its arguments as the log holds them. Arguments
+too large for the log are there only as a capped view (the first 8,000 characters by default):
+such an approval says how many characters are not shown, and approving runs all of them. With an
+approval id, that approval's whole arguments (read from the blob store, checked against the
+sha256 the view names). Runs of spaces, tabs, control and invisible characters (zero-width,
+bidi overrides such as U+202E) are written out as markers: ⟨40,000 spaces⟩, ⟨U+202E⟩. Exit 1
+when the whole arguments cannot be read.
 
 approve --scope: call (default) grants this call only; arguments also every later call of the same
 tool with the same arguments in the session; tool every later call of the tool in the session. A

@@ -2,6 +2,7 @@
 // contract's error body turned into an ApiError. A 401 asks for a key before it is thrown.
 import type {
   Approval,
+  ApprovalDetail,
   BudgetChangeBody,
   Health,
   SessionStatus,
@@ -118,6 +119,11 @@ export class ApiClient {
       `/v1/approvals?limit=${inboxPageSize}`,
     );
     return { approvals: body.approvals, more: body.truncated };
+  }
+
+  /** A pending approval with its whole arguments (the inbox may show only part of them). */
+  approvalDetail(sessionId: string, approvalId: string): Promise<ApprovalDetail> {
+    return this.#json('GET', `/v1/sessions/${enc(sessionId)}/approvals/${enc(approvalId)}`);
   }
 
   async decide(

@@ -79,13 +79,28 @@ export interface Approval {
   /** A tool call, or the model call of `step` that a gate asked a person about. */
   point: 'tool.call' | 'model.call';
   tool: string | null;
+  /** The arguments as the log holds them: a capped view when `argumentsComplete` is false. */
   args: JsonValue;
   argsHash: string;
+  argumentsComplete: boolean;
+  /** Characters of the whole arguments' JSON text, and of it `args` shows. */
+  argumentsChars: number;
+  argumentsShownChars: number;
   step: number;
   callIndex: number | null;
   question: { gate: string; reason: string } | null;
   requestedAtMs: number;
   expiresAtMs: number | null;
+}
+
+/** `GET /v1/sessions/{id}/approvals/{approvalId}`: the approval with its whole arguments. */
+export interface ApprovalDetail {
+  approval: Approval;
+  /** Null when they cannot be given; `problem` says why. */
+  arguments: JsonValue;
+  /** The sha256 of the whole arguments' JSON text, which a capped view names. */
+  argumentsSha256: string;
+  problem: { code: 'TOO_LARGE' | 'MISSING' | 'CORRUPT'; message: string } | null;
 }
 
 export interface WorkspaceFile {

@@ -2,7 +2,8 @@
 import { describeError } from './api-client.ts';
 import type { Approval } from './api-types.ts';
 import { h, replaceChildren } from './dom.ts';
-import { formatAge, formatTime, prettyJson, shortId } from './format.ts';
+import { shownArguments } from './approval-args.ts';
+import { formatAge, formatTime, shortId } from './format.ts';
 import { approvalsChanged, poll, type AppContext, type Page } from './page.ts';
 import { decisionButtons } from './timeline-items.ts';
 
@@ -42,6 +43,18 @@ export function approvalsPage(ctx: AppContext): Page {
 function approvalCard(ctx: AppContext, a: Approval, refresh: () => Promise<void>): HTMLElement {
   const nowMs = Date.now();
   const href = `#/sessions/${encodeURIComponent(a.sessionId)}`;
+  const args =
+    a.question === null
+      ? shownArguments(
+          a.args,
+          {
+            complete: a.argumentsComplete,
+            chars: a.argumentsChars,
+            shownChars: a.argumentsShownChars,
+          },
+          () => ctx.api.approvalDetail(a.sessionId, a.approvalId),
+        )
+      : null;
   return h(
     'li',
     {
@@ -68,7 +81,7 @@ function approvalCard(ctx: AppContext, a: Approval, refresh: () => Promise<void>
       ),
     ),
     a.question === null
-      ? h('pre', { class: 'approval-args' }, prettyJson(a.args))
+      ? (args?.element ?? null)
       : h(
           'p',
           { testid: 'approval-question' },
@@ -84,6 +97,7 @@ function approvalCard(ctx: AppContext, a: Approval, refresh: () => Promise<void>
         },
       },
       a.tool,
+      args?.wholeShown ?? null,
     ),
   );
 }

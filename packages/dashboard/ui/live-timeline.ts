@@ -30,6 +30,7 @@ export function liveTimeline(
   const view = new TimelineView({
     decide: (approvalId, decision, reason, scope) =>
       api.decide(sessionId, approvalId, decision, reason, scope),
+    loadArguments: (approvalId) => api.approvalDetail(sessionId, approvalId),
     filesHref,
     timing: (item) => itemTiming(model.trace, item),
   });

@@ -1,5 +1,6 @@
 // One renderer per timeline item kind. Each returns a fresh element; timeline-view decides when.
-import type { JsonValue } from './api-types.ts';
+import type { ApprovalDetail, JsonValue } from './api-types.ts';
+import { shownArguments } from './approval-args.ts';
 import { h } from './dom.ts';
 import { formatBytes, formatCount, formatTime, jsonPreview, prettyJson } from './format.ts';
 import type {
@@ -28,6 +29,8 @@ export interface ItemActions {
     reason: string | null,
     scope: DecisionScope,
   ): Promise<void>;
+  /** The approval with its whole arguments, for a person to read before deciding. */
+  loadArguments(approvalId: string): Promise<ApprovalDetail>;
   filesHref: string;
   /** When the item happened and how long it took ("+1.20 s · took 340 ms"), if known. */
   timing?: (item: TimelineItem) => string | null;
@@ -205,6 +208,12 @@ export function jsonBlock(label: string, value: JsonValue, part: string): HTMLEl
 }
 
 function renderApproval(item: ApprovalItem, actions: ItemActions): HTMLElement {
+  const args =
+    item.args === null || item.argumentsExtent === null
+      ? null
+      : shownArguments(item.args, item.argumentsExtent, () =>
+          actions.loadArguments(item.approvalId),
+        );
   const el = card(
     item,
     'approval',
@@ -224,7 +233,7 @@ function renderApproval(item: ApprovalItem, actions: ItemActions): HTMLElement {
         item.expiresAtMs === null ? null : `expires ${formatTime(item.expiresAtMs)}`,
       ),
     ),
-    item.args === null ? null : h('pre', { class: 'approval-args' }, prettyJson(item.args)),
+    args?.element ?? null,
     item.question === null
       ? null
       : h(
@@ -233,7 +242,7 @@ function renderApproval(item: ApprovalItem, actions: ItemActions): HTMLElement {
           `Gate ${item.question.gate} asks: ${item.question.reason}`,
         ),
     item.state === 'requested'
-      ? decisionButtons(item.approvalId, actions, item.tool)
+      ? decisionButtons(item.approvalId, actions, item.tool, args?.wholeShown ?? null)
       : h(
           'p',
           { class: 'muted' },
@@ -248,12 +257,14 @@ function renderApproval(item: ApprovalItem, actions: ItemActions): HTMLElement {
 /**
  * Approve / Deny buttons that call the API and show its refusal, if any. For a tool call (`tool`
  * not null), a choice of how far an approval reaches: this call (the default), this tool with
- * these arguments for the session, or this tool for the session.
+ * these arguments for the session, or this tool for the session. With `wholeShown`, Approve
+ * stays disabled until it settles: nobody approves arguments they were not shown all of.
  */
 export function decisionButtons(
   approvalId: string,
   actions: Pick<ItemActions, 'decide'>,
   tool: string | null,
+  wholeShown: Promise<void> | null = null,
 ): HTMLElement {
   const status = h('span', { class: 'decision-status', attrs: { role: 'status' } });
   const reasonId = `reason-${approvalId}`;
@@ -274,8 +285,28 @@ export function decisionButtons(
           h('option', { attrs: { value: 'tool' } }, `every ${tool} call, this session`),
         );
   const buttons: HTMLButtonElement[] = [];
+  let approvable = wholeShown === null;
+  let deciding = false;
+  const enable = () => {
+    for (const b of buttons)
+      b.disabled = deciding || (b.dataset.testid === 'approve' && !approvable);
+  };
+  const held =
+    wholeShown === null
+      ? null
+      : h(
+          'span',
+          { class: 'small approve-held', testid: 'approve-held' },
+          'Approve is enabled once all the arguments are shown.',
+        );
+  void wholeShown?.then(() => {
+    approvable = true;
+    held?.remove();
+    enable();
+  });
   const decide = (decision: 'approve' | 'deny') => {
-    for (const b of buttons) b.disabled = true;
+    deciding = true;
+    enable();
     status.textContent = decision === 'approve' ? 'Approving…' : 'Denying…';
     const why = reason.value.trim();
     const reach = (scope?.value ?? 'call') as DecisionScope;
@@ -284,7 +315,8 @@ export function decisionButtons(
         status.textContent = decision === 'approve' ? 'Approved; the session resumes.' : 'Denied.';
       },
       (error: unknown) => {
-        for (const b of buttons) b.disabled = false;
+        deciding = false;
+        enable();
         status.textContent = error instanceof Error ? error.message : String(error);
       },
     );
@@ -311,10 +343,12 @@ export function decisionButtons(
       'Deny',
     ),
   );
+  enable();
   return h(
     'div',
     { class: 'decision' },
     ...buttons,
+    held,
     scope === null ? null : h('label', { class: 'small', attrs: { for: scopeId } }, 'Approve for'),
     scope,
     h('label', { class: 'small', attrs: { for: reasonId } }, 'Reason'),

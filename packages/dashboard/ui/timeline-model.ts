@@ -8,6 +8,7 @@
 // - an attempt superseded (a newer attempt of its step, or `model.failed`) keeps its text,
 //   marked superseded, and never counts towards the session's final text.
 import type { JsonObject, JsonValue, ModelDelta, StoredEvent } from './api-types.ts';
+import { argumentsExtent } from './arguments-extent.ts';
 import { AttemptText } from './attempt-text.ts';
 import type { ModelItem, TimelineItem, ToolItem } from './timeline-types.ts';
 import { WaterfallModel } from './waterfall-model.ts';
@@ -246,6 +247,7 @@ export class TimelineModel {
         callIndex: null,
         tool: null,
         args: null,
+        argumentsExtent: null,
         question: { gate: request.gate, reason: request.reason },
         state: 'requested',
         by: null,
@@ -262,6 +264,7 @@ export class TimelineModel {
       callIndex: request.callIndex,
       tool: request.tool,
       args: call?.kind === 'tool' ? call.args : null,
+      argumentsExtent: call?.kind === 'tool' ? argumentsExtent(call.args, call.keptChars) : null,
       question: null,
       state: 'requested',
       by: null,
@@ -409,7 +412,7 @@ export class TimelineModel {
 
 function toolItem(
   step: number,
-  call: { callIndex: number; tool: string; args: JsonObject },
+  call: { callIndex: number; tool: string; args: JsonObject; inputRef?: { chars: number } },
   atMs: number,
 ): ToolItem {
   const { callIndex, tool, args } = call;
@@ -424,6 +427,7 @@ function toolItem(
     callIndex,
     tool,
     args,
+    keptChars: call.inputRef?.chars ?? null,
     state,
     ok: null,
     output: null,

@@ -1,5 +1,6 @@
 // The items of a session's timeline: what timeline-model builds and timeline-items renders.
 import type { JsonObject, JsonValue } from './api-types.ts';
+import type { ArgumentsExtent } from './arguments-extent.ts';
 
 export interface ItemBase {
   /** Stable identity of the item, for the view's keyed rendering and for tests. */
@@ -37,7 +38,10 @@ export interface ToolItem extends ItemBase {
   step: number;
   callIndex: number;
   tool: string;
+  /** As the log holds them: a capped view when `keptChars` is not null. */
   args: JsonObject;
+  /** Characters of the whole arguments when they were too large for the log; else null. */
+  keptChars: number | null;
   state: ToolState;
   ok: boolean | null;
   output: JsonValue;
@@ -54,6 +58,8 @@ export interface ApprovalItem extends ItemBase {
   callIndex: number | null;
   tool: string | null;
   args: JsonObject | null;
+  /** How much of the whole arguments `args` shows; null with `args`. */
+  argumentsExtent: ArgumentsExtent | null;
   /** For a model call: the gate that asked, and why. */
   question: { gate: string; reason: string } | null;
   state: 'requested' | 'granted' | 'denied';

@@ -76,6 +76,14 @@ export {
   type PendingApproval,
   type ApprovalDecisionRequest,
 } from './agent/session-commands.ts';
+export {
+  argumentsShown,
+  readWholeArguments,
+  wholeArgumentsProblems,
+  type ArgumentsShown,
+  type WholeArguments,
+  type WholeArgumentsProblem,
+} from './agent/approval-arguments.ts';
 export { resumeSignal, type ResumeRequest } from './session-resume.ts';
 export {
   childSessionId,

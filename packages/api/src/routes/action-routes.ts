@@ -1,8 +1,6 @@
 import {
-  approvalSignalPrefix,
   cancelSession,
   changeBudget,
-  decideApproval,
   resumeSession,
   sendMessage,
   signalSession,
@@ -10,13 +8,8 @@ import {
 import type { SessionRecord } from '@longrun/core';
 import { actor, json, type ApiContext } from '../api-context.ts';
 import {
-  ApprovalList,
-  ApprovalParams,
-  ApprovalsQuery,
   BudgetBody,
   CancelBody,
-  DecisionBody,
-  DecisionResponse,
   MessageBody,
   JsonValue,
   NamedSignalParams,
@@ -24,12 +17,8 @@ import {
   SessionParams,
   SessionResponse,
   SignalBody,
-  type ApprovalData,
 } from '../schemas.ts';
-import { approvalIdOf, sessionOf } from '../tenant-scope.ts';
-
-/** Sessions waiting on a person read per store page by the inbox. */
-const scanPage = 200;
+import { sessionOf } from '../tenant-scope.ts';
 
 /** 202 with the session as it is now (the signal was sent; the worker has not acted yet). */
 async function viewNow(ctx: ApiContext, record: SessionRecord): Promise<Response> {
@@ -43,8 +32,6 @@ export function actionRoutes(ctx: ApiContext): void {
   cancelRoute(ctx);
   resumeRoute(ctx);
   budgetRoute(ctx);
-  approvalsRoute(ctx);
-  decisionRoute(ctx);
 }
 
 function messageRoute(ctx: ApiContext): void {
@@ -220,91 +207,6 @@ function budgetRoute(ctx: ApiContext): void {
       });
       ctx.onSignalled?.(record.id);
       return viewNow(ctx, record);
-    },
-  );
-}
-
-function approvalsRoute(ctx: ApiContext): void {
-  const { routes, store, views } = ctx;
-
-  routes.add(
-    {
-      method: 'get',
-      path: '/v1/approvals',
-      summary: "Pending approvals across the tenant's waiting sessions, oldest request first",
-      auth: true,
-      query: ApprovalsQuery,
-      responses: { 200: { description: 'The inbox.', schema: ApprovalList } },
-    },
-    async ({ query, caller }) => {
-      const limit = query.limit ?? 50;
-      const approvals: ApprovalData[] = [];
-      let afterId: SessionRecord['id'] | undefined;
-      let truncated = false;
-      // Every session waiting on a person is read, up to the cap, and not only until `limit`
-      // approvals are found: sessions list in creation order, the inbox is in request order.
-      const waitingOnPeople = (pageSize: number) =>
-        store.listSessions({
-          tenantId: caller.tenantId,
-          status: 'waiting',
-          waitingForPrefix: approvalSignalPrefix,
-          limit: pageSize,
-          ...(afterId === undefined ? {} : { afterId }),
-        });
-      for (let scanned = 0; ;) {
-        if (scanned >= ctx.approvalsScanLimit) {
-          truncated = (await waitingOnPeople(1)).length > 0;
-          break;
-        }
-        const pageSize = Math.min(scanPage, ctx.approvalsScanLimit - scanned);
-        const page = await waitingOnPeople(pageSize);
-        for (const record of page) {
-          for (const p of await views.pendingApprovals(record))
-            approvals.push({ ...p, sessionId: record.id, agent: record.agent });
-        }
-        scanned += page.length;
-        afterId = page.at(-1)?.id;
-        if (page.length < pageSize) break;
-      }
-      approvals.sort((a, b) => a.requestedAtMs - b.requestedAtMs);
-      return json(200, {
-        approvals: approvals.slice(0, limit),
-        truncated: truncated || approvals.length > limit,
-      });
-    },
-  );
-}
-
-function decisionRoute(ctx: ApiContext): void {
-  const { routes, store } = ctx;
-
-  routes.add(
-    {
-      method: 'post',
-      path: '/v1/sessions/:id/approvals/:approvalId',
-      summary: 'Approve or deny a pending approval',
-      description:
-        "Bound to the exact call the approval was requested for. `scope` (with approve): `call` (default) this call only; `arguments` also every later call of the tool with the same arguments in the session; `tool` every later call of the tool in the session. A session grant answers only what asks for approval, never a deny. The log records the deciding API key's id as `by`. Unknown approval: 404; already decided (or re-scoping a decided one): 409 INVALID_STATE; expired: 410 GONE; a scope on a deny, a model call or a re-run: 400.",
-      auth: true,
-      access: 'approve',
-      params: ApprovalParams,
-      body: DecisionBody,
-      responses: { 200: { description: 'The decision was sent.', schema: DecisionResponse } },
-    },
-    async ({ params, body, caller }) => {
-      const record = await sessionOf(store, caller, params.id);
-      const approvalId = approvalIdOf(params.approvalId, record.id);
-      await ctx.wholeLogReads.run(() =>
-        decideApproval(store, record.id, {
-          approvalId,
-          decision: body.decision === 'approve' ? 'granted' : 'denied',
-          by: actor(caller),
-          reason: body.reason ?? null,
-          scope: body.scope ?? 'call',
-        }),
-      );
-      ctx.onSignalled?.(record.id);
-      return json(200, { approvalId, decision: body.decision, scope: body.scope ?? 'call' });
     },
   );
 }

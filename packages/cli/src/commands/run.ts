@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { hostname } from 'node:os';
-import { tenantId, type StoredEvent, type WorkerId } from '@longrun/core';
+import { tenantId, visibleText, type StoredEvent, type WorkerId } from '@longrun/core';
 import { Worker } from '@longrun/runtime';
 import { defaultStore, parseFlags, UsageError } from '../args.ts';
 import { describeEvent } from '../event-lines.ts';
@@ -89,7 +89,7 @@ export async function run(argv: string[]): Promise<number> {
         `  · step ${e.data.step} · ${tokens.input} in / ${tokens.output} out tokens · ${elapsed()}\n`,
       );
       for (const call of e.data.toolCalls)
-        out(`  → ${call.tool} ${JSON.stringify(call.args).slice(0, 200)}\n`);
+        out(`  → ${call.tool} ${visibleText(JSON.stringify(call.args)).slice(0, 200)}\n`);
       return;
     }
     if (e.type === 'tool.completed') {
@@ -103,7 +103,7 @@ export async function run(argv: string[]): Promise<number> {
     if (line !== null) out(`${line.replace(/^seq +\d+ +/, '  ')}\n`);
     if (e.type === 'approval.requested')
       out(
-        `    approve: longrun sessions approve ${session.id} ${e.data.approvalId}\n    deny:    longrun sessions deny ${session.id} ${e.data.approvalId}\n`,
+        `    read:    longrun sessions approvals ${session.id} ${e.data.approvalId}   (its whole arguments)\n    approve: longrun sessions approve ${session.id} ${e.data.approvalId}\n    deny:    longrun sessions deny ${session.id} ${e.data.approvalId}\n`,
       );
   };
   // Events print once, in seq order, whichever way they arrive: from this process's worker as

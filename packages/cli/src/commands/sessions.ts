@@ -18,6 +18,7 @@ import { resolve } from 'node:path';
 import { changeBudget, forkSession, signalSession, writeSessionBundle } from '@longrun/runtime';
 import { budgetChangeFromFlags, budgetFlagOptions, budgetLines } from '../budget-flags.ts';
 import { addMessage, cancel, decide, resume } from './session-actions.ts';
+import { approvalsOutput } from './session-approvals.ts';
 import { tail } from './session-tail.ts';
 import { workspaceDiffLines } from './workspace-diff.ts';
 
@@ -25,6 +26,7 @@ const subcommands = [
   'list',
   'show',
   'tail',
+  'approvals',
   'approve',
   'deny',
   'cancel',
@@ -144,6 +146,12 @@ export async function run(argv: string[]): Promise<number> {
           say: (line) => process.stderr.write(`longrun: ${line}\n`),
         });
         return exitCodes.ok;
+      case 'approvals': {
+        const id = sessionId(required(args[0], 'session id'));
+        const shown = await approvalsOutput(store, id, args[1], Boolean(values.json));
+        for (const line of shown.lines) out(line);
+        return shown.ok ? exitCodes.ok : exitCodes.failed;
+      }
       case 'approve':
       case 'deny': {
         const decision = sub === 'approve' ? 'granted' : 'denied';

@@ -7,6 +7,7 @@ import {
   isRuntimeSignal,
   terminalStatuses,
   type ApprovalScope,
+  type BlobRef,
   type JsonObject,
   type JsonValue,
   type SessionId,
@@ -36,9 +37,18 @@ export interface PendingApproval {
   /** The tool call's index and tool; null for a model call. */
   callIndex: number | null;
   tool: string | null;
-  /** The exact arguments of the tool call (from the model turn that made it); {} for a model call. */
+  /**
+   * The arguments of the tool call as the log holds them (from the model turn that made it), which
+   * `argsHash` binds to; {} for a model call. For a call whose arguments were too large for the
+   * log, the capped view that names the whole arguments' sha256 (see `inputRef`).
+   */
   args: JsonObject;
   argsHash: string;
+  /**
+   * Where the whole arguments are when `args` is only their capped view: their JSON text in the
+   * blob store, by sha256, and its length in characters. Null when `args` is the whole of them.
+   */
+  inputRef: BlobRef | null;
   /** For a model call: the gate that asked, and why. */
   question: { gate: string; reason: string } | null;
   requestedAtMs: number;
@@ -53,14 +63,19 @@ export interface PendingApproval {
  */
 export class PendingApprovalTracker {
   readonly #pending = new Map<string, PendingApproval>();
-  #args = new Map<number, JsonObject>();
+  #calls = new Map<number, { args: JsonObject; inputRef: BlobRef | null }>();
   #step = -1;
 
   apply(e: StoredEvent): void {
     switch (e.type) {
       case 'model.responded':
         this.#step = e.data.step;
-        this.#args = new Map(e.data.toolCalls.map((call) => [call.callIndex, call.args]));
+        this.#calls = new Map(
+          e.data.toolCalls.map((call) => [
+            call.callIndex,
+            { args: call.args, inputRef: call.inputRef ?? null },
+          ]),
+        );
         // A response that holds its own request: the model call asked about was made.
         for (const [id, p] of this.#pending) if (p.point === 'model.call') this.#pending.delete(id);
         break;
@@ -73,6 +88,10 @@ export class PendingApprovalTracker {
           requestedAtMs: e.atMs,
           expiresAtMs: request.expiresAtMs,
         };
+        const call =
+          request.point === 'model.call' || request.step !== this.#step
+            ? undefined
+            : this.#calls.get(request.callIndex);
         this.#pending.set(
           request.approvalId,
           request.point === 'model.call'
@@ -82,6 +101,7 @@ export class PendingApprovalTracker {
                 callIndex: null,
                 tool: null,
                 args: {},
+                inputRef: null,
                 question: { gate: request.gate, reason: request.reason },
               }
             : {
@@ -89,9 +109,8 @@ export class PendingApprovalTracker {
                 point: 'tool.call',
                 callIndex: request.callIndex,
                 tool: request.tool,
-                args:
-                  (request.step === this.#step ? this.#args.get(request.callIndex) : undefined) ??
-                  {},
+                args: call?.args ?? {},
+                inputRef: call?.inputRef ?? null,
                 question: null,
               },
         );

@@ -42,6 +42,19 @@ export async function keepLargeInputs(
 }
 
 /**
+ * How many characters of the whole arguments' JSON text a capped view made by `keepLargeInputs`
+ * shows: the text after its note (which ends at its first `]\n`). Null for arguments that are
+ * not such a view. Read here, beside the writer, so the two change together.
+ */
+export function keptViewChars(args: JsonObject): number | null {
+  const keys = Object.keys(args);
+  const view = args[keptArgumentsKey];
+  if (keys.length !== 1 || typeof view !== 'string') return null;
+  const noteEnd = view.indexOf(']\n');
+  return noteEnd === -1 ? null : view.length - (noteEnd + 2);
+}
+
+/**
  * The arguments a call runs with: its `args`, or for a call whose arguments were kept in the blob
  * store, the whole of them read back from there (null when the blob store has lost them).
  */
