@@ -36,3 +36,36 @@ describe('describeEvent: context.compacted', () => {
     ).toContain("replaced by anthropic's own compaction (step 12);");
   });
 });
+
+describe('describeEvent: text from a model, a tool or a person', () => {
+  const responded = (text: string): StoredEvent => ({
+    sessionId: 's' as SessionId,
+    seq: 7,
+    v: 1,
+    atMs: 0,
+    epoch: 1,
+    type: 'model.responded',
+    data: {
+      step: 2,
+      attempt: 1,
+      modelId: 'm',
+      text,
+      toolCalls: [],
+      finishReason: 'stop',
+      usage: { inputTokens: 1, outputTokens: 1 },
+      transcriptSeq: 6,
+    },
+  });
+
+  it('writes out terminal controls, so none acts on the terminal that prints the line', () => {
+    // Clear the screen, set the clipboard (OSC 52), go back over the line, reorder it.
+    const attack = 'done\u001b[2J\u001b]52;c;cm0gLXJmIH4=\u0007\rok\u009b31m\u202Egnp.exe';
+    const line = describeEvent(responded(attack)) as string;
+    expect(line).toBe(
+      'seq    7  step 2  model: done⟨U+001B⟩[2J⟨U+001B⟩]52;c;cm0gLXJmIH4=⟨U+0007⟩⟨U+000D⟩ok⟨U+009B⟩31m⟨U+202E⟩gnp.exe',
+    );
+    expect(line).not.toMatch(/[\p{Cc}\u202E]/u);
+    // Line breaks and tabs are the text's own layout, and stay.
+    expect(describeEvent(responded('a\n\tb'))).toBe('seq    7  step 2  model: a\n          \tb');
+  });
+});

@@ -1,12 +1,24 @@
-import { visibleText, type EventDataByType, type StoredEvent } from '@longrun/core';
+import { terminalText, visibleText, type EventDataByType, type StoredEvent } from '@longrun/core';
 
 /** Where the text of a line's continuation starts: under the text after `seq NNNN  `. */
 const indent = ' '.repeat('seq 0000  '.length);
 
-/** One human line per event for live progress, or null for events that need no line. */
+/**
+ * One human line per event for live progress, or null for events that need no line. Its text is
+ * a model's, a tool's or a person's as well as longrun's: terminal controls in it are written out
+ * (`terminalText`), so none can act on the terminal that prints it.
+ */
 export function describeEvent(
   e: StoredEvent,
   options: { totalSteps?: number; modelText?: boolean } = {},
+): string | null {
+  const line = eventLine(e, options);
+  return line === null ? null : terminalText(line);
+}
+
+function eventLine(
+  e: StoredEvent,
+  options: { totalSteps?: number; modelText?: boolean },
 ): string | null {
   const { totalSteps, modelText = true } = options;
   const seq = `seq ${String(e.seq).padStart(4)}`;

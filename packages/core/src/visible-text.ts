@@ -46,3 +46,21 @@ function spaces(run: string, lineStart: boolean): string {
 function grouped(n: number): string {
   return n.toLocaleString('en-US');
 }
+
+/**
+ * Text as a terminal may print it: its control characters (ESC and the rest of C0 but the line
+ * break and the tab; DEL; C1) and its bidi controls written as markers (`⟨U+001B⟩`). A model's
+ * text or a tool's output printed raw could move the cursor and rewrite lines already printed,
+ * set the terminal's title or clipboard (OSC 52), or reorder what the operator reads. Everything
+ * else is left as it is, blank runs too: this is for reading along, not for approving.
+ */
+export function terminalText(text: string): string {
+  return text.replace(terminalControls, (c) =>
+    c === '\n' || c === '\t'
+      ? c
+      : `⟨U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}⟩`,
+  );
+}
+
+/** C0, DEL and C1 (`\p{Cc}`), and the bidi embeddings, overrides, isolates and marks. */
+const terminalControls = /[\p{Cc}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/gu;

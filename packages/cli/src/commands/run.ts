@@ -1,6 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import { hostname } from 'node:os';
-import { tenantId, visibleText, type StoredEvent, type WorkerId } from '@longrun/core';
+import {
+  tenantId,
+  terminalText,
+  visibleText,
+  type StoredEvent,
+  type WorkerId,
+} from '@longrun/core';
 import { Worker } from '@longrun/runtime';
 import { defaultStore, parseFlags, UsageError } from '../args.ts';
 import { describeEvent } from '../event-lines.ts';
@@ -93,7 +99,7 @@ export async function run(argv: string[]): Promise<number> {
       return;
     }
     if (e.type === 'tool.completed') {
-      const first = JSON.stringify(e.data.output).slice(0, 160);
+      const first = terminalText(JSON.stringify(e.data.output).slice(0, 160));
       return void out(`  ${e.data.ok ? '✓' : '✗'} ${e.data.tool}: ${first}\n`);
     }
     if (e.type === 'model.streamed' || e.type === 'model.requested' || e.type === 'tool.started')
@@ -140,7 +146,7 @@ export async function run(argv: string[]): Promise<number> {
       if (sessionId !== session.id || values.json) return;
       if (!streaming) out('  ');
       streaming = true;
-      out(text.replaceAll('\n', '\n  '));
+      out(terminalText(text).replaceAll('\n', '\n  '));
     });
     worker.on('events.committed', ({ sessionId, events }) => {
       if (sessionId === session.id) events.forEach(printOnce);
@@ -171,7 +177,7 @@ export async function run(argv: string[]): Promise<number> {
   const final = await store.getSession(session.id);
   if (!values.json)
     out(
-      `${status} in ${elapsed()} · ${tokens.input} in / ${tokens.output} out tokens${final.statusReason ? ` · ${final.statusReason}` : ''}\n`,
+      `${status} in ${elapsed()} · ${tokens.input} in / ${tokens.output} out tokens${final.statusReason ? ` · ${terminalText(final.statusReason)}` : ''}\n`,
     );
   await sandbox.close();
   await store.close();

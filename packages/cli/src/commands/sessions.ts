@@ -3,6 +3,7 @@ import {
   approvalScopes,
   isApprovalScope,
   sessionId,
+  terminalText,
   type JsonValue,
   type SessionId,
   type SessionRecord,
@@ -91,7 +92,7 @@ export async function run(argv: string[]): Promise<number> {
           newestFirst: true,
         });
         if (values.json) out(JSON.stringify(list));
-        else for (const line of await sessionLines(store, list)) out(line);
+        else for (const line of await sessionLines(store, list)) out(terminalText(line));
         return exitCodes.ok;
       }
       case 'show': {
@@ -101,7 +102,9 @@ export async function run(argv: string[]): Promise<number> {
         if (values.json) out(JSON.stringify({ session, events }));
         else {
           out(
-            `${session.id}  ${session.status}${session.statusReason ? ` (${session.statusReason})` : ''}  agent ${session.agent}  lease epoch ${session.leaseEpoch}`,
+            terminalText(
+              `${session.id}  ${session.status}${session.statusReason ? ` (${session.statusReason})` : ''}  agent ${session.agent}  lease epoch ${session.leaseEpoch}`,
+            ),
           );
           for (const e of events) {
             const line = describeEvent(e);
