@@ -66,6 +66,12 @@ export interface ModelRequestContext {
   step: number;
   /** The attempt at this step (1-based); a retry or a resume on another worker counts up. */
   attempt: number;
+  /**
+   * `summary`: the call writes the summary a compaction replaces the older transcript with,
+   * before step `step`'s own call (its answer is recorded in `context.compacted`, not in
+   * `model.responded`). Absent: the step's own call.
+   */
+  purpose?: 'summary';
 }
 
 export interface ModelRequest extends ModelCallSettings {

@@ -13,6 +13,7 @@ import { backoffMs, pause } from '../backoff.ts';
 import type { AgentRunContext } from './agent-context.ts';
 import { taskText } from './transcript-builder.ts';
 import { budgetStopOf, chargedCall, estimateRequestTokens } from '../harness/budget-charge.ts';
+import { readToolResultName } from '../tools/tool-results-config.ts';
 
 /** What the summary call is told when the agent gives no `context.summaryInstructions`. */
 export const defaultSummaryInstructions = [
@@ -51,7 +52,7 @@ export async function compactContext(ctx: AgentRunContext): Promise<CompactionOu
   if (windowTokens === null && !refused) return 'skipped';
   const window = windowTokens ?? Math.ceil(ctx.transcript.estimateTokens(0) / 0.6);
   const budget = Math.floor(window * (options.compactAt ?? 0.8));
-  const fixedChars = ctx.agent.instructions.length + JSON.stringify(ctx.specs).length;
+  const fixedChars = fixedCharsOf(ctx);
   const tokensBefore = ctx.transcript.estimateTokens(fixedChars) + (ctx.agent.maxOutputTokens ?? 0);
   if (!refused && tokensBefore <= budget) return 'skipped';
   const handoff = await readHandoff(ctx);
@@ -150,7 +151,7 @@ export function nativeCompacted(
   const part = parts.findLastIndex((p) => p.type === 'compaction');
   const item = parts[part];
   if (item?.type !== 'compaction') return [];
-  const fixedChars = ctx.agent.instructions.length + JSON.stringify(ctx.specs).length;
+  const fixedChars = fixedCharsOf(ctx);
   const turnChars = JSON.stringify(parts).length + JSON.stringify(response.toolCalls).length;
   return [
     event('context.compacted', {
@@ -210,7 +211,12 @@ async function summarize(
         tools: ctx.specs,
         ...(ctx.specs.length > 0 ? { toolChoice: 'none' as const } : {}),
         signal: ctx.signal,
-        context: { sessionId: ctx.writer.lease.sessionId, step: state.steps + 1, attempt },
+        context: {
+          sessionId: ctx.writer.lease.sessionId,
+          step: state.steps + 1,
+          attempt,
+          purpose: 'summary' as const,
+        },
       };
       const charge = {
         kind: 'compaction' as const,
@@ -253,4 +259,15 @@ function fitted(older: ModelMessage[], maxChars: number): ModelMessage[] {
     }
   }
   return [...older.slice(0, keepFirst), ...older.slice(from)];
+}
+
+/**
+ * The characters every request carries besides the transcript: the instructions and the tools'
+ * specs. The pager of kept outputs is left out: the harness offers it only while there is kept
+ * content, outside `ctx.specs` (model-step.ts). A replay's recorded pager is a plain tool of its
+ * agent, in `ctx.specs`: left out, the replay estimates as the recording did.
+ */
+function fixedCharsOf(ctx: AgentRunContext): number {
+  const specs = ctx.specs.filter((spec) => spec.name !== readToolResultName);
+  return ctx.agent.instructions.length + JSON.stringify(specs).length;
 }

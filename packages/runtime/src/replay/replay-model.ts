@@ -59,6 +59,8 @@ export class ReplayModel implements ModelClient {
    */
   readonly nativeCompactionOptions?: (triggerTokens: number) => ProviderMetadata;
   readonly #byStep = new Map<number, Outcome[]>();
+  /** The summaries compactions wrote, in the order they were written; each answers one call. */
+  readonly #summaries: EventDataByType['context.compacted'][] = [];
   readonly #calls = new Map<number, number>();
   readonly #requests: RequestFingerprint[];
   readonly #hasher = new MessageHasher();
@@ -93,6 +95,9 @@ export class ReplayModel implements ModelClient {
         this.#push(e.data.step, { kind: 'failed', data: e.data, streamed: text });
       } else if (e.type === 'context.compacted' && e.data.native !== undefined) {
         this.nativeCompactionOptions = () => ({});
+      } else if (e.type === 'context.compacted' && e.data.handoff === undefined) {
+        // A handoff (a context reset) called no model; every other compaction wrote a summary.
+        this.#summaries.push(e.data);
       } else if (e.type === 'model.requested') {
         id = e.data.modelId;
         prefills ||= e.data.continues !== undefined;
@@ -144,6 +149,30 @@ export class ReplayModel implements ModelClient {
     return JSON.parse(new TextDecoder().decode(bytes)) as JsonObject;
   }
 
+  /**
+   * A compaction's summary call, answered with the next summary the recording holds. A summary
+   * call that failed or that a worker's death cut off left nothing in the log, and is not made
+   * again by the replay: the recorded summaries answer the replayed calls one for one. Its
+   * request is the older transcript's (what the step's own fingerprint would not match).
+   */
+  #summary(step: number): ModelResponse {
+    const recorded = this.#summaries.shift();
+    if (recorded === undefined) {
+      throw new LongrunError(
+        'MODEL_REJECTED',
+        `replay: a compaction before step ${step} asked for a summary, and the recording has no more (it compacted fewer times)`,
+        { retryable: false },
+      );
+    }
+    return {
+      text: recorded.summary,
+      toolCalls: [],
+      finishReason: 'stop',
+      usage: recorded.usage,
+      modelId: recorded.modelId,
+    };
+  }
+
   async stream(
     request: Parameters<ModelClient['stream']>[0],
     onTextDelta: (text: string) => void,
@@ -156,6 +185,7 @@ export class ReplayModel implements ModelClient {
         { retryable: false },
       );
     }
+    if (request.context?.purpose === 'summary') return this.#summary(step);
     // A last assistant message is a prefill (a transcript never ends with one): not in the
     // recorded request's fingerprint, which is the transcript's.
     const prefill = request.messages.at(-1);

@@ -203,3 +203,44 @@ describe('replay of timer waits', () => {
     }
   });
 });
+
+describe('replay of a compacted session', () => {
+  it('answers each summary call with the summary the recording holds: 0 divergences', async () => {
+    const dir = tempDir('replay-compacted');
+    const recorded = await SqliteStore.open({ path: join(dir, 'recorded.sqlite') });
+    const big = defineTool({
+      name: 'big',
+      description: 'returns 40,000 characters (more than a result may keep in the transcript)',
+      input: z.object({ n: z.number() }),
+      effect: 'pure',
+      run: async ({ n }) => `B${n}:`.padEnd(40_000, String(n % 10)),
+    });
+    const agent = defineAgent({
+      name: 'compacted',
+      instructions: 'Work, then read back what the first step returned.',
+      tools: [big],
+      context: { windowTokens: 12_000, compactAt: 0.8, keepRecentTurns: 2 },
+      model: scriptedModel((request) => {
+        if (request.context?.purpose === 'summary')
+          return { text: `SUMMARY of ${request.messages.length} messages` };
+        const step = request.context?.step ?? 0;
+        if (step <= 8) return { toolCalls: [{ id: `b${step}`, name: 'big', args: { n: step } }] };
+        if (step === 9) {
+          const args = { step: 1, callIndex: 0, offset: 0, length: 40 };
+          return { toolCalls: [{ id: 'r', name: 'read_tool_result', args }] };
+        }
+        return { text: 'Done.' };
+      }),
+      workspaceRoot: join(dir, 'ws'),
+    });
+    const s = await recorded.createSession({ agent: 'compacted', input: 'go' });
+    await runUntil({ store: recorded, agents: [agent] }, s.id);
+    const events = await allEvents(recorded, s.id);
+    const summaries = events.filter((e) => e.type === 'context.compacted');
+    expect(summaries.length).toBeGreaterThanOrEqual(2);
+    const result = await replay(dir, 'c1', agent, events);
+    expect(result.divergence).toBeNull();
+    expect(result.status).toBe('completed');
+    await recorded.close();
+  });
+});
