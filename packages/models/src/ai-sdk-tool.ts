@@ -1,7 +1,7 @@
 import { asSchema, type FlexibleSchema } from '@ai-sdk/provider-utils';
 import {
   LongrunError,
-  isTool,
+  toolProblem,
   toolNamePattern,
   type EffectClass,
   type JsonObject,
@@ -138,30 +138,70 @@ export function fromAiSdkTool(name: string, tool: AiSdkToolLike): Tool {
 
 /**
  * An agent's tools, longrun `Tool`s as they are and AI SDK tools (a `ToolSet`'s values, or an
- * array's entries, which must then be longrun tools) each made into one.
+ * array's entries, which must then be longrun tools) each made into one. `owner` (e.g.
+ * `agent triage`) starts every refusal, so it says whose tools are wrong.
  */
 export function toolsFrom(
   tools: readonly Tool[] | Readonly<Record<string, Tool | AiSdkToolLike>>,
+  owner?: string,
 ): Tool[] {
-  if (Array.isArray(tools)) {
-    return tools.map((tool: unknown, i) => {
-      if (isTool(tool)) return tool;
-      throw new LongrunError(
-        'INVALID_ARGUMENT',
-        `tools[${i}] is not a longrun Tool; pass AI SDK tools as a tool set, { name: tool({...}) }, or make one with defineTool`,
+  const refuseAll = (why: string): never => {
+    throw new LongrunError('INVALID_ARGUMENT', `${owner === undefined ? '' : `${owner}: `}${why}`);
+  };
+  const value: unknown = tools;
+  if (Array.isArray(value)) {
+    return value.map((tool: unknown, i) => {
+      const problem = toolProblem(tool);
+      if (problem === null) return tool as Tool;
+      const name = (tool as { name?: unknown } | null)?.name;
+      return refuseAll(
+        `tools[${i}]${typeof name === 'string' ? ` (${JSON.stringify(name)})` : ''} is not a longrun Tool: ${problem}; make it with defineTool, or pass AI SDK tools as a tool set, { name: tool({...}) }`,
       );
     });
   }
-  return Object.entries(tools).map(([name, tool]) => {
-    if (!isTool(tool)) return fromAiSdkTool(name, tool);
-    if (tool.name !== name) {
-      throw new LongrunError(
-        'INVALID_ARGUMENT',
-        `the tool set names tool ${JSON.stringify(tool.name)} ${JSON.stringify(name)}; use its own name as the key`,
-      );
+  if (typeof value !== 'object' || value === null) {
+    return refuseAll(
+      `tools must be a list of tools ([defineTool({...})]) or a tool set ({ name: tool({...}) }); it is ${value === null ? 'null' : `a ${typeof value}`}`,
+    );
+  }
+  if (looksLikeOneTool(value)) {
+    const { name } = value as { name: string };
+    return refuseAll(
+      `tools is a single tool (${JSON.stringify(name)}), not a list; put it in one: tools: [${name}]`,
+    );
+  }
+  if (typeof (value as AiSdkToolLike).execute === 'function' || 'inputSchema' in value)
+    return refuseAll(
+      'tools is a single AI SDK tool, not a tool set; name it by its key: tools: { myTool: tool({...}) }',
+    );
+  return Object.entries(value as Record<string, unknown>).map(([name, tool]) => {
+    if (looksLikeOneTool(tool)) {
+      const problem = toolProblem(tool);
+      if (problem !== null)
+        refuseAll(`the tool set's ${JSON.stringify(name)} is not a longrun Tool: ${problem}`);
+      const own = (tool as Tool).name;
+      if (own !== name)
+        refuseAll(
+          `the tool set names tool ${JSON.stringify(own)} ${JSON.stringify(name)}; use its own name as the key`,
+        );
+      return tool as Tool;
     }
-    return tool;
+    if (typeof tool !== 'object' || tool === null)
+      refuseAll(
+        `the tool set's ${JSON.stringify(name)} is ${tool === null ? 'null' : `a ${typeof tool}`}, not a tool`,
+      );
+    return fromAiSdkTool(name, tool as AiSdkToolLike);
   });
+}
+
+/**
+ * A longrun `Tool`, or something meant as one (a name and a `run`): never an AI SDK tool, which
+ * has `execute` and is named by its key in a tool set.
+ */
+function looksLikeOneTool(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const t = value as Record<string, unknown>;
+  return typeof t.name === 'string' && 'run' in t;
 }
 
 /** What the AI SDK's `execute` gets: longrun's tool context is its `context`. */

@@ -1,6 +1,6 @@
-import type { ModelMessage, ModelRequest } from '@longrun/core';
+import type { ModelMessage, ModelRequest, SessionId } from '@longrun/core';
 import { describe, expect, it } from 'vitest';
-import { exampleOpening, exampleTools, scriptedModel } from './testing.ts';
+import { exampleOpening, exampleTools, scriptedModel, type ScriptedTurn } from './testing.ts';
 
 const request: ModelRequest = { messages: exampleOpening, tools: exampleTools };
 
@@ -42,6 +42,38 @@ describe('scriptedModel', () => {
       { id: 'call_1_1', name: 'run_command', args: { command: 'npm test' } },
     ]);
     expect(response.finishReason).toBe('tool-calls');
+  });
+
+  it('derives default ids from the request, so a fresh model (a restarted worker) repeats none', async () => {
+    const turn = {
+      toolCalls: [
+        { name: 'note', args: {} },
+        { name: 'note', args: {} },
+      ],
+    };
+    const script = (): ScriptedTurn => turn;
+    // Steps 1 and 2 answered by the first process's model.
+    const first = scriptedModel(script);
+    const one = await first.stream(request, () => {});
+    const after: ModelMessage[] = [
+      ...exampleOpening,
+      { role: 'assistant', text: '', toolCalls: one.toolCalls },
+      {
+        role: 'tool',
+        results: one.toolCalls.map((c) => ({ id: c.id, name: c.name, output: 1, isError: false })),
+      },
+    ];
+    const two = await first.stream({ messages: after, tools: [] }, () => {});
+    // Step 2 again, by a model made anew in another process: the same ids, none of step 1's.
+    const restarted = scriptedModel(script);
+    const again = await restarted.stream({ messages: after, tools: [] }, () => {});
+    expect(one.toolCalls.map((c) => c.id)).toEqual(['call_1_1', 'call_1_2']);
+    expect(again.toolCalls.map((c) => c.id)).toEqual(two.toolCalls.map((c) => c.id));
+    expect(again.toolCalls.map((c) => c.id)).toEqual(['call_2_1', 'call_2_2']);
+    // The harness's step names them when the request carries it (it counts on past a compaction).
+    const context = { sessionId: 'ses_1' as SessionId, step: 9, attempt: 2 };
+    const ninth = await scriptedModel(script).stream({ ...request, context }, () => {});
+    expect(ninth.toolCalls.map((c) => c.id)).toEqual(['call_9_1', 'call_9_2']);
   });
 
   it('fails a scripted attempt after its partial text, and answers with the next turn on the next call', async () => {

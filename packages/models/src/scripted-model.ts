@@ -19,6 +19,10 @@ import {
 export interface ScriptedTurn {
   /** Streamed in chunks of `chunkSize` characters. */
   text?: string;
+  /**
+   * Default id: `call_<step>_<i>` (`i` from 1), by the request's step (see `stepOf`), so a
+   * resumed worker in another process gives the ids an uninterrupted run would.
+   */
   toolCalls?: { id?: string; name: string; args: JsonObject }[];
   /** The turn's ordered parts with reasoning and provider metadata, returned as they are. */
   parts?: ResponsePart[];
@@ -115,8 +119,9 @@ export function scriptedModel(
         onTextDelta(text.slice(at, at + chunkSize));
       }
       if (turn.fail !== undefined) throw scriptedFailure(id, call, turn.fail);
+      const step = stepOf(request);
       const toolCalls = (turn.toolCalls ?? []).map((c, i) => ({
-        id: c.id ?? `call_${call}_${i + 1}`,
+        id: c.id ?? `call_${step}_${i + 1}`,
         name: c.name,
         args: c.args,
       }));
@@ -130,6 +135,20 @@ export function scriptedModel(
       };
     },
   };
+}
+
+/**
+ * The step a request is for, which names its default tool call ids (`call_<step>_<i>`): the
+ * harness's step (`request.context.step`), else the assistant turns in the transcript plus one.
+ * Derived from the request alone, never from a count of calls: a worker that resumes the session
+ * in a new process gives the ids the first run gave (a counter restarted at 1 there and repeated
+ * an id the transcript already held). The harness's step also keeps counting through a
+ * compaction, which shortens the transcript.
+ */
+function stepOf(request: ModelRequest): number {
+  const step = request.context?.step;
+  if (step !== undefined) return step;
+  return request.messages.filter((m) => m.role === 'assistant').length + 1;
 }
 
 function scriptedFailure(

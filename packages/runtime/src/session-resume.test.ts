@@ -46,9 +46,10 @@ async function setup() {
       releaseLease: true,
     });
   };
-  /** A worker that knows no agent and no program, for 40 of its polls: it claims nothing. */
+  /** A worker that runs another agent only, for 40 of its polls: it claims nothing here. */
   const runNowhere = async (): Promise<void> => {
-    const worker = new Worker({ store, pollMs: 5 });
+    const other = defineAgent({ name: 'other', model: scriptedModel([]), instructions: 'i' });
+    const worker = new Worker({ store, agents: [other], pollMs: 5 });
     await worker.start();
     await new Promise((r) => setTimeout(r, 200));
     await worker.stop();

@@ -35,11 +35,15 @@ import { defaultSandboxDriver, needsDefaultSandbox } from './agent/default-sandb
 import { ScheduleTicker, type ScheduleTickerOptions } from './schedules/schedule-ticker.ts';
 import { TimerWakes } from './worker/timer-wakes.ts';
 import { aheadWindowFor } from './session-writer.ts';
+import { agentsByName, noAgentsWarning, subAgentsRunElsewhere } from './worker/worker-agents.ts';
 
 export interface WorkerOptions {
   store: SessionStore;
-  /** Agents run by the harness: model, instructions, tools. */
-  agents?: readonly AgentDefinition[];
+  /**
+   * The agents this worker runs (made by `defineAgent`), names unique: it claims only sessions
+   * of these agents (with none it claims nothing, and logs a warning at start).
+   */
+  agents: readonly AgentDefinition[];
   /** Stable across restarts of the same process slot, so a restarted worker reclaims its sessions. */
   workerId?: WorkerId;
   leaseMs?: number;
@@ -156,7 +160,7 @@ export class Worker {
     this.#workspaces = new WorkspaceTracker(
       options.idleWorkspaceDirs === undefined ? {} : { maxIdleDirs: options.idleWorkspaceDirs },
     );
-    this.#agents = new Map((options.agents ?? []).map((a) => [a.name, a]));
+    this.#agents = agentsByName(options.agents);
     this.#tenantPolicy = tenantPolicyOf(options.tenantPolicies);
     this.#tenantBudgets = new Map(
       Object.entries(options.tenantBudgets ?? {}).map(([tenantId, cap]) => [
@@ -216,6 +220,13 @@ export class Worker {
       this.#o.store.reclaimOwned(this.id, this.#o.leaseMs, this.#claimFilter()),
     );
     for (const lease of leases) this.#runSession(lease, performance.now());
+    if (this.#agents.size === 0) this.#log('warn', noAgentsWarning);
+    const elsewhere = subAgentsRunElsewhere(this.#agents);
+    if (elsewhere.length > 0)
+      this.#log(
+        'warn',
+        `sub-agents this worker does not run (${elsewhere.join(', ')}): their sessions wait for a worker that has those agents registered`,
+      );
     this.#loop = this.#claimLoop();
     this.#startTicker();
     // The agents, the store and this runtime are loaded by now: keep their compiled code for the

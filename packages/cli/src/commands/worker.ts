@@ -76,11 +76,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   const { store, worker, metricsServer } = running;
   const agentNames = sandbox.agents.map((a) => a.name);
-  if (agentNames.length === 0)
-    jsonLog({
-      level: 'warn',
-      msg: 'this worker has no agents, so it runs no session: give it the agents to run with --agents <module> (a file or package that exports them)',
-    });
+  // A worker without agents says so itself, in its log, at start.
   process.stdout.write(
     jsonLine({
       msg: 'worker started',

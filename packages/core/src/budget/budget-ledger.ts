@@ -240,12 +240,18 @@ export function toolCallBreach(ledger: BudgetLedger, tool: string): BudgetBreach
 export function describeBreach(breach: BudgetBreach): string {
   const fmt = (n: number) => (breach.budget === 'costUsd' ? `$${n.toFixed(4)}` : String(n));
   const needs = breach.needed > 0 ? `, and the next call needs ${fmt(breach.needed)} more` : '';
-  return `BUDGET_EXCEEDED: the ${breach.budget} budget of ${fmt(breach.limit)} is used up (${fmt(breach.used)} used${needs}); raise it (longrun sessions budget <id> --${kebab(breach.budget)} <n>, or POST /v1/sessions/{id}/budget) to resume`;
+  return `BUDGET_EXCEEDED: the ${breach.budget} budget of ${fmt(breach.limit)} is used up (${fmt(breach.used)} used${needs}); raise it (longrun sessions budget <id> ${budgetFlagOf(breach.budget)}, or POST /v1/sessions/{id}/budget) to resume`;
 }
 
-function kebab(name: string): string {
-  const head = name.split('.')[0] ?? name;
-  return head.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+/**
+ * The `longrun sessions budget` flag that raises `budget`, with `<n>` for the new limit:
+ * `--cost-usd <n>`, and a tool's own limit `--tool <name>=<n>` (the CLI's budget-flags.ts; a
+ * test there parses every one of these with the CLI's parser).
+ */
+export function budgetFlagOf(budget: BudgetName): string {
+  const perTool = 'toolCallsPerTool.';
+  if (budget.startsWith(perTool)) return `--tool ${budget.slice(perTool.length)}=<n>`;
+  return `--${budget.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} <n>`;
 }
 
 /** Remaining room under each limit set (never negative); null for a limit not set. */

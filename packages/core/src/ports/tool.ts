@@ -164,20 +164,32 @@ export interface Tool<Input = unknown> {
 /** The pattern a tool name must match (what model APIs accept). */
 export const toolNamePattern = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
 
-const effectClasses: readonly string[] = ['pure', 'idempotent', 'keyed', 'unsafe'];
+/**
+ * The effect classes, from the call a resumed step may repeat freely to the one it must never
+ * repeat blindly (DESIGN §4).
+ */
+export const effectClasses: readonly EffectClass[] = ['pure', 'idempotent', 'keyed', 'unsafe'];
 
 /** True when `value` has the shape of a longrun `Tool` (it is checked field by field). */
 export function isTool(value: unknown): value is Tool {
-  if (typeof value !== 'object' || value === null) return false;
+  return toolProblem(value) === null;
+}
+
+/**
+ * What keeps `value` from being a longrun `Tool`, as words for an error message (the first field
+ * missing or malformed), or null when it is one.
+ */
+export function toolProblem(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null)
+    return `it is ${value === null ? 'null' : `a ${typeof value}`}, not an object`;
   const t = value as Partial<Record<keyof Tool, unknown>>;
+  if (typeof t.name !== 'string') return 'it has no name';
+  if (typeof t.run !== 'function') return 'it has no run function';
+  if (t.effect === undefined) return `it has no effect (one of ${effectClasses.join(', ')})`;
+  if (!effectClasses.includes(t.effect as EffectClass))
+    return `its effect ${JSON.stringify(t.effect)} is not one of ${effectClasses.join(', ')}`;
   const input = t.input as Partial<Record<keyof ToolInputSchema<unknown>, unknown>> | undefined;
-  return (
-    typeof t.name === 'string' &&
-    typeof t.run === 'function' &&
-    typeof t.effect === 'string' &&
-    effectClasses.includes(t.effect) &&
-    typeof input === 'object' &&
-    input !== null &&
-    typeof input.parse === 'function'
-  );
+  if (typeof input !== 'object' || input === null || typeof input.parse !== 'function')
+    return 'its input is no input schema (one with a parse function, as defineTool makes)';
+  return null;
 }

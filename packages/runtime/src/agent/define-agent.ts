@@ -8,7 +8,6 @@ import {
   LongrunError,
   checkPolicy,
   checkBudget,
-  toolNamePattern,
   type BlobStore,
   type Budget,
   type ModelPrice,
@@ -36,6 +35,8 @@ import {
 import type { AgentSandboxConfig } from './agent-workspace.ts';
 import type { Gate } from '../harness/gates.ts';
 import { resolveLoopControl, type LoopControlConfig } from '../harness/loop-control.ts';
+import { checkToolDefinition, checkToolJsonSchema } from './tool-definition-check.ts';
+import { checkAgentNumbers, checkToolNames } from './agent-definition-check.ts';
 
 /** What a tool's `run` gets besides its validated input. @deprecated Use `ToolContext` from core. */
 export type AgentToolContext = ToolContext;
@@ -276,13 +277,19 @@ export interface AgentDefinition extends AgentFields {
 export function defineTool<S extends z.ZodType>(
   tool: Omit<Tool<z.infer<S>>, 'input'> & { input: S },
 ): Tool<z.infer<S>> {
-  if (!toolNamePattern.test(tool.name)) {
+  checkToolDefinition(tool);
+  let input: ToolInputSchema<z.infer<S>>;
+  try {
+    input = zodInput(tool.input);
+  } catch (error) {
     throw new LongrunError(
       'INVALID_ARGUMENT',
-      `tool name ${JSON.stringify(tool.name)} must match ${toolNamePattern.source} (what model APIs accept)`,
+      `tool ${tool.name}: its input schema cannot be written as JSON Schema, which is what the model is sent (${(error as Error).message})`,
+      { cause: error },
     );
   }
-  return { ...tool, input: zodInput(tool.input) };
+  checkToolJsonSchema(tool.name, input.jsonSchema);
+  return { ...tool, input };
 }
 
 /**
@@ -312,25 +319,9 @@ export function defineAgent(agent: AgentConfig): AgentDefinition {
   if (typeof agent.name !== 'string' || agent.name.length === 0) {
     throw new LongrunError('INVALID_ARGUMENT', 'an agent needs a name');
   }
-  const tools = toolsFrom(agent.tools ?? []);
-  const seen = new Set<string>();
-  for (const tool of tools) {
-    if (seen.has(tool.name))
-      throw new LongrunError(
-        'INVALID_ARGUMENT',
-        `agent ${agent.name} declares tool ${tool.name} twice`,
-      );
-    seen.add(tool.name);
-  }
-  if (
-    agent.maxSteps !== undefined &&
-    (!Number.isSafeInteger(agent.maxSteps) || agent.maxSteps < 1)
-  ) {
-    throw new LongrunError(
-      'INVALID_ARGUMENT',
-      `maxSteps of agent ${agent.name} must be a positive integer`,
-    );
-  }
+  const tools = toolsFrom(agent.tools ?? [], `agent ${agent.name}`);
+  checkToolNames(agent.name, tools);
+  checkAgentNumbers(agent);
   if (agent.prepareStep !== undefined && typeof agent.prepareStep !== 'function') {
     throw new LongrunError(
       'INVALID_ARGUMENT',
@@ -338,7 +329,7 @@ export function defineAgent(agent: AgentConfig): AgentDefinition {
     );
   }
   if (agent.policy !== undefined) checkPolicy(agent.policy, `the policy of agent ${agent.name}`);
-  if (agent.subAgents !== undefined) checkSubAgents(agent.name, agent.subAgents, seen);
+  if (agent.subAgents !== undefined) checkSubAgents(agent.name, agent.subAgents);
   resolveLoopControl(agent.name, agent.loopControl);
   checkToolResults(agent);
   if (agent.budget !== undefined) checkBudget(agent.budget, `budget of agent ${agent.name}`);
@@ -354,7 +345,7 @@ export function defineAgent(agent: AgentConfig): AgentDefinition {
   };
 }
 
-function checkSubAgents(name: string, config: SubAgentsConfig, tools: Set<string>): void {
+function checkSubAgents(name: string, config: SubAgentsConfig): void {
   const bad = (what: string): never => {
     throw new LongrunError('INVALID_ARGUMENT', `subAgents of agent ${name}: ${what}`);
   };
@@ -367,7 +358,6 @@ function checkSubAgents(name: string, config: SubAgentsConfig, tools: Set<string
   const max = config.maxParallel;
   if (max !== undefined && (!Number.isSafeInteger(max) || max < 1 || max > 128))
     bad('maxParallel must be a whole number from 1 to 128');
-  if (tools.has('run_subagents')) bad('a tool of its own is already named run_subagents');
 }
 
 /**

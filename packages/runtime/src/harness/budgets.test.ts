@@ -381,7 +381,11 @@ describe('budgets', () => {
   it('refuses a worker whose daily budgets name no known limit', () => {
     expect(
       () =>
-        new Worker({ store: {} as never, tenantDailyBudgets: { acme: { dollars: 5 } as never } }),
+        new Worker({
+          store: {} as never,
+          agents: [defineAgent({ name: 'a', instructions: 'i', model: scriptedModel([]) })],
+          tenantDailyBudgets: { acme: { dollars: 5 } as never },
+        }),
     ).toThrow(/tenant acme: a daily budget has no limit dollars/);
   });
 });
