@@ -99,7 +99,9 @@ died on their host). See docs/durability.md.
 A session's workspace directory (.longrun/workspaces/<id>) stays where the agent left it. With
 --remove-finished-workspaces it is removed once the session's run ends completed, failed or
 cancelled, so a worker that runs for weeks keeps its disk to the sessions it runs; the snapshots
-stay in the store (sessions diff, the API's files), and a follow-up message restores it.
+stay in the store (sessions diff, the API's files), and a follow-up message restores it. One left
+by a worker killed between the session's end and the removal is removed when a worker with the
+flag starts.
 
 --metrics-port N serves GET /metrics (Prometheus text format; 0: a free port, said in the start
 line) on --metrics-host (default 127.0.0.1). See docs/observability.md.

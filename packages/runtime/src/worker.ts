@@ -36,6 +36,7 @@ import { ScheduleTicker, type ScheduleTickerOptions } from './schedules/schedule
 import { TimerWakes } from './worker/timer-wakes.ts';
 import { aheadWindowFor } from './session-writer.ts';
 import { agentsByName, noAgentsWarning, subAgentsRunElsewhere } from './worker/worker-agents.ts';
+import { removeFinishedWorkspaces, workspaceRoots } from './worker/finished-workspaces.ts';
 
 export interface WorkerOptions {
   store: SessionStore;
@@ -203,6 +204,25 @@ export class Worker {
    * Registers (waiting out a store outage, with a log line per attempt), reclaims this worker's
    * own unfinished sessions, then claims until stopped.
    */
+  /** The finished sessions' workspaces a dead worker left; in the background, as the worker runs. */
+  async #sweepFinishedWorkspaces(): Promise<void> {
+    const warn = (msg: string): void => this.#log('warn', msg);
+    const removed = await removeFinishedWorkspaces(
+      this.#o.store,
+      workspaceRoots(this.#agents.values()),
+      (id) => this.#running.has(id),
+      warn,
+    ).catch((error: unknown) => {
+      warn(`could not look for finished sessions' workspaces: ${(error as Error).message}`);
+      return [];
+    });
+    if (removed.length > 0)
+      this.#log(
+        'info',
+        `removed ${removed.length} finished sessions' workspaces left by a dead worker`,
+      );
+  }
+
   async start(): Promise<void> {
     await this.#resolveSandboxes();
     this.#registration = await this.#untilStoreAnswers('registering', () =>
@@ -220,6 +240,8 @@ export class Worker {
       this.#o.store.reclaimOwned(this.id, this.#o.leaseMs, this.#claimFilter()),
     );
     for (const lease of leases) this.#runSession(lease, performance.now());
+    // A worker killed between a session's end and its workspace's removal left the directory.
+    if (this.#o.removeFinishedWorkspaces === true) void this.#sweepFinishedWorkspaces();
     if (this.#agents.size === 0) this.#log('warn', noAgentsWarning);
     const elsewhere = subAgentsRunElsewhere(this.#agents);
     if (elsewhere.length > 0)
