@@ -375,6 +375,33 @@ describe('a fork and what a person decided in its source', () => {
     await store.close();
   });
 
+  it("a fork taken at the source's request lists only its own: the source's is not pending in it", async () => {
+    deployed.length = 0;
+    const dir = tempDir('fork-request');
+    const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+    const source = await store.createSession({ agent: 'deployer', input: 'deploy' });
+    const agent = deployer(dir, [deployCall('api'), { text: 'Done.' }]);
+    await runUntil({ store, agents: [agent] }, source.id, ['waiting']);
+    const events = await allEvents(store, source.id);
+    const requested = events.find((e) => e.type === 'approval.requested')!;
+    const fork = await forkSession(store, source.id, { atSeq: requested.seq });
+    await runUntil({ store, agents: [deployer(dir, [{ text: 'Done.' }])] }, fork.id, ['waiting']);
+    const pending = pendingApprovals(await allEvents(store, fork.id));
+    expect(pending).toHaveLength(1);
+    const [own] = pending;
+    expect(own?.approvalId).not.toBe((requested.data as { approvalId: string }).approvalId);
+    await expect(
+      decideApproval(store, fork.id, {
+        approvalId: (requested.data as { approvalId: string }).approvalId,
+        decision: 'granted',
+        by: 'alice',
+        reason: null,
+      }),
+    ).rejects.toThrow(/no longer pending/);
+    expect(deployed).toEqual([]);
+    await store.close();
+  });
+
   it('a grant for the rest of the session does not reach into a fork', async () => {
     deployed.length = 0;
     const dir = tempDir('fork-grant');

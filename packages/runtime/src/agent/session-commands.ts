@@ -92,6 +92,18 @@ export class PendingApprovalTracker {
           request.point === 'model.call' || request.step !== this.#step
             ? undefined
             : this.#calls.get(request.callIndex);
+        // A new request about the same call replaces an older one that nobody will answer: a
+        // fork asks again what its source had asked (the source's request, copied, is not
+        // waited for in the fork).
+        for (const [id, p] of this.#pending)
+          if (
+            request.point === 'model.call'
+              ? p.point === 'model.call'
+              : p.point === 'tool.call' &&
+                p.step === request.step &&
+                p.callIndex === request.callIndex
+          )
+            this.#pending.delete(id);
         this.#pending.set(
           request.approvalId,
           request.point === 'model.call'
