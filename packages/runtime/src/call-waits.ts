@@ -50,10 +50,14 @@ export class CallSuspended extends Error {
 
 /**
  * The wait of the built-in sub-agent tool for its children's signal (a name of the runtime's
- * own, which `waitForSignal` refuses): on the tool context of a call that may wait.
+ * own, which `waitForSignal` refuses): on the tool context of a call that may wait. `reason`
+ * words the session's status while it waits; it is asked only when the wait is a new one.
  */
 export const subAgentWait = Symbol('longrun.subAgentWait');
-export type SubAgentWait = (timeoutMs: number) => Promise<SignalWaitResult>;
+export type SubAgentWait = (
+  timeoutMs: number,
+  reason?: () => Promise<string>,
+) => Promise<SignalWaitResult>;
 
 /**
  * On the tool context of every run of a built-in tool: records events with the call's result, in
@@ -131,8 +135,8 @@ export class CallWaits {
         return this.#signalWait(name, options.timeoutMs, null);
       },
       createWebhook: async (options = {}) => this.#createWebhook(options),
-      [subAgentWait]: (timeoutMs: number) =>
-        this.#signalWait(subAgentSignal(this.#o.step, this.#o.callIndex), timeoutMs, null),
+      [subAgentWait]: (timeoutMs: number, reason?: () => Promise<string>) =>
+        this.#signalWait(subAgentSignal(this.#o.step, this.#o.callIndex), timeoutMs, null, reason),
     };
   }
 
@@ -140,15 +144,20 @@ export class CallWaits {
     signal: string,
     timeoutMs: number | undefined,
     deadlineMs: number | null,
+    reason?: () => Promise<string>,
   ): Promise<SignalWaitResult> {
-    const resolved = await this.#wait('signal', async (now) => {
-      const limits = [deadlineMs, timeoutMs === undefined ? null : now + timeoutMs];
-      const untilMs = limits.reduce<number | null>(
-        (a, b) => (a === null ? b : b === null ? a : Math.min(a, b)),
-        null,
-      );
-      return { kind: 'signal', signal, ...(untilMs === null ? {} : { untilMs }) };
-    });
+    const resolved = await this.#wait(
+      'signal',
+      async (now) => {
+        const limits = [deadlineMs, timeoutMs === undefined ? null : now + timeoutMs];
+        const untilMs = limits.reduce<number | null>(
+          (a, b) => (a === null ? b : b === null ? a : Math.min(a, b)),
+          null,
+        );
+        return { kind: 'signal', signal, ...(untilMs === null ? {} : { untilMs }) };
+      },
+      reason,
+    );
     return resolved.signalId === null
       ? { timedOut: true }
       : { timedOut: false, signalId: resolved.signalId, payload: resolved.payload };
@@ -196,6 +205,7 @@ export class CallWaits {
   async #wait(
     kind: WaitSpec['kind'],
     spec: (nowMs: number) => Promise<WaitSpec>,
+    reason?: () => Promise<string>,
   ): Promise<NonNullable<CallWait['resolved']>> {
     const ordinal = this.#next();
     const recorded = this.#o.recorded.find((w) => w.ordinal === ordinal);
@@ -215,6 +225,7 @@ export class CallWaits {
     const made = await spec(await this.#o.store.nowMs());
     const waitId = callWaitId(step, callIndex, ordinal);
     const started = event('wait.started', { waitId, ...made, call: { step, callIndex, ordinal } });
+    const worded = reason === undefined ? null : await reason();
     this.#suspension = {
       events: [started],
       status:
@@ -229,7 +240,7 @@ export class CallWaits {
               status: 'waiting',
               wakeAtMs: made.untilMs ?? null,
               waitingFor: made.signal,
-              reason: `a ${tool} call waits for signal ${made.signal}`,
+              reason: worded ?? `a ${tool} call waits for signal ${made.signal}`,
             },
     };
     throw new CallSuspended(`call ${step}:${callIndex} suspended on wait ${waitId}`);

@@ -9,7 +9,6 @@ import {
   readSignal,
   signalNames,
   pendingCalls,
-  subAgentSignal,
   type Budget,
   type DailyBudget,
   type SecretStore,
@@ -17,8 +16,8 @@ import {
   type ModelClient,
   type OpenCall,
   type Policy,
-  type SessionId,
   type SessionRecord,
+  type SessionState,
   type SessionStore,
 } from '@longrun/core';
 import { SessionWriter } from '../session-writer.ts';
@@ -39,6 +38,7 @@ import { checkModelCall } from '../harness/gates.ts';
 import { gateChain } from '../harness/limit-gates.ts';
 import { policyAllowsAnyHost, policyLayers, writableUnder } from '../harness/policy-gate.ts';
 import { cancelChildren, subAgentsTool } from './sub-agents.ts';
+import { noticeOf, tellParent, tellThoseNamingIt, waitsForApproval } from './tell-ancestors.ts';
 import { refuseModelCall } from '../harness/gate-verdicts.ts';
 import { budgetStopOf } from '../harness/budget-charge.ts';
 import { budgetExceededCode, budgetGate } from '../harness/budget-gate.ts';
@@ -85,6 +85,8 @@ export class AgentRunner {
   #ctx!: AgentRunContext;
   #lastSignalCheck = -Infinity;
   #lastMessageCheck = -Infinity;
+  /** The latest resolved wait when the run started: a wake after it may carry a notice to pass on. */
+  #wokenBy: SessionState['lastWake'] = null;
 
   constructor(options: AgentRunnerOptions) {
     this.#o = options;
@@ -107,7 +109,9 @@ export class AgentRunner {
     });
     writer.onApplied((e) => transcript.apply(e));
     // First, before the workspace or the sandbox is touched: a resume that fails again is a fact.
-    await takeResumeRequests(store, writer);
+    // The sessions above a resumed sub-agent stop saying it waits for a person.
+    if (await takeResumeRequests(store, writer)) await this.#tellAbove(writer.state, 'running');
+    this.#wokenBy = writer.state.lastWake;
     const workspaceDir = join(
       resolve(agent.workspaceRoot ?? '.longrun/workspaces'),
       lease.sessionId,
@@ -226,20 +230,30 @@ export class AgentRunner {
   }
 
   /**
-   * A sub-agent's session that ended wakes its parent's waiting call. Should this signal be lost
-   * (the worker dies first), the parent looks at its children again on its own timer.
+   * A sub-agent's session that ended wakes its parent's waiting call (and the sessions further up
+   * whose status still names it); one that stopped for a person (paused, or waiting for an
+   * approval) tells its parent, whose status then names it and what to do; a parent woken by such
+   * a notice passes it on once it has parked again, so the root's status names it too. Should a
+   * signal be lost (the worker dies first), each call above looks again on its own timer.
    */
   async #tellParent(outcome: RunOutcome): Promise<void> {
-    const { parent, forkedAtSeq } = this.#ctx.writer.state;
+    const state = this.#ctx.writer.state;
+    if (terminalStatuses.some((status) => status === outcome)) {
+      await this.#tellAbove(state, outcome);
+      return;
+    }
+    const notice = noticeOf(outcome, state, this.#wokenBy);
+    if (notice !== null) await this.#tellAbove(state, notice);
+  }
+
+  async #tellAbove(state: SessionState, status: string): Promise<void> {
+    const { parent, forkedAtSeq } = state;
     // A fork of a sub-agent's session is no child its parent waits for: it keeps only the policies.
     if (parent === undefined || forkedAtSeq !== undefined) return;
-    if (!['completed', 'failed', 'cancelled'].includes(outcome)) return;
-    await this.#o.store
-      .sendSignal(parent.sessionId as SessionId, subAgentSignal(parent.step, parent.callIndex), {
-        childSessionId: this.#o.lease.sessionId,
-        status: outcome,
-      })
-      .catch(() => undefined);
+    const { store, lease } = this.#o;
+    await tellParent(store, lease.sessionId, parent, status);
+    if (terminalStatuses.some((s) => s === status))
+      await tellThoseNamingIt(store, lease.sessionId, parent);
   }
 
   /**
@@ -297,7 +311,11 @@ export class AgentRunner {
       if (s.status === 'failed' || s.status === 'cancelled') return this.#recordSays(s.status);
       if (await this.#cancelRequested()) return 'cancelled';
       if (s.status === 'waiting') {
+        const approval = waitsForApproval(s);
         if (!(await resolveWait(ctx))) return 'waiting';
+        // Decided (or expired): the sessions above stop saying it waits for a person.
+        if (approval && ctx.writer.state.wait === null)
+          await this.#tellAbove(ctx.writer.state, 'running');
         continue;
       }
       if (s.modelAttempt !== null) {

@@ -1,6 +1,7 @@
 import { LongrunError, event, type NewEvent } from '@longrun/core';
 import type { AgentRunContext } from './agent-context.ts';
 import { expiredReason, readDecision } from './approvals.ts';
+import { subAgentCallOf, subAgentWaitReason } from './held-sub-agents.ts';
 
 /**
  * A claimed session that is waiting: resolves its wait if it can (a due timer, an arrived signal,
@@ -125,9 +126,24 @@ async function park(
       status: 'waiting',
       waitingFor: on.waitingFor ?? null,
       wakeAtMs: on.wakeAtMs ?? null,
-      reason: ctx.writer.state.wait ? `waiting (${ctx.writer.state.wait.waitId})` : null,
+      reason: await parkedReason(ctx, on.waitingFor ?? null),
     },
     releaseLease: true,
   });
   return false;
+}
+
+/**
+ * A `run_subagents` call's wait says again what the call said when it started waiting (which
+ * sub-agent below it waits for a person, and what to do), derived afresh from the store: a claim
+ * that does not end the wait (a worker restarted, a signal for something else) must not erase it.
+ */
+async function parkedReason(
+  ctx: AgentRunContext,
+  waitingFor: string | null,
+): Promise<string | null> {
+  const wait = ctx.writer.state.wait;
+  if (wait === null) return null;
+  if (waitingFor === null || subAgentCallOf(waitingFor) === null) return `waiting (${wait.waitId})`;
+  return subAgentWaitReason(ctx.store, ctx.writer.lease.sessionId, waitingFor);
 }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import {
   LongrunError,
@@ -11,6 +10,7 @@ import {
   heldSubAgents,
   heldToolCalls,
   isLongrunError,
+  subAgentSignal,
   type Budget,
   type BudgetLedger,
   type JsonValue,
@@ -30,6 +30,8 @@ import {
 import { loadState } from '../load-state.ts';
 import { cancelSession } from './session-commands.ts';
 import { defineTool } from './define-agent.ts';
+import { childSessionId, subAgentsToolName } from './sub-agent-ids.ts';
+import { subAgentWaitReason } from './held-sub-agents.ts';
 
 /** The sub-agents an agent may start (`defineAgent({ subAgents })`). */
 export interface SubAgentsConfig {
@@ -39,8 +41,7 @@ export interface SubAgentsConfig {
   maxParallel?: number;
 }
 
-/** The name of the built-in tool an agent with `subAgents` gets. */
-export const subAgentsToolName = 'run_subagents';
+export { childSessionId, subAgentsToolName } from './sub-agent-ids.ts';
 
 /** What the tool needs of the session that calls it. */
 export interface SubAgentParent {
@@ -73,20 +74,6 @@ const terminal = new Set(['completed', 'failed', 'cancelled']);
 /** How long a parent waits before it looks at its children again, should a child's signal be lost. */
 const firstLookMs = 30_000;
 const latestLookMs = 10 * 60_000;
-
-/**
- * A child session's id: derived from the call that starts it, so a call run again (a resumed
- * step) finds the children it already made instead of starting them twice.
- */
-export function childSessionId(
-  parent: string,
-  step: number,
-  callIndex: number,
-  i: number,
-): SessionId {
-  const hash = createHash('sha256').update(`${parent}:${step}:${callIndex}:${i}`).digest('hex');
-  return `ses_${hash.slice(0, 32)}` as SessionId;
-}
 
 /**
  * `run_subagents`: starts one child session per task (a declared sub-agent, the task as its
@@ -155,14 +142,21 @@ export function subAgentsTool(config: SubAgentsConfig, parent: SubAgentParent): 
         });
       }
       const wait = (context as ToolContext & { [subAgentWait]?: SubAgentWait })[subAgentWait];
+      const signal = subAgentSignal(context.step, context.callIndex);
       let lookMs = firstLookMs;
       for (;;) {
         const sessions = await Promise.all(ids.map((id) => parent.store.getSession(id)));
         if (sessions.every((s) => terminal.has(s.status))) break;
         if (wait === undefined)
           throw new LongrunError('INVALID_STATE', `${subAgentsToolName} cannot wait here`);
-        // Woken by a child's end (its signal) or, should that signal be lost, after lookMs.
-        await wait(lookMs);
+        // Woken by a child's end, by a notice that a session below stopped for a person or went
+        // on again, or, should a signal be lost, after lookMs. A child stopped for a person keeps
+        // the call waiting, with a status that names it and what to do (held-sub-agents.ts). Not
+        // a pause of the parent too: a paused parent is not woken by its child's end, so a child
+        // put right would still leave the parent to be resumed by hand. Nor an answer to the
+        // model after some bound: the child would have to be cancelled (its work lost) or left
+        // to spend unsettled, and only a person can give the tree more budget or an approval.
+        await wait(lookMs, () => subAgentWaitReason(parent.store, parent.sessionId, signal));
         lookMs = Math.min(lookMs * 2, latestLookMs);
       }
       // What the children spent replaces the hold, in the commit of this call's result.
