@@ -15,6 +15,7 @@ import {
   type DailyBudget,
   type SecretStore,
   type Policy,
+  type SessionId,
   type SessionStore,
   type WorkerId,
   type WorkerRegistration,
@@ -37,6 +38,7 @@ import { TimerWakes } from './worker/timer-wakes.ts';
 import { aheadWindowFor } from './session-writer.ts';
 import { agentsByName, noAgentsWarning, subAgentsRunElsewhere } from './worker/worker-agents.ts';
 import { removeFinishedWorkspaces, workspaceRoots } from './worker/finished-workspaces.ts';
+import { tellParent } from './agent/tell-ancestors.ts';
 
 export interface WorkerOptions {
   store: SessionStore;
@@ -630,6 +632,20 @@ export class Worker {
       status: over === undefined ? { status: 'paused', reason } : { status: over },
       releaseLease: true,
     });
+    if (over === undefined) await this.#tellParentPaused(lease.sessionId);
+  }
+
+  /**
+   * A sub-agent's session parked here tells its parent's call at once, as a pause its run made
+   * does (AgentRunner): the parent's status then names it, instead of at its next re-check.
+   */
+  async #tellParentPaused(sessionId: SessionId): Promise<void> {
+    const [created] = await this.#o.store.readEvents(sessionId, 0, 1).catch(() => []);
+    if (created?.type !== 'session.created') return;
+    const { parent, forkedFrom } = created.data;
+    // A fork of a sub-agent's session is no child its parent waits for.
+    if (parent === undefined || forkedFrom !== undefined) return;
+    await tellParent(this.#o.store, sessionId, parent, 'paused');
   }
 
   #log(level: 'info' | 'warn' | 'error', msg: string, sessionId?: string): void {
