@@ -105,6 +105,7 @@ export const eventDataSchemas = {
       })
       .optional(),
     budget: budgetSchema.optional(),
+    budgetSetBy: z.object({ by: z.string(), mayRaise: z.boolean() }).optional(),
   }),
   'user.messaged': z.object({ text: z.string(), signalId: nullableText }),
   'model.requested': z.object({

@@ -374,6 +374,10 @@ describe('the command line, at its edges', () => {
     const id = /session (ses_\w+)/.exec(r.stdout)?.[1] ?? '';
     const show = longrun(['sessions', 'show', id], cwd);
     expect(show.stdout).toMatch(/^budget:$/m);
+    // The flags are the local admin's, and the log says so (not the agent's).
+    expect(show.stdout).toMatch(
+      /budget set by cli: \{"steps":5,"toolCallsPerTool":\{"shell":2\}\}/,
+    );
     expect(show.stdout).toMatch(/^ {2}steps +1 of 5 {2}\(4 left\)$/m);
     expect(show.stdout).toMatch(/^ {2}toolCallsPerTool\.shell +0 of 2 {2}\(2 left\)$/m);
     const finished = longrun(['sessions', 'budget', id, '--steps', '10'], cwd);

@@ -48,7 +48,10 @@ export class StoreTransport implements Transport {
       agent,
       input: data,
       ...(options.tenant === undefined ? {} : { tenantId: options.tenant }),
-      ...(options.budget === undefined ? {} : { budget: options.budget }),
+      // A process that opened the store itself is its local admin: its budget may raise.
+      ...(options.budget === undefined
+        ? {}
+        : { budget: options.budget, budgetSetBy: { by: this.#actor, mayRaise: true } }),
       ...(options.idempotencyKey === undefined
         ? {}
         : {

@@ -155,6 +155,20 @@ export interface ScheduleRef {
   missedTicks: number;
 }
 
+/**
+ * Who gave a session its creation budget (`session.created`'s `budget`), and whether they may
+ * give more than the agent's own. One who may not (an API key below `admin`) can only tighten:
+ * each limit the agent sets is the lower of the two, a limit it leaves out may be set. The API
+ * records this because it may not know the agent's definition; the worker, which does, applies
+ * it when it first records `budget.set`.
+ */
+export interface BudgetSetter {
+  /** As `budget.set`'s `by`: `api-key:<id>`, `api`, `cli`. */
+  by: string;
+  /** Whether the budget may lift a limit of the agent's own: an admin key, keyless or local. */
+  mayRaise: boolean;
+}
+
 /** One criterion of an agent's outcome rubric, as the evaluator judged it. */
 export interface CriterionVerdict {
   criterion: string;
@@ -187,6 +201,11 @@ export interface EventDataByType {
     parent?: SessionParent;
     /** The budget the session was created with; the agent's own fills in the limits it leaves out. */
     budget?: Budget;
+    /**
+     * Who gave `budget` (only with it). Absent (logs before it; a sub-agent's carved budget): the
+     * budget is laid over the agent's own, limits and all, and recorded as the agent's.
+     */
+    budgetSetBy?: BudgetSetter;
   };
   /** A follow-up message from a person: starts a new turn of a running or finished session. */
   'user.messaged': { text: string; signalId: string | null };

@@ -248,7 +248,7 @@ function applyEventData(state: SessionState, event: StoredEvent): SessionState {
   const next: SessionState = { ...state, seq: event.seq };
   switch (event.type) {
     case 'session.created': {
-      const { budget } = event.data;
+      const { budget, budgetSetBy } = event.data;
       return {
         ...next,
         agent: event.data.agent,
@@ -257,7 +257,14 @@ function applyEventData(state: SessionState, event: StoredEvent): SessionState {
         ...(event.data.parent === undefined ? {} : { parent: event.data.parent }),
         ...(event.data.forkedFrom === undefined ? {} : { forkedAtSeq: event.data.forkedFrom.seq }),
         createdAtMs: event.atMs,
-        ...(budget === undefined ? {} : { budget: newLedger(budget) }),
+        ...(budget === undefined
+          ? {}
+          : {
+              budget: {
+                ...newLedger(budget),
+                ...(budgetSetBy === undefined ? {} : { setBy: budgetSetBy }),
+              },
+            }),
       };
     }
     case 'user.messaged':

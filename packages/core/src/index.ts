@@ -30,4 +30,5 @@ export * from './ports/live-channel.ts';
 export * from './policy/index.ts';
 export * from './budget/budget-spec.ts';
 export * from './budget/budget-ledger.ts';
+export * from './budget/creation-budget.ts';
 export * from './budget/sub-agent-budget.ts';

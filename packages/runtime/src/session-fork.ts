@@ -64,8 +64,11 @@ export async function forkSession(
     input: created.data.input,
     tenantId: options.tenantId ?? source.tenantId,
     forkedFrom: { sessionId: sourceId, seq: atSeq },
-    // The budget and what was spent under it carry over (the copied events charge the fork).
+    // The budget and what was spent under it carry over (the copied events charge the fork), and
+    // so does who gave it: a fork taken before its first budget.set holds it to the agent's as
+    // the source did.
     ...(created.data.budget === undefined ? {} : { budget: created.data.budget }),
+    ...(created.data.budgetSetBy === undefined ? {} : { budgetSetBy: created.data.budgetSetBy }),
     // A sub-agent's fork runs under the policies its parent gave it, as the sub-agent did: never
     // more than its parent's grants. The parent is not waiting for it (it does not tell it when it
     // ends: AgentRunner's #tellParent).

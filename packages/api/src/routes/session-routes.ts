@@ -3,10 +3,12 @@ import {
   LongrunError,
   newSessionId,
   requestHash,
+  type BudgetSetter,
   type JsonValue,
   type SessionRecord,
 } from '@longrun/core';
-import { json, type ApiContext } from '../api-context.ts';
+import { actor, json, type ApiContext } from '../api-context.ts';
+import type { Caller } from '../route-table.ts';
 
 import { forkSession, sessionFamily } from '@longrun/runtime';
 import {
@@ -38,6 +40,16 @@ function idempotencyKeyOf(header: string | undefined): string | undefined {
     );
   }
   return header;
+}
+
+/**
+ * Who gives a creation budget, for the worker that applies it (the API may not know the agent's
+ * own budget). Raising a budget is an admin's (a cap the key that runs the agent could lift would
+ * not cap it), so any other role's budget only tightens the agent's; keyless, the caller is the
+ * local admin.
+ */
+function budgetSetter(caller: Caller): BudgetSetter {
+  return { by: actor(caller), mayRaise: caller.role === null || caller.role === 'admin' };
 }
 
 /** The input an agent session is created with: what `longrun run` gives the harness. */
@@ -91,7 +103,7 @@ function createSessionRoute(ctx: ApiContext): void {
       path: '/v1/sessions',
       summary: 'Create a session',
       description:
-        'Starts an agent on a task. With an Idempotency-Key, retrying the same request returns the same session (200, Idempotent-Replayed: true); the same key with another body is 409 IDEMPOTENCY_CONFLICT.',
+        "Starts an agent on a task. A `budget` from a key below admin only tightens the agent's own: each limit the agent sets is held to it (the worker records the result as budget.set by the key); an admin's may raise it. With an Idempotency-Key, retrying the same request returns the same session (200, Idempotent-Replayed: true); the same key with another body is 409 IDEMPOTENCY_CONFLICT.",
       auth: true,
       access: 'operate',
       body: CreateSessionBody,
@@ -132,7 +144,9 @@ function createSessionRoute(ctx: ApiContext): void {
         tenantId: caller.tenantId,
         agent: body.agent,
         input: agentInput(body),
-        ...(body.budget === undefined ? {} : { budget: body.budget }),
+        ...(body.budget === undefined
+          ? {}
+          : { budget: body.budget, budgetSetBy: budgetSetter(caller) }),
         ...(key === undefined ? {} : { idempotencyKey: key, requestHash: requestHash(body) }),
       });
       const replayed = record.id !== id;

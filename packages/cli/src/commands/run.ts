@@ -63,7 +63,8 @@ export async function run(argv: string[]): Promise<number> {
     agent: agent.name,
     input: { task },
     ...(tenant === undefined ? {} : { tenantId: tenant }),
-    ...(budget === undefined ? {} : { budget }),
+    // The flags are the local admin's: they may raise the agent's own limits.
+    ...(budget === undefined ? {} : { budget, budgetSetBy: { by: 'cli', mayRaise: true } }),
   });
   const startedAt = performance.now();
   const out = (text: string): boolean => process.stdout.write(text);

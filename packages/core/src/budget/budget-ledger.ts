@@ -1,4 +1,4 @@
-import type { TokenUsage } from '../events.ts';
+import type { BudgetSetter, TokenUsage } from '../events.ts';
 import type { Budget, BudgetName } from './budget-spec.ts';
 
 /** List prices of a model, US dollars per million tokens. Cache prices default to the input price. */
@@ -71,6 +71,8 @@ export interface BudgetLedger {
    * them once, before any change a person makes).
    */
   defaultsApplied?: boolean;
+  /** Who gave the creation budget (`session.created`'s `budgetSetBy`); absent: as the agent's. */
+  setBy?: BudgetSetter;
 }
 
 /** Tokens a reservation assumes a call may write when the request names no `maxOutputTokens`. */

@@ -1,5 +1,5 @@
 import { LongrunError } from '../errors.ts';
-import type { ScheduleRef, SessionParent } from '../events.ts';
+import type { BudgetSetter, ScheduleRef, SessionParent } from '../events.ts';
 import { checkPolicy } from '../policy/policy-check.ts';
 import { checkBudget } from '../budget/budget-spec.ts';
 import {
@@ -57,6 +57,9 @@ export function encodeCreateSession(input: CreateSessionInput): EncodedCreateSes
         ...(input.schedule === undefined ? {} : { schedule: checkScheduleRef(input.schedule) }),
         ...(input.parent === undefined ? {} : { parent: checkParent(input.parent) }),
         ...(input.budget === undefined ? {} : { budget: checkBudget(input.budget) }),
+        ...(input.budgetSetBy === undefined
+          ? {}
+          : { budgetSetBy: checkBudgetSetter(input.budgetSetBy, input.budget) }),
       },
       'session input',
     ),
@@ -78,6 +81,19 @@ function checkHeldBy(
       'a session created held (heldBy) takes no idempotencyKey: a replay would hand back a session another creator holds',
     );
   return { owner: workerId(value.owner), leaseMs: checkLeaseMs(value.leaseMs) };
+}
+
+function checkBudgetSetter(value: BudgetSetter, budget: unknown): BudgetSetter {
+  if (budget === undefined) {
+    throw new LongrunError(
+      'INVALID_ARGUMENT',
+      'budgetSetBy names who gave a budget: pass budget too',
+    );
+  }
+  if (typeof value !== 'object' || value === null || typeof value.mayRaise !== 'boolean') {
+    throw new LongrunError('INVALID_ARGUMENT', 'budgetSetBy must be { by, mayRaise }');
+  }
+  return { by: checkName('budgetSetBy.by', value.by), mayRaise: value.mayRaise };
 }
 
 function checkScheduleRef(value: ScheduleRef): ScheduleRef {

@@ -1,7 +1,14 @@
 import type { Budget } from '../budget/budget-spec.ts';
 import type { TenantSpendStore } from './tenant-spend-store.ts';
 import type { LiveChannel } from './live-channel.ts';
-import type { EffectClass, NewEvent, ScheduleRef, SessionParent, StoredEvent } from '../events.ts';
+import type {
+  BudgetSetter,
+  EffectClass,
+  NewEvent,
+  ScheduleRef,
+  SessionParent,
+  StoredEvent,
+} from '../events.ts';
 import type { SessionId, WorkerId } from '../ids.ts';
 import type { JsonValue } from '../json.ts';
 import type { ApiKeyStore } from './api-key-store.ts';
@@ -231,6 +238,11 @@ export interface CreateSessionInput {
   parent?: SessionParent;
   /** The session's budget, recorded in `session.created` (the agent's own fills in the rest). */
   budget?: Budget;
+  /**
+   * Who gave `budget` and whether it may lift the agent's own limits, recorded in
+   * `session.created` (only with `budget`). Absent: laid over the agent's own, as a sub-agent's.
+   */
+  budgetSetBy?: BudgetSetter;
   /**
    * Makes creation safe to retry: a second create with the same tenant and key returns the first
    * session when `requestHash` matches, and fails with IDEMPOTENCY_CONFLICT when it does not.

@@ -170,6 +170,49 @@ describe('budgets', () => {
     });
   });
 
+  it('holds a creation budget whose giver may not raise to the agent’s own, and lets the local CLI’s raise it', async () => {
+    const { store, run } = await setup(looping(), {
+      budget: { toolCallsPerTool: { add: 2 }, steps: 50 },
+    });
+    const held = await store.createSession({
+      agent: 'looper',
+      input: { task: 'go' },
+      budget: { toolCallsPerTool: { add: 30 }, steps: 40 },
+      budgetSetBy: { by: 'api-key:op', mayRaise: false },
+    });
+    await run(held.id);
+    expect((await store.getSession(held.id)).statusReason).toMatch(
+      /^BUDGET_EXCEEDED: the toolCallsPerTool.add budget of 2/,
+    );
+    expect(ofType(await allEvents(store, held.id), 'budget.set').map((e) => e.data)).toEqual([
+      {
+        budget: { toolCallsPerTool: { add: 2 }, steps: 40 },
+        by: 'api-key:op',
+        reason:
+          "the budget the session was created with, over agent looper's own; toolCallsPerTool.add held to the agent's (only an admin may raise them)",
+      },
+    ]);
+    const local = await store.createSession({
+      agent: 'looper',
+      input: { task: 'go' },
+      budget: { toolCallsPerTool: { add: 3 } },
+      budgetSetBy: { by: 'cli', mayRaise: true },
+    });
+    await run(local.id);
+    expect(ofType(await allEvents(store, local.id), 'tool.completed')).toHaveLength(3);
+    expect(ofType(await allEvents(store, local.id), 'budget.set')[0]?.data).toMatchObject({
+      budget: { toolCallsPerTool: { add: 3 }, steps: 50 },
+      by: 'cli',
+    });
+    await expect(
+      store.createSession({
+        agent: 'looper',
+        input: null,
+        budgetSetBy: { by: 'cli', mayRaise: true },
+      }),
+    ).rejects.toThrow(/budgetSetBy names who gave a budget: pass budget too/);
+  });
+
   it('pauses a session past its wall-clock budget before its next model call, counted from its creation', async () => {
     const model = looping(1);
     const { store, run } = await setup(model);

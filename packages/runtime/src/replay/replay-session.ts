@@ -209,6 +209,7 @@ async function recreate(
     input: d.input,
     ...(tenantId === undefined ? {} : { tenantId }),
     ...(d.budget === undefined ? {} : { budget: d.budget }),
+    ...(d.budgetSetBy === undefined ? {} : { budgetSetBy: d.budgetSetBy }),
     ...(d.schedule === undefined ? {} : { schedule: d.schedule }),
     ...(d.parent === undefined ? {} : { parent: d.parent }),
     ...(d.forkedFrom === undefined
