@@ -23,6 +23,11 @@ export { publishLive, type LiveSink } from './worker/live-subscriber.ts';
 export { writeWorkerLog } from './worker/log-subscriber.ts';
 export { saveCompileCache } from './worker/compile-cache.ts';
 export { envSecrets } from './secrets/env-secrets.ts';
+export {
+  cachedServedSecrets,
+  loadServedSecrets,
+  type ServedSecrets,
+} from './secrets/served-secrets.ts';
 export { countWorkerFigures, type WorkerFigures } from './worker/figures-subscriber.ts';
 export {
   openTraceExport,

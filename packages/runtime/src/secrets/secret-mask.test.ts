@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { SecretMask } from './secret-mask.ts';
 
 /** A value with every character URL and JSON encodings change, and a random core. */
@@ -111,6 +112,61 @@ describe('SecretMask', () => {
       expect(one.text(nearly)).toBe(nearly);
       expect(one.text(JSON.stringify(value))).toBe('"[secret:RUN]"');
     }
+  });
+
+  /** What a dump tool prints for `input` (the real tool: their layouts are what is masked). */
+  const dump = (argv: readonly string[], input: string): string =>
+    execFileSync(argv[0]!, argv.slice(1), { input, encoding: 'utf8' });
+  const dumpTools: Record<string, readonly string[]> = {
+    xxd: ['xxd'],
+    'xxd -c 32': ['xxd', '-c', '32'],
+    'xxd -p': ['xxd', '-p'],
+    'hexdump -C': ['hexdump', '-C'],
+    'od -An -tx1': ['od', '-An', '-tx1'],
+    'od -tx1': ['od', '-tx1'],
+  };
+
+  for (const [tool, argv] of Object.entries(dumpTools)) {
+    it(`masks a value's bytes in ${tool} output, across its lines, at any offset`, () => {
+      for (const before of [0, 1, 5, 13]) {
+        const out = dump(argv, `${'k'.repeat(before)}token=${aws}\n`);
+        const masked = mask.text(out);
+        expect(masked, `${tool} +${before}:\n${out}`).toContain('[secret:AWS_SECRET]');
+        // No two consecutive bytes of the value are left in hex, nor 4 of its characters in clear.
+        const hex = Buffer.from(aws).toString('hex');
+        const left = masked.replace(/[^0-9a-f]/g, '');
+        for (let i = 0; i + 4 <= hex.length; i += 2)
+          expect(left).not.toContain(hex.slice(i, i + 4));
+        for (let i = 0; i + 4 <= aws.length; i++) expect(masked).not.toContain(aws.slice(i, i + 4));
+      }
+    });
+  }
+
+  it('masks base64 wrapped at 76 columns (coreutils base64) and at any other position', () => {
+    for (let before = 0; before < 80; before += 7) {
+      const framed = `${'p'.repeat(before)}${JSON.stringify({ auth: aws })}\n`;
+      const wrapped = dump(['base64'], framed);
+      expect(mask.text(wrapped), `+${before}:\n${wrapped}`).toContain('[secret:AWS_SECRET]');
+      expect(mask.text(wrapped.replaceAll('\n', '\r\n'))).toContain('[secret:AWS_SECRET]');
+      const encoded = Buffer.from(framed).toString('base64');
+      for (const width of [1, 5, 64]) {
+        const lines = encoded.match(new RegExp(`.{1,${width}}`, 'g'))!.join('\n');
+        expect(mask.text(lines), `width ${width}`).toContain('[secret:AWS_SECRET]');
+      }
+    }
+  });
+
+  it('stays linear on hex dumps and wrapped base64 of near misses (the test times out otherwise)', () => {
+    const value = `${'a'.repeat(48)}!`;
+    const one = new SecretMask(new Map([[value, 'RUN']]));
+    const nearly = `${'a'.repeat(47)}?`.repeat(40);
+    for (const argv of Object.values(dumpTools)) {
+      const out = dump(argv, nearly);
+      expect(one.text(out)).toBe(out);
+    }
+    const wrapped = dump(['base64'], nearly);
+    expect(one.text(wrapped)).toBe(wrapped);
+    expect(one.text(dump(['xxd'], value))).toContain('[secret:RUN]');
   });
 
   it('masks a longer secret as itself where it holds a shorter one', () => {

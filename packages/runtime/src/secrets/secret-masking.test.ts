@@ -216,6 +216,42 @@ describe('secret masking', () => {
     );
   });
 
+  it('masks what xxd, hexdump -C, od and wrapping base64 print of a credentials file', async () => {
+    const { dir, store } = await open('mask-dumps');
+    const value = canary();
+    const dumps = 'xxd .netrc; hexdump -C .netrc; od -An -tx1 .netrc; base64 .netrc';
+    const agent = defineAgent({
+      name: 'dumper',
+      model: byMessage(
+        {
+          dump: [
+            { name: 'save_credentials', args: {} },
+            { name: 'run_command', args: { command: dumps } },
+          ],
+        },
+        [],
+      ),
+      instructions: 'Dump the credentials.',
+      tools: [saveCredentials, shellTool()],
+      workspaceRoot: join(dir, 'ws'),
+      sandbox: { driver: processDriver() },
+    });
+    const session = await store.createSession({ agent: 'dumper', input: 'dump' });
+    const secrets = envSecrets({ env: { API_TOKEN: value }, names: /^API_/ });
+    await runUntil({ store, agents: [agent], secrets }, session.id);
+    const events = await allEvents(store, session.id);
+    await store.close();
+    const output = JSON.parse(outputsOf(events, 'run_command')[0]!) as string;
+    // One mask a tool: the .netrc line is 75 bytes, so each dump spans lines (base64 wraps at 76).
+    expect(output.match(/\[secret:API_TOKEN\]/g), output).toHaveLength(4);
+    const hex = Buffer.from(value).toString('hex');
+    const hexLeft = output.replace(/[^0-9a-f]/g, '');
+    for (let i = 0; i + 12 <= hex.length; i += 2)
+      expect(hexLeft).not.toContain(hex.slice(i, i + 12));
+    const core = value.slice(-24);
+    for (let i = 0; i + 6 <= core.length; i++) expect(output).not.toContain(core.slice(i, i + 6));
+  });
+
   it("rebuilds the set after a restart from the log's recorded grants, for a store that cannot list its names", async () => {
     const { dir, store } = await open('mask-unlisted');
     const value = canary();

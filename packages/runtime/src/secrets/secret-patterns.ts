@@ -13,7 +13,12 @@
  *
  * Binary forms are matched from the value's UTF-8 bytes: hex (lower- or uppercase) and base64 or
  * base64url at each of the three alignments the bytes can have inside a longer encoded text —
- * base64 of the value alone only matches where the value starts a multiple of 3 bytes in.
+ * base64 of the value alone only matches where the value starts a multiple of 3 bytes in. Dump
+ * tools lay these out over lines: hex may have a dump's separators between bytes, across its
+ * line breaks (`xxd`, `xxd -p`, `hexdump -C`, `od -tx1`), and base64 a line break anywhere
+ * (`base64` wraps at 76 columns). A dump's ASCII column, which shows the value in clear split
+ * over lines, is masked with the hex around it (lines of up to 32 bytes); the split pieces alone
+ * are not matched. Not matched: `hexdump` without `-C` (16-bit words, byte-swapped), `od -c`.
  */
 
 /** Binary forms are matched for values of at least this many bytes: shorter ones are words. */
@@ -108,9 +113,30 @@ function htmlForms(ch: string): string[] {
   return [...(named === undefined ? [] : [named]), `&#${code};`, `&#x${code.toString(16)};`];
 }
 
+/**
+ * Between two bytes of a hex dump: nothing (`xxd -p`, plain hex), a space or two or a colon (`od`,
+ * `hexdump -C`, xxd's groups of 2 bytes, `aa:bb`), or the end of a line — with the dump's ASCII
+ * column after two spaces (`  token=Zq9n…`, `  |token=Zq9n…|`, at most 34 characters) — and
+ * the next line's offset
+ * (`00000010: `, `0000020 `). Each branch is deterministic: the ASCII column runs to the line
+ * break (it cannot cross one), the offset to a `:` or space (6 to 16 digits: a byte is 2, an xxd
+ * group 4), so a failed match backtracks a few characters per byte, never over the text.
+ */
+const hexSeparator =
+  '(?:[ :]{0,2}|(?:  [^\\r\\n]{1,34})?\\r?\\n(?:[0-9a-fA-F]{6,16}(?=[: ]):?)?[ ]*)';
+
+/**
+ * The rest of the line a hex dump's match ends on — the following bytes and the ASCII column,
+ * which holds the value's last characters in clear — when it is a dump line's (two spaces, a
+ * column of at most 34 characters, the line's end). Only ever tried once a whole value matched.
+ */
+const hexDumpLineRest = '(?:[ 0-9a-fA-F]{0,100}  [^\\r\\n]{1,34}(?=\\r?\\n|$))?';
+
+/** The value's bytes in hex, lower- or uppercase, with a dump's separators between them. */
 function hexForms(bytes: Buffer): string[] {
-  const hex = bytes.toString('hex');
-  return [hex, hex.toUpperCase()];
+  const pairs = [...bytes].map((b) => b.toString(16).padStart(2, '0'));
+  const form = (hex: string[]): string => hex.join(hexSeparator) + hexDumpLineRest;
+  return [form(pairs), form(pairs.map((p) => p.toUpperCase()))];
 }
 
 /**
@@ -131,18 +157,26 @@ function base64Forms(bytes: Buffer): string[] {
     const stable = encoded.slice(first, end);
     if (stable.length < minBase64Chars) continue;
     const last = encoded.slice(end);
-    const tail = last === '' ? '' : `(?:${base64Source(last)}(?:=|%3[dD]){0,2})?`;
+    const tail =
+      last === ''
+        ? ''
+        : `(?:${base64Break}${base64Source(last)}(?:${base64Break}(?:=|%3[dD])){0,2})?`;
     forms.push(base64Source(stable) + tail);
   }
   return forms;
 }
 
+/**
+ * A line break, or its JSON escape, that an encoder wrapping its output (coreutils `base64` at 76
+ * columns, MIME at 76, PEM at 64) may put between any two characters. It cannot be taken for a
+ * base64 character, so it adds no backtracking.
+ */
+const base64Break = '(?:\\r?\\n|\\\\r?\\\\n)?';
+
 function base64Source(text: string): string {
-  let source = '';
-  for (const c of text) {
-    source += c === '+' ? '(?:[+-]|%2[bB])' : c === '/' ? '(?:[/_]|%2[fF])' : c;
-  }
-  return source;
+  return [...text]
+    .map((c) => (c === '+' ? '(?:[+-]|%2[bB])' : c === '/' ? '(?:[/_]|%2[fF])' : c))
+    .join(base64Break);
 }
 
 function escapeRegExp(text: string): string {
