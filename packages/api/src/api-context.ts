@@ -1,4 +1,5 @@
 import type { DailyBudget, SessionId, SessionStore } from '@longrun/core';
+import type { ServedSecrets } from '@longrun/runtime';
 import type { LiveDeltaSource } from './live-deltas.ts';
 import type { AuthMode, Caller, RouteTable } from './route-table.ts';
 import type { FeedHub } from './session-feed.ts';
@@ -44,6 +45,11 @@ export interface ApiContext {
    * client that may read slowly, which must not hold up approvals.
    */
   bundleReads: WholeLogReads;
+  /**
+   * The secrets this process can resolve (`ApiOptions.secrets`), that workspace files, diffs and
+   * bundles are masked with before they are served.
+   */
+  servedSecrets: () => Promise<ServedSecrets>;
 }
 
 /** A process's metrics, in the Prometheus text exposition format. */

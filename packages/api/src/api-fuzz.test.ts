@@ -272,6 +272,7 @@ const endpoints: Endpoint[] = [
   { method: 'POST', path: '/v1/sessions/:id/resume' },
   { method: 'POST', path: '/v1/sessions/:id/budget' },
   { method: 'GET', path: '/v1/approvals' },
+  { method: 'GET', path: '/v1/sessions/:id/approvals/:approvalId' },
   { method: 'POST', path: '/v1/sessions/:id/approvals/:approvalId' },
   { method: 'GET', path: '/v1/sessions/:id/files' },
   { method: 'GET', path: '/v1/sessions/:id/files/content' },

@@ -107,15 +107,17 @@ describe('sessions', () => {
     expect(again.body.session).toEqual(r.body.session);
   });
 
-  it('serves its stream figures and those of the parts beside it, to a caller with a key', async () => {
+  it("serves its tenant's stream figures to a caller with a key, not the parts beside it", async () => {
     const { status, body } = await call<Record<string, unknown>>(api, 'GET', '/v1/figures', {
       key,
     });
     expect(status).toBe(200);
     expect(body).toMatchObject({
       streams: { feeds: expect.any(Number) as number, subscribers: expect.any(Number) as number },
-      sandboxPool: { size: 4, inUse: 1, queued: 0 },
     });
+    // The sandbox pool serves every tenant: the server's own figures only (a server without keys).
+    expect(body).not.toHaveProperty('sandboxPool');
+    expect(api.figures()).toMatchObject({ sandboxPool: { size: 4, inUse: 1, queued: 0 } });
     expect((await call(api, 'GET', '/v1/figures')).status).toBe(401);
   });
 

@@ -123,8 +123,12 @@ describe('the server-wide connection cap', () => {
     const served = await serve({ maxOpen: 4 });
     const held = await Promise.all(Array.from({ length: 4 }, () => open(served)));
     const over = await open(served);
-    expectBusy(await get(over, '/v1/health'), /as many connections open as it allows \(4\)/);
+    expectBusy(await get(over, '/v1/openapi.json'), /as many connections open as it allows \(4\)/);
     await closed(over);
+    // A liveness check over the cap is still answered, and its connection closed after.
+    const probe = await open(served);
+    expect((await get(probe, '/v1/health'))?.status).toBe(200);
+    await closed(probe);
     for (const socket of held) expect((await get(socket, '/v1/health'))?.status).toBe(200);
 
     held.shift()?.destroy();
@@ -134,7 +138,7 @@ describe('the server-wide connection cap', () => {
 
     const figures = await get(held[0]!, '/v1/figures');
     expect(JSON.parse(figures?.body ?? '')).toMatchObject({
-      connections: { open: 4, maxOpen: 4, refused: 1, reaped: 0 },
+      connections: { open: 4, maxOpen: 4, refused: 1, reaped: 0, probesOverCap: 1 },
     });
   });
 
@@ -156,7 +160,7 @@ describe('the server-wide connection cap', () => {
     const waiting = await open(served);
     const dropped = await open(served);
     expect(await get(dropped, '/v1/health')).toBeNull();
-    expectBusy(await get(waiting, '/v1/health'), /allows \(1\)/);
+    expectBusy(await get(waiting, '/v1/openapi.json'), /allows \(1\)/);
     expect((await get(held, '/v1/health'))?.status).toBe(200);
     expect(served.connections().refused).toBe(2);
   });
@@ -171,7 +175,7 @@ describe('the per-address connection cap', () => {
     });
     const held = [await open(served, '127.0.0.2'), await open(served, '127.0.0.2')];
     const over = await open(served, '127.0.0.2');
-    expectBusy(await get(over, '/v1/health'), /your address .* one address may \(2\)/);
+    expectBusy(await get(over, '/v1/openapi.json'), /your address .* one address may \(2\)/);
     const others = [await open(served, '127.0.0.3'), await open(served, '127.0.0.3')];
     for (const socket of [...held, ...others])
       expect((await get(socket, '/v1/health'))?.status).toBe(200);

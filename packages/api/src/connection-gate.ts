@@ -56,6 +56,8 @@ export interface ConnectionFigures {
   refused: number;
   /** Connections closed without a request to make room for a new one. */
   reaped: number;
+  /** Health and readiness checks answered by the app on a connection over a cap. */
+  probesOverCap: number;
 }
 
 interface Admitted {
@@ -83,10 +85,11 @@ export class ConnectionGate {
   /** Admitted connections without a request yet, in the order they opened. */
   readonly #silent = new Set<Socket>();
   readonly #openByKey = new Map<string, number>();
-  /** Refused connections waiting for their request to be answered 503, with why. */
-  readonly #refusing = new Map<Socket, string>();
+  /** Refused connections waiting for their request to be answered 503: why, and their deadline. */
+  readonly #refusing = new Map<Socket, { why: string; timer: NodeJS.Timeout }>();
   #refused = 0;
   #reaped = 0;
+  #probes = 0;
 
   constructor(limits: Partial<ConnectionLimits> = {}) {
     this.#limits = { ...defaultConnectionLimits, ...limits };
@@ -101,11 +104,23 @@ export class ConnectionGate {
 
   /**
    * Whether `request` may reach the app. False when its connection is over a cap: it was then
-   * answered 503 SERVER_BUSY here, and its connection closes after the answer.
+   * answered 503 SERVER_BUSY here, and its connection closes after the answer. A liveness or
+   * readiness check (`GET /v1/health`, `/v1/ready`) over a cap still reaches the app, on a
+   * connection that closes after the answer: a server full of streams is alive, and probes that
+   * failed would have it restarted. It stays bounded: such connections hold refusal slots.
    */
   admit(request: IncomingMessage, response: ServerResponse): boolean {
     const socket = request.socket;
     const refusal = this.#refusing.get(socket);
+    if (refusal !== undefined && isProbe(request)) {
+      // The ready check is bounded by its own timeout; the answer closes the connection.
+      clearTimeout(refusal.timer);
+      response.shouldKeepAlive = false;
+      // Counted as refused when it arrived; it was answered after all.
+      this.#refused--;
+      this.#probes++;
+      return true;
+    }
     if (refusal === undefined) {
       const admitted = this.#admitted.get(socket);
       if (admitted !== undefined && admitted.silentSinceMs !== null) {
@@ -114,7 +129,7 @@ export class ConnectionGate {
       }
       return true;
     }
-    answerBusy(response, refusal);
+    answerBusy(response, refusal.why);
     return false;
   }
 
@@ -126,6 +141,7 @@ export class ConnectionGate {
       addresses: this.#openByKey.size,
       refused: this.#refused,
       reaped: this.#reaped,
+      probesOverCap: this.#probes,
     };
   }
 
@@ -140,9 +156,9 @@ export class ConnectionGate {
       socket.destroy();
       return;
     }
-    this.#refusing.set(socket, refusal);
     const timer = setTimeout(() => socket.destroy(), this.#limits.refusalWaitMs);
     timer.unref();
+    this.#refusing.set(socket, { why: refusal, timer });
     socket.once('close', () => {
       clearTimeout(timer);
       this.#refusing.delete(socket);
@@ -219,6 +235,13 @@ function answerBusy(response: ServerResponse, message: string): void {
     connection: 'close',
   });
   response.end(text);
+}
+
+/** A liveness or readiness check: answered even over a cap (`admit`). */
+function isProbe(request: IncomingMessage): boolean {
+  if (request.method !== 'GET' && request.method !== 'HEAD') return false;
+  const path = (request.url ?? '').split('?')[0];
+  return path === '/v1/health' || path === '/v1/ready';
 }
 
 /** IPv4-mapped IPv6 as IPv4, without a zone. */

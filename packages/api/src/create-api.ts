@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
-import type { DailyBudget, SessionId, SessionStore } from '@longrun/core';
+import type { DailyBudget, SecretStore, SessionId, SessionStore } from '@longrun/core';
+import { cachedServedSecrets, envSecrets } from '@longrun/runtime';
 import { type ApiContext, type MetricsExposition } from './api-context.ts';
 import { ApiKeyWatch } from './api-key-watch.ts';
 import { asLongrunError, errorResponse, httpStatusOf, notFound } from './http-errors.ts';
@@ -19,6 +20,8 @@ import { SessionLineages } from './session-lineage.ts';
 import { SessionViews, type ModelPrice } from './session-views.ts';
 import { defaultApiVersion } from './waiting-api.ts';
 import { BodyBudget } from './body-budget.ts';
+import { StreamCaps, type StreamLimits } from './stream-caps.ts';
+import { StreamBuffers, type StreamBufferLimits } from './stream-buffers.ts';
 import { WholeLogReads, type WholeLogReadLimits } from './whole-log-reads.ts';
 
 export interface ApiOptions {
@@ -42,6 +45,13 @@ export interface ApiOptions {
   retryMs?: number;
   /** Items a stream reader may fall behind before it is dropped. Default 2 048. */
   mailboxCapacity?: number;
+  /**
+   * Event streams open at once: server-wide (1,536: three quarters of the connection cap), per
+   * API key (64) and per tenant (256); see `StreamCaps`. Without keys only `maxOpen` applies.
+   */
+  streamLimits?: Partial<StreamLimits>;
+  /** Bytes streams may hold read ahead of their clients, server-wide (128 MiB); `StreamBuffers`. */
+  streamBuffers?: Partial<StreamBufferLimits>;
   /**
    * How stale an open stream's view of its API key may be, milliseconds: a stream whose key was
    * revoked ends before it sends anything more, at most this long after (at once when it was
@@ -67,6 +77,13 @@ export interface ApiOptions {
   wholeLogReads?: WholeLogReadLimits;
   /** How many debug bundles may be built and streamed at once. Default 2, 16 waiting. */
   bundleReads?: WholeLogReadLimits;
+  /**
+   * The secrets this process can resolve: workspace files, diffs and debug bundles it serves are
+   * masked with every one it lists (a credential a tool wrote into the workspace). Give it the
+   * workers' store (or the same environment) so that it masks what they hand out. Default:
+   * `envSecrets()` — this process's variables whose names say secret.
+   */
+  secrets?: SecretStore;
   /** Prices per model id; without them `costUsd` is null. */
   prices?: Record<string, ModelPrice>;
   version?: string;
@@ -76,7 +93,8 @@ export interface ApiOptions {
   onSignalled?: (id: SessionId) => void;
   /**
    * Figures of the parts this process runs beside the API (the sandbox pool of an in-process
-   * worker), served with the API's own at `GET /v1/figures`.
+   * worker), served with the API's own at `GET /v1/figures` — to a server without keys only:
+   * they count every tenant's work, which no tenant's key is shown.
    */
   figures?: () => Record<string, unknown>;
   /**
@@ -148,6 +166,8 @@ function buildContext(
   added: ReadonlyMap<string, () => unknown>,
 ): ApiContext {
   const { store, log } = options;
+  const caps = new StreamCaps(options.streamLimits);
+  const buffers = new StreamBuffers(options.streamBuffers);
   const views = new SessionViews(store, options.prices ? { prices: options.prices } : {});
   const hub = new FeedHub({
     store,
@@ -179,9 +199,12 @@ function buildContext(
       retryMs: options.retryMs ?? 1_000,
       mailboxCapacity: options.mailboxCapacity ?? 2_048,
       keys: new ApiKeyWatch(store.apiKeys, options.keyCheckMs ?? 2_000),
+      caps,
+      buffers,
     },
     wholeLogReads: new WholeLogReads(options.wholeLogReads),
     bundleReads: new WholeLogReads(options.bundleReads ?? { concurrent: 2, queued: 16 }),
+    servedSecrets: cachedServedSecrets(options.secrets ?? envSecrets()),
     onSessionCreated: options.onSessionCreated,
     onSignalled: options.onSignalled,
     approvalsScanLimit: options.approvalsScanLimit ?? 2_000,
@@ -191,9 +214,16 @@ function buildContext(
     figures: (tenantId) => ({
       streams:
         tenantId === null
-          ? { scope: 'server', ...hub.stats, cachedSessions: views.cachedSessions }
+          ? {
+              scope: 'server',
+              ...hub.stats,
+              cachedSessions: views.cachedSessions,
+              caps: caps.figures,
+              buffers: buffers.figures,
+            }
           : { scope: 'tenant', tenantId, ...hub.tenantStats(tenantId) },
-      ...options.figures?.(),
+      // The worker's counts and sandbox pool are every tenant's: the local user's alone to see.
+      ...(tenantId === null ? options.figures?.() : {}),
       ...Object.fromEntries([...added].map(([part, read]) => [part, read()])),
     }),
   };

@@ -88,6 +88,34 @@ describe('GET /v1/figures with API keys of two tenants', () => {
     expect(api.figures().streams).toMatchObject({ scope: 'server', feeds: 2, subscribers: 3 });
   });
 
+  it("hides the worker's counts and sandbox pool, which count every tenant's work, from keys", async () => {
+    const worker = { sessionsEnded: { completed: 7 }, eventsCommitted: 99 };
+    const sandboxPool = { size: 2, ready: 1, inUse: 1, queued: 0, provisioning: 0 };
+    const keyed = createApi({ store, auth: 'keys', figures: () => ({ sandboxPool, worker }) });
+    const keyedServed = await serveApi(keyed, { port: 0 });
+    const local = createApi({ store, auth: 'none', figures: () => ({ sandboxPool, worker }) });
+    const localServed = await serveApi(local, { port: 0 });
+    try {
+      for (const key of [keys.acmeAdmin!, keys.initech!]) {
+        const response = await fetch(`${keyedServed.url}/v1/figures`, {
+          headers: { authorization: `Bearer ${key}` },
+        });
+        const figures = (await response.json()) as Record<string, unknown>;
+        expect(figures).not.toHaveProperty('worker');
+        expect(figures).not.toHaveProperty('sandboxPool');
+        expect(figures).toHaveProperty('connections');
+      }
+      const figures = (await (await fetch(`${localServed.url}/v1/figures`)).json()) as Record<
+        string,
+        unknown
+      >;
+      expect(figures).toMatchObject({ worker, sandboxPool });
+    } finally {
+      await keyedServed.close();
+      await localServed.close();
+    }
+  });
+
   it("shows a server without keys (its local user's alone) every stream", async () => {
     const local = createApi({ store, auth: 'none' });
     const localServed = await serveApi(local, { port: 0 });

@@ -21,6 +21,7 @@ export const statusByCode: Record<ErrorCode, number> = {
   SANDBOX_UNAVAILABLE: 503,
   SANDBOX_BUSY: 503,
   SERVER_BUSY: 503,
+  TOO_MANY_STREAMS: 429,
   PATH_OUTSIDE_WORKSPACE: 400,
   FILE_TYPE_REFUSED: 400,
   FILE_TOO_LARGE: 413,
@@ -105,5 +106,7 @@ export function errorResponse(error: unknown): Response {
   if (e.code === 'UNAUTHENTICATED') headers['www-authenticate'] = 'Bearer';
   if (e.retryable) headers['retry-after'] = '1';
   if (Array.isArray(e.details?.allow)) headers.allow = e.details.allow.join(', ');
+  // A refusal that says the caller holds too many connections frees this one at once.
+  if (e.details?.closeConnection === true) headers.connection = 'close';
   return new Response(JSON.stringify(body), { status: httpStatusOf(e), headers });
 }

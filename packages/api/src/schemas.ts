@@ -535,6 +535,29 @@ export const Figures = named(
         .optional()
         .describe('Store reads made for streams since the start; server scope only.'),
       cachedSessions: z.number().optional().describe('Server scope only.'),
+      caps: z
+        .object({
+          open: z.number(),
+          refused: z.number(),
+          maxOpen: z.number(),
+          maxPerKey: z.number(),
+          maxPerTenant: z.number(),
+        })
+        .optional()
+        .describe(
+          'Server scope only: streams open now, refused since the start (429 TOO_MANY_STREAMS or 503 SERVER_BUSY), and the caps.',
+        ),
+      buffers: z
+        .object({
+          bufferedBytes: z.number(),
+          inFlightBytes: z.number(),
+          maxBytes: z.number(),
+          evicted: z.number(),
+        })
+        .optional()
+        .describe(
+          "Server scope only: bytes streams hold read ahead of their clients (bounded by maxBytes) and in their sockets' buffers; streams ended since the start to keep the bound.",
+        ),
     }),
     connections: z
       .object({
@@ -544,11 +567,13 @@ export const Figures = named(
         addresses: z.number(),
         refused: z.number(),
         reaped: z.number(),
+        probesOverCap: z.number(),
       })
       .optional()
       .describe(
         "The HTTP server's connections: open now, the caps, remote addresses holding one; since the start, those refused over a cap (503 SERVER_BUSY) and those closed for sending no request while another needed the place.",
       ),
+    /** A server without keys only: the pool serves every tenant. */
     sandboxPool: z
       .object({
         size: z.number(),
@@ -561,7 +586,7 @@ export const Figures = named(
       })
       .nullable()
       .optional(),
-    /** The in-process worker's counts since it started (its figures subscriber). */
+    /** The in-process worker's counts since it started; a server without keys only. */
     worker: z
       .object({
         sessionsEnded: z.record(z.string(), z.number()),

@@ -13,6 +13,8 @@ import { stateKey, type FeedHub } from './session-feed.ts';
 import { sseFrames } from './sse-frames.ts';
 import type { SessionViews } from './session-views.ts';
 import type { SessionLineage } from './session-lineage.ts';
+import type { StreamCaps } from './stream-caps.ts';
+import type { BufferHolder, StreamBuffers } from './stream-buffers.ts';
 
 export interface StreamDeps {
   store: SessionStore;
@@ -26,17 +28,28 @@ export interface StreamDeps {
   mailboxCapacity: number;
   /** Whether the reader's API key is still good (a revoked key's streams end). */
   keys: ApiKeyWatch;
+  /** Streams open per key, per tenant and server-wide, capped. */
+  caps: StreamCaps;
+  /** Bytes read ahead for clients, bounded server-wide. */
+  buffers: StreamBuffers;
 }
 
 /** Catch-up reads at most this many events, or frames of about `catchUpChars`, at a time. */
 const catchUpEvents = 500;
-const catchUpChars = 1024 * 1024;
+/** 256 KiB: what a stream whose client stopped reading holds (it was 1 MiB). */
+const catchUpChars = 256 * 1024;
 /**
  * Frames joined into one chunk at most (one frame larger than this is a chunk of its own), so
  * one pull does not build an unbounded string, and frames wait here until the client read the
  * chunk before: nothing more is read from the store for a client that does not read.
  */
 const chunkChars = 64 * 1024;
+/**
+ * What one stream hands the socket at a time, at most (a larger chunk goes in pieces, one per
+ * pull): the socket's own buffer size, so a client that stops reading leaves at most this much
+ * in flight — it is not under the bytes bound (`StreamBuffers`), only the socket's close frees it.
+ */
+const chunkBytes = 16 * 1024;
 const terminalEvents = new Set(['session.completed', 'session.failed', 'session.cancelled']);
 
 const encoder = new TextEncoder();
@@ -50,7 +63,7 @@ const encoder = new TextEncoder();
  * going away only unsubscribes: it never touches the session. A stream opened with an API key
  * ends once the key is revoked (checked before anything more is sent; `ApiKeyWatch` paces it).
  */
-export class SessionStream {
+export class SessionStream implements BufferHolder {
   readonly #d: StreamDeps;
   readonly #record: SessionRecord;
   readonly #follow: boolean;
@@ -63,7 +76,11 @@ export class SessionStream {
   #catchUpPage: number | undefined;
   #lastState: string | null = null;
   #pending: string[] = [];
+  /** The rest of an encoded chunk larger than `chunkBytes`, sent a piece per pull. */
+  #outgoing: Uint8Array | null = null;
   #done = false;
+  /** Frees this stream's place under the stream caps; once, when its response ended. */
+  #release: (() => void) | null = null;
   #cleanup: (() => void)[] = [];
 
   /** A child session's parent and root, on every event frame; null for a root session. */
@@ -90,6 +107,7 @@ export class SessionStream {
   async open(): Promise<Response> {
     const { hub, live, store, views } = this.#d;
     const id = this.#record.id;
+    this.#release = this.#d.caps.acquire({ keyId: this.#keyId, tenantId: this.#record.tenantId });
     this.#cleanup.push(
       hub.subscribe(id, this.#record.tenantId, this.#record.headSeq, this.#mailbox),
     );
@@ -103,6 +121,7 @@ export class SessionStream {
       view = await views.view(await store.getSession(id));
     } catch (error) {
       this.#close();
+      this.#ended();
       throw error;
     }
     this.#lastState = stateKey(view);
@@ -110,7 +129,10 @@ export class SessionStream {
     const body = new ReadableStream<Uint8Array>(
       {
         pull: (controller) => this.#pull(controller),
-        cancel: () => this.#close(),
+        cancel: () => {
+          this.evict();
+          this.#ended();
+        },
       },
       { highWaterMark: 0 },
     );
@@ -124,6 +146,23 @@ export class SessionStream {
     });
   }
 
+  /**
+   * Gives up what was read ahead and ends the stream to make room for others (`StreamBuffers`):
+   * its client, once it reads again, finds the end and resumes with Last-Event-ID.
+   */
+  evict(): void {
+    this.#pending = [];
+    this.#outgoing = null;
+    this.#close();
+  }
+
+  /** The response ended (or was never made): its cap place and buffers are free. */
+  #ended(): void {
+    this.#release?.();
+    this.#release = null;
+    this.#d.buffers.forget(this);
+  }
+
   #close(): void {
     if (this.#done) return;
     this.#done = true;
@@ -133,6 +172,9 @@ export class SessionStream {
   }
 
   async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    // The client took the last chunk: it is no longer in flight.
+    this.#hold(0, true);
+    if (this.#outgoing !== null) return this.#send(controller, this.#outgoing);
     try {
       while (!this.#done && this.#pending.length === 0) await this.#produce();
       // Before every chunk: a revoked key's stream sends nothing more, not even what was read.
@@ -144,8 +186,27 @@ export class SessionStream {
       this.#close();
     }
     const chunk = this.#takeChunk();
-    if (chunk !== null) controller.enqueue(encoder.encode(chunk));
-    else if (this.#done) controller.close();
+    if (chunk !== null) this.#send(controller, encoder.encode(chunk));
+    else if (this.#done) {
+      controller.close();
+      this.#ended();
+    }
+  }
+
+  /** Hands at most `chunkBytes` of `bytes` to the socket; the rest waits for the next pull. */
+  #send(controller: ReadableStreamDefaultController<Uint8Array>, bytes: Uint8Array): void {
+    const piece = bytes.byteLength > chunkBytes ? bytes.slice(0, chunkBytes) : bytes;
+    this.#outgoing = piece === bytes ? null : bytes.subarray(chunkBytes);
+    controller.enqueue(piece);
+    this.#hold(piece.byteLength, false);
+  }
+
+  /** Tells the buffers what this stream holds now: read ahead, and `inFlight` bytes sent. */
+  #hold(inFlight: number, pulled: boolean): void {
+    // The whole encoded chunk stays in memory until its last piece is sent, not only the rest.
+    let pending = this.#outgoing?.buffer.byteLength ?? 0;
+    for (const frame of this.#pending) pending += frame.length;
+    this.#d.buffers.hold(this, pending, inFlight, pulled);
   }
 
   /** The first pending frames, about `chunkChars` of them (at least one); null when none. */
@@ -190,6 +251,9 @@ export class SessionStream {
   }
 
   async #catchUp(): Promise<void> {
+    // The read below holds up to `catchUpChars` for this client: wait for room under the bound.
+    await this.#d.buffers.room(this, catchUpChars, () => this.#done);
+    if (this.#done) return;
     const limits = {
       maxEvents: catchUpEvents,
       maxChars: catchUpChars,
@@ -200,6 +264,8 @@ export class SessionStream {
     );
     this.#catchUpPage = read.nextPage;
     read.events.forEach((e, i) => this.#sendEvent(e, read.rendered[i]));
+    // What was read replaces what was set aside for it (nothing is in flight during a pull).
+    this.#hold(0, false);
     if (read.reachedEnd) {
       this.#catchingUp = false;
       if (!this.#follow && !this.#done) {

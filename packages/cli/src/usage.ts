@@ -208,8 +208,9 @@ modules (default: examples/fix-failing-test when run from the repository), and t
 the dashboard on http://127.0.0.1:7070 (a free port if it is taken and --port is not given), until
 Ctrl-C. Without --keys the API needs no key and answers on 127.0.0.1 only. GET /v1/figures reports
 the sandbox pool's size, use, queue and provisioning latency, and the worker's counts (sessions
-ended by outcome, events committed, append stalls, leases lost, liveness doubts); GET /metrics the
-same and more in the Prometheus text format (docs/observability.md).
+ended by outcome, events committed, append stalls, leases lost, liveness doubts) — to a server
+without keys; with --keys, a key sees its tenant's streams and the connections only. GET /metrics
+the same and more in the Prometheus text format (docs/observability.md).
 
 ${sandboxHelp}`,
 } as const;

@@ -73,6 +73,11 @@ export const errorCodes = {
   /** The server is at a bound it keeps for everyone's sake (see the message); retry shortly. */
   SERVER_BUSY: { retryable: true },
   /**
+   * The API key (or its tenant) has as many event streams open as it may: close streams you no
+   * longer read, and read one stream per session, before opening another.
+   */
+  TOO_MANY_STREAMS: { retryable: true },
+  /**
    * A budget of the session would be passed (its name is in the message): the session is paused
    * until the budget is raised (`POST /v1/sessions/{id}/budget`, `longrun sessions budget`).
    */

@@ -7,7 +7,8 @@ import { sessionOf } from '../tenant-scope.ts';
 /**
  * `GET /v1/sessions/{id}/bundle`: the session's debug bundle (DESIGN §8), streamed as it is made
  * (the workspace a blob at a time). Any role that reads may fetch it; another tenant's session is
- * 404 like everywhere. Secret values are masked by the bundle itself.
+ * 404 like everywhere. Secret values are masked by the bundle itself: those of this process's
+ * environment and those its secret store lists (`ApiOptions.secrets`).
  */
 export function bundleRoutes(ctx: ApiContext): void {
   const { routes, store } = ctx;
@@ -31,7 +32,8 @@ export function bundleRoutes(ctx: ApiContext): void {
       const release = await ctx.bundleReads.turn();
       let bundle: Readable;
       try {
-        bundle = await sessionBundle(store, record.id);
+        const { values } = await ctx.servedSecrets();
+        bundle = await sessionBundle(store, record.id, { secrets: values });
       } catch (error) {
         release();
         throw error;

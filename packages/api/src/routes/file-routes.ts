@@ -4,6 +4,7 @@ import {
   canonicalJson,
   editCount,
   type BlobStore,
+  type JsonValue,
   type WorkspaceState,
 } from '@longrun/core';
 import {
@@ -20,7 +21,7 @@ import {
   WorkspaceDiff,
   WorkspaceDiffQuery,
 } from '../schemas.ts';
-import { sessionWorkspaceDiff } from '@longrun/runtime';
+import { Redactor, sessionWorkspaceDiff } from '@longrun/runtime';
 import { sessionOf } from '../tenant-scope.ts';
 
 function sha256(bytes: Uint8Array): string {
@@ -165,7 +166,9 @@ function diffRoute(ctx: ApiContext): void {
         ...(query.to === undefined ? {} : { toSeq: query.to }),
         patches: query.patches === 'true',
       });
-      return json(200, diff);
+      // A patch shows a file's lines: a credential a tool wrote there is masked like its output.
+      const { mask } = await ctx.servedSecrets();
+      return json(200, mask.json(diff as unknown as JsonValue));
     },
   );
 }
@@ -230,11 +233,17 @@ function fileContentRoute(ctx: ApiContext): void {
       }
       const what = `workspace file ${JSON.stringify(file.path)}`;
       const chunks = chunksOfFile(file);
-      if (file.size > typedWholeMaxBytes)
-        return fileResponse(chunkedBody(store.blobs, chunks, what), binary, file.size);
+      const secrets = await ctx.servedSecrets();
+      // Bytes are masked byte for byte (`*`, the size kept); UTF-8 text as tools' outputs are.
+      const redactor = new Redactor(secrets.values);
+      if (file.size > typedWholeMaxBytes) {
+        const body = ReadableStream.from(redactor.stream(chunkedBody(store.blobs, chunks, what)));
+        return fileResponse(body, binary, file.size);
+      }
       const parts = await Promise.all(chunks.map((chunk) => chunkBytes(store.blobs, chunk, what)));
       const bytes = Buffer.concat(parts);
-      return fileResponse(bytes, isUtf8(bytes) ? 'text/plain; charset=utf-8' : binary);
+      if (!isUtf8(bytes)) return fileResponse(redactor.maskInPlace(bytes), binary);
+      return fileResponse(secrets.mask.text(bytes.toString('utf8')), 'text/plain; charset=utf-8');
     },
   );
 }

@@ -48,8 +48,8 @@ function metricsRoute(ctx: ApiContext): void {
  * A caller with an API key sees its own tenant's streams: the whole server's would tell each
  * tenant how many streams the others read. Every key role is a tenant's (`admin` administers its
  * tenant, not the server), so no key sees the server's; a server without keys serves its local
- * user alone, who does. The other parts are what the process holds for everyone (its sandbox
- * pool, its connections), as `/metrics` publishes them.
+ * user alone, who does. So do an in-process worker's counts and sandbox pool (every tenant's
+ * work): a key is not shown them. The connections are the HTTP server's, shown to every caller.
  */
 function figuresRoute(ctx: ApiContext): void {
   ctx.routes.add(
@@ -57,7 +57,7 @@ function figuresRoute(ctx: ApiContext): void {
       method: 'get',
       path: '/v1/figures',
       summary:
-        "Operational figures: the caller's tenant's stream feeds and readers (the whole server's without keys); the server's connections; with an in-process worker, its sandbox pool (size, ready, in use, queued, provisioning latency)",
+        "Operational figures: the caller's tenant's stream feeds and readers (the whole server's without keys, with the stream caps and buffered bytes); the server's connections; without keys and with an in-process worker, its counts and sandbox pool (size, ready, in use, queued, provisioning latency)",
       auth: true,
       responses: { 200: { description: 'Figures by part.', schema: Figures } },
     },

@@ -13,7 +13,15 @@ const store = await openStore(url, { applicationName: 'longrun-api-bench' });
 // As `longrun serve` does: on Postgres, also listen to the workers' live channel.
 const channel = store.liveChannel?.();
 const live = channel === undefined ? undefined : new InProcessLiveDeltas();
-const api = createApi({ store, auth, pollMs: 25, ...(live === undefined ? {} : { live }) });
+// One bench key reads up to 1,000 streams: past the default per-key and per-tenant caps.
+const streamLimits = { maxPerKey: 1_536, maxPerTenant: 1_536 };
+const api = createApi({
+  store,
+  auth,
+  pollMs: 25,
+  streamLimits,
+  ...(live === undefined ? {} : { live }),
+});
 if (channel !== undefined && live !== undefined)
   await feedApiFromLiveChannel(channel, { live, appended: (id) => api.appended(id) });
 const served = await serveApi(api, { port: 0 });

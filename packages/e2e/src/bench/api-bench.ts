@@ -243,6 +243,12 @@ async function idleSessions(server: Server, key: string, store: SessionStore, co
   };
 }
 
+/**
+ * One bench key reads up to 1,000 streams at once (idle readers): past the default caps of 64 per
+ * key and 256 per tenant, which bound what one tenant may hold on a shared server.
+ */
+const benchStreamLimits = { maxPerKey: 1_536, maxPerTenant: 1_536 };
+
 export async function measureApi(
   make: () => Promise<StoreTarget>,
   options: { quick: boolean; memory: boolean },
@@ -274,7 +280,7 @@ export async function measureApi(
       );
       publisher.flush();
     }
-    const api = createApi({ store, auth: 'keys', pollMs: 25 });
+    const api = createApi({ store, auth: 'keys', pollMs: 25, streamLimits: benchStreamLimits });
     const local = await serveApi(api, { port: 0 });
     const inProcess = await measureDelivery(
       store,
