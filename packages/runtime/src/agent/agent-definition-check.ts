@@ -1,16 +1,16 @@
 import { LongrunError, type Tool } from '@longrun/core';
 import { readToolResultName } from '../tools/tool-results-config.ts';
+import { subAgentsToolName } from './sub-agent-ids.ts';
 
 /**
  * The tools the harness adds to an agent's own, by name: the pager of outputs kept in the blob
  * store (every agent unless `toolResults: false`) and the sub-agent starter (agents with
- * `subAgents`; the name is `subAgentsToolName` of sub-agents.ts, written out here because that
- * module imports this one's caller, and a test holds the two equal). A tool of the agent's own
- * with one of these names would be offered to the model twice and shadow the built-in.
+ * `subAgents`). A tool of the agent's own with one of these names would be offered to the model
+ * twice and shadow the built-in.
  */
 export const harnessToolNames: Readonly<Record<string, string>> = {
   [readToolResultName]: 'pages through tool outputs too large for the transcript',
-  run_subagents: 'starts the sub-agents of an agent with subAgents',
+  [subAgentsToolName]: 'starts the sub-agents of an agent with subAgents',
 };
 
 /** Refuses an agent whose tools share a name, or take the name of a tool the harness adds. */

@@ -37,6 +37,7 @@ import type { Gate } from '../harness/gates.ts';
 import { resolveLoopControl, type LoopControlConfig } from '../harness/loop-control.ts';
 import { checkToolDefinition, checkToolJsonSchema } from './tool-definition-check.ts';
 import { checkAgentNumbers, checkToolNames } from './agent-definition-check.ts';
+import { maxChildrenPerCall } from './sub-agent-ids.ts';
 
 /** What a tool's `run` gets besides its validated input. @deprecated Use `ToolContext` from core. */
 export type AgentToolContext = ToolContext;
@@ -356,8 +357,8 @@ function checkSubAgents(name: string, config: SubAgentsConfig): void {
   )
     bad('agents must name at least one agent');
   const max = config.maxParallel;
-  if (max !== undefined && (!Number.isSafeInteger(max) || max < 1 || max > 128))
-    bad('maxParallel must be a whole number from 1 to 128');
+  if (max !== undefined && (!Number.isSafeInteger(max) || max < 1 || max > maxChildrenPerCall))
+    bad(`maxParallel must be a whole number from 1 to ${maxChildrenPerCall}`);
 }
 
 /**

@@ -4,7 +4,7 @@ import type { SessionId } from '@longrun/core';
 /** The name of the built-in tool an agent with `subAgents` gets. */
 export const subAgentsToolName = 'run_subagents';
 
-/** The most children one `run_subagents` call may start: the bound `defineAgent` puts on `maxParallel`. */
+/** The most children one `run_subagents` call may start: the bound on `maxParallel` (defineAgent). */
 export const maxChildrenPerCall = 128;
 
 /**
