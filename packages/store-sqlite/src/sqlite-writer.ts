@@ -15,9 +15,16 @@ export interface SqliteWriter {
   close(): Promise<void>;
 }
 
-// Built, this module is sqlite-writer.js beside sqlite-writer-thread.js; from source, both are .ts.
+/**
+ * The thread's script, beside this module: from source, both are .ts; built by tsc, .js; in the
+ * package's bundle (scripts/bundle-dist.ts, whose modules end in .bundled.js), the thread's bundle.
+ */
 const threadScript = new URL(
-  import.meta.url.endsWith('.ts') ? './sqlite-writer-thread.ts' : './sqlite-writer-thread.js',
+  import.meta.url.endsWith('.ts')
+    ? './sqlite-writer-thread.ts'
+    : import.meta.url.endsWith('.bundled.js')
+      ? './sqlite-writer-thread.bundled.js'
+      : './sqlite-writer-thread.js',
   import.meta.url,
 );
 

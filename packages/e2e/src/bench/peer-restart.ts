@@ -9,18 +9,18 @@ import { WorkerHandle } from '../crash/worker-handle.ts';
 import { peerAgentName } from './peer-agent.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
+const bundleScript = join(repoRoot, 'scripts/bundle-dist.ts');
 
 /**
  * The peer worker as a library user runs it: the built JavaScript of every package (their
- * `node_modules` holds `dist/`, not sources), with Node's compile cache in a directory of its own
- * (`NODE_COMPILE_CACHE`, as docs/install.md tells a user to set). `tsc -b` brings `dist/` up to
- * date first; when nothing changed it only checks. Returns the script and the environment.
+ * `node_modules` holds `dist/` and its bundles, not sources), with Node's compile cache in a
+ * directory of its own (`NODE_COMPILE_CACHE`, as docs/install.md tells a user to set). What
+ * `npm run build` does brings `dist/` up to date first: `tsc -b` (when nothing changed it only
+ * checks), then the packages' bundles. Returns the script and the environment.
  */
 function builtPeerWorker(dir: string): { script: string; env: Record<string, string> } {
-  execFileSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-b'], {
-    cwd: repoRoot,
-    stdio: 'inherit',
-  });
+  for (const args of [[join(repoRoot, 'node_modules/typescript/bin/tsc'), '-b'], [bundleScript]])
+    execFileSync(process.execPath, args, { cwd: repoRoot, stdio: 'inherit' });
   const cache = join(dir, 'compile-cache');
   mkdirSync(cache, { recursive: true });
   // Without the source condition, `@longrun/*` imports resolve to their `dist/` exports.

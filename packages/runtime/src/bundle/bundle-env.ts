@@ -1,10 +1,18 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { SessionStore, StoredEvent } from '@longrun/core';
 
-/** This package's version (src/bundle and dist/bundle are both two levels below package.json). */
+/**
+ * This package's version, from its package.json: two levels up from src/bundle/ and dist/bundle/,
+ * one from the package's bundle in dist/ (scripts/bundle-dist.ts).
+ */
 export function longrunVersion(): string {
-  const manifest = new URL('../../package.json', import.meta.url);
-  return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+  for (const relative of ['../../package.json', '../package.json']) {
+    const path = new URL(relative, import.meta.url);
+    if (!existsSync(path)) continue;
+    const manifest = JSON.parse(readFileSync(path, 'utf8')) as { name?: string; version: string };
+    if (manifest.name === '@longrun/runtime') return manifest.version;
+  }
+  throw new Error(`@longrun/runtime's package.json is not above ${import.meta.url}`);
 }
 
 export interface BundleEnvInput {
