@@ -1,5 +1,6 @@
 import {
   LongrunError,
+  isLongrunError,
   isRetryable,
   newAppendId,
   type AppendRequest,
@@ -22,8 +23,9 @@ export interface DurableAppendOptions {
  * commit that happened (the acknowledgement was lost), so the request carries an append id and is
  * sent again unchanged: the store answers a committed one with its first result (never
  * SEQ_CONFLICT), and one that did not commit is applied. Retries go on, with backoff, until the
- * append lands or `signal` aborts (the lease is lost). Returns the committed events, so the caller
- * folds exactly what the log holds.
+ * append lands or `signal` aborts (the lease is lost); a full disk (STORAGE_FULL, which commits
+ * nothing) is thrown at once. Returns the committed events, so the caller folds exactly what the
+ * log holds.
  */
 export async function appendDurably(
   store: SessionStore,
@@ -41,6 +43,9 @@ export async function appendDurably(
       if (!isRetryable(error)) throw error;
       stalled = true;
       options.onStall?.(error as LongrunError);
+      // A full disk does not pass by itself: the worker parks the session with the reason and
+      // resumes it once there is room (worker/full-disk.ts), instead of retrying unseen.
+      if (isLongrunError(error, 'STORAGE_FULL')) throw error;
     }
     await pause(backoffMs(attempt, 25, 2_000), options.signal);
     if (options.signal.aborted) {

@@ -39,6 +39,7 @@ import { aheadWindowFor } from './session-writer.ts';
 import { agentsByName, noAgentsWarning, subAgentsRunElsewhere } from './worker/worker-agents.ts';
 import { removeFinishedWorkspaces, workspaceRoots } from './worker/finished-workspaces.ts';
 import { tellParent } from './agent/tell-ancestors.ts';
+import { FullDiskResumer, fullDiskReason } from './worker/full-disk.ts';
 
 export interface WorkerOptions {
   store: SessionStore;
@@ -149,6 +150,8 @@ export class Worker {
   #recovering: Promise<void> | null = null;
   #watch: NodeJS.Timeout | undefined;
   #ticker: ScheduleTicker | null = null;
+  /** Resumes the sessions a full disk paused once it has room (worker/full-disk.ts). */
+  #fullDisk: FullDiskResumer | null = null;
   /** The timers of the waits this worker committed: an idle worker looks again when one is due. */
   readonly #timerWakes = new TimerWakes();
   /** The store's clock minus this process's, measured at start (timers are by the store's). */
@@ -253,6 +256,14 @@ export class Worker {
       );
     this.#loop = this.#claimLoop();
     this.#startTicker();
+    this.#fullDisk = new FullDiskResumer({
+      store: this.#o.store,
+      log: (level, msg, sessionId) => this.#log(level, msg, sessionId),
+      wake: () => this.wake(),
+      checkEveryMs: Math.max(250, Math.min(this.#o.pollMs * 10, 2_000)),
+      idleEveryMs: 60_000,
+    });
+    this.#fullDisk.start();
     // The agents, the store and this runtime are loaded by now: keep their compiled code for the
     // next start, which may follow a kill -9 that skips the save at exit.
     saveCompileCache();
@@ -304,6 +315,7 @@ export class Worker {
   async stop(): Promise<void> {
     this.#stop.abort();
     await this.#ticker?.stop();
+    await this.#fullDisk?.stop();
     this.wake();
     await this.#loop;
     await this.#recovering;
@@ -509,6 +521,11 @@ export class Worker {
       ended(outcome);
     } catch (error) {
       await keeper.stop();
+      if (isLongrunError(error, 'STORAGE_FULL')) {
+        await this.#parkOnFullDisk(keeper.lease, error);
+        ended('stopped');
+        return;
+      }
       if (isLongrunError(error, 'LEASE_LOST') || isLongrunError(error, 'SEQ_CONFLICT')) {
         // Someone else holds the session, or the log moved under this run: stop, and let the
         // next claim re-read the log. Nothing to park.
@@ -549,7 +566,9 @@ export class Worker {
         const session = await this.#o.store.getSession(lease.sessionId);
         return await this.#runnerFor(session.agent, keeper.lease, signal, holding).run();
       } catch (error) {
-        if (!isRetryable(error) || signal.aborted) throw error;
+        // A full disk is not retried here: the session is parked until there is room (#drive).
+        if (!isRetryable(error) || signal.aborted || isLongrunError(error, 'STORAGE_FULL'))
+          throw error;
         const delayMs = backoffMs(attempt, 25, 2_000);
         this.#log(
           'warn',
@@ -633,6 +652,27 @@ export class Worker {
       releaseLease: true,
     });
     if (over === undefined) await this.#tellParentPaused(lease.sessionId);
+  }
+
+  /**
+   * Parks a session whose write found the store's disk full: paused, with a reason that says so,
+   * in the room the store's reserve frees (without it, the status change would not fit either and
+   * the session would look `running`). The resumer resumes it once the disk has room again.
+   */
+  async #parkOnFullDisk(lease: Lease, error: LongrunError): Promise<void> {
+    this.#o.store.storageReserve?.release();
+    try {
+      await this.#pause(lease, fullDiskReason(error));
+      this.#log('warn', `paused: ${error.message}`, lease.sessionId);
+    } catch (parkError) {
+      this.#log(
+        'error',
+        `the disk is full and the session could not be paused either (${(parkError as Error).message}); its lease lapses and it is claimed again once there is room`,
+        lease.sessionId,
+      );
+      await this.#o.store.releaseLease(lease).catch(() => undefined);
+    }
+    this.#fullDisk?.parked();
   }
 
   /**

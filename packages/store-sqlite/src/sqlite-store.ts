@@ -61,6 +61,7 @@ import { SqliteWebhooks } from './sqlite-webhooks.ts';
 import { SqliteTenantSpend } from './sqlite-tenant-spend.ts';
 import { WorkerLock } from './worker-lock.ts';
 import { leaseClockFor, type LeaseClock } from './lease-clock.ts';
+import { FileStorageReserve } from './storage-reserve.ts';
 
 export interface SqliteStoreOptions extends SqliteDurabilityOptions {
   /** Path of the database file; its directory is created if missing. */
@@ -89,6 +90,8 @@ export class SqliteStore implements SessionStore {
   readonly schedules: SqliteSchedules;
   readonly webhooks: SqliteWebhooks;
   readonly tenantSpend: SqliteTenantSpend;
+  /** Room for the writes that park sessions when the disk fills (none for an in-memory store). */
+  readonly storageReserve?: FileStorageReserve;
   readonly #db: DatabaseSync;
   readonly #reads: WriterDb;
   readonly #writer: SqliteWriter;
@@ -121,6 +124,10 @@ export class SqliteStore implements SessionStore {
     this.schedules = new SqliteSchedules(access);
     this.webhooks = new SqliteWebhooks(access);
     this.tenantSpend = new SqliteTenantSpend(access);
+    if (options.path !== ':memory:') {
+      this.storageReserve = new FileStorageReserve(options.path);
+      this.storageReserve.restore();
+    }
   }
 
   /**

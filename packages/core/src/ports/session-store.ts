@@ -284,6 +284,17 @@ export interface ListSessionsQuery {
   waitingForPrefix?: string;
 }
 
+/** See `SessionStore.storageReserve`. */
+export interface StorageReserve {
+  /** Frees the reserved space, after a write failed with STORAGE_FULL. Idempotent. */
+  release(): void;
+  /**
+   * Sets the space aside again if the disk has room for it and a margin: true when it is set
+   * aside (the disk has room again), false while it has not.
+   */
+  restore(): boolean;
+}
+
 /**
  * The session store port: the append-only log, leases, effect records, checkpoints, signals and
  * waits. Every write a worker makes is fenced by its lease epoch in the same transaction.
@@ -316,6 +327,12 @@ export interface SessionStore {
    * (SQLite: one process serves and works, with an in-process channel).
    */
   liveChannel?(): LiveChannel;
+  /**
+   * Space the store sets aside while its disk has room (SQLite: a reserve file beside the
+   * database), so that when the disk fills up the writes that say why sessions stopped still fit.
+   * Absent where the store cannot set space aside (Postgres, an in-memory SQLite).
+   */
+  readonly storageReserve?: StorageReserve;
   close(): Promise<void>;
 
   createSession(input: CreateSessionInput): Promise<SessionRecord>;

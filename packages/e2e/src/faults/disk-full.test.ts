@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StoredEvent } from '@longrun/core';
@@ -19,7 +19,7 @@ if ('error' in mount) {
  * Each step writes a 16 KB tool output, so a 1 MB disk fills within a few dozen steps. Its
  * workspaces live off the small disk: only the store's writes meet the full disk.
  */
-function bulkyAgent(workspaceRoot: string): AgentDefinition {
+function bulkyAgent(workspaceRoot: string, outputBytes = 16_384): AgentDefinition {
   return defineAgent({
     name: 'bulky',
     instructions: 'Produce output for 120 steps.',
@@ -31,10 +31,10 @@ function bulkyAgent(workspaceRoot: string): AgentDefinition {
     tools: [
       defineTool({
         name: 'produce',
-        description: 'produces 16 KB of output',
+        description: 'produces some output',
         input: z.object({ n: z.number() }),
         effect: 'idempotent',
-        run: async ({ n }) => 'x'.repeat(16_384) + JSON.stringify(n),
+        run: async ({ n }) => 'x'.repeat(outputBytes) + JSON.stringify(n),
       }),
     ],
     maxSteps: 121,
@@ -45,9 +45,28 @@ function bulkyAgent(workspaceRoot: string): AgentDefinition {
   });
 }
 
+/** Writes `path` until the disk has not one more byte; returns how many it took. */
+function fillDisk(path: string): number {
+  const fd = openSync(path, 'w');
+  const chunk = Buffer.alloc(4096, 1);
+  let total = 0;
+  try {
+    for (;;) total += writeSync(fd, chunk);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+  } finally {
+    closeSync(fd);
+  }
+  return total;
+}
+
 describe.runIf(!('error' in mount))('SQLite on a disk that fills up', () => {
+  afterAll(() => {
+    if (!('error' in mount)) mount.unmount();
+  });
+
   it(
-    'stalls with a clear reason, loses nothing acknowledged, and continues when space returns',
+    'pauses the session with the reason, loses nothing acknowledged, and resumes it when space returns',
     { timeout: 120_000 },
     async () => {
       if ('error' in mount) return;
@@ -74,10 +93,92 @@ describe.runIf(!('error' in mount))('SQLite on a disk that fills up', () => {
         await worker.start();
         await filled;
         const ackedWhenFull = acked.length;
-        await new Promise((r) => setTimeout(r, 1_500)); // stays stalled, lease keeper gives up, nothing crashes
         expect(stalls[0]).toMatch(/^STORAGE_FULL: .*disk .* is full/);
-        expect((await store.getSession(session.id)).status).not.toBe('completed');
+        // Parked with the reason, in the room the store's reserve file frees: not `running`.
+        let parked = await store.getSession(session.id);
+        for (let i = 0; i < 250 && parked.status !== 'paused'; i++) {
+          await new Promise((r) => setTimeout(r, 20));
+          parked = await store.getSession(session.id);
+        }
+        expect(parked.status).toBe('paused');
+        expect(parked.statusReason).toMatch(
+          /^the disk holding the store is full: .*longrun resumes it by itself once the disk has room again/,
+        );
+        expect(parked.leaseOwner).toBeNull();
+        // It stays parked while the disk is full: nothing crashes, nothing is resumed early.
+        await new Promise((r) => setTimeout(r, 1_500));
+        expect((await store.getSession(session.id)).status).toBe('paused');
         mount.resize(64 * 1024);
+        for (
+          let i = 0;
+          i < 1_500 && (await store.getSession(session.id)).status !== 'completed';
+          i++
+        ) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await worker.stop();
+        const events = await store.readEvents(session.id, 0, 100_000);
+        expect((await store.getSession(session.id)).status).toBe('completed');
+        expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+        // Resumed by the worker once there was room, as the log says.
+        expect(events.filter((e) => e.type === 'session.resumed').map((e) => e.data.by)).toContain(
+          'longrun (the disk has room again)',
+        );
+        for (const a of acked) {
+          expect(JSON.stringify(events[a.seq - 1]?.data)).toBe(JSON.stringify(a.data));
+        }
+        expect(store.integrityCheck()).toEqual([]);
+        console.log(
+          `[disk-full] stalled after ${ackedWhenFull} acknowledged events; ${stalls.length} stall reports; finished at seq ${events.length}`,
+        );
+      } finally {
+        // Closed whatever failed, so that a failed assertion is what the test reports (not a
+        // busy mount at the unmount).
+        await store?.close().catch(() => undefined);
+        rmSync(workspaces, { recursive: true, force: true });
+      }
+    },
+  );
+  it(
+    'a disk another program filled to its last byte: paused with the reason in the reserved room, resumed when the program frees it',
+    { timeout: 120_000 },
+    async () => {
+      if ('error' in mount) return;
+      mount.resize(64 * 1024);
+      const dir = join(mount.dir, 'filled-by-another');
+      const workspaces = mkdtempSync(join(tmpdir(), 'longrun-disk-full-'));
+      const filler = join(mount.dir, 'another-programs-file');
+      let store: SqliteStore | undefined;
+      try {
+        store = await SqliteStore.open({ path: join(dir, 'longrun.db') });
+        const session = await store.createSession({ agent: 'bulky', input: null });
+        const acked: StoredEvent[] = [];
+        const worker = new Worker({
+          store,
+          agents: [bulkyAgent(workspaces, 200)],
+          leaseMs: 1_000,
+          pollMs: 20,
+        });
+        let fill!: () => void;
+        const tenSteps = new Promise<void>((r) => (fill = r));
+        worker.on('events.committed', ({ events }) => {
+          acked.push(...events);
+          if (acked.filter((e) => e.type === 'tool.completed').length >= 10) fill();
+        });
+        await worker.start();
+        await tenSteps;
+        // Another program takes every byte left; small writes fail too from now on.
+        const bytes = fillDisk(filler);
+        let parked = await store.getSession(session.id);
+        for (let i = 0; i < 500 && parked.status !== 'paused'; i++) {
+          await new Promise((r) => setTimeout(r, 20));
+          parked = await store.getSession(session.id);
+        }
+        expect(parked.status, `filled ${bytes} bytes`).toBe('paused');
+        expect(parked.statusReason).toMatch(/^the disk holding the store is full: /);
+        await new Promise((r) => setTimeout(r, 1_000));
+        expect((await store.getSession(session.id)).status).toBe('paused');
+        rmSync(filler);
         for (
           let i = 0;
           i < 1_500 && (await store.getSession(session.id)).status !== 'completed';
@@ -94,13 +195,11 @@ describe.runIf(!('error' in mount))('SQLite on a disk that fills up', () => {
         }
         expect(store.integrityCheck()).toEqual([]);
         console.log(
-          `[disk-full] stalled after ${ackedWhenFull} acknowledged events; ${stalls.length} stall reports; finished at seq ${events.length}`,
+          `[disk-full] another program filled ${bytes} bytes after ${acked.length} acknowledged events; finished at seq ${events.length}`,
         );
       } finally {
-        // Closed before the unmount, whatever failed, so that a failed assertion is what the
-        // test reports (not a busy mount).
         await store?.close().catch(() => undefined);
-        mount.unmount();
+        rmSync(filler, { force: true });
         rmSync(workspaces, { recursive: true, force: true });
       }
     },
