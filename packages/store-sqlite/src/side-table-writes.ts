@@ -1,6 +1,7 @@
 import type { ApiKeyRecord, NewApiKey } from '@longrun/core';
 import { WriterFailure } from './writer-failure.ts';
 import type { WriterDb } from './writer-db.ts';
+import { releaseBytes } from './release-bytes.ts';
 
 /** The statements of the API key and blob tables (read here too, by their stores). */
 export const apiKeySql = {
@@ -39,8 +40,15 @@ export const sideTableWrites = {
     if (changes === 0) throw new WriterFailure('NOT_FOUND', `API key ${w.id} does not exist`);
   },
 
-  /** `bytes` as packed (packBlob in @longrun/core): shorter than `size` when deflated. */
-  putBlob(db: WriterDb, w: { hash: string; size: number; bytes: Uint8Array; nowMs: number }): void {
+  /**
+   * `bytes` as packed (packBlob in @longrun/core): shorter than `size` when deflated. `release`:
+   * the bytes are the write's own (SqliteBlobStore.put), freed once in the table.
+   */
+  putBlob(
+    db: WriterDb,
+    w: { hash: string; size: number; bytes: Uint8Array; nowMs: number; release?: boolean },
+  ): void {
     db.stmt(blobSql.insert).run(w.hash, w.size, w.bytes, w.nowMs);
+    if (w.release === true) releaseBytes(w.bytes);
   },
 };

@@ -1,5 +1,13 @@
-import { checkBlobBytes, checkBlobHash, packBlob, unpackBlob, type BlobStore } from '@longrun/core';
+import {
+  checkBlobBytes,
+  checkBlobHash,
+  packBlob,
+  unpackBlob,
+  type BlobPutOptions,
+  type BlobStore,
+} from '@longrun/core';
 import type { SqliteAccess } from './sqlite-access.ts';
+import { releaseBytes } from './release-bytes.ts';
 import { blobSql as sql } from './side-table-writes.ts';
 
 /**
@@ -16,16 +24,22 @@ export class SqliteBlobStore implements BlobStore {
     this.#db = access;
   }
 
-  async put(hash: string, bytes: Uint8Array): Promise<void> {
+  async put(hash: string, bytes: Uint8Array, options: BlobPutOptions = {}): Promise<void> {
     const key = checkBlobHash(hash);
     const data = checkBlobBytes(bytes);
     const packed = await packBlob(data);
-    return this.#db.write('putBlob', {
+    const stored = ownBytes(packed);
+    // Bytes this call owns (packed or copied here, or given up by the caller) are freed as soon
+    // as they are written, here and in the writer thread's copy, not when a collection comes.
+    const own = stored !== data || options.transfer === true;
+    await this.#db.write('putBlob', {
       hash: key,
       size: data.byteLength,
-      bytes: ownBytes(packed),
+      bytes: stored,
       nowMs: this.#db.nowMs(),
+      ...(own ? { release: true } : {}),
     });
+    if (own) releaseBytes(stored);
   }
 
   async get(hash: string): Promise<Uint8Array | null> {

@@ -401,6 +401,33 @@ describe('a SQLite store with its writer thread', () => {
     }
   });
 
+  it("frees a blob's bytes once written when the caller gives them up, and never the caller's own", async () => {
+    const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+    const { createHash, randomBytes } = await import('node:crypto');
+    const blob = () => {
+      // Random (kept as they are, not deflated) and in a buffer of their own.
+      const bytes = new Uint8Array(randomBytes(64 * 1024));
+      return {
+        bytes,
+        copy: Buffer.from(bytes),
+        hash: createHash('sha256').update(bytes).digest('hex'),
+      };
+    };
+    try {
+      const given = blob();
+      await store.blobs.put(given.hash, given.bytes, { transfer: true });
+      expect(given.bytes.buffer.detached, 'given up: freed once written').toBe(true);
+      expect(Buffer.from((await store.blobs.get(given.hash))!).equals(given.copy)).toBe(true);
+      const kept = blob();
+      await store.blobs.put(kept.hash, kept.bytes);
+      expect(kept.bytes.buffer.detached, "the caller's: left alone").toBe(false);
+      expect(Buffer.from(kept.bytes).equals(kept.copy)).toBe(true);
+      expect(Buffer.from((await store.blobs.get(kept.hash))!).equals(kept.copy)).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('lets the process exit, whether the store was closed or not', async () => {
     for (const close of [true, false]) {
       const child = spawn(

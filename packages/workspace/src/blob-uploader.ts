@@ -76,18 +76,23 @@ export class BlobUploader {
   }
 
   async #upload(batch: Map<string, Uint8Array>): Promise<void> {
-    for (const hash of batch.keys()) this.#inFlight.add(hash);
+    const hashes = [...batch.keys()];
+    for (const hash of hashes) this.#inFlight.add(hash);
     try {
-      const missing = await this.#blobs.missing([...batch.keys()]);
+      const missing = await this.#blobs.missing(hashes);
       await forEachBounded(missing, this.#concurrency, async (hash) => {
         const bytes = batch.get(hash) as Uint8Array;
-        await this.#blobs.put(hash, bytes);
+        const size = bytes.byteLength;
+        // The copy is the uploader's own: the store may move it to its writer thread, so that
+        // gigabytes of chunks are not copied again there and left for two isolates to collect.
+        await this.#blobs.put(hash, bytes, { transfer: true });
+        batch.delete(hash);
         this.uploadedBlobs += 1;
-        this.uploadedBytes += bytes.byteLength;
+        this.uploadedBytes += size;
       });
-      this.#presence.add(batch.keys());
+      this.#presence.add(hashes);
     } finally {
-      for (const hash of batch.keys()) this.#inFlight.delete(hash);
+      for (const hash of hashes) this.#inFlight.delete(hash);
     }
   }
 }

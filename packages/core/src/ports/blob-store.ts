@@ -5,10 +5,19 @@
  * never used). Implementations: the session store's own tables (the default), a directory, and
  * S3-compatible object storage.
  */
+export interface BlobPutOptions {
+  /**
+   * The caller gives `bytes` up and never reads them again: a store that writes on another thread
+   * may move their buffer there (leaving it detached, 0 bytes long) instead of copying it. Bytes
+   * that are a view of a larger buffer are copied all the same.
+   */
+  transfer?: boolean;
+}
+
 export interface BlobStore {
   readonly kind: string;
   /** Stores `bytes` under `hash`. A hash already stored is left as it is. */
-  put(hash: string, bytes: Uint8Array): Promise<void>;
+  put(hash: string, bytes: Uint8Array, options?: BlobPutOptions): Promise<void>;
   /** The bytes stored under `hash`, or null when there are none. */
   get(hash: string): Promise<Uint8Array | null>;
   /** The subset of `hashes` that is not stored, in the order given. */

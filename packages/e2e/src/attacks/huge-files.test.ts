@@ -112,6 +112,30 @@ describe('files larger than the worker can hold', () => {
     expectWorkerHealthy(h.vitals.figures.at(-1)!);
   }, 60_000);
 
+  it('400 MiB of random bytes, which no compression shrinks: snapshotted whole, worker memory bounded', async () => {
+    // Dense data is what the worker must really read, hash and store: every chunk goes through
+    // the store's writer thread. Before its bytes were freed once written, each isolate let up to
+    // 64 MiB of written chunks wait for a collection (+106-134 MiB here).
+    const mib = 1024 ** 2;
+    const plan: AttackPlan = {
+      turns: [
+        [runCommand('head -c 400M /dev/urandom > dense.bin && echo made')],
+        [runCommand('echo still here')],
+      ],
+    };
+    const { status, events } = await h.vitals.during('400 MiB of random bytes', () =>
+      runAttack(h.url, attackerName, plan, 120_000),
+    );
+    const snapshot = events.find((e) => e.type === 'workspace.snapshotted' && e.data.step === 1);
+    const figures = h.vitals.figures.at(-1)!;
+    console.log(
+      `[huge-files] dense: snapshot of ${JSON.stringify(snapshot?.data.bytes)} bytes; worker RSS +${figures.rssGrowthMiB} MiB, worst health ${figures.worstHealthMs} ms`,
+    );
+    expect(status).toBe('completed');
+    expect(snapshot?.data.bytes, 'the whole file snapshotted').toBe(400 * mib);
+    expectWorkerHealthy(figures);
+  }, 150_000);
+
   it('each command that leaves a file out of the snapshot gets a record saying so', async () => {
     // Step 1 leaves huge-a out of an otherwise empty workspace; step 2 changes another file;
     // step 3 leaves huge-b out of a workspace whose snapshot does not otherwise change.
