@@ -153,6 +153,31 @@ describe('the server-wide connection cap', () => {
     expect(served.connections()).toMatchObject({ open: 2, reaped: 1, refused: 0 });
   });
 
+  it('closes the longest idle keep-alive connection to make room, never one whose request is in progress', async () => {
+    const served = await serve({ maxOpen: 2, silentReapMs: 0 });
+    // Both answered once and kept alive: idle, the first one longest.
+    const idle = await open(served);
+    expect((await get(idle, '/v1/health'))?.status).toBe(200);
+    const alsoIdle = await open(served);
+    expect((await get(alsoIdle, '/v1/health'))?.status).toBe(200);
+    const wanted = await open(served);
+    expect((await get(wanted, '/v1/health'))?.status).toBe(200);
+    await closed(idle);
+    expect(alsoIdle.destroyed).toBe(false);
+    expect(served.connections()).toMatchObject({ open: 2, reaped: 1, refused: 0 });
+    // A request in progress (a stream, answered for as long as it is read) keeps its
+    // connection: with both busy, a new connection is refused instead.
+    const { id } = await store.createSession({ agent: 'a', input: null, tenantId: 'acme' });
+    for (const socket of [alsoIdle, wanted])
+      socket.write(
+        `GET /v1/sessions/${id}/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\n\r\n`,
+      );
+    await new Promise((r) => setTimeout(r, 100));
+    const over = await open(served);
+    expectBusy(await get(over, '/v1/openapi.json'), /as many connections open as it allows \(2\)/);
+    expect(alsoIdle.destroyed || wanted.destroyed).toBe(false);
+  });
+
   it('closes a connection past it unanswered once every refusal slot is taken', async () => {
     const served = await serve({ maxOpen: 1, refusalSlots: 1 });
     const held = await open(served);

@@ -22,9 +22,10 @@ export interface ConnectionLimits {
    */
   capLoopbackPerAddress: boolean;
   /**
-   * A connection that has not sent a whole request header this long after it opened is closed
-   * when a new connection needs its place (only then: while the server is under its caps, idle
-   * connections wait out Node's `headersTimeout` as before), milliseconds. Default 2 000.
+   * A connection with no request in progress this long — none since it opened, or none since its
+   * last answer (an idle keep-alive connection) — is closed when a new connection needs its place
+   * (only then: while the server is under its caps, idle connections wait out Node's
+   * `headersTimeout` and `keepAliveTimeout` as before), milliseconds. Default 2 000.
    */
   silentReapMs: number;
   /**
@@ -54,7 +55,7 @@ export interface ConnectionFigures {
   addresses: number;
   /** Connections answered 503 SERVER_BUSY (or closed unanswered) for being over a cap. */
   refused: number;
-  /** Connections closed without a request to make room for a new one. */
+  /** Connections closed while idle (no request in progress) to make room for a new one. */
   reaped: number;
   /** Health and readiness checks answered by the app on a connection over a cap. */
   probesOverCap: number;
@@ -62,8 +63,11 @@ export interface ConnectionFigures {
 
 interface Admitted {
   key: string;
-  /** Still without a whole request header: may be reaped under pressure. */
+  /** Since when no request is in progress (none yet, or none since the last answer): may be
+   * reaped under pressure. Null while one is. */
   silentSinceMs: number | null;
+  /** Requests in progress (more than one only when a client pipelines). */
+  requests: number;
 }
 
 /**
@@ -74,15 +78,16 @@ interface Admitted {
  *
  * A connection over a cap is refused cheaply: it takes a refusal slot, its request (when it comes
  * within `refusalWaitMs`) is answered 503 SERVER_BUSY with `Retry-After` and `Connection: close`,
- * and the app never sees it. Before refusing, connections that have sent no request for
- * `silentReapMs` are closed to make room, oldest first. Past the refusal slots the kernel's
+ * and the app never sees it. Before refusing, connections with no request in progress for
+ * `silentReapMs` (none sent yet, or idle since their last answer) are closed to make room, the
+ * longest idle first. Past the refusal slots the kernel's
  * accepts are closed unanswered (`server.maxConnections`), so the descriptors held stay bounded
  * at `maxOpen + refusalSlots`. Connections already open are never touched by a refusal.
  */
 export class ConnectionGate {
   readonly #limits: ConnectionLimits;
   readonly #admitted = new Map<Socket, Admitted>();
-  /** Admitted connections without a request yet, in the order they opened. */
+  /** Admitted connections with no request in progress, in the order they became so. */
   readonly #silent = new Set<Socket>();
   readonly #openByKey = new Map<string, number>();
   /** Refused connections waiting for their request to be answered 503: why, and their deadline. */
@@ -123,9 +128,17 @@ export class ConnectionGate {
     }
     if (refusal === undefined) {
       const admitted = this.#admitted.get(socket);
-      if (admitted !== undefined && admitted.silentSinceMs !== null) {
+      if (admitted !== undefined) {
+        admitted.requests++;
         admitted.silentSinceMs = null;
         this.#silent.delete(socket);
+        // Answered (or abandoned): idle from now until its next request, reapable like a new one.
+        response.once('close', () => {
+          admitted.requests--;
+          if (admitted.requests > 0 || this.#admitted.get(socket) !== admitted) return;
+          admitted.silentSinceMs = performance.now();
+          this.#silent.add(socket);
+        });
       }
       return true;
     }
@@ -184,7 +197,7 @@ export class ConnectionGate {
   }
 
   #admit(socket: Socket, key: string): void {
-    this.#admitted.set(socket, { key, silentSinceMs: performance.now() });
+    this.#admitted.set(socket, { key, silentSinceMs: performance.now(), requests: 0 });
     this.#silent.add(socket);
     this.#openByKey.set(key, (this.#openByKey.get(key) ?? 0) + 1);
     socket.once('close', () => this.#release(socket));
@@ -210,7 +223,7 @@ export class ConnectionGate {
     for (const socket of this.#silent) {
       const admitted = this.#admitted.get(socket);
       if (admitted === undefined || admitted.silentSinceMs === null) continue;
-      // In opening order: the first one too young means every later one is too.
+      // In the order they fell silent: the first one too young means every later one is too.
       if (admitted.silentSinceMs > before) return;
       if (key !== null && admitted.key !== key) continue;
       this.#release(socket);
