@@ -11,6 +11,7 @@
  * loads nothing else of core: SQLite's writer thread does not load core.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { fixedDeflater } from './fixed-deflate.ts';
 
 /** The first byte of a packed value: which dictionary it was deflated against. */
 const deflatedWithDictionary1 = 1;
@@ -44,6 +45,13 @@ const dictionary1 = Buffer.from(
   ].join(''),
 );
 
+/**
+ * Values below fastLevelFrom (every event of a few hundred bytes) are deflated by
+ * fixed-deflate.ts, the same format for ~3x less time than zlib, whose cost on them is mostly
+ * setting up its stream; larger ones (checkpoints) by zlib at level 2, as below.
+ */
+const smallDeflater = fixedDeflater(dictionary1);
+
 /** Below this many characters a value is kept as text: deflate would save too little. */
 const defaultPackFrom = 64;
 
@@ -54,11 +62,10 @@ const defaultPackFrom = 64;
 const chunkSize = 1024;
 
 /**
- * The deflate window: the smallest that holds the dictionary and the value (2 KiB for an event
- * of up to ~660 bytes), so that nothing it could match is out of reach. Most of deflateRawSync's
- * cost on a row is setting up its state, which a small window and memLevel 4 make a third
- * cheaper (12.2 → 8.3 µs a row on an 800-step agent's log, with the same output). Any window up
- * to 32 KiB is read back by the default inflate, so the format byte stays 1.
+ * Zlib's deflate window: the smallest that holds the dictionary and the value, so that nothing
+ * it could match is out of reach (a small window and memLevel 4 also made zlib's setup a third
+ * cheaper on events, when it still packed them). Any window up to 32 KiB is read back by the
+ * default inflate, so the format byte stays 1.
  */
 function windowBits(bytes: number): number {
   const reach = dictionary1.length + bytes;
@@ -83,12 +90,16 @@ const fastLevelFrom = 8 * 1024;
 export function packJson(text: string, from = defaultPackFrom): string | Uint8Array {
   if (text.length < from) return text;
   const raw = Buffer.from(text, 'utf8');
+  if (raw.length < fastLevelFrom) {
+    const packed = smallDeflater.deflate(raw, deflatedWithDictionary1);
+    return packed.length > raw.length - (raw.length >> 3) ? text : packed;
+  }
   const deflated = deflateRawSync(raw, {
     dictionary: dictionary1,
     chunkSize,
     windowBits: windowBits(raw.length),
     memLevel: 4,
-    level: raw.length >= fastLevelFrom ? 2 : 6,
+    level: 2,
   });
   if (deflated.length + 1 > raw.length - (raw.length >> 3)) return text;
   const packed = Buffer.allocUnsafe(deflated.length + 1);
