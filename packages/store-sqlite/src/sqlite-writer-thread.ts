@@ -2,9 +2,11 @@
  * The writer thread: owns the connection that makes every write of one SqliteStore, so that the
  * commits and their fsyncs (synchronous=FULL) run here instead of on the event loop of the
  * thread that serves sessions. Requests queue in this thread's port while a commit runs and are
- * committed together at the next turn (group-commit.ts). Started by sqlite-writer.ts.
+ * committed together (group-commit.ts): the thread takes every request in the port, commits
+ * them, answers, and sleeps on the doorbell (writer-protocol.ts) when the port is empty. Started
+ * by sqlite-writer.ts.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { commitBatch } from './group-commit.ts';
 import { WriterFailure } from './writer-failure.ts';
 import { statementCache } from './writer-db.ts';
@@ -12,7 +14,7 @@ import {
   toWireError,
   type WriteRequest,
   type WriterMessage,
-  type WriterOptions,
+  type WriterThreadData,
 } from './writer-protocol.ts';
 import { openWriterConnection } from './writer-connection.ts';
 
@@ -24,10 +26,10 @@ const post = (message: WriterMessage) => port.postMessage(message);
 let opened: ReturnType<typeof openWriterConnection> | undefined;
 try {
   // The store's own connection opened the file and migrated it before this thread started.
-  opened = openWriterConnection(workerData as WriterOptions, { migrate: false });
+  opened = openWriterConnection(workerData as WriterThreadData, { migrate: false });
 } catch (error) {
   post({
-    failed: toWireError(error, `opening SQLite database ${(workerData as WriterOptions).path}`),
+    failed: toWireError(error, `opening SQLite database ${(workerData as WriterThreadData).path}`),
   });
   port.close();
 }
@@ -35,17 +37,24 @@ try {
 if (opened !== undefined) {
   const { connection, durability } = opened;
   const db = statementCache(connection);
-  let queue: WriteRequest[] = [];
+  const doorbell = new Int32Array((workerData as WriterThreadData).doorbell);
 
-  const flush = () => {
-    const batch = queue;
-    queue = [];
+  /** Every request in the port now, oldest first. */
+  const received = (): WriteRequest[] => {
+    const batch: WriteRequest[] = [];
+    for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port))
+      batch.push(m.message as WriteRequest);
+    return batch;
+  };
+
+  /** Commits and answers `batch`; false once it held `close` (the connection is closed). */
+  const flush = (batch: WriteRequest[]): boolean => {
     const closeAt = batch.findIndex((request) => request.name === 'close');
     const writes = closeAt === -1 ? batch : batch.slice(0, closeAt);
     const replies = commitBatch(connection, db, writes);
     if (closeAt === -1) {
       post({ replies });
-      return;
+      return true;
     }
     connection.close();
     for (const request of batch.slice(closeAt)) {
@@ -63,14 +72,18 @@ if (opened !== undefined) {
       );
     }
     post({ replies });
-    // Nothing else holds the thread: it ends once its port is closed.
-    port.close();
+    return false;
   };
 
-  port.on('message', (request: WriteRequest) => {
-    queue.push(request);
-    // Every request already in the port is delivered before the check phase: they share a commit.
-    if (queue.length === 1) setImmediate(flush);
-  });
   post({ opened: durability });
+  // A request is posted before its ring: one rung after `rang` was read is in the port when
+  // taken below, or wakes the wait at once (its count is no longer `rang`).
+  for (let open = true; open;) {
+    const rang = Atomics.load(doorbell, 0);
+    const batch = received();
+    if (batch.length === 0) Atomics.wait(doorbell, 0, rang);
+    else open = flush(batch);
+  }
+  // Nothing else holds the thread: it ends once its port is closed.
+  port.close();
 }

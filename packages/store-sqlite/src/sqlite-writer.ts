@@ -5,7 +5,14 @@ import { commitBatch } from './group-commit.ts';
 import type { WriteArgs, WriteName, WriteResult } from './sqlite-writes.ts';
 import { statementCache } from './writer-db.ts';
 import { fromWireError } from './translate-error.ts';
-import type { WriteReply, WriteRequest, WriterMessage, WriterOptions } from './writer-protocol.ts';
+import {
+  ringDoorbell,
+  type WriteReply,
+  type WriteRequest,
+  type WriterMessage,
+  type WriterOptions,
+  type WriterThreadData,
+} from './writer-protocol.ts';
 
 /** Where a store's writes are committed. */
 export interface SqliteWriter {
@@ -45,6 +52,7 @@ class WriterThread {
   readonly exited: Promise<void>;
   #alive = true;
   readonly #worker: Worker;
+  readonly #doorbell = new Int32Array(new SharedArrayBuffer(4));
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #openFailure: LongrunError | undefined;
@@ -58,7 +66,7 @@ class WriterThread {
   readonly #unsettled = new OnePerTurn();
 
   constructor(options: WriterOptions) {
-    this.#worker = startThread(options);
+    this.#worker = startThread({ ...options, doorbell: this.#doorbell.buffer });
     let opened!: (durability: DurabilityReport) => void;
     let failed!: (error: LongrunError) => void;
     this.opened = new Promise((resolve, reject) => {
@@ -105,6 +113,7 @@ class WriterThread {
     return new Promise((resolve, reject) => {
       try {
         this.#worker.postMessage({ id, name, args } satisfies WriteRequest);
+        ringDoorbell(this.#doorbell);
       } catch (error) {
         reject(
           new LongrunError(
@@ -156,13 +165,13 @@ class WriterThread {
  * ERR_WORKER_INVALID_EXEC_ARGV; a process started with any of them gets a thread with only the
  * options that say how modules resolve and load, which is all the writer's code needs.
  */
-function startThread(options: WriterOptions): Worker {
+function startThread(data: WriterThreadData): Worker {
   const execArgv = threadExecArgv(process.execArgv);
   try {
-    return new Worker(threadScript, { workerData: options, execArgv });
+    return new Worker(threadScript, { workerData: data, execArgv });
   } catch (error) {
     if ((error as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
-    return new Worker(threadScript, { workerData: options, execArgv: moduleArgv(execArgv) });
+    return new Worker(threadScript, { workerData: data, execArgv: moduleArgv(execArgv) });
   }
 }
 

@@ -11,6 +11,22 @@ export interface WriterOptions extends SqliteDurabilityOptions {
   nowMs: number;
 }
 
+/**
+ * What the writer thread is started with: the store's options and a doorbell, one Int32 the
+ * sender adds 1 to (and notifies) after each request it posts. The thread sleeps on it with
+ * Atomics.wait between batches instead of in its event loop: a futex wake, without the event
+ * loop's turn and the port's 'message' dispatch, answers the first request of a batch sooner.
+ */
+export interface WriterThreadData extends WriterOptions {
+  doorbell: SharedArrayBuffer;
+}
+
+/** Rings the doorbell of a thread started with `doorbell`, after a request was posted to it. */
+export function ringDoorbell(doorbell: Int32Array): void {
+  Atomics.add(doorbell, 0, 1);
+  Atomics.notify(doorbell, 0);
+}
+
 /** One write, or the last message: `close` (commit what came before, then close). */
 export interface WriteRequest {
   id: number;
