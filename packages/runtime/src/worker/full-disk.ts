@@ -27,7 +27,10 @@ export interface FullDiskResumerOptions {
  * Resumes the sessions a full disk paused (any worker's: they are found by their reason) once the
  * disk has room: when the store's reserve can be set aside again (`StorageReserve.restore`), or,
  * for a store with none, when a resume's own write succeeds. Looks often while it knows of such
- * sessions, rarely otherwise.
+ * sessions. Otherwise, on a store with a reserve (SQLite: one disk, few sessions), at the start
+ * and every `idleEveryMs`, for the parks of a worker that died since; on a store without one
+ * (Postgres: many workers, maybe many paused sessions to page through), only after this worker
+ * parked one.
  */
 export class FullDiskResumer {
   readonly #o: FullDiskResumerOptions;
@@ -41,7 +44,7 @@ export class FullDiskResumer {
   }
 
   start(): void {
-    this.#schedule(0);
+    if (this.#o.store.storageReserve !== undefined) this.#schedule(0);
   }
 
   /** A session was just parked on a full disk: look again soon. */
@@ -66,7 +69,8 @@ export class FullDiskResumer {
         )
         .finally(() => {
           this.#looking = undefined;
-          this.#schedule(this.#known ? this.#o.checkEveryMs : this.#o.idleEveryMs);
+          if (this.#known) this.#schedule(this.#o.checkEveryMs);
+          else if (this.#o.store.storageReserve !== undefined) this.#schedule(this.#o.idleEveryMs);
         });
     }, delayMs).unref();
   }
