@@ -140,7 +140,7 @@ describe.runIf(!('error' in mount))('SQLite on a disk that fills up', () => {
     },
   );
   it(
-    'a disk another program filled to its last byte: paused with the reason in the reserved room, resumed when the program frees it',
+    'a disk another program filled to its last byte: paused with the reason in the reserved room, resumed by a new worker when the program frees it',
     { timeout: 120_000 },
     async () => {
       if ('error' in mount) return;
@@ -178,6 +178,19 @@ describe.runIf(!('error' in mount))('SQLite on a disk that fills up', () => {
         expect(parked.statusReason).toMatch(/^the disk holding the store is full: /);
         await new Promise((r) => setTimeout(r, 1_000));
         expect((await store.getSession(session.id)).status).toBe('paused');
+        // The worker that parked it goes away; a new one, which parked nothing, finds it at its
+        // start by its reason and resumes it when the other program frees its file.
+        await worker.stop();
+        const next = new Worker({
+          store,
+          agents: [bulkyAgent(workspaces, 200)],
+          leaseMs: 1_000,
+          pollMs: 20,
+        });
+        next.on('events.committed', ({ events }) => acked.push(...events));
+        await next.start();
+        await new Promise((r) => setTimeout(r, 500));
+        expect((await store.getSession(session.id)).status).toBe('paused');
         rmSync(filler);
         for (
           let i = 0;
@@ -186,7 +199,7 @@ describe.runIf(!('error' in mount))('SQLite on a disk that fills up', () => {
         ) {
           await new Promise((r) => setTimeout(r, 20));
         }
-        await worker.stop();
+        await next.stop();
         const events = await store.readEvents(session.id, 0, 100_000);
         expect((await store.getSession(session.id)).status).toBe('completed');
         expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
