@@ -63,8 +63,10 @@ export interface ConnectionFigures {
 
 interface Admitted {
   key: string;
-  /** Since when no request is in progress (none yet, or none since the last answer): may be
-   * reaped under pressure. Null while one is. */
+  /**
+   * Since when no request is in progress (none yet, or none since the last answer): may be
+   * reaped under pressure. Null while one is.
+   */
   silentSinceMs: number | null;
   /** Requests in progress (more than one only when a client pipelines). */
   requests: number;

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StoredEvent } from '@longrun/core';
+import type { SessionId, SessionRecord, SessionStatus, StoredEvent } from '@longrun/core';
 import { SqliteStore } from '@longrun/store-sqlite';
 import { z } from 'zod';
 import { Worker, defineAgent, defineTool, type AgentDefinition } from '@longrun/runtime';
@@ -60,6 +60,40 @@ function fillDisk(path: string): number {
   return total;
 }
 
+/** The session's record once it has `status`, polled every 20 ms, or as it is after `tries`. */
+async function untilStatus(
+  store: SqliteStore,
+  id: SessionId,
+  status: SessionStatus,
+  tries: number,
+): Promise<SessionRecord> {
+  let record = await store.getSession(id);
+  for (let i = 0; i < tries && record.status !== status; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    record = await store.getSession(id);
+  }
+  return record;
+}
+
+/**
+ * The session's log, checked whole: completed, seqs without a gap, every acknowledged event in it
+ * as acknowledged, and the database intact.
+ */
+async function expectWholeLog(
+  store: SqliteStore,
+  id: SessionId,
+  acked: readonly StoredEvent[],
+): Promise<StoredEvent[]> {
+  const events = await store.readEvents(id, 0, 100_000);
+  expect((await store.getSession(id)).status).toBe('completed');
+  expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+  for (const a of acked) {
+    expect(JSON.stringify(events[a.seq - 1]?.data)).toBe(JSON.stringify(a.data));
+  }
+  expect(store.integrityCheck()).toEqual([]);
+  return events;
+}
+
 describe.runIf(!('error' in mount))('SQLite on a disk that fills up', () => {
   afterAll(() => {
     if (!('error' in mount)) mount.unmount();
@@ -95,11 +129,7 @@ describe.runIf(!('error' in mount))('SQLite on a disk that fills up', () => {
         const ackedWhenFull = acked.length;
         expect(stalls[0]).toMatch(/^STORAGE_FULL: .*disk .* is full/);
         // Parked with the reason, in the room the store's reserve file frees: not `running`.
-        let parked = await store.getSession(session.id);
-        for (let i = 0; i < 250 && parked.status !== 'paused'; i++) {
-          await new Promise((r) => setTimeout(r, 20));
-          parked = await store.getSession(session.id);
-        }
+        const parked = await untilStatus(store, session.id, 'paused', 250);
         expect(parked.status).toBe('paused');
         expect(parked.statusReason).toMatch(
           /^the disk holding the store is full: .*longrun resumes it by itself once the disk has room again/,
@@ -109,25 +139,13 @@ describe.runIf(!('error' in mount))('SQLite on a disk that fills up', () => {
         await new Promise((r) => setTimeout(r, 1_500));
         expect((await store.getSession(session.id)).status).toBe('paused');
         mount.resize(64 * 1024);
-        for (
-          let i = 0;
-          i < 1_500 && (await store.getSession(session.id)).status !== 'completed';
-          i++
-        ) {
-          await new Promise((r) => setTimeout(r, 20));
-        }
+        await untilStatus(store, session.id, 'completed', 1_500);
         await worker.stop();
-        const events = await store.readEvents(session.id, 0, 100_000);
-        expect((await store.getSession(session.id)).status).toBe('completed');
-        expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+        const events = await expectWholeLog(store, session.id, acked);
         // Resumed by the worker once there was room, as the log says.
         expect(events.filter((e) => e.type === 'session.resumed').map((e) => e.data.by)).toContain(
           'longrun (the disk has room again)',
         );
-        for (const a of acked) {
-          expect(JSON.stringify(events[a.seq - 1]?.data)).toBe(JSON.stringify(a.data));
-        }
-        expect(store.integrityCheck()).toEqual([]);
         console.log(
           `[disk-full] stalled after ${ackedWhenFull} acknowledged events; ${stalls.length} stall reports; finished at seq ${events.length}`,
         );
@@ -169,11 +187,7 @@ describe.runIf(!('error' in mount))('SQLite on a disk that fills up', () => {
         await tenSteps;
         // Another program takes every byte left; small writes fail too from now on.
         const bytes = fillDisk(filler);
-        let parked = await store.getSession(session.id);
-        for (let i = 0; i < 500 && parked.status !== 'paused'; i++) {
-          await new Promise((r) => setTimeout(r, 20));
-          parked = await store.getSession(session.id);
-        }
+        const parked = await untilStatus(store, session.id, 'paused', 500);
         expect(parked.status, `filled ${bytes} bytes`).toBe('paused');
         expect(parked.statusReason).toMatch(/^the disk holding the store is full: /);
         await new Promise((r) => setTimeout(r, 1_000));
@@ -192,21 +206,9 @@ describe.runIf(!('error' in mount))('SQLite on a disk that fills up', () => {
         await new Promise((r) => setTimeout(r, 500));
         expect((await store.getSession(session.id)).status).toBe('paused');
         rmSync(filler);
-        for (
-          let i = 0;
-          i < 1_500 && (await store.getSession(session.id)).status !== 'completed';
-          i++
-        ) {
-          await new Promise((r) => setTimeout(r, 20));
-        }
+        await untilStatus(store, session.id, 'completed', 1_500);
         await next.stop();
-        const events = await store.readEvents(session.id, 0, 100_000);
-        expect((await store.getSession(session.id)).status).toBe('completed');
-        expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
-        for (const a of acked) {
-          expect(JSON.stringify(events[a.seq - 1]?.data)).toBe(JSON.stringify(a.data));
-        }
-        expect(store.integrityCheck()).toEqual([]);
+        const events = await expectWholeLog(store, session.id, acked);
         console.log(
           `[disk-full] another program filled ${bytes} bytes after ${acked.length} acknowledged events; finished at seq ${events.length}`,
         );
