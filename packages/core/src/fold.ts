@@ -235,7 +235,9 @@ export function applyEvent(state: SessionState, event: StoredEvent): SessionStat
   const next = applyEventData(state, event);
   // Loop control's history is folded beside what each event does, in one place (loop-history.ts).
   const loop = foldLoopHistory(next, event);
-  return loop === next.loop ? next : { ...next, loop };
+  // `next` is always a new object (applyEventData copies the state first): it takes the history.
+  if (loop !== next.loop) next.loop = loop;
+  return next;
 }
 
 function applyEventData(state: SessionState, event: StoredEvent): SessionState {
@@ -276,8 +278,12 @@ function applyEventData(state: SessionState, event: StoredEvent): SessionState {
         output: null,
         outcome: null,
       };
+    // The events of every step (model.requested, model.responded, tool.started, tool.completed)
+    // change `next` in place: it is this fold's own copy, and copying it again per field changed
+    // was most of the fold's cost.
     case 'model.requested':
-      return { ...next, modelAttempt: { step: event.data.step, attempt: event.data.attempt } };
+      next.modelAttempt = { step: event.data.step, attempt: event.data.attempt };
+      return next;
     case 'model.streamed':
     case 'gate.decided':
     case 'policy.decided':
@@ -295,48 +301,48 @@ function applyEventData(state: SessionState, event: StoredEvent): SessionState {
           : { code, message, seq: event.seq },
       };
     }
-    case 'model.responded':
-      return {
-        ...next,
-        ...keptInputs(next, event.data.step, event.data.toolCalls),
-        modelAttempt: null,
-        failedAttempts: 0,
-        modelFailures: 0,
-        lastModelFailure: null,
-        lastResponse: {
-          text: event.data.text,
-          toolCallCount: event.data.toolCalls.length,
-          finishReason: event.data.finishReason ?? null,
-        },
-        steps: next.steps + 1,
-        calls: event.data.toolCalls.map((call) => ({ ...call, started: null, result: null })),
-        usage: {
-          inputTokens: next.usage.inputTokens + event.data.usage.inputTokens,
-          outputTokens: next.usage.outputTokens + event.data.usage.outputTokens,
-        },
+    case 'model.responded': {
+      const { largeInputs } = keptInputs(next, event.data.step, event.data.toolCalls);
+      if (largeInputs !== undefined) next.largeInputs = largeInputs;
+      next.modelAttempt = null;
+      next.failedAttempts = 0;
+      next.modelFailures = 0;
+      next.lastModelFailure = null;
+      next.lastResponse = {
+        text: event.data.text,
+        toolCallCount: event.data.toolCalls.length,
+        finishReason: event.data.finishReason ?? null,
       };
+      next.steps = next.steps + 1;
+      next.calls = event.data.toolCalls.map((call) => ({ ...call, started: null, result: null }));
+      next.usage = {
+        inputTokens: next.usage.inputTokens + event.data.usage.inputTokens,
+        outputTokens: next.usage.outputTokens + event.data.usage.outputTokens,
+      };
+      return next;
+    }
     case 'tool.started': {
-      const started = updateCall(next, event.data.callIndex, (call) => ({
+      next.calls = changedCalls(next, event.data.callIndex, (call) => ({
         ...call,
         started: { effect: event.data.effect, idempotencyKey: startedKeyOf(event) },
       }));
       const ledger = next.budget;
-      return ledger ? { ...started, budget: countToolCall(ledger, event.data.tool) } : started;
+      if (ledger) next.budget = countToolCall(ledger, event.data.tool);
+      return next;
     }
     case 'tool.completed': {
-      const completed = {
-        ...updateCall(next, event.data.callIndex, (call) => ({
-          ...call,
-          result: { ok: event.data.ok, output: event.data.output, interrupted: false },
-        })),
-        toolCallsCompleted: next.toolCallsCompleted + 1,
-      };
+      next.calls = changedCalls(next, event.data.callIndex, (call) => ({
+        ...call,
+        result: { ok: event.data.ok, output: event.data.output, interrupted: false },
+      }));
+      next.toolCallsCompleted = next.toolCallsCompleted + 1;
       const workspace = workspaceAfter(next.workspace ?? null, event);
-      if (workspace !== undefined) completed.workspace = workspace;
+      if (workspace !== undefined) next.workspace = workspace;
       const ref = event.data.outputRef;
-      if (ref === undefined) return completed;
+      if (ref === undefined) return next;
       const key = `${event.data.step}:${event.data.callIndex}`;
-      return { ...completed, largeResults: { ...next.largeResults, [key]: ref } };
+      next.largeResults = { ...next.largeResults, [key]: ref };
+      return next;
     }
     case 'tool.interrupted':
       return updateCall(next, event.data.callIndex, (call) => ({
@@ -531,6 +537,15 @@ function updateCall(
   callIndex: number,
   change: (call: OpenCall) => OpenCall,
 ): SessionState {
+  return { ...state, calls: changedCalls(state, callIndex, change) };
+}
+
+/** A new array of the state's calls, the one at `callIndex` changed. */
+function changedCalls(
+  state: SessionState,
+  callIndex: number,
+  change: (call: OpenCall) => OpenCall,
+): OpenCall[] {
   const index = state.calls.findIndex((call) => call.callIndex === callIndex);
   if (index < 0) {
     throw new LongrunError(
@@ -540,7 +555,7 @@ function updateCall(
   }
   const calls = state.calls.slice();
   calls[index] = change(calls[index] as OpenCall);
-  return { ...state, calls };
+  return calls;
 }
 
 /** Calls of the latest turn that have no result yet, in call order. */

@@ -109,9 +109,10 @@ function isPlainJson(value: unknown, depth: number): boolean {
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return false;
   const record = value as Record<string, unknown>;
-  const keys = Object.keys(record);
-  for (let i = 0; i < keys.length; i++)
-    if (!isPlainJson(record[keys[i] as string], depth + 1)) return false;
+  // for-in walks the object's enum cache; Object.keys would allocate an array per object. Its
+  // prototype is Object.prototype or null (checked above): an enumerable key someone added to
+  // Object.prototype is checked too, which can only send the value to checkJson's full walk.
+  for (const key in record) if (!isPlainJson(record[key], depth + 1)) return false;
   return true;
 }
 

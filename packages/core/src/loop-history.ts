@@ -201,8 +201,11 @@ export function foldLoopHistory(state: LoopFoldInput, event: StoredEvent): LoopH
  * history is folded at every tool result and its windows are tens of entries long.
  */
 function appendBounded<T>(items: readonly T[], item: T, max: number): T[] {
-  const next = items.slice(Math.max(0, items.length + 1 - max));
-  next.push(item);
+  // Sized once: a slice then a push would copy the kept entries twice.
+  const from = Math.max(0, items.length + 1 - max);
+  const next = new Array<T>(items.length - from + 1);
+  for (let i = from; i < items.length; i++) next[i - from] = items[i] as T;
+  next[items.length - from] = item;
   return next;
 }
 
@@ -216,9 +219,9 @@ function touch(seen: readonly string[], entry: string): string[] {
 
 /** A new array: `items` without the one at `at`, then `item` (the same size). */
 function movedLast<T>(items: readonly T[], at: number, item: T): T[] {
-  const next = items.slice();
-  next.splice(at, 1);
-  next.push(item);
+  const next = new Array<T>(items.length);
+  for (let i = 0, to = 0; i < items.length; i++) if (i !== at) next[to++] = items[i] as T;
+  next[items.length - 1] = item;
   return next;
 }
 

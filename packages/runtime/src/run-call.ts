@@ -131,6 +131,7 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     secrets.add(name, answer.value);
     return answer.value;
   };
+  const holding = input.holding ?? (() => !input.signal.aborted);
   const context = (canWait = false): ToolContext => ({
     sessionId: input.sessionId,
     step,
@@ -138,7 +139,7 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
     idempotencyKey,
     attempt,
     signal: input.signal,
-    holding: input.holding ?? (() => !input.signal.aborted),
+    holding,
     files: input.workspace.files,
     sandbox: () => input.workspace.sandbox(),
     ...(canWait ? waits.methods() : noWaits),
@@ -176,7 +177,7 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
   // The start (with the response that asked for the call) is in the log before the call runs,
   // whatever its effect class: the log names every call that may have had an effect.
   await input.settled?.();
-  if (!context().holding()) {
+  if (!holding()) {
     // The worker stopped holding the session (stopping, or its lease or liveness lapsed by its
     // clock, e.g. right after a freeze) between the call's start and now: the tool is not run.
     // The call stays started, without a result, for the next holder to settle.
@@ -205,8 +206,7 @@ export async function runCall(input: RunCallInput): Promise<CallResult> {
   // A new wait suspends the call, whatever the tool did after it (threw, caught, returned).
   const suspension = waits.suspension;
   if (suspension !== null) return { events: [], effects: [], toolMs, suspended: suspension };
-  const after = context();
-  if (!ok && !input.signal.aborted && !after.holding()) {
+  if (!ok && !input.signal.aborted && !holding()) {
     // The tool failed after this worker's clock said it no longer holds the session, before the
     // abort reached it (the watch fires within 50 ms): the failure is most likely that, not the
     // tool's own. No result is recorded; the next holder settles the call as interrupted.

@@ -309,7 +309,9 @@ export class AgentRunner {
     while (!ctx.signal.aborted) {
       const s = ctx.writer.state;
       if (s.status === 'failed' || s.status === 'cancelled') return this.#recordSays(s.status);
-      if (await this.#cancelRequested()) return 'cancelled';
+      // Both checks look at the store at most once a second: most turns answer without a promise.
+      const cancel = this.#cancelRequested();
+      if (cancel !== false && (await cancel)) return 'cancelled';
       if (s.status === 'waiting') {
         const approval = waitsForApproval(s);
         if (!(await resolveWait(ctx))) return 'waiting';
@@ -330,7 +332,8 @@ export class AgentRunner {
       }
       const turnOver =
         s.status === 'completed' || (s.lastResponse !== null && s.lastResponse.toolCallCount === 0);
-      if (await this.#takeUserMessage(turnOver)) continue;
+      const message = this.#takeUserMessage(turnOver);
+      if (message !== false && (await message)) continue;
       if (s.status === 'completed') return this.#recordSays('completed');
       if (turnOver) {
         const answer = s.lastResponse?.text ?? '';
@@ -396,11 +399,15 @@ export class AgentRunner {
    * Starts a new turn with a follow-up message, if one is waiting. Between steps of a turn the
    * inbox is read at most once a second; when a turn is over, always, before it completes.
    */
-  async #takeUserMessage(turnOver: boolean): Promise<boolean> {
-    const ctx = this.#ctx;
+  #takeUserMessage(turnOver: boolean): Promise<boolean> | false {
     const now = performance.now();
     if (!turnOver && now - this.#lastMessageCheck < 1_000) return false;
     this.#lastMessageCheck = now;
+    return this.#readUserMessage();
+  }
+
+  async #readUserMessage(): Promise<boolean> {
+    const ctx = this.#ctx;
     const [message] = await ctx.store.pendingSignals(ctx.writer.lease.sessionId, userMessageSignal);
     if (message === undefined) return false;
     // A payload that is not a message's is still the person's words, as JSON.
@@ -426,11 +433,16 @@ export class AgentRunner {
   }
 
   /** Checks for a cancel request at most once a second, and always when a wait ends. */
-  async #cancelRequested(): Promise<boolean> {
-    const ctx = this.#ctx;
+  #cancelRequested(): Promise<boolean> | false {
     const now = performance.now();
-    if (ctx.writer.state.status !== 'waiting' && now - this.#lastSignalCheck < 1_000) return false;
+    if (this.#ctx.writer.state.status !== 'waiting' && now - this.#lastSignalCheck < 1_000)
+      return false;
     this.#lastSignalCheck = now;
+    return this.#readCancel();
+  }
+
+  async #readCancel(): Promise<boolean> {
+    const ctx = this.#ctx;
     const [cancel] = await ctx.store.pendingSignals(ctx.writer.lease.sessionId, cancelSignal);
     if (cancel === undefined) return false;
     const { by, reason } = readSignal(cancelSignal, cancel.payload) ?? {

@@ -313,7 +313,7 @@ export class TranscriptBuilder {
 
   /** The transcript, with the agent's instructions first. Throws if a tool call has no result. */
   messages(instructions: string): ModelMessage[] {
-    const orphans = this.orphans();
+    const orphans = this.#answered.size === this.#callIds.size ? [] : this.orphans();
     if (orphans.length > 0) {
       throw new LongrunError(
         'INTERNAL',

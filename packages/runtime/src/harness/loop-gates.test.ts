@@ -19,6 +19,7 @@ import { gateChain } from './limit-gates.ts';
 import { defaultLoopControl, resolveLoopControl, type LoopControlConfig } from './loop-control.ts';
 import { stuckLoopGate } from './stuck-loop-gate.ts';
 import { circuitBreakerGate } from './circuit-breaker-gate.ts';
+import type { LoopControl } from './loop-control.ts';
 
 const read = defineTool({
   name: 'read',
@@ -349,5 +350,78 @@ describe('loopControl of an agent', () => {
       expect((thrown as Error).message).toMatch(message);
       expect((thrown as Error).message).toMatch(/of agent looper$/);
     }
+  });
+});
+
+describe('the stuck-loop gate, counted against a reference', () => {
+  /** mulberry32, seeded: a failure names its seed. */
+  const random = (seed: number) => () => {
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+
+  it('pauses exactly when the largest group of identical calls in the window reaches the bar', () => {
+    const seed = Number(process.env.LONGRUN_SEED ?? Date.now() % 1_000_000);
+    console.log(`stuck-loop reference test seed ${seed} (LONGRUN_SEED=${seed} repeats it)`);
+    const next = random(seed);
+    let checked = 0;
+    let paused = 0;
+    for (let run = 0; run < 40; run++) {
+      const distinct = 1 + Math.floor(next() * 60);
+      const within = 1 + Math.floor(next() * 50);
+      const times = 2 + Math.floor(next() * 6);
+      const control: LoopControl = {
+        ...defaultLoopControl,
+        sameCall: { times, within },
+        noProgressTurns: null,
+      };
+      const gate = stuckLoopGate(control);
+      const log = new Log();
+      for (let i = 0; i < 120; i++) {
+        if (next() < 0.03) log.add(event('user.messaged', { text: 'go on', signalId: null }));
+        const path = `f${Math.floor(next() * distinct)}`;
+        log.call('read', { path }, `out ${Math.floor(next() * 3)}`);
+        const loop = log.state.loop!;
+        const window = loop.calls.slice(-within).filter((c) => c.seq > loop.changedAtSeq);
+        const groups = new Map<string, number>();
+        for (const c of window) groups.set(c.argsHash, (groups.get(c.argsHash) ?? 0) + 1);
+        const largest = Math.max(0, ...groups.values());
+        const at = { agent: agentWith(), state: log.state, step: log.state.steps + 1 };
+        const decision = gate.beforeModelCall!(at);
+        const where = `seed ${seed}, run ${run}, call ${i} (times ${times}, within ${within})`;
+        if (largest >= times) {
+          paused++;
+          expect(decision, where).toMatchObject({
+            decision: 'pause',
+            evidence: { times: largest },
+          });
+        } else expect(decision, where).toEqual({ decision: 'allow' });
+        // Before a tool call: the calls with its arguments among the latest within - 1, plus it.
+        const argsHash = callHash('read', { path });
+        const same = loop.calls
+          .slice(-(within - 1) || loop.calls.length)
+          .filter((c) => within > 1 && c.seq > loop.changedAtSeq && c.argsHash === argsHash);
+        log.turn({ tool: 'read', args: { path } });
+        const call = log.state.calls[0]!;
+        const tool = gate.beforeToolCall!({
+          ...at,
+          state: log.state,
+          call,
+          tool: read,
+          input: call.args,
+        });
+        if (same.length + 1 >= times) expect(tool.decision, where).toBe('pause');
+        else expect(tool, where).toEqual({ decision: 'allow' });
+        log.result(0, `out ${Math.floor(next() * 3)}`);
+        checked++;
+      }
+    }
+    expect(checked).toBe(40 * 120);
+    // Both answers are exercised: a bar reached and not.
+    expect(paused).toBeGreaterThan(0);
+    expect(paused).toBeLessThan(checked);
   });
 });

@@ -23,16 +23,17 @@ export function stuckLoopGate(control: LoopControl): Gate {
       const loop = state.loop;
       if (sameCall === null || loop === undefined) return allow;
       const argsHash = callHash(call.tool, call.args);
+      // Counted first, before every tool call: the calls themselves are gathered only to pause.
+      if (countSame(loop, sameCall.within - 1, argsHash) + 1 < sameCall.times) return allow;
       const earlier = counted(loop, sameCall.within - 1).filter((c) => c.argsHash === argsHash);
-      if (earlier.length + 1 < sameCall.times) return allow;
       return sameCallPause(agent.name, sameCall, earlier, { step, callIndex: call.callIndex });
     },
     beforeModelCall: ({ agent, state }) => {
       const loop = state.loop;
       if (loop === undefined) return allow;
-      if (sameCall !== null) {
+      if (sameCall !== null && mostRepeatedCount(loop, sameCall.within) >= sameCall.times) {
         const repeated = mostRepeated(counted(loop, sameCall.within));
-        if (repeated.length >= sameCall.times) return sameCallPause(agent.name, sameCall, repeated);
+        return sameCallPause(agent.name, sameCall, repeated);
       }
       const turns = state.steps - loop.progressStep;
       if (noProgressTurns === null || turns < noProgressTurns) return allow;
@@ -62,6 +63,61 @@ export function stuckLoopGate(control: LoopControl): Gate {
 function counted(loop: LoopHistory, within: number): LoopCall[] {
   if (within <= 0) return [];
   return loop.calls.slice(-within).filter((c) => c.seq > loop.changedAtSeq);
+}
+
+/** How many of the calls `counted` would give have `argsHash`, without gathering them. */
+function countSame(loop: LoopHistory, within: number, argsHash: string): number {
+  const { calls } = loop;
+  let count = 0;
+  for (let i = Math.max(0, calls.length - within); i < calls.length; i++) {
+    const c = calls[i] as LoopCall;
+    if (c.seq > loop.changedAtSeq && c.argsHash === argsHash) count++;
+  }
+  return within <= 0 ? 0 : count;
+}
+
+/**
+ * An open-addressing table of hashes, reused by every model call's check (which runs
+ * synchronously to its end): slot → index + 1 of the group's first call (0: empty), and the
+ * group's count. A window holds at most `loopHistoryLimits.calls` (50) calls: fewer than half
+ * the slots.
+ */
+const slots = 128;
+const slotCall = new Int32Array(slots);
+const slotCount = new Int32Array(slots);
+
+/** The size of the largest group of identical calls among those `counted` would give. */
+function mostRepeatedCount(loop: LoopHistory, within: number): number {
+  if (within <= 0) return 0;
+  const { calls } = loop;
+  const from = Math.max(0, calls.length - within);
+  if (calls.length - from > slots / 2) return mostRepeated(counted(loop, within)).length;
+  slotCall.fill(0);
+  let best = 0;
+  for (let i = from; i < calls.length; i++) {
+    const c = calls[i] as LoopCall;
+    if (c.seq <= loop.changedAtSeq) continue;
+    const h = c.argsHash;
+    // The hash is hex digits of SHA-256: its first characters spread the slots evenly.
+    let slot = (h.charCodeAt(0) * 31 + h.charCodeAt(1) * 7 + h.charCodeAt(2)) & (slots - 1);
+    for (;;) {
+      const first = slotCall[slot] as number;
+      if (first === 0) {
+        slotCall[slot] = i + 1;
+        slotCount[slot] = 1;
+        if (best < 1) best = 1;
+        break;
+      }
+      if ((calls[first - 1] as LoopCall).argsHash === h) {
+        const count = (slotCount[slot] as number) + 1;
+        slotCount[slot] = count;
+        if (count > best) best = count;
+        break;
+      }
+      slot = (slot + 1) & (slots - 1);
+    }
+  }
+  return best;
 }
 
 /** The largest group of identical calls (the earliest such group on a tie). */

@@ -25,9 +25,15 @@ export async function keepLargeInputs(
   whole: ReadonlySet<string>,
 ): Promise<ToolCall[]> {
   const { maxInlineChars, viewChars } = toolResultLimits(config, 'toolInputs');
+  // Most responses carry only small arguments: those are answered without a promise per call.
+  const texts = calls.map((call) => JSON.stringify(call.args));
+  if (
+    calls.every((call, i) => (texts[i] as string).length <= maxInlineChars || whole.has(call.tool))
+  )
+    return calls;
   return Promise.all(
-    calls.map(async (call) => {
-      const text = JSON.stringify(call.args);
+    calls.map(async (call, i) => {
+      const text = texts[i] as string;
       if (text.length <= maxInlineChars || whole.has(call.tool)) return call;
       const inputRef = await keepText(blobs, text);
       // The hash is in the view, so an approval or a loop check bound to the view is bound to the

@@ -15,12 +15,27 @@ export interface ToolResultsConfig {
 export type ToolInputsConfig = ToolResultsConfig;
 
 export const readToolResultName = 'read_tool_result';
-const defaults = { maxInlineChars: 32_000, viewChars: 8_000 };
+const defaults: Readonly<Required<ToolResultsConfig>> = Object.freeze({
+  maxInlineChars: 32_000,
+  viewChars: 8_000,
+});
+
+/** Limits already checked, by the config they came from (asked for at every step). */
+const checkedLimits = new WeakMap<ToolResultsConfig, Readonly<Required<ToolResultsConfig>>>();
 
 export function toolResultLimits(
   config: ToolResultsConfig | undefined,
   field: 'toolResults' | 'toolInputs' = 'toolResults',
-): Required<ToolResultsConfig> {
+): Readonly<Required<ToolResultsConfig>> {
+  if (config === undefined) return defaults;
+  const known = checkedLimits.get(config);
+  // A config changed after it was checked is checked again.
+  if (
+    known !== undefined &&
+    known.maxInlineChars === (config.maxInlineChars ?? defaults.maxInlineChars) &&
+    known.viewChars === (config.viewChars ?? defaults.viewChars)
+  )
+    return known;
   const out = { ...defaults, ...config };
   for (const [key, value] of Object.entries(out)) {
     if (!Number.isSafeInteger(value) || value < 100) {
@@ -30,6 +45,7 @@ export function toolResultLimits(
   if (out.viewChars > out.maxInlineChars) {
     throw new LongrunError('INVALID_ARGUMENT', `${field}.viewChars must not pass maxInlineChars`);
   }
+  checkedLimits.set(config, out);
   return out;
 }
 
