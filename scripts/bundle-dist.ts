@@ -59,7 +59,8 @@ async function bundlePackage(packageDir: string, manifest: Manifest): Promise<nu
   );
   // Chunks are named by their hash: the last build's would linger, and be packed, if kept.
   for (const file of readdirSync(outDir))
-    if (file.endsWith(bundledSuffix)) rmSync(join(outDir, file));
+    if (file.endsWith(bundledSuffix) || file.endsWith(`${bundledSuffix}.map`))
+      rmSync(join(outDir, file));
   const output = await build({
     input,
     platform: 'node',
@@ -73,6 +74,10 @@ async function bundlePackage(packageDir: string, manifest: Manifest): Promise<nu
       chunkFileNames: `[name]-[hash]${bundledSuffix}`,
       // Errors and classes keep their names (LongrunError, a tool's function) in a bundle.
       keepNames: true,
+      // A map beside each bundle, to the built modules it was made from (dist/**/*.js, shipped
+      // beside it): run with --enable-source-maps, a stack trace names those files and lines.
+      sourcemap: true,
+      sourcemapExcludeSources: true,
       cleanDir: false,
     },
   });

@@ -3,6 +3,7 @@
 // agents written in JavaScript and in TypeScript run with `npx longrun run` and `npx longrun dev`
 // — on this Node (24, from scripts/use-node.sh) and on the lowest Node the packages' `engines`
 // allow, installed from the npm registry. Nothing here resolves to the repository's sources.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -59,6 +60,7 @@ describe('longrun installed from its npm tarballs, outside the repository', () =
   });
 
   it('installs every public package with built JavaScript, declarations and its LICENSE, and no sources', () => {
+    let mapped = 0;
     for (const { manifest } of publicWorkspaces()) {
       const installed = join(project, 'node_modules', manifest.name);
       const shipped = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as {
@@ -78,10 +80,22 @@ describe('longrun installed from its npm tarballs, outside the repository', () =
         expect(conditions.types, `${manifest.name} ${subpath}`).toMatch(/^\.\/dist\/.*\.d\.ts$/);
         expect(existsSync(join(installed, conditions.import!)), conditions.import).toBe(true);
         expect(existsSync(join(installed, conditions.types!)), conditions.types).toBe(true);
+        // Its source map ships beside it, and names built modules that ship too (an entry that
+        // only re-exports a chunk has no lines of its own to map).
+        const bundle = join(installed, conditions.import!);
+        const mapRef = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(readFileSync(bundle, 'utf8'));
+        if (mapRef === null) continue;
+        mapped++;
+        const mapFile = join(dirname(bundle), mapRef[1]!);
+        const map = JSON.parse(readFileSync(mapFile, 'utf8')) as { sources: string[] };
+        expect(map.sources.length, mapFile).toBeGreaterThan(0);
+        for (const source of map.sources)
+          expect(existsSync(join(dirname(mapFile), source)), `${mapFile}: ${source}`).toBe(true);
       }
       const files = readdirSync(installed, { recursive: true, encoding: 'utf8' });
       expect(files.filter((file) => /\.test\.(js|d\.ts)$/.test(file))).toEqual([]);
     }
+    expect(mapped).toBeGreaterThan(5);
     // The dashboard's page and scripts, served from the installed package.
     expect(existsSync(join(project, 'node_modules/@longrun/dashboard/ui/index.html'))).toBe(true);
     // Test kits are subpaths, not main entry points.
@@ -90,6 +104,22 @@ describe('longrun installed from its npm tarballs, outside the repository', () =
       'utf8',
     );
     expect(models).not.toMatch(/scripted-model|wire-server/);
+  });
+
+  it('names the built module and line in a stack trace under --enable-source-maps', () => {
+    const thrown = spawnSync(
+      process.execPath,
+      [
+        '--enable-source-maps',
+        '--input-type=module',
+        '-e',
+        "import { defineAgent } from '@longrun/runtime'; try { defineAgent({ name: '' }); } catch (e) { console.log(e.stack); }",
+      ],
+      // Without the repository's source condition, which vitest's NODE_OPTIONS carries.
+      { cwd: project, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
+    );
+    expect(thrown.stdout, thrown.stderr).toMatch(/^LongrunError: an agent needs a name/);
+    expect(thrown.stdout).toMatch(/at defineAgent \(.*\/dist\/agent\/define-agent\.js:\d+:\d+\)/);
   });
 
   it('type-checks the TypeScript agent and its test against the installed declarations', () => {
