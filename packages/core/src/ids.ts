@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { LongrunError } from './errors.ts';
 
 declare const brand: unique symbol;
@@ -52,7 +52,14 @@ export function newWorkerId(): WorkerId {
   return `wkr_${randomUUID().replaceAll('-', '').slice(0, 16)}` as WorkerId;
 }
 
-/** A writer's id for one append (AppendRequest.appendId): 128 random bits. */
+/**
+ * This process's append ids start with 96 random bits (unique to the process, and to each thread:
+ * a module is loaded per thread); a count follows. A fresh UUID per append cost ~5 µs of a step.
+ */
+const appendIdPrefix = `apd_${randomBytes(12).toString('hex')}_`;
+let appendIdCount = 0;
+
+/** A writer's id for one append (AppendRequest.appendId), unique to it across processes. */
 export function newAppendId(): string {
-  return `apd_${randomUUID().replaceAll('-', '')}`;
+  return appendIdPrefix + (appendIdCount++).toString(36);
 }

@@ -11,6 +11,8 @@ import { commitBatch } from './group-commit.ts';
 import { WriterFailure } from './writer-failure.ts';
 import { statementCache } from './writer-db.ts';
 import {
+  doorbellSlot,
+  sleepUntilRung,
   toWireError,
   type WriteRequest,
   type WriterMessage,
@@ -79,9 +81,9 @@ if (opened !== undefined) {
   // A request is posted before its ring: one rung after `rang` was read is in the port when
   // taken below, or wakes the wait at once (its count is no longer `rang`).
   for (let open = true; open;) {
-    const rang = Atomics.load(doorbell, 0);
+    const rang = Atomics.load(doorbell, doorbellSlot.rings);
     const batch = received();
-    if (batch.length === 0) Atomics.wait(doorbell, 0, rang);
+    if (batch.length === 0) sleepUntilRung(doorbell, rang);
     else open = flush(batch);
   }
   // Nothing else holds the thread: it ends once its port is closed.

@@ -390,6 +390,42 @@ describe('a SQLite store with its writer thread', () => {
     }
   });
 
+  it('wakes its thread for a write whenever the thread fell asleep, at any instant (seeded)', async () => {
+    // One write at a time, each after a pause of 0–300 µs: the thread is caught busy, just
+    // falling asleep, or asleep. A wake-up lost in between would leave a write unanswered.
+    const seed = Number(process.env.LONGRUN_SEED ?? Date.now() % 1_000_000);
+    console.log(`doorbell test seed ${seed} (LONGRUN_SEED=${seed} repeats it)`);
+    let state = seed >>> 0;
+    const next = (): number => {
+      state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
+      return state / 2 ** 32;
+    };
+    const { writer } = await startedWriter();
+    try {
+      const held = await claimedSession(writer);
+      let head = 1;
+      for (let i = 0; i < 1_500; i++) {
+        const until = performance.now() + next() * 0.3;
+        while (performance.now() < until);
+        let timer: NodeJS.Timeout | undefined;
+        const unanswered = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`write ${i} unanswered for 5 s (seed ${seed})`)),
+            5_000,
+          );
+        });
+        const result = await Promise.race([
+          writer.write('append', appendWrite(held, head)),
+          unanswered,
+        ]).finally(() => clearTimeout(timer));
+        head = (result as { headSeq: number }).headSeq;
+      }
+      expect(head).toBe(1_501);
+    } finally {
+      await writer.close();
+    }
+  });
+
   it('stores a blob given as a view into a larger buffer as exactly its bytes', async () => {
     const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
     try {

@@ -52,7 +52,7 @@ class WriterThread {
   readonly exited: Promise<void>;
   #alive = true;
   readonly #worker: Worker;
-  readonly #doorbell = new Int32Array(new SharedArrayBuffer(4));
+  readonly #doorbell = new Int32Array(new SharedArrayBuffer(8));
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #openFailure: LongrunError | undefined;
