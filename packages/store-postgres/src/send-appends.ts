@@ -5,7 +5,7 @@ import {
   type LeaseFence,
 } from '@longrun/core';
 import type { BatchOutcome } from './append-batcher.ts';
-import { textArrayLiteral } from './array-literal.ts';
+import { jsonTextsArrayLiteral } from './array-literal.ts';
 import { num, type Row } from './rows.ts';
 import { appendBatchItem, appendParams, type PackedDatas, type Statements } from './sql.ts';
 import { translatePgError, type ServerTarget } from './translate-error.ts';
@@ -46,7 +46,7 @@ export async function sendAppends(
   const texts = items.map((q) =>
     appendBatchItem(q.nowMs, q.fence, q.expectedSeq, q.encoded, q.packed),
   );
-  const rows = await write('appendBatch', [textArrayLiteral(texts)]);
+  const rows = await write('appendBatch', [jsonTextsArrayLiteral(texts)]);
   return items.map((q, i) => {
     const row = rows[i];
     if (row === undefined || num(row.ord, 'ord') !== i + 1) {
