@@ -25,6 +25,7 @@ export * from './request-hash.ts';
 export * from './loop-history.ts';
 export * from './workspace-state.ts';
 export * from './one-per-turn.ts';
+export * from './reply-spin.ts';
 export * from './visible-text.ts';
 export * from './ports/live-channel.ts';
 export * from './policy/index.ts';

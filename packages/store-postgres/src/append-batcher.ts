@@ -1,4 +1,4 @@
-import { LongrunError, OnePerTurn, checkCount } from '@longrun/core';
+import { LongrunError, OnePerTurn, ReplySpin, checkCount, replySpinMs } from '@longrun/core';
 
 /** How appends are grouped into batches (one round trip and one commit each). */
 export interface AppendBatching {
@@ -20,6 +20,12 @@ export interface AppendBatching {
    * smaller than this. Default 8.
    */
   splitMinItems?: number;
+  /**
+   * For how long after a batch went out the event loop is kept awake for its answer, in
+   * milliseconds (core's ReplySpin): 0 to 100, 0 turns it off. Default: `LONGRUN_REPLY_SPIN_MS`,
+   * else 1.
+   */
+  replySpinMs?: number;
 }
 
 /** What one item of a batch came to: its value, or the error its caller gets. */
@@ -67,9 +73,11 @@ export class AppendBatcher<T, R> {
   #idleWaiters: (() => void)[] = [];
   /** Outcomes of returned batches not yet given to their callers (see OnePerTurn). */
   readonly #unsettled = new OnePerTurn();
+  readonly #spin: ReplySpin;
 
   constructor(send: SendBatch<T, R>, options: AppendBatching = {}) {
     this.#send = send;
+    this.#spin = new ReplySpin(replySpinMs(options.replySpinMs), () => this.#inFlight > 0);
     const check = (name: keyof AppendBatching, fallback: number): number =>
       checkCount(`appendBatching.${name}`, options[name] ?? fallback, 1);
     this.#maxInFlight = check('maxInFlight', 2);
@@ -151,11 +159,14 @@ export class AppendBatcher<T, R> {
 
   async #run(batch: Queued<T, R>[]): Promise<void> {
     this.#inFlight++;
+    this.#spin.sent();
+    const sentAt = performance.now();
     for (const q of batch) this.#busyKeys.add(q.key);
     let outcomes: BatchOutcome<R>[] | undefined;
     let failure: unknown;
     try {
       outcomes = await this.#send(batch.map((q) => q.item));
+      this.#spin.answered(performance.now() - sentAt);
       if (outcomes.length !== batch.length) {
         const counts = `${batch.length} appends, ${outcomes.length} outcomes`;
         throw new LongrunError('INTERNAL', `a batch of appends came back short (${counts})`);

@@ -35,6 +35,6 @@ function quotedElement(text: string): string {
 export function jsonTextsArrayLiteral(jsonTexts: readonly string[]): string {
   let literal = '{';
   for (let i = 0; i < jsonTexts.length; i++)
-    literal += (i > 0 ? ',' : '') + JSON.stringify(jsonTexts[i] as string);
+    literal += (i > 0 ? ',' : '') + JSON.stringify(jsonTexts[i]);
   return `${literal}}`;
 }

@@ -10,6 +10,7 @@ import {
   checkName,
   checkWake,
   isRetryable,
+  replySpinMs,
   checkListQuery,
   checkSessionIds,
   encodeAppend,
@@ -223,6 +224,8 @@ export class PostgresStore implements SessionStore {
    */
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
     const schema = schemaName(options.schema);
+    // Refused before a connection is opened (the batcher reads it again, the same way).
+    replySpinMs(options.appendBatching?.replySpinMs);
     const waitMs = options.waitForServerMs ?? 0;
     const startedAt = performance.now();
     for (let attempt = 1; ; attempt++) {

@@ -10,6 +10,7 @@ import {
   checkListQuery,
   checkSessionIds,
   encodeCheckpoint,
+  replySpinMs,
   encodePayload,
   encodeAppend,
   encodeCreateSession,
@@ -70,6 +71,11 @@ export interface SqliteStoreOptions extends SqliteDurabilityOptions {
   clock?: Clock;
   /** How long a write waits for another process's lock before it fails, in milliseconds. */
   busyTimeoutMs?: number;
+  /**
+   * For how long after a write the event loop is kept awake for its answer, in milliseconds
+   * (core's ReplySpin): 0 to 100, 0 turns it off. Default: `LONGRUN_REPLY_SPIN_MS`, else 1.
+   */
+  replySpinMs?: number;
 }
 
 /**
@@ -141,6 +147,7 @@ export class SqliteStore implements SessionStore {
         'SQLite store needs a file path, e.g. ./.longrun/longrun.db',
       );
     }
+    const spinMs = replySpinMs(options.replySpinMs);
     const writerOptions: WriterOptions = {
       path: options.path,
       busyTimeoutMs: options.busyTimeoutMs ?? 5000,
@@ -159,7 +166,7 @@ export class SqliteStore implements SessionStore {
     const writer =
       options.path === ':memory:'
         ? new InlineWriter(connection)
-        : new ThreadWriter(writerOptions, connection);
+        : new ThreadWriter(writerOptions, connection, spinMs);
     return new SqliteStore(options, connection, writer, durability);
   }
 

@@ -426,6 +426,27 @@ describe('a SQLite store with its writer thread', () => {
     }
   });
 
+  it('refuses a reply spin outside 0 to 100 ms when it opens, with a typed error', async () => {
+    let thrown: unknown;
+    try {
+      await SqliteStore.open({ path: join(dir, 'db.sqlite'), replySpinMs: 500 });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isLongrunError(thrown, 'INVALID_ARGUMENT')).toBe(true);
+    expect((thrown as Error).message).toMatch(
+      /replySpinMs is 500: give milliseconds from 0 to 100/,
+    );
+    // Off is allowed, and the store works without it.
+    const store = await SqliteStore.open({ path: join(dir, 'db.sqlite'), replySpinMs: 0 });
+    try {
+      const session = await store.createSession({ agent: 'a', input: null });
+      expect((await store.getSession(session.id)).headSeq).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('stores a blob given as a view into a larger buffer as exactly its bytes', async () => {
     const store = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
     try {

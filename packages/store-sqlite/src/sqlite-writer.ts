@@ -1,6 +1,12 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
-import { LongrunError, OnePerTurn, type DurabilityReport } from '@longrun/core';
+import {
+  LongrunError,
+  OnePerTurn,
+  ReplySpin,
+  defaultReplySpinMs,
+  type DurabilityReport,
+} from '@longrun/core';
 import { commitBatch } from './group-commit.ts';
 import type { WriteArgs, WriteName, WriteResult } from './sqlite-writes.ts';
 import { statementCache } from './writer-db.ts';
@@ -42,6 +48,11 @@ interface Pending {
   reject(error: unknown): void;
 }
 
+/** A write sent to the thread, and when (performance.now()). */
+interface Sent extends Pending {
+  sentAt: number;
+}
+
 /**
  * One writer thread (sqlite-writer-thread.ts) and the writes sent to it that it has not answered.
  * The thread keeps the process alive only while a write waits for its answer: an idle store
@@ -53,7 +64,7 @@ class WriterThread {
   #alive = true;
   readonly #worker: Worker;
   readonly #doorbell = new Int32Array(new SharedArrayBuffer(8));
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending = new Map<number, Sent>();
   #nextId = 1;
   #openFailure: LongrunError | undefined;
   #closing = false;
@@ -64,8 +75,11 @@ class WriterThread {
    * a turn. One per turn, they interleave.
    */
   readonly #unsettled = new OnePerTurn();
+  /** Keeps the event loop awake while a write's answer is awaited (core's ReplySpin). */
+  readonly #spin: ReplySpin;
 
-  constructor(options: WriterOptions) {
+  constructor(options: WriterOptions, spinMs: number) {
+    this.#spin = new ReplySpin(spinMs, () => this.#pending.size > 0);
     this.#worker = startThread({ ...options, doorbell: this.#doorbell.buffer });
     let opened!: (durability: DurabilityReport) => void;
     let failed!: (error: LongrunError) => void;
@@ -77,6 +91,11 @@ class WriterThread {
     this.opened.catch(() => undefined);
     this.#worker.on('message', (message: WriterMessage) => {
       if ('replies' in message) {
+        const now = performance.now();
+        for (const reply of message.replies) {
+          const sentAt = this.#pending.get(reply.id)?.sentAt;
+          if (sentAt !== undefined) this.#spin.answered(now - sentAt);
+        }
         this.#unsettled.push(...message.replies.map((reply) => () => this.#settle(reply)));
       } else if ('opened' in message) {
         if (this.#pending.size === 0) this.#worker.unref();
@@ -124,8 +143,9 @@ class WriterThread {
         );
         return;
       }
-      this.#pending.set(id, { resolve, reject });
+      this.#pending.set(id, { resolve, reject, sentAt: performance.now() });
       if (this.#pending.size === 1) this.#worker.ref();
+      this.#spin.sent();
     });
   }
 
@@ -258,6 +278,7 @@ function threadStopped(exitCode: number, crash: Error | undefined): LongrunError
  */
 export class ThreadWriter implements SqliteWriter {
   readonly #options: WriterOptions;
+  readonly #spinMs: number;
   readonly #inline: InlineWriter;
   /** Null when no thread could be started (the permission model without --allow-worker). */
   #thread: WriterThread | null;
@@ -265,9 +286,13 @@ export class ThreadWriter implements SqliteWriter {
   #threadRefused = false;
   #closed = false;
 
-  /** `connection`: the store's own, opened and migrated; it writes until the thread is ready. */
-  constructor(options: WriterOptions, connection: DatabaseSync) {
+  /**
+   * `connection`: the store's own, opened and migrated; it writes until the thread is ready.
+   * `spinMs`: how long the event loop is kept awake for a write's answer (core's ReplySpin).
+   */
+  constructor(options: WriterOptions, connection: DatabaseSync, spinMs = defaultReplySpinMs) {
     this.#options = options;
+    this.#spinMs = spinMs;
     this.#inline = new InlineWriter(connection);
     this.#thread = this.#startThread();
   }
@@ -302,7 +327,7 @@ export class ThreadWriter implements SqliteWriter {
   #startThread(): WriterThread | null {
     let thread: WriterThread;
     try {
-      thread = new WriterThread(this.#options);
+      thread = new WriterThread(this.#options, this.#spinMs);
     } catch (error) {
       // Node's permission model without --allow-worker: the store still works, on this thread.
       this.#threadRefused = true;
