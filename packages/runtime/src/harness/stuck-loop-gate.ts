@@ -31,9 +31,14 @@ export function stuckLoopGate(control: LoopControl): Gate {
     beforeModelCall: ({ agent, state }) => {
       const loop = state.loop;
       if (loop === undefined) return allow;
-      if (sameCall !== null && mostRepeatedCount(loop, sameCall.within) >= sameCall.times) {
-        const repeated = mostRepeated(counted(loop, sameCall.within));
-        return sameCallPause(agent.name, sameCall, repeated);
+      if (sameCall !== null) {
+        const group = largestGroup(loop, sameCall.within);
+        if (group !== null && group.size >= sameCall.times) {
+          const repeated = counted(loop, sameCall.within).filter(
+            (c) => c.argsHash === group.argsHash,
+          );
+          return sameCallPause(agent.name, sameCall, repeated);
+        }
       }
       const turns = state.steps - loop.progressStep;
       if (noProgressTurns === null || turns < noProgressTurns) return allow;
@@ -73,68 +78,64 @@ function countSame(loop: LoopHistory, within: number, argsHash: string): number 
     const c = calls[i] as LoopCall;
     if (c.seq > loop.changedAtSeq && c.argsHash === argsHash) count++;
   }
-  return within <= 0 ? 0 : count;
+  return count;
 }
 
 /**
  * An open-addressing table of hashes, reused by every model call's check (which runs
  * synchronously to its end): slot → index + 1 of the group's first call (0: empty), and the
- * group's count. A window holds at most `loopHistoryLimits.calls` (50) calls: fewer than half
- * the slots.
+ * group's count. It is kept at least twice the size of the window it counts.
  */
-const slots = 128;
-const slotCall = new Int32Array(slots);
-const slotCount = new Int32Array(slots);
+let slotCall = new Int32Array(128);
+let slotCount = new Int32Array(128);
 
-/** The size of the largest group of identical calls among those `counted` would give. */
-function mostRepeatedCount(loop: LoopHistory, within: number): number {
-  if (within <= 0) return 0;
+/**
+ * Of the calls `counted` would give, the largest group with the same arguments (the first group
+ * to reach that size, on a tie) and its size; null when there are none. Counted before every
+ * model call, without gathering the calls: only a pause gathers its group.
+ */
+function largestGroup(
+  loop: LoopHistory,
+  within: number,
+): { argsHash: string; size: number } | null {
   const { calls } = loop;
-  const from = Math.max(0, calls.length - within);
-  if (calls.length - from > slots / 2) return mostRepeated(counted(loop, within)).length;
+  const from = Math.max(0, calls.length - Math.max(0, within));
+  if (2 * (calls.length - from) > slotCall.length) {
+    const slots = 2 ** Math.ceil(Math.log2(2 * (calls.length - from)));
+    slotCall = new Int32Array(slots);
+    slotCount = new Int32Array(slots);
+  }
+  const mask = slotCall.length - 1;
   slotCall.fill(0);
-  let best = 0;
+  let best: string | null = null;
+  let size = 0;
   for (let i = from; i < calls.length; i++) {
     const c = calls[i] as LoopCall;
     if (c.seq <= loop.changedAtSeq) continue;
     const h = c.argsHash;
     // The hash is hex digits of SHA-256: its first characters spread the slots evenly.
-    let slot = (h.charCodeAt(0) * 31 + h.charCodeAt(1) * 7 + h.charCodeAt(2)) & (slots - 1);
+    let slot = (h.charCodeAt(0) * 31 + h.charCodeAt(1) * 7 + h.charCodeAt(2)) & mask;
+    let count = 1;
     for (;;) {
       const first = slotCall[slot] as number;
       if (first === 0) {
         slotCall[slot] = i + 1;
         slotCount[slot] = 1;
-        if (best < 1) best = 1;
         break;
       }
       if ((calls[first - 1] as LoopCall).argsHash === h) {
-        const count = (slotCount[slot] as number) + 1;
+        count = (slotCount[slot] as number) + 1;
         slotCount[slot] = count;
-        if (count > best) best = count;
         break;
       }
-      slot = (slot + 1) & (slots - 1);
+      slot = (slot + 1) & mask;
+    }
+    if (count > size) {
+      best = h;
+      size = count;
     }
   }
-  return best;
-}
-
-/** The largest group of identical calls (the earliest such group on a tie). */
-function mostRepeated(calls: readonly LoopCall[]): LoopCall[] {
-  // Counted first, before a model call of every step: only the winning group is made.
-  const counts = new Map<string, number>();
-  let best: string | null = null;
-  let bestCount = 0;
-  for (const call of calls) {
-    const count = (counts.get(call.argsHash) ?? 0) + 1;
-    counts.set(call.argsHash, count);
-    if (count > bestCount) {
-      best = call.argsHash;
-      bestCount = count;
-    }
-  }
-  return best === null ? [] : calls.filter((c) => c.argsHash === best);
+  return best === null ? null : { argsHash: best, size };
 }
 
 function sameCallPause(
