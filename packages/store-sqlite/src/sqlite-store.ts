@@ -54,7 +54,12 @@ import { SqliteBlobStore } from './sqlite-blob-store.ts';
 import { SqliteSchedules } from './sqlite-schedules.ts';
 import type { LeaseReading } from './sqlite-session-writes.ts';
 import type { WriteArgs, WriteName, WriteResult } from './sqlite-writes.ts';
-import { InlineWriter, ThreadWriter, type SqliteWriter } from './sqlite-writer.ts';
+import {
+  InlineWriter,
+  ThreadWriter,
+  type CommittingOn,
+  type SqliteWriter,
+} from './sqlite-writer.ts';
 import { openWriterConnection } from './writer-connection.ts';
 import { sessionMissing, statementCache, type WriterDb } from './writer-db.ts';
 import type { WriterOptions } from './writer-protocol.ts';
@@ -180,6 +185,17 @@ export class SqliteStore implements SessionStore {
 
   async nowMs(): Promise<number> {
     return this.#clock.nowMs();
+  }
+
+  /**
+   * Where commits and their fsyncs run, once that is settled: `writer-thread` (the event loop
+   * never waits for a commit) or `event-loop` (an in-memory database, or no thread could start,
+   * e.g. under Node's permission model without --allow-worker). The writes made while the thread
+   * starts (tens of milliseconds after open) are committed on the event loop; a process for which
+   * no commit may stall the loop (a slow disk) awaits this before it serves.
+   */
+  async committingOn(): Promise<CommittingOn> {
+    return this.#writer.committingOn();
   }
 
   async ping(): Promise<void> {

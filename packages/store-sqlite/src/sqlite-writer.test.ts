@@ -155,7 +155,7 @@ describe('the SQLite writer thread', () => {
       // Whether or not it committed before the thread died, the same append sent again (same
       // appendId) lands once; a new thread takes the writes after it.
       expect(await writer.write('append', write)).toEqual({ headSeq: 2, atMs: 2 });
-      await writer.threadStarted();
+      expect(await writer.committingOn()).toBe('writer-thread');
       expect(await writer.write('append', appendWrite(held, 2))).toEqual({ headSeq: 3, atMs: 2 });
       const events = connection
         .prepare(
@@ -236,6 +236,7 @@ describe('the SQLite writer thread', () => {
            const created = await writer.write('createSession', { ...encodeCreateSession({ agent: 'a', input: null }), nowMs: 1, held: null });
            console.log('row' in created ? 'created' : 'not created');
          }
+         console.log(await writer.committingOn());
          await writer.close();
          console.log(connection.prepare('SELECT count(*) AS n FROM sessions').get().n);
          connection.close();`,
@@ -249,7 +250,7 @@ describe('the SQLite writer thread', () => {
     const lines = out.trim().split('\n');
     expect({ code, lines: lines.slice(1) }).toEqual({
       code: 0,
-      lines: ['created', 'created', '2'],
+      lines: ['created', 'created', 'event-loop', '2'],
     });
     expect(lines[0]).toMatch(
       /^warning: the SQLite writer thread could not be started \(.*--allow-worker.*\); commits run on the event loop$/,
@@ -325,6 +326,18 @@ describe('the SQLite writer thread', () => {
 });
 
 describe('a SQLite store with its writer thread', () => {
+  it('says where its commits run: on the writer thread for a file, on the event loop in memory', async () => {
+    const onFile = await SqliteStore.open({ path: join(dir, 'db.sqlite') });
+    const inMemory = await SqliteStore.open({ path: ':memory:' });
+    try {
+      expect(await onFile.committingOn()).toBe('writer-thread');
+      expect(await inMemory.committingOn()).toBe('event-loop');
+    } finally {
+      await onFile.close();
+      await inMemory.close();
+    }
+  });
+
   it('commits and acknowledges every write made before close, then refuses more', async () => {
     const path = join(dir, 'db.sqlite');
     const store = await SqliteStore.open({ path });

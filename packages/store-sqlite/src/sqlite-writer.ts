@@ -26,7 +26,16 @@ export interface SqliteWriter {
   write<K extends WriteName>(name: K, args: WriteArgs<K>): Promise<WriteResult<K>>;
   /** Commits every write already queued, then stops; later writes fail with STORE_UNAVAILABLE. */
   close(): Promise<void>;
+  /**
+   * Where commits run once the writer has settled: `writer-thread` when the thread is ready,
+   * `event-loop` when there is none (an in-memory database, or a thread that could not start or
+   * open the file).
+   */
+  committingOn(): Promise<CommittingOn>;
 }
+
+/** Where a SQLite store's commits and their fsyncs run (SqliteStore.committingOn). */
+export type CommittingOn = 'writer-thread' | 'event-loop';
 
 /**
  * The thread's script, beside this module: from source, both are .ts; built by tsc, .js; in the
@@ -302,6 +311,13 @@ export class ThreadWriter implements SqliteWriter {
     await this.#thread?.opened.catch(() => undefined);
   }
 
+  async committingOn(): Promise<CommittingOn> {
+    if (!this.#closed && !this.#threadRefused && this.#thread?.alive !== true)
+      this.#thread = this.#startThread();
+    await this.threadStarted();
+    return this.#threadReady && this.#thread !== null ? 'writer-thread' : 'event-loop';
+  }
+
   write<K extends WriteName>(name: K, args: WriteArgs<K>): Promise<WriteResult<K>> {
     if (this.#closed) return Promise.reject(closedError());
     if (!this.#threadRefused && this.#thread?.alive !== true) this.#thread = this.#startThread();
@@ -399,5 +415,9 @@ export class InlineWriter implements SqliteWriter {
     if (this.#closed) return;
     this.flush();
     this.#closed = true;
+  }
+
+  async committingOn(): Promise<CommittingOn> {
+    return 'event-loop';
   }
 }

@@ -4,7 +4,7 @@
  * it on loopback, keeps one session appending (each append awaits its commit), and runs a worker
  * whose agent's model streams a token every 20 ms (the harness persists the stream coalesced,
  * each of those appends a commit), while a 10 ms timer records how late it fires. It prints
- * `{ url, sessionId }` once the tokens flow, and on stdin's end prints `{ commitsMs, lateMs,
+ * `{ url, sessionId, committingOn }` once the tokens flow, and on stdin's end prints `{ commitsMs, lateMs,
  * tokenGapsMs }` — every commit's duration, every tick's lateness, the time between tokens as
  * the worker's live readers got them — and exits.
  */
@@ -28,6 +28,11 @@ const session = await store.createSession({ agent: 'slow-fsync', input: 'append'
 const lease = (await store.claim(session.id, workerId('slow-fsync'), 600_000)) as Lease;
 const api = createApi({ store, auth: 'none', pollMs: 25 });
 const served = await serveApi(api, { port: 0 });
+// The writes made while the store's writer thread starts are committed on the event loop (each
+// one a delayed fsync); what is timed is the store once its commits have settled where they run.
+const committingOn = await (
+  store as SessionStore & { committingOn(): Promise<string> }
+).committingOn();
 
 const commitsMs: number[] = [];
 const lateMs: number[] = [];
@@ -87,7 +92,9 @@ worker.on('model.delta', () => {
 await worker.start();
 await streaming;
 
-process.stdout.write(`${JSON.stringify({ url: served.url, sessionId: session.id })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ url: served.url, sessionId: session.id, committingOn })}\n`,
+);
 process.stdin.resume();
 process.stdin.on('end', () => {
   stopped = true;
