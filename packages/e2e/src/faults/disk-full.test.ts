@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SessionId, SessionRecord, SessionStatus, StoredEvent } from '@longrun/core';
@@ -7,7 +7,7 @@ import { SqliteStore } from '@longrun/store-sqlite';
 import { z } from 'zod';
 import { Worker, defineAgent, defineTool, type AgentDefinition } from '@longrun/runtime';
 import { scriptedModel } from '@longrun/models/testing';
-import { mountTinyTmpfs } from './tmpfs.ts';
+import { fillDisk, mountTinyTmpfs } from './tmpfs.ts';
 
 const mount = mountTinyTmpfs(1024);
 if ('error' in mount) {
@@ -43,21 +43,6 @@ function bulkyAgent(workspaceRoot: string, outputBytes = 16_384): AgentDefinitio
     // is about the disk, and its script answers tool calls only (no summaries).
     context: { compaction: false },
   });
-}
-
-/** Writes `path` until the disk has not one more byte; returns how many it took. */
-function fillDisk(path: string): number {
-  const fd = openSync(path, 'w');
-  const chunk = Buffer.alloc(4096, 1);
-  let total = 0;
-  try {
-    for (;;) total += writeSync(fd, chunk);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-  } finally {
-    closeSync(fd);
-  }
-  return total;
 }
 
 /** The session's record once it has `status`, polled every 20 ms, or as it is after `tries`. */

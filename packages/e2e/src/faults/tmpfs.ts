@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -26,4 +26,26 @@ export function mountTinyTmpfs(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Writes `path` until the disk has not one more byte (in 1 MiB, then 4 KiB, then 512-byte
+ * writes, so that it is quick and leaves nothing); returns how many it took.
+ */
+export function fillDisk(path: string): number {
+  const fd = openSync(path, 'w');
+  let total = 0;
+  try {
+    for (const size of [1 << 20, 4096, 512]) {
+      const chunk = Buffer.alloc(size, 1);
+      try {
+        for (;;) total += writeSync(fd, chunk);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return total;
 }
