@@ -19,6 +19,7 @@ import {
   type WriterThreadData,
 } from './writer-protocol.ts';
 import { openWriterConnection } from './writer-connection.ts';
+import { growWriteAheadLog } from './wal-growth.ts';
 
 const port = parentPort;
 if (port === null)
@@ -78,13 +79,24 @@ if (opened !== undefined) {
   };
 
   post({ opened: durability });
+  /**
+   * The log is grown to its full size (wal-growth.ts) the first time the thread is idle after a
+   * commit: a store opened only to be read writes nothing, and writes sent meanwhile (the few
+   * milliseconds it takes) wait here in the port, not on the caller's event loop.
+   */
+  let logGrowth: 'after a commit' | 'when idle' | 'done' = 'after a commit';
   // A request is posted before its ring: one rung after `rang` was read is in the port when
   // taken below, or wakes the wait at once (its count is no longer `rang`).
   for (let open = true; open;) {
     const rang = Atomics.load(doorbell, doorbellSlot.rings);
     const batch = received();
-    if (batch.length === 0) sleepUntilRung(doorbell, rang);
-    else open = flush(batch);
+    if (batch.length > 0) {
+      open = flush(batch);
+      if (logGrowth === 'after a commit') logGrowth = 'when idle';
+    } else if (logGrowth === 'when idle') {
+      logGrowth = 'done';
+      growWriteAheadLog(connection, (workerData as WriterThreadData).path);
+    } else sleepUntilRung(doorbell, rang);
   }
   // Nothing else holds the thread: it ends once its port is closed.
   port.close();
