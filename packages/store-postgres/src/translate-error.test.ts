@@ -73,6 +73,20 @@ describe('translatePgError', () => {
     }
   });
 
+  it('names a pool that shares server connections per transaction when a prepared statement is missing or taken', () => {
+    for (const [code, message] of [
+      ['42P05', 'prepared statement "longrun_claimNext" already exists'],
+      ['26000', 'prepared statement "longrun_getSession" does not exist'],
+    ] as const) {
+      const e = translatePgError(pgError(code, message), 'claiming a session', target);
+      expect(e).toMatchObject({ code: 'STORE_UNAVAILABLE', retryable: false });
+      expect(e.message).toContain(`claiming a session: ${message}`);
+      expect(e.message).toMatch(
+        /db\.internal:5432\/longrun .*pool_mode=transaction.*pool_mode=session/,
+      );
+    }
+  });
+
   it('maps a full disk, and passes unknown errors through as INTERNAL with the driver message', () => {
     expect(translatePgError(pgError('53100', 'could not extend file'), 'x', target)).toMatchObject({
       code: 'STORAGE_FULL',

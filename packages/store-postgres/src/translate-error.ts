@@ -155,6 +155,15 @@ function translateServerError(
     case '55P03': // lock_not_available
     case '57014': // query_canceled (statement_timeout); the transaction rolled back
       return unavailable('The statement was rolled back by the server; retry.');
+    case '42P05': // duplicate_prepared_statement
+    case '26000': // invalid_sql_statement_name
+      // longrun prepares each statement once per connection, by name: another client's statement
+      // on the same server connection, or one that vanished between two queries of a client,
+      // means the connections are shared per transaction.
+      return unavailable(
+        `${where} is reached through a pool that shares server connections per transaction (PgBouncer's pool_mode=transaction, or another pooler): longrun needs a server session per connection, for its prepared statements, the worker's advisory lock and LISTEN. Set pool_mode=session for longrun's database (or connect to PostgreSQL directly).`,
+        false,
+      );
     case '25006': // read_only_sql_transaction
       return unavailable(
         `${where} is a read-only server (a standby?); point the store URL at the primary.`,

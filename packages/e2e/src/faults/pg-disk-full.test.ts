@@ -6,8 +6,9 @@ import pg from 'pg';
 import { openStore } from '@longrun/cli';
 import type { SessionStore, StoredEvent } from '@longrun/core';
 import { Worker } from '@longrun/runtime';
-import { ledgerAgent, ledgerOf } from '../ledger/ledger-agent.ts';
-import { expectedLedger, sortedByKey } from '../ledger/ledger-script.ts';
+import { ledgerAgent } from '../ledger/ledger-agent.ts';
+import { expectLedgerRunWhole, untilSessionCompletes } from '../ledger/ledger-run-checks.ts';
+import { until } from '../schedules/schedule-workers.ts';
 import { describeWithPrivatePostgres } from './describe-with-private-postgres.ts';
 import { startPrivatePostgres, type PrivatePostgres } from './private-postgres.ts';
 import { isRunning } from './process-tree.ts';
@@ -24,14 +25,6 @@ import { fillDisk, mountTinyTmpfs } from './tmpfs.ts';
  */
 const clusterDiskKb = 256 * 1024;
 const steps = 400;
-
-async function until(what: string, check: () => boolean | Promise<boolean>, withinMs: number) {
-  const deadline = Date.now() + withinMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${withinMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describeWithPrivatePostgres('PostgreSQL on a disk that fills up', () => {
   const mount = mountTinyTmpfs(clusterDiskKb);
@@ -80,7 +73,7 @@ describeWithPrivatePostgres('PostgreSQL on a disk that fills up', () => {
       const session = await store.createSession({ agent: 'ledger', input: { steps } });
       await worker.start();
       const toolResults = () => acked.filter((e) => e.type === 'tool.completed').length;
-      await until('ten steps committed', () => toolResults() >= 10, 30_000);
+      await until('ten steps committed', async () => toolResults() >= 10, 30_000);
       const bytes = fillDisk(filler);
       const ackedWhenFull = toolResults();
       if (switchWal) {
@@ -92,7 +85,11 @@ describeWithPrivatePostgres('PostgreSQL on a disk that fills up', () => {
           .finally(() => client.end().catch(() => undefined));
       }
       // The server cannot take the run's next writes: it stalls, it does not end.
-      await until('the run stalls', () => stalls.length > 0 || !isRunning(cluster!.pid), 30_000);
+      await until(
+        'the run stalls',
+        async () => stalls.length > 0 || !isRunning(cluster!.pid),
+        30_000,
+      );
       const stalledAt = acked.length;
       const seen = new Set<string>();
       const reasons = new Set<string>();
@@ -120,27 +117,10 @@ describeWithPrivatePostgres('PostgreSQL on a disk that fills up', () => {
       // The operator frees the space and, if the server stopped, starts it again.
       rmSync(filler);
       if (serverDied) await cluster.restart({ mode: 'immediate' });
-      await until(
-        'the session completes',
-        () =>
-          store.getSession(session.id).then(
-            (s) => s.status === 'completed',
-            () => false,
-          ),
-        120_000,
-      );
+      await untilSessionCompletes(store, session.id, 120_000);
       await worker.stop();
-      const events = await store.readEvents(session.id, 0, 100_000);
-      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
-      for (const a of acked) {
-        expect(JSON.stringify(events[a.seq - 1]?.data), `event ${a.seq}`).toBe(
-          JSON.stringify(a.data),
-        );
-      }
+      const events = await expectLedgerRunWhole(store, session.id, acked, ledger, steps);
       expect(events.filter((e) => e.type === 'session.failed')).toEqual([]);
-      expect(sortedByKey(ledgerOf(ledger).applied()), 'keyed effects applied once each').toEqual(
-        expectedLedger([session.id], steps),
-      );
       expect(
         stalls.every((s) => /^(STORAGE_FULL|STORE_UNAVAILABLE): /.test(s)),
         stalls[0],
