@@ -312,15 +312,14 @@ export class ThreadWriter implements SqliteWriter {
   }
 
   async committingOn(): Promise<CommittingOn> {
-    if (!this.#closed && !this.#threadRefused && this.#thread?.alive !== true)
-      this.#thread = this.#startThread();
+    if (!this.#closed) this.#restartDeadThread();
     await this.threadStarted();
     return this.#threadReady && this.#thread !== null ? 'writer-thread' : 'event-loop';
   }
 
   write<K extends WriteName>(name: K, args: WriteArgs<K>): Promise<WriteResult<K>> {
     if (this.#closed) return Promise.reject(closedError());
-    if (!this.#threadRefused && this.#thread?.alive !== true) this.#thread = this.#startThread();
+    this.#restartDeadThread();
     if (!this.#threadReady || this.#thread === null) return this.#inline.write(name, args);
     return this.#thread.send(name, args) as Promise<WriteResult<K>>;
   }
@@ -338,6 +337,11 @@ export class ThreadWriter implements SqliteWriter {
     this.#closed = true;
     await this.#inline.close();
     await this.#thread?.close();
+  }
+
+  /** A thread that died (or never started) is replaced, unless threads are refused here. */
+  #restartDeadThread(): void {
+    if (!this.#threadRefused && this.#thread?.alive !== true) this.#thread = this.#startThread();
   }
 
   #startThread(): WriterThread | null {

@@ -38,14 +38,13 @@ export function growWriteAheadLog(
   { minFreeBytes = defaultMinFreeBytes }: { minFreeBytes?: number } = {},
 ): number {
   if (path === ':memory:' || !connection.isOpen || connection.isTransaction) return 0;
-  const pragma = (name: string): number =>
-    Number(Object.values(connection.prepare(`PRAGMA ${name}`).get() ?? {})[0]);
+  const pragma = (name: string): unknown =>
+    Object.values(connection.prepare(`PRAGMA ${name}`).get() ?? {})[0];
   let cacheSize: number | undefined;
   try {
-    if (String(Object.values(connection.prepare('PRAGMA journal_mode').get() ?? {})[0]) !== 'wal')
-      return 0;
-    const pages = pragma('wal_autocheckpoint');
-    const pageBytes = pragma('page_size');
+    if (pragma('journal_mode') !== 'wal') return 0;
+    const pages = Number(pragma('wal_autocheckpoint'));
+    const pageBytes = Number(pragma('page_size'));
     if (!(pages > 0) || !(pageBytes > 0)) return 0;
     const target = walHeaderBytes + pages * (pageBytes + frameHeaderBytes);
     const walBytes = fileBytes(`${path}-wal`);
@@ -55,7 +54,7 @@ export function growWriteAheadLog(
     // The frames go after the log's last commit; the last pages written stay in the cache.
     const frameBytes = pageBytes + frameHeaderBytes;
     const rows = Math.ceil((target - walBytes) / frameBytes) + 2 * spillCachePages;
-    cacheSize = pragma('cache_size');
+    cacheSize = Number(pragma('cache_size'));
     connection.exec(`PRAGMA cache_size = ${spillCachePages}`);
     connection.exec('BEGIN IMMEDIATE');
     try {
