@@ -3,12 +3,17 @@
  * writes of many sessions with one commit; resolved together, every one of those sessions would
  * run its step up to its next write in one go (one long task) before a timer, a stream or an API
  * request got a turn. Given one per turn (a `setImmediate` apart), they interleave with them.
+ *
+ * "At once" holds only for the first callback of a turn: answers that come in several messages
+ * handled in one turn (a writer thread that committed three batches while this thread was busy)
+ * run one per turn like those of one message.
  */
 export class OnePerTurn {
   readonly #queue: (() => void)[] = [];
+  /** A callback ran in this turn, or one waits for the next: a new one waits its turn. */
   #draining = false;
 
-  /** Queues `callbacks`, in order; the first runs now if nothing is queued before it. */
+  /** Queues `callbacks`, in order; the first runs now if none ran in this turn. */
   push(...callbacks: (() => void)[]): void {
     this.#queue.push(...callbacks);
     if (!this.#draining) this.#next();
@@ -25,8 +30,11 @@ export class OnePerTurn {
   }
 
   #next = (): void => {
-    this.#queue.shift()?.();
-    this.#draining = this.#queue.length > 0;
-    if (this.#draining) setImmediate(this.#next);
+    const callback = this.#queue.shift();
+    this.#draining = callback !== undefined;
+    if (callback === undefined) return;
+    // Scheduled before the callback runs, so that one that throws does not strand the rest.
+    setImmediate(this.#next);
+    callback();
   };
 }

@@ -97,7 +97,8 @@ describe(`checkpoint parts (seed ${seed})`, () => {
   it('read back every checkpoint of a long session as the transcript built from the log', () => {
     console.log(`transcript-parts seed=${seed} (repeat with LONGRUN_SEED=${seed})`);
     const next = random(seed);
-    const log = stored(agentLog(300, next), 1);
+    // 450 steps: over 400 seeds, at least 17 parts sealed and 7 merges (300 steps sealed as few as 9).
+    const log = stored(agentLog(450, next), 1);
     const store = new PartStore();
     let parts = new TranscriptParts(null, []);
     const builder = new TranscriptBuilder();
