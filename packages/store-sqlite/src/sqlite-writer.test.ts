@@ -41,6 +41,16 @@ async function startedWriter(): Promise<{
   return { writer, connection, options };
 }
 
+/**
+ * A connection that takes the write lock: it waits for it, since the writer thread may hold it
+ * for a moment after its first commit (growing the log, wal-growth.ts).
+ */
+function lockHolder(path: string): DatabaseSync {
+  const holder = new DatabaseSync(path, { timeout: 5_000 });
+  holder.exec('BEGIN IMMEDIATE');
+  return holder;
+}
+
 async function claimedSession(writer: ThreadWriter): Promise<Lease> {
   const created = await writer.write('createSession', {
     ...encodeCreateSession({ agent: 'a', input: null }),
@@ -77,8 +87,7 @@ describe('the SQLite writer thread', () => {
       // Another connection holds the write lock, as a slow commit or fsync would: the writer
       // thread waits in SQLite's busy handler. Had the commit run on this thread, no callback
       // below could run until it gave up (busyTimeoutMs), and the append would fail.
-      const holder = new DatabaseSync(options.path);
-      holder.exec('BEGIN IMMEDIATE');
+      const holder = lockHolder(options.path);
       let settled = false;
       const appended = writer.write('append', appendWrite(held, 1)).finally(() => (settled = true));
       let turns = 0;
@@ -137,8 +146,7 @@ describe('the SQLite writer thread', () => {
       // Another connection holds the write lock, so the append is surely in flight (waiting in
       // SQLite's busy handler) when the thread dies; without it, a thread that commits and
       // answers first acknowledges the write (which stands), and nothing here failed.
-      const holder = new DatabaseSync(options.path);
-      holder.exec('BEGIN IMMEDIATE');
+      const holder = lockHolder(options.path);
       const lost = writer.write('append', write);
       for (let turn = 0; turn < 20; turn++) await new Promise((r) => setImmediate(r));
       const crashed = writer.crashThread();
