@@ -1,5 +1,6 @@
 import { promisify } from 'node:util';
 import { deflateRaw, deflateRawSync, inflateRaw, inflateRawSync } from 'node:zlib';
+import { deflateSavesAnEighth } from './deflate-estimate.ts';
 
 /**
  * How the session stores' blob tables keep a blob: its bytes as they are, or, when that saves at
@@ -57,18 +58,17 @@ export async function packBlob(bytes: Uint8Array): Promise<Uint8Array> {
   return packed;
 }
 
-/** Bytes deflated first, at the fastest level, to tell compressed or random content cheaply. */
+/** Bytes looked at first, to tell compressed or random content cheaply. */
 const sampleBytes = 4 * 1024;
 
 /**
- * Whether a longer blob's first `sampleBytes` deflate by an eighth: a workspace's binaries, images
- * and archives do not, and deflating all of their bytes to learn so tripled the time of a first
- * snapshot of 100 MB of them.
+ * Whether a longer blob's first `sampleBytes` would deflate by an eighth (deflate-estimate.ts,
+ * which allocates nothing): a workspace's binaries, images and archives do not, and deflating all
+ * of their bytes to learn so tripled the time of a first snapshot of 100 MB of them.
  */
 function looksCompressible(bytes: Uint8Array): boolean {
   if (bytes.byteLength <= sampleBytes) return true;
-  const sample = deflateRawSync(bytes.subarray(0, sampleBytes), { level: 1 });
-  return sample.byteLength <= sampleBytes - (sampleBytes >> 3);
+  return deflateSavesAnEighth(bytes.subarray(0, sampleBytes));
 }
 
 /**
