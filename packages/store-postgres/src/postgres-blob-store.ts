@@ -1,4 +1,12 @@
-import { checkBlobBytes, checkBlobHash, packBlob, unpackBlob, type BlobStore } from '@longrun/core';
+import {
+  checkBlobBytes,
+  checkBlobHash,
+  packBlob,
+  unpackBlob,
+  type BlobPutOptions,
+  type BlobStore,
+} from '@longrun/core';
+import { releaseBytes } from '@longrun/core/release-bytes';
 import type { PostgresAccess } from './postgres-access.ts';
 
 /**
@@ -15,7 +23,7 @@ export class PostgresBlobStore implements BlobStore {
     this.#db = access;
   }
 
-  async put(hash: string, bytes: Uint8Array): Promise<void> {
+  async put(hash: string, bytes: Uint8Array, options: BlobPutOptions = {}): Promise<void> {
     const key = checkBlobHash(hash);
     const data = checkBlobBytes(bytes);
     const packed = await packBlob(data);
@@ -26,6 +34,10 @@ export class PostgresBlobStore implements BlobStore {
       data.byteLength,
       buffer,
     ]);
+    // Written: bytes packed here, and the caller's if given up, are freed now, not when a
+    // collection comes (a snapshot stores gigabytes of chunks).
+    if (packed !== data) releaseBytes(packed);
+    if (options.transfer === true) releaseBytes(data);
   }
 
   async get(hash: string): Promise<Uint8Array | null> {

@@ -1,7 +1,7 @@
 import type { ApiKeyRecord, NewApiKey } from '@longrun/core';
 import { WriterFailure } from './writer-failure.ts';
 import type { WriterDb } from './writer-db.ts';
-import { releaseBytes } from './release-bytes.ts';
+import { releaseBytes } from '@longrun/core/release-bytes';
 
 /** The statements of the API key and blob tables (read here too, by their stores). */
 export const apiKeySql = {

@@ -7,7 +7,7 @@ import {
   type BlobStore,
 } from '@longrun/core';
 import type { SqliteAccess } from './sqlite-access.ts';
-import { releaseBytes } from './release-bytes.ts';
+import { releaseBytes } from '@longrun/core/release-bytes';
 import { blobSql as sql } from './side-table-writes.ts';
 
 /**
@@ -40,6 +40,8 @@ export class SqliteBlobStore implements BlobStore {
       ...(own ? { release: true } : {}),
     });
     if (own) releaseBytes(stored);
+    // Packed bytes were written in their place: the caller's, given up, are freed as well.
+    if (options.transfer === true) releaseBytes(data);
   }
 
   async get(hash: string): Promise<Uint8Array | null> {

@@ -317,9 +317,10 @@ describe('the SQLite writer thread', () => {
     };
     visit('./sqlite-writer-thread.ts');
     expect(seen.size).toBeGreaterThan(5);
-    // The one module of core it shares with the Postgres store, which loads only node:zlib (and
-    // its own deflate, which loads nothing).
+    // The modules of core it shares with the Postgres store: packed JSON, which loads only
+    // node:zlib (and its own deflate, which loads nothing), and releaseBytes, which loads nothing.
     const packedJson = '@longrun/core/packed-json';
+    const releaseBytes = '@longrun/core/release-bytes';
     const importsOf = (file: string) =>
       [
         ...readFileSync(new URL(`../../core/src/${file}`, import.meta.url), 'utf8').matchAll(
@@ -328,8 +329,9 @@ describe('the SQLite writer thread', () => {
       ].map((m) => m[1]);
     expect(importsOf('packed-json.ts')).toEqual(['node:zlib', './fixed-deflate.ts']);
     expect(importsOf('fixed-deflate.ts')).toEqual([]);
+    expect(importsOf('release-bytes.ts')).toEqual([]);
     const fromLongrun = valueImports.filter((from) => from.startsWith('@longrun/'));
-    expect(fromLongrun.filter((from) => from !== packedJson)).toEqual([]);
+    expect(fromLongrun.filter((from) => from !== packedJson && from !== releaseBytes)).toEqual([]);
   });
 });
 

@@ -2,7 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, link, mkdir, open, readFile, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { checkBlobBytes, checkBlobHash, LongrunError, type BlobStore } from '@longrun/core';
+import {
+  checkBlobBytes,
+  checkBlobHash,
+  LongrunError,
+  type BlobPutOptions,
+  type BlobStore,
+} from '@longrun/core';
+import { releaseBytes } from '@longrun/core/release-bytes';
 import { mapBounded } from './bounded-concurrency.ts';
 import { isMissing } from './scan-workspace.ts';
 
@@ -36,7 +43,13 @@ export class DirectoryBlobStore implements BlobStore {
     return `${this.root}/${key.slice(0, 2)}/${key.slice(2)}`;
   }
 
-  async put(hash: string, bytes: Uint8Array): Promise<void> {
+  async put(hash: string, bytes: Uint8Array, options: BlobPutOptions = {}): Promise<void> {
+    await this.#put(hash, bytes);
+    // Written (or stored already): bytes the caller gave up are freed now, not at a collection.
+    if (options.transfer === true) releaseBytes(bytes);
+  }
+
+  async #put(hash: string, bytes: Uint8Array): Promise<void> {
     const final = this.pathOf(hash);
     checkBlobBytes(bytes);
     try {

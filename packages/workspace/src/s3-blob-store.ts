@@ -1,5 +1,12 @@
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
-import { checkBlobBytes, checkBlobHash, LongrunError, type BlobStore } from '@longrun/core';
+import {
+  checkBlobBytes,
+  checkBlobHash,
+  LongrunError,
+  type BlobPutOptions,
+  type BlobStore,
+} from '@longrun/core';
+import { releaseBytes } from '@longrun/core/release-bytes';
 import { mapBounded } from './bounded-concurrency.ts';
 
 export interface S3BlobStoreOptions {
@@ -72,7 +79,13 @@ export class S3BlobStore implements BlobStore {
     return this.#prefix === '' ? key : `${this.#prefix}/${key}`;
   }
 
-  async put(hash: string, bytes: Uint8Array): Promise<void> {
+  async put(hash: string, bytes: Uint8Array, options: BlobPutOptions = {}): Promise<void> {
+    await this.#put(hash, bytes);
+    // Sent (or stored already): bytes the caller gave up are freed now, not at a collection.
+    if (options.transfer === true) releaseBytes(bytes);
+  }
+
+  async #put(hash: string, bytes: Uint8Array): Promise<void> {
     const Key = this.keyOf(hash);
     checkBlobBytes(bytes);
     const { PutObjectCommand } = await loadSdk();

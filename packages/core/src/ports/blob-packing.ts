@@ -1,5 +1,5 @@
 import { promisify } from 'node:util';
-import { deflateRaw, deflateRawSync, inflateRaw, inflateRawSync } from 'node:zlib';
+import { createDeflateRaw, deflateRawSync, inflateRaw, inflateRawSync } from 'node:zlib';
 import { deflateSavesAnEighth } from './deflate-estimate.ts';
 
 /**
@@ -40,22 +40,80 @@ const dictionary1 = Buffer.from(
   ].join(''),
 );
 
-const deflateAsync = promisify(deflateRaw);
 const inflateAsync = promisify(inflateRaw);
+
+/**
+ * The least zlib's output buffer is asked to hold: Buffer.allocUnsafe (which zlib allocates it
+ * with) cuts shorter buffers from a slab it shares between them (64 KiB in Node 24), and gives
+ * this many bytes and more a buffer of their own.
+ */
+const deflateChunkBytes = 64 * 1024;
+
+/**
+ * An output buffer that holds all of `length` bytes deflated (zlib's deflateBound, rounded up), so
+ * that a deflate allocates one: each further one is left for the garbage collector.
+ */
+function outputBytesFor(length: number): number {
+  return Math.max(deflateChunkBytes, length + (length >> 10) + 64);
+}
 
 /** The bytes a blob row stores: `bytes` packed when that saves at least an eighth. */
 export async function packBlob(bytes: Uint8Array): Promise<Uint8Array> {
   if (bytes.byteLength < packFrom || !looksCompressible(bytes)) return bytes;
-  const options = { dictionary: dictionary1 };
-  const deflated =
-    bytes.byteLength <= syncUpTo
-      ? deflateRawSync(bytes, options)
-      : await deflateAsync(bytes, options);
-  if (deflated.byteLength + 1 > bytes.byteLength - (bytes.byteLength >> 3)) return bytes;
-  const packed = Buffer.allocUnsafe(deflated.byteLength + 1);
-  packed[0] = deflatedWithDictionary1;
-  deflated.copy(packed, 1);
-  return packed;
+  const deflated = await deflatedPieces(bytes);
+  try {
+    const length = deflated.reduce((sum, piece) => sum + piece.byteLength, 0);
+    if (length + 1 > bytes.byteLength - (bytes.byteLength >> 3)) return bytes;
+    // A buffer of its own (allocUnsafe would cut short ones from a shared slab), which the store
+    // can free once written.
+    const packed = new Uint8Array(length + 1);
+    packed[0] = deflatedWithDictionary1;
+    let at = 1;
+    for (const piece of deflated) {
+      packed.set(piece, at);
+      at += piece.byteLength;
+    }
+    return packed;
+  } finally {
+    releaseDeflateOutput(deflated);
+  }
+}
+
+/**
+ * `bytes` raw-deflated against the dictionary, as zlib gave them: views of its output buffers, not
+ * joined (a join is one more copy left for the garbage collector). Short blobs are deflated here
+ * (tens of µs), longer ones off this thread.
+ */
+function deflatedPieces(bytes: Uint8Array): Promise<Buffer[]> {
+  const options = { dictionary: dictionary1, chunkSize: outputBytesFor(bytes.byteLength) };
+  if (bytes.byteLength <= syncUpTo) return Promise.resolve([deflateRawSync(bytes, options)]);
+  return new Promise((resolve, reject) => {
+    const pieces: Buffer[] = [];
+    const engine = createDeflateRaw(options);
+    engine.on('data', (piece: Buffer) => pieces.push(piece));
+    engine.once('error', reject);
+    engine.once('end', () => resolve(pieces));
+    engine.end(bytes);
+  });
+}
+
+/**
+ * Frees the memory behind zlib's output now: a snapshot deflates thousands of chunks, and each
+ * deflate's output buffer otherwise waits for a collection, up to 64 MiB of them at a time in a
+ * worker. The deflate has ended and nothing else refers to those buffers. A buffer smaller than
+ * asked for is not zlib's own but cut from a slab Node shares between buffers, which Node makes
+ * impossible to detach (and which is left alone either way).
+ */
+function releaseDeflateOutput(pieces: readonly Buffer[]): void {
+  for (const { buffer } of pieces) {
+    if (!(buffer instanceof ArrayBuffer) || buffer.detached) continue;
+    if (buffer.byteLength < deflateChunkBytes) continue;
+    try {
+      buffer.transfer(0);
+    } catch {
+      // Not detachable: a shared slab, freed with the last buffer cut from it.
+    }
+  }
 }
 
 /** Bytes looked at first, to tell compressed or random content cheaply. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { deflateRawSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { packBlob } from './blob-packing.ts';
+import { packBlob, unpackBlob } from './blob-packing.ts';
 import { deflateSavesAnEighth } from './deflate-estimate.ts';
 
 const n = 4096;
@@ -59,7 +59,7 @@ describe('the deflate estimate', () => {
   });
 });
 
-describe('packing blobs a store cannot shrink', () => {
+describe('packing blobs', () => {
   it('keeps them as they are and leaves nothing for the garbage collector', async () => {
     const random = randomBytes(64 * 1024);
     expect(await packBlob(random)).toBe(random);
@@ -70,5 +70,21 @@ describe('packing blobs a store cannot shrink', () => {
     for (let i = 0; i < 4_096; i++) await packBlob(random);
     const grownMiB = (process.memoryUsage().arrayBuffers - before) / 2 ** 20;
     expect(grownMiB, 'array buffers left behind (MiB)').toBeLessThan(4);
+  });
+});
+
+describe('packing blobs a store can shrink', () => {
+  it('packs them in a buffer of their own and leaves nothing of the deflate behind', async () => {
+    for (const size of [8 * 1024, 64 * 1024, 256 * 1024]) {
+      const text = Buffer.from(randomBytes(size).toString('base64')).subarray(0, size);
+      const packed = await packBlob(text);
+      expect(packed.byteLength, `${size} bytes of base64`).toBeLessThan(size * 0.8);
+      expect(Buffer.from(await unpackBlob(packed, size)).equals(text)).toBe(true);
+      expect(packed.byteOffset === 0 && packed.byteLength === packed.buffer.byteLength).toBe(true);
+      const before = process.memoryUsage().arrayBuffers;
+      for (let i = 0; i < 512; i++) ((await packBlob(text)).buffer as ArrayBuffer).transfer(0);
+      const grownMiB = (process.memoryUsage().arrayBuffers - before) / 2 ** 20;
+      expect(grownMiB, `array buffers left behind by ${size}-byte blobs (MiB)`).toBeLessThan(4);
+    }
   });
 });
