@@ -3,13 +3,24 @@
 //
 // Usage: node scripts/run-tests.ts [vitest args…]   e.g. `npm test -- packages/core -t fold`
 // Env:   LONGRUN_TEST_TIMEOUT_S  wall-clock limit for the whole run in seconds (default 2400).
+//        TMPDIR is set, for vitest and all it starts, to a directory of this run's own
+//        (longrun-test-run-*), removed when the run ends.
 //
 // Invariants: the counts line is the last line this script prints, whatever happened; the exit
 // code is non-zero exactly when it reports a failure. Anything that is not a clean pass without
 // a count of its own (a file that failed to load, an unhandled error, a crash, a timeout, no JSON
 // report) is counted as one failure and explained on the line above.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
@@ -110,13 +121,14 @@ async function reapGroup(pgid: number, graceMs: number): Promise<string[]> {
   return living;
 }
 
-function runVitest(args: string[], timeoutS: number): Promise<RunOutcome> {
+function runVitest(args: string[], timeoutS: number, tempRoot: string): Promise<RunOutcome> {
   const vitestArgs = ['run', '--reporter=default', '--reporter=json'];
   vitestArgs.push(`--outputFile.json=${reportPath}`, ...args);
   return new Promise((resolve, reject) => {
     // detached: vitest leads its own process group, so stopping it stops everything it started.
     const child = spawn(process.execPath, [vitestBin, ...vitestArgs], {
       cwd: root,
+      env: { ...process.env, TMPDIR: tempRoot },
       stdio: ['ignore', 'inherit', 'inherit'],
       detached: true,
     });
@@ -216,8 +228,21 @@ async function main(): Promise<Summary> {
   // A report left by an earlier run must never be read as this run's result.
   rmSync(reportPath, { force: true });
   mkdirSync(dirname(reportPath), { recursive: true });
-  const outcome = await runVitest(process.argv.slice(2), timeoutS);
-  return judge(outcome, readReport());
+  // The run's temporary files (tests' directories, stores, clusters, sandboxes' workspaces, and
+  // what processes killed mid-test left) go under one directory of its own, removed at the end.
+  // Open to every user as /tmp is: sandboxes run commands as users of their own.
+  const tempRoot = mkdtempSync(join(tmpdir(), 'longrun-test-run-'));
+  chmodSync(tempRoot, 0o1777);
+  try {
+    const outcome = await runVitest(process.argv.slice(2), timeoutS, tempRoot);
+    return judge(outcome, readReport());
+  } finally {
+    try {
+      rmSync(tempRoot, { recursive: true, force: true, maxRetries: 3 });
+    } catch (error) {
+      process.stdout.write(`run-tests: could not remove ${tempRoot}: ${String(error)}\n`);
+    }
+  }
 }
 
 const summary = await main().catch((error: unknown): Summary => ({
