@@ -449,6 +449,48 @@ describe('a SQLite store with its writer thread', () => {
     }
   });
 
+  it('answers every write of bursts sent together, whenever the thread fell asleep (seeded)', async () => {
+    // Bursts of 1-6 writes (one per session) after pauses of 0-300 µs: the writes of a burst
+    // ring while the thread is busy, falling asleep, asleep or waking; none may be left untaken.
+    const seed = Number(process.env.LONGRUN_SEED ?? Date.now() % 1_000_000);
+    console.log(`doorbell burst test seed ${seed} (LONGRUN_SEED=${seed} repeats it)`);
+    let state = seed >>> 0;
+    const next = (): number => {
+      state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
+      return state / 2 ** 32;
+    };
+    const { writer } = await startedWriter();
+    try {
+      const leases: Lease[] = [];
+      for (let i = 0; i < 6; i++) leases.push(await claimedSession(writer));
+      const heads = leases.map(() => 1);
+      let sent = 0;
+      for (let burst = 0; burst < 400; burst++) {
+        const until = performance.now() + next() * 0.3;
+        while (performance.now() < until);
+        const writers = leases.slice(0, 1 + Math.floor(next() * leases.length));
+        let timer: NodeJS.Timeout | undefined;
+        const unanswered = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`burst ${burst} unanswered for 5 s (seed ${seed})`)),
+            5_000,
+          );
+        });
+        const results = await Promise.race([
+          Promise.all(
+            writers.map((held, i) => writer.write('append', appendWrite(held, heads[i]!))),
+          ),
+          unanswered,
+        ]).finally(() => clearTimeout(timer));
+        results.forEach((result, i) => (heads[i] = result.headSeq));
+        sent += writers.length;
+      }
+      expect(heads.reduce((sum, head) => sum + head - 1, 0)).toBe(sent);
+    } finally {
+      await writer.close();
+    }
+  });
+
   it('refuses a reply spin outside 0 to 100 ms when it opens, with a typed error', async () => {
     let thrown: unknown;
     try {
