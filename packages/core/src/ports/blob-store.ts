@@ -7,9 +7,10 @@
  */
 export interface BlobPutOptions {
   /**
-   * The caller gives `bytes` up and never reads them again: a store that writes on another thread
-   * may move their buffer there (leaving it detached, 0 bytes long) instead of copying it. Bytes
-   * that are a view of a larger buffer are copied all the same.
+   * The caller gives `bytes` up and never reads them again: the store frees their buffer once they
+   * are written (detached, 0 bytes long from then on) instead of leaving it for a collection, and
+   * a store that writes on another thread may move it there. Bytes that are a view of a larger
+   * buffer are copied all the same, and their buffer left alone.
    */
   transfer?: boolean;
 }
