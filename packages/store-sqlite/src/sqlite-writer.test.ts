@@ -79,6 +79,33 @@ function appendWrite(held: Lease, expectedSeq: number): AppendWrite {
   return { fence, expectedSeq, encoded, status: undefined, nowMs: 2 };
 }
 
+/** A seeded generator of numbers in [0, 1), its seed printed so a failing run can be repeated. */
+function seededDoorbellRandom(label: string): { seed: number; next: () => number } {
+  const seed = Number(process.env.LONGRUN_SEED ?? Date.now() % 1_000_000);
+  console.log(`${label} seed ${seed} (LONGRUN_SEED=${seed} repeats it)`);
+  let state = seed >>> 0;
+  const next = (): number => {
+    state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
+    return state / 2 ** 32;
+  };
+  return { seed, next };
+}
+
+/** Spins for 0-300 µs: the thread is caught busy, falling asleep, asleep or waking. */
+function pauseUpTo300us(next: () => number): void {
+  const until = performance.now() + next() * 0.3;
+  while (performance.now() < until);
+}
+
+/** `answer`, or a failure naming `what` when it has not come within 5 s. */
+async function answeredWithin5s<T>(answer: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const unanswered = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} unanswered for 5 s`)), 5_000);
+  });
+  return Promise.race([answer, unanswered]).finally(() => clearTimeout(timer));
+}
+
 describe('the SQLite writer thread', () => {
   it('leaves the event loop running while a commit waits: the lock is released by a callback of this thread, then the append commits', async () => {
     const { writer, connection, options } = await startedWriter();
@@ -416,32 +443,18 @@ describe('a SQLite store with its writer thread', () => {
   it('wakes its thread for a write whenever the thread fell asleep, at any instant (seeded)', async () => {
     // One write at a time, each after a pause of 0–300 µs: the thread is caught busy, just
     // falling asleep, or asleep. A wake-up lost in between would leave a write unanswered.
-    const seed = Number(process.env.LONGRUN_SEED ?? Date.now() % 1_000_000);
-    console.log(`doorbell test seed ${seed} (LONGRUN_SEED=${seed} repeats it)`);
-    let state = seed >>> 0;
-    const next = (): number => {
-      state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
-      return state / 2 ** 32;
-    };
+    const { seed, next } = seededDoorbellRandom('doorbell test');
     const { writer } = await startedWriter();
     try {
       const held = await claimedSession(writer);
       let head = 1;
       for (let i = 0; i < 1_500; i++) {
-        const until = performance.now() + next() * 0.3;
-        while (performance.now() < until);
-        let timer: NodeJS.Timeout | undefined;
-        const unanswered = new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`write ${i} unanswered for 5 s (seed ${seed})`)),
-            5_000,
-          );
-        });
-        const result = await Promise.race([
+        pauseUpTo300us(next);
+        const result = await answeredWithin5s(
           writer.write('append', appendWrite(held, head)),
-          unanswered,
-        ]).finally(() => clearTimeout(timer));
-        head = (result as { headSeq: number }).headSeq;
+          `write ${i} (seed ${seed})`,
+        );
+        head = result.headSeq;
       }
       expect(head).toBe(1_501);
     } finally {
@@ -452,13 +465,7 @@ describe('a SQLite store with its writer thread', () => {
   it('answers every write of bursts sent together, whenever the thread fell asleep (seeded)', async () => {
     // Bursts of 1-6 writes (one per session) after pauses of 0-300 µs: the writes of a burst
     // ring while the thread is busy, falling asleep, asleep or waking; none may be left untaken.
-    const seed = Number(process.env.LONGRUN_SEED ?? Date.now() % 1_000_000);
-    console.log(`doorbell burst test seed ${seed} (LONGRUN_SEED=${seed} repeats it)`);
-    let state = seed >>> 0;
-    const next = (): number => {
-      state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
-      return state / 2 ** 32;
-    };
+    const { seed, next } = seededDoorbellRandom('doorbell burst test');
     const { writer } = await startedWriter();
     try {
       const leases: Lease[] = [];
@@ -466,22 +473,14 @@ describe('a SQLite store with its writer thread', () => {
       const heads = leases.map(() => 1);
       let sent = 0;
       for (let burst = 0; burst < 400; burst++) {
-        const until = performance.now() + next() * 0.3;
-        while (performance.now() < until);
+        pauseUpTo300us(next);
         const writers = leases.slice(0, 1 + Math.floor(next() * leases.length));
-        let timer: NodeJS.Timeout | undefined;
-        const unanswered = new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`burst ${burst} unanswered for 5 s (seed ${seed})`)),
-            5_000,
-          );
-        });
-        const results = await Promise.race([
+        const results = await answeredWithin5s(
           Promise.all(
             writers.map((held, i) => writer.write('append', appendWrite(held, heads[i]!))),
           ),
-          unanswered,
-        ]).finally(() => clearTimeout(timer));
+          `burst ${burst} (seed ${seed})`,
+        );
         results.forEach((result, i) => (heads[i] = result.headSeq));
         sent += writers.length;
       }
