@@ -7,7 +7,8 @@ import {
   type PostgresDurabilityOptions,
   type ServerDurability,
 } from './durability.ts';
-import { translatePgError, type ServerTarget } from './translate-error.ts';
+import { serverSessionsShared, sharedServerConnectionsHint } from './server-sessions.ts';
+import { describeTarget, translatePgError, type ServerTarget } from './translate-error.ts';
 
 const expectedForm = 'postgres://user:password@host:5432/database';
 
@@ -100,7 +101,21 @@ export async function openPool(options: PoolOptions): Promise<OpenedPool> {
   const parsed = parseStoreUrl(options.url);
   const translate = (error: unknown, doing: string): LongrunError =>
     translatePgError(error, doing, parsed.target);
-  const { durability: server, lz4 } = await probeServer(parsed, options, translate);
+  const probe = await connectProbe(parsed, options, translate);
+  try {
+    return await openPoolBeside(probe, parsed, options, translate);
+  } finally {
+    await probe.end().catch(() => {});
+  }
+}
+
+async function openPoolBeside(
+  probe: pg.Client,
+  parsed: ParsedUrl,
+  options: PoolOptions,
+  translate: (error: unknown, doing: string) => LongrunError,
+): Promise<OpenedPool> {
+  const { durability: server, lz4 } = await readServer(probe, translate);
   const chosen = chooseSynchronousCommit(options, server);
   const durable = `synchronous_commit=${chosen}`;
   const config = clientConfig(parsed, {
@@ -131,13 +146,30 @@ export async function openPool(options: PoolOptions): Promise<OpenedPool> {
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
   try {
-    const shown = await pool.query(`SELECT current_setting('synchronous_commit') AS value`);
-    const actual = String((shown.rows[0] as { value: unknown }).value);
+    const pooled = await pool.connect();
+    let actual: string;
+    try {
+      const shared = await serverSessionsShared(probe, pooled);
+      if (shared !== null)
+        throw new LongrunError(
+          'STORE_UNAVAILABLE',
+          `${sharedServerConnectionsHint(describeTarget(parsed.target), shared.mode)} (${shared.evidence})`,
+          { retryable: false },
+        );
+      const shown = await pooled.query(`SELECT current_setting('synchronous_commit') AS value`);
+      actual = String((shown.rows[0] as { value: unknown }).value);
+      pooled.release();
+    } catch (error) {
+      pooled.release(true);
+      throw error;
+    }
     const durability = checkDurability(options, server, chosen, actual);
     return { pool, target: parsed.target, livenessConfig, durability };
   } catch (error) {
     await pool.end().catch(() => {});
-    throw translate(error, 'opening the PostgreSQL connection pool');
+    throw error instanceof LongrunError
+      ? error
+      : translate(error, 'opening the PostgreSQL connection pool');
   }
 }
 
@@ -151,15 +183,28 @@ export async function openPool(options: PoolOptions): Promise<OpenedPool> {
  */
 const lz4Toast = 'default_toast_compression=lz4';
 
-async function probeServer(
+/** An untuned connection: the server's own defaults, read before the pool is opened. */
+async function connectProbe(
   parsed: ParsedUrl,
   options: PoolOptions,
   translate: (error: unknown, doing: string) => LongrunError,
-): Promise<{ durability: ServerDurability; lz4: boolean }> {
+): Promise<pg.Client> {
   const client = new pg.Client(clientConfig(parsed, { ...options, settings: [] }));
   client.on('error', () => {});
   try {
     await client.connect();
+    return client;
+  } catch (error) {
+    await client.end().catch(() => {});
+    throw translate(error, 'connecting to PostgreSQL');
+  }
+}
+
+async function readServer(
+  client: pg.Client,
+  translate: (error: unknown, doing: string) => LongrunError,
+): Promise<{ durability: ServerDurability; lz4: boolean }> {
+  try {
     const durability = await readServerDurability(client);
     // lz4 is among the setting's values only on a server built with it (PostgreSQL 14 and on);
     // a server that will not say keeps its default.
@@ -174,7 +219,5 @@ async function probeServer(
     return { durability, lz4 };
   } catch (error) {
     throw translate(error, 'connecting to PostgreSQL');
-  } finally {
-    await client.end().catch(() => {});
   }
 }

@@ -1,3 +1,4 @@
+import { sharedServerConnectionsHint } from './server-sessions.ts';
 import { LongrunError, isLongrunError } from '@longrun/core';
 
 /**
@@ -95,6 +96,11 @@ function refusedAtConnect(error: unknown): boolean {
   return e.code === 'ECONNREFUSED';
 }
 
+/** The server as messages name it: host:port/database. */
+export function describeTarget(target: ServerTarget): string {
+  return `${target.host}:${target.port}/${target.database}`;
+}
+
 /**
  * Translates a pg error into a LongrunError, once, at the adapter boundary. `kind` says whether
  * the statement could have changed anything: a dropped connection leaves a write's outcome
@@ -114,7 +120,7 @@ export function translatePgError(
   const own = fromStoreState[code as keyof typeof fromStoreState];
   if (own !== undefined)
     return new LongrunError(own, message, { cause: error, details: parseDetail(e.detail) });
-  const where = `${target.host}:${target.port}/${target.database}`;
+  const where = describeTarget(target);
   if (isConnectionError(error)) {
     const outcome =
       kind === 'read' || refusedAtConnect(error)
@@ -160,10 +166,7 @@ function translateServerError(
       // longrun prepares each statement once per connection, by name: another client's statement
       // on the same server connection, or one that vanished between two queries of a client,
       // means the connections are shared per transaction.
-      return unavailable(
-        `${where} is reached through a pool that shares server connections per transaction (PgBouncer's pool_mode=transaction, or another pooler): longrun needs a server session per connection, for its prepared statements, the worker's advisory lock and LISTEN. Set pool_mode=session for longrun's database (or connect to PostgreSQL directly).`,
-        false,
-      );
+      return unavailable(sharedServerConnectionsHint(where), false);
     case '25006': // read_only_sql_transaction
       return unavailable(
         `${where} is a read-only server (a standby?); point the store URL at the primary.`,
