@@ -5,9 +5,8 @@
  * dictionary of the JSON an event's data repeats row after row: its keys, and the values the
  * harness writes most. An event of a few hundred bytes is mostly those, and a row is compressed
  * on its own (a log is read from any seq), so without the dictionary it would hardly shrink.
- * SQLite packs on its writer thread; Postgres reads packed events (schema 15) but writes text
- * for now, as packing on its event loop cost more than it saved (appendParams in its sql.ts);
- * both unpack where the rows are read. A subpath of its own (`@longrun/core/packed-json`) that
+ * SQLite packs on its writer thread, Postgres (schema 15; events only, as it compresses values
+ * over ~2 kB itself) on its event loop; both unpack where the rows are read. A subpath of its own (`@longrun/core/packed-json`) that
  * loads nothing else of core: SQLite's writer thread does not load core.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';

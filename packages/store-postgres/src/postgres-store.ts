@@ -127,21 +127,14 @@ type Retry = 'read' | 'write';
 const maxAttempts = 3;
 
 /**
- * Which events' data is written packed (schema 15; every packed row is read): a tool's result of
- * at least `packedResultChars` characters, its output (a file read, a command's output) or the
- * workspace edits it carries, which Postgres would otherwise keep as text (it compresses only
- * values over ~2 kB). Other events are written as text: packing every event on the event loop
- * cost more than it saved (with events packed from 128 characters, one deflate a step in the
- * peer workload, 32 sessions ran at 1,887 steps/s against 2,121 unpacked, 506 µs of CPU a step
- * against 417, for 280 kB less of an 800-step run's 1.6 MB). A result carrying workspace edits
- * (an appended line: ~230 characters) packs to ~85 bytes in ~11 µs.
+ * Every event's data of at least 64 characters is written packed (schema 15; every packed row is
+ * read) when that saves an eighth: Postgres compresses only values over ~2 kB (TOAST), so it kept
+ * an event of a few hundred bytes whole. Packing costs ~8 µs for a model's response of ~500
+ * characters and ~2 µs for a tool's start or result (fixed-deflate.ts; zlib took 40-90 µs, which
+ * is why this store once wrote most events as text).
  */
-const packedResultChars = 200;
-
 function storedData(e: EncodedEvent): string | Uint8Array {
-  return e.type === 'tool.completed' && e.data.length >= packedResultChars
-    ? packJson(e.data)
-    : e.data;
+  return packJson(e.data);
 }
 
 /**
