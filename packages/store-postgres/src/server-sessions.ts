@@ -41,6 +41,12 @@ export async function serverSessionsShared(
     const a1 = await backend(a);
     await b.query('BEGIN');
     const b1 = await backend(b);
+    if (b1 === a1) {
+      // Proven already; and with a pool of one server connection, which b now holds in its
+      // transaction, a's next query would wait for b's COMMIT, sent only after it: a deadlock.
+      await b.query('COMMIT');
+      return { mode: 'transaction', evidence: `two connections were given backend ${a1} in turn` };
+    }
     const a2 = await backend(a);
     await b.query('COMMIT');
     await a.query('BEGIN');

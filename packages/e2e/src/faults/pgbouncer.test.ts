@@ -191,10 +191,12 @@ describe.runIf(pgbouncerFound)('longrun behind PgBouncer', () => {
   );
 
   // PgBouncer hands out the server connection released last, or, with server_round_robin, each in
-  // turn: the check at open must see the sharing either way.
+  // turn: the check at open must see the sharing either way (a later line of the ini wins).
   for (const [mode, settings] of [
     ['transaction', []],
     ['transaction', ['server_round_robin = 1']],
+    // One server connection: held by the check's open transaction, it must not wait for itself.
+    ['transaction', ['default_pool_size = 1']],
     ['statement', []],
   ] as const)
     it(
