@@ -4,7 +4,10 @@ import type pg from 'pg';
  * What longrun needs of each connection, and why a pooler that shares server connections breaks
  * it: the sentence both the open-time check and a statement that meets such a pool give.
  */
-export function sharedServerConnectionsHint(where: string, mode = 'transaction'): string {
+export function sharedServerConnectionsHint(
+  where: string,
+  mode: SharedServerSessions['mode'] = 'transaction',
+): string {
   return `${where} is reached through a pool that shares server connections per ${mode} (PgBouncer's pool_mode=${mode}, or another pooler): longrun needs a server session per connection, for its prepared statements, the worker's advisory lock and LISTEN. Set pool_mode=session for longrun's database (or connect to PostgreSQL directly).`;
 }
 

@@ -1,5 +1,5 @@
-import { sharedServerConnectionsHint } from './server-sessions.ts';
 import { LongrunError, isLongrunError } from '@longrun/core';
+import { sharedServerConnectionsHint } from './server-sessions.ts';
 
 /**
  * SQLSTATEs raised by longrun's own plpgsql functions (class `LR`, which no PostgreSQL error
