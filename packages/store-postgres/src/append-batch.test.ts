@@ -23,7 +23,7 @@ const w = workerId('w');
 
 /**
  * Group commit against a real server. With maxInFlight 1, appends called in one turn go out as
- * one append_batch call (the batching policy itself is tested in append-batcher.test.ts).
+ * one append_batch_flat call (the batching policy itself is tested in append-batcher.test.ts).
  */
 describeWithServer('postgres group commit', unavailable, () => {
   const cleanup: (() => Promise<void>)[] = [];
@@ -111,6 +111,33 @@ describeWithServer('postgres group commit', unavailable, () => {
     const again = failures.map((i) => batched[i]);
     expect(alone.slice(0, 5)).toEqual(again.slice(0, 5));
     expect(alone[5]).toMatchObject({ code: 'SEQ_CONFLICT', details: { headSeq: 4 } });
+  });
+
+  it('sends a batch the server refused as a whole again one append at a time', async () => {
+    const store = await openStore({ appendBatching: { maxInFlight: 1 } });
+    const [a, b, c, d] = await Promise.all([0, 1, 2, 3].map(() => leased(store)));
+    // A signal id is any text: one with a NUL reaches the server raw in the batch's text[] of
+    // signals consumed, which PostgreSQL refuses (22021) before the function runs, for every
+    // append of the batch. Sent again alone, each settles as it would have by itself.
+    const settled = await outcomes(store, [
+      { fence: a!, expectedSeq: 1, events: [step(1)] },
+      { fence: b!, expectedSeq: 1, events: [step(1)], consumeSignals: ['sig_\u0000'] },
+      { fence: c!, expectedSeq: 7, events: [step(1)] },
+      { fence: d!, expectedSeq: 1, events: [step(1), step(2)] },
+      { fence: a!, expectedSeq: 2, events: [step(2)] },
+    ]);
+    expect(settled.map((o) => ('code' in o ? o.code : o))).toEqual([
+      { headSeq: 2 },
+      'INVALID_ARGUMENT',
+      'SEQ_CONFLICT',
+      { headSeq: 3 },
+      { headSeq: 3 },
+    ]);
+    expect(settled[2]).toMatchObject({ details: { headSeq: 1 } });
+    expect((await store.readEvents(a!.sessionId)).map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect((await store.readEvents(b!.sessionId)).map((e) => e.seq)).toEqual([1]);
+    expect((await store.readEvents(c!.sessionId)).map((e) => e.seq)).toEqual([1]);
+    expect((await store.readEvents(d!.sessionId)).map((e) => e.seq)).toEqual([1, 2, 3]);
   });
 
   it('applies one session’s appends in call order across batches', async () => {

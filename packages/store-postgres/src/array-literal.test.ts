@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import pg from 'pg';
 import { expect, it } from 'vitest';
-import { jsonTextsArrayLiteral, textArrayLiteral } from './array-literal.ts';
+import { textArrayLiteral } from './array-literal.ts';
 import { describeWithServer, probeTestServer, testUrl } from './test-server.ts';
 
 // pg's own conversion of a parameter value, the reference the literal must equal.
@@ -63,14 +63,6 @@ it(`is the literal pg writes for the same array (seed ${seed})`, () => {
   const cases: (string | null)[][] = [[], [''], [null], ['a', null, ''], fuzzStrings(2_000)];
   for (let i = 0; i < 200; i++) cases.push(fuzzStrings(1 + (i % 7)));
   for (const items of cases) expect(textArrayLiteral(items)).toBe(prepareValue(items));
-});
-
-it(`is the literal pg writes for texts JSON.stringify made, without checking them (seed ${seed})`, () => {
-  const texts = (items: (string | null)[]): string[] =>
-    items.map((s) => JSON.stringify({ s, nested: JSON.stringify([s]) }));
-  const cases: string[][] = [[], texts(['']), texts(fuzzStrings(2_000))];
-  for (let i = 0; i < 200; i++) cases.push(texts(fuzzStrings(1 + (i % 7))));
-  for (const items of cases) expect(jsonTextsArrayLiteral(items)).toBe(prepareValue(items));
 });
 
 describeWithServer('array literals on a real server', unavailable, () => {

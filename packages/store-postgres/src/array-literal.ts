@@ -4,9 +4,8 @@ const controlCharacter = /[\u0000-\u001f]/;
 /**
  * A PostgreSQL array literal of texts (null elements as NULL): exactly what pg writes for a
  * `string[]` parameter, made faster. pg escapes each element with two regular-expression
- * replacements (backslash, then quote); an append's elements are JSON texts, and a batch item
- * embeds a checkpoint of tens of kilobytes, so that was the largest part of the client's CPU left
- * in an append. Inside a quoted array element a backslash takes the next character literally, so
+ * replacements (backslash, then quote); an append's elements are JSON texts, a checkpoint among
+ * them of tens of kilobytes, so that was the largest part of the client's CPU left in an append. Inside a quoted array element a backslash takes the next character literally, so
  * JSON.stringify's escaping (`\"` and `\\`, done natively) is the same text, for any string
  * without control characters (JSON.stringify writes `\n` for a newline, which the array parser
  * would read as `n`) and without lone surrogates (written as `\udxxx`). Such a string, rare here
@@ -25,16 +24,4 @@ export function textArrayLiteral(items: readonly (string | null)[]): string {
 function quotedElement(text: string): string {
   if (!controlCharacter.test(text) && text.isWellFormed()) return JSON.stringify(text);
   return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-}
-
-/**
- * `textArrayLiteral` for texts JSON.stringify made (an append batch's items): such a text holds
- * no control character (written as an escape) and no lone surrogate (written as `\udxxx`), so
- * every element takes the fast path and the two checks, a scan of each text apiece, are skipped.
- */
-export function jsonTextsArrayLiteral(jsonTexts: readonly string[]): string {
-  let literal = '{';
-  for (let i = 0; i < jsonTexts.length; i++)
-    literal += (i > 0 ? ',' : '') + JSON.stringify(jsonTexts[i]);
-  return `${literal}}`;
 }

@@ -36,7 +36,7 @@ const values: JsonValue[] = [
 
 /**
  * Checkpoint parts against a real server, written by a lone append (append_events), by an append
- * in a batch (append_batch: with maxInFlight 1, appends called in one turn go out together), and
+ * in a batch (append_batch_flat: with maxInFlight 1, appends called in one turn go out together), and
  * by saveCheckpoint (save_checkpoint).
  */
 describeWithServer('postgres checkpoint parts', unavailable, () => {
@@ -46,7 +46,7 @@ describeWithServer('postgres checkpoint parts', unavailable, () => {
   });
 
   async function openStore(schema = randomSchema()) {
-    // track_functions: to see that the batched appends did go through append_batch.
+    // track_functions: to see that the batched appends did go through append_batch_flat.
     const url = new URL(testUrl);
     url.searchParams.set('options', '-c track_functions=pl');
     const store = await PostgresStore.open({
@@ -83,13 +83,13 @@ describeWithServer('postgres checkpoint parts', unavailable, () => {
     };
   }
 
-  /** The calls of append_batch in the schema so far (function statistics arrive within ~1 s). */
+  /** The calls of append_batch_flat in the schema so far (function statistics arrive within ~1 s). */
   async function batchCalls(schema: string, atLeast: number): Promise<number> {
     return eventually(async () => {
       const { rows } = await withAdmin((c) =>
         c.query<{ n: string }>(
           `SELECT coalesce(sum(calls), 0) AS n FROM pg_stat_user_functions
-           WHERE schemaname = $1 AND funcname = 'append_batch'`,
+           WHERE schemaname = $1 AND funcname = 'append_batch_flat'`,
           [schema],
         ),
       );

@@ -17,6 +17,7 @@ import { packedEvents } from './migrations/v15-packed-events.ts';
 import { checkpointParts } from './migrations/v17-checkpoint-parts.ts';
 import { heldSessions } from './migrations/v18-held-sessions.ts';
 import { onceSignals } from './migrations/v19-once-signals.ts';
+import { flatAppendBatch } from './migrations/v20-flat-append-batch.ts';
 
 /**
  * Numbered schema migrations. The version a schema is at lives in its `longrun_meta` table;
@@ -49,6 +50,7 @@ export const migrations: readonly { version: number; sql: (s: SchemaName) => str
   { version: 17, sql: (s) => checkpointParts(s.quoted) },
   { version: 18, sql: (s) => heldSessions(s.quoted) },
   { version: 19, sql: (s) => onceSignals(s.quoted) },
+  { version: 20, sql: (s) => flatAppendBatch(s.quoted) },
 ];
 
 export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;

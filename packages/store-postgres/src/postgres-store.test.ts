@@ -174,7 +174,7 @@ describeWithServer('postgres store specifics', unavailable, () => {
       return { id: s.id, lease, head: (await store.getSession(s.id)).headSeq };
     };
     const [a, b] = [await claimed(), await claimed()];
-    // Two sessions' appends in one turn (which the store may send as one append_batch), then one.
+    // Two sessions' appends in one turn (which the store may send as one append_batch_flat), then one.
     await Promise.all([
       store.append({ fence: a.lease, expectedSeq: a.head, events: events.slice(0, 2) }),
       store.append({ fence: b.lease, expectedSeq: b.head, events: events.slice(2) }),

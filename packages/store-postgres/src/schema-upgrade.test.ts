@@ -94,7 +94,7 @@ describeWithServer('postgres schema upgrade', unavailable, () => {
         });
         const lease = await store.claim('ses_a' as never, workerId('w'), 60_000);
         if (lease === null) throw new Error('ses_a was not claimable');
-        // One lone append (append_events), then two at once (append_batch).
+        // One lone append (append_events), then two at once (append_batch_flat).
         const append = (seq: number) =>
           store.append({
             fence: lease,
@@ -177,7 +177,7 @@ describeWithServer('postgres schema upgrade', unavailable, () => {
               parts: { add: [{ index: seq, value: [`part ${seq}`] }], keepFrom: 0 },
             },
           });
-        // One lone append (append_events), then two at once (append_batch), then saveCheckpoint.
+        // One lone append (append_events), then two at once (append_batch_flat), then saveCheckpoint.
         await append(3);
         await Promise.all([append(4), append(5)]);
         await store.saveCheckpoint(lease, {

@@ -5,10 +5,9 @@ import {
   type LeaseFence,
 } from '@longrun/core';
 import type { BatchOutcome } from './append-batcher.ts';
-import { jsonTextsArrayLiteral } from './array-literal.ts';
 import { num, type Row } from './rows.ts';
-import { appendBatchItem, appendParams, type PackedDatas, type Statements } from './sql.ts';
-import { translatePgError, type ServerTarget } from './translate-error.ts';
+import { appendBatchParams, appendParams, type PackedDatas, type Statements } from './sql.ts';
+import { isConnectionError, translatePgError, type ServerTarget } from './translate-error.ts';
 
 /** An append checked and encoded, waiting for its batch. */
 export interface QueuedAppend {
@@ -28,10 +27,13 @@ const doing = 'appending events';
 
 /**
  * One round trip for a batch of appends. A lone append runs append_events directly (the batch
- * function's subtransaction and JSON parsing would only add latency); several go through
- * append_batch, which reports each one's outcome: its head and time, or the error it raised inside
- * its own subtransaction, translated as if it had been raised alone. A failure of the round trip
- * itself (a dropped connection) rejects, and with it every append of the batch.
+ * function's subtransaction would only add latency); several go through append_batch_flat, which
+ * reports each one's outcome: its head and time, or the error it raised inside its own
+ * subtransaction, translated as if it had been raised alone. A failure of the round trip itself
+ * (a dropped connection) rejects, and with it every append of the batch. A batch the server
+ * refused as a whole for what it was sent (a data exception or a limit: one append's value it
+ * cannot take) committed nothing, so its appends are sent again one at a time, in order, and each
+ * settles on its own.
  */
 export async function sendAppends(
   items: QueuedAppend[],
@@ -43,15 +45,18 @@ export async function sendAppends(
     const rows = await write('append', appendParams(nowMs, fence, expectedSeq, encoded, packed));
     return [{ ok: true, value: appendResult(encoded, rows[0]) }];
   }
-  const texts = items.map((q) =>
-    appendBatchItem(q.nowMs, q.fence, q.expectedSeq, q.encoded, q.packed),
-  );
-  const rows = await write('appendBatch', [jsonTextsArrayLiteral(texts)]);
+  let rows: Row[];
+  try {
+    rows = await write('appendBatch', appendBatchParams(items));
+  } catch (error) {
+    if (!refusedForItsValues(error)) throw error;
+    return sendOneByOne(items, write, target);
+  }
   return items.map((q, i) => {
     const row = rows[i];
     if (row === undefined || num(row.ord, 'ord') !== i + 1) {
       const counts = `${items.length} appends, ${rows.length} rows`;
-      throw new LongrunError('INTERNAL', `append_batch answered out of order (${counts})`);
+      throw new LongrunError('INTERNAL', `append_batch_flat answered out of order (${counts})`);
     }
     if (row.error_code === null) return { ok: true, value: appendResult(q.encoded, row) };
     const raised = Object.assign(new Error(String(row.error_message)), {
@@ -60,6 +65,47 @@ export async function sendAppends(
     });
     return { ok: false, error: translatePgError(raised, doing, target) };
   });
+}
+
+/**
+ * Each append on its own statement, in order; each settles as it would have alone. Once the
+ * connection fails, the appends after the one it failed are not sent and fail with it.
+ */
+async function sendOneByOne(
+  items: QueuedAppend[],
+  write: RunWrite,
+  target: ServerTarget,
+): Promise<BatchOutcome<AppendResult>[]> {
+  const outcomes: BatchOutcome<AppendResult>[] = [];
+  let lost: unknown;
+  for (const item of items) {
+    if (lost !== undefined) {
+      outcomes.push({ ok: false, error: lost });
+      continue;
+    }
+    try {
+      outcomes.push(...(await sendAppends([item], write, target)));
+    } catch (error) {
+      outcomes.push({ ok: false, error });
+      if (isConnectionError(causeOf(error))) lost = error;
+    }
+  }
+  return outcomes;
+}
+
+function causeOf(error: unknown): unknown {
+  return error instanceof LongrunError ? error.cause : error;
+}
+
+/**
+ * The server answered the statement with a data exception (SQLSTATE class 22) or a program limit
+ * (54) and so rolled it back: the values it was sent, not the connection or the server, failed.
+ */
+function refusedForItsValues(error: unknown): boolean {
+  const cause = causeOf(error);
+  const code = (cause as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || isConnectionError(cause)) return false;
+  return code.startsWith('22') || code.startsWith('54');
 }
 
 function appendResult(encoded: EncodedAppend, row: Row | undefined): AppendResult {

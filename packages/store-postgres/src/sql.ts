@@ -8,6 +8,7 @@ import {
   type StatusChange,
 } from '@longrun/core';
 import type { SchemaName } from './schema-name.ts';
+import type { QueuedAppend } from './send-appends.ts';
 
 /**
  * Every statement the Postgres store runs, for one schema. In each statement that needs the
@@ -134,7 +135,10 @@ export function statements(schema: SchemaName) {
       ORDER BY step, call_index`,
     pendingSignals: `SELECT * FROM ${s}.signals WHERE session_id = $1 AND name = $2 AND consumed_at_ms IS NULL
       ORDER BY created_at_ms, created_order`,
-    appendBatch: `SELECT * FROM ${s}.append_batch($1::text[])`,
+    appendBatch: `SELECT * FROM ${s}.append_batch_flat($1::bigint[], $2::text[], $3::text[], $4::bigint[],
+      $5::bigint[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::text[], $11::bigint[],
+      $12::text[], $13::integer[], $14::integer[], $15::text[], $16::integer[], $17::text[],
+      $18::bytea[], $19::integer[], $20::text[], $21::integer[], $22::integer[], $23::text[])`,
     append: `SELECT ${s}.append_events($1::bigint, $2, $3, $4, $5, $6::text[], $7::integer[], $8::text[], $9::jsonb,
       $10::jsonb, $11::jsonb, $12, $13, $14::text[], $15, $16, $17::bytea[], $18::integer[], $19::text[],
       $20::integer) AS at_ms`,
@@ -221,7 +225,7 @@ export function statements(schema: SchemaName) {
   } as const;
 }
 
-/** One append's arguments, named as append_batch reads them from each item's JSON. */
+/** One append's arguments: append_events' parameters, by name. */
 interface AppendArgs {
   now: number | null;
   session: string;
@@ -342,20 +346,40 @@ export function checkpointPartsParams(
 }
 
 /**
- * One element of append_batch's text[] argument: the same arguments, as one JSON text; packed
- * datas as base64 (`packed`, null where the text is kept).
+ * The parameters of `appendBatch` (append_batch_flat, schema 20): per argument of append_events
+ * an array with one element per append, in append order; the events, the signals consumed and
+ * the checkpoint parts of every append each in one array, with a count per append (a part count
+ * of NULL: the append carries no parts).
  */
-export function appendBatchItem(
-  nowMs: number | null,
-  fence: LeaseFence,
-  expectedSeq: number,
-  a: EncodedAppend,
-  packed: PackedDatas,
-): string {
-  return JSON.stringify({
-    ...appendArgs(nowMs, fence, expectedSeq, a, packed),
-    packed: packed.map((p) => (typeof p === 'string' ? null : Buffer.from(p).toString('base64'))),
-  });
+export function appendBatchParams(items: readonly QueuedAppend[]): unknown[] {
+  const args = items.map((q) => appendArgs(q.nowMs, q.fence, q.expectedSeq, q.encoded, q.packed));
+  const column = <T>(value: (x: AppendArgs) => T): T[] => args.map(value);
+  const json = (value: unknown): string | null => (value === null ? null : JSON.stringify(value));
+  return [
+    column((x) => x.now),
+    textArrayLiteral(column((x) => x.session)),
+    textArrayLiteral(column((x) => x.owner)),
+    column((x) => x.epoch),
+    column((x) => x.expected),
+    textArrayLiteral(column((x) => x.appendId)),
+    column((x) => x.release),
+    textArrayLiteral(column((x) => json(x.effects))),
+    textArrayLiteral(column((x) => json(x.status))),
+    textArrayLiteral(column((x) => json(x.statusIfPending))),
+    column((x) => x.checkpointSeq),
+    textArrayLiteral(column((x) => x.checkpointState)),
+    column((x) => x.keepPartsFrom),
+    column((x) => x.types.length),
+    textArrayLiteral(args.flatMap((x) => x.types)),
+    `{${args.flatMap((x) => x.versions).join(',')}}`,
+    textArrayLiteral(args.flatMap((x) => x.datas)),
+    items.flatMap((q) => q.packed.map((p) => (typeof p === 'string' ? null : p))),
+    column((x) => x.consume.length),
+    textArrayLiteral(args.flatMap((x) => x.consume)),
+    column((x) => x.partIndexes?.length ?? null),
+    `{${args.flatMap((x) => x.partIndexes ?? []).join(',')}}`,
+    textArrayLiteral(args.flatMap((x) => x.partValues ?? [])),
+  ];
 }
 
 /** A StatusChange as the JSON append_events reads, with every field present. */
