@@ -25,3 +25,8 @@ function quotedElement(text: string): string {
   if (!controlCharacter.test(text) && text.isWellFormed()) return JSON.stringify(text);
   return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
+
+/** A PostgreSQL array literal of integers. */
+export function integerArrayLiteral(values: readonly number[]): string {
+  return `{${values.join(',')}}`;
+}

@@ -1,4 +1,4 @@
-import { textArrayLiteral } from './array-literal.ts';
+import { integerArrayLiteral, textArrayLiteral } from './array-literal.ts';
 import {
   effectiveStatus,
   type EffectChange,
@@ -253,6 +253,11 @@ interface AppendArgs {
 /** Each event's data as packJson gave it: the text, or its packed bytes. */
 export type PackedDatas = readonly (string | Uint8Array)[];
 
+/** The bytea[] beside the datas: each event's packed bytes, NULL where its text is kept. */
+function packedBytes(packed: PackedDatas): (Uint8Array | null)[] {
+  return packed.map((p) => (typeof p === 'string' ? null : p));
+}
+
 function appendArgs(
   nowMs: number | null,
   fence: LeaseFence,
@@ -306,7 +311,7 @@ export function appendParams(
     x.epoch,
     x.expected,
     textArrayLiteral(x.types),
-    `{${x.versions.join(',')}}`,
+    integerArrayLiteral(x.versions),
     textArrayLiteral(x.datas),
     JSON.stringify(x.effects),
     x.status && JSON.stringify(x.status),
@@ -316,7 +321,7 @@ export function appendParams(
     textArrayLiteral(x.consume),
     x.release,
     x.appendId,
-    packed.map((p) => (typeof p === 'string' ? null : p)),
+    packedBytes(packed),
     ...checkpointPartsParams(x),
   ];
 }
@@ -339,7 +344,7 @@ export function checkpointPartsParams(
   x: Pick<AppendArgs, 'partIndexes' | 'partValues' | 'keepPartsFrom'>,
 ): unknown[] {
   return [
-    x.partIndexes && `{${x.partIndexes.join(',')}}`,
+    x.partIndexes && integerArrayLiteral(x.partIndexes),
     x.partValues && textArrayLiteral(x.partValues),
     x.keepPartsFrom,
   ];
@@ -371,13 +376,13 @@ export function appendBatchParams(items: readonly QueuedAppend[]): unknown[] {
     column((x) => x.keepPartsFrom),
     column((x) => x.types.length),
     textArrayLiteral(args.flatMap((x) => x.types)),
-    `{${args.flatMap((x) => x.versions).join(',')}}`,
+    integerArrayLiteral(args.flatMap((x) => x.versions)),
     textArrayLiteral(args.flatMap((x) => x.datas)),
-    items.flatMap((q) => q.packed.map((p) => (typeof p === 'string' ? null : p))),
+    items.flatMap((q) => packedBytes(q.packed)),
     column((x) => x.consume.length),
     textArrayLiteral(args.flatMap((x) => x.consume)),
     column((x) => x.partIndexes?.length ?? null),
-    `{${args.flatMap((x) => x.partIndexes ?? []).join(',')}}`,
+    integerArrayLiteral(args.flatMap((x) => x.partIndexes ?? [])),
     textArrayLiteral(args.flatMap((x) => x.partValues ?? [])),
   ];
 }
