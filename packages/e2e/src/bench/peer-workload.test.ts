@@ -21,6 +21,7 @@ const measured: PeerMeasurements = {
   stepMs: [2, 2, 3, 3, 10],
   twoCommitsMs: [1.5, 2, 2.5],
   stepsPerSecond: { c1: 400, c8: 1_000, c32: 2_500 },
+  warmUpStepsPerSecondC32: [1_800.4, 2_400],
   bytesByS: { s50: 50_000, s200: 200_000, s800: 800_000 },
   emptyStoreBytes: 90_000,
   restartMs: [300, 200, 240],
@@ -33,6 +34,7 @@ describe('peerWorkload figures', () => {
     const f = peerFigures(measured);
     expect(Object.keys(f)).toEqual([...issueFigures, 'targets', 'detail']);
     expect(Object.keys(f.stepsPerSecond)).toEqual(['c1', 'c8', 'c32']);
+    expect(f.detail.warmUpStepsPerSecondC32).toEqual([1_800, 2_400]);
     expect(Object.keys(f.bytesPerRun)).toEqual(['s50', 's200', 's800']);
     expect(f).toMatchObject({ stepP50Ms: 3, twoCommitsP50Ms: 2, restartToFirstStepMs: 240 });
     const met = Object.fromEntries(Object.entries(f.targets).map(([k, t]) => [k, t.met]));
@@ -80,6 +82,7 @@ describe('peerWorkload figures', () => {
       c32: 3,
       bytesSteps: [3, 6, 12],
       kills: 1,
+      warmUpRuns: 2,
     });
     expect(Object.keys(f)).toEqual([...issueFigures, 'targets', 'detail']);
     // Six tool steps and the closing answer: six step times; two batches of five commit pairs.
@@ -98,6 +101,9 @@ describe('peerWorkload figures', () => {
       expect(value).toBeGreaterThan(0);
     expect(f.bytesPerRun.s800).toBeGreaterThanOrEqual(f.bytesPerRun.s50);
     expect(f.workspaceAppendBytesPerRun800).toBeGreaterThan(f.detail.emptyStoreBytes);
+    // At most warmUpRuns warm-up runs at c32, each reported.
+    expect(f.detail.warmUpStepsPerSecondC32.length).toBeGreaterThanOrEqual(1);
+    expect(f.detail.warmUpStepsPerSecondC32.length).toBeLessThanOrEqual(2);
   }, 180_000);
 
   // Issue 12's bar is 550 kB; this one is what the Postgres store reaches so far: 1.70 MB

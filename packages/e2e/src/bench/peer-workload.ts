@@ -28,7 +28,12 @@ export interface PeerWorkloadSizes {
   /** The run lengths reported as s50, s200, s800 (and the workspace run, of the last). */
   bytesSteps: [number, number, number];
   kills: number;
+  /** The most warm-up runs at c32 (see measurePeerWorkload). */
+  warmUpRuns: number;
 }
+
+/** A warm-up run at c32 less than this much faster than the one before ends the warm-up. */
+const warmUpSettled = 0.05;
 
 export const peerWorkloadSizes: PeerWorkloadSizes = {
   rounds: 3,
@@ -38,6 +43,7 @@ export const peerWorkloadSizes: PeerWorkloadSizes = {
   c32: 32,
   bytesSteps: [50, 200, 800],
   kills: 5,
+  warmUpRuns: 6,
 };
 
 /** LONGRUN_BENCH_QUICK: fewer rounds and kills; the same run lengths, so bytes stay comparable. */
@@ -46,6 +52,7 @@ export const quickPeerWorkloadSizes: PeerWorkloadSizes = {
   rounds: 1,
   twoCommitPairs: 50,
   kills: 2,
+  warmUpRuns: 2,
 };
 
 /**
@@ -69,9 +76,20 @@ export async function measurePeerWorkload(
     });
   // The JIT compiles what runs: a worker that has run for a while has compiled its paths for
   // many sessions (batches, turns shared between sessions) as well as for one. A warm-up of one
-  // session alone left the first rounds' c8 and c32 runs measuring the compiler.
+  // session alone left the first rounds' c8 and c32 runs measuring the compiler, and so did one
+  // run at c32: steps/s at c32 went on rising for three or four more runs (4,400-5,300 in the
+  // first, 7,700-9,000 by the fourth, here). So the warm-up runs at c32 until a run is less than
+  // `warmUpSettled` faster than the one before (at most `warmUpRuns`), then at one session.
   log('warm-up (not recorded)');
-  await runAt(sizes.c32, []);
+  const warmUp: PeerRun[] = [];
+  for (let run = 1; run <= sizes.warmUpRuns; run++) {
+    await runAt(sizes.c32, warmUp);
+    const [before, last] = warmUp.slice(-2).map((r) => r.stepsPerSecond);
+    if (before !== undefined && last !== undefined && last < before * (1 + warmUpSettled)) break;
+  }
+  log(
+    `warm-up at ${sizes.c32}: ${warmUp.map((r) => Math.round(r.stepsPerSecond)).join(', ')} steps/s`,
+  );
   const kind = await runAt(1, []);
   // Each round runs 1, c8 and c32 sessions in turn, so the ratios compare the same stretch of
   // load; the one-session run sits between two batches of the two-commit floor.
@@ -119,6 +137,7 @@ export async function measurePeerWorkload(
       c8: median(c8, (run) => run.stepsPerSecond),
       c32: median(c32, (run) => run.stepsPerSecond),
     },
+    warmUpStepsPerSecondC32: warmUp.map((run) => run.stepsPerSecond),
     bytesByS,
     emptyStoreBytes,
     restartMs,
