@@ -167,8 +167,10 @@ async function buildMetrics(a: Assembly): Promise<ProcessMetrics | null> {
   if (a.plan.api === undefined && a.plan.metrics === undefined) return null;
   const { ProcessMetrics } = await import('@longrun/telemetry');
   const sandbox = a.plan.worker?.sandbox;
+  const appendCommits = a.store.appendCommits?.bind(a.store);
   const metrics = new ProcessMetrics({
     countSessions: () => a.store.countSessions(),
+    ...(appendCommits === undefined ? {} : { appendCommits }),
     ...(sandbox === undefined ? {} : { sandboxPool: () => sandbox.poolStats() }),
   });
   a.closers.add(() => metrics.shutdown());

@@ -26,6 +26,7 @@ export * from './loop-history.ts';
 export * from './workspace-state.ts';
 export * from './one-per-turn.ts';
 export * from './reply-spin.ts';
+export * from './append-commits.ts';
 export * from './visible-text.ts';
 export * from './ports/live-channel.ts';
 export * from './policy/index.ts';

@@ -52,6 +52,33 @@ export function sessionStoreContract(name: string, harness: ContractHarness): vo
 }
 
 function logContract(ctx: ContractContext): void {
+  it('counts the appends it commits and the commits that carried them: appends sent together share commits', async () => {
+    const counts = () => {
+      const now = ctx.store.appendCommits?.();
+      if (now === undefined) throw new Error(`${ctx.store.kind} has no appendCommits()`);
+      return now;
+    };
+    const a = await claimedSession(ctx.store);
+    const start = counts();
+    // One after another: a commit each.
+    for (const seq of [1, 2, 3])
+      await ctx.store.append({ fence: a, expectedSeq: seq, events: [toolEvent(seq)] });
+    const alone = counts();
+    expect(alone).toEqual({ commits: start.commits + 3, appends: start.appends + 3 });
+    // Sent in one turn, 24 sessions' appends queue while the first commit runs; a refused one
+    // (a stale head) is not counted.
+    const leases = await Promise.all(Array.from({ length: 24 }, () => claimedSession(ctx.store)));
+    const settled = await Promise.allSettled([
+      ...leases.map((l) => ctx.store.append({ fence: l, expectedSeq: 1, events: [toolEvent(1)] })),
+      ctx.store.append({ fence: a, expectedSeq: 2, events: [toolEvent(9)] }),
+    ]);
+    expect(settled.filter((r) => r.status === 'fulfilled')).toHaveLength(24);
+    const together = counts();
+    expect(together.appends - alone.appends).toBe(24);
+    expect(together.commits - alone.commits).toBeGreaterThanOrEqual(1);
+    expect(together.commits - alone.commits).toBeLessThanOrEqual(12);
+  });
+
   it('creates a session at seq 1, queued, never leased', async () => {
     const s = await ctx.store.createSession({ agent: 'contract', input: { a: 1 } });
     expect(s).toMatchObject({

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import {
+  AppendCommitTally,
   LongrunError,
   checkClaimFilter,
   checkCount,
@@ -19,6 +20,7 @@ import {
   encodePayload,
   sessionId as toSessionId,
   workerId as toWorkerId,
+  type AppendCommits,
   type AppendRequest,
   type AppendResult,
   type Checkpoint,
@@ -169,6 +171,7 @@ export class PostgresStore implements SessionStore {
   #live: PostgresLiveChannel | null = null;
   readonly #log: ((message: string) => void) | undefined;
   readonly #appends: AppendBatcher<QueuedAppend, AppendResult>;
+  readonly #appendTally = new AppendCommitTally();
   readonly #checkpointVacuum: CheckpointVacuum;
   #closed = false;
 
@@ -184,8 +187,14 @@ export class PostgresStore implements SessionStore {
     this.#livenessMs = checkCount('workerLivenessMs', options.workerLivenessMs ?? 5_000, 500);
     this.#log = options.log;
     // Not through #write, which refuses once closed: close() drains the appends it accepted.
-    const write: RunWrite = (name, values) =>
-      this.#query('appending events', name, values, 'write');
+    // Each append statement is a transaction of its own: it commits the appends it reports.
+    const write: RunWrite = async (name, values) => {
+      const rows = await this.#query('appending events', name, values, 'write');
+      this.#appendTally.committed(
+        name === 'appendBatch' ? rows.filter((row) => row.error_code === null).length : 1,
+      );
+      return rows;
+    };
     const access: PostgresAccess = {
       read: (doing, name, values) => this.#read(doing, name, values),
       write: (doing, name, values) => this.#write(doing, name, values),
@@ -298,6 +307,11 @@ export class PostgresStore implements SessionStore {
       ...(this.#log ? { log: this.#log } : {}),
     });
     return this.#live;
+  }
+
+  /** Appends committed since the store opened, and the statements (each a transaction) that carried them. */
+  appendCommits(): AppendCommits {
+    return this.#appendTally.counts();
   }
 
   async close(): Promise<void> {

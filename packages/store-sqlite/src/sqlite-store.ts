@@ -19,6 +19,7 @@ import {
   sessionId as toSessionId,
   systemClock,
   workerId as toWorkerId,
+  type AppendCommits,
   type AppendRequest,
   type AppendResult,
   type Checkpoint,
@@ -196,6 +197,11 @@ export class SqliteStore implements SessionStore {
    */
   async committingOn(): Promise<CommittingOn> {
     return this.#writer.committingOn();
+  }
+
+  /** Appends committed since the store opened, and the commits (each one fsync) that carried them. */
+  appendCommits(): AppendCommits {
+    return this.#writer.appendCommits();
   }
 
   async ping(): Promise<void> {

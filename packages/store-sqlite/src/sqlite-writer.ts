@@ -1,10 +1,12 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
 import {
+  AppendCommitTally,
   LongrunError,
   OnePerTurn,
   ReplySpin,
   defaultReplySpinMs,
+  type AppendCommits,
   type DurabilityReport,
 } from '@longrun/core';
 import { commitBatch } from './group-commit.ts';
@@ -32,6 +34,8 @@ export interface SqliteWriter {
    * open the file).
    */
   committingOn(): Promise<CommittingOn>;
+  /** The appends committed so far and the commits that carried them. */
+  appendCommits(): AppendCommits;
 }
 
 /** Where a SQLite store's commits and their fsyncs run (SqliteStore.committingOn). */
@@ -60,6 +64,7 @@ interface Pending {
 /** A write sent to the thread, and when (performance.now()). */
 interface Sent extends Pending {
   sentAt: number;
+  append: boolean;
 }
 
 /**
@@ -87,7 +92,10 @@ class WriterThread {
   /** Keeps the event loop awake while a write's answer is awaited (core's ReplySpin). */
   readonly #spin: ReplySpin;
 
-  constructor(options: WriterOptions, spinMs: number) {
+  readonly #tally: AppendCommitTally;
+
+  constructor(options: WriterOptions, spinMs: number, tally: AppendCommitTally) {
+    this.#tally = tally;
     this.#spin = new ReplySpin(spinMs, () => this.#pending.size > 0);
     this.#worker = startThread({ ...options, doorbell: this.#doorbell.buffer });
     let opened!: (durability: DurabilityReport) => void;
@@ -101,10 +109,15 @@ class WriterThread {
     this.#worker.on('message', (message: WriterMessage) => {
       if ('replies' in message) {
         const now = performance.now();
+        // One message answers one commit (group-commit.ts).
+        let appends = 0;
         for (const reply of message.replies) {
-          const sentAt = this.#pending.get(reply.id)?.sentAt;
-          if (sentAt !== undefined) this.#spin.answered(now - sentAt);
+          const sent = this.#pending.get(reply.id);
+          if (sent === undefined) continue;
+          this.#spin.answered(now - sent.sentAt);
+          if (sent.append && reply.ok) appends++;
         }
+        this.#tally.committed(appends);
         this.#unsettled.push(...message.replies.map((reply) => () => this.#settle(reply)));
       } else if ('opened' in message) {
         if (this.#pending.size === 0) this.#worker.unref();
@@ -152,7 +165,12 @@ class WriterThread {
         );
         return;
       }
-      this.#pending.set(id, { resolve, reject, sentAt: performance.now() });
+      this.#pending.set(id, {
+        resolve,
+        reject,
+        sentAt: performance.now(),
+        append: name === 'append',
+      });
       if (this.#pending.size === 1) this.#worker.ref();
       this.#spin.sent();
     });
@@ -289,6 +307,7 @@ export class ThreadWriter implements SqliteWriter {
   readonly #options: WriterOptions;
   readonly #spinMs: number;
   readonly #inline: InlineWriter;
+  readonly #tally = new AppendCommitTally();
   /** Null when no thread could be started (the permission model without --allow-worker). */
   #thread: WriterThread | null;
   #threadReady = false;
@@ -302,8 +321,12 @@ export class ThreadWriter implements SqliteWriter {
   constructor(options: WriterOptions, connection: DatabaseSync, spinMs = defaultReplySpinMs) {
     this.#options = options;
     this.#spinMs = spinMs;
-    this.#inline = new InlineWriter(connection);
+    this.#inline = new InlineWriter(connection, this.#tally);
     this.#thread = this.#startThread();
+  }
+
+  appendCommits(): AppendCommits {
+    return this.#tally.counts();
   }
 
   /** Resolves once writes go to the thread (or stay here because it could not open the file). */
@@ -347,7 +370,7 @@ export class ThreadWriter implements SqliteWriter {
   #startThread(): WriterThread | null {
     let thread: WriterThread;
     try {
-      thread = new WriterThread(this.#options, this.#spinMs);
+      thread = new WriterThread(this.#options, this.#spinMs, this.#tally);
     } catch (error) {
       // Node's permission model without --allow-worker: the store still works, on this thread.
       this.#threadRefused = true;
@@ -384,10 +407,17 @@ export class InlineWriter implements SqliteWriter {
   readonly #db: ReturnType<typeof statementCache>;
   #queue: { request: WriteRequest; pending: Pending }[] = [];
   #closed = false;
+  readonly #tally: AppendCommitTally;
 
-  constructor(connection: DatabaseSync) {
+  /** `tally`: where its commits are counted (a ThreadWriter's, while its thread starts). */
+  constructor(connection: DatabaseSync, tally = new AppendCommitTally()) {
     this.#connection = connection;
     this.#db = statementCache(connection);
+    this.#tally = tally;
+  }
+
+  appendCommits(): AppendCommits {
+    return this.#tally.counts();
   }
 
   write<K extends WriteName>(name: K, args: WriteArgs<K>): Promise<WriteResult<K>> {
@@ -408,11 +438,14 @@ export class InlineWriter implements SqliteWriter {
       this.#db,
       batch.map((b) => b.request),
     );
+    let appends = 0;
     replies.forEach((reply, i) => {
-      const { pending } = batch[i] as (typeof batch)[number];
+      const { request, pending } = batch[i] as (typeof batch)[number];
+      if (reply.ok && request.name === 'append') appends++;
       if (reply.ok) pending.resolve(reply.value);
       else pending.reject(fromWireError(reply.error));
     });
+    this.#tally.committed(appends);
   }
 
   async close(): Promise<void> {

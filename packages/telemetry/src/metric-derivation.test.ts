@@ -255,6 +255,18 @@ describe('gauges read at the scrape', () => {
     expect(sample(text, 'longrun_sandbox_pool_queued')).toBe(3);
   });
 
+  it('reports the appends the store committed and the commits that carried them', async () => {
+    let counts = { commits: 2, appends: 9 };
+    const m = new ProcessMetrics({ appendCommits: () => counts });
+    let text = await m.prometheusText();
+    expect(sample(text, 'longrun_store_append_commits_total')).toBe(2);
+    expect(sample(text, 'longrun_store_appends_total')).toBe(9);
+    counts = { commits: 5, appends: 40 };
+    text = await m.prometheusText();
+    expect(sample(text, 'longrun_store_append_commits_total')).toBe(5);
+    expect(sample(text, 'longrun_store_appends_total')).toBe(40);
+  });
+
   it('leaves the store gauges out of a scrape when the store does not answer', async () => {
     let up = false;
     const m = new ProcessMetrics({

@@ -1,4 +1,9 @@
-import { sessionStatusNames, type SessionCounts, type StoredEvent } from '@longrun/core';
+import {
+  sessionStatusNames,
+  type AppendCommits,
+  type SessionCounts,
+  type StoredEvent,
+} from '@longrun/core';
 import type { ObservableResult } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
@@ -18,6 +23,11 @@ export interface SandboxPoolUse {
 export interface ProcessMetricsOptions {
   /** Sessions by status over the whole store, read at each scrape (`SessionStore.countSessions`). */
   countSessions?: () => Promise<SessionCounts>;
+  /**
+   * The appends the process's store committed and the commits that carried them, read at each
+   * scrape (`SessionStore.appendCommits`): their ratio is how well group commit groups.
+   */
+  appendCommits?: () => AppendCommits;
   /** The worker's sandbox pool, read at each scrape; null while there is none. */
   sandboxPool?: () => SandboxPoolUse | null;
   /** `service.instance.id` of the resource (e.g. the worker id). */
@@ -51,6 +61,7 @@ export class ProcessMetrics {
     this.#derivation = new MetricDerivation(createEventInstruments(meter), options.nowMs);
     if (options.countSessions !== undefined) observeSessions(meter, options.countSessions);
     if (options.sandboxPool !== undefined) observePool(meter, options.sandboxPool);
+    if (options.appendCommits !== undefined) observeAppendCommits(meter, options.appendCommits);
   }
 
   /** The derivation the worker's events feed (see `MetricDerivation`). */
@@ -96,6 +107,26 @@ function observeSessions(meter: Meter, count: () => Promise<SessionCounts>): voi
       result.observe(queue, counts.byStatus.queued + counts.dueWaits);
     },
     [sessions, queue],
+  );
+}
+
+function observeAppendCommits(meter: Meter, counts: () => AppendCommits): void {
+  const commits = meter.createObservableCounter('longrun.store.append.commits', {
+    description:
+      "Commits of this process's store that made appends durable (one fsync or one round trip each)",
+    unit: '{commit}',
+  });
+  const appends = meter.createObservableCounter('longrun.store.appends', {
+    description: 'Appends those commits carried: appends / commits is how many shared each commit',
+    unit: '{append}',
+  });
+  meter.addBatchObservableCallback(
+    (result) => {
+      const now = counts();
+      result.observe(commits, now.commits);
+      result.observe(appends, now.appends);
+    },
+    [commits, appends],
   );
 }
 

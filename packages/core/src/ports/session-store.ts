@@ -1,4 +1,5 @@
 import type { Budget } from '../budget/budget-spec.ts';
+import type { AppendCommits } from '../append-commits.ts';
 import type { TenantSpendStore } from './tenant-spend-store.ts';
 import type { LiveChannel } from './live-channel.ts';
 import type {
@@ -333,6 +334,11 @@ export interface SessionStore {
    * Absent where the store cannot set space aside (Postgres, an in-memory SQLite).
    */
   readonly storageReserve?: StorageReserve;
+  /**
+   * Appends this store object committed since it opened, and the commits that carried them
+   * (`AppendCommits`): whether group commit groups, read by metrics and benchmarks.
+   */
+  appendCommits?(): AppendCommits;
   close(): Promise<void>;
 
   createSession(input: CreateSessionInput): Promise<SessionRecord>;

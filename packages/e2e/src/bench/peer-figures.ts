@@ -14,6 +14,8 @@ export interface PeerMeasurements {
   twoCommitsMs: number[];
   /** Steps per second by concurrency; c1 is the median of the one-session rounds. */
   stepsPerSecond: { c1: number; c8: number; c32: number };
+  /** Appends per commit by concurrency (medians of the same runs as stepsPerSecond). */
+  appendsPerCommit: { c1: number; c8: number; c32: number };
   /** Steps per second of each warm-up run at c32, in order (not in the figures). */
   warmUpStepsPerSecondC32: number[];
   /** Bytes the store holds after one run of S steps, by S. */
@@ -92,6 +94,11 @@ export function peerFigures(m: PeerMeasurements) {
     detail: {
       timedSteps: m.stepMs.length,
       warmUpStepsPerSecondC32: m.warmUpStepsPerSecondC32.map((v) => Math.round(v)),
+      appendsPerCommit: {
+        c1: round(m.appendsPerCommit.c1, 2),
+        c8: round(m.appendsPerCommit.c8, 2),
+        c32: round(m.appendsPerCommit.c32, 2),
+      },
       twoCommitPairs: m.twoCommitsMs.length,
       emptyStoreBytes: m.emptyStoreBytes,
       // The same slope over the bytes a run adds to an empty store (the fixed size flattens the other).

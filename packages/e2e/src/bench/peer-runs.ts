@@ -1,5 +1,5 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import type { SessionId, SessionStore } from '@longrun/core';
+import type { AppendCommits, SessionId, SessionStore } from '@longrun/core';
 import { Worker, type AgentDefinition } from '@longrun/runtime';
 import { waitForStatus } from '../crash/reference-run.ts';
 import type { PeerInput } from './peer-agent.ts';
@@ -13,6 +13,8 @@ export interface PeerRun {
   stepMs: number[];
   /** p99 of the event loop's delay while the sessions ran (1 ms resolution). */
   eventLoopDelayP99Ms: number;
+  /** Appends per commit while they ran (the store's `appendCommits`): how well commits grouped. */
+  appendsPerCommit: number;
 }
 
 /**
@@ -45,6 +47,7 @@ export async function runPeerSessions(
   });
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
+  const committedBefore = appendCommitsOf(store);
   const startedAt = performance.now();
   await worker.start();
   try {
@@ -54,11 +57,21 @@ export async function runPeerSessions(
     await worker.stop();
   }
   const seconds = (performance.now() - startedAt) / 1000;
+  const committed = appendCommitsOf(store);
   return {
     sessionIds,
     seconds,
     stepsPerSecond: (sessions * steps) / seconds,
     stepMs,
     eventLoopDelayP99Ms: loop.percentile(99) / 1e6,
+    appendsPerCommit:
+      (committed.appends - committedBefore.appends) /
+      Math.max(1, committed.commits - committedBefore.commits),
   };
+}
+
+function appendCommitsOf(store: SessionStore): AppendCommits {
+  const counts = store.appendCommits?.();
+  if (counts === undefined) throw new Error(`the ${store.kind} store does not count its commits`);
+  return counts;
 }

@@ -22,6 +22,7 @@ const measured: PeerMeasurements = {
   twoCommitsMs: [1.5, 2, 2.5],
   stepsPerSecond: { c1: 400, c8: 1_000, c32: 2_500 },
   warmUpStepsPerSecondC32: [1_800.4, 2_400],
+  appendsPerCommit: { c1: 1, c8: 3.456, c32: 11 },
   bytesByS: { s50: 50_000, s200: 200_000, s800: 800_000 },
   emptyStoreBytes: 90_000,
   restartMs: [300, 200, 240],
@@ -35,6 +36,7 @@ describe('peerWorkload figures', () => {
     expect(Object.keys(f)).toEqual([...issueFigures, 'targets', 'detail']);
     expect(Object.keys(f.stepsPerSecond)).toEqual(['c1', 'c8', 'c32']);
     expect(f.detail.warmUpStepsPerSecondC32).toEqual([1_800, 2_400]);
+    expect(f.detail.appendsPerCommit).toEqual({ c1: 1, c8: 3.46, c32: 11 });
     expect(Object.keys(f.bytesPerRun)).toEqual(['s50', 's200', 's800']);
     expect(f).toMatchObject({ stepP50Ms: 3, twoCommitsP50Ms: 2, restartToFirstStepMs: 240 });
     const met = Object.fromEntries(Object.entries(f.targets).map(([k, t]) => [k, t.met]));
@@ -101,6 +103,9 @@ describe('peerWorkload figures', () => {
       expect(value).toBeGreaterThan(0);
     expect(f.bytesPerRun.s800).toBeGreaterThanOrEqual(f.bytesPerRun.s50);
     expect(f.workspaceAppendBytesPerRun800).toBeGreaterThan(f.detail.emptyStoreBytes);
+    // One session commits its appends one by one; three commit some of theirs together.
+    expect(f.detail.appendsPerCommit.c1).toBe(1);
+    expect(f.detail.appendsPerCommit.c32).toBeGreaterThanOrEqual(1);
     // At most warmUpRuns warm-up runs at c32, each reported.
     expect(f.detail.warmUpStepsPerSecondC32.length).toBeGreaterThanOrEqual(1);
     expect(f.detail.warmUpStepsPerSecondC32.length).toBeLessThanOrEqual(2);

@@ -138,6 +138,11 @@ export async function measurePeerWorkload(
       c32: median(c32, (run) => run.stepsPerSecond),
     },
     warmUpStepsPerSecondC32: warmUp.map((run) => run.stepsPerSecond),
+    appendsPerCommit: {
+      c1: median(c1, (run) => run.appendsPerCommit),
+      c8: median(c8, (run) => run.appendsPerCommit),
+      c32: median(c32, (run) => run.appendsPerCommit),
+    },
     bytesByS,
     emptyStoreBytes,
     restartMs,

@@ -124,6 +124,13 @@ describe('Prometheus scrapes GET /metrics of longrun dev and of a separate longr
           'max(longrun_sessions{longrun_session_status="completed"})',
         );
         expect([...completed.values()]).toEqual([2]);
+        // Each process's store counts the appends it committed and the commits that carried them.
+        const appends = await prometheus.query('sum by (job) (longrun_store_appends_total)');
+        const commits = await prometheus.query('sum by (job) (longrun_store_append_commits_total)');
+        for (const job of ['job=longrun-worker', 'job=longrun-dev']) {
+          expect(commits.get(job)).toBeGreaterThan(0);
+          expect(appends.get(job)).toBeGreaterThanOrEqual(commits.get(job) as number);
+        }
         // Aggregates only: no session id in either exposition.
         for (const url of [`${devUrl}/metrics`, workerMetrics]) {
           const text = await (await fetch(url)).text();
