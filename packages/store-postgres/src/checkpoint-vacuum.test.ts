@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { afterEach, expect, it } from 'vitest';
+import type pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
 import { event, workerId } from '@longrun/core';
+import { CheckpointVacuum } from './checkpoint-vacuum.ts';
 import { PostgresStore } from './postgres-store.ts';
+import { schemaName } from './schema-name.ts';
 import {
   describeWithServer,
   dropSchema,
@@ -73,10 +76,11 @@ describeWithServer('postgres checkpoint vacuum', unavailable, () => {
     'keeps the checkpoints of a session that rewrites a large one within a few times its size (in its %s)',
     async (where) => {
       // Without the vacuum every version stays: 80 × live (5.6 MB here); with it, at most the
-      // versions of 1 MiB of text (16) beside the live one, and their free-space maps. A vacuum cannot free
-      // versions that a transaction of another client of the server may still see, so an attempt
-      // that overlapped one is tried again, up to three times in all. A part removed by a later
-      // checkpoint (keepFrom, as a merge of parts does) leaves its TOAST behind in the same way.
+      // versions of 1 MiB of text (16; 256 KiB while vacuums are quick) beside the live one,
+      // and their free-space maps. A vacuum cannot free versions that a transaction of another
+      // client of the server may still see, so an attempt that overlapped one is tried again, up
+      // to three times in all. A part removed by a later checkpoint (keepFrom, as a merge of
+      // parts does) leaves its TOAST behind in the same way.
       const sizes: { bytes: number; live: number }[] = [];
       for (let attempt = 1; attempt <= 3; attempt++) {
         const size = await rewriteCheckpoints(80, where);
@@ -90,4 +94,68 @@ describeWithServer('postgres checkpoint vacuum', unavailable, () => {
       );
     },
   );
+});
+
+describe('when the checkpoint vacuum runs', () => {
+  const kiB = 1024;
+  /** A pool whose VACUUM takes `vacuumMs` of a manual clock; the times each one started. */
+  function fakeServer(vacuumMs: number) {
+    const clock = { ms: 1_000 };
+    const vacuumsAt: number[] = [];
+    const query = async (text: string) => {
+      if (text.includes('reltoastrelid'))
+        return { rows: [{ toast: 'pg_toast.pg_toast_1', v16: false }] };
+      if (text.startsWith('VACUUM')) {
+        vacuumsAt.push(clock.ms);
+        clock.ms += vacuumMs;
+        return { rows: [] };
+      }
+      return { rows: [{ bytes: '0' }] }; // the tables' size after it
+    };
+    const vacuum = new CheckpointVacuum(
+      { query } as unknown as Pick<pg.Pool, 'query'>,
+      schemaName('s'),
+      undefined,
+      () => clock.ms,
+    );
+    /** Reports `chars` written, and lets a vacuum it started finish. */
+    const write = async (chars: number) => {
+      vacuum.written(chars);
+      await new Promise((resolve) => setImmediate(resolve));
+    };
+    return { clock, vacuumsAt, write };
+  }
+
+  it('vacuums every 256 KiB written while vacuums are quick', async () => {
+    const { clock, vacuumsAt, write } = fakeServer(2);
+    await write(200 * kiB);
+    expect(vacuumsAt).toEqual([]);
+    await write(60 * kiB);
+    expect(vacuumsAt).toEqual([1_000]);
+    // The next may start 19 × 2 ms after the last ended.
+    clock.ms += 37;
+    await write(260 * kiB);
+    expect(vacuumsAt).toHaveLength(1);
+    clock.ms += 1;
+    await write(1);
+    expect(vacuumsAt).toEqual([1_000, 1_040]);
+  });
+
+  it('spends at most 5% of the time vacuuming, unless 1 MiB was written since the last', async () => {
+    const { clock, vacuumsAt, write } = fakeServer(100);
+    await write(300 * kiB);
+    expect(vacuumsAt).toEqual([1_000]); // ends at 1,100: the next not before 3,000
+    clock.ms = 2_900;
+    await write(300 * kiB);
+    await write(300 * kiB);
+    expect(vacuumsAt).toHaveLength(1);
+    await write(424 * kiB); // 1 MiB since the last
+    expect(vacuumsAt).toEqual([1_000, 2_900]);
+    clock.ms = 4_899; // it ended at 3,000: the next not before 4,900
+    await write(256 * kiB);
+    expect(vacuumsAt).toHaveLength(2);
+    clock.ms = 4_900;
+    await write(1);
+    expect(vacuumsAt).toEqual([1_000, 2_900, 4_900]);
+  });
 });
