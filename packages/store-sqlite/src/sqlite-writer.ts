@@ -61,7 +61,7 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-/** A write sent to the thread, and when (performance.now()). */
+/** A write sent to the thread, when (performance.now()), and whether it is an append. */
 interface Sent extends Pending {
   sentAt: number;
   append: boolean;
