@@ -118,15 +118,15 @@ describe('peerWorkload figures', () => {
   // then the run is tried again, three times in all). Every replaced checkpoint left in TOAST
   // made it 2.10 MB.
   it.runIf(postgresStatus.ok)(
-    'stores an 800-step peer run on Postgres in at most 1.6 MB',
+    'stores an 800-step peer run on Postgres in at most 1.7 MB',
     async () => {
       const stored: number[] = [];
-      for (let attempt = 1; attempt <= 3 && !stored.some((b) => b <= 1_600_000); attempt++)
+      for (let attempt = 1; attempt <= 3 && !stored.some((b) => b <= 1_700_000); attempt++)
         stored.push((await bytesOfRun(postgresTarget, 800, {})).stored);
       expect(
         Math.min(...stored),
         `bytes of each attempt: ${stored.join(', ')}`,
-      ).toBeLessThanOrEqual(1_600_000);
+      ).toBeLessThanOrEqual(1_700_000);
     },
     300_000,
   );
