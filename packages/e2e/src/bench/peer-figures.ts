@@ -3,6 +3,7 @@
  * functions of what was measured, so a test can check the shape and the verdicts without timing
  * anything.
  */
+import type { SlowFsyncGrouping } from './peer-slow-fsync.ts';
 import { percentile, round } from './stats.ts';
 
 /** What one store's run of the peer workload measured, before it is summarized. */
@@ -26,6 +27,8 @@ export interface PeerMeasurements {
   eventLoopDelayP99MsAtC32: number;
   /** The workspace-appending agent's 800-step run: bytes stored and bytes it appended. */
   workspace: { bytesStored: number; bytesAppended: number };
+  /** SQLite's steps/s with every fsync made slow, or why not measured (peer-slow-fsync.ts). */
+  slowFsync?: SlowFsyncGrouping | { skipped: string };
 }
 
 export interface PeerTarget {
@@ -111,6 +114,7 @@ export function peerFigures(m: PeerMeasurements) {
       ),
       restartMs: m.restartMs.map((ms) => round(ms, 1)),
       workspaceBytesAppended800: m.workspace.bytesAppended,
+      ...(m.slowFsync === undefined ? {} : { slowFsync: m.slowFsync }),
     },
   };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { postgresStatus, postgresTarget, sqliteTarget } from '../store-targets.ts';
 import { logLogSlope, peerFigures, type PeerMeasurements } from './peer-figures.ts';
+import type { SlowFsyncGrouping } from './peer-slow-fsync.ts';
 import { bytesOfRun, measurePeerWorkload } from './peer-workload.ts';
 
 /** The figure names issue 12 gives for `peerWorkload.<store>`, in its order. */
@@ -85,6 +86,7 @@ describe('peerWorkload figures', () => {
       bytesSteps: [3, 6, 12],
       kills: 1,
       warmUpRuns: 2,
+      slowFsync: { fsyncDelayMs: 2, steps: 6, sessions: 3, rounds: 1 },
     });
     expect(Object.keys(f)).toEqual([...issueFigures, 'targets', 'detail']);
     // Six tool steps and the closing answer: six step times; two batches of five commit pairs.
@@ -106,6 +108,12 @@ describe('peerWorkload figures', () => {
     // One session commits its appends one by one; three commit some of theirs together.
     expect(f.detail.appendsPerCommit.c1).toBe(1);
     expect(f.detail.appendsPerCommit.c32).toBeGreaterThanOrEqual(1);
+    // With every fsync 2 ms slower, under strace (this suite needs it: storage-faults/strace.ts).
+    expect(f.detail.slowFsync).toMatchObject({ fsyncDelayMs: 2 });
+    const slow = f.detail.slowFsync as SlowFsyncGrouping;
+    expect(slow.c1).toBeGreaterThan(0);
+    expect(slow.c32OverC1).toBeGreaterThan(0);
+    expect(slow.appendsPerCommit.c1).toBe(1);
     // At most warmUpRuns warm-up runs at c32, each reported.
     expect(f.detail.warmUpStepsPerSecondC32.length).toBeGreaterThanOrEqual(1);
     expect(f.detail.warmUpStepsPerSecondC32.length).toBeLessThanOrEqual(2);

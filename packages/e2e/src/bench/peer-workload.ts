@@ -11,6 +11,7 @@ import { runPeerSessions, type PeerRun } from './peer-runs.ts';
 import { storeBytes } from './store-size.ts';
 import { timeTwoCommits } from './two-commits.ts';
 import { percentile } from './stats.ts';
+import { measureSlowFsyncGrouping, type SlowFsyncSizes } from './peer-slow-fsync.ts';
 
 /** How much of the workload to run; the figures' names keep the issue's S (50/200/800). */
 export interface PeerWorkloadSizes {
@@ -30,6 +31,8 @@ export interface PeerWorkloadSizes {
   kills: number;
   /** The most warm-up runs at c32 (see measurePeerWorkload). */
   warmUpRuns: number;
+  /** The SQLite runs with every fsync made slow (peer-slow-fsync.ts); null: none. */
+  slowFsync: SlowFsyncSizes | null;
 }
 
 /** A warm-up run at c32 less than this much faster than the one before ends the warm-up. */
@@ -44,6 +47,7 @@ export const peerWorkloadSizes: PeerWorkloadSizes = {
   bytesSteps: [50, 200, 800],
   kills: 5,
   warmUpRuns: 6,
+  slowFsync: { fsyncDelayMs: 2, steps: 200, sessions: 32, rounds: 2 },
 };
 
 /** LONGRUN_BENCH_QUICK: fewer rounds and kills; the same run lengths, so bytes stay comparable. */
@@ -53,6 +57,7 @@ export const quickPeerWorkloadSizes: PeerWorkloadSizes = {
   twoCommitPairs: 50,
   kills: 2,
   warmUpRuns: 2,
+  slowFsync: { fsyncDelayMs: 2, steps: 200, sessions: 32, rounds: 1 },
 };
 
 /**
@@ -114,6 +119,13 @@ export async function measurePeerWorkload(
   }
   const median = (runs: PeerRun[], figure: (run: PeerRun) => number): number =>
     percentile(runs.map(figure), 50);
+  let slowFsync: PeerMeasurements['slowFsync'];
+  if (kind === 'sqlite' && sizes.slowFsync !== null) {
+    log(
+      `1 and ${sizes.slowFsync.sessions} sessions with every fsync ${sizes.slowFsync.fsyncDelayMs} ms slower`,
+    );
+    slowFsync = await measureSlowFsyncGrouping(sizes.slowFsync);
+  }
   log(`bytes stored per run of ${sizes.bytesSteps.join(' / ')} steps`);
   const [s50, s200, s800] = sizes.bytesSteps;
   const emptyStoreBytes = await withStore(make, 1, (store, target) =>
@@ -148,6 +160,7 @@ export async function measurePeerWorkload(
     restartMs,
     eventLoopDelayP99MsAtC32: median(c32, (run) => run.eventLoopDelayP99Ms),
     workspace: { bytesStored: workspace.stored, bytesAppended: workspace.appended },
+    ...(slowFsync === undefined ? {} : { slowFsync }),
   };
   return peerFigures(measured);
 }
