@@ -34,8 +34,9 @@ interface ChildRun {
  * "Group commit that groups, on any disk" (issue 12): on this machine's disk a fsync takes a
  * fraction of a millisecond, and 32 sessions are limited by CPU, not by commits. Here the
  * workload runs in a process of its own under strace, which delays every fsync and fdatasync by
- * `fsyncDelayMs` (a network or spinning disk): one session then waits two slow commits a step,
- * and 32 sessions go as fast as their appends share commits. SQLite only (a Postgres server's
+ * `fsyncDelayMs` (a network or spinning disk). One session then waits one slow commit a step:
+ * the result of its tool, idempotent and outside any workspace, is committed with the next model
+ * response (agent-calls.ts, appendAhead). 32 sessions go as fast as their appends share commits. SQLite only (a Postgres server's
  * fsyncs are the server's). Skipped, saying why, without strace.
  */
 export async function measureSlowFsyncGrouping(
