@@ -10,8 +10,8 @@ import type { SchemaName } from './schema-name.ts';
  * 32-session × 200-step run took it from 2,400 to 2,011 steps/s, and a 1 MiB floor cost 4%;
  * where it is 6-13 MB (a vacuum 4-13 ms), steps/s at 32 sessions were the same with either
  * floor (3,774 and 3,860, medians of six steady runs of runPeerSessions, interleaved; there the
- * half-the-table rule spaces them out), and an 800-step run keeps 1.39-1.42 MB rather than
- * 1.48-1.49 (1.36-1.37 with no limit on the time; 1.48 with a 2% share).
+ * half-the-table rule spaces them out), and an 800-step run keeps 1.39-1.45 MB rather than
+ * 1.47-1.49 (1.36-1.37 with no limit on the time; 1.48 with a 2% share).
  */
 const minChars = 256 * 1024;
 
@@ -41,9 +41,9 @@ const busyShare = 0.05;
  * round's new versions fit in the space the last vacuum freed once the table is twice its live
  * size, and it stops growing there whatever the fleet (about 1.1× live plus ~100 kB for
  * checkpoints that compress ~10×, as a harness's do; the first vacuum also adds a free-space
- * map and a visibility map). One vacuum at a time per store; SKIP_LOCKED, so one running from another process (or autovacuum) is
- * left alone rather than waited for. A failure is reported to `log` and changes nothing else:
- * the next checkpoints try again.
+ * map and a visibility map). One vacuum at a time per store; SKIP_LOCKED, so one running from
+ * another process (or autovacuum) is left alone rather than waited for. A failure is reported to
+ * `log` and changes nothing else: the next checkpoints try again.
  */
 export class CheckpointVacuum {
   readonly #pool: Pick<pg.Pool, 'query'>;

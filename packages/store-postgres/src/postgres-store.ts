@@ -309,7 +309,10 @@ export class PostgresStore implements SessionStore {
     return this.#live;
   }
 
-  /** Appends committed since the store opened, and the statements (each a transaction) that carried them. */
+  /**
+   * Appends committed since the store opened, and the statements (each a transaction) that
+   * carried them.
+   */
   appendCommits(): AppendCommits {
     return this.#appendTally.counts();
   }

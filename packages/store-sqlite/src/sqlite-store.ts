@@ -199,7 +199,10 @@ export class SqliteStore implements SessionStore {
     return this.#writer.committingOn();
   }
 
-  /** Appends committed since the store opened, and the commits (each one fsync) that carried them. */
+  /**
+   * Appends committed since the store opened, and the commits (each one fsync) that carried
+   * them.
+   */
   appendCommits(): AppendCommits {
     return this.#writer.appendCommits();
   }

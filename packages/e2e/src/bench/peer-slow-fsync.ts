@@ -36,8 +36,9 @@ interface ChildRun {
  * workload runs in a process of its own under strace, which delays every fsync and fdatasync by
  * `fsyncDelayMs` (a network or spinning disk). One session then waits one slow commit a step:
  * the result of its tool, idempotent and outside any workspace, is committed with the next model
- * response (agent-calls.ts, appendAhead). 32 sessions go as fast as their appends share commits. SQLite only (a Postgres server's
- * fsyncs are the server's). Skipped, saying why, without strace.
+ * response (agent-calls.ts, appendAhead). 32 sessions go as fast as their appends share
+ * commits. SQLite only (a Postgres server's fsyncs are the server's). Skipped, saying why,
+ * without strace.
  */
 export async function measureSlowFsyncGrouping(
   sizes: SlowFsyncSizes,
